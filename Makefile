@@ -1,0 +1,80 @@
+# The platform's two everyday commands are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# Official releases are read from a local mirror of the download sites when there is one.
+DATA_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export DATA_MIRROR
+DATA_DIR ?= ./var
+export DATA_DIR
+TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+export TEST_POSTGRES_URL
+
+SERVICE_TESTS := services
+ASYNC_TESTS := gateway/tests tests
+
+.PHONY: help install lock broker postgres load run test test-services test-async bench admin clean
+
+help:
+	@echo "make run    set everything up and run the platform on 127.0.0.1 (GraphQL at /graphql)"
+	@echo "make test   set everything up and run the whole test suite"
+	@echo "make bench  start the stack and print throughput and latency"
+	@echo "make load   load the available code sets (done by make run)"
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is needed (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+install: $(STAMP)
+
+# Rewrite the lockfile from pyproject's direct dependencies.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet -e ".[dev]"
+	(echo "# Pinned dependency lockfile: every package of the platform's virtual environment."; \
+	 echo "# Regenerate with: make lock"; .venv-lock/bin/pip freeze --exclude-editable) > requirements.lock
+	rm -rf .venv-lock
+
+broker:
+	@scripts/ensure-rabbitmq.sh
+
+postgres:
+	@scripts/ensure-postgres.sh
+
+load: install
+	$(BIN)/python -m codes.cli load
+
+run: install broker load
+	$(BIN)/python -m medcode_common.launcher
+
+test: install
+	@scripts/ensure-rabbitmq.sh --management
+	@scripts/ensure-postgres.sh
+	$(MAKE) --no-print-directory test-services test-async
+
+# Service tests run under eventlet (nameko test); gateway and end-to-end tests run under
+# asyncio in a separate process, since the two must never share one.
+test-services: install
+	$(BIN)/nameko test $(SERVICE_TESTS) -p no:cacheprovider
+
+test-async: install
+	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider
+
+bench: install broker load
+	$(BIN)/python -m benchmarks.run
+
+admin: install
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=someone@example.org"; exit 2; }
+	$(BIN)/python -m accounts.cli make-admin "$(EMAIL)"
+
+clean:
+	rm -rf var .pytest_cache

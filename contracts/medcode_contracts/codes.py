@@ -1,0 +1,117 @@
+"""Contract of the `codes` service: code sets, search and code pages."""
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field
+
+from .common import Model
+
+SERVICE = "codes"
+
+
+class Rpc:
+    HEALTH = "health"
+    SEARCH_CODES = "search_codes"   # SearchRequest -> SearchResult
+    GET_CODES = "get_codes"         # GetCodesRequest -> list[CodePage | None], in request order
+    LIST_EDITIONS = "list_editions"  # -> list[EditionInfo]
+
+
+class Events:
+    EDITION_LOADED = "edition_loaded"
+
+
+class CodeSystem(str, Enum):
+    ICD10CM = "ICD10CM"
+    ICD10PCS = "ICD10PCS"
+    HCPCS = "HCPCS"
+    CPT = "CPT"
+    MODIFIER = "MODIFIER"
+
+
+MAX_PAGE_SIZE = 100
+
+
+class SearchRequest(Model):
+    query: str
+    systems: list[CodeSystem] | None = None
+    billable_only: bool = False
+    first: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+    after: str | None = None  # opaque cursor from a previous SearchResult
+
+
+class CodeSummary(Model):
+    system: CodeSystem
+    code: str                  # as printed in the code book: "K22.0", "J9035", "0DB64ZZ"
+    title: str
+    billable: bool
+
+
+class SearchHit(Model):
+    cursor: str
+    score: float
+    highlight: str | None = None  # title with matched words wrapped in <mark>…</mark>
+    node: CodeSummary
+
+
+class SystemFacet(Model):
+    system: CodeSystem
+    count: int
+
+
+class SearchResult(Model):
+    total_count: int
+    hits: list[SearchHit]
+    has_next_page: bool
+    end_cursor: str | None = None
+    facets: list[SystemFacet]
+
+
+class CodeRef(Model):
+    system: CodeSystem
+    code: str  # any case, with or without the dot
+
+
+class GetCodesRequest(Model):
+    refs: list[CodeRef] = Field(max_length=200)
+
+
+class Edition(Model):
+    name: str
+    effective_from: str  # ISO date
+    source: str          # source file name (and URL where known)
+
+
+class EditionInfo(Edition):
+    system: CodeSystem
+    loaded_at: str
+    counts: dict[str, int] = {}
+
+
+class SeventhCharacter(Model):
+    character: str
+    meaning: str
+
+
+class CodeNotes(Model):
+    inclusion_terms: list[str] = []
+    includes: list[str] = []
+    excludes1: list[str] = []
+    excludes2: list[str] = []
+    code_first: list[str] = []
+    use_additional_code: list[str] = []
+    code_also: list[str] = []
+    seventh_characters: list[SeventhCharacter] = []
+
+
+class CodePage(Model):
+    system: CodeSystem
+    code: str
+    title: str
+    short_title: str | None = None
+    billable: bool
+    edition: Edition
+    lay_terms: list[str] = []
+    notes: CodeNotes = CodeNotes()
+    parent: CodeSummary | None = None
+    children: list[CodeSummary] = []

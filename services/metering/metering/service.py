@@ -1,0 +1,13 @@
+"""The `metering` service. Its product arrives in a later issue; for now it answers health."""
+from nameko.rpc import rpc
+
+from medcode_contracts import metering as contract
+from medcode_contracts.common import Health
+
+
+class MeteringService:
+    name = contract.SERVICE
+
+    @rpc
+    def health(self) -> dict:
+        return Health(service=self.name).model_dump(mode="json")
