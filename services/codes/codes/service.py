@@ -1,0 +1,60 @@
+"""The `codes` service: code sets, search and code pages over RPC.
+
+Thin entrypoints: validate the contract payload, call the store or the search index,
+return JSON primitives.
+"""
+from __future__ import annotations
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+from pydantic import ValidationError
+
+from medcode_contracts import codes as contract
+from medcode_contracts.common import Health
+from medcode_contracts.errors import BadRequest
+
+from .dependencies import CodeSearchIndex, CodeStoreProvider, EditionEvents
+
+
+def _validate(model, payload):
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        raise BadRequest(f"{where}: {first['msg']}") from None
+
+
+class CodesService:
+    name = contract.SERVICE
+
+    store = CodeStoreProvider()
+    search = CodeSearchIndex()
+    edition_events = EditionEvents()
+
+    @rpc
+    def health(self) -> dict:
+        editions = {e.system.value: e.name for e in self.store.current_editions()}
+        return Health(service=self.name, details=editions).model_dump(mode="json")
+
+    @rpc
+    def search_codes(self, request: dict) -> dict:
+        parsed = _validate(contract.SearchRequest, request)
+        return self.search.search(parsed).model_dump(mode="json")
+
+    @rpc
+    def get_codes(self, request: dict) -> list:
+        parsed = _validate(contract.GetCodesRequest, request)
+        pages = self.store.get_pages(parsed.refs)
+        return [page.model_dump(mode="json") if page else None for page in pages]
+
+    @rpc
+    def list_editions(self) -> list:
+        return [e.model_dump(mode="json") for e in self.store.current_editions()]
+
+    @timer(interval=2)
+    def follow_new_editions(self):
+        """Editions are loaded by the `codes.cli load` command: pick up what it committed
+        (the search index reopens, the outbox publishes `edition_loaded`)."""
+        self.search.refresh()
+        self.edition_events()
