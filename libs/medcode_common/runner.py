@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     from nameko.cli.run import run
 
     config.setup(nameko_config(settings))
+    from .telemetry import instrument_nameko
+
+    instrument_nameko(argv[0].split(".")[0])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     run([argv[0]])
     return 0

@@ -1,0 +1,81 @@
+"""OpenTelemetry setup shared by the services and the gateway.
+
+A trace starts in the gateway and crosses the broker as the `nameko.traceparent` header
+(W3C trace context), which nameko-opentelemetry reads on the service side and writes on
+every downstream RPC and event. Exporters are chosen by environment:
+
+- OTEL_EXPORTER_OTLP_ENDPOINT set: OTLP (if the exporter package is installed);
+- MEDCODE_TRACE_FILE set: one JSON line per finished span (tests and local debugging);
+- neither: spans are created (so context propagates) but not exported.
+
+Payloads and headers are never recorded: they may carry personal data.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+_configured = False
+
+
+class JsonLinesExporter(SpanExporter):
+    """Appends finished spans to a file, one JSON object per line."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self._lock = threading.Lock()
+
+    def export(self, spans) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            ctx = span.get_span_context()
+            lines.append(json.dumps({
+                "service": span.resource.attributes.get("service.name"),
+                "name": span.name,
+                "kind": span.kind.name,
+                "trace_id": format(ctx.trace_id, "032x"),
+                "span_id": format(ctx.span_id, "016x"),
+                "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+            }))
+        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def configure_tracing(service_name: str) -> None:
+    """Install the tracer provider once per process."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    trace_file = os.environ.get("MEDCODE_TRACE_FILE")
+    if trace_file:
+        provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(trace_file)))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        except ImportError:  # exporter is an optional extra for deployments
+            pass
+        else:
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+
+
+def instrument_nameko(service_name: str) -> None:
+    """Trace RPCs, events and timers of a Nameko service (payloads off)."""
+    configure_tracing(service_name)
+    from nameko_opentelemetry import NamekoInstrumentor
+
+    NamekoInstrumentor().instrument(send_headers=False, send_request_payloads=False,
+                                    send_response_payloads=False)
