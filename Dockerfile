@@ -1,0 +1,22 @@
+# One image for every part of the platform; the container command picks the part:
+#   gateway:  python -m gateway
+#   service:  python -m medcode_common.runner codes.service:CodesService
+#   loading:  python -m codes.cli load
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY requirements.lock ./
+RUN python -m venv /app/venv && /app/venv/bin/pip install --no-cache-dir -r requirements.lock
+COPY pyproject.toml ./
+COPY contracts contracts
+COPY libs libs
+COPY services services
+COPY gateway gateway
+RUN /app/venv/bin/pip install --no-cache-dir --no-deps .
+
+FROM python:3.11-slim
+RUN useradd --create-home --uid 10001 medcode && mkdir -p /data && chown medcode /data
+COPY --from=build /app/venv /app/venv
+ENV PATH=/app/venv/bin:$PATH DATA_DIR=/data PYTHONUNBUFFERED=1
+USER 10001
+EXPOSE 8000
+CMD ["python", "-m", "gateway"]
