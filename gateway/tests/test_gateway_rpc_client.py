@@ -1,0 +1,187 @@
+"""The RPC client against the real broker, with a tiny nameko-compatible responder
+written with aio-pika (the wire format nameko uses: see the style guide §3)."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import aio_pika
+import pytest
+from medcode_contracts.errors import NotFound, Unavailable
+from opentelemetry.sdk.trace import TracerProvider
+
+from gateway.rpc.client import RpcClient
+from gateway.rpc.errors import RemoteError, UnknownService
+
+pytestmark = pytest.mark.rabbit
+
+
+class Responder:
+    """Answers `echo.*` like a nameko service would; records what it received."""
+
+    def __init__(self, amqp_uri: str, service: str = "echo"):
+        self.amqp_uri = amqp_uri
+        self.service = service
+        self.received: list[aio_pika.abc.AbstractIncomingMessage] = []
+
+    async def start(self) -> None:
+        self.connection = await aio_pika.connect_robust(self.amqp_uri)
+        channel = await self.connection.channel()
+        self.exchange = await channel.declare_exchange("nameko-rpc", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(f"rpc-{self.service}", durable=True)
+        await queue.bind(self.exchange, f"{self.service}.*")
+        await queue.consume(self.on_request)
+
+    async def stop(self) -> None:
+        await self.connection.close()
+
+    async def on_request(self, message) -> None:
+        async with message.process():
+            self.received.append(message)
+            method = message.routing_key.split(".", 1)[1]
+            kwargs = json.loads(message.body)["kwargs"]
+            reply = {"result": None, "error": None}
+            if method == "echo":
+                reply["result"] = kwargs
+            elif method == "slow_echo":
+                await asyncio.sleep(kwargs["seconds"])
+                reply["result"] = kwargs
+            elif method == "fail_known":
+                reply["error"] = {"exc_type": "NotFound", "exc_path": "medcode_contracts.errors.NotFound",
+                                  "exc_args": ["code X99 missing"], "value": "code X99 missing"}
+            elif method == "fail_unknown":
+                reply["error"] = {"exc_type": "Boom", "exc_path": "somewhere.Boom",
+                                  "exc_args": [], "value": "it broke"}
+            else:
+                reply["error"] = {"exc_type": "MethodNotFound", "exc_path": "nameko.exceptions.MethodNotFound",
+                                  "exc_args": [method], "value": method}
+            await self.exchange.publish(
+                aio_pika.Message(json.dumps(reply).encode(), correlation_id=message.correlation_id,
+                                 content_type="application/json"),
+                routing_key=message.reply_to)
+
+
+@pytest.fixture(scope="module")
+async def responder(amqp_uri):
+    responder = Responder(amqp_uri)
+    await responder.start()
+    yield responder
+    await responder.stop()
+
+
+@pytest.fixture(scope="module")
+async def client(amqp_uri, responder):
+    async with RpcClient(amqp_uri, timeout=5) as client:
+        yield client
+
+
+async def test_result_and_wire_format(client, responder):
+    result = await client.call("echo", "echo", request={"query": "achalasia", "first": 3})
+
+    assert result == {"request": {"query": "achalasia", "first": 3}}
+    message = responder.received[-1]
+    assert json.loads(message.body) == {"args": [], "kwargs": {"request": {"query": "achalasia", "first": 3}}}
+    assert message.content_type == "application/json"
+    assert message.content_encoding == "utf-8"
+    assert message.reply_to == client.reply_key
+    stack = message.headers["nameko.call_id_stack"]
+    assert len(stack) == 1 and stack[0].startswith("gateway.echo.echo.")
+    assert "nameko.traceparent" not in message.headers  # no active span
+
+
+async def test_headers_are_whitelisted_and_carry_the_trace(client, responder):
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        await client.call("echo", "echo", op="searchCodes", context={"user_id": "u-1", "password": "nope"})
+        trace_id = format(span.get_span_context().trace_id, "032x")
+
+    headers = responder.received[-1].headers
+    assert headers["nameko.user_id"] == "u-1"
+    assert "nameko.password" not in headers and "password" not in headers
+    assert trace_id in headers["nameko.traceparent"]
+    assert headers["nameko.call_id_stack"][0].startswith("gateway.searchCodes.")
+
+
+async def test_contract_errors_come_back_as_the_same_class(client):
+    with pytest.raises(NotFound) as caught:
+        await client.call("echo", "fail_known")
+    assert caught.value.code == "NOT_FOUND"
+    assert str(caught.value) == "code X99 missing"
+
+
+async def test_other_remote_errors_become_remote_error(client):
+    with pytest.raises(RemoteError) as caught:
+        await client.call("echo", "fail_unknown")
+    assert caught.value.exc_type == "Boom"
+    assert caught.value.exc_path == "somewhere.Boom"
+    assert "it broke" in str(caught.value)
+
+
+async def test_unknown_service_fails_at_once(client):
+    with pytest.raises(UnknownService) as caught:
+        await client.call("nosuchservice", "health", timeout=30)
+    assert isinstance(caught.value, Unavailable)
+    assert caught.value.code == "UNAVAILABLE"
+    assert client.pending == 0
+
+
+async def test_service_down_times_out_as_unavailable_and_cleans_up(client, amqp_uri):
+    # The queue exists (the service ran once) but nobody consumes it.
+    async with await aio_pika.connect(amqp_uri) as connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange("nameko-rpc", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue("rpc-sleepy", durable=True)
+        await queue.bind(exchange, "sleepy.*")
+
+    with pytest.raises(Unavailable, match="sleepy service did not answer health"):
+        await client.call("sleepy", "health", timeout=0.3)
+    assert client.pending == 0
+
+
+async def test_a_late_reply_is_dropped_and_the_client_keeps_working(client):
+    with pytest.raises(Unavailable):
+        await client.call("echo", "slow_echo", seconds=0.5, timeout=0.1)
+    assert client.pending == 0
+    await asyncio.sleep(0.7)  # let the late reply arrive
+    assert await client.call("echo", "echo", after="late") == {"after": "late"}
+    assert client.pending == 0
+
+
+async def test_concurrent_calls_are_correlated(client):
+    async def one(i: int):
+        return i, await client.call("echo", "slow_echo", seconds=(i % 5) / 100, value=i)
+
+    results = await asyncio.gather(*(one(i) for i in range(60)))
+
+    assert all(result == {"seconds": (i % 5) / 100, "value": i} for i, result in results)
+    assert client.pending == 0
+
+
+async def test_counters_count_published_calls(client):
+    before = client.calls["echo.echo"]
+    await asyncio.gather(client.call("echo", "echo"), client.call("echo", "echo"))
+    assert client.calls["echo.echo"] == before + 2
+
+
+async def test_not_started_client_is_unavailable():
+    with pytest.raises(Unavailable):
+        await RpcClient("amqp://guest:guest@127.0.0.1:5672/").call("echo", "echo")
+
+
+async def test_reconnects_after_the_broker_drops_the_connection(amqp_uri, responder, vhost):
+    async with RpcClient(amqp_uri, timeout=2) as client:
+        assert await client.call("echo", "echo", n=1) == {"n": 1}
+        # As after a broker restart: the connection drops and the reply queue is gone.
+        vhost.delete_queue(client.reply_queue_name)
+        assert vhost.close_connections() >= 1
+
+        result = None
+        for _ in range(100):  # the robust connection reconnects in the background
+            try:
+                result = await client.call("echo", "echo", n=2, timeout=1)
+                break
+            except Unavailable:
+                await asyncio.sleep(0.2)
+        assert result == {"n": 2}
+        queues = {q["name"] for q in vhost.get("queues")}
+        assert client.reply_queue_name in queues
