@@ -1,0 +1,245 @@
+"""ICD-10-CM from the CDC tabular XML (`icd10cm-tabular-<release>.xml`).
+
+The tabular nests chapter > section > diag > diag...; only diag elements are codes (chapters
+and sections are kept out of the store). A diag with no child diag is billable, except
+where a 7th character is required: the tabular defines those 7th characters once, in a
+<sevenChrDef> of an ancestor, and does not list the full codes. Like the CDC's code list
+we generate them: the code is padded with the placeholder X to 6 characters, then each 7th
+character of the nearest <sevenChrDef> is added (S52.501 -> S52.501A, S01.01 -> S01.01XA);
+the full code is billable and titled "<parent title>, <7th character meaning>".
+
+The only restriction on those 7th characters that the tabular states in prose rather
+than markup (the S06 note: D and S do not apply with 6th character 7 or 8) is applied by
+`_seventh_character_applies`; the test suite checks the result against the code list the
+simple-icd-10-cm package ships (74,719 billable codes for April 1, 2026).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+from medcode_contracts.codes import CodeSystem
+
+from ..domain import CodeRecord, EditionMeta, code_key
+from . import MalformedRelease, file_sha256, iter_xml
+
+SYSTEM = CodeSystem.ICD10CM
+OFFICIAL_URL = (
+    "https://ftp.cdc.gov/pub/Health_Statistics/NCHS/Publications/ICD10CM/2026-update/"
+    "icd10cm-April-1-2026-XML.zip"
+)
+# The official tabular bundled in the simple-icd-10-cm package: ICD-10-CM on a machine
+# with no mirror and no internet.
+PACKAGE_DATA = "simple_icd_10_cm.data"
+
+_ROOT_TAG = "ICD10CM.tabular"
+_NOTE_KINDS = {
+    "inclusionTerm": "inclusion_terms",
+    "includes": "includes",
+    "excludes1": "excludes1",
+    "excludes2": "excludes2",
+    "codeFirst": "code_first",
+    "useAdditionalCode": "use_additional_code",
+    "codeAlso": "code_also",
+}
+_TABULAR_NAME = re.compile(r"icd10cm?[-_]tabular[-_](?:(?P<month>[A-Za-z]+)[-_](?:\d{1,2}[-_])?)?(?P<year>\d{4})\.xml$", re.I)
+
+
+def find_release(mirror: Path | None) -> Path | None:
+    """The newest tabular XML in `<mirror>/icd10cm/`, else the one bundled in the
+    simple-icd-10-cm package (None only if that package is missing)."""
+    if mirror is not None:
+        candidates = [p for p in (Path(mirror) / "icd10cm").glob("*.xml") if _TABULAR_NAME.search(p.name)]
+        if candidates:
+            return max(candidates, key=lambda p: _release_date(p, int(_TABULAR_NAME.search(p.name)["year"])))
+    return _package_release()
+
+
+def _package_release() -> Path | None:
+    try:
+        folder = resources.files(PACKAGE_DATA)
+    except ModuleNotFoundError:
+        return None
+    found = sorted(p for p in folder.iterdir() if _TABULAR_NAME.search(p.name))
+    # A wheel installs plain files; anything else (a zip import) is not readable as a Path.
+    return Path(str(found[-1])) if found and isinstance(found[-1], Path) else None
+
+
+def _release_date(path: Path, fiscal_year: int) -> date:
+    """The effective date: October 1 before the fiscal year, or the date of an update
+    named in the file name (the CDC's April 1 update files)."""
+    match = _TABULAR_NAME.search(path.name)
+    month = (match["month"] or "").lower() if match else ""
+    if month.startswith("apr"):
+        return date(int(match["year"]), 4, 1)
+    return date(fiscal_year - 1, 10, 1)
+
+
+def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
+    path = Path(path)
+    fiscal_year = _read_version(path)
+    effective = _release_date(path, fiscal_year)
+    name = f"ICD-10-CM FY{fiscal_year}"
+    if effective.month != 10:
+        name += f" ({effective:%B} {effective.day}, {effective.year} update)"
+    meta = EditionMeta(
+        system=SYSTEM, name=name, effective_from=effective, source=path.name,
+        source_url=OFFICIAL_URL if path.name.lower().endswith("april-1-2026.xml") else _official_url(fiscal_year),
+        fingerprint=file_sha256(path),
+    )
+    return meta, _records(path)
+
+
+def _official_url(fiscal_year: int) -> str:
+    return f"https://ftp.cdc.gov/pub/Health_Statistics/NCHS/Publications/ICD10CM/{fiscal_year}/"
+
+
+def _read_version(path: Path) -> int:
+    """The fiscal year in <version>, which comes before the chapters."""
+    first = True
+    for kind, tag, value, line in iter_xml(path):
+        if kind == "start":
+            if first and tag != _ROOT_TAG:
+                raise MalformedRelease(path, line, f"root element is <{tag}>, expected <{_ROOT_TAG}>")
+            first = False
+            if tag == "chapter":
+                break
+        elif tag == "version":
+            if not (value.isdigit() and len(value) == 4):
+                raise MalformedRelease(path, line, f"<version> is {value!r}, expected a year")
+            return int(value)
+    raise MalformedRelease(path, None, "no <version> element before the chapters")
+
+
+@dataclass(slots=True)
+class _Node:
+    """An open chapter, section or diag element while the file streams by."""
+
+    tag: str
+    line: int
+    code: str | None = None
+    title: str | None = None
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    seventh: dict[str, str] | None = None           # this element's own <sevenChrDef>
+    seventh_terms: dict[str, list[str]] = field(default_factory=dict)  # <note>s after an <extension>
+    seventh_note: str | None = None
+    other_notes: list[str] = field(default_factory=list)
+    has_children: bool = False
+
+
+def _seventh_character_applies(padded_code: str, character: str) -> bool:
+    """Category S06's note: 7th characters D and S do not apply with 6th character 7
+    (death due to brain injury prior to regaining consciousness) or 8 (death due to
+    other cause prior to regaining consciousness)."""
+    if padded_code.startswith("S06.") and padded_code[6] in "78":
+        return character == "A"
+    return True
+
+
+def _records(path: Path) -> Iterator[CodeRecord]:
+    nodes: list[_Node] = []
+    tags: list[str] = []
+    last_extension: str | None = None
+    seen: set[str] = set()
+    root_seen = False
+
+    def remember(code: str, line: int) -> None:
+        key = code_key(code)
+        if key in seen:
+            raise MalformedRelease(path, line, f"code {code} appears twice")
+        seen.add(key)
+
+    for kind, tag, value, line in iter_xml(path):
+        if kind == "start":
+            if not root_seen:
+                if tag != _ROOT_TAG:
+                    raise MalformedRelease(path, line, f"root element is <{tag}>, expected <{_ROOT_TAG}>")
+                root_seen = True
+            tags.append(tag)
+            if tag in ("chapter", "section", "diag"):
+                if tag == "diag" and nodes and nodes[-1].tag == "diag":
+                    nodes[-1].has_children = True
+                nodes.append(_Node(tag, line))
+            elif tag == "sevenChrDef" and nodes:
+                nodes[-1].seventh = {}
+                last_extension = None
+            elif tag == "extension" and len(tags) > 1 and tags[-2] == "sevenChrDef":
+                last_extension = value.get("char")
+                if not last_extension or len(last_extension) != 1:
+                    raise MalformedRelease(path, line, "<extension> without a one-character char attribute")
+            continue
+
+        tags.pop()
+        parent_tag = tags[-1] if tags else None
+        node = nodes[-1] if nodes else None
+        if tag in ("chapter", "section"):
+            nodes.pop()
+        elif tag == "diag":
+            nodes.pop()
+            if not node.code:
+                raise MalformedRelease(path, node.line, "<diag> without a <name>")
+            if not node.title:
+                raise MalformedRelease(path, node.line, f"code {node.code} has no <desc>")
+            yield from _diag_records(node, nodes, remember)
+        elif node is None:
+            continue
+        elif tag == "name" and parent_tag == "diag":
+            if not value:
+                raise MalformedRelease(path, line, "empty <name>")
+            node.code = value
+        elif tag == "desc" and parent_tag == "diag":
+            node.title = value
+        elif tag == "extension" and parent_tag == "sevenChrDef" and node.seventh is not None:
+            node.seventh[last_extension] = value
+        elif tag == "note" and value:
+            if parent_tag in _NOTE_KINDS:
+                node.notes.setdefault(_NOTE_KINDS[parent_tag], []).append(value)
+            elif parent_tag == "sevenChrDef" and last_extension:
+                node.seventh_terms.setdefault(last_extension, []).append(value)
+            elif parent_tag == "sevenChrNote":
+                node.seventh_note = value
+            elif parent_tag == "notes":
+                node.other_notes.append(value)
+    if not root_seen or not seen:
+        raise MalformedRelease(path, None, "no <diag> codes found")
+
+
+def _diag_records(node: _Node, ancestors: list[_Node], remember) -> Iterator[CodeRecord]:
+    parent = ancestors[-1].code if ancestors and ancestors[-1].tag == "diag" else None
+    holder = next((n for n in [node, *reversed(ancestors)] if n.seventh), None)
+    seventh_note = next((n.seventh_note for n in [node, *reversed(ancestors)] if n.seventh_note), None)
+    notes = {kind: list(values) for kind, values in node.notes.items()}
+    extra: dict = {}
+    if node.other_notes:
+        extra["notes"] = node.other_notes
+    if holder is not None:
+        notes["seventh_characters"] = [
+            {"character": char, "meaning": meaning} for char, meaning in holder.seventh.items()
+        ]
+        if seventh_note:
+            extra["seventh_character_note"] = seventh_note
+    needs_seventh = holder is not None and not node.has_children and len(code_key(node.code)) < 7
+    remember(node.code, node.line)
+    yield CodeRecord(
+        system=SYSTEM, code=node.code, title=node.title,
+        billable=not node.has_children and not needs_seventh,
+        parent=parent, notes=notes, extra=extra,
+    )
+    if not needs_seventh:
+        return
+    padded = (node.code if len(node.code) > 3 else node.code + ".").ljust(7, "X")
+    for char, meaning in holder.seventh.items():
+        if not _seventh_character_applies(padded, char):
+            continue
+        code = padded + char
+        remember(code, node.line)
+        terms = holder.seventh_terms.get(char, [])
+        yield CodeRecord(
+            system=SYSTEM, code=code, title=f"{node.title}, {meaning}", billable=True,
+            parent=node.code, notes={"inclusion_terms": list(terms)} if terms else {},
+            extra={"seventh_character": char},
+        )
