@@ -1,0 +1,416 @@
+"""Coding-rule tables in the codes database, and the store that loads and reads them.
+
+Every row belongs to one edition (one load of one rule file, or of the parts of one
+release). Loads are atomic for readers: rows are written under a `loading` edition that no
+query reads, then one short transaction makes it `current` and retires the previous one,
+whose rows are then deleted. Loading the same bytes again (same fingerprint) is a no-op.
+
+The schema is created by the Alembic migration 0002_coding_rules; `metadata` here must stay
+identical to it (a test compares them).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from itertools import islice
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from .domain import GemRow, LayTerm, ModifierRow, MueRow, ProcedureCodeRow, PtpRow, procedure_system
+
+metadata = sa.MetaData()
+
+rule_editions = sa.Table(
+    "rule_editions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),       # PTP, MUE, GEM, INDEX, MODIFIERS, HCPCS, CPT
+    sa.Column("setting", sa.String(32), nullable=True),     # practitioner / outpatient_hospital / dme
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(500), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),     # loading, current, replaced, failed
+    sa.Column("counts", sa.Text, nullable=False, server_default="{}"),
+    sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_rule_editions_kind_status", "kind", "setting", "status"),
+)
+
+rule_ptp_edits = sa.Table(
+    "rule_ptp_edits", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("setting", sa.String(32), nullable=False),
+    sa.Column("column1", sa.String(5), nullable=False),
+    sa.Column("column2", sa.String(5), nullable=False),
+    sa.Column("effective_from", sa.Date, nullable=True),    # NULL: layout without effective dates
+    sa.Column("deleted_on", sa.Date, nullable=True),        # last day in force; NULL = active
+    sa.Column("modifier_indicator", sa.SmallInteger, nullable=False),
+    sa.Column("rationale", sa.String(120), nullable=True),
+    # No foreign key to rule_editions: 2.5 M-row loads stay fast; the store deletes by edition.
+    sa.Index("ix_rule_ptp_pair", "setting", "column1", "column2"),
+    sa.Index("ix_rule_ptp_column2", "setting", "column2"),
+)
+
+rule_mue = sa.Table(
+    "rule_mue", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("setting", sa.String(32), nullable=False),
+    sa.Column("code", sa.String(5), nullable=False),
+    sa.Column("max_units", sa.Integer, nullable=False),
+    sa.Column("adjudication_indicator", sa.String(80), nullable=False),
+    sa.Column("rationale", sa.String(200), nullable=True),
+    sa.Index("ix_rule_mue_code", "setting", "code"),
+)
+
+rule_crosswalks = sa.Table(
+    "rule_crosswalks", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(24), nullable=False),       # GEM_I10_TO_I9 / GEM_I9_TO_I10
+    sa.Column("source_code", sa.String(8), nullable=False),  # without dot
+    sa.Column("target_code", sa.String(8), nullable=False),  # without dot; NoDx when no_map
+    sa.Column("approximate", sa.Boolean, nullable=False),
+    sa.Column("no_map", sa.Boolean, nullable=False),
+    sa.Column("combination", sa.Boolean, nullable=False),
+    sa.Column("scenario", sa.SmallInteger, nullable=False),
+    sa.Column("choice_list", sa.SmallInteger, nullable=False),
+    sa.Index("ix_rule_crosswalks_source", "source_code"),
+    sa.Index("ix_rule_crosswalks_target", "target_code"),
+)
+
+rule_lay_terms = sa.Table(
+    "rule_lay_terms", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("code", sa.String(8), nullable=False),        # ICD-10-CM key, without dot
+    sa.Column("term", sa.String(300), nullable=False),
+    sa.Index("ix_rule_lay_terms_code", "code"),
+)
+
+rule_modifiers = sa.Table(
+    "rule_modifiers", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("code", sa.String(2), nullable=False),
+    sa.Column("system", sa.String(8), nullable=False),      # HCPCS or CPT
+    sa.Column("title", sa.String(300), nullable=False),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("terminated_on", sa.Date, nullable=True),
+    sa.Index("ix_rule_modifiers_code", "code"),
+)
+
+# Procedure codes a rule or code file knows: from PTP/MUE tables (CPT numbers only), the
+# HCPCS file (Level II with titles) and a licensed CPT file (with AMA descriptors).
+rule_codes = sa.Table(
+    "rule_codes", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("code", sa.String(5), nullable=False),
+    sa.Column("system", sa.String(8), nullable=False),
+    sa.Column("title", sa.Text, nullable=True),
+    sa.Column("last_day", sa.Date, nullable=True),          # last day valid / in force; NULL = now
+    sa.Index("ix_rule_codes_code", "code"),
+)
+
+ROW_TABLES = (rule_ptp_edits, rule_mue, rule_crosswalks, rule_lay_terms, rule_modifiers, rule_codes)
+
+BATCH = 50_000
+
+
+@dataclass(slots=True, frozen=True)
+class EditionRow:
+    id: int
+    kind: str
+    setting: str | None
+    name: str
+    source: str
+    fingerprint: str
+    status: str
+    counts: dict
+    loaded_at: datetime
+
+    @property
+    def label(self) -> str:
+        """What a finding cites: file and edition."""
+        return f"{self.source} ({self.name})"
+
+
+@dataclass(slots=True)
+class LoadResult:
+    edition: EditionRow
+    loaded: bool          # False: same fingerprint was already current (no-op)
+    seconds: float = 0.0
+
+
+def _edition(row) -> EditionRow:
+    return EditionRow(id=row.id, kind=row.kind, setting=row.setting, name=row.name, source=row.source,
+                      fingerprint=row.fingerprint, status=row.status,
+                      counts=json.loads(row.counts or "{}"), loaded_at=row.loaded_at)
+
+
+def _batches(rows: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class RulesStore:
+    """Loads and reads coding rules. Thread-safe: it holds only the engine."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # ---- schema (tests without Alembic) -------------------------------------------------
+    def create_schema(self) -> None:
+        metadata.create_all(self.engine)
+
+    # ---- editions ------------------------------------------------------------------------
+    def current_editions(self) -> list[EditionRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(rule_editions).where(rule_editions.c.status == "current")
+                                .order_by(rule_editions.c.kind, rule_editions.c.setting)).all()
+        return [_edition(r) for r in rows]
+
+    def current_edition(self, kind: str, setting: str | None = None) -> EditionRow | None:
+        for edition in self.current_editions():
+            if edition.kind == kind and edition.setting == setting:
+                return edition
+        return None
+
+    # ---- loading -------------------------------------------------------------------------
+    def load(self, *, kind: str, setting: str | None, name: str, source: str, fingerprint: str,
+             rows: Iterable, force: bool = False) -> LoadResult:
+        """Load one edition of one kind (and setting) and make it current atomically.
+
+        `rows` is an iterable of the kind's records (PtpRow, MueRow, GemRow with a
+        `kind`, LayTerm, ModifierRow, ProcedureCodeRow); it is consumed in batches."""
+        started = datetime.now(timezone.utc)
+        previous = self.current_edition(kind, setting)
+        if previous is not None and previous.fingerprint == fingerprint and not force:
+            return LoadResult(previous, loaded=False)
+        self._purge_unfinished()
+        with self.engine.begin() as conn:
+            edition_id = conn.execute(rule_editions.insert().values(
+                kind=kind, setting=setting, name=name, source=source, fingerprint=fingerprint,
+                status="loading", counts="{}", loaded_at=started).returning(rule_editions.c.id)).scalar_one()
+        try:
+            counts = self._write_rows(edition_id, kind, setting, rows)
+        except BaseException:
+            with self.engine.begin() as conn:
+                conn.execute(rule_editions.update().where(rule_editions.c.id == edition_id)
+                             .values(status="failed"))
+            self._delete_edition_rows(edition_id)
+            raise
+        with self.engine.begin() as conn:
+            # The switch: one short transaction, so readers see the old or the new edition.
+            conn.execute(rule_editions.update()
+                         .where(rule_editions.c.kind == kind,
+                                rule_editions.c.setting.is_(None) if setting is None
+                                else rule_editions.c.setting == setting,
+                                rule_editions.c.status == "current")
+                         .values(status="replaced"))
+            conn.execute(rule_editions.update().where(rule_editions.c.id == edition_id)
+                         .values(status="current", counts=json.dumps(counts),
+                                 loaded_at=datetime.now(timezone.utc)))
+        if previous is not None:
+            self._delete_edition_rows(previous.id)
+        seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        return LoadResult(self.current_edition(kind, setting), loaded=True, seconds=seconds)
+
+    def _purge_unfinished(self) -> None:
+        """Rows of loads that crashed (status loading/failed) are dead weight: drop them."""
+        with self.engine.connect() as conn:
+            stale = conn.execute(sa.select(rule_editions.c.id).where(
+                rule_editions.c.status.in_(("loading", "failed", "replaced")))).scalars().all()
+        for edition_id in stale:
+            self._delete_edition_rows(edition_id)
+        if stale:
+            with self.engine.begin() as conn:
+                conn.execute(rule_editions.delete().where(rule_editions.c.id.in_(stale),
+                                                          rule_editions.c.status != "replaced"))
+
+    def _delete_edition_rows(self, edition_id: int) -> None:
+        for table in ROW_TABLES:
+            with self.engine.begin() as conn:
+                conn.execute(table.delete().where(table.c.edition_id == edition_id))
+
+    def _write_rows(self, edition_id: int, kind: str, setting: str | None, rows: Iterable) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        writer = _ROW_WRITERS[kind]
+        # PTP and MUE tables also tell which procedure codes exist (CPT numbers have no
+        # other free source): code -> last day it was in force (None = still in force).
+        seen_codes: dict[str, date | None] = {}
+        for batch in _batches(rows, BATCH):
+            if kind == "PTP":
+                _track_ptp_codes(seen_codes, batch)
+            elif kind == "MUE":
+                seen_codes.update((r.code, None) for r in batch)
+            for table, values in writer(edition_id, setting, batch).items():
+                if values:
+                    self._insert(table, values)
+                    counts[table.name] = counts.get(table.name, 0) + len(values)
+        if seen_codes:
+            values = [(edition_id, code, procedure_system(code), None, last)
+                      for code, last in sorted(seen_codes.items())]
+            for batch in _batches(values, BATCH):
+                self._insert(rule_codes, batch)
+            counts[rule_codes.name] = len(values)
+        return counts
+
+    def _insert(self, table: sa.Table, values: list[tuple]) -> None:
+        """Fast bulk insert of positional tuples: COPY on PostgreSQL, executemany elsewhere."""
+        columns = [c.name for c in table.columns]
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                cursor = conn.connection.driver_connection.cursor()
+                with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in values:
+                        copy.write_row(row)
+            elif self.engine.dialect.name == "sqlite":
+                marks = ", ".join("?" for _ in columns)
+                conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
+                                     [tuple(_sqlite_value(v) for v in row) for row in values])
+            else:
+                conn.execute(table.insert(), [dict(zip(columns, row)) for row in values])
+
+    # ---- reading -------------------------------------------------------------------------
+    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str]) -> list:
+        """Every edit of the edition whose two codes are both among `codes` (one query for
+        all pairs of a claim, both directions)."""
+        if len(codes) < 2:
+            return []
+        t = rule_ptp_edits
+        query = sa.select(t.c.column1, t.c.column2, t.c.effective_from, t.c.deleted_on,
+                          t.c.modifier_indicator, t.c.rationale).where(
+            t.c.setting == setting, t.c.column1.in_(codes), t.c.column2.in_(codes),
+            t.c.edition_id == edition_id)
+        with self.engine.connect() as conn:
+            return conn.execute(query).all()
+
+    def ptp_for_code(self, edition_id: int, setting: str, code: str, first: int,
+                     include_deleted: bool = False) -> tuple[list, int]:
+        """Edits where `code` is column 1 or column 2 (active ones first), and their total."""
+        t = rule_ptp_edits
+        where = [t.c.edition_id == edition_id, t.c.setting == setting]
+        if not include_deleted:
+            where.append(t.c.deleted_on.is_(None))
+        as_col1 = sa.select(t).where(*where, t.c.column1 == code)
+        as_col2 = sa.select(t).where(*where, t.c.column2 == code)
+        union = sa.union_all(as_col1, as_col2).subquery()
+        with self.engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(union)).scalar_one()
+            rows = conn.execute(sa.select(union).order_by(
+                union.c.deleted_on.is_not(None), union.c.column1, union.c.column2,
+                union.c.deleted_on).limit(first)).all() if first else []
+        return rows, total
+
+    def mue_for_codes(self, edition_ids: list[int], codes: list[str]) -> list:
+        if not edition_ids or not codes:
+            return []
+        t = rule_mue
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t).where(t.c.edition_id.in_(edition_ids),
+                                                   t.c.code.in_(codes))).all()
+
+    def codes_status(self, edition_ids: list[int], codes: list[str]) -> list:
+        if not edition_ids or not codes:
+            return []
+        t = rule_codes
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t).where(t.c.edition_id.in_(edition_ids),
+                                                   t.c.code.in_(codes))).all()
+
+    def crosswalks_for(self, edition_ids: list[int], code_key: str) -> list:
+        if not edition_ids:
+            return []
+        t = rule_crosswalks
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t).where(
+                t.c.edition_id.in_(edition_ids),
+                sa.or_(sa.and_(t.c.kind == "GEM_I10_TO_I9", t.c.source_code == code_key),
+                       sa.and_(t.c.kind == "GEM_I9_TO_I10", t.c.target_code == code_key)))
+                .order_by(t.c.kind, t.c.source_code, t.c.target_code)).all()
+
+    def lay_terms_for(self, edition_ids: list[int], code_keys: list[str]) -> dict[str, list[str]]:
+        if not edition_ids or not code_keys:
+            return {}
+        t = rule_lay_terms
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(sa.select(t.c.code, t.c.term).where(
+                    t.c.edition_id.in_(edition_ids), t.c.code.in_(code_keys))):
+                found.setdefault(row.code, []).append(row.term)
+        return found
+
+    def iter_lay_terms(self) -> Iterator[tuple[str, str]]:
+        """(ICD-10-CM key, term) for every lay term of the current index edition: for the
+        search index, which adds them to the codes' search text."""
+        edition = self.current_edition("INDEX")
+        if edition is None:
+            return
+        t = rule_lay_terms
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=10_000).execute(
+                sa.select(t.c.code, t.c.term).where(t.c.edition_id == edition.id).order_by(t.c.code))
+            for row in result:
+                yield row.code, row.term
+
+    def modifiers(self, edition_ids: list[int], code: str | None = None) -> list:
+        if not edition_ids:
+            return []
+        t = rule_modifiers
+        query = sa.select(t).where(t.c.edition_id.in_(edition_ids))
+        if code is not None:
+            query = query.where(t.c.code == code)
+        with self.engine.connect() as conn:
+            return conn.execute(query.order_by(t.c.code, t.c.system)).all()
+
+
+def _track_ptp_codes(seen: dict[str, date | None], batch: list[PtpRow]) -> None:
+    for row in batch:
+        for code in (row.column1, row.column2):
+            if code in seen and seen[code] is None:
+                continue
+            if row.deleted is None:
+                seen[code] = None
+            elif code not in seen or row.deleted > seen[code]:
+                seen[code] = row.deleted
+
+
+def _sqlite_value(value):
+    # The raw sqlite3 driver would store dates through a deprecated adapter: write ISO text,
+    # which is what SQLAlchemy's Date type reads back on SQLite.
+    return value.isoformat() if isinstance(value, date) else value
+
+
+# ---- per-kind row writers: records -> {table: [tuples in column order]} -----------------------
+
+def _ptp_rows(edition_id: int, setting: str | None, batch: list[PtpRow]) -> dict:
+    return {rule_ptp_edits: [(edition_id, setting, r.column1, r.column2, r.effective, r.deleted,
+                              r.modifier_indicator, r.rationale) for r in batch]}
+
+
+def _mue_rows(edition_id: int, setting: str | None, batch: list[MueRow]) -> dict:
+    return {rule_mue: [(edition_id, setting, r.code, r.max_units, r.adjudication_indicator, r.rationale)
+                       for r in batch]}
+
+
+def _gem_rows(edition_id: int, setting: str | None, batch: list[tuple[str, GemRow]]) -> dict:
+    return {rule_crosswalks: [(edition_id, kind, r.source, r.target, r.approximate, r.no_map,
+                               r.combination, r.scenario, r.choice_list) for kind, r in batch]}
+
+
+def _lay_rows(edition_id: int, setting: str | None, batch: list[LayTerm]) -> dict:
+    return {rule_lay_terms: [(edition_id, r.code.replace(".", ""), r.term) for r in batch]}
+
+
+def _modifier_or_code_rows(edition_id: int, setting: str | None, batch: list) -> dict:
+    modifiers = [(edition_id, r.code, r.system, r.title, r.description, r.terminated_on)
+                 for r in batch if isinstance(r, ModifierRow)]
+    codes = [(edition_id, r.code, r.system, r.title, r.last_day)
+             for r in batch if isinstance(r, ProcedureCodeRow)]
+    return {rule_modifiers: modifiers, rule_codes: codes}
+
+
+_ROW_WRITERS: dict[str, Callable[[int, str | None, list], dict]] = {
+    "PTP": _ptp_rows, "MUE": _mue_rows, "GEM": _gem_rows, "INDEX": _lay_rows,
+    "MODIFIERS": _modifier_or_code_rows, "HCPCS": _modifier_or_code_rows, "CPT": _modifier_or_code_rows,
+    "CODES": _modifier_or_code_rows,
+}
