@@ -1,8 +1,82 @@
-"""Contract of the `metering` service."""
+"""Contract of the `metering` service: code-page views and assistant questions per plan.
+
+A *subject* is whom the meter counts: a user id (plans FREE, PRO) or a guest id (plan
+GUEST); the plan tells which. Callers pass the plan they know from `accounts.authenticate`.
+Every RPC takes one argument, `request` (the JSON dump of the model named beside it), as
+the other services do:
+
+    decisions = metering_rpc.check_views({"subject": guest_id, "plan": "GUEST",
+                                          "resources": ["ICD10CM:K22.0"], "client_ip": ip})
+
+A view is one distinct resource (e.g. "ICD10CM:K22.0") per subject per period; opening it
+again in the period is free. Granting is atomic per subject. Limits and remaining are
+null when unlimited.
+"""
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
+from .accounts import Plan
+from .common import Model
+
 SERVICE = "metering"
+
+MAX_RESOURCES = 200
+Resource = Annotated[str, Field(min_length=1, max_length=100)]  # "ICD10CM:K22.0"
 
 
 class Rpc:
     HEALTH = "health"
+    CHECK_VIEWS = "check_views"          # CheckViewsRequest -> list[ViewDecision], request order
+    GET_METER = "get_meter"              # MeterRequest -> Meter (counts nothing)
+    CHECK_QUESTIONS = "check_questions"  # MeterRequest -> QuestionDecision (counts one when granted)
+    # Right after `accounts.register` with a guest id, so the new account's meter is right at
+    # once; the `user_registered` handler does the same later (idempotent).
+    CARRY_OVER = "carry_over"            # CarryOverRequest -> Meter (of the user)
+
+
+class Events:
+    VIEW_RECORDED = "view_recorded"
+    QUOTA_EXHAUSTED = "quota_exhausted"
+
+
+class CheckViewsRequest(Model):
+    subject: str = Field(min_length=1, max_length=100)
+    plan: Plan
+    resources: list[Resource] = Field(min_length=1, max_length=MAX_RESOURCES)
+    client_ip: str | None = Field(default=None, max_length=64)  # guests are capped per IP per day
+
+
+class ViewDecision(Model):
+    resource: str
+    granted: bool
+    remaining: int | None = None  # after this decision; None = unlimited
+    limit: int | None = None
+    reason: str | None = None     # why not, and what to do; None when granted
+
+
+class MeterRequest(Model):
+    subject: str = Field(min_length=1, max_length=100)
+    plan: Plan
+    client_ip: str | None = Field(default=None, max_length=64)
+
+
+class Meter(Model):
+    plan: Plan
+    limit: int | None = None
+    used: int
+    remaining: int | None = None
+
+
+class QuestionDecision(Model):
+    granted: bool
+    remaining: int | None = None
+    limit: int | None = None
+    reason: str | None = None
+
+
+class CarryOverRequest(Model):
+    guest_id: str = Field(min_length=1, max_length=100)
+    user_id: str = Field(min_length=1, max_length=100)

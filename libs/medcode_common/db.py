@@ -1,9 +1,32 @@
 """SQLAlchemy engines for SQLite (embedded default) and PostgreSQL (production)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 (the driver we ship) for PostgreSQL URLs that name no driver:
+    SQLAlchemy's default for `postgresql://` is psycopg2, which is not installed."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
+
+
+def _cooperate_with_eventlet() -> None:
+    """Under eventlet (Nameko services), psycopg's default C wait function blocks the
+    whole process while it waits for the server: one green thread waiting for a row lock
+    (SELECT ... FOR UPDATE) would then stop the green thread holding it, forever. The
+    select()-based wait is green once eventlet has patched `select`."""
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is None or not patcher.is_monkey_patched("select"):
+        return
+    from psycopg import waiting
+
+    waiting.wait = waiting.wait_select
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -24,4 +47,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
         return engine
+    url = normalise_url(url)
+    if url.startswith("postgresql+psycopg"):
+        _cooperate_with_eventlet()
     return create_engine(url, pool_pre_ping=True, **kwargs)

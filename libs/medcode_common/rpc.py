@@ -1,0 +1,19 @@
+"""Helpers for RPC entrypoints: validate a request payload against its contract model."""
+from __future__ import annotations
+
+from pydantic import BaseModel, ValidationError
+
+from medcode_contracts.errors import BadRequest
+
+
+def parse_request(model: type[BaseModel], payload) -> BaseModel:
+    """`model` validated from `payload`, or BadRequest naming the first bad field (never
+    echoing the value: it may be a password)."""
+    if not isinstance(payload, dict):
+        raise BadRequest(f"request: expected an object with the fields of {model.__name__}")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "request"
+        raise BadRequest(f"{where}: {first['msg']}") from None

@@ -1,0 +1,56 @@
+"""Settings of the accounts service, read from environment variables."""
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from medcode_common.settings import ConfigError
+
+DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
+
+
+class Environment(str, Enum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class AccountsSettings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+
+    ENVIRONMENT: Environment = Environment.DEVELOPMENT
+    TOKEN_SECRET: str = DEV_TOKEN_SECRET
+    TOKEN_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
+    # argon2id cost (argon2-cffi's defaults, RFC 9106 low-memory profile); tests lower them.
+    ARGON2_TIME_COST: int = Field(default=3, ge=1, le=20)
+    ARGON2_MEMORY_KIB: int = Field(default=65536, ge=8, le=4 * 1024 * 1024)
+    ARGON2_PARALLELISM: int = Field(default=4, ge=1, le=64)
+    PASSWORD_MIN_LENGTH: int = Field(default=8, ge=1, le=128)
+    # Failed log-ins per email and client IP: this many are free, then each further
+    # attempt waits LOGIN_LOCKOUT_SECONDS, doubling per failure up to the maximum.
+    LOGIN_FREE_ATTEMPTS: int = Field(default=5, ge=1, le=100)
+    LOGIN_LOCKOUT_SECONDS: int = Field(default=30, ge=1, le=3600)
+    LOGIN_LOCKOUT_MAX_SECONDS: int = Field(default=900, ge=1, le=86400)
+    LOGIN_FAILURE_WINDOW_SECONDS: int = Field(default=86400, ge=60)  # failures older than this are forgotten
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self):
+        if self.ENVIRONMENT is Environment.PRODUCTION:
+            if self.TOKEN_SECRET == DEV_TOKEN_SECRET:
+                raise ValueError("TOKEN_SECRET must be set in production (e.g. openssl rand -hex 32)")
+            if len(self.TOKEN_SECRET) < 32:
+                raise ValueError("TOKEN_SECRET must be at least 32 characters in production")
+        return self
+
+
+def load_accounts_settings(**overrides) -> AccountsSettings:
+    try:
+        return AccountsSettings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{name}: {error['msg']}")
+        raise ConfigError("invalid accounts configuration: " + "; ".join(problems)) from None

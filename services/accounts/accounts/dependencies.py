@@ -1,0 +1,44 @@
+"""Dependency providers of the accounts service: the domain object over its database,
+and the outbox relay."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from eventlet import tpool
+from nameko.extensions import DependencyProvider
+
+from medcode_common.migrations import upgrade
+from medcode_common.nameko_storage import EventRelay, dispose_engine, shared_engine
+from medcode_contracts import accounts as contract
+
+from . import storage
+from .config import load_accounts_settings
+from .domain import Accounts, Passwords, Tokens
+
+
+def build_accounts(engine, settings, run_blocking=None) -> Accounts:
+    passwords = Passwords(settings, run_blocking) if run_blocking else Passwords(settings)
+    tokens = Tokens(settings.TOKEN_SECRET, timedelta(seconds=settings.TOKEN_TTL_SECONDS))
+    return Accounts(storage.AccountStore(engine), passwords, tokens, settings)
+
+
+class AccountsProvider(DependencyProvider):
+    """Migrates the schema at start and hands every worker the same `Accounts`."""
+
+    def setup(self):
+        settings = load_accounts_settings()
+        engine = shared_engine(contract.SERVICE)
+        upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+        # argon2 takes tens of milliseconds of CPU: run it in a real thread so other
+        # green threads (e.g. `authenticate`) keep being served meanwhile.
+        self.accounts = build_accounts(engine, settings, run_blocking=tpool.execute)
+
+    def stop(self):
+        dispose_engine(contract.SERVICE)
+
+    def get_dependency(self, worker_ctx):
+        return self.accounts
+
+
+def account_events() -> EventRelay:
+    return EventRelay(contract.SERVICE, storage.outbox)

@@ -1,0 +1,288 @@
+"""Accounts: the rules and the use cases, free of Nameko (the service class only adapts
+RPC payloads to these calls).
+
+`Accounts` combines the store (storage.AccountStore), password hashing and tokens. Every
+use case commits its change together with its event (outbox) before it returns; the
+caller then relays the outbox.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import argon2
+import jwt
+
+from medcode_contracts import accounts as contract
+from medcode_contracts import events
+from medcode_contracts.accounts import Plan, Role
+from medcode_contracts.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
+
+from .config import AccountsSettings
+
+# One message for a wrong password and an unknown email, so neither reveals the other.
+BAD_CREDENTIALS = "Wrong email or password."
+BAD_TOKEN = "Your session is invalid or has expired: log in again."
+TOKEN_ISSUER = "medcode-accounts"
+
+# Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is not
+# something a pattern can tell.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def normalise_email(raw: str) -> str:
+    """Trimmed and lower-cased, or BadRequest. The whole address is lower-cased, not
+    only the domain: in practice mailboxes are case-insensitive, and two accounts that
+    differ only in case are a support problem, not a feature."""
+    email = raw.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise BadRequest("email: not a valid email address")
+    return email
+
+
+def clean_name(raw: str) -> str:
+    name = " ".join(raw.split())
+    if not name:
+        raise BadRequest("name: must not be empty")
+    return name
+
+
+def check_password_policy(password: str, min_length: int) -> None:
+    if len(password) < min_length:
+        raise BadRequest(f"password: must be at least {min_length} characters")
+    if not password.strip():
+        raise BadRequest("password: must not be only spaces")
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """A stored account. `password_hash` never leaves the service: `public()` drops it."""
+
+    id: str
+    email: str
+    name: str
+    password_hash: str
+    plan: Plan
+    role: Role
+    created_at: datetime
+
+    def public(self) -> contract.Account:
+        return contract.Account(id=self.id, email=self.email, name=self.name, plan=self.plan,
+                                role=self.role, created_at=self.created_at.isoformat())
+
+
+class Passwords:
+    """argon2id hashing. `run_blocking` runs the hashing off the caller's event loop when
+    the service has one (it takes tens of milliseconds of CPU)."""
+
+    def __init__(self, settings: AccountsSettings, run_blocking: Callable = lambda f, *a: f(*a)):
+        self._hasher = argon2.PasswordHasher(
+            time_cost=settings.ARGON2_TIME_COST, memory_cost=settings.ARGON2_MEMORY_KIB,
+            parallelism=settings.ARGON2_PARALLELISM, type=argon2.Type.ID)
+        self._run = run_blocking
+        # Verified against when the email is unknown, so that path costs the same time.
+        self._dummy_hash = self._hasher.hash(uuid.uuid4().hex)
+
+    def hash(self, password: str) -> str:
+        return self._run(self._hasher.hash, password)
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        try:
+            return self._run(self._hasher.verify, password_hash or self._dummy_hash, password) \
+                and password_hash is not None
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    account_id: str
+    jti: str
+    expires_at: datetime
+
+
+class Tokens:
+    """HS256 JSON Web Tokens carrying the account id and a session id (jti); the session
+    row is what logout revokes."""
+
+    def __init__(self, secret: str, ttl: timedelta, clock: Callable[[], datetime] = utcnow):
+        self._secret = secret
+        self.ttl = ttl
+        self._clock = clock
+
+    def issue(self, account_id: str) -> tuple[str, TokenClaims]:
+        now = self._clock().replace(microsecond=0)
+        claims = TokenClaims(account_id=account_id, jti=str(uuid.uuid4()), expires_at=now + self.ttl)
+        token = jwt.encode({"sub": account_id, "jti": claims.jti, "iss": TOKEN_ISSUER,
+                            "iat": now, "exp": claims.expires_at}, self._secret, algorithm="HS256")
+        return token, claims
+
+    def decode(self, token: str) -> TokenClaims:
+        """The claims of a well-signed, unexpired token, or Unauthenticated."""
+        try:
+            data = jwt.decode(token, self._secret, algorithms=["HS256"], issuer=TOKEN_ISSUER,
+                              options={"require": ["sub", "jti", "exp", "iat", "iss"]})
+        except jwt.PyJWTError:
+            raise Unauthenticated(BAD_TOKEN) from None
+        # PyJWT checks exp against the wall clock; checking again against ours keeps tests
+        # with a fake clock honest.
+        expires_at = datetime.fromtimestamp(data["exp"], timezone.utc)
+        if expires_at <= self._clock():
+            raise Unauthenticated(BAD_TOKEN)
+        return TokenClaims(account_id=str(data["sub"]), jti=str(data["jti"]), expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class LoginThrottle:
+    """Slows down password guessing per (email, client IP): `free_attempts` failures
+    cost nothing; from then on every attempt first locks the pair for a delay that
+    doubles per failure (up to `max_seconds`), and a success lifts the lock."""
+
+    free_attempts: int
+    base_seconds: int
+    max_seconds: int
+    window_seconds: int
+
+    def lock_seconds(self, attempt_number: int) -> int:
+        """How long attempt number `attempt_number` (1-based, counting failures before it)
+        locks the pair while it is checked."""
+        over = attempt_number - self.free_attempts
+        if over <= 0:
+            return 0
+        return min(self.max_seconds, self.base_seconds * 2 ** min(over - 1, 30))
+
+    @staticmethod
+    def key(email: str, client_ip: str | None) -> str:
+        return hashlib.sha256(f"{email}|{client_ip or '-'}".encode()).hexdigest()
+
+    @staticmethod
+    def email_key(email: str) -> str:
+        return hashlib.sha256(email.encode()).hexdigest()
+
+
+class Accounts:
+    def __init__(self, store, passwords: Passwords, tokens: Tokens, settings: AccountsSettings,
+                 clock: Callable[[], datetime] = utcnow):
+        self.store = store
+        self.passwords = passwords
+        self.tokens = tokens
+        self.settings = settings
+        self.clock = clock
+        self.throttle = LoginThrottle(settings.LOGIN_FREE_ATTEMPTS, settings.LOGIN_LOCKOUT_SECONDS,
+                                      settings.LOGIN_LOCKOUT_MAX_SECONDS, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+    # -- registration and sessions ---------------------------------------------------
+    def register(self, request: contract.RegisterRequest) -> contract.AuthPayload:
+        if request.role is Role.ADMIN:
+            raise Forbidden("role: ADMIN cannot be requested; an administrator grants it")
+        email = normalise_email(request.email)
+        name = clean_name(request.name)
+        check_password_policy(request.password, self.settings.PASSWORD_MIN_LENGTH)
+        password_hash = self.passwords.hash(request.password)
+        now = self.clock()
+        account = AccountRecord(id=str(uuid.uuid4()), email=email, name=name, password_hash=password_hash,
+                                plan=Plan.FREE, role=request.role, created_at=now)
+        token, claims = self.tokens.issue(account.id)
+        event = events.UserRegistered(user_id=account.id, email=email, plan=account.plan.value,
+                                      role=account.role.value, guest_id=request.guest_id)
+        if not self.store.create_account(account, claims, now, event):
+            raise Conflict("email: an account with this email address already exists")
+        return contract.AuthPayload(token=token, expires_at=claims.expires_at.isoformat(),
+                                    account=account.public())
+
+    def login(self, request: contract.LoginRequest) -> contract.AuthPayload:
+        try:
+            email = normalise_email(request.email)
+        except BadRequest:
+            email = request.email.strip().lower()  # cannot exist; fails like any unknown email
+        now = self.clock()
+        key = LoginThrottle.key(email, request.client_ip)
+        wait = self.store.begin_login_attempt(key, LoginThrottle.email_key(email), now, self.throttle)
+        if wait:
+            raise RateLimited(f"Too many failed log-ins: try again in {wait} seconds.")
+        account = self.store.find_by_email(email)
+        if not self.passwords.verify(account.password_hash if account else None, request.password):
+            raise Unauthenticated(BAD_CREDENTIALS)
+        self.store.clear_login_attempts(key)
+        if self.passwords.needs_rehash(account.password_hash):
+            self.store.set_password_hash(account.id, self.passwords.hash(request.password))
+        token, claims = self.tokens.issue(account.id)
+        if not self.store.create_session(account.id, claims, now):
+            raise Unauthenticated(BAD_CREDENTIALS)  # deleted between the check and now
+        return contract.AuthPayload(token=token, expires_at=claims.expires_at.isoformat(),
+                                    account=account.public())
+
+    def logout(self, token: str) -> bool:
+        """Revokes the token's session. A bad or expired token has nothing to revoke."""
+        try:
+            claims = self.tokens.decode(token)
+        except Unauthenticated:
+            return True
+        self.store.revoke_session(claims.jti, self.clock())
+        return True
+
+    def authenticate(self, token: str) -> AccountRecord:
+        """The account behind a live token: signature, expiry, then one indexed query
+        (session not revoked, account not deleted)."""
+        claims = self.tokens.decode(token)
+        account = self.store.session_account(claims.jti, claims.account_id)
+        if account is None:
+            raise Unauthenticated(BAD_TOKEN)
+        return account
+
+    # -- reading and administration -------------------------------------------------
+    def get_account(self, token: str, account_id: str | None) -> AccountRecord:
+        caller = self.authenticate(token)
+        if account_id is None or account_id == caller.id:
+            return caller
+        self._require_admin(caller)
+        return self._existing(account_id)
+
+    def set_plan(self, token: str, account_id: str, plan: Plan) -> AccountRecord:
+        caller = self.authenticate(token)
+        self._require_admin(caller)
+        if plan is Plan.GUEST:
+            raise BadRequest("plan: GUEST is for visitors without an account")
+        updated = self.store.set_plan(account_id, plan, self.clock())
+        if updated is None:
+            raise NotFound(f"account {account_id} does not exist")
+        return updated
+
+    def delete_account(self, token: str, account_id: str | None) -> bool:
+        caller = self.authenticate(token)
+        target = caller.id if account_id is None else account_id
+        if target != caller.id:
+            self._require_admin(caller)
+        if not self.store.delete_account(target):
+            raise NotFound(f"account {target} does not exist")
+        return True
+
+    def make_admin(self, email: str) -> AccountRecord:
+        account = self.store.set_role(normalise_email(email), Role.ADMIN)
+        if account is None:
+            raise NotFound(f"no account with email {email.strip()!r}: register it first")
+        return account
+
+    def purge_expired(self) -> int:
+        return self.store.purge_expired(self.clock(), self.throttle)
+
+    def _require_admin(self, caller: AccountRecord) -> None:
+        if caller.role is not Role.ADMIN:
+            raise Forbidden("only an administrator may do this")
+
+    def _existing(self, account_id: str) -> AccountRecord:
+        account = self.store.get(account_id)
+        if account is None:
+            raise NotFound(f"account {account_id} does not exist")
+        return account

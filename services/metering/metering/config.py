@@ -1,0 +1,36 @@
+"""Settings of the metering service, read from environment variables."""
+from __future__ import annotations
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from medcode_common.settings import ConfigError
+
+
+class MeteringSettings(BaseSettings):
+    """Quotas per plan and period. An empty value (e.g. METERING_PRO_VIEWS=) means unlimited."""
+
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+
+    METERING_GUEST_VIEWS: int | None = Field(default=1, ge=0)
+    METERING_FREE_VIEWS: int | None = Field(default=6, ge=0)   # in all, the guest's view included
+    METERING_PRO_VIEWS: int | None = Field(default=None, ge=0)
+    METERING_PERIOD_DAYS: int = Field(default=30, ge=1, le=3660)
+    # New guest views per client IP per UTC day, whatever the guest id (empty: no cap).
+    METERING_GUEST_IP_DAILY_CAP: int | None = Field(default=10, ge=0)
+    METERING_GUEST_QUESTIONS: int | None = Field(default=3, ge=0)
+    METERING_FREE_QUESTIONS: int | None = Field(default=30, ge=0)
+    METERING_PRO_QUESTIONS: int | None = Field(default=None, ge=0)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unlimited(cls, value):
+        return None if isinstance(value, str) and not value.strip() else value
+
+
+def load_metering_settings(**overrides) -> MeteringSettings:
+    try:
+        return MeteringSettings(**overrides)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}={e.get('input')!r}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError("invalid metering configuration: " + "; ".join(problems)) from None

@@ -1,0 +1,146 @@
+"""Metering rules, free of Nameko and of the database: quotas per plan, periods, the
+per-IP cap for guests, and the words a refused person reads.
+
+A *period* is anchored at a subject's first metered use: it lasts `period` and the next
+one starts with the first use after it ends (so there is no calendar edge to game).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from medcode_contracts import events
+from medcode_contracts.accounts import Plan
+from medcode_contracts.metering import (CarryOverRequest, CheckViewsRequest, Meter, MeterRequest,
+                                        QuestionDecision, ViewDecision)
+
+from .config import MeteringSettings
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass(frozen=True)
+class Quotas:
+    views: dict[Plan, int | None]
+    questions: dict[Plan, int | None]
+    period_seconds: int
+    guest_ip_daily_cap: int | None
+
+    @classmethod
+    def from_settings(cls, s: MeteringSettings) -> "Quotas":
+        return cls(
+            views={Plan.GUEST: s.METERING_GUEST_VIEWS, Plan.FREE: s.METERING_FREE_VIEWS,
+                   Plan.PRO: s.METERING_PRO_VIEWS},
+            questions={Plan.GUEST: s.METERING_GUEST_QUESTIONS, Plan.FREE: s.METERING_FREE_QUESTIONS,
+                       Plan.PRO: s.METERING_PRO_QUESTIONS},
+            period_seconds=s.METERING_PERIOD_DAYS * 86400,
+            guest_ip_daily_cap=s.METERING_GUEST_IP_DAILY_CAP,
+        )
+
+    @property
+    def period_days(self) -> int:
+        return self.period_seconds // 86400
+
+    # -- what a refused person reads --------------------------------------------------
+    def views_refusal(self, plan: Plan) -> str:
+        limit = self.views[plan]
+        if plan is Plan.GUEST:
+            free = self.views[Plan.FREE]
+            more = "Register a free account to read more." if free is None else (
+                f"Register a free account to get {_plural(max(0, free - (limit or 0)), 'more view')}.")
+            return f"Guest accounts are limited to {_plural(limit or 0, 'page view')}. {more}"
+        return (f"Your {plan.value} plan includes {_plural(limit or 0, 'code page')} every "
+                f"{_plural(self.period_days, 'day')}, and you have used them. "
+                "Upgrade to PRO for unlimited code pages.")
+
+    def ip_cap_refusal(self) -> str:
+        return ("Too many guest page views from your network today. "
+                "Register a free account to keep reading.")
+
+    def questions_refusal(self, plan: Plan) -> str:
+        limit = self.questions[plan] or 0
+        if plan is Plan.GUEST:
+            return (f"Guests can ask the coding assistant {_plural(limit, 'question')}. "
+                    "Register a free account to ask more.")
+        return (f"Your {plan.value} plan includes {_plural(limit, 'question')} every "
+                f"{_plural(self.period_days, 'day')}, and you have used them. "
+                "Upgrade to PRO for unlimited questions.")
+
+
+def subject_key(subject: str, plan: Plan) -> str:
+    """Guests and users live in separate namespaces: a guest id can never collide with
+    (and so never spend or inherit) a user's meter."""
+    return f"{'guest' if plan is Plan.GUEST else 'user'}:{subject}"
+
+
+def current_period_start(stored_start: int | None, now: int, period_seconds: int) -> int:
+    """The start (epoch seconds) of the subject's period at `now`: the stored one while it
+    lasts, else a new one starting now."""
+    if stored_start is None or now >= stored_start + period_seconds:
+        return now
+    return stored_start
+
+
+def remaining(limit: int | None, used: int) -> int | None:
+    return None if limit is None else max(0, limit - used)
+
+
+def utc_day(now: int) -> str:
+    return datetime.fromtimestamp(now, timezone.utc).date().isoformat()
+
+
+class Outcome(enum.Enum):
+    SEEN = "seen"          # already viewed in this period: free
+    GRANTED = "granted"    # a new view, counted
+    QUOTA = "quota"        # refused: the subject's quota is used up
+    IP_CAP = "ip_cap"      # refused: too many guest views from this IP today
+
+
+def decide_view(*, seen: bool, used: int, limit: int | None, ip_used: int | None,
+                ip_cap: int | None) -> Outcome:
+    """One resource's fate. `ip_used`/`ip_cap` apply to guests only (None otherwise)."""
+    if seen:
+        return Outcome.SEEN
+    if limit is not None and used >= limit:
+        return Outcome.QUOTA
+    if ip_cap is not None and ip_used is not None and ip_used >= ip_cap:
+        return Outcome.IP_CAP
+    return Outcome.GRANTED
+
+
+class Metering:
+    """The use cases; `store` is a storage.MeterStore (atomic per subject)."""
+
+    def __init__(self, store, clock=utcnow):
+        self.store = store
+        self.clock = clock
+
+    def check_views(self, request: CheckViewsRequest) -> list[ViewDecision]:
+        return self.store.check_views(request.subject, request.plan, request.resources,
+                                      request.client_ip, self.clock())
+
+    def get_meter(self, request: MeterRequest) -> Meter:
+        return self.store.get_meter(request.subject, request.plan, self.clock())
+
+    def check_questions(self, request: MeterRequest) -> QuestionDecision:
+        return self.store.check_question(request.subject, request.plan, self.clock())
+
+    def carry_over(self, request: CarryOverRequest) -> Meter:
+        self.store.carry_over(request.guest_id, request.user_id, self.clock())
+        return self.store.get_meter(request.user_id, Plan.FREE, self.clock())
+
+    # -- events from accounts: each is applied once per event_id -----------------------
+    def on_user_registered(self, event: events.UserRegistered) -> bool:
+        if event.guest_id:
+            return self.store.carry_over(event.guest_id, event.user_id, self.clock(), event_id=event.event_id)
+        return self.store.mark_seen(event.event_id)
+
+    def on_user_deleted(self, event: events.UserDeleted) -> bool:
+        return self.store.forget_user(event.user_id, event_id=event.event_id)

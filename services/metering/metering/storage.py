@@ -1,0 +1,233 @@
+"""Metering storage: counters per subject, the distinct views of each period, guest views
+per IP and day, carried-over guests; SQLite or PostgreSQL.
+
+Granting is serialised per subject: every decision runs in a transaction that first locks
+the subject's counter row (SELECT ... FOR UPDATE on PostgreSQL; BEGIN IMMEDIATE on SQLite,
+see medcode_common.transactions), and the unique (subject, period, resource) key refuses
+a double count even if that were ever bypassed. Events go into `metering_outbox` in the
+same transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
+from medcode_common.transactions import insert_ignoring_duplicates, lock_rows, serialized_transaction
+from medcode_contracts import events
+from medcode_contracts.accounts import Plan
+from medcode_contracts.metering import Meter, QuestionDecision, ViewDecision
+
+from .domain import Outcome, Quotas, current_period_start, decide_view, remaining, subject_key, utc_day
+
+PREFIX = "metering"
+VERSION_TABLE = "alembic_version_metering"
+MIGRATIONS = "metering.migrations"
+
+metadata = sa.MetaData()
+
+subjects = sa.Table(
+    "metering_subjects", metadata,
+    sa.Column("key", sa.String(110), primary_key=True),       # "guest:<id>" or "user:<id>"
+    sa.Column("period_start", sa.BigInteger, nullable=False),  # epoch seconds
+    sa.Column("views_used", sa.Integer, nullable=False),
+    sa.Column("questions_used", sa.Integer, nullable=False),
+    sa.Column("exhausted_notified", sa.Boolean, nullable=False),  # quota_exhausted sent this period
+)
+
+views = sa.Table(
+    "metering_views", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("subject_key", sa.String(110), nullable=False),
+    sa.Column("period_start", sa.BigInteger, nullable=False),
+    sa.Column("resource", sa.String(100), nullable=False),
+    sa.Column("viewed_at", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("subject_key", "period_start", "resource", name="uq_metering_views_subject_period_resource"),
+)
+
+ip_days = sa.Table(
+    "metering_ip_days", metadata,
+    sa.Column("ip", sa.String(64), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),         # UTC date, ISO
+    sa.Column("guest_views", sa.Integer, nullable=False),
+)
+
+carry_overs = sa.Table(
+    "metering_carry_overs", metadata,
+    sa.Column("guest_key", sa.String(110), primary_key=True),
+    sa.Column("user_key", sa.String(110), primary_key=True),
+    sa.Column("done_at", sa.BigInteger, nullable=False),
+)
+
+outbox = Outbox(outbox_table(metadata, PREFIX))
+inbox = Inbox(inbox_table(metadata, PREFIX))
+
+
+def _ts(now: datetime) -> int:
+    return int(now.timestamp())
+
+
+@dataclass
+class _Counter:
+    key: str
+    period_start: int
+    views_used: int
+    questions_used: int
+    exhausted_notified: bool
+
+
+def _lock_subject(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _Counter:
+    """The subject's counter row, locked for this transaction, in its current period
+    (a period that ended is replaced by a fresh one here)."""
+    insert_ignoring_duplicates(conn, subjects, key=key, period_start=now, views_used=0,
+                               questions_used=0, exhausted_notified=False)
+    row = conn.execute(lock_rows(sa.select(subjects).where(subjects.c.key == key))).one()
+    counter = _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified)
+    start = current_period_start(counter.period_start, now, quotas.period_seconds)
+    if start != counter.period_start:
+        # Old periods' views are of no further use: drop them with the period.
+        conn.execute(views.delete().where(views.c.subject_key == key))
+        counter = _Counter(key, start, 0, 0, False)
+        _save(conn, counter)
+    return counter
+
+
+def _save(conn: sa.Connection, counter: _Counter) -> None:
+    conn.execute(subjects.update().where(subjects.c.key == counter.key).values(
+        period_start=counter.period_start, views_used=counter.views_used,
+        questions_used=counter.questions_used, exhausted_notified=counter.exhausted_notified))
+
+
+def _read_counter(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _Counter | None:
+    row = conn.execute(sa.select(subjects).where(subjects.c.key == key)).first()
+    if row is None or current_period_start(row.period_start, now, quotas.period_seconds) != row.period_start:
+        return None
+    return _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified)
+
+
+class MeterStore:
+    def __init__(self, engine: sa.Engine, quotas: Quotas):
+        self.engine = engine
+        self.quotas = quotas
+
+    # -- code-page views ---------------------------------------------------------------
+    def check_views(self, subject: str, plan: Plan, resources: list[str], client_ip: str | None,
+                    now: datetime) -> list[ViewDecision]:
+        """Grants or refuses each resource, in order, atomically for the subject."""
+        quotas, ts = self.quotas, _ts(now)
+        limit = quotas.views[plan]
+        key = subject_key(subject, plan)
+        ip_cap = quotas.guest_ip_daily_cap if plan is Plan.GUEST and client_ip else None
+        decisions: list[ViewDecision] = []
+        with serialized_transaction(self.engine) as conn:
+            counter = _lock_subject(conn, key, ts, quotas)
+            seen = set(conn.execute(sa.select(views.c.resource).where(
+                views.c.subject_key == key, views.c.period_start == counter.period_start,
+                views.c.resource.in_(sorted(set(resources))))).scalars())
+            ip_used = None  # read (and locked) only when a guest is about to get a new view
+            refused_by_quota = False
+            for resource in resources:
+                if ip_cap is not None and ip_used is None and resource not in seen:
+                    ip_used = self._lock_ip_day(conn, client_ip, utc_day(ts))
+                outcome = decide_view(seen=resource in seen, used=counter.views_used, limit=limit,
+                                      ip_used=ip_used, ip_cap=ip_cap)
+                if outcome is Outcome.GRANTED:
+                    conn.execute(views.insert().values(subject_key=key, period_start=counter.period_start,
+                                                       resource=resource, viewed_at=ts))
+                    seen.add(resource)
+                    counter.views_used += 1
+                    if ip_used is not None:
+                        ip_used += 1
+                    outbox.add(conn, events.ViewRecorded(subject=subject, resource=resource,
+                                                         used=counter.views_used, limit=limit))
+                if outcome in (Outcome.SEEN, Outcome.GRANTED):
+                    decisions.append(ViewDecision(resource=resource, granted=True, limit=limit,
+                                                  remaining=remaining(limit, counter.views_used)))
+                    continue
+                refused_by_quota |= outcome is Outcome.QUOTA
+                reason = quotas.views_refusal(plan) if outcome is Outcome.QUOTA else quotas.ip_cap_refusal()
+                decisions.append(ViewDecision(resource=resource, granted=False, limit=limit,
+                                              remaining=0, reason=reason))
+            if refused_by_quota and not counter.exhausted_notified:
+                counter.exhausted_notified = True
+                outbox.add(conn, events.QuotaExhausted(subject=subject, plan=plan.value, limit=limit or 0))
+            _save(conn, counter)
+            if ip_used is not None:
+                conn.execute(ip_days.update().where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
+                             .values(guest_views=ip_used))
+        return decisions
+
+    @staticmethod
+    def _lock_ip_day(conn: sa.Connection, ip: str, day: str) -> int:
+        insert_ignoring_duplicates(conn, ip_days, ip=ip, day=day, guest_views=0)
+        return conn.execute(lock_rows(sa.select(ip_days.c.guest_views).where(
+            ip_days.c.ip == ip, ip_days.c.day == day))).scalar_one()
+
+    def get_meter(self, subject: str, plan: Plan, now: datetime) -> Meter:
+        limit = self.quotas.views[plan]
+        with self.engine.connect() as conn:
+            counter = _read_counter(conn, subject_key(subject, plan), _ts(now), self.quotas)
+        used = counter.views_used if counter else 0
+        return Meter(plan=plan, limit=limit, used=used, remaining=remaining(limit, used))
+
+    # -- assistant questions -----------------------------------------------------------
+    def check_question(self, subject: str, plan: Plan, now: datetime) -> QuestionDecision:
+        """Counts one question when the plan allows it."""
+        limit = self.quotas.questions[plan]
+        with serialized_transaction(self.engine) as conn:
+            counter = _lock_subject(conn, subject_key(subject, plan), _ts(now), self.quotas)
+            if limit is not None and counter.questions_used >= limit:
+                return QuestionDecision(granted=False, remaining=0, limit=limit,
+                                        reason=self.quotas.questions_refusal(plan))
+            counter.questions_used += 1
+            _save(conn, counter)
+        return QuestionDecision(granted=True, limit=limit, remaining=remaining(limit, counter.questions_used))
+
+    # -- events from accounts ----------------------------------------------------------
+    def carry_over(self, guest_id: str, user_id: str, now: datetime, event_id: str | None = None) -> bool:
+        """The guest's views and questions of its current period count for the new user.
+        Idempotent: once per (guest, user), and once per event_id when given. Returns
+        False when there was nothing (more) to do."""
+        ts = _ts(now)
+        guest_key, user_key = subject_key(guest_id, Plan.GUEST), subject_key(user_id, Plan.FREE)
+        with serialized_transaction(self.engine) as conn:
+            if event_id is not None and not inbox.first_time(conn, event_id):
+                return False
+            # Lock order everywhere: the user's row before anything else of the pair.
+            counter = _lock_subject(conn, user_key, ts, self.quotas)
+            if not insert_ignoring_duplicates(conn, carry_overs, guest_key=guest_key, user_key=user_key, done_at=ts):
+                return False
+            guest = _read_counter(conn, guest_key, ts, self.quotas)
+            if guest is None:
+                return True
+            for resource in conn.execute(sa.select(views.c.resource).where(
+                    views.c.subject_key == guest_key, views.c.period_start == guest.period_start)).scalars():
+                insert_ignoring_duplicates(conn, views, subject_key=user_key, period_start=counter.period_start,
+                                           resource=resource, viewed_at=ts)
+            counter.views_used = conn.execute(sa.select(sa.func.count()).select_from(views).where(
+                views.c.subject_key == user_key, views.c.period_start == counter.period_start)).scalar_one()
+            counter.questions_used += guest.questions_used
+            _save(conn, counter)
+        return True
+
+    def forget_user(self, user_id: str, event_id: str | None = None) -> bool:
+        """Deletes everything metered about the user (`user_deleted`)."""
+        key = subject_key(user_id, Plan.FREE)
+        with serialized_transaction(self.engine) as conn:
+            if event_id is not None and not inbox.first_time(conn, event_id):
+                return False
+            conn.execute(views.delete().where(views.c.subject_key == key))
+            conn.execute(carry_overs.delete().where(carry_overs.c.user_key == key))
+            conn.execute(subjects.delete().where(subjects.c.key == key))
+        return True
+
+    def mark_seen(self, event_id: str) -> bool:
+        """Claims an event id with nothing else to do; False when it was seen before."""
+        with serialized_transaction(self.engine) as conn:
+            return inbox.first_time(conn, event_id)
+
+    def pending_events(self) -> int:
+        with self.engine.connect() as conn:
+            return outbox.pending(conn)
