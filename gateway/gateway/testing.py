@@ -80,3 +80,71 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class FakeService:
+    """A nameko-compatible RPC responder written with aio-pika, for tests of the client
+    and the app: `handlers` maps a method name to `async (kwargs) -> result`; a handler
+    that raises is answered as nameko serialises errors ({exc_type, exc_path, exc_args,
+    value}). Every request it receives is kept in `received`."""
+
+    def __init__(self, amqp_uri: str, service: str, handlers: dict):
+        self.amqp_uri = amqp_uri
+        self.service = service
+        self.handlers = handlers
+        self.received: list = []
+
+    async def start(self) -> FakeService:
+        import aio_pika
+
+        self.connection = await aio_pika.connect_robust(self.amqp_uri)
+        channel = await self.connection.channel()
+        self.exchange = await channel.declare_exchange("nameko-rpc", aio_pika.ExchangeType.TOPIC, durable=True)
+        queue = await channel.declare_queue(f"rpc-{self.service}", durable=True)
+        await queue.bind(self.exchange, f"{self.service}.*")
+        await queue.consume(self._on_request)
+        return self
+
+    async def stop(self) -> None:
+        await self.connection.close()
+
+    async def __aenter__(self) -> FakeService:
+        return await self.start()
+
+    async def __aexit__(self, *exc) -> None:
+        await self.stop()
+
+    async def _on_request(self, message) -> None:
+        import json
+
+        import aio_pika
+
+        async with message.process():
+            self.received.append(message)
+            method = message.routing_key.split(".", 1)[1]
+            kwargs = json.loads(message.body)["kwargs"]
+            reply = {"result": None, "error": None}
+            handler = self.handlers.get(method)
+            try:
+                if handler is None:
+                    raise _named("MethodNotFound", "nameko.exceptions")(method)
+                reply["result"] = await handler(kwargs)
+            except Exception as exc:  # noqa: BLE001 - serialised for the caller, like nameko
+                cls = type(exc)
+                reply["error"] = {"exc_type": cls.__name__, "exc_path": f"{cls.__module__}.{cls.__name__}",
+                                  "exc_args": [str(a) for a in exc.args], "value": str(exc)}
+            await self.exchange.publish(
+                aio_pika.Message(json.dumps(reply).encode(), correlation_id=message.correlation_id,
+                                 content_type="application/json"),
+                routing_key=message.reply_to)
+
+
+def _named(name: str, module: str) -> type[Exception]:
+    return type(name, (Exception,), {"__module__": module})
+
+
+def health_of(service: str):
+    """A `health` handler for FakeService."""
+    async def health(kwargs):
+        return {"service": service, "status": "ok", "details": {}}
+    return health

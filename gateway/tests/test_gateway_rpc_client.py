@@ -1,5 +1,5 @@
 """The RPC client against the real broker, with a tiny nameko-compatible responder
-written with aio-pika (the wire format nameko uses: see the style guide §3)."""
+written with aio-pika (gateway.testing.FakeService; the wire format of the guide §3)."""
 from __future__ import annotations
 
 import asyncio
@@ -12,53 +12,35 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.rpc.client import RpcClient
 from gateway.rpc.errors import RemoteError, UnknownService
+from gateway.testing import FakeService
 
 pytestmark = pytest.mark.rabbit
 
 
-class Responder:
-    """Answers `echo.*` like a nameko service would; records what it received."""
+class Boom(Exception):
+    """Not a contract error: comes back as a RemoteError."""
 
-    def __init__(self, amqp_uri: str, service: str = "echo"):
-        self.amqp_uri = amqp_uri
-        self.service = service
-        self.received: list[aio_pika.abc.AbstractIncomingMessage] = []
 
-    async def start(self) -> None:
-        self.connection = await aio_pika.connect_robust(self.amqp_uri)
-        channel = await self.connection.channel()
-        self.exchange = await channel.declare_exchange("nameko-rpc", aio_pika.ExchangeType.TOPIC, durable=True)
-        queue = await channel.declare_queue(f"rpc-{self.service}", durable=True)
-        await queue.bind(self.exchange, f"{self.service}.*")
-        await queue.consume(self.on_request)
+async def echo(kwargs):
+    return kwargs
 
-    async def stop(self) -> None:
-        await self.connection.close()
 
-    async def on_request(self, message) -> None:
-        async with message.process():
-            self.received.append(message)
-            method = message.routing_key.split(".", 1)[1]
-            kwargs = json.loads(message.body)["kwargs"]
-            reply = {"result": None, "error": None}
-            if method == "echo":
-                reply["result"] = kwargs
-            elif method == "slow_echo":
-                await asyncio.sleep(kwargs["seconds"])
-                reply["result"] = kwargs
-            elif method == "fail_known":
-                reply["error"] = {"exc_type": "NotFound", "exc_path": "medcode_contracts.errors.NotFound",
-                                  "exc_args": ["code X99 missing"], "value": "code X99 missing"}
-            elif method == "fail_unknown":
-                reply["error"] = {"exc_type": "Boom", "exc_path": "somewhere.Boom",
-                                  "exc_args": [], "value": "it broke"}
-            else:
-                reply["error"] = {"exc_type": "MethodNotFound", "exc_path": "nameko.exceptions.MethodNotFound",
-                                  "exc_args": [method], "value": method}
-            await self.exchange.publish(
-                aio_pika.Message(json.dumps(reply).encode(), correlation_id=message.correlation_id,
-                                 content_type="application/json"),
-                routing_key=message.reply_to)
+async def slow_echo(kwargs):
+    await asyncio.sleep(kwargs["seconds"])
+    return kwargs
+
+
+async def fail_known(kwargs):
+    raise NotFound("code X99 missing")
+
+
+async def fail_unknown(kwargs):
+    raise Boom("it broke")
+
+
+def Responder(amqp_uri: str) -> FakeService:
+    return FakeService(amqp_uri, "echo", {"echo": echo, "slow_echo": slow_echo,
+                                          "fail_known": fail_known, "fail_unknown": fail_unknown})
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +95,7 @@ async def test_other_remote_errors_become_remote_error(client):
     with pytest.raises(RemoteError) as caught:
         await client.call("echo", "fail_unknown")
     assert caught.value.exc_type == "Boom"
-    assert caught.value.exc_path == "somewhere.Boom"
+    assert caught.value.exc_path.endswith(".Boom")
     assert "it broke" in str(caught.value)
 
 

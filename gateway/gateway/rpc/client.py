@@ -29,6 +29,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
 from medcode_contracts.errors import Unavailable
 from opentelemetry import propagate, trace
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from .errors import UnknownService, deserialize
 
@@ -86,12 +87,15 @@ class RpcClient:
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        self._connection = await asyncio.wait_for(
-            aio_pika.connect_robust(
-                self.amqp_uri, reconnect_interval=RECONNECT_INTERVAL,
-                client_properties={"connection_name": self.reply_queue_name}),
-            self.connect_timeout,
-        )
+        # The broker may still be starting next to us: retry the first connection for up
+        # to connect_timeout (later losses are the robust connection's business).
+        async for attempt in AsyncRetrying(
+                stop=stop_after_delay(self.connect_timeout), wait=wait_fixed(RECONNECT_INTERVAL),
+                retry=retry_if_exception_type(CONNECTION_EXCEPTIONS), reraise=True):
+            with attempt:
+                self._connection = await aio_pika.connect_robust(
+                    self.amqp_uri, reconnect_interval=RECONNECT_INTERVAL, timeout=self.connect_timeout,
+                    client_properties={"connection_name": self.reply_queue_name})
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._exchange = await self._channel.declare_exchange(
             RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)

@@ -1,0 +1,52 @@
+"""The public GraphQL schema (/work/shared/contract/schema.graphql), one module per domain
+merged into Query / Mutation / Subscription."""
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.tools import merge_types
+
+from .accounts import AccountsMutation, AccountsQuery
+from .assistant import AssistantMutation, AssistantQuery, AssistantSubscription
+from .careers import CareersMutation, CareersQuery, CareersSubscription
+from .claims import ClaimsQuery
+from .codes.queries import CodesQuery
+from .errors import ErrorCodes, log_unexpected
+
+Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
+Mutation = merge_types("Mutation", (AccountsMutation, AssistantMutation, CareersMutation))
+Subscription = merge_types("Subscription", (AssistantSubscription, CareersSubscription))
+
+# Protections: the deepest contract query (code -> children -> ...) is shallow; a client
+# needs no more aliases than a screen of codes; a token cap bounds parsing work.
+MAX_DEPTH = 10
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        log_unexpected(errors)
+
+
+def build_schema() -> Schema:
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            QueryDepthLimiter(max_depth=MAX_DEPTH),
+            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            # Parsing and validating the same document again costs more than running it.
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+            ErrorCodes(),
+        ],
+    )

@@ -1,0 +1,1 @@
+"""Code search and code pages (the codes service)."""

@@ -1,0 +1,63 @@
+"""`searchCodes` and `code`."""
+from __future__ import annotations
+
+import strawberry
+from medcode_contracts import codes as contract
+from medcode_contracts.errors import BadRequest
+
+from ..enums import CodeSystem
+from .access import check_access
+from .loaders import code_key, load_code_page
+from .types import CodePage, CodeSearchResult
+
+MAX_QUERY_LENGTH = 256
+MAX_CURSOR_LENGTH = 512
+MAX_CODE_LENGTH = 20
+
+
+def validate_search(query: str, first: int | None, after: str | None) -> tuple[str, int, str | None]:
+    """Check the arguments here, so a bad one costs no RPC and says what is wrong. (The
+    cursor's inside is the codes service's business: it refuses one it cannot read.)"""
+    query = query.strip()
+    if not query:
+        raise BadRequest("query must not be empty")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise BadRequest(f"query is too long ({len(query)} characters; at most {MAX_QUERY_LENGTH})")
+    first = 20 if first is None else first
+    if not 1 <= first <= contract.MAX_PAGE_SIZE:
+        raise BadRequest(f"first must be between 1 and {contract.MAX_PAGE_SIZE} (got {first})")
+    if after is not None and (not after or len(after) > MAX_CURSOR_LENGTH
+                              or not after.isascii() or not after.isprintable() or " " in after):
+        raise BadRequest("after is not a valid cursor: pass pageInfo.endCursor of a previous page")
+    return query, first, after
+
+
+@strawberry.type
+class CodesQuery:
+    @strawberry.field(description="Search codes by code, code prefix, words, lay terms or abbreviations.")
+    async def search_codes(self, info: strawberry.Info, query: str,
+                           systems: list[CodeSystem] | None = None,
+                           billable_only: bool | None = False,
+                           first: int | None = 20,
+                           after: str | None = None) -> CodeSearchResult:
+        query, first, after = validate_search(query, first, after)
+        request = contract.SearchRequest(
+            query=query, systems=[contract.CodeSystem(s.value) for s in systems] if systems else None,
+            billable_only=bool(billable_only), first=first, after=after)
+        context = info.context
+        result = await context.rpc.call(contract.SERVICE, contract.Rpc.SEARCH_CODES,
+                                        request=request.model_dump(mode="json"),
+                                        timeout=context.rpc_timeout, op="searchCodes")
+        return CodeSearchResult.from_contract(contract.SearchResult.model_validate(result))
+
+    @strawberry.field(description="One code's page. Metered: see CodePage.access. "
+                                  "Null when the code does not exist.")
+    async def code(self, info: strawberry.Info, system: CodeSystem, code: str) -> CodePage | None:
+        if not code_key(system.value, code)[1]:
+            raise BadRequest("code must not be empty (letters and digits, e.g. K22.0)")
+        if len(code) > MAX_CODE_LENGTH:
+            raise BadRequest(f"code is too long ({len(code)} characters; at most {MAX_CODE_LENGTH})")
+        page = await load_code_page(info.context, system.value, code)
+        if page is None:
+            return None
+        return CodePage.from_contract(page, await check_access(info.context, page))

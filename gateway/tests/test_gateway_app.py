@@ -1,0 +1,117 @@
+"""The ASGI app over the real broker, with fake services (gateway.testing.FakeService)."""
+from __future__ import annotations
+
+import httpx
+import pytest
+from medcode_contracts.services import ALL_SERVICES
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.settings import load
+from gateway.testing import FakeService, health_of
+
+pytestmark = pytest.mark.rabbit
+
+SEARCH_RESULT = {"total_count": 1, "has_next_page": False, "end_cursor": "c1",
+                 "facets": [{"system": "ICD10CM", "count": 1}],
+                 "hits": [{"cursor": "c1", "score": 1.0, "highlight": None,
+                           "node": {"system": "ICD10CM", "code": "K22.0", "title": "Made-up title", "billable": True}}]}
+
+
+async def search_codes(kwargs):
+    return SEARCH_RESULT
+
+
+@pytest.fixture(scope="module")
+async def app(amqp_uri):
+    app = create_app(load(AMQP_URI=amqp_uri, RPC_TIMEOUT=2.0), ready_timeout=0.5)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture(scope="module")
+async def http(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as client:
+        yield client
+
+
+async def test_healthz(http):
+    response = await http.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+async def test_readyz_names_the_services_that_do_not_answer(http, amqp_uri):
+    response = await http.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["not_ready"] == sorted(ALL_SERVICES)
+
+    services = [FakeService(amqp_uri, name, {"health": health_of(name)}) for name in ALL_SERVICES]
+    for service in services:
+        await service.start()
+    try:
+        response = await http.get("/readyz")
+        assert response.status_code == 200
+        assert response.json() == {"ready": True, "not_ready": [], "services": {s: "ok" for s in ALL_SERVICES}}
+
+        await services[-1].stop()  # its queue stays, nobody consumes it: a crashed service
+        response = await http.get("/readyz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["not_ready"] == [ALL_SERVICES[-1]]
+        assert "did not answer" in body["services"][ALL_SERVICES[-1]]
+    finally:
+        for service in services[:-1]:
+            await service.stop()
+
+
+async def test_graphql_post_and_get(http, amqp_uri):
+    async with FakeService(amqp_uri, "codes", {"search_codes": search_codes}) as codes:
+        response = await http.post("/graphql", json={
+            "query": "query($q: String!) { searchCodes(query: $q) { totalCount edges { node { code } } } }",
+            "variables": {"q": "achalasia"}})
+        assert response.status_code == 200
+        assert response.json() == {"data": {"searchCodes": {"totalCount": 1, "edges": [{"node": {"code": "K22.0"}}]}}}
+        headers = codes.received[-1].headers
+        assert headers["nameko.call_id_stack"][0].startswith("gateway.searchCodes.")
+
+    response = await http.get("/graphql", params={"query": "{ __typename }"})
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_graphiql_in_a_browser(http):
+    response = await http.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+async def test_bad_input_and_a_service_down_over_http(http):
+    response = await http.post("/graphql", json={"query": '{ searchCodes(query: "x", first: 500) { totalCount } }'})
+    assert response.json()["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+    # No codes service on this vhost at all.
+    response = await http.post("/graphql", json={"query": '{ searchCodes(query: "x") { totalCount } }'})
+    error = response.json()["errors"][0]
+    assert error["extensions"] == {"code": "UNAVAILABLE"}
+    assert "codes" in error["message"]
+
+
+async def test_metrics_count_rpc_calls(http, app):
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    calls = app.state.rpc.calls["codes.search_codes"]
+    assert calls >= 1
+    assert f'gateway_rpc_calls_total{{target="codes.search_codes"}} {calls}' in response.text
+
+
+def test_subscriptions_over_websocket(amqp_uri):
+    app = create_app(load(AMQP_URI=amqp_uri))
+    client = TestClient(app)  # no lifespan: subscriptions need no RPC yet
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe",
+                      "payload": {"query": 'subscription { jobPosted { id } }'}})
+        message = ws.receive_json()
+        assert message["id"] == "1"
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert errors[0]["extensions"] == {"code": "NOT_IMPLEMENTED"}

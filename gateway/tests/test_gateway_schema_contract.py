@@ -1,0 +1,130 @@
+"""The served schema against the public contract (/work/shared/contract/schema.graphql):
+every type, field, argument and enum value of the contract exists with the same type
+(the gateway may add more)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    build_schema,
+    print_type,
+    Undefined,
+    print_ast,
+)
+from graphql.utilities import ast_from_value
+from medcode_contracts import codes as codes_contract
+
+from gateway.schema import build_schema as build_gateway_schema
+from gateway.schema.enums import CodeSystem
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _contract_path() -> Path:
+    configured = os.environ.get("GRAPHQL_CONTRACT")
+    return Path(configured) if configured else REPO.parent / "shared" / "contract" / "schema.graphql"
+
+
+@pytest.fixture(scope="module")
+def contract():
+    path = _contract_path()
+    if not path.is_file():
+        pytest.fail(f"the GraphQL contract {path} is missing: set GRAPHQL_CONTRACT")
+    return build_schema(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def served():
+    return build_gateway_schema()._schema
+
+
+def _default(arg) -> str | None:
+    """The printed default value; no default and `= null` mean the same for a nullable input."""
+    node = getattr(arg, "ast_node", None)
+    if node is not None and node.default_value is not None:
+        printed = print_ast(node.default_value)
+    elif arg.default_value is None or arg.default_value is Undefined:
+        return None
+    else:
+        printed = print_ast(ast_from_value(arg.default_value, arg.type))
+    return None if printed == "null" else printed
+
+
+KINDS = (GraphQLObjectType, GraphQLInputObjectType, GraphQLEnumType, GraphQLScalarType)
+
+
+def _contract_types(contract):
+    return sorted(name for name in contract.type_map if not name.startswith("__"))
+
+
+def test_every_contract_type_exists_with_the_same_kind(contract, served):
+    missing = [name for name in _contract_types(contract) if name not in served.type_map]
+    assert missing == []
+    for name in _contract_types(contract):
+        kind = next(k for k in KINDS if isinstance(contract.type_map[name], k))
+        assert isinstance(served.type_map[name], kind), name
+
+
+def test_fields_and_arguments_match(contract, served):
+    problems = []
+    for name in _contract_types(contract):
+        expected, actual = contract.type_map[name], served.type_map[name]
+        if isinstance(expected, GraphQLObjectType):
+            for field_name, field in expected.fields.items():
+                ours = actual.fields.get(field_name)
+                if ours is None:
+                    problems.append(f"{name}.{field_name} missing")
+                    continue
+                if str(ours.type) != str(field.type):
+                    problems.append(f"{name}.{field_name}: {ours.type} != {field.type}")
+                for arg_name, arg in field.args.items():
+                    our_arg = ours.args.get(arg_name)
+                    if our_arg is None:
+                        problems.append(f"{name}.{field_name}({arg_name}) missing")
+                    elif str(our_arg.type) != str(arg.type) or _default(our_arg) != _default(arg):
+                        problems.append(f"{name}.{field_name}({arg_name}): {our_arg.type} = {_default(our_arg)}"
+                                        f" != {arg.type} = {_default(arg)}")
+                extra_required = [a for a, v in ours.args.items()
+                                  if a not in field.args and str(v.type).endswith("!")]
+                if extra_required:
+                    problems.append(f"{name}.{field_name}: extra required arguments {extra_required}")
+        elif isinstance(expected, GraphQLInputObjectType):
+            for field_name, field in expected.fields.items():
+                ours = actual.fields.get(field_name)
+                if ours is None:
+                    problems.append(f"{name}.{field_name} missing")
+                elif str(ours.type) != str(field.type) or _default(ours) != _default(field):
+                    problems.append(f"{name}.{field_name}: {ours.type} = {_default(ours)}"
+                                    f" != {field.type} = {_default(field)}")
+            extra_required = [f for f, v in actual.fields.items()
+                              if f not in expected.fields and str(v.type).endswith("!")]
+            if extra_required:
+                problems.append(f"input {name}: extra required fields {extra_required}")
+        elif isinstance(expected, GraphQLEnumType):
+            missing = set(expected.values) - set(actual.values)
+            if missing:
+                problems.append(f"enum {name} lacks {sorted(missing)}")
+        else:
+            assert isinstance(expected, GraphQLScalarType)
+    assert problems == [], "\n".join(problems)
+
+
+def test_root_types(contract, served):
+    assert served.query_type.name == contract.query_type.name
+    assert served.mutation_type.name == contract.mutation_type.name
+    assert served.subscription_type.name == contract.subscription_type.name
+
+
+def test_code_system_enum_equals_the_services_contract():
+    assert [m.value for m in CodeSystem] == [m.value for m in codes_contract.CodeSystem]
+
+
+def test_printed_schema_is_stable(served):
+    # A smoke check that printing works; the diff against the contract is the tests above.
+    assert "searchCodes(" in print_type(served.query_type)
