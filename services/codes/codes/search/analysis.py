@@ -1,0 +1,84 @@
+"""The one text analyzer of code search, shared by indexing and querying in both engines.
+
+Words are runs of letters and digits; they are lower-cased and ASCII-folded (`Ménière` ->
+`meniere`). Two forms are kept:
+- the *stem* (English Snowball stemmer: `fractures` -> `fractur`), which ranks with BM25;
+- the *plain* word (no stemming), which prefix (as-you-type) and typo matching use, since a
+  half-typed word is often longer than its stem (`infarcti` vs stem `infarct`).
+
+tantivy's analyzers do the work, so the embedded index (which registers the same analyzers
+as its tokenizers) and Elasticsearch (which receives the tokens pre-analysed, joined by
+spaces, into whitespace-analysed fields) index exactly the same terms.
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import tantivy
+
+STEM_TOKENIZER = "medcode_stem"
+PLAIN_TOKENIZER = "medcode_plain"
+
+# Longer "words" are noise (base64, long numbers) and would bloat the term dictionary.
+MAX_WORD_LEN = 40
+
+# Words that carry no meaning in a code search: a query drops them (unless it has nothing
+# else), so `fractures of femur` also finds titles written without "of".
+STOPWORDS = frozenset(
+    "a an and are as at be by for from in into is it its of on or the to".split()
+)
+
+# A word as tantivy's simple tokenizer sees it: a run of Unicode letters/digits.
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_WORD_LEN))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+    )
+    if stem:
+        builder = builder.filter(tantivy.Filter.stemmer("english"))
+    return builder.build()
+
+
+def stem_analyzer() -> tantivy.TextAnalyzer:
+    """A fresh analyzer producing stems (tantivy needs its own instance to register)."""
+    return _analyzer(stem=True)
+
+
+def plain_analyzer() -> tantivy.TextAnalyzer:
+    return _analyzer(stem=False)
+
+
+_STEM = stem_analyzer()
+_PLAIN = plain_analyzer()
+
+
+def stems(text: str) -> list[str]:
+    """Stemmed tokens of a text, in order (what the ranked fields hold)."""
+    return _STEM.analyze(text)
+
+
+def plain_words(text: str) -> list[str]:
+    """Lower-cased, folded, unstemmed tokens of a text (what prefix/typo matching uses)."""
+    return _PLAIN.analyze(text)
+
+
+@lru_cache(maxsize=65536)
+def analyse_word(word: str) -> tuple[str, str] | None:
+    """(plain, stem) of one word, or None when the analyzer drops it (too long).
+    Cached: titles repeat the same few thousand words, and highlighting runs per hit."""
+    plain = _PLAIN.analyze(word)
+    if len(plain) != 1:
+        return None
+    stem = _STEM.analyze(word)
+    return plain[0], (stem[0] if stem else plain[0])
+
+
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the words of `text`, as the tokenizer splits them."""
+    return [match.span() for match in _WORD.finditer(text)]

@@ -1,0 +1,261 @@
+"""The embedded search engine: one tantivy index in-process, under DATA_DIR/search/tantivy.
+
+Each system is replaced in ONE commit (delete the system's documents, add the new ones and
+the system's *edition document*), so a searcher sees either the old set or the new one, and
+the recorded edition can never disagree with the indexed codes (it is part of the same
+commit; a crash before the commit leaves everything as it was).
+
+Searches reuse one tantivy Searcher (a snapshot of the index); `refresh()` swaps in a new
+snapshot after this process's own commits or another process's (the loader CLI).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import tantivy
+
+from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
+from medcode_contracts.errors import Conflict
+
+from ..domain import CodeRecord
+from . import analysis
+from .execute import Row, execute
+from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, TERMS_WEIGHT, TITLE_WEIGHT, Plan,
+                      Word, make_plan)
+
+log = logging.getLogger(__name__)
+
+KIND_CODE = "code"
+KIND_EDITION = "edition"
+WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
+_Occur = tantivy.Occur
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("kind", tokenizer_name="raw", index_option="basic")
+    # The system whose edition brought the document: the unit of replacement. It differs
+    # from `system` for the HCPCS file's Level II modifiers (system MODIFIER).
+    sb.add_text_field("load", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("system", stored=True, fast=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("key", tokenizer_name="raw", index_option="basic")
+    # Code order as a number: sorting by a u64 fast field is far cheaper than by text.
+    sb.add_unsigned_field("order", fast=True)
+    sb.add_text_field("code", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("title", stored=True, tokenizer_name=analysis.STEM_TOKENIZER, index_option="freq")
+    sb.add_text_field("terms", tokenizer_name=analysis.STEM_TOKENIZER, index_option="freq")
+    sb.add_text_field("words", tokenizer_name=analysis.PLAIN_TOKENIZER, index_option="basic")
+    sb.add_boolean_field("billable", stored=True, indexed=True)
+    sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
+    return sb.build()
+
+
+class EmbeddedBackend:
+    """SearchBackend on a tantivy index in `directory`."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._schema = _schema()
+        try:
+            self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
+        except ValueError as exc:
+            raise RuntimeError(
+                f"search index at {self.directory} cannot be opened ({exc}); it was made by an "
+                "incompatible version: delete that directory and load the code sets again") from exc
+        self._index.register_tokenizer(analysis.STEM_TOKENIZER, analysis.stem_analyzer())
+        self._index.register_tokenizer(analysis.PLAIN_TOKENIZER, analysis.plain_analyzer())
+        # Manual reloads: a result list and its next page come from the same snapshot until
+        # refresh() is called.
+        self._index.config_reader(reload_policy="manual")
+        self._write_lock = threading.Lock()
+        self._searcher = self._index.searcher()
+        self._editions = self._read_editions(self._searcher)
+
+    # -- SearchBackend ------------------------------------------------------------------
+
+    def indexed_editions(self) -> dict[str, str]:
+        return dict(self._editions)
+
+    def replace_system(self, system: str, edition_id: str, records: Iterable[CodeRecord]) -> None:
+        system = CodeSystem(system).value
+        with self._write_lock:
+            try:
+                writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            except ValueError as exc:
+                raise Conflict(f"the search index at {self.directory} is being written by another "
+                               f"process ({exc}); try again when that load has finished") from exc
+            try:
+                writer.delete_documents_by_term("load", system)
+                for record in records:
+                    writer.add_document(_document(system, record))
+                writer.add_document(tantivy.Document(kind=KIND_EDITION, load=system, edition=edition_id))
+                writer.commit()
+                writer.wait_merging_threads()
+            except BaseException:
+                writer.rollback()
+                raise
+            finally:
+                del writer  # releases the index's write lock
+        self.refresh()
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        run = _Run(self._schema, self._searcher)
+        return execute(make_plan(request, run.known), run)
+
+    def refresh(self) -> None:
+        self._index.reload()
+        searcher = self._index.searcher()
+        self._editions = self._read_editions(searcher)
+        self._searcher = searcher
+
+    def close(self) -> None:
+        self._searcher = None
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _read_editions(self, searcher: tantivy.Searcher) -> dict[str, str]:
+        query = tantivy.Query.term_query(self._schema, "kind", KIND_EDITION)
+        found = searcher.search(query, limit=100, count=False).hits
+        editions = {}
+        for _, address in found:
+            doc = searcher.doc(address)
+            editions[doc.get_first("load")] = doc.get_first("edition")
+        return editions
+
+
+_ORDER_DIGITS = 8
+_ORDER_VALUE = {ch: i for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", start=1)}
+
+
+def code_order(key: str) -> int:
+    """A number that sorts like the code key (up to 8 characters; base 37, 0 = end of key),
+    so K22 < K220 < K2210 < K23."""
+    value = 0
+    for i in range(_ORDER_DIGITS):
+        value = value * 37 + (_ORDER_VALUE.get(key[i], 0) if i < len(key) else 0)
+    return value
+
+
+def _document(load: str, record: CodeRecord) -> tantivy.Document:
+    terms = record.search_terms()
+    text = [record.title] + ([record.short_title] if record.short_title else []) + terms
+    doc = tantivy.Document(
+        kind=KIND_CODE,
+        load=load,
+        system=CodeSystem(record.system).value,
+        key=record.key,
+        code=record.code,
+        title=record.title,
+        terms=terms,
+        words=text,
+        billable=record.billable,
+    )
+    doc.add_unsigned("order", code_order(record.key))  # keyword ints would be typed i64
+    return doc
+
+
+def _prefix_query(schema: tantivy.Schema, field: str, prefix: str) -> tantivy.Query:
+    """Terms starting with `prefix` (a Levenshtein-0 prefix automaton: unlike a regex query
+    it needs no regex compilation per query)."""
+    return tantivy.Query.fuzzy_term_query(schema, field, prefix, distance=0, prefix=True)
+
+
+class _Run:
+    """One plan's queries against one searcher snapshot (the `Engine` of execute.py)."""
+
+    def __init__(self, schema: tantivy.Schema, searcher: tantivy.Searcher):
+        self.schema = schema
+        self.searcher = searcher
+        self._queries: dict[tuple[str, bool], tantivy.Query] = {}
+
+    def known(self, words: Sequence[Word]) -> list[bool]:
+        s = self.searcher
+        return [
+            s.doc_freq("title", w.stem) > 0 or s.doc_freq("terms", w.stem) > 0
+            or s.doc_freq("words", w.plain) > 0
+            or (w.prefix and bool(s.terms_with_prefix("words", w.plain, limit=1)))
+            for w in words
+        ]
+
+    def system_counts(self, plan: Plan, segment: str) -> dict[str, int]:
+        query = self._query(plan, segment, with_systems=False)
+        result = self.searcher.aggregate(query, {"s": {"terms": {"field": "system", "size": 32}}})
+        return {b["key"]: b["doc_count"] for b in result["s"]["buckets"]}
+
+    def fetch(self, plan: Plan, segment: str, offset: int, limit: int) -> list[Row]:
+        query = self._query(plan, segment, with_systems=True)
+        if segment == CODE:
+            found = self.searcher.search(query, limit=limit, offset=offset, count=False,
+                                         order_by_field="order", order=tantivy.Order.Asc).hits
+            scored = [(1.0, address) for _, address in found]
+        else:
+            scored = self.searcher.search(query, limit=limit, offset=offset, count=False).hits
+        rows = []
+        for score, address in scored:
+            doc = self.searcher.doc(address)
+            rows.append((float(score), CodeSummary(
+                system=doc.get_first("system"), code=doc.get_first("code"),
+                title=doc.get_first("title"), billable=doc.get_first("billable"))))
+        return rows
+
+    # -- query building ---------------------------------------------------------------------
+
+    def _query(self, plan: Plan, segment: str, with_systems: bool) -> tantivy.Query:
+        cached = self._queries.get((segment, with_systems))
+        if cached is not None:
+            return cached
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        if segment == CODE:
+            clauses.append((_Occur.Must, self._code_prefix(plan.code_prefix)))
+        else:
+            clauses.extend(self._text(plan))
+            if plan.code_prefix:
+                clauses.append((_Occur.MustNot, self._code_prefix(plan.code_prefix)))
+        if plan.billable_only:
+            clauses.append((_Occur.Must, self._filter(
+                tantivy.Query.term_query(self.schema, "billable", True))))
+        if with_systems and plan.systems:
+            clauses.append((_Occur.Must, self._filter(
+                tantivy.Query.term_set_query(self.schema, "system", list(plan.systems)))))
+        query = tantivy.Query.boolean_query(clauses)
+        self._queries[(segment, with_systems)] = query
+        return query
+
+    @staticmethod
+    def _filter(query: tantivy.Query) -> tantivy.Query:
+        return tantivy.Query.const_score_query(query, 0.0)
+
+    def _code_prefix(self, prefix: str) -> tantivy.Query:
+        return _prefix_query(self.schema, "key", prefix)
+
+    def _text(self, plan: Plan) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        out = []
+        for clause in plan.clauses:
+            alternatives = [self._all(words) for words in clause.alternatives]
+            query = alternatives[0] if len(alternatives) == 1 else tantivy.Query.boolean_query(
+                [(_Occur.Should, q) for q in alternatives])
+            out.append((_Occur.Must if clause.required else _Occur.Should, query))
+        return out
+
+    def _all(self, words: tuple[Word, ...]) -> tantivy.Query:
+        if len(words) == 1:
+            return self._word(words[0])
+        return tantivy.Query.boolean_query([(_Occur.Must, self._word(w)) for w in words])
+
+    def _word(self, word: Word) -> tantivy.Query:
+        q = tantivy.Query
+        s = self.schema
+        parts = [
+            q.boost_query(q.term_query(s, "title", word.stem), TITLE_WEIGHT),
+            q.boost_query(q.term_query(s, "terms", word.stem), TERMS_WEIGHT),
+        ]
+        if word.fuzzy:
+            parts.append(q.const_score_query(
+                q.fuzzy_term_query(s, "words", word.plain, distance=word.fuzzy), FUZZY_SCORE))
+        if word.prefix:
+            parts.append(q.const_score_query(_prefix_query(s, "words", word.plain), PREFIX_SCORE))
+        return q.boolean_query([(_Occur.Should, p) for p in parts])

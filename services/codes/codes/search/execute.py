@@ -1,0 +1,127 @@
+"""Running a plan on an engine: paging over the segments, totals, facets and highlights.
+
+Engines implement two primitives (`Engine` below); everything a caller can observe besides
+the BM25 scores themselves is computed here, so both engines give the same answers.
+"""
+from __future__ import annotations
+
+import html
+from functools import lru_cache
+from typing import Protocol
+
+from medcode_contracts.codes import CodeSummary, SearchHit, SearchResult, SystemFacet
+
+from .analysis import analyse_word, word_spans
+from .planner import TEXT, Plan, encode_cursor
+
+Row = tuple[float, CodeSummary]
+
+
+class Engine(Protocol):
+    def system_counts(self, plan: Plan, segment: str) -> dict[str, int]:
+        """Hits per system of one segment, with the billable filter but NOT the systems one."""
+
+    def fetch(self, plan: Plan, segment: str, offset: int, limit: int) -> list[Row]:
+        """One page of one segment with every filter, best first (code segment: by key)."""
+
+
+def execute(plan: Plan, engine: Engine) -> SearchResult:
+    if plan.segments == (TEXT,) and plan.systems is None and plan.offset == 0:
+        # A first page with room to spare holds every hit: count them here instead of
+        # running the query a second time (typo queries are the costly ones, and narrow).
+        rows = engine.fetch(plan, TEXT, 0, plan.size)
+        if len(rows) < plan.size:
+            counts: dict[str, int] = {}
+            for _, node in rows:
+                counts[node.system.value] = counts.get(node.system.value, 0) + 1
+            return _result(plan, rows, len(rows), counts)
+
+    facets: dict[str, int] = {}
+    totals: list[int] = []
+    for segment in plan.segments:
+        counts = engine.system_counts(plan, segment)
+        for system, count in counts.items():
+            facets[system] = facets.get(system, 0) + count
+        totals.append(sum(n for s, n in counts.items() if plan.systems is None or s in plan.systems))
+
+    rows: list[Row] = []
+    skip = plan.offset
+    for segment, total in zip(plan.segments, totals):
+        need = plan.size - len(rows)
+        if need <= 0:
+            break
+        if skip >= total:
+            skip -= total
+            continue
+        rows.extend(engine.fetch(plan, segment, skip, need))
+        skip = 0
+
+    return _result(plan, rows, sum(totals), facets)
+
+
+def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> SearchResult:
+    marker = _Marker(plan)
+    hits = [
+        SearchHit(cursor=encode_cursor(plan.offset + i), score=score,
+                  highlight=highlight(node.title, plan, marker), node=node)
+        for i, (score, node) in enumerate(rows, start=1)
+    ]
+    return SearchResult(
+        total_count=total,
+        hits=hits,
+        has_next_page=plan.offset + len(hits) < total,
+        end_cursor=hits[-1].cursor if hits else None,
+        facets=[SystemFacet(system=s, count=n)
+                for s, n in sorted(facets.items(), key=lambda item: (-item[1], item[0])) if n],
+    )
+
+
+@lru_cache(maxsize=65536)
+def _within(a: str, b: str, limit: int) -> bool:
+    """Optimal-string-alignment distance(a, b) <= limit (transpositions cost 1, as the
+    engines' fuzzy queries count them)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    prev2: list[int] | None = None
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            cost = ca != cb
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if prev2 is not None and i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return False
+        prev2, prev = prev, cur
+    return prev[-1] <= limit
+
+
+class _Marker:
+    """Decides which title words a plan matched, the way the engines matched them."""
+
+    def __init__(self, plan: Plan):
+        words = plan.words()
+        self.stems = {w.stem for w in words}
+        self.prefixes = tuple(w.plain for w in words if w.prefix)
+        self.fuzzy = [(w.plain, w.fuzzy) for w in words if w.fuzzy]
+
+    def __call__(self, plain: str, stem: str) -> bool:
+        return (stem in self.stems
+                or (bool(self.prefixes) and plain.startswith(self.prefixes))
+                or any(_within(plain, typed, limit) for typed, limit in self.fuzzy))
+
+
+def highlight(title: str, plan: Plan, marker: _Marker | None = None) -> str:
+    """The title, HTML-escaped, with the words the query matched wrapped in <mark>."""
+    marker = marker or _Marker(plan)
+    out: list[str] = []
+    last = 0
+    for start, end in word_spans(title):
+        analysed = analyse_word(title[start:end])
+        if analysed and marker(*analysed):
+            out.append(html.escape(title[last:start]))
+            out.append(f"<mark>{html.escape(title[start:end])}</mark>")
+            last = end
+    out.append(html.escape(title[last:]))
+    return "".join(out)

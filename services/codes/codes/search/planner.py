@@ -1,0 +1,215 @@
+"""What a coder typed -> an engine-neutral search plan, and the rules both engines share.
+
+A plan has up to two *segments*, listed one after the other:
+1. `code`: when the query looks like a code (`k220`, `K22.0`, `K22`, `j9035`, `0DB64ZZ`), the
+   codes whose normalised key starts with it, ordered by key - so the exact code comes first
+   and `K22` lists K22, K22.0, K22.1... before anything else;
+2. `text`: the word search (minus the codes of segment 1). Every *clause* must match (implicit
+   AND); a clause is one typed word, or an abbreviation whose alternatives are the
+   abbreviation itself or all words of one of its expansions (synonyms.tsv). A typed word
+   matches by its stem in the title (ranked by BM25) or in the inclusion/lay terms (lower
+   weight), for the last word as a prefix (as you type), and - when the word is not in the
+   index's dictionary at all, i.e. a typo - by the words within its edit distance (a constant
+   score, below what an exact match earns). Known words skip typo matching: a correctly spelt
+   `ileum` must not also find `ilium`, and the fuzzy automaton is the costliest part of a query.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from medcode_contracts.codes import CodeSystem, SearchRequest
+from medcode_contracts.errors import BadRequest
+
+from ..domain import code_key
+from . import synonyms as synonym_data
+from .analysis import STOPWORDS, analyse_word, plain_words
+
+# Relative weights, shared by both engines.
+TITLE_WEIGHT = 1.0      # BM25 of the stem in the official title
+TERMS_WEIGHT = 0.4      # BM25 of the stem in inclusion terms and lay terms
+FUZZY_SCORE = 0.2       # constant for a typo match (exact matches also get it, so rank higher)
+PREFIX_SCORE = 0.3      # constant for an as-you-type prefix match of the last word
+
+MAX_QUERY_CHARS = 256
+MAX_WORDS = 16
+MAX_OFFSET = 10_000     # deeper paging than this is a crawl, not a search
+MIN_FUZZY_LEN = 5       # words of 5+ letters tolerate 1 typo...
+MIN_FUZZY2_LEN = 8      # ...and of 8+ letters 2 typos
+MIN_PREFIX_LEN = 2      # a one-letter prefix matches half the dictionary
+
+_CODE_LIKE = re.compile(r"^[A-Za-z0-9]+(?:\.[A-Za-z0-9]*)?$")
+
+CODE = "code"
+TEXT = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    plain: str          # lower-cased, folded, unstemmed (typo and prefix matching)
+    stem: str           # what the ranked fields hold
+    fuzzy: int = 0      # max edit distance for typos; 0 = exact only
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Clause:
+    alternatives: tuple[tuple[Word, ...], ...]   # any one alternative, all of its words
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    query: str
+    code_prefix: str | None          # normalised code key the query may be a prefix of
+    clauses: tuple[Clause, ...]
+    systems: tuple[str, ...] | None  # None: every system
+    billable_only: bool
+    offset: int
+    size: int
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return (CODE, TEXT) if self.code_prefix else (TEXT,)
+
+    def words(self) -> list[Word]:
+        return [w for clause in self.clauses for alt in clause.alternatives for w in alt]
+
+
+def fuzzy_distance(plain: str) -> int:
+    if not plain.isalpha():
+        return 0
+    if len(plain) >= MIN_FUZZY2_LEN:
+        return 2
+    return 1 if len(plain) >= MIN_FUZZY_LEN else 0
+
+
+def _typed_word(plain: str, last: bool) -> Word:
+    stem = analyse_word(plain)
+    return Word(
+        plain=plain,
+        stem=stem[1] if stem else plain,
+        fuzzy=fuzzy_distance(plain),
+        prefix=last and len(plain) >= MIN_PREFIX_LEN,
+    )
+
+
+def _exact_word(plain: str) -> Word:
+    stem = analyse_word(plain)
+    return Word(plain=plain, stem=stem[1] if stem else plain)
+
+
+def code_prefix_of(query: str) -> str | None:
+    """The code key a query may be (a prefix of): one token, letters and digits with an
+    optional dot, 2-7 characters once normalised, at least one digit."""
+    if not _CODE_LIKE.match(query):
+        return None
+    key = code_key(query)
+    if 2 <= len(key) <= 7 and any(ch.isdigit() for ch in key):
+        return key
+    return None
+
+
+def _clauses(query: str) -> tuple[Clause, ...]:
+    words = plain_words(query)[:MAX_WORDS]
+    meaningful = [w for w in words if w not in STOPWORDS]
+    # All stopwords ("to be or not"): search them rather than nothing.
+    kept_stopwords = not meaningful
+    synonyms = synonym_data.load()
+    clauses: list[Clause] = []
+    i = 0
+    while i < len(words):
+        found = synonyms.match(words, i)
+        if found:
+            length, expansions = found
+            term = tuple(_exact_word(w) for w in words[i:i + length] if w not in STOPWORDS) \
+                or tuple(_exact_word(w) for w in words[i:i + length])
+            alternatives = (term,) + tuple(tuple(_exact_word(w) for w in exp) for exp in expansions)
+            clauses.append(Clause(alternatives))
+            i += length
+            continue
+        word = words[i]
+        last = i == len(words) - 1
+        i += 1
+        if word in STOPWORDS and not kept_stopwords:
+            continue
+        # A lone letter is a half-typed word or an initial ("vitamin d"): it ranks, never filters.
+        optional = len(word) == 1 and word.isalpha()
+        clauses.append(Clause(((_typed_word(word, last),),), required=not optional))
+    if clauses and not any(c.required for c in clauses):
+        clauses = [Clause(c.alternatives, required=True) for c in clauses]
+    return tuple(clauses)
+
+
+def encode_cursor(position: int) -> str:
+    """Opaque cursor of the hit at 1-based `position` in the result list."""
+    return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The offset to continue after `cursor`; BadRequest when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        version, _, number = raw.partition(":")
+        if version != "v1" or not number.isdigit():
+            raise ValueError(raw)
+        position = int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest(
+            f"after: {cursor[:40]!r} is not a valid cursor; pass the cursor (or endCursor) "
+            "of a previous searchCodes result") from None
+    if position > MAX_OFFSET:
+        raise BadRequest(f"after: the cursor is past the deepest page ({MAX_OFFSET} hits); "
+                         "refine the query instead")
+    return position
+
+
+# Given typed words that may be typos, says which ones the index knows (by stem, plain form,
+# or - for the prefix word - as the start of an indexed word). Each engine answers from its
+# own term dictionary; both hold the same terms, so they decide alike.
+Lexicon = Callable[[Sequence[Word]], list[bool]]
+
+
+def _drop_known_typos(clauses: tuple[Clause, ...], lexicon: Lexicon) -> tuple[Clause, ...]:
+    candidates = [w for c in clauses for alt in c.alternatives for w in alt if w.fuzzy]
+    if not candidates:
+        return clauses
+    known = {w for w, is_known in zip(candidates, lexicon(candidates)) if is_known}
+    if not known:
+        return clauses
+    return tuple(
+        Clause(tuple(tuple(replace(w, fuzzy=0) if w in known else w for w in alt)
+                     for alt in c.alternatives), c.required)
+        for c in clauses)
+
+
+def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
+    """The plan of a request; `lexicon` (the engine's dictionary) turns typo matching off
+    for the words it knows. BadRequest when the request cannot be searched."""
+    query = (request.query or "").strip()
+    if not query:
+        raise BadRequest("query must not be empty: type a code (e.g. K22.0) or words")
+    if len(query) > MAX_QUERY_CHARS:
+        raise BadRequest(f"query is too long ({len(query)} characters; at most {MAX_QUERY_CHARS})")
+    prefix = code_prefix_of(query)
+    clauses = _clauses(query)
+    if lexicon is not None:
+        clauses = _drop_known_typos(clauses, lexicon)
+    if not clauses and not prefix:
+        raise BadRequest("query must contain letters or digits")
+    offset = decode_cursor(request.after) if request.after else 0
+    systems = None
+    if request.systems:
+        systems = tuple(sorted({CodeSystem(s).value for s in request.systems}))
+    return Plan(
+        query=query,
+        code_prefix=prefix,
+        clauses=clauses,
+        systems=systems,
+        billable_only=request.billable_only,
+        offset=offset,
+        size=request.first,
+    )

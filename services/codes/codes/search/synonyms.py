@@ -1,0 +1,55 @@
+"""Abbreviations and synonyms, read from the data file synonyms.tsv next to this module."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .analysis import STOPWORDS, plain_words
+
+SYNONYMS_FILE = Path(__file__).with_name("synonyms.tsv")
+
+
+class SynonymFileError(ValueError):
+    """synonyms.tsv has a line the service cannot use (the message names file and line)."""
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    # term (tuple of plain words) -> expansions (each a tuple of plain words, stopwords out)
+    entries: dict[tuple[str, ...], tuple[tuple[str, ...], ...]]
+    longest: int
+
+    def match(self, words: list[str], start: int) -> tuple[int, tuple[tuple[str, ...], ...]] | None:
+        """The longest term starting at words[start]: (number of words, expansions)."""
+        for length in range(min(self.longest, len(words) - start), 0, -1):
+            expansions = self.entries.get(tuple(words[start:start + length]))
+            if expansions:
+                return length, expansions
+        return None
+
+
+def parse(text: str, source: str = "synonyms.tsv") -> Synonyms:
+    entries: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        term, sep, rest = line.partition("\t")
+        term_words = tuple(plain_words(term))
+        expansions = tuple(
+            words for words in (
+                tuple(w for w in plain_words(part) if w not in STOPWORDS) for part in rest.split("|")
+            ) if words
+        )
+        if not sep or not term_words or not expansions:
+            raise SynonymFileError(
+                f"{source} line {number}: expected 'term<TAB>expansion | expansion', got {line!r}")
+        if term_words in entries:
+            raise SynonymFileError(f"{source} line {number}: {term.strip()!r} is listed twice")
+        entries[term_words] = expansions
+    return Synonyms(entries, max((len(t) for t in entries), default=0))
+
+
+@lru_cache(maxsize=1)
+def load() -> Synonyms:
+    return parse(SYNONYMS_FILE.read_text(encoding="utf-8"), str(SYNONYMS_FILE))
