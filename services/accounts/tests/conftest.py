@@ -1,0 +1,23 @@
+"""Accounts test fixtures. argon2 is made cheap here so the suite stays fast."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+FAST_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8", "ARGON2_PARALLELISM": "1"}
+os.environ.update(FAST_ARGON2)
+
+
+@pytest.fixture
+def accounts_engine(database_url):
+    """A migrated accounts database (SQLite and PostgreSQL)."""
+    from medcode_common.db import make_engine
+    from medcode_common.migrations import upgrade
+
+    from accounts import storage
+
+    engine = make_engine(database_url)
+    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+    yield engine
+    engine.dispose()
