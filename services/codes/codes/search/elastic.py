@@ -1,0 +1,322 @@
+"""The Elasticsearch engine: the same plan, translated to ES query DSL.
+
+Layout: one index per loaded system edition (`<prefix>-<system>-<millis>`), all reachable
+through one read alias (`<prefix>`). Replacing a system builds its new index aside, then
+swaps the alias in ONE `_aliases` call (remove old, add new), which ES applies atomically:
+a search sees the old codes of that system or the new ones, never a mix. The edition id
+travels in the index mapping's `_meta`, so it switches in the same step.
+
+Text is indexed pre-analysed (analysis.py's tokens joined by spaces, whitespace-tokenised
+by ES), so ES holds exactly the terms the embedded engine holds. Searches use
+dfs_query_then_fetch so BM25 statistics span all system indexes, as in the single tantivy
+index.
+
+The functions that build request bodies are pure (no client) and unit-tested.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+
+from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
+from medcode_contracts.errors import Unavailable
+
+from ..domain import CodeRecord
+from . import analysis
+from .execute import Row, execute
+from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, TERMS_WEIGHT, TITLE_WEIGHT, Plan,
+                      Word, make_plan)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PREFIX = "medcode-codes"
+BULK_CHUNK = 2000
+MAX_FUZZY_EXPANSIONS = 50
+SOURCE_FIELDS = ["system", "code", "title", "billable"]
+
+INDEX_SETTINGS = {
+    "number_of_shards": 1,
+    "auto_expand_replicas": "0-1",
+    "analysis": {"analyzer": {"pretokenized": {"type": "custom", "tokenizer": "whitespace"}}},
+}
+
+
+def index_mappings(load: str, edition_id: str) -> dict:
+    text = {"type": "text", "analyzer": "pretokenized"}
+    return {
+        "dynamic": "strict",
+        "_meta": {"load": load, "edition": edition_id},
+        "properties": {
+            "load": {"type": "keyword"},
+            "system": {"type": "keyword"},
+            "key": {"type": "keyword"},
+            "code": {"type": "keyword", "index": False},
+            "title": {"type": "keyword", "index": False},
+            "billable": {"type": "boolean"},
+            "title_stems": text,
+            "terms_stems": text,
+            "words": {**text, "index_options": "docs", "norms": False},
+        },
+    }
+
+
+def document(load: str, record: CodeRecord) -> dict:
+    terms = record.search_terms()
+    text = [record.title] + ([record.short_title] if record.short_title else []) + terms
+    return {
+        "load": load,
+        "system": CodeSystem(record.system).value,
+        "key": record.key,
+        "code": record.code,
+        "title": record.title,
+        "billable": record.billable,
+        "title_stems": " ".join(analysis.stems(record.title)),
+        # One value per term: ES counts positions per value, like tantivy's multi-values.
+        "terms_stems": [" ".join(analysis.stems(t)) for t in terms],
+        "words": [" ".join(analysis.plain_words(t)) for t in text],
+    }
+
+
+# -- query translation (pure) ------------------------------------------------------------
+
+def word_query(word: Word) -> dict:
+    should: list[dict] = [
+        {"term": {"title_stems": {"value": word.stem, "boost": TITLE_WEIGHT}}},
+        {"term": {"terms_stems": {"value": word.stem, "boost": TERMS_WEIGHT}}},
+    ]
+    if word.fuzzy:
+        should.append({"constant_score": {"boost": FUZZY_SCORE, "filter": {"fuzzy": {"words": {
+            "value": word.plain, "fuzziness": word.fuzzy, "transpositions": True,
+            "prefix_length": 0, "max_expansions": MAX_FUZZY_EXPANSIONS}}}}})
+    if word.prefix:
+        should.append({"constant_score": {"boost": PREFIX_SCORE,
+                                          "filter": {"prefix": {"words": {"value": word.plain}}}}})
+    return {"bool": {"should": should, "minimum_should_match": 1}}
+
+
+def _all_words(words: tuple[Word, ...]) -> dict:
+    if len(words) == 1:
+        return word_query(words[0])
+    return {"bool": {"must": [word_query(w) for w in words]}}
+
+
+def code_prefix_query(prefix: str) -> dict:
+    return {"prefix": {"key": {"value": prefix}}}
+
+
+def segment_query(plan: Plan, segment: str, with_systems: bool) -> dict:
+    """The bool query of one segment of a plan (see planner.py)."""
+    must: list[dict] = []
+    should: list[dict] = []
+    must_not: list[dict] = []
+    filters: list[dict] = []
+    if segment == CODE:
+        filters.append(code_prefix_query(plan.code_prefix))
+    else:
+        for clause in plan.clauses:
+            alternatives = [_all_words(words) for words in clause.alternatives]
+            query = alternatives[0] if len(alternatives) == 1 else {
+                "bool": {"should": alternatives, "minimum_should_match": 1}}
+            (must if clause.required else should).append(query)
+        if plan.code_prefix:
+            must_not.append(code_prefix_query(plan.code_prefix))
+    if plan.billable_only:
+        filters.append({"term": {"billable": True}})
+    if with_systems and plan.systems:
+        filters.append({"terms": {"system": list(plan.systems)}})
+    body: dict = {}
+    for name, part in (("must", must), ("should", should), ("must_not", must_not),
+                       ("filter", filters)):
+        if part:
+            body[name] = part
+    return {"bool": body}
+
+
+def counts_body(plan: Plan, segment: str) -> dict:
+    return {
+        "size": 0,
+        "track_total_hits": False,
+        "query": segment_query(plan, segment, with_systems=False),
+        "aggs": {"systems": {"terms": {"field": "system", "size": 64}}},
+    }
+
+
+def page_body(plan: Plan, segment: str, offset: int, limit: int) -> dict:
+    sort = [{"key": "asc"}] if segment == CODE else ["_score", {"key": "asc"}, {"system": "asc"}]
+    return {
+        "from": offset,
+        "size": limit,
+        "track_total_hits": False,
+        "query": segment_query(plan, segment, with_systems=True),
+        "sort": sort,
+        "_source": SOURCE_FIELDS,
+    }
+
+
+def lexicon_body(words: Sequence[Word]) -> dict:
+    """One request saying which words the index knows (see planner.Lexicon)."""
+    aggs = {}
+    for i, w in enumerate(words):
+        should = [{"term": {"title_stems": w.stem}}, {"term": {"terms_stems": w.stem}},
+                  {"term": {"words": w.plain}}]
+        if w.prefix:
+            should.append({"prefix": {"words": {"value": w.plain}}})
+        aggs[f"w{i}"] = {"filter": {"bool": {"should": should, "minimum_should_match": 1}}}
+    return {"size": 0, "track_total_hits": False, "aggs": aggs}
+
+
+def lexicon_answer(response: dict, count: int) -> list[bool]:
+    return [response["aggregations"][f"w{i}"]["doc_count"] > 0 for i in range(count)]
+
+
+def rows_of(response: dict, segment: str) -> list[Row]:
+    rows = []
+    for hit in response["hits"]["hits"]:
+        src = hit["_source"]
+        score = 1.0 if segment == CODE else float(hit.get("_score") or 0.0)
+        rows.append((score, CodeSummary(system=src["system"], code=src["code"],
+                                        title=src["title"], billable=src["billable"])))
+    return rows
+
+
+# -- backend -------------------------------------------------------------------------------
+
+class ElasticBackend:
+    """SearchBackend on an Elasticsearch cluster at `url`."""
+
+    def __init__(self, url: str, index_prefix: str = DEFAULT_PREFIX,
+                 client: Elasticsearch | None = None, request_timeout: float = 10.0):
+        self.url = url
+        self.alias = index_prefix
+        self.client = client or Elasticsearch(url, request_timeout=request_timeout,
+                                              retry_on_timeout=True, max_retries=2)
+
+    # SearchBackend
+
+    def indexed_editions(self) -> dict[str, str]:
+        with self._errors("read the indexed editions"):
+            try:
+                indices = list(self.client.indices.get_alias(name=self.alias).body)
+            except NotFoundError:
+                return {}
+            if not indices:
+                return {}
+            mappings = self.client.indices.get_mapping(index=",".join(indices)).body
+        editions = {}
+        for body in mappings.values():
+            meta = body["mappings"].get("_meta") or {}
+            if "load" in meta:
+                editions[meta["load"]] = meta["edition"]
+        return editions
+
+    def replace_system(self, system: str, edition_id: str, records: Iterable[CodeRecord]) -> None:
+        system = CodeSystem(system).value
+        pattern = f"{self.alias}-{system.lower()}-*"
+        new_index = f"{self.alias}-{system.lower()}-{int(time.time() * 1000)}"
+        with self._errors(f"replace the {system} codes"):
+            current = self._aliased(pattern)
+            self._delete_leftovers(pattern, keep=current)
+            self.client.indices.create(
+                index=new_index,
+                settings={**INDEX_SETTINGS, "refresh_interval": "-1"},
+                mappings=index_mappings(system, edition_id))
+            try:
+                for ok, item in helpers.streaming_bulk(
+                        self.client, self._actions(new_index, system, records),
+                        chunk_size=BULK_CHUNK, raise_on_error=True):
+                    pass
+                self.client.indices.put_settings(index=new_index, settings={"refresh_interval": "1s"})
+                self.client.indices.refresh(index=new_index)
+                actions = [{"add": {"index": new_index, "alias": self.alias}}]
+                actions += [{"remove": {"index": old, "alias": self.alias}} for old in current]
+                self.client.indices.update_aliases(actions=actions)
+            except BaseException:
+                self.client.indices.delete(index=new_index, ignore_unavailable=True)
+                raise
+            for old in current:
+                self.client.indices.delete(index=old, ignore_unavailable=True)
+
+    def search(self, request: SearchRequest) -> SearchResult:
+        with self._errors("search"):
+            run = _Run(self.client, self.alias)
+            return execute(make_plan(request, run.known), run)
+
+    def refresh(self) -> None:
+        # Searches always go to the cluster, which makes committed loads visible itself.
+        pass
+
+    def close(self) -> None:
+        self.client.close()
+
+    # helpers
+
+    def _actions(self, index: str, load: str, records: Iterable[CodeRecord]) -> Iterator[dict]:
+        for record in records:
+            yield {"_index": index, "_id": f"{CodeSystem(record.system).value}:{record.key}",
+                   "_source": document(load, record)}
+
+    def _aliased(self, pattern: str) -> list[str]:
+        try:
+            return sorted(self.client.indices.get_alias(index=pattern, name=self.alias).body)
+        except NotFoundError:
+            return []
+
+    def _delete_leftovers(self, pattern: str, keep: list[str]) -> None:
+        """Indexes of an earlier load that died before its alias swap."""
+        existing = self.client.indices.get(index=pattern, ignore_unavailable=True,
+                                           allow_no_indices=True).body
+        for name in existing:
+            if name not in keep:
+                log.warning("deleting %s, left over by an interrupted load", name)
+                self.client.indices.delete(index=name, ignore_unavailable=True)
+
+    def _errors(self, what: str) -> _ErrorContext:
+        return _ErrorContext(self.url, what)
+
+
+class _ErrorContext:
+    """Turns transport failures into Unavailable with a message naming the cluster."""
+
+    def __init__(self, url: str, what: str):
+        self.url = url
+        self.what = what
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if isinstance(exc, (TransportError, ApiError)) and not isinstance(exc, NotFoundError):
+            raise Unavailable(f"Elasticsearch at {self.url} could not {self.what}: {exc}") from exc
+        return False
+
+
+class _Run:
+    """One plan's requests (the `Engine` of execute.py)."""
+
+    def __init__(self, client: Elasticsearch, alias: str):
+        self.client = client
+        self.alias = alias
+
+    def _search(self, body: dict) -> dict:
+        try:
+            return self.client.search(index=self.alias, search_type="dfs_query_then_fetch",
+                                      ignore_unavailable=True, allow_no_indices=True, **body).body
+        except NotFoundError:
+            return {"hits": {"hits": []}, "aggregations": {}}
+
+    def known(self, words: Sequence[Word]) -> list[bool]:
+        response = self._search(lexicon_body(words))
+        if not response.get("aggregations"):
+            return [False] * len(words)
+        return lexicon_answer(response, len(words))
+
+    def system_counts(self, plan: Plan, segment: str) -> dict[str, int]:
+        response = self._search(counts_body(plan, segment))
+        buckets = (response.get("aggregations") or {}).get("systems", {}).get("buckets", [])
+        return {b["key"]: b["doc_count"] for b in buckets}
+
+    def fetch(self, plan: Plan, segment: str, offset: int, limit: int) -> list[Row]:
+        return rows_of(self._search(page_body(plan, segment, offset, limit)), segment)
