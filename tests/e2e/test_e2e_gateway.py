@@ -1,0 +1,129 @@
+"""End to end through the gateway's HTTP endpoint: real services, real broker, real data
+(the stack fixture of tests/conftest.py)."""
+from __future__ import annotations
+
+import csv
+
+import httpx
+import pytest
+from medcode_contracts.services import ALL_SERVICES
+
+pytestmark = pytest.mark.rabbit
+
+SEARCH = """query($q: String!, $first: Int, $after: String) {
+  searchCodes(query: $q, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor } facets { system count }
+    edges { cursor node { system code title billable } } } }"""
+
+
+def errors_of(body: dict) -> list[tuple[str, str]]:
+    return [(e["extensions"]["code"], e["message"]) for e in body.get("errors", [])]
+
+
+def test_ready_when_every_service_answers(stack):
+    response = httpx.get(f"{stack.url}/readyz", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["services"] == {name: "ok" for name in ALL_SERVICES}
+    assert httpx.get(f"{stack.url}/healthz", timeout=10).status_code == 200
+
+
+def test_graphiql_is_served_to_browsers(stack):
+    response = httpx.get(f"{stack.url}/graphql", headers={"Accept": "text/html"}, timeout=10)
+    assert response.status_code == 200 and "graphiql" in response.text.lower()
+
+
+def test_search_achalasia(code_sets):
+    body = code_sets.graphql(SEARCH, {"q": "achalasia"})
+    assert "errors" not in body, body
+    result = body["data"]["searchCodes"]
+    assert "K22.0" in [edge["node"]["code"] for edge in result["edges"][:3]]
+    assert result["totalCount"] >= 1
+    assert {facet["system"] for facet in result["facets"]} >= {"ICD10CM"}
+
+
+def test_search_pages_with_the_cursor(code_sets):
+    first = code_sets.graphql(SEARCH, {"q": "fracture", "first": 2})["data"]["searchCodes"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    second = code_sets.graphql(SEARCH, {"q": "fracture", "first": 2, "after": first["pageInfo"]["endCursor"]})
+    codes_one = [e["node"]["code"] for e in first["edges"]]
+    codes_two = [e["node"]["code"] for e in second["data"]["searchCodes"]["edges"]]
+    assert len(codes_two) == 2 and not set(codes_one) & set(codes_two)
+
+
+def official_hcpcs_descriptor(data_mirror, code: str) -> str:
+    with open(data_mirror / "hcpcs" / "HCPC2025_OCT_ANWEB.csv", newline="", encoding="utf-8") as file:
+        for row in csv.DictReader(file):
+            if row["HCPC"].strip() == code:
+                return row["LONG DESCRIPTION"]
+    raise AssertionError(f"{code} is not in the mirror's HCPCS file")
+
+
+def test_hcpcs_code_page_has_the_official_descriptor(code_sets, data_mirror):
+    body = code_sets.graphql('{ code(system: HCPCS, code: "J9035") { system code title billable '
+                             'edition { name effectiveFrom source } access { granted remaining limit } } }')
+    assert "errors" not in body, body
+    page = body["data"]["code"]
+    assert page["code"] == "J9035" and page["system"] == "HCPCS"
+    assert page["title"] == official_hcpcs_descriptor(data_mirror, "J9035")
+    assert page["access"] == {"granted": True, "remaining": None, "limit": None}
+    assert len(page["edition"]["effectiveFrom"]) == 10  # an ISO date
+
+
+def test_icd10cm_code_in_any_case_without_the_dot(code_sets):
+    body = code_sets.graphql('{ code(system: ICD10CM, code: "k220") { code title billable '
+                             'parent { code } notes { inclusionTerms } } }')
+    assert "errors" not in body, body
+    page = body["data"]["code"]
+    assert page["code"] == "K22.0"
+    assert "achalasia" in page["title"].lower()
+    assert page["parent"]["code"] == "K22"
+
+
+def test_unknown_code_is_null(code_sets):
+    body = code_sets.graphql('{ code(system: ICD10CM, code: "Q99.9999") { code } }')
+    assert body == {"data": {"code": None}}
+
+
+def test_aliased_code_fields_make_one_rpc(code_sets):
+    before = code_sets.rpc_calls("codes.get_codes")
+    body = code_sets.graphql('{ a: code(system: ICD10CM, code: "K22.0") { code } '
+                             'b: code(system: HCPCS, code: "J9035") { code } }')
+    assert body == {"data": {"a": {"code": "K22.0"}, "b": {"code": "J9035"}}}
+    assert code_sets.rpc_calls("codes.get_codes") == before + 1
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"q": ""}, "query must not be empty"),
+    ({"q": "   "}, "query must not be empty"),
+    ({"q": "achalasia", "first": 0}, "first must be between 1 and 100"),
+    ({"q": "achalasia", "first": 101}, "first must be between 1 and 100"),
+    ({"q": "achalasia", "after": "not-a-cursor"}, "not a valid cursor"),
+    ({"q": "achalasia", "after": "!!"}, "not a valid cursor"),
+])
+def test_bad_input(stack, variables, message):
+    body = stack.graphql(SEARCH, variables)
+    assert body["data"] is None
+    [(code, text)] = errors_of(body)
+    assert code == "BAD_USER_INPUT"
+    assert message in text
+
+
+def test_not_ready_while_a_service_is_down(stack):
+    with stack.down("careers"):
+        response = httpx.get(f"{stack.url}/readyz", timeout=30)
+        assert response.status_code == 503
+        assert response.json()["not_ready"] == ["careers"]
+    assert httpx.get(f"{stack.url}/readyz", timeout=10).status_code == 200
+
+
+def test_codes_down_gives_unavailable_not_a_hang(stack):
+    with stack.down("codes"):
+        body = stack.graphql(SEARCH, {"q": "achalasia"})
+        assert body["data"] is None
+        [(code, message)] = errors_of(body)
+        assert code == "UNAVAILABLE"
+        assert "codes service did not answer" in message
+
+        body = stack.graphql('{ code(system: HCPCS, code: "J9035") { code } }')
+        assert body["data"] == {"code": None}
+        assert [code for code, _ in errors_of(body)] == ["UNAVAILABLE"]
