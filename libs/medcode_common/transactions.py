@@ -43,5 +43,6 @@ def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, **values) -
     """INSERT that does nothing when a unique key already exists; True when a row was
     added. Unlike catching IntegrityError, this never aborts the surrounding transaction."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    result = conn.execute(dialect.insert(table).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    # RETURNING rather than rowcount: drivers do not all report rowcount for this statement.
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return conn.execute(statement.returning(sa.literal(1))).first() is not None

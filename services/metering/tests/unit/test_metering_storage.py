@@ -1,0 +1,149 @@
+"""Metering over the real store, on SQLite and on PostgreSQL, including concurrent grants."""
+import json
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import eventlet
+import pytest
+import sqlalchemy as sa
+
+from medcode_contracts import events
+from medcode_contracts.accounts import Plan
+
+from metering import storage
+from metering.config import load_metering_settings
+from metering.domain import Quotas
+from metering.storage import MeterStore
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+HELPER = Path(__file__).resolve().parent.parent / "concurrent_grants.py"
+
+
+@pytest.fixture
+def store(metering_engine):
+    return MeterStore(metering_engine, Quotas.from_settings(load_metering_settings()))
+
+
+def granted(decisions):
+    return [d.granted for d in decisions]
+
+
+def outbox(engine, kind=None):
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(storage.outbox.table.c.event_type, storage.outbox.table.c.payload)
+                            .order_by(storage.outbox.table.c.id)).all()
+    return [json.loads(r.payload) for r in rows if kind in (None, r.event_type)]
+
+
+def test_guest_gets_one_view_then_a_reason(store):
+    first, second = store.check_views("g1", Plan.GUEST, ["ICD10CM:K22.0", "ICD10CM:A00.0"], "1.1.1.1", T0)
+    assert (first.granted, first.remaining, first.limit) == (True, 0, 1)
+    assert not second.granted
+    assert second.reason == ("Guest accounts are limited to 1 page view. "
+                             "Register a free account to get 5 more views.")
+
+
+def test_reopening_the_same_resource_costs_nothing(store):
+    for _ in range(3):
+        assert granted(store.check_views("g1", Plan.GUEST, ["ICD10CM:K22.0"], "1.1.1.1", T0)) == [True]
+    assert store.get_meter("g1", Plan.GUEST, T0).used == 1
+    # the same code twice in one request counts once too
+    assert granted(store.check_views("u1", Plan.FREE, ["CPT:99213", "CPT:99213"], None, T0)) == [True, True]
+    assert store.get_meter("u1", Plan.FREE, T0).used == 1
+
+
+def test_free_gets_six_in_all_and_pro_is_unlimited(store):
+    codes = [f"ICD10CM:A0{i}" for i in range(8)]
+    assert granted(store.check_views("u1", Plan.FREE, codes, None, T0)) == [True] * 6 + [False] * 2
+    meter = store.get_meter("u1", Plan.FREE, T0)
+    assert (meter.limit, meter.used, meter.remaining) == (6, 6, 0)
+    assert "Upgrade to PRO" in store.check_views("u1", Plan.FREE, ["X:1"], None, T0)[0].reason
+    pro = store.check_views("u1", Plan.PRO, codes + ["X:1"], None, T0)  # same user, now PRO
+    assert granted(pro) == [True] * 9 and pro[0].limit is None and pro[0].remaining is None
+    assert store.get_meter("u1", Plan.PRO, T0).remaining is None
+
+
+def test_view_recorded_for_each_new_view_and_quota_exhausted_once_per_period(store, metering_engine):
+    store.check_views("g1", Plan.GUEST, ["A:1", "A:1", "A:2"], "1.1.1.1", T0)
+    store.check_views("g1", Plan.GUEST, ["A:3"], "1.1.1.1", T0)
+    recorded = outbox(metering_engine, "view_recorded")
+    assert [(e["subject"], e["resource"], e["used"], e["limit"]) for e in recorded] == [("g1", "A:1", 1, 1)]
+    exhausted = outbox(metering_engine, "quota_exhausted")
+    assert [(e["subject"], e["plan"], e["limit"]) for e in exhausted] == [("g1", "GUEST", 1)]
+    for payload in recorded + exhausted:
+        events.parse(payload)  # valid against the published schemas
+
+
+def test_a_new_period_starts_when_the_old_one_ends(store, metering_engine):
+    store.check_views("g1", Plan.GUEST, ["A:1", "A:2"], "1.1.1.1", T0)
+    later = T0 + timedelta(days=30)
+    assert granted(store.check_views("g1", Plan.GUEST, ["A:2"], "1.1.1.1", later - timedelta(seconds=1))) == [False]
+    assert store.get_meter("g1", Plan.GUEST, later).used == 0
+    assert granted(store.check_views("g1", Plan.GUEST, ["A:2", "A:3"], "1.1.1.1", later)) == [True, False]
+    assert len(outbox(metering_engine, "quota_exhausted")) == 2
+
+
+def test_guests_are_capped_per_ip_per_day_whatever_their_id(store):
+    results = [store.check_views(f"g{i}", Plan.GUEST, ["A:1"], "9.9.9.9", T0)[0] for i in range(12)]
+    assert granted(results) == [True] * 10 + [False] * 2
+    assert "network" in results[-1].reason
+    assert granted(store.check_views("g0", Plan.GUEST, ["A:1"], "9.9.9.9", T0)) == [True]  # re-open: free
+    assert granted(store.check_views("g99", Plan.GUEST, ["A:1"], "8.8.8.8", T0)) == [True]
+    assert granted(store.check_views("g98", Plan.GUEST, ["A:1"], "9.9.9.9", T0 + timedelta(days=1))) == [True]
+    assert granted(store.check_views("u1", Plan.FREE, ["A:1"], "9.9.9.9", T0)) == [True]  # users: no IP cap
+
+
+def test_registration_carries_the_guest_views_over_once(store):
+    store.check_views("g1", Plan.GUEST, ["A:1"], "1.1.1.1", T0)
+    assert store.carry_over("g1", "u1", T0, event_id="e-1") is True
+    assert store.get_meter("u1", Plan.FREE, T0).used == 1
+    assert store.carry_over("g1", "u1", T0) is False           # the RPC after the event: no-op
+    assert store.carry_over("g1", "u1", T0, event_id="e-1") is False  # redelivery: ignored
+    assert granted(store.check_views("u1", Plan.FREE, ["A:1"] + [f"B:{i}" for i in range(6)], None, T0)) \
+        == [True] * 6 + [False]
+
+
+def test_carry_over_merges_with_views_the_user_already_has(store):
+    store.check_views("g1", Plan.GUEST, ["A:1"], "1.1.1.1", T0)
+    store.check_views("u1", Plan.FREE, ["A:1", "A:2"], None, T0)  # before the event arrived
+    store.carry_over("g1", "u1", T0)
+    assert store.get_meter("u1", Plan.FREE, T0).used == 2
+
+
+def test_forget_user_deletes_the_users_data_once_per_event(store, metering_engine):
+    store.check_views("u1", Plan.FREE, ["A:1"], None, T0)
+    store.check_question("u1", Plan.FREE, T0)
+    assert store.forget_user("u1", event_id="e-9") is True
+    with metering_engine.connect() as conn:
+        for table in (storage.subjects, storage.views):
+            assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one() == 0
+    assert store.forget_user("u1", event_id="e-9") is False
+
+
+def test_questions_are_counted_per_plan(store):
+    decisions = [store.check_question("g1", Plan.GUEST, T0) for _ in range(4)]
+    assert granted(decisions) == [True, True, True, False]
+    assert decisions[0].remaining == 2 and "Register" in decisions[-1].reason
+    assert store.check_question("u1", Plan.PRO, T0).remaining is None
+
+
+def test_twenty_concurrent_green_requests_grant_exactly_one(store):
+    """Twenty workers of one service process (green threads, as Nameko runs them)."""
+    pool = eventlet.GreenPool(20)
+    results = list(pool.imap(
+        lambda i: store.check_views("g-race", Plan.GUEST, [f"ICD10CM:Z{i:02d}"], "2.2.2.2", T0)[0], range(20)))
+    assert sum(d.granted for d in results) == 1
+    assert store.get_meter("g-race", Plan.GUEST, T0).used == 1
+
+
+def test_twenty_concurrent_requests_from_two_processes_grant_exactly_one(store, database_url):
+    """Real threads in two other processes against the same database."""
+    procs = [subprocess.Popen([sys.executable, str(HELPER), database_url, "g-race", "10", str(10 * n)],
+                              stdout=subprocess.PIPE, text=True) for n in range(2)]
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0]
+    assert sum(len(json.loads(out)) for out in outputs) == 1
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(storage.views)).scalar_one() == 1
