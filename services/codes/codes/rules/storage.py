@@ -301,21 +301,27 @@ class RulesStore:
                 union.c.deleted_on).limit(first)).all() if first else []
         return rows, total
 
-    def mue_for_codes(self, edition_ids: list[int], codes: list[str]) -> list:
-        if not edition_ids or not codes:
+    def mue_for_codes(self, edition_ids: list[int], codes: list[str] | None) -> list:
+        """MUE rows of the editions; `codes` None = all of them (≈ 15 k per setting)."""
+        if not edition_ids or codes == []:
             return []
         t = rule_mue
+        query = sa.select(t).where(t.c.edition_id.in_(edition_ids))
+        if codes is not None:
+            query = query.where(t.c.code.in_(codes))
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(t).where(t.c.edition_id.in_(edition_ids),
-                                                   t.c.code.in_(codes))).all()
+            return conn.execute(query).all()
 
-    def codes_status(self, edition_ids: list[int], codes: list[str]) -> list:
-        if not edition_ids or not codes:
+    def codes_status(self, edition_ids: list[int], codes: list[str] | None) -> list:
+        """rule_codes rows of the editions; `codes` None = all of them."""
+        if not edition_ids or codes == []:
             return []
         t = rule_codes
+        query = sa.select(t).where(t.c.edition_id.in_(edition_ids))
+        if codes is not None:
+            query = query.where(t.c.code.in_(codes))
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(t).where(t.c.edition_id.in_(edition_ids),
-                                                   t.c.code.in_(codes))).all()
+            return conn.execute(query).all()
 
     def crosswalks_for(self, edition_ids: list[int], code_key: str) -> list:
         if not edition_ids:

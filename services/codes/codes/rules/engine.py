@@ -1,0 +1,190 @@
+"""The coding-rules facade the service's RPCs call: claim check, code-page sections and
+modifiers, over the RulesStore, with a small in-process cache.
+
+The cache holds what is small and read on every claim (current editions, MUE values,
+which procedure codes exist); it is rebuilt when the set of current editions changes,
+which is checked at most every `refresh_seconds`. PTP edits (millions of rows) stay in the
+database: one indexed query per claim fetches the edits among the claim's codes.
+No nameko here.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+from medcode_contracts.codes import CodeRef, CodeSystem
+from medcode_contracts.coding_rules import (
+    CPT_LICENCE_NOTE, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, CodeRules, Crosswalk, CrosswalkTarget,
+    GetCodeRulesRequest, Modifier, Mue, PtpEdit, Setting,
+)
+
+from ..domain import code_key
+from .claim_check import CodeFact, MueFact, RuleFacts, check_claim, claim_codes, edits_from_rows, parse_claim
+from .domain import format_icd9cm, format_icd10cm
+from .storage import EditionRow, RulesStore
+
+PTP_SETTINGS = (Setting.PRACTITIONER, Setting.OUTPATIENT_HOSPITAL)
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    key: tuple[int, ...]
+    editions: dict[tuple[str, str | None], EditionRow]
+    mue: dict[str, dict[str, MueFact]] = field(default_factory=dict)           # setting -> code -> MUE
+    codes: dict[str, list[CodeFact]] = field(default_factory=dict)            # code -> facts
+    cpt_titles: dict[str, str] = field(default_factory=dict)
+
+    def edition(self, kind: str, setting: str | None = None) -> EditionRow | None:
+        return self.editions.get((kind, setting))
+
+
+class CodingRules:
+    def __init__(self, store: RulesStore, refresh_seconds: float = 2.0):
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self._snapshot: _Snapshot | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    # ---- cache ----------------------------------------------------------------------------
+    def snapshot(self) -> _Snapshot:
+        now = time.monotonic()
+        snap = self._snapshot
+        if snap is not None and now - self._checked_at < self.refresh_seconds:
+            return snap
+        with self._lock:
+            editions = self.store.current_editions()
+            key = tuple(sorted(e.id for e in editions))
+            if self._snapshot is None or self._snapshot.key != key:
+                self._snapshot = self._build(key, editions)
+            self._checked_at = time.monotonic()
+            return self._snapshot
+
+    def _build(self, key: tuple[int, ...], editions: list[EditionRow]) -> _Snapshot:
+        snap = _Snapshot(key=key, editions={(e.kind, e.setting): e for e in editions})
+        for setting in Setting:
+            edition = snap.edition("MUE", setting.value)
+            if edition is not None:
+                snap.mue[setting.value] = {
+                    r.code: MueFact(r.max_units, r.adjudication_indicator, r.rationale)
+                    for r in self.store.mue_for_codes([edition.id], None)}
+        code_editions = {e.id: e for e in editions if e.kind in ("PTP", "MUE", "HCPCS", "CPT")}
+        for row in self.store.codes_status(list(code_editions), None):
+            label = code_editions[row.edition_id].label
+            snap.codes.setdefault(row.code, []).append(CodeFact(row.last_day, label))
+            if row.system == "CPT" and row.title:
+                snap.cpt_titles[row.code] = row.title
+        return snap
+
+    # ---- claim check ----------------------------------------------------------------------
+    def check_claim(self, payload, today: date | None = None) -> ClaimCheck:
+        claim = parse_claim(payload)
+        snap = self.snapshot()
+        setting = claim.setting.value
+        codes = claim_codes(claim)
+        facts = RuleFacts(codes={c: snap.codes[c] for c in codes if c in snap.codes})
+        ptp = snap.edition("PTP", setting)
+        if ptp is not None:
+            facts.ptp_source = ptp.label
+            facts.edits = edits_from_rows(self.store.ptp_for_pairs(ptp.id, setting, codes))
+        mue = snap.edition("MUE", setting)
+        if mue is not None:
+            facts.mue_source = mue.label
+            facts.mue = snap.mue.get(setting, {})
+        return check_claim(claim, facts, today=today)
+
+    # ---- code page sections ---------------------------------------------------------------
+    def get_code_rules(self, request: GetCodeRulesRequest) -> list[CodeRules]:
+        snap = self.snapshot()
+        return [self._code_rules(snap, ref, request) for ref in request.refs]
+
+    def _code_rules(self, snap: _Snapshot, ref: CodeRef, request: GetCodeRulesRequest) -> CodeRules:
+        key = code_key(ref.code)
+        if ref.system in (CodeSystem.CPT, CodeSystem.HCPCS):
+            return self._procedure_rules(snap, ref.system, key, request)
+        if ref.system == CodeSystem.ICD10CM:
+            return self._diagnosis_rules(snap, key)
+        return CodeRules(system=ref.system, code=ref.code.strip().upper(), known=False)
+
+    def _procedure_rules(self, snap: _Snapshot, system: CodeSystem, key: str,
+                         request: GetCodeRulesRequest) -> CodeRules:
+        edits: list[PtpEdit] = []
+        total = 0
+        for setting in PTP_SETTINGS:
+            edition = snap.edition("PTP", setting.value)
+            if edition is None:
+                continue
+            rows, count = self.store.ptp_for_code(edition.id, setting.value, key, request.ptp_first,
+                                                  request.include_deleted_ptp)
+            total += count
+            edits.extend(PtpEdit(column1=r.column1, column2=r.column2, modifier_indicator=r.modifier_indicator,
+                                 effective_from=r.effective_from, deleted_on=r.deleted_on, rationale=r.rationale,
+                                 setting=setting, source=edition.label) for r in rows)
+        mue = []
+        for setting in Setting:
+            fact = snap.mue.get(setting.value, {}).get(key)
+            if fact is not None:
+                mue.append(Mue(setting=setting, max_units=fact.max_units,
+                               adjudication_indicator=fact.adjudication_indicator, rationale=fact.rationale,
+                               source=snap.edition("MUE", setting.value).label))
+        descriptor = snap.cpt_titles.get(key) if system == CodeSystem.CPT else None
+        note = CPT_LICENCE_NOTE if system == CodeSystem.CPT and descriptor is None else None
+        return CodeRules(system=system, code=key, known=key in snap.codes, descriptor=descriptor,
+                         descriptor_note=note, ptp_edits=edits[:request.ptp_first], ptp_total=total, mue=mue)
+
+    def _diagnosis_rules(self, snap: _Snapshot, key: str) -> CodeRules:
+        crosswalks = []
+        gem = snap.edition("GEM")
+        if gem is not None:
+            for r in self.store.crosswalks_for([gem.id], key):
+                other = r.target_code if r.kind == "GEM_I10_TO_I9" else r.source_code
+                if r.no_map:
+                    target = CrosswalkTarget(system="ICD9CM", code=other, title="No ICD-9-CM equivalent")
+                else:
+                    target = CrosswalkTarget(system="ICD9CM", code=format_icd9cm(other))
+                crosswalks.append(Crosswalk(kind=r.kind, target=target, approximate=r.approximate,
+                                            no_map=r.no_map, combination=r.combination, scenario=r.scenario,
+                                            choice_list=r.choice_list, source=gem.label))
+        index = snap.edition("INDEX")
+        terms = self.store.lay_terms_for([index.id], [key]).get(key, []) if index else []
+        return CodeRules(system=CodeSystem.ICD10CM, code=format_icd10cm(key),
+                         known=bool(crosswalks or terms), crosswalks=crosswalks, lay_terms=terms)
+
+    # ---- modifiers ------------------------------------------------------------------------
+    def _modifier_editions(self, snap: _Snapshot) -> dict[int, EditionRow]:
+        return {e.id: e for e in (snap.edition("MODIFIERS"), snap.edition("CPT")) if e is not None}
+
+    def list_modifiers(self) -> list[Modifier]:
+        snap = self.snapshot()
+        editions = self._modifier_editions(snap)
+        found = {(r.code, r.system): self._modifier(r, editions) for r in self.store.modifiers(list(editions))}
+        # NCCI's numeric modifiers are CPT's: listed even without a licence, without descriptor.
+        for code in sorted(m for m in NCCI_ASSOCIATED_MODIFIERS if m.isdigit()):
+            if not any(c == code for c, _ in found):
+                found[(code, "CPT")] = _unlicensed_cpt_modifier(code)
+        return sorted(found.values(), key=lambda m: (m.code, m.system.value))
+
+    def get_modifier(self, code: str) -> Modifier | None:
+        code = code.strip().upper()
+        snap = self.snapshot()
+        editions = self._modifier_editions(snap)
+        rows = self.store.modifiers(list(editions), code)
+        if rows:
+            return self._modifier(rows[0], editions)
+        if code in NCCI_ASSOCIATED_MODIFIERS and code.isdigit():
+            return _unlicensed_cpt_modifier(code)
+        return None
+
+    @staticmethod
+    def _modifier(row, editions: dict[int, EditionRow]) -> Modifier:
+        return Modifier(code=row.code, title=row.title, description=row.description,
+                        system=CodeSystem(row.system), ncci_associated=row.code in NCCI_ASSOCIATED_MODIFIERS,
+                        terminated_on=row.terminated_on, source=editions[row.edition_id].label)
+
+
+def _unlicensed_cpt_modifier(code: str) -> Modifier:
+    return Modifier(code=code, title=f"CPT modifier {code}", description=CPT_LICENCE_NOTE,
+                    system=CodeSystem.CPT, ncci_associated=code in NCCI_ASSOCIATED_MODIFIERS,
+                    source="NCCI PTP-associated modifier list (NCCI Policy Manual)")

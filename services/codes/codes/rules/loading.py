@@ -1,0 +1,232 @@
+"""Load the coding-rule files of the data mirror (and a licensed CPT file) into the codes DB.
+
+`load_rules(settings)` is what `codes.cli load` calls after the code sets. Each rule file
+(or release of parts) is one edition; an unchanged file is a no-op; a changed one replaces
+the previous edition atomically. Progress bars (tqdm) count the bytes read.
+
+Which files: for each PTP setting the newest full table in ncci_ptp/ — CMS's own TXT parts
+(ccipra-vNNNrN-f1..f4.txt, ccioph-...) when present, else the mirror's "noeffdate" tables.
+Excerpts and subsets (partial tables) are never loaded as an edition. MUE: the newest
+MCR_MUE_* file per setting. GEMs, the flattened ICD-10-CM index, the HCPCS modifiers and
+codes. CPT: the file named by CPT_FILE, else <mirror>/cpt/*.txt. The physician fee schedule
+RVU file (PPRRVU*) is not in the mirror; it is reported as skipped.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from medcode_common.db import make_engine
+from medcode_common.settings import Settings
+
+from . import readers
+from .storage import LoadResult, RulesStore
+
+log = logging.getLogger(__name__)
+
+SERVICE_DB = "codes"
+
+
+@dataclass(slots=True)
+class RuleLoad:
+    kind: str
+    setting: str | None
+    status: str            # loaded, unchanged, skipped
+    name: str = ""
+    source: str = ""
+    counts: dict | None = None
+    seconds: float = 0.0
+    note: str = ""
+
+    def line(self) -> str:
+        what = f"{self.kind}{' ' + self.setting if self.setting else ''}"
+        if self.status == "skipped":
+            return f"{what}: skipped ({self.note})"
+        counts = ", ".join(f"{k}={v:,}" for k, v in (self.counts or {}).items())
+        return f"{what}: {self.status} {self.name} from {self.source} [{counts}] in {self.seconds:.1f}s"
+
+
+def fingerprint(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _wrap(show: bool, desc: str, path: Path) -> readers.Wrap:
+    if not show:
+        return None
+    total = path.stat().st_size
+
+    def wrap(raw):
+        return tqdm.wrapattr(raw, "read", total=total, desc=desc, unit="B", unit_scale=True,
+                             unit_divisor=1024, leave=False)
+
+    return wrap
+
+
+# ---- finding the files -----------------------------------------------------------------------
+
+_NOEFF = re.compile(r"medicare_ptp_(practitioner|outpatient_hospital)_v(\d\d)(\d)r(\d)_(\d{4})q(\d)_noeffdate\.csv(\.gz)?$")
+_CMS_TXT = re.compile(r"(ccipra|ccioph)-v(\d\d)(\d)r(\d)-f(\d)\.txt$", re.IGNORECASE)
+_MUE = re.compile(r"MCR_MUE_(Practitioner|OutpatientHospital|DMESupplier)Services_Eff_(\d\d)-(\d\d)-(\d{4})\.csv$")
+_MUE_SETTING = {"Practitioner": "practitioner", "OutpatientHospital": "outpatient_hospital", "DMESupplier": "dme"}
+_CMS_SETTING = {"ccipra": "practitioner", "ccioph": "outpatient_hospital"}
+
+
+@dataclass(slots=True)
+class PtpRelease:
+    setting: str
+    name: str
+    parts: list[Path]
+
+    def rows(self, show: bool):
+        for part in self.parts:
+            yield from readers.read_ptp(part, _wrap(show, f"PTP {self.setting} {part.name}", part))
+
+
+def find_ptp_releases(folder: Path) -> dict[str, PtpRelease]:
+    """The newest full PTP release per setting; CMS TXT parts beat noeffdate tables."""
+    found: dict[str, tuple[tuple, PtpRelease]] = {}
+    if not folder.is_dir():
+        return {}
+    txt: dict[tuple[str, tuple[int, int, int]], list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if "excerpt" in path.name or "subset" in path.name:
+            continue   # partial tables are test material, never an edition
+        if m := _CMS_TXT.match(path.name):
+            version = (int(m[2]), int(m[3]), int(m[4]))
+            txt.setdefault((_CMS_SETTING[m[1].lower()], version), []).append(path)
+        elif m := _NOEFF.match(path.name):
+            setting, version = m[1], (int(m[2]), int(m[3]), int(m[4]))
+            name = (f"NCCI PTP {setting.replace('_', ' ')} v{m[2]}.{m[3]}r{m[4]} ({m[5]} Q{m[6]}; "
+                    f"table without effective dates)")
+            rank = (version, 0)
+            if setting not in found or found[setting][0] < rank:
+                found[setting] = (rank, PtpRelease(setting, name, [path]))
+    for (setting, version), parts in txt.items():
+        rank = (version, 1)
+        name = f"NCCI PTP {setting.replace('_', ' ')} v{version[0]}.{version[1]}r{version[2]}"
+        if setting not in found or found[setting][0] < rank:
+            found[setting] = (rank, PtpRelease(setting, name, sorted(parts)))
+    return {setting: release for setting, (_, release) in found.items()}
+
+
+def find_mue_files(folder: Path) -> dict[str, tuple[str, Path]]:
+    found: dict[str, tuple[str, str, Path]] = {}
+    if not folder.is_dir():
+        return {}
+    for path in folder.iterdir():
+        if m := _MUE.match(path.name):
+            setting = _MUE_SETTING[m[1]]
+            effective = f"{m[4]}-{m[2]}-{m[3]}"
+            if setting not in found or found[setting][0] < effective:
+                found[setting] = (effective, f"NCCI MUE {setting.replace('_', ' ')} effective {effective}", path)
+    return {s: (name, path) for s, (_, name, path) in found.items()}
+
+
+def _newest(folder: Path, pattern: str) -> Path | None:
+    matches = sorted(folder.glob(pattern)) if folder.is_dir() else []
+    return matches[-1] if matches else None
+
+
+def cpt_file(settings: Settings) -> Path | None:
+    configured = os.environ.get("CPT_FILE")
+    if configured:
+        path = Path(configured)
+        if not path.is_file():
+            raise readers.MalformedRelease(path, None, "CPT_FILE does not name a readable file")
+        return path
+    if settings.DATA_MIRROR:
+        return _newest(settings.DATA_MIRROR / "cpt", "*.txt")
+    return None
+
+
+# ---- loading ---------------------------------------------------------------------------------
+
+def _load(store: RulesStore, kind: str, setting: str | None, name: str, paths: list[Path],
+          rows: Callable[[], Iterator], say: Callable[[str], None]) -> RuleLoad:
+    result: LoadResult = store.load(kind=kind, setting=setting, name=name,
+                                    source=" + ".join(p.name for p in paths),
+                                    fingerprint=fingerprint(paths), rows=rows())
+    load = RuleLoad(kind=kind, setting=setting, status="loaded" if result.loaded else "unchanged",
+                    name=result.edition.name, source=result.edition.source, counts=result.edition.counts,
+                    seconds=result.seconds)
+    say(load.line())
+    return load
+
+
+def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore | None = None,
+               say: Callable[[str], None] | None = None) -> list[RuleLoad]:
+    """Load every rule file found; returns what happened to each (also printed via `say`)."""
+    say = say or (lambda line: print(line, flush=True))
+    if store is None:
+        from ..storage import CodeStore   # the codes DB's Alembic migrations (0001 + 0002 rules)
+        engine = make_engine(settings.database_url(SERVICE_DB))
+        CodeStore(engine).migrate()
+        store = RulesStore(engine)
+    loads: list[RuleLoad] = []
+    mirror = settings.DATA_MIRROR
+    if mirror is None:
+        loads.append(RuleLoad("ALL", None, "skipped", note="DATA_MIRROR is not set"))
+    else:
+        loads.extend(_load_mirror(store, mirror, show_progress, say))
+    cpt = cpt_file(settings)
+    if cpt is None:
+        loads.append(RuleLoad("CPT", None, "skipped", note="no licensed CPT file (CPT_FILE); CPT codes "
+                                                           "from NCCI/MUE files have no descriptors"))
+        say(loads[-1].line())
+    else:
+        loads.append(_load(store, "CPT", None, f"AMA CPT ({cpt.name}, licensed)", [cpt],
+                           lambda: readers.read_cpt_file(cpt, _wrap(show_progress, "CPT", cpt)), say))
+    return loads
+
+
+def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleLoad]:
+    loads: list[RuleLoad] = []
+    for setting, release in sorted(find_ptp_releases(mirror / "ncci_ptp").items()):
+        loads.append(_load(store, "PTP", setting, release.name, release.parts,
+                           lambda release=release: release.rows(show), say))
+    for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
+        loads.append(_load(store, "MUE", setting, name, [path],
+                           lambda path=path, setting=setting: readers.read_mue(path, _wrap(show, f"MUE {setting}", path)),
+                           say))
+    gems = [p for p in (mirror / "icd10cm_gems" / "2018_I10gem.txt", mirror / "icd10cm_gems" / "2018_I9gem.txt")
+            if p.is_file()]
+    if gems:
+        def gem_rows():
+            for path in gems:
+                kind = "GEM_I10_TO_I9" if "I10gem" in path.name else "GEM_I9_TO_I10"
+                for row in readers.read_gem(path, _wrap(show, path.name, path)):
+                    yield kind, row
+        loads.append(_load(store, "GEM", None, "ICD-10-CM/ICD-9-CM GEMs FY2018 (final CMS release)", gems,
+                           gem_rows, say))
+    index = _newest(mirror / "icd10cm_index", "ICD10CM_*_Index_flattened.csv*")
+    if index is not None:
+        year = re.search(r"(\d{4})", index.name)
+        loads.append(_load(store, "INDEX", None,
+                           f"ICD-10-CM Alphabetic Index FY{year[1] if year else '?'} (flattened)", [index],
+                           lambda: readers.read_index_lay_terms(index, _wrap(show, "ICD-10-CM index", index)), say))
+    modifiers = _newest(mirror / "hcpcs", "HCPC*_modifiers.csv")
+    if modifiers is not None:
+        loads.append(_load(store, "MODIFIERS", None, f"HCPCS Level II modifiers ({modifiers.stem})", [modifiers],
+                           lambda: readers.read_hcpcs_modifiers(modifiers, _wrap(show, "modifiers", modifiers)),
+                           say))
+    hcpcs = _newest(mirror / "hcpcs", "HCPC*_ANWEB.csv")
+    if hcpcs is not None:
+        loads.append(_load(store, "HCPCS", None, f"HCPCS Level II codes ({hcpcs.stem})", [hcpcs],
+                           lambda: readers.read_hcpcs_codes(hcpcs, _wrap(show, "HCPCS", hcpcs)), say))
+    if not any(mirror.glob("**/PPRRVU*")):
+        loads.append(RuleLoad("RVU", None, "skipped", note="no physician fee schedule RVU file (PPRRVU*) in the mirror"))
+        say(loads[-1].line())
+    return loads
