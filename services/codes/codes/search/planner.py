@@ -127,8 +127,13 @@ def _clauses(query: str) -> tuple[Clause, ...]:
             length, expansions = found
             term = tuple(_exact_word(w) for w in words[i:i + length] if w not in STOPWORDS) \
                 or tuple(_exact_word(w) for w in words[i:i + length])
-            alternatives = (term,) + tuple(tuple(_exact_word(w) for w in exp) for exp in expansions)
-            clauses.append(Clause(alternatives))
+            alternatives = [term]
+            for expansion in expansions:
+                words_of = tuple(_exact_word(w) for w in expansion)
+                # Two spellings with the same stems would score the same match twice.
+                if {w.stem for w in words_of} not in [{w.stem for w in a} for a in alternatives]:
+                    alternatives.append(words_of)
+            clauses.append(Clause(tuple(alternatives)))
             i += length
             continue
         word = words[i]

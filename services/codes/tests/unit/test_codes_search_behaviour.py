@@ -1,0 +1,387 @@
+"""The search behaviour suite: what coders expect (issue 2, item 5), on the real code sets.
+
+Every test runs on each backend: the embedded tantivy index, and Elasticsearch when one
+answers at ELASTICSEARCH_URL (skipped otherwise, saying so). The indexes are built once
+per session from the official releases through the real importers.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from codes.domain import CodeRecord, code_key
+from codes.importers import hcpcs, icd10cm, icd10pcs
+from codes.search.elastic import ElasticBackend
+from codes.search.embedded import EmbeddedBackend
+from medcode_contracts.codes import CodeSystem, SearchRequest
+from medcode_contracts.errors import BadRequest
+
+ES_URL = os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+BACKENDS = ["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
+
+
+def _elastic_or_skip(prefix: str) -> ElasticBackend:
+    backend = ElasticBackend(ES_URL, index_prefix=prefix, request_timeout=30)
+    try:
+        reachable = backend.client.ping()
+    except Exception:  # noqa: BLE001 - any failure means "no cluster here"
+        reachable = False
+    if not reachable:
+        backend.close()
+        pytest.skip(f"no Elasticsearch answers at ELASTICSEARCH_URL={ES_URL}; "
+                    "the Elasticsearch run of the behaviour suite needs one")
+    return backend
+
+
+def _drop_elastic(backend: ElasticBackend) -> None:
+    backend.client.indices.delete(index=f"{backend.alias}-*", ignore_unavailable=True,
+                                  allow_no_indices=True)
+    backend.close()
+
+
+def _load_all(backend, mirror: Path) -> None:
+    for importer in (icd10cm, icd10pcs, hcpcs):
+        path = importer.find_release(mirror)
+        assert path is not None, f"{importer.__name__}: no release found in {mirror}"
+        meta, records = importer.read_edition(path)
+        backend.replace_system(meta.system.value, meta.fingerprint, records)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request, data_mirror, tmp_path_factory):
+    """A backend holding the full ICD-10-CM, ICD-10-PCS and HCPCS (with modifiers) sets."""
+    if request.param == "embedded":
+        built = EmbeddedBackend(tmp_path_factory.mktemp("search") / "tantivy")
+        _load_all(built, data_mirror)
+        yield built
+        built.close()
+        return
+    built = _elastic_or_skip(f"medcode-test-{uuid.uuid4().hex[:8]}")
+    try:
+        _load_all(built, data_mirror)
+        yield built
+    finally:
+        _drop_elastic(built)
+
+
+def search(backend, query: str, **options):
+    return backend.search(SearchRequest(query=query, **options))
+
+
+def codes_of(result) -> list[str]:
+    return [hit.node.code for hit in result.hits]
+
+
+# -- codes ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query", ["k220", "K22.0", "K220", " k22.0 "])
+def test_a_code_in_any_form_ranks_first(backend, query):
+    result = search(backend, query)
+    assert codes_of(result)[0] == "K22.0"
+
+
+@pytest.mark.parametrize("query, code", [("j9035", "J9035"), ("0db64zz", "0DB64ZZ"),
+                                         ("E11.9", "E11.9")])
+def test_exact_code_of_each_system_ranks_first(backend, query, code):
+    assert codes_of(search(backend, query))[0] == code
+
+
+def test_a_code_prefix_lists_its_codes_first_in_code_order(backend):
+    result = search(backend, "K22", first=100)
+    codes = codes_of(result)
+    k22 = [c for c in codes if code_key(c).startswith("K22")]
+    assert len(k22) > 10
+    assert codes[:len(k22)] == k22, "K22.x codes must come before any other hit"
+    assert k22 == sorted(k22, key=code_key)
+    assert k22[0] == "K22"
+
+
+# -- words ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query", ["cardia achalasia", "achalasia cardia", "Achalasia of Cardia"])
+def test_words_in_any_order_all_required(backend, query):
+    result = search(backend, query)
+    assert codes_of(result)[0] == "K22.0"
+    for hit in result.hits:  # implicit AND: every hit has both words somewhere
+        assert "achalasia" in hit.node.title.lower() or hit.node.code == "K22.0"
+
+
+def test_issue_example_achalasia_has_k220_in_first_three(backend):
+    assert "K22.0" in codes_of(search(backend, "achalasia", first=3))
+
+
+@pytest.mark.parametrize("query", ["achal", "achala", "cardia achal"])
+def test_last_word_matches_as_prefix(backend, query):
+    assert "K22.0" in codes_of(search(backend, query, first=5))
+
+
+def test_prefix_applies_to_the_last_word_only(backend):
+    # "achal" in first position is a whole word: no code has it.
+    assert search(backend, "achal cardia").total_count == 0
+
+
+@pytest.mark.parametrize("query", ["achalazia", "achalasai", "achalasia cardai"])
+def test_typos_are_tolerated(backend, query):
+    assert codes_of(search(backend, query, first=3))[0] == "K22.0"
+
+
+def test_exact_spelling_scores_above_a_typo(backend):
+    exact = search(backend, "achalasia", first=1).hits[0]
+    typo = search(backend, "achalazia", first=1).hits[0]
+    assert exact.node.code == typo.node.code == "K22.0"
+    assert exact.score > typo.score
+
+
+def test_short_words_get_no_typo_tolerance(backend):
+    # "femus" (5 letters) may be one edit away; "feur" (4) must not find femur.
+    assert search(backend, "feur fracture").total_count == 0
+
+
+def test_plurals_and_stems_match(backend):
+    plural = search(backend, "fractures of femur", first=20)
+    singular = search(backend, "fracture femur", first=20)
+    assert plural.total_count == singular.total_count > 100
+    assert codes_of(plural) == codes_of(singular)
+    assert all(code.startswith(("S72", "M8")) for code in codes_of(plural)[:10])
+
+
+@pytest.mark.parametrize("query, expected, within", [
+    ("MI", "I21", 5),
+    ("CHF", "I50", 3),
+    ("COPD", "J44", 3),
+    ("UTI", "N39.0", 5),
+    ("T2DM", "E11", 3),
+    ("fx femur", "S72", 3),
+    ("POEM", "0DN48ZZ", 5),
+    ("HTN", "I1", 5),  # hypertensive diseases, I10-I1A
+    ("GERD", "K21", 3),
+    ("AFib", "I48", 3),
+])
+def test_abbreviations_find_their_codes_near_the_top(backend, query, expected, within):
+    codes = codes_of(search(backend, query, first=within))
+    assert any(code.startswith(expected) for code in codes), codes
+
+
+def test_abbreviation_expansion_needs_all_its_words(backend):
+    # MI = myocardial AND infarction: myocarditis or a cerebral infarction alone is no match.
+    result = search(backend, "MI", first=100)
+    either = search(backend, "myocardial", first=1).total_count + search(
+        backend, "infarction", first=1).total_count
+    assert 0 < result.total_count < either / 4
+    for hit in result.hits:
+        title = hit.node.title.lower()
+        assert not ("myocarditis" in title and "infarction" not in title), title
+        assert not ("cerebral infarction" in title and "myocardial" not in title), title
+
+
+def test_inclusion_terms_count_as_text(backend):
+    assert "K22.0" in codes_of(search(backend, "cardiospasm", first=3))
+
+
+def test_titles_weigh_more_than_inclusion_terms(backend):
+    # "Achalasia NOS" is an inclusion term of K22.0, whose title also says achalasia; a code
+    # that mentions a word only in its inclusion terms ranks below one that has it in the title.
+    result = search(backend, "cardiospasm", first=10)
+    assert result.total_count >= 2
+
+
+# -- filters, counts, facets, pages -------------------------------------------------------------
+
+def test_systems_filter(backend):
+    result = search(backend, "wheelchair", systems=[CodeSystem.HCPCS], first=50)
+    assert result.total_count > 50
+    assert {hit.node.system for hit in result.hits} == {CodeSystem.HCPCS}
+
+
+def test_billable_filter(backend):
+    everything = search(backend, "achalasia")
+    billable = search(backend, "K22", billable_only=True, first=100)
+    assert everything.total_count >= 1
+    assert billable.hits and all(hit.node.billable for hit in billable.hits)
+    assert "K22" not in codes_of(billable) and "K22.0" in codes_of(billable)
+
+
+def test_facets_count_per_system_ignoring_the_systems_filter(backend):
+    everything = search(backend, "wheelchair")
+    filtered = search(backend, "wheelchair", systems=[CodeSystem.ICD10CM])
+    facets = {f.system: f.count for f in everything.facets}
+    assert len(facets) >= 3
+    assert {f.system: f.count for f in filtered.facets} == facets
+    assert sum(facets.values()) == everything.total_count
+    assert filtered.total_count == facets[CodeSystem.ICD10CM]
+    for system, count in facets.items():
+        assert search(backend, "wheelchair", systems=[system]).total_count == count
+
+
+def test_facets_respect_the_billable_filter(backend):
+    result = search(backend, "K22", billable_only=True)
+    assert sum(f.count for f in result.facets) == result.total_count
+
+
+@pytest.mark.parametrize("query, page", [("heart failure", 37), ("K22", 7), ("wheelchair", 100)])
+def test_cursor_pagination_walks_every_hit_once(backend, query, page):
+    first = search(backend, query, first=page)
+    total = first.total_count
+    seen: list[tuple[str, str]] = []
+    result = first
+    pages = 0
+    while True:
+        pages += 1
+        assert result.total_count == total
+        assert len(result.hits) == min(page, total - len(seen))
+        seen += [(h.node.system.value, h.node.code) for h in result.hits]
+        assert result.end_cursor == (result.hits[-1].cursor if result.hits else None)
+        if not result.has_next_page:
+            break
+        assert pages < 100
+        result = search(backend, query, first=page, after=result.end_cursor)
+    assert len(seen) == len(set(seen)) == total
+
+
+def test_a_hit_cursor_continues_right_after_that_hit(backend):
+    ten = search(backend, "heart failure", first=10)
+    rest = search(backend, "heart failure", first=5, after=ten.hits[4].cursor)
+    assert codes_of(rest) == codes_of(ten)[5:10]
+
+
+def test_no_hits(backend):
+    result = search(backend, "zzzzqqqq xxyyzz")
+    assert (result.total_count, result.hits, result.has_next_page, result.end_cursor,
+            result.facets) == (0, [], False, None, [])
+
+
+# -- highlight ------------------------------------------------------------------------------
+
+def test_highlight_marks_the_matched_words(backend):
+    hit = search(backend, "cardia achalasia", first=1).hits[0]
+    assert hit.highlight == "<mark>Achalasia</mark> of <mark>cardia</mark>"
+
+
+def test_highlight_marks_prefix_typo_and_synonym_matches(backend):
+    assert search(backend, "achal", first=1).hits[0].highlight == "<mark>Achalasia</mark> of cardia"
+    assert search(backend, "achalazia", first=1).hits[0].highlight == "<mark>Achalasia</mark> of cardia"
+    mi = search(backend, "MI", first=1).hits[0].highlight
+    assert "<mark>myocardial</mark> <mark>infarction</mark>" in mi.lower()
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_blank_query_is_a_bad_request(backend, query):
+    with pytest.raises(BadRequest, match="query must not be empty"):
+        search(backend, query)
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "djE6LTE", "!!", "eA"])
+def test_malformed_cursor_is_a_bad_request(backend, cursor):
+    with pytest.raises(BadRequest, match="not a valid cursor"):
+        search(backend, "achalasia", after=cursor)
+
+
+# -- replacement ----------------------------------------------------------------------------
+
+def _edition(tag: str, size: int, system=CodeSystem.ICD10PCS):
+    for i in range(size):
+        yield CodeRecord(system=system, code=f"0ZZ{i:04d}", billable=True,
+                         title=f"Zyxwidget {tag} procedure number {i}")
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_backend(request, tmp_path):
+    if request.param == "embedded":
+        built = EmbeddedBackend(tmp_path / "tantivy")
+        yield built
+        built.close()
+        return
+    built = _elastic_or_skip(f"medcode-test-{uuid.uuid4().hex[:8]}")
+    yield built
+    _drop_elastic(built)
+
+
+def test_replace_system_is_atomic_for_concurrent_searchers(fresh_backend):
+    size = 400
+    fresh_backend.replace_system("ICD10PCS", "old", _edition("oldset", size))
+    fresh_backend.replace_system("HCPCS", "h1", _edition("other", 5, CodeSystem.HCPCS))
+
+    def slow_new_edition():
+        for i, record in enumerate(_edition("newset", size)):
+            if i % 20 == 0:
+                time.sleep(0.005)  # give searchers many chances to look mid-load
+            yield record
+
+    failures: list[BaseException] = []
+
+    def replace():
+        try:
+            fresh_backend.replace_system("ICD10PCS", "new", slow_new_edition())
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            failures.append(exc)
+
+    writer = threading.Thread(target=replace)
+    writer.start()
+    observed = set()
+    while writer.is_alive() or not observed:
+        fresh_backend.refresh()
+        result = search(fresh_backend, "zyxwidget", systems=[CodeSystem.ICD10PCS], first=100)
+        tags = {hit.node.title.split()[1] for hit in result.hits}
+        assert result.total_count == size and len(tags) == 1, (result.total_count, tags)
+        observed |= tags
+    writer.join()
+    assert not failures
+    fresh_backend.refresh()
+    result = search(fresh_backend, "zyxwidget newset", systems=[CodeSystem.ICD10PCS])
+    assert result.total_count == size
+    assert search(fresh_backend, "zyxwidget oldset").total_count == 0
+    assert search(fresh_backend, "zyxwidget other").total_count == 5  # other systems untouched
+    assert fresh_backend.indexed_editions() == {"ICD10PCS": "new", "HCPCS": "h1"}
+
+
+def test_a_failed_replacement_keeps_the_previous_edition(fresh_backend):
+    fresh_backend.replace_system("ICD10PCS", "old", _edition("oldset", 30))
+
+    def broken():
+        yield from _edition("newset", 10)
+        raise ValueError("malformed release, line 11")
+
+    with pytest.raises(ValueError, match="line 11"):
+        fresh_backend.replace_system("ICD10PCS", "new", broken())
+    fresh_backend.refresh()
+    assert search(fresh_backend, "zyxwidget oldset").total_count == 30
+    assert search(fresh_backend, "zyxwidget newset").total_count == 0
+    assert fresh_backend.indexed_editions() == {"ICD10PCS": "old"}
+
+
+def test_modifiers_brought_by_the_hcpcs_edition_are_replaced_with_it(fresh_backend):
+    def edition(tag):
+        yield from _edition(tag, 3, CodeSystem.HCPCS)
+        yield CodeRecord(system=CodeSystem.MODIFIER, code="Q9", title=f"Zyxwidget {tag} modifier",
+                         billable=True)
+
+    fresh_backend.replace_system("HCPCS", "1", edition("oldset"))
+    fresh_backend.replace_system("HCPCS", "2", edition("newset"))
+    fresh_backend.refresh()
+    result = search(fresh_backend, "zyxwidget")
+    assert result.total_count == 4
+    assert {f.system: f.count for f in result.facets} == {CodeSystem.HCPCS: 3, CodeSystem.MODIFIER: 1}
+    assert fresh_backend.indexed_editions() == {"HCPCS": "2"}
+
+
+def test_embedded_index_persists_and_refresh_sees_other_writers(tmp_path):
+    directory = tmp_path / "tantivy"
+    reader = EmbeddedBackend(directory)
+    assert reader.indexed_editions() == {}
+    loader = EmbeddedBackend(directory)  # stands for the loader CLI's process
+    loader.replace_system("ICD10PCS", "e1", _edition("oldset", 12))
+    loader.close()
+    assert search(reader, "zyxwidget").total_count == 0  # still its old snapshot
+    reader.refresh()
+    assert search(reader, "zyxwidget").total_count == 12
+    assert reader.indexed_editions() == {"ICD10PCS": "e1"}
+    reopened = EmbeddedBackend(directory)
+    assert reopened.indexed_editions() == {"ICD10PCS": "e1"}
+    assert search(reopened, "zyxwidget oldset").total_count == 12
