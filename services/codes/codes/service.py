@@ -14,6 +14,8 @@ from medcode_contracts.common import Health
 from medcode_contracts.errors import BadRequest
 
 from .dependencies import CodeSearchIndex, CodeStoreProvider, EditionEvents
+from .rules.provider import CodingRulesProvider
+from medcode_contracts import coding_rules as rules_contract
 
 
 def _validate(model, payload):
@@ -31,6 +33,7 @@ class CodesService:
     store = CodeStoreProvider()
     search = CodeSearchIndex()
     edition_events = EditionEvents()
+    rules = CodingRulesProvider()
 
     @rpc
     def health(self) -> dict:
@@ -58,3 +61,25 @@ class CodesService:
         (the search index reopens, the outbox publishes `edition_loaded`)."""
         self.search.refresh()
         self.edition_events()
+
+    # ---- coding rules (NCCI PTP, MUE, GEMs, lay terms, modifiers) -------------------------
+    @rpc
+    def check_claim(self, request: dict) -> dict:
+        """ClaimInput -> ClaimCheck; a bad claim raises BadRequest saying what is wrong."""
+        return self.rules.check_claim(request).model_dump(mode="json")
+
+    @rpc
+    def get_code_rules(self, request: dict) -> list:
+        """GetCodeRulesRequest -> one CodeRules per ref, in request order."""
+        parsed = _validate(rules_contract.GetCodeRulesRequest, request)
+        return [r.model_dump(mode="json") for r in self.rules.get_code_rules(parsed)]
+
+    @rpc
+    def get_modifier(self, request: dict) -> dict | None:
+        parsed = _validate(rules_contract.GetModifierRequest, request)
+        found = self.rules.get_modifier(parsed.code)
+        return found.model_dump(mode="json") if found else None
+
+    @rpc
+    def list_modifiers(self) -> list:
+        return [m.model_dump(mode="json") for m in self.rules.list_modifiers()]
