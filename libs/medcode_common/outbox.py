@@ -13,9 +13,9 @@ from datetime import datetime, timezone
 from typing import Callable
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
-
 from medcode_contracts.events import Event
+
+from .transactions import insert_ignoring_duplicates
 
 
 def outbox_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
@@ -83,10 +83,6 @@ class Inbox:
 
     def first_time(self, conn: sa.Connection, event_id: str) -> bool:
         """Claim `event_id` inside the caller's transaction: True the first time, False for a
-        redelivery (the caller then skips the work)."""
-        try:
-            with conn.begin_nested():
-                conn.execute(self.table.insert().values(event_id=event_id, received_at=_now()))
-            return True
-        except IntegrityError:
-            return False
+        redelivery (the caller then skips the work). Insert-if-absent rather than a
+        savepoint: on SQLite a savepoint opened as the first statement commits by itself."""
+        return insert_ignoring_duplicates(conn, self.table, event_id=event_id, received_at=_now())
