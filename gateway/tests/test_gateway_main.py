@@ -1,0 +1,14 @@
+"""`python -m gateway` refuses a bad configuration at start, naming the variable."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+
+def test_bad_variable_exits_2_naming_it():
+    env = {**os.environ, "GATEWAY_PORT": "not-a-port"}
+    done = subprocess.run([sys.executable, "-m", "gateway"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "GATEWAY_PORT" in done.stderr
+    assert "Traceback" not in done.stderr
