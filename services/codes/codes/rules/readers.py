@@ -389,6 +389,10 @@ def _read_index_lay_terms(path: Path, wrap: Wrap) -> Iterator[LayTerm]:
                 term = (row.get("NonEssModif") or "").strip().strip("()").strip()
             if not term:
                 raise MalformedRelease(path, line, "empty Term")
+            if term.lower().startswith("note:"):
+                # Instructional notes sit in the Term column of some rows: not a term, and
+                # they have no subterms, so they leave the path as it is.
+                continue
             del stack[level:]
             parent = stack[-1][1] if stack else root
             # "Infarct, infarction" and "myocardium, myocardial" are found by either form.

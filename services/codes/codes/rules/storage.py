@@ -82,7 +82,7 @@ rule_lay_terms = sa.Table(
     "rule_lay_terms", metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(8), nullable=False),        # ICD-10-CM key, without dot
-    sa.Column("term", sa.String(300), nullable=False),
+    sa.Column("term", sa.Text, nullable=False),
     sa.Index("ix_rule_lay_terms_code", "code"),
 )
 

@@ -75,7 +75,7 @@ def upgrade() -> None:
         "rule_lay_terms",
         sa.Column("edition_id", sa.Integer, nullable=False),
         sa.Column("code", sa.String(8), nullable=False),
-        sa.Column("term", sa.String(300), nullable=False),
+        sa.Column("term", sa.Text, nullable=False),
     )
     op.create_index("ix_rule_lay_terms_code", "rule_lay_terms", ["code"])
 
