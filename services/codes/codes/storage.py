@@ -269,30 +269,39 @@ class CodeStore:
                 yield _record(row)
 
     def get_pages(self, refs: list[CodeRef]) -> list[CodePage | None]:
-        """The code pages of `refs`, in request order (None where a code is unknown), with
-        two queries for the whole batch: the codes, then their parents and children."""
+        """The code pages of `refs`, in request order (None where a code is unknown).
+
+        Every query names the current edition ids, so SQLite and PostgreSQL answer from the
+        primary key (edition_id, system, key) and the parent index instead of scanning."""
         if not refs:
             return []
         wanted = [(CodeSystem(ref.system).value, code_key(ref.code)) for ref in refs]
         columns = [entries, editions.c.name, editions.c.effective_from, editions.c.source, editions.c.source_url]
-        current = entries.join(editions, sa.and_(editions.c.id == entries.c.edition_id, editions.c.is_current))
+        relative_columns = (entries.c.edition_id, entries.c.system, entries.c.key, entries.c.code,
+                            entries.c.parent_key, entries.c.title, entries.c.billable)
         with self.engine.connect() as conn:
+            current = conn.execute(sa.select(editions.c.id).where(editions.c.is_current)).scalars().all()
+            if not current:
+                return [None] * len(wanted)
             rows = conn.execute(
-                sa.select(*columns).select_from(current).where(
-                    entries.c.system.in_({s for s, _ in wanted}), entries.c.key.in_({k for _, k in wanted}),
+                sa.select(*columns).join(editions, editions.c.id == entries.c.edition_id).where(
+                    entries.c.edition_id.in_(current),
+                    entries.c.system.in_({s for s, _ in wanted}),
+                    entries.c.key.in_({k for _, k in wanted}),
                 )
             ).all()
             found = {(row.system, row.key): row for row in rows}
-            parent_keys = {row.parent_key for row in rows if row.parent_key}
             relatives = []
             if rows:
-                relatives = conn.execute(
-                    sa.select(entries.c.edition_id, entries.c.system, entries.c.key, entries.c.code,
-                              entries.c.parent_key, entries.c.title, entries.c.billable)
-                    .where(entries.c.edition_id.in_({row.edition_id for row in rows}))
-                    .where(sa.or_(entries.c.key.in_(parent_keys) if parent_keys else sa.false(),
-                                  entries.c.parent_key.in_({row.key for row in rows})))
-                ).all()
+                systems = {row.system for row in rows}
+                parent_keys = {row.parent_key for row in rows if row.parent_key}
+                if parent_keys:
+                    relatives += conn.execute(sa.select(*relative_columns).where(
+                        entries.c.edition_id.in_(current), entries.c.system.in_(systems),
+                        entries.c.key.in_(parent_keys))).all()
+                relatives += conn.execute(sa.select(*relative_columns).where(
+                    entries.c.edition_id.in_(current), entries.c.system.in_(systems),
+                    entries.c.parent_key.in_({row.key for row in rows}))).all()
         by_key = {(r.edition_id, r.system, r.key): r for r in relatives}
         children: dict[tuple, list] = {}
         for r in relatives:
