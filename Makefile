@@ -15,7 +15,7 @@ export DATA_DIR
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_POSTGRES_URL
 
-SERVICE_TESTS := services
+SERVICE_TESTS := libs/tests services
 ASYNC_TESTS := contracts/tests gateway/tests tests
 
 .PHONY: help install lock broker postgres load run test test-services test-async bench admin clean
@@ -69,7 +69,8 @@ test-services: install
 test-async: install
 	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider
 
-bench: install broker load
+bench: install load
+	@scripts/ensure-rabbitmq.sh --management
 	$(BIN)/python -m benchmarks.run
 
 admin: install

@@ -15,7 +15,10 @@ import logging
 from typing import Callable
 
 from nameko.extensions import DependencyProvider
-from nameko.standalone.events import event_dispatcher
+from nameko import config, serialization
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
+from nameko.standalone.events import get_event_exchange
 
 from .outbox import Outbox
 
@@ -26,14 +29,18 @@ class OutboxRelay(DependencyProvider):
     def __init__(self, get_engine: Callable[[], object], outbox: Outbox):
         self.get_engine = get_engine
         self.outbox = outbox
-        self._dispatch = None
+        self._publisher = None
 
     def setup(self):
         # Publisher confirms are on by default: publish() raises if the broker refuses.
-        self._dispatch = event_dispatcher()
+        serializer, _ = serialization.setup()
+        self._publisher = Publisher(config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI), serializer=serializer)
 
     def _publish(self, source: str, event_type: str, payload: dict) -> None:
-        self._dispatch(source, event_type, payload)
+        exchange = get_event_exchange(source)
+        # Declare the exchange on publish: on a fresh broker no subscriber may have made it
+        # yet, and publishing to a missing exchange fails instead of simply routing nowhere.
+        self._publisher.publish(payload, exchange=exchange, routing_key=event_type, declare=[exchange])
 
     def get_dependency(self, worker_ctx):
         def relay() -> int:

@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m medcode_common.runner <module>:<ServiceClass>", file=sys.stderr)
         return 2
+    # Patch before anything else is imported, as eventlet requires.
+    import eventlet
+
+    eventlet.monkey_patch()
     from .settings import ConfigError, load_settings
 
     try:
@@ -35,9 +39,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    import eventlet
-
-    eventlet.monkey_patch()
     from nameko import config
     from nameko.cli.run import run
 

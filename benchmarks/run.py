@@ -1,0 +1,143 @@
+"""`make bench`: start the whole stack and measure, in one run, full-stack GraphQL queries
+beside the bare gateway (`{ __typename }`) and one bare RPC round trip.
+
+Goals the platform is held to (issue 2): full-stack search throughput >= 0.6x the bare
+gateway's, and search p50 at concurrency 1 <= 2x one RPC round trip. The table reports
+ratios measured here, in this run, on this machine; nothing is asserted.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import socket
+import statistics
+import sys
+import time
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from medcode_common.launcher import Platform
+from medcode_common.settings import load_settings
+
+DURATION = float(os.environ.get("BENCH_SECONDS", "5"))
+CONCURRENCY = (1, 8)
+SEARCH_QUERIES = ["achalasia", "k22", "heart failure", "fx femur", "diabetes type 2", "J9035",
+                  "copd exacerbation", "achal", "myocardial infarction", "pneumonia"]
+CODES = [("ICD10CM", "K22.0"), ("HCPCS", "J9035"), ("ICD10CM", "I50.9"), ("ICD10PCS", "0DB64ZZ"),
+         ("ICD10CM", "E11.9"), ("ICD10CM", "S72.001A"), ("HCPCS", "G0008"), ("ICD10CM", "J44.1")]
+SEARCH = ("query($q: String!) { searchCodes(query: $q, first: 10) "
+          "{ totalCount edges { score highlight node { system code title billable } } } }")
+CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
+        "{ code title billable notes { excludes1 } parent { code } children { code } } }")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def management_vhost(amqp_uri: str) -> tuple[str, callable]:
+    """A private vhost so the benchmark never shares queues with a running platform."""
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    api = "http://127.0.0.1:15672/api"
+    auth = ("guest", "guest")
+    httpx.put(f"{api}/vhosts/{name}", auth=auth).raise_for_status()
+    httpx.put(f"{api}/permissions/{name}/guest", auth=auth,
+              json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    vhost_uri = urlunsplit(urlsplit(amqp_uri)._replace(path=f"/{name}"))
+    return vhost_uri, lambda: httpx.delete(f"{api}/vhosts/{name}", auth=auth)
+
+
+async def closed_loop(request, concurrency: int, duration: float) -> tuple[float, list[float]]:
+    """`concurrency` workers each send one request after another for `duration` seconds."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + duration
+
+    async def worker(n: int):
+        for i in itertools.count(n):
+            if time.perf_counter() >= deadline:
+                return
+            start = time.perf_counter()
+            await request(i)
+            latencies.append(time.perf_counter() - start)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker(n) for n in range(concurrency)))
+    return len(latencies) / (time.perf_counter() - began), latencies
+
+
+def graphql(client: httpx.AsyncClient, query: str, variables_for):
+    async def request(i: int):
+        response = await client.post("/graphql", json={"query": query, "variables": variables_for(i)})
+        body = response.json()
+        if response.status_code != 200 or body.get("errors"):
+            raise RuntimeError(f"benchmark request failed: {response.status_code} {body}")
+    return request
+
+
+async def measure(base_url: str, amqp_uri: str) -> list[tuple]:
+    from gateway.rpc.client import RpcClient  # the gateway's own client: the same wire path
+
+    rows = []
+    async with RpcClient(amqp_uri, timeout=10, caller="bench") as rpc, \
+            httpx.AsyncClient(base_url=base_url, timeout=30,
+                              limits=httpx.Limits(max_connections=32)) as client:
+        cases = [
+            ("bare RPC round trip (careers.health)", lambda i: rpc.call("careers", "health")),
+            ("bare gateway { __typename }", graphql(client, "{ __typename }", lambda i: {})),
+            ("full stack searchCodes", graphql(client, SEARCH, lambda i: {"q": SEARCH_QUERIES[i % len(SEARCH_QUERIES)]})),
+            ("full stack code page", graphql(client, CODE, lambda i: dict(zip(("s", "c"), CODES[i % len(CODES)])))),
+        ]
+        for name, request in cases:
+            for _ in range(20):  # warm up caches and connections
+                await request(0)
+            for concurrency in CONCURRENCY:
+                rps, lat = await closed_loop(request, concurrency, DURATION)
+                lat.sort()
+                rows.append((name, concurrency, rps, statistics.median(lat) * 1000,
+                             lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, len(lat)))
+    return rows
+
+
+def report(rows: list[tuple]) -> None:
+    print(f"\n{'operation':40} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'n':>7}")
+    for name, conc, rps, p50, p99, n in rows:
+        print(f"{name:40} {conc:>4} {rps:>9.1f} {p50:>8.2f} {p99:>8.2f} {n:>7}")
+    by = {(r[0], r[1]): r for r in rows}
+    top = max(CONCURRENCY)
+    bare_gw = by[("bare gateway { __typename }", top)][2]
+    rpc_p50 = by[("bare RPC round trip (careers.health)", 1)][3]
+    print()
+    for name in ("full stack searchCodes", "full stack code page"):
+        throughput_ratio = by[(name, top)][2] / bare_gw
+        latency_ratio = by[(name, 1)][3] / rpc_p50
+        print(f"{name}: throughput {throughput_ratio:.2f}x bare gateway (goal >= 0.6x) at concurrency {top}; "
+              f"p50 {latency_ratio:.2f}x one RPC round trip (goal <= 2x) at concurrency 1")
+
+
+def main() -> int:
+    settings = load_settings()
+    amqp_uri, drop_vhost = management_vhost(settings.AMQP_URI)
+    port = free_port()
+    env = dict(os.environ, AMQP_URI=amqp_uri, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1")
+    platform = Platform(env=env)
+    try:
+        platform.start()
+        base = f"http://127.0.0.1:{port}"
+        if not platform.wait_ready(f"{base}/readyz"):
+            print("error: the stack did not become ready", file=sys.stderr)
+            return 1
+        print(f"stack ready; {DURATION:.0f} s per measurement, concurrency {CONCURRENCY}")
+        report(asyncio.run(measure(base, amqp_uri)))
+    finally:
+        platform.stop()
+        drop_vhost()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
