@@ -1,0 +1,193 @@
+"""Unit tests of the engine-neutral search pieces and of the Elasticsearch query translation
+(which runs here even with no Elasticsearch server: the request bodies are pure data)."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from codes.domain import CodeRecord
+from codes.search import elastic, synonyms
+from codes.search.analysis import plain_words, stems
+from codes.search.embedded import code_order
+from codes.search.execute import highlight
+from codes.search.planner import (CODE, TEXT, Word, code_prefix_of, decode_cursor, encode_cursor,
+                                  make_plan)
+from medcode_contracts.codes import CodeSystem, SearchRequest
+from medcode_contracts.errors import BadRequest
+
+
+def plan(query: str, lexicon=None, **options):
+    return make_plan(SearchRequest(query=query, **options), lexicon)
+
+
+def test_analyzer_folds_lowercases_splits_and_stems():
+    assert stems("Ménière's FRACTURES, of-femur") == ["menier", "s", "fractur", "of", "femur"]
+    assert plain_words("Ménière's FRACTURES") == ["meniere", "s", "fractures"]
+
+
+@pytest.mark.parametrize("query, key", [("k220", "K220"), ("K22.0", "K220"), ("K22", "K22"),
+                                        ("j9035", "J9035"), ("0DB64ZZ", "0DB64ZZ"), ("T2DM", "T2DM")])
+def test_code_like_queries(query, key):
+    assert code_prefix_of(query) == key
+    assert plan(query).segments == (CODE, TEXT)
+
+
+@pytest.mark.parametrize("query", ["achalasia", "K22 achalasia", "x", "K", "A1234567", "k2-2"])
+def test_not_code_like(query):
+    assert code_prefix_of(query) is None
+
+
+def test_words_stopwords_prefix_and_typo_distance():
+    p = plan("Fractures of the femoral neck")
+    words = [alt[0] for clause in p.clauses for alt in clause.alternatives]
+    assert [w.stem for w in words] == ["fractur", "femor", "neck"]
+    assert [w.fuzzy for w in words] == [2, 1, 0]      # 9 letters: 2; 7 letters: 1; 4: none
+    assert [w.prefix for w in words] == [False, False, True]
+    assert all(c.required for c in p.clauses)
+
+
+def test_only_stopwords_are_searched_rather_than_nothing():
+    assert [c.alternatives[0][0].plain for c in plan("of the").clauses] == ["of", "the"]
+
+
+def test_single_letters_rank_but_do_not_filter():
+    clauses = plan("vitamin d deficiency").clauses
+    assert [c.required for c in clauses] == [True, False, True]
+
+
+def test_lexicon_turns_typo_matching_off_for_known_words():
+    p = plan("achalasia cardiospasmm", lexicon=lambda words: [w.plain == "achalasia" for w in words])
+    assert [c.alternatives[0][0].fuzzy for c in p.clauses] == [0, 2]
+
+
+def test_abbreviation_clause_is_the_abbreviation_or_an_expansion():
+    (clause,) = plan("CHF").clauses
+    assert [[w.stem for w in alt] for alt in clause.alternatives] == [
+        ["chf"], ["congest", "heart", "failur"], ["heart", "failur"]]
+    assert all(not w.prefix and not w.fuzzy for alt in clause.alternatives for w in alt)
+
+
+def test_multi_word_synonym_terms():
+    (clause, femur) = plan("heart attack femur").clauses
+    assert [w.stem for w in clause.alternatives[1]] == ["myocardi", "infarct"]
+    assert femur.alternatives[0][0].stem == "femur"
+
+
+def test_synonym_file_has_the_issue_abbreviations():
+    entries = synonyms.load().entries
+    for term in ["poem", "mi", "chf", "copd", "uti", "t2dm", "fx", "htn", "dm", "ckd", "afib",
+                 "gerd", "cabg"]:
+        assert (term,) in entries, term
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("MI myocardial infarction", "expected"),       # no tab
+    ("MI\t", "expected"),
+    ("MI\tmyocardial infarction\nmi\theart attack", "listed twice"),
+])
+def test_bad_synonym_lines_name_the_line(text, problem):
+    with pytest.raises(synonyms.SynonymFileError, match=problem) as info:
+        synonyms.parse(text, "syn.tsv")
+    assert "syn.tsv line" in str(info.value)
+
+
+def test_cursor_round_trip_and_errors():
+    assert decode_cursor(encode_cursor(42)) == 42
+    for bad in ["", "%%%", base64.urlsafe_b64encode(b"v2:3").decode(), encode_cursor(10**9)]:
+        with pytest.raises(BadRequest):
+            decode_cursor(bad)
+
+
+@pytest.mark.parametrize("query, message", [("", "must not be empty"), ("  ", "must not be empty"),
+                                            ("?!", "letters or digits"), ("a" * 300, "too long")])
+def test_bad_queries(query, message):
+    with pytest.raises(BadRequest, match=message):
+        plan(query)
+
+
+def test_highlight_escapes_html_and_marks_words():
+    p = plan("fx <b>femur")
+    assert highlight("Fracture of <b> femur & hip", p) == \
+        "<mark>Fracture</mark> of &lt;<mark>b</mark>&gt; <mark>femur</mark> &amp; hip"
+
+
+def test_highlight_marks_typos_and_prefixes():
+    p = plan("cardai achal", lexicon=lambda words: [False] * len(words))
+    assert highlight("Achalasia of cardia", p) == "<mark>Achalasia</mark> of <mark>cardia</mark>"
+
+
+def test_code_order_sorts_like_the_key():
+    keys = ["K22", "K220", "K2210", "K23", "J9035", "0DB64ZZ", "A00", "Z99"]
+    assert sorted(keys, key=code_order) == sorted(keys)
+
+
+# -- Elasticsearch translation -----------------------------------------------------------------
+
+def test_es_word_query_has_the_same_parts_as_the_plan():
+    q = elastic.word_query(Word(plain="achalazia", stem="achalazia", fuzzy=2, prefix=True))
+    should = q["bool"]["should"]
+    assert should[0] == {"term": {"title_stems": {"value": "achalazia", "boost": 1.0}}}
+    assert should[1]["term"]["terms_stems"]["value"] == "achalazia"
+    assert should[2]["constant_score"]["filter"]["fuzzy"]["words"]["fuzziness"] == 2
+    assert should[3]["constant_score"]["filter"] == {"prefix": {"words": {"value": "achalazia"}}}
+    assert q["bool"]["minimum_should_match"] == 1
+
+
+def test_es_text_segment_with_filters_and_code_exclusion():
+    p = plan("K22", billable_only=True, systems=[CodeSystem.ICD10CM])
+    body = elastic.page_body(p, TEXT, 20, 10)
+    query = body["query"]["bool"]
+    assert query["must_not"] == [{"prefix": {"key": {"value": "K22"}}}]
+    assert {"term": {"billable": True}} in query["filter"]
+    assert {"terms": {"system": ["ICD10CM"]}} in query["filter"]
+    assert (body["from"], body["size"]) == (20, 10)
+    assert body["sort"][0] == "_score"
+
+
+def test_es_code_segment_sorts_by_key_and_counts_ignore_systems():
+    p = plan("k22.0", systems=[CodeSystem.HCPCS])
+    page = elastic.page_body(p, CODE, 0, 5)
+    assert page["query"]["bool"]["filter"][0] == {"prefix": {"key": {"value": "K220"}}}
+    assert page["sort"] == [{"key": "asc"}]
+    counts = elastic.counts_body(p, CODE)
+    assert counts["size"] == 0 and "terms" in counts["aggs"]["systems"]
+    assert {"terms": {"system": ["HCPCS"]}} not in counts["query"]["bool"]["filter"]
+
+
+def test_es_synonym_alternatives_and_optional_words():
+    p = plan("MI d")
+    must = elastic.segment_query(p, TEXT, True)["bool"]
+    (mi,) = must["must"]
+    alternatives = mi["bool"]["should"]
+    assert len(alternatives) == 2 and len(alternatives[1]["bool"]["must"]) == 2
+    assert len(must["should"]) == 1  # the lone letter ranks only
+
+
+def test_es_lexicon_request_and_answer():
+    words = [Word("achal", "achal", 1, True), Word("cardai", "cardai", 1)]
+    body = elastic.lexicon_body(words)
+    assert {"prefix": {"words": {"value": "achal"}}} in body["aggs"]["w0"]["filter"]["bool"]["should"]
+    assert len(body["aggs"]["w1"]["filter"]["bool"]["should"]) == 3
+    answer = {"aggregations": {"w0": {"doc_count": 3}, "w1": {"doc_count": 0}}}
+    assert elastic.lexicon_answer(answer, 2) == [True, False]
+
+
+def test_es_documents_hold_the_pre_analysed_terms():
+    record = CodeRecord(system=CodeSystem.MODIFIER, code="K22.0", title="Achalasia of cardia",
+                        billable=True, notes={"inclusion_terms": ["Cardiospasm", "Achalasia NOS"]})
+    doc = elastic.document("HCPCS", record)
+    assert doc["title_stems"] == "achalasia of cardia"
+    assert doc["terms_stems"] == ["cardiospasm", "achalasia nos"]
+    assert doc["words"][0] == "achalasia of cardia"
+    assert (doc["load"], doc["system"], doc["key"]) == ("HCPCS", "MODIFIER", "K220")
+    mapping = elastic.index_mappings("HCPCS", "ed1")
+    assert mapping["_meta"] == {"load": "HCPCS", "edition": "ed1"}
+    assert set(doc) == set(mapping["properties"])
+
+
+def test_es_rows_from_a_response():
+    response = {"hits": {"hits": [{"_score": 3.5, "_source": {
+        "system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True}}]}}
+    ((score, node),) = elastic.rows_of(response, TEXT)
+    assert (score, node.code, node.system) == (3.5, "K22.0", CodeSystem.ICD10CM)
