@@ -67,7 +67,7 @@ test-services: install
 	$(BIN)/nameko test $(SERVICE_TESTS) -p no:cacheprovider
 
 test-async: install
-	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider
+	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider -p no:pytest_nameko
 
 bench: install load
 	@scripts/ensure-rabbitmq.sh --management

@@ -45,7 +45,8 @@ class Stack:
                     if key not in ("DATABASE_URL", "SEARCH_BACKEND")}
         self.env.update(AMQP_URI=amqp_uri, DATA_DIR=str(workdir / "data"), DATA_MIRROR=str(data_mirror),
                         GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(self.port), RPC_TIMEOUT=str(RPC_TIMEOUT),
-                        PYTHONUNBUFFERED="1")
+                        PYTHONUNBUFFERED="1", MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"))
+        self.trace_file = workdir / "spans.jsonl"
         (workdir / "data").mkdir(parents=True, exist_ok=True)
 
     def _log(self, name: str) -> Path:

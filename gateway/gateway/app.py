@@ -14,6 +14,7 @@ from typing import Any
 from medcode_contracts.common import HEALTH
 from medcode_contracts.services import ALL_SERVICES
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
@@ -23,6 +24,7 @@ from . import settings as gateway_settings
 from .context import Context
 from .rpc import RpcClient
 from .schema import build_schema
+from .telemetry import TracingMiddleware
 
 log = logging.getLogger("gateway")
 
@@ -94,6 +96,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(TracingMiddleware)],
     )
     app.state.rpc = rpc
     app.state.settings = settings
