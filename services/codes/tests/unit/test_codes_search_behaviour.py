@@ -331,6 +331,7 @@ def test_replace_system_is_atomic_for_concurrent_searchers(fresh_backend):
         tags = {hit.node.title.split()[1] for hit in result.hits}
         assert result.total_count == size and len(tags) == 1, (result.total_count, tags)
         observed |= tags
+        time.sleep(0.001)  # lets the writer run when threads are green (nameko test / eventlet)
     writer.join()
     assert not failures
     fresh_backend.refresh()
