@@ -1,0 +1,69 @@
+"""Micro-benchmark of the embedded search backend, in-process (no broker, no gateway).
+
+    .venv/bin/python -m benchmarks.search_bench [--systems ICD10CM,ICD10PCS,HCPCS] [--runs 300]
+
+Builds a tantivy index of the official releases in a temporary directory, then prints the
+p50 / p99 latency of `search()` per query kind (plan + engine + highlight + result models).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from codes.importers import hcpcs, icd10cm, icd10pcs
+from codes.search.embedded import EmbeddedBackend
+from medcode_common.settings import load_settings
+from medcode_contracts.codes import SearchRequest
+
+IMPORTERS = {"ICD10CM": icd10cm, "ICD10PCS": icd10pcs, "HCPCS": hcpcs}
+QUERIES = [
+    ("exact code", "K22.0"),
+    ("code prefix", "K22"),
+    ("one word", "achalasia"),
+    ("as-you-type prefix", "achal"),
+    ("typo", "achalazia"),
+    ("two words", "cardia achalasia"),
+    ("abbreviation", "CHF"),
+    ("broad two words", "fracture femur"),
+    ("abbreviation + word", "fx femur"),
+    ("three words, stopword", "fractures of femur"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--systems", default="ICD10CM,ICD10PCS,HCPCS")
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--first", type=int, default=20)
+    args = parser.parse_args()
+    mirror = load_settings().DATA_MIRROR or Path(__file__).resolve().parents[2] / "shared" / "data"
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = EmbeddedBackend(Path(tmp) / "tantivy")
+        started = time.perf_counter()
+        for system in args.systems.split(","):
+            importer = IMPORTERS[system.strip()]
+            meta, records = importer.read_edition(importer.find_release(mirror))
+            backend.replace_system(meta.system.value, meta.fingerprint, records)
+        print(f"index of {args.systems}: {backend._searcher.num_docs} documents, "
+              f"built in {time.perf_counter() - started:.1f} s\n")
+        print(f"{'query kind':24} {'query':22} {'hits':>6} {'p50 ms':>8} {'p99 ms':>8}")
+        for kind, query in QUERIES:
+            request = SearchRequest(query=query, first=args.first)
+            result = backend.search(request)
+            timings = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                backend.search(request)
+                timings.append(time.perf_counter() - t0)
+            timings.sort()
+            p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
+            print(f"{kind:24} {query!r:22} {result.total_count:6d} "
+                  f"{statistics.median(timings) * 1000:8.3f} {p99 * 1000:8.3f}")
+        backend.close()
+
+
+if __name__ == "__main__":
+    main()
