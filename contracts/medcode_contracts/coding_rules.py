@@ -135,6 +135,7 @@ class PtpEdit(Model):
     column2: str
     modifier_indicator: int               # 0 never separable, 1 separable with a modifier, 9 n/a
     effective_from: date | None = None    # None: the release's layout carries no effective date
+    edition_effective_from: date | None = None  # the release's effective date (from its name), if known
     deleted_on: date | None = None        # last day the edit was in force; None = active
     rationale: str | None = None
     setting: Setting

@@ -212,8 +212,6 @@ async def test_code_when_codes_is_down(schema):
 
 @pytest.mark.parametrize("operation", [
     '{ viewer { meter { used } } }',
-    '{ checkClaim(input: {lines: [{code: "J9035"}]}) { clean } }',
-    '{ modifier(code: "25") { title } }',
     '{ jobs { totalCount } }',
     '{ job(id: "1") { title } }',
     '{ conversation(id: "1") { channel } }',
@@ -232,13 +230,6 @@ async def test_later_operations_say_not_implemented(schema, operation):
     _, errors = await run(schema, operation, FakeRpc({}))
     assert errors and errors[0]["extensions"] == {"code": "NOT_IMPLEMENTED"}
     assert "not implemented yet" in errors[0]["message"]
-
-
-async def test_premium_sections_of_later_issues_say_not_implemented(schema):
-    data, errors = await run(schema, '{ code(system: HCPCS, code: "J9035") { code mue { maxUnits } } }',
-                             FakeRpc({"codes.get_codes": get_codes}))
-    assert data == {"code": {"code": "J9035", "mue": None}}
-    assert errors[0]["extensions"] == {"code": "NOT_IMPLEMENTED"}
 
 
 @pytest.mark.parametrize("subscription", [

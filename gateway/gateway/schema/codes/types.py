@@ -6,10 +6,12 @@ from datetime import date, datetime
 
 import strawberry
 from medcode_contracts import codes as contract
+from medcode_contracts import coding_rules
+from medcode_contracts.errors import BadRequest
 
 from ..common import PageInfo
 from ..enums import CodeSystem
-from ..errors import not_implemented
+from .loaders import load_code_rules
 
 
 @strawberry.type
@@ -112,16 +114,37 @@ class CodeNotes:
         )
 
 
+# NCCI started on 1996-01-01: the last resort for an edit whose release states no date.
+NCCI_START = date(1996, 1, 1)
+
+
 @strawberry.type
 class PtpEdit:
     column1: str
     column2: str
     modifier_indicator: int = strawberry.field(
         description="0 never separable, 1 separable with a modifier, 9 not applicable")
-    effective_from: date
+    effective_from: date = strawberry.field(description=(
+        "The edit's effective date. Some CMS tables carry none (the full v30.2 tables lost the "
+        "column): then it is the effective date of the release the edit comes from (the edit is "
+        "in force at least since then) and effectiveFromExact is false."))
+    effective_from_exact: bool = strawberry.field(
+        description="True when effectiveFrom is the edit's own effective date from the CMS file.")
     deleted_on: date | None
     rationale: str | None
     setting: str = strawberry.field(description="practitioner or outpatient hospital")
+    source: str = strawberry.field(description="Which edition of which CMS file holds the edit.")
+
+    @classmethod
+    def from_contract(cls, edit: coding_rules.PtpEdit) -> PtpEdit:
+        return cls(column1=edit.column1, column2=edit.column2, modifier_indicator=edit.modifier_indicator,
+                   effective_from=edit.effective_from or edit.edition_effective_from or NCCI_START,
+                   effective_from_exact=edit.effective_from is not None, deleted_on=edit.deleted_on,
+                   rationale=edit.rationale, setting=_setting_label(edit.setting), source=edit.source)
+
+
+def _setting_label(setting: coding_rules.Setting) -> str:
+    return setting.value.replace("_", " ")
 
 
 @strawberry.type
@@ -130,13 +153,38 @@ class Mue:
     max_units: int
     adjudication_indicator: str
     rationale: str | None
+    source: str = strawberry.field(description="Which edition of which CMS MUE file.")
+
+    @classmethod
+    def from_contract(cls, mue: coding_rules.Mue) -> Mue:
+        return cls(setting=_setting_label(mue.setting), max_units=mue.max_units,
+                   adjudication_indicator=mue.adjudication_indicator, rationale=mue.rationale,
+                   source=mue.source)
 
 
-@strawberry.type
+@strawberry.type(description=(
+    "A general equivalence mapping (GEM) between ICD-10-CM and ICD-9-CM. The other side is "
+    "an ICD-9-CM code, which the CodeSystem enum cannot name: targetSystem (\"ICD9CM\") and "
+    "targetCode give it; `target` carries the same code and title with system ICD10CM, the "
+    "code book the crosswalk belongs to, and billable false."))
 class Crosswalk:
-    kind: str
+    kind: str = strawberry.field(description="GEM_I10_TO_I9 (forward GEM) or GEM_I9_TO_I10 (backward GEM).")
     target: CodeSummary
     approximate: bool
+    target_system: str = strawberry.field(description="The target's code system: ICD9CM.")
+    target_code: str = strawberry.field(description="The target code as printed (410.90), or NoDx.")
+    no_map: bool
+    source: str
+
+    @classmethod
+    def from_contract(cls, crosswalk: coding_rules.Crosswalk) -> Crosswalk:
+        target = crosswalk.target
+        title = target.title or f"{'ICD-9-CM' if target.system == 'ICD9CM' else target.system} {target.code}"
+        system = CodeSystem(target.system) if target.system in CodeSystem.__members__ else CodeSystem.ICD10CM
+        return cls(kind=crosswalk.kind, approximate=crosswalk.approximate,
+                   target=CodeSummary(system=system, code=target.code, title=title, billable=False),
+                   target_system=target.system, target_code=target.code, no_map=crosswalk.no_map,
+                   source=crosswalk.source)
 
 
 @strawberry.type
@@ -154,17 +202,40 @@ class CodePage:
     parent: CodeSummary | None
     children: list[CodeSummary] | None
 
-    @strawberry.field
-    def ptp_edits(self, first: int | None = 50) -> list[PtpEdit] | None:
-        raise not_implemented("CodePage.ptpEdits")
+    # The rules sections come from one get_code_rules RPC per request (loaders.code_rules),
+    # asked for only when a granted page selects them.
+    @strawberry.field(description="NCCI PTP edits of the current editions where this code is "
+                                  "column 1 or column 2 (active ones; at most `first`).")
+    async def ptp_edits(self, info: strawberry.Info, first: int | None = 50) -> list[PtpEdit] | None:
+        first = 50 if first is None else first
+        if not 0 <= first <= coding_rules.MAX_PTP_PAGE:
+            raise BadRequest(f"first must be between 0 and {coding_rules.MAX_PTP_PAGE} (got {first})")
+        if not self.access.granted:
+            return None
+        rules = await load_code_rules(info.context, self.system.value, self.code, first)
+        return [PtpEdit.from_contract(edit) for edit in rules.ptp_edits[:first]]
 
-    @strawberry.field
-    def mue(self) -> list[Mue] | None:
-        raise not_implemented("CodePage.mue")
+    @strawberry.field(description="Medically unlikely edits per setting (current editions).")
+    async def mue(self, info: strawberry.Info) -> list[Mue] | None:
+        if not self.access.granted:
+            return None
+        rules = await load_code_rules(info.context, self.system.value, self.code)
+        return [Mue.from_contract(mue) for mue in rules.mue]
 
-    @strawberry.field
-    def crosswalks(self) -> list[Crosswalk] | None:
-        raise not_implemented("CodePage.crosswalks")
+    @strawberry.field(description="ICD-10-CM / ICD-9-CM general equivalence mappings.")
+    async def crosswalks(self, info: strawberry.Info) -> list[Crosswalk] | None:
+        if not self.access.granted:
+            return None
+        rules = await load_code_rules(info.context, self.system.value, self.code)
+        return [Crosswalk.from_contract(crosswalk) for crosswalk in rules.crosswalks]
+
+    @strawberry.field(description="Why the page shows no official descriptor: a CPT code's "
+                                  "descriptor needs an AMA CPT licence. Null otherwise.")
+    async def descriptor_note(self, info: strawberry.Info) -> str | None:
+        if self.system != CodeSystem.CPT:
+            return None
+        rules = await load_code_rules(info.context, self.system.value, self.code)
+        return rules.descriptor_note
 
     @classmethod
     def from_contract(cls, page: contract.CodePage, access: Access) -> CodePage:
