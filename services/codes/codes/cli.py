@@ -1,6 +1,9 @@
 """Command line of the codes service.
 
-    python -m codes.cli load [--system ICD10CM ...]   load the available releases
+    python -m codes.cli load [--system ICD10CM ...] [--no-rules]
+                                                       load the available releases, then the
+                                                       coding rules (NCCI PTP, MUE, GEMs, index
+                                                       lay terms, licensed CPT) and the CPT codes
     python -m codes.cli status                         list the loaded editions
 
 Exit status 1 with a one-line message on a malformed release (naming file and line) or a
@@ -41,9 +44,12 @@ def load(
     system: Annotated[Optional[list[str]], typer.Option(
         "--system", "-s", help=f"Load only this system (repeatable): {', '.join(LOADABLE)}.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    rules: Annotated[bool, typer.Option(help="Also load the coding rules and the CPT codes "
+                                             "(skipped when --system is given).")] = True,
 ) -> None:
     """Load the official releases that are available and not loaded yet."""
     from .loading import load_available
+    from .rules.readers import MalformedRelease as MalformedRuleFile
 
     settings = _settings()
     systems = []
@@ -53,8 +59,9 @@ def load(
         systems.append(CodeSystem(name.upper()))
     started = time.monotonic()
     try:
-        reports = load_available(settings, systems or None, show_progress=progress)
-    except MalformedRelease as exc:
+        reports = load_available(settings, systems or None, show_progress=progress,
+                                 rules=rules and not systems, say=typer.echo)
+    except (MalformedRelease, MalformedRuleFile) as exc:
         _fail(f"malformed release: {exc} (the edition loaded before stays in place)")
     for report in reports:
         if report.status == "loaded":

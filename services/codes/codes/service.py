@@ -49,6 +49,7 @@ class CodesService:
     def get_codes(self, request: dict) -> list:
         parsed = _validate(contract.GetCodesRequest, request)
         pages = self.store.get_pages(parsed.refs)
+        self.rules.add_lay_terms(pages)   # ICD-10-CM alphabetic index terms
         return [page.model_dump(mode="json") if page else None for page in pages]
 
     @rpc

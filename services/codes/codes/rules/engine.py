@@ -9,6 +9,7 @@ No nameko here.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -119,8 +120,10 @@ class CodingRules:
             rows, count = self.store.ptp_for_code(edition.id, setting.value, key, request.ptp_first,
                                                   request.include_deleted_ptp)
             total += count
+            released = edition_effective_from(edition.name)
             edits.extend(PtpEdit(column1=r.column1, column2=r.column2, modifier_indicator=r.modifier_indicator,
-                                 effective_from=r.effective_from, deleted_on=r.deleted_on, rationale=r.rationale,
+                                 effective_from=r.effective_from, edition_effective_from=released,
+                                 deleted_on=r.deleted_on, rationale=r.rationale,
                                  setting=setting, source=edition.label) for r in rows)
         mue = []
         for setting in Setting:
@@ -152,6 +155,19 @@ class CodingRules:
         return CodeRules(system=CodeSystem.ICD10CM, code=format_icd10cm(key),
                          known=bool(crosswalks or terms), crosswalks=crosswalks, lay_terms=terms)
 
+    def add_lay_terms(self, pages: list) -> None:
+        """Add the ICD-10-CM index terms that point to each ICD-10-CM page's code to its
+        `lay_terms` (contracts.codes.CodePage objects; None entries are skipped)."""
+        index = self.snapshot().edition("INDEX")
+        wanted = [p for p in pages if p is not None and p.system == CodeSystem.ICD10CM]
+        if index is None or not wanted:
+            return
+        found = self.store.lay_terms_for([index.id], [code_key(p.code) for p in wanted])
+        for page in wanted:
+            terms = found.get(code_key(page.code), [])
+            seen = {t.lower() for t in page.lay_terms}
+            page.lay_terms = list(page.lay_terms) + [t for t in terms if t.lower() not in seen]
+
     # ---- modifiers ------------------------------------------------------------------------
     def _modifier_editions(self, snap: _Snapshot) -> dict[int, EditionRow]:
         return {e.id: e for e in (snap.edition("MODIFIERS"), snap.edition("CPT")) if e is not None}
@@ -182,6 +198,16 @@ class CodingRules:
         return Modifier(code=row.code, title=row.title, description=row.description,
                         system=CodeSystem(row.system), ncci_associated=row.code in NCCI_ASSOCIATED_MODIFIERS,
                         terminated_on=row.terminated_on, source=editions[row.edition_id].label)
+
+
+def edition_effective_from(name: str) -> date | None:
+    """The effective date a rule edition's name states: "effective 2026-04-01", or a quarter
+    "(2024 Q3; ...)" -> its first day (CMS quarterly releases take effect then)."""
+    if m := re.search(r"(\d{4})-(\d\d)-(\d\d)", name):
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    if m := re.search(r"(\d{4}) Q([1-4])", name):
+        return date(int(m[1]), 3 * int(m[2]) - 2, 1)
+    return None
 
 
 def _unlicensed_cpt_modifier(code: str) -> Modifier:

@@ -8,7 +8,9 @@ Which files: for each PTP setting the newest full table in ncci_ptp/ — CMS's o
 (ccipra-vNNNrN-f1..f4.txt, ccioph-...) when present, else the mirror's "noeffdate" tables.
 Excerpts and subsets (partial tables) are never loaded as an edition. MUE: the newest
 MCR_MUE_* file per setting. GEMs, the flattened ICD-10-CM index, the HCPCS modifiers and
-codes. CPT: the file named by CPT_FILE, else <mirror>/cpt/*.txt. The physician fee schedule
+codes. CPT: the file named by CPT_FILE, else <mirror>/cpt/*.txt. NCCI_PTP_DIR, when set,
+names the folder of PTP tables instead of <mirror>/ncci_ptp (the end-to-end tests load a
+smaller table than the 2.5 M-row release from there). The physician fee schedule
 RVU file (PPRRVU*) is not in the mirror; it is reported as skipped.
 """
 from __future__ import annotations
@@ -194,7 +196,8 @@ def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore
 
 def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
-    for setting, release in sorted(find_ptp_releases(mirror / "ncci_ptp").items()):
+    ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
+    for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
         loads.append(_load(store, "PTP", setting, release.name, release.parts,
                            lambda release=release: release.rows(show), say))
     for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
