@@ -21,6 +21,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from . import settings as gateway_settings
+from .auth import GatewayAuth
 from .context import Context
 from .rpc import RpcClient
 from .schema import build_schema
@@ -30,12 +31,15 @@ log = logging.getLogger("gateway")
 
 
 class GraphQLApp(GraphQL):
-    def __init__(self, schema, rpc: RpcClient, **kwargs: Any):
+    def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.rpc = rpc
+        self.gateway_auth = gateway_auth or GatewayAuth(gateway_settings.load_auth())
 
     async def get_context(self, request, response) -> Context:
-        return Context(rpc=self.rpc, request=request, response=response)
+        # Reading the credentials costs no RPC; it also hands a new client its guest cookie.
+        return Context(rpc=self.rpc, request=request, response=response,
+                       auth=self.gateway_auth.for_request(request, response), gateway_auth=self.gateway_auth)
 
 
 async def check_services(rpc: RpcClient, timeout: float) -> dict[str, str]:
@@ -54,11 +58,13 @@ async def check_services(rpc: RpcClient, timeout: float) -> dict[str, str]:
 
 
 def create_app(settings: gateway_settings.Settings | None = None, *,
+               auth_settings: gateway_settings.AuthSettings | None = None,
                ready_timeout: float = gateway_settings.READY_TIMEOUT) -> Starlette:
     settings = settings or gateway_settings.load()
+    gateway_auth = GatewayAuth(auth_settings or gateway_settings.load_auth())
     rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
                     connect_timeout=gateway_settings.CONNECT_TIMEOUT)
-    graphql = GraphQLApp(build_schema(), rpc, graphql_ide="graphiql", allow_queries_via_get=True)
+    graphql = GraphQLApp(build_schema(), rpc, gateway_auth, graphql_ide="graphiql", allow_queries_via_get=True)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -100,4 +106,5 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     )
     app.state.rpc = rpc
     app.state.settings = settings
+    app.state.auth = gateway_auth
     return app

@@ -1,12 +1,27 @@
-"""The per-request GraphQL context: cheap to build (the DataLoader is made on first use)."""
+"""The per-request GraphQL context: cheap to build (the DataLoaders are made on first
+use, and the caller is authenticated only when a resolver asks who it is)."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from graphql import OperationType
+from medcode_contracts import accounts as accounts_contract
+from medcode_contracts.accounts import Plan
+from medcode_contracts.errors import Unauthenticated
 from strawberry.dataloader import DataLoader
 
 from .rpc import RpcClient
+
+
+@dataclass(frozen=True)
+class MeterSubject:
+    """Whom the meter counts: a user (FREE, PRO) or a guest (with the client's IP)."""
+
+    subject: str
+    plan: Plan
+    client_ip: str | None = None
 
 
 @dataclass
@@ -15,7 +30,13 @@ class Context:
     request: Any = None      # starlette Request or WebSocket (None in schema tests)
     response: Any = None
     rpc_timeout: float | None = None  # None: the client's default
+    # The caller's credentials (gateway.auth.RequestAuth) and the app's auth handling
+    # (gateway.auth.GatewayAuth). None when the schema runs without an HTTP request
+    # (schema tests): then nobody is authenticated and nothing is metered.
+    auth: Any = None
+    gateway_auth: Any = None
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
+    _account: asyncio.Future | None = None
 
     def loader(self, name: str, factory) -> DataLoader:
         """The request's DataLoader called `name`, made by `factory(self)` on first use."""
@@ -23,3 +44,51 @@ class Context:
         if loader is None:
             loader = self._loaders[name] = factory(self)
         return loader
+
+    # -- who is calling ----------------------------------------------------------------
+    @property
+    def token(self) -> str | None:
+        return self.auth.token if self.auth is not None else None
+
+    async def account(self, info: Any = None) -> accounts_contract.Account | None:
+        """The caller's account, or None for a guest (no token). One `accounts.authenticate`
+        per request however many resolvers ask; Unauthenticated for a bad, expired or
+        revoked token. Pass the resolver's `info` from mutations: a cookie-authenticated
+        mutation must carry its CSRF token (gateway.auth), else Forbidden."""
+        auth = self.auth
+        if auth is None:
+            return None
+        if auth.authorization_error is not None:
+            raise auth.authorization_error
+        if auth.token is None:
+            return None
+        if info is not None and info.operation.operation is OperationType.MUTATION:
+            self.gateway_auth.check_csrf(auth)
+        if self._account is None:
+            self._account = asyncio.ensure_future(self._authenticate())
+        return await asyncio.shield(self._account)
+
+    async def require_account(self, info: Any = None) -> accounts_contract.Account:
+        account = await self.account(info)
+        if account is None:
+            raise Unauthenticated("Log in first: this needs an account.")
+        return account
+
+    async def meter_subject(self) -> MeterSubject:
+        account = await self.account()
+        if account is not None:
+            return MeterSubject(subject=account.id, plan=account.plan)
+        return MeterSubject(subject=self.auth.guest_id, plan=Plan.GUEST, client_ip=self.auth.client_ip)
+
+    async def _authenticate(self) -> accounts_contract.Account:
+        try:
+            account = await self.rpc.call(accounts_contract.SERVICE, accounts_contract.Rpc.AUTHENTICATE,
+                                          request=accounts_contract.TokenRequest(token=self.auth.token)
+                                          .model_dump(mode="json"),
+                                          timeout=self.rpc_timeout, op="authenticate")
+        except Unauthenticated:
+            if self.auth.cookie_authenticated and self.gateway_auth is not None:
+                # A dead session cookie: drop it, so the next request is a plain guest.
+                self.gateway_auth.clear_session(self.response)
+            raise
+        return accounts_contract.Account.model_validate(account)

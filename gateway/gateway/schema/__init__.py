@@ -10,6 +10,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 from .accounts import AccountsMutation, AccountsQuery
@@ -28,6 +29,9 @@ Subscription = merge_types("Subscription", (AssistantSubscription, CareersSubscr
 MAX_DEPTH = 10
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
+# A JSON array of operations in one POST (HTTP batching) shares one context: its code
+# pages are loaded and metered together, each counted once.
+MAX_BATCH_OPERATIONS = 10
 
 
 class Schema(strawberry.Schema):
@@ -40,6 +44,7 @@ def build_schema() -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH_OPERATIONS}),
         extensions=[
             QueryDepthLimiter(max_depth=MAX_DEPTH),
             MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

@@ -1,0 +1,254 @@
+"""Who is calling: session tokens, guest ids, CSRF and the client's address.
+
+- Session: `Authorization: Bearer <token>` (scripts, partners) or, for the web app, the
+  HttpOnly SameSite=Lax cookie `medcode_session` set by login/register. The token itself
+  is the accounts service's business (one `accounts.authenticate` per request, see
+  gateway.context.Context.account).
+- CSRF: a mutation authenticated by the session cookie must carry `X-CSRF-Token`, whose
+  value the web app reads from the (not HttpOnly) cookie `medcode_csrf`. The token is an
+  HMAC of the session token ("signed double submit"), so another site can neither read
+  nor forge it, and a cookie planted by a sibling domain does not match a session.
+  Bearer requests are exempt: a browser never adds that header on its own.
+- Guest id: a random id in the cookie `medcode_guest`, signed with HMAC-SHA256 so a
+  client cannot choose someone else's id. A client without a valid one gets a new one
+  on its first response; the metering service also caps guest views per client IP.
+- Client IP: the TCP peer, or, when the peer is a configured trusted proxy, the
+  nearest address in X-Forwarded-For that is not a trusted proxy.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+from medcode_contracts.accounts import MAX_TOKEN_LENGTH
+from medcode_contracts.errors import Forbidden, Unauthenticated
+
+from .settings import AuthSettings
+
+SESSION_COOKIE = "medcode_session"
+CSRF_COOKIE = "medcode_csrf"
+GUEST_COOKIE = "medcode_guest"
+CSRF_HEADER = "x-csrf-token"
+# Browsers cap a cookie's lifetime at 400 days anyway.
+GUEST_COOKIE_MAX_AGE = 400 * 86400
+UNKNOWN_IP = "unknown"  # no peer address (some ASGI servers): all such guests share one cap
+
+BAD_AUTHORIZATION = "The Authorization header must be `Bearer <token>`."
+CSRF_REFUSED = ("This request is authenticated by a cookie, so it needs the X-CSRF-Token header "
+                "(the value of the medcode_csrf cookie), or use Authorization: Bearer <token>.")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Source(str, Enum):
+    BEARER = "bearer"
+    COOKIE = "cookie"
+
+
+# -- signatures --------------------------------------------------------------------------
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+class Signer:
+    """HMAC-SHA256 with one key per purpose, derived from GATEWAY_SECRET, so a guest-id
+    signature can never pass as a CSRF token or the other way round."""
+
+    def __init__(self, secret: str):
+        if not secret:
+            raise ValueError("the gateway secret must not be empty")
+        master = secret.encode()
+        self._keys = {purpose: hmac.new(master, purpose.encode(), hashlib.sha256).digest()
+                      for purpose in ("guest-id", "csrf")}
+
+    def sign(self, purpose: str, message: str) -> str:
+        return _b64(hmac.new(self._keys[purpose], message.encode(), hashlib.sha256).digest())
+
+    def verify(self, purpose: str, message: str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(purpose, message).encode(), signature.encode("utf-8", "replace"))
+
+
+def new_guest_id() -> str:
+    return secrets.token_hex(16)
+
+
+def guest_cookie_value(signer: Signer, guest_id: str) -> str:
+    return f"{guest_id}.{signer.sign('guest-id', guest_id)}"
+
+
+def read_guest_cookie(signer: Signer, value: str | None) -> str | None:
+    """The guest id of a well-signed cookie value, else None (missing, tampered, garbage)."""
+    if not value or len(value) > 200:
+        return None
+    guest_id, dot, signature = value.partition(".")
+    if not dot or len(guest_id) != 32 or any(c not in "0123456789abcdef" for c in guest_id):
+        return None
+    return guest_id if signer.verify("guest-id", guest_id, signature) else None
+
+
+def csrf_token(signer: Signer, session_token: str) -> str:
+    return signer.sign("csrf", session_token)
+
+
+def csrf_matches(signer: Signer, session_token: str, header: str | None) -> bool:
+    return bool(header) and signer.verify("csrf", session_token, header)
+
+
+# -- credentials and addresses ---------------------------------------------------------
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of `Authorization: Bearer <token>`; None without the header;
+    Unauthenticated when the header is there but is not a usable bearer token."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token or len(token) > MAX_TOKEN_LENGTH:
+        raise Unauthenticated(BAD_AUTHORIZATION)
+    return token
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address, proxies: Sequence[Network]) -> bool:
+    return any(address in network for network in proxies)
+
+
+def client_ip(peer: str | None, forwarded_for: Iterable[str], trusted_proxies: Sequence[Network]) -> str:
+    """The address a guest's per-IP cap is counted against.
+
+    X-Forwarded-For is believed only when the TCP peer is a trusted proxy, and then only
+    up to the first hop that is not one: every proxy appends the address it saw, so the
+    entries left of an untrusted hop are whatever the client chose to send. An entry
+    that is not an IP address ends the walk at the proxy that passed it on, which only
+    ever puts a client under a shared (stricter) cap, never a fresh one.
+    """
+    address = _ip(peer) if peer else None
+    if address is None:
+        return UNKNOWN_IP
+    if not _trusted(address, trusted_proxies):
+        return str(address)
+    hops = [hop for value in forwarded_for for hop in value.split(",")]
+    for hop in reversed(hops):
+        hop_address = _ip(hop)
+        if hop_address is None:
+            break
+        address = hop_address
+        if not _trusted(address, trusted_proxies):
+            break
+    return str(address)
+
+
+# -- one request -------------------------------------------------------------------------
+@dataclass
+class RequestAuth:
+    """What a request says about its caller; nothing is checked with a service yet."""
+
+    token: str | None
+    source: Source | None
+    guest_id: str
+    client_ip: str
+    csrf_header: str | None = None
+    authorization_error: Unauthenticated | None = None  # a malformed Authorization header
+
+    @property
+    def cookie_authenticated(self) -> bool:
+        return self.source is Source.COOKIE
+
+
+def _cookie_expiry(expires_at: str) -> int:
+    """Seconds until an ISO-8601 instant (0 when past or unreadable)."""
+    try:
+        when = datetime.fromisoformat(expires_at)
+    except (TypeError, ValueError):
+        return 0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0, int((when - datetime.now(timezone.utc)).total_seconds()))
+
+
+class GatewayAuth:
+    """The gateway's auth configuration, and the cookie and header handling of requests."""
+
+    def __init__(self, settings: AuthSettings):
+        self.settings = settings
+        self.signer = Signer(settings.GATEWAY_SECRET)
+        self.trusted_proxies = settings.trusted_proxies
+        self.secure = settings.cookie_secure
+
+    # -- reading a request -------------------------------------------------------------
+    def for_request(self, request: Any, response: Any = None) -> RequestAuth:
+        """Reads the caller's credentials from `request` (a starlette Request or
+        WebSocket). A client without a valid guest cookie gets a new guest id, and the
+        cookie is set on `response` when there is one to set it on."""
+        headers, cookies = request.headers, request.cookies
+        authorization_error = None
+        try:
+            token = bearer_token(headers.get("authorization"))
+        except Unauthenticated as exc:
+            token, authorization_error = None, exc
+        source = Source.BEARER if token else None
+        if token is None and authorization_error is None:
+            cookie_token = cookies.get(SESSION_COOKIE)
+            if cookie_token and len(cookie_token) <= MAX_TOKEN_LENGTH:
+                token, source = cookie_token, Source.COOKIE
+        guest_id = read_guest_cookie(self.signer, cookies.get(GUEST_COOKIE))
+        if guest_id is None:
+            guest_id = new_guest_id()
+            if _can_set_cookies(response):
+                self.set_guest_cookie(response, guest_id)
+        if source is Source.COOKIE and _can_set_cookies(response) \
+                and cookies.get(CSRF_COOKIE) != csrf_token(self.signer, token):
+            # The web app lost (or never got) the CSRF cookie of its session: hand it again.
+            self._set_csrf_cookie(response, token, None)
+        peer = request.client.host if request.client else None
+        return RequestAuth(token=token, source=source, guest_id=guest_id,
+                           client_ip=client_ip(peer, headers.getlist("x-forwarded-for"), self.trusted_proxies),
+                           csrf_header=headers.get(CSRF_HEADER), authorization_error=authorization_error)
+
+    def check_csrf(self, auth: RequestAuth) -> None:
+        """Forbidden unless a cookie-authenticated request carries its CSRF token."""
+        if auth.cookie_authenticated and not csrf_matches(self.signer, auth.token, auth.csrf_header):
+            raise Forbidden(CSRF_REFUSED)
+
+    # -- cookies -------------------------------------------------------------------------
+    def set_guest_cookie(self, response: Any, guest_id: str) -> None:
+        response.set_cookie(GUEST_COOKIE, guest_cookie_value(self.signer, guest_id), max_age=GUEST_COOKIE_MAX_AGE,
+                            path="/", secure=self.secure, httponly=True, samesite="lax")
+
+    def set_session(self, response: Any, token: str, expires_at: str) -> None:
+        """After login or register: the HttpOnly session cookie and its CSRF cookie."""
+        if not _can_set_cookies(response):
+            return
+        max_age = _cookie_expiry(expires_at)
+        response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", secure=self.secure,
+                            httponly=True, samesite="lax")
+        self._set_csrf_cookie(response, token, max_age)
+
+    def clear_session(self, response: Any) -> None:
+        if not _can_set_cookies(response):
+            return
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=self.secure, httponly=True, samesite="lax")
+        response.delete_cookie(CSRF_COOKIE, path="/", secure=self.secure, httponly=False, samesite="lax")
+
+    def _set_csrf_cookie(self, response: Any, token: str, max_age: int | None) -> None:
+        # Readable by the web app's script (not HttpOnly): that is how it learns the token.
+        response.set_cookie(CSRF_COOKIE, csrf_token(self.signer, token), max_age=max_age, path="/",
+                            secure=self.secure, httponly=False, samesite="lax")
+
+
+def _can_set_cookies(response: Any) -> bool:
+    """HTTP responses can; a websocket (subscriptions) cannot."""
+    return response is not None and hasattr(response, "set_cookie") and hasattr(response, "delete_cookie")
