@@ -1,0 +1,251 @@
+"""gateway.auth: guest-cookie signatures, CSRF tokens, bearer parsing, the client's IP
+behind proxies, and the auth settings."""
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+import pytest
+from medcode_contracts.errors import Forbidden, Unauthenticated
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.auth import (
+    CSRF_COOKIE,
+    GUEST_COOKIE,
+    SESSION_COOKIE,
+    UNKNOWN_IP,
+    GatewayAuth,
+    Signer,
+    Source,
+    bearer_token,
+    client_ip,
+    csrf_matches,
+    csrf_token,
+    guest_cookie_value,
+    new_guest_id,
+    read_guest_cookie,
+)
+from gateway.settings import DEV_GATEWAY_SECRET, AuthSettings, ConfigError, load_auth, parse_networks
+
+SECRET = "test-secret-" + "x" * 32
+
+
+@pytest.fixture
+def signer() -> Signer:
+    return Signer(SECRET)
+
+
+# -- guest ids -------------------------------------------------------------------------
+def test_guest_cookie_round_trip(signer):
+    guest_id = new_guest_id()
+    assert len(guest_id) == 32 and guest_id != new_guest_id()
+    assert read_guest_cookie(signer, guest_cookie_value(signer, guest_id)) == guest_id
+
+
+def test_tampered_guest_cookies_are_refused(signer):
+    guest_id = new_guest_id()
+    value = guest_cookie_value(signer, guest_id)
+    _, signature = value.split(".", 1)
+    other = new_guest_id()
+    assert read_guest_cookie(signer, f"{other}.{signature}") is None           # someone else's id
+    assert read_guest_cookie(signer, value[:-1] + ("A" if value[-1] != "A" else "B")) is None
+    assert read_guest_cookie(signer, guest_id) is None                          # no signature
+    assert read_guest_cookie(Signer("another secret"), value) is None           # another key
+    for garbage in (None, "", ".", "x" * 500, "ZZ" * 16 + "." + signature, "é." + signature):
+        assert read_guest_cookie(signer, garbage) is None
+
+
+def test_a_guest_signature_is_not_a_csrf_token(signer):
+    guest_id = new_guest_id()
+    signature = guest_cookie_value(signer, guest_id).split(".", 1)[1]
+    assert not csrf_matches(signer, guest_id, signature)
+
+
+def test_csrf_token_belongs_to_its_session(signer):
+    token = csrf_token(signer, "session-a")
+    assert csrf_matches(signer, "session-a", token)
+    assert not csrf_matches(signer, "session-b", token)
+    assert not csrf_matches(signer, "session-a", None)
+    assert not csrf_matches(signer, "session-a", "")
+    assert not csrf_matches(signer, "session-a", token.upper() if token.upper() != token else token + "x")
+    assert not csrf_matches(Signer("another secret"), "session-a", token)
+
+
+def test_an_empty_secret_is_refused():
+    with pytest.raises(ValueError):
+        Signer("")
+
+
+# -- bearer tokens ---------------------------------------------------------------------
+@pytest.mark.parametrize("header, token", [(None, None), ("Bearer abc.def", "abc.def"),
+                                           ("bearer abc", "abc"), ("  Bearer   abc  ", "abc")])
+def test_bearer_token(header, token):
+    assert bearer_token(header) == token
+
+
+@pytest.mark.parametrize("header", ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc",
+                                    "Bearer a b", "Bearer " + "x" * 5000])
+def test_malformed_authorization_is_unauthenticated(header):
+    with pytest.raises(Unauthenticated, match="Bearer <token>"):
+        bearer_token(header)
+
+
+# -- client IP -------------------------------------------------------------------------
+PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1, ::1")
+
+
+@pytest.mark.parametrize("peer, forwarded, expected", [
+    ("198.51.100.7", [], "198.51.100.7"),
+    # An untrusted peer cannot choose its address with the header.
+    ("198.51.100.7", ["203.0.113.9"], "198.51.100.7"),
+    # Behind a trusted proxy: the address the proxy saw.
+    ("127.0.0.1", ["203.0.113.9"], "203.0.113.9"),
+    # Whatever the client put left of it is ignored: the nearest untrusted hop counts.
+    ("127.0.0.1", ["1.1.1.1, 203.0.113.9"], "203.0.113.9"),
+    ("10.1.2.3", ["1.1.1.1, 203.0.113.9, 10.0.0.5"], "203.0.113.9"),
+    ("10.1.2.3", ["1.1.1.1", "203.0.113.9, 10.0.0.5"], "203.0.113.9"),   # several header lines
+    # Garbage stops the walk at the proxy that passed it on (a shared, stricter cap).
+    ("127.0.0.1", ["203.0.113.9, not-an-ip"], "127.0.0.1"),
+    ("127.0.0.1", ["203.0.113.9:4444"], "127.0.0.1"),
+    ("10.1.2.3", ["203.0.113.9, junk, 10.0.0.5"], "10.0.0.5"),
+    # Only proxies in the chain: the farthest one.
+    ("10.1.2.3", ["10.9.9.9, 10.0.0.5"], "10.9.9.9"),
+    ("127.0.0.1", [], "127.0.0.1"),
+    ("::1", ["2001:DB8::0:1"], "2001:db8::1"),
+    (None, ["203.0.113.9"], UNKNOWN_IP),
+    ("not-an-ip", [], UNKNOWN_IP),
+])
+def test_client_ip(peer, forwarded, expected):
+    assert client_ip(peer, forwarded, PROXIES) == expected
+
+
+def test_without_trusted_proxies_the_header_is_ignored():
+    assert client_ip("127.0.0.1", ["203.0.113.9"], ()) == "127.0.0.1"
+
+
+# -- settings --------------------------------------------------------------------------
+def test_auth_settings_defaults_and_production_rules():
+    settings = load_auth()
+    assert settings.cookie_secure is False and settings.trusted_proxies == ()
+    with pytest.raises(ConfigError, match="GATEWAY_SECRET must be set in production"):
+        load_auth(ENVIRONMENT="production")
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        load_auth(ENVIRONMENT="production", GATEWAY_SECRET="short")
+    production = load_auth(ENVIRONMENT="production", GATEWAY_SECRET=SECRET)
+    assert production.cookie_secure is True
+    assert load_auth(GATEWAY_COOKIE_SECURE=True).cookie_secure is True
+    assert DEV_GATEWAY_SECRET != SECRET
+
+
+def test_bad_trusted_proxies_are_named():
+    with pytest.raises(ConfigError, match="GATEWAY_TRUSTED_PROXIES.*'nope'"):
+        load_auth(GATEWAY_TRUSTED_PROXIES="10.0.0.0/8, nope")
+    assert [str(n) for n in load_auth(GATEWAY_TRUSTED_PROXIES="10.0.0.0/8,127.0.0.1").trusted_proxies] == \
+        ["10.0.0.0/8", "127.0.0.1/32"]
+
+
+# -- requests --------------------------------------------------------------------------
+def make_request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None,
+                 peer: str | None = "198.51.100.7") -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    if cookies:
+        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    return Request({"type": "http", "method": "POST", "path": "/graphql", "headers": raw,
+                    "client": (peer, 5555) if peer else None, "query_string": b""})
+
+
+def set_cookies(response: Response) -> dict[str, SimpleCookie]:
+    cookies = {}
+    for key, value in response.raw_headers:
+        if key == b"set-cookie":
+            cookie = SimpleCookie(value.decode())
+            cookies.update({name: cookie for name in cookie})
+    return cookies
+
+
+@pytest.fixture
+def gateway_auth() -> GatewayAuth:
+    return GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET, GATEWAY_TRUSTED_PROXIES="127.0.0.1"))
+
+
+def test_a_new_client_gets_a_signed_httponly_guest_cookie(gateway_auth):
+    response = Response()
+    auth = gateway_auth.for_request(make_request(), response)
+    assert auth.token is None and auth.source is None and auth.client_ip == "198.51.100.7"
+    cookie = set_cookies(response)[GUEST_COOKIE][GUEST_COOKIE]
+    assert read_guest_cookie(gateway_auth.signer, cookie.value) == auth.guest_id
+    assert cookie["httponly"] and cookie["samesite"].lower() == "lax" and int(cookie["max-age"]) > 86400 * 300
+    assert not cookie["secure"]  # development default: plain HTTP
+
+
+def test_a_known_guest_keeps_its_id_and_a_tampered_one_gets_a_new_one(gateway_auth):
+    value = guest_cookie_value(gateway_auth.signer, new_guest_id())
+    response = Response()
+    auth = gateway_auth.for_request(make_request(cookies={GUEST_COOKIE: value}), response)
+    assert auth.guest_id == value.split(".")[0]
+    assert GUEST_COOKIE not in set_cookies(response)
+
+    forged = new_guest_id() + "." + value.split(".")[1]
+    response = Response()
+    auth = gateway_auth.for_request(make_request(cookies={GUEST_COOKIE: forged}), response)
+    assert auth.guest_id != forged.split(".")[0]
+    assert set_cookies(response)[GUEST_COOKIE][GUEST_COOKIE].value.startswith(auth.guest_id + ".")
+
+
+def test_bearer_wins_over_the_session_cookie(gateway_auth):
+    auth = gateway_auth.for_request(make_request({"Authorization": "Bearer tok-b"}, {SESSION_COOKIE: "tok-c"}),
+                                    Response())
+    assert (auth.token, auth.source) == ("tok-b", Source.BEARER)
+    gateway_auth.check_csrf(auth)  # bearer requests need no CSRF token
+
+    auth = gateway_auth.for_request(make_request({"Authorization": "Basic x"}, {SESSION_COOKIE: "tok-c"}),
+                                    Response())
+    assert auth.token is None and isinstance(auth.authorization_error, Unauthenticated)
+
+
+def test_cookie_sessions_need_the_csrf_header(gateway_auth):
+    response = Response()
+    auth = gateway_auth.for_request(make_request(cookies={SESSION_COOKIE: "tok-c"}), response)
+    assert (auth.token, auth.source) == ("tok-c", Source.COOKIE)
+    with pytest.raises(Forbidden, match="X-CSRF-Token"):
+        gateway_auth.check_csrf(auth)
+    # The missing CSRF cookie was handed out again, readable by the page's script.
+    csrf = set_cookies(response)[CSRF_COOKIE][CSRF_COOKIE]
+    assert csrf.value == csrf_token(gateway_auth.signer, "tok-c") and not csrf["httponly"]
+
+    wrong = gateway_auth.for_request(make_request({"X-CSRF-Token": csrf_token(gateway_auth.signer, "other")},
+                                                  {SESSION_COOKIE: "tok-c"}), Response())
+    with pytest.raises(Forbidden):
+        gateway_auth.check_csrf(wrong)
+    right = gateway_auth.for_request(make_request({"X-CSRF-Token": csrf.value},
+                                                  {SESSION_COOKIE: "tok-c", CSRF_COOKIE: csrf.value}), Response())
+    gateway_auth.check_csrf(right)
+
+
+def test_session_cookies_are_set_and_cleared(gateway_auth):
+    response = Response()
+    gateway_auth.set_session(response, "tok", "2999-01-01T00:00:00+00:00")
+    cookies = set_cookies(response)
+    session = cookies[SESSION_COOKIE][SESSION_COOKIE]
+    assert session.value == "tok" and session["httponly"] and session["samesite"].lower() == "lax"
+    assert int(session["max-age"]) > 0
+    assert cookies[CSRF_COOKIE][CSRF_COOKIE].value == csrf_token(gateway_auth.signer, "tok")
+
+    response = Response()
+    gateway_auth.clear_session(response)
+    cookies = set_cookies(response)
+    assert cookies[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+    assert cookies[CSRF_COOKIE][CSRF_COOKIE]["max-age"] == "0"
+
+
+def test_forwarded_for_counts_only_from_a_trusted_proxy(gateway_auth):
+    spoofed = gateway_auth.for_request(make_request({"X-Forwarded-For": "203.0.113.1"}), Response())
+    assert spoofed.client_ip == "198.51.100.7"
+    proxied = gateway_auth.for_request(make_request({"X-Forwarded-For": "203.0.113.1"}, peer="127.0.0.1"),
+                                       Response())
+    assert proxied.client_ip == "203.0.113.1"
+
+
+def test_websockets_get_a_guest_id_but_no_cookie(gateway_auth):
+    auth = gateway_auth.for_request(make_request(), response=object())
+    assert len(auth.guest_id) == 32

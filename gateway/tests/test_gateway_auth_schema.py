@@ -1,0 +1,286 @@
+"""Accounts and metering resolvers with a fake RPC client and a real request context:
+one authenticate per request, one check_views per request, premium fields nulled when
+refused, CSRF on cookie mutations, register's carry-over. Descriptors are made up."""
+from __future__ import annotations
+
+from collections import Counter
+from http.cookies import SimpleCookie
+
+import pytest
+from medcode_contracts.errors import Unauthenticated, Unavailable
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.auth import CSRF_COOKIE, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
+from gateway.context import Context
+from gateway.schema import build_schema
+from gateway.settings import AuthSettings
+
+
+
+def make_request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None) -> Request:
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    if cookies:
+        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    return Request({"type": "http", "method": "POST", "path": "/graphql", "headers": raw,
+                    "client": ("198.51.100.7", 5555), "query_string": b""})
+
+
+def set_cookies(response: Response) -> dict[str, SimpleCookie]:
+    cookies = {}
+    for key, value in response.raw_headers:
+        if key == b"set-cookie":
+            cookie = SimpleCookie(value.decode())
+            cookies.update({name: cookie for name in cookie})
+    return cookies
+
+SECRET = "schema-test-secret-" + "y" * 32
+GUEST = "0123456789abcdef0123456789abcdef"
+ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",
+           "created_at": "2026-01-01T00:00:00+00:00"}
+
+
+def page(system: str, code: str) -> dict:
+    return {"system": system, "code": code, "title": f"Made-up title of {code}", "short_title": None,
+            "billable": True, "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
+            "lay_terms": ["made-up"], "notes": {}, "parent": None, "children": []}
+
+
+PAGES = {("ICD10CM", "K220"): page("ICD10CM", "K22.0"), ("HCPCS", "J9035"): page("HCPCS", "J9035")}
+
+
+class FakeRpc:
+    def __init__(self, answers: dict):
+        self.answers = answers
+        self.requests: list[tuple[str, dict]] = []
+        self.calls: Counter = Counter()
+
+    async def call(self, service, method, *, timeout=None, context=None, op=None, **kwargs):
+        target = f"{service}.{method}"
+        self.requests.append((target, kwargs.get("request")))
+        self.calls[target] += 1
+        answer = self.answers[target]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(kwargs["request"]) if callable(answer) else answer
+
+    def sent(self, target: str) -> list[dict]:
+        return [request for name, request in self.requests if name == target]
+
+
+def get_codes(request):
+    return [PAGES.get((ref["system"], ref["code"])) for ref in request["refs"]]
+
+
+def grant_first(limit: int):
+    """check_views of a fresh subject with `limit` views."""
+    def answer(request):
+        out = []
+        for i, resource in enumerate(request["resources"]):
+            granted = i < limit
+            out.append({"resource": resource, "granted": granted, "limit": limit,
+                        "remaining": max(0, limit - i - 1) if granted else 0,
+                        "reason": None if granted else "Made-up: register to get more views."})
+        return out
+    return answer
+
+
+def rpc(**extra) -> FakeRpc:
+    return FakeRpc({"codes.get_codes": get_codes, "metering.check_views": grant_first(1),
+                    "accounts.authenticate": ACCOUNT, **extra})
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return build_schema()
+
+
+@pytest.fixture(scope="module")
+def gateway_auth():
+    return GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET))
+
+
+async def run(schema, gateway_auth, query, fake, headers=None, cookies=None, response=None):
+    response = response if response is not None else Response()
+    request = make_request(headers, cookies)
+    context = Context(rpc=fake, request=request, response=response,
+                      auth=gateway_auth.for_request(request, response), gateway_auth=gateway_auth)
+    result = await schema.execute(query, context_value=context)
+    return result.data, [e.formatted for e in result.errors or []]
+
+
+def guest_cookie(gateway_auth) -> dict:
+    return {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
+
+
+PREMIUM = "layTerms notes { includes } parent { code } children { code } ptpEdits { column1 } mue { maxUnits } " \
+          "crosswalks { kind }"
+
+
+async def test_all_code_fields_make_one_check_views_for_the_distinct_known_codes(schema, gateway_auth):
+    fake = rpc()
+    data, errors = await run(schema, gateway_auth, f"""{{
+      a: code(system: ICD10CM, code: "K22.0") {{ code access {{ granted remaining limit reason }} layTerms }}
+      b: code(system: HCPCS, code: "J9035") {{ code access {{ granted remaining limit reason }} {PREMIUM} }}
+      c: code(system: ICD10CM, code: "k220") {{ code access {{ granted }} }}
+      missing: code(system: ICD10CM, code: "Q99.999") {{ code }} }}""", fake, cookies=guest_cookie(gateway_auth))
+    assert errors == []
+    assert fake.calls["metering.check_views"] == 1 and fake.calls["accounts.authenticate"] == 0
+    [request] = fake.sent("metering.check_views")
+    assert request == {"subject": GUEST, "plan": "GUEST", "resources": ["ICD10CM:K22.0", "HCPCS:J9035"],
+                       "client_ip": "198.51.100.7"}
+    assert data["a"]["access"] == {"granted": True, "remaining": 0, "limit": 1, "reason": None}
+    assert data["a"]["layTerms"] == ["made-up"]
+    assert data["c"]["access"] == {"granted": True}
+    assert data["b"]["access"] == {"granted": False, "remaining": 0, "limit": 1,
+                                   "reason": "Made-up: register to get more views."}
+    # Every premium section of the refused page is null, and none of them ran an RPC.
+    assert {k: v for k, v in data["b"].items() if k not in ("code", "access")} == {
+        "layTerms": None, "notes": None, "parent": None, "children": None, "ptpEdits": None, "mue": None,
+        "crosswalks": None}
+    assert data["missing"] is None
+    assert "codes.get_code_rules" not in fake.calls
+
+
+async def test_refused_page_runs_no_premium_resolver(schema, gateway_auth):
+    fake = rpc(**{"metering.check_views": grant_first(0)})
+    data, errors = await run(schema, gateway_auth,
+                             '{ code(system: HCPCS, code: "J9035") { ptpEdits { column1 } mue { maxUnits } } }',
+                             fake, cookies=guest_cookie(gateway_auth))
+    assert errors == [] and data == {"code": {"ptpEdits": None, "mue": None}}
+    assert set(fake.calls) == {"codes.get_codes", "metering.check_views"}
+
+
+async def test_search_is_not_metered(schema, gateway_auth):
+    fake = rpc(**{"codes.search_codes": {"total_count": 0, "hits": [], "has_next_page": False,
+                                         "end_cursor": None, "facets": []}})
+    data, errors = await run(schema, gateway_auth, '{ searchCodes(query: "x") { totalCount } }', fake)
+    assert errors == [] and set(fake.calls) == {"codes.search_codes"}
+
+
+async def test_one_authenticate_per_request_and_the_user_is_metered(schema, gateway_auth):
+    fake = rpc(**{"metering.get_meter": {"plan": "FREE", "limit": 6, "used": 2, "remaining": 4}})
+    data, errors = await run(schema, gateway_auth, """{
+      viewer { account { id email name plan role } meter { plan limit used remaining } }
+      a: code(system: ICD10CM, code: "K22.0") { code }  b: code(system: HCPCS, code: "J9035") { code } }""",
+                             fake, headers={"Authorization": "Bearer tok"})
+    assert errors == []
+    assert fake.calls["accounts.authenticate"] == 1 and fake.calls["metering.check_views"] == 1
+    assert fake.sent("accounts.authenticate") == [{"token": "tok"}]
+    assert fake.sent("metering.check_views")[0]["subject"] == "u-1"
+    assert fake.sent("metering.check_views")[0]["plan"] == "FREE"
+    assert data["viewer"] == {"account": {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE",
+                                          "role": "MEMBER"},
+                              "meter": {"plan": "FREE", "limit": 6, "used": 2, "remaining": 4}}
+
+
+async def test_guest_viewer(schema, gateway_auth):
+    fake = rpc(**{"metering.get_meter": {"plan": "GUEST", "limit": 1, "used": 0, "remaining": 1}})
+    data, errors = await run(schema, gateway_auth, "{ viewer { account { id } meter { plan used remaining } } }",
+                             fake, cookies=guest_cookie(gateway_auth))
+    assert errors == [] and data["viewer"] == {"account": None, "meter": {"plan": "GUEST", "used": 0, "remaining": 1}}
+    assert fake.sent("metering.get_meter") == [{"subject": GUEST, "plan": "GUEST", "client_ip": "198.51.100.7"}]
+
+
+async def test_a_dead_session_cookie_is_unauthenticated_and_cleared(schema, gateway_auth):
+    fake = rpc(**{"accounts.authenticate": Unauthenticated("Your session is invalid or has expired: log in again.")})
+    response = Response()
+    data, errors = await run(schema, gateway_auth, '{ code(system: HCPCS, code: "J9035") { code } }', fake,
+                             cookies={SESSION_COOKIE: "dead"}, response=response)
+    assert data == {"code": None} and errors[0]["extensions"] == {"code": "UNAUTHENTICATED"}
+    assert set_cookies(response)[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+
+
+async def test_register_carries_the_guest_over_and_sets_the_session(schema, gateway_auth):
+    fake = rpc(**{"accounts.register": {"token": "tok-new", "expires_at": "2999-01-01T00:00:00+00:00",
+                                        "account": ACCOUNT},
+                  "metering.carry_over": {"plan": "FREE", "limit": 6, "used": 1, "remaining": 5}})
+    response = Response()
+    data, errors = await run(schema, gateway_auth, """mutation { register(input:
+        {email: "Ann@Example.org", password: "long enough", name: "Ann"}) { token account { id role } } }""",
+                             fake, cookies=guest_cookie(gateway_auth), response=response)
+    assert errors == []
+    assert data["register"] == {"token": "tok-new", "account": {"id": "u-1", "role": "MEMBER"}}
+    assert fake.sent("accounts.register") == [{"email": "Ann@Example.org", "password": "long enough", "name": "Ann",
+                                               "role": "MEMBER", "guest_id": GUEST}]
+    assert fake.sent("metering.carry_over") == [{"guest_id": GUEST, "user_id": "u-1"}]
+    cookies = set_cookies(response)
+    assert cookies[SESSION_COOKIE][SESSION_COOKIE].value == "tok-new"
+    assert cookies[CSRF_COOKIE][CSRF_COOKIE].value == csrf_token(gateway_auth.signer, "tok-new")
+
+
+async def test_register_succeeds_when_the_carry_over_must_wait(schema, gateway_auth):
+    fake = rpc(**{"accounts.register": {"token": "t", "expires_at": "2999-01-01T00:00:00+00:00", "account": ACCOUNT},
+                  "metering.carry_over": Unavailable("the metering service did not answer carry_over within 2 s")})
+    data, errors = await run(schema, gateway_auth, """mutation { register(input:
+        {email: "a@example.org", password: "long enough", name: "A"}) { token } }""", fake)
+    assert errors == [] and data == {"register": {"token": "t"}}
+
+
+async def test_bad_register_input_costs_no_rpc(schema, gateway_auth):
+    fake = rpc()
+    data, errors = await run(schema, gateway_auth, """mutation { register(input:
+        {email: "a@example.org", password: "", name: "A"}) { token } }""", fake)
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"} and "password" in errors[0]["message"]
+    assert fake.requests == []
+
+
+MUTATION = 'mutation { setPlan(accountId: "u-2", plan: PRO) { id plan } }'
+
+
+async def test_cookie_mutation_without_csrf_is_refused_before_any_rpc(schema, gateway_auth):
+    fake = rpc(**{"accounts.set_plan": {**ACCOUNT, "id": "u-2", "plan": "PRO"}})
+    data, errors = await run(schema, gateway_auth, MUTATION, fake, cookies={SESSION_COOKIE: "tok"})
+    assert data is None and errors[0]["extensions"] == {"code": "FORBIDDEN"}
+    assert "X-CSRF-Token" in errors[0]["message"] and fake.requests == []
+
+    data, errors = await run(schema, gateway_auth, MUTATION, fake, cookies={SESSION_COOKIE: "tok"},
+                             headers={"X-CSRF-Token": csrf_token(gateway_auth.signer, "tok")})
+    assert errors == [] and data == {"setPlan": {"id": "u-2", "plan": "PRO"}}
+    assert fake.sent("accounts.set_plan") == [{"token": "tok", "account_id": "u-2", "plan": "PRO"}]
+
+
+async def test_bearer_mutation_needs_no_csrf(schema, gateway_auth):
+    fake = rpc(**{"accounts.set_plan": {**ACCOUNT, "id": "u-2", "plan": "PRO"}})
+    data, errors = await run(schema, gateway_auth, MUTATION, fake, headers={"Authorization": "Bearer tok"})
+    assert errors == []
+
+
+async def test_set_plan_and_delete_need_an_account(schema, gateway_auth):
+    for mutation in (MUTATION, "mutation { deleteAccount }"):
+        data, errors = await run(schema, gateway_auth, mutation, rpc())
+        assert errors[0]["extensions"] == {"code": "UNAUTHENTICATED"}
+
+
+async def test_logout_revokes_and_clears_cookies(schema, gateway_auth):
+    fake = rpc(**{"accounts.logout": True})
+    response = Response()
+    data, errors = await run(schema, gateway_auth, "mutation { logout }", fake, cookies={SESSION_COOKIE: "tok"},
+                             headers={"X-CSRF-Token": csrf_token(gateway_auth.signer, "tok")}, response=response)
+    assert errors == [] and data == {"logout": True}
+    assert fake.sent("accounts.logout") == [{"token": "tok"}]
+    assert set_cookies(response)[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+
+    data, errors = await run(schema, gateway_auth, "mutation { logout }", fake, cookies={SESSION_COOKIE: "tok"})
+    assert errors[0]["extensions"] == {"code": "FORBIDDEN"}
+
+
+async def test_delete_own_account_clears_the_session(schema, gateway_auth):
+    fake = rpc(**{"accounts.delete_account": True})
+    response = Response()
+    data, errors = await run(schema, gateway_auth, "mutation { deleteAccount }", fake,
+                             headers={"Authorization": "Bearer tok"}, response=response)
+    assert errors == [] and data == {"deleteAccount": True}
+    assert fake.sent("accounts.delete_account") == [{"token": "tok", "account_id": "u-1"}]
+    assert set_cookies(response)[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+
+
+async def test_malformed_authorization_is_an_error_not_a_guest(schema, gateway_auth):
+    data, errors = await run(schema, gateway_auth, "{ viewer { account { id } } }", rpc(),
+                             headers={"Authorization": "Basic abc"})
+    assert errors[0]["extensions"] == {"code": "UNAUTHENTICATED"} and "Bearer" in errors[0]["message"]
+
+
+def test_account_type_exposes_no_secret(schema):
+    fields = set(schema._schema.type_map["Account"].fields)
+    assert fields == {"id", "email", "name", "plan", "role"}
