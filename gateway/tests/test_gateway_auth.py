@@ -249,3 +249,14 @@ def test_forwarded_for_counts_only_from_a_trusted_proxy(gateway_auth):
 def test_websockets_get_a_guest_id_but_no_cookie(gateway_auth):
     auth = gateway_auth.for_request(make_request(), response=object())
     assert len(auth.guest_id) == 32
+
+
+def test_a_bad_auth_variable_stops_the_gateway_at_start(monkeypatch, capsys):
+    from gateway.settings import load_or_exit
+
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.delenv("GATEWAY_SECRET", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        load_or_exit()
+    assert exit_info.value.code == 2
+    assert "GATEWAY_SECRET must be set in production" in capsys.readouterr().err
