@@ -53,8 +53,11 @@ postgres:
 load: install
 	$(BIN)/python -m codes.cli load
 
-run: install broker load
-	$(BIN)/python -m medcode_common.launcher
+# The broker is stopped on exit only if this run started it.
+run: install
+	@scripts/ensure-rabbitmq.sh --marker $(DATA_DIR)/.broker-started-by-make-run
+	$(MAKE) --no-print-directory load
+	MEDCODE_BROKER_MARKER=$(DATA_DIR)/.broker-started-by-make-run $(BIN)/python -m medcode_common.launcher
 
 test: install
 	@scripts/ensure-rabbitmq.sh --management

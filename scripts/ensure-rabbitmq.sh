@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Make sure RabbitMQ answers on the AMQP port (and, with --management, its HTTP API,
 # which the per-test vhost fixtures use). Starts it if installed, installs it on Debian
-# as root if missing, otherwise says what to do.
+# as root if missing, otherwise says what to do. With --marker FILE, FILE is created when
+# this script started the broker, so `make run` can stop it again on exit.
 set -euo pipefail
 want_management=0
-[ "${1:-}" = "--management" ] && want_management=1
+marker=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --management) want_management=1 ;;
+    --marker) marker="$2"; shift ;;
+    *) echo "usage: $0 [--management] [--marker FILE]" >&2; exit 2 ;;
+  esac
+  shift
+done
 host=127.0.0.1; port=5672
 
 answers() { (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; }
@@ -30,6 +39,7 @@ if ! answers; then
   echo "Starting RabbitMQ..."
   rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_for answers "RabbitMQ on $host:$port"
+  if [ -n "$marker" ]; then mkdir -p "$(dirname "$marker")"; touch "$marker"; fi
 fi
 
 if [ "$want_management" = 1 ] && ! management_answers; then

@@ -108,7 +108,17 @@ def main() -> int:
         time.sleep(0.5)
     print("Stopping...", flush=True)
     platform.stop()
+    stop_broker_if_we_started_it(os.environ.get("MEDCODE_BROKER_MARKER"))
     return exit_code
+
+
+def stop_broker_if_we_started_it(marker: str | None) -> None:
+    """`make run` started RabbitMQ only if it was not running (the marker says so); what
+    it started, it stops."""
+    if marker and os.path.exists(marker):
+        print("Stopping RabbitMQ (started by make run)...", flush=True)
+        subprocess.run(["rabbitmqctl", "stop"], check=False, stdout=subprocess.DEVNULL)
+        os.remove(marker)
 
 
 if __name__ == "__main__":
