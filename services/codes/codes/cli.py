@@ -70,6 +70,8 @@ def load(
                        f"in {report.seconds:.1f} s")
         elif report.status == "already loaded":
             typer.echo(f"{report.system}: {report.edition} already loaded")
+        elif report.system == CodeSystem.CPT.value:
+            typer.echo("CPT: no codes (no NCCI PTP/MUE file in DATA_MIRROR and no licensed CPT_FILE)")
         else:
             typer.echo(f"{report.system}: no release found (set DATA_MIRROR to a mirror of the official files)")
     typer.echo(f"done in {time.monotonic() - started:.1f} s")
