@@ -3,6 +3,8 @@ a 10-line check_claim in-process against the loaded database.
 
     .venv/bin/python benchmarks/rules_bench.py [--database-url URL] [--runs 2000]
 
+`make bench` calls bench_rules(), which also times a 10-line checkClaim through GraphQL.
+
 Default database: a fresh SQLite file in a temporary directory. Reads DATA_MIRROR (or
 ../shared/data). Prints one line per measure.
 """
@@ -32,14 +34,11 @@ CLAIM = {"date_of_service": "2024-08-01", "setting": "practitioner", "lines": [
     {"code": "11042"}, {"code": "97597", "units": 2}]}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=None)
-    parser.add_argument("--runs", type=int, default=2000)
-    args = parser.parse_args()
-    mirror = Path(os.environ.get("DATA_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+def measure_service(mirror: Path, database_url: str | None = None, runs: int = 2000) -> None:
+    """Load the full PTP practitioner table into a fresh database, then time check_claim
+    in-process (the service's own code path, without the broker)."""
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database_url or f"sqlite:///{Path(tmp) / 'codes.sqlite3'}"
+        url = database_url or f"sqlite:///{Path(tmp) / 'codes.sqlite3'}"
         engine = make_engine(url)
         CodeStore(engine).migrate()
         store = RulesStore(engine)
@@ -57,16 +56,68 @@ def main() -> None:
         rules = CodingRules(store)
         check = rules.check_claim(CLAIM)     # warms the cache
         timings = []
-        for _ in range(args.runs):
+        for _ in range(runs):
             t0 = time.perf_counter()
             rules.check_claim(CLAIM)
             timings.append((time.perf_counter() - t0) * 1000)
         timings.sort()
         p50 = statistics.median(timings)
         p99 = timings[int(len(timings) * 0.99) - 1]
-        print(f"check_claim 10 lines in-process: p50 {p50:.3f} ms, p99 {p99:.3f} ms over {args.runs} runs "
+        print(f"check_claim 10 lines in-process: p50 {p50:.3f} ms, p99 {p99:.3f} ms over {runs} runs "
               f"({len(check.findings)} findings; target <= 1 ms)")
         engine.dispose()
+
+
+CHECK_CLAIM = """query($input: ClaimInput!) { checkClaim(input: $input) {
+  clean findings { kind codes message modifierAllowed source } } }"""
+
+
+def _graphql_claim() -> dict:
+    return {"dateOfService": CLAIM["date_of_service"], "setting": CLAIM["setting"],
+            "lines": [{"code": line["code"], "modifiers": line.get("modifiers", []), "units": line.get("units", 1)}
+                      for line in CLAIM["lines"]]}
+
+
+def measure_graphql(base_url: str, seconds: float = 5.0) -> None:
+    """A 10-line checkClaim through the gateway's HTTP endpoint, one request at a time."""
+    import httpx
+
+    body = {"query": CHECK_CLAIM, "variables": {"input": _graphql_claim()}}
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for _ in range(20):   # warm up
+            answer = client.post("/graphql", json=body).json()
+            if answer.get("errors"):
+                raise RuntimeError(f"checkClaim failed: {answer['errors']}")
+        timings = []
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            client.post("/graphql", json=body).raise_for_status()
+            timings.append((time.perf_counter() - t0) * 1000)
+    timings.sort()
+    print(f"checkClaim 10 lines full stack (GraphQL, concurrency 1): p50 {statistics.median(timings):.2f} ms, "
+          f"p99 {timings[max(0, int(len(timings) * 0.99) - 1)]:.2f} ms over {len(timings)} requests "
+          f"({len(answer['data']['checkClaim']['findings'])} findings)")
+
+
+def bench_rules(base_url: str, seconds: float = 5.0) -> None:
+    """What `make bench` (benchmarks/run.py) adds: checkClaim through the running stack,
+    then the PTP load and the in-process check on a fresh database."""
+    print("\ncoding rules")
+    measure_graphql(base_url, seconds)
+    measure_service(_mirror())
+
+
+def _mirror() -> Path:
+    return Path(os.environ.get("DATA_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--runs", type=int, default=2000)
+    args = parser.parse_args()
+    measure_service(_mirror(), args.database_url, args.runs)
 
 
 if __name__ == "__main__":

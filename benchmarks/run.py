@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from benchmarks import rules_bench
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
 
@@ -133,6 +134,7 @@ def main() -> int:
             return 1
         print(f"stack ready; {DURATION:.0f} s per measurement, concurrency {CONCURRENCY}")
         report(asyncio.run(measure(base, amqp_uri)))
+        rules_bench.bench_rules(base, DURATION)
     finally:
         platform.stop()
         drop_vhost()
