@@ -144,7 +144,7 @@ async def test_gem_target_keeps_the_icd9_code_beside_the_code_summary(schema):
     mapped, no_map = data["code"]["crosswalks"]
     assert mapped == {"kind": "GEM_I10_TO_I9", "approximate": True, "noMap": False, "targetSystem": "ICD9CM",
                       "targetCode": "410.90",
-                      "target": {"system": "ICD10CM", "code": "410.90", "title": "ICD-9-CM 410.90", "billable": False}}
+                      "target": {"system": "ICD9CM", "code": "410.90", "title": "ICD-9-CM 410.90", "billable": False}}
     assert no_map["noMap"] is True and no_map["target"]["title"] == "No ICD-9-CM equivalent"
 
 
@@ -203,3 +203,12 @@ async def test_modifier(schema):
 async def test_modifier_code_too_long_is_bad_input(schema):
     _, errors = await run(schema, '{ modifier(code: "TOOLONG") { code } }', FakeRpc({}))
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
+
+
+async def test_icd9cm_is_only_a_crosswalk_target(schema):
+    data, errors = await run(schema, '{ code(system: ICD9CM, code: "410.90") { code } }', FakeRpc({}))
+    assert errors == [] and data == {"code": None}
+    data, errors = await run(schema, '{ searchCodes(query: "infarct", systems: [ICD9CM]) { totalCount } }',
+                             FakeRpc({}))
+    assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "ICD9CM cannot be searched" in errors[0]["message"]

@@ -13,6 +13,10 @@ class CodeSystem(Enum):
     HCPCS = "HCPCS"
     CPT = "CPT"
     MODIFIER = "MODIFIER"
+    # Added beside the contract's values (additive): GEM crosswalks lead to ICD-9-CM codes.
+    ICD9CM = strawberry.enum_value("ICD9CM", description=(
+        "ICD-9-CM: appears only as a crosswalk target (CMS GEMs); it has no code pages and "
+        "cannot be searched."))
 
 
 @strawberry.enum

@@ -41,6 +41,8 @@ class CodesQuery:
                            first: int | None = 20,
                            after: str | None = None) -> CodeSearchResult:
         query, first, after = validate_search(query, first, after)
+        if systems and CodeSystem.ICD9CM in systems:
+            raise BadRequest("systems: ICD9CM cannot be searched; it appears only as a crosswalk target")
         request = contract.SearchRequest(
             query=query, systems=[contract.CodeSystem(s.value) for s in systems] if systems else None,
             billable_only=bool(billable_only), first=first, after=after)
@@ -57,6 +59,8 @@ class CodesQuery:
             raise BadRequest("code must not be empty (letters and digits, e.g. K22.0)")
         if len(code) > MAX_CODE_LENGTH:
             raise BadRequest(f"code is too long ({len(code)} characters; at most {MAX_CODE_LENGTH})")
+        if system is CodeSystem.ICD9CM:
+            return None  # crosswalk targets only: no ICD-9-CM code pages exist
         page = await load_code_page(info.context, system.value, code)
         if page is None:
             return None

@@ -164,9 +164,8 @@ class Mue:
 
 @strawberry.type(description=(
     "A general equivalence mapping (GEM) between ICD-10-CM and ICD-9-CM. The other side is "
-    "an ICD-9-CM code, which the CodeSystem enum cannot name: targetSystem (\"ICD9CM\") and "
-    "targetCode give it; `target` carries the same code and title with system ICD10CM, the "
-    "code book the crosswalk belongs to, and billable false."))
+    "an ICD-9-CM code: `target.system` is ICD9CM (a crosswalk-only code system), and "
+    "`targetSystem` / `targetCode` repeat it as plain strings."))
 class Crosswalk:
     kind: str = strawberry.field(description="GEM_I10_TO_I9 (forward GEM) or GEM_I9_TO_I10 (backward GEM).")
     target: CodeSummary
@@ -180,7 +179,7 @@ class Crosswalk:
     def from_contract(cls, crosswalk: coding_rules.Crosswalk) -> Crosswalk:
         target = crosswalk.target
         title = target.title or f"{'ICD-9-CM' if target.system == 'ICD9CM' else target.system} {target.code}"
-        system = CodeSystem(target.system) if target.system in CodeSystem.__members__ else CodeSystem.ICD10CM
+        system = CodeSystem(target.system)
         return cls(kind=crosswalk.kind, approximate=crosswalk.approximate,
                    target=CodeSummary(system=system, code=target.code, title=title, billable=False),
                    target_system=target.system, target_code=target.code, no_map=crosswalk.no_map,
