@@ -16,6 +16,7 @@ RVU file (PPRRVU*) is not in the mirror; it is reported as skipped.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
@@ -65,14 +66,36 @@ def fingerprint(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
+class _ProgressReader(io.RawIOBase):
+    """Counts the bytes read from `raw` on a progress bar (closed with the file)."""
+
+    def __init__(self, raw, bar: tqdm):
+        self._raw, self._bar = raw, bar
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self._raw.readinto(buffer)
+        if count:
+            self._bar.update(count)
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._bar.close()
+            self._raw.close()
+        super().close()
+
+
 def _wrap(show: bool, desc: str, path: Path) -> readers.Wrap:
     if not show:
         return None
     total = path.stat().st_size
 
     def wrap(raw):
-        return tqdm.wrapattr(raw, "read", total=total, desc=desc, unit="B", unit_scale=True,
-                             unit_divisor=1024, leave=False)
+        bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True, unit_divisor=1024, leave=False)
+        return io.BufferedReader(_ProgressReader(raw, bar))
 
     return wrap
 
