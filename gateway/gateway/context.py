@@ -68,6 +68,16 @@ class Context:
             self._account = asyncio.ensure_future(self._authenticate())
         return await asyncio.shield(self._account)
 
+    def prefetch_account(self) -> None:
+        """Start authenticating now, without waiting: a resolver that will need the caller
+        later (the code page's meter) lets the authenticate RPC overlap its own RPCs. Errors
+        surface where account() is awaited; if nobody awaits, they are dropped quietly."""
+        auth = self.auth
+        if auth is None or auth.token is None or auth.authorization_error is not None or self._account:
+            return
+        self._account = asyncio.ensure_future(self._authenticate())
+        self._account.add_done_callback(lambda task: task.cancelled() or task.exception())
+
     async def require_account(self, info: Any = None) -> accounts_contract.Account:
         account = await self.account(info)
         if account is None:

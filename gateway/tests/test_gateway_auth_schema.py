@@ -284,3 +284,42 @@ async def test_malformed_authorization_is_an_error_not_a_guest(schema, gateway_a
 def test_account_type_exposes_no_secret(schema):
     fields = set(schema._schema.type_map["Account"].fields)
     assert fields == {"id", "email", "name", "plan", "role"}
+
+
+async def test_a_members_code_page_authenticates_while_the_page_loads(schema, gateway_auth):
+    """authenticate and get_codes are in flight together; the meter is asked after both."""
+    import asyncio
+
+    in_flight: set[str] = set()
+    overlapped = []
+
+    def slow(target, answer):
+        async def call(request):
+            in_flight.add(target)
+            await asyncio.sleep(0.01)
+            overlapped.append(set(in_flight))
+            in_flight.discard(target)
+            return answer(request) if callable(answer) else answer
+        return call
+
+    class AsyncAnswers(FakeRpc):
+        async def call(self, service, method, **kwargs):
+            result = await super().call(service, method, **kwargs)
+            return await result if asyncio.iscoroutine(result) else result
+
+    fake = AsyncAnswers({"codes.get_codes": slow("codes.get_codes", get_codes),
+                         "accounts.authenticate": slow("accounts.authenticate", ACCOUNT),
+                         "metering.check_views": grant_first(6)})
+    data, errors = await run(schema, gateway_auth, '{ code(system: ICD10CM, code: "K22.0") { code access { granted } } }',
+                             fake, headers={"Authorization": "Bearer tok"})
+    assert errors == [] and data["code"] == {"code": "K22.0", "access": {"granted": True}}
+    assert {"codes.get_codes", "accounts.authenticate"} in overlapped
+    assert [name for name, _ in fake.requests][-1] == "metering.check_views"
+
+
+async def test_a_prefetched_failed_login_still_reports_unauthenticated(schema, gateway_auth):
+    fake = rpc(**{"accounts.authenticate": Unauthenticated("Your session has expired: log in again.")})
+    data, errors = await run(schema, gateway_auth, '{ code(system: ICD10CM, code: "K22.0") { code access { granted } } }',
+                             fake, headers={"Authorization": "Bearer expired"})
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert fake.calls["metering.check_views"] == 0

@@ -61,6 +61,7 @@ class CodesQuery:
             raise BadRequest(f"code is too long ({len(code)} characters; at most {MAX_CODE_LENGTH})")
         if system is CodeSystem.ICD9CM:
             return None  # crosswalk targets only: no ICD-9-CM code pages exist
+        info.context.prefetch_account()  # the meter needs the caller: overlap the two RPCs
         page = await load_code_page(info.context, system.value, code)
         if page is None:
             return None
