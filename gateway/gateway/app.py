@@ -11,6 +11,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
+from medcode_contracts import codes as codes_contract
 from medcode_contracts.common import HEALTH
 from medcode_contracts.services import ALL_SERVICES
 from starlette.applications import Starlette
@@ -24,22 +25,27 @@ from . import settings as gateway_settings
 from .auth import GatewayAuth
 from .context import Context
 from .rpc import RpcClient
+from . import events
 from .schema import build_schema
+from .search_cache import SearchCache
 from .telemetry import TracingMiddleware
 
 log = logging.getLogger("gateway")
 
 
 class GraphQLApp(GraphQL):
-    def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None, **kwargs: Any):
+    def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
+                 search_cache: SearchCache | None = None, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.rpc = rpc
         self.gateway_auth = gateway_auth or GatewayAuth(gateway_settings.load_auth())
+        self.search_cache = search_cache
 
     async def get_context(self, request, response) -> Context:
         # Reading the credentials costs no RPC; it also hands a new client its guest cookie.
         return Context(rpc=self.rpc, request=request, response=response,
-                       auth=self.gateway_auth.for_request(request, response), gateway_auth=self.gateway_auth)
+                       auth=self.gateway_auth.for_request(request, response), gateway_auth=self.gateway_auth,
+                       search_cache=self.search_cache)
 
 
 async def check_services(rpc: RpcClient, timeout: float) -> dict[str, str]:
@@ -64,12 +70,17 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     gateway_auth = GatewayAuth(auth_settings or gateway_settings.load_auth())
     rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
                     connect_timeout=gateway_settings.CONNECT_TIMEOUT)
-    graphql = GraphQLApp(build_schema(), rpc, gateway_auth, graphql_ide="graphiql", allow_queries_via_get=True)
+    search_cache = SearchCache(settings.GATEWAY_SEARCH_CACHE_SIZE, settings.GATEWAY_SEARCH_CACHE_TTL)
+    graphql = GraphQLApp(build_schema(), rpc, gateway_auth, search_cache,
+                         graphql_ide="graphiql", allow_queries_via_get=True)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
         await rpc.start()
         log.info("gateway connected to the broker; reply queue %s", rpc.reply_queue_name)
+        # A new edition changes search results: forget the cached ones.
+        await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
+                               search_cache.clear)
         try:
             yield {"rpc": rpc}
         finally:
@@ -91,6 +102,10 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         lines += ["# HELP gateway_rpc_failures_total RPC requests that got no answer (timeout, no route, broker down).",
                   "# TYPE gateway_rpc_failures_total counter"]
         lines += [f'gateway_rpc_failures_total{{target="{t}"}} {n}' for t, n in sorted(rpc.failures.items())]
+        lines += ["# HELP gateway_search_cache_total searchCodes answered from the cache (hit) or not (miss).",
+                  "# TYPE gateway_search_cache_total counter",
+                  f'gateway_search_cache_total{{result="hit"}} {search_cache.hits}',
+                  f'gateway_search_cache_total{{result="miss"}} {search_cache.misses}']
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
     app = Starlette(
@@ -105,6 +120,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         middleware=[Middleware(TracingMiddleware)],
     )
     app.state.rpc = rpc
+    app.state.search_cache = search_cache
     app.state.settings = settings
     app.state.auth = gateway_auth
     return app

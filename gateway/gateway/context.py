@@ -35,6 +35,7 @@ class Context:
     # (schema tests): then nobody is authenticated and nothing is metered.
     auth: Any = None
     gateway_auth: Any = None
+    search_cache: Any = None  # gateway.search_cache.SearchCache of the process, if any
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
 

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     GATEWAY_HOST: str = "127.0.0.1"
     GATEWAY_PORT: int = Field(default=8000, ge=1, le=65535)
     RPC_TIMEOUT: float = Field(default=5.0, gt=0, le=300)
+    # Search results cached per gateway process (0 turns the cache off); cleared when a
+    # code-set edition is loaded, and never older than the TTL in seconds.
+    GATEWAY_SEARCH_CACHE_SIZE: int = Field(default=4096, ge=0)
+    GATEWAY_SEARCH_CACHE_TTL: float = Field(default=60.0, gt=0)
 
     @field_validator("AMQP_URI")
     @classmethod

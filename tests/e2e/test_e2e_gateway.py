@@ -118,8 +118,10 @@ def test_not_ready_while_a_service_is_down(stack):
 
 
 def test_codes_down_gives_unavailable_not_a_hang(stack):
+    stack.graphql(SEARCH, {"q": "achalasia"})  # cached by the gateway before the outage
     with stack.down("codes"):
-        body = stack.graphql(SEARCH, {"q": "achalasia"})
+        # A search nobody asked before must reach the service: a clear error, in time.
+        body = stack.graphql(SEARCH, {"q": "achalasia outage probe"})
         assert body["data"] is None
         [(code, message)] = errors_of(body)
         assert code == "UNAVAILABLE"
@@ -128,3 +130,7 @@ def test_codes_down_gives_unavailable_not_a_hang(stack):
         body = stack.graphql('{ code(system: HCPCS, code: "J9035") { code } }')
         assert body["data"] == {"code": None}
         assert [code for code, _ in errors_of(body)] == ["UNAVAILABLE"]
+
+        # A repeated search is still answered from the gateway's cache.
+        body = stack.graphql(SEARCH, {"q": "achalasia"})
+        assert not errors_of(body) and body["data"]["searchCodes"]["totalCount"] > 0

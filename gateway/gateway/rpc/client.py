@@ -122,6 +122,11 @@ class RpcClient:
         await self.close()
 
     @property
+    def connection(self) -> aio_pika.abc.AbstractRobustConnection | None:
+        """The one broker connection of this process (event subscribers share it)."""
+        return self._connection
+
+    @property
     def pending(self) -> int:
         """Calls waiting for a reply (0 when every timed-out call was cleaned up)."""
         return len(self._futures)

@@ -47,10 +47,15 @@ class CodesQuery:
             query=query, systems=[contract.CodeSystem(s.value) for s in systems] if systems else None,
             billable_only=bool(billable_only), first=first, after=after)
         context = info.context
-        result = await context.rpc.call(contract.SERVICE, contract.Rpc.SEARCH_CODES,
-                                        request=request.model_dump(mode="json"),
-                                        timeout=context.rpc_timeout, op="searchCodes")
-        return CodeSearchResult.from_contract(contract.SearchResult.model_validate(result))
+        cache, key = context.search_cache, request.model_dump_json()
+        result = cache.get(key) if cache is not None else None
+        if result is None:
+            result = contract.SearchResult.model_validate(await context.rpc.call(
+                contract.SERVICE, contract.Rpc.SEARCH_CODES, request=request.model_dump(mode="json"),
+                timeout=context.rpc_timeout, op="searchCodes"))
+            if cache is not None:
+                cache.put(key, result)
+        return CodeSearchResult.from_contract(result)
 
     @strawberry.field(description="One code's page. Metered: see CodePage.access. "
                                   "Null when the code does not exist.")
