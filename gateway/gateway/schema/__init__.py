@@ -45,13 +45,17 @@ def build_schema() -> Schema:
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH_OPERATIONS}),
+        # Factories, not instances: Strawberry gives each request its own extension
+        # objects, which hold that request's execution context. A shared instance lets
+        # concurrent requests see each other's context (lost error codes, or worse).
+        # The parse and validation caches live at module level, shared all the same.
         extensions=[
-            QueryDepthLimiter(max_depth=MAX_DEPTH),
-            MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
-            MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             # Parsing and validating the same document again costs more than running it.
-            ParserCache(maxsize=256),
-            ValidationCache(maxsize=256),
-            ErrorCodes(),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            ErrorCodes,
         ],
     )
