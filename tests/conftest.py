@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,6 +114,22 @@ class Stack:
         logs = "\n".join(f"--- {name}\n{self.log_tail(name, 10)}" for name in self.processes)
         pytest.fail(f"the stack was not ready within {timeout} s: {last}\n{logs}")
 
+    def copy_code_data_from(self, other: "Stack") -> None:
+        """Reuse `other`'s loaded code sets (database and search index) instead of loading again."""
+        source, target = other.workdir / "data", self.workdir / "data"
+        for path in source.iterdir():
+            if path.name.startswith("codes.sqlite3"):
+                shutil.copy2(path, target / path.name)
+            elif path.is_dir():
+                shutil.copytree(path, target / path.name)
+        self.code_sets_loaded = True
+
+    def start_all(self) -> None:
+        for name in SERVICES:
+            self.start(name)
+        self.start("gateway")
+        self.wait_ready()
+
     @contextmanager
     def down(self, name: str):
         """`with stack.down("careers"):` the service is killed inside, restarted after."""
@@ -170,6 +187,30 @@ def stack(tmp_path_factory, data_mirror):
             yield stack
         finally:
             stack.stop_all()
+
+
+@contextmanager
+def own_stack(stack: Stack, workdir: Path, prefix: str, **env: str):
+    """A platform of its own (fresh vhost, fresh accounts and metering stores) with the
+    session stack's code sets, for tests that change state or break things on purpose."""
+    if not stack.code_sets_loaded:
+        pytest.skip("no code sets loaded")
+    with Vhost(prefix) as vhost:
+        own = Stack(workdir, vhost.amqp_uri, stack.data_mirror)
+        own.vhost = vhost
+        own.copy_code_data_from(stack)
+        own.env.update(env)
+        try:
+            own.start_all()
+            yield own
+        finally:
+            own.stop_all()
+
+
+@pytest.fixture(scope="session")
+def make_own_stack():
+    """`with make_own_stack(stack, workdir, "prefix", VAR="value") as own:` see own_stack."""
+    return own_stack
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +17,6 @@ import httpx
 import jwt
 import pytest
 
-from gateway.testing import Vhost
 
 IP_CAP = 3
 TOKEN_SECRET = "e2e-accounts-token-secret-" + "t" * 32
@@ -30,31 +28,13 @@ _ips = (f"203.0.113.{n}" for n in itertools.count(1))
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, data_mirror):
-    if not stack.code_sets_loaded:
-        pytest.skip("no code sets loaded")
-    workdir = tmp_path_factory.mktemp("accounts-stack")
-    with Vhost("e2e-accounts") as vhost:
-        own = type(stack)(workdir, vhost.amqp_uri, data_mirror)
-        source, target = stack.workdir / "data", workdir / "data"
-        for path in source.iterdir():
-            if path.name.startswith("codes.sqlite3"):
-                shutil.copy2(path, target / path.name)
-            elif path.is_dir():
-                shutil.copytree(path, target / path.name)
-        own.code_sets_loaded = True
-        own.env.update(METERING_GUEST_IP_DAILY_CAP=str(IP_CAP), GATEWAY_TRUSTED_PROXIES="127.0.0.1",
-                       TOKEN_SECRET=TOKEN_SECRET, GATEWAY_SECRET="e2e-accounts-gateway-secret",
-                       ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1",
-                       RPC_TIMEOUT="10")
-        try:
-            for name in [name for name in stack.processes if name != "gateway"]:
-                own.start(name)
-            own.start("gateway")
-            own.wait_ready()
-            yield own
-        finally:
-            own.stop_all()
+def platform(stack, tmp_path_factory, make_own_stack):
+    with make_own_stack(stack, tmp_path_factory.mktemp("accounts-stack"), "e2e-accounts",
+                   METERING_GUEST_IP_DAILY_CAP=str(IP_CAP), GATEWAY_TRUSTED_PROXIES="127.0.0.1",
+                   TOKEN_SECRET=TOKEN_SECRET, GATEWAY_SECRET="e2e-accounts-gateway-secret",
+                   ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1",
+                   RPC_TIMEOUT="10") as own:
+        yield own
 
 
 @pytest.fixture(scope="module")
