@@ -50,15 +50,15 @@ class Vhost:
             response.raise_for_status()
             return response.json()
 
-    def close_connections(self, wait: float = 15.0) -> int:
+    def close_connections(self, wait: float = 15.0, at_least: int = 1) -> int:
         """Force-close every client connection of this vhost (a broker-side disconnect).
         The management API lists a new connection only after its next stats tick, so wait
-        up to `wait` seconds for one to show up."""
+        up to `wait` seconds for `at_least` of them to show up."""
         deadline = time.monotonic() + wait
         with httpx.Client(auth=self._auth, timeout=10) as http:
             while True:
                 connections = http.get(self._url(f"vhosts/{quote(self.name, safe='')}/connections")).json()
-                if connections or time.monotonic() > deadline:
+                if len(connections) >= at_least or time.monotonic() > deadline:
                     break
                 time.sleep(0.25)
             for conn in connections:
