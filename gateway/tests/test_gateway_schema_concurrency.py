@@ -37,3 +37,20 @@ async def test_forty_interleaved_requests_keep_their_own_results_and_error_codes
         else:
             assert result.errors is None
             assert result.data["code"]["code"] == code.replace(".", "")  # the fake echoes the key
+
+
+async def test_the_same_query_is_validated_once_not_per_request():
+    """Per-request extensions must still share the validation cache (keyed by the rule
+    classes, which therefore must be the same objects on every request)."""
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    schema = build_schema()
+    cache = _get_validate_cache(256)
+    query = "{ __typename }"
+    await schema.execute(query, context_value=Context(rpc=SlowRpc()))
+    before = cache.cache_info()
+    for _ in range(5):
+        result = await schema.execute(query, context_value=Context(rpc=SlowRpc()))
+        assert result.errors is None
+    after = cache.cache_info()
+    assert after.hits - before.hits == 5 and after.misses == before.misses

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -34,6 +35,20 @@ MAX_TOKENS = 2000
 MAX_BATCH_OPERATIONS = 10
 
 
+# The depth and alias limits are validation rules. Their classes are built once here:
+# the validation cache is keyed by the rule classes, so a fresh class per request (what
+# a fresh QueryDepthLimiter makes) would miss the cache every time.
+LIMIT_RULES = (
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+)
+
+
+class RequestLimits(AddValidationRules):
+    def __init__(self) -> None:
+        super().__init__(list(LIMIT_RULES))
+
+
 class Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         log_unexpected(errors)
@@ -50,8 +65,7 @@ def build_schema() -> Schema:
         # concurrent requests see each other's context (lost error codes, or worse).
         # The parse and validation caches live at module level, shared all the same.
         extensions=[
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            RequestLimits,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             # Parsing and validating the same document again costs more than running it.
             lambda: ParserCache(maxsize=256),
