@@ -139,14 +139,25 @@ def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bo
 def with_index_lay_terms(records: Iterable[CodeRecord], rules: RulesStore) -> Iterator[CodeRecord]:
     """`records` with the ICD-10-CM index terms that point to each code added to its lay
     terms (≈ 60 k terms: held in memory while indexing)."""
-    terms: dict[str, list[str]] = {}
-    for key, term in rules.iter_lay_terms():
-        terms.setdefault(key, []).append(term)
+    return with_lay_terms(records, rules.iter_lay_terms())
+
+
+def with_lay_terms(records: Iterable[CodeRecord], terms: Iterable[tuple[str, str]]) -> Iterator[CodeRecord]:
+    """`records` with the (code key, term) pairs of `terms` added to their lay terms (once
+    per lower-cased term). The search index makes them text and index-term keys."""
+    by_key: dict[str, list[str]] = {}
+    for key, term in terms:
+        by_key.setdefault(key, []).append(term)
     for record in records:
-        extra = terms.get(record.key)
+        extra = by_key.get(record.key)
         if extra:
             seen = {t.lower() for t in record.lay_terms}
-            record.lay_terms = list(record.lay_terms) + [t for t in extra if t.lower() not in seen]
+            added = []
+            for term in extra:
+                if term.lower() not in seen:
+                    seen.add(term.lower())
+                    added.append(term)
+            record.lay_terms = list(record.lay_terms) + added
         yield record
 
 

@@ -13,6 +13,7 @@ spaces, into whitespace-analysed fields) index exactly the same terms.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 import tantivy
@@ -77,6 +78,26 @@ def analyse_word(word: str) -> tuple[str, str] | None:
         return None
     stem = _STEM.analyze(word)
     return plain[0], (stem[0] if stem else plain[0])
+
+
+def term_key(stems_: Iterable[str]) -> str:
+    """The key an alphabetic-index term and a query are compared by: their distinct stems,
+    sorted, joined by one space. Word order is ignored on purpose: the index writes terms
+    inverted ("pressure, blood, high"), coders type them straight ("high blood pressure")."""
+    return " ".join(sorted(set(stems_)))
+
+
+def index_term_key(text: str) -> str:
+    """term_key of a whole lay term, stop words dropped as a query drops them (kept when the
+    term has nothing else); "" when it has no words."""
+    words = plain_words(text)
+    kept = [w for w in words if w not in STOPWORDS] or words
+    return term_key(analysed[1] for analysed in map(analyse_word, kept) if analysed)
+
+
+def index_term_keys(terms: Iterable[str]) -> list[str]:
+    """The distinct non-empty keys of a code's alphabetic-index (lay) terms, in order."""
+    return list(dict.fromkeys(k for k in map(index_term_key, terms) if k))
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:

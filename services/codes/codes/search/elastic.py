@@ -11,6 +11,10 @@ by ES), so ES holds exactly the terms the embedded engine holds. Searches use
 dfs_query_then_fetch so BM25 statistics span all system indexes, as in the single tantivy
 index.
 
+The mapping's `_meta` also carries planner.SCHEMA_VERSION: `indexed_editions()` ignores an
+index made for another version, so the loader rebuilds that system (with the new mapping)
+and swaps it in; until then searches still run on it (sorts name an `unmapped_type`).
+
 The functions that build request bodies are pure (no client) and unit-tested.
 """
 from __future__ import annotations
@@ -27,8 +31,8 @@ from medcode_contracts.errors import Unavailable
 from ..domain import CodeRecord
 from . import analysis
 from .execute import Row, execute
-from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, TERMS_WEIGHT, TITLE_WEIGHT, Plan,
-                      Word, make_plan)
+from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
+                      TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, make_plan, term_rank)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,7 @@ def index_mappings(load: str, edition_id: str) -> dict:
     text = {"type": "text", "analyzer": "pretokenized"}
     return {
         "dynamic": "strict",
-        "_meta": {"load": load, "edition": edition_id},
+        "_meta": {"load": load, "edition": edition_id, "schema": SCHEMA_VERSION},
         "properties": {
             "load": {"type": "keyword"},
             "system": {"type": "keyword"},
@@ -59,6 +63,9 @@ def index_mappings(load: str, edition_id: str) -> dict:
             "title_stems": text,
             "terms_stems": text,
             "words": {**text, "index_options": "docs", "norms": False},
+            # Alphabetic-index terms as whole keys (analysis.index_term_key): term segment.
+            "index_terms": {"type": "keyword"},
+            "term_rank": {"type": "long"},
         },
     }
 
@@ -77,6 +84,8 @@ def document(load: str, record: CodeRecord) -> dict:
         # One value per term: ES counts positions per value, like tantivy's multi-values.
         "terms_stems": [" ".join(analysis.stems(t)) for t in terms],
         "words": [" ".join(analysis.plain_words(t)) for t in text],
+        "index_terms": analysis.index_term_keys(record.lay_terms),
+        "term_rank": term_rank(record.key, record.billable),
     }
 
 
@@ -87,10 +96,10 @@ def word_query(word: Word) -> dict:
         {"term": {"title_stems": {"value": word.stem, "boost": TITLE_WEIGHT}}},
         {"term": {"terms_stems": {"value": word.stem, "boost": TERMS_WEIGHT}}},
     ]
-    if word.fuzzy:
-        should.append({"constant_score": {"boost": FUZZY_SCORE, "filter": {"fuzzy": {"words": {
-            "value": word.plain, "fuzziness": word.fuzzy, "transpositions": True,
-            "prefix_length": 0, "max_expansions": MAX_FUZZY_EXPANSIONS}}}}})
+    for distance in range(1, word.fuzzy + 1):  # see planner.FUZZY_SCORE: closer ranks higher
+        should.append({"constant_score": {"boost": FUZZY_SCORE / word.fuzzy, "filter": {"fuzzy": {
+            "words": {"value": word.plain, "fuzziness": distance, "transpositions": True,
+                      "prefix_length": 0, "max_expansions": MAX_FUZZY_EXPANSIONS}}}}})
     if word.prefix:
         should.append({"constant_score": {"boost": PREFIX_SCORE,
                                           "filter": {"prefix": {"words": {"value": word.plain}}}}})
@@ -107,20 +116,31 @@ def code_prefix_query(prefix: str) -> dict:
     return {"prefix": {"key": {"value": prefix}}}
 
 
+def index_terms_query(plan: Plan) -> dict:
+    return {"terms": {"index_terms": list(plan.term_keys)}}
+
+
 def segment_query(plan: Plan, segment: str, with_systems: bool) -> dict:
-    """The bool query of one segment of a plan (see planner.py)."""
+    """The bool query of one segment of a plan (see planner.py), without the hits of the
+    segments before it."""
     must: list[dict] = []
     should: list[dict] = []
     must_not: list[dict] = []
     filters: list[dict] = []
     if segment == CODE:
         filters.append(code_prefix_query(plan.code_prefix))
+    elif segment == TERM:
+        filters.append(index_terms_query(plan))
+        if plan.code_prefix:
+            must_not.append(code_prefix_query(plan.code_prefix))
     else:
         for clause in plan.clauses:
             alternatives = [_all_words(words) for words in clause.alternatives]
             query = alternatives[0] if len(alternatives) == 1 else {
                 "bool": {"should": alternatives, "minimum_should_match": 1}}
             (must if clause.required else should).append(query)
+        if plan.term_keys:
+            must_not.append(index_terms_query(plan))
         if plan.code_prefix:
             must_not.append(code_prefix_query(plan.code_prefix))
     if plan.billable_only:
@@ -145,7 +165,14 @@ def counts_body(plan: Plan, segment: str) -> dict:
 
 
 def page_body(plan: Plan, segment: str, offset: int, limit: int) -> dict:
-    sort = [{"key": "asc"}] if segment == CODE else ["_score", {"key": "asc"}, {"system": "asc"}]
+    if segment == CODE:
+        sort = [{"key": "asc"}]
+    elif segment == TERM:
+        # unmapped_type: an index of an older mapping (until its rebuild) has no term_rank.
+        sort = [{"term_rank": {"order": "asc", "unmapped_type": "long"}}, {"key": "asc"},
+                {"system": "asc"}]
+    else:
+        sort = ["_score", {"key": "asc"}, {"system": "asc"}]
     return {
         "from": offset,
         "size": limit,
@@ -176,7 +203,8 @@ def rows_of(response: dict, segment: str) -> list[Row]:
     rows = []
     for hit in response["hits"]["hits"]:
         src = hit["_source"]
-        score = 1.0 if segment == CODE else float(hit.get("_score") or 0.0)
+        score = (1.0 if segment == CODE else TERM_SCORE if segment == TERM
+                 else float(hit.get("_score") or 0.0))
         rows.append((score, CodeSummary(system=src["system"], code=src["code"],
                                         title=src["title"], billable=src["billable"])))
     return rows
@@ -206,10 +234,16 @@ class ElasticBackend:
                 return {}
             mappings = self.client.indices.get_mapping(index=",".join(indices)).body
         editions = {}
-        for body in mappings.values():
+        for name, body in mappings.items():
             meta = body["mappings"].get("_meta") or {}
-            if "load" in meta:
-                editions[meta["load"]] = meta["edition"]
+            if "load" not in meta:
+                continue
+            if meta.get("schema") != SCHEMA_VERSION:
+                # Not indexed as this version indexes: the loader rebuilds it.
+                log.warning("search index %s has mapping version %s, not %s: outdated",
+                            name, meta.get("schema"), SCHEMA_VERSION)
+                continue
+            editions[meta["load"]] = meta["edition"]
         return editions
 
     def replace_system(self, system: str, edition_id: str, records: Iterable[CodeRecord]) -> None:

@@ -1,5 +1,12 @@
 """The embedded search engine: one tantivy index in-process, under DATA_DIR/search/tantivy.
 
+The index lives in a subdirectory named after planner.SCHEMA_VERSION (`v2/`). An index made
+for another version (an older `vN/`, or the unversioned files of the first layout) is
+outdated: it is left alone (a process still running the old code may read it), this backend
+opens an empty index of its own version, so `indexed_editions()` is empty and the loader
+(codes.loading.sync_search_index) rebuilds every system; the first successful rebuild then
+deletes the outdated files.
+
 Each system is replaced in ONE commit (delete the system's documents, add the new ones and
 the system's *edition document*), so a searcher sees either the old set or the new one, and
 the recorded edition can never disagree with the indexed codes (it is part of the same
@@ -11,6 +18,8 @@ snapshot after this process's own commits or another process's (the loader CLI).
 from __future__ import annotations
 
 import logging
+import re
+import shutil
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -22,9 +31,10 @@ from medcode_contracts.errors import Conflict
 
 from ..domain import CodeRecord
 from . import analysis
+from .analysis import index_term_keys
 from .execute import Row, execute
-from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, TERMS_WEIGHT, TITLE_WEIGHT, Plan,
-                      Word, make_plan)
+from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
+                      TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, code_order, make_plan, term_rank)
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +42,10 @@ KIND_CODE = "code"
 KIND_EDITION = "edition"
 WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
 _Occur = tantivy.Occur
+_VERSION_DIR = re.compile(r"^v\d+$")
+# Files tantivy keeps in an index directory (segments are named by a 32-hex uuid).
+_TANTIVY_FILE = re.compile(r"^(meta\.json|\.managed\.json|\.tantivy-(meta|writer)\.lock|"
+                           r"[0-9a-f]{32}(\.\d+)?\.(fast|fieldnorm|idx|pos|store|term|del))$")
 
 
 def _schema() -> tantivy.Schema:
@@ -48,6 +62,9 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("title", stored=True, tokenizer_name=analysis.STEM_TOKENIZER, index_option="freq")
     sb.add_text_field("terms", tokenizer_name=analysis.STEM_TOKENIZER, index_option="freq")
     sb.add_text_field("words", tokenizer_name=analysis.PLAIN_TOKENIZER, index_option="basic")
+    # Alphabetic-index terms as whole keys (analysis.index_term_key), for the term segment.
+    sb.add_text_field("index_terms", tokenizer_name="raw", index_option="basic")
+    sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
     return sb.build()
@@ -58,14 +75,19 @@ class EmbeddedBackend:
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.index_directory = self.directory / f"v{SCHEMA_VERSION}"
+        self.index_directory.mkdir(parents=True, exist_ok=True)
+        if self.outdated_indexes():
+            log.warning("the search index at %s was made for another schema version; using a "
+                        "new one in %s (empty until the code sets are indexed again)",
+                        self.directory, self.index_directory)
         self._schema = _schema()
         try:
-            self._index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
+            self._index = tantivy.Index(self._schema, path=str(self.index_directory), reuse=True)
         except ValueError as exc:
             raise RuntimeError(
-                f"search index at {self.directory} cannot be opened ({exc}); it was made by an "
-                "incompatible version: delete that directory and load the code sets again") from exc
+                f"search index at {self.index_directory} cannot be opened ({exc}); it was made by "
+                "an incompatible version: delete that directory and load the code sets again") from exc
         self._index.register_tokenizer(analysis.STEM_TOKENIZER, analysis.stem_analyzer())
         self._index.register_tokenizer(analysis.PLAIN_TOKENIZER, analysis.plain_analyzer())
         # Manual reloads: a result list and its next page come from the same snapshot until
@@ -101,6 +123,7 @@ class EmbeddedBackend:
             finally:
                 del writer  # releases the index's write lock
         self.refresh()
+        self._delete_outdated()
 
     def search(self, request: SearchRequest) -> SearchResult:
         run = _Run(self._schema, self._searcher)
@@ -115,7 +138,28 @@ class EmbeddedBackend:
     def close(self) -> None:
         self._searcher = None
 
+    def outdated_indexes(self) -> list[Path]:
+        """Index files and directories of other schema versions under `directory`."""
+        found = []
+        for path in sorted(self.directory.iterdir()):
+            if path.is_dir():
+                if _VERSION_DIR.match(path.name) and path != self.index_directory:
+                    found.append(path)
+            elif _TANTIVY_FILE.match(path.name):
+                found.append(path)
+        return found
+
     # -- helpers --------------------------------------------------------------------------
+
+    def _delete_outdated(self) -> None:
+        """Once this version holds codes, an outdated index is of no use to anyone."""
+        for path in self.outdated_indexes():
+            try:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+            except OSError as exc:  # e.g. held open elsewhere on Windows: try next load
+                log.warning("could not delete the outdated search index file %s: %s", path, exc)
+                continue
+            log.info("deleted the outdated search index file %s", path)
 
     def _read_editions(self, searcher: tantivy.Searcher) -> dict[str, str]:
         query = tantivy.Query.term_query(self._schema, "kind", KIND_EDITION)
@@ -125,19 +169,6 @@ class EmbeddedBackend:
             doc = searcher.doc(address)
             editions[doc.get_first("load")] = doc.get_first("edition")
         return editions
-
-
-_ORDER_DIGITS = 8
-_ORDER_VALUE = {ch: i for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", start=1)}
-
-
-def code_order(key: str) -> int:
-    """A number that sorts like the code key (up to 8 characters; base 37, 0 = end of key),
-    so K22 < K220 < K2210 < K23."""
-    value = 0
-    for i in range(_ORDER_DIGITS):
-        value = value * 37 + (_ORDER_VALUE.get(key[i], 0) if i < len(key) else 0)
-    return value
 
 
 def _document(load: str, record: CodeRecord) -> tantivy.Document:
@@ -154,7 +185,10 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
         words=text,
         billable=record.billable,
     )
+    for key in index_term_keys(record.lay_terms):
+        doc.add_text("index_terms", key)
     doc.add_unsigned("order", code_order(record.key))  # keyword ints would be typed i64
+    doc.add_unsigned("term_rank", term_rank(record.key, record.billable))
     return doc
 
 
@@ -188,10 +222,11 @@ class _Run:
 
     def fetch(self, plan: Plan, segment: str, offset: int, limit: int) -> list[Row]:
         query = self._query(plan, segment, with_systems=True)
-        if segment == CODE:
-            found = self.searcher.search(query, limit=limit, offset=offset, count=False,
-                                         order_by_field="order", order=tantivy.Order.Asc).hits
-            scored = [(1.0, address) for _, address in found]
+        if segment in (CODE, TERM):
+            found = self.searcher.search(
+                query, limit=limit, offset=offset, count=False,
+                order_by_field="order" if segment == CODE else "term_rank", order=tantivy.Order.Asc).hits
+            scored = [(1.0 if segment == CODE else TERM_SCORE, address) for _, address in found]
         else:
             scored = self.searcher.search(query, limit=limit, offset=offset, count=False).hits
         rows = []
@@ -212,7 +247,12 @@ class _Run:
         if segment == CODE:
             clauses.append((_Occur.Must, self._code_prefix(plan.code_prefix)))
         else:
-            clauses.extend(self._text(plan))
+            if segment == TERM:
+                clauses.append((_Occur.Must, self._filter(self._index_terms(plan))))
+            else:
+                clauses.extend(self._text(plan))
+                if plan.term_keys:
+                    clauses.append((_Occur.MustNot, self._index_terms(plan)))
             if plan.code_prefix:
                 clauses.append((_Occur.MustNot, self._code_prefix(plan.code_prefix)))
         if plan.billable_only:
@@ -228,6 +268,9 @@ class _Run:
     @staticmethod
     def _filter(query: tantivy.Query) -> tantivy.Query:
         return tantivy.Query.const_score_query(query, 0.0)
+
+    def _index_terms(self, plan: Plan) -> tantivy.Query:
+        return tantivy.Query.term_set_query(self.schema, "index_terms", list(plan.term_keys))
 
     def _code_prefix(self, prefix: str) -> tantivy.Query:
         return _prefix_query(self.schema, "key", prefix)
@@ -253,9 +296,9 @@ class _Run:
             q.boost_query(q.term_query(s, "title", word.stem), TITLE_WEIGHT),
             q.boost_query(q.term_query(s, "terms", word.stem), TERMS_WEIGHT),
         ]
-        if word.fuzzy:
+        for distance in range(1, word.fuzzy + 1):  # see planner.FUZZY_SCORE: closer ranks higher
             parts.append(q.const_score_query(
-                q.fuzzy_term_query(s, "words", word.plain, distance=word.fuzzy), FUZZY_SCORE))
+                q.fuzzy_term_query(s, "words", word.plain, distance=distance), FUZZY_SCORE / word.fuzzy))
         if word.prefix:
             parts.append(q.const_score_query(_prefix_query(s, "words", word.plain), PREFIX_SCORE))
         return q.boolean_query([(_Occur.Should, p) for p in parts])

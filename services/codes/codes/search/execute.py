@@ -12,7 +12,7 @@ from typing import Protocol
 from medcode_contracts.codes import CodeSummary, SearchHit, SearchResult, SystemFacet
 
 from .analysis import analyse_word, word_spans
-from .planner import TEXT, Plan, encode_cursor
+from .planner import Plan, encode_cursor
 
 Row = tuple[float, CodeSummary]
 
@@ -22,19 +22,32 @@ class Engine(Protocol):
         """Hits per system of one segment, with the billable filter but NOT the systems one."""
 
     def fetch(self, plan: Plan, segment: str, offset: int, limit: int) -> list[Row]:
-        """One page of one segment with every filter, best first (code segment: by key)."""
+        """One page of one segment with every filter and without the hits of the segments
+        before it, best first (code segment: by key; term segment: by planner.term_rank)."""
 
 
 def execute(plan: Plan, engine: Engine) -> SearchResult:
-    if plan.segments == (TEXT,) and plan.systems is None and plan.offset == 0:
-        # A first page with room to spare holds every hit: count them here instead of
-        # running the query a second time (typo queries are the costly ones, and narrow).
-        rows = engine.fetch(plan, TEXT, 0, plan.size)
-        if len(rows) < plan.size:
+    first_page: list[Row] | None = None
+    if plan.offset == 0 and plan.systems is None:
+        # A first page is the segments' first hits, one after the other. When every segment
+        # ran out before the page did, the page holds every hit: count them here instead of
+        # running the queries a second time (typo queries are the costly ones, and narrow).
+        rows: list[Row] = []
+        complete = True
+        for segment in plan.segments:
+            need = plan.size - len(rows)
+            if need <= 0:
+                complete = False
+                break
+            found = engine.fetch(plan, segment, 0, need)
+            rows.extend(found)
+            complete = complete and len(found) < need
+        if complete:
             counts: dict[str, int] = {}
             for _, node in rows:
                 counts[node.system.value] = counts.get(node.system.value, 0) + 1
             return _result(plan, rows, len(rows), counts)
+        first_page = rows  # full: only the totals are missing
 
     facets: dict[str, int] = {}
     totals: list[int] = []
@@ -44,7 +57,9 @@ def execute(plan: Plan, engine: Engine) -> SearchResult:
             facets[system] = facets.get(system, 0) + count
         totals.append(sum(n for s, n in counts.items() if plan.systems is None or s in plan.systems))
 
-    rows: list[Row] = []
+    if first_page is not None:
+        return _result(plan, first_page, sum(totals), facets)
+    rows = []
     skip = plan.offset
     for segment, total in zip(plan.segments, totals):
         need = plan.size - len(rows)

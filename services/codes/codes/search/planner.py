@@ -1,10 +1,17 @@
 """What a coder typed -> an engine-neutral search plan, and the rules both engines share.
 
-A plan has up to two *segments*, listed one after the other:
+A plan has up to three *segments*, listed one after the other, each without the hits of the
+segments before it (so totals, facets and pages add up exactly: no duplicates, no gaps):
 1. `code`: when the query looks like a code (`k220`, `K22.0`, `K22`, `j9035`, `0DB64ZZ`), the
    codes whose normalised key starts with it, ordered by key - so the exact code comes first
    and `K22` lists K22, K22.0, K22.1... before anything else;
-2. `text`: the word search (minus the codes of segment 1). Every *clause* must match (implicit
+2. `term`: the codes that have an ICD-10-CM Alphabetic Index term equal to the query (a lay
+   term, compared by `analysis.term_key`: the same stems, stop words dropped, in any order;
+   a synonym counts: "HTN" is "hypertension"). The index is where coders start, and its main
+   terms point to the default code ("Hypertension" -> I10, "Failure, heart" -> I50.9), so
+   these come before any BM25 ranking. Ordered billable first, then shorter code, then code
+   order (`term_rank`), since a term can point to a category and to its default code;
+3. `text`: the word search. Every *clause* must match (implicit
    AND); a clause is one typed word, or an abbreviation whose alternatives are the
    abbreviation itself or all words of one of its expansions (synonyms.tsv). A typed word
    matches by its stem in the title (ranked by BM25) or in the inclusion/lay terms (lower
@@ -20,18 +27,22 @@ import binascii
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from itertools import islice, product
 
 from medcode_contracts.codes import CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
 from ..domain import code_key
 from . import synonyms as synonym_data
-from .analysis import STOPWORDS, analyse_word, plain_words
+from .analysis import STOPWORDS, analyse_word, plain_words, term_key
 
 # Relative weights, shared by both engines.
 TITLE_WEIGHT = 1.0      # BM25 of the stem in the official title
 TERMS_WEIGHT = 0.4      # BM25 of the stem in inclusion terms and lay terms
-FUZZY_SCORE = 0.2       # constant for a typo match (exact matches also get it, so rank higher)
+# Constant for a typo match (exact matches also get it, so rank higher). A word that may
+# have 2 typos earns it in two halves, within 1 edit and within 2 edits, so the closer of
+# two misspelt matches ranks first ("achalazia": "achalasia" before "chalasia").
+FUZZY_SCORE = 0.2
 PREFIX_SCORE = 0.3      # constant for an as-you-type prefix match of the last word
 
 MAX_QUERY_CHARS = 256
@@ -40,10 +51,17 @@ MAX_OFFSET = 10_000     # deeper paging than this is a crawl, not a search
 MIN_FUZZY_LEN = 5       # words of 5+ letters tolerate 1 typo...
 MIN_FUZZY2_LEN = 8      # ...and of 8+ letters 2 typos
 MIN_PREFIX_LEN = 2      # a one-letter prefix matches half the dictionary
+MAX_TERM_KEYS = 16      # index-term keys of one query (combinations of synonym alternatives)
+TERM_SCORE = 1.0        # reported score of an index-term hit (the segment is ordered by rank)
+
+# Bumped whenever what the engines index changes (fields, analysis, rank): both engines store
+# it with the index and rebuild an index made for another version (see embedded.py, elastic.py).
+SCHEMA_VERSION = 2
 
 _CODE_LIKE = re.compile(r"^[A-Za-z0-9]+(?:\.[A-Za-z0-9]*)?$")
 
 CODE = "code"
+TERM = "term"
 TEXT = "text"
 
 
@@ -70,10 +88,11 @@ class Plan:
     billable_only: bool
     offset: int
     size: int
+    term_keys: tuple[str, ...] = ()  # analysis.term_key forms the query may be an index term of
 
     @property
     def segments(self) -> tuple[str, ...]:
-        return (CODE, TEXT) if self.code_prefix else (TEXT,)
+        return ((CODE,) if self.code_prefix else ()) + ((TERM,) if self.term_keys else ()) + (TEXT,)
 
     def words(self) -> list[Word]:
         return [w for clause in self.clauses for alt in clause.alternatives for w in alt]
@@ -149,6 +168,38 @@ def _clauses(query: str) -> tuple[Clause, ...]:
     return tuple(clauses)
 
 
+def term_keys_of(clauses: tuple[Clause, ...]) -> tuple[str, ...]:
+    """The index-term keys a query stands for: one per combination of its clauses'
+    alternatives ("CHF" -> "chf", "congest failur heart", "failur heart"), at most
+    MAX_TERM_KEYS, in that order without repeats."""
+    keys: list[str] = []
+    for combination in islice(product(*(c.alternatives for c in clauses)), MAX_TERM_KEYS):
+        key = term_key(w.stem for alternative in combination for w in alternative)
+        if key and key not in keys:
+            keys.append(key)
+    return tuple(keys)
+
+
+_ORDER_DIGITS = 8
+_ORDER_VALUE = {ch: i for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", start=1)}
+
+
+def code_order(key: str) -> int:
+    """A number that sorts like the code key (up to 8 characters; base 37, 0 = end of key),
+    so K22 < K220 < K2210 < K23. Below 37**8 < 2**42."""
+    value = 0
+    for i in range(_ORDER_DIGITS):
+        value = value * 37 + (_ORDER_VALUE.get(key[i], 0) if i < len(key) else 0)
+    return value
+
+
+def term_rank(key: str, billable: bool) -> int:
+    """Order of the index-term segment, as one number both engines sort by ascending:
+    billable codes first, then shorter codes (the default code of a term is usually the
+    less specific one), then code order. Below 2**48 (fits ES `long`, tantivy u64)."""
+    return ((0 if billable else 1) << 47) | (min(len(key), 15) << 43) | code_order(key)
+
+
 def encode_cursor(position: int) -> str:
     """Opaque cursor of the hit at 1-based `position` in the result list."""
     return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
@@ -217,4 +268,5 @@ def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
         billable_only=request.billable_only,
         offset=offset,
         size=request.first,
+        term_keys=term_keys_of(clauses),
     )

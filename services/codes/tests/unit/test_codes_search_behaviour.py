@@ -2,7 +2,8 @@
 
 Every test runs on each backend: the embedded tantivy index, and Elasticsearch when one
 answers at ELASTICSEARCH_URL (skipped otherwise, saying so). The indexes are built once
-per session from the official releases through the real importers.
+per session from the official releases through the real importers, with the ICD-10-CM
+Alphabetic Index lay terms attached as codes.loading does.
 """
 from __future__ import annotations
 
@@ -16,8 +17,11 @@ import pytest
 
 from codes.domain import CodeRecord, code_key
 from codes.importers import hcpcs, icd10cm, icd10pcs
+from codes.loading import with_lay_terms
+from codes.rules.readers import read_index_lay_terms
 from codes.search.elastic import ElasticBackend
 from codes.search.embedded import EmbeddedBackend
+from codes.search.planner import SCHEMA_VERSION
 from medcode_contracts.codes import CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
@@ -44,11 +48,20 @@ def _drop_elastic(backend: ElasticBackend) -> None:
     backend.close()
 
 
+def _index_lay_terms(mirror: Path):
+    """(code key, term) of the ICD-10-CM Alphabetic Index, read as the rules loader reads it."""
+    found = sorted(mirror.glob("icd10cm_index/ICD10CM_*_Index_flattened.csv*"))
+    assert found, f"no ICD-10-CM index (icd10cm_index/ICD10CM_*_Index_flattened.csv*) in {mirror}"
+    return ((code_key(t.code), t.term) for t in read_index_lay_terms(found[-1]))
+
+
 def _load_all(backend, mirror: Path) -> None:
     for importer in (icd10cm, icd10pcs, hcpcs):
         path = importer.find_release(mirror)
         assert path is not None, f"{importer.__name__}: no release found in {mirror}"
         meta, records = importer.read_edition(path)
+        if importer is icd10cm:
+            records = with_lay_terms(records, _index_lay_terms(mirror))
         backend.replace_system(meta.system.value, meta.fingerprint, records)
 
 
@@ -179,6 +192,62 @@ def test_abbreviation_expansion_needs_all_its_words(backend):
         assert not ("cerebral infarction" in title and "myocardial" not in title), title
 
 
+# -- the Alphabetic Index: a query that is an index term finds that term's code first ------
+# (verified in the FY2025 index: "Hypertension" -> I10, "Pneumonia" -> J18.9, "Diabetes" ->
+# E11.9, "Failure, heart" -> I50.9, "Attack, heart" -> see Infarct, myocardium -> I21.9,
+# "Pressure, blood, high" -> I10, "Influenza" -> J11.1 and J10 (a category))
+
+@pytest.mark.parametrize("query, code", [
+    ("hypertension", "I10"),
+    ("Hypertension", "I10"),
+    ("pneumonia", "J18.9"),
+    ("heart failure", "I50.9"),
+    ("failure, heart", "I50.9"),     # word order is ignored: the index writes terms inverted
+    ("diabetes", "E11.9"),
+    ("heart attack", "I21.9"),
+    ("high blood pressure", "I10"),
+    ("HTN", "I10"),                  # an abbreviation's expansion counts (synonyms.tsv)
+    ("CHF", "I50.9"),
+    ("COPD", "J44.9"),
+])
+def test_an_index_term_puts_its_code_first(backend, query, code):
+    assert codes_of(search(backend, query, first=5))[0] == code
+
+
+def test_an_index_term_needs_the_whole_term(backend):
+    # "heart" alone is no index term of I50.9: BM25 decides, and I50.9 is not forced first.
+    assert codes_of(search(backend, "heart", first=1)) != ["I50.9"]
+    assert codes_of(search(backend, "chronic heart failure", first=1)) != ["I50.9"]
+
+
+def test_codes_sharing_an_index_term_list_billable_ones_first(backend):
+    codes = codes_of(search(backend, "influenza", first=5))
+    assert codes[:2] == ["J11.1", "J10"]  # J10 is a category (not billable)
+    assert "J10" not in codes_of(search(backend, "influenza", billable_only=True, first=50))
+
+
+def test_an_exact_code_still_comes_before_index_terms(backend):
+    assert codes_of(search(backend, "I10", first=2))[0] == "I10"
+    assert codes_of(search(backend, "E11.9", first=2))[0] == "E11.9"
+
+
+def test_index_term_hits_respect_the_systems_filter_and_facets(backend):
+    everything = search(backend, "hypertension")
+    hcpcs_only = search(backend, "hypertension", systems=[CodeSystem.HCPCS], first=50)
+    facets = {f.system: f.count for f in everything.facets}
+    assert sum(facets.values()) == everything.total_count
+    assert hcpcs_only.total_count == facets[CodeSystem.HCPCS]
+    assert "I10" not in codes_of(hcpcs_only)
+    assert {f.system: f.count for f in hcpcs_only.facets} == facets
+
+
+@pytest.mark.parametrize("query", ["flu vaccine", "flu shot"])
+def test_everyday_words_find_the_influenza_vaccine_codes(backend, query):
+    codes = codes_of(search(backend, query, systems=[CodeSystem.HCPCS], first=5))
+    assert "G0008" in codes  # Administration of influenza virus vaccine
+    assert any(code in codes for code in ("Q2034", "Q2035", "Q2036", "Q2037", "Q2038", "Q2039"))
+
+
 def test_inclusion_terms_count_as_text(backend):
     assert "K22.0" in codes_of(search(backend, "cardiospasm", first=3))
 
@@ -216,7 +285,9 @@ def test_facets_respect_the_billable_filter(backend):
     assert sum(f.count for f in result.facets) == result.total_count
 
 
-@pytest.mark.parametrize("query, page", [("heart failure", 37), ("K22", 7), ("wheelchair", 100)])
+@pytest.mark.parametrize("query, page", [("heart failure", 37), ("K22", 7), ("wheelchair", 100),
+                                         ("influenza", 1), ("influenza", 2), ("hypertension", 9),
+                                         ("CHF", 5)])
 def test_cursor_pagination_walks_every_hit_once(backend, query, page):
     first = search(backend, query, first=page)
     total = first.total_count
@@ -379,3 +450,93 @@ def test_embedded_index_persists_and_refresh_sees_other_writers(tmp_path):
     reopened = EmbeddedBackend(directory)
     assert reopened.indexed_editions() == {"ICD10PCS": "e1"}
     assert search(reopened, "zyxwidget oldset").total_count == 12
+
+
+# -- an index made for an older schema is rebuilt ----------------------------------------------
+
+class _OneEditionStore:
+    """The part of codes.storage.CodeStore that sync_search_index reads."""
+
+    def __init__(self, edition_id: str, records):
+        self.edition_id = edition_id
+        self.records = records
+
+    def current_edition_ids(self):
+        return {"ICD10PCS": self.edition_id}
+
+    def iter_records(self, system):
+        assert system == "ICD10PCS"
+        return iter(self.records)
+
+
+def _outdated_embedded(directory: Path) -> None:
+    """An index as the first layout left it (tantivy files right in the directory, fields of
+    that time) plus the directory of an older versioned layout."""
+    import tantivy
+
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("kind", tokenizer_name="raw")
+    sb.add_text_field("load", stored=True, tokenizer_name="raw")
+    sb.add_text_field("edition", stored=True, tokenizer_name="raw")
+    sb.add_text_field("title", stored=True)
+    directory.mkdir(parents=True)
+    index = tantivy.Index(sb.build(), path=str(directory))
+    writer = index.writer()
+    writer.add_document(tantivy.Document(kind="edition", load="ICD10PCS", edition="e1"))
+    writer.add_document(tantivy.Document(kind="code", load="ICD10PCS", title="Zyxwidget oldset"))
+    writer.commit()
+    writer.wait_merging_threads()
+    del writer
+    (directory / "v1").mkdir()
+    (directory / "v1" / "meta.json").write_text("{}")
+
+
+def _outdated_elastic(backend: ElasticBackend) -> None:
+    """An index whose mapping predates the index-term fields (no schema version in _meta)."""
+    from codes.search import elastic
+
+    mappings = elastic.index_mappings("ICD10PCS", "e1")
+    del mappings["_meta"]["schema"]
+    for field in ("index_terms", "term_rank"):
+        del mappings["properties"][field]
+    old = f"{backend.alias}-icd10pcs-1"
+    backend.client.indices.create(index=old, settings=elastic.INDEX_SETTINGS, mappings=mappings)
+    record = next(_edition("oldset", 1))
+    source = {k: v for k, v in elastic.document("ICD10PCS", record).items()
+              if k in mappings["properties"]}
+    backend.client.index(index=old, id="ICD10PCS:0ZZ0000", document=source, refresh=True)
+    backend.client.indices.update_aliases(actions=[{"add": {"index": old, "alias": backend.alias}}])
+
+
+@pytest.mark.parametrize("kind", BACKENDS)
+def test_an_index_of_an_older_schema_is_rebuilt_by_the_loader(kind, tmp_path):
+    from codes.loading import sync_search_index
+
+    if kind == "embedded":
+        directory = tmp_path / "tantivy"
+        _outdated_embedded(directory)
+        backend = EmbeddedBackend(directory)  # opens: no crash, and nothing counts as indexed
+        assert backend.outdated_indexes()
+    else:
+        backend = _elastic_or_skip(f"medcode-test-{uuid.uuid4().hex[:8]}")
+        _outdated_elastic(backend)
+    try:
+        assert backend.indexed_editions() == {}  # so the loader re-indexes every system
+        search(backend, "zyxwidget")             # a search in between fails on neither
+        store = _OneEditionStore("e1", list(_edition("newset", 3)))
+        assert sync_search_index(store, backend) == ["ICD10PCS"]
+        assert sync_search_index(store, backend) == []
+        backend.refresh()
+        assert backend.indexed_editions() == {"ICD10PCS": "e1"}
+        assert search(backend, "zyxwidget newset").total_count == 3
+        assert search(backend, "zyxwidget oldset").total_count == 0
+        if kind == "embedded":
+            assert backend.outdated_indexes() == []
+            assert sorted(p.name for p in directory.iterdir()) == [f"v{SCHEMA_VERSION}"]
+            backend.close()
+            assert EmbeddedBackend(directory).indexed_editions() == {"ICD10PCS": "e1"}
+    finally:
+        if kind == "embedded":
+            backend.close()
+        else:
+            _drop_elastic(backend)

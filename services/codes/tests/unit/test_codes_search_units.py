@@ -6,14 +6,15 @@ import base64
 
 import pytest
 
-from codes.domain import CodeRecord
+from codes.domain import CodeRecord, code_key
 from codes.search import elastic, synonyms
-from codes.search.analysis import plain_words, stems
+from codes.search.analysis import index_term_key, index_term_keys, plain_words, stems
 from codes.search.embedded import code_order
-from codes.search.execute import highlight
-from codes.search.planner import (CODE, TEXT, Word, code_prefix_of, decode_cursor, encode_cursor,
-                                  make_plan)
-from medcode_contracts.codes import CodeSystem, SearchRequest
+from codes.search.execute import execute, highlight
+from codes.search.planner import (CODE, MAX_TERM_KEYS, SCHEMA_VERSION, TERM, TEXT, Word,
+                                  code_prefix_of, decode_cursor, encode_cursor, make_plan,
+                                  term_rank)
+from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
 
@@ -30,7 +31,7 @@ def test_analyzer_folds_lowercases_splits_and_stems():
                                         ("j9035", "J9035"), ("0DB64ZZ", "0DB64ZZ"), ("T2DM", "T2DM")])
 def test_code_like_queries(query, key):
     assert code_prefix_of(query) == key
-    assert plan(query).segments == (CODE, TEXT)
+    assert plan(query).segments == (CODE, TERM, TEXT)
 
 
 @pytest.mark.parametrize("query", ["achalasia", "K22 achalasia", "x", "K", "A1234567", "k2-2"])
@@ -81,6 +82,13 @@ def test_synonym_file_has_the_issue_abbreviations():
         assert (term,) in entries, term
 
 
+def test_synonym_file_has_everyday_words():
+    entries = synonyms.load().entries
+    assert entries[("flu",)] == (("influenza",),)
+    assert entries[("n", "v")] == (("nausea", "vomiting"),)   # "N/V"
+    assert ("bp",) in entries and ("flu", "shot") in entries and ("v", "fib") in entries
+
+
 @pytest.mark.parametrize("text, problem", [
     ("MI myocardial infarction", "expected"),       # no tab
     ("MI\t", "expected"),
@@ -129,8 +137,11 @@ def test_es_word_query_has_the_same_parts_as_the_plan():
     should = q["bool"]["should"]
     assert should[0] == {"term": {"title_stems": {"value": "achalazia", "boost": 1.0}}}
     assert should[1]["term"]["terms_stems"]["value"] == "achalazia"
-    assert should[2]["constant_score"]["filter"]["fuzzy"]["words"]["fuzziness"] == 2
-    assert should[3]["constant_score"]["filter"] == {"prefix": {"words": {"value": "achalazia"}}}
+    # Within 1 edit and within 2 edits, half the typo score each: the closer match ranks first.
+    fuzzy = [part["constant_score"] for part in should[2:4]]
+    assert [f["filter"]["fuzzy"]["words"]["fuzziness"] for f in fuzzy] == [1, 2]
+    assert [f["boost"] for f in fuzzy] == [0.1, 0.1]
+    assert should[4]["constant_score"]["filter"] == {"prefix": {"words": {"value": "achalazia"}}}
     assert q["bool"]["minimum_should_match"] == 1
 
 
@@ -138,7 +149,8 @@ def test_es_text_segment_with_filters_and_code_exclusion():
     p = plan("K22", billable_only=True, systems=[CodeSystem.ICD10CM])
     body = elastic.page_body(p, TEXT, 20, 10)
     query = body["query"]["bool"]
-    assert query["must_not"] == [{"prefix": {"key": {"value": "K22"}}}]
+    assert query["must_not"] == [{"terms": {"index_terms": ["k22"]}},   # the term segment's hits
+                                 {"prefix": {"key": {"value": "K22"}}}]      # the code segment's
     assert {"term": {"billable": True}} in query["filter"]
     assert {"terms": {"system": ["ICD10CM"]}} in query["filter"]
     assert (body["from"], body["size"]) == (20, 10)
@@ -182,7 +194,7 @@ def test_es_documents_hold_the_pre_analysed_terms():
     assert doc["words"][0] == "achalasia of cardia"
     assert (doc["load"], doc["system"], doc["key"]) == ("HCPCS", "MODIFIER", "K220")
     mapping = elastic.index_mappings("HCPCS", "ed1")
-    assert mapping["_meta"] == {"load": "HCPCS", "edition": "ed1"}
+    assert mapping["_meta"] == {"load": "HCPCS", "edition": "ed1", "schema": SCHEMA_VERSION}
     assert set(doc) == set(mapping["properties"])
 
 
@@ -191,3 +203,151 @@ def test_es_rows_from_a_response():
         "system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True}}]}}
     ((score, node),) = elastic.rows_of(response, TEXT)
     assert (score, node.code, node.system) == (3.5, "K22.0", CodeSystem.ICD10CM)
+
+
+# -- alphabetic-index terms ----------------------------------------------------------------------
+
+def test_index_term_keys_ignore_case_order_stop_words_and_word_forms():
+    assert index_term_key("Failure, heart") == index_term_key("heart failure") == "failur heart"
+    assert index_term_key("pressure blood, high") == index_term_key("High blood pressure")
+    assert index_term_key("Fractures of the femur") == index_term_key("femur fracture")
+    assert index_term_key("of the") == "of the"      # nothing but stop words: kept
+    assert index_term_key(" ,; ") == ""
+    assert index_term_keys(["Heart failure", "failure, heart", "", "cardiac failure"]) == [
+        "failur heart", "cardiac failur"]
+
+
+def test_plan_term_keys_come_from_the_words_and_the_synonyms():
+    assert plan("Hypertension").term_keys == ("hypertens",)
+    assert plan("hypertension").segments == (TERM, TEXT)
+    assert plan("CHF").term_keys == ("chf", "congest failur heart", "failur heart")
+    assert plan("heart failure").term_keys == plan("failure of heart").term_keys
+    assert plan("vitamin d deficiency").term_keys == ("d defici vitamin",)  # optional words too
+
+
+def test_plan_term_keys_are_bounded():
+    keys = plan("CHF CHF CHF CHF").term_keys   # 3**4 combinations
+    assert 0 < len(keys) <= MAX_TERM_KEYS
+
+
+def test_term_rank_orders_billable_then_shorter_then_by_code():
+    ranked = sorted([("J10", False), ("J11.1", True), ("J11.00", True), ("I10", True)],
+                    key=lambda c: term_rank(code_key(c[0]), c[1]))
+    assert [code for code, _ in ranked] == ["I10", "J11.1", "J11.00", "J10"]
+    assert term_rank("ZZZZZZZZ", False) < 2**48
+
+
+class _FakeEngine:
+    """An `Engine` over fixed segment results, recording the calls."""
+
+    def __init__(self, segments: dict[str, list[tuple[str, str]]]):
+        self.segments = segments
+        self.calls: list[tuple] = []
+
+    def system_counts(self, plan, segment):
+        self.calls.append(("counts", segment))
+        counts: dict[str, int] = {}
+        for system, _ in self.segments.get(segment, []):
+            counts[system] = counts.get(system, 0) + 1
+        return counts
+
+    def fetch(self, plan, segment, offset, limit):
+        self.calls.append(("fetch", segment, offset, limit))
+        return [(1.0, CodeSummary(system=system, code=code, title=code, billable=True))
+                for system, code in self.segments.get(segment, [])[offset:offset + limit]]
+
+
+def _walk(query: str, engine: _FakeEngine, page: int) -> list[str]:
+    seen: list[str] = []
+    after = None
+    while True:
+        result = execute(plan(query, first=page, after=after), engine)
+        assert result.total_count == 7
+        assert sum(f.count for f in result.facets) == 7
+        seen += [hit.node.code for hit in result.hits]
+        if not result.has_next_page:
+            return seen
+        after = result.end_cursor
+
+
+@pytest.mark.parametrize("page", [1, 2, 3, 6, 7, 20])
+def test_pages_walk_the_segments_one_after_the_other(page):
+    engine = _FakeEngine({
+        CODE: [("ICD10CM", "K22"), ("ICD10CM", "K22.0")],
+        TERM: [("ICD10CM", "K21.9")],
+        TEXT: [("ICD10CM", "A"), ("HCPCS", "B"), ("HCPCS", "C"), ("ICD10CM", "D")],
+    })
+    assert _walk("K22", engine, page) == ["K22", "K22.0", "K21.9", "A", "B", "C", "D"]
+
+
+def test_a_first_page_holding_every_hit_needs_no_counting():
+    engine = _FakeEngine({TERM: [("ICD10CM", "I10")], TEXT: [("ICD10CM", "I16.0")]})
+    result = execute(plan("hypertension", first=5), engine)
+    assert [h.node.code for h in result.hits] == ["I10", "I16.0"] and result.total_count == 2
+    assert [c[0] for c in engine.calls] == ["fetch", "fetch"]
+
+
+def test_a_full_first_page_is_fetched_once_then_counted():
+    engine = _FakeEngine({TERM: [("ICD10CM", "I10")], TEXT: [("ICD10CM", c) for c in "ABCD"]})
+    result = execute(plan("hypertension", first=3), engine)
+    assert [h.node.code for h in result.hits] == ["I10", "A", "B"]
+    assert (result.total_count, result.has_next_page) == (5, True)
+    assert engine.calls == [("fetch", TERM, 0, 3), ("fetch", TEXT, 0, 2),
+                            ("counts", TERM), ("counts", TEXT)]
+
+
+def test_es_term_segment_filters_by_index_terms_and_sorts_by_rank():
+    p = plan("CHF", systems=[CodeSystem.ICD10CM])
+    body = elastic.page_body(p, TERM, 0, 10)
+    query = body["query"]["bool"]
+    assert query["filter"][0] == {"terms": {"index_terms": list(p.term_keys)}}
+    assert {"terms": {"system": ["ICD10CM"]}} in query["filter"]
+    assert "must" not in query and "must_not" not in query
+    assert body["sort"][0] == {"term_rank": {"order": "asc", "unmapped_type": "long"}}
+    code_like = elastic.segment_query(plan("T2DM"), TERM, True)["bool"]
+    assert code_like["must_not"] == [{"prefix": {"key": {"value": "T2DM"}}}]
+    response = {"hits": {"hits": [{"_score": None, "_source": {
+        "system": "ICD10CM", "code": "I50.9", "title": "Heart failure, unspecified", "billable": True}}]}}
+    assert elastic.rows_of(response, TERM)[0][0] == 1.0
+
+
+def test_es_documents_hold_index_term_keys_and_rank():
+    record = CodeRecord(system=CodeSystem.ICD10CM, code="I50.9", title="Heart failure, unspecified",
+                        billable=True, lay_terms=["heart failure", "failure, heart", "cardiac failure"])
+    doc = elastic.document("ICD10CM", record)
+    assert doc["index_terms"] == ["failur heart", "cardiac failur"]
+    assert doc["term_rank"] == term_rank("I509", True)
+    properties = elastic.index_mappings("ICD10CM", "e")["properties"]
+    assert properties["index_terms"] == {"type": "keyword"} and properties["term_rank"]["type"] == "long"
+
+
+class _Answer:
+    def __init__(self, body):
+        self.body = body
+
+
+class _FakeIndices:
+    def __init__(self, mappings):
+        self.mappings = mappings
+
+    def get_alias(self, name=None, index=None):
+        return _Answer({name: {} for name in self.mappings})
+
+    def get_mapping(self, index):
+        return _Answer({name: {"mappings": m} for name, m in self.mappings.items()})
+
+
+class _FakeClient:
+    def __init__(self, mappings):
+        self.indices = _FakeIndices(mappings)
+
+
+def test_es_indexed_editions_leave_out_indexes_of_another_mapping_version():
+    current = elastic.index_mappings("HCPCS", "h2")
+    old = elastic.index_mappings("ICD10CM", "c1")
+    del old["_meta"]["schema"]
+    older = elastic.index_mappings("ICD10PCS", "p1")
+    older["_meta"]["schema"] = SCHEMA_VERSION - 1
+    client = _FakeClient({"x-hcpcs-1": current, "x-icd10cm-1": old, "x-icd10pcs-1": older})
+    backend = elastic.ElasticBackend("http://es.invalid:9200", index_prefix="x", client=client)
+    assert backend.indexed_editions() == {"HCPCS": "h2"}
