@@ -270,7 +270,11 @@ class _Run:
         return tantivy.Query.const_score_query(query, 0.0)
 
     def _index_terms(self, plan: Plan) -> tantivy.Query:
-        return tantivy.Query.term_set_query(self.schema, "index_terms", list(plan.term_keys))
+        # Term queries, not a term_set_query: that one walks the term dictionary (~0.15 ms a
+        # query here), a handful of term lookups costs next to nothing.
+        terms = [tantivy.Query.term_query(self.schema, "index_terms", key) for key in plan.term_keys]
+        return terms[0] if len(terms) == 1 else tantivy.Query.boolean_query(
+            [(_Occur.Should, query) for query in terms])
 
     def _code_prefix(self, prefix: str) -> tantivy.Query:
         return _prefix_query(self.schema, "key", prefix)
