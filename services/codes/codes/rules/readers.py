@@ -300,9 +300,11 @@ _JOINING_SUBTERM = re.compile(r"^(with|without|due to|in)\b")
 
 
 def _drop_variant(term: str) -> str:
-    """"Attack, attacks" -> "Attack"; "Infarct, infarction" -> "Infarct". Other commas stay."""
-    head, sep, tail = term.partition(", ")
-    if sep and "," not in tail and len(head) >= 4 and tail.lower().startswith(head[:4].lower()):
+    """"Attack, attacks" -> "Attack"; "Infarct, infarction" -> "Infarct"; "Infection,
+    infected, infective" -> "Infection". Other commas stay ("Blood, pressure")."""
+    head, *variants = term.split(", ")
+    stem = head[:4].lower()
+    if variants and len(head) >= 4 and all(v.lower().startswith(stem) for v in variants):
         return head
     return term
 
@@ -331,6 +333,20 @@ def lay_phrase(path: list[str]) -> str:
         sub = " ".join(sub.split())
         phrase += f" {sub}" if _JOINING_SUBTERM.match(sub) else f", {sub}"
     return phrase
+
+
+_MODIFIER = re.compile(r"\(([^()]*)\)")
+
+
+def _modifiers(text: str) -> list[str]:
+    """The words of each "(...)" group of a NonEssModif cell, e.g. "(tract)" -> ["tract"];
+    groups that are suffixes ("(-astasia)") or cross-references are left out."""
+    found = []
+    for group in _MODIFIER.findall(text):
+        words = " ".join(group.split())
+        if words and not words.startswith("-") and not words.lower().startswith(("see", "code", "with")):
+            found.append(words)
+    return found
 
 
 class _Node:
@@ -403,10 +419,15 @@ def _read_index_lay_terms(path: Path, wrap: Wrap) -> Iterator[LayTerm]:
             code = _index_code(row["Code"] or "", path, line)
             if code:
                 node.code = node.code or code
-                phrase = lay_phrase(names)
-                if (code, phrase.lower()) not in seen:
-                    seen.add((code, phrase.lower()))
-                    yield LayTerm(code=code, term=phrase)
+                # The phrase as printed, and with each non-essential modifier of this row
+                # read in: "Infection, urinary (tract)" is also "urinary tract infection".
+                phrases = [lay_phrase(names)] + [
+                    lay_phrase(names[:-1] + [f"{names[-1]} {modifier}"])
+                    for modifier in _modifiers(row.get("NonEssModif") or "")]
+                for phrase in phrases:
+                    if (code, phrase.lower()) not in seen:
+                        seen.add((code, phrase.lower()))
+                        yield LayTerm(code=code, term=phrase)
             elif (row["See"] or "").strip():
                 see_rows.append((names, row["See"].strip()))
     # Cross-references point anywhere in the index, so they resolve once it is all read.

@@ -209,6 +209,8 @@ def test_abbreviation_expansion_needs_all_its_words(backend):
     ("HTN", "I10"),                  # an abbreviation's expansion counts (synonyms.tsv)
     ("CHF", "I50.9"),
     ("COPD", "J44.9"),
+    ("urinary tract infection", "N39.0"),  # "Infection, urinary (tract)": modifier read in
+    ("UTI", "N39.0"),
 ])
 def test_an_index_term_puts_its_code_first(backend, query, code):
     assert codes_of(search(backend, query, first=5))[0] == code

@@ -88,6 +88,14 @@ def test_index_gives_lay_terms_through_see_references(data_mirror):
     assert "hypertension" in terms["I10"]
     assert any("blood" in t and "high" in t for t in terms["I10"])  # Blood, pressure, high -> see Hypertension
     assert "transient ischemic attack" in terms["G45.9"]
+    # non-essential modifiers are read in too: "Infection, urinary (tract)"
+    assert {"urinary infection", "urinary tract infection"} <= terms["N39.0"]
+
+
+def test_non_essential_modifier_groups():
+    assert readers._modifiers("(tract)") == ["tract"]
+    assert readers._modifiers("(-astasia) (hysterical)") == ["hysterical"]
+    assert readers._modifiers("") == []
 
 
 def test_hcpcs_modifiers_and_codes(data_mirror):
