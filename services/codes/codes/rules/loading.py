@@ -56,8 +56,17 @@ class RuleLoad:
         return f"{what}: {self.status} {self.name} from {self.source} [{counts}] in {self.seconds:.1f}s"
 
 
-def fingerprint(paths: Iterable[Path]) -> str:
+# Bump a kind's version when its reader starts deriving different rows from the same
+# file (the index's lay terms did in v2): the new fingerprint makes the next load read the
+# file again instead of keeping rows the old reader made.
+READER_VERSIONS = {"INDEX": 2}
+
+
+def fingerprint(paths: Iterable[Path], kind: str | None = None) -> str:
     digest = hashlib.sha256()
+    version = READER_VERSIONS.get(kind or "", 1)
+    if version > 1:  # version 1 is unsalted, so existing editions keep their fingerprint
+        digest.update(f"{kind} reader v{version}".encode())
     for path in paths:
         digest.update(path.name.encode())
         with open(path, "rb") as handle:
@@ -183,7 +192,7 @@ def _load(store: RulesStore, kind: str, setting: str | None, name: str, paths: l
           rows: Callable[[], Iterator], say: Callable[[str], None]) -> RuleLoad:
     result: LoadResult = store.load(kind=kind, setting=setting, name=name,
                                     source=" + ".join(p.name for p in paths),
-                                    fingerprint=fingerprint(paths), rows=rows())
+                                    fingerprint=fingerprint(paths, kind), rows=rows())
     load = RuleLoad(kind=kind, setting=setting, status="loaded" if result.loaded else "unchanged",
                     name=result.edition.name, source=result.edition.source, counts=result.edition.counts,
                     seconds=result.seconds)

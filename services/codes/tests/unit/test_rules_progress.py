@@ -30,3 +30,13 @@ def test_a_full_load_with_progress_bars(tmp_path, data_mirror: Path):
     settings = load_settings(DATA_DIR=tmp_path / "data", DATA_MIRROR=tmp_path)
     reports = load_rules(settings, show_progress=True)
     assert reports, "nothing was loaded"
+
+
+def test_a_newer_reader_version_makes_the_same_file_load_again(tmp_path):
+    from codes.rules.loading import READER_VERSIONS, fingerprint
+
+    path = tmp_path / "release.csv"
+    path.write_text("a,b\n")
+    assert fingerprint([path], "PTP") == fingerprint([path])  # version 1: unsalted
+    assert READER_VERSIONS["INDEX"] >= 2
+    assert fingerprint([path], "INDEX") != fingerprint([path])
