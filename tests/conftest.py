@@ -22,14 +22,8 @@ import httpx
 import pytest
 
 from gateway.testing import Vhost, free_port
+from medcode_common.launcher import SERVICES  # the same module:Class table make run uses
 
-SERVICES = {
-    "codes": "codes.service:CodesService",
-    "accounts": "accounts.service:AccountsService",
-    "metering": "metering.service:MeteringService",
-    "assistant": "assistant.service:AssistantService",
-    "careers": "careers.service:CareersService",
-}
 RPC_TIMEOUT = 2.0      # the e2e gateway's; short, so the outage tests are quick
 LOAD_TIMEOUT = 1200    # loading every code set once, on a slow machine
 START_TIMEOUT = 180    # until /readyz answers 200

@@ -7,24 +7,14 @@ from __future__ import annotations
 
 from nameko.rpc import rpc
 from nameko.timer import timer
-from pydantic import ValidationError
 
+from medcode_common.rpc import parse_request
 from medcode_contracts import codes as contract
+from medcode_contracts import coding_rules as rules_contract
 from medcode_contracts.common import Health
-from medcode_contracts.errors import BadRequest
 
 from .dependencies import CodeSearchIndex, CodeStoreProvider, EditionEvents
 from .rules.provider import CodingRulesProvider
-from medcode_contracts import coding_rules as rules_contract
-
-
-def _validate(model, payload):
-    try:
-        return model.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        raise BadRequest(f"{where}: {first['msg']}") from None
 
 
 class CodesService:
@@ -42,12 +32,12 @@ class CodesService:
 
     @rpc
     def search_codes(self, request: dict) -> dict:
-        parsed = _validate(contract.SearchRequest, request)
+        parsed = parse_request(contract.SearchRequest, request)
         return self.search.search(parsed).model_dump(mode="json")
 
     @rpc
     def get_codes(self, request: dict) -> list:
-        parsed = _validate(contract.GetCodesRequest, request)
+        parsed = parse_request(contract.GetCodesRequest, request)
         pages = self.store.get_pages(parsed.refs)
         self.rules.add_lay_terms(pages)   # ICD-10-CM alphabetic index terms
         return [page.model_dump(mode="json") if page else None for page in pages]
@@ -72,12 +62,12 @@ class CodesService:
     @rpc
     def get_code_rules(self, request: dict) -> list:
         """GetCodeRulesRequest -> one CodeRules per ref, in request order."""
-        parsed = _validate(rules_contract.GetCodeRulesRequest, request)
+        parsed = parse_request(rules_contract.GetCodeRulesRequest, request)
         return [r.model_dump(mode="json") for r in self.rules.get_code_rules(parsed)]
 
     @rpc
     def get_modifier(self, request: dict) -> dict | None:
-        parsed = _validate(rules_contract.GetModifierRequest, request)
+        parsed = parse_request(rules_contract.GetModifierRequest, request)
         found = self.rules.get_modifier(parsed.code)
         return found.model_dump(mode="json") if found else None
 

@@ -71,3 +71,21 @@ def iter_xml(path: Path, chunk: int = 1 << 16) -> Iterator[tuple[str, str, objec
             events.clear()
             if not block:
                 return
+
+
+def read_xml_version(path: Path, root_tag: str, first_content_tag: str) -> int:
+    """The fiscal year in a CDC/CMS tabular XML's <version>, which comes before the first
+    `first_content_tag` (<chapter>, <pcsTable>); the root must be `root_tag`."""
+    first = True
+    for kind, tag, value, line in iter_xml(path):
+        if kind == "start":
+            if first and tag != root_tag:
+                raise MalformedRelease(path, line, f"root element is <{tag}>, expected <{root_tag}>")
+            first = False
+            if tag == first_content_tag:
+                break
+        elif tag == "version":
+            if not (value.isdigit() and len(value) == 4):
+                raise MalformedRelease(path, line, f"<version> is {value!r}, expected a year")
+            return int(value)
+    raise MalformedRelease(path, None, f"no <version> element before the first <{first_content_tag}>")

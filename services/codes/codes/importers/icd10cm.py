@@ -25,7 +25,7 @@ from typing import Iterator
 from medcode_contracts.codes import CodeSystem
 
 from ..domain import CodeRecord, EditionMeta, code_key
-from . import MalformedRelease, file_sha256, iter_xml
+from . import MalformedRelease, file_sha256, iter_xml, read_xml_version
 
 SYSTEM = CodeSystem.ICD10CM
 OFFICIAL_URL = (
@@ -81,7 +81,7 @@ def _release_date(path: Path, fiscal_year: int) -> date:
 
 def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
     path = Path(path)
-    fiscal_year = _read_version(path)
+    fiscal_year = read_xml_version(path, _ROOT_TAG, "chapter")
     effective = _release_date(path, fiscal_year)
     name = f"ICD-10-CM FY{fiscal_year}"
     if effective.month != 10:
@@ -96,23 +96,6 @@ def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
 
 def _official_url(fiscal_year: int) -> str:
     return f"https://ftp.cdc.gov/pub/Health_Statistics/NCHS/Publications/ICD10CM/{fiscal_year}/"
-
-
-def _read_version(path: Path) -> int:
-    """The fiscal year in <version>, which comes before the chapters."""
-    first = True
-    for kind, tag, value, line in iter_xml(path):
-        if kind == "start":
-            if first and tag != _ROOT_TAG:
-                raise MalformedRelease(path, line, f"root element is <{tag}>, expected <{_ROOT_TAG}>")
-            first = False
-            if tag == "chapter":
-                break
-        elif tag == "version":
-            if not (value.isdigit() and len(value) == 4):
-                raise MalformedRelease(path, line, f"<version> is {value!r}, expected a year")
-            return int(value)
-    raise MalformedRelease(path, None, "no <version> element before the chapters")
 
 
 @dataclass(slots=True)

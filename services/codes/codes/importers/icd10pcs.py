@@ -24,7 +24,7 @@ from typing import Iterator
 from medcode_contracts.codes import CodeSystem
 
 from ..domain import CodeRecord, EditionMeta
-from . import MalformedRelease, file_sha256, iter_xml
+from . import MalformedRelease, file_sha256, iter_xml, read_xml_version
 
 SYSTEM = CodeSystem.ICD10PCS
 OFFICIAL_URL = "https://www.cms.gov/files/zip/2026-icd-10-pcs-code-tables-and-index.zip"
@@ -44,7 +44,7 @@ def find_release(mirror: Path | None) -> Path | None:
 
 def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
     path = Path(path)
-    fiscal_year = _read_version(path)
+    fiscal_year = read_xml_version(path, _ROOT_TAG, "pcsTable")
     meta = EditionMeta(
         system=SYSTEM, name=f"ICD-10-PCS FY{fiscal_year}",
         effective_from=date(fiscal_year - 1, 10, 1),  # FY2026 runs Oct 1 2025 - Sep 30 2026
@@ -54,22 +54,6 @@ def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
         fingerprint=file_sha256(path),
     )
     return meta, _records(path)
-
-
-def _read_version(path: Path) -> int:
-    first = True
-    for kind, tag, value, line in iter_xml(path):
-        if kind == "start":
-            if first and tag != _ROOT_TAG:
-                raise MalformedRelease(path, line, f"root element is <{tag}>, expected <{_ROOT_TAG}>")
-            first = False
-            if tag == "pcsTable":
-                break
-        elif tag == "version":
-            if not (value.isdigit() and len(value) == 4):
-                raise MalformedRelease(path, line, f"<version> is {value!r}, expected a year")
-            return int(value)
-    raise MalformedRelease(path, None, "no <version> element before the tables")
 
 
 class _Axis:
