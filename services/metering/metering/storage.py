@@ -120,6 +120,9 @@ class MeterStore:
         limit = quotas.views[plan]
         key = subject_key(subject, plan)
         ip_cap = quotas.guest_ip_daily_cap if plan is Plan.GUEST and client_ip else None
+        already = self._all_seen(key, resources, ts, limit)
+        if already is not None:
+            return already
         decisions: list[ViewDecision] = []
         with serialized_transaction(self.engine) as conn:
             counter = _lock_subject(conn, key, ts, quotas)
@@ -158,6 +161,23 @@ class MeterStore:
                 conn.execute(ip_days.update().where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
                              .values(guest_views=ip_used))
         return decisions
+
+    def _all_seen(self, key: str, resources: list[str], ts: int, limit: int | None) -> list[ViewDecision] | None:
+        """Re-opening pages already viewed this period is the common case and changes
+        nothing: answer it from a plain read, without taking the subject's write lock.
+        None when any resource is new (or the period is over): then the locked path decides."""
+        wanted = set(resources)
+        with self.engine.connect() as conn:
+            counter = _read_counter(conn, key, ts, self.quotas)
+            if counter is None:
+                return None
+            seen = set(conn.execute(sa.select(views.c.resource).where(
+                views.c.subject_key == key, views.c.period_start == counter.period_start,
+                views.c.resource.in_(sorted(wanted)))).scalars())
+        if seen != wanted:
+            return None
+        left = remaining(limit, counter.views_used)
+        return [ViewDecision(resource=r, granted=True, limit=limit, remaining=left) for r in resources]
 
     @staticmethod
     def _lock_ip_day(conn: sa.Connection, ip: str, day: str) -> int:

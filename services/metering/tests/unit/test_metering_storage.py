@@ -54,6 +54,27 @@ def test_reopening_the_same_resource_costs_nothing(store):
     assert store.get_meter("u1", Plan.FREE, T0).used == 1
 
 
+def test_reopening_seen_pages_is_answered_without_a_write(store, metering_engine):
+    store.check_views("u1", Plan.FREE, ["A:1", "A:2"], None, T0)
+    statements = []
+    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    decisions = store.check_views("u1", Plan.FREE, ["A:2", "A:1"], None, T0)
+    assert [(d.resource, d.granted, d.remaining) for d in decisions] == [("A:2", True, 4), ("A:1", True, 4)]
+    assert statements and all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
+    statements.clear()
+    store.check_views("u1", Plan.FREE, ["A:1", "A:3"], None, T0)  # one new page: the locked path
+    assert any(not sql.lstrip().upper().startswith("SELECT") for sql in statements)
+    assert store.get_meter("u1", Plan.FREE, T0).used == 3
+
+
+def test_a_seen_page_in_a_new_period_is_a_new_view(store):
+    store.check_views("u1", Plan.FREE, ["A:1"], None, T0)
+    later = T0 + timedelta(days=31)
+    decision = store.check_views("u1", Plan.FREE, ["A:1"], None, later)[0]
+    assert decision.granted and decision.remaining == 5
+    assert store.get_meter("u1", Plan.FREE, later).used == 1
+
+
 def test_free_gets_six_in_all_and_pro_is_unlimited(store):
     codes = [f"ICD10CM:A0{i}" for i in range(8)]
     assert granted(store.check_views("u1", Plan.FREE, codes, None, T0)) == [True] * 6 + [False] * 2
