@@ -11,6 +11,7 @@ from medcode_common.db import make_engine
 from medcode_common.nameko_outbox import OutboxRelay
 from medcode_common.settings import load_settings
 
+from .page_cache import PageCache
 from .storage import OUTBOX, CodeStore
 
 # One engine per database URL and process, shared by the providers below.
@@ -74,3 +75,13 @@ class EditionEvents(OutboxRelay):
 
     def _get_engine(self):
         return _engine(self._url)
+
+
+class CodePageCache(DependencyProvider):
+    """One PageCache per service process, shared by its workers."""
+
+    def setup(self):
+        self.cache = PageCache()
+
+    def get_dependency(self, worker_ctx) -> PageCache:
+        return self.cache

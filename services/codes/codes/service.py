@@ -13,7 +13,8 @@ from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules as rules_contract
 from medcode_contracts.common import Health
 
-from .dependencies import CodeSearchIndex, CodeStoreProvider, EditionEvents
+from .dependencies import CodePageCache, CodeSearchIndex, CodeStoreProvider, EditionEvents
+from .domain import code_key
 from .rules.provider import CodingRulesProvider
 
 
@@ -23,6 +24,7 @@ class CodesService:
     store = CodeStoreProvider()
     search = CodeSearchIndex()
     edition_events = EditionEvents()
+    page_cache = CodePageCache()
     rules = CodingRulesProvider()
 
     @rpc
@@ -38,9 +40,17 @@ class CodesService:
     @rpc
     def get_codes(self, request: dict) -> list:
         parsed = parse_request(contract.GetCodesRequest, request)
-        pages = self.store.get_pages(parsed.refs)
+        keys = [(ref.system.value, code_key(ref.code)) for ref in parsed.refs]
+        return self.page_cache.get_many(keys, self._load_pages, self._editions)
+
+    def _load_pages(self, keys: list[tuple[str, str]]) -> list:
+        pages = self.store.get_pages([contract.CodeRef(system=system, code=key) for system, key in keys])
         self.rules.add_lay_terms(pages)   # ICD-10-CM alphabetic index terms
         return [page.model_dump(mode="json") if page else None for page in pages]
+
+    def _editions(self) -> tuple:
+        """What a code page depends on: the current code-set editions and rule editions."""
+        return tuple(sorted(self.store.current_edition_ids().items())), self.rules.snapshot().key
 
     @rpc
     def list_editions(self) -> list:

@@ -1,0 +1,52 @@
+"""The in-process code-page cache: serves repeats, follows edition changes."""
+from codes.page_cache import PageCache
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+class Loader:
+    def __init__(self):
+        self.asked: list[list] = []
+
+    def __call__(self, keys):
+        self.asked.append(list(keys))
+        return [None if code == "X99" else {"code": code} for _, code in keys]
+
+
+def test_repeats_and_unknown_codes_are_served_without_loading():
+    cache, load = PageCache(refresh_seconds=2, clock=Clock()), Loader()
+    keys = [("ICD10CM", "K220"), ("ICD10CM", "X99"), ("ICD10CM", "K220")]
+    assert cache.get_many(keys, load, lambda: "ed1") == [{"code": "K220"}, None, {"code": "K220"}]
+    assert load.asked == [[("ICD10CM", "K220"), ("ICD10CM", "X99")]]  # each missing key once
+    assert cache.get_many(keys[:2], load, lambda: "ed1") == [{"code": "K220"}, None]
+    assert len(load.asked) == 1
+
+
+def test_a_new_edition_empties_the_cache_within_the_refresh_time():
+    clock = Clock()
+    cache, load = PageCache(refresh_seconds=2, clock=clock), Loader()
+    editions = ["ed1"]
+    key = [("HCPCS", "J9035")]
+    cache.get_many(key, load, lambda: editions[0])
+    editions[0] = "ed2"
+    clock.now = 1.0
+    cache.get_many(key, load, lambda: editions[0])
+    assert len(load.asked) == 1          # not checked again yet
+    clock.now = 2.5
+    cache.get_many(key, load, lambda: editions[0])
+    assert len(load.asked) == 2          # new edition seen: loaded again
+
+
+def test_least_recently_used_pages_leave_first():
+    cache, load = PageCache(maxsize=2, clock=Clock()), Loader()
+    for code in ("A", "B", "A", "C"):
+        cache.get_many([("X", code)], load, lambda: 1)
+    assert len(cache) == 2
+    cache.get_many([("X", "A")], load, lambda: 1)
+    assert [k for batch in load.asked for k in batch] == [("X", "A"), ("X", "B"), ("X", "C")]
