@@ -42,6 +42,8 @@ class JsonLinesExporter(SpanExporter):
                 "trace_id": format(ctx.trace_id, "032x"),
                 "span_id": format(ctx.span_id, "016x"),
                 "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                "start_ns": span.start_time,
+                "duration_ms": round((span.end_time - span.start_time) / 1e6, 3),
             }))
         with self._lock, open(self.path, "a", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
