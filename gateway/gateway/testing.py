@@ -11,6 +11,8 @@ import time
 import uuid
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from collections import Counter
+
 import httpx
 
 RABBIT_API = os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672")
@@ -148,3 +150,27 @@ def health_of(service: str):
     async def health(kwargs):
         return {"service": service, "status": "ok", "details": {}}
     return health
+
+
+class FakeRpc:
+    """Stands in for RpcClient in schema tests (in-process, no broker): `answers` maps
+    "service.method" to a value, an exception to raise, or a callable of the call's
+    keyword arguments. Records every call in order."""
+
+    def __init__(self, answers: dict):
+        self.answers = answers
+        self.requests: list[tuple[str, dict]] = []   # ("service.method", keyword arguments)
+        self.calls: Counter = Counter()
+
+    async def call(self, service, method, *, timeout=None, context=None, op=None, **kwargs):
+        target = f"{service}.{method}"
+        self.requests.append((target, kwargs))
+        self.calls[target] += 1
+        answer = self.answers[target]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer(kwargs) if callable(answer) else answer
+
+    def sent(self, target: str) -> list:
+        """The `request` payloads sent to `target`, in order."""
+        return [kwargs.get("request") for name, kwargs in self.requests if name == target]

@@ -3,7 +3,6 @@ one authenticate per request, one check_views per request, premium fields nulled
 refused, CSRF on cookie mutations, register's carry-over. Descriptors are made up."""
 from __future__ import annotations
 
-from collections import Counter
 from http.cookies import SimpleCookie
 
 import pytest
@@ -12,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.auth import CSRF_COOKIE, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
+from gateway import testing
 from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.settings import AuthSettings
@@ -49,23 +49,12 @@ def page(system: str, code: str) -> dict:
 PAGES = {("ICD10CM", "K220"): page("ICD10CM", "K22.0"), ("HCPCS", "J9035"): page("HCPCS", "J9035")}
 
 
-class FakeRpc:
+class FakeRpc(testing.FakeRpc):
+    """Here answers that are functions take the request payload itself."""
+
     def __init__(self, answers: dict):
-        self.answers = answers
-        self.requests: list[tuple[str, dict]] = []
-        self.calls: Counter = Counter()
-
-    async def call(self, service, method, *, timeout=None, context=None, op=None, **kwargs):
-        target = f"{service}.{method}"
-        self.requests.append((target, kwargs.get("request")))
-        self.calls[target] += 1
-        answer = self.answers[target]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer(kwargs["request"]) if callable(answer) else answer
-
-    def sent(self, target: str) -> list[dict]:
-        return [request for name, request in self.requests if name == target]
+        super().__init__({target: (lambda kwargs, answer=answer: answer(kwargs["request"]))
+                          if callable(answer) else answer for target, answer in answers.items()})
 
 
 def get_codes(request):

@@ -10,22 +10,7 @@ from medcode_contracts.errors import BadRequest, Unavailable
 from gateway.context import Context
 from gateway.rpc.errors import RemoteError
 from gateway.schema import MAX_ALIASES, build_schema
-
-
-class FakeRpc:
-    def __init__(self, answers: dict):
-        self.answers = answers   # "service.method" -> value, exception, or callable(kwargs)
-        self.requests: list[tuple[str, dict]] = []
-        self.calls: Counter = Counter()
-
-    async def call(self, service, method, *, timeout=None, context=None, op=None, **kwargs):
-        target = f"{service}.{method}"
-        self.requests.append((target, kwargs))
-        self.calls[target] += 1
-        answer = self.answers[target]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer(kwargs) if callable(answer) else answer
+from gateway.testing import FakeRpc
 
 
 SEARCH_RESULT = {

@@ -4,29 +4,13 @@ GraphQL schema, the batching into one get_code_rules RPC and the error codes. Ev
 descriptor here is made up."""
 from __future__ import annotations
 
-from collections import Counter
 
 import pytest
 from medcode_contracts.errors import BadRequest
 
 from gateway.context import Context
 from gateway.schema import build_schema
-
-
-class FakeRpc:
-    def __init__(self, answers: dict):
-        self.answers = answers   # "service.method" -> value, exception, or callable(kwargs)
-        self.requests: list[tuple[str, dict]] = []
-        self.calls: Counter = Counter()
-
-    async def call(self, service, method, *, timeout=None, context=None, op=None, **kwargs):
-        target = f"{service}.{method}"
-        self.requests.append((target, kwargs))
-        self.calls[target] += 1
-        answer = self.answers[target]
-        if isinstance(answer, Exception):
-            raise answer
-        return answer(kwargs) if callable(answer) else answer
+from gateway.testing import FakeRpc
 
 
 @pytest.fixture(scope="module")

@@ -303,23 +303,18 @@ class RulesStore:
 
     def mue_for_codes(self, edition_ids: list[int], codes: list[str] | None) -> list:
         """MUE rows of the editions; `codes` None = all of them (≈ 15 k per setting)."""
-        if not edition_ids or codes == []:
-            return []
-        t = rule_mue
-        query = sa.select(t).where(t.c.edition_id.in_(edition_ids))
-        if codes is not None:
-            query = query.where(t.c.code.in_(codes))
-        with self.engine.connect() as conn:
-            return conn.execute(query).all()
+        return self._rows_of_editions(rule_mue, edition_ids, codes)
 
     def codes_status(self, edition_ids: list[int], codes: list[str] | None) -> list:
         """rule_codes rows of the editions; `codes` None = all of them."""
+        return self._rows_of_editions(rule_codes, edition_ids, codes)
+
+    def _rows_of_editions(self, table: sa.Table, edition_ids: list[int], codes: list[str] | None) -> list:
         if not edition_ids or codes == []:
             return []
-        t = rule_codes
-        query = sa.select(t).where(t.c.edition_id.in_(edition_ids))
+        query = sa.select(table).where(table.c.edition_id.in_(edition_ids))
         if codes is not None:
-            query = query.where(t.c.code.in_(codes))
+            query = query.where(table.c.code.in_(codes))
         with self.engine.connect() as conn:
             return conn.execute(query).all()
 
