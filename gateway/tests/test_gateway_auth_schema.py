@@ -312,3 +312,21 @@ async def test_a_prefetched_failed_login_still_reports_unauthenticated(schema, g
                              fake, headers={"Authorization": "Bearer expired"})
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert fake.calls["metering.check_views"] == 0
+
+
+async def test_metering_away_shows_the_descriptor_and_withholds_the_premium_part(schema, gateway_auth):
+    fake = rpc(**{"metering.check_views": Unavailable("the metering service did not answer check_views within 5 s")})
+    data, errors = await run(schema, gateway_auth,
+                             '{ code(system: ICD10CM, code: "K22.0") { code title access { granted reason } layTerms } }',
+                             fake, cookies=guest_cookie(gateway_auth))
+    assert errors == []
+    page = data["code"]
+    assert page["title"] == "Made-up title of K22.0" and page["layTerms"] is None
+    assert page["access"]["granted"] is False and "cannot be counted right now" in page["access"]["reason"]
+
+
+async def test_a_bad_token_is_still_an_error_not_a_gated_page(schema, gateway_auth):
+    fake = rpc(**{"accounts.authenticate": Unauthenticated("Your session has expired: log in again.")})
+    _, errors = await run(schema, gateway_auth, '{ code(system: ICD10CM, code: "K22.0") { code } }',
+                          fake, headers={"Authorization": "Bearer old"})
+    assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"

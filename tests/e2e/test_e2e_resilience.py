@@ -90,3 +90,14 @@ def test_registrations_in_flight_during_a_crash_get_a_clear_answer(platform):
             assert [e.get("extensions", {}).get("code") for e in body["errors"]] == ["UNAVAILABLE"], body
         else:  # what succeeded is stored
             assert not gql(platform, LOGIN, {"e": email}).get("errors"), email
+
+
+def test_with_metering_down_a_page_shows_its_descriptor_and_withholds_the_rest(platform):
+    _, token = member_with_one_view(platform)
+    with platform.down("metering"):
+        body = gql(platform, '{ code(system: HCPCS, code: "J9035") { title access { granted reason } notes { includes } } }',
+                   token=token)
+    assert not body.get("errors"), body
+    page = body["data"]["code"]
+    assert page["title"] == "Injection, bevacizumab, 10 mg" and page["notes"] is None
+    assert page["access"]["granted"] is False and "cannot be counted" in page["access"]["reason"]

@@ -15,17 +15,25 @@ runs the (RPC-backed) resolvers of those sections.
 """
 from __future__ import annotations
 
+import logging
+
 from typing import Any
 
 from medcode_contracts import codes as contract
 from medcode_contracts import metering
+from medcode_contracts.errors import Unavailable
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 
 from ...context import Context
 from .types import Access, CodePage
 
+log = logging.getLogger(__name__)
+
 OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
+METER_AWAY = Access(granted=False, remaining=None, limit=None,
+                    reason="Page views cannot be counted right now, so only the official descriptor "
+                           "is shown. Try again in a moment for the full page.")
 
 # The contract's "Premium sections: null whenever access.granted is false" (python names).
 PREMIUM_FIELDS = ("lay_terms", "notes", "parent", "children", "ptp_edits", "mue", "crosswalks")
@@ -56,7 +64,13 @@ async def check_access(context: Context, page: contract.CodePage) -> Access:
     """The page's Access for this request's caller (one view, counted once per request)."""
     if context.auth is None:
         return OPEN_ACCESS  # no HTTP request (in-process schema use): nobody to meter
-    decision = await context.loader("view_decisions", view_decisions).load(resource_of(page))
+    try:
+        decision = await context.loader("view_decisions", view_decisions).load(resource_of(page))
+    except Unavailable:
+        # The descriptor is free to show; only the premium part waits for the meter.
+        # Failing closed keeps the quota honest while metering is away.
+        log.warning("metering did not answer: %s shown without its premium sections", resource_of(page))
+        return METER_AWAY
     return Access(granted=decision.granted, remaining=decision.remaining, limit=decision.limit,
                   reason=None if decision.granted else decision.reason)
 
