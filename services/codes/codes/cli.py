@@ -43,7 +43,8 @@ def _settings():
 def load(
     system: Annotated[Optional[list[str]], typer.Option(
         "--system", "-s", help=f"Load only this system (repeatable): {', '.join(LOADABLE)}.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    progress: Annotated[Optional[bool], typer.Option(
+        help="Show progress bars (default: when writing to a terminal).")] = None,
     rules: Annotated[bool, typer.Option(help="Also load the coding rules and the CPT codes "
                                              "(skipped when --system is given).")] = True,
 ) -> None:
@@ -57,6 +58,8 @@ def load(
         if name.upper() not in LOADABLE:
             _fail(f"--system {name!r}: choose from {', '.join(LOADABLE)}")
         systems.append(CodeSystem(name.upper()))
+    if progress is None:  # bars redraw in place: in a log file they would only be noise
+        progress = sys.stderr.isatty()
     started = time.monotonic()
     try:
         reports = load_available(settings, systems or None, show_progress=progress,
