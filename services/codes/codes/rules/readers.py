@@ -16,6 +16,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from ..search.analysis import analyse_word
 from .domain import GemRow, LayTerm, ModifierRow, MueRow, ProcedureCodeRow, PtpRow, procedure_system
 
 Wrap = Callable[[BinaryIO], BinaryIO] | None
@@ -432,7 +433,7 @@ def _read_index_lay_terms(path: Path, wrap: Wrap) -> Iterator[LayTerm]:
                 see_rows.append((names, row["See"].strip()))
     # Cross-references point anywhere in the index, so they resolve once it is all read.
     for names, target in see_rows:
-        code = _resolve_see(root, target)
+        code = _see_code(root, names, target)
         if code:
             phrase = lay_phrase(names)
             if (code, phrase.lower()) not in seen:
@@ -440,14 +441,14 @@ def _read_index_lay_terms(path: Path, wrap: Wrap) -> Iterator[LayTerm]:
                 yield LayTerm(code=code, term=phrase)
 
 
-def _resolve_see(root: _Node, target: str) -> str | None:
+def _resolve_see(root: _Node, target: str, need_code: bool = True) -> _Node | None:
     """Follow "Infarct, myocardium" through the term tree; subterms may contain commas,
     so each step may consume one or more comma-separated parts."""
     parts = [p.strip() for p in target.split(",") if p.strip()]
 
-    def walk(node: _Node, start: int) -> str | None:
+    def walk(node: _Node, start: int) -> _Node | None:
         if start == len(parts):
-            return node.code
+            return node if node.code or not need_code else None
         for end in range(start + 1, len(parts) + 1):
             child = node.children.get(_index_key(", ".join(parts[start:end])))
             if child is not None:
@@ -457,6 +458,33 @@ def _resolve_see(root: _Node, target: str) -> str | None:
         return None
 
     return walk(root, 0)
+
+
+def _stems(text: str) -> set[str]:
+    return {analysed[1] for word in re.findall(r"[A-Za-z0-9]+", text)
+            if len(word) > 2 and (analysed := analyse_word(word))}
+
+
+def _see_code(root: _Node, names: list[str], target: str) -> str | None:
+    """The code a "see" cross-reference leads to for the phrase `names`.
+
+    Usually the target's own code: "Attack, heart" -> see "Infarct, myocardium" (I21.9),
+    "Disease, hypertensive" -> see "Hypertension" (I10). But a phrase that is the target
+    plus a qualifier the target lists as a subterm means that subterm: "Hypertensive
+    urgency" -> see "Hypertension" is Hypertension, urgency (I16.0), not I10."""
+    node = _resolve_see(root, target, need_code=False)
+    if node is None:
+        return None
+    source, wanted = _stems(" ".join(names)), _stems(target)
+    leftover = source - wanted
+    if source & wanted and leftover:
+        for key, child in node.children.items():
+            if child.code and _stems(key) == leftover:
+                return child.code
+    if node.code:
+        return node.code
+    found = _resolve_see(root, target)  # another reading of the target's commas
+    return found.code if found else None
 
 
 # ---- HCPCS modifiers and codes, licensed CPT -------------------------------------------------

@@ -211,6 +211,7 @@ def test_abbreviation_expansion_needs_all_its_words(backend):
     ("COPD", "J44.9"),
     ("urinary tract infection", "N39.0"),  # "Infection, urinary (tract)": modifier read in
     ("UTI", "N39.0"),
+    ("hypertensive urgency", "I16.0"),      # a "see" reference read with its qualifier
 ])
 def test_an_index_term_puts_its_code_first(backend, query, code):
     assert codes_of(search(backend, query, first=5))[0] == code

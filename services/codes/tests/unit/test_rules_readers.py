@@ -90,6 +90,10 @@ def test_index_gives_lay_terms_through_see_references(data_mirror):
     assert "transient ischemic attack" in terms["G45.9"]
     # non-essential modifiers are read in too: "Infection, urinary (tract)"
     assert {"urinary infection", "urinary tract infection"} <= terms["N39.0"]
+    # "Hypertensive urgency -> see Hypertension" means Hypertension, urgency (I16.0) ...
+    assert "hypertensive urgency" in terms["I16.0"] and "hypertensive urgency" not in terms["I10"]
+    # ... while "Disease, hypertensive -> see Hypertension" is Hypertension itself
+    assert "hypertensive disease" in terms["I10"]
 
 
 def test_non_essential_modifier_groups():
