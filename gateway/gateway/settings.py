@@ -6,8 +6,8 @@ import ipaddress
 import sys
 from enum import Enum
 
-from medcode_common.settings import ConfigError, Settings, load_settings
-from pydantic import ValidationError, field_validator, model_validator
+from medcode_common.settings import ConfigError, Settings, load_settings, read_settings
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # /readyz asks every service's `health` RPC; a ready service answers in milliseconds, so
@@ -82,14 +82,7 @@ def parse_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
 
 def load_auth(**overrides) -> AuthSettings:
     """Read the gateway's auth settings; raises ConfigError naming each bad variable."""
-    try:
-        return AuthSettings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"{name}: {error['msg']}")
-        raise ConfigError("invalid gateway configuration: " + "; ".join(problems)) from None
+    return read_settings(AuthSettings, "gateway configuration", show_values=False, **overrides)
 
 
 def load(**overrides) -> Settings:

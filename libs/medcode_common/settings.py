@@ -80,13 +80,21 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.DATA_DIR / f'{service}.sqlite3').resolve()}"
 
 
-def load_settings(**overrides) -> Settings:
-    """Read the environment; raise ConfigError naming each bad variable."""
+def read_settings(cls: type[BaseSettings], label: str = "configuration", show_values: bool = True,
+                  **overrides) -> BaseSettings:
+    """`cls` read from the environment; ConfigError naming each bad variable. Settings that
+    hold secrets pass show_values=False, so a wrong secret is never printed."""
     try:
-        return Settings(**overrides)
+        return cls(**overrides)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "?"
-            problems.append(f"{name}={error.get('input')!r}: {error['msg']}")
-        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None
+            name = ".".join(str(part) for part in error["loc"]) or "settings"
+            value = f"={error.get('input')!r}" if show_values and error["loc"] else ""
+            problems.append(f"{name}{value}: {error['msg']}")
+        raise ConfigError(f"invalid {label}: " + "; ".join(problems)) from None
+
+
+def load_settings(**overrides) -> Settings:
+    """Read the environment; raise ConfigError naming each bad variable."""
+    return read_settings(Settings, **overrides)

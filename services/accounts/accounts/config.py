@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from enum import Enum
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medcode_common.settings import ConfigError
+from medcode_common.settings import read_settings
 
 DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
 
@@ -46,11 +46,4 @@ class AccountsSettings(BaseSettings):
 
 
 def load_accounts_settings(**overrides) -> AccountsSettings:
-    try:
-        return AccountsSettings(**overrides)
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"{name}: {error['msg']}")
-        raise ConfigError("invalid accounts configuration: " + "; ".join(problems)) from None
+    return read_settings(AccountsSettings, "accounts configuration", show_values=False, **overrides)

@@ -1,10 +1,10 @@
 """Settings of the metering service, read from environment variables."""
 from __future__ import annotations
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medcode_common.settings import ConfigError
+from medcode_common.settings import read_settings
 
 
 class MeteringSettings(BaseSettings):
@@ -29,8 +29,4 @@ class MeteringSettings(BaseSettings):
 
 
 def load_metering_settings(**overrides) -> MeteringSettings:
-    try:
-        return MeteringSettings(**overrides)
-    except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}={e.get('input')!r}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError("invalid metering configuration: " + "; ".join(problems)) from None
+    return read_settings(MeteringSettings, "metering configuration", show_values=True, **overrides)
