@@ -12,6 +12,7 @@ import uuid
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from collections import Counter
+from http.cookies import SimpleCookie
 
 import httpx
 
@@ -174,3 +175,25 @@ class FakeRpc:
     def sent(self, target: str) -> list:
         """The `request` payloads sent to `target`, in order."""
         return [kwargs.get("request") for name, kwargs in self.requests if name == target]
+
+
+def make_request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None,
+                 peer: str | None = "198.51.100.7"):
+    """A Starlette POST /graphql request with these headers, cookies and TCP peer."""
+    from starlette.requests import Request
+
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    if cookies:
+        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    return Request({"type": "http", "method": "POST", "path": "/graphql", "headers": raw,
+                    "client": (peer, 5555) if peer else None, "query_string": b""})
+
+
+def set_cookies(response) -> dict[str, SimpleCookie]:
+    """The cookies a Starlette response sets, by name."""
+    cookies = {}
+    for key, value in response.raw_headers:
+        if key == b"set-cookie":
+            cookie = SimpleCookie(value.decode())
+            cookies.update({name: cookie for name in cookie})
+    return cookies

@@ -2,11 +2,9 @@
 behind proxies, and the auth settings."""
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 
 import pytest
 from medcode_contracts.errors import Forbidden, Unauthenticated
-from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.auth import (
@@ -26,6 +24,7 @@ from gateway.auth import (
     read_guest_cookie,
 )
 from gateway.settings import DEV_GATEWAY_SECRET, AuthSettings, ConfigError, load_auth, parse_networks
+from gateway.testing import make_request, set_cookies
 
 SECRET = "test-secret-" + "x" * 32
 
@@ -145,24 +144,6 @@ def test_bad_trusted_proxies_are_named():
 
 
 # -- requests --------------------------------------------------------------------------
-def make_request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None,
-                 peer: str | None = "198.51.100.7") -> Request:
-    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    if cookies:
-        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    return Request({"type": "http", "method": "POST", "path": "/graphql", "headers": raw,
-                    "client": (peer, 5555) if peer else None, "query_string": b""})
-
-
-def set_cookies(response: Response) -> dict[str, SimpleCookie]:
-    cookies = {}
-    for key, value in response.raw_headers:
-        if key == b"set-cookie":
-            cookie = SimpleCookie(value.decode())
-            cookies.update({name: cookie for name in cookie})
-    return cookies
-
-
 @pytest.fixture
 def gateway_auth() -> GatewayAuth:
     return GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET, GATEWAY_TRUSTED_PROXIES="127.0.0.1"))

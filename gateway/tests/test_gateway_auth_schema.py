@@ -3,11 +3,9 @@ one authenticate per request, one check_views per request, premium fields nulled
 refused, CSRF on cookie mutations, register's carry-over. Descriptors are made up."""
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 
 import pytest
 from medcode_contracts.errors import Unauthenticated, Unavailable
-from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.auth import CSRF_COOKIE, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
@@ -15,24 +13,9 @@ from gateway import testing
 from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.settings import AuthSettings
+from gateway.testing import make_request, set_cookies
 
 
-
-def make_request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None) -> Request:
-    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    if cookies:
-        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    return Request({"type": "http", "method": "POST", "path": "/graphql", "headers": raw,
-                    "client": ("198.51.100.7", 5555), "query_string": b""})
-
-
-def set_cookies(response: Response) -> dict[str, SimpleCookie]:
-    cookies = {}
-    for key, value in response.raw_headers:
-        if key == b"set-cookie":
-            cookie = SimpleCookie(value.decode())
-            cookies.update({name: cookie for name in cookie})
-    return cookies
 
 SECRET = "schema-test-secret-" + "y" * 32
 GUEST = "0123456789abcdef0123456789abcdef"
