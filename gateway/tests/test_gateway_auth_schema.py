@@ -3,7 +3,6 @@ one authenticate per request, one check_views per request, premium fields nulled
 refused, CSRF on cookie mutations, register's carry-over. Descriptors are made up."""
 from __future__ import annotations
 
-
 import pytest
 from medcode_contracts.errors import Unauthenticated, Unavailable
 from starlette.responses import Response
