@@ -40,6 +40,8 @@ class Platform:
             self.children[name] = subprocess.Popen(
                 [self.python, "-m", "medcode_common.runner", target], env=self.env)
         self.children["gateway"] = subprocess.Popen([self.python, "-m", "gateway"], env=self.env)
+        # The development mail relay: outgoing mail lands in DATA_DIR/outbox, not the internet.
+        self.children["mail-relay"] = subprocess.Popen([self.python, "-m", "medcode_common.mail"], env=self.env)
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.children.items() if proc.poll() is not None]

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     # code-set edition is loaded, and never older than the TTL in seconds.
     GATEWAY_SEARCH_CACHE_SIZE: int = Field(default=4096, ge=0)
     GATEWAY_SEARCH_CACHE_TTL: float = Field(default=60.0, gt=0)
+    # Where outgoing mail (assistant replies, job alerts) is handed over, as host:port;
+    # in development `make run` starts a relay there that keeps mail in DATA_DIR/outbox.
+    SMTP_RELAY: str = "127.0.0.1:2526"
 
     @field_validator("AMQP_URI")
     @classmethod
@@ -63,6 +66,14 @@ class Settings(BaseSettings):
     def _http_scheme(cls, value: str) -> str:
         if urlparse(value).scheme not in ("http", "https"):
             raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("SMTP_RELAY")
+    @classmethod
+    def _relay_address(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:2526")
         return value
 
     @field_validator("DATA_MIRROR")
