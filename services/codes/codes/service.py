@@ -5,10 +5,9 @@ return JSON primitives.
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
-from medcode_common.rpc import parse_request
+from medcode_common.rpc import parse_request, rpc
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules as rules_contract
 from medcode_contracts.common import Health
