@@ -174,23 +174,23 @@ class DeadLetters:
     def __exit__(self, *exc) -> None:
         self.connection.release()
 
-    def _existing(self, services: list[str]) -> list[str]:
+    def _queue_exists(self, queue: str) -> bool:
         from amqp.exceptions import NotFound
 
-        found = []
-        for service in services:
-            channel = self.connection.channel()
+        channel = self.connection.channel()
+        try:
+            channel.queue_declare(queue, passive=True)
+            return True
+        except NotFound:
+            return False
+        finally:
             try:
-                channel.queue_declare(dead_letter_queue(service), passive=True)
-                found.append(dead_letter_queue(service))
-            except NotFound:
+                channel.close()
+            except Exception:  # noqa: BLE001 - a failed passive declare closes it already
                 pass
-            finally:
-                try:
-                    channel.close()
-                except Exception:  # noqa: BLE001 - a failed passive declare closes it already
-                    pass
-        return found
+
+    def _existing(self, services: list[str]) -> list[str]:
+        return [dead_letter_queue(s) for s in services if self._queue_exists(dead_letter_queue(s))]
 
     def _take(self, channel, queue: str) -> list[tuple[object, Parked]]:
         taken = []
@@ -237,9 +237,14 @@ class DeadLetters:
                     if not item.failed_in:
                         continue  # not parked by this route: leave it for a person
                     props = dict(message.properties)
-                    props["application_headers"] = replay_headers(props.get("application_headers"))
+                    headers = props.get("application_headers") or {}
+                    props["application_headers"] = replay_headers(headers)
                     copy = amqp.Message(message.body, **props)
-                    channel.basic_publish(copy, exchange="", routing_key=item.failed_in)
+                    if self._queue_exists(item.failed_in):
+                        channel.basic_publish(copy, exchange="", routing_key=item.failed_in)
+                    else:  # a process's own queue (the gateway's), gone with it: publish anew
+                        channel.basic_publish(copy, exchange=str(headers.get(EXCHANGE, "")),
+                                              routing_key=str(headers.get(ROUTING_KEY, "")))
                     channel.basic_ack(message.delivery_tag)
                     replayed.append(item.message_id)
             finally:
