@@ -15,7 +15,7 @@ from nameko.standalone.rpc import ServiceRpcClient
 from medcode_common import dead_letters
 from medcode_common.dead_letters import DeadLetters
 from medcode_common.event_handlers import handle_event, parse_event
-from medcode_common.rpc import rpc
+from medcode_common.nameko_rpc import rpc
 from medcode_contracts.events import UserDeleted
 
 pytestmark = pytest.mark.rabbit

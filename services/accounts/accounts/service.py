@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from nameko.timer import timer
 
-from medcode_common.rpc import parse_request, rpc
+from medcode_common.nameko_rpc import rpc
+from medcode_common.rpc import parse_request
 from medcode_contracts import accounts as contract
 from medcode_contracts.common import Health
 from medcode_contracts.errors import PlatformError

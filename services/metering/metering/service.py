@@ -8,7 +8,8 @@ from __future__ import annotations
 from nameko.timer import timer
 
 from medcode_common.event_handlers import handle_event, parse_event
-from medcode_common.rpc import parse_request, rpc
+from medcode_common.nameko_rpc import rpc
+from medcode_common.rpc import parse_request
 from medcode_contracts import accounts, events
 from medcode_contracts import metering as contract
 from medcode_contracts.common import Health
