@@ -82,6 +82,32 @@ class BrokerProxy:
                     pass
 
 
+def rpc_call(amqp_uri: str, service: str, method: str, timeout: float = 30.0):
+    """One Nameko RPC over a plain kombu connection (no eventlet in this process)."""
+    import uuid
+
+    from kombu import Connection, Exchange, Queue
+
+    exchange = Exchange("nameko-rpc", type="topic", durable=True)
+    reply_to = f"probe-reply-{uuid.uuid4().hex[:8]}"
+    correlation_id = uuid.uuid4().hex
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        queue = Queue(reply_to, exchange, routing_key=reply_to, exclusive=True, auto_delete=True, channel=channel)
+        queue.declare()
+        connection.Producer(channel).publish(
+            {"args": [], "kwargs": {}}, exchange=exchange, routing_key=f"{service}.{method}", serializer="json",
+            reply_to=reply_to, correlation_id=correlation_id, declare=[exchange])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = queue.get(no_ack=True, accept=["json"])
+            if message is not None and message.properties.get("correlation_id") == correlation_id:
+                assert message.payload["error"] is None, message.payload
+                return message.payload["result"]
+            time.sleep(0.1)
+    pytest.fail(f"no answer from {service}.{method} within {timeout} s")
+
+
 def probe(port: int, path: str) -> int | None:
     try:
         return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code
@@ -115,13 +141,14 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
         try:
             wait_for_status(health_port, "/readyz", 200)
             body = httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=10).json()
-            assert body["checks"] == {"broker": "ok", "metering.events": "ok"}
+            assert body["checks"] == {"broker": "ok", "consumers": "ok", "metering.events": "ok"}
             assert probe(health_port, "/healthz") == 200
 
             proxy.stop()
             wait_for_status(health_port, "/readyz", 503)
             body = httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=10).json()
             assert body["checks"]["broker"] != "ok" and body["checks"]["metering.events"] == "ok"
+            assert body["checks"]["consumers"].endswith("consumers reconnecting")
             for _ in range(8):  # alive throughout the outage
                 assert probe(health_port, "/healthz") == 200
                 time.sleep(0.5)
@@ -129,12 +156,13 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
             proxy.start()
             wait_for_status(health_port, "/readyz", 200)  # nobody restarted anything
             assert probe(health_port, "/healthz") == 200
+            # ...and it consumes again: an RPC through the same broker is answered.
+            assert rpc_call(vhost.amqp_uri, "metering", "health")["status"] == "ok"
             assert process.poll() is None
         finally:
             process.terminate()
             process.wait(timeout=30)
             proxy.stop()
-        print((tmp_path / "metering.log").read_text()[-2000:])
 
 
 def test_the_probe_command_reads_the_local_endpoint(tmp_path):

@@ -6,8 +6,9 @@ The runner (medcode_common.runner) serves, inside the service's own process:
   container has not died. It asks nothing of the broker or any other replica, so a broker
   outage does not restart every pod, and a stuck process fails its own probe (no other
   replica can answer for it).
-- `GET /readyz` (readiness): 200 when a fresh connection to the broker opens and every
-  store of the service answers (each dependency provider with a `check_ready()` method:
+- `GET /readyz` (readiness): 200 when a fresh connection to the broker opens, every AMQP
+  consumer of the process (RPC, events) is connected, and every store of the service
+  answers (each dependency provider with a `check_ready()` method:
   the database through its outbox relay, the search backend); else 503 naming what is
   not ready. Every request checks afresh, so readiness recovers by itself.
 
@@ -63,10 +64,49 @@ def store_checks(container) -> dict[str, object]:
             if callable(getattr(provider, "check_ready", None))}
 
 
-def readiness(runner, amqp_uri: str) -> dict[str, str]:
+class ConsumerWatch:
+    """Whether each of the process's AMQP consumers (RPC, events) is connected right now:
+    a broker that answers again is not enough while a consumer still waits to reconnect.
+    Kombu tells a consumer when it consumes again and when a reconnect attempt fails."""
+
+    def __init__(self, runner):
+        from kombu.mixins import ConsumerMixin
+
+        self.consumers = []
+        for container in runner.containers:
+            for extension in (*container.entrypoints, *container.subextensions):
+                consumer = getattr(extension, "consumer", None)
+                if isinstance(consumer, ConsumerMixin) and all(consumer is not c for c in self.consumers):
+                    self._watch(consumer)
+                    self.consumers.append(consumer)
+
+    @staticmethod
+    def _watch(consumer) -> None:
+        consumer.medcode_connected = consumer.ready.is_set() if hasattr(consumer, "ready") else True
+        consumed, failed = consumer.on_consume_ready, consumer.on_connection_error
+
+        def on_consume_ready(*args, **kwargs):
+            consumer.medcode_connected = True
+            return consumed(*args, **kwargs)
+
+        def on_connection_error(exc, interval):
+            consumer.medcode_connected = False
+            return failed(exc, interval)
+
+        consumer.on_consume_ready = on_consume_ready
+        consumer.on_connection_error = on_connection_error
+
+    def status(self) -> str:
+        waiting = sum(1 for c in self.consumers if not c.medcode_connected)
+        return f"{waiting} of {len(self.consumers)} consumers reconnecting" if waiting else "ok"
+
+
+def readiness(runner, amqp_uri: str, consumers: ConsumerWatch | None = None) -> dict[str, str]:
     import eventlet
 
     results = {"broker": check_broker(amqp_uri)}
+    if consumers is not None:
+        results["consumers"] = consumers.status()
     for container in runner.containers:
         for name, check in store_checks(container).items():
             try:
@@ -83,13 +123,13 @@ def liveness(runner) -> dict[str, str]:
             for container in runner.containers}
 
 
-def make_app(runner, amqp_uri: str):
+def make_app(runner, amqp_uri: str, consumers: ConsumerWatch | None = None):
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             checks = liveness(runner)
         elif path == "/readyz":
-            checks = readiness(runner, amqp_uri)
+            checks = readiness(runner, amqp_uri, consumers)
         else:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found\n"]
@@ -111,4 +151,5 @@ def serve(runner, amqp_uri: str, settings: HealthSettings) -> object | None:
 
     sock = eventlet.listen((settings.HEALTH_HOST, settings.HEALTH_PORT))
     log.info("health endpoints on %s:%s (/healthz, /readyz)", settings.HEALTH_HOST, settings.HEALTH_PORT)
-    return eventlet.spawn(wsgi.server, sock, make_app(runner, amqp_uri), log_output=False)
+    app = make_app(runner, amqp_uri, ConsumerWatch(runner))
+    return eventlet.spawn(wsgi.server, sock, app, log_output=False)
