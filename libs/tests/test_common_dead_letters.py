@@ -170,3 +170,19 @@ def test_an_rpc_request_delivered_too_often_is_answered_without_running(rabbit_c
         with pytest.raises(RemoteError, match="RequestKeepsFailing"):
             client.explode()
     assert crashes == []
+
+
+def test_a_quorum_queues_delivery_count_counts_as_tries():
+    """A handler that kills its process cannot count its failure; a quorum queue counts the
+    deliveries, so the fifth delivery that fails is parked, not retried."""
+    settings = dead_letters.DeadLetterSettings()
+    decision = dead_letters.decide({"x-delivery-count": 4, "x-death": [{"count": 1}], "nameko.call_id_stack": ["a"]},
+                                   RuntimeError("boom"), queue="q", exchange="accounts.events",
+                                   routing_key="user_deleted", settings=settings)
+    assert not decision.retry
+    assert decision.headers[dead_letters.ATTEMPTS] == 5
+    assert "x-delivery-count" not in decision.headers and "x-death" not in decision.headers
+    assert decision.headers["nameko.call_id_stack"] == ["a"]
+    assert dead_letters.replay_headers(decision.headers) == {
+        "nameko.call_id_stack": ["a"], dead_letters.EXCHANGE: "accounts.events",
+        dead_letters.ROUTING_KEY: "user_deleted"}
