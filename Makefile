@@ -18,7 +18,8 @@ export TEST_POSTGRES_URL
 SERVICE_TESTS := libs/tests services
 ASYNC_TESTS := contracts/tests gateway/tests tests
 
-.PHONY: help install lock broker postgres load run test test-services test-async bench admin clean
+.PHONY: help install lock broker postgres load run test test-services test-async bench admin clean \
+	policy-tools dead-letters events
 
 help:
 	@echo "make run    set everything up and run the platform on 127.0.0.1 (GraphQL at /graphql)"
@@ -35,6 +36,17 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+# The manifests' policy check (checkov) lives in its own pinned environment: it pins many
+# libraries of its own that must not meet the platform's.
+POLICY_VENV := .venv-policy
+POLICY_STAMP := $(POLICY_VENV)/.installed
+$(POLICY_STAMP): deploy/k8s/policy/requirements.lock
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_VENV)/bin/pip install --quiet -r deploy/k8s/policy/requirements.lock
+	@touch $@
+
+policy-tools: $(POLICY_STAMP)
 
 # Rewrite the lockfile from pyproject's direct dependencies.
 lock:
@@ -69,7 +81,9 @@ test: install
 test-services: install
 	$(BIN)/nameko test $(SERVICE_TESTS) -p no:cacheprovider
 
-test-async: install
+test-async: install policy-tools
+	@command -v kubectl >/dev/null || command -v kustomize >/dev/null || \
+	  { echo "error: kubectl (or kustomize) is needed to render deploy/k8s"; exit 1; }
 	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider -p no:pytest_nameko
 
 bench: install load
@@ -79,6 +93,16 @@ bench: install load
 admin: install
 	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=someone@example.org"; exit 2; }
 	$(BIN)/python -m accounts.cli make-admin "$(EMAIL)"
+
+# Operators: messages parked after failing EVENT_MAX_ATTEMPTS times, per service. Lists
+# them; `make dead-letters REPLAY="<id> <id>"` (or REPLAY=all) sends them back.
+dead-letters: install
+	$(BIN)/python -m medcode_common.dead_letters $(if $(SERVICE),--service $(SERVICE)) \
+	  $(if $(REPLAY),replay $(if $(filter all,$(REPLAY)),--all,$(REPLAY)),list)
+
+# Operators: the live domain events, one line each (time, type, id; no personal fields).
+events: install
+	$(BIN)/python -m medcode_common.event_tail $(if $(SERVICE),--service $(SERVICE))
 
 clean:
 	rm -rf var .pytest_cache

@@ -42,6 +42,13 @@ class OutboxRelay(DependencyProvider):
         # yet, and publishing to a missing exchange fails instead of simply routing nowhere.
         self._publisher.publish(payload, exchange=exchange, routing_key=event_type, declare=[exchange])
 
+    def check_ready(self) -> None:
+        """Readiness (medcode_common.health): the service's database answers."""
+        import sqlalchemy as sa
+
+        with self.get_engine().connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def get_dependency(self, worker_ctx):
         def relay() -> int:
             try:

@@ -3,8 +3,10 @@
     python -m medcode_common.runner codes.service:CodesService
 
 Differs from `nameko run` only in that a bad environment variable stops the process with
-a one-line message naming it (exit status 2) before anything connects, and that the
-broker settings come from the same Settings the gateway uses. SIGTERM stops gracefully.
+a one-line message naming it (exit status 2) before anything connects, that the
+broker settings come from the same Settings the gateway uses, and that the process
+serves its own liveness and readiness on HEALTH_PORT (medcode_common.health). SIGTERM
+stops gracefully.
 """
 from __future__ import annotations
 
@@ -39,16 +41,50 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    from .dead_letters import load_settings as dead_letter_settings
+    from .health import load_health_settings
+
+    try:
+        health_settings = load_health_settings()
+        dead_letter_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
     from nameko import config
-    from nameko.cli.run import run
 
     config.setup(nameko_config(settings))
     from .telemetry import instrument_nameko
 
     instrument_nameko(argv[0].split(".")[0])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run([argv[0]])
+    run(argv[0], settings.AMQP_URI, health_settings)
     return 0
+
+
+def run(target: str, amqp_uri: str, health_settings) -> None:
+    """What `nameko run` does, plus the health endpoints in the same process."""
+    import signal
+
+    import eventlet
+    from nameko.cli.utils import import_services
+    from nameko.runners import ServiceRunner
+
+    from . import health
+
+    if "." not in sys.path:
+        sys.path.append(".")
+    service_runner = ServiceRunner()
+    for service_cls in import_services(target):
+        service_runner.add_service(service_cls)
+    signal.signal(signal.SIGTERM, lambda signum, frame: eventlet.spawn_n(service_runner.stop))
+    service_runner.start()
+    health.serve(service_runner, amqp_uri, health_settings)
+    runnlet = eventlet.spawn(service_runner.wait)
+    try:
+        runnlet.wait()
+    except KeyboardInterrupt:
+        service_runner.stop()
 
 
 if __name__ == "__main__":

@@ -5,9 +5,9 @@ change committed, return JSON primitives. Errors are medcode_contracts.errors cl
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
+from medcode_common.nameko_rpc import rpc
 from medcode_common.rpc import parse_request
 from medcode_contracts import accounts as contract
 from medcode_contracts.common import Health

@@ -54,6 +54,13 @@ class CodeSearchIndex(DependencyProvider):
     def get_dependency(self, worker_ctx):
         return self.backend
 
+    def check_ready(self) -> None:
+        """Readiness (medcode_common.health): Elasticsearch answers (the embedded index is
+        a local file, opened at setup)."""
+        client = getattr(self.backend, "client", None)
+        if client is not None:
+            client.info()
+
     def stop(self):
         self.backend.close()
 

@@ -5,9 +5,9 @@ return JSON primitives.
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
+from medcode_common.nameko_rpc import rpc
 from medcode_common.rpc import parse_request
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules as rules_contract

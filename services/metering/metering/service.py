@@ -5,13 +5,10 @@ change committed, return JSON primitives. Handles accounts' events once per even
 """
 from __future__ import annotations
 
-import logging
-
-from nameko.events import event_handler
-from nameko.rpc import rpc
 from nameko.timer import timer
-from pydantic import ValidationError
 
+from medcode_common.event_handlers import handle_event, parse_event
+from medcode_common.nameko_rpc import rpc
 from medcode_common.rpc import parse_request
 from medcode_contracts import accounts, events
 from medcode_contracts import metering as contract
@@ -20,16 +17,7 @@ from medcode_contracts.errors import PlatformError
 
 from .dependencies import MeteringProvider, metering_events
 
-log = logging.getLogger(__name__)
 expected = rpc(expected_exceptions=PlatformError)
-
-
-def _parse_event(schema: type[events.Event], payload):
-    try:
-        return schema.model_validate(payload)
-    except ValidationError as exc:
-        log.error("dropping malformed %s event: %s", schema.schema_id(), exc.errors()[:1])
-        return None
 
 
 class MeteringService:
@@ -61,20 +49,16 @@ class MeteringService:
     def carry_over(self, request: dict) -> dict:
         return self.metering.carry_over(parse_request(contract.CarryOverRequest, request)).model_dump(mode="json")
 
-    # A store failure raises, so the message is requeued and retried (the inbox makes a
-    # retry harmless); a payload that breaks the schema is logged and dropped, since no
-    # retry can fix it.
-    @event_handler(accounts.SERVICE, accounts.Events.USER_REGISTERED, requeue_on_error=True)
+    # A store failure raises, so the event is retried with backoff and parked in
+    # metering.dead-letter after EVENT_MAX_ATTEMPTS (the inbox makes a retry harmless); a
+    # payload that breaks the schema is parked at once, since no retry can fix it.
+    @handle_event(accounts.SERVICE, accounts.Events.USER_REGISTERED)
     def handle_user_registered(self, payload: dict):
-        event = _parse_event(events.UserRegistered, payload)
-        if event is not None:
-            self.metering.on_user_registered(event)
+        self.metering.on_user_registered(parse_event(events.UserRegistered, payload))
 
-    @event_handler(accounts.SERVICE, accounts.Events.USER_DELETED, requeue_on_error=True)
+    @handle_event(accounts.SERVICE, accounts.Events.USER_DELETED)
     def handle_user_deleted(self, payload: dict):
-        event = _parse_event(events.UserDeleted, payload)
-        if event is not None:
-            self.metering.on_user_deleted(event)
+        self.metering.on_user_deleted(parse_event(events.UserDeleted, payload))
 
     @timer(interval=1)
     def relay_events(self):

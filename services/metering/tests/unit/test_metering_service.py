@@ -4,6 +4,7 @@ from unittest.mock import Mock
 import pytest
 from nameko.testing.services import worker_factory
 
+from medcode_common.event_handlers import Unprocessable
 from medcode_contracts import events
 from medcode_contracts.errors import BadRequest
 
@@ -54,8 +55,10 @@ def test_carry_over_rpc_and_the_event_handler_agree(service):
     assert service.get_meter({"subject": "u1", "plan": "FREE"})["used"] == 1
 
 
-def test_a_malformed_event_is_dropped_not_retried_forever(service):
-    service.handle_user_deleted({"schema": "accounts.user_deleted/1", "nonsense": True})
+def test_a_malformed_event_is_unprocessable_so_it_is_parked_not_retried(service):
+    with pytest.raises(Unprocessable, match="user_id") as raised:
+        service.handle_user_deleted({"schema": "accounts.user_deleted/1", "nonsense": True})
+    assert "nonsense" not in str(raised.value)
 
 
 def test_questions(service):

@@ -1,0 +1,175 @@
+"""A service's own probes (medcode_common.health) while its broker goes away and comes back:
+liveness stays healthy, readiness says not ready, then recovers by itself.
+
+The shared RabbitMQ stays up (other test runs use it): the service reaches it through a
+TCP proxy of this test, and "stopping the broker" closes the proxy's port and every
+connection through it, which is what the service sees of a broker outage."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import httpx
+import pytest
+
+from gateway.testing import Vhost, free_port
+
+pytestmark = pytest.mark.rabbit
+
+BROKER = ("127.0.0.1", 5672)
+
+
+class BrokerProxy:
+    def __init__(self, port: int):
+        self.port = port
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.listener: socket.socket | None = None
+
+    def start(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def stop(self) -> None:
+        """The broker is gone: no new connections, and the open ones drop."""
+        self.listener.close()
+        with self.lock:
+            for sock in self.sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+            self.sockets.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(BROKER, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def rpc_call(amqp_uri: str, service: str, method: str, timeout: float = 30.0):
+    """One Nameko RPC over a plain kombu connection (no eventlet in this process)."""
+    import uuid
+
+    from kombu import Connection, Exchange, Queue
+
+    exchange = Exchange("nameko-rpc", type="topic", durable=True)
+    reply_to = f"probe-reply-{uuid.uuid4().hex[:8]}"
+    correlation_id = uuid.uuid4().hex
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        queue = Queue(reply_to, exchange, routing_key=reply_to, exclusive=True, auto_delete=True, channel=channel)
+        queue.declare()
+        connection.Producer(channel).publish(
+            {"args": [], "kwargs": {}}, exchange=exchange, routing_key=f"{service}.{method}", serializer="json",
+            reply_to=reply_to, correlation_id=correlation_id, declare=[exchange])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = queue.get(no_ack=True, accept=["json"])
+            if message is not None and message.properties.get("correlation_id") == correlation_id:
+                assert message.payload["error"] is None, message.payload
+                return message.payload["result"]
+            time.sleep(0.1)
+    pytest.fail(f"no answer from {service}.{method} within {timeout} s")
+
+
+def probe(port: int, path: str) -> int | None:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code
+    except httpx.HTTPError:
+        return None
+
+
+def wait_for_status(port: int, path: str, status: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    seen = None
+    while time.monotonic() < deadline:
+        seen = probe(port, path)
+        if seen == status:
+            return
+        time.sleep(0.25)
+    pytest.fail(f"{path} answered {seen}, not {status}, within {timeout} s")
+
+
+def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_path):
+    proxy = BrokerProxy(free_port())
+    proxy.start()
+    health_port = free_port()
+    with Vhost("probes") as vhost:
+        amqp_uri = vhost.amqp_uri.replace(":5672/", f":{proxy.port}/")
+        env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
+        env.update(AMQP_URI=amqp_uri, HEALTH_PORT=str(health_port), DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+        with open(tmp_path / "metering.log", "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "medcode_common.runner", "metering.service:MeteringService"],
+                env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_for_status(health_port, "/readyz", 200)
+            body = httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=10).json()
+            assert body["checks"] == {"broker": "ok", "consumers": "ok", "metering.events": "ok"}
+            assert probe(health_port, "/healthz") == 200
+
+            proxy.stop()
+            wait_for_status(health_port, "/readyz", 503)
+            body = httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=10).json()
+            assert body["checks"]["broker"] != "ok" and body["checks"]["metering.events"] == "ok"
+            assert body["checks"]["consumers"].endswith("consumers reconnecting")
+            for _ in range(8):  # alive throughout the outage
+                assert probe(health_port, "/healthz") == 200
+                time.sleep(0.5)
+
+            proxy.start()
+            wait_for_status(health_port, "/readyz", 200)  # nobody restarted anything
+            assert probe(health_port, "/healthz") == 200
+            # ...and it consumes again: an RPC through the same broker is answered.
+            assert rpc_call(vhost.amqp_uri, "metering", "health")["status"] == "ok"
+            assert process.poll() is None
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            proxy.stop()
+
+
+def test_the_probe_command_reads_the_local_endpoint(tmp_path):
+    env = dict(os.environ, HEALTH_PORT=str(free_port()))
+    done = subprocess.run([sys.executable, "-m", "medcode_common.probe", "live"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "no answer" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "medcode_common.probe", "sideways"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
