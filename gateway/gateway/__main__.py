@@ -13,8 +13,11 @@ from .settings import load_or_exit
 def main() -> int:
     settings = load_or_exit()  # a bad variable: one line naming it, exit status 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # proxy_headers=False: uvicorn would otherwise rewrite the client address from
+    # X-Forwarded-For (trusting 127.0.0.1) before the gateway looks; only
+    # GATEWAY_TRUSTED_PROXIES may decide whom to believe (gateway.auth.client_ip).
     uvicorn.run(create_app(settings), host=settings.GATEWAY_HOST, port=settings.GATEWAY_PORT,
-                lifespan="on", access_log=False)
+                lifespan="on", access_log=False, proxy_headers=False)
     return 0
 
 
