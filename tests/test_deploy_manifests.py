@@ -59,3 +59,15 @@ def test_gateway_probes_use_the_readiness_endpoints():
     gateway = _deployments(_documents(K8S / "base"))["gateway"]["spec"]["template"]["spec"]["containers"][0]
     assert gateway["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert gateway["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_production_believes_the_ingress_and_only_a_network_of_it():
+    from gateway.settings import parse_networks
+
+    overlay = K8S / "overlays" / "prod"
+    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
+    patches = [yaml.safe_load((overlay / patch["path"]).read_text()) for patch in kustomization.get("patches", [])]
+    config = [p for p in patches if p["kind"] == "ConfigMap" and p["metadata"]["name"] == "medcode-config"]
+    proxies = [p["data"]["GATEWAY_TRUSTED_PROXIES"] for p in config if "GATEWAY_TRUSTED_PROXIES" in p["data"]]
+    assert proxies and parse_networks(proxies[-1])
+    assert all(not network.is_global for network in parse_networks(proxies[-1]))  # never the internet
