@@ -41,6 +41,13 @@ class Stack:
         self.env.update(AMQP_URI=amqp_uri, DATA_DIR=str(workdir / "data"), DATA_MIRROR=str(data_mirror),
                         GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(self.port), RPC_TIMEOUT=str(RPC_TIMEOUT),
                         PYTHONUNBUFFERED="1", MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"))
+        # Every test client comes from 127.0.0.1: the per-address limits that keep a
+        # stranger from farming accounts or hammering the gateway would trip over the
+        # suite itself. Tests of those limits set them on a platform of their own.
+        for name, value in (("RATE_LIMIT_PER_MINUTE", "0"), ("ACCOUNTS_PER_ADDRESS_PER_DAY", "100000"),
+                            ("REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR", "100000"),
+                            ("LOGIN_ADDRESS_FAILURES_PER_HOUR", "100000"), ("METERING_GUEST_IP_DAILY_CLAIMS", "")):
+            self.env.setdefault(name, value)
         self.trace_file = workdir / "spans.jsonl"
         (workdir / "data").mkdir(parents=True, exist_ok=True)
         self.data_mirror = data_mirror

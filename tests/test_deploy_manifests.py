@@ -320,3 +320,12 @@ def test_every_workload_is_unprivileged_and_bounded(overlay):
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, where
             assert container["securityContext"]["capabilities"]["drop"] == ["ALL"], where
             assert {"cpu", "memory"} <= set(container["resources"]["limits"]), where
+
+
+def test_production_believes_the_ingress_and_only_a_network_of_it():
+    from gateway.settings import parse_networks
+
+    config = [d for d in rendered("prod") if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "medcode-config"]
+    proxies = config[0]["data"].get("GATEWAY_TRUSTED_PROXIES", "")
+    assert parse_networks(proxies)
+    assert all(not network.is_global for network in parse_networks(proxies))  # never the internet

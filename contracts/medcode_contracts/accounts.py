@@ -9,7 +9,8 @@ it, and returns the JSON dump of the response model (as the `codes` service does
 Errors (medcode_contracts.errors): BadRequest (invalid input), Unauthenticated (missing,
 bad, expired or revoked token; wrong email or password: the same message either way),
 Forbidden (not allowed for this caller), Conflict (email taken), NotFound (no such
-account, for an ADMIN), RateLimited (too many failed log-ins; try later).
+account, for an ADMIN), RateLimited (too many failed log-ins, or registrations from one
+client address; try later).
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ class RegisterRequest(Model):
     name: str = Field(max_length=200)
     role: Role = Role.MEMBER
     guest_id: str | None = Field(default=None, max_length=100)  # the guest this person was
+    client_ip: str | None = Field(default=None, max_length=64)  # new accounts per address are limited
 
 
 class LoginRequest(Model):

@@ -35,6 +35,9 @@ class Rpc:
     # Right after `accounts.register` with a guest id, so the new account's meter is right at
     # once; the `user_registered` handler does the same later (idempotent).
     CARRY_OVER = "carry_over"            # CarryOverRequest -> Meter (of the user)
+    # One claim check (of up to coding_rules.MAX_CLAIM_LINES lines) per call, per UTC day;
+    # guests also per client IP per day.
+    CHECK_CLAIM = "check_claim"          # MeterRequest -> ClaimDecision (counts one when granted)
 
 
 class Events:
@@ -74,6 +77,13 @@ class QuestionDecision(Model):
     granted: bool
     remaining: int | None = None
     limit: int | None = None
+    reason: str | None = None
+
+
+class ClaimDecision(Model):
+    granted: bool
+    remaining: int | None = None  # checks left today; None = unlimited
+    limit: int | None = None      # checks a day
     reason: str | None = None
 
 

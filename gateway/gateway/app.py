@@ -20,9 +20,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
+from cross_web import HTTPException
 
 from . import settings as gateway_settings
-from .auth import GatewayAuth
+from . import limits
+from .auth import GatewayAuth, connection_auth
 from .context import Context
 from .rpc import RpcClient
 from . import events
@@ -47,15 +50,28 @@ class GraphQLApp(GraphQL):
                        auth=self.gateway_auth.for_request(request, response), gateway_auth=self.gateway_auth,
                        search_cache=self.search_cache)
 
+    async def parse_http_body(self, request):
+        data = await super().parse_http_body(request)
+        if isinstance(data, list) and limits.batch_mutations(data) > limits.MAX_MUTATIONS_PER_REQUEST:
+            raise HTTPException(400, limits.TOO_MANY_MUTATIONS)
+        return data
 
-async def check_services(rpc: RpcClient, timeout: float) -> dict[str, str]:
-    """Each service's health: "ok", or why it is not ready."""
+    async def on_ws_connect(self, context: Context):
+        """connection_init: the credentials of a websocket (see gateway.auth.connection_auth)."""
+        await connection_auth(context)
+        return UNSET  # a plain connection_ack
+
+
+async def check_services(rpc: RpcClient, timeout: float, details: bool = True) -> dict[str, str]:
+    """Each service's health: "ok", or why it is not ready (the exception's text only
+    when `details`: it can name hosts and internals)."""
 
     async def one(service: str) -> str:
         try:
             health = await rpc.call(service, HEALTH, timeout=timeout, op="readyz")
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", say which
-            return f"{type(exc).__name__}: {exc}"
+            log.info("readyz: %s is not ready: %s: %s", service, type(exc).__name__, exc)
+            return f"{type(exc).__name__}: {exc}" if details else "not ready"
         status = health.get("status") if isinstance(health, dict) else None
         return "ok" if status == "ok" else f"status {status!r}"
 
@@ -65,17 +81,21 @@ async def check_services(rpc: RpcClient, timeout: float) -> dict[str, str]:
 
 def create_app(settings: gateway_settings.Settings | None = None, *,
                auth_settings: gateway_settings.AuthSettings | None = None,
+               limit_settings: limits.LimitSettings | None = None,
                ready_timeout: float = gateway_settings.READY_TIMEOUT) -> Starlette:
     settings = settings or gateway_settings.load()
     gateway_auth = GatewayAuth(auth_settings or gateway_settings.load_auth())
+    limit_settings = limit_settings or limits.load_limits()
     rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
                     connect_timeout=gateway_settings.CONNECT_TIMEOUT)
     search_cache = SearchCache(settings.GATEWAY_SEARCH_CACHE_SIZE, settings.GATEWAY_SEARCH_CACHE_TTL)
-    graphql = GraphQLApp(build_schema(), rpc, gateway_auth, search_cache,
-                         graphql_ide="graphiql", allow_queries_via_get=True)
+    graphql = GraphQLApp(build_schema(introspection=limit_settings.introspection), rpc, gateway_auth, search_cache,
+                         graphql_ide="graphiql" if limit_settings.graphiql else None, allow_queries_via_get=True,
+                         allowed_origins=limit_settings.allowed_origins)
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
+        gateway_auth.warn_if_untrusted_proxy_setup()
         await rpc.start()
         log.info("gateway connected to the broker; reply queue %s", rpc.reply_queue_name)
         # A new edition changes search results: forget the cached ones.
@@ -90,7 +110,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> JSONResponse:
-        services = await check_services(rpc, min(ready_timeout, settings.RPC_TIMEOUT))
+        services = await check_services(rpc, min(ready_timeout, settings.RPC_TIMEOUT), limit_settings.error_details)
         not_ready = sorted(name for name, status in services.items() if status != "ok")
         return JSONResponse({"ready": not not_ready, "not_ready": not_ready, "services": services},
                             status_code=503 if not_ready else 200)
@@ -117,7 +137,11 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             Route("/metrics", metrics),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(TracingMiddleware)],
+        middleware=[Middleware(TracingMiddleware),
+                    # The rate first (it reads nothing), then the size: no body past the limit is read.
+                    Middleware(limits.RateLimit, per_minute=limit_settings.RATE_LIMIT_PER_MINUTE,
+                               client_address=gateway_auth.client_address),
+                    Middleware(limits.BodySizeLimit, max_bytes=limit_settings.GATEWAY_MAX_BODY_BYTES)],
     )
     app.state.rpc = rpc
     app.state.search_cache = search_cache

@@ -13,7 +13,10 @@
   client cannot choose someone else's id. A client without a valid one gets a new one
   on its first response; the metering service also caps guest views per client IP.
 - Client IP: the TCP peer, or, when the peer is a configured trusted proxy, the
-  nearest address in X-Forwarded-For that is not a trusted proxy.
+  nearest address in X-Forwarded-For that is not a trusted proxy. Only
+  GATEWAY_TRUSTED_PROXIES decides that (uvicorn's own proxy handling is off, see
+  gateway.__main__). An IPv6 client is keyed by its /64, the block one subscriber gets,
+  since it can pick any of the 2**64 addresses in it.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -29,9 +33,12 @@ from enum import Enum
 from typing import Any
 
 from medcode_contracts.accounts import MAX_TOKEN_LENGTH
-from medcode_contracts.errors import Forbidden, Unauthenticated
+from medcode_contracts.errors import Forbidden, PlatformError, Unauthenticated
+from strawberry.exceptions import ConnectionRejectionError
 
 from .settings import AuthSettings
+
+log = logging.getLogger("gateway.auth")
 
 SESSION_COOKIE = "medcode_session"
 CSRF_COOKIE = "medcode_csrf"
@@ -126,6 +133,16 @@ def _trusted(address, proxies: Sequence[Network]) -> bool:
     return any(address in network for network in proxies)
 
 
+def client_key(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """The address a client is counted as: IPv4 as is, IPv6 by its /64 (an IPv4-mapped
+    IPv6 address as its IPv4 address)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def client_ip(peer: str | None, forwarded_for: Iterable[str], trusted_proxies: Sequence[Network]) -> str:
     """The address a guest's per-IP cap is counted against.
 
@@ -139,7 +156,7 @@ def client_ip(peer: str | None, forwarded_for: Iterable[str], trusted_proxies: S
     if address is None:
         return UNKNOWN_IP
     if not _trusted(address, trusted_proxies):
-        return str(address)
+        return client_key(address)
     hops = [hop for value in forwarded_for for hop in value.split(",")]
     for hop in reversed(hops):
         hop_address = _ip(hop)
@@ -148,7 +165,7 @@ def client_ip(peer: str | None, forwarded_for: Iterable[str], trusted_proxies: S
         address = hop_address
         if not _trusted(address, trusted_proxies):
             break
-    return str(address)
+    return client_key(address)
 
 
 # -- one request -------------------------------------------------------------------------
@@ -187,6 +204,33 @@ class GatewayAuth:
         self.signer = Signer(settings.GATEWAY_SECRET)
         self.trusted_proxies = settings.trusted_proxies
         self.secure = settings.cookie_secure
+        self._warned_untrusted_proxy = False
+
+    # -- the client's address ------------------------------------------------------------
+    def client_address(self, scope: dict) -> str:
+        """client_ip of a raw ASGI scope (for middleware that runs before any Request)."""
+        peer = scope.get("client")[0] if scope.get("client") else None
+        forwarded = [value.decode("latin-1") for key, value in scope.get("headers", ()) if key == b"x-forwarded-for"]
+        self._notice_untrusted_proxy(peer, forwarded)
+        return client_ip(peer, forwarded, self.trusted_proxies)
+
+    def warn_if_untrusted_proxy_setup(self) -> None:
+        """At start: production without trusted proxies counts every client behind an
+        ingress as the ingress's one address (one shared guest cap, one rate limit)."""
+        if self.settings.ENVIRONMENT.value == "production" and not self.trusted_proxies:
+            log.warning("GATEWAY_TRUSTED_PROXIES is empty in production: if the gateway runs behind an "
+                        "ingress or load balancer, every client counts as that proxy's address "
+                        "(one guest cap and rate limit for all). Set it to the proxy's network.")
+
+    def _notice_untrusted_proxy(self, peer: str | None, forwarded: list[str]) -> None:
+        # Once per process: requests with X-Forwarded-For from a peer that is not trusted
+        # mean a proxy in front that nobody configured (or a client trying its luck).
+        if forwarded and not self._warned_untrusted_proxy and self.settings.ENVIRONMENT.value == "production":
+            address = _ip(peer) if peer else None
+            if address is not None and not _trusted(address, self.trusted_proxies):
+                self._warned_untrusted_proxy = True
+                log.warning("a request from %s carries X-Forwarded-For, but %s is not in GATEWAY_TRUSTED_PROXIES: "
+                            "if it is your ingress, add its network there", peer, peer)
 
     # -- reading a request -------------------------------------------------------------
     def for_request(self, request: Any, response: Any = None) -> RequestAuth:
@@ -220,8 +264,12 @@ class GatewayAuth:
 
     def check_csrf(self, auth: RequestAuth) -> None:
         """Forbidden unless a cookie-authenticated request carries its CSRF token."""
-        if auth.cookie_authenticated and not csrf_matches(self.signer, auth.token, auth.csrf_header):
+        if not self.csrf_ok(auth):
             raise Forbidden(CSRF_REFUSED)
+
+    def csrf_ok(self, auth: RequestAuth) -> bool:
+        """True unless the request is cookie-authenticated without its CSRF token."""
+        return not auth.cookie_authenticated or csrf_matches(self.signer, auth.token, auth.csrf_header)
 
     # -- cookies -------------------------------------------------------------------------
     def set_guest_cookie(self, response: Any, guest_id: str) -> None:
@@ -247,6 +295,32 @@ class GatewayAuth:
         # Readable by the web app's script (not HttpOnly): that is how it learns the token.
         response.set_cookie(CSRF_COOKIE, csrf_token(self.signer, token), max_age=max_age, path="/",
                             secure=self.secure, httponly=False, samesite="lax")
+
+
+async def connection_auth(context: Any) -> None:
+    """A websocket's credentials come in connection_init's payload: `Authorization:
+    Bearer <token>` (scripts) or, from the web app whose session cookie came with the
+    handshake, `X-CSRF-Token`. A token there is checked at once; a bad one closes the
+    connection (4403). Without either, the connection is a guest's, as over HTTP."""
+    params = getattr(context, "connection_params", None)
+    params = params if isinstance(params, dict) else {}
+    lowered = {str(k).lower(): v for k, v in params.items()}
+    auth = context.auth
+    authorization = lowered.get("authorization")
+    csrf = lowered.get("x-csrf-token") or lowered.get("csrftoken")
+    try:
+        if isinstance(authorization, str):
+            auth.token, auth.source, auth.authorization_error = bearer_token(authorization), Source.BEARER, None
+        if isinstance(csrf, str):
+            auth.csrf_header = csrf
+        if auth.authorization_error is not None:
+            raise auth.authorization_error
+        if auth.cookie_authenticated and not context.gateway_auth.csrf_ok(auth):
+            raise ConnectionRejectionError({"message": "A session cookie needs X-CSRF-Token in connection_init."})
+        if auth.token is not None:
+            await context.account()
+    except PlatformError as exc:
+        raise ConnectionRejectionError({"message": str(exc), "code": exc.code}) from None
 
 
 def _can_set_cookies(response: Any) -> bool:

@@ -14,6 +14,13 @@ from strawberry.dataloader import DataLoader
 
 from .rpc import RpcClient
 
+# Why a request may not spend a view, a claim check or a question (see Context.spending_refusal).
+GET_SPENDS_NOTHING = ("A GET request never spends a view or a check (a link could spend them for you): "
+                      "send the request by POST to see the full answer.")
+CSRF_TO_SPEND = ("This request is authenticated by the session cookie but lacks the X-CSRF-Token header "
+                 "(the value of the medcode_csrf cookie), so it may not spend a view or a check: "
+                 "send the header, or use Authorization: Bearer <token>.")
+
 
 @dataclass(frozen=True)
 class MeterSubject:
@@ -36,6 +43,7 @@ class Context:
     auth: Any = None
     gateway_auth: Any = None
     search_cache: Any = None  # gateway.search_cache.SearchCache of the process, if any
+    connection_params: Any = None  # a websocket's connection_init payload (gateway.auth.connection_auth)
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
 
@@ -84,6 +92,21 @@ class Context:
         if account is None:
             raise Unauthenticated("Log in first: this needs an account.")
         return account
+
+    def spending_refusal(self) -> str | None:
+        """Why this request may not spend anything on the meter (views, claim checks,
+        questions), or None when it may. A GET may be a link on another site, and a
+        cookie rides along with it, as with a cross-site POST form: only a request that
+        proves it comes from the web app (the CSRF header) or carries its own credential
+        (Authorization: Bearer) may spend. Resolvers that spend ask this first."""
+        if self.auth is None or self.request is None:
+            return None
+        if self.request.scope.get("type") == "http" and self.request.scope.get("method") != "POST":
+            return GET_SPENDS_NOTHING
+        if self.auth.cookie_authenticated and self.gateway_auth is not None \
+                and not self.gateway_auth.csrf_ok(self.auth):
+            return CSRF_TO_SPEND
+        return None
 
     async def meter_subject(self) -> MeterSubject:
         account = await self.account()

@@ -110,7 +110,12 @@ PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1, ::1")
     # Only proxies in the chain: the farthest one.
     ("10.1.2.3", ["10.9.9.9, 10.0.0.5"], "10.9.9.9"),
     ("127.0.0.1", [], "127.0.0.1"),
-    ("::1", ["2001:DB8::0:1"], "2001:db8::1"),
+    # IPv6 clients count by their /64: any address of it is one client.
+    ("::1", ["2001:DB8::0:1"], "2001:db8::/64"),
+    ("::1", ["2001:db8::ffff:1234:5678:9abc"], "2001:db8::/64"),
+    ("::1", ["2001:db8:0:1::1"], "2001:db8:0:1::/64"),
+    ("2001:db8:aa:bb:1:2:3:4", [], "2001:db8:aa:bb::/64"),
+    ("::ffff:198.51.100.7", [], "198.51.100.7"),
     (None, ["203.0.113.9"], UNKNOWN_IP),
     ("not-an-ip", [], UNKNOWN_IP),
 ])
@@ -241,3 +246,28 @@ def test_a_bad_auth_variable_stops_the_gateway_at_start(monkeypatch, capsys):
         load_or_exit()
     assert exit_info.value.code == 2
     assert "GATEWAY_SECRET must be set in production" in capsys.readouterr().err
+
+
+# -- proxies in production -----------------------------------------------------------------
+def _production(proxies: str = "") -> GatewayAuth:
+    return GatewayAuth(AuthSettings(ENVIRONMENT="production", GATEWAY_SECRET="p" * 40, GATEWAY_TRUSTED_PROXIES=proxies))
+
+
+def test_production_without_trusted_proxies_warns_at_start_and_at_the_first_forwarded_request(caplog):
+    auth = _production()
+    with caplog.at_level("WARNING", logger="gateway.auth"):
+        auth.warn_if_untrusted_proxy_setup()
+        scope = {"client": ("10.1.2.3", 5000), "headers": [(b"x-forwarded-for", b"203.0.113.9")]}
+        assert auth.client_address(scope) == "10.1.2.3"  # not believed
+        auth.client_address(scope)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2  # once at start, once (per process) for the forwarded request
+    assert "GATEWAY_TRUSTED_PROXIES is empty in production" in messages[0]
+    assert "10.1.2.3" in messages[1] and "X-Forwarded-For" in messages[1]
+
+    caplog.clear()
+    trusted = _production("10.0.0.0/8")
+    with caplog.at_level("WARNING", logger="gateway.auth"):
+        trusted.warn_if_untrusted_proxy_setup()
+        assert trusted.client_address(scope) == "203.0.113.9"
+    assert caplog.records == []

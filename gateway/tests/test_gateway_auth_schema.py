@@ -173,7 +173,8 @@ async def test_register_carries_the_guest_over_and_sets_the_session(schema, gate
     assert errors == []
     assert data["register"] == {"token": "tok-new", "account": {"id": "u-1", "role": "MEMBER"}}
     assert fake.sent("accounts.register") == [{"email": "Ann@Example.org", "password": "long enough", "name": "Ann",
-                                               "role": "MEMBER", "guest_id": GUEST}]
+                                               "role": "MEMBER", "guest_id": GUEST,
+                                               "client_ip": "198.51.100.7"}]
     assert fake.sent("metering.carry_over") == [{"guest_id": GUEST, "user_id": "u-1"}]
     cookies = set_cookies(response)
     assert cookies[SESSION_COOKIE][SESSION_COOKIE].value == "tok-new"

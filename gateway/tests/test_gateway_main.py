@@ -12,3 +12,10 @@ def test_bad_variable_exits_2_naming_it():
     assert done.returncode == 2
     assert "GATEWAY_PORT" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_bad_limit_exits_2_naming_it():
+    env = {**os.environ, "RATE_LIMIT_PER_MINUTE": "lots"}
+    done = subprocess.run([sys.executable, "-m", "gateway"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "RATE_LIMIT_PER_MINUTE" in done.stderr and "Traceback" not in done.stderr

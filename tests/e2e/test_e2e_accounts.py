@@ -76,6 +76,8 @@ class Client:
         return self.post({"query": query, "variables": variables or {}}, headers).json()
 
     def page(self, code: str, headers: dict | None = None) -> dict:
+        if headers is None and self.http.cookies.get("medcode_csrf"):
+            headers = self.csrf()  # as the web app does: a page view spends, so it needs the proof
         body = self.gql(f'query($c: String!) {{ code(system: ICD10CM, code: $c) {{ {PAGE} }} }}', {"c": code}, headers)
         assert "errors" not in body, body
         return body["data"]["code"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import (
     AddValidationRules,
+    DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -20,6 +21,7 @@ from .careers import CareersMutation, CareersQuery, CareersSubscription
 from .claims import ClaimsQuery
 from .codes.queries import CodesQuery
 from .errors import ErrorCodes, log_unexpected
+from ..limits import OneMutationRule
 
 Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, AssistantMutation, CareersMutation))
@@ -41,6 +43,7 @@ MAX_BATCH_OPERATIONS = 10
 LIMIT_RULES = (
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    OneMutationRule,  # one password hash (login, register) per request at most
 )
 
 
@@ -54,7 +57,8 @@ class Schema(strawberry.Schema):
         log_unexpected(errors)
 
 
-def build_schema() -> Schema:
+def build_schema(introspection: bool = True) -> Schema:
+    """The schema; `introspection=False` (production) refuses __schema and __type."""
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -71,5 +75,6 @@ def build_schema() -> Schema:
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             ErrorCodes,
+            *([] if introspection else [DisableIntrospection]),
         ],
     )

@@ -106,8 +106,9 @@ class AccountsMutation:
     async def register(self, info: strawberry.Info, input: RegisterInput) -> AuthPayload:
         context: Context = info.context
         guest_id = context.auth.guest_id if context.auth is not None else None
+        client_ip = context.auth.client_ip if context.auth is not None else None
         request = _request(contract.RegisterRequest, email=input.email, password=input.password, name=input.name,
-                           role=(input.role or Role.MEMBER).value, guest_id=guest_id)
+                           role=(input.role or Role.MEMBER).value, guest_id=guest_id, client_ip=client_ip)
         payload = await _call(context, contract.Rpc.REGISTER, request, "register")
         result = _signed_in(context, payload)
         if guest_id is not None:

@@ -1,14 +1,32 @@
 """NCCI claim checks and modifiers: `checkClaim` and `modifier` over the codes service's
 check_claim and get_modifier RPCs (contracts: medcode_contracts.coding_rules). The service
-validates the claim; a bad one comes back as BadRequest, i.e. BAD_USER_INPUT."""
+validates the claim; a bad one comes back as BadRequest, i.e. BAD_USER_INPUT.
+
+A claim check is metered like the code page's premium sections (metering.check_claim: a
+daily quota per plan, one claim of up to 50 lines counting once). Past the quota, or when
+the request may not spend (a GET, a cookie without its CSRF proof), the answer keeps
+`clean` and which codes and lines are involved, and withholds the messages, the modifier
+indicators and the MUE values; `access` says why.
+"""
 from __future__ import annotations
 
+import logging
 from datetime import date
 
 import strawberry
 from medcode_contracts import codes as codes_contract
 from medcode_contracts import coding_rules as contract
-from medcode_contracts.errors import BadRequest
+from medcode_contracts import metering
+from medcode_contracts.errors import BadRequest, Unavailable
+
+from .codes.types import Access
+
+log = logging.getLogger(__name__)
+
+OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
+METER_AWAY = Access(granted=False, remaining=None, limit=None,
+                    reason="Claim checks cannot be counted right now, so only whether the claim is clean "
+                           "is shown. Try again in a moment for the full answer.")
 
 
 @strawberry.input
@@ -47,11 +65,45 @@ class ClaimCheck:
     date_of_service: date = strawberry.field(description="The date the edits were applied for (today when none was given).")
     setting: str
     editions: list[str] = strawberry.field(description="The rule editions the check used.")
+    access: Access = strawberry.field(description="Whether the findings' details are shown (the meter), "
+                                                  "and why not.")
 
     @classmethod
-    def from_contract(cls, check: contract.ClaimCheck) -> ClaimCheck:
-        return cls(clean=check.clean, findings=[ClaimFinding.from_contract(f) for f in check.findings],
-                   date_of_service=check.date_of_service, setting=check.setting.value, editions=check.editions)
+    def from_contract(cls, check: contract.ClaimCheck, access: Access = OPEN_ACCESS) -> ClaimCheck:
+        findings = [ClaimFinding.from_contract(f) for f in check.findings]
+        if not access.granted:
+            findings = [withheld(finding, access.reason) for finding in findings]
+        return cls(clean=check.clean, findings=findings, date_of_service=check.date_of_service,
+                   setting=check.setting.value, editions=check.editions, access=access)
+
+
+def withheld(finding: ClaimFinding, reason: str | None) -> ClaimFinding:
+    """A finding without its premium part: the kind, codes and lines stay; the message
+    (the edit's rationale, the MUE value) becomes the reason, the modifier indicator null."""
+    return ClaimFinding(kind=finding.kind, codes=finding.codes, message=reason or "Details withheld.",
+                        modifier_allowed=None, source=finding.source, lines=finding.lines)
+
+
+async def claim_access(context) -> Access:
+    """Counts this claim check on the caller's meter, unless the request may not spend."""
+    if context.auth is None:
+        return OPEN_ACCESS  # no HTTP request (in-process schema use): nobody to meter
+    await context.account()  # a bad token is an error, not a gated answer
+    refusal = context.spending_refusal()
+    if refusal is not None:
+        return Access(granted=False, remaining=None, limit=None, reason=refusal)
+    who = await context.meter_subject()
+    try:
+        decision = metering.ClaimDecision.model_validate(await context.rpc.call(
+            metering.SERVICE, metering.Rpc.CHECK_CLAIM,
+            request=metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip)
+            .model_dump(mode="json"),
+            timeout=context.rpc_timeout, op="checkClaim.access"))
+    except Unavailable:
+        log.warning("metering did not answer: a claim check shown without its details")
+        return METER_AWAY
+    return Access(granted=decision.granted, remaining=decision.remaining, limit=decision.limit,
+                  reason=None if decision.granted else decision.reason)
 
 
 @strawberry.type
@@ -90,10 +142,13 @@ class ClaimsQuery:
     @strawberry.field(description="NCCI procedure-to-procedure and medically-unlikely-edit check of one claim.")
     async def check_claim(self, info: strawberry.Info, input: ClaimInput) -> ClaimCheck:
         context = info.context
+        payload = claim_payload(input)
+        context.prefetch_account()  # the meter needs the caller: overlap the two RPCs
+        # Checked first, counted after: a claim the service refuses (bad input) costs nothing.
         result = await context.rpc.call(codes_contract.SERVICE, contract.Rpc.CHECK_CLAIM,
-                                        request=claim_payload(input), timeout=context.rpc_timeout,
-                                        op="checkClaim")
-        return ClaimCheck.from_contract(contract.ClaimCheck.model_validate(result))
+                                        request=payload, timeout=context.rpc_timeout, op="checkClaim")
+        check = contract.ClaimCheck.model_validate(result)
+        return ClaimCheck.from_contract(check, await claim_access(context))
 
     @strawberry.field(description="A modifier and its descriptor (HCPCS Level II; CPT's from a licensed file).")
     async def modifier(self, info: strawberry.Info, code: str) -> Modifier | None:

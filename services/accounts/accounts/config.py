@@ -34,6 +34,18 @@ class AccountsSettings(BaseSettings):
     LOGIN_LOCKOUT_SECONDS: int = Field(default=30, ge=1, le=3600)
     LOGIN_LOCKOUT_MAX_SECONDS: int = Field(default=900, ge=1, le=86400)
     LOGIN_FAILURE_WINDOW_SECONDS: int = Field(default=86400, ge=60)  # failures older than this are forgotten
+    # Password hashes (argon2id, ARGON2_MEMORY_KIB each) computed at once per process: the
+    # rest wait their turn. This many times ARGON2_MEMORY_KIB must fit the process's memory
+    # beside its ~150 MiB (the pod's limit is 512 MiB).
+    ARGON2_MAX_CONCURRENT: int = Field(default=3, ge=1, le=64)
+    # Failed log-ins per hour from one client address (any email), and for one account
+    # (from any address); past them, log-ins wait until the hour is over.
+    LOGIN_ADDRESS_FAILURES_PER_HOUR: int = Field(default=100, ge=1)
+    LOGIN_ACCOUNT_FAILURES_PER_HOUR: int = Field(default=20, ge=1)
+    # Registration attempts per client address per hour, and new accounts per client
+    # address per UTC day.
+    REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR: int = Field(default=20, ge=1)
+    ACCOUNTS_PER_ADDRESS_PER_DAY: int = Field(default=5, ge=1)
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from eventlet import tpool
+from eventlet.semaphore import Semaphore
 from nameko.extensions import DependencyProvider
 
 from medcode_common.migrations import upgrade
@@ -16,8 +17,8 @@ from .config import load_accounts_settings
 from .domain import Accounts, Passwords, Tokens
 
 
-def build_accounts(engine, settings, run_blocking=None) -> Accounts:
-    passwords = Passwords(settings, run_blocking) if run_blocking else Passwords(settings)
+def build_accounts(engine, settings, run_blocking=None, slots=None) -> Accounts:
+    passwords = Passwords(settings, run_blocking, slots) if run_blocking else Passwords(settings, slots=slots)
     tokens = Tokens(settings.TOKEN_SECRET, timedelta(seconds=settings.TOKEN_TTL_SECONDS))
     return Accounts(storage.AccountStore(engine), passwords, tokens, settings)
 
@@ -31,7 +32,9 @@ class AccountsProvider(DependencyProvider):
         upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
         # argon2 takes tens of milliseconds of CPU: run it in a real thread so other
         # green threads (e.g. `authenticate`) keep being served meanwhile.
-        self.accounts = build_accounts(engine, settings, run_blocking=tpool.execute)
+        # A green semaphore: the waiting workers yield to the others instead of blocking the hub.
+        self.accounts = build_accounts(engine, settings, run_blocking=tpool.execute,
+                                       slots=Semaphore(settings.ARGON2_MAX_CONCURRENT))
 
     def stop(self):
         dispose_engine(contract.SERVICE)

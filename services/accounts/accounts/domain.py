@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Any, Callable
 
 import argon2
 import jwt
@@ -81,22 +82,31 @@ class AccountRecord:
 
 class Passwords:
     """argon2id hashing. `run_blocking` runs the hashing off the caller's event loop when
-    the service has one (it takes tens of milliseconds of CPU)."""
+    the service has one (it takes tens of milliseconds of CPU). Each hash needs
+    ARGON2_MEMORY_KIB while it runs, so at most ARGON2_MAX_CONCURRENT run at once per
+    process (`slots`, a semaphore of the caller's concurrency model; the rest wait), or a
+    burst of log-ins would need more memory than the process has."""
 
-    def __init__(self, settings: AccountsSettings, run_blocking: Callable = lambda f, *a: f(*a)):
+    def __init__(self, settings: AccountsSettings, run_blocking: Callable = lambda f, *a: f(*a),
+                 slots: Any = None):
         self._hasher = argon2.PasswordHasher(
             time_cost=settings.ARGON2_TIME_COST, memory_cost=settings.ARGON2_MEMORY_KIB,
             parallelism=settings.ARGON2_PARALLELISM, type=argon2.Type.ID)
         self._run = run_blocking
+        self._slots = slots if slots is not None else threading.BoundedSemaphore(settings.ARGON2_MAX_CONCURRENT)
         # Verified against when the email is unknown, so that path costs the same time.
         self._dummy_hash = self._hasher.hash(uuid.uuid4().hex)
 
+    def _bounded(self, function: Callable, *args):
+        with self._slots:
+            return self._run(function, *args)
+
     def hash(self, password: str) -> str:
-        return self._run(self._hasher.hash, password)
+        return self._bounded(self._hasher.hash, password)
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self._run(self._hasher.verify, password_hash or self._dummy_hash, password) \
+            return self._bounded(self._hasher.verify, password_hash or self._dummy_hash, password) \
                 and password_hash is not None
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
@@ -174,6 +184,22 @@ class LoginThrottle:
         return hashlib.sha256(email.encode()).hexdigest()
 
 
+def counter_key(purpose: str, value: str) -> str:
+    """The stored key of a rate counter: a hash, so no address or email is kept."""
+    return hashlib.sha256(f"{purpose}|{value}".encode()).hexdigest()
+
+
+def _wait_text(seconds: int) -> str:
+    if seconds >= 5400:
+        return f"{round(seconds / 3600)} hours"
+    if seconds >= 90:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds} seconds"
+
+
+HOUR, DAY = 3600, 86400
+
+
 class Accounts:
     def __init__(self, store, passwords: Passwords, tokens: Tokens, settings: AccountsSettings,
                  clock: Callable[[], datetime] = utcnow):
@@ -192,6 +218,32 @@ class Accounts:
         email = normalise_email(request.email)
         name = clean_name(request.name)
         check_password_policy(request.password, self.settings.PASSWORD_MIN_LENGTH)
+        new_account_key = self._limit_registration(request.client_ip)
+        try:
+            return self._register(request, email, name)
+        except BaseException:
+            if new_account_key is not None:  # no account came of it: it does not count
+                self.store.give_back(new_account_key)
+            raise
+
+    def _limit_registration(self, client_ip: str | None) -> str | None:
+        """RateLimited past the registration attempts per hour or the new accounts per
+        day of the client's address; else counts one of each (before any hashing). Returns
+        the new-accounts counter, to give back should the registration fail."""
+        if not client_ip:
+            return None
+        now, s = self.clock(), self.settings
+        wait = self.store.take(counter_key("register-attempt", client_ip), s.REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR,
+                               HOUR, now)
+        if wait:
+            raise RateLimited(f"Too many sign-up attempts from your network: try again in {_wait_text(wait)}.")
+        key = counter_key("new-account", client_ip)
+        wait = self.store.take(key, s.ACCOUNTS_PER_ADDRESS_PER_DAY, DAY, now)
+        if wait:
+            raise RateLimited(f"Too many new accounts from your network today: try again in {_wait_text(wait)}.")
+        return key
+
+    def _register(self, request: contract.RegisterRequest, email: str, name: str) -> contract.AuthPayload:
         password_hash = self.passwords.hash(request.password)
         now = self.clock()
         account = AccountRecord(id=str(uuid.uuid4()), email=email, name=name, password_hash=password_hash,
@@ -210,6 +262,7 @@ class Accounts:
         except BadRequest:
             email = request.email.strip().lower()  # cannot exist; fails like any unknown email
         now = self.clock()
+        counted = self._count_login_attempt(email, request.client_ip, now)
         key = LoginThrottle.key(email, request.client_ip)
         wait = self.store.begin_login_attempt(key, LoginThrottle.email_key(email), now, self.throttle)
         if wait:
@@ -218,6 +271,8 @@ class Accounts:
         if not self.passwords.verify(account.password_hash if account else None, request.password):
             raise Unauthenticated(BAD_CREDENTIALS)
         self.store.clear_login_attempts(key)
+        for counter in counted:  # a success is no failure: it does not count
+            self.store.give_back(counter)
         if self.passwords.needs_rehash(account.password_hash):
             self.store.set_password_hash(account.id, self.passwords.hash(request.password))
         token, claims = self.tokens.issue(account.id)
@@ -225,6 +280,23 @@ class Accounts:
             raise Unauthenticated(BAD_CREDENTIALS)  # deleted between the check and now
         return contract.AuthPayload(token=token, expires_at=claims.expires_at.isoformat(),
                                     account=account.public())
+
+    def _count_login_attempt(self, email: str, client_ip: str | None, now: datetime) -> list[str]:
+        """Counts the attempt as a failure (until it succeeds) per client address and per
+        account, each with its hourly limit, before any hashing: parallel guesses cannot
+        slip past. RateLimited, counting nothing, when either limit is reached."""
+        limits = [(counter_key("login-account", email), self.settings.LOGIN_ACCOUNT_FAILURES_PER_HOUR)]
+        if client_ip:
+            limits.insert(0, (counter_key("login-address", client_ip), self.settings.LOGIN_ADDRESS_FAILURES_PER_HOUR))
+        counted = []
+        for key, limit in limits:
+            wait = self.store.take(key, limit, HOUR, now)
+            if wait:
+                for taken in counted:
+                    self.store.give_back(taken)
+                raise RateLimited(f"Too many failed log-ins: try again in {_wait_text(wait)}.")
+            counted.append(key)
+        return counted
 
     def logout(self, token: str) -> bool:
         """Revokes the token's session. A bad or expired token has nothing to revoke."""

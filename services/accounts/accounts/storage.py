@@ -18,6 +18,7 @@ from medcode_contracts.accounts import Plan, Role
 from .domain import AccountRecord, LoginThrottle, TokenClaims
 
 PREFIX = "accounts"
+MAX_COUNTER_WINDOW = 86400  # the longest window of a rate counter (new accounts per day)
 VERSION_TABLE = "alembic_version_accounts"
 MIGRATIONS = "accounts.migrations"
 
@@ -54,6 +55,15 @@ login_attempts = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Fixed-window counters per purpose and client address or account (log-in failures,
+# registrations), keyed by a hash (RateCounter.key) so no address or email is stored.
+rate_counters = sa.Table(
+    "accounts_rate_counters", metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("count", sa.Integer, nullable=False),
 )
 
 outbox = Outbox(outbox_table(metadata, PREFIX))
@@ -180,7 +190,32 @@ class AccountStore:
             gone = conn.execute(sessions.delete().where(sessions.c.expires_at < now)).rowcount
             conn.execute(login_attempts.delete().where(
                 login_attempts.c.updated_at < now - timedelta(seconds=throttle.window_seconds)))
+            conn.execute(rate_counters.delete().where(
+                rate_counters.c.window_start < now - timedelta(seconds=MAX_COUNTER_WINDOW)))
         return gone
+
+    # -- counters per address or account ---------------------------------------------
+    def take(self, key: str, limit: int, window_seconds: int, now: datetime) -> int:
+        """Counts one use of `key` in its current window (which starts at the first use
+        after the last one ended) unless `limit` uses are counted already: then returns
+        the seconds until the window ends and counts nothing. 0 when counted."""
+        with serialized_transaction(self.engine) as conn:
+            insert_ignoring_duplicates(conn, rate_counters, key=key, window_start=now, count=0)
+            row = conn.execute(lock_rows(sa.select(rate_counters).where(rate_counters.c.key == key))).one()
+            start, count = _utc(row.window_start), row.count
+            if now >= start + timedelta(seconds=window_seconds):
+                start, count = now, 0
+            if count >= limit:
+                return max(1, int((start + timedelta(seconds=window_seconds) - now).total_seconds() + 0.999))
+            conn.execute(rate_counters.update().where(rate_counters.c.key == key)
+                         .values(window_start=start, count=count + 1))
+        return 0
+
+    def give_back(self, key: str) -> None:
+        """Undoes one `take` (a use that turned out not to count: a successful log-in)."""
+        with self.engine.begin() as conn:
+            conn.execute(rate_counters.update().where(rate_counters.c.key == key, rate_counters.c.count > 0)
+                         .values(count=rate_counters.c.count - 1))
 
     # -- failed log-ins --------------------------------------------------------------
     def begin_login_attempt(self, key: str, email_key: str, now: datetime, throttle: LoginThrottle) -> int:

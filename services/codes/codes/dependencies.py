@@ -9,7 +9,9 @@ from nameko.extensions import DependencyProvider
 
 from medcode_common.db import make_engine
 from medcode_common.nameko_outbox import OutboxRelay
-from medcode_common.settings import load_settings
+from medcode_common.settings import load_settings, read_settings
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .page_cache import PageCache
 from .storage import OUTBOX, CodeStore
@@ -84,11 +86,17 @@ class EditionEvents(OutboxRelay):
         return _engine(self._url)
 
 
+class PageCacheSettings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+
+    CODES_PAGE_CACHE_SIZE: int = Field(default=20000, ge=1)  # code pages kept per codes process
+
+
 class CodePageCache(DependencyProvider):
     """One PageCache per service process, shared by its workers."""
 
     def setup(self):
-        self.cache = PageCache()
+        self.cache = PageCache(maxsize=read_settings(PageCacheSettings, "codes configuration").CODES_PAGE_CACHE_SIZE)
 
     def get_dependency(self, worker_ctx) -> PageCache:
         return self.cache

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Callable, Hashable, Sequence
 
 Page = dict | None
+_MISSING = object()
 Key = tuple[str, str]  # (system, code key)
 
 
@@ -26,19 +27,29 @@ class PageCache:
     def get_many(self, keys: Sequence[Key], load: Callable[[list[Key]], list[Page]],
                  generation: Callable[[], Hashable]) -> list[Page]:
         """The pages of `keys`, in order; `load(missing)` fetches the ones not cached (in
-        the order asked), `generation()` names the current editions."""
+        the order asked), `generation()` names the current editions.
+
+        Other workers share the cache and run while this one waits for the database (the
+        load, the generation check): between any two steps here a key may be evicted or
+        the whole cache cleared. So the answer is built from what this call found or
+        loaded itself, never by looking the keys up again afterwards."""
         self._follow(generation)
-        missing = list(dict.fromkeys(k for k in keys if k not in self._pages))
+        found: dict[Key, Page] = {}
+        for key in dict.fromkeys(keys):
+            page = self._pages.get(key, _MISSING)
+            if page is not _MISSING:
+                found[key] = page
+        missing = [key for key in dict.fromkeys(keys) if key not in found]
         if missing:
-            for key, page in zip(missing, load(missing)):
-                self._pages[key] = page
-            while len(self._pages) > self.maxsize:
-                self._pages.popitem(last=False)
-        found = []
-        for key in keys:
-            self._pages.move_to_end(key)
-            found.append(self._pages[key])
-        return found
+            loaded = dict(zip(missing, load(missing)))
+            found.update(loaded)
+            self._pages.update(loaded)
+        for key in found:
+            if key in self._pages:
+                self._pages.move_to_end(key)
+        while len(self._pages) > self.maxsize:
+            self._pages.popitem(last=False)
+        return [found[key] for key in keys]
 
     def _follow(self, generation: Callable[[], Hashable]) -> None:
         now = self.clock()

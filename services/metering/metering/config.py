@@ -21,6 +21,17 @@ class MeteringSettings(BaseSettings):
     METERING_GUEST_QUESTIONS: int | None = Field(default=3, ge=0)
     METERING_FREE_QUESTIONS: int | None = Field(default=30, ge=0)
     METERING_PRO_QUESTIONS: int | None = Field(default=None, ge=0)
+    # Claim checks per UTC day (one call of up to 50 lines is one check); guests also
+    # per client IP per day, whatever the guest id.
+    METERING_GUEST_CLAIMS: int | None = Field(default=1, ge=0)
+    METERING_FREE_CLAIMS: int | None = Field(default=10, ge=0)
+    METERING_PRO_CLAIMS: int | None = Field(default=None, ge=0)
+    METERING_GUEST_IP_DAILY_CLAIMS: int | None = Field(default=10, ge=0)
+    # Retention: how long published outbox rows, handled event ids and per-IP day
+    # counts are kept, and how often the purge runs. Counters and views of periods that
+    # ended are of no use and go at each run.
+    METERING_RETENTION_DAYS: int = Field(default=7, ge=1, le=3660)
+    METERING_RETENTION_INTERVAL_SECONDS: int = Field(default=3600, ge=10, le=7 * 86400)
 
     @field_validator("*", mode="before")
     @classmethod

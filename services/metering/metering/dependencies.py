@@ -17,10 +17,12 @@ class MeteringProvider(DependencyProvider):
     """Migrates the schema at start and hands every worker the same `Metering`."""
 
     def setup(self):
-        quotas = Quotas.from_settings(load_metering_settings())
+        settings = load_metering_settings()
+        quotas = Quotas.from_settings(settings)
         engine = shared_engine(contract.SERVICE)
         upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
-        self.metering = Metering(storage.MeterStore(engine, quotas))
+        self.metering = Metering(storage.MeterStore(engine, quotas),
+                                 retention_interval=settings.METERING_RETENTION_INTERVAL_SECONDS)
 
     def stop(self):
         dispose_engine(contract.SERVICE)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 from medcode_contracts import events
 from medcode_contracts.accounts import Plan
-from medcode_contracts.metering import (CarryOverRequest, CheckViewsRequest, Meter, MeterRequest,
+from medcode_contracts.metering import (CarryOverRequest, CheckViewsRequest, ClaimDecision, Meter, MeterRequest,
                                         QuestionDecision, ViewDecision)
 
 from .config import MeteringSettings
@@ -32,6 +32,9 @@ class Quotas:
     questions: dict[Plan, int | None]
     period_seconds: int
     guest_ip_daily_cap: int | None
+    claims: dict[Plan, int | None] = None          # claim checks per UTC day
+    guest_ip_daily_claims: int | None = None
+    retention_seconds: int = 7 * 86400
 
     @classmethod
     def from_settings(cls, s: MeteringSettings) -> "Quotas":
@@ -42,6 +45,10 @@ class Quotas:
                        Plan.PRO: s.METERING_PRO_QUESTIONS},
             period_seconds=s.METERING_PERIOD_DAYS * 86400,
             guest_ip_daily_cap=s.METERING_GUEST_IP_DAILY_CAP,
+            claims={Plan.GUEST: s.METERING_GUEST_CLAIMS, Plan.FREE: s.METERING_FREE_CLAIMS,
+                    Plan.PRO: s.METERING_PRO_CLAIMS},
+            guest_ip_daily_claims=s.METERING_GUEST_IP_DAILY_CLAIMS,
+            retention_seconds=s.METERING_RETENTION_DAYS * 86400,
         )
 
     @property
@@ -63,6 +70,22 @@ class Quotas:
     def ip_cap_refusal(self) -> str:
         return ("Too many guest page views from your network today. "
                 "Register a free account to keep reading.")
+
+    def claims_refusal(self, plan: Plan) -> str:
+        limit = (self.claims or {}).get(plan) or 0
+        if plan is Plan.GUEST:
+            free = (self.claims or {}).get(Plan.FREE)
+            more = "Register a free account to check more." if free is None else (
+                f"Register a free account to check {_plural(free, 'claim')} a day.")
+            return (f"Guests can check {_plural(limit, 'claim')} a day in full: the edits and their details "
+                    f"are withheld. {more}")
+        return (f"Your {plan.value} plan includes {_plural(limit, 'full claim check')} a day, and you have "
+                "used them today: the edits and their details are withheld. "
+                "Upgrade to PRO for unlimited claim checks.")
+
+    def ip_claims_refusal(self) -> str:
+        return ("Too many guest claim checks from your network today: the edits and their details are "
+                "withheld. Register a free account to keep checking.")
 
     def questions_refusal(self, plan: Plan) -> str:
         limit = self.questions[plan] or 0
@@ -118,9 +141,11 @@ def decide_view(*, seen: bool, used: int, limit: int | None, ip_used: int | None
 class Metering:
     """The use cases; `store` is a storage.MeterStore (atomic per subject)."""
 
-    def __init__(self, store, clock=utcnow):
+    def __init__(self, store, clock=utcnow, retention_interval: float = 3600):
         self.store = store
         self.clock = clock
+        self.retention_interval = retention_interval
+        self._last_purge: float | None = None
 
     def check_views(self, request: CheckViewsRequest) -> list[ViewDecision]:
         return self.store.check_views(request.subject, request.plan, request.resources,
@@ -131,6 +156,22 @@ class Metering:
 
     def check_questions(self, request: MeterRequest) -> QuestionDecision:
         return self.store.check_question(request.subject, request.plan, self.clock())
+
+    def check_claim(self, request: MeterRequest) -> ClaimDecision:
+        return self.store.check_claim(request.subject, request.plan, request.client_ip, self.clock())
+
+    def purge(self) -> dict[str, int]:
+        """The retention job: rows of no further use go (see MeterStore.purge)."""
+        return self.store.purge(self.clock())
+
+    def purge_if_due(self) -> dict[str, int] | None:
+        """purge() when the last one is `retention_interval` seconds ago (or never ran in
+        this process), else None."""
+        now = self.clock().timestamp()
+        if self._last_purge is not None and now - self._last_purge < self.retention_interval:
+            return None
+        self._last_purge = now
+        return self.purge()
 
     def carry_over(self, request: CarryOverRequest) -> Meter:
         self.store.carry_over(request.guest_id, request.user_id, self.clock())

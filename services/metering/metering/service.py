@@ -5,6 +5,8 @@ change committed, return JSON primitives. Handles accounts' events once per even
 """
 from __future__ import annotations
 
+import logging
+
 from nameko.timer import timer
 
 from medcode_common.event_handlers import handle_event, parse_event
@@ -17,6 +19,9 @@ from medcode_contracts.errors import PlatformError
 
 from .dependencies import MeteringProvider, metering_events
 
+log = logging.getLogger(__name__)
+# How often the retention timer looks whether a purge is due (the interval is a setting).
+RETENTION_TICK = 10
 expected = rpc(expected_exceptions=PlatformError)
 
 
@@ -46,6 +51,11 @@ class MeteringService:
         return decision.model_dump(mode="json")
 
     @expected
+    def check_claim(self, request: dict) -> dict:
+        decision = self.metering.check_claim(parse_request(contract.MeterRequest, request))
+        return decision.model_dump(mode="json")
+
+    @expected
     def carry_over(self, request: dict) -> dict:
         return self.metering.carry_over(parse_request(contract.CarryOverRequest, request)).model_dump(mode="json")
 
@@ -59,6 +69,13 @@ class MeteringService:
     @handle_event(accounts.SERVICE, accounts.Events.USER_DELETED)
     def handle_user_deleted(self, payload: dict):
         self.metering.on_user_deleted(parse_event(events.UserDeleted, payload))
+
+    @timer(interval=RETENTION_TICK)
+    def retention(self):
+        """Purges rows of no further use every METERING_RETENTION_INTERVAL_SECONDS."""
+        gone = self.metering.purge_if_due()
+        if gone:
+            log.info("retention: deleted %s", ", ".join(f"{n} {table}" for table, n in gone.items() if n) or "nothing")
 
     @timer(interval=1)
     def relay_events(self):

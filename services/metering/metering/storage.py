@@ -10,7 +10,7 @@ same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -18,7 +18,7 @@ from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
 from medcode_common.transactions import insert_ignoring_duplicates, lock_rows, serialized_transaction
 from medcode_contracts import events
 from medcode_contracts.accounts import Plan
-from medcode_contracts.metering import Meter, QuestionDecision, ViewDecision
+from medcode_contracts.metering import ClaimDecision, Meter, QuestionDecision, ViewDecision
 
 from .domain import Outcome, Quotas, current_period_start, decide_view, remaining, subject_key, utc_day
 
@@ -54,6 +54,18 @@ ip_days = sa.Table(
     sa.Column("guest_views", sa.Integer, nullable=False),
 )
 
+# Uses per UTC day: a subject's ("guest:<id>", "user:<id>") or a guest network's
+# ("ip:<address>") claim checks. Only today's rows matter; the retention job drops the rest.
+daily_uses = sa.Table(
+    "metering_daily_uses", metadata,
+    sa.Column("key", sa.String(110), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),         # UTC date, ISO
+    sa.Column("kind", sa.String(20), primary_key=True),        # "claims"
+    sa.Column("used", sa.Integer, nullable=False),
+)
+
+CLAIMS = "claims"
+
 carry_overs = sa.Table(
     "metering_carry_overs", metadata,
     sa.Column("guest_key", sa.String(110), primary_key=True),
@@ -63,6 +75,12 @@ carry_overs = sa.Table(
 
 outbox = Outbox(outbox_table(metadata, PREFIX))
 inbox = Inbox(inbox_table(metadata, PREFIX))
+
+# What the retention job (MeterStore.purge) deletes by.
+sa.Index("ix_metering_subjects_period_start", subjects.c.period_start)
+sa.Index("ix_metering_views_period_start", views.c.period_start)
+sa.Index("ix_metering_ip_days_day", ip_days.c.day)
+sa.Index("ix_metering_inbox_received_at", inbox.table.c.received_at)
 
 
 def _ts(now: datetime) -> int:
@@ -76,15 +94,18 @@ class _Counter:
     views_used: int
     questions_used: int
     exhausted_notified: bool
+    created: bool = False
 
 
 def _lock_subject(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _Counter:
     """The subject's counter row, locked for this transaction, in its current period
-    (a period that ended is replaced by a fresh one here)."""
-    insert_ignoring_duplicates(conn, subjects, key=key, period_start=now, views_used=0,
-                               questions_used=0, exhausted_notified=False)
+    (a period that ended is replaced by a fresh one here). `counter.created`: the row
+    was inserted by this call (the caller removes it again if nothing was used)."""
+    created = insert_ignoring_duplicates(conn, subjects, key=key, period_start=now, views_used=0,
+                                         questions_used=0, exhausted_notified=False)
     row = conn.execute(lock_rows(sa.select(subjects).where(subjects.c.key == key))).one()
-    counter = _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified)
+    counter = _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified,
+                       created)
     start = current_period_start(counter.period_start, now, quotas.period_seconds)
     if start != counter.period_start:
         # Old periods' views are of no further use: drop them with the period.
@@ -105,6 +126,11 @@ def _read_counter(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _C
     if row is None or current_period_start(row.period_start, now, quotas.period_seconds) != row.period_start:
         return None
     return _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified)
+
+
+class _Refused(Exception):
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
 class MeterStore:
@@ -153,6 +179,11 @@ class MeterStore:
                 reason = quotas.views_refusal(plan) if outcome is Outcome.QUOTA else quotas.ip_cap_refusal()
                 decisions.append(ViewDecision(resource=resource, granted=False, limit=limit,
                                               remaining=0, reason=reason))
+            if counter.created and counter.views_used == 0:
+                # A refused newcomer (a cookie-less crawler past its network's cap, say)
+                # leaves no row behind: what is not granted is not remembered.
+                conn.execute(subjects.delete().where(subjects.c.key == key))
+                return decisions
             if refused_by_quota and not counter.exhausted_notified:
                 counter.exhausted_notified = True
                 outbox.add(conn, events.QuotaExhausted(subject=subject, plan=plan.value, limit=limit or 0))
@@ -199,11 +230,74 @@ class MeterStore:
         with serialized_transaction(self.engine) as conn:
             counter = _lock_subject(conn, subject_key(subject, plan), _ts(now), self.quotas)
             if limit is not None and counter.questions_used >= limit:
+                if counter.created:  # a refused newcomer leaves no row behind
+                    conn.execute(subjects.delete().where(subjects.c.key == counter.key))
                 return QuestionDecision(granted=False, remaining=0, limit=limit,
                                         reason=self.quotas.questions_refusal(plan))
             counter.questions_used += 1
             _save(conn, counter)
         return QuestionDecision(granted=True, limit=limit, remaining=remaining(limit, counter.questions_used))
+
+    # -- claim checks ------------------------------------------------------------------
+    def check_claim(self, subject: str, plan: Plan, client_ip: str | None, now: datetime) -> ClaimDecision:
+        """Counts one claim check when the plan's daily quota (and, for a guest, its
+        network's) allows it. A refusal writes nothing. The network's row is locked before
+        the subject's, always in that order."""
+        quotas, day = self.quotas, utc_day(_ts(now))
+        limit = (quotas.claims or {}).get(plan)
+        keys = [(f"ip:{client_ip}", quotas.guest_ip_daily_claims, quotas.ip_claims_refusal())] \
+            if plan is Plan.GUEST and client_ip and quotas.guest_ip_daily_claims is not None else []
+        keys.append((subject_key(subject, plan), limit, quotas.claims_refusal(plan)))
+        try:
+            with serialized_transaction(self.engine) as conn:
+                # A plain locked read first: a refusal must not create rows.
+                for key, cap, reason in keys:
+                    if cap is not None and self._daily_used(conn, key, day) >= cap:
+                        raise _Refused(reason)
+                # Then make the rows and decide again under their locks (a concurrent first
+                # use may have come in between on PostgreSQL); a refusal now rolls back.
+                for key, cap, reason in keys:
+                    insert_ignoring_duplicates(conn, daily_uses, key=key, day=day, kind=CLAIMS, used=0)
+                    if cap is not None and self._daily_used(conn, key, day) >= cap:
+                        raise _Refused(reason)
+                for key, _cap, _reason in keys:
+                    conn.execute(daily_uses.update().where(daily_uses.c.key == key, daily_uses.c.day == day,
+                                                           daily_uses.c.kind == CLAIMS)
+                                 .values(used=daily_uses.c.used + 1))
+                used = self._daily_used(conn, keys[-1][0], day)
+        except _Refused as refused:
+            return ClaimDecision(granted=False, remaining=0, limit=limit, reason=refused.reason)
+        return ClaimDecision(granted=True, limit=limit, remaining=remaining(limit, used))
+
+    @staticmethod
+    def _daily_used(conn: sa.Connection, key: str, day: str) -> int:
+        """Today's claim checks of `key`, its row locked; 0 (and nothing made) without a row."""
+        return conn.execute(lock_rows(sa.select(daily_uses.c.used).where(
+            daily_uses.c.key == key, daily_uses.c.day == day, daily_uses.c.kind == CLAIMS))).scalar() or 0
+
+    # -- retention -----------------------------------------------------------------------
+    def purge(self, now: datetime) -> dict[str, int]:
+        """Deletes what no decision reads any more: counters and views of periods that
+        ended (the next use starts a fresh period anyway), per-IP and daily counts of
+        past days, carry-overs of ended periods, and, past the retention time, published
+        outbox rows and handled event ids (redeliveries come within minutes, not days).
+        Returns the rows deleted per table."""
+        ts, quotas = _ts(now), self.quotas
+        period_over = ts - quotas.period_seconds
+        kept_since = now - timedelta(seconds=quotas.retention_seconds)
+        today = utc_day(ts)
+        gone = {}
+        with self.engine.begin() as conn:
+            gone["views"] = conn.execute(views.delete().where(views.c.period_start <= period_over)).rowcount
+            gone["subjects"] = conn.execute(subjects.delete().where(subjects.c.period_start <= period_over)).rowcount
+            gone["ip_days"] = conn.execute(ip_days.delete().where(ip_days.c.day < today)).rowcount
+            gone["daily_uses"] = conn.execute(daily_uses.delete().where(daily_uses.c.day < today)).rowcount
+            gone["carry_overs"] = conn.execute(carry_overs.delete().where(carry_overs.c.done_at <= period_over)).rowcount
+            out = outbox.table
+            gone["outbox"] = conn.execute(out.delete().where(out.c.published_at.is_not(None),
+                                                             out.c.published_at < kept_since)).rowcount
+            gone["inbox"] = conn.execute(inbox.table.delete().where(inbox.table.c.received_at < kept_since)).rowcount
+        return gone
 
     # -- events from accounts ----------------------------------------------------------
     def carry_over(self, guest_id: str, user_id: str, now: datetime, event_id: str | None = None) -> bool:

@@ -64,6 +64,10 @@ async def check_access(context: Context, page: contract.CodePage) -> Access:
     """The page's Access for this request's caller (one view, counted once per request)."""
     if context.auth is None:
         return OPEN_ACCESS  # no HTTP request (in-process schema use): nobody to meter
+    await context.account()  # a bad token is an error, not a gated answer
+    refusal = context.spending_refusal()
+    if refusal is not None:  # a GET link, or a cookie without its CSRF proof: spend nothing
+        return Access(granted=False, remaining=None, limit=None, reason=refusal)
     try:
         decision = await context.loader("view_decisions", view_decisions).load(resource_of(page))
     except Unavailable:

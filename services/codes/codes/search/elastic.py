@@ -312,7 +312,8 @@ class ElasticBackend:
 
 
 class _ErrorContext:
-    """Turns transport failures into Unavailable with a message naming the cluster."""
+    """Turns transport failures into Unavailable. The message reaches clients, so it names
+    neither the cluster's URL nor the transport's text: those go to the log."""
 
     def __init__(self, url: str, what: str):
         self.url = url
@@ -323,7 +324,8 @@ class _ErrorContext:
 
     def __exit__(self, kind, exc, tb):
         if isinstance(exc, (TransportError, ApiError)) and not isinstance(exc, NotFoundError):
-            raise Unavailable(f"Elasticsearch at {self.url} could not {self.what}: {exc}") from exc
+            log.warning("Elasticsearch at %s could not %s: %s", self.url, self.what, exc)
+            raise Unavailable(f"The search engine could not {self.what} just now: try again shortly.") from exc
         return False
 
 

@@ -50,3 +50,37 @@ def test_least_recently_used_pages_leave_first():
     assert len(cache) == 2
     cache.get_many([("X", "A")], load, lambda: 1)
     assert [k for batch in load.asked for k in batch] == [("X", "A"), ("X", "B"), ("X", "C")]
+
+
+def test_concurrent_workers_for_more_codes_than_the_cache_holds_get_their_pages():
+    """Workers share the cache and run while one waits for the database: keys it found
+    or loaded can be evicted, or the cache cleared by a new edition, before it answers."""
+    import random
+
+    import eventlet
+
+    cache = PageCache(maxsize=8, refresh_seconds=0.0)
+    editions = ["e1"]
+
+    def load(keys):
+        eventlet.sleep(0.001 * random.random())  # the database round trip: other workers run
+        return [{"code": code, "edition": editions[0]} for _system, code in keys]
+
+    def generation():
+        eventlet.sleep(0)
+        return editions[0]
+
+    def worker(n):
+        rng = random.Random(n)
+        for _ in range(20):
+            keys = [("ICD10CM", f"A{rng.randrange(40):02d}") for _ in range(rng.randrange(1, 12))]
+            pages = cache.get_many(keys, load, generation)
+            assert [page["code"] for page in pages] == [code for _system, code in keys]
+            if rng.random() < 0.1:
+                editions[0] = f"e{rng.randrange(3)}"  # a new edition: the cache is cleared meanwhile
+
+    pool = eventlet.GreenPool(50)
+    threads = [pool.spawn(worker, n) for n in range(50)]
+    for thread in threads:
+        thread.wait()  # re-raises a worker's KeyError
+    assert len(cache) <= 8

@@ -351,3 +351,15 @@ def test_es_indexed_editions_leave_out_indexes_of_another_mapping_version():
     client = _FakeClient({"x-hcpcs-1": current, "x-icd10cm-1": old, "x-icd10pcs-1": older})
     backend = elastic.ElasticBackend("http://es.invalid:9200", index_prefix="x", client=client)
     assert backend.indexed_editions() == {"HCPCS": "h2"}
+
+
+def test_an_elasticsearch_failure_tells_clients_nothing_about_the_cluster():
+    from elasticsearch import ConnectionError as TransportConnectionError
+    from medcode_contracts.errors import Unavailable
+
+    url = "http://search-cluster.internal.example:9200"
+    with pytest.raises(Unavailable) as refused:
+        with elastic._ErrorContext(url, "search"):
+            raise TransportConnectionError(f"Connection refused to {url}")
+    assert "search-cluster" not in str(refused.value) and "9200" not in str(refused.value)
+    assert str(refused.value) == "The search engine could not search just now: try again shortly."
