@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB_STAMP := web/app/vendor/.installed
 
 # Official releases are read from a local mirror of the download sites when there is one.
 DATA_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
@@ -18,7 +19,7 @@ export TEST_POSTGRES_URL
 SERVICE_TESTS := libs/tests services
 ASYNC_TESTS := contracts/tests gateway/tests tests
 
-.PHONY: help install lock broker postgres load run test test-services test-async bench admin clean
+.PHONY: help install web lock broker postgres load run test test-services test-async bench admin clean
 
 help:
 	@echo "make run    set everything up and run the platform on 127.0.0.1 (GraphQL at /graphql)"
@@ -35,6 +36,12 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 install: $(STAMP)
+
+# The web app's npm libraries (web/package-lock.json), copied into web/app/vendor.
+$(WEB_STAMP): web/package.json web/package-lock.json scripts/vendor-web.sh
+	@scripts/vendor-web.sh
+
+web: $(WEB_STAMP)
 
 # Rewrite the lockfile from pyproject's direct dependencies.
 lock:
@@ -54,14 +61,15 @@ load: install
 	$(BIN)/python -m codes.cli load
 
 # The broker is stopped on exit only if this run started it.
-run: install
+run: install web
 	@scripts/ensure-rabbitmq.sh --marker $(DATA_DIR)/.broker-started-by-make-run
 	$(MAKE) --no-print-directory load
 	MEDCODE_BROKER_MARKER=$(DATA_DIR)/.broker-started-by-make-run $(BIN)/python -m medcode_common.launcher
 
-test: install
+test: install web
 	@scripts/ensure-rabbitmq.sh --management
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-chromium.sh
 	$(MAKE) --no-print-directory test-services test-async
 
 # Service tests run under eventlet (nameko test); gateway and end-to-end tests run under
@@ -69,7 +77,7 @@ test: install
 test-services: install
 	$(BIN)/nameko test $(SERVICE_TESTS) -p no:cacheprovider
 
-test-async: install
+test-async: install web
 	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider -p no:pytest_nameko
 
 bench: install load

@@ -2,7 +2,8 @@
 
 Routes: /graphql (GraphiQL in a browser; queries by POST or GET; subscriptions over
 websocket), /healthz (the process is alive), /readyz (every service answers its health
-RPC), /metrics (RPC counters, Prometheus text format).
+RPC), /metrics (RPC counters, Prometheus text format), and the web app's pages and
+/static files (gateway.web).
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from . import settings as gateway_settings
 from .auth import GatewayAuth
 from .context import Context
 from .rpc import RpcClient
-from . import events
+from . import events, web
 from .schema import build_schema
 from .search_cache import SearchCache
 from .telemetry import TracingMiddleware
@@ -33,7 +34,7 @@ from .telemetry import TracingMiddleware
 log = logging.getLogger("gateway")
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(web.OfflineGraphiQL, GraphQL):
     def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
                  search_cache: SearchCache | None = None, **kwargs: Any):
         super().__init__(schema, **kwargs)
@@ -115,9 +116,10 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *web.routes(),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(TracingMiddleware)],
+        middleware=[Middleware(TracingMiddleware), Middleware(web.SecurityHeaders)],
     )
     app.state.rpc = rpc
     app.state.search_cache = search_cache
