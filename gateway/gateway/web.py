@@ -83,16 +83,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class _Page:
-    """index.html for every page URL; no caching, so a new deployment is seen at once."""
+def _page(root: Path, name: str):
+    """The endpoint answering one HTML file; no caching, so a new deployment is seen at once."""
+    path = root / name
 
-    def __init__(self, root: Path, name: str):
-        self.path = root / name
+    async def page(request) -> Response:
+        if not path.is_file():
+            raise HTTPException(503, f"the web app is not installed ({path} is missing): run `make web`")
+        return FileResponse(path, media_type="text/html", headers={"cache-control": "no-cache"})
 
-    async def __call__(self, request) -> Response:
-        if not self.path.is_file():
-            raise HTTPException(503, f"the web app is not installed ({self.path} is missing): run `make web`")
-        return FileResponse(self.path, media_type="text/html", headers={"cache-control": "no-cache"})
+    return page
 
 
 class OfflineGraphiQL:
@@ -100,7 +100,7 @@ class OfflineGraphiQL:
     built from local assets (Strawberry's own page loads them from a CDN)."""
 
     async def render_graphql_ide(self, request) -> Response:
-        return await _Page(web_root(), "graphiql.html")(request)
+        return await _page(web_root(), "graphiql.html")(request)
 
 
 def routes(root: Path | None = None) -> list:
@@ -108,9 +108,9 @@ def routes(root: Path | None = None) -> list:
     if not (root / "vendor").is_dir():
         log.warning("web app libraries are missing in %s/vendor: run `make web` (GraphiQL and the "
                     "assistant's streaming need them)", root)
-    index = _Page(root, "index.html")
+    index = _page(root, "index.html")
     return [Route(path, index, methods=["GET", "HEAD"]) for path in PAGE_PATHS] + [
-        Route("/graphiql", _Page(root, "graphiql.html"), methods=["GET", "HEAD"]),
+        Route("/graphiql", _page(root, "graphiql.html"), methods=["GET", "HEAD"]),
         # check_dir=False: a gateway without the app (no web/ checkout) still serves the API.
         Mount("/static", app=StaticFiles(directory=root, check_dir=False), name="static"),
     ]

@@ -50,7 +50,9 @@ async function render() {
   clear(main);
   const params = route.params ? route.params(route.pattern.exec(path)) : {};
   cleanup = (await page.render(main, params, new URLSearchParams(location.search))) || null;
-  if (history.state?.focusMain !== false && renderCount > 1) main.focus({ preventScroll: true });
+  // After a navigation, focus goes to the new content (for screen readers), unless the
+  // page put it somewhere itself (the search box).
+  if (renderCount > 1 && !main.contains(document.activeElement)) main.focus({ preventScroll: true });
 }
 
 // Same-origin links are followed by the router (no page reload), except GraphiQL and files.
@@ -67,6 +69,15 @@ document.addEventListener("click", (event) => {
   window.scrollTo(0, 0);
 });
 window.addEventListener("popstate", render);
+
+// `/` anywhere (outside a text field) goes to the search box; the search page handles it itself.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+  if (event.target.closest && event.target.closest("input, textarea, select, [contenteditable]")) return;
+  if (document.getElementById("search-input")) return;
+  event.preventDefault();
+  navigate("/");
+});
 
 function renderAccountLinks(viewer) {
   const box = document.getElementById("account-links");
@@ -89,5 +100,6 @@ function renderAccountLinks(viewer) {
 }
 
 onViewer(renderAccountLinks);
-refreshViewer();
-render();
+// The viewer first: a new browser gets its guest cookie from this answer, so the page's
+// own requests (a metered code page) all count for that one guest.
+refreshViewer().finally(render);

@@ -21,7 +21,7 @@ export function meterBanner(access, plan) {
   if (plan === "GUEST" || !plan) {
     return h("div", { class: `notice ${remaining > 0 ? "notice-info" : "notice-warn"} meter-banner`, role: "status", id: "meter-banner" },
       h("p", {}, `${views(remaining)} remaining. Guest accounts are limited to ${limit} page view${limit === 1 ? "" : "s"}. `,
-        h("a", { href: "/register" }, "Register free account"), ` to get ${FREE_EXTRA_VIEWS} more views.`));
+        h("a", { href: `/register?next=${encodeURIComponent(location.pathname)}` }, "Register free account"), ` to get ${FREE_EXTRA_VIEWS} more views.`));
   }
   return h("div", { class: `notice ${remaining > 0 ? "notice-info" : "notice-warn"} meter-banner`, role: "status", id: "meter-banner" },
     h("p", {}, `${views(remaining)} remaining. ${plan === "FREE" ? "Free" : plan} accounts are limited to ${limit} page views per period.`,
@@ -37,8 +37,8 @@ export function lockedSection(access, plan) {
     return h("div", { class: "locked" },
       h("strong", {}, "Register to view content"),
       h("p", {}, "Create a free account to unlock this content"),
-      h("a", { href: "/register", class: "button" }, "Create a free account"),
-      " ", h("a", { href: "/login", class: "button secondary" }, "Log in"));
+      h("a", { href: `/register?next=${encodeURIComponent(location.pathname)}`, class: "button" }, "Create a free account"),
+      " ", h("a", { href: `/login?next=${encodeURIComponent(location.pathname)}`, class: "button secondary" }, "Log in"));
   }
   return h("div", { class: "locked" },
     h("strong", {}, "Your page views for this period are used up"),

@@ -94,7 +94,7 @@ function drawFindings(results, check, lines) {
   clear(results);
   results.append(h("h2", {}, "Findings"),
     check.clean
-      ? statusLine(`Clean: no NCCI PTP or MUE finding for these ${lines.length} lines on ${formatDate(check.dateOfService)} (${check.setting.replace("_", " ")}).`, "ok")
+      ? statusLine(`Clean: no NCCI PTP or MUE edit stops these ${lines.length} line${lines.length === 1 ? "" : "s"} on ${formatDate(check.dateOfService)} (${check.setting.replace("_", " ")})${check.findings.length ? `; ${check.findings.length} note${check.findings.length === 1 ? "" : "s"} below` : ""}.`, "ok")
       : statusLine(`${check.findings.length} finding${check.findings.length === 1 ? "" : "s"} for ${formatDate(check.dateOfService)} (${check.setting.replace("_", " ")}).`, "warn"));
   const list = h("ul", { class: "job-list" });
   for (const finding of check.findings) {

@@ -219,11 +219,15 @@ const CROSSWALK_KIND = { GEM_I10_TO_I9: "ICD-10-CM → ICD-9-CM (forward GEM)", 
 
 function crosswalkBody(crosswalks) {
   if (!crosswalks?.length) return [h("p", { class: "muted" }, "No crosswalk for this code.")];
+  // ICD-9-CM descriptors are not loaded: then the table has no descriptor column.
+  const titled = (c) => !c.noMap && c.target.title && c.target.title !== `ICD-9-CM ${c.target.code}`;
+  const withTitles = crosswalks.some(titled);
   return [h("div", { class: "table-wrap" }, h("table", {},
-    h("thead", {}, h("tr", {}, ["Mapping", "Code", "Descriptor", "Match"].map((title) => h("th", { scope: "col" }, title)))),
+    h("thead", {}, h("tr", {}, ["Mapping", "Code", withTitles ? "Descriptor" : null, "Match"].filter(Boolean)
+      .map((title) => h("th", { scope: "col" }, title)))),
     h("tbody", {}, crosswalks.map((c) => h("tr", {},
       h("td", {}, CROSSWALK_KIND[c.kind] || c.kind),
-      h("td", {}, c.noMap ? "NoDx" : codeLink(c.target)),
-      h("td", {}, c.noMap ? "No map" : c.target.title),
+      h("td", {}, c.noMap ? "NoDx (no map)" : codeLink(c.target)),
+      withTitles ? h("td", {}, titled(c) ? c.target.title : "") : null,
       h("td", {}, c.approximate ? "approximate" : "exact")))))), sourcesLine(crosswalks)];
 }

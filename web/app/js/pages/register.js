@@ -34,8 +34,7 @@ export function render(main, params, query) {
           name: form.elements.namedItem("name").value.trim(), email: form.elements.namedItem("email").value.trim(), password: form.elements.namedItem("password").value, role: form.elements.namedItem("role").value,
         } });
         await refreshViewer();
-        navigate(safeNext(query.get("next")) || safeNext(sessionStorage.getItem("medcode:return")) || "/account");
-        sessionStorage.removeItem("medcode:return");
+        navigate(safeNext(query.get("next")) || "/account");
       } catch (error) {
         status.append(statusLine(explain(error, "Registering"), "error"));
       }

@@ -44,7 +44,7 @@ export function render(main, params, query) {
       if (box.checked) state.systems.add(system.id); else state.systems.delete(system.id);
       search();
     });
-    facetCounts[system.id] = h("span", { class: "count" });
+    facetCounts[system.id] = h("span", { class: "count", "aria-hidden": "true" });
     return h("label", { class: "check" }, box, system.label, facetCounts[system.id]);
   });
   const billable = h("input", { type: "checkbox", id: "billable-only", checked: state.billableOnly });
