@@ -22,7 +22,7 @@ ASYNC_TESTS := contracts/tests gateway/tests tests
 .PHONY: help install web lock broker postgres load run test test-services test-async bench admin clean
 
 help:
-	@echo "make run    set everything up and run the platform on 127.0.0.1 (GraphQL at /graphql)"
+	@echo "make run    set everything up and run the platform on 127.0.0.1 (web app at /, GraphQL at /graphql)"
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make bench  start the stack and print throughput and latency"
 	@echo "make load   load the available code sets (done by make run)"
