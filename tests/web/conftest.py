@@ -96,6 +96,9 @@ class Browser:
         """Screenshots (desktop and phone), no console error, no foreign request, axe clean."""
         page = self.page
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        text = await page.locator("body").inner_text()
+        assert not re.search(r"\b(null|undefined|NaN|\[object Object\])\b", text), \
+            f"{name} shows a missing value as text: {text[:2000]}"
         await page.set_viewport_size(DESKTOP)
         await page.screenshot(path=ARTIFACTS / f"{name}-desktop.png", full_page=True)
         violations = await axe_violations(page, axe_exclude or [])

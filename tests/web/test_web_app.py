@@ -244,7 +244,7 @@ async def test_ask_a_question_and_watch_the_answer_stream(open_browser, web_plat
     reply = page.locator('.message.assistant[data-done="true"]').last
     await expect(reply).to_be_visible(timeout=30_000)
     streamed = await page.evaluate("window.streamed")
-    assert len(set(streamed)) >= 2 and streamed == sorted(streamed), f"the answer did not stream: {streamed}"
+    assert len(set(streamed)) >= 2, f"the answer did not stream (text lengths while busy: {streamed})"
     await expect(page.locator(".message.user")).to_contain_text("achalasia")
     await expect(reply.get_by_role("link").first).to_be_visible()  # citations link to code pages or sources
     await expect(page).to_have_url(re.compile(r"/assistant/.+"))

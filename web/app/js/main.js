@@ -1,6 +1,6 @@
 // The app's shell: a client-side router over the page URLs the gateway serves
 // (every one answers index.html), and the header's account links.
-import { h, clear, setTitle } from "./dom.js";
+import { h, append, clear, setTitle } from "./dom.js";
 import { refreshViewer, onViewer, logout } from "./session.js";
 
 const ROUTES = [
@@ -84,7 +84,7 @@ function renderAccountLinks(viewer) {
   clear(box);
   const account = viewer?.account;
   if (account) {
-    box.append(
+    append(box, [
       h("a", { href: "/account" }, account.name),
       h("span", { class: "plan", title: "Your plan" }, account.plan),
       account.role === "EMPLOYER" ? h("a", { href: "/employer" }, "My jobs") : null,
@@ -93,7 +93,7 @@ function renderAccountLinks(viewer) {
           await logout();
           navigate("/");
         },
-      }, "Log out"));
+      }, "Log out")]);
   } else {
     box.append(h("a", { href: "/login" }, "Log in"), h("a", { href: "/register", class: "button secondary" }, "Register free"));
   }

@@ -1,5 +1,5 @@
 import { explain } from "../api.js";
-import { h, setTitle, statusLine } from "../dom.js";
+import { h, append, setTitle, statusLine } from "../dom.js";
 import { refreshViewer, logout } from "../session.js";
 import { navigate } from "../main.js";
 
@@ -16,7 +16,7 @@ export async function render(main) {
     return;
   }
   const status = h("div", { "aria-live": "polite" });
-  main.append(h("h1", {}, "Your account"),
+  append(main, [h("h1", {}, "Your account"),
     h("section", { class: "panel", "aria-labelledby": "profile-heading" },
       h("h2", { id: "profile-heading" }, "Profile"),
       h("dl", {},
@@ -34,7 +34,7 @@ export async function render(main) {
       } catch (error) {
         status.replaceChildren(statusLine(explain(error, "Logging out"), "error"));
       }
-    } }, "Log out"));
+    } }, "Log out")]);
 }
 
 function meterPanel(meter) {

@@ -203,7 +203,8 @@ function ptpBody(page, first, loadMore) {
       });
       wrap.append(h("div", { class: "pager" }, button));
     }
-    wrap.append(sourcesLine(shown));
+    const sources = sourcesLine(shown);
+    if (sources) wrap.append(sources);
   };
   draw();
   return [wrap];

@@ -6,12 +6,12 @@ import { refreshViewer } from "../session.js";
 import { JOB_FIELDS } from "../jobs-api.js";
 
 const MY_JOBS = `query MyJobs($after: String) {
-  jobs(first: 100, after: $after) {
+  jobs(first: 20, after: $after) {
     edges { node { ${JOB_FIELDS} applications { id status submittedAt } } }
     pageInfo { hasNextPage endCursor }
   }
 }`;
-const MAX_PAGES = 10;
+const MAX_PAGES = 25;
 
 export async function render(main) {
   setTitle("Your job posts");
