@@ -288,12 +288,12 @@ async def test_post_a_job_as_an_employer_and_apply_as_a_coder(open_browser, web_
     await page.get_by_label("Keywords").fill(title)
     await page.get_by_label("Remote only").check()
     await page.get_by_role("button", name="Search jobs").click()
-    await expect(page.get_by_role("link", name=title)).to_be_visible()
+    await expect(page.get_by_role("link", name=title, exact=True)).to_be_visible()
     await page.get_by_role("button", name="Save this search").click()
     await expect(page.locator(".notice-ok")).to_contain_text("Search saved")
     await expect(page.locator("#saved-heading + ul")).to_contain_text(title)
     await coder.check("jobs")
-    await page.get_by_role("link", name=title).click()
+    await page.get_by_role("link", name=title, exact=True).click()
     await page.get_by_label("Cover letter").fill("Five years of inpatient coding, CCS.")
     await coder.check("job")
     await page.get_by_role("button", name="Send application").click()
@@ -303,7 +303,7 @@ async def test_post_a_job_as_an_employer_and_apply_as_a_coder(open_browser, web_
     await expect(post.locator("#applications")).to_contain_text("Applications (1)")
     await employer.check("job-applications")
     await post.goto(employer.base_url + "/employer")
-    await expect(post.get_by_role("link", name=title)).to_be_visible()
+    await expect(post.get_by_role("link", name=title, exact=True)).to_be_visible()
     await expect(post.locator(".job-list")).to_contain_text("1 application")
 
 
