@@ -55,6 +55,10 @@ async def chromium():
 
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium (scripts/ensure-chromium.sh)")
+    from playwright.async_api import expect
+
+    # A shared 2-core machine running the whole suite is slow at times: patience, not sleeps.
+    expect.set_options(timeout=15_000)
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -135,6 +139,7 @@ async def open_browser(chromium, web_platform):
 
     async def open_one() -> Browser:
         context = await chromium.new_context(viewport=DESKTOP, locale="en-US")
+        context.set_default_timeout(30_000)
         contexts.append(context)
         return await Browser(context, web_platform.url).start()
 
