@@ -87,6 +87,9 @@ async def test_search_filters_code_patterns_and_escaping(open_browser):
     await search.fill("J9035")
     await expect(page.locator("#result-0 .code")).to_have_text("J9035")
     await expect(page.locator("#result-0 .code mark")).to_have_text("J9035")
+    await search.fill("J90*")  # a coder's wildcard: J90 and everything under it
+    await expect(page.locator("#result-0 .code")).to_have_text("J90")
+    await expect(page.locator("#result-1 .code mark")).to_have_text("J90")
 
     await search.fill("esophagus ulcer")
     await expect(page.locator("#result-0")).to_be_visible()
@@ -154,6 +157,27 @@ async def test_guest_hits_the_quota_then_registers_and_the_sections_unlock(open_
     await page.locator("#account-links").get_by_role("button", name="Log out").click()
     await expect(page.locator("#account-links")).to_contain_text("Log in")
     assert "medcode_session" not in {cookie["name"] for cookie in await browser.context.cookies()}
+
+
+async def test_code_page_pages_the_ncci_edits_and_links_the_other_code(open_browser):
+    browser = await open_browser()
+    page = await browser.goto("/code/CPT/93000")  # a fresh guest's one full page
+    await expect(page.locator(".descriptor")).to_contain_text("CPT 93000")
+    await expect(page.locator(".notice", has_text="AMA CPT licence")).to_be_visible()
+    rows = page.locator("#ptp tbody tr")
+    await expect(rows).to_have_count(25)
+    await expect(page.locator("#ptp .source")).to_contain_text("medicare_ptp_practitioner")
+    await page.get_by_role("button", name="Show 25 more edits").click()
+    await expect(rows).to_have_count(50)
+    await expect(page.locator("#ptp caption")).to_contain_text("Showing 50")
+    await expect(page.locator("#mue")).to_contain_text("practitioner")
+    await expect(page.locator("#mue .source")).to_contain_text("MUE")
+    await browser.check("code-page-cpt")
+    other = rows.nth(0).locator("a").first
+    code = await other.inner_text()
+    await other.click()
+    await expect(page).to_have_url(re.compile(rf"/code/(CPT|HCPCS)/{code}$"))
+    await expect(page.locator("#descriptor-heading")).to_have_text(code)
 
 
 async def test_log_in_sends_the_csrf_header_with_mutations(open_browser, web_platform):

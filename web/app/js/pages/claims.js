@@ -48,7 +48,7 @@ export function render(main) {
     h("div", { class: "row" },
       h("div", { class: "field" }, h("label", { for: "claim-date" }, "Date of service"), dateInput),
       h("div", { class: "field" }, h("label", { for: "claim-setting" }, "Setting"), setting)),
-    h("div", { class: "table-wrap" }, h("table", { class: "claim-lines" },
+    h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Claim lines" }, h("table", { class: "claim-lines" },
       h("caption", { class: "muted small" }, "Claim lines: one code each, modifiers separated by commas or spaces"),
       h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Code"), h("th", { scope: "col" }, "Modifiers"),
         h("th", { scope: "col" }, "Units"), h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Remove a line")))),

@@ -160,7 +160,7 @@ function sourcesLine(items) {
 
 function mueBody(mues) {
   if (!mues?.length) return [h("p", { class: "muted" }, "No MUE for this code in the loaded MUE tables.")];
-  return [h("div", { class: "table-wrap" }, h("table", {},
+  return [h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "MUE table" }, h("table", {},
     h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Setting"), h("th", { scope: "col" }, "Max units"),
       h("th", { scope: "col" }, "Adjudication"), h("th", { scope: "col" }, "Rationale"))),
     h("tbody", {}, mues.map((m) => h("tr", {}, h("td", {}, m.setting), h("td", {}, String(m.maxUnits)),
@@ -179,7 +179,7 @@ function ptpBody(page, first, loadMore) {
       wrap.append(h("p", { class: "muted" }, "No active NCCI PTP edit names this code in the loaded tables."));
       return;
     }
-    wrap.append(h("div", { class: "table-wrap" }, h("table", {},
+    wrap.append(h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "PTP edits table" }, h("table", {},
       h("caption", { class: "muted small" }, `Showing ${shown.length}${edits.length > first ? "" : " (all)"} edits where ${page.code} is column 1 or column 2`),
       h("thead", {}, h("tr", {}, ["Column 1", "Column 2", "Modifier indicator", "Setting", "Effective", "Rationale"]
         .map((title) => h("th", { scope: "col" }, title)))),
@@ -223,7 +223,7 @@ function crosswalkBody(crosswalks) {
   // ICD-9-CM descriptors are not loaded: then the table has no descriptor column.
   const titled = (c) => !c.noMap && c.target.title && c.target.title !== `ICD-9-CM ${c.target.code}`;
   const withTitles = crosswalks.some(titled);
-  return [h("div", { class: "table-wrap" }, h("table", {},
+  return [h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Crosswalks table" }, h("table", {},
     h("thead", {}, h("tr", {}, ["Mapping", "Code", withTitles ? "Descriptor" : null, "Match"].filter(Boolean)
       .map((title) => h("th", { scope: "col" }, title)))),
     h("tbody", {}, crosswalks.map((c) => h("tr", {},

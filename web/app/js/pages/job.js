@@ -32,7 +32,7 @@ export async function render(main, { id }) {
     main.append(h("section", { class: "panel", "aria-labelledby": "applications-heading", id: "applications" },
       h("h2", { id: "applications-heading" }, `Applications (${job.applications.length})`),
       job.applications.length
-        ? h("div", { class: "table-wrap" }, h("table", {},
+        ? h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": "Applications table" }, h("table", {},
           h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Application"), h("th", { scope: "col" }, "Status"), h("th", { scope: "col" }, "Submitted"))),
           h("tbody", {}, job.applications.map((a) => h("tr", {}, h("td", {}, a.id), h("td", {}, a.status), h("td", {}, formatDate(a.submittedAt)))))))
         : h("p", { class: "muted" }, "No applications yet.")));

@@ -18,6 +18,14 @@ const SEARCH_QUERY = `query Search($query: String!, $systems: [CodeSystem!], $bi
 const PAGE_SIZE = 20;
 const DEBOUNCE_MS = 120;
 const CODE_LIKE = /^[A-Za-z0-9]{1,3}(\.[A-Za-z0-9]*)?[*%]?$|^[A-Za-z0-9]{3,7}$/;
+// Code patterns as coders write them: "J90*", "K22.%", "K22.-" mean "K22 and below",
+// which is what a code prefix finds.
+const CODE_PATTERN = /^([A-Za-z0-9]{1,7}(?:\.[A-Za-z0-9]{0,4})?)(?:\.?[-*%?]+)$/;
+
+export function searchText(text) {
+  const pattern = CODE_PATTERN.exec(text);
+  return pattern ? pattern[1].replace(/\.$/, "") : text;
+}
 
 export function render(main, params, query) {
   setTitle("Search codes");
@@ -86,7 +94,7 @@ export function render(main, params, query) {
     }
     const controller = state.controller = new AbortController();
     const variables = {
-      query: text, systems: state.systems.size ? [...state.systems] : null,
+      query: searchText(text), systems: state.systems.size ? [...state.systems] : null,
       billableOnly: state.billableOnly, first: PAGE_SIZE,
       after: append && state.pageInfo ? state.pageInfo.endCursor : null,
     };
@@ -116,7 +124,8 @@ export function render(main, params, query) {
 
   function drawResults(text, from) {
     if (from === 0) clear(list);
-    const codeQuery = CODE_LIKE.test(text) ? text.replace(/[*%]$/, "").replace(/\./g, "").toUpperCase() : null;
+    const typed = searchText(text);
+    const codeQuery = CODE_LIKE.test(typed) ? typed.replace(/\./g, "").toUpperCase() : null;
     state.edges.slice(from).forEach((edge, offset) => {
       const index = from + offset;
       const node = edge.node;
