@@ -189,7 +189,7 @@ async def test_log_in_sends_the_csrf_header_with_mutations(open_browser, web_pla
     await page.locator("#account-links").get_by_role("button", name="Log out").click()
     await expect(page.locator("#account-links")).to_contain_text("Log in")
 
-    await browser.goto("/login")
+    await browser.goto("/login?next=%2F%2Fevil.example%2F")  # never a redirect to another site
     await page.get_by_label("Email").fill(address)
     await page.get_by_label("Password").fill("not the password")
     await page.get_by_role("button", name="Log in").click()
@@ -202,6 +202,7 @@ async def test_log_in_sends_the_csrf_header_with_mutations(open_browser, web_pla
             and mutations.append(request.headers.get("x-csrf-token")))
     await page.get_by_role("button", name="Log in").click()
     await expect(page.locator("#account-plan")).to_have_text("FREE")
+    await expect(page).to_have_url(f"{browser.base_url}/account")
     await page.locator("#account-links").get_by_role("button", name="Log out").click()
     await expect(page.locator("#account-links")).to_contain_text("Log in")
     csrf_cookie_sent = [token for token in mutations if token]

@@ -35,5 +35,6 @@ export function render(main, params, query) {
 
 /** Only a path of this site: never an open redirect to another origin. */
 export function safeNext(next) {
-  return next && next.startsWith("/") && !next.startsWith("//") ? next : null;
+  // "//host" and "/\\host" are other origins to a browser.
+  return next && /^\/(?![\/\\])/.test(next) ? next : null;
 }
