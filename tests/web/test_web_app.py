@@ -193,7 +193,7 @@ async def test_log_in_sends_the_csrf_header_with_mutations(open_browser, web_pla
     await page.get_by_label("Email").fill(address)
     await page.get_by_label("Password").fill("not the password")
     await page.get_by_role("button", name="Log in").click()
-    await expect(page.locator(".notice-error")).to_be_visible()
+    await expect(page.locator(".notice-error")).to_have_text("Wrong email or password.")
     await browser.check("login-failed")
     browser.console_errors.clear()  # the refused login is expected; nothing else may fail
     await page.get_by_label("Password").fill(PASSWORD)

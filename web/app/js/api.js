@@ -58,7 +58,7 @@ export function explain(error, what = "This") {
   if (error?.code === NOT_IMPLEMENTED) {
     return `${what} is not available on this server yet (the API answers NOT_IMPLEMENTED).`;
   }
-  if (error?.code === "UNAUTHENTICATED") return "Please log in first.";
+  if (error?.code === "UNAUTHENTICATED") return error.message || "Please log in first.";
   if (error?.code === "FORBIDDEN") return error.message || "You are not allowed to do that.";
   return error?.message || String(error);
 }
