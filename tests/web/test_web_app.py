@@ -195,7 +195,6 @@ async def test_log_in_sends_the_csrf_header_with_mutations(open_browser, web_pla
     await page.get_by_role("button", name="Log in").click()
     await expect(page.locator(".notice-error")).to_have_text("Wrong email or password.")
     await browser.check("login-failed")
-    browser.console_errors.clear()  # the refused login is expected; nothing else may fail
     await page.get_by_label("Password").fill(PASSWORD)
     mutations = []
     page.on("request", lambda request: request.method == "POST" and "mutation" in (request.post_data or "")
@@ -343,3 +342,40 @@ async def test_graphiql_runs_a_query_offline(open_browser):
     await expect(page.locator(".graphiql-response")).to_contain_text("K22.0")
     # GraphiQL's own markup is a third-party widget: axe checks the page around it.
     await browser.check("graphiql", axe_exclude=[".graphiql-container"])
+
+
+# -- safety ------------------------------------------------------------------------------------------
+async def test_the_browser_enforces_the_csp_and_the_helpers_never_make_markup(open_browser):
+    browser = await open_browser()
+    page = await browser.goto("/")
+    await expect(page.get_by_role("combobox")).to_be_focused()
+    # An inline script (what an injection would add) is refused by the browser itself.
+    refused = await page.evaluate("""() => new Promise((resolve) => {
+        document.addEventListener('securitypolicyviolation', (e) => resolve(e.violatedDirective), { once: true });
+        const script = document.createElement('script');
+        script.textContent = 'window.inlineRan = true';
+        document.head.append(script);
+        setTimeout(() => resolve(window.inlineRan ? 'ran' : 'no event'), 3000);
+    })""")
+    assert refused.startswith("script-src"), refused
+    assert await page.evaluate("window.inlineRan === undefined")
+    browser.console_errors.clear()  # Chromium logs the refusal above, as it should
+
+    checks = await page.evaluate("""async () => {
+        const dom = await import('/static/js/dom.js');
+        const search = await import('/static/js/pages/search.js');
+        const login = await import('/static/js/pages/login.js');
+        const box = document.createElement('div');
+        // A highlight is escaped text and <mark> only: anything else stays text.
+        box.append(dom.highlighted('&lt;img src=x onerror=alert(1)&gt; <mark>Achalasia</mark> <b>bold</b>'));
+        return {
+            markup: box.innerHTML, elements: [...box.querySelectorAll('*')].map((e) => e.tagName),
+            text: box.textContent,
+            patterns: ['J90*', 'K22.-', 'K22.%', '0DB6*', 'achalasia', 'K22.0'].map(search.searchText),
+            next: ['/account', '//evil.example', '/\\\\evil.example', 'https://evil.example', ''].map(login.safeNext),
+        };
+    }""")
+    assert checks["elements"] == ["MARK"]
+    assert checks["text"] == "<img src=x onerror=alert(1)> Achalasia <b>bold</b>"
+    assert checks["patterns"] == ["J90", "K22", "K22", "0DB6", "achalasia", "K22.0"]
+    assert checks["next"] == ["/account", None, None, None, None]
