@@ -6,6 +6,7 @@ import { h, clear, setTitle, statusLine, formatDate } from "../dom.js";
 import { systemLabel, codeUrl, codeLink, linkifyCodes, SYSTEMS } from "../codes.js";
 import { meterBanner, lockedSection } from "../meter.js";
 import { refreshViewer } from "../session.js";
+import { rememberCode } from "./search.js";
 
 const PTP_PAGE = 25;
 
@@ -59,6 +60,7 @@ export async function render(main, { system, code }) {
   }
   if (page.code !== code) history.replaceState(history.state, "", codeUrl(page.system, page.code));
   setTitle(`${page.code} ${page.title}`);
+  rememberCode(page);
 
   const crumb = h("ol", {}, h("li", {}, h("a", { href: `/?systems=${page.system}` }, systemLabel(page.system))));
   const breadcrumb = h("nav", { class: "breadcrumb", "aria-label": "Hierarchy" }, crumb);

@@ -45,6 +45,7 @@ export function render(main, params, query) {
   const meta = h("p", { class: "result-meta", role: "status", "aria-live": "polite" });
   const list = h("ul", { id: "search-results", class: "results", role: "listbox", "aria-label": "Matching codes" });
   const more = h("div", { class: "pager" });
+  const start = startHints((text) => { input.value = text; search(); input.focus(); });
   const facetCounts = {};
   const systemBoxes = SYSTEMS.map((system) => {
     const box = h("input", { type: "checkbox", value: system.id, checked: state.systems.has(system.id) });
@@ -68,7 +69,7 @@ export function render(main, params, query) {
       h("aside", { class: "filters" },
         h("fieldset", {}, h("legend", {}, "Code systems"), systemBoxes),
         h("fieldset", {}, h("legend", {}, "Codes"), h("label", { class: "check" }, billable, "Billable codes only"))),
-      h("section", { "aria-label": "Results" }, meta, list, more)));
+      h("section", { "aria-label": "Results" }, meta, list, more, start)));
 
   function updateUrl() {
     const params = new URLSearchParams();
@@ -85,6 +86,7 @@ export function render(main, params, query) {
     const text = state.text.trim();
     const sequence = ++state.sequence;
     if (state.controller) state.controller.abort();
+    start.hidden = Boolean(text);
     if (!text) {
       state.edges = []; state.pageInfo = null; setActive(-1);
       clear(list); clear(more); meta.textContent = "";
@@ -194,6 +196,35 @@ export function render(main, params, query) {
   input.focus();
   if (state.text) search();
   return () => document.removeEventListener("keydown", slashFocuses);
+}
+
+const EXAMPLES = ["achalasia", "heartburn", "K22", "J90*", "0DB6", "fracture of radius", "LT"];
+
+/** What an empty search shows: examples, and the codes this browser opened lately. */
+function startHints(run) {
+  const recent = recentCodes();
+  return h("div", { class: "start" },
+    h("p", {}, "Try: ", EXAMPLES.map((example, i) => [i ? " · " : "",
+      h("button", { type: "button", class: "link", onclick: () => run(example) }, example)])),
+    recent.length ? [h("h2", {}, "Recently viewed"), h("ul", { class: "children" }, recent.map((item) =>
+      h("li", {}, h("a", { href: codeUrl(item.system, item.code), class: "code" }, item.code), ` ${item.title} `,
+        h("span", { class: "badge" }, systemLabel(item.system)))))] : null);
+}
+
+const RECENT_KEY = "medcode:recent-codes";
+
+export function recentCodes() {
+  try {
+    return JSON.parse(localStorage.getItem(RECENT_KEY) || "[]").slice(0, 10);
+  } catch {
+    return [];
+  }
+}
+
+export function rememberCode(page) {
+  const list = recentCodes().filter((item) => !(item.system === page.system && item.code === page.code));
+  list.unshift({ system: page.system, code: page.code, title: page.title });
+  localStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, 10)));
 }
 
 function codeHighlight(code, codeQuery) {
