@@ -3,7 +3,9 @@ import { graphql, explain, NOT_IMPLEMENTED } from "../api.js";
 import { h, clear, setTitle, statusLine } from "../dom.js";
 import { field } from "../forms.js";
 import { viewer } from "../session.js";
-import { JOBS_QUERY, SAVE_SEARCH, jobMeta, filterFrom } from "../jobs-api.js";
+import { JOBS_QUERY, SAVE_SEARCH, JOB_FIELDS, jobMeta, filterFrom } from "../jobs-api.js";
+
+const JOB_POSTED = `subscription JobPosted($filter: JobFilter) { jobPosted(filter: $filter) { ${JOB_FIELDS} } }`;
 
 const PAGE_SIZE = 20;
 const SAVED_KEY = "medcode:saved-job-searches";
@@ -44,9 +46,26 @@ export function render(main, params, urlQuery) {
     return `/jobs${query.size ? `?${query}` : ""}`;
   };
 
+  // Jobs posted while the page is open, for the current filter (the jobPosted subscription).
+  const live = h("div", { "aria-live": "polite", id: "new-jobs" });
+  let subscription = null;
+  async function watch(filter) {
+    if (subscription) subscription.cancel();
+    try {
+      subscription = (await import("../ws.js")).subscribe(JOB_POSTED, { filter }, ({ jobPosted: job }) => {
+        live.prepend(h("p", { class: "notice notice-info" }, "New job: ",
+          h("a", { href: `/jobs/${encodeURIComponent(job.id)}` }, job.title), ` at ${job.company}`));
+      });
+      await subscription.done;
+    } catch {
+      // No live updates (not on this server, or the connection dropped): searching still works.
+    }
+  }
+
   let sequence = 0;
   async function search(after = null) {
     const v = values();
+    if (!after) watch(filterFrom(v));
     history.replaceState(history.state, "", toUrl(v));
     const number = ++sequence;
     if (!after) clear(results).append(statusLine("Searching…"));
@@ -109,7 +128,8 @@ export function render(main, params, urlQuery) {
     }
   });
 
-  main.append(h("h1", {}, "Coding jobs"), form, saveStatus, results, saved);
+  main.append(h("h1", {}, "Coding jobs"), form, saveStatus, live, results, saved);
   drawSaved();
   search();
+  return () => subscription?.cancel();
 }
