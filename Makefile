@@ -26,6 +26,7 @@ help:
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make bench  start the stack and print throughput and latency"
 	@echo "make load   load the available code sets (done by make run)"
+	@echo "make web    vendor the web app's pinned npm libraries (done by make run and make test)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is needed (set PYTHON=...)"; exit 1; }

@@ -73,7 +73,8 @@ export async function render(main, { system, code }) {
         h("h1", { id: "descriptor-heading", class: "code-id" }, page.code),
         h("span", { class: "badge" }, systemLabel(page.system)),
         h("span", { class: page.billable ? "badge billable" : "badge header-code" },
-          page.billable ? "Billable" : "Not billable (header)")),
+          page.billable ? "Billable" : "Not billable (header)"),
+        copyButton(page.code)),
       h("p", { class: "descriptor" }, page.title || h("span", { class: "muted" }, "No descriptor")),
       page.shortTitle && page.shortTitle !== page.title ? h("p", { class: "muted small" }, `Short descriptor: ${page.shortTitle}`) : null,
       page.descriptorNote ? statusLine(page.descriptorNote, "info") : null,
@@ -116,6 +117,20 @@ export async function render(main, { system, code }) {
       h("span", { class: "muted small" }, ` ${summary.title}`))));
   }
   crumb.append(h("li", { "aria-current": "page" }, page.code));
+}
+
+function copyButton(code) {
+  const button = h("button", { type: "button", class: "secondary small" }, "Copy code");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(code);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Select the code to copy it";
+    }
+    setTimeout(() => { button.textContent = "Copy code"; }, 2000);
+  });
+  return button;
 }
 
 async function ancestors(page) {
