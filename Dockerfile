@@ -2,6 +2,13 @@
 #   gateway:  python -m gateway
 #   service:  python -m medcode_common.runner codes.service:CodesService
 #   loading:  python -m codes.cli load
+# The web app's pinned npm libraries, vendored into web/app/vendor (scripts/vendor-web.sh).
+FROM node:20-slim AS web
+COPY scripts/vendor-web.sh /src/scripts/vendor-web.sh
+COPY web/package.json web/package-lock.json /src/web/
+COPY web/app /src/web/app
+RUN /src/scripts/vendor-web.sh
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY requirements.lock ./
@@ -16,7 +23,8 @@ RUN /app/venv/bin/pip install --no-cache-dir --no-deps .
 FROM python:3.11-slim
 RUN useradd --create-home --uid 10001 medcode && mkdir -p /data && chown medcode /data
 COPY --from=build /app/venv /app/venv
-ENV PATH=/app/venv/bin:$PATH DATA_DIR=/data PYTHONUNBUFFERED=1
+COPY --from=web /src/web/app /app/web
+ENV PATH=/app/venv/bin:$PATH DATA_DIR=/data PYTHONUNBUFFERED=1 GATEWAY_WEB_ROOT=/app/web
 USER 10001
 EXPOSE 8000
 CMD ["python", "-m", "gateway"]

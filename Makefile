@@ -6,6 +6,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB_STAMP := web/app/vendor/.installed
 
 # Official releases are read from a local mirror of the download sites when there is one.
 DATA_MIRROR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
@@ -18,14 +19,15 @@ export TEST_POSTGRES_URL
 SERVICE_TESTS := libs/tests services
 ASYNC_TESTS := contracts/tests gateway/tests tests
 
-.PHONY: help install lock broker postgres load run test test-services test-async bench admin clean \
+.PHONY: help install web lock broker postgres load run test test-services test-async bench admin clean \
 	policy-tools dead-letters events
 
 help:
-	@echo "make run    set everything up and run the platform on 127.0.0.1 (GraphQL at /graphql)"
+	@echo "make run    set everything up and run the platform on 127.0.0.1 (web app at /, GraphQL at /graphql)"
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make bench  start the stack and print throughput and latency"
 	@echo "make load   load the available code sets (done by make run)"
+	@echo "make web    vendor the web app's pinned npm libraries (done by make run and make test)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is needed (set PYTHON=...)"; exit 1; }
@@ -48,6 +50,12 @@ $(POLICY_STAMP): deploy/k8s/policy/requirements.lock
 
 policy-tools: $(POLICY_STAMP)
 
+# The web app's npm libraries (web/package-lock.json), copied into web/app/vendor.
+$(WEB_STAMP): web/package.json web/package-lock.json scripts/vendor-web.sh
+	@scripts/vendor-web.sh
+
+web: $(WEB_STAMP)
+
 # Rewrite the lockfile from pyproject's direct dependencies.
 lock:
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -66,14 +74,15 @@ load: install
 	$(BIN)/python -m codes.cli load
 
 # The broker is stopped on exit only if this run started it.
-run: install
+run: install web
 	@scripts/ensure-rabbitmq.sh --marker $(DATA_DIR)/.broker-started-by-make-run
 	$(MAKE) --no-print-directory load
 	MEDCODE_BROKER_MARKER=$(DATA_DIR)/.broker-started-by-make-run $(BIN)/python -m medcode_common.launcher
 
-test: install
+test: install web
 	@scripts/ensure-rabbitmq.sh --management
 	@scripts/ensure-postgres.sh
+	@scripts/ensure-chromium.sh
 	$(MAKE) --no-print-directory test-services test-async
 
 # Service tests run under eventlet (nameko test); gateway and end-to-end tests run under
@@ -81,7 +90,7 @@ test: install
 test-services: install
 	$(BIN)/nameko test $(SERVICE_TESTS) -p no:cacheprovider
 
-test-async: install policy-tools
+test-async: install policy-tools web
 	@command -v kubectl >/dev/null || command -v kustomize >/dev/null || \
 	  { echo "error: kubectl (or kustomize) is needed to render deploy/k8s"; exit 1; }
 	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider -p no:pytest_nameko

@@ -2,7 +2,8 @@
 
 Routes: /graphql (GraphiQL in a browser; queries by POST or GET; subscriptions over
 websocket), /healthz (the process is alive), /readyz (every service answers its health
-RPC), /metrics (RPC counters, Prometheus text format).
+RPC), /metrics (RPC counters, Prometheus text format), and the web app's pages and
+/static files (gateway.web).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from . import limits
 from .auth import GatewayAuth, connection_auth
 from .context import Context
 from .rpc import RpcClient
-from . import events
+from . import events, web
 from .schema import build_schema
 from .search_cache import SearchCache
 from .telemetry import TracingMiddleware
@@ -36,7 +37,7 @@ from .telemetry import TracingMiddleware
 log = logging.getLogger("gateway")
 
 
-class GraphQLApp(GraphQL):
+class GraphQLApp(web.OfflineGraphiQL, GraphQL):
     def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
                  search_cache: SearchCache | None = None, **kwargs: Any):
         super().__init__(schema, **kwargs)
@@ -135,9 +136,10 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *web.routes(graphiql=limit_settings.graphiql),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(TracingMiddleware),
+        middleware=[Middleware(TracingMiddleware), Middleware(web.SecurityHeaders),
                     # The rate first (it reads nothing), then the size: no body past the limit is read.
                     Middleware(limits.RateLimit, per_minute=limit_settings.RATE_LIMIT_PER_MINUTE,
                                client_address=gateway_auth.client_address),

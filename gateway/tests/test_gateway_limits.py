@@ -145,6 +145,8 @@ async def test_production_hides_graphiql_introspection_and_readyz_details(amqp_u
     async with app.router.lifespan_context(app), client(app) as http:
         ide = await http.get("/graphql", headers={"accept": "text/html"})
         assert ("graphiql" in ide.text.lower()) is not production
+        # the web app's own explorer page follows the same switch
+        assert ((await http.get("/graphiql")).status_code == 404) is production
         introspection = (await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})).json()
         assert ("errors" in introspection) is production
         assert (await http.post("/graphql", json={"query": "{ __typename }"})).json() == {"data": {"__typename": "Query"}}

@@ -98,7 +98,7 @@ def main() -> int:
               file=sys.stderr)
         platform.stop()
         return 1
-    print(f"\nThe platform is running.\n  GraphQL (GraphiQL in a browser): {base}/graphql\n"
+    print(f"\nThe platform is running.\n  Web app: {base}/\n  GraphQL (GraphiQL in a browser): {base}/graphql\n"
           f"  Readiness: {base}/readyz\n  Liveness:  {base}/healthz\nPress Ctrl-C to stop.\n", flush=True)
     exit_code = 0
     while not stopping:
