@@ -411,6 +411,22 @@ class RulesStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(table).where(table.c.edition_id == edition_id)).all()
 
+    def code_set_titles(self, system: str, keys: list[str]) -> dict[str, str]:
+        """Titles of the current code-set edition (codes_entries) for code keys of `system`:
+        the NCD diagnoses and the LCD matching name codes by them."""
+        from ..storage import editions, entries
+
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            edition = conn.execute(sa.select(editions.c.id).where(
+                editions.c.system == system, editions.c.is_current)).scalar_one_or_none()
+            if edition is None:
+                return {}
+            return {row.key: row.title for row in conn.execute(sa.select(entries.c.key, entries.c.title).where(
+                entries.c.edition_id == edition, entries.c.system == system,
+                entries.c.key.in_(sorted(set(keys)))))}
+
     def titles_for(self, edition_id: int, codes: list[str]) -> dict[str, str]:
         """rule_codes titles of one edition (the ICD-9-CM descriptions) for `codes`."""
         if not codes:
