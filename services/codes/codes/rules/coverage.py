@@ -175,10 +175,12 @@ class DocumentIndex:
     def matching(self, subject: str, first: int = 10) -> tuple[list[CoverageDocument], int]:
         """LCDs and articles whose titles share the subject's specific words (at least two
         of them when the subject has two or more), most shared words first, then newest."""
-        words = [w for w in subject_words(subject) if 0 < len(self._by_word.get(w, ())) <= self.common]
+        specific = [w for w in subject_words(subject) if len(self._by_word.get(w, ())) <= self.common]
+        words = [w for w in specific if w in self._by_word]
         if not words:
             return [], 0
-        need = min(2, len(words))
+        # Words no title has still count: "Urine Culture, Bacterial" is not "Urine Drug Testing".
+        need = min(2, len(specific))
         shared: dict[int, list[str]] = {}
         for word in words:
             for number in self._by_word[word]:
