@@ -73,6 +73,7 @@ class CodesService:
         (the search index reopens, the outbox publishes `edition_loaded`)."""
         self.search.refresh()
         self.edition_events()
+        self.rules.snapshot()   # a new rule edition's cache is built here, not in a user's request
 
     # ---- coding rules (NCCI PTP, MUE, GEMs, lay terms, modifiers) -------------------------
     @rpc

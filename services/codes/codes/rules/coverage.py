@@ -79,14 +79,19 @@ class LabNcdFacts:
         rows = [r for r in self.others.get(ncd, []) if _in_force(r.effective, r.term, day)]
         return RESOLUTIONS[rows[-1].resolution] if rows else None
 
-    def procedure_ncds(self, code: str, day: date, first: int, titles: dict[str, str]) -> list[LabNcd]:
+    def procedure_ncds(self, code: str, day: date, first: int, titles: dict[str, str],
+                       counts: dict[str, dict[int, int]] | None = None) -> list[LabNcd]:
         """The NCDs governing a procedure code, each with its first `first` diagnoses of each
-        resolution (`titles`: ICD-10-CM key -> title, for those shown)."""
+        resolution (`titles`: ICD-10-CM key -> title, for those shown). `counts` (ncd ->
+        resolution -> listed codes) stands in for counting when only a slice was read."""
         found = []
         for ncd in self.ncds_of_procedure(code, day):
             in_force = [(dx, rows[-1]) for dx, rows in sorted(self.listed.get(ncd, {}).items())
                         if any(_in_force(r.effective, r.term, day) for r in rows)]
-            counts = Counter(RESOLUTIONS[row.resolution].value for _, row in in_force)
+            if counts is not None and ncd in counts:
+                tally = {RESOLUTIONS[r].value: n for r, n in counts[ncd].items()}
+            else:
+                tally = dict(Counter(RESOLUTIONS[row.resolution].value for _, row in in_force))
             shown: list[NcdDiagnosis] = []
             for resolution in (1, 2, 3):
                 picked = [(dx, row) for dx, row in in_force if row.resolution == resolution][:first]
@@ -94,7 +99,7 @@ class LabNcdFacts:
                                           resolution=RESOLUTIONS[resolution], effective_from=row.effective,
                                           term_date=row.term, changed=row.changed) for dx, row in picked)
             found.append(LabNcd(number=ncd, title=self.titles.get(ncd, ""), procedure_codes=self.codes_of.get(ncd, []),
-                                other_diagnoses=self.other_resolution(ncd, day), counts=dict(counts),
+                                other_diagnoses=self.other_resolution(ncd, day), counts=tally,
                                 diagnoses=shown, source=self.source))
         return found
 

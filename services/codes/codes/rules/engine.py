@@ -27,9 +27,7 @@ from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
 from .domain import (
     CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, format_icd9cm, format_icd10cm,
 )
-from .storage import (
-    EditionRow, RulesStore, rule_coverage_documents, rule_mce_edits, rule_ncd_diagnoses, rule_ncd_procedures,
-)
+from .storage import EditionRow, RulesStore, rule_coverage_documents, rule_ncd_procedures
 
 # Diagnoses of each resolution shown per NCD on a procedure page.
 NCD_DIAGNOSES_SHOWN = 50
@@ -45,9 +43,7 @@ class _Snapshot:
     mue: dict[str, dict[str, MueFact]] = field(default_factory=dict)           # setting -> code -> MUE
     codes: dict[str, list[CodeFact]] = field(default_factory=dict)            # code -> facts
     cpt_titles: dict[str, str] = field(default_factory=dict)
-    ncds: LabNcdFacts | None = None
-    documents: DocumentIndex | None = None
-    editor: CodeEditor | None = None
+    ncd_procedures: list[NcdProcedureRow] = field(default_factory=list)
 
     def edition(self, kind: str, setting: str | None = None) -> EditionRow | None:
         return self.editions.get((kind, setting))
@@ -60,6 +56,7 @@ class CodingRules:
         self._snapshot: _Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._document_index: tuple[int, DocumentIndex] | None = None
 
     # ---- cache ----------------------------------------------------------------------------
     def snapshot(self) -> _Snapshot:
@@ -93,24 +90,40 @@ class CodingRules:
         return snap
 
     def _build_coverage(self, snap: _Snapshot) -> None:
-        """The lab NCDs, the MCD index and the MCE lists: small (≤ 70 k rows), kept in memory."""
-        store = self.store
+        """The lab NCDs' procedure codes (60 rows) stay in memory; their diagnosis rows (66 k)
+        and the MCE lists (10 k) are read per request by code, through their indexes."""
         if (ncd := snap.edition("NCD")) is not None:
-            procedures = [NcdProcedureRow(r.ncd, r.title, r.code, r.effective_from, r.term_date)
-                          for r in store.rows_of_edition(rule_ncd_procedures, ncd.id)]
-            diagnoses = [NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
-                         for r in store.rows_of_edition(rule_ncd_diagnoses, ncd.id)]
-            diagnoses.sort(key=lambda r: (r.ncd, r.code, r.effective or date.min))
-            snap.ncds = LabNcdFacts.build(ncd.label, procedures, diagnoses)
-        if (mcd := snap.edition("MCD")) is not None:
-            snap.documents = DocumentIndex(mcd.label, [
-                CoverageDocumentRow(r.document_id, r.document_type, r.title, r.contractor, r.effective_date,
-                                    r.version, r.url)
-                for r in store.rows_of_edition(rule_coverage_documents, mcd.id)])
-        if (mce := snap.edition("MCE")) is not None:
-            snap.editor = CodeEditor.build(mce.label, [
-                MceRow(r.edit, r.number, r.list_title, r.code, r.code_system, r.flag)
-                for r in store.rows_of_edition(rule_mce_edits, mce.id)])
+            snap.ncd_procedures = [NcdProcedureRow(r.ncd, r.title, r.code, r.effective_from, r.term_date)
+                                   for r in self.store.rows_of_edition(rule_ncd_procedures, ncd.id)]
+
+    def _ncds(self, snap: _Snapshot, ncds: list[str] | None, codes: list[str] | None) -> LabNcdFacts | None:
+        """The NCD facts for these NCDs and diagnosis codes (see RulesStore.ncd_diagnosis_rows)."""
+        edition = snap.edition("NCD")
+        if edition is None:
+            return None
+        rows = [NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
+                for r in self.store.ncd_diagnosis_rows(edition.id, ncds, codes)] if ncds != [] else []
+        return LabNcdFacts.build(edition.label, snap.ncd_procedures, rows)
+
+    def _editor(self, snap: _Snapshot, codes: list[str]) -> CodeEditor | None:
+        edition = snap.edition("MCE")
+        if edition is None:
+            return None
+        return CodeEditor.build(edition.label, [MceRow(r.edit, r.number, r.list_title, r.code, r.code_system, r.flag)
+                                                for r in self.store.mce_rows(edition.id, codes)])
+
+    def _documents(self, snap: _Snapshot) -> DocumentIndex | None:
+        """The MCD index's titles by word, built on first use per MCD edition (3 k titles)."""
+        edition = snap.edition("MCD")
+        if edition is None:
+            return None
+        with self._lock:
+            if self._document_index is None or self._document_index[0] != edition.id:
+                rows = [CoverageDocumentRow(r.document_id, r.document_type, r.title, r.contractor,
+                                            r.effective_date, r.version, r.url)
+                        for r in self.store.rows_of_edition(rule_coverage_documents, edition.id)]
+                self._document_index = (edition.id, DocumentIndex(edition.label, rows))
+            return self._document_index[1]
 
     # ---- claim check ----------------------------------------------------------------------
     def check_claim(self, payload, today: date | None = None) -> ClaimCheck:
@@ -127,7 +140,12 @@ class CodingRules:
         if mue is not None:
             facts.mue_source = mue.label
             facts.mue = snap.mue.get(setting, {})
-        facts.ncds, facts.editor = snap.ncds, snap.editor
+        if claim.diagnoses:
+            diagnoses = [code_key(d) for d in claim.diagnoses]
+            dos = claim.date_of_service or today or date.today()
+            lab_ncds = sorted({r.ncd for r in snap.ncd_procedures if r.code in codes})
+            facts.ncds = self._ncds(snap, lab_ncds, diagnoses)
+            facts.editor = self._editor(snap, diagnoses)
         return check_claim(claim, facts, today=today)
 
     # ---- code page sections ---------------------------------------------------------------
@@ -144,7 +162,8 @@ class CodingRules:
         if ref.system == CodeSystem.ICD10PCS:
             coverage = Coverage()
             self._add_documents(snap, coverage, self.store.code_set_titles(ref.system.value, [key]).get(key))
-            edits = snap.editor.edits_for(key) if snap.editor else []
+            editor = self._editor(snap, [key])
+            edits = editor.edits_for(key) if editor else []
             return CodeRules(system=ref.system, code=key, known=bool(edits), coverage=coverage, code_edits=edits)
         return CodeRules(system=ref.system, code=ref.code.strip().upper(), known=False)
 
@@ -181,10 +200,18 @@ class CodingRules:
         today = date.today()
         coverage = Coverage()
         subject = descriptor
-        if snap.ncds is not None:
-            shown = snap.ncds.shown_diagnoses(key, today, NCD_DIAGNOSES_SHOWN)
+        governing = sorted({r.ncd for r in snap.ncd_procedures if r.code == key})
+        edition = snap.edition("NCD")
+        if governing and edition is not None:
+            rows, counts = [], {}
+            for ncd in governing:
+                found, counts[ncd] = self.store.ncd_page_rows(edition.id, ncd, today, NCD_DIAGNOSES_SHOWN)
+                rows += [NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
+                         for r in found]
+            ncds = LabNcdFacts.build(edition.label, snap.ncd_procedures, rows)
+            shown = ncds.shown_diagnoses(key, today, NCD_DIAGNOSES_SHOWN)
             titles = self.store.code_set_titles(CodeSystem.ICD10CM.value, shown)
-            coverage.ncds = snap.ncds.procedure_ncds(key, today, NCD_DIAGNOSES_SHOWN, titles)
+            coverage.ncds = ncds.procedure_ncds(key, today, NCD_DIAGNOSES_SHOWN, titles, counts)
         if system == CodeSystem.HCPCS:
             subject = self.store.code_set_titles(CodeSystem.HCPCS.value, [key]).get(key)
         if subject is None and coverage.ncds:
@@ -193,10 +220,10 @@ class CodingRules:
         self._add_documents(snap, coverage, subject)
         return coverage
 
-    @staticmethod
-    def _add_documents(snap: _Snapshot, coverage: Coverage, subject: str | None) -> None:
-        if snap.documents is not None and subject:
-            coverage.documents, coverage.documents_total = snap.documents.matching(subject, COVERAGE_DOCUMENTS_SHOWN)
+    def _add_documents(self, snap: _Snapshot, coverage: Coverage, subject: str | None) -> None:
+        documents = self._documents(snap) if subject else None
+        if documents is not None:
+            coverage.documents, coverage.documents_total = documents.matching(subject, COVERAGE_DOCUMENTS_SHOWN)
 
     def _diagnosis_rules(self, snap: _Snapshot, key: str) -> CodeRules:
         crosswalks = []
@@ -217,10 +244,12 @@ class CodingRules:
         index = snap.edition("INDEX")
         terms = self.store.lay_terms_for([index.id], [key]).get(key, []) if index else []
         coverage = Coverage()
-        if snap.ncds is not None:
-            coverage.ncds = snap.ncds.diagnosis_ncds(key, date.today())
+        ncds = self._ncds(snap, None, [key])
+        if ncds is not None:
+            coverage.ncds = ncds.diagnosis_ncds(key, date.today())
         self._add_documents(snap, coverage, self.store.code_set_titles(CodeSystem.ICD10CM.value, [key]).get(key))
-        edits = snap.editor.edits_for(key) if snap.editor else []
+        editor = self._editor(snap, [key])
+        edits = editor.edits_for(key) if editor else []
         return CodeRules(system=CodeSystem.ICD10CM, code=format_icd10cm(key),
                          known=bool(crosswalks or terms or edits), crosswalks=crosswalks, lay_terms=terms,
                          coverage=coverage, code_edits=edits)

@@ -411,6 +411,47 @@ class RulesStore:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(table).where(table.c.edition_id == edition_id)).all()
 
+    def ncd_diagnosis_rows(self, edition_id: int, ncds: list[str] | None, codes: list[str] | None) -> list:
+        """Lab NCD diagnosis rows of the edition for `ncds` (None: any) and `codes` (None:
+        all; the "all other codes" rows are always included), in (ncd, code, date) order."""
+        t = rule_ncd_diagnoses
+        query = sa.select(t).where(t.c.edition_id == edition_id)
+        if ncds is not None:
+            if not ncds:
+                return []
+            query = query.where(t.c.ncd.in_(sorted(set(ncds))))
+        if codes is not None:
+            query = query.where(t.c.code.in_(sorted(set(codes) | {"@@@@@@@"})))
+        with self.engine.connect() as conn:
+            return conn.execute(query.order_by(t.c.ncd, t.c.code, t.c.effective_from)).all()
+
+    def ncd_page_rows(self, edition_id: int, ncd: str, day: date, first: int) -> tuple[list, dict[int, int]]:
+        """For a procedure page: the first `first` diagnoses of each resolution in force on
+        `day` (by code) plus the "all other codes" rows, and how many are listed of each
+        resolution (190.15 lists 22 k: counted and cut in SQL, not in Python)."""
+        t = rule_ncd_diagnoses
+        in_force = [t.c.edition_id == edition_id, t.c.ncd == ncd, t.c.code != "@@@@@@@",
+                    sa.or_(t.c.effective_from.is_(None), t.c.effective_from <= day),
+                    sa.or_(t.c.term_date.is_(None), t.c.term_date >= day)]
+        with self.engine.connect() as conn:
+            counts = {row.resolution: row.n for row in conn.execute(
+                sa.select(t.c.resolution, sa.func.count(sa.distinct(t.c.code)).label("n"))
+                .where(*in_force).group_by(t.c.resolution))}
+            rows = list(conn.execute(sa.select(t).where(t.c.edition_id == edition_id, t.c.ncd == ncd,
+                                                        t.c.code == "@@@@@@@")))
+            for resolution in sorted(counts):
+                rows += conn.execute(sa.select(t).where(*in_force, t.c.resolution == resolution)
+                                     .order_by(t.c.code).limit(first)).all()
+        return rows, counts
+
+    def mce_rows(self, edition_id: int, codes: list[str]) -> list:
+        if not codes:
+            return []
+        t = rule_mce_edits
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t).where(t.c.edition_id == edition_id, t.c.code.in_(sorted(set(codes))))
+                                .order_by(t.c.number, t.c.code)).all()
+
     def code_set_titles(self, system: str, keys: list[str]) -> dict[str, str]:
         """Titles of the current code-set edition (codes_entries) for code keys of `system`:
         the NCD diagnoses and the LCD matching name codes by them."""
