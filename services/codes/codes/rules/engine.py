@@ -142,7 +142,6 @@ class CodingRules:
             facts.mue = snap.mue.get(setting, {})
         if claim.diagnoses:
             diagnoses = [code_key(d) for d in claim.diagnoses]
-            dos = claim.date_of_service or today or date.today()
             lab_ncds = sorted({r.ncd for r in snap.ncd_procedures if r.code in codes})
             facts.ncds = self._ncds(snap, lab_ncds, diagnoses)
             facts.editor = self._editor(snap, diagnoses)
