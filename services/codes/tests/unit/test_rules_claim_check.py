@@ -47,7 +47,7 @@ def _facts(edits=(), mue=None, codes=("11042", "97597", "99213", "20610")):
     ({"setting": "moon base", "lines": [{"code": "99213"}]}, "unknown setting"),
     ({"lines": [{"code": "99213", "modifiers": ["591"]}]}, "not a two-character modifier"),
     ("not a claim", "expected an object"),
-    ({"lines": [{"code": "87086"}], "diagnoses": ["urine"]}, "diagnoses.0: diagnosis 'urine' is not an ICD-10-CM code"),
+    ({"lines": [{"code": "87086"}], "diagnoses": ["urine"]}, "diagnoses: diagnosis 'urine' is not an ICD-10-CM code"),
     ({"lines": [{"code": "87086"}], "diagnoses": ["N39.0"] * 26}, "diagnoses"),
     ({"lines": [{"code": "87086"}], "patient_age": 130}, "patient_age"),
     ({"lines": [{"code": "87086"}], "patient_sex": "other"}, "unknown sex 'other'"),
