@@ -104,6 +104,14 @@ class CodeNotes(Model):
     seventh_characters: list[SeventhCharacter] = []
 
 
+class DescriptionSentence(Model):
+    """One sentence of a code's plain-language description, and the official file it
+    was composed from (never invented text)."""
+
+    text: str
+    source: str
+
+
 class CodePage(Model):
     system: CodeSystem
     code: str
@@ -115,3 +123,5 @@ class CodePage(Model):
     notes: CodeNotes = CodeNotes()
     parent: CodeSummary | None = None
     children: list[CodeSummary] = []
+    # Plain-language description, shown to everyone like the descriptor (codes.description).
+    description: list[DescriptionSentence] = []

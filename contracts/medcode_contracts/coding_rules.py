@@ -69,6 +69,8 @@ class FindingKind(str, Enum):
     MUE = "MUE"                      # units above the medically unlikely edit
     UNKNOWN_CODE = "UNKNOWN_CODE"    # in no loaded code set or NCCI/MUE file
     DELETED_CODE = "DELETED_CODE"    # terminated before the date of service
+    COVERAGE = "COVERAGE"            # a lab test's diagnoses do not support it under its NCD
+    CODE_EDIT = "CODE_EDIT"          # a Medicare Code Editor edit fires on the diagnoses
 
 
 # Kinds that do not make a claim unclean.
@@ -100,15 +102,52 @@ class ClaimLine(Model):
         return cleaned
 
 
+MAX_CLAIM_DIAGNOSES = 25   # the 837I carries a principal and up to 24 other diagnoses
+
+
+class Sex(str, Enum):
+    MALE = "male"
+    FEMALE = "female"
+    UNKNOWN = "unknown"
+
+
 class ClaimInput(Model):
     date_of_service: date | None = None   # none: today
     setting: Setting = Setting.PRACTITIONER
     lines: list[ClaimLine] = Field(min_length=1, max_length=MAX_CLAIM_LINES)
+    # ICD-10-CM diagnoses of the claim, the first one principal (beside the contract).
+    diagnoses: list[str] = Field(default_factory=list, max_length=MAX_CLAIM_DIAGNOSES)
+    patient_age: int | None = Field(default=None, ge=0, le=124)   # years, as the MCE reads it
+    patient_sex: Sex | None = None
 
     @field_validator("setting", mode="before")
     @classmethod
     def _parse_setting(cls, value):
         return Setting.parse(value)
+
+    @field_validator("diagnoses")
+    @classmethod
+    def _clean_diagnoses(cls, values: list[str]) -> list[str]:
+        cleaned = []
+        for value in values:
+            code = value.strip().upper()
+            key = code.replace(".", "")
+            if not (3 <= len(key) <= 7 and key.isalnum() and key[0].isalpha() and key[1].isdigit()):
+                raise ValueError(f"diagnosis {value.strip()!r} is not an ICD-10-CM code (e.g. K22.0)")
+            cleaned.append(code)
+        return cleaned
+
+    @field_validator("patient_sex", mode="before")
+    @classmethod
+    def _parse_sex(cls, value):
+        if value is None or isinstance(value, Sex):
+            return value
+        key = str(value).strip().lower()
+        aliases = {"m": "male", "f": "female", "u": "unknown", "1": "male", "2": "female", "0": "unknown"}
+        key = aliases.get(key, key)
+        if key not in {s.value for s in Sex}:
+            raise ValueError(f"unknown sex {value!r}: use male, female or unknown")
+        return key
 
 
 class ClaimFinding(Model):
@@ -191,6 +230,67 @@ class RuleEdition(Model):
     counts: dict[str, int] = {}
 
 
+# ---- Medicare coverage (lab NCDs, MCD index) and Medicare Code Editor -----------------------
+
+class NcdResolution(str, Enum):
+    """The lab NCD spreadsheet's resolution codes."""
+
+    COVERED = "COVERED"                          # 1: the diagnosis supports the test
+    DENIED = "DENIED"                            # 2: never covered with this diagnosis
+    NOT_SUPPORTED = "NOT_SUPPORTED"              # 3: does not support medical necessity
+
+
+class NcdDiagnosis(Model):
+    code: str                             # ICD-10-CM as printed ("N39.0")
+    title: str | None = None              # from the loaded ICD-10-CM edition
+    resolution: NcdResolution
+    effective_from: date | None = None
+    term_date: date | None = None         # last day the row applies; None = in force
+    changed: bool = False                 # marked "*" (changed in this release)
+
+
+class LabNcd(Model):
+    number: str                           # "190.12"
+    title: str                            # "Urine Culture, Bacterial"
+    procedure_codes: list[str] = []       # CPT/HCPCS numbers the NCD governs
+    other_diagnoses: NcdResolution | None = None   # what every unlisted diagnosis means ("@@@@@@@")
+    resolution: NcdResolution | None = None        # on a diagnosis page: what this code is under the NCD
+    counts: dict[str, int] = {}           # resolution -> number of listed diagnoses in force
+    diagnoses: list[NcdDiagnosis] = []    # a first slice, covered ones first (procedure pages)
+    source: str
+
+
+class CoverageDocument(Model):
+    """An LCD or billing article of the Medicare Coverage Database index."""
+
+    document_id: str                      # "L36668", "A52399"
+    document_type: str                    # LCD or Article
+    title: str
+    contractor: str
+    effective_date: date | None = None
+    version: str | None = None
+    url: str | None = None
+    matched: list[str] = []               # the words of the code's subject that matched the title
+    source: str
+
+
+class Coverage(Model):
+    ncds: list[LabNcd] = []
+    documents: list[CoverageDocument] = []
+    documents_total: int = 0
+
+
+class CodeEdit(Model):
+    """A Medicare Code Editor edit that applies to a code."""
+
+    edit: str                             # AGE_CONFLICT, MANIFESTATION_PDX, UNACCEPTABLE_PDX, ...
+    number: str                           # the MCE's edit number: "4", "6", "9", "11D"
+    title: str                            # the MCE's edit name
+    message: str                          # what it means for this code, in the MCE's words
+    age_range: tuple[int, int] | None = None   # age conflict lists: the ages the code fits
+    source: str
+
+
 class CodeRules(Model):
     system: CodeSystem
     code: str
@@ -202,6 +302,8 @@ class CodeRules(Model):
     mue: list[Mue] = []
     crosswalks: list[Crosswalk] = []
     lay_terms: list[str] = []
+    coverage: Coverage = Coverage()
+    code_edits: list[CodeEdit] = []
 
 
 class GetCodeRulesRequest(Model):

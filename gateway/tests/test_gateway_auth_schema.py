@@ -85,7 +85,7 @@ def guest_cookie(gateway_auth) -> dict:
 
 
 PREMIUM = "layTerms notes { includes } parent { code } children { code } ptpEdits { column1 } mue { maxUnits } " \
-          "crosswalks { kind }"
+          "crosswalks { kind } coverage { ncds { number } documents { documentId } } codeEdits { edit message }"
 
 
 async def test_all_code_fields_make_one_check_views_for_the_distinct_known_codes(schema, gateway_auth):
@@ -108,7 +108,7 @@ async def test_all_code_fields_make_one_check_views_for_the_distinct_known_codes
     # Every premium section of the refused page is null, and none of them ran an RPC.
     assert {k: v for k, v in data["b"].items() if k not in ("code", "access")} == {
         "layTerms": None, "notes": None, "parent": None, "children": None, "ptpEdits": None, "mue": None,
-        "crosswalks": None}
+        "crosswalks": None, "coverage": None, "codeEdits": None}
     assert data["missing"] is None
     assert "codes.get_code_rules" not in fake.calls
 
@@ -120,6 +120,38 @@ async def test_refused_page_runs_no_premium_resolver(schema, gateway_auth):
                              fake, cookies=guest_cookie(gateway_auth))
     assert errors == [] and data == {"code": {"ptpEdits": None, "mue": None}}
     assert set(fake.calls) == {"codes.get_codes", "metering.check_views"}
+
+
+RULES = {"system": "HCPCS", "code": "J9035", "known": True,
+         "coverage": {"ncds": [{"number": "190.99", "title": "Made-up NCD", "source": "made-up.csv"}],
+                      "documents": [], "documents_total": 0},
+         "code_edits": [{"edit": "MADE_UP", "number": "0", "title": "Made-up edit", "message": "made up",
+                         "source": "made-up.txt"}]}
+
+
+@pytest.mark.parametrize("views, granted", [(1, True), (0, False)])
+async def test_coverage_and_code_edits_are_premium_and_the_description_is_for_everyone(schema, gateway_auth,
+                                                                                         views, granted):
+    described = dict(page("HCPCS", "J9035"), description=[{"text": "Made-up sentence.", "source": "made-up.csv"}])
+    fake = rpc(**{"metering.check_views": grant_first(views),
+                  "codes.get_codes": lambda request: [described],
+                  "codes.get_code_rules": lambda request: [RULES]})
+    data, errors = await run(schema, gateway_auth, '{ code(system: HCPCS, code: "J9035") { access { granted } '
+                             'description { text sentences { text source } } '
+                             'coverage { ncds { number title } } codeEdits { edit } } }',
+                             fake, cookies=guest_cookie(gateway_auth))
+    assert errors == []
+    page_ = data["code"]
+    assert page_["access"]["granted"] is granted
+    # The description is shown like the descriptor, whatever the meter says.
+    assert page_["description"] == {"text": "Made-up sentence.",
+                                    "sentences": [{"text": "Made-up sentence.", "source": "made-up.csv"}]}
+    if granted:
+        assert page_["coverage"] == {"ncds": [{"number": "190.99", "title": "Made-up NCD"}]}
+        assert page_["codeEdits"] == [{"edit": "MADE_UP"}]
+    else:   # once the quota is spent: withheld like every premium section, and no rules RPC ran
+        assert page_["coverage"] is None and page_["codeEdits"] is None
+        assert "codes.get_code_rules" not in fake.calls
 
 
 async def test_search_is_not_metered(schema, gateway_auth):

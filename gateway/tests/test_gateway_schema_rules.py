@@ -159,6 +159,23 @@ async def test_check_claim_maps_input_and_answer(schema):
                       "source": "made-up PTP", "lines": [1, 2]}]}
 
 
+async def test_check_claim_passes_diagnoses_age_and_sex(schema):
+    rpc = FakeRpc({"codes.check_claim": CLAIM_CHECK})
+    _, errors = await run(schema, CHECK, rpc, {"input": {
+        "lines": [{"code": "87086"}], "diagnoses": ["Z00.00", "n39.0"], "patientAge": 70, "patientSex": "female"}})
+    assert errors == []
+    (_, kwargs), = rpc.requests
+    assert kwargs["request"]["diagnoses"] == ["Z00.00", "n39.0"]
+    assert (kwargs["request"]["patient_age"], kwargs["request"]["patient_sex"]) == (70, "female")
+
+
+async def test_check_claim_with_too_many_diagnoses_costs_no_rpc(schema):
+    rpc = FakeRpc({})
+    _, errors = await run(schema, CHECK, rpc, {"input": {"lines": [{"code": "87086"}], "diagnoses": ["N39.0"] * 26}})
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"} and "diagnoses" in errors[0]["message"]
+    assert rpc.requests == []
+
+
 async def test_check_claim_refused_by_the_service_is_bad_user_input(schema):
     rpc = FakeRpc({"codes.check_claim": BadRequest("setting: unknown setting 'moon'")})
     data, errors = await run(schema, CHECK, rpc, {"input": {"setting": "moon", "lines": [{"code": "11042"}]}})

@@ -41,11 +41,18 @@ class ClaimInput:
     lines: list[ClaimLineInput]
     date_of_service: date | None = None
     setting: str | None = "practitioner"
+    # Beside the contract: the claim's ICD-10-CM diagnoses (the first is the principal) and
+    # the patient's age and sex, for the lab NCD coverage and Medicare Code Editor checks.
+    diagnoses: list[str] | None = strawberry.field(
+        default_factory=list, description="ICD-10-CM codes, the principal diagnosis first (at most 25).")
+    patient_age: int | None = strawberry.field(default=None, description="Age in years (0 to 124).")
+    patient_sex: str | None = strawberry.field(default=None, description="male, female or unknown.")
 
 
 @strawberry.type
 class ClaimFinding:
-    kind: str = strawberry.field(description="PTP, PTP_MODIFIER (informational), MUE, UNKNOWN_CODE, DELETED_CODE")
+    kind: str = strawberry.field(description="PTP, PTP_MODIFIER (informational), MUE, UNKNOWN_CODE, DELETED_CODE, "
+                                             "COVERAGE (lab NCD), CODE_EDIT (Medicare Code Editor)")
     codes: list[str]
     message: str
     modifier_allowed: bool | None
@@ -134,6 +141,15 @@ def claim_payload(claim: ClaimInput) -> dict:
         payload["date_of_service"] = claim.date_of_service.isoformat()
     if claim.setting is not None:
         payload["setting"] = claim.setting
+    if claim.diagnoses:
+        if len(claim.diagnoses) > contract.MAX_CLAIM_DIAGNOSES:
+            raise BadRequest(f"a claim has at most {contract.MAX_CLAIM_DIAGNOSES} diagnoses "
+                             f"(got {len(claim.diagnoses)})")
+        payload["diagnoses"] = list(claim.diagnoses)
+    if claim.patient_age is not None:
+        payload["patient_age"] = claim.patient_age
+    if claim.patient_sex is not None:
+        payload["patient_sex"] = claim.patient_sex
     return payload
 
 

@@ -100,3 +100,16 @@ class CodePageCache(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> PageCache:
         return self.cache
+
+
+class PcsDefinitionsProvider(DependencyProvider):
+    """The ICD-10-PCS Definitions of the mirror, read once per container (None without one),
+    for the code pages' descriptions."""
+
+    def setup(self):
+        from .description import load_definitions
+
+        self.definitions = load_definitions(load_settings().DATA_MIRROR)
+
+    def get_dependency(self, worker_ctx):
+        return self.definitions

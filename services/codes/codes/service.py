@@ -13,7 +13,8 @@ from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules as rules_contract
 from medcode_contracts.common import Health
 
-from .dependencies import CodePageCache, CodeSearchIndex, CodeStoreProvider, EditionEvents
+from .dependencies import CodePageCache, CodeSearchIndex, CodeStoreProvider, EditionEvents, PcsDefinitionsProvider
+from .description import Sources, describe
 from .domain import code_key
 from .rules.provider import CodingRulesProvider
 
@@ -26,6 +27,7 @@ class CodesService:
     edition_events = EditionEvents()
     page_cache = CodePageCache()
     rules = CodingRulesProvider()
+    pcs_definitions = PcsDefinitionsProvider()
 
     @rpc
     def health(self) -> dict:
@@ -44,8 +46,17 @@ class CodesService:
         return self.page_cache.get_many(keys, self._load_pages, self._editions)
 
     def _load_pages(self, keys: list[tuple[str, str]]) -> list:
-        pages = self.store.get_pages([contract.CodeRef(system=system, code=key) for system, key in keys])
+        found = self.store.get_page_facts([contract.CodeRef(system=system, code=key) for system, key in keys])
+        pages = [f[0] if f else None for f in found]
         self.rules.add_lay_terms(pages)   # ICD-10-CM alphabetic index terms
+        index = self.rules.snapshot().edition("INDEX")
+        for facts in found:
+            if facts is not None:
+                page, extra, source = facts
+                # The code-set edition's own file (the PCS source also names its title source).
+                sources = Sources(code_set_file=source.split(";")[0], index_file=index.source if index else None,
+                                  definitions=self.pcs_definitions)
+                page.description = describe(page, extra, sources)
         return [page.model_dump(mode="json") if page else None for page in pages]
 
     def _editions(self) -> tuple:
@@ -62,6 +73,7 @@ class CodesService:
         (the search index reopens, the outbox publishes `edition_loaded`)."""
         self.search.refresh()
         self.edition_events()
+        self.rules.snapshot()   # a new rule edition's cache is built here, not in a user's request
 
     # ---- coding rules (NCCI PTP, MUE, GEMs, lay terms, modifiers) -------------------------
     @rpc

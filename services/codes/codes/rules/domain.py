@@ -91,3 +91,56 @@ def format_icd9cm(key: str) -> str:
     key = key.upper()
     head = 4 if key.startswith("E") else 3
     return key if len(key) <= head else f"{key[:head]}.{key[head:]}"
+
+
+# ---- Medicare coverage and code edits -----------------------------------------------------
+
+@dataclass(slots=True, frozen=True)
+class NcdProcedureRow:
+    """A procedure code a lab NCD governs (lab NCD spreadsheet, HCPCS part)."""
+
+    ncd: str             # "190.12"
+    title: str           # "Urine Culture, Bacterial"
+    code: str            # CPT/HCPCS number
+    effective: date | None
+    term: date | None    # last day; None = in force
+
+
+@dataclass(slots=True, frozen=True)
+class NcdDiagnosisRow:
+    """An ICD-10-CM code's resolution under a lab NCD (code "@@@@@@@" = every other code)."""
+
+    ncd: str
+    code: str            # without dot, or ALL_OTHER_DIAGNOSES
+    effective: date | None
+    term: date | None
+    resolution: int      # 1 covered, 2 denied, 3 does not support medical necessity
+    changed: bool        # "*" in the release: changed by it
+
+
+ALL_OTHER_DIAGNOSES = "@@@@@@@"
+
+
+@dataclass(slots=True, frozen=True)
+class CoverageDocumentRow:
+    """One LCD or billing article of the Medicare Coverage Database index (metadata only)."""
+
+    document_id: str     # "L36668"
+    document_type: str   # "LCD" / "Article"
+    title: str
+    contractor: str
+    effective: date | None
+    version: str | None
+    url: str | None
+
+
+@dataclass(slots=True, frozen=True)
+class MceRow:
+    """One code of one Medicare Code Editor list."""
+
+    edit: str            # AGE_CONFLICT, MANIFESTATION_PDX, ...
+    number: str          # the list's number in the MCE: "4C", "6", "11D"
+    list_title: str      # the list's heading as the MCE prints it
+    code: str            # without dot
+    code_system: str     # ICD10CM or ICD10PCS
+    flag: str | None     # "*" on the unacceptable-PDX list: acceptable with a secondary diagnosis

@@ -17,14 +17,21 @@ from datetime import date
 
 from medcode_contracts.codes import CodeRef, CodeSystem
 from medcode_contracts.coding_rules import (
-    CPT_LICENCE_NOTE, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, CodeRules, Crosswalk, CrosswalkTarget,
+    CPT_LICENCE_NOTE, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, CodeRules, Coverage, Crosswalk, CrosswalkTarget,
     GetCodeRulesRequest, Modifier, Mue, PtpEdit, Setting,
 )
 
 from ..domain import code_key
 from .claim_check import CodeFact, MueFact, RuleFacts, check_claim, claim_codes, edits_from_rows, parse_claim
-from .domain import format_icd9cm, format_icd10cm
-from .storage import EditionRow, RulesStore
+from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
+from .domain import (
+    CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, format_icd9cm, format_icd10cm,
+)
+from .storage import EditionRow, RulesStore, rule_coverage_documents, rule_ncd_procedures
+
+# Diagnoses of each resolution shown per NCD on a procedure page.
+NCD_DIAGNOSES_SHOWN = 50
+COVERAGE_DOCUMENTS_SHOWN = 10
 
 PTP_SETTINGS = (Setting.PRACTITIONER, Setting.OUTPATIENT_HOSPITAL)
 
@@ -36,6 +43,7 @@ class _Snapshot:
     mue: dict[str, dict[str, MueFact]] = field(default_factory=dict)           # setting -> code -> MUE
     codes: dict[str, list[CodeFact]] = field(default_factory=dict)            # code -> facts
     cpt_titles: dict[str, str] = field(default_factory=dict)
+    ncd_procedures: list[NcdProcedureRow] = field(default_factory=list)
 
     def edition(self, kind: str, setting: str | None = None) -> EditionRow | None:
         return self.editions.get((kind, setting))
@@ -48,6 +56,7 @@ class CodingRules:
         self._snapshot: _Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._document_index: tuple[int, DocumentIndex] | None = None
 
     # ---- cache ----------------------------------------------------------------------------
     def snapshot(self) -> _Snapshot:
@@ -77,7 +86,44 @@ class CodingRules:
             snap.codes.setdefault(row.code, []).append(CodeFact(row.last_day, label))
             if row.system == "CPT" and row.title:
                 snap.cpt_titles[row.code] = row.title
+        self._build_coverage(snap)
         return snap
+
+    def _build_coverage(self, snap: _Snapshot) -> None:
+        """The lab NCDs' procedure codes (60 rows) stay in memory; their diagnosis rows (66 k)
+        and the MCE lists (10 k) are read per request by code, through their indexes."""
+        if (ncd := snap.edition("NCD")) is not None:
+            snap.ncd_procedures = [NcdProcedureRow(r.ncd, r.title, r.code, r.effective_from, r.term_date)
+                                   for r in self.store.rows_of_edition(rule_ncd_procedures, ncd.id)]
+
+    def _ncds(self, snap: _Snapshot, ncds: list[str] | None, codes: list[str] | None) -> LabNcdFacts | None:
+        """The NCD facts for these NCDs and diagnosis codes (see RulesStore.ncd_diagnosis_rows)."""
+        edition = snap.edition("NCD")
+        if edition is None:
+            return None
+        rows = [NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
+                for r in self.store.ncd_diagnosis_rows(edition.id, ncds, codes)] if ncds != [] else []
+        return LabNcdFacts.build(edition.label, snap.ncd_procedures, rows)
+
+    def _editor(self, snap: _Snapshot, codes: list[str]) -> CodeEditor | None:
+        edition = snap.edition("MCE")
+        if edition is None:
+            return None
+        return CodeEditor.build(edition.label, [MceRow(r.edit, r.number, r.list_title, r.code, r.code_system, r.flag)
+                                                for r in self.store.mce_rows(edition.id, codes)])
+
+    def _documents(self, snap: _Snapshot) -> DocumentIndex | None:
+        """The MCD index's titles by word, built on first use per MCD edition (3 k titles)."""
+        edition = snap.edition("MCD")
+        if edition is None:
+            return None
+        with self._lock:
+            if self._document_index is None or self._document_index[0] != edition.id:
+                rows = [CoverageDocumentRow(r.document_id, r.document_type, r.title, r.contractor,
+                                            r.effective_date, r.version, r.url)
+                        for r in self.store.rows_of_edition(rule_coverage_documents, edition.id)]
+                self._document_index = (edition.id, DocumentIndex(edition.label, rows))
+            return self._document_index[1]
 
     # ---- claim check ----------------------------------------------------------------------
     def check_claim(self, payload, today: date | None = None) -> ClaimCheck:
@@ -94,6 +140,11 @@ class CodingRules:
         if mue is not None:
             facts.mue_source = mue.label
             facts.mue = snap.mue.get(setting, {})
+        if claim.diagnoses:
+            diagnoses = [code_key(d) for d in claim.diagnoses]
+            lab_ncds = sorted({r.ncd for r in snap.ncd_procedures if r.code in codes})
+            facts.ncds = self._ncds(snap, lab_ncds, diagnoses)
+            facts.editor = self._editor(snap, diagnoses)
         return check_claim(claim, facts, today=today)
 
     # ---- code page sections ---------------------------------------------------------------
@@ -107,6 +158,12 @@ class CodingRules:
             return self._procedure_rules(snap, ref.system, key, request)
         if ref.system == CodeSystem.ICD10CM:
             return self._diagnosis_rules(snap, key)
+        if ref.system == CodeSystem.ICD10PCS:
+            coverage = Coverage()
+            self._add_documents(snap, coverage, self.store.code_set_titles(ref.system.value, [key]).get(key))
+            editor = self._editor(snap, [key])
+            edits = editor.edits_for(key) if editor else []
+            return CodeRules(system=ref.system, code=key, known=bool(edits), coverage=coverage, code_edits=edits)
         return CodeRules(system=ref.system, code=ref.code.strip().upper(), known=False)
 
     def _procedure_rules(self, snap: _Snapshot, system: CodeSystem, key: str,
@@ -135,25 +192,66 @@ class CodingRules:
         descriptor = snap.cpt_titles.get(key) if system == CodeSystem.CPT else None
         note = CPT_LICENCE_NOTE if system == CodeSystem.CPT and descriptor is None else None
         return CodeRules(system=system, code=key, known=key in snap.codes, descriptor=descriptor,
-                         descriptor_note=note, ptp_edits=edits[:request.ptp_first], ptp_total=total, mue=mue)
+                         descriptor_note=note, ptp_edits=edits[:request.ptp_first], ptp_total=total, mue=mue,
+                         coverage=self._procedure_coverage(snap, system, key, descriptor))
+
+    def _procedure_coverage(self, snap: _Snapshot, system: CodeSystem, key: str, descriptor: str | None) -> Coverage:
+        today = date.today()
+        coverage = Coverage()
+        subject = descriptor
+        governing = sorted({r.ncd for r in snap.ncd_procedures if r.code == key})
+        edition = snap.edition("NCD")
+        if governing and edition is not None:
+            rows, counts = [], {}
+            for ncd in governing:
+                found, counts[ncd] = self.store.ncd_page_rows(edition.id, ncd, today, NCD_DIAGNOSES_SHOWN)
+                rows += [NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
+                         for r in found]
+            ncds = LabNcdFacts.build(edition.label, snap.ncd_procedures, rows)
+            shown = ncds.shown_diagnoses(key, today, NCD_DIAGNOSES_SHOWN)
+            titles = self.store.code_set_titles(CodeSystem.ICD10CM.value, shown)
+            coverage.ncds = ncds.procedure_ncds(key, today, NCD_DIAGNOSES_SHOWN, titles, counts)
+        if system == CodeSystem.HCPCS:
+            subject = self.store.code_set_titles(CodeSystem.HCPCS.value, [key]).get(key)
+        if subject is None and coverage.ncds:
+            # A CPT number without a licensed descriptor: its NCDs name its subject.
+            subject = " ".join(n.title for n in coverage.ncds)
+        self._add_documents(snap, coverage, subject)
+        return coverage
+
+    def _add_documents(self, snap: _Snapshot, coverage: Coverage, subject: str | None) -> None:
+        documents = self._documents(snap) if subject else None
+        if documents is not None:
+            coverage.documents, coverage.documents_total = documents.matching(subject, COVERAGE_DOCUMENTS_SHOWN)
 
     def _diagnosis_rules(self, snap: _Snapshot, key: str) -> CodeRules:
         crosswalks = []
         gem = snap.edition("GEM")
         if gem is not None:
-            for r in self.store.crosswalks_for([gem.id], key):
-                other = r.target_code if r.kind == "GEM_I10_TO_I9" else r.source_code
+            rows = self.store.crosswalks_for([gem.id], key)
+            icd9 = snap.edition("ICD9CM")
+            others = [r.target_code if r.kind == "GEM_I10_TO_I9" else r.source_code for r in rows]
+            titles = self.store.titles_for(icd9.id, [o for o, r in zip(others, rows) if not r.no_map]) if icd9 else {}
+            for r, other in zip(rows, others):
                 if r.no_map:
                     target = CrosswalkTarget(system="ICD9CM", code=other, title="No ICD-9-CM equivalent")
                 else:
-                    target = CrosswalkTarget(system="ICD9CM", code=format_icd9cm(other))
+                    target = CrosswalkTarget(system="ICD9CM", code=format_icd9cm(other), title=titles.get(other))
                 crosswalks.append(Crosswalk(kind=r.kind, target=target, approximate=r.approximate,
                                             no_map=r.no_map, combination=r.combination, scenario=r.scenario,
                                             choice_list=r.choice_list, source=gem.label))
         index = snap.edition("INDEX")
         terms = self.store.lay_terms_for([index.id], [key]).get(key, []) if index else []
+        coverage = Coverage()
+        ncds = self._ncds(snap, None, [key])
+        if ncds is not None:
+            coverage.ncds = ncds.diagnosis_ncds(key, date.today())
+        self._add_documents(snap, coverage, self.store.code_set_titles(CodeSystem.ICD10CM.value, [key]).get(key))
+        editor = self._editor(snap, [key])
+        edits = editor.edits_for(key) if editor else []
         return CodeRules(system=CodeSystem.ICD10CM, code=format_icd10cm(key),
-                         known=bool(crosswalks or terms), crosswalks=crosswalks, lay_terms=terms)
+                         known=bool(crosswalks or terms or edits), crosswalks=crosswalks, lay_terms=terms,
+                         coverage=coverage, code_edits=edits)
 
     def add_lay_terms(self, pages: list) -> None:
         """Add the ICD-10-CM index terms that point to each ICD-10-CM page's code to its

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from medcode_common.db import make_engine
 from medcode_common.settings import Settings
 
-from . import readers
+from . import medicare, readers
 from .storage import LoadResult, RulesStore
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,16 @@ def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore
         loads.append(RuleLoad("ALL", None, "skipped", note="DATA_MIRROR is not set"))
     else:
         loads.extend(_load_mirror(store, mirror, show_progress, say))
+    icd9 = medicare.find_icd9_titles()
+    if icd9 is None:
+        loads.append(RuleLoad("ICD9CM", None, "skipped", note=f"the {medicare.ICD9_PACKAGE} package is not "
+                                                              "installed: ICD-9-CM crosswalk targets have no titles"))
+        say(loads[-1].line())
+    else:
+        path, version = icd9
+        loads.append(_load(store, "ICD9CM", None,
+                           f"ICD-9-CM v32 diagnosis descriptions (CMS; PyPI {medicare.ICD9_PACKAGE}=={version})",
+                           [path], lambda: medicare.read_icd9_titles(path), say))
     cpt = cpt_file(settings)
     if cpt is None:
         loads.append(RuleLoad("CPT", None, "skipped", note="no licensed CPT file (CPT_FILE); CPT codes "
@@ -261,7 +271,43 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
     if hcpcs is not None:
         loads.append(_load(store, "HCPCS", None, f"HCPCS Level II codes ({hcpcs.stem})", [hcpcs],
                            lambda: readers.read_hcpcs_codes(hcpcs, _wrap(show, "HCPCS", hcpcs)), say))
+    loads.extend(_load_coverage(store, mirror, show, say))
     if not any(mirror.glob("**/PPRRVU*")):
         loads.append(RuleLoad("RVU", None, "skipped", note="no physician fee schedule RVU file (PPRRVU*) in the mirror"))
         say(loads[-1].line())
+    return loads
+
+
+_LAB_NCD = re.compile(r"lab_ncd_(\d{4})q(\d)_(hcpcs|icd10)_codes\.csv$")
+
+
+def _load_coverage(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleLoad]:
+    """Lab NCD edits (both CSVs are one edition), the MCD index and the MCE definitions."""
+    loads: list[RuleLoad] = []
+    folder = mirror / "coverage"
+    quarters: dict[tuple[int, int], dict[str, Path]] = {}
+    for path in sorted(folder.glob("lab_ncd_*_codes.csv")) if folder.is_dir() else []:
+        if m := _LAB_NCD.match(path.name):
+            quarters.setdefault((int(m[1]), int(m[2])), {})[m[3]] = path
+    complete = sorted(q for q, parts in quarters.items() if set(parts) == {"hcpcs", "icd10"})
+    if complete:
+        year, quarter = complete[-1]
+        procedures, diagnoses = quarters[(year, quarter)]["hcpcs"], quarters[(year, quarter)]["icd10"]
+
+        def ncd_rows():
+            yield from medicare.read_ncd_procedures(procedures, _wrap(show, "lab NCD codes", procedures))
+            yield from medicare.read_ncd_diagnoses(diagnoses, _wrap(show, "lab NCD diagnoses", diagnoses))
+        loads.append(_load(store, "NCD", None, f"Lab NCD edits {year} Q{quarter} (CMS lab NCD spreadsheet)",
+                           [procedures, diagnoses], ncd_rows, say))
+    mcd = _newest(folder, "mcd_lcd_article_index_*.csv")
+    if mcd is not None:
+        snapshot = re.search(r"(\d{4}-\d\d)", mcd.name)
+        loads.append(_load(store, "MCD", None,
+                           f"Medicare Coverage Database index of LCDs and articles "
+                           f"(snapshot {snapshot[1] if snapshot else '?'})", [mcd],
+                           lambda: medicare.read_mcd_index(mcd, _wrap(show, "MCD index", mcd)), say))
+    mce = _newest(mirror / "icd10_mce", "Definitions_of_Medicare_Code_Edits_v*.txt")
+    if mce is not None:
+        loads.append(_load(store, "MCE", None, f"Medicare Code Editor {medicare.read_mce_version(mce)}", [mce],
+                           lambda: medicare.read_mce(mce, _wrap(show, "MCE", mce)), say))
     return loads

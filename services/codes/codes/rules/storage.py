@@ -19,7 +19,10 @@ from itertools import islice
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from .domain import GemRow, LayTerm, ModifierRow, MueRow, ProcedureCodeRow, PtpRow, procedure_system
+from .domain import (
+    CoverageDocumentRow, GemRow, LayTerm, MceRow, ModifierRow, MueRow, NcdDiagnosisRow, NcdProcedureRow,
+    ProcedureCodeRow, PtpRow, procedure_system,
+)
 
 metadata = sa.MetaData()
 
@@ -109,7 +112,57 @@ rule_codes = sa.Table(
     sa.Index("ix_rule_codes_code", "code"),
 )
 
-ROW_TABLES = (rule_ptp_edits, rule_mue, rule_crosswalks, rule_lay_terms, rule_modifiers, rule_codes)
+# Medicare coverage and code edits (migration 0003_coverage_and_code_edits).
+rule_ncd_procedures = sa.Table(
+    "rule_ncd_procedures", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("ncd", sa.String(8), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("code", sa.String(5), nullable=False),
+    sa.Column("effective_from", sa.Date, nullable=True),
+    sa.Column("term_date", sa.Date, nullable=True),
+    sa.Index("ix_rule_ncd_procedures_code", "code"),
+)
+
+rule_ncd_diagnoses = sa.Table(
+    "rule_ncd_diagnoses", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("ncd", sa.String(8), nullable=False),
+    sa.Column("code", sa.String(8), nullable=False),          # without dot; @@@@@@@ = all others
+    sa.Column("effective_from", sa.Date, nullable=True),
+    sa.Column("term_date", sa.Date, nullable=True),
+    sa.Column("resolution", sa.SmallInteger, nullable=False),  # 1 covered, 2 denied, 3 not supported
+    sa.Column("changed", sa.Boolean, nullable=False),
+    sa.Index("ix_rule_ncd_diagnoses_code", "code"),
+    sa.Index("ix_rule_ncd_diagnoses_ncd", "ncd"),
+)
+
+rule_coverage_documents = sa.Table(
+    "rule_coverage_documents", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("document_id", sa.String(16), nullable=False),
+    sa.Column("document_type", sa.String(16), nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("contractor", sa.Text, nullable=False),
+    sa.Column("effective_date", sa.Date, nullable=True),
+    sa.Column("version", sa.String(16), nullable=True),
+    sa.Column("url", sa.Text, nullable=True),
+)
+
+rule_mce_edits = sa.Table(
+    "rule_mce_edits", metadata,
+    sa.Column("edition_id", sa.Integer, nullable=False),
+    sa.Column("edit", sa.String(40), nullable=False),
+    sa.Column("number", sa.String(4), nullable=False),
+    sa.Column("list_title", sa.String(200), nullable=False),
+    sa.Column("code", sa.String(8), nullable=False),
+    sa.Column("code_system", sa.String(8), nullable=False),
+    sa.Column("flag", sa.String(4), nullable=True),
+    sa.Index("ix_rule_mce_edits_code", "code"),
+)
+
+ROW_TABLES = (rule_ptp_edits, rule_mue, rule_crosswalks, rule_lay_terms, rule_modifiers, rule_codes,
+              rule_ncd_procedures, rule_ncd_diagnoses, rule_coverage_documents, rule_mce_edits)
 
 BATCH = 50_000
 
@@ -353,6 +406,77 @@ class RulesStore:
             for row in result:
                 yield row.code, row.term
 
+    def rows_of_edition(self, table: sa.Table, edition_id: int) -> list:
+        """Every row of one edition of a small table (NCD, MCD index, MCE: ≤ 70 k rows)."""
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(table).where(table.c.edition_id == edition_id)).all()
+
+    def ncd_diagnosis_rows(self, edition_id: int, ncds: list[str] | None, codes: list[str] | None) -> list:
+        """Lab NCD diagnosis rows of the edition for `ncds` (None: any) and `codes` (None:
+        all; the "all other codes" rows are always included), in (ncd, code, date) order."""
+        t = rule_ncd_diagnoses
+        query = sa.select(t).where(t.c.edition_id == edition_id)
+        if ncds is not None:
+            if not ncds:
+                return []
+            query = query.where(t.c.ncd.in_(sorted(set(ncds))))
+        if codes is not None:
+            query = query.where(t.c.code.in_(sorted(set(codes) | {"@@@@@@@"})))
+        with self.engine.connect() as conn:
+            return conn.execute(query.order_by(t.c.ncd, t.c.code, t.c.effective_from)).all()
+
+    def ncd_page_rows(self, edition_id: int, ncd: str, day: date, first: int) -> tuple[list, dict[int, int]]:
+        """For a procedure page: the first `first` diagnoses of each resolution in force on
+        `day` (by code) plus the "all other codes" rows, and how many are listed of each
+        resolution (190.15 lists 22 k: counted and cut in SQL, not in Python)."""
+        t = rule_ncd_diagnoses
+        in_force = [t.c.edition_id == edition_id, t.c.ncd == ncd, t.c.code != "@@@@@@@",
+                    sa.or_(t.c.effective_from.is_(None), t.c.effective_from <= day),
+                    sa.or_(t.c.term_date.is_(None), t.c.term_date >= day)]
+        with self.engine.connect() as conn:
+            counts = {row.resolution: row.n for row in conn.execute(
+                sa.select(t.c.resolution, sa.func.count(sa.distinct(t.c.code)).label("n"))
+                .where(*in_force).group_by(t.c.resolution))}
+            rows = list(conn.execute(sa.select(t).where(t.c.edition_id == edition_id, t.c.ncd == ncd,
+                                                        t.c.code == "@@@@@@@")))
+            for resolution in sorted(counts):
+                rows += conn.execute(sa.select(t).where(*in_force, t.c.resolution == resolution)
+                                     .order_by(t.c.code).limit(first)).all()
+        return rows, counts
+
+    def mce_rows(self, edition_id: int, codes: list[str]) -> list:
+        if not codes:
+            return []
+        t = rule_mce_edits
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(t).where(t.c.edition_id == edition_id, t.c.code.in_(sorted(set(codes))))
+                                .order_by(t.c.number, t.c.code)).all()
+
+    def code_set_titles(self, system: str, keys: list[str]) -> dict[str, str]:
+        """Titles of the current code-set edition (codes_entries) for code keys of `system`:
+        the NCD diagnoses and the LCD matching name codes by them."""
+        from ..storage import editions, entries
+
+        if not keys:
+            return {}
+        with self.engine.connect() as conn:
+            edition = conn.execute(sa.select(editions.c.id).where(
+                editions.c.system == system, editions.c.is_current)).scalar_one_or_none()
+            if edition is None:
+                return {}
+            return {row.key: row.title for row in conn.execute(sa.select(entries.c.key, entries.c.title).where(
+                entries.c.edition_id == edition, entries.c.system == system,
+                entries.c.key.in_(sorted(set(keys)))))}
+
+    def titles_for(self, edition_id: int, codes: list[str]) -> dict[str, str]:
+        """rule_codes titles of one edition (the ICD-9-CM descriptions) for `codes`."""
+        if not codes:
+            return {}
+        t = rule_codes
+        with self.engine.connect() as conn:
+            return {row.code: row.title for row in conn.execute(sa.select(t.c.code, t.c.title).where(
+                t.c.edition_id == edition_id, t.c.code.in_(sorted(set(codes)))))}
+
     def modifiers(self, edition_ids: list[int], code: str | None = None) -> list:
         if not edition_ids:
             return []
@@ -410,8 +534,28 @@ def _modifier_or_code_rows(edition_id: int, setting: str | None, batch: list) ->
     return {rule_modifiers: modifiers, rule_codes: codes}
 
 
+def _ncd_rows(edition_id: int, setting: str | None, batch: list) -> dict:
+    return {
+        rule_ncd_procedures: [(edition_id, r.ncd, r.title, r.code, r.effective, r.term)
+                              for r in batch if isinstance(r, NcdProcedureRow)],
+        rule_ncd_diagnoses: [(edition_id, r.ncd, r.code, r.effective, r.term, r.resolution, r.changed)
+                             for r in batch if isinstance(r, NcdDiagnosisRow)],
+    }
+
+
+def _mcd_rows(edition_id: int, setting: str | None, batch: list[CoverageDocumentRow]) -> dict:
+    return {rule_coverage_documents: [(edition_id, r.document_id, r.document_type, r.title, r.contractor,
+                                       r.effective, r.version, r.url) for r in batch]}
+
+
+def _mce_rows(edition_id: int, setting: str | None, batch: list[MceRow]) -> dict:
+    return {rule_mce_edits: [(edition_id, r.edit, r.number, r.list_title[:200], r.code, r.code_system, r.flag)
+                             for r in batch]}
+
+
 _ROW_WRITERS: dict[str, Callable[[int, str | None, list], dict]] = {
     "PTP": _ptp_rows, "MUE": _mue_rows, "GEM": _gem_rows, "INDEX": _lay_rows,
     "MODIFIERS": _modifier_or_code_rows, "HCPCS": _modifier_or_code_rows, "CPT": _modifier_or_code_rows,
-    "CODES": _modifier_or_code_rows,
+    "CODES": _modifier_or_code_rows, "ICD9CM": _modifier_or_code_rows,
+    "NCD": _ncd_rows, "MCD": _mcd_rows, "MCE": _mce_rows,
 }

