@@ -68,7 +68,7 @@ class Composer:
     @staticmethod
     def _edition_citation(r: ResolvedCode, excerpt: str | None = None) -> Citation:
         if r.page is not None:
-            return Citation(source=f"{SYSTEM_NAMES[r.system]} {r.page.edition.name} ({r.page.edition.source})",
+            return Citation(source=edition_source(r.system, r.page.edition),
                             locator=r.code, excerpt=excerpt or r.title)
         return Citation(source="NCCI PTP / MUE files (CPT code numbers)", locator=r.code, excerpt=excerpt)
 
@@ -113,11 +113,11 @@ class Composer:
                 lines.append(f"**{self._link(r)}** is a CPT code number from the NCCI/MUE files; whether it "
                              "is reportable depends on the CPT code set (AMA licence), which is not loaded.")
             elif r.billable:
-                lines.append(f"**Yes.** {self._link(r)} ({SYSTEM_NAMES[r.system]}, {r.page.edition.name}) is "
+                lines.append(f"**Yes.** {self._link(r)} ({edition_name(r.system, r.page.edition)}) is "
                              f"billable: {r.title}.")
             else:
                 children = ", ".join(self.link(c.system, c.code) for c in r.page.children[:10])
-                lines.append(f"**No.** {self._link(r)} ({SYSTEM_NAMES[r.system]}, {r.page.edition.name}) is a "
+                lines.append(f"**No.** {self._link(r)} ({edition_name(r.system, r.page.edition)}) is a "
                              f"header, not billable: {r.title}." +
                              (f" Report one of its more specific codes: {children}." if children else ""))
             citations.append(self._edition_citation(r, f"{r.code} {r.title} ({'billable' if r.billable else 'header'})"))
@@ -143,7 +143,7 @@ class Composer:
             lines.append(f"- {self.link(n.system, n.code)} {SYSTEM_NAMES[n.system]}: {n.title}{flag}")
             if page is not None:
                 evidence = _evidence(hit.highlight, page.lay_terms, phrase)
-                citations.append(Citation(source=f"{SYSTEM_NAMES[n.system]} {page.edition.name} ({page.edition.source})",
+                citations.append(Citation(source=edition_source(n.system, page.edition),
                                           locator=n.code, excerpt=evidence or n.title))
         lines.append("Check the tabular notes of the code you pick before you report it.")
         return Composed(Intent.CODE_SEARCH, "\n".join(lines), citations, nodes)
@@ -243,7 +243,11 @@ class Composer:
         for code in u.modifiers[:4]:
             found = self.facts.get_modifier(code)
             associated = code in rules.NCCI_ASSOCIATED_MODIFIERS
-            if found is not None:
+            if found is not None and found.description == rules.CPT_LICENCE_NOTE:
+                text.append(f"**Modifier {found.code}** is a CPT modifier: its descriptor needs an AMA CPT "
+                            "licence, which is not loaded.")
+                citations.append(Citation(source=found.source, locator=f"modifier {found.code}"))
+            elif found is not None:
                 description = found.description or found.title
                 text.append(f"**Modifier {found.code}** ({'CPT' if found.system is CodeSystem.CPT else 'HCPCS Level II'}): "
                             f"{description}.")
@@ -375,12 +379,11 @@ class Composer:
                 lines.append(f"- “{phrase}” → {self.link(n.system, n.code)} {SYSTEM_NAMES[n.system]}: {n.title} "
                              f"(evidence: {evidence})")
                 if page is not None:
-                    citations.append(Citation(source=f"{SYSTEM_NAMES[n.system]} {page.edition.name} "
-                                                     f"({page.edition.source})", locator=n.code, excerpt=evidence))
+                    citations.append(Citation(source=edition_source(n.system, page.edition), locator=n.code, excerpt=evidence))
                 proposed.append(n)
                 if n.system in (CodeSystem.HCPCS, CodeSystem.CPT):
                     procedures.append(n)
-                if rank == 2:
+                if rank == 3:
                     break
         if len(procedures) >= 1:
             check = self.facts.check_claim(rules.ClaimInput(
@@ -412,6 +415,15 @@ class Composer:
             "Coding Clinic."))
 
 
+def edition_name(system: CodeSystem, edition) -> str:
+    name = SYSTEM_NAMES[system]
+    return edition.name if edition.name.startswith(name) else f"{name} {edition.name}"
+
+
+def edition_source(system: CodeSystem, edition) -> str:
+    return f"{edition_name(system, edition)} ({edition.source})"
+
+
 def case_phrases(text: str) -> list[str]:
     """The diagnoses and procedures of a short case, without age and sex."""
     text = re.sub(r"\b\d{1,3}\s*(yo|y/o|y\.o\.|year[- ]old|yr old|yrs? old|[mf])\b", " ", text, flags=re.I)
@@ -423,10 +435,12 @@ def case_phrases(text: str) -> list[str]:
 
 
 def _evidence(highlight: str | None, lay_terms: list[str], phrase: str) -> str:
-    words = {w for w in re.findall(r"[a-z]{4,}", phrase.lower())}
-    for term in lay_terms:
-        if words and any(w[:5] in term.lower() for w in words):
-            return f"index term “{term}”"
+    """Why a code matched: the index term with every word of the phrase, else the title
+    with the matched words."""
+    words = [w[:5] for w in re.findall(r"[a-z]{3,}", phrase.lower())]
+    matching = [t for t in lay_terms if words and all(w in t.lower() for w in words)]
+    if matching:
+        return f"index term “{min(matching, key=len)}”"
     if highlight:
         return "tabular title “" + re.sub(r"</?mark>", "", highlight) + "”"
     return ""

@@ -33,8 +33,10 @@ _HCPCS_RE = re.compile(f"^{_HCPCS}$")
 # A code with a modifier attached: 43280-59, 11042 -XS
 _CODE_DASH_MODIFIER = re.compile(r"\b([0-9]{4}[0-9FTU]|[A-V][0-9]{4})\s?-\s?([0-9A-Z]{2})\b", re.I)
 _MODIFIER_WORD = re.compile(
-    r"\b(?:modifiers?|mod\.?)\s*[:#-]?\s*((?:[0-9A-Z]{2})(?:\s*(?:,|/|and|or|&)\s*[0-9A-Z]{2})*)\b"
-    r"|\b([0-9A-Z]{2})\s+modifiers?\b", re.I)
+    r"\b(?:modifiers?|mod\.?)\s*[:#-]?\s*((?:[0-9A-Z]{2})(?:\s*(?:,|/|and|or|&)\s*[0-9A-Z]{2})*)\b", re.I)
+_MODIFIER_BEFORE = re.compile(r"\b([0-9A-Z]{2})\s+modifiers?\b", re.I)
+_NOT_MODIFIERS = {"or", "an", "to", "is", "of", "in", "on", "it", "be", "do", "me", "my", "we", "us", "at", "by",
+                  "if", "so", "no", "as", "up", "the"}
 # Modifiers that are unambiguous on their own (no other word is spelled like them).
 _STANDALONE_MODIFIERS = re.compile(r"\b(X[EPSU])\b")
 _UNITS = re.compile(r"\b(\d{1,6})\s*(?:units?|uos|u)\b|\bunits?\s*(?:of|=|:)?\s*(\d{1,6})\b"
@@ -116,9 +118,11 @@ def find_modifiers(text: str) -> list[str]:
     for match in _CODE_DASH_MODIFIER.finditer(text):
         modifiers.append(match.group(2).upper())
     for match in _MODIFIER_WORD.finditer(text):
-        group = match.group(1) or match.group(2)
-        modifiers += [m.upper() for m in re.findall(r"[0-9A-Z]{2}", group, re.I)
-                      if m.lower() not in ("or", "an", "to", "is", "of", "in", "on", "it", "be", "do")]
+        modifiers += [m.upper() for m in re.findall(r"[0-9A-Z]{2}", match.group(1), re.I)
+                      if m.lower() not in _NOT_MODIFIERS]
+    for match in _MODIFIER_BEFORE.finditer(text):
+        if match.group(1).lower() not in _NOT_MODIFIERS:
+            modifiers.append(match.group(1).upper())
     modifiers += [m.upper() for m in _STANDALONE_MODIFIERS.findall(text)]
     return list(dict.fromkeys(modifiers))
 
