@@ -279,14 +279,33 @@ def _with_context(result: Understanding, text: str, context: dict) -> Understand
     previous_codes = [CodeMention(text=c["text"], key=c["key"], systems=tuple(CodeSystem(s) for s in c["systems"]))
                       for c in context.get("codes", [])]
     follow_up = _has(text, _FOLLOW_UP) or len(text.split()) <= 6
-    if result.codes or not previous_codes or not follow_up:
+    if not previous_codes or not follow_up:
+        return result
+    if result.codes:
+        # "what about 99214?" after a pair: the same question with the new code in the
+        # second place; after an MUE or a lookup: the same question about the new code.
+        asks_the_same = result.intent in (Intent.CODE_LOOKUP, Intent.UNKNOWN) and _has(text, _FOLLOW_UP)
+        if asks_the_same and previous == Intent.NCCI_PAIR.value and len(result.codes) == 1 \
+                and result.codes[0].is_procedure:
+            return replace(result, intent=Intent.NCCI_PAIR, codes=[previous_codes[0], result.codes[0]],
+                           used_context=True)
+        if asks_the_same and previous in (Intent.MUE.value, Intent.BILLABLE.value, Intent.CROSSWALK.value):
+            return replace(result, intent=Intent(previous), used_context=True)
         return result
     used = replace(result, codes=previous_codes, used_context=True)
     if used.setting is None and context.get("setting"):
         used.setting = Setting(context["setting"])
     if used.date_of_service is None and context.get("date_of_service"):
         used.date_of_service = date.fromisoformat(context["date_of_service"])
-    if result.modifiers and previous == Intent.NCCI_PAIR.value:
+    if _has(text, _MUE):
+        used.intent = Intent.MUE
+    elif _has(text, _CROSSWALK):
+        used.intent = Intent.CROSSWALK
+    elif _has(text, _BILLABLE):
+        used.intent = Intent.BILLABLE
+    elif _has(text, _COVERAGE):
+        used.intent = Intent.COVERAGE
+    elif result.modifiers and previous == Intent.NCCI_PAIR.value:
         used.intent = Intent.NCCI_PAIR
     elif result.units is not None and previous in (Intent.MUE.value, Intent.NCCI_PAIR.value):
         used.intent = Intent.MUE
