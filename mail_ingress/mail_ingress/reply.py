@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 
 from .parsing import OWN_HEADER, IncomingMail, valid_address
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
 MAX_REFERENCES = 20
 
 

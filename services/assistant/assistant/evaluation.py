@@ -1,9 +1,11 @@
-"""The assistant's question set: questions as coders write them, each with the intent it
+"""The assistant's evaluation set: questions as coders write them, each with the intent it
 must be read as and how to tell the answer is right, judged against the platform's own
 data (the codes service's code pages, checkClaim, MUEs and GEMs, and the mirror's files),
 never against text written down here.
 
-`grade(rpc, question, answer)` returns None when right, else why not.
+`grade(oracle, question, answer)` returns None when right, else why not. The end-to-end
+tests print the share answered correctly; `make bench` times the answers. Nothing here
+runs inside the service.
 """
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ QUESTIONS: list[Q] = [
     Q("look up s72.001a", "CODE_LOOKUP", ("title", "ICD10CM", "S72.001A")),
     Q("title of G0008?", "CODE_LOOKUP", ("title", "HCPCS", "G0008")),
     Q("What is K22.99?", "CODE_LOOKUP", ("dont_know",)),
+    Q("What is E11.9?", "CODE_LOOKUP", ("title", "ICD10CM", "E11.9")),
+    Q("is it billable?", "BILLABLE", ("billable", "ICD10CM", "E11.9"), follow_up=True),
     # ---- BILLABLE ----
     Q("Is E11.9 billable?", "BILLABLE", ("billable", "ICD10CM", "E11.9")),
     Q("is K22 billable", "BILLABLE", ("billable", "ICD10CM", "K22")),
@@ -64,6 +68,7 @@ QUESTIONS: list[Q] = [
     Q("36415 and 36591 together?", "NCCI_PAIR", ("ncci", ["36415", "36591"], [])),
     Q("Can 20610 and 99213 be billed together?", "NCCI_PAIR", ("ncci", ["20610", "99213"], [])),
     Q("and with modifier 25?", "NCCI_PAIR", ("ncci", ["20610", "99213"], ["25"]), follow_up=True),
+    Q("what about 99214?", "NCCI_PAIR", ("ncci", ["20610", "99214"], []), follow_up=True),
     Q("Can I report 97597 and 96372 together in the outpatient hospital?", "NCCI_PAIR",
       ("ncci", ["97597", "96372"], [], "outpatient_hospital")),
     # ---- MUE ----
