@@ -187,7 +187,7 @@ class Composer:
                 verdict = "**Not without a modifier.**"
             else:
                 verdict = "**No.**"
-            text.append(f"{verdict} {message} ({where})")
+            text.append(f"{verdict} {message} ({where}) Codes: {', '.join(self._link(r) for r in found)}.")
             citations.append(Citation(source=finding.source, locator=f"PTP column 1 {col1} / column 2 {col2}",
                                       excerpt=message))
         for finding in check.findings:
