@@ -2,6 +2,7 @@
 #   gateway:  python -m gateway
 #   service:  python -m medcode_common.runner codes.service:CodesService
 #   loading:  python -m codes.cli load
+#   mail:     python -m mail_ingress
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY requirements.lock ./
@@ -11,6 +12,7 @@ COPY contracts contracts
 COPY libs libs
 COPY services services
 COPY gateway gateway
+COPY mail_ingress mail_ingress
 RUN /app/venv/bin/pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from assistant.evaluation import QUESTIONS
 from benchmarks import rules_bench
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
@@ -34,6 +35,9 @@ SEARCH = ("query($q: String!) { searchCodes(query: $q, first: 10) "
           "{ totalCount edges { score highlight node { system code title billable } } } }")
 CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
         "{ code title billable notes { excludes1 } parent { code } children { code } } }")
+ASK = ("mutation($q: String!) { ask(input: {question: $q}) "
+       "{ id intent text citations { source locator } codes { system code } } }")
+ASK_CASE = "full stack ask (assistant question set)"
 
 
 def distinct_queries() -> list[str]:
@@ -140,6 +144,8 @@ async def measure(base_url: str, amqp_uri: str, token: str) -> list[tuple]:
             # A PRO member's full page: authenticate, meter and page RPCs behind one query.
             ("full stack code page (PRO)", graphql(client, CODE, lambda i: dict(zip(("s", "c"), CODES[i % len(CODES)])),
                                                    headers=pro)),
+            # The coding assistant's answers to the evaluation set, in turn, as a PRO member.
+            (ASK_CASE, graphql(client, ASK, lambda i: {"q": QUESTIONS[i % len(QUESTIONS)].text}, headers=pro)),
         ]
         for name, request in cases:
             for _ in range(20):  # warm up caches and connections
@@ -169,13 +175,18 @@ def report(rows: list[tuple]) -> None:
         latency_ratio = by[(name, 1)][3] / rpc_p50
         print(f"{name}: throughput {throughput_ratio:.2f}x bare gateway{goal_throughput} at concurrency {top}; "
               f"p50 {latency_ratio:.2f}x one RPC round trip{goal_latency} at concurrency 1")
+    for conc in CONCURRENCY:
+        _, _, rps, p50, p99, n = by[(ASK_CASE, conc)]
+        print(f"assistant answer latency over the {len(QUESTIONS)}-question set at concurrency {conc}: "
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({n} answers, {rps:.1f}/s)")
 
 
 def main() -> int:
     settings = load_settings()
     amqp_uri, drop_vhost = management_vhost(settings.AMQP_URI)
     port = free_port()
-    env = dict(os.environ, AMQP_URI=amqp_uri, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1")
+    env = dict(os.environ, AMQP_URI=amqp_uri, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1",
+               SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}")
     platform = Platform(env=env)
     try:
         platform.start()
