@@ -21,6 +21,8 @@ class MeteringSettings(BaseSettings):
     METERING_GUEST_QUESTIONS: int | None = Field(default=3, ge=0)
     METERING_FREE_QUESTIONS: int | None = Field(default=30, ge=0)
     METERING_PRO_QUESTIONS: int | None = Field(default=None, ge=0)
+    # New guest questions per client IP per UTC day, whatever the guest id (empty: no cap).
+    METERING_GUEST_IP_DAILY_QUESTIONS: int | None = Field(default=10, ge=0)
 
     @field_validator("*", mode="before")
     @classmethod

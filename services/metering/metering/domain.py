@@ -32,6 +32,8 @@ class Quotas:
     questions: dict[Plan, int | None]
     period_seconds: int
     guest_ip_daily_cap: int | None
+    # Guest questions per client IP per UTC day, so new guest ids do not reset the meter.
+    guest_ip_daily_questions: int | None = None
 
     @classmethod
     def from_settings(cls, s: MeteringSettings) -> "Quotas":
@@ -42,6 +44,7 @@ class Quotas:
                        Plan.PRO: s.METERING_PRO_QUESTIONS},
             period_seconds=s.METERING_PERIOD_DAYS * 86400,
             guest_ip_daily_cap=s.METERING_GUEST_IP_DAILY_CAP,
+            guest_ip_daily_questions=s.METERING_GUEST_IP_DAILY_QUESTIONS,
         )
 
     @property
@@ -63,6 +66,10 @@ class Quotas:
     def ip_cap_refusal(self) -> str:
         return ("Too many guest page views from your network today. "
                 "Register a free account to keep reading.")
+
+    def ip_questions_refusal(self) -> str:
+        return ("Too many guest questions from your network today. "
+                "Register a free account to keep asking.")
 
     def questions_refusal(self, plan: Plan) -> str:
         limit = self.questions[plan] or 0
@@ -130,7 +137,7 @@ class Metering:
         return self.store.get_meter(request.subject, request.plan, self.clock())
 
     def check_questions(self, request: MeterRequest) -> QuestionDecision:
-        return self.store.check_question(request.subject, request.plan, self.clock())
+        return self.store.check_question(request.subject, request.plan, self.clock(), request.client_ip)
 
     def carry_over(self, request: CarryOverRequest) -> Meter:
         self.store.carry_over(request.guest_id, request.user_id, self.clock())
