@@ -126,3 +126,25 @@ def test_no_question_text_in_the_traces(code_sets):
     assert spans and secret.split()[0] not in spans
     for name in ("assistant", "gateway"):
         assert secret.split()[0] not in code_sets.log_tail(name, 2000)
+
+
+def test_deleting_an_account_deletes_its_conversations(code_sets):
+    import sqlite3
+    import time
+
+    with httpx.Client(base_url=code_sets.url, timeout=30) as client:
+        token, _ = register(client)
+        conversation_id = gql(client, ASK, {"q": "What is K22.0?"}, token)["data"]["ask"]["conversationId"]
+        database = code_sets.workdir / "data" / "assistant.sqlite3"
+
+        def stored() -> int:
+            with sqlite3.connect(database) as db:
+                return db.execute("SELECT count(*) FROM assistant_messages WHERE conversation_id = ?",
+                                  (conversation_id,)).fetchone()[0]
+
+        assert stored() == 2
+        assert gql(client, "mutation { deleteAccount }", token=token)["data"]["deleteAccount"] is True
+        deadline = time.monotonic() + 20   # accounts.user_deleted reaches the assistant over the broker
+        while stored() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stored() == 0
