@@ -87,7 +87,7 @@ class Composer:
         lines, citations = [], []
         for r in found:
             status = "billable" if r.billable else "not billable (a header: report a more specific code)"
-            if r.page is None:
+            if r.page is None or (r.system is CodeSystem.CPT and "licen" in r.title.lower()):
                 lines.append(f"**{self._link(r)}** is a CPT code number known from the NCCI/MUE files; "
                              f"its descriptor needs an AMA CPT licence, so it is not shown here.")
             else:
