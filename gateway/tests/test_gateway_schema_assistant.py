@@ -80,6 +80,14 @@ async def test_a_blank_or_huge_question_is_bad_input_and_reaches_no_service(sche
     assert fake.calls["assistant.ask"] == 0
 
 
+async def test_a_bad_conversation_id_is_bad_input(schema, gateway_auth):
+    fake = FakeRpc({"assistant.ask": ANSWER})
+    result = await schema.execute(ASK, variable_values={"q": "and 59?", "c": "x" * 65},
+                                  context_value=context_for(gateway_auth, fake))
+    assert result.errors[0].extensions == {"code": "BAD_USER_INPUT"} and "conversation_id" in result.errors[0].message
+    assert fake.calls["assistant.ask"] == 0
+
+
 async def test_an_exhausted_quota_is_rate_limited_with_the_meters_reason(schema, gateway_auth):
     fake = FakeRpc({"assistant.ask": RateLimited("Guests can ask 3 questions. Register to ask more.")})
     result = await schema.execute(ASK, variable_values={"q": "MUE for J9035?"},

@@ -17,6 +17,7 @@ import strawberry
 from medcode_contracts import assistant as contract
 from medcode_contracts.codes import CodeSummary as CodeSummaryContract
 from medcode_contracts.errors import BadRequest, NotFound
+from pydantic import ValidationError
 from strawberry.types import Info
 
 from .codes.types import CodeSummary
@@ -83,9 +84,13 @@ async def _ask(info: Info, input: AskInput) -> contract.Answer:
     context = info.context
     account = await context.account(info)
     subject = await context.meter_subject()
-    request = contract.AskRequest(question=input.question, conversation_id=input.conversation_id,
-                                  channel=contract.Channel.WEB, subject=subject.subject, plan=subject.plan,
-                                  user_id=account.id if account else None, client_ip=subject.client_ip)
+    try:
+        request = contract.AskRequest(question=input.question, conversation_id=input.conversation_id,
+                                      channel=contract.Channel.WEB, subject=subject.subject, plan=subject.plan,
+                                      user_id=account.id if account else None, client_ip=subject.client_ip)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "input"
+        raise BadRequest(f"{where}: {exc.errors()[0]['msg']}") from None
     answer = await context.rpc.call(contract.SERVICE, contract.Rpc.ASK, request=request.model_dump(mode="json"),
                                     timeout=max(context.rpc_timeout or 0, ASK_TIMEOUT), op="ask")
     return contract.Answer.model_validate(answer)
