@@ -74,14 +74,16 @@ def management_vhost(amqp_uri: str) -> tuple[str, callable]:
     return vhost_uri, lambda: httpx.delete(f"{api}/vhosts/{name}", auth=auth)
 
 
-async def closed_loop(request, concurrency: int, duration: float) -> tuple[float, list[float]]:
-    """`concurrency` workers each send one request after another for `duration` seconds."""
+async def closed_loop(request, concurrency: int, duration: float,
+                      at_least: int = 0) -> tuple[float, list[float]]:
+    """`concurrency` workers each send one request after another for `duration` seconds
+    (and until `at_least` requests were sent, e.g. each question of a set once)."""
     latencies: list[float] = []
     deadline = time.perf_counter() + duration
 
     async def worker(n: int):
         for i in itertools.count(n):
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() >= deadline and len(latencies) >= at_least:
                 return
             start = time.perf_counter()
             await request(i)
@@ -151,7 +153,8 @@ async def measure(base_url: str, amqp_uri: str, token: str) -> list[tuple]:
             for _ in range(20):  # warm up caches and connections
                 await request(0)
             for concurrency in CONCURRENCY:
-                rps, lat = await closed_loop(request, concurrency, DURATION)
+                rps, lat = await closed_loop(request, concurrency, DURATION,
+                                             at_least=len(QUESTIONS) if name == ASK_CASE else 0)
                 lat.sort()
                 rows.append((name, concurrency, rps, statistics.median(lat) * 1000,
                              lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, len(lat)))
