@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 
 from medcode_contracts import coding_rules as rules
 from medcode_contracts.assistant import Citation, Intent
@@ -36,12 +35,11 @@ class Composed:
 
 
 class Composer:
-    def __init__(self, facts, library: docs.Library, ncds: LabNcds, code_url: str, today=date.today):
+    def __init__(self, facts, library: docs.Library, ncds: LabNcds, code_url: str):
         self.facts = facts
         self.library = library
         self.ncds = ncds
         self.code_url = code_url
-        self.today = today
 
     # ---- helpers ----------------------------------------------------------------------------
     def link(self, system: CodeSystem, code: str) -> str:

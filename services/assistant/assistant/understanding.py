@@ -78,16 +78,13 @@ def _systems_of(token: str) -> tuple[CodeSystem, ...]:
     return tuple(systems)
 
 
-_NOT_CODES = {"2024", "2025", "2026"}  # years are four digits anyway; kept for clarity
-
-
 def find_codes(text: str) -> list[CodeMention]:
     """Every code candidate in `text`, in order, once each."""
     attached = {m.group(1).upper(): m.group(2).upper() for m in _CODE_DASH_MODIFIER.finditer(text)}
     found: dict[str, CodeMention] = {}
     for match in _TOKEN.finditer(text):
         token = match.group(1).rstrip(".")
-        if token in _NOT_CODES or _is_date_part(text, match) or _is_age(text, match):
+        if _is_date_part(text, match) or _is_age(text, match):
             continue
         systems = _systems_of(token)
         if not systems:
