@@ -1,7 +1,7 @@
 """Settings of the assistant service, read from environment variables."""
 from __future__ import annotations
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from medcode_common.settings import read_settings
@@ -12,6 +12,9 @@ class AssistantSettings(BaseSettings):
 
     # Where an answer links each code it names; {system} and {code} are filled in.
     ASSISTANT_CODE_URL: str = "http://127.0.0.1:8000/codes/{system}/{code}"
+    # Seconds one call to the codes or metering service may take before the question
+    # fails as UNAVAILABLE (a question makes a few of them).
+    ASSISTANT_RPC_TIMEOUT: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("ASSISTANT_CODE_URL")
     @classmethod

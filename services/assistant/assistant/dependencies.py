@@ -23,13 +23,14 @@ class Knowledge:
     """What the assistant reads itself (documents, lab NCDs), and how it composes with the
     facts the codes service gives."""
 
-    def __init__(self, library: Library, ncds: LabNcds, code_url: str):
+    def __init__(self, library: Library, ncds: LabNcds, code_url: str, rpc_timeout: float = 10.0):
         self.library = library
         self.ncds = ncds
         self.code_url = code_url
+        self.rpc_timeout = rpc_timeout
 
     def composer(self, codes_rpc) -> Composer:
-        return Composer(CodesFacts(codes_rpc), self.library, self.ncds, self.code_url)
+        return Composer(CodesFacts(codes_rpc, self.rpc_timeout), self.library, self.ncds, self.code_url)
 
 
 class AssistantProvider(DependencyProvider):
@@ -50,8 +51,9 @@ class AssistantProvider(DependencyProvider):
 class KnowledgeProvider(DependencyProvider):
     def setup(self):
         mirror = load_settings().DATA_MIRROR
+        settings = load_assistant_settings()
         self.knowledge = Knowledge(Library.from_mirror(mirror), LabNcds.from_mirror(mirror),
-                                   load_assistant_settings().ASSISTANT_CODE_URL)
+                                   settings.ASSISTANT_CODE_URL, settings.ASSISTANT_RPC_TIMEOUT)
 
     def get_dependency(self, worker_ctx):
         return self.knowledge

@@ -4,9 +4,9 @@
 
 Order of an `ask`: the conversation must be the asker's (else NotFound: nobody learns
 that someone else's exists); a request id already answered returns that answer (no
-second count, no second answer); the meter must grant the question (else RateLimited
-with the meter's reason); then the question is understood, answered and stored with its
-events in one transaction. Question text goes only into the store and the
+second count, no second answer); the question is understood and answered; the meter
+must grant it (else RateLimited with the meter's reason); then question and answer are
+stored with their events in one transaction. Question text goes only into the store and the
 `question_received` event, never into logs.
 """
 from __future__ import annotations
@@ -53,12 +53,13 @@ class Assistant:
             earlier = self.store.answer_for_request(key)
             if earlier is not None:
                 return earlier
+        # Composed before it is counted: a question that fails on the way (the codes
+        # service away) costs the asker nothing, and its retry is counted once.
+        understood = understand(request.question, conversation.context if conversation else None)
+        composed = composer.compose(understood)
         decision = meter(MeterRequest(subject=request.subject, plan=request.plan, client_ip=request.client_ip))
         if not decision.granted:
             raise RateLimited(decision.reason or "The question quota of your plan is used up.")
-
-        understood = understand(request.question, conversation.context if conversation else None)
-        composed = composer.compose(understood)
         conversation_id = conversation.id if conversation else str(uuid.uuid4())
         answer = Answer(id=str(uuid.uuid4()), conversation_id=conversation_id, text=composed.text,
                         intent=composed.intent, citations=composed.citations, codes=composed.codes)

@@ -12,40 +12,54 @@ from dataclasses import dataclass
 from medcode_contracts import codes as codes_contract
 from medcode_contracts import coding_rules as rules
 from medcode_contracts.codes import CodePage, CodeSummary, CodeSystem, SearchResult
+from medcode_contracts.errors import Unavailable
 
 from .understanding import CodeMention
 
 CPT_TITLE = "CPT® code (the descriptor needs an AMA CPT licence)"
 
 
+def call_within(timeout: float, service: str, method, request):
+    """`method(request)` of a Nameko RPC proxy, or Unavailable after `timeout` seconds
+    (Nameko's own RPC client waits for ever, and a stuck worker serves nobody)."""
+    import eventlet
+
+    with eventlet.Timeout(timeout, Unavailable(f"the {service} service did not answer within {timeout:g} s")):
+        return method(request)
+
+
 class CodesFacts:
-    def __init__(self, codes_rpc):
+    def __init__(self, codes_rpc, timeout: float = 10.0):
         self.rpc = codes_rpc
+        self.timeout = timeout
+
+    def _call(self, name: str, request):
+        return call_within(self.timeout, codes_contract.SERVICE, getattr(self.rpc, name), request)
 
     def get_codes(self, refs: list[tuple[CodeSystem, str]]) -> list[CodePage | None]:
         if not refs:
             return []
-        pages = self.rpc.get_codes({"refs": [{"system": s.value, "code": c} for s, c in refs]})
+        pages = self._call("get_codes", {"refs": [{"system": s.value, "code": c} for s, c in refs]})
         return [CodePage.model_validate(p) if p else None for p in pages]
 
     def search(self, query: str, systems: list[CodeSystem] | None = None, first: int = 5,
                billable_only: bool = False) -> SearchResult:
         request = codes_contract.SearchRequest(query=query[:200], systems=systems, first=first,
                                                billable_only=billable_only)
-        return SearchResult.model_validate(self.rpc.search_codes(request.model_dump(mode="json")))
+        return SearchResult.model_validate(self._call("search_codes", request.model_dump(mode="json")))
 
     def check_claim(self, claim: rules.ClaimInput) -> rules.ClaimCheck:
-        return rules.ClaimCheck.model_validate(self.rpc.check_claim(claim.model_dump(mode="json")))
+        return rules.ClaimCheck.model_validate(self._call("check_claim", claim.model_dump(mode="json")))
 
     def get_modifier(self, code: str) -> rules.Modifier | None:
-        found = self.rpc.get_modifier({"code": code})
+        found = self._call("get_modifier", {"code": code})
         return rules.Modifier.model_validate(found) if found else None
 
     def get_code_rules(self, refs: list[tuple[CodeSystem, str]], ptp_first: int = 0) -> list[rules.CodeRules]:
         if not refs:
             return []
-        found = self.rpc.get_code_rules({"refs": [{"system": s.value, "code": c} for s, c in refs],
-                                         "ptp_first": ptp_first})
+        found = self._call("get_code_rules", {"refs": [{"system": s.value, "code": c} for s, c in refs],
+                                              "ptp_first": ptp_first})
         return [rules.CodeRules.model_validate(r) for r in found]
 
 

@@ -23,6 +23,7 @@ from medcode_contracts.errors import PlatformError
 from medcode_contracts.metering import QuestionDecision
 
 from .dependencies import AssistantProvider, KnowledgeProvider, assistant_events
+from .facts import call_within
 
 log = logging.getLogger(__name__)
 expected = rpc(expected_exceptions=PlatformError)
@@ -54,7 +55,9 @@ class AssistantService:
         return self.assistant.conversation(parsed).model_dump(mode="json")
 
     def _meter(self, request) -> QuestionDecision:
-        return QuestionDecision.model_validate(self.metering_rpc.check_questions(request.model_dump(mode="json")))
+        decision = call_within(self.knowledge.rpc_timeout, metering_contract.SERVICE, self.metering_rpc.check_questions,
+                               request.model_dump(mode="json"))
+        return QuestionDecision.model_validate(decision)
 
     # A store failure raises, so the message is requeued (the inbox makes a retry harmless).
     @event_handler(accounts.SERVICE, accounts.Events.USER_DELETED, requeue_on_error=True)

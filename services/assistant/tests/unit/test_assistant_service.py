@@ -100,3 +100,32 @@ def test_bad_requests_are_bad_requests(service, payload):
     with pytest.raises(BadRequest):
         service.ask(payload)
     service.metering_rpc.check_questions.assert_not_called()
+
+
+def test_a_question_the_codes_service_cannot_answer_is_not_counted(service):
+    from medcode_contracts.errors import Unavailable
+
+    def away(request):
+        raise Unavailable("the codes service did not answer within 10 s")
+
+    service.codes_rpc.get_codes = away
+    with pytest.raises(Unavailable):
+        service.ask({"question": "Is K22 billable?", **GUEST})
+    service.metering_rpc.check_questions.assert_not_called()
+
+
+def test_a_codes_call_that_never_returns_times_out():
+    import eventlet
+
+    from medcode_contracts.errors import Unavailable
+
+    from assistant.facts import CodesFacts
+
+    class Stuck:
+        def get_codes(self, request):
+            eventlet.sleep(5)
+
+    from medcode_contracts.codes import CodeSystem
+
+    with pytest.raises(Unavailable, match="did not answer within 0.05 s"):
+        CodesFacts(Stuck(), timeout=0.05).get_codes([(CodeSystem.ICD10CM, "K220")])
