@@ -11,7 +11,8 @@ is tried again later (doubling delay, capped). The assistant's request id makes 
 ask of the same mail return the first answer, uncounted, so a retry after a crash
 neither loses nor doubles an answer; the reply's Message-ID is derived from the incoming
 one, so even a reply resent after a crash between relay and bookkeeping is recognisably
-the same message.
+the same message. Each due mail is claimed for a lease (MailStore.due), so two processes
+never work on the same mail.
 """
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ class Processor:
 
     async def process_due(self) -> int:
         done = 0
-        for stored in await asyncio.to_thread(self.store.due):
+        lease = self.ask_timeout * 3 + 30  # longer than one mail's lookups, answer and relay
+        for stored in await asyncio.to_thread(self.store.due, None, 20, lease):
             await self.handle(stored)
             done += 1
         return done

@@ -72,14 +72,25 @@ class MailStore:
                                               raw=raw, state=PENDING, attempts=0, next_attempt_at=now,
                                               received_at=now)
 
-    def due(self, now: datetime | None = None, limit: int = 20) -> list[StoredMail]:
+    def due(self, now: datetime | None = None, limit: int = 20, lease: float = 120.0) -> list[StoredMail]:
+        """Pending mail whose time has come, each claimed for `lease` seconds: another
+        process (a second replica, an overlapping restart) skips it meanwhile, and a
+        process that dies holding it only delays it by the lease."""
         now = now or utcnow()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(mails.c.id, mails.c.message_id, mails.c.envelope_sender, mails.c.raw,
-                                          mails.c.attempts)
+                                          mails.c.attempts, mails.c.next_attempt_at)
                                 .where(mails.c.state == PENDING, mails.c.next_attempt_at <= now)
                                 .order_by(mails.c.id).limit(limit)).all()
-        return [StoredMail(r.id, r.message_id, r.envelope_sender, r.raw, r.attempts) for r in rows]
+        claimed = []
+        for row in rows:
+            with self.engine.begin() as conn:
+                taken = conn.execute(mails.update().where(
+                    mails.c.id == row.id, mails.c.state == PENDING, mails.c.next_attempt_at == row.next_attempt_at)
+                    .values(next_attempt_at=now + timedelta(seconds=lease))).rowcount
+            if taken == 1:
+                claimed.append(StoredMail(row.id, row.message_id, row.envelope_sender, row.raw, row.attempts))
+        return claimed
 
     def next_due_in(self, now: datetime | None = None) -> float | None:
         now = now or utcnow()

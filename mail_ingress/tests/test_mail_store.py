@@ -24,6 +24,14 @@ def test_a_message_id_is_stored_once(store):
     assert (due.message_id, due.raw, due.attempts) == ("m1@x", b"raw", 0)
 
 
+def test_a_due_mail_is_claimed_by_one_process_for_the_lease(store):
+    store.accept("m1@x", None, b"raw")
+    [due] = store.due(lease=60)
+    assert store.due() == []                                   # another replica finds nothing
+    [again] = store.due(utcnow() + timedelta(seconds=61))      # its holder died: due after the lease
+    assert again.id == due.id
+
+
 def test_a_failed_mail_waits_then_comes_due_again(store):
     store.accept("m1@x", None, b"raw")
     [due] = store.due()
