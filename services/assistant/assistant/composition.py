@@ -15,7 +15,7 @@ from medcode_contracts.codes import CodeSummary, CodeSystem
 from . import documents as docs
 from .coverage import RESOLUTIONS, LabNcds
 from .facts import ResolvedCode, resolve
-from .understanding import CodeMention, Understanding, find_codes, search_phrase
+from .understanding import CodeMention, Understanding, expand_abbreviations, find_codes, search_phrase
 
 DONT_KNOW = "I don't know"
 SYSTEM_NAMES = {CodeSystem.ICD10CM: "ICD-10-CM", CodeSystem.ICD10PCS: "ICD-10-PCS", CodeSystem.HCPCS: "HCPCS",
@@ -292,7 +292,7 @@ class Composer:
 
     # ---- documents -------------------------------------------------------------------------------
     def guideline(self, u: Understanding) -> Composed:
-        query = u.topic
+        query = expand_abbreviations(u.topic)
         documents = (docs.ICD10CM_GUIDELINES, docs.NCCI_MANUAL)
         if re.search(r"\bncci\b|policy manual|modifier|bundl|ptp|mue", query, re.I):
             documents = (docs.NCCI_MANUAL,)

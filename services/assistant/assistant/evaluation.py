@@ -56,6 +56,9 @@ QUESTIONS: list[Q] = [
     Q("diagnosis code for copd with acute exacerbation", "CODE_SEARCH", ("search", "J44.1")),
     Q("what's the code for chest pain", "CODE_SEARCH", ("search", "R07.9")),
     Q("ICD-10 code for acute appendicitis", "CODE_SEARCH", ("search_prefix", "K35")),
+    Q("icd 10 for afib", "CODE_SEARCH", ("search_prefix", "I48")),
+    Q("z code for personal history of colon polyps", "CODE_SEARCH", ("search_prefix", "Z86.010")),
+    Q("whats the dx code for gerd", "CODE_SEARCH", ("search", "K21.9")),
     # ---- NCCI_PAIR ----
     Q("Can 11042 and 97597 be billed together?", "NCCI_PAIR", ("ncci", ["11042", "97597"], [])),
     Q("93000 and 93005 same day?", "NCCI_PAIR", ("ncci", ["93000", "93005"], [])),
@@ -66,6 +69,7 @@ QUESTIONS: list[Q] = [
     Q("11042 with 93000-59, ok?", "NCCI_PAIR", ("ncci", ["11042", "93000"], ["59"])),
     Q("Can 43497 and 43280 be billed together?", "NCCI_PAIR", ("ncci", ["43497", "43280"], [])),
     Q("36415 and 36591 together?", "NCCI_PAIR", ("ncci", ["36415", "36591"], [])),
+    Q("Does NCCI allow 93000 w/ 93005?", "NCCI_PAIR", ("ncci", ["93000", "93005"], [])),
     Q("Can 20610 and 99213 be billed together?", "NCCI_PAIR", ("ncci", ["20610", "99213"], [])),
     Q("and with modifier 25?", "NCCI_PAIR", ("ncci", ["20610", "99213"], ["25"]), follow_up=True),
     Q("what about 99214?", "NCCI_PAIR", ("ncci", ["20610", "99214"], []), follow_up=True),
@@ -79,6 +83,7 @@ QUESTIONS: list[Q] = [
     Q("MUE for 93000 outpatient hospital", "MUE", ("mue", "93000")),
     Q("medically unlikely edit for 11042", "MUE", ("mue", "11042")),
     Q("what's the MUE on 20610", "MUE", ("mue", "20610")),
+    Q("mue j9035 opps", "MUE", ("mue", "J9035", "outpatient_hospital")),
     Q("units limit for G0008", "MUE", ("mue", "G0008")),
     Q("what about 3 units?", "MUE", ("mue_units", "G0008", 3), follow_up=True),
     # ---- MODIFIER ----
@@ -106,6 +111,7 @@ QUESTIONS: list[Q] = [
     Q("NCCI policy manual on add-on codes", "GUIDELINE", ("section", "Chapter I, Section R")),
     Q("guidelines for coding sequela (late effects)", "GUIDELINE", ("section", "Section I.B.10")),
     Q("official guidelines for COVID-19 coding", "GUIDELINE", ("section", "Section I.C.1.g")),
+    Q("Sequencing of HTN with CKD", "GUIDELINE", ("section", "Section I.C.9.a.2")),
     # ---- COVERAGE ----
     Q("Is 87086 covered for N39.0?", "COVERAGE", ("ncd", "87086", "N39.0")),
     Q("is 87086 covered for z00.00", "COVERAGE", ("ncd", "87086", "Z00.00")),
@@ -232,9 +238,12 @@ async def grade(oracle: Oracle, q: Q, answer: dict) -> str | None:
         return None
     if kind in ("mue", "mue_units"):
         code = args[0]
+        setting = args[1] if kind == "mue" and len(args) > 1 else None
         system = "HCPCS" if code[0].isalpha() else "CPT"
         rules = await oracle.rules(system, code)
         for mue in rules["mue"]:
+            if setting and mue["setting"] != setting:
+                continue
             if f"MUE {mue['max_units']} unit" not in text:
                 return f"MUE {mue['max_units']} ({mue['setting']}) missing"
         if not rules["mue"] and DONT_KNOW not in text:

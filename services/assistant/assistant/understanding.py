@@ -195,7 +195,7 @@ def _system_hint(text: str) -> CodeSystem | None:
     lowered = text.lower()
     if re.search(r"icd-?10-?pcs|\bpcs\b|inpatient procedure", lowered):
         return CodeSystem.ICD10PCS
-    if re.search(r"icd-?10(-?cm)?|\bdx\b|diagnos", lowered):
+    if re.search(r"icd[- ]?10(-?cm)?|\bdx\b|diagnos|\bz[- ]codes?\b", lowered):
         return CodeSystem.ICD10CM
     if re.search(r"\bhcpcs\b|level ii|\bj-?code", lowered):
         return CodeSystem.HCPCS
@@ -211,6 +211,25 @@ code codes coding please pls thanks thank need want know any some icd icd10 icd-
 diagnoses procedure correct right proper use using used get bill billing billed report reported number""".split())
 
 
+# Abbreviations coders type, in the documents' words (the codes service's search has its
+# own list for code titles; this one is for searching the guidelines and manuals).
+ABBREVIATIONS = {
+    "htn": "hypertension", "ckd": "chronic kidney disease", "dm": "diabetes mellitus",
+    "t2dm": "type 2 diabetes mellitus", "chf": "heart failure", "hf": "heart failure",
+    "copd": "chronic obstructive pulmonary disease", "mi": "myocardial infarction", "ami": "acute myocardial infarction",
+    "afib": "atrial fibrillation", "uti": "urinary tract infection", "cad": "coronary artery disease",
+    "gerd": "gastro-esophageal reflux disease", "cva": "cerebrovascular accident stroke", "aki": "acute kidney injury",
+    "esrd": "end stage renal disease", "hiv": "human immunodeficiency virus hiv", "covid": "covid-19",
+    "poa": "present on admission", "pdx": "principal diagnosis", "sdx": "secondary diagnosis",
+    "e/m": "evaluation and management", "em": "evaluation and management", "ptp": "procedure-to-procedure",
+    "mue": "medically unlikely edits", "mues": "medically unlikely edits", "dx": "diagnosis",
+}
+
+
+def expand_abbreviations(text: str) -> str:
+    return " ".join(ABBREVIATIONS.get(word.lower(), word) for word in text.split())
+
+
 def topic_words(text: str) -> str:
     """The content words of a question, for searching titles or documents."""
     words = re.findall(r"[A-Za-z][A-Za-z'-]+|\d+", text.lower())
@@ -219,7 +238,7 @@ def topic_words(text: str) -> str:
 
 def search_phrase(text: str) -> str:
     """What to search code titles for: the words after 'code for' etc., else the topic."""
-    match = re.search(r"\b(?:code|codes|dx|cpt|hcpcs|pcs|icd-?10(?:-cm|-pcs)?)\s+(?:code\s+)?(?:for|of)\s+(.+)$",
+    match = re.search(r"\b(?:code|codes|dx|cpt|hcpcs|pcs|icd-?\s?10(?:-?cm|-?pcs)?)\s+(?:code\s+)?(?:for|of)\s+(.+)$",
                       text, re.I)
     phrase = match.group(1) if match else text
     phrase = re.sub(r"[?!.]+$", "", phrase).strip()
@@ -249,6 +268,8 @@ def understand(question: str, context: dict | None = None) -> Understanding:
         result.intent = Intent.NCCI_PAIR
     elif _has(text, _COVERAGE):
         result.intent = Intent.COVERAGE
+    elif not codes and _has(text, r"\b(codes?|icd-?\s?10(-?cm|-?pcs)?|cpt|hcpcs|dx)\s+(codes?\s+)?(for|of)\b"):
+        result.intent = Intent.CODE_SEARCH
     elif _has(text, _CASE) and not _has(text, r"guideline|sequenc") and len(topic_words(text).split()) >= 2:
         result.intent = Intent.CASE_TO_CODES
     elif modifiers and not codes:
