@@ -287,7 +287,9 @@ class Composer:
         if missing:
             text.append(self._not_found(missing))
         if not found and not missing:
-            text.append("A crosswalk question needs an ICD-10-CM or ICD-10-PCS code.")
+            text.append(f"{DONT_KNOW} the crosswalk from an ICD-9-CM code: the assistant looks GEM entries up by "
+                        "ICD-10 code (each ICD-10-CM code's page lists its forward and backward GEM entries). "
+                        "Ask “crosswalk for <ICD-10-CM code>”, or look the ICD-9-CM code up in the CMS GEM files.")
         return Composed(Intent.CROSSWALK, "\n".join(text), citations, self._codes(codes))
 
     # ---- documents -------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ QUESTIONS: list[Q] = [
     Q("map J45.909 to icd-9", "CROSSWALK", ("crosswalk", "ICD10CM", "J45.909")),
     Q("convert N39.0 to icd9", "CROSSWALK", ("crosswalk", "ICD10CM", "N39.0")),
     Q("crosswalk for R07.9", "CROSSWALK", ("crosswalk", "ICD10CM", "R07.9")),
+    Q("what's the crosswalk for 250.00", "CROSSWALK", ("dont_know",)),
     # ---- GUIDELINE ----
     Q("Guidelines for sequencing sepsis?", "GUIDELINE", ("section", "Section I.C.1.d")),
     Q("how do I code an uncertain diagnosis in the outpatient setting", "GUIDELINE", ("section", "Section IV.H")),

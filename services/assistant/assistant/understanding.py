@@ -159,6 +159,7 @@ def _has(text: str, pattern: str) -> bool:
     return re.search(pattern, text, re.I) is not None
 
 
+_ICD9 = r"(?<![\w.])(?:\d{3}\.\d{1,2}|V\d{2}\.\d{1,2}|E\d{3}\.\d)(?![\w.])"
 _MUE = r"\bmues?\b|medically unlikely|max(imum)?\s+(number\s+of\s+)?units|how many units|units? limit|unit limit"
 _NCCI = (r"\bncci\b|\bptp\b|bundl|billed? (them )?together|bill .* (with|and) |together|same (day|date|session)"
          r"|separately (billable|reportable)|column (1|one|2|two)|\bunbundl|report(ed)? with|edit\b")
@@ -260,7 +261,7 @@ def understand(question: str, context: dict | None = None) -> Understanding:
                            date_of_service=find_date(text), setting=find_setting(text),
                            topic=topic_words(text), system_hint=hint, question=text)
 
-    if _has(text, _CROSSWALK) and codes:
+    if _has(text, _CROSSWALK) and (codes or _has(text, _ICD9)):
         result.intent = Intent.CROSSWALK
     elif _has(text, _MUE) or (units is not None and len(procedures) == 1 and not _has(text, _NCCI)):
         result.intent = Intent.MUE

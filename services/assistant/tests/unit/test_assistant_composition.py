@@ -81,3 +81,8 @@ def test_coverage_from_the_lab_ncd_files(composer, facts):
 def test_unknown_questions_say_so_and_suggest(composer):
     answer = composer.compose(understand("tell me a joke"))
     assert answer.intent is Intent.UNKNOWN and answer.text.startswith(DONT_KNOW) and answer.codes == []
+
+
+def test_an_icd9_crosswalk_is_an_honest_dont_know(composer):
+    answer = composer.compose(understand("what's the crosswalk for 250.00"))
+    assert answer.intent is Intent.CROSSWALK and DONT_KNOW in answer.text and answer.codes == []
