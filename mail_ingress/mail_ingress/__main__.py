@@ -51,6 +51,8 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # aiosmtpd logs every SMTP command at INFO, addresses included: personal data.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     asyncio.run(serve(platform, settings))
     return 0
 
