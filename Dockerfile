@@ -2,6 +2,7 @@
 #   gateway:  python -m gateway
 #   service:  python -m medcode_common.runner codes.service:CodesService
 #   loading:  python -m codes.cli load
+#   mail:     python -m mail_ingress
 # The web app's pinned npm libraries, vendored into web/app/vendor (scripts/vendor-web.sh).
 FROM node:20-slim AS web
 COPY scripts/vendor-web.sh /src/scripts/vendor-web.sh
@@ -18,6 +19,7 @@ COPY contracts contracts
 COPY libs libs
 COPY services services
 COPY gateway gateway
+COPY mail_ingress mail_ingress
 RUN /app/venv/bin/pip install --no-cache-dir --no-deps .
 
 FROM python:3.11-slim

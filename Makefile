@@ -17,7 +17,7 @@ TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_POSTGRES_URL
 
 SERVICE_TESTS := libs/tests services
-ASYNC_TESTS := contracts/tests gateway/tests tests
+ASYNC_TESTS := contracts/tests gateway/tests mail_ingress/tests tests
 
 .PHONY: help install web lock broker postgres load run test test-services test-async bench admin clean \
 	policy-tools dead-letters events

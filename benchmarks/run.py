@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from assistant.evaluation import QUESTIONS
 from benchmarks import rules_bench
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
@@ -34,6 +35,9 @@ SEARCH = ("query($q: String!) { searchCodes(query: $q, first: 10) "
           "{ totalCount edges { score highlight node { system code title billable } } } }")
 CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
         "{ code title billable notes { excludes1 } parent { code } children { code } } }")
+ASK = ("mutation($q: String!) { ask(input: {question: $q}) "
+       "{ id intent text citations { source locator } codes { system code } } }")
+ASK_CASE = "full stack ask (assistant question set)"
 
 
 def distinct_queries() -> list[str]:
@@ -70,14 +74,16 @@ def management_vhost(amqp_uri: str) -> tuple[str, callable]:
     return vhost_uri, lambda: httpx.delete(f"{api}/vhosts/{name}", auth=auth)
 
 
-async def closed_loop(request, concurrency: int, duration: float) -> tuple[float, list[float]]:
-    """`concurrency` workers each send one request after another for `duration` seconds."""
+async def closed_loop(request, concurrency: int, duration: float,
+                      at_least: int = 0) -> tuple[float, list[float]]:
+    """`concurrency` workers each send one request after another for `duration` seconds
+    (and until `at_least` requests were sent, e.g. each question of a set once)."""
     latencies: list[float] = []
     deadline = time.perf_counter() + duration
 
     async def worker(n: int):
         for i in itertools.count(n):
-            if time.perf_counter() >= deadline:
+            if time.perf_counter() >= deadline and len(latencies) >= at_least:
                 return
             start = time.perf_counter()
             await request(i)
@@ -140,12 +146,15 @@ async def measure(base_url: str, amqp_uri: str, token: str) -> list[tuple]:
             # A PRO member's full page: authenticate, meter and page RPCs behind one query.
             ("full stack code page (PRO)", graphql(client, CODE, lambda i: dict(zip(("s", "c"), CODES[i % len(CODES)])),
                                                    headers=pro)),
+            # The coding assistant's answers to the evaluation set, in turn, as a PRO member.
+            (ASK_CASE, graphql(client, ASK, lambda i: {"q": QUESTIONS[i % len(QUESTIONS)].text}, headers=pro)),
         ]
         for name, request in cases:
             for _ in range(20):  # warm up caches and connections
                 await request(0)
             for concurrency in CONCURRENCY:
-                rps, lat = await closed_loop(request, concurrency, DURATION)
+                rps, lat = await closed_loop(request, concurrency, DURATION,
+                                             at_least=len(QUESTIONS) if name == ASK_CASE else 0)
                 lat.sort()
                 rows.append((name, concurrency, rps, statistics.median(lat) * 1000,
                              lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, len(lat)))
@@ -169,13 +178,18 @@ def report(rows: list[tuple]) -> None:
         latency_ratio = by[(name, 1)][3] / rpc_p50
         print(f"{name}: throughput {throughput_ratio:.2f}x bare gateway{goal_throughput} at concurrency {top}; "
               f"p50 {latency_ratio:.2f}x one RPC round trip{goal_latency} at concurrency 1")
+    for conc in CONCURRENCY:
+        _, _, rps, p50, p99, n = by[(ASK_CASE, conc)]
+        print(f"assistant answer latency over the {len(QUESTIONS)}-question set at concurrency {conc}: "
+              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({n} answers, {rps:.1f}/s)")
 
 
 def main() -> int:
     settings = load_settings()
     amqp_uri, drop_vhost = management_vhost(settings.AMQP_URI)
     port = free_port()
-    env = dict(os.environ, AMQP_URI=amqp_uri, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1")
+    env = dict(os.environ, AMQP_URI=amqp_uri, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1",
+               SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}")
     # Every load comes from one address: the per-client rate limit would measure itself.
     env.setdefault("RATE_LIMIT_PER_MINUTE", "0")
     platform = Platform(env=env)

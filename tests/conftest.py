@@ -24,6 +24,8 @@ import pytest
 from gateway.testing import Vhost, free_port
 from medcode_common.launcher import SERVICES  # the same module:Class table make run uses
 
+# Processes of the stack that are not Nameko services: name -> module run with -m.
+EDGE_PROCESSES = {"gateway": "gateway", "mail_ingress": "mail_ingress", "mail_relay": "medcode_common.mail"}
 RPC_TIMEOUT = 2.0      # the e2e gateway's; short, so the outage tests are quick
 LOAD_TIMEOUT = 1200    # loading every code set once, on a slow machine
 START_TIMEOUT = 180    # until /readyz answers 200
@@ -40,7 +42,8 @@ class Stack:
                     if key not in ("DATABASE_URL", "SEARCH_BACKEND")}
         self.env.update(AMQP_URI=amqp_uri, DATA_DIR=str(workdir / "data"), DATA_MIRROR=str(data_mirror),
                         GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(self.port), RPC_TIMEOUT=str(RPC_TIMEOUT),
-                        PYTHONUNBUFFERED="1", MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"))
+                        PYTHONUNBUFFERED="1", MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"),
+                        SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}")
         # Every test client comes from 127.0.0.1: the per-address limits that keep a
         # stranger from farming accounts or hammering the gateway would trip over the
         # suite itself. Tests of those limits set them on a platform of their own.
@@ -72,8 +75,8 @@ class Stack:
         self.code_sets_loaded = True
 
     def start(self, name: str) -> None:
-        if name == "gateway":
-            command = [sys.executable, "-m", "gateway"]
+        if name in EDGE_PROCESSES:
+            command = [sys.executable, "-m", EDGE_PROCESSES[name]]
         else:
             command = [sys.executable, "-m", "medcode_common.runner", SERVICES[name]]
         log = open(self._log(name), "a")
@@ -131,6 +134,21 @@ class Stack:
         self.start("gateway")
         self.wait_ready()
 
+    def start_mail(self) -> None:
+        """The development relay (mail lands in DATA_DIR/outbox) and the mail ingress."""
+        self.start("mail_relay")
+        self.start("mail_ingress")
+        for port in (self.env["SMTP_RELAY"].rsplit(":", 1)[1], self.env["SMTP_PORT"]):
+            deadline = time.monotonic() + 60
+            while not _listening(int(port)):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"nothing listens on {port}:\n{self.log_tail('mail_ingress')}")
+                time.sleep(0.2)
+
+    @property
+    def outbox(self) -> Path:
+        return self.workdir / "data" / "outbox"
+
     @contextmanager
     def down(self, name: str):
         """`with stack.down("careers"):` the service is killed inside, restarted after."""
@@ -152,6 +170,14 @@ class Stack:
         text = httpx.get(f"{self.url}/metrics", timeout=5).text
         match = re.search(rf'^gateway_rpc_calls_total{{target="{re.escape(target)}"}} (\d+)$', text, re.M)
         return int(match.group(1)) if match else 0
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 # The codes the e2e claims use. Loading the full 2.5 M-row PTP release would add a minute

@@ -32,6 +32,9 @@ class Rpc:
     GET_ACCOUNT = "get_account"          # GetAccountRequest -> Account (viewer, or ADMIN: anyone)
     SET_PLAN = "set_plan"                # SetPlanRequest -> Account (caller must be ADMIN)
     DELETE_ACCOUNT = "delete_account"    # DeleteAccountRequest -> bool
+    # For edge processes that know a person only by address (the mail ingress): never
+    # exposed by the gateway.
+    FIND_ACCOUNT = "find_account"        # FindAccountRequest -> Account | None
 
 
 class Events:
@@ -86,6 +89,10 @@ class SetPlanRequest(TokenRequest):
 
 class DeleteAccountRequest(TokenRequest):
     account_id: str | None = None  # None: the caller's own account
+
+
+class FindAccountRequest(Model):
+    email: str = Field(max_length=320)
 
 
 class Account(Model):

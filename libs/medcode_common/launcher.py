@@ -42,6 +42,8 @@ class Platform:
         self.children["gateway"] = subprocess.Popen([self.python, "-m", "gateway"], env=self.env)
         # The development mail relay: outgoing mail lands in DATA_DIR/outbox, not the internet.
         self.children["mail-relay"] = subprocess.Popen([self.python, "-m", "medcode_common.mail"], env=self.env)
+        # The assistant by email: the SMTP listener for ASK_ADDRESS (SMTP_PORT).
+        self.children["mail-ingress"] = subprocess.Popen([self.python, "-m", "mail_ingress"], env=self.env)
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.children.items() if proc.poll() is not None]

@@ -17,7 +17,8 @@ from medcode_contracts import events
 
 SOURCES = ("accounts", "metering", "codes", "assistant", "careers")
 EXPECTED = {"accounts.user_registered/1", "accounts.plan_changed/1", "accounts.user_deleted/1",
-            "metering.view_recorded/1", "metering.quota_exhausted/1"}
+            "metering.view_recorded/1", "metering.quota_exhausted/1",
+            "assistant.question_received/1", "assistant.answer_ready/1"}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,7 @@ def test_what_the_services_emit_matches_the_published_schemas(platform):
             subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=platform.env,
                            check=True, capture_output=True)
             gql(member, 'mutation { setPlan(accountId: "%s", plan: PRO) { plan } }' % account_id, token)
+            gql(member, 'mutation { ask(input: {question: "Is E11.9 billable?"}) { id } }', token)  # assistant
             gql(member, "mutation { deleteAccount }", token)                 # user_deleted
 
         received: list[tuple[str, str, dict]] = []

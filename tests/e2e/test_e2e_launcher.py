@@ -38,7 +38,7 @@ def launcher(tmp_path):
         port = free_port()
         env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(tmp_path), GATEWAY_PORT=str(port),
                    GATEWAY_HOST="127.0.0.1", PYTHONUNBUFFERED="1",
-                   SMTP_RELAY=f"127.0.0.1:{free_port()}")
+                   SMTP_RELAY=f"127.0.0.1:{free_port()}", SMTP_PORT=str(free_port()))
         env.pop("DATABASE_URL", None)
         log = open(tmp_path / "launcher.log", "w+")
         proc = subprocess.Popen([sys.executable, "-m", "medcode_common.launcher"], env=env,
@@ -65,7 +65,7 @@ def test_prints_the_urls_serves_graphql_and_stops_everything_on_sigterm(launcher
     assert httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, timeout=10).json() == \
         {"data": {"__typename": "Query"}}
     children = _children(proc.pid)
-    assert len(children) == 7  # five services, the gateway and the development mail relay
+    assert len(children) == 8  # five services, the gateway, the development mail relay, the mail ingress
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0

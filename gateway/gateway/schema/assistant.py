@@ -1,13 +1,29 @@
-"""The coding assistant (a later issue implements it)."""
+"""The coding assistant: `ask`, `conversation` and `answerStream` over the assistant
+service's ask / get_conversation RPCs (contracts: medcode_contracts.assistant).
+
+The caller asks as itself: the account when logged in (its plan meters the question), else
+the guest id of its cookie. The assistant service meters and owns the conversations; a
+conversation of someone else is NOT_FOUND, an exhausted quota RATE_LIMITED.
+`answerStream` sends the composed answer in chunks (a block of markdown each) and then a
+last event with done = true carrying the whole Answer.
+"""
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
+from medcode_contracts import assistant as contract
+from medcode_contracts.codes import CodeSummary as CodeSummaryContract
+from medcode_contracts.errors import BadRequest, NotFound
+from pydantic import ValidationError
+from strawberry.types import Info
 
 from .codes.types import CodeSummary
-from .errors import not_implemented
+
+# Answers take longer than a lookup (several codes-service calls): their own timeout.
+ASK_TIMEOUT = 20.0
 
 
 @strawberry.input
@@ -33,6 +49,15 @@ class Answer:
     citations: list[Citation]
     codes: list[CodeSummary]
 
+    @classmethod
+    def from_contract(cls, answer: contract.Answer) -> Answer:
+        return cls(id=strawberry.ID(answer.id), conversation_id=strawberry.ID(answer.conversation_id),
+                   text=answer.text, intent=answer.intent.value,
+                   citations=[Citation(source=c.source, locator=c.locator, excerpt=c.excerpt)
+                              for c in answer.citations],
+                   codes=[CodeSummary.from_contract(CodeSummaryContract.model_validate(c.model_dump()))
+                          for c in answer.codes])
+
 
 @strawberry.type
 class AnswerChunk:
@@ -55,24 +80,71 @@ class Conversation:
     messages: list[Message]
 
 
+async def _ask(info: Info, input: AskInput) -> contract.Answer:
+    context = info.context
+    account = await context.account(info)
+    subject = await context.meter_subject()
+    try:
+        request = contract.AskRequest(question=input.question, conversation_id=input.conversation_id,
+                                      channel=contract.Channel.WEB, subject=subject.subject, plan=subject.plan,
+                                      user_id=account.id if account else None, client_ip=subject.client_ip)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "input"
+        raise BadRequest(f"{where}: {exc.errors()[0]['msg']}") from None
+    answer = await context.rpc.call(contract.SERVICE, contract.Rpc.ASK, request=request.model_dump(mode="json"),
+                                    timeout=max(context.rpc_timeout or 0, ASK_TIMEOUT), op="ask")
+    return contract.Answer.model_validate(answer)
+
+
+def _validated(input: AskInput) -> AskInput:
+    question = input.question.strip()
+    if not question:
+        raise BadRequest("question: must not be blank")
+    if len(question) > contract.MAX_QUESTION_LENGTH:
+        raise BadRequest(f"question: at most {contract.MAX_QUESTION_LENGTH} characters")
+    return AskInput(question=question, conversation_id=input.conversation_id)
+
+
+def chunks(text: str) -> list[str]:
+    """The answer in pieces a reader can take one at a time: paragraphs and list items."""
+    pieces = [piece for piece in re.split(r"(?<=\n)", text) if piece]
+    return pieces or [text]
+
+
 @strawberry.type
 class AssistantQuery:
     @strawberry.field
-    async def conversation(self, id: strawberry.ID) -> Conversation | None:
-        raise not_implemented("conversation")
+    async def conversation(self, info: Info, id: strawberry.ID) -> Conversation | None:
+        context = info.context
+        account = await context.account()
+        subject = await context.meter_subject()
+        request = contract.GetConversationRequest(conversation_id=str(id)[:64] or "-", subject=subject.subject,
+                                                  user_id=account.id if account else None)
+        try:
+            found = await context.rpc.call(contract.SERVICE, contract.Rpc.GET_CONVERSATION,
+                                           request=request.model_dump(mode="json"), timeout=context.rpc_timeout,
+                                           op="conversation")
+        except NotFound:
+            return None  # none, or someone else's: the same answer either way
+        conversation = contract.Conversation.model_validate(found)
+        return Conversation(id=strawberry.ID(conversation.id), channel=conversation.channel.value,
+                            messages=[Message(role=m.role, text=m.text, at=datetime.fromisoformat(m.at))
+                                      for m in conversation.messages])
 
 
 @strawberry.type
 class AssistantMutation:
     @strawberry.mutation(description="Ask the coding assistant. Metered per plan like code pages are.")
-    async def ask(self, input: AskInput) -> Answer:
-        raise not_implemented("ask")
+    async def ask(self, info: Info, input: AskInput) -> Answer:
+        return Answer.from_contract(await _ask(info, _validated(input)))
 
 
 @strawberry.type
 class AssistantSubscription:
     @strawberry.subscription(description="Streams the answer to a question as it is composed; "
                                          "the last event has done = true.")
-    async def answer_stream(self, input: AskInput) -> AsyncGenerator[AnswerChunk, None]:
-        raise not_implemented("answerStream")
-        yield  # an async generator, as subscriptions must be
+    async def answer_stream(self, info: Info, input: AskInput) -> AsyncGenerator[AnswerChunk, None]:
+        answer = await _ask(info, _validated(input))
+        for piece in chunks(answer.text):
+            yield AnswerChunk(text=piece, done=False, answer=None)
+        yield AnswerChunk(text="", done=True, answer=Answer.from_contract(answer))

@@ -317,6 +317,13 @@ class Accounts:
         return account
 
     # -- reading and administration -------------------------------------------------
+    def find_account(self, email: str) -> AccountRecord | None:
+        """The account of an address, for edge processes that know only the address."""
+        try:
+            return self.store.find_by_email(normalise_email(email))
+        except BadRequest:
+            return None
+
     def get_account(self, token: str, account_id: str | None) -> AccountRecord:
         caller = self.authenticate(token)
         if account_id is None or account_id == caller.id:

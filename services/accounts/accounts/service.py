@@ -53,6 +53,11 @@ class AccountsService:
         return self.accounts.get_account(parsed.token, parsed.account_id).public().model_dump(mode="json")
 
     @expected
+    def find_account(self, request: dict) -> dict | None:
+        account = self.accounts.find_account(parse_request(contract.FindAccountRequest, request).email)
+        return account.public().model_dump(mode="json") if account else None
+
+    @expected
     def set_plan(self, request: dict) -> dict:
         parsed = parse_request(contract.SetPlanRequest, request)
         account = self.accounts.set_plan(parsed.token, parsed.account_id, parsed.plan)

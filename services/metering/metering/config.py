@@ -32,6 +32,8 @@ class MeteringSettings(BaseSettings):
     # ended are of no use and go at each run.
     METERING_RETENTION_DAYS: int = Field(default=7, ge=1, le=3660)
     METERING_RETENTION_INTERVAL_SECONDS: int = Field(default=3600, ge=10, le=7 * 86400)
+    # New guest questions per client IP per UTC day, whatever the guest id (empty: no cap).
+    METERING_GUEST_IP_DAILY_QUESTIONS: int | None = Field(default=10, ge=0)
 
     @field_validator("*", mode="before")
     @classmethod

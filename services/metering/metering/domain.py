@@ -35,6 +35,8 @@ class Quotas:
     claims: dict[Plan, int | None] = None          # claim checks per UTC day
     guest_ip_daily_claims: int | None = None
     retention_seconds: int = 7 * 86400
+    # Guest questions per client IP per UTC day, so new guest ids do not reset the meter.
+    guest_ip_daily_questions: int | None = None
 
     @classmethod
     def from_settings(cls, s: MeteringSettings) -> "Quotas":
@@ -49,6 +51,7 @@ class Quotas:
                     Plan.PRO: s.METERING_PRO_CLAIMS},
             guest_ip_daily_claims=s.METERING_GUEST_IP_DAILY_CLAIMS,
             retention_seconds=s.METERING_RETENTION_DAYS * 86400,
+            guest_ip_daily_questions=s.METERING_GUEST_IP_DAILY_QUESTIONS,
         )
 
     @property
@@ -86,6 +89,9 @@ class Quotas:
     def ip_claims_refusal(self) -> str:
         return ("Too many guest claim checks from your network today: the edits and their details are "
                 "withheld. Register a free account to keep checking.")
+    def ip_questions_refusal(self) -> str:
+        return ("Too many guest questions from your network today. "
+                "Register a free account to keep asking.")
 
     def questions_refusal(self, plan: Plan) -> str:
         limit = self.questions[plan] or 0
@@ -155,7 +161,7 @@ class Metering:
         return self.store.get_meter(request.subject, request.plan, self.clock())
 
     def check_questions(self, request: MeterRequest) -> QuestionDecision:
-        return self.store.check_question(request.subject, request.plan, self.clock())
+        return self.store.check_question(request.subject, request.plan, self.clock(), request.client_ip)
 
     def check_claim(self, request: MeterRequest) -> ClaimDecision:
         return self.store.check_claim(request.subject, request.plan, request.client_ip, self.clock())

@@ -52,6 +52,7 @@ ip_days = sa.Table(
     sa.Column("ip", sa.String(64), primary_key=True),
     sa.Column("day", sa.String(10), primary_key=True),         # UTC date, ISO
     sa.Column("guest_views", sa.Integer, nullable=False),
+    sa.Column("guest_questions", sa.Integer, nullable=False, server_default="0"),
 )
 
 # Uses per UTC day: a subject's ("guest:<id>", "user:<id>") or a guest network's
@@ -224,16 +225,31 @@ class MeterStore:
         return Meter(plan=plan, limit=limit, used=used, remaining=remaining(limit, used))
 
     # -- assistant questions -----------------------------------------------------------
-    def check_question(self, subject: str, plan: Plan, now: datetime) -> QuestionDecision:
-        """Counts one question when the plan allows it."""
+    def check_question(self, subject: str, plan: Plan, now: datetime,
+                       client_ip: str | None = None) -> QuestionDecision:
+        """Counts one question when the plan allows it (and, for a guest, its network's
+        daily cap)."""
         limit = self.quotas.questions[plan]
+        ts = _ts(now)
+        ip_cap = self.quotas.guest_ip_daily_questions if plan is Plan.GUEST and client_ip else None
         with serialized_transaction(self.engine) as conn:
-            counter = _lock_subject(conn, subject_key(subject, plan), _ts(now), self.quotas)
+            counter = _lock_subject(conn, subject_key(subject, plan), ts, self.quotas)
             if limit is not None and counter.questions_used >= limit:
                 if counter.created:  # a refused newcomer leaves no row behind
                     conn.execute(subjects.delete().where(subjects.c.key == counter.key))
                 return QuestionDecision(granted=False, remaining=0, limit=limit,
                                         reason=self.quotas.questions_refusal(plan))
+            if ip_cap is not None:
+                self._lock_ip_day(conn, client_ip, utc_day(ts))
+                asked = conn.execute(sa.select(ip_days.c.guest_questions).where(
+                    ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))).scalar_one()
+                if asked >= ip_cap:
+                    if counter.created:
+                        conn.execute(subjects.delete().where(subjects.c.key == counter.key))
+                    return QuestionDecision(granted=False, remaining=0, limit=limit,
+                                            reason=self.quotas.ip_questions_refusal())
+                conn.execute(ip_days.update().where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
+                             .values(guest_questions=asked + 1))
             counter.questions_used += 1
             _save(conn, counter)
         return QuestionDecision(granted=True, limit=limit, remaining=remaining(limit, counter.questions_used))

@@ -58,3 +58,10 @@ def test_login_and_delete(service):
     assert service.delete_account({"token": auth["token"]}) is True
     with pytest.raises(Unauthenticated):
         service.login({"email": "ann@example.org", "password": "s3cret-pass"})
+
+
+def test_find_account_by_address_for_the_mail_ingress(service):
+    auth = service.register({"email": "Mailer@Example.org", "password": "s3cret-pass", "name": "M"})
+    assert service.find_account({"email": " mailer@EXAMPLE.org "}) == auth["account"]
+    assert service.find_account({"email": "nobody@example.org"}) is None
+    assert service.find_account({"email": "not an address"}) is None

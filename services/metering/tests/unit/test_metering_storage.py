@@ -150,6 +150,18 @@ def test_questions_are_counted_per_plan(store):
     assert store.check_question("u1", Plan.PRO, T0).remaining is None
 
 
+def test_new_guest_ids_do_not_reset_the_question_meter_of_a_network(metering_engine):
+    quotas = Quotas.from_settings(load_metering_settings(METERING_GUEST_IP_DAILY_QUESTIONS="4"))
+    store = MeterStore(metering_engine, quotas)
+    # A client dropping its cookie gets a new guest id per question: the IP cap still holds.
+    decisions = [store.check_question(f"g{i}", Plan.GUEST, T0, "3.3.3.3") for i in range(6)]
+    assert granted(decisions) == [True, True, True, True, False, False]
+    assert "network" in decisions[-1].reason
+    assert store.check_question("g9", Plan.GUEST, T0, "4.4.4.4").granted  # another network
+    assert store.check_question("g9", Plan.GUEST, T0 + timedelta(days=1), "3.3.3.3").granted  # a new day
+    assert store.check_question("u1", Plan.FREE, T0, "3.3.3.3").granted  # members are not capped by IP
+
+
 def test_twenty_concurrent_green_requests_grant_exactly_one(store):
     """Twenty workers of one service process (green threads, as Nameko runs them)."""
     pool = eventlet.GreenPool(20)

@@ -1,0 +1,61 @@
+"""`python -m mail_ingress`: the SMTP listener and the answering loop, until SIGTERM."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from medcode_common.db import make_engine
+from medcode_common.migrations import upgrade
+from medcode_common.settings import ConfigError, load_settings
+
+from .processor import Processor
+from .server import IngressHandler, start_listener
+from .settings import load_mail_settings
+from .store import MIGRATIONS, VERSION_TABLE, MailStore
+
+log = logging.getLogger("mail_ingress")
+
+
+async def serve(platform, settings) -> None:
+    from gateway.rpc import RpcClient  # the platform's asyncio Nameko RPC client
+
+    engine = make_engine(platform.database_url("mail_ingress"))
+    await asyncio.to_thread(upgrade, engine, MIGRATIONS, VERSION_TABLE)
+    store = MailStore(engine)
+    rpc = RpcClient(platform.AMQP_URI, timeout=platform.RPC_TIMEOUT, caller="mail-ingress")
+    await rpc.start()
+    processor = Processor(store, rpc, settings, platform.SMTP_RELAY, ask_timeout=settings.MAIL_ASK_TIMEOUT)
+    handler = IngressHandler(store, settings.ASK_ADDRESS, settings.MAIL_MAX_BYTES, processor.wakeup.set)
+    server = await start_listener(handler, settings.SMTP_HOST, settings.SMTP_PORT, settings.MAIL_MAX_BYTES)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log.info("mail ingress for %s listening on %s:%d", settings.ASK_ADDRESS, settings.SMTP_HOST, settings.SMTP_PORT)
+    try:
+        await processor.run(stop)
+    finally:
+        server.close()
+        await server.wait_closed()
+        await rpc.close()
+        engine.dispose()
+
+
+def main() -> int:
+    try:
+        platform = load_settings()
+        settings = load_mail_settings()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # aiosmtpd logs every SMTP command at INFO, addresses included: personal data.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    asyncio.run(serve(platform, settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
