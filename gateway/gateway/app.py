@@ -27,6 +27,7 @@ from .context import Context
 from .rpc import RpcClient
 from . import events
 from .schema import build_schema
+from .schema.careers import unsubscribe_endpoint
 from .search_cache import SearchCache
 from .telemetry import TracingMiddleware
 
@@ -115,6 +116,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            Route("/careers/unsubscribe", unsubscribe_endpoint(rpc, settings.RPC_TIMEOUT), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(TracingMiddleware)],
