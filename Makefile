@@ -18,13 +18,14 @@ export TEST_POSTGRES_URL
 SERVICE_TESTS := libs/tests services
 ASYNC_TESTS := contracts/tests gateway/tests tests
 
-.PHONY: help install lock broker postgres load run test test-services test-async bench admin clean
+.PHONY: help install lock broker postgres load run test test-services test-async bench admin demo-data clean
 
 help:
 	@echo "make run    set everything up and run the platform on 127.0.0.1 (GraphQL at /graphql)"
 	@echo "make test   set everything up and run the whole test suite"
 	@echo "make bench  start the stack and print throughput and latency"
 	@echo "make load   load the available code sets (done by make run)"
+	@echo "make demo-data  post the sample jobs to the job board"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is needed (set PYTHON=...)"; exit 1; }
@@ -79,6 +80,11 @@ bench: install load
 admin: install
 	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=someone@example.org"; exit 2; }
 	$(BIN)/python -m accounts.cli make-admin "$(EMAIL)"
+
+# Sample jobs from a sample employer, marked as sample data (make run posts them on an
+# empty board unless CAREERS_DEMO_DATA=false).
+demo-data: install
+	$(BIN)/python -m careers.cli demo-data
 
 clean:
 	rm -rf var .pytest_cache

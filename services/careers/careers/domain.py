@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 from datetime import date, datetime, timedelta, timezone
+import email.policy
 from email.message import EmailMessage
 from typing import Callable
 from urllib.parse import quote
@@ -70,8 +71,13 @@ def compose_alert(job: contract.Job, flt: contract.JobFilter, public_url: str, t
     return f"New job: {job.title} at {job.company}"[:300], body, unsubscribe
 
 
+# Long header lines are kept whole: folding would encode the List-Unsubscribe URL, which
+# mail clients then cannot use (RFC 5322 allows 998 characters a line).
+_MAIL_POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def alert_message(mail, sender: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=_MAIL_POLICY)
     message["From"] = sender
     message["To"] = mail.recipient
     message["Subject"] = mail.subject
