@@ -306,3 +306,10 @@ def test_demo_data_posts_sample_jobs_once(board, coder):
     data = coder.gql('{ jobs(filter: {query: "sample listing"}, first: 100) { totalCount edges { node { sample company } } } }')
     assert data["jobs"]["totalCount"] >= 10
     assert all(e["node"]["sample"] and "sample data" in e["node"]["company"] for e in data["jobs"]["edges"])
+
+
+def test_a_fresh_platform_posts_the_sample_jobs_on_its_empty_board(stack):
+    """The session stack starts as `make run` does (CAREERS_DEMO_DATA on by default)."""
+    body = stack.graphql('{ jobs(first: 100) { totalCount edges { node { sample } } } }')
+    assert body["data"]["jobs"]["totalCount"] == 12
+    assert all(edge["node"]["sample"] for edge in body["data"]["jobs"]["edges"])

@@ -104,18 +104,19 @@ class Careers:
     def post_job(self, request: contract.PostJobRequest) -> contract.Job:
         if request.employer_role is not Role.EMPLOYER:
             raise Forbidden("Only employer accounts can post jobs.")
-        return self._publish(request.employer_id, request.job, sample=request.sample)
+        posted = self._publish(request.employer_id, request.job, sample=request.sample)
+        self.index.upsert([JobDocument.of(posted)])
+        return posted
 
     def _publish(self, employer_id: str, job: contract.JobInput, sample: bool = False) -> contract.Job:
+        """Stores the job and its `job_posted`; the caller indexes it."""
         today = self.today()
         expires_on = job.expires_on or today + timedelta(days=self.settings.CAREERS_LISTING_DAYS)
         if expires_on <= today:
             raise BadRequest("expiresOn: must be a date in the future")
         if expires_on > today + timedelta(days=contract.MAX_LISTING_DAYS):
             raise BadRequest(f"expiresOn: a listing runs at most {contract.MAX_LISTING_DAYS} days")
-        posted = self.store.insert_job(employer_id, job, expires_on, self.clock(), sample=sample)
-        self.index.upsert(JobDocument.of(posted))
-        return posted
+        return self.store.insert_job(employer_id, job, expires_on, self.clock(), sample=sample)
 
     def close_job(self, request: contract.CloseJobRequest) -> contract.Job:
         job = self.store.get_jobs([request.job_id]).get(request.job_id)
@@ -284,6 +285,6 @@ class Careers:
             return 0
         if self.store.count_open_jobs(today, sample_only=True):
             return 0
-        for job in sample_data.jobs(today):
-            self._publish(sample_data.EMPLOYER_ID, job, sample=True)
-        return len(sample_data.SAMPLE_JOBS)
+        posted = [self._publish(sample_data.EMPLOYER_ID, job, sample=True) for job in sample_data.jobs(today)]
+        self.index.upsert(JobDocument.of(job) for job in posted)  # one index commit for all
+        return len(posted)

@@ -134,8 +134,9 @@ def decode_cursor(cursor: str) -> int:
 
 @runtime_checkable
 class JobIndex(Protocol):
-    def upsert(self, document: JobDocument) -> None:
-        """Index one open job (replacing what was indexed under its id); searchable at once."""
+    def upsert(self, documents: Iterable[JobDocument]) -> None:
+        """Index open jobs (replacing what was indexed under their ids) in one commit;
+        searchable at once."""
 
     def remove(self, job_ids: Iterable[str]) -> None:
         """Drop jobs that are no longer open; unknown ids are ignored."""

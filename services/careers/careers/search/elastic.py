@@ -98,10 +98,10 @@ class ElasticJobIndex:
                     raise Unavailable(f"Elasticsearch could not create the job index: {exc}") from exc
         self._ensured = True
 
-    def upsert(self, document: JobDocument) -> None:
+    def upsert(self, documents: Iterable[JobDocument]) -> None:
         self._ensure()
-        self._call("index a job", self.client.index, index=self.index, id=document.id,
-                   document=source(document), refresh="wait_for")
+        actions = [{"_index": self.index, "_id": d.id, "_source": source(d)} for d in documents]
+        self._call("index jobs", helpers.bulk, self.client, actions, refresh="wait_for")
 
     def remove(self, job_ids: Iterable[str]) -> None:
         ids = list(job_ids)

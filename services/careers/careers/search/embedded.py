@@ -77,10 +77,13 @@ class EmbeddedJobIndex:
             self._index.reload()
             self._searcher = self._index.searcher()
 
-    def upsert(self, document: JobDocument) -> None:
+    def upsert(self, documents: Iterable[JobDocument]) -> None:
+        documents = list(documents)
+
         def change(writer):
-            writer.delete_documents_by_term("id", document.id)
-            writer.add_document(_document(document))
+            for document in documents:
+                writer.delete_documents_by_term("id", document.id)
+                writer.add_document(_document(document))
         self._write(change)
 
     def remove(self, job_ids: Iterable[str]) -> None:

@@ -153,7 +153,7 @@ def test_restricted_to_some_jobs(index):
 
 
 def test_upsert_replaces_and_remove_drops(index):
-    index.upsert(JobDocument.of(job("risk", title="Remote Oncology Coder", remote=True)))
+    index.upsert([JobDocument.of(job("risk", title="Remote Oncology Coder", remote=True))])
     assert ids(index, query="risk") == [] and ids(index, query="oncology coder") == ["risk"]
     index.remove(["risk", "unknown"])
     assert "risk" not in ids(index) and index.indexed_ids() == {"inpatient", "ed", "auditor", "nopay", "old", "gone"}
