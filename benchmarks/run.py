@@ -32,6 +32,13 @@ CODES = [("ICD10CM", "K22.0"), ("HCPCS", "J9035"), ("ICD10CM", "I50.9"), ("ICD10
          ("ICD10CM", "E11.9"), ("ICD10CM", "S72.001A"), ("HCPCS", "G0008"), ("ICD10CM", "J44.1")]
 SEARCH = ("query($q: String!) { searchCodes(query: $q, first: 10) "
           "{ totalCount edges { score highlight node { system code title billable } } } }")
+# Job-board searches: words, place, remote, certification, salary and age filters (the
+# board holds the sample jobs when it was empty: make run and this stack post them).
+JOBS = ("query($f: JobFilter) { jobs(filter: $f, first: 10) "
+        "{ totalCount edges { cursor node { id title company location remote salaryMin salaryMax certifications } } } }")
+JOB_FILTERS = [{"query": "coder"}, {"query": "remote oncology"}, {"remote": True}, {"certifications": ["CPC"]},
+               {"minSalary": 60000}, {"query": "inpatient", "location": "Columbus"}, {"postedWithinDays": 7},
+               {"query": "coding", "remote": True, "certifications": ["CCS", "CRC"]}, {}, {"query": "audit"}]
 CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
         "{ code title billable notes { excludes1 } parent { code } children { code } } }")
 
@@ -140,6 +147,8 @@ async def measure(base_url: str, amqp_uri: str, token: str) -> list[tuple]:
             # A PRO member's full page: authenticate, meter and page RPCs behind one query.
             ("full stack code page (PRO)", graphql(client, CODE, lambda i: dict(zip(("s", "c"), CODES[i % len(CODES)])),
                                                    headers=pro)),
+            # Not cached by the gateway: every one is a careers RPC and an index search.
+            ("full stack jobs search", graphql(client, JOBS, lambda i: {"f": JOB_FILTERS[i % len(JOB_FILTERS)]})),
         ]
         for name, request in cases:
             for _ in range(20):  # warm up caches and connections
@@ -169,6 +178,11 @@ def report(rows: list[tuple]) -> None:
         latency_ratio = by[(name, 1)][3] / rpc_p50
         print(f"{name}: throughput {throughput_ratio:.2f}x bare gateway{goal_throughput} at concurrency {top}; "
               f"p50 {latency_ratio:.2f}x one RPC round trip{goal_latency} at concurrency 1")
+    jobs, bare = "full stack jobs search", "bare gateway { __typename }"
+    print(f"{jobs}: {by[(jobs, top)][2]:.1f} req/s = {by[(jobs, top)][2] / bare_gw:.2f}x bare gateway at "
+          f"concurrency {top}; p50 {by[(jobs, 1)][3]:.2f} ms beside the bare gateway's {by[(bare, 1)][3]:.2f} ms "
+          f"({by[(jobs, 1)][3] / by[(bare, 1)][3]:.2f}x) and {by[(jobs, 1)][3] / rpc_p50:.2f}x one RPC round trip "
+          f"at concurrency 1")
 
 
 def main() -> int:

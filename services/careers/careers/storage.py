@@ -222,10 +222,14 @@ class CareerStore:
         with serialized_transaction(self.engine) as conn:
             due = list(conn.execute(sa.select(jobs.c.id).where(
                 jobs.c.status == contract.JOB_PUBLISHED, jobs.c.expires_on < today)).scalars())
+            expired = []
             for job_id in due:
-                conn.execute(jobs.update().where(jobs.c.id == job_id).values(status=contract.JOB_EXPIRED))
-                outbox.add(conn, events.JobExpired(job_id=job_id))
-        return due
+                # Conditional, so a replica running the same timer cannot expire it twice.
+                if conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status == contract.JOB_PUBLISHED)
+                                .values(status=contract.JOB_EXPIRED)).rowcount == 1:
+                    outbox.add(conn, events.JobExpired(job_id=job_id))
+                    expired.append(job_id)
+        return expired
 
     # -- applications ------------------------------------------------------------------
     def insert_application(self, request: contract.ApplyRequest, now: datetime) -> contract.Application:
