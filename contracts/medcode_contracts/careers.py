@@ -59,6 +59,7 @@ MAX_SALARY = 10_000_000
 MAX_PAGE_SIZE = 100
 MAX_LISTING_DAYS = 365
 MAX_FILTERS_PER_MATCH = 1000
+MAX_SAVED_SEARCHES = 50     # per account: each one can send mail, so they are bounded
 
 JOB_PUBLISHED = "published"
 JOB_EXPIRED = "expired"

@@ -209,6 +209,8 @@ class Careers:
     # -- saved searches and alerts -----------------------------------------------------
     def save_search(self, request: contract.SaveSearchRequest) -> contract.SavedSearch:
         make_query(request.filter, self.clock())  # the same checks a search makes
+        if len(self.store.saved_searches_of(request.user_id)) >= contract.MAX_SAVED_SEARCHES:
+            raise BadRequest(f"An account can keep at most {contract.MAX_SAVED_SEARCHES} saved searches.")
         return self.store.insert_saved_search(request.user_id, request.email, request.filter, request.alerts,
                                               secrets.token_urlsafe(24), self.clock())
 

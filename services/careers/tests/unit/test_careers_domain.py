@@ -127,6 +127,15 @@ def test_a_job_posted_delivered_twice_queues_one_alert_per_matching_search(board
         board.unsubscribe(c.UnsubscribeRequest(token="forged"))
 
 
+def test_saved_searches_per_account_are_bounded(board, monkeypatch):
+    monkeypatch.setattr(c, "MAX_SAVED_SEARCHES", 2)
+    saved(board, query="a")
+    saved(board, query="b")
+    with pytest.raises(BadRequest, match="at most 2 saved searches"):
+        saved(board, query="c")
+    saved(board, user="someone-else", query="c")
+
+
 def test_an_alert_waits_through_a_relay_outage(board, clock):
     saved(board, query="surgery")
     board.on_job_posted(posted_event(post(board)))
