@@ -6,11 +6,11 @@ accounts apply (once per job), only the employer who posted a job reads its appl
 """
 from __future__ import annotations
 
+import email.policy
 import logging
 import secrets
 import time
 from datetime import date, datetime, timedelta, timezone
-import email.policy
 from email.message import EmailMessage
 from typing import Callable
 from urllib.parse import quote
@@ -150,16 +150,20 @@ class Careers:
         return contract.JobSearchResult(total_count=page.total, hits=hits, has_next_page=end < page.total,
                                         end_cursor=encode_cursor(end) if page.hits else None)
 
-    def matching(self, job_id: str, filters: list[contract.JobFilter]) -> list[bool]:
+    def matching(self, job: contract.Job, filters: list[contract.JobFilter]) -> list[bool]:
+        """Which filters the open `job` matches, decided by the index (as a search would)."""
         now = self.clock()
-        return [bool(self.index.search(make_query(flt, now, job_ids=[job_id], limit=1)).hits)
+        if not self.index.search(make_query(contract.JobFilter(), now, job_ids=[job.id], limit=1)).hits:
+            # Its `job_posted` can be relayed (by the timer) before the post indexed it.
+            self.index.upsert([JobDocument.of(job)])
+        return [bool(self.index.search(make_query(flt, now, job_ids=[job.id], limit=1)).hits)
                 for flt in filters]
 
     def match_job(self, request: contract.MatchJobRequest) -> contract.MatchJobResult:
         job = self.store.get_jobs([request.job_id]).get(request.job_id)
         if job is None or not self.is_open(job):
             return contract.MatchJobResult(job=None, matches=[False] * len(request.filters))
-        return contract.MatchJobResult(job=job, matches=self.matching(request.job_id, request.filters))
+        return contract.MatchJobResult(job=job, matches=self.matching(job, request.filters))
 
     def expire_due_when_time(self) -> list[str]:
         """expire_due(), at most once per CAREERS_EXPIRY_INTERVAL."""
@@ -235,7 +239,7 @@ class Careers:
         new: list[NewAlert] = []
         if job is not None and self.is_open(job):
             searches = self.store.alerting_searches()
-            for search, matched in zip(searches, self.matching(job.id, [s.filter for s in searches])):
+            for search, matched in zip(searches, self.matching(job, [s.filter for s in searches])):
                 if not matched:
                     continue
                 subject, body, link = compose_alert(job, search.filter, self.settings.CAREERS_PUBLIC_URL,

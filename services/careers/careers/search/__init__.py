@@ -11,7 +11,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from medcode_contracts.careers import Job, JobFilter, JobSort
@@ -166,11 +166,3 @@ def make_index(settings: Settings) -> JobIndex:
     from .embedded import EmbeddedJobIndex
 
     return EmbeddedJobIndex(settings.DATA_DIR / "search" / "careers")
-
-
-def today_ordinal(now: datetime) -> int:
-    return now.astimezone(timezone.utc).date().toordinal()
-
-
-def ordinal_date(ordinal: int) -> date:
-    return date.fromordinal(ordinal)

@@ -4,7 +4,7 @@ roles, one application per coder and job, expiry, alerts once per saved search a
 the database, sample data."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
@@ -134,6 +134,13 @@ def test_saved_searches_per_account_are_bounded(board, monkeypatch):
     with pytest.raises(BadRequest, match="at most 2 saved searches"):
         saved(board, query="c")
     saved(board, user="someone-else", query="c")
+
+
+def test_an_event_that_overtakes_the_index_write_still_alerts(board):
+    saved(board, query="surgery")
+    job = board.store.insert_job("emp-1", job_input(), date(2026, 7, 1), board.clock())   # not indexed yet
+    assert board.on_job_posted(posted_event(job)) == 1
+    assert found(board, query="surgery") == [job.id]
 
 
 def test_an_alert_waits_through_a_relay_outage(board, clock):
