@@ -20,7 +20,7 @@ SERVICE_TESTS := libs/tests services
 ASYNC_TESTS := contracts/tests gateway/tests mail_ingress/tests tests
 
 .PHONY: help install web lock broker postgres load run test test-services test-async bench admin clean \
-	policy-tools dead-letters events
+	policy-tools dead-letters events demo-data
 
 help:
 	@echo "make run    set everything up and run the platform on 127.0.0.1 (web app at /, GraphQL at /graphql)"
@@ -28,6 +28,7 @@ help:
 	@echo "make bench  start the stack and print throughput and latency"
 	@echo "make load   load the available code sets (done by make run)"
 	@echo "make web    vendor the web app's pinned npm libraries (done by make run and make test)"
+	@echo "make demo-data  post the sample jobs to the job board"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) is needed (set PYTHON=...)"; exit 1; }
@@ -112,6 +113,11 @@ dead-letters: install
 # Operators: the live domain events, one line each (time, type, id; no personal fields).
 events: install
 	$(BIN)/python -m medcode_common.event_tail $(if $(SERVICE),--service $(SERVICE))
+
+# Sample jobs from a sample employer, marked as sample data (make run posts them on an
+# empty board unless CAREERS_DEMO_DATA=false).
+demo-data: install
+	$(BIN)/python -m careers.cli demo-data
 
 clean:
 	rm -rf var .pytest_cache

@@ -33,6 +33,13 @@ CODES = [("ICD10CM", "K22.0"), ("HCPCS", "J9035"), ("ICD10CM", "I50.9"), ("ICD10
          ("ICD10CM", "E11.9"), ("ICD10CM", "S72.001A"), ("HCPCS", "G0008"), ("ICD10CM", "J44.1")]
 SEARCH = ("query($q: String!) { searchCodes(query: $q, first: 10) "
           "{ totalCount edges { score highlight node { system code title billable } } } }")
+# Job-board searches: words, place, remote, certification, salary and age filters (the
+# board holds the sample jobs when it was empty: make run and this stack post them).
+JOBS = ("query($f: JobFilter) { jobs(filter: $f, first: 10) "
+        "{ totalCount edges { cursor node { id title company location remote salaryMin salaryMax certifications } } } }")
+JOB_FILTERS = [{"query": "coder"}, {"query": "remote oncology"}, {"remote": True}, {"certifications": ["CPC"]},
+               {"minSalary": 60000}, {"query": "inpatient", "location": "Columbus"}, {"postedWithinDays": 7},
+               {"query": "coding", "remote": True, "certifications": ["CCS", "CRC"]}, {}, {"query": "audit"}]
 CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
         "{ code title billable notes { excludes1 } parent { code } children { code } } }")
 ASK = ("mutation($q: String!) { ask(input: {question: $q}) "
@@ -148,6 +155,8 @@ async def measure(base_url: str, amqp_uri: str, token: str) -> list[tuple]:
                                                    headers=pro)),
             # The coding assistant's answers to the evaluation set, in turn, as a PRO member.
             (ASK_CASE, graphql(client, ASK, lambda i: {"q": QUESTIONS[i % len(QUESTIONS)].text}, headers=pro)),
+            # Not cached by the gateway: every one is a careers RPC and an index search.
+            ("full stack jobs search", graphql(client, JOBS, lambda i: {"f": JOB_FILTERS[i % len(JOB_FILTERS)]})),
         ]
         for name, request in cases:
             for _ in range(20):  # warm up caches and connections
@@ -182,6 +191,11 @@ def report(rows: list[tuple]) -> None:
         _, _, rps, p50, p99, n = by[(ASK_CASE, conc)]
         print(f"assistant answer latency over the {len(QUESTIONS)}-question set at concurrency {conc}: "
               f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({n} answers, {rps:.1f}/s)")
+    jobs, bare = "full stack jobs search", "bare gateway { __typename }"
+    print(f"{jobs}: {by[(jobs, top)][2]:.1f} req/s = {by[(jobs, top)][2] / bare_gw:.2f}x bare gateway at "
+          f"concurrency {top}; p50 {by[(jobs, 1)][3]:.2f} ms beside the bare gateway's {by[(bare, 1)][3]:.2f} ms "
+          f"({by[(jobs, 1)][3] / by[(bare, 1)][3]:.2f}x) and {by[(jobs, 1)][3] / rpc_p50:.2f}x one RPC round trip "
+          f"at concurrency 1")
 
 
 def main() -> int:

@@ -120,6 +120,8 @@ class AnswerReady(Event):
 
 
 class JobPosted(Event):
+    """A job is published on the board (careers)."""
+
     SOURCE = careers.SERVICE
     TYPE = "job_posted"
     job_id: str
@@ -131,6 +133,8 @@ class JobPosted(Event):
 
 
 class ApplicationSubmitted(Event):
+    """A coder applied to a job (once per coder and job)."""
+
     SOURCE = careers.SERVICE
     TYPE = "application_submitted"
     application_id: str
@@ -139,6 +143,8 @@ class ApplicationSubmitted(Event):
 
 
 class JobExpired(Event):
+    """A published job passed its last listed day and left the board."""
+
     SOURCE = careers.SERVICE
     TYPE = "job_expired"
     job_id: str

@@ -31,6 +31,7 @@ from .context import Context
 from .rpc import RpcClient
 from . import events, web
 from .schema import build_schema
+from .schema.careers import unsubscribe_endpoint
 from .search_cache import SearchCache
 from .telemetry import TracingMiddleware
 
@@ -137,6 +138,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             Route("/readyz", readyz),
             Route("/metrics", metrics),
             *web.routes(graphiql=limit_settings.graphiql),
+            Route("/careers/unsubscribe", unsubscribe_endpoint(rpc, settings.RPC_TIMEOUT), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
         middleware=[Middleware(TracingMiddleware), Middleware(web.SecurityHeaders),

@@ -105,13 +105,14 @@ async def test_metrics_count_rpc_calls(http, app):
 
 def test_subscriptions_over_websocket(amqp_uri):
     app = create_app(load(AMQP_URI=amqp_uri))
-    client = TestClient(app)  # no lifespan: subscriptions need no RPC yet
+    client = TestClient(app)  # no lifespan: the filter is refused before any RPC
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json()["type"] == "connection_ack"
         ws.send_json({"id": "1", "type": "subscribe",
-                      "payload": {"query": 'subscription { jobPosted { id } }'}})
+                      "payload": {"query": 'subscription { jobPosted(filter: {minSalary: -1}) { id } }'}})
         message = ws.receive_json()
         assert message["id"] == "1"
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-        assert errors[0]["extensions"] == {"code": "NOT_IMPLEMENTED"}
+        assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
+        assert "minSalary" in errors[0]["message"]

@@ -195,29 +195,6 @@ async def test_code_when_codes_is_down(schema):
     assert errors[0]["extensions"] == {"code": "UNAVAILABLE"}
 
 
-@pytest.mark.parametrize("operation", [
-    '{ jobs { totalCount } }',
-    '{ job(id: "1") { title } }',
-    'mutation { postJob(input: {title: "t", company: "c", location: "l", remote: true, employmentType: "e",'
-    ' certifications: [], description: "d"}) { id } }',
-    'mutation { applyToJob(input: {jobId: "1", coverLetter: "c"}) { id } }',
-    'mutation { saveJobSearch(filter: {}) { id } }',
-])
-async def test_later_operations_say_not_implemented(schema, operation):
-    _, errors = await run(schema, operation, FakeRpc({}))
-    assert errors and errors[0]["extensions"] == {"code": "NOT_IMPLEMENTED"}
-    assert "not implemented yet" in errors[0]["message"]
-
-
-@pytest.mark.parametrize("subscription", [
-    'subscription { jobPosted { id } }',
-])
-async def test_subscriptions_say_not_implemented(schema, subscription):
-    stream = await schema.subscribe(subscription, context_value=Context(rpc=FakeRpc({})))
-    results = [result async for result in stream]
-    assert results[0].errors[0].extensions == {"code": "NOT_IMPLEMENTED"}
-
-
 async def test_too_many_aliases_are_refused(schema):
     fields = " ".join(f'a{i}: code(system: ICD10CM, code: "K22.{i}") {{ code }}' for i in range(MAX_ALIASES + 1))
     rpc = FakeRpc({"codes.get_codes": get_codes})

@@ -4,6 +4,7 @@ the platform's `<service>.events` exchanges validates against its published sche
 match the schema it names."""
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,12 +19,14 @@ from medcode_contracts import events
 SOURCES = ("accounts", "metering", "codes", "assistant", "careers")
 EXPECTED = {"accounts.user_registered/1", "accounts.plan_changed/1", "accounts.user_deleted/1",
             "metering.view_recorded/1", "metering.quota_exhausted/1",
-            "assistant.question_received/1", "assistant.answer_ready/1"}
+            "assistant.question_received/1", "assistant.answer_ready/1",
+            "careers.job_posted/1", "careers.application_submitted/1", "careers.job_expired/1"}
 
 
 @pytest.fixture(scope="module")
 def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(stack, tmp_path_factory.mktemp("events"), "e2e-events",
+    with make_own_stack(stack, tmp_path_factory.mktemp("events"), "e2e-events", CAREERS_EXPIRY_INTERVAL="1",
+                        RPC_TIMEOUT="10",  # a freshly copied code store answers its first page slowly
                         ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1") as own:
         yield own
 
@@ -33,6 +36,21 @@ def gql(client: httpx.Client, query: str, token: str | None = None) -> dict:
     body = client.post("/graphql", json={"query": query}, headers=headers).json()
     assert not body.get("errors"), body
     return body["data"]
+
+
+def careers_events(platform, member: httpx.Client, member_token: str) -> None:
+    """job_posted, application_submitted, and job_expired (its date moved into the past in
+    the careers database, as time would)."""
+    email = f"employer-{uuid.uuid4().hex[:8]}@example.org"
+    data = gql(member, 'mutation { register(input: {email: "%s", password: "long enough secret", name: "E", '
+                       'role: EMPLOYER}) { token } }' % email)
+    job = gql(member, 'mutation { postJob(input: {title: "Event Coder", company: "Made-up", location: "Boise, ID", '
+                      'remote: true, employmentType: "Full-time", certifications: ["CPC"], '
+                      'description: "A made-up job for the event contract test."}) { id } }',
+              data["register"]["token"])["postJob"]
+    gql(member, 'mutation { applyToJob(input: {jobId: "%s", coverLetter: "Hi"}) { id } }' % job["id"], member_token)
+    with sqlite3.connect(platform.workdir / "data" / "careers.sqlite3", timeout=30) as db:
+        db.execute("UPDATE careers_jobs SET expires_on = '2000-01-01' WHERE id = ?", (job["id"],))
 
 
 def test_what_the_services_emit_matches_the_published_schemas(platform):
@@ -52,6 +70,7 @@ def test_what_the_services_emit_matches_the_published_schemas(platform):
             data = gql(member, 'mutation { register(input: {email: "%s", password: "long enough secret", '
                                'name: "E"}) { token account { id } } }' % email)  # user_registered
             token, account_id = data["register"]["token"], data["register"]["account"]["id"]
+            careers_events(platform, member, token)                          # while still a MEMBER
             subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=platform.env,
                            check=True, capture_output=True)
             gql(member, 'mutation { setPlan(accountId: "%s", plan: PRO) { plan } }' % account_id, token)
