@@ -207,11 +207,11 @@ def test_prod_runs_the_stores_through_their_operators():
     assert "default_queue_type = quorum" in rabbit["rabbitmq"]["additionalConfig"]
     postgres = of_kind(docs, "Cluster")["medcode-postgres"]["spec"]
     databases = {d["spec"]["name"]: d["spec"] for d in of_kind(docs, "Database").values()}
-    assert set(databases) == set(SERVICES)
+    assert set(databases) == set(SERVICES) | {"mail_ingress"}
     roles = {r["name"]: r for r in postgres["managed"]["roles"]}
     for service, database in databases.items():
         assert database["owner"] == service and database["cluster"] == {"name": "medcode-postgres"}
-        assert roles[service]["passwordSecret"] == {"name": f"medcode-db-{service}"}
+        assert roles[service]["passwordSecret"] == {"name": f"medcode-db-{service.replace('_', '-')}"}
     assert of_kind(docs, "Elasticsearch")["medcode-search"]["spec"]["nodeSets"][0]["count"] == 3
     assert not of_kind(docs, "StatefulSet")  # no hand-made stores in prod
 
@@ -227,11 +227,11 @@ def test_prod_connects_each_service_to_its_own_database_and_everyone_to_the_clus
         env = _env(workload)
         assert env["AMQP_URI"]["value"].endswith("@medcode-rabbitmq:5672/"), name
         assert list(env).index("RABBITMQ_PASSWORD") < list(env).index("AMQP_URI")  # $(...) needs order
-    for service in SERVICES:
-        env = _env(workloads[service])
+    for service in [*SERVICES, "mail_ingress"]:
+        env = _env(workloads[service.replace("_", "-")])
         assert env["DATABASE_URL"]["value"] == \
             f"postgresql://{service}:$(DATABASE_PASSWORD)@medcode-postgres-rw:5432/{service}"
-        assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"medcode-db-{service}"
+        assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"medcode-db-{service.replace('_', '-')}"
     assert _env(workloads["load-code-sets"])["DATABASE_URL"] == _env(workloads["codes"])["DATABASE_URL"]
     assert "medcode-search-es-http" in _env(workloads["codes"])["ELASTICSEARCH_URL"]["value"]
     config = of_kind(docs, "ConfigMap")["medcode-config"]["data"]
@@ -291,8 +291,10 @@ def test_prod_network_is_default_deny_and_only_the_edge_is_reachable_from_outsid
 
     assert {pod for pod in pods if reached_from_outside(pod)} == EDGE
     for pod in EDGE:
-        assert reaches(pod, "rabbitmq", 5672)
-        assert not reaches(pod, "postgres", 5432) and not reaches(pod, "elasticsearch", 9200)
+        assert reaches(pod, "rabbitmq", 5672) and not reaches(pod, "elasticsearch", 9200)
+    # The mail ingress keeps received mail in its own database until it is answered; the
+    # gateway keeps nothing.
+    assert reaches("mail-ingress", "postgres", 5432) and not reaches("gateway", "postgres", 5432)
     for pod in [*SERVICES, "load-code-sets"]:
         assert reaches(pod, "rabbitmq", 5672) and reaches(pod, "postgres", 5432) and reaches(pod, "elasticsearch", 9200)
     [ingress] = of_kind(docs, "Ingress").values()
