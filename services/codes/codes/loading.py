@@ -245,3 +245,30 @@ def _progress(description: str, show: bool):
     from tqdm import tqdm
 
     return tqdm(desc=description, unit=" codes", unit_scale=True, leave=True)
+
+
+def with_mirror_terms(system: CodeSystem | str, records: Iterable[CodeRecord],
+                      mirror: Path) -> Iterable[CodeRecord]:
+    """`records` with the index terms the loader would give them, read straight from the
+    mirror's files (no database): for benchmarks and the search test suites."""
+    from .rules import readers
+
+    system = CodeSystem(system)
+    folder = Path(mirror) / "icd10cm_index"
+    if system == CodeSystem.ICD10CM:
+        def terms():
+            for pattern, read in (("ICD10CM_*_Index_flattened.csv*", readers.read_index_lay_terms),
+                                  ("icd-10-cm-eindex-*.xml", readers.read_external_cause_lay_terms),
+                                  ("icd-10-cm-drug-*.xml", readers.read_drug_table_lay_terms)):
+                found = sorted(folder.glob(pattern))
+                if found:
+                    for term in read(found[-1]):
+                        yield term.code.replace(".", ""), term.term, term.path
+        return with_lay_terms(records, terms())
+    if system == CodeSystem.ICD10PCS:
+        database = readers.find_pcs_index()
+        tables = icd10pcs.find_release(mirror)
+        index_terms = ((t.code, t.term, t.path) for t in readers.read_pcs_index(database, tables)) \
+            if database and tables else ()
+        return with_pcs_terms(records, index_terms, read_pcs_definitions(mirror))
+    return records

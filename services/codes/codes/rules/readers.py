@@ -479,6 +479,8 @@ def _lay_terms_of_rows(path: Path, rows: Iterable[_IndexRow], seen: set[tuple[st
     # Cross-references point anywhere in the index, so they resolve once it is all read.
     for names, target, how in see_rows:
         target = _BY_SITE.sub("", target).strip()
+        if target.lower() in ("condition", "also condition"):
+            continue   # "Hip - see condition": look the condition up, not a term named so
         where = f"{source}{index_path(names)} - {how} {target}"
         code = _see_code(root, names, target)
         if code:
