@@ -125,7 +125,9 @@ def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bo
     returns the systems re-indexed. With `rules`, ICD-10-CM codes get the lay terms of
     the current ICD-10-CM index edition and ICD-10-PCS codes those of the PCS Index, and
     that edition's fingerprint becomes part of the indexed edition id (so a new index
-    edition re-indexes the system)."""
+    edition re-indexes the system). With `pcs_definitions` (importers.icd10pcs_definitions),
+    ICD-10-PCS codes also get their body part key, device key and root operation example
+    words, and the definitions' fingerprint joins the edition id too."""
     indexed = backend.indexed_editions()
     lay_editions = {
         CodeSystem.ICD10CM.value: ("INDEX", "lay-terms"),
