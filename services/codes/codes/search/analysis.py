@@ -103,3 +103,14 @@ def index_term_keys(terms: Iterable[str]) -> list[str]:
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the words of `text`, as the tokenizer splits them."""
     return [match.span() for match in _WORD.finditer(text)]
+
+
+# At most this many index terms of a code are kept for explaining a hit (a few codes have
+# hundreds; the first ones are the index's own entries, the rest mostly cross-references).
+MAX_EXPLAINED_TERMS = 64
+
+
+def explained_terms(lay_terms: Iterable[str], paths: dict[str, str]) -> list[list[str]]:
+    """[term, index path or ""] of a code's lay terms, as the engines store them for the
+    highlight (execute.highlight)."""
+    return [[term, paths.get(term, "")] for term in list(lay_terms)[:MAX_EXPLAINED_TERMS]]

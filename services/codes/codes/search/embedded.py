@@ -17,6 +17,7 @@ snapshot after this process's own commits or another process's (the loader CLI).
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -67,6 +68,8 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
+    # The code's index terms with their paths (JSON, stored only), to explain a hit.
+    sb.add_bytes_field("explain", stored=True)
     return sb.build()
 
 
@@ -187,6 +190,9 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
     )
     for key in index_term_keys(record.lay_terms):
         doc.add_text("index_terms", key)
+    if record.lay_terms:
+        doc.add_bytes("explain", json.dumps(
+            analysis.explained_terms(record.lay_terms, record.lay_paths), separators=(",", ":")).encode())
     doc.add_unsigned("order", code_order(record.key))  # keyword ints would be typed i64
     doc.add_unsigned("term_rank", term_rank(record.key, record.billable))
     return doc
@@ -232,9 +238,11 @@ class _Run:
         rows = []
         for score, address in scored:
             doc = self.searcher.doc(address)
+            explain = doc.get_first("explain")
             rows.append((float(score), CodeSummary(
                 system=doc.get_first("system"), code=doc.get_first("code"),
-                title=doc.get_first("title"), billable=doc.get_first("billable"))))
+                title=doc.get_first("title"), billable=doc.get_first("billable")),
+                tuple(map(tuple, json.loads(explain))) if explain else ()))
         return rows
 
     # -- query building ---------------------------------------------------------------------

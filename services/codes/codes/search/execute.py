@@ -14,7 +14,9 @@ from medcode_contracts.codes import CodeSummary, SearchHit, SearchResult, System
 from .analysis import analyse_word, word_spans
 from .planner import Plan, encode_cursor
 
-Row = tuple[float, CodeSummary]
+# A hit as an engine returns it: score, the code, and the code's index terms with the index
+# path each comes from ((term, path or ""), ...) for the highlight to explain the match.
+Row = tuple[float, CodeSummary, tuple[tuple[str, str], ...]]
 
 
 class Engine(Protocol):
@@ -44,7 +46,7 @@ def execute(plan: Plan, engine: Engine) -> SearchResult:
             complete = complete and len(found) < need
         if complete:
             counts: dict[str, int] = {}
-            for _, node in rows:
+            for _, node, _ in rows:
                 counts[node.system.value] = counts.get(node.system.value, 0) + 1
             return _result(plan, rows, len(rows), counts)
         first_page = rows  # full: only the totals are missing
@@ -78,8 +80,8 @@ def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> 
     marker = _Marker(plan)
     hits = [
         SearchHit(cursor=encode_cursor(plan.offset + i), score=score,
-                  highlight=highlight(node.title, plan, marker), node=node)
-        for i, (score, node) in enumerate(rows, start=1)
+                  highlight=highlight(node.title, plan, marker, explain), node=node)
+        for i, (score, node, explain) in enumerate(rows, start=1)
     ]
     return SearchResult(
         total_count=total,
@@ -120,23 +122,67 @@ class _Marker:
         self.stems = {w.stem for w in words}
         self.prefixes = tuple(w.plain for w in words if w.prefix)
         self.fuzzy = [(w.plain, w.fuzzy) for w in words if w.fuzzy]
+        self.stem_of = {w.plain: w.stem for w in words}
 
     def __call__(self, plain: str, stem: str) -> bool:
         return (stem in self.stems
                 or (bool(self.prefixes) and plain.startswith(self.prefixes))
                 or any(_within(plain, typed, limit) for typed, limit in self.fuzzy))
 
+    def matches(self, plain: str, stem: str) -> set[str]:
+        """The stems of the plan's words that this word matches (exactly, as the prefix
+        being typed, or within the typo distance)."""
+        found = {stem} & self.stems
+        found.update(self.stem_of[p] for p in self.prefixes if plain.startswith(p))
+        found.update(self.stem_of[typed] for typed, limit in self.fuzzy if _within(plain, typed, limit))
+        return found
 
-def highlight(title: str, plan: Plan, marker: _Marker | None = None) -> str:
-    """The title, HTML-escaped, with the words the query matched wrapped in <mark>."""
-    marker = marker or _Marker(plan)
+
+def _marked(text: str, marker: _Marker, collect: bool = True) -> tuple[str, set[str]]:
+    """`text` HTML-escaped with the matched words in <mark>, and (with `collect`) the
+    stems of the plan it matched."""
     out: list[str] = []
+    matched: set[str] = set()
     last = 0
-    for start, end in word_spans(title):
-        analysed = analyse_word(title[start:end])
+    for start, end in word_spans(text):
+        analysed = analyse_word(text[start:end])
         if analysed and marker(*analysed):
-            out.append(html.escape(title[last:start]))
-            out.append(f"<mark>{html.escape(title[start:end])}</mark>")
+            if collect:
+                matched.update(marker.matches(*analysed))
+            out.append(html.escape(text[last:start]))
+            out.append(f"<mark>{html.escape(text[start:end])}</mark>")
             last = end
-    out.append(html.escape(title[last:]))
-    return "".join(out)
+    out.append(html.escape(text[last:]))
+    return "".join(out), matched
+
+
+def _covered(plan: Plan, matched: set[str]) -> int:
+    """How many clauses of the plan the matched stems satisfy (one alternative, all words)."""
+    return sum(1 for clause in plan.clauses
+               if any(all(w.stem in matched for w in alt) for alt in clause.alternatives))
+
+
+def highlight(title: str, plan: Plan, marker: _Marker | None = None,
+              explain: tuple[tuple[str, str], ...] = ()) -> str:
+    """The title, HTML-escaped, with the words the query matched wrapped in <mark>. When
+    the title does not hold every word typed but one of the code's index terms holds more,
+    that term follows, marked too, with the index path it comes from: "Enlarged lymph
+    nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling,
+    glands)"."""
+    marker = marker or _Marker(plan)
+    marked, matched = _marked(title, marker, collect=bool(explain))
+    if not explain:
+        return marked
+    covered = _covered(plan, matched)
+    if covered >= len(plan.clauses):
+        return marked
+    best: tuple[int, int, str, str] | None = None
+    for term, path in explain:
+        term_marked, term_matched = _marked(term, marker)
+        count = _covered(plan, term_matched | matched)
+        if count > covered and (best is None or (count, -len(term)) > best[:2]):
+            best = (count, -len(term), term_marked, path)
+    if best is None:
+        return marked
+    _, _, term_marked, path = best
+    return f"{marked} — {term_marked}" + (f" ({html.escape(path)})" if path else "")

@@ -7,6 +7,7 @@ Alphabetic Index lay terms attached as codes.loading does.
 """
 from __future__ import annotations
 
+import html
 import os
 import threading
 import time
@@ -327,6 +328,27 @@ def test_highlight_marks_prefix_typo_and_synonym_matches(backend):
     assert search(backend, "achalazia", first=1).hits[0].highlight == "<mark>Achalasia</mark> of cardia"
     mi = search(backend, "MI", first=1).hits[0].highlight
     assert "<mark>myocardial</mark> <mark>infarction</mark>" in mi.lower()
+
+
+@pytest.mark.parametrize("query, code, says", [
+    # a lay term reached through a "see" reference: the term and its index path
+    ("swollen glands", "R59.9", "<mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"),
+    # a Table of Drugs term, through the everyday words (Tylenol = acetaminophen)
+    ("tylenol overdose", "T39.1X1", "<mark>acetaminophen</mark> <mark>poisoning</mark> (Table of "
+                                    "Drugs and Chemicals: Acetaminophen (Poisoning, accidental"),
+    # a PCS Index term
+    ("tummy tuck", "0W0F", "ICD-10-PCS Index: Abdominoplasty - see"),
+])
+def test_highlight_says_which_index_term_matched_when_the_title_does_not(backend, query, code, says):
+    hit = next(h for h in search(backend, query, first=10).hits if code_key(h.node.code).startswith(code_key(code)))
+    title, _, explanation = hit.highlight.partition(" — ")
+    assert title.replace("<mark>", "").replace("</mark>", "") == html.escape(hit.node.title)
+    assert says in explanation, hit.highlight
+
+
+def test_highlight_is_the_title_alone_when_the_title_holds_every_word(backend):
+    hit = search(backend, "flat foot", first=1).hits[0]
+    assert " — " not in hit.highlight and "<mark>" in hit.highlight
 
 
 # -- bad input ------------------------------------------------------------------------------
