@@ -66,6 +66,21 @@ def definition_terms(definitions, axes: dict[str, str], section: str) -> list[tu
 
 
 _CACHE: dict[tuple, tuple[tuple[str, str], ...]] = {}
+_PARENTHESES = re.compile(r"\([^()]*\)")
+_BRAND_MARK = re.compile(r"\((r|tm)\)", re.IGNORECASE)
+
+
+def _generic(include: str) -> bool:
+    """A device key entry that names a kind of device ("External fixator", "Tibial insert"),
+    not a product ("COALESCE(R) radiolucent interbody fusion device", "Activa PC
+    neurostimulator"): patients and coders search by kind; products would multiply the
+    search text of every code with that device several times over."""
+    if _BRAND_MARK.search(include):
+        return False
+    words = _PARENTHESES.sub(" ", include).split()
+    return bool(words) and not any(
+        len(w) > 1 and (w.isupper() or any(ch.isupper() for ch in w[1:])) for w in words) and \
+        not (words[0][:1].isupper() and len(words) > 1 and words[1][:1].isupper())
 
 
 def _definition_terms(definitions, section, operation, body_part, device):
@@ -81,7 +96,8 @@ def _definition_terms(definitions, section, operation, body_part, device):
     if device:
         term = definitions.lookup(section, 6, device)
         for include in term.includes if term else ():
-            found.append((include, f"ICD-10-PCS Device Key: {include} - use {device}"))
+            if _generic(include):
+                found.append((include, f"ICD-10-PCS Device Key: {include} - use {device}"))
     if operation and body_part:
         term = definitions.lookup(section, 3, operation)
         body_words = {w[:5] for w in plain_words(body_part) if len(w) >= 3}
