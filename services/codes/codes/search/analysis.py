@@ -111,6 +111,8 @@ MAX_EXPLAINED_TERMS = 64
 
 
 def explained_terms(lay_terms: Iterable[str], paths: dict[str, str]) -> list[list[str]]:
-    """[term, index path or ""] of a code's lay terms, as the engines store them for the
-    highlight (execute.highlight)."""
-    return [[term, paths.get(term, "")] for term in list(lay_terms)[:MAX_EXPLAINED_TERMS]]
+    """[term, index path or "", its stems joined by spaces] of a code's lay terms, as the
+    engines store them for the highlight (execute.highlight): the stems let a search pick
+    the term that explains a hit without analysing every term of every hit."""
+    return [[term, paths.get(term, ""), " ".join(dict.fromkeys(stems(term)))]
+            for term in list(lay_terms)[:MAX_EXPLAINED_TERMS]]

@@ -11,12 +11,14 @@ from typing import Protocol
 
 from medcode_contracts.codes import CodeSummary, SearchHit, SearchResult, SystemFacet
 
+from ..domain import code_key
 from .analysis import analyse_word, word_spans
 from .planner import Plan, encode_cursor
 
 # A hit as an engine returns it: score, the code, and the code's index terms with the index
-# path each comes from ((term, path or ""), ...) for the highlight to explain the match.
-Row = tuple[float, CodeSummary, tuple[tuple[str, str], ...]]
+# path each comes from and their stems ((term, path or "", "stem stem"), ...), for the
+# highlight to explain the match (analysis.explained_terms).
+Row = tuple[float, CodeSummary, tuple[tuple[str, ...], ...]]
 
 
 class Engine(Protocol):
@@ -80,7 +82,10 @@ def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> 
     marker = _Marker(plan)
     hits = [
         SearchHit(cursor=encode_cursor(plan.offset + i), score=score,
-                  highlight=highlight(node.title, plan, marker, explain), node=node)
+                  highlight=highlight(node.title, plan, marker, explain,
+                                      code_hit=bool(plan.code_prefix)
+                                      and code_key(node.code).startswith(plan.code_prefix)),
+                  node=node)
         for i, (score, node, explain) in enumerate(rows, start=1)
     ]
     return SearchResult(
@@ -123,6 +128,10 @@ class _Marker:
         self.prefixes = tuple(w.plain for w in words if w.prefix)
         self.fuzzy = [(w.plain, w.fuzzy) for w in words if w.fuzzy]
         self.stem_of = {w.plain: w.stem for w in words}
+        # Per clause, the stem sets of its alternatives (one of them, all words, is a match).
+        self.clause_stems = [[frozenset(w.stem for w in alt) for alt in clause.alternatives]
+                             for clause in plan.clauses]
+        self.prefix_stems = [(w.plain, w.stem) for w in words if w.prefix]
 
     def __call__(self, plain: str, stem: str) -> bool:
         return (stem in self.stems
@@ -156,33 +165,40 @@ def _marked(text: str, marker: _Marker, collect: bool = True) -> tuple[str, set[
     return "".join(out), matched
 
 
-def _covered(plan: Plan, matched: set[str]) -> int:
-    """How many clauses of the plan the matched stems satisfy (one alternative, all words)."""
-    return sum(1 for clause in plan.clauses
-               if any(all(w.stem in matched for w in alt) for alt in clause.alternatives))
+def _covered(marker: _Marker, matched: set[str]) -> int:
+    """How many clauses of the plan the matched stems satisfy (one alternative, all words;
+    the word being typed also as a prefix)."""
+    for plain, stem in marker.prefix_stems:
+        if stem not in matched and any(m.startswith(plain) for m in matched):
+            matched = matched | {stem}
+    return sum(1 for alternatives in marker.clause_stems if any(a <= matched for a in alternatives))
 
 
 def highlight(title: str, plan: Plan, marker: _Marker | None = None,
-              explain: tuple[tuple[str, str], ...] = ()) -> str:
+              explain: tuple[tuple[str, ...], ...] = (), code_hit: bool = False) -> str:
     """The title, HTML-escaped, with the words the query matched wrapped in <mark>. When
     the title does not hold every word typed but one of the code's index terms holds more,
     that term follows, marked too, with the index path it comes from: "Enlarged lymph
     nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling,
-    glands)"."""
+    glands)". `code_hit`: the query is (a prefix of) this code: nothing to explain."""
     marker = marker or _Marker(plan)
+    explain = () if code_hit else explain
     marked, matched = _marked(title, marker, collect=bool(explain))
     if not explain:
         return marked
-    covered = _covered(plan, matched)
+    covered = _covered(marker, matched)
     if covered >= len(plan.clauses):
         return marked
     best: tuple[int, int, str, str] | None = None
-    for term, path in explain:
-        term_marked, term_matched = _marked(term, marker)
-        count = _covered(plan, term_matched | matched)
+    for term, path, *term_stems in explain:
+        stems_of_term = set(term_stems[0].split()) if term_stems else set()
+        if not (stems_of_term & marker.stems or marker.prefix_stems):
+            continue   # shares no word with the query: cannot explain more
+        count = _covered(marker, matched | stems_of_term)
         if count > covered and (best is None or (count, -len(term)) > best[:2]):
-            best = (count, -len(term), term_marked, path)
+            best = (count, -len(term), term, path)
     if best is None:
         return marked
-    _, _, term_marked, path = best
+    _, _, term, path = best
+    term_marked, _ = _marked(term, marker, collect=False)
     return f"{marked} — {term_marked}" + (f" ({html.escape(path)})" if path else "")

@@ -203,8 +203,8 @@ def test_es_rows_from_a_response():
         "system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True}}]}}
     ((score, node, explain),) = elastic.rows_of(response, TEXT)
     assert (score, node.code, node.system, explain) == (3.5, "K22.0", CodeSystem.ICD10CM, ())
-    response["hits"]["hits"][0]["_source"]["explain"] = {"terms": [["cardiospasm", "Cardiospasm"]]}
-    assert elastic.rows_of(response, TEXT)[0][2] == (("cardiospasm", "Cardiospasm"),)
+    response["hits"]["hits"][0]["_source"]["explain"] = {"terms": [["cardiospasm", "Cardiospasm", "cardiospasm"]]}
+    assert elastic.rows_of(response, TEXT)[0][2] == (("cardiospasm", "Cardiospasm", "cardiospasm"),)
 
 
 # -- alphabetic-index terms ----------------------------------------------------------------------
@@ -357,14 +357,18 @@ def test_es_indexed_editions_leave_out_indexes_of_another_mapping_version():
 
 def test_highlight_explains_a_match_by_the_index_term_that_holds_the_words():
     plan = make_plan(SearchRequest(query="swollen glands"))
-    explain = (("lymph gland or node enlargement", "Enlargement, enlarged, lymph gland or node"),
-               ("glands swollen", "Swollen - see Swelling, glands"))
+    explain = (("lymph gland or node enlargement", "Enlargement, enlarged, lymph gland or node",
+                "lymph gland or node enlarg"),
+               ("glands swollen", "Swollen - see Swelling, glands", "gland swollen"))
     assert highlight("Enlarged lymph nodes, unspecified", plan, explain=explain) == (
         "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> "
         "(Swollen - see Swelling, glands)")
     # the title holds every word: no explanation; no index term adds a word: none either
     assert highlight("Swollen glands", plan, explain=explain) == "<mark>Swollen</mark> <mark>glands</mark>"
-    assert highlight("Something else", plan, explain=(("other", ""),)) == "Something else"
+    assert highlight("Something else", plan, explain=(("other", "", "other"),)) == "Something else"
+    # a hit the query names by its code needs no explanation
+    assert highlight("Enlarged lymph nodes, unspecified", plan, explain=explain, code_hit=True) == \
+        "Enlarged lymph nodes, unspecified"
 
 
 def test_documents_carry_the_index_terms_and_paths_for_the_highlight():
@@ -372,4 +376,5 @@ def test_documents_carry_the_index_terms_and_paths_for_the_highlight():
                         billable=True, lay_terms=["glands swollen", "adenopathy"],
                         lay_paths={"glands swollen": "Swollen - see Swelling, glands"})
     assert elastic.document("ICD10CM", record)["explain"] == {
-        "terms": [["glands swollen", "Swollen - see Swelling, glands"], ["adenopathy", ""]]}
+        "terms": [["glands swollen", "Swollen - see Swelling, glands", "gland swollen"],
+                  ["adenopathy", "", "adenopathi"]]}
