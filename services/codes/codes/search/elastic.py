@@ -74,7 +74,7 @@ def index_mappings(load: str, edition_id: str) -> dict:
 
 def document(load: str, record: CodeRecord) -> dict:
     terms = record.search_terms()
-    text = [record.title] + ([record.short_title] if record.short_title else []) + terms
+    text = analysis.typo_text(record)
     return {
         "load": load,
         "system": CodeSystem(record.system).value,

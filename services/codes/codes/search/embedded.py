@@ -22,6 +22,7 @@ import logging
 import re
 import shutil
 import threading
+from functools import partial
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -30,7 +31,7 @@ import tantivy
 from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
 from medcode_contracts.errors import Conflict
 
-from ..domain import CodeRecord
+from ..domain import CodeRecord, code_key
 from . import analysis
 from .analysis import index_term_keys
 from .execute import Row, execute
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 KIND_CODE = "code"
 KIND_EDITION = "edition"
+# A code's index terms for the highlight live in a document of their own, read only for the
+# few hits whose title does not explain the match: the code documents every search reads
+# stay small.
+KIND_EXPLAIN = "explain"
 WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
 _Occur = tantivy.Occur
 _VERSION_DIR = re.compile(r"^v\d+$")
@@ -68,7 +73,9 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
-    # The code's index terms with their paths (JSON, stored only), to explain a hit.
+    # KIND_EXPLAIN documents: "<system>:<key>" of the code, its index terms with their paths
+    # and stems (JSON, stored only), to explain a hit.
+    sb.add_text_field("explain_of", tokenizer_name="raw", index_option="basic")
     sb.add_bytes_field("explain", stored=True)
     return sb.build()
 
@@ -117,6 +124,8 @@ class EmbeddedBackend:
                 writer.delete_documents_by_term("load", system)
                 for record in records:
                     writer.add_document(_document(system, record))
+                    if record.lay_terms:
+                        writer.add_document(_explain_document(system, record))
                 writer.add_document(tantivy.Document(kind=KIND_EDITION, load=system, edition=edition_id))
                 writer.commit()
                 writer.wait_merging_threads()
@@ -176,7 +185,7 @@ class EmbeddedBackend:
 
 def _document(load: str, record: CodeRecord) -> tantivy.Document:
     terms = record.search_terms()
-    text = [record.title] + ([record.short_title] if record.short_title else []) + terms
+    text = analysis.typo_text(record)
     doc = tantivy.Document(
         kind=KIND_CODE,
         load=load,
@@ -190,11 +199,16 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
     )
     for key in index_term_keys(record.lay_terms):
         doc.add_text("index_terms", key)
-    if record.lay_terms:
-        doc.add_bytes("explain", json.dumps(
-            analysis.explained_terms(record.lay_terms, record.lay_paths), separators=(",", ":")).encode())
     doc.add_unsigned("order", code_order(record.key))  # keyword ints would be typed i64
     doc.add_unsigned("term_rank", term_rank(record.key, record.billable))
+    return doc
+
+
+def _explain_document(load: str, record: CodeRecord) -> tantivy.Document:
+    doc = tantivy.Document(kind=KIND_EXPLAIN, load=load,
+                           explain_of=f"{CodeSystem(record.system).value}:{record.key}")
+    doc.add_bytes("explain", json.dumps(analysis.explained_terms(record.lay_terms, record.lay_paths),
+                                        separators=(",", ":")).encode())
     return doc
 
 
@@ -238,12 +252,20 @@ class _Run:
         rows = []
         for score, address in scored:
             doc = self.searcher.doc(address)
-            explain = doc.get_first("explain")
-            rows.append((float(score), CodeSummary(
-                system=doc.get_first("system"), code=doc.get_first("code"),
-                title=doc.get_first("title"), billable=doc.get_first("billable")),
-                tuple(map(tuple, json.loads(explain))) if explain else ()))
+            summary = CodeSummary(system=doc.get_first("system"), code=doc.get_first("code"),
+                                  title=doc.get_first("title"), billable=doc.get_first("billable"))
+            rows.append((float(score), summary,
+                         partial(self.explain, f"{summary.system.value}:{code_key(summary.code)}")))
         return rows
+
+    def explain(self, explain_of: str) -> tuple[tuple[str, ...], ...]:
+        """The index terms of one code (KIND_EXPLAIN document), for execute.highlight."""
+        found = self.searcher.search(tantivy.Query.term_query(self.schema, "explain_of", explain_of),
+                                     limit=1, count=False).hits
+        if not found:
+            return ()
+        raw = self.searcher.doc(found[0][1]).get_first("explain")
+        return tuple(map(tuple, json.loads(raw))) if raw else ()
 
     # -- query building ---------------------------------------------------------------------
 

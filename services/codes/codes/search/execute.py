@@ -6,6 +6,7 @@ the BM25 scores themselves is computed here, so both engines give the same answe
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
@@ -17,8 +18,10 @@ from .planner import Plan, encode_cursor
 
 # A hit as an engine returns it: score, the code, and the code's index terms with the index
 # path each comes from and their stems ((term, path or "", "stem stem"), ...), for the
-# highlight to explain the match (analysis.explained_terms).
-Row = tuple[float, CodeSummary, tuple[tuple[str, ...], ...]]
+# highlight to explain the match (analysis.explained_terms); or a function that reads them,
+# called only when the title does not explain the match.
+Explain = tuple[tuple[str, ...], ...]
+Row = tuple[float, CodeSummary, Explain | Callable[[], Explain]]
 
 
 class Engine(Protocol):
@@ -175,7 +178,7 @@ def _covered(marker: _Marker, matched: set[str]) -> int:
 
 
 def highlight(title: str, plan: Plan, marker: _Marker | None = None,
-              explain: tuple[tuple[str, ...], ...] = (), code_hit: bool = False) -> str:
+              explain: Explain | Callable[[], Explain] = (), code_hit: bool = False) -> str:
     """The title, HTML-escaped, with the words the query matched wrapped in <mark>. When
     the title does not hold every word typed but one of the code's index terms holds more,
     that term follows, marked too, with the index path it comes from: "Enlarged lymph
@@ -189,14 +192,19 @@ def highlight(title: str, plan: Plan, marker: _Marker | None = None,
     covered = _covered(marker, matched)
     if covered >= len(plan.clauses):
         return marked
+    if callable(explain):
+        explain = explain()
     best: tuple[int, int, str, str] | None = None
     for term, path, *term_stems in explain:
         stems_of_term = set(term_stems[0].split()) if term_stems else set()
-        if not (stems_of_term & marker.stems or marker.prefix_stems):
+        if not stems_of_term & marker.stems and not (
+                marker.prefixes and any(s.startswith(marker.prefixes) for s in stems_of_term)):
             continue   # shares no word with the query: cannot explain more
         count = _covered(marker, matched | stems_of_term)
         if count > covered and (best is None or (count, -len(term)) > best[:2]):
             best = (count, -len(term), term, path)
+            if count == len(plan.clauses):
+                break   # explains every word: the index's own entries come first, take it
     if best is None:
         return marked
     _, _, term, path = best

@@ -331,8 +331,9 @@ def test_highlight_marks_prefix_typo_and_synonym_matches(backend):
 
 
 @pytest.mark.parametrize("query, code, says", [
-    # a lay term reached through a "see" reference: the term and its index path
-    ("swollen glands", "R59.9", "<mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"),
+    # "swollen" is "swelling" (everyday.tsv, after the index's "Swollen - see Swelling"):
+    # the index entry that holds the words, and its path
+    ("swollen glands", "R59.9", "<mark>glands</mark> <mark>swelling</mark> (Swelling, glands)"),
     # a Table of Drugs term, through the everyday words (Tylenol = acetaminophen)
     ("tylenol overdose", "T39.1X1", "<mark>acetaminophen</mark> <mark>poisoning</mark> (Table of "
                                     "Drugs and Chemicals: Acetaminophen (Poisoning, accidental"),
