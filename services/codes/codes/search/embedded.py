@@ -22,7 +22,6 @@ import logging
 import re
 import shutil
 import threading
-from functools import partial
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from medcode_contracts.errors import Conflict
 from ..domain import CodeRecord, code_key
 from . import analysis
 from .analysis import index_term_keys
-from .execute import Row, execute
+from .execute import LazyExplain, Row, execute
 from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
                       TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, code_order, make_plan, term_rank)
 
@@ -75,7 +74,7 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
     # KIND_EXPLAIN documents: "<system>:<key>" of the code, its index terms with their paths
     # and stems (JSON, stored only), to explain a hit.
-    sb.add_text_field("explain_of", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("explain_of", stored=True, tokenizer_name="raw", index_option="basic")
     sb.add_bytes_field("explain", stored=True)
     return sb.build()
 
@@ -255,17 +254,20 @@ class _Run:
             summary = CodeSummary(system=doc.get_first("system"), code=doc.get_first("code"),
                                   title=doc.get_first("title"), billable=doc.get_first("billable"))
             rows.append((float(score), summary,
-                         partial(self.explain, f"{summary.system.value}:{code_key(summary.code)}")))
+                         LazyExplain(f"{summary.system.value}:{code_key(summary.code)}", self.explain)))
         return rows
 
-    def explain(self, explain_of: str) -> tuple[tuple[str, ...], ...]:
-        """The index terms of one code (KIND_EXPLAIN document), for execute.highlight."""
-        found = self.searcher.search(tantivy.Query.term_query(self.schema, "explain_of", explain_of),
-                                     limit=1, count=False).hits
-        if not found:
-            return ()
-        raw = self.searcher.doc(found[0][1]).get_first("explain")
-        return tuple(map(tuple, json.loads(raw))) if raw else ()
+    def explain(self, keys: list[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """The index terms of codes ("<system>:<key>"; KIND_EXPLAIN documents), in one search."""
+        queries = [tantivy.Query.term_query(self.schema, "explain_of", key) for key in keys]
+        query = queries[0] if len(queries) == 1 else tantivy.Query.boolean_query(
+            [(_Occur.Should, q) for q in queries])
+        found = {}
+        for _, address in self.searcher.search(query, limit=len(keys), count=False).hits:
+            doc = self.searcher.doc(address)
+            raw = doc.get_first("explain")
+            found[doc.get_first("explain_of")] = tuple(map(tuple, json.loads(raw))) if raw else ()
+        return found
 
     # -- query building ---------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
@@ -21,7 +22,17 @@ from .planner import Plan, encode_cursor
 # highlight to explain the match (analysis.explained_terms); or a function that reads them,
 # called only when the title does not explain the match.
 Explain = tuple[tuple[str, ...], ...]
-Row = tuple[float, CodeSummary, Explain | Callable[[], Explain]]
+
+
+@dataclass(frozen=True, slots=True)
+class LazyExplain:
+    """Index terms an engine reads only when needed: `source(keys)` -> {key: Explain}, for
+    all the hits of a page that need them at once."""
+    key: str
+    source: Callable[[list[str]], dict[str, Explain]]
+
+
+Row = tuple[float, CodeSummary, Explain | LazyExplain]
 
 
 class Engine(Protocol):
@@ -83,14 +94,30 @@ def execute(plan: Plan, engine: Engine) -> SearchResult:
 
 def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> SearchResult:
     marker = _Marker(plan)
-    hits = [
-        SearchHit(cursor=encode_cursor(plan.offset + i), score=score,
-                  highlight=highlight(node.title, plan, marker, explain,
-                                      code_hit=bool(plan.code_prefix)
-                                      and code_key(node.code).startswith(plan.code_prefix)),
-                  node=node)
-        for i, (score, node, explain) in enumerate(rows, start=1)
-    ]
+    # Titles first; the index terms of the hits whose title does not explain the match are
+    # then read in one batch per engine (LazyExplain) and the best one appended.
+    prepared = []
+    wanted: dict[Callable, list[str]] = {}
+    for _, node, explain in rows:
+        if plan.code_prefix and code_key(node.code).startswith(plan.code_prefix):
+            explain = ()   # the query names this code: nothing to explain
+        marked, matched = _marked(node.title, marker, collect=bool(explain))
+        covered = _covered(marker, matched) if explain else len(plan.clauses)
+        if covered >= len(plan.clauses):
+            explain = ()
+        elif isinstance(explain, LazyExplain):
+            wanted.setdefault(explain.source, []).append(explain.key)
+        prepared.append((marked, matched, covered, explain))
+    loaded: dict[str, Explain] = {}
+    for source, keys in wanted.items():
+        loaded.update(source(keys))
+    hits = []
+    for i, ((score, node, _), (marked, matched, covered, explain)) in enumerate(zip(rows, prepared), start=1):
+        if isinstance(explain, LazyExplain):
+            explain = loaded.get(explain.key, ())
+        text = _explained(plan, marker, marked, matched, covered, explain) if explain else marked
+        hits.append(SearchHit(cursor=encode_cursor(plan.offset + i), score=score, highlight=text,
+                              node=node))
     return SearchResult(
         total_count=total,
         hits=hits,
@@ -178,7 +205,7 @@ def _covered(marker: _Marker, matched: set[str]) -> int:
 
 
 def highlight(title: str, plan: Plan, marker: _Marker | None = None,
-              explain: Explain | Callable[[], Explain] = (), code_hit: bool = False) -> str:
+              explain: Explain = (), code_hit: bool = False) -> str:
     """The title, HTML-escaped, with the words the query matched wrapped in <mark>. When
     the title does not hold every word typed but one of the code's index terms holds more,
     that term follows, marked too, with the index path it comes from: "Enlarged lymph
@@ -192,8 +219,11 @@ def highlight(title: str, plan: Plan, marker: _Marker | None = None,
     covered = _covered(marker, matched)
     if covered >= len(plan.clauses):
         return marked
-    if callable(explain):
-        explain = explain()
+    return _explained(plan, marker, marked, matched, covered, explain)
+
+
+def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], covered: int,
+               explain: Explain) -> str:
     best: tuple[int, int, str, str] | None = None
     for term, path, *term_stems in explain:
         stems_of_term = set(term_stems[0].split()) if term_stems else set()
