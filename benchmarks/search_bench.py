@@ -3,8 +3,9 @@
     .venv/bin/python -m benchmarks.search_bench [--systems ICD10CM,ICD10PCS,HCPCS] [--runs 300]
                                                 [--no-lay-terms]
 
-Builds a tantivy index of the official releases in a temporary directory (ICD-10-CM with the
-Alphabetic Index lay terms attached, as `codes.cli load` does), then prints the p50 / p99
+Builds a tantivy index of the official releases in a temporary directory (with the index
+terms `codes.cli load` gives the codes: Alphabetic Index, External Cause Index, Table of
+Drugs for ICD-10-CM; PCS Index and Definitions for ICD-10-PCS), then prints the p50 / p99
 latency of `search()` per query kind (plan + engine + highlight + result models).
 """
 from __future__ import annotations
@@ -15,10 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from codes.domain import code_key
 from codes.importers import hcpcs, icd10cm, icd10pcs
-from codes.loading import with_lay_terms
-from codes.rules.readers import read_index_lay_terms
+from codes.loading import with_mirror_terms
 from codes.search.embedded import EmbeddedBackend
 from medcode_common.settings import load_settings
 from medcode_contracts.codes import SearchRequest
@@ -38,14 +37,10 @@ QUERIES = [
     ("index term", "hypertension"),
     ("index term, two words", "heart failure"),
     ("everyday words", "flu vaccine"),
+    ("lay term, see reference", "swollen glands"),
+    ("procedure name", "gallbladder removal"),
+    ("supply name", "knee brace"),
 ]
-
-
-def index_lay_terms(mirror: Path):
-    found = sorted(mirror.glob("icd10cm_index/ICD10CM_*_Index_flattened.csv*"))
-    if not found:
-        raise SystemExit(f"no ICD-10-CM index in {mirror}/icd10cm_index; use --no-lay-terms")
-    return ((code_key(t.code), t.term) for t in read_index_lay_terms(found[-1]))
 
 
 def main() -> None:
@@ -63,8 +58,8 @@ def main() -> None:
         for system in args.systems.split(","):
             importer = IMPORTERS[system.strip()]
             meta, records = importer.read_edition(importer.find_release(mirror))
-            if importer is icd10cm and not args.no_lay_terms:
-                records = with_lay_terms(records, index_lay_terms(mirror))
+            if not args.no_lay_terms:
+                records = with_mirror_terms(meta.system, records, mirror)
             backend.replace_system(meta.system.value, meta.fingerprint, records)
         print(f"index of {args.systems}{'' if args.no_lay_terms else ' + lay terms'}: "
               f"{backend._searcher.num_docs} documents, "

@@ -34,6 +34,9 @@ class CodeRecord:
     # "seventh_characters": [{"character": "A", "meaning": "initial encounter"}].
     notes: dict[str, list] = field(default_factory=dict)
     lay_terms: list[str] = field(default_factory=list)
+    # Lay term -> the index path it comes from ("Swollen - see Swelling, glands"), so a
+    # search hit can say why it matched.
+    lay_paths: dict[str, str] = field(default_factory=dict)
     # System-specific facts kept for the page (HCPCS dates and action code, PCS axes...).
     extra: dict = field(default_factory=dict)
 

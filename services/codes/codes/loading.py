@@ -73,13 +73,22 @@ def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
 
             backend = make_backend(settings)
         try:
-            sync_search_index(store, backend, show_progress=show_progress, rules=rules_store)
+            sync_search_index(store, backend, show_progress=show_progress, rules=rules_store,
+                              pcs_definitions=read_pcs_definitions(settings.DATA_MIRROR))
         finally:
             if own_backend:
                 backend.close()
         return reports
     finally:
         engine.dispose()
+
+
+def read_pcs_definitions(mirror: Path | None):
+    """The mirror's ICD-10-PCS Definitions (icd10pcs_definitions_<year>.xml), or None."""
+    from .importers import icd10pcs_definitions
+
+    path = icd10pcs_definitions.find_release(mirror)
+    return icd10pcs_definitions.read_definitions(path) if path else None
 
 
 def load_system(store: CodeStore, system: CodeSystem, mirror: Path | None, show_progress: bool = True) -> LoadReport:
@@ -111,24 +120,37 @@ def load_cpt(store: CodeStore, rules: RulesStore, show_progress: bool = True) ->
 
 
 def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bool = False,
-                      rules: RulesStore | None = None) -> list[str]:
+                      rules: RulesStore | None = None, pcs_definitions=None) -> list[str]:
     """Re-index every system whose indexed edition is not the store's current one;
     returns the systems re-indexed. With `rules`, ICD-10-CM codes get the lay terms of
-    the current ICD-10-CM index edition, and its fingerprint becomes part of the indexed
-    edition id (so a new index edition re-indexes ICD-10-CM)."""
+    the current ICD-10-CM index edition and ICD-10-PCS codes those of the PCS Index, and
+    that edition's fingerprint becomes part of the indexed edition id (so a new index
+    edition re-indexes the system). With `pcs_definitions` (importers.icd10pcs_definitions),
+    ICD-10-PCS codes also get their body part key, device key and root operation example
+    words, and the definitions' fingerprint joins the edition id too."""
     indexed = backend.indexed_editions()
-    lay_edition = rules.current_edition("INDEX") if rules is not None else None
+    lay_editions = {
+        CodeSystem.ICD10CM.value: ("INDEX", "lay-terms"),
+        CodeSystem.ICD10PCS.value: ("PCS_INDEX", "pcs-index"),
+    }
     done = []
     for system, edition_id in sorted(store.current_edition_ids().items()):
-        with_lay_terms = system == CodeSystem.ICD10CM.value and lay_edition is not None
-        if with_lay_terms:
-            edition_id = f"{edition_id}+lay-terms-{lay_edition.fingerprint[:16]}"
+        kind, tag = lay_editions.get(system, (None, None))
+        lay_edition = rules.current_edition(kind) if rules is not None and kind else None
+        if lay_edition is not None:
+            edition_id = f"{edition_id}+{tag}-{lay_edition.fingerprint[:16]}"
+        definitions = pcs_definitions if system == CodeSystem.ICD10PCS.value else None
+        if definitions is not None:
+            edition_id = f"{edition_id}+definitions-{definitions.fingerprint[:16]}"
         if indexed.get(system) == edition_id:
             continue
         started = time.monotonic()
         records = store.iter_records(system)
-        if with_lay_terms:
+        if lay_edition is not None and kind == "INDEX":
             records = with_index_lay_terms(records, rules)
+        elif lay_edition is not None or definitions is not None:
+            records = with_pcs_terms(records, rules.iter_lay_terms(kind) if lay_edition else (),
+                                     definitions)
         with _progress(f"index {system}", show_progress) as bar:
             backend.replace_system(system, edition_id, _counting(records, bar))
         log.info("indexed %s edition %s in %.1f s", system, edition_id, time.monotonic() - started)
@@ -138,26 +160,62 @@ def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bo
 
 def with_index_lay_terms(records: Iterable[CodeRecord], rules: RulesStore) -> Iterator[CodeRecord]:
     """`records` with the ICD-10-CM index terms that point to each code added to its lay
-    terms (≈ 60 k terms: held in memory while indexing)."""
+    terms (≈ 190 k terms: held in memory while indexing)."""
     return with_lay_terms(records, rules.iter_lay_terms())
 
 
-def with_lay_terms(records: Iterable[CodeRecord], terms: Iterable[tuple[str, str]]) -> Iterator[CodeRecord]:
-    """`records` with the (code key, term) pairs of `terms` added to their lay terms (once
-    per lower-cased term). The search index makes them text and index-term keys."""
-    by_key: dict[str, list[str]] = {}
-    for key, term in terms:
-        by_key.setdefault(key, []).append(term)
+def with_lay_terms(records: Iterable[CodeRecord], terms: Iterable[tuple]) -> Iterator[CodeRecord]:
+    """`records` with the (code key, term[, index path]) of `terms` added to their lay
+    terms (once per lower-cased term). The search index makes them text and index-term
+    keys, and keeps the paths to explain a hit."""
+    by_key: dict[str, list[tuple[str, str | None]]] = {}
+    for key, term, *path in terms:
+        by_key.setdefault(key, []).append((term, path[0] if path else None))
     for record in records:
-        extra = by_key.get(record.key)
-        if extra:
-            seen = {t.lower() for t in record.lay_terms}
-            added = []
-            for term in extra:
-                if term.lower() not in seen:
-                    seen.add(term.lower())
-                    added.append(term)
-            record.lay_terms = list(record.lay_terms) + added
+        _add_lay_terms(record, by_key.get(record.key))
+        yield record
+
+
+def _add_lay_terms(record: CodeRecord, extra: list[tuple[str, str | None]] | None) -> None:
+    if not extra:
+        return
+    seen = {t.lower() for t in record.lay_terms}
+    added = []
+    for term, path in extra:
+        if term.lower() not in seen:
+            seen.add(term.lower())
+            added.append(term)
+            if path:
+                record.lay_paths[term] = path
+    record.lay_terms = list(record.lay_terms) + added
+
+
+def with_pcs_terms(records: Iterable[CodeRecord], terms: Iterable[tuple],
+                   definitions=None) -> Iterator[CodeRecord]:
+    """`records` (ICD-10-PCS) with the PCS Index terms of every code or code prefix they
+    start with ("0UT9" -> every resection of the uterus). A 3-character prefix fixes only
+    the body system and root operation ("Tonsillectomy - see Resection, Mouth and Throat
+    0CT"): its term goes only to the codes whose body part the term names
+    (procedure_words.body_part_named), so tonsillectomy reaches the tonsils, not the lips.
+    With `definitions`, each code also gets the PCS Definitions' words for its axes
+    (procedure_words.definition_terms)."""
+    from .search.procedure_words import body_part_named, definition_terms
+
+    by_prefix: dict[str, list[tuple[str, str | None]]] = {}
+    for key, term, *path in terms:
+        by_prefix.setdefault(key, []).append((term, path[0] if path else None))
+    for record in records:
+        key = record.key
+        if len(key) == 7:
+            found: list[tuple[str, str | None]] = []
+            body_part = (record.extra.get("axes") or {}).get("Body Part", "")
+            for n in range(3, 8):
+                for term, path in by_prefix.get(key[:n], ()):
+                    if n > 3 or body_part_named(term, body_part):
+                        found.append((term, path))
+            if definitions is not None:
+                found.extend(definition_terms(definitions, record.extra.get("axes") or {}, key[0]))
+            _add_lay_terms(record, found)
         yield record
 
 
@@ -189,3 +247,30 @@ def _progress(description: str, show: bool):
     from tqdm import tqdm
 
     return tqdm(desc=description, unit=" codes", unit_scale=True, leave=True)
+
+
+def with_mirror_terms(system: CodeSystem | str, records: Iterable[CodeRecord],
+                      mirror: Path) -> Iterable[CodeRecord]:
+    """`records` with the index terms the loader would give them, read straight from the
+    mirror's files (no database): for benchmarks and the search test suites."""
+    from .rules import readers
+
+    system = CodeSystem(system)
+    folder = Path(mirror) / "icd10cm_index"
+    if system == CodeSystem.ICD10CM:
+        def terms():
+            for pattern, read in (("ICD10CM_*_Index_flattened.csv*", readers.read_index_lay_terms),
+                                  ("icd-10-cm-eindex-*.xml", readers.read_external_cause_lay_terms),
+                                  ("icd-10-cm-drug-*.xml", readers.read_drug_table_lay_terms)):
+                found = sorted(folder.glob(pattern))
+                if found:
+                    for term in read(found[-1]):
+                        yield term.code.replace(".", ""), term.term, term.path
+        return with_lay_terms(records, terms())
+    if system == CodeSystem.ICD10PCS:
+        database = readers.find_pcs_index()
+        tables = icd10pcs.find_release(mirror)
+        index_terms = ((t.code, t.term, t.path) for t in readers.read_pcs_index(database, tables)) \
+            if database and tables else ()
+        return with_pcs_terms(records, index_terms, read_pcs_definitions(mirror))
+    return records

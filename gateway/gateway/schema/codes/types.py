@@ -32,7 +32,11 @@ class CodeSummary:
 class CodeSearchEdge:
     cursor: str
     score: float
-    highlight: str | None
+    highlight: str | None = strawberry.field(description=(
+        "The title, HTML-escaped, with the words matched in <mark>; when the title lacks words "
+        "typed, followed by ' — ' and the index term that matched with its index path in "
+        "parentheses, e.g. 'Enlarged lymph nodes, unspecified — <mark>glands</mark> "
+        "<mark>swollen</mark> (Swollen - see Swelling, glands)'."))
     node: CodeSummary
 
 

@@ -51,6 +51,9 @@ class GemRow:
 class LayTerm:
     code: str            # ICD-10-CM code as printed in the index ("I21.9")
     term: str            # readable phrase, e.g. "heart attack"
+    # Where the phrase comes from, for a search hit to say why it matched: the index path,
+    # and the cross-reference followed ("Attack, heart - see Infarct, myocardium").
+    path: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

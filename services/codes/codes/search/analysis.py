@@ -103,3 +103,32 @@ def index_term_keys(terms: Iterable[str]) -> list[str]:
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the words of `text`, as the tokenizer splits them."""
     return [match.span() for match in _WORD.finditer(text)]
+
+
+# At most this many index terms of a code are kept for explaining a hit (a few codes have
+# hundreds; the first ones are the index's own entries, the rest mostly cross-references).
+MAX_EXPLAINED_TERMS = 32
+
+
+def explained_terms(lay_terms: Iterable[str], paths: dict[str, str]) -> list[list[str]]:
+    """[term, index path or "", its stems joined by spaces] of a code's lay terms, as the
+    engines store them for the highlight (execute.highlight): the stems let a search pick
+    the term that explains a hit without analysing every term of every hit."""
+    return [[term, paths.get(term, ""), " ".join(dict.fromkeys(stems(term)))]
+            for term in list(lay_terms)[:MAX_EXPLAINED_TERMS]]
+
+
+# Index terms of these sources rank (BM25 over the terms field) but are left out of the
+# typo/prefix field: the PCS body part and device keys add tens of thousands of anatomical
+# and product words to every code with that body part or device, and the typo automaton's
+# cost grows with that field's dictionary.
+RANKED_ONLY_SOURCES = ("ICD-10-PCS Body Part Key", "ICD-10-PCS Device Key", "ICD-10-PCS Definitions")
+
+
+def typo_text(record) -> list[str]:
+    """The texts of a code its typo-tolerant and as-you-type field holds: titles, inclusion
+    terms and index terms except RANKED_ONLY_SOURCES'."""
+    paths = record.lay_paths
+    return ([record.title] + ([record.short_title] if record.short_title else [])
+            + list(record.notes.get("inclusion_terms", []))
+            + [t for t in record.lay_terms if not paths.get(t, "").startswith(RANKED_ONLY_SOURCES)])

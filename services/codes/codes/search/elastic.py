@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIX = "medcode-codes"
 BULK_CHUNK = 2000
 MAX_FUZZY_EXPANSIONS = 50
-SOURCE_FIELDS = ["system", "code", "title", "billable"]
+SOURCE_FIELDS = ["system", "code", "title", "billable", "explain"]
 
 INDEX_SETTINGS = {
     "number_of_shards": 1,
@@ -66,13 +66,15 @@ def index_mappings(load: str, edition_id: str) -> dict:
             # Alphabetic-index terms as whole keys (analysis.index_term_key): term segment.
             "index_terms": {"type": "keyword"},
             "term_rank": {"type": "long"},
+            # The code's index terms with their paths, to explain a hit (not searched).
+            "explain": {"type": "object", "enabled": False},
         },
     }
 
 
 def document(load: str, record: CodeRecord) -> dict:
     terms = record.search_terms()
-    text = [record.title] + ([record.short_title] if record.short_title else []) + terms
+    text = analysis.typo_text(record)
     return {
         "load": load,
         "system": CodeSystem(record.system).value,
@@ -86,6 +88,7 @@ def document(load: str, record: CodeRecord) -> dict:
         "words": [" ".join(analysis.plain_words(t)) for t in text],
         "index_terms": analysis.index_term_keys(record.lay_terms),
         "term_rank": term_rank(record.key, record.billable),
+        "explain": {"terms": analysis.explained_terms(record.lay_terms, record.lay_paths)},
     }
 
 
@@ -205,8 +208,10 @@ def rows_of(response: dict, segment: str) -> list[Row]:
         src = hit["_source"]
         score = (1.0 if segment == CODE else TERM_SCORE if segment == TERM
                  else float(hit.get("_score") or 0.0))
+        explain = (src.get("explain") or {}).get("terms") or ()
         rows.append((score, CodeSummary(system=src["system"], code=src["code"],
-                                        title=src["title"], billable=src["billable"])))
+                                        title=src["title"], billable=src["billable"]),
+                     tuple(tuple(pair) for pair in explain)))
     return rows
 
 

@@ -17,6 +17,7 @@ snapshot after this process's own commits or another process's (the loader CLI).
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -29,10 +30,10 @@ import tantivy
 from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
 from medcode_contracts.errors import Conflict
 
-from ..domain import CodeRecord
+from ..domain import CodeRecord, code_key
 from . import analysis
 from .analysis import index_term_keys
-from .execute import Row, execute
+from .execute import LazyExplain, Row, execute
 from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
                       TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, code_order, make_plan, term_rank)
 
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 KIND_CODE = "code"
 KIND_EDITION = "edition"
+# A code's index terms for the highlight live in a document of their own, read only for the
+# few hits whose title does not explain the match: the code documents every search reads
+# stay small.
+KIND_EXPLAIN = "explain"
 WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
 _Occur = tantivy.Occur
 _VERSION_DIR = re.compile(r"^v\d+$")
@@ -67,6 +72,10 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
+    # KIND_EXPLAIN documents: "<system>:<key>" of the code, its index terms with their paths
+    # and stems (JSON, stored only), to explain a hit.
+    sb.add_text_field("explain_of", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_bytes_field("explain", stored=True)
     return sb.build()
 
 
@@ -114,6 +123,8 @@ class EmbeddedBackend:
                 writer.delete_documents_by_term("load", system)
                 for record in records:
                     writer.add_document(_document(system, record))
+                    if record.lay_terms:
+                        writer.add_document(_explain_document(system, record))
                 writer.add_document(tantivy.Document(kind=KIND_EDITION, load=system, edition=edition_id))
                 writer.commit()
                 writer.wait_merging_threads()
@@ -173,7 +184,7 @@ class EmbeddedBackend:
 
 def _document(load: str, record: CodeRecord) -> tantivy.Document:
     terms = record.search_terms()
-    text = [record.title] + ([record.short_title] if record.short_title else []) + terms
+    text = analysis.typo_text(record)
     doc = tantivy.Document(
         kind=KIND_CODE,
         load=load,
@@ -189,6 +200,14 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
         doc.add_text("index_terms", key)
     doc.add_unsigned("order", code_order(record.key))  # keyword ints would be typed i64
     doc.add_unsigned("term_rank", term_rank(record.key, record.billable))
+    return doc
+
+
+def _explain_document(load: str, record: CodeRecord) -> tantivy.Document:
+    doc = tantivy.Document(kind=KIND_EXPLAIN, load=load,
+                           explain_of=f"{CodeSystem(record.system).value}:{record.key}")
+    doc.add_bytes("explain", json.dumps(analysis.explained_terms(record.lay_terms, record.lay_paths),
+                                        separators=(",", ":")).encode())
     return doc
 
 
@@ -232,10 +251,23 @@ class _Run:
         rows = []
         for score, address in scored:
             doc = self.searcher.doc(address)
-            rows.append((float(score), CodeSummary(
-                system=doc.get_first("system"), code=doc.get_first("code"),
-                title=doc.get_first("title"), billable=doc.get_first("billable"))))
+            summary = CodeSummary(system=doc.get_first("system"), code=doc.get_first("code"),
+                                  title=doc.get_first("title"), billable=doc.get_first("billable"))
+            rows.append((float(score), summary,
+                         LazyExplain(f"{summary.system.value}:{code_key(summary.code)}", self.explain)))
         return rows
+
+    def explain(self, keys: list[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
+        """The index terms of codes ("<system>:<key>"; KIND_EXPLAIN documents), in one search."""
+        queries = [tantivy.Query.term_query(self.schema, "explain_of", key) for key in keys]
+        query = queries[0] if len(queries) == 1 else tantivy.Query.boolean_query(
+            [(_Occur.Should, q) for q in queries])
+        found = {}
+        for _, address in self.searcher.search(query, limit=len(keys), count=False).hits:
+            doc = self.searcher.doc(address)
+            raw = doc.get_first("explain")
+            found[doc.get_first("explain_of")] = tuple(map(tuple, json.loads(raw))) if raw else ()
+        return found
 
     # -- query building ---------------------------------------------------------------------
 

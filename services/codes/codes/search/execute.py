@@ -6,15 +6,33 @@ the BM25 scores themselves is computed here, so both engines give the same answe
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
 
 from medcode_contracts.codes import CodeSummary, SearchHit, SearchResult, SystemFacet
 
+from ..domain import code_key
 from .analysis import analyse_word, word_spans
 from .planner import Plan, encode_cursor
 
-Row = tuple[float, CodeSummary]
+# A hit as an engine returns it: score, the code, and the code's index terms with the index
+# path each comes from and their stems ((term, path or "", "stem stem"), ...), for the
+# highlight to explain the match (analysis.explained_terms); or a function that reads them,
+# called only when the title does not explain the match.
+Explain = tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LazyExplain:
+    """Index terms an engine reads only when needed: `source(keys)` -> {key: Explain}, for
+    all the hits of a page that need them at once."""
+    key: str
+    source: Callable[[list[str]], dict[str, Explain]]
+
+
+Row = tuple[float, CodeSummary, Explain | LazyExplain]
 
 
 class Engine(Protocol):
@@ -44,7 +62,7 @@ def execute(plan: Plan, engine: Engine) -> SearchResult:
             complete = complete and len(found) < need
         if complete:
             counts: dict[str, int] = {}
-            for _, node in rows:
+            for _, node, _ in rows:
                 counts[node.system.value] = counts.get(node.system.value, 0) + 1
             return _result(plan, rows, len(rows), counts)
         first_page = rows  # full: only the totals are missing
@@ -76,11 +94,30 @@ def execute(plan: Plan, engine: Engine) -> SearchResult:
 
 def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> SearchResult:
     marker = _Marker(plan)
-    hits = [
-        SearchHit(cursor=encode_cursor(plan.offset + i), score=score,
-                  highlight=highlight(node.title, plan, marker), node=node)
-        for i, (score, node) in enumerate(rows, start=1)
-    ]
+    # Titles first; the index terms of the hits whose title does not explain the match are
+    # then read in one batch per engine (LazyExplain) and the best one appended.
+    prepared = []
+    wanted: dict[Callable, list[str]] = {}
+    for _, node, explain in rows:
+        if plan.code_prefix and code_key(node.code).startswith(plan.code_prefix):
+            explain = ()   # the query names this code: nothing to explain
+        marked, matched = _marked(node.title, marker, collect=bool(explain))
+        covered = _covered(marker, matched) if explain else len(plan.clauses)
+        if covered >= len(plan.clauses):
+            explain = ()
+        elif isinstance(explain, LazyExplain):
+            wanted.setdefault(explain.source, []).append(explain.key)
+        prepared.append((marked, matched, covered, explain))
+    loaded: dict[str, Explain] = {}
+    for source, keys in wanted.items():
+        loaded.update(source(keys))
+    hits = []
+    for i, ((score, node, _), (marked, matched, covered, explain)) in enumerate(zip(rows, prepared), start=1):
+        if isinstance(explain, LazyExplain):
+            explain = loaded.get(explain.key, ())
+        text = _explained(plan, marker, marked, matched, covered, explain) if explain else marked
+        hits.append(SearchHit(cursor=encode_cursor(plan.offset + i), score=score, highlight=text,
+                              node=node))
     return SearchResult(
         total_count=total,
         hits=hits,
@@ -120,23 +157,86 @@ class _Marker:
         self.stems = {w.stem for w in words}
         self.prefixes = tuple(w.plain for w in words if w.prefix)
         self.fuzzy = [(w.plain, w.fuzzy) for w in words if w.fuzzy]
+        self.stem_of = {w.plain: w.stem for w in words}
+        # Per clause, the stem sets of its alternatives (one of them, all words, is a match).
+        self.clause_stems = [[frozenset(w.stem for w in alt) for alt in clause.alternatives]
+                             for clause in plan.clauses]
+        self.prefix_stems = [(w.plain, w.stem) for w in words if w.prefix]
 
     def __call__(self, plain: str, stem: str) -> bool:
         return (stem in self.stems
                 or (bool(self.prefixes) and plain.startswith(self.prefixes))
                 or any(_within(plain, typed, limit) for typed, limit in self.fuzzy))
 
+    def matches(self, plain: str, stem: str) -> set[str]:
+        """The stems of the plan's words that this word matches (exactly, as the prefix
+        being typed, or within the typo distance)."""
+        found = {stem} & self.stems
+        found.update(self.stem_of[p] for p in self.prefixes if plain.startswith(p))
+        found.update(self.stem_of[typed] for typed, limit in self.fuzzy if _within(plain, typed, limit))
+        return found
 
-def highlight(title: str, plan: Plan, marker: _Marker | None = None) -> str:
-    """The title, HTML-escaped, with the words the query matched wrapped in <mark>."""
-    marker = marker or _Marker(plan)
+
+def _marked(text: str, marker: _Marker, collect: bool = True) -> tuple[str, set[str]]:
+    """`text` HTML-escaped with the matched words in <mark>, and (with `collect`) the
+    stems of the plan it matched."""
     out: list[str] = []
+    matched: set[str] = set()
     last = 0
-    for start, end in word_spans(title):
-        analysed = analyse_word(title[start:end])
+    for start, end in word_spans(text):
+        analysed = analyse_word(text[start:end])
         if analysed and marker(*analysed):
-            out.append(html.escape(title[last:start]))
-            out.append(f"<mark>{html.escape(title[start:end])}</mark>")
+            if collect:
+                matched.update(marker.matches(*analysed))
+            out.append(html.escape(text[last:start]))
+            out.append(f"<mark>{html.escape(text[start:end])}</mark>")
             last = end
-    out.append(html.escape(title[last:]))
-    return "".join(out)
+    out.append(html.escape(text[last:]))
+    return "".join(out), matched
+
+
+def _covered(marker: _Marker, matched: set[str]) -> int:
+    """How many clauses of the plan the matched stems satisfy (one alternative, all words;
+    the word being typed also as a prefix)."""
+    for plain, stem in marker.prefix_stems:
+        if stem not in matched and any(m.startswith(plain) for m in matched):
+            matched = matched | {stem}
+    return sum(1 for alternatives in marker.clause_stems if any(a <= matched for a in alternatives))
+
+
+def highlight(title: str, plan: Plan, marker: _Marker | None = None,
+              explain: Explain = (), code_hit: bool = False) -> str:
+    """The title, HTML-escaped, with the words the query matched wrapped in <mark>. When
+    the title does not hold every word typed but one of the code's index terms holds more,
+    that term follows, marked too, with the index path it comes from: "Enlarged lymph
+    nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling,
+    glands)". `code_hit`: the query is (a prefix of) this code: nothing to explain."""
+    marker = marker or _Marker(plan)
+    explain = () if code_hit else explain
+    marked, matched = _marked(title, marker, collect=bool(explain))
+    if not explain:
+        return marked
+    covered = _covered(marker, matched)
+    if covered >= len(plan.clauses):
+        return marked
+    return _explained(plan, marker, marked, matched, covered, explain)
+
+
+def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], covered: int,
+               explain: Explain) -> str:
+    best: tuple[int, int, str, str] | None = None
+    for term, path, *term_stems in explain:
+        stems_of_term = set(term_stems[0].split()) if term_stems else set()
+        if not stems_of_term & marker.stems and not (
+                marker.prefixes and any(s.startswith(marker.prefixes) for s in stems_of_term)):
+            continue   # shares no word with the query: cannot explain more
+        count = _covered(marker, matched | stems_of_term)
+        if count > covered and (best is None or (count, -len(term)) > best[:2]):
+            best = (count, -len(term), term, path)
+            if count == len(plan.clauses):
+                break   # explains every word: the index's own entries come first, take it
+    if best is None:
+        return marked
+    _, _, term, path = best
+    term_marked, _ = _marked(term, marker, collect=False)
+    return f"{marked} — {term_marked}" + (f" ({html.escape(path)})" if path else "")

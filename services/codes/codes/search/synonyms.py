@@ -1,4 +1,6 @@
-"""Abbreviations and synonyms, read from the data file synonyms.tsv next to this module."""
+"""Abbreviations and synonyms, read from the data files next to this module:
+synonyms.tsv (abbreviations and shorthand coders type) and everyday.tsv (how patients and
+surgeons say it: every row names the source of its equivalence in a third column)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,6 +10,7 @@ from pathlib import Path
 from .analysis import STOPWORDS, plain_words
 
 SYNONYMS_FILE = Path(__file__).with_name("synonyms.tsv")
+EVERYDAY_FILE = Path(__file__).with_name("everyday.tsv")
 
 
 class SynonymFileError(ValueError):
@@ -29,12 +32,18 @@ class Synonyms:
         return None
 
 
-def parse(text: str, source: str = "synonyms.tsv") -> Synonyms:
+def parse(text: str, source: str = "synonyms.tsv", needs_source: bool = False) -> Synonyms:
+    """`term<TAB>expansion | expansion[<TAB>source of the equivalence]` per line; with
+    `needs_source` the third column is required."""
     entries: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         term, sep, rest = line.partition("\t")
+        rest, _, note = rest.partition("\t")
+        if needs_source and not note.strip():
+            raise SynonymFileError(f"{source} line {number}: {term.strip()!r} has no source note "
+                                   "(third column)")
         term_words = tuple(plain_words(term))
         expansions = tuple(
             words for words in (
@@ -50,6 +59,16 @@ def parse(text: str, source: str = "synonyms.tsv") -> Synonyms:
     return Synonyms(entries, max((len(t) for t in entries), default=0))
 
 
+def merge(*parts: Synonyms) -> Synonyms:
+    """One table of several: a term listed in more than one gets all their expansions."""
+    entries: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+    for part in parts:
+        for term, expansions in part.entries.items():
+            entries[term] = tuple(dict.fromkeys(entries.get(term, ()) + expansions))
+    return Synonyms(entries, max((len(t) for t in entries), default=0))
+
+
 @lru_cache(maxsize=1)
 def load() -> Synonyms:
-    return parse(SYNONYMS_FILE.read_text(encoding="utf-8"), str(SYNONYMS_FILE))
+    return merge(parse(SYNONYMS_FILE.read_text(encoding="utf-8"), str(SYNONYMS_FILE)),
+                 parse(EVERYDAY_FILE.read_text(encoding="utf-8"), str(EVERYDAY_FILE), needs_source=True))

@@ -7,6 +7,7 @@ Alphabetic Index lay terms attached as codes.loading does.
 """
 from __future__ import annotations
 
+import html
 import os
 import threading
 import time
@@ -17,8 +18,7 @@ import pytest
 
 from codes.domain import CodeRecord, code_key
 from codes.importers import hcpcs, icd10cm, icd10pcs
-from codes.loading import with_lay_terms
-from codes.rules.readers import read_index_lay_terms
+from codes.loading import with_mirror_terms
 from codes.search.elastic import ElasticBackend
 from codes.search.embedded import EmbeddedBackend
 from codes.search.planner import SCHEMA_VERSION
@@ -48,20 +48,14 @@ def _drop_elastic(backend: ElasticBackend) -> None:
     backend.close()
 
 
-def _index_lay_terms(mirror: Path):
-    """(code key, term) of the ICD-10-CM Alphabetic Index, read as the rules loader reads it."""
-    found = sorted(mirror.glob("icd10cm_index/ICD10CM_*_Index_flattened.csv*"))
-    assert found, f"no ICD-10-CM index (icd10cm_index/ICD10CM_*_Index_flattened.csv*) in {mirror}"
-    return ((code_key(t.code), t.term) for t in read_index_lay_terms(found[-1]))
-
-
 def _load_all(backend, mirror: Path) -> None:
     for importer in (icd10cm, icd10pcs, hcpcs):
         path = importer.find_release(mirror)
         assert path is not None, f"{importer.__name__}: no release found in {mirror}"
         meta, records = importer.read_edition(path)
-        if importer is icd10cm:
-            records = with_lay_terms(records, _index_lay_terms(mirror))
+        # Every index term the loader gives the codes (Alphabetic Index, External Cause
+        # Index, Table of Drugs; PCS Index and Definitions), as codes.loading does.
+        records = with_mirror_terms(meta.system, records, mirror)
         backend.replace_system(meta.system.value, meta.fingerprint, records)
 
 
@@ -336,6 +330,28 @@ def test_highlight_marks_prefix_typo_and_synonym_matches(backend):
     assert "<mark>myocardial</mark> <mark>infarction</mark>" in mi.lower()
 
 
+@pytest.mark.parametrize("query, code, says", [
+    # "swollen" is "swelling" (everyday.tsv, after the index's "Swollen - see Swelling"):
+    # the index entry that holds the words, and its path
+    ("swollen glands", "R59.9", "<mark>glands</mark> <mark>swelling</mark> (Swelling, glands)"),
+    # a Table of Drugs term, through the everyday words (Tylenol = acetaminophen)
+    ("tylenol overdose", "T39.1X1", "<mark>acetaminophen</mark> <mark>poisoning</mark> (Table of "
+                                    "Drugs and Chemicals: Acetaminophen (Poisoning, accidental"),
+    # a PCS Index term
+    ("tummy tuck", "0W0F", "ICD-10-PCS Index: Abdominoplasty - see"),
+])
+def test_highlight_says_which_index_term_matched_when_the_title_does_not(backend, query, code, says):
+    hit = next(h for h in search(backend, query, first=10).hits if code_key(h.node.code).startswith(code_key(code)))
+    title, _, explanation = hit.highlight.partition(" — ")
+    assert title.replace("<mark>", "").replace("</mark>", "") == html.escape(hit.node.title)
+    assert says in explanation, hit.highlight
+
+
+def test_highlight_is_the_title_alone_when_the_title_holds_every_word(backend):
+    hit = search(backend, "flat foot", first=1).hits[0]
+    assert " — " not in hit.highlight and "<mark>" in hit.highlight
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
@@ -543,3 +559,49 @@ def test_an_index_of_an_older_schema_is_rebuilt_by_the_loader(kind, tmp_path):
             backend.close()
         else:
             _drop_elastic(backend)
+
+
+# -- the public test set of everyday-language queries (issue 14) ---------------------------------
+
+EVERYDAY_QUERIES = Path(__file__).with_name("everyday_queries.tsv")
+# The queries the issue names as finding nothing relevant before: each must be in the first ten.
+ISSUE_QUERIES = ["water on the knee", "pulled hamstring", "swollen glands", "flat feet", "cold sore",
+                 "hysterectomy", "vasectomy", "gallbladder removal", "wisdom tooth extraction",
+                 "tummy tuck", "knee brace", "cpap machine"]
+
+
+def _everyday_queries() -> list[tuple[str, tuple[str, ...], str]]:
+    rows = []
+    for number, line in enumerate(EVERYDAY_QUERIES.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        query, accepted, source = line.split("\t")
+        assert query.strip() and accepted.split() and source.strip(), f"line {number}: {line!r}"
+        rows.append((query, tuple(code_key(c) for c in accepted.split()), source))
+    return rows
+
+
+def test_the_public_set_is_large_and_says_where_each_answer_comes_from():
+    rows = _everyday_queries()
+    assert len(rows) >= 200
+    assert len({q for q, _, _ in rows}) == len(rows), "a query is listed twice"
+    assert set(ISSUE_QUERIES) <= {q for q, _, _ in rows}
+
+
+def test_everyday_language_finds_the_accepted_codes(backend, capsys):
+    rows = _everyday_queries()
+    found = first = 0
+    misses = []
+    for query, accepted, _ in rows:
+        keys = [code_key(c) for c in codes_of(search(backend, query, first=10))]
+        rank = next((i for i, key in enumerate(keys) if key.startswith(accepted)), None)
+        found += rank is not None
+        first += rank == 0
+        if rank is None:
+            misses.append(query)
+    recall, share_first = found / len(rows), first / len(rows)
+    with capsys.disabled():
+        print(f"\n[{type(backend).__name__}] everyday queries: {len(rows)}, recall@10 {recall:.3f}, "
+              f"accepted code first {share_first:.3f}; not in the first ten: {misses}")
+    assert not set(ISSUE_QUERIES) & set(misses)
+    assert recall >= 0.95 and share_first >= 0.7, (recall, share_first, misses)

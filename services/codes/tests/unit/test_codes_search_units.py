@@ -201,8 +201,10 @@ def test_es_documents_hold_the_pre_analysed_terms():
 def test_es_rows_from_a_response():
     response = {"hits": {"hits": [{"_score": 3.5, "_source": {
         "system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True}}]}}
-    ((score, node),) = elastic.rows_of(response, TEXT)
-    assert (score, node.code, node.system) == (3.5, "K22.0", CodeSystem.ICD10CM)
+    ((score, node, explain),) = elastic.rows_of(response, TEXT)
+    assert (score, node.code, node.system, explain) == (3.5, "K22.0", CodeSystem.ICD10CM, ())
+    response["hits"]["hits"][0]["_source"]["explain"] = {"terms": [["cardiospasm", "Cardiospasm", "cardiospasm"]]}
+    assert elastic.rows_of(response, TEXT)[0][2] == (("cardiospasm", "Cardiospasm", "cardiospasm"),)
 
 
 # -- alphabetic-index terms ----------------------------------------------------------------------
@@ -253,7 +255,7 @@ class _FakeEngine:
 
     def fetch(self, plan, segment, offset, limit):
         self.calls.append(("fetch", segment, offset, limit))
-        return [(1.0, CodeSummary(system=system, code=code, title=code, billable=True))
+        return [(1.0, CodeSummary(system=system, code=code, title=code, billable=True), ())
                 for system, code in self.segments.get(segment, [])[offset:offset + limit]]
 
 
@@ -363,3 +365,28 @@ def test_an_elasticsearch_failure_tells_clients_nothing_about_the_cluster():
             raise TransportConnectionError(f"Connection refused to {url}")
     assert "search-cluster" not in str(refused.value) and "9200" not in str(refused.value)
     assert str(refused.value) == "The search engine could not search just now: try again shortly."
+
+
+def test_highlight_explains_a_match_by_the_index_term_that_holds_the_words():
+    plan = make_plan(SearchRequest(query="swollen glands"))
+    explain = (("lymph gland or node enlargement", "Enlargement, enlarged, lymph gland or node",
+                "lymph gland or node enlarg"),
+               ("glands swollen", "Swollen - see Swelling, glands", "gland swollen"))
+    assert highlight("Enlarged lymph nodes, unspecified", plan, explain=explain) == (
+        "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> "
+        "(Swollen - see Swelling, glands)")
+    # the title holds every word: no explanation; no index term adds a word: none either
+    assert highlight("Swollen glands", plan, explain=explain) == "<mark>Swollen</mark> <mark>glands</mark>"
+    assert highlight("Something else", plan, explain=(("other", "", "other"),)) == "Something else"
+    # a hit the query names by its code needs no explanation
+    assert highlight("Enlarged lymph nodes, unspecified", plan, explain=explain, code_hit=True) == \
+        "Enlarged lymph nodes, unspecified"
+
+
+def test_documents_carry_the_index_terms_and_paths_for_the_highlight():
+    record = CodeRecord(system=CodeSystem.ICD10CM, code="R59.9", title="Enlarged lymph nodes, unspecified",
+                        billable=True, lay_terms=["glands swollen", "adenopathy"],
+                        lay_paths={"glands swollen": "Swollen - see Swelling, glands"})
+    assert elastic.document("ICD10CM", record)["explain"] == {
+        "terms": [["glands swollen", "Swollen - see Swelling, glands", "gland swollen"],
+                  ["adenopathy", "", "adenopathi"]]}
