@@ -186,3 +186,15 @@ async def test_a_claim_the_service_refuses_costs_no_check(schema, gateway_auth):
                              make_request(headers={"Authorization": "Bearer tok"}), CLAIM_INPUT)
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
     assert fake.calls["metering.check_claim"] == 0
+
+
+# -- questions spend the meter too ------------------------------------------------------
+ASK = 'mutation { ask(input: {question: "What is the MUE for J9035?"}) { text } }'
+
+
+async def test_a_question_with_a_cookie_but_without_its_csrf_proof_reaches_no_service(schema, gateway_auth):
+    fake = rpc(**{"assistant.ask": {"unused": True}})
+    data, errors = await run(schema, gateway_auth, ASK, fake, make_request(**session(gateway_auth, csrf=False)))
+    assert data is None and errors[0]["extensions"]["code"] == "FORBIDDEN"
+    assert fake.calls["assistant.ask"] == 0 and fake.calls["accounts.authenticate"] == 0
+
