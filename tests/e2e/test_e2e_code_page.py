@@ -43,7 +43,9 @@ def member(code_sets) -> str:
                           "It is also called: Achalasia NOS; Cardiospasm.",
                           "(Excludes1): congenital cardiospasm (Q39.5)", "these terms lead to it"],
      ["icd10c-tabular-April-1-2026.xml (chapter, block and category)",
-      "ICD10CM_2025_Index_flattened.csv.gz (Alphabetic Index terms)"]),
+      # the index edition: the Alphabetic Index with the External Cause Index and the Table of Drugs
+      "ICD10CM_2025_Index_flattened.csv.gz + icd-10-cm-eindex-2025.xml + icd-10-cm-drug-2025.xml"
+      " (Alphabetic Index terms)"]),
     ("HCPCS", "J9035", ["chemotherapy drugs (J9000-J9999)", "Its official descriptor reads: Injection, bevacizumab, 10 mg.",
                         "one unit stands for 10 mg"],
      ["HCPC2025_OCT_ANWEB.csv (LONG DESCRIPTION)"]),
