@@ -10,9 +10,11 @@ from graphql import OperationType
 from medcode_contracts import accounts as accounts_contract
 from medcode_contracts.accounts import Plan
 from medcode_contracts.errors import Unauthenticated
+from medcode_contracts.rpc import RpcMethod
 from strawberry.dataloader import DataLoader
 
 from .rpc import RpcClient
+from .rpc.typed import ReplyT, RequestT, invoke
 
 # Why a request may not spend a view, a claim check or a question (see Context.spending_refusal).
 GET_SPENDS_NOTHING = ("A GET request never spends a view or a check (a link could spend them for you): "
@@ -46,6 +48,12 @@ class Context:
     connection_params: Any = None  # a websocket's connection_init payload (gateway.auth.connection_auth)
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
+
+    async def invoke(self, method: RpcMethod[RequestT, ReplyT], request: RequestT | dict[str, Any], *,
+                     op: str | None = None) -> ReplyT:
+        """`method` (medcode_contracts.rpc) called with `request`, typed both ways, within
+        this request's RPC timeout (gateway.rpc.typed.invoke)."""
+        return await invoke(self.rpc, method, request, timeout=self.rpc_timeout, op=op)
 
     def loader(self, name: str, factory) -> DataLoader:
         """The request's DataLoader called `name`, made by `factory(self)` on first use."""

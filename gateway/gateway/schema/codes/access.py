@@ -26,6 +26,7 @@ import strawberry
 from medcode_contracts import codes as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import Unavailable
+from medcode_contracts.rpc import Metering
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 
@@ -59,12 +60,7 @@ def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
         who = await context.meter_subject()
         request = metering.CheckViewsRequest(subject=who.subject, plan=who.plan, resources=resources,
                                              client_ip=who.client_ip)
-        decisions = await context.rpc.call(metering.SERVICE, metering.Rpc.CHECK_VIEWS,
-                                           request=request.model_dump(mode="json"),
-                                           timeout=context.rpc_timeout, op="code.access")
-        if not isinstance(decisions, list) or len(decisions) != len(resources):
-            raise RuntimeError(f"check_views answered {len(decisions or [])} decisions for {len(resources)} pages")
-        return [metering.ViewDecision.model_validate(decision) for decision in decisions]
+        return await context.invoke(Metering.CHECK_VIEWS, request, op="code.access")
 
     return DataLoader(load_fn=load, max_batch_size=metering.MAX_RESOURCES)
 
