@@ -10,7 +10,7 @@ from graphql import OperationType
 from medcode_contracts import accounts as accounts_contract
 from medcode_contracts.accounts import Plan
 from medcode_contracts.errors import Unauthenticated
-from medcode_contracts.rpc import RpcMethod
+from medcode_contracts.rpc import Accounts, RpcMethod
 from strawberry.dataloader import DataLoader
 
 from .rpc import RpcClient
@@ -124,13 +124,10 @@ class Context:
 
     async def _authenticate(self) -> accounts_contract.Account:
         try:
-            account = await self.rpc.call(accounts_contract.SERVICE, accounts_contract.Rpc.AUTHENTICATE,
-                                          request=accounts_contract.TokenRequest(token=self.auth.token)
-                                          .model_dump(mode="json"),
-                                          timeout=self.rpc_timeout, op="authenticate")
+            return await self.invoke(Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token),
+                                     op="authenticate")
         except Unauthenticated:
             if self.auth.cookie_authenticated and self.gateway_auth is not None:
                 # A dead session cookie: drop it, so the next request is a plain guest.
                 self.gateway_auth.clear_session(self.response)
             raise
-        return accounts_contract.Account.model_validate(account)
