@@ -18,6 +18,7 @@ from medcode_contracts import codes as codes_contract
 from medcode_contracts import coding_rules as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest, Unavailable
+from medcode_contracts.rpc import Codes, Metering
 
 from .codes.types import Access
 
@@ -101,11 +102,9 @@ async def claim_access(context) -> Access:
         return Access(granted=False, remaining=None, limit=None, reason=refusal)
     who = await context.meter_subject()
     try:
-        decision = metering.ClaimDecision.model_validate(await context.rpc.call(
-            metering.SERVICE, metering.Rpc.CHECK_CLAIM,
-            request=metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip)
-            .model_dump(mode="json"),
-            timeout=context.rpc_timeout, op="checkClaim.access"))
+        decision = await context.invoke(
+            Metering.CHECK_CLAIM, metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip),
+            op="checkClaim.access")
     except Unavailable:
         log.warning("metering did not answer: a claim check shown without its details")
         return METER_AWAY
@@ -172,7 +171,5 @@ class ClaimsQuery:
         if not 1 <= len(code) <= 4:
             raise BadRequest("code must be a modifier of 1 to 4 characters, e.g. LT or 59")
         context = info.context
-        result = await context.rpc.call(codes_contract.SERVICE, contract.Rpc.GET_MODIFIER,
-                                        request=contract.GetModifierRequest(code=code).model_dump(mode="json"),
-                                        timeout=context.rpc_timeout, op="modifier")
-        return Modifier.from_contract(contract.Modifier.model_validate(result)) if result else None
+        modifier = await context.invoke(Codes.GET_MODIFIER, contract.GetModifierRequest(code=code), op="modifier")
+        return Modifier.from_contract(modifier) if modifier is not None else None
