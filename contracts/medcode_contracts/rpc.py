@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from . import accounts, codes, coding_rules, metering
+from . import accounts, assistant, codes, coding_rules, metering
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT")
@@ -79,3 +79,9 @@ class Accounts:
     DELETE_ACCOUNT = RpcMethod(accounts.SERVICE, accounts.Rpc.DELETE_ACCOUNT, accounts.DeleteAccountRequest, bool)
     FIND_ACCOUNT = RpcMethod(accounts.SERVICE, accounts.Rpc.FIND_ACCOUNT, accounts.FindAccountRequest,
                              accounts.Account | None)
+
+
+class Assistant:
+    ASK = RpcMethod(assistant.SERVICE, assistant.Rpc.ASK, assistant.AskRequest, assistant.Answer)
+    GET_CONVERSATION = RpcMethod(assistant.SERVICE, assistant.Rpc.GET_CONVERSATION,
+                                 assistant.GetConversationRequest, assistant.Conversation)

@@ -50,10 +50,11 @@ class Context:
     _account: asyncio.Future | None = None
 
     async def invoke(self, method: RpcMethod[RequestT, ReplyT], request: RequestT | dict[str, Any], *,
-                     op: str | None = None) -> ReplyT:
+                     op: str | None = None, timeout: float | None = None) -> ReplyT:
         """`method` (medcode_contracts.rpc) called with `request`, typed both ways, within
-        this request's RPC timeout (gateway.rpc.typed.invoke)."""
-        return await invoke(self.rpc, method, request, timeout=self.rpc_timeout, op=op)
+        this request's RPC timeout unless `timeout` says otherwise (gateway.rpc.typed.invoke)."""
+        return await invoke(self.rpc, method, request, timeout=self.rpc_timeout if timeout is None else timeout,
+                            op=op)
 
     def loader(self, name: str, factory) -> DataLoader:
         """The request's DataLoader called `name`, made by `factory(self)` on first use."""

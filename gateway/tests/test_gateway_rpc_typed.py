@@ -58,3 +58,13 @@ async def test_a_reply_outside_the_contract_is_refused():
     with pytest.raises(ValidationError):
         await invoke(rpc, Codes.GET_MODIFIER, {"code": "LT"})
     assert await invoke(FakeRpc({"codes.get_modifier": None}), Codes.GET_MODIFIER, {"code": "LT"}) is None
+
+
+async def test_the_context_applies_the_requests_timeout_unless_told_otherwise():
+    from gateway.context import Context
+
+    rpc = TimedFakeRpc({"codes.get_modifier": None})
+    context = Context(rpc=rpc, rpc_timeout=2.0)
+    await context.invoke(Codes.GET_MODIFIER, {"code": "LT"}, op="modifier")
+    await context.invoke(Codes.GET_MODIFIER, {"code": "LT"}, op="ask", timeout=30.0)
+    assert rpc.timeouts == [(2.0, "modifier"), (30.0, "ask")]
