@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from . import accounts, assistant, codes, coding_rules, metering
+from . import accounts, assistant, careers, codes, coding_rules, metering
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT")
@@ -85,3 +85,27 @@ class Assistant:
     ASK = RpcMethod(assistant.SERVICE, assistant.Rpc.ASK, assistant.AskRequest, assistant.Answer)
     GET_CONVERSATION = RpcMethod(assistant.SERVICE, assistant.Rpc.GET_CONVERSATION,
                                  assistant.GetConversationRequest, assistant.Conversation)
+
+
+class Careers:
+    POST_JOB = RpcMethod(careers.SERVICE, careers.Rpc.POST_JOB, careers.PostJobRequest, careers.Job)
+    CLOSE_JOB = RpcMethod(careers.SERVICE, careers.Rpc.CLOSE_JOB, careers.CloseJobRequest, careers.Job)
+    GET_JOBS = RpcMethod(careers.SERVICE, careers.Rpc.GET_JOBS, careers.GetJobsRequest, list[careers.Job | None],
+                         batch="ids")
+    SEARCH_JOBS = RpcMethod(careers.SERVICE, careers.Rpc.SEARCH_JOBS, careers.SearchJobsRequest,
+                            careers.JobSearchResult)
+    MATCH_JOB = RpcMethod(careers.SERVICE, careers.Rpc.MATCH_JOB, careers.MatchJobRequest, careers.MatchJobResult)
+    APPLY = RpcMethod(careers.SERVICE, careers.Rpc.APPLY, careers.ApplyRequest, careers.Application)
+    LIST_APPLICATIONS = RpcMethod(careers.SERVICE, careers.Rpc.LIST_APPLICATIONS, careers.ListApplicationsRequest,
+                                  dict[str, list[careers.Application]])
+    MY_APPLICATIONS = RpcMethod(careers.SERVICE, careers.Rpc.MY_APPLICATIONS, careers.UserRequest,
+                                list[careers.Application])
+    SAVE_SEARCH = RpcMethod(careers.SERVICE, careers.Rpc.SAVE_SEARCH, careers.SaveSearchRequest, careers.SavedSearch)
+    MY_SAVED_SEARCHES = RpcMethod(careers.SERVICE, careers.Rpc.MY_SAVED_SEARCHES, careers.UserRequest,
+                                  list[careers.SavedSearch])
+    SET_ALERTS = RpcMethod(careers.SERVICE, careers.Rpc.SET_ALERTS, careers.SetAlertsRequest, careers.SavedSearch)
+    UNSUBSCRIBE = RpcMethod(careers.SERVICE, careers.Rpc.UNSUBSCRIBE, careers.UnsubscribeRequest,
+                            careers.SavedSearch)
+    GET_PROFILE = RpcMethod(careers.SERVICE, careers.Rpc.GET_PROFILE, careers.UserRequest, careers.CareerProfile)
+    SET_PROFILE = RpcMethod(careers.SERVICE, careers.Rpc.SET_PROFILE, careers.SetProfileRequest,
+                            careers.CareerProfile)
