@@ -9,6 +9,7 @@ the service's bug, never the caller's.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -27,6 +28,9 @@ class RpcMethod(Generic[RequestT, ReplyT]):
     request: type[RequestT]
     reply: Any                  # a type pydantic validates: a Model, list[Model], Model | None, bool
     batch: str | None = None    # the request's list field the reply answers item by item
+    # How a caller's dict becomes the request, BadRequest naming the bad field; None: the
+    # plain check every service does (medcode_common.rpc.parse_request).
+    parse: Callable[[dict[str, Any]], RequestT] | None = None
     _reply_adapter: TypeAdapter = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -52,7 +56,7 @@ class Codes:
     GET_CODE_RULES = RpcMethod(codes.SERVICE, coding_rules.Rpc.GET_CODE_RULES, coding_rules.GetCodeRulesRequest,
                                list[coding_rules.CodeRules], batch="refs")
     CHECK_CLAIM = RpcMethod(codes.SERVICE, coding_rules.Rpc.CHECK_CLAIM, coding_rules.ClaimInput,
-                            coding_rules.ClaimCheck)
+                            coding_rules.ClaimCheck, parse=coding_rules.parse_claim)
     GET_MODIFIER = RpcMethod(codes.SERVICE, coding_rules.Rpc.GET_MODIFIER, coding_rules.GetModifierRequest,
                              coding_rules.Modifier | None)
 

@@ -23,7 +23,7 @@ async def invoke(rpc: Any, method: RpcMethod[RequestT, ReplyT], request: Request
     """`method(request)` through `rpc` (RpcClient, or FakeRpc in tests). `request` is the
     method's request model, or a dict of its fields validated here like the service would."""
     if isinstance(request, dict):
-        request = parse_request(method.request, request)
+        request = method.parse(request) if method.parse is not None else parse_request(method.request, request)
     elif type(request) is not method.request:
         raise TypeError(f"{method.target} takes a {method.request.__name__}, not a {type(request).__name__}")
     answer = await rpc.call(method.service, method.name, request=request.model_dump(mode="json"),

@@ -1,6 +1,7 @@
 """NCCI claim checks and modifiers: `checkClaim` and `modifier` over the codes service's
-check_claim and get_modifier RPCs (contracts: medcode_contracts.coding_rules). The service
-validates the claim; a bad one comes back as BadRequest, i.e. BAD_USER_INPUT.
+check_claim and get_modifier RPCs (contracts: medcode_contracts.coding_rules). The claim is
+checked against its contract (coding_rules.parse_claim) before the RPC, and again by the
+service; a bad one is BadRequest, i.e. BAD_USER_INPUT, and costs no RPC.
 
 A claim check is metered like the code page's premium sections (metering.check_claim: a
 daily quota per plan, one claim of up to 50 lines counting once). Past the quota, or when
@@ -14,7 +15,6 @@ import logging
 from datetime import date
 
 import strawberry
-from medcode_contracts import codes as codes_contract
 from medcode_contracts import coding_rules as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest, Unavailable
@@ -131,7 +131,7 @@ class Modifier:
 
 
 def claim_payload(claim: ClaimInput) -> dict:
-    """The RPC payload; the service's contract model checks it (and answers BadRequest)."""
+    """The claim's fields; Context.invoke checks them against ClaimInput (BadRequest)."""
     if len(claim.lines) > contract.MAX_CLAIM_LINES:   # refuse before the RPC: no work for nothing
         raise BadRequest(f"a claim has at most {contract.MAX_CLAIM_LINES} lines (got {len(claim.lines)})")
     payload = {"lines": [{"code": line.code, "modifiers": line.modifiers or [],
@@ -160,9 +160,7 @@ class ClaimsQuery:
         payload = claim_payload(input)
         context.prefetch_account()  # the meter needs the caller: overlap the two RPCs
         # Checked first, counted after: a claim the service refuses (bad input) costs nothing.
-        result = await context.rpc.call(codes_contract.SERVICE, contract.Rpc.CHECK_CLAIM,
-                                        request=payload, timeout=context.rpc_timeout, op="checkClaim")
-        check = contract.ClaimCheck.model_validate(result)
+        check = await context.invoke(Codes.CHECK_CLAIM, payload, op="checkClaim")
         return ClaimCheck.from_contract(check, await claim_access(context))
 
     @strawberry.field(description="A modifier and its descriptor (HCPCS Level II; CPT's from a licensed file).")
