@@ -42,6 +42,15 @@ class RpcMethod(Generic[RequestT, ReplyT]):
     def target(self) -> str:
         return f"{self.service}.{self.name}"
 
+    @property
+    def max_batch_size(self) -> int | None:
+        """The most items one call may carry: the `max_length` of the request's batch
+        field, so a caller's DataLoader splits where the service's model would refuse."""
+        if self.batch is None:
+            return None
+        limits = [m.max_length for m in self.request.model_fields[self.batch].metadata if hasattr(m, "max_length")]
+        return min(limits) if limits else None
+
     def batch_size(self, request: RequestT) -> int | None:
         return None if self.batch is None else len(getattr(request, self.batch))
 

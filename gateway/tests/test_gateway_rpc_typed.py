@@ -68,3 +68,16 @@ async def test_the_context_applies_the_requests_timeout_unless_told_otherwise():
     await context.invoke(Codes.GET_MODIFIER, {"code": "LT"}, op="modifier")
     await context.invoke(Codes.GET_MODIFIER, {"code": "LT"}, op="ask", timeout=30.0)
     assert rpc.timeouts == [(2.0, "modifier"), (30.0, "ask")]
+
+
+def test_batch_limits_come_from_the_request_models():
+    from medcode_contracts import careers, coding_rules
+    from medcode_contracts.rpc import Careers
+
+    assert Codes.GET_CODES.max_batch_size == 200
+    assert Codes.GET_CODE_RULES.max_batch_size == 200
+    assert Metering.CHECK_VIEWS.max_batch_size == metering.MAX_RESOURCES
+    assert Careers.GET_JOBS.max_batch_size == careers.MAX_PAGE_SIZE
+    assert Codes.GET_MODIFIER.max_batch_size is None   # not a batch
+    with pytest.raises(ValidationError):   # one past the limit is what the service would refuse
+        coding_rules.GetCodeRulesRequest(refs=[codes.CodeRef(system="HCPCS", code="J9035")] * 201)

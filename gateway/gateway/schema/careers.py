@@ -257,7 +257,7 @@ class CareerProfile:
 def _jobs_loader(context: Context) -> DataLoader:
     async def load(ids: list[str]) -> list[contract.Job | None]:
         return await _call(context, Careers.GET_JOBS, contract.GetJobsRequest(ids=ids), "job")
-    return DataLoader(load_fn=load, max_batch_size=contract.MAX_PAGE_SIZE)
+    return DataLoader(load_fn=load, max_batch_size=Careers.GET_JOBS.max_batch_size)
 
 
 async def load_job(context: Context, job_id: str) -> Job | None:

@@ -62,7 +62,7 @@ def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
                                              client_ip=who.client_ip)
         return await context.invoke(Metering.CHECK_VIEWS, request, op="code.access")
 
-    return DataLoader(load_fn=load, max_batch_size=metering.MAX_RESOURCES)
+    return DataLoader(load_fn=load, max_batch_size=Metering.CHECK_VIEWS.max_batch_size)
 
 
 async def check_access(context: Context, page: contract.CodePage) -> Access:

@@ -13,7 +13,6 @@ from ...context import Context
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
-MAX_REFS_PER_CALL = 200  # contracts.codes.GetCodesRequest.refs max_length
 
 CodeKey = tuple[str, str]  # (system, code as upper case without dots)
 
@@ -29,7 +28,7 @@ def code_pages(context: Context) -> DataLoader[CodeKey, contract.CodePage | None
             refs=[contract.CodeRef(system=system, code=code) for system, code in keys])
         return await context.invoke(Codes.GET_CODES, request, op="code")
 
-    return DataLoader(load_fn=load, max_batch_size=MAX_REFS_PER_CALL)
+    return DataLoader(load_fn=load, max_batch_size=Codes.GET_CODES.max_batch_size)
 
 
 def load_code_page(context: Context, system: str, code: str):
@@ -50,7 +49,7 @@ def code_rules(context: Context) -> DataLoader[CodeKey, coding_rules.CodeRules]:
             ptp_first=max(ptp_first.get(key, 0) for key in keys))
         return await context.invoke(Codes.GET_CODE_RULES, request, op="code")
 
-    loader = DataLoader(load_fn=load, max_batch_size=MAX_REFS_PER_CALL)
+    loader = DataLoader(load_fn=load, max_batch_size=Codes.GET_CODE_RULES.max_batch_size)
     loader.ptp_first = ptp_first
     return loader
 
