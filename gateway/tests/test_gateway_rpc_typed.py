@@ -55,7 +55,7 @@ async def test_a_batch_reply_of_the_wrong_length_is_refused(answer):
 
 async def test_a_reply_outside_the_contract_is_refused():
     rpc = FakeRpc({"codes.get_modifier": {"code": "LT"}})
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadReply, match="codes.get_modifier answered outside its contract at title: Field required"):
         await invoke(rpc, Codes.GET_MODIFIER, {"code": "LT"})
     assert await invoke(FakeRpc({"codes.get_modifier": None}), Codes.GET_MODIFIER, {"code": "LT"}) is None
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from medcode_common.rpc import parse_request
 from medcode_contracts.rpc import RpcMethod
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT")
@@ -32,4 +32,9 @@ async def invoke(rpc: Any, method: RpcMethod[RequestT, ReplyT], request: Request
     if expected is not None and (not isinstance(answer, list) or len(answer) != expected):
         got = len(answer) if isinstance(answer, list) else type(answer).__name__
         raise BadReply(f"{method.target} answered {got} items for {expected} {method.batch}")
-    return method.parse_reply(answer)
+    try:
+        return method.parse_reply(answer)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "reply"
+        raise BadReply(f"{method.target} answered outside its contract at {where}: {first['msg']}") from None
