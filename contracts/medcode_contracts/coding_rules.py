@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import date
 from enum import Enum
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from .codes import CodeRef, CodeSystem
 from .common import Model
+from .errors import BadRequest
 
 
 class Rpc:
@@ -148,6 +149,25 @@ class ClaimInput(Model):
         if key not in {s.value for s in Sex}:
             raise ValueError(f"unknown sex {value!r}: use male, female or unknown")
         return key
+
+
+def parse_claim(payload: dict | ClaimInput) -> ClaimInput:
+    """Validate a claim payload; a bad one raises BadRequest saying what is wrong."""
+    if isinstance(payload, ClaimInput):
+        return payload
+    if not isinstance(payload, dict):
+        raise BadRequest("claim: expected an object with dateOfService, setting and lines")
+    try:
+        return ClaimInput.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "claim"
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "too_long" and first["loc"][:1] == ("lines",):
+            message = f"a claim has at most {first['ctx'].get('max_length')} lines"
+        elif first["type"] == "too_short" and first["loc"][:1] == ("lines",):
+            message = "a claim needs at least one line"
+        raise BadRequest(f"{where}: {message}") from None
 
 
 class ClaimFinding(Model):

@@ -10,9 +10,11 @@ from graphql import OperationType
 from medcode_contracts import accounts as accounts_contract
 from medcode_contracts.accounts import Plan
 from medcode_contracts.errors import Unauthenticated
+from medcode_contracts.rpc import Accounts, RpcMethod
 from strawberry.dataloader import DataLoader
 
 from .rpc import RpcClient
+from .rpc.typed import ReplyT, RequestT, invoke
 
 # Why a request may not spend a view, a claim check or a question (see Context.spending_refusal).
 GET_SPENDS_NOTHING = ("A GET request never spends a view or a check (a link could spend them for you): "
@@ -46,6 +48,13 @@ class Context:
     connection_params: Any = None  # a websocket's connection_init payload (gateway.auth.connection_auth)
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
+
+    async def invoke(self, method: RpcMethod[RequestT, ReplyT], request: RequestT | dict[str, Any], *,
+                     op: str | None = None, timeout: float | None = None) -> ReplyT:
+        """`method` (medcode_contracts.rpc) called with `request`, typed both ways, within
+        this request's RPC timeout unless `timeout` says otherwise (gateway.rpc.typed.invoke)."""
+        return await invoke(self.rpc, method, request, timeout=self.rpc_timeout if timeout is None else timeout,
+                            op=op)
 
     def loader(self, name: str, factory) -> DataLoader:
         """The request's DataLoader called `name`, made by `factory(self)` on first use."""
@@ -116,13 +125,10 @@ class Context:
 
     async def _authenticate(self) -> accounts_contract.Account:
         try:
-            account = await self.rpc.call(accounts_contract.SERVICE, accounts_contract.Rpc.AUTHENTICATE,
-                                          request=accounts_contract.TokenRequest(token=self.auth.token)
-                                          .model_dump(mode="json"),
-                                          timeout=self.rpc_timeout, op="authenticate")
+            return await self.invoke(Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token),
+                                     op="authenticate")
         except Unauthenticated:
             if self.auth.cookie_authenticated and self.gateway_auth is not None:
                 # A dead session cookie: drop it, so the next request is a plain guest.
                 self.gateway_auth.clear_session(self.response)
             raise
-        return accounts_contract.Account.model_validate(account)

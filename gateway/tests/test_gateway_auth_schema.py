@@ -165,7 +165,7 @@ async def test_one_authenticate_per_request_and_the_user_is_metered(schema, gate
     fake = rpc(**{"metering.get_meter": {"plan": "FREE", "limit": 6, "used": 2, "remaining": 4}})
     data, errors = await run(schema, gateway_auth, """{
       viewer { account { id email name plan role } meter { plan limit used remaining } }
-      a: code(system: ICD10CM, code: "K22.0") { code }  b: code(system: HCPCS, code: "J9035") { code } }""",
+      a: code(system: ICD10CM, code: "K22.0") { code layTerms }  b: code(system: HCPCS, code: "J9035") { code layTerms } }""",
                              fake, headers={"Authorization": "Bearer tok"})
     assert errors == []
     assert fake.calls["accounts.authenticate"] == 1 and fake.calls["metering.check_views"] == 1
@@ -345,3 +345,89 @@ async def test_a_bad_token_is_still_an_error_not_a_gated_page(schema, gateway_au
     _, errors = await run(schema, gateway_auth, '{ code(system: ICD10CM, code: "K22.0") { code } }',
                           fake, headers={"Authorization": "Bearer old"})
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+class OneViewMeter:
+    """check_views of a guest with one view a day, remembered across requests (like
+    metering): the first page it spends stays open, every other one is refused."""
+
+    def __init__(self):
+        self.seen: list[str] = []
+
+    def __call__(self, request):
+        out = []
+        for resource in request["resources"]:
+            if not self.seen:
+                self.seen.append(resource)
+            granted = resource in self.seen
+            out.append({"resource": resource, "granted": granted, "limit": 1, "remaining": 0,
+                        "reason": None if granted else "Made-up: register to get more views."})
+        return out
+
+
+FREE_FIELDS = "system code title shortTitle billable edition { name } description { text } descriptorNote"
+
+
+async def test_the_descriptor_and_description_spend_no_view_and_the_premium_page_is_still_granted(
+        schema, gateway_auth):
+    meter = OneViewMeter()
+    described = {key: dict(value, description=[{"text": "Made-up sentence.", "source": "made-up.csv"}])
+                 for key, value in PAGES.items()}
+    fake = rpc(**{"metering.check_views": meter, "codes.get_code_rules": lambda request: [RULES],
+                  "codes.get_codes": lambda request: [described.get((r["system"], r["code"]))
+                                                      for r in request["refs"]]})
+    cookies = guest_cookie(gateway_auth)
+    printed = {"K22.0": "K22.0", "J9035": "J9035", "k220": "K22.0"}
+    for code in list(printed) * 3:   # aliases too: none of them spends
+        system = "HCPCS" if code == "J9035" else "ICD10CM"
+        data, errors = await run(schema, gateway_auth,
+                                 f'{{ a: code(system: {system}, code: "{code}") {{ {FREE_FIELDS} }} '
+                                 f'b: code(system: {system}, code: "{code}") {{ title billable }} }}',
+                                 fake, cookies=cookies)
+        assert errors == [] and data["a"]["title"] == data["b"]["title"] == f"Made-up title of {printed[code]}"
+        assert data["a"]["description"] == {"text": "Made-up sentence."}
+    assert fake.calls["metering.check_views"] == 0 and meter.seen == []
+
+    data, errors = await run(schema, gateway_auth,
+                             f'{{ code(system: HCPCS, code: "J9035") {{ title access {{ granted }} {PREMIUM} }} }}',
+                             fake, cookies=cookies)
+    assert errors == [] and data["code"]["access"] == {"granted": True}
+    assert data["code"]["layTerms"] == ["made-up"] and data["code"]["notes"] is not None
+    assert meter.seen == ["HCPCS:J9035"] and fake.calls["metering.check_views"] == 1
+    data, _ = await run(schema, gateway_auth, '{ code(system: ICD10CM, code: "K22.0") { title layTerms } }',
+                        fake, cookies=cookies)
+    assert data["code"] == {"title": "Made-up title of K22.0", "layTerms": None}  # the one view is used up
+
+
+PREMIUM_SECTIONS = ["layTerms", "notes { includes }", "parent { code }", "children { code }", "ptpEdits { column1 }",
+                    "mue { maxUnits }", "crosswalks { kind }", "coverage { documentsTotal }", "codeEdits { edit }"]
+
+
+@pytest.mark.parametrize("section", PREMIUM_SECTIONS + ["access { granted }"])
+async def test_asking_for_any_one_premium_section_or_the_access_spends_the_view(schema, gateway_auth, section):
+    fake = rpc(**{"metering.check_views": grant_first(0), "codes.get_code_rules": lambda request: [RULES]})
+    data, errors = await run(schema, gateway_auth, f'{{ code(system: HCPCS, code: "J9035") {{ title {section} }} }}',
+                             fake, cookies=guest_cookie(gateway_auth))
+    assert errors == [] and fake.calls["metering.check_views"] == 1
+    name = section.split(" ")[0]
+    assert data["code"][name] == ({"granted": False} if name == "access" else None)
+    assert "codes.get_code_rules" not in fake.calls   # refused: the section's resolver never ran
+
+
+def test_the_premium_sections_are_the_contracts_and_each_is_declared_once(schema):
+    from gateway.schema.codes.access import PremiumSection
+    from gateway.schema.codes.types import CodePage
+
+    premium = {f.python_name for f in CodePage.__strawberry_definition__.fields
+               if [type(e) for e in f.extensions] == [PremiumSection]}
+    assert premium == {"lay_terms", "notes", "parent", "children", "ptp_edits", "mue", "crosswalks", "coverage",
+                       "code_edits"}   # the contract's premium sections, as PREMIUM_SECTIONS asks for them
+
+
+async def test_a_bad_ptp_first_is_an_error_and_spends_no_view(schema, gateway_auth):
+    fake = rpc(**{"codes.get_code_rules": lambda request: [RULES]})
+    data, errors = await run(schema, gateway_auth, '{ code(system: HCPCS, code: "J9035") { title '
+                             'ptpEdits(first: 5000) { column1 } } }', fake, cookies=guest_cookie(gateway_auth))
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"} and "first must be between" in errors[0]["message"]
+    assert data == {"code": {"title": "Made-up title of J9035", "ptpEdits": None}}
+    assert "metering.check_views" not in fake.calls and "codes.get_code_rules" not in fake.calls

@@ -162,13 +162,13 @@ async def test_all_code_fields_of_a_request_make_one_rpc(schema):
 
 
 async def test_no_access_hides_the_premium_sections(schema, monkeypatch):
-    from gateway.schema.codes import queries
+    from gateway.schema.codes import access
     from gateway.schema.codes.types import Access
 
     async def denied(context, page):
         return Access(granted=False, remaining=0, limit=3, reason="made-up: free views used up")
 
-    monkeypatch.setattr(queries, "check_access", denied)
+    monkeypatch.setattr(access, "check_access", denied)
     data, errors = await run(schema, f'{{ code(system: ICD10CM, code: "K22.0") {{ {CODE_PAGE_FIELDS} }} }}',
                              FakeRpc({"codes.get_codes": get_codes}))
     assert errors == []

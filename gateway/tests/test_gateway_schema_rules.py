@@ -150,9 +150,11 @@ async def test_check_claim_maps_input_and_answer(schema):
         "lines": [{"code": "11042"}, {"code": "97597", "modifiers": ["59"], "units": 2}]}})
     assert errors == []
     (_, kwargs), = rpc.requests
-    assert kwargs["request"] == {"date_of_service": "2024-08-01", "setting": "outpatient hospital",
+    # The claim goes as its contract model (coding_rules.ClaimInput) prints it.
+    assert kwargs["request"] == {"date_of_service": "2024-08-01", "setting": "outpatient_hospital",
                                  "lines": [{"code": "11042", "modifiers": [], "units": 1},
-                                           {"code": "97597", "modifiers": ["59"], "units": 2}]}
+                                           {"code": "97597", "modifiers": ["59"], "units": 2}],
+                                 "diagnoses": [], "patient_age": None, "patient_sex": None}
     assert data["checkClaim"] == {
         "clean": False, "dateOfService": "2024-08-01", "setting": "practitioner", "editions": ["made-up PTP"],
         "findings": [{"kind": "PTP", "codes": ["11042", "97597"], "message": "made-up", "modifierAllowed": True,
@@ -165,7 +167,7 @@ async def test_check_claim_passes_diagnoses_age_and_sex(schema):
         "lines": [{"code": "87086"}], "diagnoses": ["Z00.00", "n39.0"], "patientAge": 70, "patientSex": "female"}})
     assert errors == []
     (_, kwargs), = rpc.requests
-    assert kwargs["request"]["diagnoses"] == ["Z00.00", "n39.0"]
+    assert kwargs["request"]["diagnoses"] == ["Z00.00", "N39.0"]
     assert (kwargs["request"]["patient_age"], kwargs["request"]["patient_sex"]) == (70, "female")
 
 
@@ -176,12 +178,21 @@ async def test_check_claim_with_too_many_diagnoses_costs_no_rpc(schema):
     assert rpc.requests == []
 
 
-async def test_check_claim_refused_by_the_service_is_bad_user_input(schema):
-    rpc = FakeRpc({"codes.check_claim": BadRequest("setting: unknown setting 'moon'")})
+async def test_check_claim_against_its_contract_costs_no_rpc(schema):
+    rpc = FakeRpc({})
     data, errors = await run(schema, CHECK, rpc, {"input": {"setting": "moon", "lines": [{"code": "11042"}]}})
     assert data is None
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
-    assert "unknown setting" in errors[0]["message"]
+    assert errors[0]["message"] == "setting: unknown setting 'moon': use practitioner, outpatient_hospital or dme"
+    assert rpc.requests == []
+
+
+async def test_check_claim_refused_by_the_service_is_bad_user_input(schema):
+    rpc = FakeRpc({"codes.check_claim": BadRequest("lines.0.code: made-up refusal")})
+    data, errors = await run(schema, CHECK, rpc, {"input": {"lines": [{"code": "11042"}]}})
+    assert data is None
+    assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert errors[0]["message"] == "lines.0.code: made-up refusal"
 
 
 async def test_check_claim_with_too_many_lines_costs_no_rpc(schema):

@@ -140,6 +140,26 @@ def test_guest_sees_one_page_then_the_gate(platform, fresh):
     assert guest.meter() == {"plan": "GUEST", "limit": 1, "used": 1, "remaining": 0}
 
 
+def test_the_descriptor_spends_no_view_so_the_guest_still_gets_its_full_page(platform, fresh):
+    codes = fresh(4)
+    guest = Client(platform)
+    free = "code title billable shortTitle edition { name } description { text }"
+    for _ in range(3):
+        body = guest.gql("{ " + " ".join(f'a{i}: code(system: ICD10CM, code: "{c}") {{ {free} }}'
+                                         for i, c in enumerate(codes)) + " }")
+        assert "errors" not in body, body
+        assert all(body["data"][f"a{i}"]["title"] for i in range(len(codes)))
+        assert guest.gql('query($c: String!) { code(system: ICD10CM, code: $c) { title } }',
+                         {"c": codes[0]})["data"]["code"]["title"]
+    assert guest.meter() == {"plan": "GUEST", "limit": 1, "used": 0, "remaining": 1}
+
+    page = guest.page(codes[-1])   # the first premium section asked for: the guest's one view
+    assert_full(page)
+    assert page["access"] == {"granted": True, "remaining": 0, "limit": 1, "reason": None}
+    assert_gated(guest.page(codes[0]), GUEST_REASON)
+    assert guest.meter() == {"plan": "GUEST", "limit": 1, "used": 1, "remaining": 0}
+
+
 def test_registering_carries_usage_over_and_gives_five_more_pages(platform, fresh):
     codes = fresh(7)
     person = Client(platform)

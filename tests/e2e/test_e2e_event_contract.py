@@ -63,8 +63,9 @@ def test_what_the_services_emit_matches_the_published_schemas(platform):
             queue.declare()
 
         with httpx.Client(base_url=platform.url, timeout=30) as guest:
-            gql(guest, '{ code(system: ICD10CM, code: "K22.0") { code } }')   # view_recorded
-            gql(guest, '{ code(system: ICD10CM, code: "I10") { code } }')     # quota_exhausted
+            # A view is spent by asking for a premium section (the descriptor alone is free).
+            gql(guest, '{ code(system: ICD10CM, code: "K22.0") { code layTerms } }')   # view_recorded
+            gql(guest, '{ code(system: ICD10CM, code: "I10") { code layTerms } }')     # quota_exhausted
         email = f"events-{uuid.uuid4().hex[:8]}@example.org"
         with httpx.Client(base_url=platform.url, timeout=30) as member:
             data = gql(member, 'mutation { register(input: {email: "%s", password: "long enough secret", '

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 
 import strawberry
-from medcode_common.rpc import parse_request
 from medcode_contracts import accounts as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import PlatformError
+from medcode_contracts.rpc import Accounts, Metering
 
 from ..context import Context
 from .enums import Plan, Role
@@ -63,19 +63,10 @@ class Viewer:
     meter: Meter
 
 
-async def _call(context: Context, method: str, request, op: str):
-    return await context.rpc.call(contract.SERVICE, method, request=request.model_dump(mode="json"),
-                                  timeout=context.rpc_timeout, op=op)
+# Requests are passed as dicts of their fields: Context.invoke checks them and answers
+# BadRequest naming the bad field (never echoing a value: it may be a password) before any RPC.
 
-
-def _request(model, **fields):
-    """The contract request, or BadRequest naming the bad field (never echoing a value:
-    it may be a password) before any RPC."""
-    return parse_request(model, fields)
-
-
-def _signed_in(context: Context, payload: dict) -> AuthPayload:
-    auth = contract.AuthPayload.model_validate(payload)
+def _signed_in(context: Context, auth: contract.AuthPayload) -> AuthPayload:
     if context.gateway_auth is not None:
         context.gateway_auth.set_session(context.response, auth.token, auth.expires_at)
     return AuthPayload(token=auth.token, account=Account.from_contract(auth.account))
@@ -90,11 +81,9 @@ class AccountsQuery:
         if context.auth is None:  # no HTTP request: nobody to meter
             return Viewer(account=None, meter=Meter(plan=Plan.GUEST, limit=None, used=0, remaining=None))
         who = await context.meter_subject()
-        meter = metering.Meter.model_validate(await context.rpc.call(
-            metering.SERVICE, metering.Rpc.GET_METER,
-            request=metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip)
-            .model_dump(mode="json"),
-            timeout=context.rpc_timeout, op="viewer"))
+        meter = await context.invoke(
+            Metering.GET_METER, metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip),
+            op="viewer")
         return Viewer(account=Account.from_contract(account) if account else None,
                       meter=Meter(plan=Plan(meter.plan.value), limit=meter.limit, used=meter.used,
                                   remaining=meter.remaining))
@@ -107,10 +96,9 @@ class AccountsMutation:
         context: Context = info.context
         guest_id = context.auth.guest_id if context.auth is not None else None
         client_ip = context.auth.client_ip if context.auth is not None else None
-        request = _request(contract.RegisterRequest, email=input.email, password=input.password, name=input.name,
-                           role=(input.role or Role.MEMBER).value, guest_id=guest_id, client_ip=client_ip)
-        payload = await _call(context, contract.Rpc.REGISTER, request, "register")
-        result = _signed_in(context, payload)
+        request = dict(email=input.email, password=input.password, name=input.name,
+                       role=(input.role or Role.MEMBER).value, guest_id=guest_id, client_ip=client_ip)
+        result = _signed_in(context, await context.invoke(Accounts.REGISTER, request, op="register"))
         if guest_id is not None:
             await _carry_over(context, guest_id, str(result.account.id))
         return result
@@ -119,8 +107,8 @@ class AccountsMutation:
     async def login(self, info: strawberry.Info, email: str, password: str) -> AuthPayload:
         context: Context = info.context
         client_ip = context.auth.client_ip if context.auth is not None else None
-        request = _request(contract.LoginRequest, email=email, password=password, client_ip=client_ip)
-        return _signed_in(context, await _call(context, contract.Rpc.LOGIN, request, "login"))
+        request = dict(email=email, password=password, client_ip=client_ip)
+        return _signed_in(context, await context.invoke(Accounts.LOGIN, request, op="login"))
 
     @strawberry.mutation(description="Ends this session: the token is revoked and the session cookie cleared.")
     async def logout(self, info: strawberry.Info) -> bool:
@@ -132,16 +120,14 @@ class AccountsMutation:
             context.gateway_auth.clear_session(context.response)
         if token is None:
             return True  # nothing to end; logging out is idempotent
-        return bool(await _call(context, contract.Rpc.LOGOUT, contract.TokenRequest(token=token), "logout"))
+        return await context.invoke(Accounts.LOGOUT, contract.TokenRequest(token=token), op="logout")
 
     @strawberry.mutation(description="ADMIN only: change an account's plan (billing is out of scope).")
     async def set_plan(self, info: strawberry.Info, account_id: strawberry.ID, plan: Plan) -> Account:
         context: Context = info.context
         await context.require_account(info)
-        request = _request(contract.SetPlanRequest, token=context.token, account_id=str(account_id),
-                           plan=plan.value)
-        return Account.from_contract(contract.Account.model_validate(
-            await _call(context, contract.Rpc.SET_PLAN, request, "setPlan")))
+        request = dict(token=context.token, account_id=str(account_id), plan=plan.value)
+        return Account.from_contract(await context.invoke(Accounts.SET_PLAN, request, op="setPlan"))
 
     @strawberry.mutation(description="Delete an account and the person's data in every service: "
                                      "one's own (no id) or, as ADMIN, anyone's.")
@@ -151,8 +137,8 @@ class AccountsMutation:
         context: Context = info.context
         caller = await context.require_account(info)
         target = caller.id if account_id is None else str(account_id)
-        request = _request(contract.DeleteAccountRequest, token=context.token, account_id=target)
-        deleted = bool(await _call(context, contract.Rpc.DELETE_ACCOUNT, request, "deleteAccount"))
+        request = dict(token=context.token, account_id=target)
+        deleted = await context.invoke(Accounts.DELETE_ACCOUNT, request, op="deleteAccount")
         if deleted and target == caller.id and context.gateway_auth is not None:
             context.gateway_auth.clear_session(context.response)
         return deleted
@@ -163,9 +149,7 @@ async def _carry_over(context: Context, guest_id: str, user_id: str) -> None:
     so a metering hiccup must not fail the registration: metering's `user_registered`
     handler does the same carry-over (idempotently) when it gets the event."""
     try:
-        await context.rpc.call(metering.SERVICE, metering.Rpc.CARRY_OVER,
-                               request=metering.CarryOverRequest(guest_id=guest_id, user_id=user_id)
-                               .model_dump(mode="json"),
-                               timeout=context.rpc_timeout, op="register.carry_over")
+        await context.invoke(Metering.CARRY_OVER, metering.CarryOverRequest(guest_id=guest_id, user_id=user_id),
+                             op="register.carry_over")
     except PlatformError as exc:
         log.warning("carry-over of guest usage deferred to the user_registered event: %s", exc)

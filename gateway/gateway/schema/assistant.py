@@ -17,7 +17,7 @@ import strawberry
 from medcode_contracts import assistant as contract
 from medcode_contracts.codes import CodeSummary as CodeSummaryContract
 from medcode_contracts.errors import BadRequest, NotFound
-from pydantic import ValidationError
+from medcode_contracts.rpc import Assistant
 from strawberry.types import Info
 
 from .codes.types import CodeSummary
@@ -84,16 +84,11 @@ async def _ask(info: Info, input: AskInput) -> contract.Answer:
     context = info.context
     account = await context.account(info)
     subject = await context.meter_subject()
-    try:
-        request = contract.AskRequest(question=input.question, conversation_id=input.conversation_id,
-                                      channel=contract.Channel.WEB, subject=subject.subject, plan=subject.plan,
-                                      user_id=account.id if account else None, client_ip=subject.client_ip)
-    except ValidationError as exc:
-        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "input"
-        raise BadRequest(f"{where}: {exc.errors()[0]['msg']}") from None
-    answer = await context.rpc.call(contract.SERVICE, contract.Rpc.ASK, request=request.model_dump(mode="json"),
-                                    timeout=max(context.rpc_timeout or 0, ASK_TIMEOUT), op="ask")
-    return contract.Answer.model_validate(answer)
+    request = dict(question=input.question, conversation_id=input.conversation_id,  # checked by invoke
+                   channel=contract.Channel.WEB, subject=subject.subject, plan=subject.plan,
+                   user_id=account.id if account else None, client_ip=subject.client_ip)
+    return await context.invoke(Assistant.ASK, request, op="ask",
+                                timeout=max(context.rpc_timeout or 0, ASK_TIMEOUT))
 
 
 def _validated(input: AskInput) -> AskInput:
@@ -121,12 +116,9 @@ class AssistantQuery:
         request = contract.GetConversationRequest(conversation_id=str(id)[:64] or "-", subject=subject.subject,
                                                   user_id=account.id if account else None)
         try:
-            found = await context.rpc.call(contract.SERVICE, contract.Rpc.GET_CONVERSATION,
-                                           request=request.model_dump(mode="json"), timeout=context.rpc_timeout,
-                                           op="conversation")
+            conversation = await context.invoke(Assistant.GET_CONVERSATION, request, op="conversation")
         except NotFound:
             return None  # none, or someone else's: the same answer either way
-        conversation = contract.Conversation.model_validate(found)
         return Conversation(id=strawberry.ID(conversation.id), channel=conversation.channel.value,
                             messages=[Message(role=m.role, text=m.text, at=datetime.fromisoformat(m.at))
                                       for m in conversation.messages])

@@ -24,6 +24,7 @@ from medcode_contracts import careers as contract
 from medcode_contracts import events as event_schemas
 from medcode_contracts.accounts import Role as ContractRole
 from medcode_contracts.errors import BadRequest, Forbidden, NotFound, PlatformError, Unavailable
+from medcode_contracts.rpc import Careers, RpcMethod
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
@@ -31,6 +32,7 @@ from strawberry.dataloader import DataLoader
 
 from .. import events
 from ..context import Context
+from ..rpc.typed import invoke
 from .common import PageInfo
 
 log = logging.getLogger("gateway.careers")
@@ -57,9 +59,8 @@ def _request(model: type[BaseModel], _prefix: tuple[str, ...] = (), **fields) ->
         raise BadRequest(f"{where}: {message}") from None
 
 
-async def _call(context: Context, method: str, request: BaseModel, op: str):
-    return await context.rpc.call(contract.SERVICE, method, request=request.model_dump(mode="json"),
-                                  timeout=context.rpc_timeout, op=op)
+async def _call(context: Context, method: RpcMethod, request: BaseModel, op: str):
+    return await context.invoke(method, request, op=op)
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -255,9 +256,8 @@ class CareerProfile:
 # -- loaders -----------------------------------------------------------------------------
 def _jobs_loader(context: Context) -> DataLoader:
     async def load(ids: list[str]) -> list[contract.Job | None]:
-        found = await _call(context, contract.Rpc.GET_JOBS, contract.GetJobsRequest(ids=ids), "job")
-        return [None if job is None else contract.Job.model_validate(job) for job in found]
-    return DataLoader(load_fn=load, max_batch_size=contract.MAX_PAGE_SIZE)
+        return await _call(context, Careers.GET_JOBS, contract.GetJobsRequest(ids=ids), "job")
+    return DataLoader(load_fn=load, max_batch_size=Careers.GET_JOBS.max_batch_size)
 
 
 async def load_job(context: Context, job_id: str) -> Job | None:
@@ -270,10 +270,10 @@ async def load_job(context: Context, job_id: str) -> Job | None:
 def _applications_loader(employer_id: str):
     def factory(context: Context) -> DataLoader:
         async def load(job_ids: list[str]) -> list[list[contract.Application]]:
-            found = await _call(context, contract.Rpc.LIST_APPLICATIONS,
+            found = await _call(context, Careers.LIST_APPLICATIONS,
                                 contract.ListApplicationsRequest(employer_id=employer_id, job_ids=job_ids),
                                 "job.applications")
-            return [[contract.Application.model_validate(a) for a in found.get(job_id, [])] for job_id in job_ids]
+            return [found.get(job_id, []) for job_id in job_ids]
         return DataLoader(load_fn=load, max_batch_size=contract.MAX_PAGE_SIZE)
     return factory
 
@@ -286,14 +286,13 @@ async def _own_profile(context: Context) -> contract.CareerProfile | None:
 
     def factory(ctx: Context) -> DataLoader:
         async def load(user_ids: list[str]) -> list[contract.CareerProfile]:
-            return [contract.CareerProfile.model_validate(await _call(
-                ctx, contract.Rpc.GET_PROFILE, contract.UserRequest(user_id=uid), "job.fit")) for uid in user_ids]
+            return [await _call(ctx, Careers.GET_PROFILE, contract.UserRequest(user_id=uid), "job.fit")
+                    for uid in user_ids]
         return DataLoader(load_fn=load)
     return await context.loader("career_profile", factory).load(account.id)
 
 
-def _search_result(payload: dict) -> JobSearchResult:
-    result = contract.JobSearchResult.model_validate(payload)
+def _search_result(result: contract.JobSearchResult) -> JobSearchResult:
     return JobSearchResult(
         total_count=result.total_count,
         edges=[JobEdge(cursor=hit.cursor, node=Job.from_contract(hit.job), score=hit.score) for hit in result.hits],
@@ -317,7 +316,7 @@ class CareersQuery:
         request = _request(contract.SearchJobsRequest, filter=_filter(filter).model_dump(),
                            first=20 if first is None else first, after=after,
                            sort=(sort or JobSort.RELEVANCE).value)
-        return _search_result(await _call(context, contract.Rpc.SEARCH_JOBS, request, "jobs"))
+        return _search_result(await _call(context, Careers.SEARCH_JOBS, request, "jobs"))
 
     @strawberry.field(description="Any job by id, whatever its status (see Job.status).")
     async def job(self, info: strawberry.Info, id: strawberry.ID) -> Job | None:
@@ -327,25 +326,24 @@ class CareersQuery:
     async def career_profile(self, info: strawberry.Info) -> CareerProfile:
         context: Context = info.context
         account = await context.require_account()
-        profile = contract.CareerProfile.model_validate(await _call(
-            context, contract.Rpc.GET_PROFILE, contract.UserRequest(user_id=account.id), "careerProfile"))
+        profile = await _call(context, Careers.GET_PROFILE, contract.UserRequest(user_id=account.id), "careerProfile")
         return CareerProfile(certifications=profile.certifications, specialty=profile.specialty)
 
     @strawberry.field(description="Beside the contract: the signed-in coder's applications, newest first.")
     async def my_job_applications(self, info: strawberry.Info) -> list[Application]:
         context: Context = info.context
         account = await context.require_account()
-        found = await _call(context, contract.Rpc.MY_APPLICATIONS, contract.UserRequest(user_id=account.id),
+        found = await _call(context, Careers.MY_APPLICATIONS, contract.UserRequest(user_id=account.id),
                             "myJobApplications")
-        return [Application.from_contract(contract.Application.model_validate(a)) for a in found]
+        return [Application.from_contract(a) for a in found]
 
     @strawberry.field(description="Beside the contract: the signed-in account's saved job searches.")
     async def my_job_searches(self, info: strawberry.Info) -> list[SavedSearch]:
         context: Context = info.context
         account = await context.require_account()
-        found = await _call(context, contract.Rpc.MY_SAVED_SEARCHES, contract.UserRequest(user_id=account.id),
+        found = await _call(context, Careers.MY_SAVED_SEARCHES, contract.UserRequest(user_id=account.id),
                             "myJobSearches")
-        return [SavedSearch.from_contract(contract.SavedSearch.model_validate(s)) for s in found]
+        return [SavedSearch.from_contract(s) for s in found]
 
 
 # -- mutations ---------------------------------------------------------------------------
@@ -360,16 +358,14 @@ class CareersMutation:
                        salary_max=input.salary_max, certifications=input.certifications,
                        specialty=input.specialty, description=input.description, expires_on=input.expires_on)
         request = contract.PostJobRequest(employer_id=account.id, employer_role=account.role, job=job)
-        return Job.from_contract(contract.Job.model_validate(
-            await _call(context, contract.Rpc.POST_JOB, request, "postJob")))
+        return Job.from_contract(await _call(context, Careers.POST_JOB, request, "postJob"))
 
     @strawberry.mutation(description="Beside the contract: the employer who posted a job takes it off the board.")
     async def close_job(self, info: strawberry.Info, id: strawberry.ID) -> Job:
         context: Context = info.context
         account = await _require(context, info, ContractRole.EMPLOYER, "close jobs")
         request = _request(contract.CloseJobRequest, employer_id=account.id, job_id=str(id))
-        return Job.from_contract(contract.Job.model_validate(
-            await _call(context, contract.Rpc.CLOSE_JOB, request, "closeJob")))
+        return Job.from_contract(await _call(context, Careers.CLOSE_JOB, request, "closeJob"))
 
     @strawberry.mutation(description="MEMBER accounts only; once per job.")
     async def apply_to_job(self, info: strawberry.Info, input: ApplicationInput) -> Application:
@@ -379,8 +375,7 @@ class CareersMutation:
                            applicant_role=account.role.value, applicant_name=account.name,
                            applicant_email=account.email, cover_letter=input.cover_letter,
                            resume_text=input.resume_text)
-        return Application.from_contract(contract.Application.model_validate(
-            await _call(context, contract.Rpc.APPLY, request, "applyToJob")))
+        return Application.from_contract(await _call(context, Careers.APPLY, request, "applyToJob"))
 
     @strawberry.mutation(description="Alerts go by email to the account's address and to jobPosted.")
     async def save_job_search(self, info: strawberry.Info, filter: JobFilter,
@@ -389,22 +384,20 @@ class CareersMutation:
         account = await context.require_account(info)
         request = _request(contract.SaveSearchRequest, user_id=account.id, email=account.email,
                            filter=filter.to_contract().model_dump(), alerts=True if alerts is None else alerts)
-        return SavedSearch.from_contract(contract.SavedSearch.model_validate(
-            await _call(context, contract.Rpc.SAVE_SEARCH, request, "saveJobSearch")))
+        return SavedSearch.from_contract(await _call(context, Careers.SAVE_SEARCH, request, "saveJobSearch"))
 
     @strawberry.mutation(description="Beside the contract: turn a saved search's alerts on or off.")
     async def set_job_search_alerts(self, info: strawberry.Info, id: strawberry.ID, alerts: bool) -> SavedSearch:
         context: Context = info.context
         account = await context.require_account(info)
         request = _request(contract.SetAlertsRequest, user_id=account.id, saved_search_id=str(id), alerts=alerts)
-        return SavedSearch.from_contract(contract.SavedSearch.model_validate(
-            await _call(context, contract.Rpc.SET_ALERTS, request, "setJobSearchAlerts")))
+        return SavedSearch.from_contract(await _call(context, Careers.SET_ALERTS, request, "setJobSearchAlerts"))
 
     @strawberry.mutation(description="Beside the contract: what the unsubscribe link of an alert mail does.")
     async def unsubscribe_job_alerts(self, info: strawberry.Info, token: str) -> SavedSearch:
         request = _request(contract.UnsubscribeRequest, token=token)
-        return SavedSearch.from_contract(contract.SavedSearch.model_validate(
-            await _call(info.context, contract.Rpc.UNSUBSCRIBE, request, "unsubscribeJobAlerts")))
+        return SavedSearch.from_contract(await _call(info.context, Careers.UNSUBSCRIBE, request,
+                                                     "unsubscribeJobAlerts"))
 
     @strawberry.mutation(description="Beside the contract: record the signed-in coder's certifications and specialty.")
     async def set_career_profile(self, info: strawberry.Info, input: CareerProfileInput) -> CareerProfile:
@@ -412,8 +405,7 @@ class CareersMutation:
         account = await context.require_account(info)
         request = _request(contract.SetProfileRequest, user_id=account.id, certifications=input.certifications,
                            specialty=input.specialty)
-        profile = contract.CareerProfile.model_validate(
-            await _call(context, contract.Rpc.SET_PROFILE, request, "setCareerProfile"))
+        profile = await _call(context, Careers.SET_PROFILE, request, "setCareerProfile")
         return CareerProfile(certifications=profile.certifications, specialty=profile.specialty)
 
 
@@ -467,10 +459,9 @@ class JobFeed:
         try:
             for start in range(0, len(subscribers), contract.MAX_FILTERS_PER_MATCH):
                 chunk = subscribers[start:start + contract.MAX_FILTERS_PER_MATCH]
-                result = contract.MatchJobResult.model_validate(await self.rpc.call(
-                    contract.SERVICE, contract.Rpc.MATCH_JOB,
-                    request=contract.MatchJobRequest(job_id=event.job_id, filters=[f for _, f in chunk])
-                    .model_dump(mode="json"), op="jobPosted"))
+                result = await invoke(self.rpc, Careers.MATCH_JOB,
+                                      contract.MatchJobRequest(job_id=event.job_id, filters=[f for _, f in chunk]),
+                                      op="jobPosted")
                 if result.job is None:
                     return
                 for (queue, _), matched in zip(chunk, result.matches):
@@ -527,8 +518,7 @@ def unsubscribe_endpoint(rpc, timeout: float | None = None):
             return HTMLResponse(_PAGE.format(body=body))
         try:
             request_model = _request(contract.UnsubscribeRequest, token=token)
-            await rpc.call(contract.SERVICE, contract.Rpc.UNSUBSCRIBE, request=request_model.model_dump(mode="json"),
-                           timeout=timeout, op="unsubscribe")
+            await invoke(rpc, Careers.UNSUBSCRIBE, request_model, timeout=timeout, op="unsubscribe")
         except (BadRequest, NotFound):
             return HTMLResponse(_PAGE.format(body="<h1>This link is not valid</h1><p>The saved search may "
                                                   "have been deleted.</p>"), status_code=404)

@@ -1,6 +1,7 @@
 """NCCI claim checks and modifiers: `checkClaim` and `modifier` over the codes service's
-check_claim and get_modifier RPCs (contracts: medcode_contracts.coding_rules). The service
-validates the claim; a bad one comes back as BadRequest, i.e. BAD_USER_INPUT.
+check_claim and get_modifier RPCs (contracts: medcode_contracts.coding_rules). The claim is
+checked against its contract (coding_rules.parse_claim) before the RPC, and again by the
+service; a bad one is BadRequest, i.e. BAD_USER_INPUT, and costs no RPC.
 
 A claim check is metered like the code page's premium sections (metering.check_claim: a
 daily quota per plan, one claim of up to 50 lines counting once). Past the quota, or when
@@ -14,10 +15,10 @@ import logging
 from datetime import date
 
 import strawberry
-from medcode_contracts import codes as codes_contract
 from medcode_contracts import coding_rules as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest, Unavailable
+from medcode_contracts.rpc import Codes, Metering
 
 from .codes.types import Access
 
@@ -101,11 +102,9 @@ async def claim_access(context) -> Access:
         return Access(granted=False, remaining=None, limit=None, reason=refusal)
     who = await context.meter_subject()
     try:
-        decision = metering.ClaimDecision.model_validate(await context.rpc.call(
-            metering.SERVICE, metering.Rpc.CHECK_CLAIM,
-            request=metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip)
-            .model_dump(mode="json"),
-            timeout=context.rpc_timeout, op="checkClaim.access"))
+        decision = await context.invoke(
+            Metering.CHECK_CLAIM, metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip),
+            op="checkClaim.access")
     except Unavailable:
         log.warning("metering did not answer: a claim check shown without its details")
         return METER_AWAY
@@ -132,7 +131,7 @@ class Modifier:
 
 
 def claim_payload(claim: ClaimInput) -> dict:
-    """The RPC payload; the service's contract model checks it (and answers BadRequest)."""
+    """The claim's fields; Context.invoke checks them against ClaimInput (BadRequest)."""
     if len(claim.lines) > contract.MAX_CLAIM_LINES:   # refuse before the RPC: no work for nothing
         raise BadRequest(f"a claim has at most {contract.MAX_CLAIM_LINES} lines (got {len(claim.lines)})")
     payload = {"lines": [{"code": line.code, "modifiers": line.modifiers or [],
@@ -161,9 +160,7 @@ class ClaimsQuery:
         payload = claim_payload(input)
         context.prefetch_account()  # the meter needs the caller: overlap the two RPCs
         # Checked first, counted after: a claim the service refuses (bad input) costs nothing.
-        result = await context.rpc.call(codes_contract.SERVICE, contract.Rpc.CHECK_CLAIM,
-                                        request=payload, timeout=context.rpc_timeout, op="checkClaim")
-        check = contract.ClaimCheck.model_validate(result)
+        check = await context.invoke(Codes.CHECK_CLAIM, payload, op="checkClaim")
         return ClaimCheck.from_contract(check, await claim_access(context))
 
     @strawberry.field(description="A modifier and its descriptor (HCPCS Level II; CPT's from a licensed file).")
@@ -172,7 +169,5 @@ class ClaimsQuery:
         if not 1 <= len(code) <= 4:
             raise BadRequest("code must be a modifier of 1 to 4 characters, e.g. LT or 59")
         context = info.context
-        result = await context.rpc.call(codes_contract.SERVICE, contract.Rpc.GET_MODIFIER,
-                                        request=contract.GetModifierRequest(code=code).model_dump(mode="json"),
-                                        timeout=context.rpc_timeout, op="modifier")
-        return Modifier.from_contract(contract.Modifier.model_validate(result)) if result else None
+        modifier = await context.invoke(Codes.GET_MODIFIER, contract.GetModifierRequest(code=code), op="modifier")
+        return Modifier.from_contract(modifier) if modifier is not None else None

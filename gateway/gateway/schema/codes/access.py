@@ -1,43 +1,52 @@
-"""Who may see a code page's premium sections: the metering service decides.
+"""Who may see a code page's premium sections: the metering service decides, and this
+module holds the whole rule.
 
-Every `code` field of one HTTP request (aliases, and every operation of a batched
+A field of CodePage is premium when it is declared with `premium_field()` (its one
+`PremiumSection` extension): it resolves to null unless the caller's view of the page is
+granted, and a refused page never runs its (RPC-backed) resolver. A view is spent only
+when a request asks for `access` or a premium section: the official descriptor (`title`,
+`billable`, ...) and the plain-language `description` are shown to everyone for free.
+
+Every spending field of one HTTP request (aliases, and every operation of a batched
 request, since they share the context) goes through one DataLoader, so the request asks
 metering once, in one `check_views` call, about each distinct code page it opens. The
 caller is the account behind the request's token, or else its signed guest id together
 with its client IP (guest views are capped per IP per day, so dropping the cookie does
 not reset the meter). Unknown codes never get here (the resolver returns null first), so
 they cost nothing; `searchCodes` is not metered at all.
-
-The premium fields of CodePage (PREMIUM_FIELDS) resolve to null whenever the page's
-access is not granted: a field extension is put on each of them here, once, so the rule
-holds for every premium field however its resolver is written, and a refused page never
-runs the (RPC-backed) resolvers of those sections.
 """
 from __future__ import annotations
 
+import inspect
 import logging
-
+from collections.abc import Callable
 from typing import Any
 
+import strawberry
 from medcode_contracts import codes as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import Unavailable
+from medcode_contracts.rpc import Metering
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 
 from ...context import Context
-from .types import Access, CodePage
 
 log = logging.getLogger(__name__)
+
+
+@strawberry.type(description="remaining/limit null = unlimited")
+class Access:
+    granted: bool
+    remaining: int | None = None
+    limit: int | None = None
+    reason: str | None = None
+
 
 OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
 METER_AWAY = Access(granted=False, remaining=None, limit=None,
                     reason="Page views cannot be counted right now, so only the official descriptor "
                            "is shown. Try again in a moment for the full page.")
-
-# The contract's "Premium sections: null whenever access.granted is false" (python names).
-PREMIUM_FIELDS = ("lay_terms", "notes", "parent", "children", "ptp_edits", "mue", "crosswalks",
-                  "coverage", "code_edits")
 
 
 def resource_of(page: contract.CodePage) -> str:
@@ -51,18 +60,14 @@ def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
         who = await context.meter_subject()
         request = metering.CheckViewsRequest(subject=who.subject, plan=who.plan, resources=resources,
                                              client_ip=who.client_ip)
-        decisions = await context.rpc.call(metering.SERVICE, metering.Rpc.CHECK_VIEWS,
-                                           request=request.model_dump(mode="json"),
-                                           timeout=context.rpc_timeout, op="code.access")
-        if not isinstance(decisions, list) or len(decisions) != len(resources):
-            raise RuntimeError(f"check_views answered {len(decisions or [])} decisions for {len(resources)} pages")
-        return [metering.ViewDecision.model_validate(decision) for decision in decisions]
+        return await context.invoke(Metering.CHECK_VIEWS, request, op="code.access")
 
-    return DataLoader(load_fn=load, max_batch_size=metering.MAX_RESOURCES)
+    return DataLoader(load_fn=load, max_batch_size=Metering.CHECK_VIEWS.max_batch_size)
 
 
 async def check_access(context: Context, page: contract.CodePage) -> Access:
-    """The page's Access for this request's caller (one view, counted once per request)."""
+    """The page's Access for this request's caller: spends its view, once per request
+    however many fields ask (the DataLoader keeps the decision)."""
     if context.auth is None:
         return OPEN_ACCESS  # no HTTP request (in-process schema use): nobody to meter
     await context.account()  # a bad token is an error, not a gated answer
@@ -80,35 +85,34 @@ async def check_access(context: Context, page: contract.CodePage) -> Access:
                   reason=None if decision.granted else decision.reason)
 
 
-class PremiumOnly(FieldExtension):
-    """Null unless the CodePage it belongs to was granted."""
+async def page_access(info: strawberry.Info, source: Any) -> Access:
+    """The Access of the CodePage `source` (it keeps its contract page as `contract_page`)."""
+    return await check_access(info.context, source.contract_page)
 
-    def resolve(self, next_, source: Any, info, **kwargs):
-        if not _granted(source):
-            return None
-        return next_(source, info, **kwargs)
 
-    async def resolve_async(self, next_, source: Any, info, **kwargs):
-        if not _granted(source):
+class PremiumSection(FieldExtension):
+    """The premium rule: null unless the caller's view of the page is granted; asking
+    for the field spends that view. The field's own resolver runs only when granted;
+    `check_arguments(**kwargs)` first, so a bad argument is an error and spends nothing."""
+
+    def __init__(self, check_arguments: Callable[..., None] | None = None):
+        super().__init__()
+        self.check_arguments = check_arguments
+
+    def resolve(self, next_, source: Any, info: strawberry.Info, **kwargs):
+        # A plain (sync) field: hand graphql-core the coroutine, it awaits it.
+        return self.resolve_async(next_, source, info, **kwargs)
+
+    async def resolve_async(self, next_, source: Any, info: strawberry.Info, **kwargs):
+        if self.check_arguments is not None:
+            self.check_arguments(**kwargs)
+        if not (await page_access(info, source)).granted:
             return None
         result = next_(source, info, **kwargs)
-        return await result if hasattr(result, "__await__") else result
+        return await result if inspect.isawaitable(result) else result
 
 
-def _granted(page: Any) -> bool:
-    access = getattr(page, "access", None)
-    return access is not None and access.granted is True
-
-
-def _gate_premium_fields() -> None:
-    fields = {f.python_name: f for f in CodePage.__strawberry_definition__.fields}
-    missing = [name for name in PREMIUM_FIELDS if name not in fields]
-    if missing:
-        raise RuntimeError(f"CodePage has no premium field(s) {missing}: update access.PREMIUM_FIELDS")
-    for name in PREMIUM_FIELDS:
-        extensions = fields[name].extensions
-        if not any(isinstance(e, PremiumOnly) for e in extensions):
-            extensions.append(PremiumOnly())
-
-
-_gate_premium_fields()
+def premium_field(*, description: str | None = None, check_arguments: Callable[..., None] | None = None) -> Any:
+    """`strawberry.field` (or its decorator) of a premium section of CodePage: the one
+    place a section is declared premium."""
+    return strawberry.field(description=description, extensions=[PremiumSection(check_arguments)])

@@ -6,13 +6,13 @@ import re
 
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules
+from medcode_contracts.rpc import Codes
 from strawberry.dataloader import DataLoader
 
 from ...context import Context
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
-MAX_REFS_PER_CALL = 200  # contracts.codes.GetCodesRequest.refs max_length
 
 CodeKey = tuple[str, str]  # (system, code as upper case without dots)
 
@@ -26,14 +26,9 @@ def code_pages(context: Context) -> DataLoader[CodeKey, contract.CodePage | None
     async def load(keys: list[CodeKey]) -> list[contract.CodePage | None]:
         request = contract.GetCodesRequest(
             refs=[contract.CodeRef(system=system, code=code) for system, code in keys])
-        pages = await context.rpc.call(contract.SERVICE, contract.Rpc.GET_CODES,
-                                       request=request.model_dump(mode="json"),
-                                       timeout=context.rpc_timeout, op="code")
-        if not isinstance(pages, list) or len(pages) != len(keys):
-            raise RuntimeError(f"get_codes answered {len(pages or [])} pages for {len(keys)} refs")
-        return [contract.CodePage.model_validate(page) if page else None for page in pages]
+        return await context.invoke(Codes.GET_CODES, request, op="code")
 
-    return DataLoader(load_fn=load, max_batch_size=MAX_REFS_PER_CALL)
+    return DataLoader(load_fn=load, max_batch_size=Codes.GET_CODES.max_batch_size)
 
 
 def load_code_page(context: Context, system: str, code: str):
@@ -52,14 +47,9 @@ def code_rules(context: Context) -> DataLoader[CodeKey, coding_rules.CodeRules]:
         request = coding_rules.GetCodeRulesRequest(
             refs=[contract.CodeRef(system=system, code=code) for system, code in keys],
             ptp_first=max(ptp_first.get(key, 0) for key in keys))
-        answers = await context.rpc.call(contract.SERVICE, coding_rules.Rpc.GET_CODE_RULES,
-                                         request=request.model_dump(mode="json"),
-                                         timeout=context.rpc_timeout, op="code")
-        if not isinstance(answers, list) or len(answers) != len(keys):
-            raise RuntimeError(f"get_code_rules answered {len(answers or [])} items for {len(keys)} refs")
-        return [coding_rules.CodeRules.model_validate(answer) for answer in answers]
+        return await context.invoke(Codes.GET_CODE_RULES, request, op="code")
 
-    loader = DataLoader(load_fn=load, max_batch_size=MAX_REFS_PER_CALL)
+    loader = DataLoader(load_fn=load, max_batch_size=Codes.GET_CODE_RULES.max_batch_size)
     loader.ptp_first = ptp_first
     return loader
 

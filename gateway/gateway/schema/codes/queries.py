@@ -6,7 +6,6 @@ from medcode_contracts import codes as contract
 from medcode_contracts.errors import BadRequest
 
 from ..enums import CodeSystem
-from .access import check_access
 from .loaders import code_key, load_code_page
 from .types import CodePage, CodeSearchResult
 
@@ -66,8 +65,10 @@ class CodesQuery:
             raise BadRequest(f"code is too long ({len(code)} characters; at most {MAX_CODE_LENGTH})")
         if system is CodeSystem.ICD9CM:
             return None  # crosswalk targets only: no ICD-9-CM code pages exist
-        info.context.prefetch_account()  # the meter needs the caller: overlap the two RPCs
+        info.context.prefetch_account()  # the meter may need the caller: overlap the two RPCs
         page = await load_code_page(info.context, system.value, code)
         if page is None:
             return None
-        return CodePage.from_contract(page, await check_access(info.context, page))
+        await info.context.account()  # a bad token is an error, whatever fields are asked for
+        # Nothing is spent here: CodePage.access and the premium sections spend the view.
+        return CodePage.from_contract(page)

@@ -12,7 +12,10 @@ from medcode_contracts.errors import BadRequest
 
 from ..common import PageInfo
 from ..enums import CodeSystem
+from .access import Access, page_access, premium_field
 from .loaders import load_code_rules
+
+__all__ = ["Access", "CodePage", "CodeSearchResult", "CodeSummary"]  # Access: claims shows it too
 
 
 @strawberry.type
@@ -63,14 +66,6 @@ class CodeSearchResult:
             page_info=PageInfo(has_next_page=result.has_next_page, end_cursor=result.end_cursor),
             facets=[SystemFacet(system=CodeSystem(f.system.value), count=f.count) for f in result.facets],
         )
-
-
-@strawberry.type(description="remaining/limit null = unlimited")
-class Access:
-    granted: bool
-    remaining: int | None = None
-    limit: int | None = None
-    reason: str | None = None
 
 
 def _iso_date(value: str) -> date:
@@ -320,6 +315,11 @@ class CodeEdit:
                    age_range=list(edit.age_range) if edit.age_range else None, source=edit.source)
 
 
+def _check_ptp_first(first: int | None = 50) -> None:
+    if first is not None and not 0 <= first <= coding_rules.MAX_PTP_PAGE:
+        raise BadRequest(f"first must be between 0 and {coding_rules.MAX_PTP_PAGE} (got {first})")
+
+
 @strawberry.type
 class CodePage:
     system: CodeSystem
@@ -328,56 +328,51 @@ class CodePage:
     short_title: str | None
     billable: bool
     edition: Edition
-    access: Access
     description: CodeDescription | None = strawberry.field(description=(
         "Plain-language description built only from official text, each sentence citing its file: "
         "shown to everyone, like the descriptor."))
-    # Premium sections: null whenever access.granted is false.
-    lay_terms: list[str] | None
-    notes: CodeNotes | None
-    parent: CodeSummary | None
-    children: list[CodeSummary] | None
+    contract_page: strawberry.Private[contract.CodePage]
+
+    @strawberry.field(description="What the meter says about this page for the caller. Asking for it, or for "
+                                  "any premium section, spends the page's view (once per request); the "
+                                  "descriptor and the description alone spend nothing.")
+    async def access(self, info: strawberry.Info) -> Access:
+        return await page_access(info, self)
+
+    # Premium sections (access.premium_field): null whenever access.granted is false.
+    lay_terms: list[str] | None = premium_field()
+    notes: CodeNotes | None = premium_field()
+    parent: CodeSummary | None = premium_field()
+    children: list[CodeSummary] | None = premium_field()
 
     # The rules sections come from one get_code_rules RPC per request (loaders.code_rules),
     # asked for only when a granted page selects them.
-    @strawberry.field(description="NCCI PTP edits of the current editions where this code is "
-                                  "column 1 or column 2 (active ones; at most `first`).")
+    @premium_field(description="NCCI PTP edits of the current editions where this code is "
+                               "column 1 or column 2 (active ones; at most `first`).", check_arguments=_check_ptp_first)
     async def ptp_edits(self, info: strawberry.Info, first: int | None = 50) -> list[PtpEdit] | None:
         first = 50 if first is None else first
-        if not 0 <= first <= coding_rules.MAX_PTP_PAGE:
-            raise BadRequest(f"first must be between 0 and {coding_rules.MAX_PTP_PAGE} (got {first})")
-        if not self.access.granted:
-            return None
         rules = await load_code_rules(info.context, self.system.value, self.code, first)
         return [PtpEdit.from_contract(edit) for edit in rules.ptp_edits[:first]]
 
-    @strawberry.field(description="Medically unlikely edits per setting (current editions).")
+    @premium_field(description="Medically unlikely edits per setting (current editions).")
     async def mue(self, info: strawberry.Info) -> list[Mue] | None:
-        if not self.access.granted:
-            return None
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return [Mue.from_contract(mue) for mue in rules.mue]
 
-    @strawberry.field(description="ICD-10-CM / ICD-9-CM general equivalence mappings.")
+    @premium_field(description="ICD-10-CM / ICD-9-CM general equivalence mappings.")
     async def crosswalks(self, info: strawberry.Info) -> list[Crosswalk] | None:
-        if not self.access.granted:
-            return None
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return [Crosswalk.from_contract(crosswalk) for crosswalk in rules.crosswalks]
 
-    @strawberry.field(description="Medicare coverage: the lab NCDs that govern this procedure code or list "
-                                  "this diagnosis, and the LCDs and billing articles whose titles match the "
-                                  "code's subject.")
+    @premium_field(description="Medicare coverage: the lab NCDs that govern this procedure code or list "
+                               "this diagnosis, and the LCDs and billing articles whose titles match the "
+                               "code's subject.")
     async def coverage(self, info: strawberry.Info) -> MedicareCoverage | None:
-        if not self.access.granted:
-            return None
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return MedicareCoverage.from_contract(rules.coverage)
 
-    @strawberry.field(description="Medicare Code Editor edits whose code lists hold this code.")
+    @premium_field(description="Medicare Code Editor edits whose code lists hold this code.")
     async def code_edits(self, info: strawberry.Info) -> list[CodeEdit] | None:
-        if not self.access.granted:
-            return None
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return [CodeEdit.from_contract(edit) for edit in rules.code_edits]
 
@@ -390,15 +385,15 @@ class CodePage:
         return rules.descriptor_note
 
     @classmethod
-    def from_contract(cls, page: contract.CodePage, access: Access) -> CodePage:
-        premium = access.granted
+    def from_contract(cls, page: contract.CodePage) -> CodePage:
+        """The whole page: the premium sections are withheld field by field (premium_field)."""
         return cls(
             system=CodeSystem(page.system.value), code=page.code, title=page.title,
             short_title=page.short_title, billable=page.billable,
-            edition=Edition.from_contract(page.edition), access=access,
-            description=CodeDescription.from_contract(page.description),
-            lay_terms=page.lay_terms if premium else None,
-            notes=CodeNotes.from_contract(page.notes) if premium else None,
-            parent=CodeSummary.from_contract(page.parent) if premium and page.parent else None,
-            children=[CodeSummary.from_contract(c) for c in page.children] if premium else None,
+            edition=Edition.from_contract(page.edition),
+            description=CodeDescription.from_contract(page.description), contract_page=page,
+            lay_terms=page.lay_terms,
+            notes=CodeNotes.from_contract(page.notes),
+            parent=CodeSummary.from_contract(page.parent) if page.parent else None,
+            children=[CodeSummary.from_contract(c) for c in page.children],
         )

@@ -22,12 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from pydantic import ValidationError
-
-from medcode_contracts.coding_rules import (
-    INFORMATIONAL_KINDS, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, ClaimFinding, ClaimInput, FindingKind,
+from medcode_contracts.coding_rules import (  # parse_claim: the gateway checks claims with it too
+    INFORMATIONAL_KINDS, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, ClaimFinding, ClaimInput, FindingKind, parse_claim,
 )
-from medcode_contracts.errors import BadRequest
 
 from ..domain import code_key
 from .coverage import CodeEditor, LabNcdFacts, code_edit_findings, coverage_findings
@@ -74,25 +71,6 @@ class RuleFacts:
     codes: Mapping[str, list[CodeFact]] = field(default_factory=dict)
     ncds: LabNcdFacts | None = None           # lab NCD edits (coverage of lab tests by diagnosis)
     editor: CodeEditor | None = None          # Medicare Code Editor lists (the claim's diagnoses)
-
-
-def parse_claim(payload: dict | ClaimInput) -> ClaimInput:
-    """Validate a claim payload; a bad one raises BadRequest saying what is wrong."""
-    if isinstance(payload, ClaimInput):
-        return payload
-    if not isinstance(payload, dict):
-        raise BadRequest("claim: expected an object with dateOfService, setting and lines")
-    try:
-        return ClaimInput.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "claim"
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "too_long" and first["loc"][:1] == ("lines",):
-            message = f"a claim has at most {first['ctx'].get('max_length')} lines"
-        elif first["type"] == "too_short" and first["loc"][:1] == ("lines",):
-            message = "a claim needs at least one line"
-        raise BadRequest(f"{where}: {message}") from None
 
 
 def in_force(edit: EditFact, dos: date) -> bool:
