@@ -11,7 +11,7 @@ class AssistantSettings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
 
     # Where an answer links each code it names; {system} and {code} are filled in.
-    ASSISTANT_CODE_URL: str = "http://127.0.0.1:8000/codes/{system}/{code}"
+    ASSISTANT_CODE_URL: str = "http://127.0.0.1:8000/code/{system}/{code}"
     # Seconds one call to the codes or metering service may take before the question
     # fails as UNAVAILABLE (a question makes a few of them).
     ASSISTANT_RPC_TIMEOUT: float = Field(default=10.0, gt=0, le=120)

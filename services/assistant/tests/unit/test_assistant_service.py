@@ -41,7 +41,7 @@ def service(tmp_path, facts, library, ncds):
     metering = Mock()
     metering.check_questions.return_value = {"granted": True, "remaining": 2, "limit": 3}
     worker = worker_factory(AssistantService, assistant=Assistant(storage.ConversationStore(engine)),
-                            knowledge=Knowledge(library, ncds, "/codes/{system}/{code}"), events=Mock(),
+                            knowledge=Knowledge(library, ncds, "/code/{system}/{code}"), events=Mock(),
                             codes_rpc=FakeCodesRpc(facts), metering_rpc=metering)
     yield worker
     engine.dispose()
