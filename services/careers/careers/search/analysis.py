@@ -8,27 +8,13 @@ whitespace-analysed fields.
 """
 from __future__ import annotations
 
-import tantivy
+from medcode_common.text_analysis import english_analyzer
 
-MAX_WORD_LEN = 40
 # Dropped from queries (unless nothing else is left): "coder in Texas" = "coder Texas".
 STOPWORDS = frozenset("a an and are as at be by for from in into is it its of on or the to with".split())
 
-
-def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
-    builder = (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_WORD_LEN))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-    )
-    if stem:
-        builder = builder.filter(tantivy.Filter.stemmer("english"))
-    return builder.build()
-
-
-_STEM = _analyzer(stem=True)
-_PLAIN = _analyzer(stem=False)
+_STEM = english_analyzer(stem=True)
+_PLAIN = english_analyzer(stem=False)
 
 
 def stems(text: str) -> list[str]:

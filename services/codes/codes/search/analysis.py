@@ -18,11 +18,11 @@ from functools import lru_cache
 
 import tantivy
 
+from medcode_common.text_analysis import english_analyzer
+
 STEM_TOKENIZER = "medcode_stem"
 PLAIN_TOKENIZER = "medcode_plain"
 
-# Longer "words" are noise (base64, long numbers) and would bloat the term dictionary.
-MAX_WORD_LEN = 40
 
 # Words that carry no meaning in a code search: a query drops them (unless it has nothing
 # else), so `fractures of femur` also finds titles written without "of".
@@ -34,25 +34,13 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"[^\W_]+")
 
 
-def _analyzer(stem: bool) -> tantivy.TextAnalyzer:
-    builder = (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_WORD_LEN))
-        .filter(tantivy.Filter.lowercase())
-        .filter(tantivy.Filter.ascii_fold())
-    )
-    if stem:
-        builder = builder.filter(tantivy.Filter.stemmer("english"))
-    return builder.build()
-
-
 def stem_analyzer() -> tantivy.TextAnalyzer:
     """A fresh analyzer producing stems (tantivy needs its own instance to register)."""
-    return _analyzer(stem=True)
+    return english_analyzer(stem=True)
 
 
 def plain_analyzer() -> tantivy.TextAnalyzer:
-    return _analyzer(stem=False)
+    return english_analyzer(stem=False)
 
 
 _STEM = stem_analyzer()
