@@ -19,7 +19,7 @@ from pathlib import Path
 
 from medcode_common.db import make_engine
 
-from codes.rules import readers
+from codes.rules import ncci_mue, ncci_ptp
 from codes.rules.engine import CodingRules
 from codes.rules.storage import RulesStore
 from codes.storage import CodeStore
@@ -45,13 +45,13 @@ def measure_service(mirror: Path, database_url: str | None = None, runs: int = 2
 
         started = time.perf_counter()
         result = store.load(kind="PTP", setting="practitioner", name="bench", source=PTP,
-                            fingerprint=f"bench-{time.time()}", rows=readers.read_ptp(mirror / PTP))
+                            fingerprint=f"bench-{time.time()}", rows=ncci_ptp.read_ptp(mirror / PTP))
         load_seconds = time.perf_counter() - started
         rows = result.edition.counts["rule_ptp_edits"]
         print(f"PTP practitioner full load ({engine.dialect.name}): {rows:,} rows in {load_seconds:.1f} s "
               f"({rows / load_seconds:,.0f} rows/s)")
         store.load(kind="MUE", setting="practitioner", name="bench", source=MUE,
-                   fingerprint=f"bench-{time.time()}", rows=readers.read_mue(mirror / MUE))
+                   fingerprint=f"bench-{time.time()}", rows=ncci_mue.read_mue(mirror / MUE))
 
         rules = CodingRules(store)
         check = rules.check_claim(CLAIM)     # warms the cache

@@ -20,7 +20,7 @@ import typer
 from medcode_common.settings import ConfigError, load_settings
 from medcode_contracts.codes import CodeSystem
 
-from .importers import MalformedRelease
+from .release_files import MalformedRelease
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Code sets of the codes service.")
 
@@ -50,7 +50,6 @@ def load(
 ) -> None:
     """Load the official releases that are available and not loaded yet."""
     from .loading import load_available
-    from .rules.readers import MalformedRelease as MalformedRuleFile
 
     settings = _settings()
     systems = []
@@ -64,7 +63,7 @@ def load(
     try:
         reports = load_available(settings, systems or None, show_progress=progress,
                                  rules=rules and not systems, say=typer.echo)
-    except (MalformedRelease, MalformedRuleFile) as exc:
+    except MalformedRelease as exc:
         _fail(f"malformed release: {exc} (the edition loaded before stays in place)")
     for report in reports:
         if report.status == "loaded":

@@ -6,7 +6,7 @@ is rebuilt only for systems whose indexed edition differs from the store's.
 
 With `rules=True` the coding-rule files (NCCI PTP, MUE, GEMs, the ICD-10-CM index, a
 licensed CPT file) are loaded after the code sets, then the CPT code set they define
-(codes.cpt). The ICD-10-CM index's lay terms become search text of the codes they point
+(codes.code_sets.cpt). The ICD-10-CM index's lay terms become search text of the codes they point
 to: the ICD-10-CM index entry is rebuilt when the lay-term edition changes too.
 """
 from __future__ import annotations
@@ -20,9 +20,8 @@ from typing import Iterable, Iterator, Protocol
 from medcode_common.db import make_engine
 from medcode_contracts.codes import CodeSystem
 
-from . import cpt
+from .code_sets import cpt, hcpcs, icd10cm, icd10pcs
 from .domain import CodeRecord
-from .importers import hcpcs, icd10cm, icd10pcs
 from .rules.storage import RulesStore
 from .storage import CodeStore, LoadReport
 
@@ -63,7 +62,7 @@ def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
         reports = [load_system(store, system, settings.DATA_MIRROR, show_progress) for system in wanted]
         rules_store = RulesStore(engine)
         if rules:
-            from .rules.loading import load_rules
+            from .rules.rule_files import load_rules
 
             load_rules(settings, show_progress=show_progress, store=rules_store, say=say)
             reports.append(load_cpt(store, rules_store, show_progress))
@@ -85,7 +84,7 @@ def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
 
 def read_pcs_definitions(mirror: Path | None):
     """The mirror's ICD-10-PCS Definitions (icd10pcs_definitions_<year>.xml), or None."""
-    from .importers import icd10pcs_definitions
+    from .code_sets import icd10pcs_definitions
 
     path = icd10pcs_definitions.find_release(mirror)
     return icd10pcs_definitions.read_definitions(path) if path else None
@@ -106,7 +105,7 @@ def load_system(store: CodeStore, system: CodeSystem, mirror: Path | None, show_
 
 
 def load_cpt(store: CodeStore, rules: RulesStore, show_progress: bool = True) -> LoadReport:
-    """(Re)build the CPT code set from the current rule editions (codes.cpt)."""
+    """(Re)build the CPT code set from the current rule editions (codes.code_sets.cpt)."""
     found = cpt.read_edition(rules)
     if found is None:
         return LoadReport(system=CodeSystem.CPT.value, status="not found")
@@ -125,7 +124,7 @@ def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bo
     returns the systems re-indexed. With `rules`, ICD-10-CM codes get the lay terms of
     the current ICD-10-CM index edition and ICD-10-PCS codes those of the PCS Index, and
     that edition's fingerprint becomes part of the indexed edition id (so a new index
-    edition re-indexes the system). With `pcs_definitions` (importers.icd10pcs_definitions),
+    edition re-indexes the system). With `pcs_definitions` (code_sets.icd10pcs_definitions),
     ICD-10-PCS codes also get their body part key, device key and root operation example
     words, and the definitions' fingerprint joins the edition id too."""
     indexed = backend.indexed_editions()
@@ -253,24 +252,24 @@ def with_mirror_terms(system: CodeSystem | str, records: Iterable[CodeRecord],
                       mirror: Path) -> Iterable[CodeRecord]:
     """`records` with the index terms the loader would give them, read straight from the
     mirror's files (no database): for benchmarks and the search test suites."""
-    from .rules import readers
+    from .code_sets import icd10cm_index, icd10pcs_index
 
     system = CodeSystem(system)
     folder = Path(mirror) / "icd10cm_index"
     if system == CodeSystem.ICD10CM:
         def terms():
-            for pattern, read in (("ICD10CM_*_Index_flattened.csv*", readers.read_index_lay_terms),
-                                  ("icd-10-cm-eindex-*.xml", readers.read_external_cause_lay_terms),
-                                  ("icd-10-cm-drug-*.xml", readers.read_drug_table_lay_terms)):
+            for pattern, read in (("ICD10CM_*_Index_flattened.csv*", icd10cm_index.read_index_lay_terms),
+                                  ("icd-10-cm-eindex-*.xml", icd10cm_index.read_external_cause_lay_terms),
+                                  ("icd-10-cm-drug-*.xml", icd10cm_index.read_drug_table_lay_terms)):
                 found = sorted(folder.glob(pattern))
                 if found:
                     for term in read(found[-1]):
                         yield term.code.replace(".", ""), term.term, term.path
         return with_lay_terms(records, terms())
     if system == CodeSystem.ICD10PCS:
-        database = readers.find_pcs_index()
+        database = icd10pcs_index.find_pcs_index()
         tables = icd10pcs.find_release(mirror)
-        index_terms = ((t.code, t.term, t.path) for t in readers.read_pcs_index(database, tables)) \
+        index_terms = ((t.code, t.term, t.path) for t in icd10pcs_index.read_pcs_index(database, tables)) \
             if database and tables else ()
         return with_pcs_terms(records, index_terms, read_pcs_definitions(mirror))
     return records

@@ -21,12 +21,10 @@ from medcode_contracts.coding_rules import (
     GetCodeRulesRequest, Modifier, Mue, PtpEdit, Setting,
 )
 
-from ..domain import code_key
+from ..domain import code_key, format_icd9cm, format_icd10cm
 from .claim_check import CodeFact, MueFact, RuleFacts, check_claim, claim_codes, edits_from_rows, parse_claim
 from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
-from .domain import (
-    CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, format_icd9cm, format_icd10cm,
-)
+from .rows import CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 from .storage import EditionRow, RulesStore, rule_coverage_documents, rule_ncd_procedures
 
 # Diagnoses of each resolution shown per NCD on a procedure page.

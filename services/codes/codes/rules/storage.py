@@ -19,10 +19,8 @@ from itertools import islice
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from .domain import (
-    CoverageDocumentRow, GemRow, LayTerm, MceRow, ModifierRow, MueRow, NcdDiagnosisRow, NcdProcedureRow,
-    ProcedureCodeRow, PtpRow, procedure_system,
-)
+from ..domain import LayTerm, ModifierRow, ProcedureCodeRow, procedure_system
+from .rows import CoverageDocumentRow, GemRow, MceRow, MueRow, NcdDiagnosisRow, NcdProcedureRow, PtpRow
 
 metadata = sa.MetaData()
 

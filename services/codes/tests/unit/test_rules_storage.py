@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from medcode_common.db import make_engine
 from medcode_common.settings import load_settings
 
-from codes.rules import readers
+from codes.rules import ncci_ptp
 from codes.rules.engine import CodingRules
-from codes.rules.loading import load_rules
-from codes.rules.readers import MalformedRelease
+from codes.rules.rule_files import load_rules
+from codes.release_files import MalformedRelease
 from codes.rules.storage import RulesStore, metadata, rule_ptp_edits
 from codes.storage import CodeStore
 
@@ -50,7 +50,7 @@ def test_migration_matches_the_store_tables(store):
 
 
 def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(store, data_mirror):
-    rows = lambda: islice(readers.read_ptp(data_mirror / PRACTITIONER), SLICE)  # noqa: E731
+    rows = lambda: islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE)  # noqa: E731
     first = store.load(kind="PTP", setting="practitioner", name="v30.2 slice", source="slice",
                        fingerprint="f1", rows=rows())
     assert first.loaded and first.edition.counts["rule_ptp_edits"] == SLICE
@@ -64,15 +64,15 @@ def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(store, da
 def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(store, data_mirror):
     path = data_mirror / PRACTITIONER
     old = store.load(kind="PTP", setting="practitioner", name="old", source="a", fingerprint="a",
-                     rows=islice(readers.read_ptp(path), 1000))
+                     rows=islice(ncci_ptp.read_ptp(path), 1000))
     new = store.load(kind="PTP", setting="practitioner", name="new", source="b", fingerprint="b",
-                     rows=islice(readers.read_ptp(path), 1000, 1500))
+                     rows=islice(ncci_ptp.read_ptp(path), 1000, 1500))
     assert store.current_edition("PTP", "practitioner").id == new.edition.id != old.edition.id
     assert _count(store, rule_ptp_edits) == 500
     assert _count(store, rule_ptp_edits, edition_id=old.edition.id) == 0
 
     def broken():
-        yield from islice(readers.read_ptp(path), 700)
+        yield from islice(ncci_ptp.read_ptp(path), 700)
         raise MalformedRelease(path, 702, "simulated bad row")
 
     with pytest.raises(MalformedRelease, match="simulated"):
@@ -81,7 +81,7 @@ def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(st
     assert _count(store, rule_ptp_edits) == 500
     # other settings are separate editions
     store.load(kind="PTP", setting="outpatient_hospital", name="op", source="d", fingerprint="d",
-               rows=islice(readers.read_ptp(data_mirror / PRACTITIONER), 10))
+               rows=islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10))
     assert {e.setting for e in store.current_editions()} == {"practitioner", "outpatient_hospital"}
 
 
@@ -136,7 +136,7 @@ def test_full_practitioner_table_loads_on_sqlite(tmp_path, data_mirror):
     store = RulesStore(engine)
     started = time.monotonic()
     result = store.load(kind="PTP", setting="practitioner", name="v30.2", source=PRACTITIONER,
-                        fingerprint="full", rows=readers.read_ptp(data_mirror / PRACTITIONER))
+                        fingerprint="full", rows=ncci_ptp.read_ptp(data_mirror / PRACTITIONER))
     print(f"full PTP practitioner load: {time.monotonic() - started:.1f}s")
     assert result.edition.counts["rule_ptp_edits"] == 2_546_017
     assert _count(store, rule_ptp_edits) == 2_546_017
