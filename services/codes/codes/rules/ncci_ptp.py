@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 from ..release_files import (
@@ -71,18 +72,23 @@ def _read_ptp_noeffdate(path: Path, wrap: Wrap) -> Iterator[PtpRow]:
             raise MalformedRelease(path, 1, f"unexpected header {header!r}")
         width = len(header)
         deletion_at = header.index("deletion_date")
+        # 2.5 M rows but only some 20 k codes, a few dates and three indicators: each distinct
+        # value is checked once, then looked up.
+        codes: dict[str, str] = {}
+        dates: dict[str, date | None] = {"*": None}
+        indicators = dict(_MODIFIER_INDICATORS)
         for line, row in enumerate(rows, start=2):
             if len(row) != width:
                 raise MalformedRelease(path, line, f"{len(row)} fields, expected {width}")
-            deletion = row[deletion_at]
-            yield PtpRow(
-                column1=procedure_code(row[0], path, line, "column 1"),
-                column2=procedure_code(row[1], path, line, "column 2"),
-                effective=None,
-                deleted=None if deletion == "*" else yyyymmdd(deletion, path, line, "deletion date"),
-                modifier_indicator=_indicator(row[deletion_at + 1], path, line),
-                rationale=row[deletion_at + 2] or None,
-            )
+            raw1, raw2, deletion, indicator = row[0], row[1], row[deletion_at], row[deletion_at + 1]
+            column1 = codes.get(raw1) or codes.setdefault(raw1, procedure_code(raw1, path, line, "column 1"))
+            column2 = codes.get(raw2) or codes.setdefault(raw2, procedure_code(raw2, path, line, "column 2"))
+            deleted = dates[deletion] if deletion in dates else dates.setdefault(
+                deletion, yyyymmdd(deletion, path, line, "deletion date"))
+            modifier = indicators.get(indicator)
+            if modifier is None:
+                modifier = indicators.setdefault(indicator, _indicator(indicator, path, line))
+            yield PtpRow(column1, column2, None, deleted, modifier, row[deletion_at + 2] or None)
 
 
 def read_ptp_cms_txt(path: Path, wrap: Wrap = None) -> Iterator[PtpRow]:

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 
-@dataclass(slots=True, frozen=True)
-class PtpRow:
+class PtpRow(NamedTuple):
     """One NCCI procedure-to-procedure edit row.
 
     `deleted` is the LAST day the edit was in force (CMS dates deletions on the last day of
     a quarter, e.g. 20231231 for edits gone from the January release; see claim_check).
     `effective` is None when the release layout carries no effective date (the mirror's
     "noeffdate" tables).
+
+    A named tuple, not a dataclass: millions of them stream from the reader straight into
+    the database driver's bulk insert, in the rule_ptp_edits column order.
     """
 
     column1: str
@@ -27,8 +30,7 @@ class PtpRow:
     rationale: str | None
 
 
-@dataclass(slots=True, frozen=True)
-class MueRow:
+class MueRow(NamedTuple):
     code: str
     max_units: int
     adjudication_indicator: str   # CMS's text, e.g. "2 Date of Service Edit: Policy"

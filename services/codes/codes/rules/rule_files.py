@@ -221,6 +221,12 @@ def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore
         engine = make_engine(settings.database_url(SERVICE_DB))
         CodeStore(engine).migrate()
         store = RulesStore(engine)
+    with store.bulk_load():   # a fresh database gets its indexes once, after the rows
+        return _load_all(settings, show_progress, store, say)
+
+
+def _load_all(settings: Settings, show_progress: bool, store: RulesStore,
+              say: Callable[[str], None]) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
     mirror = settings.DATA_MIRROR
     if mirror is None:

@@ -15,7 +15,7 @@ from codes.rules import ncci_ptp
 from codes.rules.engine import CodingRules
 from codes.rules.rule_files import load_rules
 from codes.release_files import MalformedRelease
-from codes.rules.storage import RulesStore, metadata, rule_ptp_edits
+from codes.rules.storage import RulesStore, metadata, rule_codes, rule_ptp_edits
 from codes.storage import CodeStore
 
 PRACTITIONER = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
@@ -147,3 +147,51 @@ def test_full_practitioner_table_loads_on_sqlite(tmp_path, data_mirror):
     check = CodingRules(store).check_claim(
         {"date_of_service": "2024-08-01", "lines": [{"code": "20610"}, {"code": "99213"}]})
     assert [f.codes for f in check.findings if f.kind.value == "PTP"] == [["20610", "99213"]]
+
+
+def _index_names(store) -> set[str]:
+    inspector = sa.inspect(store.engine)
+    return {ix["name"] for ix in inspector.get_indexes(rule_ptp_edits.name)}
+
+
+def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(store, data_mirror):
+    """Empty tables lose their indexes for the block and get them back at its end; the codes
+    the PTP table names are derived with the last day each was in force."""
+    expected = {ix.name for ix in rule_ptp_edits.indexes}
+    assert _index_names(store) == expected
+    rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE))
+    with store.bulk_load():
+        assert _index_names(store) == set()
+        store.load(kind="PTP", setting="practitioner", name="v30.2 slice", source=PRACTITIONER,
+                   fingerprint="bulk", rows=iter(rows))
+    assert _index_names(store) == expected
+    assert _count(store, rule_ptp_edits) == SLICE
+    last_day: dict = {}
+    for row in rows:
+        for code in (row.column1, row.column2):
+            if row.deleted is None or last_day.get(code, row.deleted) is None:
+                last_day[code] = None
+            else:
+                last_day[code] = max(row.deleted, last_day.get(code, row.deleted))
+    with store.engine.connect() as conn:
+        stored = {r.code: r.last_day for r in conn.execute(sa.select(rule_codes.c.code, rule_codes.c.last_day))}
+    assert stored == last_day
+
+
+def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_after_a_failure(store, data_mirror):
+    rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 1000))
+    store.load(kind="PTP", setting="practitioner", name="a", source="a", fingerprint="a", rows=rows)
+    with store.bulk_load():
+        assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}   # its readers need them
+
+    def broken():
+        yield from rows[:10]
+        raise MalformedRelease("broken.csv", 12, "simulated bad row")
+
+    with store.engine.begin() as conn:
+        conn.execute(rule_ptp_edits.delete())
+        conn.execute(rule_codes.delete())
+    with pytest.raises(MalformedRelease), store.bulk_load():
+        store.load(kind="PTP", setting="outpatient_hospital", name="b", source="b", fingerprint="b", rows=broken())
+    assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}
+    assert _count(store, rule_ptp_edits, setting="outpatient_hospital") == 0
