@@ -17,11 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from medcode_common.db import make_engine
-
 from codes.rules import ncci_ptp
 from codes.rules.storage import RulesStore
 from codes.storage import CodeStore
+from medcode_common.db import make_engine
 
 PTP = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 
