@@ -133,7 +133,9 @@ class CodingRules:
         ptp = snap.edition("PTP", setting)
         if ptp is not None:
             facts.ptp_source = ptp.label
-            facts.edits = edits_from_rows(self.store.ptp_for_pairs(ptp.id, setting, codes))
+            # Only the edits in force on the date of service are fetched (check_claim's rule).
+            on = claim.date_of_service or today or date.today()
+            facts.edits = edits_from_rows(self.store.ptp_for_pairs(ptp.id, setting, codes, on=on))
         mue = snap.edition("MUE", setting)
         if mue is not None:
             facts.mue_source = mue.label

@@ -366,18 +366,39 @@ class RulesStore:
         return len(rows)
 
     # ---- reading -------------------------------------------------------------------------
-    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str]) -> list:
+    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str], on: date | None = None) -> list:
         """Every edit of the edition whose two codes are both among `codes` (one query for
-        all pairs of a claim, both directions)."""
+        all pairs of a claim, both directions, through ix_rule_ptp_pair); with `on`, only the
+        edits in force on that date of service (claim_check.in_force, applied in SQL too).
+
+        Rows are (column1, column2, effective_from, deleted_on, modifier_indicator, rationale).
+        The query goes to the driver as it is: on a claim check, SQLAlchemy's per-statement
+        work costs several times the index lookup itself."""
         if len(codes) < 2:
             return []
-        t = rule_ptp_edits
-        query = sa.select(t.c.column1, t.c.column2, t.c.effective_from, t.c.deleted_on,
-                          t.c.modifier_indicator, t.c.rationale).where(
-            t.c.setting == setting, t.c.column1.in_(codes), t.c.column2.in_(codes),
-            t.c.edition_id == edition_id)
-        with self.engine.connect() as conn:
-            return conn.execute(query).all()
+        sqlite = self.engine.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        codes_in = ", ".join([mark] * len(codes))
+        sql = (f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale "
+               f"FROM rule_ptp_edits WHERE setting = {mark} AND column1 IN ({codes_in}) "
+               f"AND column2 IN ({codes_in}) AND edition_id = {mark}")
+        params: list = [setting, *codes, *codes, edition_id]
+        if on is not None:
+            sql += (f" AND modifier_indicator <> 9 AND (effective_from IS NULL OR effective_from <= {mark})"
+                    f" AND (deleted_on IS NULL OR deleted_on >= {mark})")
+            params += [on, on]
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            cursor.close()
+        finally:
+            connection.close()
+        if sqlite:   # dates are ISO text in SQLite
+            rows = [(c1, c2, _date_or_none(effective), _date_or_none(deleted), indicator, rationale)
+                    for c1, c2, effective, deleted, indicator, rationale in rows]
+        return rows
 
     def ptp_for_code(self, edition_id: int, setting: str, code: str, first: int,
                      include_deleted: bool = False) -> tuple[list, int]:
@@ -553,6 +574,10 @@ def _noting_codes(rows: Iterable[tuple], by_last_day: dict, two: bool) -> Iterat
         for row in rows:
             codes.add(row[0])
             yield row
+
+
+def _date_or_none(value: str | date | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 def _sql_literal(value: int | str | None) -> str:

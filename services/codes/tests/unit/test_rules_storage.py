@@ -195,3 +195,49 @@ def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_aft
         store.load(kind="PTP", setting="outpatient_hospital", name="b", source="b", fingerprint="b", rows=broken())
     assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}
     assert _count(store, rule_ptp_edits, setting="outpatient_hospital") == 0
+
+
+def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(store):
+    """The store applies the dates and indicator 9 in its query; the verdicts are those of the
+    pure check over every edit of the pairs, on each side of every boundary."""
+    from datetime import date, timedelta
+
+    from codes.rules.claim_check import RuleFacts, check_claim, edits_from_rows, parse_claim
+    from codes.rules.rows import PtpRow
+
+    rows = [
+        PtpRow("11042", "97597", date(2024, 1, 1), None, 1, "Misuse of column two code"),
+        PtpRow("11042", "97597", date(2024, 4, 1), date(2024, 6, 30), 0, "stricter for a quarter"),
+        PtpRow("97597", "11042", None, date(2023, 12, 31), 0, "reverse, deleted"),
+        PtpRow("20610", "96372", date(2024, 7, 1), date(2024, 7, 1), 9, "no edit"),
+        PtpRow("20610", "99213", None, None, 1, "open-ended, no effective date"),
+        PtpRow("20610", "36415", date(2024, 10, 1), None, 0, "from Q4"),
+    ]
+    store.load(kind="PTP", setting="practitioner", name="synthetic", source="synthetic.csv",
+               fingerprint="synthetic", rows=rows)
+    rules = CodingRules(store)
+    edition = store.current_edition("PTP", "practitioner")
+    boundaries = {d for r in rows for d in (r.effective, r.deleted) if d} | {date(2020, 1, 1)}
+    days = sorted({d + timedelta(days=k) for d in boundaries for k in (-1, 0, 1)})
+    lines = [{"code": "11042"}, {"code": "97597", "modifiers": ["59"]}, {"code": "20610"},
+             {"code": "96372"}, {"code": "99213", "modifiers": ["25"]}, {"code": "36415"}]
+    codes = ["11042", "97597", "20610", "96372", "99213", "36415"]
+    every_edit = edits_from_rows(store.ptp_for_pairs(edition.id, "practitioner", codes))
+    assert len(every_edit) == len(rows)
+    for day in days:
+        payload = {"date_of_service": day.isoformat(), "setting": "practitioner", "lines": lines}
+        got = rules.check_claim(payload)
+        facts = RuleFacts(edits=every_edit, ptp_source=edition.label,
+                          codes=rules.snapshot().codes)
+        expected = check_claim(parse_claim(payload), facts)
+        assert [(f.kind, f.codes, f.lines, f.modifier_allowed) for f in got.findings] == \
+               [(f.kind, f.codes, f.lines, f.modifier_allowed) for f in expected.findings], day
+        assert got.findings == expected.findings, day
+    q2 = rules.check_claim({"date_of_service": "2024-05-15", "lines": lines})
+    ptp = [(f.kind.value, f.codes) for f in q2.findings if f.kind.value.startswith("PTP")]
+    # The stricter indicator 0 row wins in its quarter, so the 59 modifier does not bypass it.
+    assert ("PTP", ["11042", "97597"]) in ptp and ("PTP_MODIFIER", ["20610", "99213"]) in ptp
+    assert not any(codes == ["20610", "96372"] or codes == ["20610", "36415"] for _, codes in ptp)
+    q4 = rules.check_claim({"date_of_service": "2024-10-01", "lines": lines})
+    ptp = [(f.kind.value, f.codes) for f in q4.findings if f.kind.value.startswith("PTP")]
+    assert ("PTP_MODIFIER", ["11042", "97597"]) in ptp and ("PTP", ["20610", "36415"]) in ptp
