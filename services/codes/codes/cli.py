@@ -47,6 +47,8 @@ def load(
         help="Show progress bars (default: when writing to a terminal).")] = None,
     rules: Annotated[bool, typer.Option(help="Also load the coding rules and the CPT codes "
                                              "(skipped when --system is given).")] = True,
+    parallel: Annotated[bool, typer.Option(help="Write the database in a second process while this one "
+                                                "builds the search index (with the rules).")] = True,
 ) -> None:
     """Load the official releases that are available and not loaded yet."""
     from .loading import load_available
@@ -62,7 +64,7 @@ def load(
     started = time.monotonic()
     try:
         reports = load_available(settings, systems or None, show_progress=progress,
-                                 rules=rules and not systems, say=typer.echo)
+                                 rules=rules and not systems, say=typer.echo, parallel=parallel)
     except MalformedRelease as exc:
         _fail(f"malformed release: {exc} (the edition loaded before stays in place)")
     for report in reports:

@@ -33,6 +33,9 @@ class MalformedRelease(ValueError):
         self.line = line
         self.problem = problem
 
+    def __reduce__(self):   # picklable, so a load's writer process can hand it over
+        return type(self), (self.path, self.line, self.problem)
+
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     """The edition fingerprint: the same bytes are the same edition."""

@@ -256,24 +256,7 @@ def _load_all(settings: Settings, show_progress: bool, store: RulesStore,
 
 def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
-    ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
-    for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
-        loads.append(_load(store, "PTP", setting, release.name, release.parts,
-                           lambda release=release: release.rows(show), say))
-    for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
-        loads.append(_load(store, "MUE", setting, name, [path],
-                           lambda path=path, setting=setting: read_mue(path, _wrap(show, f"MUE {setting}", path)),
-                           say))
-    gems = [p for p in (mirror / "icd10cm_gems" / "2018_I10gem.txt", mirror / "icd10cm_gems" / "2018_I9gem.txt")
-            if p.is_file()]
-    if gems:
-        def gem_rows():
-            for path in gems:
-                kind = "GEM_I10_TO_I9" if "I10gem" in path.name else "GEM_I9_TO_I10"
-                for row in read_gem(path, _wrap(show, path.name, path)):
-                    yield kind, row
-        loads.append(_load(store, "GEM", None, "ICD-10-CM/ICD-9-CM GEMs FY2018 (final CMS release)", gems,
-                           gem_rows, say))
+    # The index lay terms first: a parallel load indexes the code sets for search once they are in.
     index = _newest(mirror / "icd10cm_index", "ICD10CM_*_Index_flattened.csv*")
     if index is not None:
         year = re.search(r"(\d{4})", index.name)
@@ -304,6 +287,24 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
         loads.append(RuleLoad("PCS_INDEX", None, "skipped",
                               note=f"the PyPI package {icd10pcs_index.PCS_INDEX_SOURCE} is not installed"))
         say(loads[-1].line())
+    ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
+    for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
+        loads.append(_load(store, "PTP", setting, release.name, release.parts,
+                           lambda release=release: release.rows(show), say))
+    for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
+        loads.append(_load(store, "MUE", setting, name, [path],
+                           lambda path=path, setting=setting: read_mue(path, _wrap(show, f"MUE {setting}", path)),
+                           say))
+    gems = [p for p in (mirror / "icd10cm_gems" / "2018_I10gem.txt", mirror / "icd10cm_gems" / "2018_I9gem.txt")
+            if p.is_file()]
+    if gems:
+        def gem_rows():
+            for path in gems:
+                kind = "GEM_I10_TO_I9" if "I10gem" in path.name else "GEM_I9_TO_I10"
+                for row in read_gem(path, _wrap(show, path.name, path)):
+                    yield kind, row
+        loads.append(_load(store, "GEM", None, "ICD-10-CM/ICD-9-CM GEMs FY2018 (final CMS release)", gems,
+                           gem_rows, say))
     modifiers = _newest(mirror / "hcpcs", "HCPC*_modifiers.csv")
     if modifiers is not None:
         loads.append(_load(store, "MODIFIERS", None, f"HCPCS Level II modifiers ({modifiers.stem})", [modifiers],
