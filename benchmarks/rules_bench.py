@@ -17,6 +17,7 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from codes.rules import ncci_mue, ncci_ptp
 from codes.rules.engine import CodingRules
@@ -28,7 +29,7 @@ PTP = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 MUE = "ncci_mue/MCR_MUE_PractitionerServices_Eff_04-01-2026.csv"
 
 # A busy office claim: E/M visit, injections, joint injection, labs, ECG, vaccines, debridement.
-CLAIM = {"date_of_service": "2024-08-01", "setting": "practitioner", "lines": [
+CLAIM: dict[str, Any] = {"date_of_service": "2024-08-01", "setting": "practitioner", "lines": [
     {"code": "99213", "modifiers": ["25"]}, {"code": "96372"}, {"code": "20610", "modifiers": ["RT"]},
     {"code": "36415"}, {"code": "93000"}, {"code": "90471"}, {"code": "90686"}, {"code": "G0008"},
     {"code": "11042"}, {"code": "97597", "units": 2}]}

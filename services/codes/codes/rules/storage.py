@@ -366,7 +366,7 @@ class RulesStore:
         return len(rows)
 
     # ---- reading -------------------------------------------------------------------------
-    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str], on: date | None = None) -> list:
+    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str], on: date | None = None) -> list[tuple]:
         """Every edit of the edition whose two codes are both among `codes` (one query for
         all pairs of a claim, both directions, through ix_rule_ptp_pair); with `on`, only the
         edits in force on that date of service (claim_check.in_force, applied in SQL too).
@@ -391,7 +391,7 @@ class RulesStore:
         try:
             cursor = connection.cursor()
             cursor.execute(sql, params)
-            rows = cursor.fetchall()
+            rows: list[tuple] = list(cursor.fetchall())
             cursor.close()
         finally:
             connection.close()
