@@ -1,9 +1,10 @@
 """Command line of the codes service.
 
-    python -m codes.cli load [--system ICD10CM ...] [--no-rules]
+    python -m codes.cli load [--system ICD10CM ...] [--no-rules] [--no-parallel]
                                                        load the available releases, then the
                                                        coding rules (NCCI PTP, MUE, GEMs, index
-                                                       lay terms, licensed CPT) and the CPT codes
+                                                       lay terms, licensed CPT) and the CPT codes;
+                                                       the search index is built meanwhile
     python -m codes.cli status                         list the loaded editions
 
 Exit status 1 with a one-line message on a malformed release (naming file and line) or a
