@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from codes.importers import hcpcs, icd10cm, icd10pcs
+from codes.code_sets import hcpcs, icd10cm, icd10pcs
 from codes.loading import with_mirror_terms
 from codes.search.embedded import EmbeddedBackend
 from medcode_common.settings import load_settings

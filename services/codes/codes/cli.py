@@ -1,9 +1,10 @@
 """Command line of the codes service.
 
-    python -m codes.cli load [--system ICD10CM ...] [--no-rules]
+    python -m codes.cli load [--system ICD10CM ...] [--no-rules] [--no-parallel]
                                                        load the available releases, then the
                                                        coding rules (NCCI PTP, MUE, GEMs, index
-                                                       lay terms, licensed CPT) and the CPT codes
+                                                       lay terms, licensed CPT) and the CPT codes;
+                                                       the search index is built meanwhile
     python -m codes.cli status                         list the loaded editions
 
 Exit status 1 with a one-line message on a malformed release (naming file and line) or a
@@ -20,7 +21,7 @@ import typer
 from medcode_common.settings import ConfigError, load_settings
 from medcode_contracts.codes import CodeSystem
 
-from .importers import MalformedRelease
+from .release_files import MalformedRelease
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Code sets of the codes service.")
 
@@ -47,10 +48,11 @@ def load(
         help="Show progress bars (default: when writing to a terminal).")] = None,
     rules: Annotated[bool, typer.Option(help="Also load the coding rules and the CPT codes "
                                              "(skipped when --system is given).")] = True,
+    parallel: Annotated[bool, typer.Option(help="Write the database in a second process while this one "
+                                                "builds the search index (with the rules).")] = True,
 ) -> None:
     """Load the official releases that are available and not loaded yet."""
     from .loading import load_available
-    from .rules.readers import MalformedRelease as MalformedRuleFile
 
     settings = _settings()
     systems = []
@@ -63,8 +65,8 @@ def load(
     started = time.monotonic()
     try:
         reports = load_available(settings, systems or None, show_progress=progress,
-                                 rules=rules and not systems, say=typer.echo)
-    except (MalformedRelease, MalformedRuleFile) as exc:
+                                 rules=rules and not systems, say=typer.echo, parallel=parallel)
+    except MalformedRelease as exc:
         _fail(f"malformed release: {exc} (the edition loaded before stays in place)")
     for report in reports:
         if report.status == "loaded":

@@ -24,7 +24,7 @@ from pathlib import Path
 from medcode_contracts.codes import CodePage, CodeSystem, DescriptionSentence
 from medcode_contracts.coding_rules import CPT_LICENCE_NOTE
 
-from .importers.icd10pcs_definitions import (
+from .code_sets.icd10pcs_definitions import (
     APPROACH, BODY_PART, DEVICE, OPERATION, PcsDefinitions, find_release, read_definitions,
 )
 

@@ -1,4 +1,5 @@
-"""Code-set domain objects shared by the importers, the store and the search index.
+"""Code-set domain objects shared by the code-set readers (codes.code_sets), the stores and
+the search index: codes and their records, index lay terms, procedure codes and modifiers.
 
 No nameko, no database, no search engine here: plain data and rules.
 """
@@ -59,3 +60,52 @@ class EditionMeta:
     source: str               # file name of the release file
     source_url: str           # official download URL of that release
     fingerprint: str          # sha256 of the source bytes: same fingerprint = same edition
+
+
+@dataclass(slots=True, frozen=True)
+class LayTerm:
+    code: str            # ICD-10-CM code as printed in the index ("I21.9")
+    term: str            # readable phrase, e.g. "heart attack"
+    # Where the phrase comes from, for a search hit to say why it matched: the index path,
+    # and the cross-reference followed ("Attack, heart - see Infarct, myocardium").
+    path: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ModifierRow:
+    code: str
+    title: str
+    description: str | None
+    system: str          # "HCPCS" or "CPT"
+    terminated_on: date | None
+
+
+@dataclass(slots=True, frozen=True)
+class ProcedureCodeRow:
+    """A procedure code a rule file or code file knows, with what we may show of it.
+
+    `title` is None for CPT codes unless a licensed AMA file was loaded.
+    `last_day` is the last day the code was valid (None = valid now)."""
+
+    code: str
+    system: str          # "CPT" or "HCPCS"
+    title: str | None
+    last_day: date | None
+
+
+def procedure_system(code: str) -> str:
+    """HCPCS Level II codes start with a letter; CPT codes (Category I-III, PLA) with a digit."""
+    return "HCPCS" if code[:1].isalpha() else "CPT"
+
+
+def format_icd10cm(key: str) -> str:
+    """"I219" -> "I21.9" (the dot goes after the category's three characters)."""
+    key = key.upper()
+    return key if len(key) <= 3 else f"{key[:3]}.{key[3:]}"
+
+
+def format_icd9cm(key: str) -> str:
+    """ICD-9-CM diagnosis codes: "41090" -> "410.90", "E8800" -> "E880.0", "V0101" -> "V01.01"."""
+    key = key.upper()
+    head = 4 if key.startswith("E") else 3
+    return key if len(key) <= head else f"{key[:head]}.{key[head:]}"

@@ -6,7 +6,7 @@ is rebuilt only for systems whose indexed edition differs from the store's.
 
 With `rules=True` the coding-rule files (NCCI PTP, MUE, GEMs, the ICD-10-CM index, a
 licensed CPT file) are loaded after the code sets, then the CPT code set they define
-(codes.cpt). The ICD-10-CM index's lay terms become search text of the codes they point
+(codes.code_sets.cpt). The ICD-10-CM index's lay terms become search text of the codes they point
 to: the ICD-10-CM index entry is rebuilt when the lay-term edition changes too.
 """
 from __future__ import annotations
@@ -20,9 +20,8 @@ from typing import Iterable, Iterator, Protocol
 from medcode_common.db import make_engine
 from medcode_contracts.codes import CodeSystem
 
-from . import cpt
+from .code_sets import cpt, hcpcs, icd10cm, icd10pcs
 from .domain import CodeRecord
-from .importers import hcpcs, icd10cm, icd10pcs
 from .rules.storage import RulesStore
 from .storage import CodeStore, LoadReport
 
@@ -46,12 +45,17 @@ class IndexBackend(Protocol):
 
 def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
                    show_progress: bool = True, backend=None, rules: bool = False,
-                   say=None) -> list[LoadReport]:
+                   say=None, parallel: bool = False) -> list[LoadReport]:
     """Load every release found (mirror = settings.DATA_MIRROR; ICD-10-CM from the
     simple-icd-10-cm package when the mirror lacks it) that is not loaded yet, then (with
     `rules`) the coding rules and the CPT code set, then bring the search index in line with
     the store. `backend` defaults to `codes.search.make_backend(settings)` (opened and
-    closed here); `say` prints the rule loads' lines (default: print)."""
+    closed here); `say` prints the rule loads' lines (default: print).
+
+    With `parallel` (and `rules`), a forked process does every database write (code sets,
+    then rules, then CPT: SQLite has one writer) while this one builds the search index of
+    each system as soon as its code set and index lay terms are in (it only reads the
+    database); a last sync catches what changed meanwhile."""
     wanted = [CodeSystem(s) for s in systems] if systems else list(IMPORTERS)
     unknown = [s.value for s in wanted if s not in IMPORTERS]
     if unknown:
@@ -60,32 +64,126 @@ def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
     try:
         store = CodeStore(engine)
         store.migrate()
-        reports = [load_system(store, system, settings.DATA_MIRROR, show_progress) for system in wanted]
         rules_store = RulesStore(engine)
-        if rules:
-            from .rules.loading import load_rules
-
-            load_rules(settings, show_progress=show_progress, store=rules_store, say=say)
-            reports.append(load_cpt(store, rules_store, show_progress))
+        writer = None
+        if rules and parallel:
+            engine.dispose()   # the forked writer opens its own connections
+            writer = _Writer(settings, wanted, show_progress, say)
+            reports: list[LoadReport] = []
+        else:
+            reports = _write_all(store, rules_store, settings, wanted, show_progress, rules, say)
         own_backend = backend is None
         if own_backend:
             from .search import make_backend
 
             backend = make_backend(settings)
         try:
+            definitions = read_pcs_definitions(settings.DATA_MIRROR)
+            if writer is not None:
+                _index_while_writing(writer, store, rules_store, backend, show_progress, definitions)
+                reports = writer.result()
             sync_search_index(store, backend, show_progress=show_progress, rules=rules_store,
-                              pcs_definitions=read_pcs_definitions(settings.DATA_MIRROR))
+                              pcs_definitions=definitions)
         finally:
             if own_backend:
                 backend.close()
+            if writer is not None:
+                writer.stop()
         return reports
     finally:
         engine.dispose()
 
 
+def _write_all(store: CodeStore, rules_store: RulesStore, settings, wanted: list[CodeSystem],
+               show_progress: bool, rules: bool, say) -> list[LoadReport]:
+    """Every database write of a load, in dependency order: code sets, rules, CPT."""
+    reports = [load_system(store, system, settings.DATA_MIRROR, show_progress) for system in wanted]
+    if rules:
+        from .rules.rule_files import load_rules
+
+        load_rules(settings, show_progress=show_progress, store=rules_store, say=say)
+        reports.append(load_cpt(store, rules_store, show_progress))
+    return reports
+
+
+# The rule edition whose lay terms a system's search documents carry (see sync_search_index).
+_LAY_TERMS_OF = {CodeSystem.ICD10CM.value: "INDEX", CodeSystem.ICD10PCS.value: "PCS_INDEX"}
+
+
+def _index_while_writing(writer: _Writer, store: CodeStore, rules: RulesStore, backend: IndexBackend,
+                         show_progress: bool, definitions) -> None:
+    """Index each code set once its edition and lay terms are current, while `writer` runs."""
+    pending = [s.value for s in writer.wanted]
+    while pending and writer.running():
+        current = store.current_edition_ids()
+        ready = [s for s in pending if s in current
+                 and (s not in _LAY_TERMS_OF or rules.current_edition(_LAY_TERMS_OF[s]) is not None)]
+        if not ready:
+            time.sleep(0.5)
+            continue
+        sync_search_index(store, backend, show_progress=show_progress, rules=rules,
+                          pcs_definitions=definitions, only=ready)
+        pending = [s for s in pending if s not in ready]
+
+
+class _Writer:
+    """`_write_all` in a forked process; `result()` waits for it and returns its reports
+    (or raises its error, MalformedRelease included)."""
+
+    def __init__(self, settings, wanted: list[CodeSystem], show_progress: bool, say):
+        import multiprocessing
+        import tempfile
+
+        self.wanted = wanted
+        self._outcome = Path(tempfile.mkstemp(prefix="codes-load-", suffix=".pickle")[1])
+        self._process = multiprocessing.get_context("fork").Process(
+            target=_write_in_child, args=(self._outcome, settings, wanted, show_progress, say),
+            name="codes-load-writer")
+        self._process.start()
+
+    def running(self) -> bool:
+        return self._process.is_alive()
+
+    def result(self) -> list[LoadReport]:
+        import pickle
+
+        self._process.join()
+        try:
+            kind, value = pickle.loads(self._outcome.read_bytes())
+        except (OSError, EOFError, pickle.UnpicklingError):
+            raise RuntimeError(f"the load's writer process ended with exit code {self._process.exitcode}") from None
+        if kind == "error":
+            raise value
+        return value
+
+    def stop(self) -> None:
+        if self._process.is_alive():   # this side failed: do not leave the writer behind
+            self._process.terminate()
+            self._process.join()
+        self._outcome.unlink(missing_ok=True)
+
+
+def _write_in_child(outcome: Path, settings, wanted: list[CodeSystem], show_progress: bool, say) -> None:
+    import pickle
+
+    engine = make_engine(settings.database_url("codes"))
+    try:
+        result: tuple = ("reports", _write_all(CodeStore(engine), RulesStore(engine), settings, wanted,
+                                               show_progress, True, say))
+    except Exception as exc:   # handed to the parent, which raises it
+        try:
+            pickle.dumps(exc)
+            result = ("error", exc)
+        except Exception:
+            result = ("error", RuntimeError(f"{type(exc).__name__}: {exc}"))
+    finally:
+        engine.dispose()
+    outcome.write_bytes(pickle.dumps(result))
+
+
 def read_pcs_definitions(mirror: Path | None):
     """The mirror's ICD-10-PCS Definitions (icd10pcs_definitions_<year>.xml), or None."""
-    from .importers import icd10pcs_definitions
+    from .code_sets import icd10pcs_definitions
 
     path = icd10pcs_definitions.find_release(mirror)
     return icd10pcs_definitions.read_definitions(path) if path else None
@@ -106,7 +204,7 @@ def load_system(store: CodeStore, system: CodeSystem, mirror: Path | None, show_
 
 
 def load_cpt(store: CodeStore, rules: RulesStore, show_progress: bool = True) -> LoadReport:
-    """(Re)build the CPT code set from the current rule editions (codes.cpt)."""
+    """(Re)build the CPT code set from the current rule editions (codes.code_sets.cpt)."""
     found = cpt.read_edition(rules)
     if found is None:
         return LoadReport(system=CodeSystem.CPT.value, status="not found")
@@ -120,14 +218,16 @@ def load_cpt(store: CodeStore, rules: RulesStore, show_progress: bool = True) ->
 
 
 def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bool = False,
-                      rules: RulesStore | None = None, pcs_definitions=None) -> list[str]:
+                      rules: RulesStore | None = None, pcs_definitions=None,
+                      only: Iterable[str] | None = None) -> list[str]:
     """Re-index every system whose indexed edition is not the store's current one;
     returns the systems re-indexed. With `rules`, ICD-10-CM codes get the lay terms of
     the current ICD-10-CM index edition and ICD-10-PCS codes those of the PCS Index, and
     that edition's fingerprint becomes part of the indexed edition id (so a new index
-    edition re-indexes the system). With `pcs_definitions` (importers.icd10pcs_definitions),
+    edition re-indexes the system). With `pcs_definitions` (code_sets.icd10pcs_definitions),
     ICD-10-PCS codes also get their body part key, device key and root operation example
-    words, and the definitions' fingerprint joins the edition id too."""
+    words, and the definitions' fingerprint joins the edition id too. `only` limits the
+    sync to those systems."""
     indexed = backend.indexed_editions()
     lay_editions = {
         CodeSystem.ICD10CM.value: ("INDEX", "lay-terms"),
@@ -135,6 +235,8 @@ def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bo
     }
     done = []
     for system, edition_id in sorted(store.current_edition_ids().items()):
+        if only is not None and system not in only:
+            continue
         kind, tag = lay_editions.get(system, (None, None))
         lay_edition = rules.current_edition(kind) if rules is not None and kind else None
         if lay_edition is not None:
@@ -253,24 +355,24 @@ def with_mirror_terms(system: CodeSystem | str, records: Iterable[CodeRecord],
                       mirror: Path) -> Iterable[CodeRecord]:
     """`records` with the index terms the loader would give them, read straight from the
     mirror's files (no database): for benchmarks and the search test suites."""
-    from .rules import readers
+    from .code_sets import icd10cm_index, icd10pcs_index
 
     system = CodeSystem(system)
     folder = Path(mirror) / "icd10cm_index"
     if system == CodeSystem.ICD10CM:
         def terms():
-            for pattern, read in (("ICD10CM_*_Index_flattened.csv*", readers.read_index_lay_terms),
-                                  ("icd-10-cm-eindex-*.xml", readers.read_external_cause_lay_terms),
-                                  ("icd-10-cm-drug-*.xml", readers.read_drug_table_lay_terms)):
+            for pattern, read in (("ICD10CM_*_Index_flattened.csv*", icd10cm_index.read_index_lay_terms),
+                                  ("icd-10-cm-eindex-*.xml", icd10cm_index.read_external_cause_lay_terms),
+                                  ("icd-10-cm-drug-*.xml", icd10cm_index.read_drug_table_lay_terms)):
                 found = sorted(folder.glob(pattern))
                 if found:
                     for term in read(found[-1]):
                         yield term.code.replace(".", ""), term.term, term.path
         return with_lay_terms(records, terms())
     if system == CodeSystem.ICD10PCS:
-        database = readers.find_pcs_index()
+        database = icd10pcs_index.find_pcs_index()
         tables = icd10pcs.find_release(mirror)
-        index_terms = ((t.code, t.term, t.path) for t in readers.read_pcs_index(database, tables)) \
+        index_terms = ((t.code, t.term, t.path) for t in icd10pcs_index.read_pcs_index(database, tables)) \
             if database and tables else ()
         return with_pcs_terms(records, index_terms, read_pcs_definitions(mirror))
     return records

@@ -89,12 +89,15 @@ def claim_codes(claim: ClaimInput) -> list[str]:
 def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) -> ClaimCheck:
     dos = claim.date_of_service or today or date.today()
     keys = [code_key(line.code) for line in claim.lines]
+    positions: dict[str, list[int]] = {}       # code -> its line indexes, in first-line order
+    for i, key in enumerate(keys):
+        positions.setdefault(key, []).append(i)
     findings: list[ClaimFinding] = []
 
     # 1. Unknown and deleted codes.
     usable: set[str] = set()
-    for key in dict.fromkeys(keys):
-        lines = [i + 1 for i, k in enumerate(keys) if k == key]
+    for key, at in positions.items():
+        lines = [i + 1 for i in at]
         known = facts.codes.get(key, [])
         if not known:
             findings.append(ClaimFinding(
@@ -121,18 +124,20 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
             if held is None or edit.modifier_indicator < held.modifier_indicator:
                 strictest[pair] = edit
     if strictest:
+        column1s = {pair[0] for pair in strictest}
         for i, first in enumerate(keys):
+            if first not in column1s:
+                continue
             for j, second in enumerate(keys):
                 if i == j or (first, second) not in strictest:
                     continue
                 findings.append(_ptp_finding(strictest[(first, second)], claim, i, j, facts.ptp_source or ""))
 
     # 3. MUE units for the claim's setting.
-    for key in dict.fromkeys(keys):
+    for key, lines in positions.items():
         mue = facts.mue.get(key)
         if mue is None or key not in usable:
             continue
-        lines = [i for i, k in enumerate(keys) if k == key]
         if mue.per_line:
             for i in lines:
                 units = claim.lines[i].units
@@ -192,5 +197,4 @@ def _mue_finding(key: str, lines: list[int], units: int, mue: MueFact, claim: Cl
 
 def edits_from_rows(rows: Iterable) -> list[EditFact]:
     """Store rows (column1, column2, effective_from, deleted_on, modifier_indicator, rationale)."""
-    return [EditFact(r.column1, r.column2, r.effective_from, r.deleted_on, r.modifier_indicator, r.rationale)
-            for r in rows]
+    return [EditFact(*row) for row in rows]

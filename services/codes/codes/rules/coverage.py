@@ -1,7 +1,7 @@
 """Medicare coverage and the Medicare Code Editor over plain facts: which lab NCDs govern a
 procedure code or list a diagnosis, which LCDs and articles of the MCD index are about a
 code's subject, which MCE edits list a code; and the claim check's coverage and code-edit
-findings. Pure: the facts come in as rows (codes.rules.domain), the answers go out as
+findings. Pure: the facts come in as rows (codes.rules.rows), the answers go out as
 contract models. No nameko, no database.
 
 How the lab NCD spreadsheet is read (CMS's NCD coding policy manual): a lab test under an
@@ -22,9 +22,9 @@ from medcode_contracts.coding_rules import (
     ClaimFinding, ClaimInput, CodeEdit, CoverageDocument, FindingKind, LabNcd, NcdDiagnosis, NcdResolution,
 )
 
-from ..domain import code_key
-from .domain import ALL_OTHER_DIAGNOSES, CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, format_icd10cm
-from .medicare import mce_age_range
+from ..domain import code_key, format_icd10cm
+from .mce import mce_age_range
+from .rows import ALL_OTHER_DIAGNOSES, CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 
 RESOLUTIONS = {1: NcdResolution.COVERED, 2: NcdResolution.DENIED, 3: NcdResolution.NOT_SUPPORTED}
 _RESOLUTION_WORDS = {NcdResolution.COVERED: "covered",

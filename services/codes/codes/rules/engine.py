@@ -21,12 +21,10 @@ from medcode_contracts.coding_rules import (
     GetCodeRulesRequest, Modifier, Mue, PtpEdit, Setting,
 )
 
-from ..domain import code_key
+from ..domain import code_key, format_icd9cm, format_icd10cm
 from .claim_check import CodeFact, MueFact, RuleFacts, check_claim, claim_codes, edits_from_rows, parse_claim
 from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
-from .domain import (
-    CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, format_icd9cm, format_icd10cm,
-)
+from .rows import CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 from .storage import EditionRow, RulesStore, rule_coverage_documents, rule_ncd_procedures
 
 # Diagnoses of each resolution shown per NCD on a procedure page.
@@ -135,7 +133,9 @@ class CodingRules:
         ptp = snap.edition("PTP", setting)
         if ptp is not None:
             facts.ptp_source = ptp.label
-            facts.edits = edits_from_rows(self.store.ptp_for_pairs(ptp.id, setting, codes))
+            # Only the edits in force on the date of service are fetched (check_claim's rule).
+            on = claim.date_of_service or today or date.today()
+            facts.edits = edits_from_rows(self.store.ptp_for_pairs(ptp.id, setting, codes, on=on))
         mue = snap.edition("MUE", setting)
         if mue is not None:
             facts.mue_source = mue.label

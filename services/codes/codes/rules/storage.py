@@ -11,7 +11,9 @@ identical to it (a test compares them).
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from itertools import islice
@@ -19,10 +21,8 @@ from itertools import islice
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
-from .domain import (
-    CoverageDocumentRow, GemRow, LayTerm, MceRow, ModifierRow, MueRow, NcdDiagnosisRow, NcdProcedureRow,
-    ProcedureCodeRow, PtpRow, procedure_system,
-)
+from ..domain import LayTerm, ModifierRow, ProcedureCodeRow, procedure_system
+from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 
 metadata = sa.MetaData()
 
@@ -286,58 +286,119 @@ class RulesStore:
             with self.engine.begin() as conn:
                 conn.execute(table.delete().where(table.c.edition_id == edition_id))
 
+    @contextmanager
+    def bulk_load(self) -> Iterator[None]:
+        """Loads in this block write row tables that hold no rows yet without their indexes,
+        which are built once when the block ends: building an index over millions of rows
+        is several times cheaper than keeping it up to date row by row. Tables that hold a
+        current edition keep their indexes, so its readers stay fast during a reload."""
+        with self.engine.begin() as conn:
+            for table in ROW_TABLES:
+                if table.indexes and conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is None:
+                    for index in table.indexes:
+                        index.drop(conn, checkfirst=True)
+        try:
+            yield
+        finally:
+            self.ensure_indexes()
+
+    def ensure_indexes(self) -> None:
+        """Build the row tables' indexes that are missing (after bulk_load, or a load that
+        crashed inside one)."""
+        with self.engine.begin() as conn:
+            for table in ROW_TABLES:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
+
     def _write_rows(self, edition_id: int, kind: str, setting: str | None, rows: Iterable) -> dict[str, int]:
+        """All rows of one edition in one transaction: tuples streamed to the driver's bulk
+        insert (COPY on PostgreSQL), no per-row objects of our own."""
         counts: dict[str, int] = {}
-        writer = _ROW_WRITERS[kind]
-        # PTP and MUE tables also tell which procedure codes exist (CPT numbers have no
-        # other free source): code -> last day it was in force (None = still in force).
-        seen_codes: dict[str, date | None] = {}
-        for batch in _batches(rows, BATCH):
-            if kind == "PTP":
-                _track_ptp_codes(seen_codes, batch)
-            elif kind == "MUE":
-                seen_codes.update((r.code, None) for r in batch)
-            for table, values in writer(edition_id, setting, batch).items():
+        with self.engine.begin() as conn:
+            if kind in _STREAMED:
+                # The records are the table's columns after (edition_id, setting). PTP and MUE
+                # tables also tell which procedure codes exist (CPT numbers have no other free
+                # source): the codes of each deletion date (None = still in force) are noted.
+                table = _STREAMED[kind]
+                by_last_day: dict[date | None, set[str]] = {}
+                streamed = _noting_codes(rows, by_last_day, two=kind == "PTP")
+                counts[table.name] = self._insert(conn, table, streamed, prefix=(edition_id, setting))
+                last_day: dict[str, date | None] = {}
+                for day in sorted(d for d in by_last_day if d is not None):
+                    last_day.update(dict.fromkeys(by_last_day[day], day))
+                last_day.update(dict.fromkeys(by_last_day.get(None, ()), None))
+                values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
                 if values:
-                    self._insert(table, values)
-                    counts[table.name] = counts.get(table.name, 0) + len(values)
-        if seen_codes:
-            values = [(edition_id, code, procedure_system(code), None, last)
-                      for code, last in sorted(seen_codes.items())]
-            for batch in _batches(values, BATCH):
-                self._insert(rule_codes, batch)
-            counts[rule_codes.name] = len(values)
+                    counts[rule_codes.name] = self._insert(conn, rule_codes, values)
+            else:
+                writer = _ROW_WRITERS[kind]
+                for batch in _batches(rows, BATCH):
+                    for table, values in writer(edition_id, setting, batch).items():
+                        if values:
+                            counts[table.name] = counts.get(table.name, 0) + self._insert(conn, table, values)
         return counts
 
-    def _insert(self, table: sa.Table, values: list[tuple]) -> None:
-        """Fast bulk insert of positional tuples: COPY on PostgreSQL, executemany elsewhere."""
+    def _insert(self, conn, table: sa.Table, values: Iterable[tuple], prefix: tuple = ()) -> int:
+        """Bulk insert of positional tuples in the table's column order (after the constant
+        leading columns `prefix`): COPY on PostgreSQL, executemany elsewhere. Returns the
+        number of rows."""
         columns = [c.name for c in table.columns]
-        with self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
-                cursor = conn.connection.driver_connection.cursor()
-                with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in values:
-                        copy.write_row(row)
-            elif self.engine.dialect.name == "sqlite":
-                marks = ", ".join("?" for _ in columns)
-                conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})",
-                                     [tuple(_sqlite_value(v) for v in row) for row in values])
-            else:
-                conn.execute(table.insert(), [dict(zip(columns, row)) for row in values])
+        dialect = self.engine.dialect.name
+        if dialect == "postgresql":
+            count = 0
+            cursor = conn.connection.driver_connection.cursor()
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in values:
+                    copy.write_row(prefix + tuple(row))
+                    count += 1
+            return count
+        if dialect == "sqlite":
+            # The constant columns are SQL literals, so each row goes to the driver as it is.
+            marks = ", ".join([_sql_literal(v) for v in prefix] + ["?"] * (len(columns) - len(prefix)))
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values)
+                return cursor.rowcount
+            finally:
+                cursor.close()
+        rows = [dict(zip(columns, prefix + tuple(row), strict=True)) for row in values]
+        conn.execute(table.insert(), rows)
+        return len(rows)
 
     # ---- reading -------------------------------------------------------------------------
-    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str]) -> list:
+    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str], on: date | None = None) -> list[tuple]:
         """Every edit of the edition whose two codes are both among `codes` (one query for
-        all pairs of a claim, both directions)."""
+        all pairs of a claim, both directions, through ix_rule_ptp_pair); with `on`, only the
+        edits in force on that date of service (claim_check.in_force, applied in SQL too).
+
+        Rows are (column1, column2, effective_from, deleted_on, modifier_indicator, rationale).
+        The query goes to the driver as it is: on a claim check, SQLAlchemy's per-statement
+        work costs several times the index lookup itself."""
         if len(codes) < 2:
             return []
-        t = rule_ptp_edits
-        query = sa.select(t.c.column1, t.c.column2, t.c.effective_from, t.c.deleted_on,
-                          t.c.modifier_indicator, t.c.rationale).where(
-            t.c.setting == setting, t.c.column1.in_(codes), t.c.column2.in_(codes),
-            t.c.edition_id == edition_id)
-        with self.engine.connect() as conn:
-            return conn.execute(query).all()
+        sqlite = self.engine.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        codes_in = ", ".join([mark] * len(codes))
+        sql = (f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale "
+               f"FROM rule_ptp_edits WHERE setting = {mark} AND column1 IN ({codes_in}) "
+               f"AND column2 IN ({codes_in}) AND edition_id = {mark}")
+        params: list = [setting, *codes, *codes, edition_id]
+        if on is not None:
+            sql += (f" AND modifier_indicator <> 9 AND (effective_from IS NULL OR effective_from <= {mark})"
+                    f" AND (deleted_on IS NULL OR deleted_on >= {mark})")
+            params += [on, on]
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            rows: list[tuple] = list(cursor.fetchall())
+            cursor.close()
+        finally:
+            connection.close()
+        if sqlite:   # dates are ISO text in SQLite
+            rows = [(c1, c2, _date_or_none(effective), _date_or_none(deleted), indicator, rationale)
+                    for c1, c2, effective, deleted, indicator, rationale in rows]
+        return rows
 
     def ptp_for_code(self, edition_id: int, setting: str, code: str, first: int,
                      include_deleted: bool = False) -> tuple[list, int]:
@@ -492,34 +553,42 @@ class RulesStore:
             return conn.execute(query.order_by(t.c.code, t.c.system)).all()
 
 
-def _track_ptp_codes(seen: dict[str, date | None], batch: list[PtpRow]) -> None:
-    for row in batch:
-        for code in (row.column1, row.column2):
-            if code in seen and seen[code] is None:
-                continue
-            if row.deleted is None:
-                seen[code] = None
-            elif code not in seen or row.deleted > seen[code]:
-                seen[code] = row.deleted
+# The raw sqlite3 driver stores dates through an adapter that Python 3.12 deprecates: name
+# the same one (ISO text, which SQLAlchemy's Date type reads back on SQLite) explicitly.
+sqlite3.register_adapter(date, date.isoformat)
 
 
-def _sqlite_value(value):
-    # The raw sqlite3 driver would store dates through a deprecated adapter: write ISO text,
-    # which is what SQLAlchemy's Date type reads back on SQLite.
-    return value.isoformat() if isinstance(value, date) else value
+def _noting_codes(rows: Iterable[tuple], by_last_day: dict, two: bool) -> Iterator[tuple]:
+    """`rows` (PtpRow: codes at 0 and 1, deletion date at 3; MueRow: code at 0, no date),
+    noting in `by_last_day` the codes of each deletion date on the way."""
+    if two:
+        for row in rows:
+            codes = by_last_day.get(row[3])
+            if codes is None:
+                codes = by_last_day[row[3]] = set()
+            codes.add(row[0])
+            codes.add(row[1])
+            yield row
+    else:
+        codes = by_last_day.setdefault(None, set())
+        for row in rows:
+            codes.add(row[0])
+            yield row
+
+
+def _date_or_none(value: str | date | None) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _sql_literal(value: int | str | None) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int):
+        return str(int(value))
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 # ---- per-kind row writers: records -> {table: [tuples in column order]} -----------------------
-
-def _ptp_rows(edition_id: int, setting: str | None, batch: list[PtpRow]) -> dict:
-    return {rule_ptp_edits: [(edition_id, setting, r.column1, r.column2, r.effective, r.deleted,
-                              r.modifier_indicator, r.rationale) for r in batch]}
-
-
-def _mue_rows(edition_id: int, setting: str | None, batch: list[MueRow]) -> dict:
-    return {rule_mue: [(edition_id, setting, r.code, r.max_units, r.adjudication_indicator, r.rationale)
-                       for r in batch]}
-
 
 def _gem_rows(edition_id: int, setting: str | None, batch: list[tuple[str, GemRow]]) -> dict:
     return {rule_crosswalks: [(edition_id, kind, r.source, r.target, r.approximate, r.no_map,
@@ -557,8 +626,11 @@ def _mce_rows(edition_id: int, setting: str | None, batch: list[MceRow]) -> dict
                              for r in batch]}
 
 
+# Kinds whose records stream as they are (named tuples in the table's column order).
+_STREAMED: dict[str, sa.Table] = {"PTP": rule_ptp_edits, "MUE": rule_mue}
+
 _ROW_WRITERS: dict[str, Callable[[int, str | None, list], dict]] = {
-    "PTP": _ptp_rows, "MUE": _mue_rows, "GEM": _gem_rows, "INDEX": _lay_rows, "PCS_INDEX": _lay_rows,
+    "GEM": _gem_rows, "INDEX": _lay_rows, "PCS_INDEX": _lay_rows,
     "MODIFIERS": _modifier_or_code_rows, "HCPCS": _modifier_or_code_rows, "CPT": _modifier_or_code_rows,
     "CODES": _modifier_or_code_rows, "ICD9CM": _modifier_or_code_rows,
     "NCD": _ncd_rows, "MCD": _mcd_rows, "MCE": _mce_rows,

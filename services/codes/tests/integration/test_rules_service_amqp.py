@@ -11,7 +11,7 @@ import pytest
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcClient
 
-from codes.rules.loading import load_rules
+from codes.rules.rule_files import load_rules
 from codes.service import CodesService
 from medcode_common.settings import load_settings
 from medcode_contracts import codes as contract

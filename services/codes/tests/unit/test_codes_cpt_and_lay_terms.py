@@ -11,9 +11,10 @@ from typer.testing import CliRunner
 
 from codes.cli import app
 from codes.loading import load_available, load_cpt, sync_search_index, with_index_lay_terms
-from codes.rules.domain import LayTerm, MueRow, PtpRow
+from codes.domain import LayTerm
+from codes.rules.rows import MueRow, PtpRow
 from codes.rules.engine import CodingRules, edition_effective_from
-from codes.rules.loading import load_rules
+from codes.rules.rule_files import load_rules
 from codes.rules.storage import RulesStore
 from codes.search import make_backend
 from codes.storage import CodeStore
@@ -124,7 +125,7 @@ def test_a_bad_cpt_file_fails_the_cli_with_file_and_line(settings, tmp_path, mon
     (tmp_path / "empty-mirror").mkdir()
     result = CliRunner().invoke(app, ["load", "--no-progress"])
     assert result.exit_code == 1
-    assert "bad.txt line 2" in result.output
+    assert "bad.txt, line 2" in result.output
 
 
 def icd_record(code: str, title: str, lay_terms=()) -> CodeRecord:

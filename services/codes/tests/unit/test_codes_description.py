@@ -8,7 +8,7 @@ from medcode_common.db import make_engine
 from medcode_contracts.codes import CodeRef, CodeSystem
 
 from codes.description import Sources, describe, load_definitions
-from codes.importers import hcpcs, icd10cm, icd10pcs
+from codes.code_sets import hcpcs, icd10cm, icd10pcs
 from codes.storage import CodeStore
 
 TABULAR = "icd10c-tabular-April-1-2026.xml"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from codes.domain import code_key
-from codes.importers import MalformedRelease, hcpcs, icd10cm, icd10pcs
+from codes.code_sets import hcpcs, icd10cm, icd10pcs
+from codes.release_files import MalformedRelease
 from medcode_contracts.codes import CodeSystem
 
 
@@ -183,7 +184,7 @@ def test_pcs_expands_every_row_into_79115_codes_under_914_tables(pcs_edition):
 
 
 def test_pcs_codes_take_the_official_titles_that_agree_with_the_fy2026_tables(pcs_edition):
-    from codes.importers import pcs_titles
+    from codes.code_sets import pcs_titles
 
     official = pcs_titles.read_titles(pcs_titles.find_titles())
     assert len(official.titles) == 68_367   # every row of pcs_codes

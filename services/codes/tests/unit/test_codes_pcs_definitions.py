@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from codes.importers import MalformedRelease
-from codes.importers.icd10pcs_definitions import (APPROACH, BODY_PART, DEVICE, OPERATION, find_release,
+from codes.release_files import MalformedRelease
+from codes.code_sets.icd10pcs_definitions import (APPROACH, BODY_PART, DEVICE, OPERATION, find_release,
                                                   read_definitions)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from codes.domain import CodeRecord, code_key
-from codes.importers import hcpcs, icd10cm, icd10pcs
+from codes.code_sets import hcpcs, icd10cm, icd10pcs
 from codes.loading import with_mirror_terms
 from codes.search.elastic import ElasticBackend
 from codes.search.embedded import EmbeddedBackend

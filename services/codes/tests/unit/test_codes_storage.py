@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from codes.domain import CodeRecord, EditionMeta
-from codes.importers import MalformedRelease
+from codes.release_files import MalformedRelease
 from codes.storage import MIGRATIONS, CodeStore, editions, entries
 from medcode_common.db import make_engine
 from medcode_contracts.codes import CodeRef, CodeSystem

@@ -18,7 +18,7 @@ from medcode_common.db import make_engine
 from medcode_contracts.coding_rules import NCCI_ASSOCIATED_MODIFIERS, ClaimInput, FindingKind
 from medcode_contracts.errors import BadRequest
 
-from codes.rules import readers
+from codes.rules import ncci_ptp
 from codes.rules.claim_check import CodeFact, EditFact, MueFact, RuleFacts, check_claim, parse_claim
 from codes.rules.engine import CodingRules
 from codes.rules.storage import RulesStore
@@ -213,9 +213,9 @@ def test_real_pairs_with_effective_dates(data_mirror, tmp_path):
                     (_day(fields[3]), _day(fields[4]), int(fields[5])))
     # The excerpt's pairs do not overlap the subset's 100 codes: one edition holds both.
     assert not set(excerpt) & set(raw)
-    rows = list(readers.read_ptp_priorpath(
+    rows = list(ncci_ptp.read_ptp_priorpath(
         data_mirror / "ncci_ptp/priorpath_ptp_subset_100codes_v322r0_v323r0.csv.gz", ref_version="NCCI-2026Q3"))
-    rules = _store_with(tmp_path, rows + list(readers.read_ptp(data_mirror / "ncci_ptp/ccipra-v322r0-f1.excerpt.txt")),
+    rules = _store_with(tmp_path, rows + list(ncci_ptp.read_ptp(data_mirror / "ncci_ptp/ccipra-v322r0-f1.excerpt.txt")),
                         "v32.2 subset + excerpt")
     raw.update(excerpt)
     rng = random.Random(20260715)
@@ -240,7 +240,7 @@ def test_real_non_pairs_have_no_ptp_finding(data_mirror, tmp_path):
     non_pairs = [(a, b) for a, b in combinations(codes, 2) if (a, b) not in raw and (b, a) not in raw]
     rng = random.Random(7)
     sample = rng.sample(non_pairs, 200)
-    rules = _store_with(tmp_path, readers.read_ptp_priorpath(
+    rules = _store_with(tmp_path, ncci_ptp.read_ptp_priorpath(
         data_mirror / "ncci_ptp/priorpath_ptp_subset_100codes_v322r0_v323r0.csv.gz", ref_version="NCCI-2026Q3"),
         "subset")
     for a, b in sample:
@@ -263,7 +263,7 @@ def test_real_deleted_rows_of_the_full_table(data_mirror, tmp_path):
             if picked_pair(row["column_1"], row["column_2"]):
                 raw.setdefault((row["column_1"], row["column_2"]), []).append(
                     (None, _day(row["deletion_date"]), int(row["modifier_indicator"])))
-    rows = [r for r in readers.read_ptp(path) if picked_pair(r.column1, r.column2)]
+    rows = [r for r in ncci_ptp.read_ptp(path) if picked_pair(r.column1, r.column2)]
     assert len(rows) == sum(len(v) for v in raw.values())
     rules = _store_with(tmp_path, rows, "v30.2 slice")
     rng = random.Random(3)

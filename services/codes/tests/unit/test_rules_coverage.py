@@ -9,7 +9,7 @@ from medcode_contracts.coding_rules import ClaimInput, FindingKind, NcdResolutio
 
 from codes.rules.claim_check import RuleFacts, check_claim
 from codes.rules.coverage import CodeEditor, DocumentIndex, LabNcdFacts, subject_words
-from codes.rules.domain import CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
+from codes.rules.rows import CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 
 DAY = date(2026, 2, 1)
 OLD = date(2015, 10, 1)

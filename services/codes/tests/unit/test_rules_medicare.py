@@ -12,10 +12,11 @@ import sqlalchemy as sa
 
 from medcode_common.db import make_engine
 
-from codes.rules import medicare
-from codes.rules.domain import ALL_OTHER_DIAGNOSES
-from codes.rules.loading import _load_coverage, load_rules
-from codes.rules.readers import MalformedRelease
+from codes.code_sets import icd9cm_titles
+from codes.rules import lab_ncd, mcd_index, mce
+from codes.rules.rows import ALL_OTHER_DIAGNOSES
+from codes.rules.rule_files import _load_coverage, load_rules
+from codes.release_files import MalformedRelease
 from codes.rules.storage import RulesStore, rule_codes, rule_mce_edits
 from codes.storage import CodeStore
 
@@ -47,8 +48,8 @@ def store(database_url):
 
 
 def test_ncd_readers_read_every_row(data_mirror):
-    procedures = list(medicare.read_ncd_procedures(data_mirror / NCD_CODES))
-    diagnoses = list(medicare.read_ncd_diagnoses(data_mirror / NCD_DIAGNOSES))
+    procedures = list(lab_ncd.read_ncd_procedures(data_mirror / NCD_CODES))
+    diagnoses = list(lab_ncd.read_ncd_diagnoses(data_mirror / NCD_DIAGNOSES))
     assert len(procedures) == _csv_rows(data_mirror / NCD_CODES) == 60
     assert len(diagnoses) == _csv_rows(data_mirror / NCD_DIAGNOSES) == 66_278
     assert len({p.ncd for p in procedures}) == 26
@@ -62,7 +63,7 @@ def test_ncd_readers_read_every_row(data_mirror):
 
 
 def test_mcd_index_reads_every_document(data_mirror):
-    documents = list(medicare.read_mcd_index(data_mirror / MCD))
+    documents = list(mcd_index.read_mcd_index(data_mirror / MCD))
     assert len(documents) == _csv_rows(data_mirror / MCD) == 3_133
     assert sum(d.document_type == "LCD" for d in documents) == 972
     first = documents[0]
@@ -72,10 +73,10 @@ def test_mcd_index_reads_every_document(data_mirror):
 
 def test_mce_reads_every_list_entry(data_mirror):
     path = data_mirror / MCE
-    rows = list(medicare.read_mce(path))
+    rows = list(mce.read_mce(path))
     # Every code line of chapter 1 but one: Z5189 is quoted once in the prose above list 9.
     assert len(rows) == _mce_code_lines(path) - 1 == 10_499
-    assert medicare.read_mce_version(path) == "v43.1 (April 2026)"
+    assert mce.read_mce_version(path) == "v43.1 (April 2026)"
     by_edit = {}
     for row in rows:
         by_edit.setdefault((row.edit, row.number, row.code_system), set()).add(row.code)
@@ -87,15 +88,15 @@ def test_mce_reads_every_list_entry(data_mirror):
     assert by_edit[("PROCEDURE_INCONSISTENT_WITH_LOS", "19", "ICD10PCS")] == {"5A1955Z"}
     starred = [r for r in rows if r.flag]
     assert [(r.code, r.edit) for r in starred] == [("Z5189", "UNACCEPTABLE_PDX")]
-    assert medicare.mce_age_range("Maternity diagnoses (age 9 through 64)") == (9, 64)
-    assert medicare.mce_age_range("Perinatal/Newborn diagnoses") == (0, 0)
+    assert mce.mce_age_range("Maternity diagnoses (age 9 through 64)") == (9, 64)
+    assert mce.mce_age_range("Perinatal/Newborn diagnoses") == (0, 0)
 
 
 def test_icd9_titles_come_from_the_package(data_mirror):
-    found = medicare.find_icd9_titles()
+    found = icd9cm_titles.find_icd9_titles()
     assert found is not None and found[1] == "0.2.1"
     path, _ = found
-    rows = list(medicare.read_icd9_titles(path))
+    rows = list(icd9cm_titles.read_icd9_titles(path))
     book = openpyxl.load_workbook(path, read_only=True)
     sheet_rows = sum(1 for row in book.worksheets[0].iter_rows(values_only=True) if row[0]) - 1
     book.close()
@@ -140,17 +141,17 @@ def test_load_rules_records_the_icd9_titles_as_the_package_edition(store, data_m
 
 
 @pytest.mark.parametrize("reader, name, text, message", [
-    (medicare.read_ncd_diagnoses, "lab_ncd_x_icd10_codes.csv",
+    (lab_ncd.read_ncd_diagnoses, "lab_ncd_x_icd10_codes.csv",
      "ncd_number,icd10cm_code,icd10_eff_date,icd10_term_date,resolution_code\n190.12,A021,2015-10-01,,7\n",
      "line 2: resolution code '7'"),
-    (medicare.read_ncd_diagnoses, "lab_ncd_x_icd10_codes.csv",
+    (lab_ncd.read_ncd_diagnoses, "lab_ncd_x_icd10_codes.csv",
      "ncd_number,icd10cm_code,icd10_eff_date,icd10_term_date,resolution_code\n190.12,A021,yesterday,,1\n",
      "line 2: icd10_eff_date 'yesterday'"),
-    (medicare.read_ncd_procedures, "lab_ncd_x_hcpcs_codes.csv", "code,title\n87086,x\n", "line 1: expected columns"),
-    (medicare.read_mcd_index, "mcd.csv",
+    (lab_ncd.read_ncd_procedures, "lab_ncd_x_hcpcs_codes.csv", "code,title\n87086,x\n", "line 1: expected columns"),
+    (mcd_index.read_mcd_index, "mcd.csv",
      "contractor_name_type,document_display_id,document_type,document_version,effective_date,title,url\n"
      "X,Z123,LCD,1,01/01/2025,T,u\n", "line 2: document 'Z123'"),
-    (medicare.read_mce, "mce.txt", "About this document\nnothing here\n", "no MCE edit headings"),
+    (mce.read_mce, "mce.txt", "About this document\nnothing here\n", "no MCE edit headings"),
 ])
 def test_bad_files_are_refused_naming_the_line(tmp_path, reader, name, text, message):
     path = tmp_path / name

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from codes.rules import readers
-from codes.rules.loading import _wrap
+from codes import release_files
+from codes.rules.rule_files import _wrap
 
 
 @pytest.mark.parametrize("name", [
@@ -13,16 +13,16 @@ from codes.rules.loading import _wrap
 ])
 def test_progress_wrapper_reads_the_whole_file(data_mirror: Path, name: str, capsys):
     path = data_mirror / name
-    with readers.open_text(path, encoding="latin-1") as plain:
+    with release_files.open_text(path, encoding="latin-1") as plain:
         expected = plain.read()
-    with readers.open_text(path, encoding="latin-1", wrap=_wrap(True, "test", path)) as shown:
+    with release_files.open_text(path, encoding="latin-1", wrap=_wrap(True, "test", path)) as shown:
         assert shown.read() == expected
     assert "test" in capsys.readouterr().err  # the bar was drawn
 
 
 def test_a_full_load_with_progress_bars(tmp_path, data_mirror: Path):
     from medcode_common.settings import load_settings
-    from codes.rules.loading import load_rules
+    from codes.rules.rule_files import load_rules
 
     (tmp_path / "ncci_ptp").mkdir()
     (tmp_path / "ncci_ptp" / "ccipra-v322r0-f1.txt").write_bytes(
@@ -33,7 +33,7 @@ def test_a_full_load_with_progress_bars(tmp_path, data_mirror: Path):
 
 
 def test_a_newer_reader_version_makes_the_same_file_load_again(tmp_path):
-    from codes.rules.loading import READER_VERSIONS, fingerprint
+    from codes.rules.rule_files import READER_VERSIONS, fingerprint
 
     path = tmp_path / "release.csv"
     path.write_text("a,b\n")

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from medcode_common.db import make_engine
 from medcode_common.settings import load_settings
 
-from codes.rules import readers
+from codes.rules import ncci_ptp
 from codes.rules.engine import CodingRules
-from codes.rules.loading import load_rules
-from codes.rules.readers import MalformedRelease
-from codes.rules.storage import RulesStore, metadata, rule_ptp_edits
+from codes.rules.rule_files import load_rules
+from codes.release_files import MalformedRelease
+from codes.rules.storage import RulesStore, metadata, rule_codes, rule_ptp_edits
 from codes.storage import CodeStore
 
 PRACTITIONER = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
@@ -50,7 +50,7 @@ def test_migration_matches_the_store_tables(store):
 
 
 def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(store, data_mirror):
-    rows = lambda: islice(readers.read_ptp(data_mirror / PRACTITIONER), SLICE)  # noqa: E731
+    rows = lambda: islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE)  # noqa: E731
     first = store.load(kind="PTP", setting="practitioner", name="v30.2 slice", source="slice",
                        fingerprint="f1", rows=rows())
     assert first.loaded and first.edition.counts["rule_ptp_edits"] == SLICE
@@ -64,15 +64,15 @@ def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(store, da
 def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(store, data_mirror):
     path = data_mirror / PRACTITIONER
     old = store.load(kind="PTP", setting="practitioner", name="old", source="a", fingerprint="a",
-                     rows=islice(readers.read_ptp(path), 1000))
+                     rows=islice(ncci_ptp.read_ptp(path), 1000))
     new = store.load(kind="PTP", setting="practitioner", name="new", source="b", fingerprint="b",
-                     rows=islice(readers.read_ptp(path), 1000, 1500))
+                     rows=islice(ncci_ptp.read_ptp(path), 1000, 1500))
     assert store.current_edition("PTP", "practitioner").id == new.edition.id != old.edition.id
     assert _count(store, rule_ptp_edits) == 500
     assert _count(store, rule_ptp_edits, edition_id=old.edition.id) == 0
 
     def broken():
-        yield from islice(readers.read_ptp(path), 700)
+        yield from islice(ncci_ptp.read_ptp(path), 700)
         raise MalformedRelease(path, 702, "simulated bad row")
 
     with pytest.raises(MalformedRelease, match="simulated"):
@@ -81,7 +81,7 @@ def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(st
     assert _count(store, rule_ptp_edits) == 500
     # other settings are separate editions
     store.load(kind="PTP", setting="outpatient_hospital", name="op", source="d", fingerprint="d",
-               rows=islice(readers.read_ptp(data_mirror / PRACTITIONER), 10))
+               rows=islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10))
     assert {e.setting for e in store.current_editions()} == {"practitioner", "outpatient_hospital"}
 
 
@@ -136,7 +136,7 @@ def test_full_practitioner_table_loads_on_sqlite(tmp_path, data_mirror):
     store = RulesStore(engine)
     started = time.monotonic()
     result = store.load(kind="PTP", setting="practitioner", name="v30.2", source=PRACTITIONER,
-                        fingerprint="full", rows=readers.read_ptp(data_mirror / PRACTITIONER))
+                        fingerprint="full", rows=ncci_ptp.read_ptp(data_mirror / PRACTITIONER))
     print(f"full PTP practitioner load: {time.monotonic() - started:.1f}s")
     assert result.edition.counts["rule_ptp_edits"] == 2_546_017
     assert _count(store, rule_ptp_edits) == 2_546_017
@@ -147,3 +147,97 @@ def test_full_practitioner_table_loads_on_sqlite(tmp_path, data_mirror):
     check = CodingRules(store).check_claim(
         {"date_of_service": "2024-08-01", "lines": [{"code": "20610"}, {"code": "99213"}]})
     assert [f.codes for f in check.findings if f.kind.value == "PTP"] == [["20610", "99213"]]
+
+
+def _index_names(store) -> set[str]:
+    inspector = sa.inspect(store.engine)
+    return {ix["name"] for ix in inspector.get_indexes(rule_ptp_edits.name)}
+
+
+def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(store, data_mirror):
+    """Empty tables lose their indexes for the block and get them back at its end; the codes
+    the PTP table names are derived with the last day each was in force."""
+    expected = {ix.name for ix in rule_ptp_edits.indexes}
+    assert _index_names(store) == expected
+    rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE))
+    with store.bulk_load():
+        assert _index_names(store) == set()
+        store.load(kind="PTP", setting="practitioner", name="v30.2 slice", source=PRACTITIONER,
+                   fingerprint="bulk", rows=iter(rows))
+    assert _index_names(store) == expected
+    assert _count(store, rule_ptp_edits) == SLICE
+    last_day: dict = {}
+    for row in rows:
+        for code in (row.column1, row.column2):
+            if row.deleted is None or last_day.get(code, row.deleted) is None:
+                last_day[code] = None
+            else:
+                last_day[code] = max(row.deleted, last_day.get(code, row.deleted))
+    with store.engine.connect() as conn:
+        stored = {r.code: r.last_day for r in conn.execute(sa.select(rule_codes.c.code, rule_codes.c.last_day))}
+    assert stored == last_day
+
+
+def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_after_a_failure(store, data_mirror):
+    rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 1000))
+    store.load(kind="PTP", setting="practitioner", name="a", source="a", fingerprint="a", rows=rows)
+    with store.bulk_load():
+        assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}   # its readers need them
+
+    def broken():
+        yield from rows[:10]
+        raise MalformedRelease("broken.csv", 12, "simulated bad row")
+
+    with store.engine.begin() as conn:
+        conn.execute(rule_ptp_edits.delete())
+        conn.execute(rule_codes.delete())
+    with pytest.raises(MalformedRelease), store.bulk_load():
+        store.load(kind="PTP", setting="outpatient_hospital", name="b", source="b", fingerprint="b", rows=broken())
+    assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}
+    assert _count(store, rule_ptp_edits, setting="outpatient_hospital") == 0
+
+
+def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(store):
+    """The store applies the dates and indicator 9 in its query; the verdicts are those of the
+    pure check over every edit of the pairs, on each side of every boundary."""
+    from datetime import date, timedelta
+
+    from codes.rules.claim_check import RuleFacts, check_claim, edits_from_rows, parse_claim
+    from codes.rules.rows import PtpRow
+
+    rows = [
+        PtpRow("11042", "97597", date(2024, 1, 1), None, 1, "Misuse of column two code"),
+        PtpRow("11042", "97597", date(2024, 4, 1), date(2024, 6, 30), 0, "stricter for a quarter"),
+        PtpRow("97597", "11042", None, date(2023, 12, 31), 0, "reverse, deleted"),
+        PtpRow("20610", "96372", date(2024, 7, 1), date(2024, 7, 1), 9, "no edit"),
+        PtpRow("20610", "99213", None, None, 1, "open-ended, no effective date"),
+        PtpRow("20610", "36415", date(2024, 10, 1), None, 0, "from Q4"),
+    ]
+    store.load(kind="PTP", setting="practitioner", name="synthetic", source="synthetic.csv",
+               fingerprint="synthetic", rows=rows)
+    rules = CodingRules(store)
+    edition = store.current_edition("PTP", "practitioner")
+    boundaries = {d for r in rows for d in (r.effective, r.deleted) if d} | {date(2020, 1, 1)}
+    days = sorted({d + timedelta(days=k) for d in boundaries for k in (-1, 0, 1)})
+    lines = [{"code": "11042"}, {"code": "97597", "modifiers": ["59"]}, {"code": "20610"},
+             {"code": "96372"}, {"code": "99213", "modifiers": ["25"]}, {"code": "36415"}]
+    codes = ["11042", "97597", "20610", "96372", "99213", "36415"]
+    every_edit = edits_from_rows(store.ptp_for_pairs(edition.id, "practitioner", codes))
+    assert len(every_edit) == len(rows)
+    for day in days:
+        payload = {"date_of_service": day.isoformat(), "setting": "practitioner", "lines": lines}
+        got = rules.check_claim(payload)
+        facts = RuleFacts(edits=every_edit, ptp_source=edition.label,
+                          codes=rules.snapshot().codes)
+        expected = check_claim(parse_claim(payload), facts)
+        assert [(f.kind, f.codes, f.lines, f.modifier_allowed) for f in got.findings] == \
+               [(f.kind, f.codes, f.lines, f.modifier_allowed) for f in expected.findings], day
+        assert got.findings == expected.findings, day
+    q2 = rules.check_claim({"date_of_service": "2024-05-15", "lines": lines})
+    ptp = [(f.kind.value, f.codes) for f in q2.findings if f.kind.value.startswith("PTP")]
+    # The stricter indicator 0 row wins in its quarter, so the 59 modifier does not bypass it.
+    assert ("PTP", ["11042", "97597"]) in ptp and ("PTP_MODIFIER", ["20610", "99213"]) in ptp
+    assert not any(codes == ["20610", "96372"] or codes == ["20610", "36415"] for _, codes in ptp)
+    q4 = rules.check_claim({"date_of_service": "2024-10-01", "lines": lines})
+    ptp = [(f.kind.value, f.codes) for f in q4.findings if f.kind.value.startswith("PTP")]
+    assert ("PTP_MODIFIER", ["11042", "97597"]) in ptp and ("PTP", ["20610", "36415"]) in ptp

@@ -1,4 +1,5 @@
-"""Load the coding-rule files of the data mirror (and a licensed CPT file) into the codes DB.
+"""The coding-rule files of the data mirror (and a licensed CPT file): finding them, and
+loading each into the codes DB as an edition of the RulesStore.
 
 `load_rules(settings)` is what `codes.cli load` calls after the code sets. Each rule file
 (or release of parts) is one edition; an unchanged file is a no-op; a changed one replaces
@@ -30,7 +31,17 @@ from tqdm import tqdm
 from medcode_common.db import make_engine
 from medcode_common.settings import Settings
 
-from . import medicare, readers
+from ..code_sets import icd9cm_titles, icd10cm_index, icd10pcs_index
+from ..code_sets.cpt_file import read_cpt_file
+from ..code_sets.hcpcs import read_hcpcs_codes
+from ..code_sets.hcpcs_modifiers import read_hcpcs_modifiers
+from ..release_files import MalformedRelease, Wrap
+from .gems import read_gem
+from .lab_ncd import read_ncd_diagnoses, read_ncd_procedures
+from .mcd_index import read_mcd_index
+from .mce import read_mce, read_mce_version
+from .ncci_mue import read_mue
+from .ncci_ptp import read_ptp
 from .storage import LoadResult, RulesStore
 
 log = logging.getLogger(__name__)
@@ -98,7 +109,7 @@ class _ProgressReader(io.RawIOBase):
         super().close()
 
 
-def _wrap(show: bool, desc: str, path: Path) -> readers.Wrap:
+def _wrap(show: bool, desc: str, path: Path) -> Wrap:
     if not show:
         return None
     total = path.stat().st_size
@@ -127,7 +138,7 @@ class PtpRelease:
 
     def rows(self, show: bool):
         for part in self.parts:
-            yield from readers.read_ptp(part, _wrap(show, f"PTP {self.setting} {part.name}", part))
+            yield from read_ptp(part, _wrap(show, f"PTP {self.setting} {part.name}", part))
 
 
 def find_ptp_releases(folder: Path) -> dict[str, PtpRelease]:
@@ -180,7 +191,7 @@ def cpt_file(settings: Settings) -> Path | None:
     if configured:
         path = Path(configured)
         if not path.is_file():
-            raise readers.MalformedRelease(path, None, "CPT_FILE does not name a readable file")
+            raise MalformedRelease(path, None, "CPT_FILE does not name a readable file")
         return path
     if settings.DATA_MIRROR:
         return _newest(settings.DATA_MIRROR / "cpt", "*.txt")
@@ -210,22 +221,28 @@ def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore
         engine = make_engine(settings.database_url(SERVICE_DB))
         CodeStore(engine).migrate()
         store = RulesStore(engine)
+    with store.bulk_load():   # a fresh database gets its indexes once, after the rows
+        return _load_all(settings, show_progress, store, say)
+
+
+def _load_all(settings: Settings, show_progress: bool, store: RulesStore,
+              say: Callable[[str], None]) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
     mirror = settings.DATA_MIRROR
     if mirror is None:
         loads.append(RuleLoad("ALL", None, "skipped", note="DATA_MIRROR is not set"))
     else:
         loads.extend(_load_mirror(store, mirror, show_progress, say))
-    icd9 = medicare.find_icd9_titles()
+    icd9 = icd9cm_titles.find_icd9_titles()
     if icd9 is None:
-        loads.append(RuleLoad("ICD9CM", None, "skipped", note=f"the {medicare.ICD9_PACKAGE} package is not "
+        loads.append(RuleLoad("ICD9CM", None, "skipped", note=f"the {icd9cm_titles.ICD9_PACKAGE} package is not "
                                                               "installed: ICD-9-CM crosswalk targets have no titles"))
         say(loads[-1].line())
     else:
         path, version = icd9
         loads.append(_load(store, "ICD9CM", None,
-                           f"ICD-9-CM v32 diagnosis descriptions (CMS; PyPI {medicare.ICD9_PACKAGE}=={version})",
-                           [path], lambda: medicare.read_icd9_titles(path), say))
+                           f"ICD-9-CM v32 diagnosis descriptions (CMS; PyPI {icd9cm_titles.ICD9_PACKAGE}=={version})",
+                           [path], lambda: icd9cm_titles.read_icd9_titles(path), say))
     cpt = cpt_file(settings)
     if cpt is None:
         loads.append(RuleLoad("CPT", None, "skipped", note="no licensed CPT file (CPT_FILE); CPT codes "
@@ -233,30 +250,13 @@ def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore
         say(loads[-1].line())
     else:
         loads.append(_load(store, "CPT", None, f"AMA CPT ({cpt.name}, licensed)", [cpt],
-                           lambda: readers.read_cpt_file(cpt, _wrap(show_progress, "CPT", cpt)), say))
+                           lambda: read_cpt_file(cpt, _wrap(show_progress, "CPT", cpt)), say))
     return loads
 
 
 def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
-    ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
-    for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
-        loads.append(_load(store, "PTP", setting, release.name, release.parts,
-                           lambda release=release: release.rows(show), say))
-    for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
-        loads.append(_load(store, "MUE", setting, name, [path],
-                           lambda path=path, setting=setting: readers.read_mue(path, _wrap(show, f"MUE {setting}", path)),
-                           say))
-    gems = [p for p in (mirror / "icd10cm_gems" / "2018_I10gem.txt", mirror / "icd10cm_gems" / "2018_I9gem.txt")
-            if p.is_file()]
-    if gems:
-        def gem_rows():
-            for path in gems:
-                kind = "GEM_I10_TO_I9" if "I10gem" in path.name else "GEM_I9_TO_I10"
-                for row in readers.read_gem(path, _wrap(show, path.name, path)):
-                    yield kind, row
-        loads.append(_load(store, "GEM", None, "ICD-10-CM/ICD-9-CM GEMs FY2018 (final CMS release)", gems,
-                           gem_rows, say))
+    # The index lay terms first: a parallel load indexes the code sets for search once they are in.
     index = _newest(mirror / "icd10cm_index", "ICD10CM_*_Index_flattened.csv*")
     if index is not None:
         year = re.search(r"(\d{4})", index.name)
@@ -267,35 +267,53 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
         paths = [p for p in (index, eindex, drugs) if p is not None]
 
         def index_rows():
-            yield from readers.read_index_lay_terms(index, _wrap(show, "ICD-10-CM index", index))
+            yield from icd10cm_index.read_index_lay_terms(index, _wrap(show, "ICD-10-CM index", index))
             if eindex is not None:
-                yield from readers.read_external_cause_lay_terms(eindex, _wrap(show, eindex.name, eindex))
+                yield from icd10cm_index.read_external_cause_lay_terms(eindex, _wrap(show, eindex.name, eindex))
             if drugs is not None:
-                yield from readers.read_drug_table_lay_terms(drugs, _wrap(show, drugs.name, drugs))
+                yield from icd10cm_index.read_drug_table_lay_terms(drugs, _wrap(show, drugs.name, drugs))
         extra = " + External Cause Index" * (eindex is not None) + " + Table of Drugs" * (drugs is not None)
         loads.append(_load(store, "INDEX", None,
                            f"ICD-10-CM Alphabetic Index FY{year[1] if year else '?'} (flattened){extra}",
                            paths, index_rows, say))
-    pcs_index = readers.find_pcs_index()
+    pcs_index = icd10pcs_index.find_pcs_index()
     pcs_tables = _newest(mirror / "icd10pcs", "icd10pcs_tables_*.xml")
     if pcs_index is not None and pcs_tables is not None:
         loads.append(_load(store, "PCS_INDEX", None,
-                           f"ICD-10-PCS Index ({readers.PCS_INDEX_SOURCE}, FY2025; codes checked "
+                           f"ICD-10-PCS Index ({icd10pcs_index.PCS_INDEX_SOURCE}, FY2025; codes checked "
                            f"against {pcs_tables.name})", [pcs_index, pcs_tables],
-                           lambda: readers.read_pcs_index(pcs_index, pcs_tables), say))
+                           lambda: icd10pcs_index.read_pcs_index(pcs_index, pcs_tables), say))
     elif pcs_index is None:
         loads.append(RuleLoad("PCS_INDEX", None, "skipped",
-                              note=f"the PyPI package {readers.PCS_INDEX_SOURCE} is not installed"))
+                              note=f"the PyPI package {icd10pcs_index.PCS_INDEX_SOURCE} is not installed"))
         say(loads[-1].line())
+    ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
+    for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
+        loads.append(_load(store, "PTP", setting, release.name, release.parts,
+                           lambda release=release: release.rows(show), say))
+    for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
+        loads.append(_load(store, "MUE", setting, name, [path],
+                           lambda path=path, setting=setting: read_mue(path, _wrap(show, f"MUE {setting}", path)),
+                           say))
+    gems = [p for p in (mirror / "icd10cm_gems" / "2018_I10gem.txt", mirror / "icd10cm_gems" / "2018_I9gem.txt")
+            if p.is_file()]
+    if gems:
+        def gem_rows():
+            for path in gems:
+                kind = "GEM_I10_TO_I9" if "I10gem" in path.name else "GEM_I9_TO_I10"
+                for row in read_gem(path, _wrap(show, path.name, path)):
+                    yield kind, row
+        loads.append(_load(store, "GEM", None, "ICD-10-CM/ICD-9-CM GEMs FY2018 (final CMS release)", gems,
+                           gem_rows, say))
     modifiers = _newest(mirror / "hcpcs", "HCPC*_modifiers.csv")
     if modifiers is not None:
         loads.append(_load(store, "MODIFIERS", None, f"HCPCS Level II modifiers ({modifiers.stem})", [modifiers],
-                           lambda: readers.read_hcpcs_modifiers(modifiers, _wrap(show, "modifiers", modifiers)),
+                           lambda: read_hcpcs_modifiers(modifiers, _wrap(show, "modifiers", modifiers)),
                            say))
     hcpcs = _newest(mirror / "hcpcs", "HCPC*_ANWEB.csv")
     if hcpcs is not None:
         loads.append(_load(store, "HCPCS", None, f"HCPCS Level II codes ({hcpcs.stem})", [hcpcs],
-                           lambda: readers.read_hcpcs_codes(hcpcs, _wrap(show, "HCPCS", hcpcs)), say))
+                           lambda: read_hcpcs_codes(hcpcs, _wrap(show, "HCPCS", hcpcs)), say))
     loads.extend(_load_coverage(store, mirror, show, say))
     if not any(mirror.glob("**/PPRRVU*")):
         loads.append(RuleLoad("RVU", None, "skipped", note="no physician fee schedule RVU file (PPRRVU*) in the mirror"))
@@ -320,8 +338,8 @@ def _load_coverage(store: RulesStore, mirror: Path, show: bool, say) -> list[Rul
         procedures, diagnoses = quarters[(year, quarter)]["hcpcs"], quarters[(year, quarter)]["icd10"]
 
         def ncd_rows():
-            yield from medicare.read_ncd_procedures(procedures, _wrap(show, "lab NCD codes", procedures))
-            yield from medicare.read_ncd_diagnoses(diagnoses, _wrap(show, "lab NCD diagnoses", diagnoses))
+            yield from read_ncd_procedures(procedures, _wrap(show, "lab NCD codes", procedures))
+            yield from read_ncd_diagnoses(diagnoses, _wrap(show, "lab NCD diagnoses", diagnoses))
         loads.append(_load(store, "NCD", None, f"Lab NCD edits {year} Q{quarter} (CMS lab NCD spreadsheet)",
                            [procedures, diagnoses], ncd_rows, say))
     mcd = _newest(folder, "mcd_lcd_article_index_*.csv")
@@ -330,9 +348,9 @@ def _load_coverage(store: RulesStore, mirror: Path, show: bool, say) -> list[Rul
         loads.append(_load(store, "MCD", None,
                            f"Medicare Coverage Database index of LCDs and articles "
                            f"(snapshot {snapshot[1] if snapshot else '?'})", [mcd],
-                           lambda: medicare.read_mcd_index(mcd, _wrap(show, "MCD index", mcd)), say))
+                           lambda: read_mcd_index(mcd, _wrap(show, "MCD index", mcd)), say))
     mce = _newest(mirror / "icd10_mce", "Definitions_of_Medicare_Code_Edits_v*.txt")
     if mce is not None:
-        loads.append(_load(store, "MCE", None, f"Medicare Code Editor {medicare.read_mce_version(mce)}", [mce],
-                           lambda: medicare.read_mce(mce, _wrap(show, "MCE", mce)), say))
+        loads.append(_load(store, "MCE", None, f"Medicare Code Editor {read_mce_version(mce)}", [mce],
+                           lambda: read_mce(mce, _wrap(show, "MCE", mce)), say))
     return loads

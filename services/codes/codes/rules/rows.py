@@ -1,4 +1,5 @@
-"""Plain records of the CMS rule files, as the readers yield them and the store keeps them.
+"""Plain rows of the coding-rule files (NCCI PTP and MUE, GEMs, lab NCDs, the MCD index, the
+MCE), as their readers (codes.rules.*) yield them and the RulesStore keeps them.
 
 No nameko, no database here.
 """
@@ -6,16 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 
-@dataclass(slots=True, frozen=True)
-class PtpRow:
+class PtpRow(NamedTuple):
     """One NCCI procedure-to-procedure edit row.
 
     `deleted` is the LAST day the edit was in force (CMS dates deletions on the last day of
     a quarter, e.g. 20231231 for edits gone from the January release; see claim_check).
     `effective` is None when the release layout carries no effective date (the mirror's
     "noeffdate" tables).
+
+    A named tuple, not a dataclass: millions of them stream from the reader straight into
+    the database driver's bulk insert, in the rule_ptp_edits column order.
     """
 
     column1: str
@@ -26,8 +30,7 @@ class PtpRow:
     rationale: str | None
 
 
-@dataclass(slots=True, frozen=True)
-class MueRow:
+class MueRow(NamedTuple):
     code: str
     max_units: int
     adjudication_indicator: str   # CMS's text, e.g. "2 Date of Service Edit: Policy"
@@ -45,55 +48,6 @@ class GemRow:
     combination: bool
     scenario: int
     choice_list: int
-
-
-@dataclass(slots=True, frozen=True)
-class LayTerm:
-    code: str            # ICD-10-CM code as printed in the index ("I21.9")
-    term: str            # readable phrase, e.g. "heart attack"
-    # Where the phrase comes from, for a search hit to say why it matched: the index path,
-    # and the cross-reference followed ("Attack, heart - see Infarct, myocardium").
-    path: str | None = None
-
-
-@dataclass(slots=True, frozen=True)
-class ModifierRow:
-    code: str
-    title: str
-    description: str | None
-    system: str          # "HCPCS" or "CPT"
-    terminated_on: date | None
-
-
-@dataclass(slots=True, frozen=True)
-class ProcedureCodeRow:
-    """A procedure code a rule file or code file knows, with what we may show of it.
-
-    `title` is None for CPT codes unless a licensed AMA file was loaded.
-    `last_day` is the last day the code was valid (None = valid now)."""
-
-    code: str
-    system: str          # "CPT" or "HCPCS"
-    title: str | None
-    last_day: date | None
-
-
-def procedure_system(code: str) -> str:
-    """HCPCS Level II codes start with a letter; CPT codes (Category I-III, PLA) with a digit."""
-    return "HCPCS" if code[:1].isalpha() else "CPT"
-
-
-def format_icd10cm(key: str) -> str:
-    """"I219" -> "I21.9" (the dot goes after the category's three characters)."""
-    key = key.upper()
-    return key if len(key) <= 3 else f"{key[:3]}.{key[3:]}"
-
-
-def format_icd9cm(key: str) -> str:
-    """ICD-9-CM diagnosis codes: "41090" -> "410.90", "E8800" -> "E880.0", "V0101" -> "V01.01"."""
-    key = key.upper()
-    head = 4 if key.startswith("E") else 3
-    return key if len(key) <= head else f"{key[:head]}.{key[head:]}"
 
 
 # ---- Medicare coverage and code edits -----------------------------------------------------

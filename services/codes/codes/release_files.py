@@ -1,19 +1,29 @@
-"""Importers of the official code-set releases, one module per system.
+"""Reading official release files: the one error every reader raises, and what readers share.
 
-Each module has `OFFICIAL_URL`, `find_release(mirror) -> Path | None` and
-`read_edition(path) -> (EditionMeta, Iterator[CodeRecord])`. The records iterator streams:
-it reads the file as it is consumed, so a malformed file raises `MalformedRelease` part way
-through a load (the store then keeps the edition that was loaded before).
+Every reader of a code-set release (codes.code_sets) or a coding-rule file (codes.rules)
+streams its records and raises `MalformedRelease`, naming the file and line, when the bytes
+do not have the layout it reads; the store then keeps the edition loaded before.
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
+import re
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO
 from xml.parsers import expat
 
+# Wraps the raw byte stream of a file, e.g. with a tqdm byte counter for the progress bar.
+Wrap = Callable[[BinaryIO], BinaryIO] | None
 
-class MalformedRelease(Exception):
+PROCEDURE_CODE = re.compile(r"^[0-9A-Z]{5}$")     # HCPCS Level II or CPT
+MODIFIER_CODE = re.compile(r"^[0-9A-Z]{2}$")
+
+
+class MalformedRelease(ValueError):
     """A release file does not have the official layout; the message names file and line."""
 
     def __init__(self, path: Path | str, line: int | None, problem: str):
@@ -22,6 +32,9 @@ class MalformedRelease(Exception):
         self.path = str(path)
         self.line = line
         self.problem = problem
+
+    def __reduce__(self):   # picklable, so a load's writer process can hand it over
+        return type(self), (self.path, self.line, self.problem)
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
@@ -89,3 +102,51 @@ def read_xml_version(path: Path, root_tag: str, first_content_tag: str) -> int:
                 raise MalformedRelease(path, line, f"<version> is {value!r}, expected a year")
             return int(value)
     raise MalformedRelease(path, None, f"no <version> element before the first <{first_content_tag}>")
+
+
+def open_text(path: Path, encoding: str = "utf-8", wrap: Wrap = None, newline: str | None = "") -> io.TextIOWrapper:
+    """Open a (possibly .gz) text file; `wrap` sees the raw bytes (for byte-based progress)."""
+    try:
+        raw: BinaryIO = open(path, "rb")
+    except OSError as exc:
+        raise MalformedRelease(path, None, f"cannot open: {exc.strerror}") from None
+    if wrap is not None:
+        raw = wrap(raw)
+    if path.name.endswith(".gz"):
+        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+    return io.TextIOWrapper(raw, encoding=encoding, newline=newline)
+
+
+def yyyymmdd(value: str, path: Path, line: int, column: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y%m%d").date()
+    except ValueError:
+        raise MalformedRelease(path, line, f"{column} {value!r} is not a YYYYMMDD date") from None
+
+
+def iso_date(value: str, path: Path, line: int, column: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise MalformedRelease(path, line, f"{column} {value!r} is not a YYYY-MM-DD date") from None
+
+
+def procedure_code(value: str, path: Path, line: int, column: str) -> str:
+    code = value.strip().upper()
+    if not PROCEDURE_CODE.match(code):
+        raise MalformedRelease(path, line, f"{column} {value!r} is not a 5-character HCPCS/CPT code")
+    return code
+
+
+def gz_guard(path: Path, reader: Iterator):
+    """Turn a truncated or corrupt gzip stream into MalformedRelease."""
+    try:
+        yield from reader
+    except (EOFError, gzip.BadGzipFile, OSError, UnicodeDecodeError) as exc:
+        raise MalformedRelease(path, None, f"unreadable ({type(exc).__name__}: {exc})") from None
+
+
+def require_columns(path: Path, rows, needed: list[str]) -> None:
+    """A csv.DictReader's header must have the columns `needed`."""
+    if rows.fieldnames is None or not set(needed) <= set(rows.fieldnames):
+        raise MalformedRelease(path, 1, f"expected columns {needed}, got {rows.fieldnames!r}")

@@ -1,7 +1,7 @@
 """CPT as a code set, built from what the coding-rule tables know.
 
 CPT descriptors are AMA text: they come only from a licensed file the user supplies
-(CPT_FILE, loaded by codes.rules.loading as the rule edition of kind "CPT"). The CMS
+(CPT_FILE, loaded by codes.rules.rule_files as the rule edition of kind "CPT"). The CMS
 NCCI PTP and MUE tables name CPT codes without descriptors, so without a licence every CPT
 code they name still becomes a code (page and search hit by its number) whose title is a
 placeholder saying the descriptor needs a licence.
@@ -19,9 +19,9 @@ from typing import Iterator
 from medcode_contracts.codes import CodeSystem
 from medcode_contracts.coding_rules import CPT_LICENCE_NOTE
 
-from .domain import CodeRecord, EditionMeta
-from .rules.engine import edition_effective_from
-from .rules.storage import EditionRow, RulesStore
+from ..domain import CodeRecord, EditionMeta
+from ..rules.engine import edition_effective_from
+from ..rules.storage import EditionRow, RulesStore
 
 SYSTEM = CodeSystem.CPT
 # Rule editions whose rule_codes rows name CPT codes.

@@ -25,7 +25,7 @@ from typing import Iterator
 from medcode_contracts.codes import CodeSystem
 
 from ..domain import CodeRecord, EditionMeta, code_key
-from . import MalformedRelease, file_sha256, iter_xml, read_xml_version
+from ..release_files import MalformedRelease, file_sha256, iter_xml, read_xml_version
 
 SYSTEM = CodeSystem.ICD10CM
 OFFICIAL_URL = (

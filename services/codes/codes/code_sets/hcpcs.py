@@ -5,7 +5,9 @@ Record layout (CMS): RECID 3 starts a code, 7 a modifier; RECID 4 and 8 are cont
 rows of the same HCPC (SEQNUM 0020, 0030...) whose LONG DESCRIPTION text extends the long
 descriptor (joined with a space). Modifiers become records of system MODIFIER in the same
 edition: the CMS file carries them, so one file is one edition (`HCPC*_modifiers.csv` in
-the mirror is derived from the same rows and is not read).
+the mirror is derived from the same rows and is not read by the code set; it is the
+coding-rule edition MODIFIERS, codes.code_sets.hcpcs_modifiers). `read_hcpcs_codes` reads
+the same CSV for the claim check's code validity (TERM DT), as the rule edition HCPCS.
 
 Terminated codes: CMS keeps a code in the file for years after its TERM DT. Such a code
 stays searchable and keeps its page (claims with older dates of service still carry
@@ -24,8 +26,8 @@ from typing import Iterator
 
 from medcode_contracts.codes import CodeSystem
 
-from ..domain import CodeRecord, EditionMeta
-from . import MalformedRelease, file_sha256
+from ..domain import CodeRecord, EditionMeta, ProcedureCodeRow
+from ..release_files import MalformedRelease, Wrap, file_sha256, gz_guard, open_text, procedure_code, yyyymmdd
 
 SYSTEM = CodeSystem.HCPCS
 OFFICIAL_URL = "https://www.cms.gov/files/zip/october-2025-alpha-numeric-hcpcs-file.zip"
@@ -232,3 +234,26 @@ def _cell(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def read_hcpcs_codes(path: Path, wrap: Wrap = None) -> Iterator[ProcedureCodeRow]:
+    """Level II codes (RECID 3) of the HCPCS CSV with their short title and TERM DT
+    (the last day the code is valid)."""
+    return gz_guard(path, _read_hcpcs_codes(path, wrap))
+
+
+def _read_hcpcs_codes(path: Path, wrap: Wrap) -> Iterator[ProcedureCodeRow]:
+    with open_text(path, encoding="utf-8", wrap=wrap) as text:
+        rows = csv.DictReader(text)
+        needed = {"HCPC", "RECID", "SHORT DESCRIPTION", "TERM DT"}
+        if rows.fieldnames is None or not needed <= set(rows.fieldnames):
+            raise MalformedRelease(path, 1, f"expected columns {sorted(needed)}, got {rows.fieldnames!r}")
+        for row in rows:
+            if (row["RECID"] or "").strip() != "3":
+                continue
+            line = rows.line_num
+            code = procedure_code(row["HCPC"], path, line, "HCPC")
+            term = (row["TERM DT"] or "").strip()
+            yield ProcedureCodeRow(code=code, system="HCPCS",
+                                   title=" ".join((row["SHORT DESCRIPTION"] or "").split()) or None,
+                                   last_day=yyyymmdd(term, path, line, "TERM DT") if term else None)

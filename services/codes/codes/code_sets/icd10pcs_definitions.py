@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import MalformedRelease, file_sha256, iter_xml
+from ..release_files import MalformedRelease, file_sha256, iter_xml
 
 OFFICIAL_URL = "https://www.cms.gov/files/zip/2026-icd-10-pcs-code-tables-and-index.zip"
 _ROOT_TAG = "ICD10PCS.definitions"
