@@ -6,14 +6,12 @@ import logging
 import signal
 import sys
 
-from medcode_common.db import make_engine
-from medcode_common.migrations import upgrade
 from medcode_common.settings import ConfigError, load_settings
 
 from .processor import Processor
 from .server import IngressHandler, start_listener
 from .settings import load_mail_settings
-from .store import MIGRATIONS, VERSION_TABLE, MailStore
+from .store import SCHEMA, MailStore
 
 log = logging.getLogger("mail_ingress")
 
@@ -21,8 +19,7 @@ log = logging.getLogger("mail_ingress")
 async def serve(platform, settings) -> None:
     from gateway.rpc import RpcClient  # the platform's asyncio Nameko RPC client
 
-    engine = make_engine(platform.database_url("mail_ingress"))
-    await asyncio.to_thread(upgrade, engine, MIGRATIONS, VERSION_TABLE)
+    engine = await asyncio.to_thread(SCHEMA.open, platform.database_url(SCHEMA.database))
     store = MailStore(engine)
     rpc = RpcClient(platform.AMQP_URI, timeout=platform.RPC_TIMEOUT, caller="mail-ingress")
     await rpc.start()

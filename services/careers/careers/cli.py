@@ -34,8 +34,6 @@ def _through_service(settings) -> int | None:
 
 
 def _directly(settings) -> int:
-    from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
     from medcode_contracts import careers as contract
 
     from . import storage
@@ -43,10 +41,9 @@ def _directly(settings) -> int:
     from .domain import Careers
     from .search import make_index
 
-    engine = make_engine(settings.database_url(contract.SERVICE))
+    engine = storage.SCHEMA.open(settings.database_url(contract.SERVICE))
     index = make_index(settings)
     try:
-        upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
         return Careers(storage.CareerStore(engine), index, load_careers_settings()).post_demo_jobs()
     finally:
         index.close()
