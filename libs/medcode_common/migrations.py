@@ -125,6 +125,8 @@ def run_env() -> None:
         from .db import make_engine
 
         url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("give the database as -x url=... or sqlalchemy.url")
         engine = make_engine(url)
         with engine.begin() as connection:
             _run(context, connection, version_table)

@@ -36,7 +36,7 @@ from .db import make_engine
 from .migrations import Schema
 from .nameko_outbox import OutboxRelay
 from .outbox import Outbox
-from .settings import load_settings
+from .settings import DatabaseSettings, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +53,8 @@ CRASH_EXIT_STATUS = 75
 
 
 def database_url(service: str) -> str:
-    """Nameko config `DATABASE_URL` (tests), else the platform settings."""
-    return config.get("DATABASE_URL") or load_settings().database_url(service)
+    """Nameko config `DATABASE_URL` (tests), else DATABASE_URL / DATA_DIR (normalised there)."""
+    return config.get("DATABASE_URL") or read_settings(DatabaseSettings, "database configuration").database_url(service)
 
 
 def shared_engine(service: str) -> sa.Engine:

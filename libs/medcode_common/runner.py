@@ -4,7 +4,7 @@
 
 Differs from `nameko run` only in that a bad environment variable stops the process with
 a one-line message naming it (exit status 2) before anything connects, that the
-broker settings come from the same Settings the gateway uses, and that the process
+broker settings come from the settings every service shares (ServiceSettings), and that the process
 serves its own liveness and readiness on HEALTH_PORT (medcode_common.health). SIGTERM
 stops gracefully.
 """
@@ -33,20 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     import eventlet
 
     eventlet.monkey_patch()
-    from .settings import ConfigError, load_settings
+    from .settings import ConfigError, ServiceSettings, read_settings
 
     try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    from .dead_letters import load_settings as dead_letter_settings
-    from .health import load_health_settings
-
-    try:
-        health_settings = load_health_settings()
-        dead_letter_settings()
+        settings = read_settings(ServiceSettings, "service configuration")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -58,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     instrument_nameko(argv[0].split(".")[0])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(argv[0], settings.AMQP_URI, health_settings)
+    run(argv[0], settings.AMQP_URI, settings)
     return 0
 
 

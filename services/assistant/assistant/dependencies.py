@@ -6,7 +6,6 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 
 from medcode_common.nameko_storage import EventRelay, Storage
-from medcode_common.settings import load_settings
 from medcode_contracts import assistant as contract
 
 from . import storage
@@ -43,8 +42,8 @@ class AssistantProvider(Storage):
 
 class KnowledgeProvider(DependencyProvider):
     def setup(self):
-        mirror = load_settings().DATA_MIRROR
         settings = load_assistant_settings()
+        mirror = settings.DATA_MIRROR
         self.knowledge = Knowledge(Library.from_mirror(mirror), LabNcds.from_mirror(mirror),
                                    settings.ASSISTANT_CODE_URL, settings.ASSISTANT_RPC_TIMEOUT)
 

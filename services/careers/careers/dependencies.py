@@ -9,7 +9,6 @@ from nameko.extensions import DependencyProvider
 
 from medcode_common.mail import send_mail
 from medcode_common.nameko_storage import EventRelay, Storage
-from medcode_common.settings import load_settings
 from medcode_contracts import careers as contract
 
 from . import storage
@@ -28,9 +27,8 @@ class CareersProvider(Storage):
     schema = storage.SCHEMA
 
     def build(self, engine) -> Careers:
-        platform = load_settings()
         settings = load_careers_settings()
-        careers = Careers(storage.CareerStore(engine), make_index(platform), settings)
+        careers = Careers(storage.CareerStore(engine), make_index(settings), settings)
         careers.sync_index()
         if settings.CAREERS_DEMO_DATA and careers.post_demo_jobs(only_if_empty=True):
             log.info("posted the sample jobs on the empty board (CAREERS_DEMO_DATA=false turns this off)")
@@ -44,7 +42,7 @@ class MailRelay(DependencyProvider):
     """`self.mail(message)` hands a message to SMTP_RELAY (medcode_common.mail)."""
 
     def setup(self):
-        self.relay = load_settings().SMTP_RELAY
+        self.relay = load_careers_settings().SMTP_RELAY
 
     def get_dependency(self, worker_ctx):
         return lambda message: send_mail(message, self.relay)

@@ -8,10 +8,8 @@ from __future__ import annotations
 from nameko.extensions import DependencyProvider
 
 from medcode_common.nameko_storage import EventRelay, Storage
-from medcode_common.settings import load_settings, read_settings
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .config import load_codes_settings
 from .page_cache import PageCache
 from .storage import OUTBOX, SCHEMA, CodeStore
 
@@ -31,7 +29,7 @@ class CodeSearchIndex(DependencyProvider):
     def setup(self):
         from .search import make_backend
 
-        self.backend = make_backend(load_settings())
+        self.backend = make_backend(load_codes_settings())
 
     def get_dependency(self, worker_ctx):
         return self.backend
@@ -58,17 +56,11 @@ class EditionEvents(EventRelay):
         super().__init__(SCHEMA.database, OUTBOX)
 
 
-class PageCacheSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
-
-    CODES_PAGE_CACHE_SIZE: int = Field(default=20000, ge=1)  # code pages kept per codes process
-
-
 class CodePageCache(DependencyProvider):
     """One PageCache per service process, shared by its workers."""
 
     def setup(self):
-        self.cache = PageCache(maxsize=read_settings(PageCacheSettings, "codes configuration").CODES_PAGE_CACHE_SIZE)
+        self.cache = PageCache(maxsize=load_codes_settings().CODES_PAGE_CACHE_SIZE)
 
     def get_dependency(self, worker_ctx) -> PageCache:
         return self.cache
@@ -81,7 +73,7 @@ class PcsDefinitionsProvider(DependencyProvider):
     def setup(self):
         from .description import load_definitions
 
-        self.definitions = load_definitions(load_settings().DATA_MIRROR)
+        self.definitions = load_definitions(load_codes_settings().DATA_MIRROR)
 
     def get_dependency(self, worker_ctx):
         return self.definitions
