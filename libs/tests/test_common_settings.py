@@ -134,3 +134,35 @@ def test_a_bad_variable_is_named_by_every_process(process):
     value = "http://broker" if name == "AMQP_URI" else {"not": "a path"}
     with pytest.raises(ConfigError, match=name):
         read_settings(cls, **{name: value})
+
+
+def test_the_runner_reads_each_service_s_own_settings_class():
+    from medcode_common.launcher import SERVICES
+    from medcode_common.runner import service_settings_class
+
+    processes = _processes()
+    assert {name: service_settings_class(target) for name, target in SERVICES.items()} == \
+        {name: processes[name] for name in SERVICES}
+
+
+@pytest.mark.parametrize("target, variable, value", [
+    ("metering.service:MeteringService", "METERING_FREE_VIEWS", "-1"),
+    ("codes.service:CodesService", "DATA_MIRROR", "/nowhere/at/all"),
+    ("accounts.service:AccountsService", "TOKEN_SECRET", "short"),
+])
+def test_a_service_with_a_bad_variable_stops_at_start_naming_it(target, variable, value, tmp_path):
+    """Exit status 2 and one line, before anything connects (no broker is named here)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DATA_DIR=str(tmp_path), ENVIRONMENT="production", TOKEN_SECRET="t" * 40,
+               AMQP_URI="amqp://guest:guest@127.0.0.1:1/")
+    env[variable] = value
+    done = subprocess.run([sys.executable, "-m", "medcode_common.runner", target], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert variable in line
+    if variable.endswith("_SECRET"):
+        assert value not in line  # a secret's value is never shown
