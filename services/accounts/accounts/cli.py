@@ -8,7 +8,7 @@ import sys
 
 import typer
 
-from medcode_common.settings import ConfigError, load_settings
+from medcode_common.settings import ConfigError
 from medcode_contracts import accounts as contract
 from medcode_contracts.errors import PlatformError
 
@@ -28,12 +28,11 @@ def main() -> None:
 def make_admin(email: str = typer.Argument(..., help="email address of an existing account")) -> None:
     """Give an existing account the ADMIN role."""
     try:
-        url = load_settings().database_url(contract.SERVICE)
         settings = load_accounts_settings()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
-    engine = storage.SCHEMA.open(url)
+    engine = storage.SCHEMA.open(settings.database_url(contract.SERVICE))
     try:
         # No password hashing or tokens needed here: only the store is used.
         accounts = Accounts(storage.AccountStore(engine), passwords=None, tokens=None, settings=settings)
