@@ -37,7 +37,9 @@ def create_postgres_database() -> tuple[str, callable]:
     """A fresh, empty PostgreSQL database; returns its URL and a function that drops it."""
     import sqlalchemy as sa
 
-    admin_url = _postgres_admin_url().replace("postgresql://", "postgresql+psycopg://", 1)
+    from medcode_common.settings import normalise_database_url
+
+    admin_url = normalise_database_url(_postgres_admin_url())
     name = f"medcode_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

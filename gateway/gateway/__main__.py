@@ -7,24 +7,19 @@ import sys
 import uvicorn
 
 from .app import create_app
-from .limits import load_limits
-from .settings import ConfigError, load_or_exit
+from .settings import load_or_exit
 
 
 def main() -> int:
     settings = load_or_exit()  # a bad variable: one line naming it, exit status 2
-    try:
-        limits = load_limits()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # proxy_headers=False: uvicorn would otherwise rewrite the client address from
     # X-Forwarded-For (trusting 127.0.0.1) before the gateway looks; only
     # GATEWAY_TRUSTED_PROXIES may decide whom to believe (gateway.auth.client_ip).
     # ws_max_size: a websocket message is bounded like a request body.
-    uvicorn.run(create_app(settings, limit_settings=limits), host=settings.GATEWAY_HOST, port=settings.GATEWAY_PORT,
-                lifespan="on", access_log=False, proxy_headers=False, ws_max_size=limits.GATEWAY_MAX_BODY_BYTES)
+    uvicorn.run(create_app(settings, auth_settings=settings, limit_settings=settings),
+                host=settings.GATEWAY_HOST, port=settings.GATEWAY_PORT, lifespan="on", access_log=False,
+                proxy_headers=False, ws_max_size=settings.GATEWAY_MAX_BODY_BYTES)
     return 0
 
 

@@ -9,6 +9,8 @@
   never start a pile of password hashes (login/register) at once.
 - Exposure: GraphiQL, introspection and the error text of /readyz are development aids,
   off in production unless turned on.
+
+Their settings (LimitSettings) are a piece of the gateway's one settings class (gateway.settings).
 """
 from __future__ import annotations
 
@@ -22,13 +24,9 @@ from typing import Any
 from graphql import (FieldNode, FragmentSpreadNode, GraphQLError, InlineFragmentNode, OperationDefinitionNode,
                      OperationType, ValidationRule, parse)
 from graphql.error import GraphQLSyntaxError
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.datastructures import Headers
 
-from medcode_common.settings import read_settings
-
-from .settings import Environment
+from .settings import LimitSettings, load_limits  # noqa: F401 (app.py and tests read them here)
 
 log = logging.getLogger("gateway.limits")
 
@@ -38,44 +36,6 @@ TOO_MANY_MUTATIONS = (f"A request may run at most {MAX_MUTATIONS_PER_REQUEST} mu
 # Distinct client addresses a limiter keeps per minute; past that, newcomers share one
 # count, so a flood of spoofed sources costs bounded memory and is limited all the same.
 MAX_TRACKED_CLIENTS = 100_000
-
-
-class LimitSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
-
-    ENVIRONMENT: Environment = Environment.DEVELOPMENT
-    GATEWAY_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
-    RATE_LIMIT_PER_MINUTE: int = Field(default=300, ge=0)
-    # Unset: on outside production, off in production.
-    GATEWAY_GRAPHIQL: bool | None = None
-    GATEWAY_INTROSPECTION: bool | None = None
-    GATEWAY_ERROR_DETAILS: bool | None = None
-    # Other origins whose pages may open the GraphQL websocket (comma-separated,
-    # e.g. "https://app.example.org"); the gateway's own origin always may.
-    GATEWAY_ALLOWED_ORIGINS: str = ""
-
-    def _unless_production(self, value: bool | None) -> bool:
-        return self.ENVIRONMENT is not Environment.PRODUCTION if value is None else value
-
-    @property
-    def graphiql(self) -> bool:
-        return self._unless_production(self.GATEWAY_GRAPHIQL)
-
-    @property
-    def introspection(self) -> bool:
-        return self._unless_production(self.GATEWAY_INTROSPECTION)
-
-    @property
-    def error_details(self) -> bool:
-        return self._unless_production(self.GATEWAY_ERROR_DETAILS)
-
-    @property
-    def allowed_origins(self) -> list[str]:
-        return [origin.strip().rstrip("/") for origin in self.GATEWAY_ALLOWED_ORIGINS.split(",") if origin.strip()]
-
-
-def load_limits(**overrides) -> LimitSettings:
-    return read_settings(LimitSettings, "gateway configuration", show_values=True, **overrides)
 
 
 def graphql_error_response(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> dict:

@@ -1,14 +1,14 @@
-"""The gateway's configuration: the platform's Settings (medcode_common.settings), plus a
-few gateway constants that need no knob yet."""
+"""The gateway's configuration: one GatewaySettings per process, composed from the shared
+pieces (medcode_common.settings: environment, broker and RPC, listening address) and the
+gateway's own (auth, limits, search cache); plus a few constants that need no knob yet."""
 from __future__ import annotations
 
 import ipaddress
 import sys
-from enum import Enum
 
-from medcode_common.settings import ConfigError, Settings, load_settings, read_settings
-from pydantic import field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from medcode_common.settings import (ConfigError, Environment, EnvironmentSettings, GatewayAddressSettings,
+                                     RpcClientSettings, read_settings)
+from pydantic import Field, field_validator
 
 # /readyz asks every service's `health` RPC; a ready service answers in milliseconds, so
 # a short timeout keeps the probe itself quick when one is down.
@@ -16,24 +16,17 @@ READY_TIMEOUT = 1.0
 # How long the gateway keeps trying to reach the broker at start.
 CONNECT_TIMEOUT = 30.0
 
-__all__ = ["ConfigError", "Settings", "AuthSettings", "load", "load_auth", "load_or_exit",
-           "READY_TIMEOUT", "CONNECT_TIMEOUT"]
+__all__ = ["ConfigError", "Environment", "GatewaySettings", "Settings", "AuthSettings", "LimitSettings", "load",
+           "load_auth", "load_limits", "load_or_exit", "READY_TIMEOUT", "CONNECT_TIMEOUT"]
 
 DEV_GATEWAY_SECRET = "dev-only-gateway-secret-change-me-in-production"
 
 
-class Environment(str, Enum):
-    DEVELOPMENT = "development"
-    TEST = "test"
-    PRODUCTION = "production"
-
-
-class AuthSettings(BaseSettings):
+class AuthSettings(EnvironmentSettings):
     """Guest ids, session cookies and client addresses (see gateway.auth)."""
 
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+    DEV_SECRETS = {"GATEWAY_SECRET": DEV_GATEWAY_SECRET}  # refused in production
 
-    ENVIRONMENT: Environment = Environment.DEVELOPMENT
     # Signs guest-id cookies and CSRF tokens. Changing it starts every guest afresh
     # (the per-IP cap still holds).
     GATEWAY_SECRET: str = DEV_GATEWAY_SECRET
@@ -49,15 +42,6 @@ class AuthSettings(BaseSettings):
         parse_networks(value)
         return value
 
-    @model_validator(mode="after")
-    def _refuse_dev_secret_in_production(self):
-        if self.ENVIRONMENT is Environment.PRODUCTION:
-            if self.GATEWAY_SECRET == DEV_GATEWAY_SECRET:
-                raise ValueError("GATEWAY_SECRET must be set in production (e.g. openssl rand -hex 32)")
-            if len(self.GATEWAY_SECRET) < 32:
-                raise ValueError("GATEWAY_SECRET must be at least 32 characters in production")
-        return self
-
     @property
     def trusted_proxies(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return parse_networks(self.GATEWAY_TRUSTED_PROXIES)
@@ -65,8 +49,53 @@ class AuthSettings(BaseSettings):
     @property
     def cookie_secure(self) -> bool:
         if self.GATEWAY_COOKIE_SECURE is None:
-            return self.ENVIRONMENT is Environment.PRODUCTION
+            return self.production
         return self.GATEWAY_COOKIE_SECURE
+
+
+class LimitSettings(EnvironmentSettings):
+    """What the gateway refuses before any GraphQL work, and what it shows strangers (gateway.limits)."""
+
+    GATEWAY_MAX_BODY_BYTES: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    RATE_LIMIT_PER_MINUTE: int = Field(default=300, ge=0)
+    # Unset: on outside production, off in production.
+    GATEWAY_GRAPHIQL: bool | None = None
+    GATEWAY_INTROSPECTION: bool | None = None
+    GATEWAY_ERROR_DETAILS: bool | None = None
+    # Other origins whose pages may open the GraphQL websocket (comma-separated,
+    # e.g. "https://app.example.org"); the gateway's own origin always may.
+    GATEWAY_ALLOWED_ORIGINS: str = ""
+
+    def _unless_production(self, value: bool | None) -> bool:
+        return not self.production if value is None else value
+
+    @property
+    def graphiql(self) -> bool:
+        return self._unless_production(self.GATEWAY_GRAPHIQL)
+
+    @property
+    def introspection(self) -> bool:
+        return self._unless_production(self.GATEWAY_INTROSPECTION)
+
+    @property
+    def error_details(self) -> bool:
+        return self._unless_production(self.GATEWAY_ERROR_DETAILS)
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.GATEWAY_ALLOWED_ORIGINS.split(",") if origin.strip()]
+
+
+class GatewaySettings(AuthSettings, LimitSettings, RpcClientSettings, GatewayAddressSettings):
+    """Everything the gateway process reads."""
+
+    # Search results cached per gateway process (0 turns the cache off); cleared when a
+    # code-set edition is loaded, and never older than the TTL in seconds.
+    GATEWAY_SEARCH_CACHE_SIZE: int = Field(default=4096, ge=0)
+    GATEWAY_SEARCH_CACHE_TTL: float = Field(default=60.0, gt=0)
+
+
+Settings = GatewaySettings  # the name gateway.app annotates with
 
 
 def parse_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
@@ -85,17 +114,19 @@ def load_auth(**overrides) -> AuthSettings:
     return read_settings(AuthSettings, "gateway configuration", show_values=False, **overrides)
 
 
-def load(**overrides) -> Settings:
-    """Read the environment; raises ConfigError naming each bad variable."""
-    return load_settings(**overrides)
+def load_limits(**overrides) -> LimitSettings:
+    return read_settings(LimitSettings, "gateway configuration", show_values=True, **overrides)
 
 
-def load_or_exit(**overrides) -> Settings:
+def load(**overrides) -> GatewaySettings:
+    """Read the environment; raises ConfigError naming each bad variable (never a secret's value)."""
+    return read_settings(GatewaySettings, "gateway configuration", show_values=False, **overrides)
+
+
+def load_or_exit(**overrides) -> GatewaySettings:
     """For entry points: a bad variable prints one line naming it and exits with status 2."""
     try:
-        settings = load_settings(**overrides)
-        load_auth()  # checked here too, so a bad auth variable stops the start just the same
-        return settings
+        return load(**overrides)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -6,14 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 
-
-def normalise_url(url: str) -> str:
-    """Use psycopg 3 (the driver we ship) for PostgreSQL URLs that name no driver:
-    SQLAlchemy's default for `postgresql://` is psycopg2, which is not installed."""
-    for bare in ("postgresql://", "postgres://"):
-        if url.startswith(bare):
-            return "postgresql+psycopg://" + url[len(bare):]
-    return url
+from .settings import normalise_database_url
 
 
 def _cooperate_with_eventlet() -> None:
@@ -47,7 +40,7 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.close()
 
         return engine
-    url = normalise_url(url)
+    url = normalise_database_url(url)
     if url.startswith("postgresql+psycopg"):
         _cooperate_with_eventlet()
     return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -29,8 +29,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from .settings import DeadLetterSettings, read_settings
 
 # Headers the route adds (AMQP header names; kept on the message through every hop).
 ATTEMPTS = "x-medcode-attempts"          # how many times the handler has failed it
@@ -51,17 +50,7 @@ BROKER_HEADERS = (DELIVERY_COUNT, "x-death", "x-first-death-exchange", "x-first-
 MAX_TRACEBACK = 4000
 
 
-class DeadLetterSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
-
-    EVENT_MAX_ATTEMPTS: int = Field(default=5, ge=1, le=100)
-    EVENT_RETRY_DELAY: float = Field(default=1.0, gt=0, le=3600)
-    EVENT_RETRY_MAX_DELAY: float = Field(default=300.0, gt=0)
-
-
 def load_settings() -> DeadLetterSettings:
-    from .settings import read_settings
-
     return read_settings(DeadLetterSettings, label="dead-letter configuration")
 
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 import json
 import logging
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from .settings import HealthSettings, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +28,7 @@ BROKER_TIMEOUT = 3.0
 CHECK_TIMEOUT = 5.0
 
 
-class HealthSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
-
-    HEALTH_PORT: int = Field(default=0, ge=0, le=65535)
-    HEALTH_HOST: str = "0.0.0.0"
-
-
 def load_health_settings() -> HealthSettings:
-    from .settings import read_settings
-
     return read_settings(HealthSettings, label="health configuration")
 
 

@@ -15,6 +15,8 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
+from .settings import ConfigError, DataDirSettings, MailRelaySettings, read_settings
+
 DEFAULT_RELAY = "127.0.0.1:2526"
 
 
@@ -59,14 +61,16 @@ def start_dev_relay(directory: Path, host: str, port: int):
     return controller
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .settings import ConfigError, load_settings
+class RelaySettings(DataDirSettings, MailRelaySettings):
+    """The development relay process: listens on SMTP_RELAY, keeps mail in DATA_DIR/outbox."""
 
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="development mail relay: keeps mail in a Maildir")
     parser.add_argument("--directory", type=Path, default=None, help="Maildir (default $DATA_DIR/outbox)")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
+        settings = read_settings(RelaySettings, "mail relay configuration")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -2,11 +2,13 @@
 and its own version table (`alembic_version_<service>`), so several services can share one
 PostgreSQL database without seeing each other's history.
 
-    upgrade(engine, "accounts.migrations", version_table="alembic_version_accounts")
+    SCHEMA = Schema.of("accounts")   # accounts.migrations, alembic_version_accounts
+    SCHEMA.upgrade(engine)
 
-Services call `upgrade` when they start. Replicas starting together take a lock first (a
-PostgreSQL advisory lock, or a lock file beside the SQLite database), so only one of them
-runs a migration and the others then find the schema current.
+Services migrate when they start (medcode_common.nameko_storage.Storage), command lines
+when they open the database (`SCHEMA.open(url)`). Replicas starting together take a lock
+first (a PostgreSQL advisory lock, or a lock file beside the SQLite database), so only one
+of them runs a migration and the others then find the schema current.
 
 A service's `migrations/env.py` is three lines: `from medcode_common.migrations import
 run_env; run_env()`.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -73,10 +76,44 @@ def downgrade(engine: sa.Engine, package: str, version_table: str, revision: str
             command.downgrade(alembic_config(package, version_table, conn), revision)
 
 
+@dataclass(frozen=True)
+class Schema:
+    """A service's tables: the database they live in (`DATA_DIR/<database>.sqlite3`, or
+    DATABASE_URL), the package of their Alembic migrations and their version table."""
+
+    database: str
+    migrations: str
+    version_table: str
+
+    @classmethod
+    def of(cls, service: str) -> Schema:
+        """The usual layout: `<service>.migrations`, `alembic_version_<service>`."""
+        return cls(service, f"{service}.migrations", f"alembic_version_{service}")
+
+    def upgrade(self, engine: sa.Engine, revision: str = "head") -> None:
+        upgrade(engine, self.migrations, self.version_table, revision)
+
+    def downgrade(self, engine: sa.Engine, revision: str = "base") -> None:
+        downgrade(engine, self.migrations, self.version_table, revision)
+
+    def open(self, url: str) -> sa.Engine:
+        """A new engine on `url` with the schema brought up to date (command lines, the
+        loader); the caller disposes of it."""
+        from .db import make_engine
+
+        engine = make_engine(url)
+        try:
+            self.upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine
+
+
 def run_env() -> None:
     """Body of every service's migrations/env.py. Uses the connection handed over by
-    `upgrade`; when run from the `alembic` command line instead, connects to the URL in
-    `sqlalchemy.url` of the given alembic.ini."""
+    `upgrade`; when run from the `alembic` command line instead, connects to the URL given
+    as `-x url=...` or in `sqlalchemy.url` of the given alembic.ini."""
     from alembic import context
 
     config = context.config
@@ -87,7 +124,10 @@ def run_env() -> None:
     if connection is None:
         from .db import make_engine
 
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("give the database as -x url=... or sqlalchemy.url")
+        engine = make_engine(url)
         with engine.begin() as connection:
             _run(context, connection, version_table)
         return

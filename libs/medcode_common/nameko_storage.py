@@ -1,7 +1,15 @@
-"""Nameko side of a service's database: one engine per process and database URL, schema
-migrated when the service starts, and the outbox relay that goes with it.
+"""Nameko side of a service's database, the same for every service: one engine per process
+and database URL, the schema migrated when the service starts (under the lock that keeps
+replicas from migrating at once), and the outbox relay that goes with it.
+
+    class AccountsProvider(Storage):
+        schema = storage.SCHEMA              # Schema.of("accounts")
+
+        def build(self, engine):             # what the workers get
+            return Accounts(storage.AccountStore(engine), ...)
 
     class AccountsService:
+        accounts = AccountsProvider()
         events = EventRelay("accounts", outbox)
 
         @rpc
@@ -17,19 +25,26 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, ClassVar
 
 import eventlet.semaphore
 import sqlalchemy as sa
 from nameko import config
+from nameko.extensions import DependencyProvider
 
 from .db import make_engine
+from .migrations import Schema
 from .nameko_outbox import OutboxRelay
 from .outbox import Outbox
-from .settings import load_settings
+from .settings import DatabaseSettings, read_settings
 
 log = logging.getLogger(__name__)
 
 _engines: dict[str, sa.Engine] = {}
+# Version tables this process has brought up to date, per database URL: the providers of
+# one service that share a schema (codes' store and rules) migrate it once.
+_migrated: dict[str, set[str]] = {}
+_migrating = eventlet.semaphore.Semaphore(1)
 
 # Test hook for durability tests: `MEDCODE_CRASH_AFTER_COMMIT=<service>` makes that
 # service's process exit right after a change committed and before its event is relayed.
@@ -38,8 +53,8 @@ CRASH_EXIT_STATUS = 75
 
 
 def database_url(service: str) -> str:
-    """Nameko config `DATABASE_URL` (tests), else the platform settings."""
-    return config.get("DATABASE_URL") or load_settings().database_url(service)
+    """Nameko config `DATABASE_URL` (tests), else DATABASE_URL / DATA_DIR (normalised there)."""
+    return config.get("DATABASE_URL") or read_settings(DatabaseSettings, "database configuration").database_url(service)
 
 
 def shared_engine(service: str) -> sa.Engine:
@@ -50,10 +65,50 @@ def shared_engine(service: str) -> sa.Engine:
     return engine
 
 
+def migrated_engine(schema: Schema) -> sa.Engine:
+    """The process's engine for `schema.database`, its schema brought up to date once per
+    process (replicas take turns: medcode_common.migrations)."""
+    url = database_url(schema.database)
+    engine = shared_engine(schema.database)
+    with _migrating:
+        done = _migrated.setdefault(url, set())
+        if schema.version_table not in done:
+            schema.upgrade(engine)
+            done.add(schema.version_table)
+    return engine
+
+
 def dispose_engine(service: str) -> None:
-    engine = _engines.pop(database_url(service), None)
+    url = database_url(service)
+    _migrated.pop(url, None)
+    engine = _engines.pop(url, None)
     if engine is not None:
         engine.dispose()
+
+
+class Storage(DependencyProvider):
+    """A service's database: at setup, the process's engine for `schema` (migrated), and
+    `build(engine)` once; every worker gets what `build` returned. Subclasses set `schema`
+    and override `build` (and `close`, for what `build` opened beside the engine)."""
+
+    schema: ClassVar[Schema]
+
+    def build(self, engine: sa.Engine) -> Any:
+        return engine
+
+    def close(self, built: Any) -> None:
+        """Release what `build` opened (an index, a cache); the engine is disposed after."""
+
+    def setup(self) -> None:
+        self.engine = migrated_engine(self.schema)
+        self.built = self.build(self.engine)
+
+    def get_dependency(self, worker_ctx) -> Any:
+        return self.built
+
+    def stop(self) -> None:
+        self.close(self.built)
+        dispose_engine(self.schema.database)
 
 
 class _Relay:

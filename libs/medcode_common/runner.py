@@ -3,13 +3,15 @@
     python -m medcode_common.runner codes.service:CodesService
 
 Differs from `nameko run` only in that a bad environment variable stops the process with
-a one-line message naming it (exit status 2) before anything connects, that the
-broker settings come from the same Settings the gateway uses, and that the process
+a one-line message naming it (exit status 2) before anything connects (the service's one
+settings class: the ServiceSettings subclass in its package's `config` module, e.g.
+accounts.config.AccountsSettings), and that the process
 serves its own liveness and readiness on HEALTH_PORT (medcode_common.health). SIGTERM
 stops gracefully.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
@@ -24,6 +26,25 @@ def nameko_config(settings) -> dict:
     }
 
 
+def service_settings_class(target: str) -> type:
+    """The settings class of the service `module:Class` names: the ServiceSettings subclass
+    its package's `config` module defines (ServiceSettings itself if it defines none)."""
+    from .settings import ServiceSettings
+
+    module_name = target.split(":")[0].split(".")[0] + ".config"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return ServiceSettings
+    found = [value for value in vars(module).values() if isinstance(value, type) and
+             issubclass(value, ServiceSettings) and value.__module__ == module_name]
+    if len(found) > 1:
+        raise TypeError(f"{module_name} defines several service settings classes: {found}")
+    return found[0] if found else ServiceSettings
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
@@ -33,20 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     import eventlet
 
     eventlet.monkey_patch()
-    from .settings import ConfigError, load_settings
+    from .settings import ConfigError, read_settings
 
     try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-    from .dead_letters import load_settings as dead_letter_settings
-    from .health import load_health_settings
-
-    try:
-        health_settings = load_health_settings()
-        dead_letter_settings()
+        settings_class = service_settings_class(argv[0])
+        settings = read_settings(settings_class, f"{argv[0].split('.')[0]} configuration",
+                                 show_values=not settings_class.DEV_SECRETS)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -58,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     instrument_nameko(argv[0].split(".")[0])
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    run(argv[0], settings.AMQP_URI, health_settings)
+    run(argv[0], settings.AMQP_URI, settings)
     return 0
 
 

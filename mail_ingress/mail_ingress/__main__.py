@@ -6,27 +6,24 @@ import logging
 import signal
 import sys
 
-from medcode_common.db import make_engine
-from medcode_common.migrations import upgrade
-from medcode_common.settings import ConfigError, load_settings
+from medcode_common.settings import ConfigError
 
 from .processor import Processor
 from .server import IngressHandler, start_listener
 from .settings import load_mail_settings
-from .store import MIGRATIONS, VERSION_TABLE, MailStore
+from .store import SCHEMA, MailStore
 
 log = logging.getLogger("mail_ingress")
 
 
-async def serve(platform, settings) -> None:
+async def serve(settings) -> None:
     from gateway.rpc import RpcClient  # the platform's asyncio Nameko RPC client
 
-    engine = make_engine(platform.database_url("mail_ingress"))
-    await asyncio.to_thread(upgrade, engine, MIGRATIONS, VERSION_TABLE)
+    engine = await asyncio.to_thread(SCHEMA.open, settings.database_url(SCHEMA.database))
     store = MailStore(engine)
-    rpc = RpcClient(platform.AMQP_URI, timeout=platform.RPC_TIMEOUT, caller="mail-ingress")
+    rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT, caller="mail-ingress")
     await rpc.start()
-    processor = Processor(store, rpc, settings, platform.SMTP_RELAY, ask_timeout=settings.MAIL_ASK_TIMEOUT)
+    processor = Processor(store, rpc, settings, settings.SMTP_RELAY, ask_timeout=settings.MAIL_ASK_TIMEOUT)
     handler = IngressHandler(store, settings.ASK_ADDRESS, settings.MAIL_MAX_BYTES, processor.wakeup.set)
     server = await start_listener(handler, settings.SMTP_HOST, settings.SMTP_PORT, settings.MAIL_MAX_BYTES)
     stop = asyncio.Event()
@@ -45,7 +42,6 @@ async def serve(platform, settings) -> None:
 
 def main() -> int:
     try:
-        platform = load_settings()
         settings = load_mail_settings()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -53,7 +49,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # aiosmtpd logs every SMTP command at INFO, addresses included: personal data.
     logging.getLogger("mail.log").setLevel(logging.WARNING)
-    asyncio.run(serve(platform, settings))
+    asyncio.run(serve(settings))
     return 0
 
 

@@ -1,17 +1,15 @@
-"""Settings of the mail ingress, read from environment variables (beside the platform's
-AMQP_URI, DATA_DIR, DATABASE_URL, SMTP_RELAY and RPC_TIMEOUT)."""
+"""Settings of the mail ingress process, read from environment variables: the shared
+pieces (AMQP_URI and RPC_TIMEOUT, DATA_DIR and DATABASE_URL, SMTP_RELAY) and its own."""
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medcode_common.settings import read_settings
+from medcode_common.settings import DatabaseSettings, MailRelaySettings, RpcClientSettings, read_settings
 
 from .parsing import valid_address
 
 
-class MailIngressSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+class MailIngressSettings(RpcClientSettings, DatabaseSettings, MailRelaySettings):
 
     SMTP_HOST: str = "127.0.0.1"
     SMTP_PORT: int = Field(default=2525, ge=1, le=65535)

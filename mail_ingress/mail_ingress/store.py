@@ -14,10 +14,12 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from medcode_common.migrations import Schema
 from medcode_common.transactions import insert_ignoring_duplicates
 
-VERSION_TABLE = "alembic_version_mail_ingress"
-MIGRATIONS = "mail_ingress.migrations"
+SCHEMA = Schema.of("mail_ingress")  # mail_ingress.migrations, alembic_version_mail_ingress
+VERSION_TABLE = SCHEMA.version_table
+MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

@@ -8,9 +8,7 @@ import sys
 
 import typer
 
-from medcode_common.db import make_engine
-from medcode_common.migrations import upgrade
-from medcode_common.settings import ConfigError, load_settings
+from medcode_common.settings import ConfigError
 from medcode_contracts import accounts as contract
 from medcode_contracts.errors import PlatformError
 
@@ -30,14 +28,12 @@ def main() -> None:
 def make_admin(email: str = typer.Argument(..., help="email address of an existing account")) -> None:
     """Give an existing account the ADMIN role."""
     try:
-        url = load_settings().database_url(contract.SERVICE)
         settings = load_accounts_settings()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
-    engine = make_engine(url)
+    engine = storage.SCHEMA.open(settings.database_url(contract.SERVICE))
     try:
-        upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
         # No password hashing or tokens needed here: only the store is used.
         accounts = Accounts(storage.AccountStore(engine), passwords=None, tokens=None, settings=settings)
         account = accounts.make_admin(email)

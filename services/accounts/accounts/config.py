@@ -1,26 +1,16 @@
-"""Settings of the accounts service, read from environment variables."""
+"""Settings of the accounts service process, read from environment variables."""
 from __future__ import annotations
 
-from enum import Enum
+from pydantic import Field
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from medcode_common.settings import read_settings
+from medcode_common.settings import ServiceSettings, read_settings
 
 DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
 
 
-class Environment(str, Enum):
-    DEVELOPMENT = "development"
-    TEST = "test"
-    PRODUCTION = "production"
+class AccountsSettings(ServiceSettings):
+    DEV_SECRETS = {"TOKEN_SECRET": DEV_TOKEN_SECRET}  # refused in production
 
-
-class AccountsSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
-
-    ENVIRONMENT: Environment = Environment.DEVELOPMENT
     TOKEN_SECRET: str = DEV_TOKEN_SECRET
     TOKEN_TTL_SECONDS: int = Field(default=7 * 24 * 3600, ge=60, le=90 * 24 * 3600)
     # argon2id cost (argon2-cffi's defaults, RFC 9106 low-memory profile); tests lower them.
@@ -46,15 +36,6 @@ class AccountsSettings(BaseSettings):
     # address per UTC day.
     REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR: int = Field(default=20, ge=1)
     ACCOUNTS_PER_ADDRESS_PER_DAY: int = Field(default=5, ge=1)
-
-    @model_validator(mode="after")
-    def _refuse_dev_secret_in_production(self):
-        if self.ENVIRONMENT is Environment.PRODUCTION:
-            if self.TOKEN_SECRET == DEV_TOKEN_SECRET:
-                raise ValueError("TOKEN_SECRET must be set in production (e.g. openssl rand -hex 32)")
-            if len(self.TOKEN_SECRET) < 32:
-                raise ValueError("TOKEN_SECRET must be at least 32 characters in production")
-        return self
 
 
 def load_accounts_settings(**overrides) -> AccountsSettings:

@@ -6,10 +6,7 @@ from datetime import timedelta
 
 from eventlet import tpool
 from eventlet.semaphore import Semaphore
-from nameko.extensions import DependencyProvider
-
-from medcode_common.migrations import upgrade
-from medcode_common.nameko_storage import EventRelay, dispose_engine, shared_engine
+from medcode_common.nameko_storage import EventRelay, Storage
 from medcode_contracts import accounts as contract
 
 from . import storage
@@ -23,24 +20,18 @@ def build_accounts(engine, settings, run_blocking=None, slots=None) -> Accounts:
     return Accounts(storage.AccountStore(engine), passwords, tokens, settings)
 
 
-class AccountsProvider(DependencyProvider):
+class AccountsProvider(Storage):
     """Migrates the schema at start and hands every worker the same `Accounts`."""
 
-    def setup(self):
+    schema = storage.SCHEMA
+
+    def build(self, engine) -> Accounts:
         settings = load_accounts_settings()
-        engine = shared_engine(contract.SERVICE)
-        upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
         # argon2 takes tens of milliseconds of CPU: run it in a real thread so other
         # green threads (e.g. `authenticate`) keep being served meanwhile.
         # A green semaphore: the waiting workers yield to the others instead of blocking the hub.
-        self.accounts = build_accounts(engine, settings, run_blocking=tpool.execute,
-                                       slots=Semaphore(settings.ARGON2_MAX_CONCURRENT))
-
-    def stop(self):
-        dispose_engine(contract.SERVICE)
-
-    def get_dependency(self, worker_ctx):
-        return self.accounts
+        return build_accounts(engine, settings, run_blocking=tpool.execute,
+                              slots=Semaphore(settings.ARGON2_MAX_CONCURRENT))
 
 
 def account_events() -> EventRelay:

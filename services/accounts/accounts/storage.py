@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from medcode_common.migrations import Schema
 from medcode_common.outbox import Outbox, outbox_table
 from medcode_common.transactions import insert_ignoring_duplicates, lock_rows, serialized_transaction
 from medcode_contracts import events
@@ -19,8 +20,9 @@ from .domain import AccountRecord, LoginThrottle, TokenClaims
 
 PREFIX = "accounts"
 MAX_COUNTER_WINDOW = 86400  # the longest window of a rate counter (new accounts per day)
-VERSION_TABLE = "alembic_version_accounts"
-MIGRATIONS = "accounts.migrations"
+SCHEMA = Schema.of("accounts")  # accounts.migrations, alembic_version_accounts
+VERSION_TABLE = SCHEMA.version_table
+MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

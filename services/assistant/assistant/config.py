@@ -1,14 +1,13 @@
-"""Settings of the assistant service, read from environment variables."""
+"""Settings of the assistant service process, read from environment variables."""
 from __future__ import annotations
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medcode_common.settings import read_settings
+from medcode_common.settings import MirrorSettings, ServiceSettings, read_settings
 
 
-class AssistantSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+class AssistantSettings(ServiceSettings, MirrorSettings):
+    """The documents and lab NCDs come from DATA_MIRROR."""
 
     # Where an answer links each code it names; {system} and {code} are filled in.
     ASSISTANT_CODE_URL: str = "http://127.0.0.1:8000/code/{system}/{code}"

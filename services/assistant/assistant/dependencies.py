@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
 
-from medcode_common.migrations import upgrade
-from medcode_common.nameko_storage import EventRelay, dispose_engine, shared_engine
-from medcode_common.settings import load_settings
+from medcode_common.nameko_storage import EventRelay, Storage
 from medcode_contracts import assistant as contract
 
 from . import storage
@@ -33,25 +31,19 @@ class Knowledge:
         return Composer(CodesFacts(codes_rpc, self.rpc_timeout), self.library, self.ncds, self.code_url)
 
 
-class AssistantProvider(DependencyProvider):
+class AssistantProvider(Storage):
     """Migrates the schema at start and hands every worker the same `Assistant`."""
 
-    def setup(self):
-        engine = shared_engine(contract.SERVICE)
-        upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
-        self.assistant = Assistant(storage.ConversationStore(engine))
+    schema = storage.SCHEMA
 
-    def stop(self):
-        dispose_engine(contract.SERVICE)
-
-    def get_dependency(self, worker_ctx):
-        return self.assistant
+    def build(self, engine) -> Assistant:
+        return Assistant(storage.ConversationStore(engine))
 
 
 class KnowledgeProvider(DependencyProvider):
     def setup(self):
-        mirror = load_settings().DATA_MIRROR
         settings = load_assistant_settings()
+        mirror = settings.DATA_MIRROR
         self.knowledge = Knowledge(Library.from_mirror(mirror), LabNcds.from_mirror(mirror),
                                    settings.ASSISTANT_CODE_URL, settings.ASSISTANT_RPC_TIMEOUT)
 

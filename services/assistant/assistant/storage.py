@@ -14,14 +14,16 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
+from medcode_common.migrations import Schema
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
 from medcode_common.transactions import insert_ignoring_duplicates
 from medcode_contracts import events
 from medcode_contracts.assistant import Answer, Channel, Message
 
 PREFIX = "assistant"
-VERSION_TABLE = "alembic_version_assistant"
-MIGRATIONS = "assistant.migrations"
+SCHEMA = Schema.of("assistant")  # assistant.migrations, alembic_version_assistant
+VERSION_TABLE = SCHEMA.version_table
+MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

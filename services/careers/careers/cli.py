@@ -34,20 +34,16 @@ def _through_service(settings) -> int | None:
 
 
 def _directly(settings) -> int:
-    from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
     from medcode_contracts import careers as contract
 
     from . import storage
-    from .config import load_careers_settings
     from .domain import Careers
     from .search import make_index
 
-    engine = make_engine(settings.database_url(contract.SERVICE))
+    engine = storage.SCHEMA.open(settings.database_url(contract.SERVICE))
     index = make_index(settings)
     try:
-        upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
-        return Careers(storage.CareerStore(engine), index, load_careers_settings()).post_demo_jobs()
+        return Careers(storage.CareerStore(engine), index, settings).post_demo_jobs()
     finally:
         index.close()
         engine.dispose()
@@ -58,10 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     if argv != ["demo-data"]:
         print("usage: python -m careers.cli demo-data", file=sys.stderr)
         return 2
-    from medcode_common.settings import ConfigError, load_settings
+    from medcode_common.settings import ConfigError
+
+    from .config import load_careers_settings
 
     try:
-        settings = load_settings()
+        settings = load_careers_settings()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

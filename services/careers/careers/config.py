@@ -1,14 +1,14 @@
-"""Settings of the careers service, read from environment variables."""
+"""Settings of the careers service process (and its command line), read from environment
+variables."""
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from medcode_common.settings import read_settings
+from medcode_common.settings import MailRelaySettings, SearchSettings, ServiceSettings, read_settings
 
 
-class CareersSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
+class CareersSettings(ServiceSettings, SearchSettings, MailRelaySettings):
+    """The job index (SEARCH_BACKEND), where alert mails go (SMTP_RELAY), and the board's own knobs."""
 
     # Post the sample jobs (careers.sample_data) at start when the board has no open job.
     CAREERS_DEMO_DATA: bool = True

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
+from medcode_common.migrations import Schema
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
 from medcode_common.transactions import insert_ignoring_duplicates, serialized_transaction
 from medcode_contracts import careers as contract
@@ -23,8 +24,9 @@ from medcode_contracts import events
 from medcode_contracts.errors import Conflict
 
 PREFIX = "careers"
-VERSION_TABLE = "alembic_version_careers"
-MIGRATIONS = "careers.migrations"
+SCHEMA = Schema.of("careers")  # careers.migrations, alembic_version_careers
+VERSION_TABLE = SCHEMA.version_table
+MIGRATIONS = SCHEMA.migrations
 TZ = sa.DateTime(timezone=True)
 
 metadata = sa.MetaData()

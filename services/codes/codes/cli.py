@@ -18,7 +18,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from medcode_common.settings import ConfigError, load_settings
+from medcode_common.settings import ConfigError
 from medcode_contracts.codes import CodeSystem
 
 from .release_files import MalformedRelease
@@ -34,8 +34,10 @@ def _fail(message: str) -> None:
 
 
 def _settings():
+    from .config import load_loader_settings
+
     try:
-        return load_settings()
+        return load_loader_settings()
     except ConfigError as exc:
         _fail(str(exc))
 

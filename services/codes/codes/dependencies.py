@@ -1,48 +1,26 @@
 """Nameko dependency providers of the codes service: the edition store, the search index
 and the relay of `edition_loaded` events. Each reads the platform settings in `setup()`
-(never at import), so a container starts with whatever environment it is given."""
+(never at import), so a container starts with whatever environment it is given. The store,
+the relay and the coding rules (rules.provider) share the process's engine of the codes
+database (medcode_common.nameko_storage), like every service's."""
 from __future__ import annotations
-
-import threading
 
 from nameko.extensions import DependencyProvider
 
-from medcode_common.db import make_engine
-from medcode_common.nameko_outbox import OutboxRelay
-from medcode_common.settings import load_settings, read_settings
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from medcode_common.nameko_storage import EventRelay, Storage
 
+from .config import load_codes_settings
 from .page_cache import PageCache
-from .storage import OUTBOX, CodeStore
-
-# One engine per database URL and process, shared by the providers below.
-_engines: dict[str, object] = {}
-_engines_lock = threading.Lock()
+from .storage import OUTBOX, SCHEMA, CodeStore
 
 
-def _engine(url: str):
-    with _engines_lock:
-        if url not in _engines:
-            _engines[url] = make_engine(url)
-        return _engines[url]
-
-
-class CodeStoreProvider(DependencyProvider):
+class CodeStoreProvider(Storage):
     """The edition store (migrated to the latest schema at start)."""
 
-    store: CodeStore
+    schema = SCHEMA
 
-    def setup(self):
-        settings = load_settings()
-        self.store = CodeStore(_engine(settings.database_url("codes")))
-        self.store.migrate()
-
-    def get_dependency(self, worker_ctx) -> CodeStore:
-        return self.store
-
-    def stop(self):
-        self.store.engine.dispose()  # closes pooled connections; the engine reopens on use
+    def build(self, engine) -> CodeStore:
+        return CodeStore(engine)
 
 
 class CodeSearchIndex(DependencyProvider):
@@ -51,7 +29,7 @@ class CodeSearchIndex(DependencyProvider):
     def setup(self):
         from .search import make_backend
 
-        self.backend = make_backend(load_settings())
+        self.backend = make_backend(load_codes_settings())
 
     def get_dependency(self, worker_ctx):
         return self.backend
@@ -70,33 +48,19 @@ class CodeSearchIndex(DependencyProvider):
         self.backend.close()
 
 
-class EditionEvents(OutboxRelay):
+class EditionEvents(EventRelay):
     """Calling it publishes the pending `edition_loaded` events of the store's outbox on
     `codes.events` (the loader writes them; the service's timer relays them)."""
 
     def __init__(self):
-        super().__init__(get_engine=self._get_engine, outbox=OUTBOX)
-        self._url: str | None = None
-
-    def setup(self):
-        self._url = load_settings().database_url("codes")
-        super().setup()
-
-    def _get_engine(self):
-        return _engine(self._url)
-
-
-class PageCacheSettings(BaseSettings):
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
-
-    CODES_PAGE_CACHE_SIZE: int = Field(default=20000, ge=1)  # code pages kept per codes process
+        super().__init__(SCHEMA.database, OUTBOX)
 
 
 class CodePageCache(DependencyProvider):
     """One PageCache per service process, shared by its workers."""
 
     def setup(self):
-        self.cache = PageCache(maxsize=read_settings(PageCacheSettings, "codes configuration").CODES_PAGE_CACHE_SIZE)
+        self.cache = PageCache(maxsize=load_codes_settings().CODES_PAGE_CACHE_SIZE)
 
     def get_dependency(self, worker_ctx) -> PageCache:
         return self.cache
@@ -109,7 +73,7 @@ class PcsDefinitionsProvider(DependencyProvider):
     def setup(self):
         from .description import load_definitions
 
-        self.definitions = load_definitions(load_settings().DATA_MIRROR)
+        self.definitions = load_definitions(load_codes_settings().DATA_MIRROR)
 
     def get_dependency(self, worker_ctx):
         return self.definitions

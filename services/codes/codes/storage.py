@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
+from medcode_common.migrations import Schema
 from medcode_common.outbox import Outbox, outbox_table
 from medcode_contracts.codes import (
     CodeNotes, CodePage, CodeRef, CodeSummary, CodeSystem, Edition, EditionInfo,
@@ -30,6 +29,7 @@ from medcode_contracts.events import EditionLoaded
 
 from .domain import CodeRecord, EditionMeta, code_key
 
+SCHEMA = Schema.of("codes")  # codes.migrations, alembic_version_codes (the coding rules' tables too)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Mirror of migrations/versions/0001_code_sets.py, for queries.
@@ -127,12 +127,9 @@ class CodeStore:
 
     # -- schema -----------------------------------------------------------------------
     def migrate(self) -> None:
-        """Bring the schema to the latest Alembic revision (alembic_version_codes)."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        """Bring the schema to the latest Alembic revision, under the lock every service
+        takes (medcode_common.migrations), so the loader and replicas never migrate at once."""
+        SCHEMA.upgrade(self.engine)
 
     # -- editions ---------------------------------------------------------------------
     def current_editions(self) -> list[EditionInfo]:

@@ -1,16 +1,13 @@
-"""Settings of the metering service, read from environment variables."""
+"""Settings of the metering service process, read from environment variables."""
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationInfo, field_validator
 
-from medcode_common.settings import read_settings
+from medcode_common.settings import ServiceSettings, read_settings
 
 
-class MeteringSettings(BaseSettings):
+class MeteringSettings(ServiceSettings):
     """Quotas per plan and period. An empty value (e.g. METERING_PRO_VIEWS=) means unlimited."""
-
-    model_config = SettingsConfigDict(case_sensitive=True, extra="ignore")
 
     METERING_GUEST_VIEWS: int | None = Field(default=1, ge=0)
     METERING_FREE_VIEWS: int | None = Field(default=6, ge=0)   # in all, the guest's view included
@@ -37,8 +34,10 @@ class MeteringSettings(BaseSettings):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _empty_is_unlimited(cls, value):
-        return None if isinstance(value, str) and not value.strip() else value
+    def _empty_is_unlimited(cls, value, info: ValidationInfo):
+        if info.field_name and info.field_name.startswith("METERING_") and isinstance(value, str) and not value.strip():
+            return None
+        return value
 
 
 def load_metering_settings(**overrides) -> MeteringSettings:

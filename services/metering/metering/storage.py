@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from medcode_common.migrations import Schema
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
 from medcode_common.transactions import insert_ignoring_duplicates, lock_rows, serialized_transaction
 from medcode_contracts import events
@@ -23,8 +24,9 @@ from medcode_contracts.metering import ClaimDecision, Meter, QuestionDecision, V
 from .domain import Outcome, Quotas, current_period_start, decide_view, remaining, subject_key, utc_day
 
 PREFIX = "metering"
-VERSION_TABLE = "alembic_version_metering"
-MIGRATIONS = "metering.migrations"
+SCHEMA = Schema.of("metering")  # metering.migrations, alembic_version_metering
+VERSION_TABLE = SCHEMA.version_table
+MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

@@ -20,7 +20,7 @@ from medcode_contracts.errors import BadRequest
 from . import analysis
 
 if TYPE_CHECKING:
-    from medcode_common.settings import Settings
+    from medcode_common.settings import SearchSettings
 
 NO_PAY = -1  # pay of a job that states no salary: never meets a minimum
 
@@ -154,7 +154,7 @@ class JobIndex(Protocol):
         ...
 
 
-def make_index(settings: Settings) -> JobIndex:
+def make_index(settings: SearchSettings) -> JobIndex:
     """The engine SEARCH_BACKEND names: embedded tantivy under DATA_DIR/search/careers
     (default) or Elasticsearch at ELASTICSEARCH_URL."""
     from medcode_common.settings import SearchBackend as Kind

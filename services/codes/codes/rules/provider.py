@@ -4,34 +4,27 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from nameko.extensions import DependencyProvider
 
-from medcode_common.db import make_engine
-from medcode_common.settings import load_settings
+from medcode_common.nameko_storage import Storage
 
+from ..storage import SCHEMA
 from .engine import CodingRules
 from .storage import RulesStore
 
 log = logging.getLogger(__name__)
 
 
-class CodingRulesProvider(DependencyProvider):
-    """One CodingRules (store + in-process cache) per container, on the codes database.
-    The schema comes from the codes migrations, which CodeStoreProvider runs at start."""
+class CodingRulesProvider(Storage):
+    """One CodingRules (store + in-process cache) per container, on the process's engine of
+    the codes database; the codes migrations (run once per process) make its tables."""
 
-    rules: CodingRules
+    schema = SCHEMA
 
-    def setup(self):
-        settings = load_settings()
-        self.rules = CodingRules(RulesStore(make_engine(settings.database_url("codes"))))
+    def build(self, engine) -> CodingRules:
+        rules = CodingRules(RulesStore(engine))
         try:
             # Build the cache before the first request: on a busy machine it takes seconds.
-            self.rules.snapshot()
-        except sa.exc.SQLAlchemyError as exc:   # schema not migrated yet: the first request builds it
+            rules.snapshot()
+        except sa.exc.SQLAlchemyError as exc:   # the database is away: the first request builds it
             log.info("coding rules not cached at start (%s)", type(exc).__name__)
-
-    def get_dependency(self, worker_ctx) -> CodingRules:
-        return self.rules
-
-    def stop(self):
-        self.rules.store.engine.dispose()
+        return rules
