@@ -1,153 +1,95 @@
-"""Loading the NCCI PTP practitioner table with the platform's loader beside plain SQLite,
-and a 10-line claim check beside one indexed pair lookup in plain SQLite.
+"""Load benchmark: the NCCI PTP practitioner table (2.5 M rows) loaded by the codes service's
+loader, against plain `sqlite3` executemany + index of the same file, in the same run.
 
-    .venv/bin/python -m benchmarks.load_bench
+    .venv/bin/python -m benchmarks.load_bench [--database-url URL]
 
-`make bench` (benchmarks/run.py) calls measure_ptp_load() and measure_claim_check().
-The plain-SQLite baseline is the floor of the storage engine: the same file read with
-the csv module, `executemany` of tuples into a table with the same columns in one
-transaction, then the same two indexes the platform's table has.
+`measure_ptp_load()` is what `make bench` calls (the interface issue 13 item 4's loader
+work keeps). Reads DATA_MIRROR (or ../shared/data).
 """
 from __future__ import annotations
 
+import argparse
 import csv
 import gzip
 import os
 import sqlite3
-import statistics
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.rules_bench import CLAIM, MUE, PTP
-
-PLAIN_DB = "plain.sqlite3"
-PLATFORM_DB = "codes.sqlite3"
+PTP = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 
 
-@dataclass(frozen=True)
-class PtpLoad:
-    rows: int
-    loader_seconds: float       # the platform's loader (RulesStore.load), into a fresh database
-    sqlite_seconds: float       # plain SQLite executemany + index
-
-
-@dataclass(frozen=True)
-class ClaimCheck:
-    lines: int
-    findings: int
-    service_p50_ms: float       # CodingRules.check_claim, in-process
-    sqlite_p50_ms: float        # the claim's pairs in one indexed query on the plain table
-
-
-def mirror() -> Path:
+def default_mirror() -> Path:
     return Path(os.environ.get("DATA_MIRROR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 
 
-def plain_sqlite_load(ptp_file: Path, database: Path) -> int:
-    """The floor: tuples straight from the CSV into SQLite, indexes built after the rows."""
+def plain_sqlite_load(path: Path, database: Path) -> tuple[int, float]:
+    """The floor: csv.reader rows straight into sqlite3 executemany in one transaction,
+    then the same two indexes as rule_ptp_edits. Returns (rows, seconds)."""
+    started = time.perf_counter()
     connection = sqlite3.connect(database)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("CREATE TABLE ptp (setting TEXT NOT NULL, column1 TEXT NOT NULL, column2 TEXT NOT NULL, "
-                       "effective_from TEXT, deleted_on TEXT, modifier_indicator INTEGER NOT NULL, rationale TEXT)")
-    with gzip.open(ptp_file, "rt", newline="") as text:
+    connection.execute("CREATE TABLE ptp (edition_id INTEGER, setting TEXT, column1 TEXT, column2 TEXT, "
+                       "effective_from TEXT, deleted_on TEXT, modifier_indicator INTEGER, rationale TEXT)")
+    with gzip.open(path, "rt", encoding="utf-8", newline="") as text:
         rows = csv.reader(text)
-        next(rows)   # header: column_1, column_2, deletion_date, modifier_indicator, ptp_edit_rationale
+        width = len(next(rows))
+        deleted = width - 3   # the deletion date, then modifier indicator and rationale
+        values = ((r[0], r[1], None if r[deleted] == "*" else r[deleted], r[deleted + 1], r[deleted + 2])
+                  for r in rows)
         with connection:
-            connection.executemany(
-                "INSERT INTO ptp VALUES ('practitioner', ?, ?, NULL, ?, ?, ?)",
-                ((r[0], r[1], None if r[2] == "*" else r[2], int(r[3]), r[4] or None) for r in rows))
-            connection.execute("CREATE INDEX ix_ptp_pair ON ptp (setting, column1, column2)")
-            connection.execute("CREATE INDEX ix_ptp_column2 ON ptp (setting, column2)")
-    count = connection.execute("SELECT count(*) FROM ptp").fetchone()[0]
+            cursor = connection.executemany("INSERT INTO ptp VALUES (1, 'practitioner', ?, ?, NULL, ?, ?, ?)", values)
+            count = cursor.rowcount
+            connection.execute("CREATE INDEX ptp_pair ON ptp (setting, column1, column2)")
+            connection.execute("CREATE INDEX ptp_column2 ON ptp (setting, column2)")
     connection.close()
-    return count
+    return count, time.perf_counter() - started
 
 
-def platform_load(ptp_file: Path, database: Path, mue_file: Path | None = None) -> tuple[int, float]:
-    """The platform's loader into a fresh SQLite database: (rows, seconds). The MUE table
-    is loaded after the timing, so that a claim check can run on the result."""
+def service_load(path: Path, database_url: str) -> tuple[int, float]:
+    """The codes service's own loader (RulesStore.load, as `codes.cli load` runs it) into a
+    freshly migrated database. Returns (rows, seconds)."""
     from codes.rules import readers
     from codes.rules.storage import RulesStore
     from codes.storage import CodeStore
     from medcode_common.db import make_engine
 
-    engine = make_engine(f"sqlite:///{database}")
-    CodeStore(engine).migrate()
-    store = RulesStore(engine)
-    started = time.perf_counter()
-    result = store.load(kind="PTP", setting="practitioner", name="bench", source=PTP,
-                        fingerprint=f"bench-{time.time()}", rows=readers.read_ptp(ptp_file))
-    seconds = time.perf_counter() - started
-    if mue_file is not None:
-        store.load(kind="MUE", setting="practitioner", name="bench", source=MUE,
-                   fingerprint=f"bench-{time.time()}", rows=readers.read_mue(mue_file))
-    engine.dispose()
-    return result.edition.counts["rule_ptp_edits"], seconds
+    engine = make_engine(database_url)
+    try:
+        CodeStore(engine).migrate()
+        store = RulesStore(engine)
+        started = time.perf_counter()
+        result = store.load(kind="PTP", setting="practitioner", name="bench", source=path.name,
+                            fingerprint=f"bench-{time.time()}", rows=readers.read_ptp(path))
+        return result.edition.counts["rule_ptp_edits"], time.perf_counter() - started
+    finally:
+        engine.dispose()
 
 
-def measure_ptp_load(data_mirror: Path | None = None, workdir: Path | None = None) -> PtpLoad:
-    """Both loads of the same file, one after the other, into fresh files under `workdir`
-    (which keeps them for measure_claim_check; a temporary directory when None)."""
-    data_mirror = data_mirror or mirror()
+def measure_ptp_load(mirror: Path | None = None, database_url: str | None = None) -> dict:
+    """Seconds to load the PTP practitioner table with our loader and with plain sqlite3,
+    measured one after the other in this run: {"rows", "service_seconds",
+    "sqlite_seconds", "ratio", "database"}. `database_url` (default: a fresh SQLite file)
+    is where our loader writes; the baseline is always plain SQLite."""
+    path = (mirror or default_mirror()) / PTP
     with tempfile.TemporaryDirectory() as tmp:
-        folder = workdir or Path(tmp)
-        for name in (PLAIN_DB, PLATFORM_DB):
-            for suffix in ("", "-wal", "-shm"):
-                (folder / f"{name}{suffix}").unlink(missing_ok=True)
-        started = time.perf_counter()
-        plain_rows = plain_sqlite_load(data_mirror / PTP, folder / PLAIN_DB)
-        sqlite_seconds = time.perf_counter() - started
-        rows, loader_seconds = platform_load(data_mirror / PTP, folder / PLATFORM_DB, data_mirror / MUE)
-    if rows != plain_rows:
-        raise RuntimeError(f"the platform loaded {rows:,} PTP rows, plain SQLite {plain_rows:,}")
-    return PtpLoad(rows=rows, loader_seconds=loader_seconds, sqlite_seconds=sqlite_seconds)
-
-
-def _p50_ms(call, runs: int) -> float:
-    call()   # warm caches
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        timings.append(time.perf_counter() - started)
-    return statistics.median(timings) * 1000
-
-
-def measure_claim_check(workdir: Path, runs: int = 2000) -> ClaimCheck:
-    """check_claim on the database measure_ptp_load(workdir=...) left, beside the claim's
-    pairs looked up in one indexed query on the plain table."""
-    from codes.rules.engine import CodingRules
-    from codes.rules.storage import RulesStore
-    from medcode_common.db import make_engine
-
-    engine = make_engine(f"sqlite:///{workdir / PLATFORM_DB}")
-    rules = CodingRules(RulesStore(engine))
-    findings = len(rules.check_claim(CLAIM).findings)
-    service = _p50_ms(lambda: rules.check_claim(CLAIM), runs)
-    engine.dispose()
-
-    lines: list[dict] = CLAIM["lines"]  # type: ignore[assignment]
-    codes = sorted({line["code"] for line in lines})
-    marks = ",".join("?" * len(codes))
-    pairs = (f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale FROM ptp "
-             f"WHERE setting = 'practitioner' AND column1 IN ({marks}) AND column2 IN ({marks})")
-    connection = sqlite3.connect(workdir / PLAIN_DB)
-    plain = _p50_ms(lambda: connection.execute(pairs, codes + codes).fetchall(), runs)
-    connection.close()
-    return ClaimCheck(lines=len(lines), findings=findings, service_p50_ms=service, sqlite_p50_ms=plain)
+        floor_rows, floor_seconds = plain_sqlite_load(path, Path(tmp) / "plain.sqlite3")
+        url = database_url or f"sqlite:///{Path(tmp) / 'codes.sqlite3'}"
+        rows, seconds = service_load(path, url)
+    if rows != floor_rows:
+        raise RuntimeError(f"the loader wrote {rows:,} rows, plain sqlite3 {floor_rows:,}")
+    return {"rows": rows, "service_seconds": seconds, "sqlite_seconds": floor_seconds,
+            "ratio": seconds / floor_seconds, "database": url.split(":", 1)[0]}
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        load = measure_ptp_load(workdir=Path(tmp))
-        print(f"PTP practitioner, {load.rows:,} rows: platform loader {load.loader_seconds:.1f} s, "
-              f"plain SQLite executemany + index {load.sqlite_seconds:.1f} s "
-              f"({load.loader_seconds / load.sqlite_seconds:.2f}x)")
-        check = measure_claim_check(Path(tmp))
-        print(f"check_claim {check.lines} lines ({check.findings} findings): p50 {check.service_p50_ms:.3f} ms "
-              f"in the service, plain SQLite pair lookup {check.sqlite_p50_ms:.3f} ms")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--database-url", help="where our loader writes (default: a temporary SQLite file)")
+    args = parser.parse_args()
+    found = measure_ptp_load(database_url=args.database_url)
+    print(f"NCCI PTP practitioner load, {found['rows']:,} rows: {found['service_seconds']:.1f} s "
+          f"({found['database']}); plain sqlite3 executemany + index {found['sqlite_seconds']:.1f} s; "
+          f"ratio {found['ratio']:.2f}x (goal <= 1.5x)")
 
 
 if __name__ == "__main__":

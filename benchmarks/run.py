@@ -12,8 +12,9 @@ run on the same machine, printed as a table and written to var/bench/latest.json
    load from Python: wrk speaks HTTP, not AMQP.
 4. RSS of every process again, idle after that load; then the stack stops.
 5. In-process: search in the codes process's engine beside a plain tantivy query on the
-   same index; the NCCI PTP load beside plain SQLite; check_claim beside one indexed pair
-   lookup (benchmarks.load_bench); the per-query search section (benchmarks.search_bench).
+   same index; the NCCI PTP load beside plain SQLite (benchmarks.load_bench); check_claim
+   beside one indexed pair lookup (benchmarks.claim_bench); the per-query search section
+   (benchmarks.search_bench).
 
 BENCH_SECONDS (default 8) is the length of each load measurement. BENCH_DATA_DIR reuses a
 data directory (loaded when needed; the "first make run" row is measured only when it
@@ -22,8 +23,10 @@ starts empty). Nothing is asserted: the table says whether each goal holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -31,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -39,7 +42,7 @@ from gateway.testing import RABBIT_API, Vhost, free_port
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
 
-from benchmarks import load_bench, memory, report, rules_bench, search_bench, wrk
+from benchmarks import claim_bench, load_bench, memory, report, rules_bench, search_bench, wrk
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
 LATEST = Path(os.environ.get("BENCH_OUTPUT", "var/bench/latest.json"))
@@ -79,21 +82,47 @@ def distinct_queries() -> list[str]:
 
 
 # -- the stack ---------------------------------------------------------------------------
-def first_run(env: dict, base_url: str) -> tuple[Platform, float]:
+def first_run(env: dict, base_url: str, log: Path) -> tuple[Platform, float]:
     """Load the data directory as `make run` does, start the stack, wait for /readyz."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, *FIRST_RUN_LOAD], env=env, check=True, stdout=subprocess.DEVNULL)
     platform = Platform(env=env)
-    platform.start()
+    with output_to(log):
+        loaded = subprocess.run([sys.executable, *FIRST_RUN_LOAD], env=env, check=False)
+        if loaded.returncode == 0:
+            platform.start()
+    if loaded.returncode != 0:
+        raise RuntimeError(f"loading the code sets failed (exit status {loaded.returncode}); see {log}")
     if not platform.wait_ready(f"{base_url}/readyz"):
         platform.stop()
-        raise RuntimeError(f"the stack did not become ready (exited: {', '.join(platform.dead()) or 'none'})")
+        raise RuntimeError(f"the stack did not become ready (exited: {', '.join(platform.dead()) or 'none'}); "
+                           f"see {log}")
     return platform, time.perf_counter() - started
 
 
-def rss(platform: Platform) -> dict[str, float]:
+def rss(platform: Platform, when: str) -> dict[str, float]:
     time.sleep(SETTLE_SECONDS)
-    return memory.rss_by_name({name: proc.pid for name, proc in platform.children.items()})
+    sizes = memory.rss_by_name({name: proc.pid for name, proc in platform.children.items()})
+    print(f"  RSS {when}: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sizes.items()), flush=True)
+    return sizes
+
+
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """The processes started inside inherit `log` as stdout and stderr, so the stack's logs
+    go there instead of between the bench's lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log.open("ab") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], None]]:
@@ -108,7 +137,7 @@ def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], N
         token, account_id = body["data"]["register"]["token"], body["data"]["register"]["account"]["id"]
         session, csrf = answer.cookies.get("medcode_session"), answer.cookies.get("medcode_csrf")
         subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+                       capture_output=True)
         bearer = {"Authorization": f"Bearer {token}"}
         body = client.post("/graphql", headers=bearer, json={
             "query": "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { plan } }",
@@ -211,7 +240,8 @@ def search_engine_figures(data_dir: Path, runs: int = 300) -> dict[str, float]:
     queries = distinct_queries()[:runs]
 
     def plain(words: str) -> None:
-        query = index.parse_query(words, ["title"])
+        # Words only: punctuation inside a word would make a phrase, and titles have no positions.
+        query = index.parse_query(re.sub(r"[^0-9a-z]+", " ", words.lower()), ["title"])
         for _, address in searcher.search(query, 10).hits:
             searcher.doc(address)
 
@@ -232,13 +262,16 @@ def search_engine_figures(data_dir: Path, runs: int = 300) -> dict[str, float]:
 
 
 def rules_figures(workdir: Path) -> dict[str, float]:
-    load = load_bench.measure_ptp_load(workdir=workdir)
-    check = load_bench.measure_claim_check(workdir)
-    print(f"  NCCI PTP practitioner: {load.rows:,} rows; loader {load.loader_seconds:.1f} s, "
-          f"plain SQLite {load.sqlite_seconds:.1f} s", flush=True)
-    return {"ptp_rows": load.rows, "ptp_load_s": round(load.loader_seconds, 2),
-            "ptp_sqlite_s": round(load.sqlite_seconds, 2), "check_claim_p50_ms": round(check.service_p50_ms, 4),
-            "check_claim_sqlite_p50_ms": round(check.sqlite_p50_ms, 4)}
+    database = workdir / "codes.sqlite3"
+    load = load_bench.measure_ptp_load(database_url=f"sqlite:///{database}")
+    check = claim_bench.measure_claim_check(database)
+    print(f"  NCCI PTP practitioner: {load['rows']:,} rows; loader {load['service_seconds']:.1f} s, "
+          f"plain SQLite {load['sqlite_seconds']:.1f} s; check_claim p50 {check['service_p50_ms']:.3f} ms, "
+          f"plain SQLite pair lookup {check['sqlite_p50_ms']:.3f} ms", flush=True)
+    return {"ptp_rows": load["rows"], "ptp_load_s": round(load["service_seconds"], 2),
+            "ptp_sqlite_s": round(load["sqlite_seconds"], 2),
+            "check_claim_p50_ms": round(check["service_p50_ms"], 4),
+            "check_claim_sqlite_p50_ms": round(check["sqlite_p50_ms"], 4)}
 
 
 def search_section() -> list | None:
@@ -280,19 +313,23 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
                    # All load comes from one address: a per-client rate limit would measure itself.
                    RATE_LIMIT_PER_MINUTE="0")
         base = f"http://127.0.0.1:{port}"
-        print(f"loading a {'fresh' if fresh else 'reused'} data directory and starting the stack...", flush=True)
-        platform, ready_seconds = first_run(env, base)
+        log = LATEST.parent / "stack.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+        print(f"loading a {'fresh' if fresh else 'reused'} data directory and starting the stack "
+              f"(its output: {log})...", flush=True)
+        platform, ready_seconds = first_run(env, base, log)
         if fresh:
             figures["first_run_ready_s"] = round(ready_seconds, 1)
         try:
-            idle = rss(platform)
+            idle = rss(platform, "idle after start")
             member, delete_member = pro_member(base, env)
             print(f"stack ready in {ready_seconds:.1f} s; {seconds:g} s per measurement", flush=True)
             try:
                 figures.update(http_figures(base, vhost.amqp_uri, member, seconds))
             finally:
                 delete_member()
-            loaded = rss(platform)
+            loaded = rss(platform, "idle after the load")
             figures["rss_mb"] = {name: {"idle": idle[name], "loaded": loaded[name]} for name in idle}
         finally:
             platform.stop()

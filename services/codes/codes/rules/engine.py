@@ -74,16 +74,22 @@ class CodingRules:
 
     def _build(self, key: tuple[int, ...], editions: list[EditionRow]) -> _Snapshot:
         snap = _Snapshot(key=key, editions={(e.kind, e.setting): e for e in editions})
+        # Facts are frozen and most are alike (a few hundred distinct among 100 k): one shared
+        # object each keeps the snapshot small in every codes process.
+        shared: dict = {}
+
+        def one(fact):
+            return shared.setdefault(fact, fact)
+
         for setting in Setting:
             edition = snap.edition("MUE", setting.value)
             if edition is not None:
                 snap.mue[setting.value] = {
-                    r.code: MueFact(r.max_units, r.adjudication_indicator, r.rationale)
+                    r.code: one(MueFact(r.max_units, r.adjudication_indicator, r.rationale))
                     for r in self.store.mue_for_codes([edition.id], None)}
-        code_editions = {e.id: e for e in editions if e.kind in ("PTP", "MUE", "HCPCS", "CPT")}
-        for row in self.store.codes_status(list(code_editions), None):
-            label = code_editions[row.edition_id].label
-            snap.codes.setdefault(row.code, []).append(CodeFact(row.last_day, label))
+        labels = {e.id: e.label for e in editions if e.kind in ("PTP", "MUE", "HCPCS", "CPT")}
+        for row in self.store.codes_status(list(labels), None):
+            snap.codes.setdefault(row.code, []).append(one(CodeFact(row.last_day, labels[row.edition_id])))
             if row.system == "CPT" and row.title:
                 snap.cpt_titles[row.code] = row.title
         self._build_coverage(snap)
