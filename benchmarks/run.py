@@ -99,11 +99,14 @@ def first_run(env: dict, base_url: str, log: Path) -> tuple[Platform, float]:
     return platform, time.perf_counter() - started
 
 
-def rss(platform: Platform, when: str) -> dict[str, float]:
+def rss(platform: Platform, when: str) -> dict[str, dict[str, float]]:
+    """{process: {"rss", "anon", "file"}} in MB, after SETTLE_SECONDS of idling."""
     time.sleep(SETTLE_SECONDS)
-    sizes = memory.rss_by_name({name: proc.pid for name, proc in platform.children.items()})
-    print(f"  RSS {when}: " + ", ".join(f"{name} {mb:.0f} MB" for name, mb in sizes.items()), flush=True)
-    return sizes
+    pids = {name: proc.pid for name, proc in platform.children.items()}
+    total, anon, file = (memory.rss_by_name(pids, field) for field in ("VmRSS", "RssAnon", "RssFile"))
+    print(f"  RSS {when} (of it anonymous): " + ", ".join(
+        f"{name} {mb:.0f} ({anon[name]:.0f}) MB" for name, mb in total.items()), flush=True)
+    return {name: {"rss": total[name], "anon": anon[name], "file": file[name]} for name in pids}
 
 
 @contextlib.contextmanager
@@ -330,7 +333,8 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
             finally:
                 delete_member()
             loaded = rss(platform, "idle after the load")
-            figures["rss_mb"] = {name: {"idle": idle[name], "loaded": loaded[name]} for name in idle}
+            figures["rss_mb"] = {name: {"idle": idle[name]["rss"], "loaded": loaded[name]["rss"]} for name in idle}
+            figures["rss_detail_mb"] = {name: {"idle": idle[name], "loaded": loaded[name]} for name in idle}
         finally:
             platform.stop()
     print("in-process baselines...", flush=True)
