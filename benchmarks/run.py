@@ -350,16 +350,18 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
 
 def main() -> int:
     seconds = DURATION
+    began = time.perf_counter()
     reused = os.environ.get("BENCH_DATA_DIR")
     with tempfile.TemporaryDirectory(prefix="medcode-bench-") as tmp:
         data_dir = Path(reused).resolve() if reused else Path(tmp) / "var"
         data_dir.mkdir(parents=True, exist_ok=True)
         (Path(tmp) / "ptp").mkdir()
         figures, notes = run(data_dir, Path(tmp) / "ptp", seconds)
+    figures["bench_total_s"] = round(time.perf_counter() - began, 1)
     rows = report.build_rows(figures)
     print("\n" + report.render(rows))
     report.write_latest(LATEST, report.latest_json(figures, rows, versions(RABBIT_API), notes))
-    print(f"\nwritten: {LATEST}")
+    print(f"\nwritten: {LATEST} (the bench took {figures['bench_total_s']:.0f} s)")
     return 0
 
 

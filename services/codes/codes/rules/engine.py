@@ -27,7 +27,7 @@ from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
 from .domain import (
     CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, format_icd9cm, format_icd10cm,
 )
-from .storage import EditionRow, RulesStore, rule_coverage_documents, rule_ncd_procedures
+from .storage import EditionRow, RulesStore, rule_codes, rule_coverage_documents, rule_mue, rule_ncd_procedures
 
 # Diagnoses of each resolution shown per NCD on a procedure page.
 NCD_DIAGNOSES_SHOWN = 50
@@ -86,9 +86,9 @@ class CodingRules:
             if edition is not None:
                 snap.mue[setting.value] = {
                     r.code: one(MueFact(r.max_units, r.adjudication_indicator, r.rationale))
-                    for r in self.store.mue_for_codes([edition.id], None)}
+                    for r in self.store.each_row_of_editions(rule_mue, [edition.id])}
         labels = {e.id: e.label for e in editions if e.kind in ("PTP", "MUE", "HCPCS", "CPT")}
-        for row in self.store.codes_status(list(labels), None):
+        for row in self.store.each_row_of_editions(rule_codes, list(labels)):
             snap.codes.setdefault(row.code, []).append(one(CodeFact(row.last_day, labels[row.edition_id])))
             if row.system == "CPT" and row.title:
                 snap.cpt_titles[row.code] = row.title
