@@ -137,6 +137,8 @@ def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], N
     with httpx.Client(base_url=base_url, timeout=30) as client:
         answer = client.post("/graphql", json={"query": register, "variables": {"e": email}})
         body = answer.json()
+        if body.get("errors"):
+            raise RuntimeError(f"could not register the bench account: {body['errors']}")
         token, account_id = body["data"]["register"]["token"], body["data"]["register"]["account"]["id"]
         session, csrf = answer.cookies.get("medcode_session"), answer.cookies.get("medcode_csrf")
         subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=env, check=True,
@@ -313,8 +315,10 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
         port = free_port()
         env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(data_dir), GATEWAY_PORT=str(port),
                    GATEWAY_HOST="127.0.0.1", SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}",
-                   # All load comes from one address: a per-client rate limit would measure itself.
-                   RATE_LIMIT_PER_MINUTE="0")
+                   # All load (and each run's bench account) comes from one address: per-address
+                   # limits would measure themselves, or refuse a reused data directory's account.
+                   RATE_LIMIT_PER_MINUTE="0", ACCOUNTS_PER_ADDRESS_PER_DAY="1000000",
+                   REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR="1000000")
         base = f"http://127.0.0.1:{port}"
         log = LATEST.parent / "stack.log"
         log.parent.mkdir(parents=True, exist_ok=True)
