@@ -133,3 +133,25 @@ def test_wrk_counts_graphql_errors_as_failures(tiny_app):
     load = wrk.run(tiny_app, [wrk.graphql_body("{ x }", {"fail": True})], concurrency=1, seconds=1,
                    allow_failures=True)
     assert load.failed == load.requests > 0
+
+
+def test_rss_counts_a_process_with_its_children():
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks import memory
+
+    alone = memory.tree_rss_mb(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while memory.rss_kb(child.pid) == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sizes = memory.rss_by_name({"me": os.getpid()})
+        assert sizes["me"] > alone   # the child's memory is counted with its parent's
+        assert memory.rss_by_name({"me": os.getpid()}, "RssAnon")["me"] > 0
+    finally:
+        child.kill()
+        child.wait()
+    assert memory.rss_by_name({"gone": child.pid}) == {"gone": 0.0}
