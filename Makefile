@@ -25,7 +25,7 @@ ASYNC_TESTS := contracts/tests gateway/tests mail_ingress/tests tests
 help:
 	@echo "make run    set everything up and run the platform on 127.0.0.1 (web app at /, GraphQL at /graphql)"
 	@echo "make test   set everything up and run the whole test suite"
-	@echo "make bench  start the stack and print throughput and latency"
+	@echo "make bench  measure every request path beside its baseline (wrk); writes var/bench/latest.json"
 	@echo "make load   load the available code sets (done by make run)"
 	@echo "make web    vendor the web app's pinned npm libraries (done by make run and make test)"
 	@echo "make demo-data  post the sample jobs to the job board"
@@ -84,6 +84,7 @@ test: install web
 	@scripts/ensure-rabbitmq.sh --management
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-wrk.sh
 	$(MAKE) --no-print-directory test-services test-async
 
 # Service tests run under eventlet (nameko test); gateway and end-to-end tests run under
@@ -96,8 +97,10 @@ test-async: install policy-tools web
 	  { echo "error: kubectl (or kustomize) is needed to render deploy/k8s"; exit 1; }
 	$(BIN)/python -m pytest $(ASYNC_TESTS) -p no:cacheprovider -p no:pytest_nameko
 
-bench: install load
+# Loads its own fresh data directory (the "first make run" row); BENCH_SECONDS shortens it.
+bench: install
 	@scripts/ensure-rabbitmq.sh --management
+	@scripts/ensure-wrk.sh
 	$(BIN)/python -m benchmarks.run
 
 admin: install

@@ -1,57 +1,75 @@
-"""`make bench`: start the whole stack and measure, in one run, full-stack GraphQL queries
-beside the bare gateway (`{ __typename }`) and one bare RPC round trip.
+"""`make bench`: the figures of issue 13's table, each beside a baseline measured in the same
+run on the same machine, printed as a table and written to var/bench/latest.json.
 
-Goals the platform is held to (issue 2): full-stack search throughput >= 0.6x the bare
-gateway's, and search p50 at concurrency 1 <= 2x one RPC round trip. The table reports
-ratios measured here, in this run, on this machine; nothing is asserted.
+1. A fresh data directory: the code sets and coding rules are loaded as the first
+   `make run` loads them, then the whole stack starts on a private RabbitMQ vhost
+   (seconds to ready = the "first make run" row).
+2. RSS of every process, idle right after start.
+3. Load from wrk (benchmarks/graphql.lua): the bare gateway `{ __typename }`, searchCodes
+   with every query different, code pages as a PRO member (session cookie + CSRF header,
+   as the web app sends them) and as a cookie-less guest, jobs, ask and checkClaim. The
+   one bare RPC round trip (careers.health through the gateway's own RpcClient) is the only
+   load from Python: wrk speaks HTTP, not AMQP.
+4. RSS of every process again, idle after that load; then the stack stops.
+5. In-process: search in the codes process's engine beside a plain tantivy query on the
+   same index; the NCCI PTP load beside plain SQLite (benchmarks.load_bench); check_claim
+   beside one indexed pair lookup (benchmarks.claim_bench); the per-query search section
+   (benchmarks.search_bench).
+
+BENCH_SECONDS (default 8) is the length of each load measurement. BENCH_DATA_DIR reuses a
+data directory (loaded when needed; the "first make run" row is measured only when it
+starts empty). Nothing is asserted: the table says whether each goal holds.
 """
 from __future__ import annotations
 
 import asyncio
-import itertools
+import contextlib
 import os
-import socket
+import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
-
-from assistant.evaluation import QUESTIONS
-from benchmarks import rules_bench
+from gateway.testing import RABBIT_API, Vhost, free_port
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
 
-DURATION = float(os.environ.get("BENCH_SECONDS", "5"))
-CONCURRENCY = (1, 8)
-SEARCH_QUERIES = ["achalasia", "k22", "heart failure", "fx femur", "diabetes type 2", "J9035",
-                  "copd exacerbation", "achal", "myocardial infarction", "pneumonia"]
+from benchmarks import claim_bench, load_bench, memory, report, rules_bench, search_bench, wrk
+
+DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
+LATEST = Path(os.environ.get("BENCH_OUTPUT", "var/bench/latest.json"))
+# What `make run` does before the launcher (the Makefile's `load` target).
+FIRST_RUN_LOAD = ["-m", "codes.cli", "load", "--no-progress"]
+SETTLE_SECONDS = 5.0   # idle time before an RSS sample: finished requests release their memory
+REPEATED_QUERIES = ["achalasia", "k22", "heart failure", "fx femur", "diabetes type 2", "J9035",
+                    "copd exacerbation", "achal", "myocardial infarction", "pneumonia"]
 CODES = [("ICD10CM", "K22.0"), ("HCPCS", "J9035"), ("ICD10CM", "I50.9"), ("ICD10PCS", "0DB64ZZ"),
          ("ICD10CM", "E11.9"), ("ICD10CM", "S72.001A"), ("HCPCS", "G0008"), ("ICD10CM", "J44.1")]
 SEARCH = ("query($q: String!) { searchCodes(query: $q, first: 10) "
           "{ totalCount edges { score highlight node { system code title billable } } } }")
-# Job-board searches: words, place, remote, certification, salary and age filters (the
-# board holds the sample jobs when it was empty: make run and this stack post them).
-JOBS = ("query($f: JobFilter) { jobs(filter: $f, first: 10) "
-        "{ totalCount edges { cursor node { id title company location remote salaryMin salaryMax certifications } } } }")
+# The page with its access and a premium section, so the meter is asked (as for a coder).
+CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
+        "{ code title billable access { granted remaining } notes { excludes1 } parent { code } children { code } } }")
+JOBS = ("query($f: JobFilter) { jobs(filter: $f, first: 10) { totalCount edges { cursor "
+        "node { id title company location remote salaryMin salaryMax certifications } } } }")
 JOB_FILTERS = [{"query": "coder"}, {"query": "remote oncology"}, {"remote": True}, {"certifications": ["CPC"]},
                {"minSalary": 60000}, {"query": "inpatient", "location": "Columbus"}, {"postedWithinDays": 7},
                {"query": "coding", "remote": True, "certifications": ["CCS", "CRC"]}, {}, {"query": "audit"}]
-CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
-        "{ code title billable notes { excludes1 } parent { code } children { code } } }")
 ASK = ("mutation($q: String!) { ask(input: {question: $q}) "
        "{ id intent text citations { source locator } codes { system code } } }")
-ASK_CASE = "full stack ask (assistant question set)"
 
 
 def distinct_queries() -> list[str]:
-    """Thousands of different searches a coder might type (the first words of ICD-10-CM
-    titles), shuffled, so each one reaches the codes service instead of the cache."""
-    import random
-
+    """Thousands of different searches a coder might type (the first two words of
+    ICD-10-CM titles), shuffled, so each one reaches the codes service, not a cache."""
     import simple_icd_10_cm as cm
 
     seen: dict[str, None] = {}
@@ -63,166 +81,291 @@ def distinct_queries() -> list[str]:
     return queries
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# -- the stack ---------------------------------------------------------------------------
+def first_run(env: dict, base_url: str, log: Path) -> tuple[Platform, float]:
+    """Load the data directory as `make run` does, start the stack, wait for /readyz."""
+    started = time.perf_counter()
+    platform = Platform(env=env)
+    with output_to(log):
+        loaded = subprocess.run([sys.executable, *FIRST_RUN_LOAD], env=env, check=False)
+        if loaded.returncode == 0:
+            platform.start()
+    if loaded.returncode != 0:
+        raise RuntimeError(f"loading the code sets failed (exit status {loaded.returncode}); see {log}")
+    if not platform.wait_ready(f"{base_url}/readyz"):
+        platform.stop()
+        raise RuntimeError(f"the stack did not become ready (exited: {', '.join(platform.dead()) or 'none'}); "
+                           f"see {log}")
+    return platform, time.perf_counter() - started
 
 
-def management_vhost(amqp_uri: str) -> tuple[str, callable]:
-    """A private vhost so the benchmark never shares queues with a running platform."""
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    api = "http://127.0.0.1:15672/api"
-    auth = ("guest", "guest")
-    httpx.put(f"{api}/vhosts/{name}", auth=auth).raise_for_status()
-    httpx.put(f"{api}/permissions/{name}/guest", auth=auth,
-              json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    vhost_uri = urlunsplit(urlsplit(amqp_uri)._replace(path=f"/{name}"))
-    return vhost_uri, lambda: httpx.delete(f"{api}/vhosts/{name}", auth=auth)
+def rss(platform: Platform, when: str) -> dict[str, dict[str, float]]:
+    """{process: {"rss", "anon", "file"}} in MB, after SETTLE_SECONDS of idling."""
+    time.sleep(SETTLE_SECONDS)
+    pids = {name: proc.pid for name, proc in platform.children.items()}
+    total, anon, file = (memory.rss_by_name(pids, field) for field in ("VmRSS", "RssAnon", "RssFile"))
+    print(f"  RSS {when} (of it anonymous): " + ", ".join(
+        f"{name} {mb:.0f} ({anon[name]:.0f}) MB" for name, mb in total.items()), flush=True)
+    return {name: {"rss": total[name], "anon": anon[name], "file": file[name]} for name in pids}
 
 
-async def closed_loop(request, concurrency: int, duration: float,
-                      at_least: int = 0) -> tuple[float, list[float]]:
-    """`concurrency` workers each send one request after another for `duration` seconds
-    (and until `at_least` requests were sent, e.g. each question of a set once)."""
-    latencies: list[float] = []
-    deadline = time.perf_counter() + duration
-
-    async def worker(n: int):
-        for i in itertools.count(n):
-            if time.perf_counter() >= deadline and len(latencies) >= at_least:
-                return
-            start = time.perf_counter()
-            await request(i)
-            latencies.append(time.perf_counter() - start)
-
-    began = time.perf_counter()
-    await asyncio.gather(*(worker(n) for n in range(concurrency)))
-    return len(latencies) / (time.perf_counter() - began), latencies
-
-
-def graphql(client: httpx.AsyncClient, query: str, variables_for, headers: dict | None = None):
-    async def request(i: int):
-        response = await client.post("/graphql", json={"query": query, "variables": variables_for(i)},
-                                     headers=headers)
-        body = response.json()
-        if response.status_code != 200 or body.get("errors"):
-            raise RuntimeError(f"benchmark request failed: {response.status_code} {body}")
-    return request
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """The processes started inside inherit `log` as stdout and stderr, so the stack's logs
+    go there instead of between the bench's lines."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with log.open("ab") as file:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
-def pro_account(base_url: str, env: dict) -> tuple[str, callable]:
-    """A throw-away PRO account, so code pages are measured in full (a guest is gated after
-    one page): register, make it ADMIN with the accounts CLI, set its plan. Returns its
-    bearer token and a function that deletes it (and its data in every service)."""
+def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], None]]:
+    """A throw-away PRO account signed in as the web app is: the headers that carry its
+    session cookie and CSRF proof, and a function that deletes the account."""
     email = f"bench-{uuid.uuid4().hex[:10]}@example.invalid"
     register = ("mutation($e: String!) { register(input: {email: $e, password: \"bench password 123\", "
                 "name: \"Benchmark\"}) { token account { id } } }")
-    body = httpx.post(f"{base_url}/graphql", json={"query": register, "variables": {"e": email}}, timeout=30).json()
-    token, account_id = body["data"]["register"]["token"], body["data"]["register"]["account"]["id"]
-    subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
-    auth = {"Authorization": f"Bearer {token}"}
-    body = httpx.post(f"{base_url}/graphql", headers=auth, timeout=30, json={
-        "query": "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { plan } }",
-        "variables": {"id": account_id}}).json()
-    assert body["data"]["setPlan"]["plan"] == "PRO", body
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        answer = client.post("/graphql", json={"query": register, "variables": {"e": email}})
+        body = answer.json()
+        if body.get("errors"):
+            raise RuntimeError(f"could not register the bench account: {body['errors']}")
+        token, account_id = body["data"]["register"]["token"], body["data"]["register"]["account"]["id"]
+        session, csrf = answer.cookies.get("medcode_session"), answer.cookies.get("medcode_csrf")
+        subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=env, check=True,
+                       capture_output=True)
+        bearer = {"Authorization": f"Bearer {token}"}
+        body = client.post("/graphql", headers=bearer, json={
+            "query": "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { plan } }",
+            "variables": {"id": account_id}}).json()
+        if (body.get("data") or {}).get("setPlan", {}).get("plan") != "PRO":
+            raise RuntimeError(f"could not make the bench account PRO: {body}")
 
     def delete() -> None:
-        httpx.post(f"{base_url}/graphql", headers=auth, timeout=30,
-                   json={"query": "mutation { deleteAccount }"})
-    return token, delete
+        httpx.post(f"{base_url}/graphql", headers=bearer, timeout=30, json={"query": "mutation { deleteAccount }"})
+
+    if not session or not csrf:
+        raise RuntimeError("register set no session/CSRF cookies")
+    return {"Cookie": f"medcode_session={session}; medcode_csrf={csrf}", "X-CSRF-Token": csrf}, delete
 
 
-async def measure(base_url: str, amqp_uri: str, token: str) -> list[tuple]:
-    from gateway.rpc.client import RpcClient  # the gateway's own client: the same wire path
+async def rpc_round_trip_p50_ms(amqp_uri: str, seconds: float) -> float:
+    """One bare RPC after another (careers.health, the cheapest method) through the
+    gateway's own client: the floor of any request that needs a service."""
+    from gateway.rpc.client import RpcClient
 
-    pro = {"Authorization": f"Bearer {token}"}
-    fresh = itertools.cycle(distinct_queries())  # 7,000+: no repeats within a normal run
-    rows = []
-    async with RpcClient(amqp_uri, timeout=10, caller="bench") as rpc, \
-            httpx.AsyncClient(base_url=base_url, timeout=30,
-                              limits=httpx.Limits(max_connections=32)) as client:
-        cases = [
-            ("bare RPC round trip (careers.health)", lambda i: rpc.call("careers", "health")),
-            ("bare gateway { __typename }", graphql(client, "{ __typename }", lambda i: {})),
-            # Ten queries again and again: answered by the gateway's search cache.
-            ("full stack searchCodes (repeated)", graphql(client, SEARCH, lambda i: {"q": SEARCH_QUERIES[i % len(SEARCH_QUERIES)]})),
-            # Every query different: each one is an RPC and a search in the codes service.
-            ("full stack searchCodes (distinct)", graphql(client, SEARCH, lambda i: {"q": next(fresh)})),
-            # A PRO member's full page: authenticate, meter and page RPCs behind one query.
-            ("full stack code page (PRO)", graphql(client, CODE, lambda i: dict(zip(("s", "c"), CODES[i % len(CODES)])),
-                                                   headers=pro)),
-            # The coding assistant's answers to the evaluation set, in turn, as a PRO member.
-            (ASK_CASE, graphql(client, ASK, lambda i: {"q": QUESTIONS[i % len(QUESTIONS)].text}, headers=pro)),
-            # Not cached by the gateway: every one is a careers RPC and an index search.
-            ("full stack jobs search", graphql(client, JOBS, lambda i: {"f": JOB_FILTERS[i % len(JOB_FILTERS)]})),
-        ]
-        for name, request in cases:
-            for _ in range(20):  # warm up caches and connections
-                await request(0)
-            for concurrency in CONCURRENCY:
-                rps, lat = await closed_loop(request, concurrency, DURATION,
-                                             at_least=len(QUESTIONS) if name == ASK_CASE else 0)
-                lat.sort()
-                rows.append((name, concurrency, rps, statistics.median(lat) * 1000,
-                             lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000, len(lat)))
+    async with RpcClient(amqp_uri, timeout=10, caller="bench") as rpc:
+        for _ in range(20):
+            await rpc.call("careers", "health")
+        timings = []
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await rpc.call("careers", "health")
+            timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def warm_up(base_url: str, bodies: list[str], headers: dict[str, str] | None) -> None:
+    """A few requests first: caches and connections warm, and a broken case fails here
+    with the platform's own error rather than as a count in wrk's summary."""
+    with httpx.Client(base_url=base_url, timeout=30, headers=headers) as client:
+        for body in bodies[:10]:
+            answer = client.post("/graphql", content=body, headers={"Content-Type": "application/json"})
+            if answer.status_code != 200 or answer.json().get("errors"):
+                raise RuntimeError(f"benchmark request failed: {answer.status_code} {answer.text[:500]}")
+
+
+def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: float) -> dict[str, float]:
+    body = wrk.graphql_body
+    fresh = [body(SEARCH, {"q": q}) for q in distinct_queries()]
+    repeated = [body(SEARCH, {"q": q}) for q in REPEATED_QUERIES]
+    pages = [body(CODE, {"s": s, "c": c}) for s, c in CODES]
+    bare = [body("{ __typename }")]
+    jobs = [body(JOBS, {"f": f}) for f in JOB_FILTERS]
+    from assistant.evaluation import QUESTIONS
+
+    asks = [body(ASK, {"q": question.text}) for question in QUESTIONS]
+    claims = [body(rules_bench.CHECK_CLAIM, {"input": rules_bench._graphql_claim()})]
+
+    figures: dict[str, float] = {}
+
+    def measure(name: str, bodies: list[str], concurrency: int, headers: dict | None = None,
+                unit: str = "rps", warm: bool = True) -> None:
+        if warm:
+            warm_up(base_url, bodies, headers)
+        load = wrk.run(base_url, bodies, concurrency=concurrency, seconds=seconds, headers=headers)
+        figures[name] = round(load.rps if unit == "rps" else load.p50_ms, 3)
+        print(f"  {name:36} {load.rps:9.1f} req/s  p50 {load.p50_ms:8.2f} ms  p99 {load.p99_ms:8.2f} ms  "
+              f"({load.requests} requests, c={concurrency})", flush=True)
+
+    figures["rpc_p50_ms"] = round(asyncio.run(rpc_round_trip_p50_ms(amqp_uri, seconds)), 3)
+    print(f"  {'rpc_p50_ms':36} {figures['rpc_p50_ms']:.2f} ms (careers.health, c=1)", flush=True)
+    measure("bare_gateway_c1_p50_ms", bare, 1, unit="p50")
+    measure("bare_gateway_c8_rps", bare, 8)
+    measure("bare_gateway_c20_rps", bare, 20)
+    # Distinct queries: warm-up requests would spend some, which is fine (7,000+ of them),
+    # but the c=1 run must not start where the c=8 run already went through the cache.
+    measure("search_distinct_c8_rps", fresh[: len(fresh) // 2], 8)
+    measure("search_distinct_c1_p50_ms", fresh[len(fresh) // 2:], 1, unit="p50")
+    measure("search_repeated_c8_rps", repeated, 8)
+    measure("code_page_pro_c8_rps", pages, 8, member)
+    measure("code_page_pro_c1_p50_ms", pages, 1, member, unit="p50")
+    measure("code_page_guest_c20_rps", pages, 20)
+    measure("jobs_c8_rps", jobs, 8)
+    measure("ask_c1_p50_ms", asks, 1, member, unit="p50")
+    measure("check_claim_graphql_c1_p50_ms", claims, 1, member, unit="p50")
+    return figures
+
+
+# -- in-process baselines ----------------------------------------------------------------
+def search_engine_figures(data_dir: Path, runs: int = 300) -> dict[str, float]:
+    """The codes service's search (plan + engine + highlight + result models) beside a
+    plain tantivy query (parse the words, top 10, fetch the stored documents) on the
+    same index, over the same distinct queries."""
+    import tantivy
+    from codes.search.embedded import EmbeddedBackend
+    from medcode_contracts.codes import SearchRequest
+
+    backend = EmbeddedBackend(data_dir / "search" / "tantivy")
+    index = tantivy.Index.open(str(backend.index_directory))
+    from codes.search import analysis
+
+    index.register_tokenizer(analysis.STEM_TOKENIZER, analysis.stem_analyzer())
+    searcher = index.searcher()
+    queries = distinct_queries()[:runs]
+
+    def plain(words: str) -> None:
+        # Words only: punctuation inside a word would make a phrase, and titles have no positions.
+        query = index.parse_query(re.sub(r"[^0-9a-z]+", " ", words.lower()), ["title"])
+        for _, address in searcher.search(query, 10).hits:
+            searcher.doc(address)
+
+    def p50(call: Callable[[str], object]) -> float:
+        for words in queries[:20]:
+            call(words)
+        timings = []
+        for words in queries:
+            started = time.perf_counter()
+            call(words)
+            timings.append(time.perf_counter() - started)
+        return round(statistics.median(timings) * 1000, 4)
+
+    figures = {"tantivy_query_p50_ms": p50(plain),
+               "engine_search_p50_ms": p50(lambda words: backend.search(SearchRequest(query=words, first=10)))}
+    backend.close()
+    return figures
+
+
+def rules_figures(workdir: Path) -> dict[str, float]:
+    database = workdir / "codes.sqlite3"
+    load = load_bench.measure_ptp_load(database_url=f"sqlite:///{database}")
+    check = claim_bench.measure_claim_check(database)
+    print(f"  NCCI PTP practitioner: {load['rows']:,} rows; loader {load['service_seconds']:.1f} s, "
+          f"plain SQLite {load['sqlite_seconds']:.1f} s; check_claim p50 {check['service_p50_ms']:.3f} ms, "
+          f"plain SQLite pair lookup {check['sqlite_p50_ms']:.3f} ms", flush=True)
+    return {"ptp_rows": load["rows"], "ptp_load_s": round(load["service_seconds"], 2),
+            "ptp_sqlite_s": round(load["sqlite_seconds"], 2),
+            "check_claim_p50_ms": round(check["service_p50_ms"], 4),
+            "check_claim_sqlite_p50_ms": round(check["sqlite_p50_ms"], 4)}
+
+
+def search_section() -> list | None:
+    """The per-query search latencies of benchmarks.search_bench (issue 14's section)."""
+    measure: Callable[..., list] | None = getattr(search_bench, "measure", None)
+    if measure is None:
+        # TODO(issue-14-search): search_bench.measure() returns the rows; until it is
+        # merged, its command-line path prints them.
+        subprocess.run([sys.executable, "-m", "benchmarks.search_bench", "--runs", "100"], check=False)
+        return None
+    rows = measure(runs=100)
+    getattr(search_bench, "report", print)(rows)
     return rows
 
 
-def report(rows: list[tuple]) -> None:
-    print(f"\n{'operation':40} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'n':>7}")
-    for name, conc, rps, p50, p99, n in rows:
-        print(f"{name:40} {conc:>4} {rps:>9.1f} {p50:>8.2f} {p99:>8.2f} {n:>7}")
-    by = {(r[0], r[1]): r for r in rows}
-    top = max(CONCURRENCY)
-    bare_gw = by[("bare gateway { __typename }", top)][2]
-    rpc_p50 = by[("bare RPC round trip (careers.health)", 1)][3]
-    print()
-    for name, goal_throughput, goal_latency in (
-            ("full stack searchCodes (distinct)", " (goal >= 0.6x)", " (goal <= 2x)"),
-            ("full stack searchCodes (repeated)", " (goal >= 0.6x)", " (goal <= 2x)"),
-            ("full stack code page (PRO)", "", "")):
-        throughput_ratio = by[(name, top)][2] / bare_gw
-        latency_ratio = by[(name, 1)][3] / rpc_p50
-        print(f"{name}: throughput {throughput_ratio:.2f}x bare gateway{goal_throughput} at concurrency {top}; "
-              f"p50 {latency_ratio:.2f}x one RPC round trip{goal_latency} at concurrency 1")
-    for conc in CONCURRENCY:
-        _, _, rps, p50, p99, n = by[(ASK_CASE, conc)]
-        print(f"assistant answer latency over the {len(QUESTIONS)}-question set at concurrency {conc}: "
-              f"p50 {p50:.1f} ms, p99 {p99:.1f} ms ({n} answers, {rps:.1f}/s)")
-    jobs, bare = "full stack jobs search", "bare gateway { __typename }"
-    print(f"{jobs}: {by[(jobs, top)][2]:.1f} req/s = {by[(jobs, top)][2] / bare_gw:.2f}x bare gateway at "
-          f"concurrency {top}; p50 {by[(jobs, 1)][3]:.2f} ms beside the bare gateway's {by[(bare, 1)][3]:.2f} ms "
-          f"({by[(jobs, 1)][3] / by[(bare, 1)][3]:.2f}x) and {by[(jobs, 1)][3] / rpc_p50:.2f}x one RPC round trip "
-          f"at concurrency 1")
+# -- the run -----------------------------------------------------------------------------
+def versions(amqp_api: str) -> dict:
+    rabbitmq = None
+    try:
+        rabbitmq = httpx.get(f"{amqp_api}/api/overview", timeout=10).json().get("rabbitmq_version")
+    except (httpx.HTTPError, ValueError):
+        pass
+    wrk_version = None
+    if shutil.which("wrk"):
+        first = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.splitlines()
+        wrk_version = first[0].split(" [")[0].removeprefix("wrk ") if first else None
+    return report.machine(rabbitmq_version=rabbitmq, wrk_version=wrk_version)
+
+
+def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]:
+    settings = load_settings()
+    figures: dict = {"seconds_per_measurement": seconds}
+    notes = ["Other work shares this machine's cores: figures are noisy; compare the ratios."]
+    fresh = not data_dir.exists() or not any(data_dir.iterdir())
+    with Vhost("bench", amqp_base=settings.AMQP_URI) as vhost:
+        port = free_port()
+        env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(data_dir), GATEWAY_PORT=str(port),
+                   GATEWAY_HOST="127.0.0.1", SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}",
+                   # All load (and each run's bench account) comes from one address: per-address
+                   # limits would measure themselves, or refuse a reused data directory's account.
+                   RATE_LIMIT_PER_MINUTE="0", ACCOUNTS_PER_ADDRESS_PER_DAY="1000000",
+                   REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR="1000000")
+        base = f"http://127.0.0.1:{port}"
+        log = LATEST.parent / "stack.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("")
+        print(f"loading a {'fresh' if fresh else 'reused'} data directory and starting the stack "
+              f"(its output: {log})...", flush=True)
+        platform, ready_seconds = first_run(env, base, log)
+        if fresh:
+            figures["first_run_ready_s"] = round(ready_seconds, 1)
+        try:
+            idle = rss(platform, "idle after start")
+            member, delete_member = pro_member(base, env)
+            print(f"stack ready in {ready_seconds:.1f} s; {seconds:g} s per measurement", flush=True)
+            try:
+                figures.update(http_figures(base, vhost.amqp_uri, member, seconds))
+            finally:
+                delete_member()
+            loaded = rss(platform, "idle after the load")
+            figures["rss_mb"] = {name: {"idle": idle[name]["rss"], "loaded": loaded[name]["rss"]} for name in idle}
+            figures["rss_detail_mb"] = {name: {"idle": idle[name], "loaded": loaded[name]} for name in idle}
+        finally:
+            platform.stop()
+    print("in-process baselines...", flush=True)
+    figures.update(search_engine_figures(data_dir))
+    figures.update(rules_figures(workdir))
+    search_rows = search_section()
+    if search_rows is None:
+        notes.append("The per-query search section (benchmarks.search_bench) printed to the console only.")
+    else:
+        figures["search_per_query"] = search_rows
+    return figures, notes
 
 
 def main() -> int:
-    settings = load_settings()
-    amqp_uri, drop_vhost = management_vhost(settings.AMQP_URI)
-    port = free_port()
-    env = dict(os.environ, AMQP_URI=amqp_uri, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1",
-               SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}")
-    # Every load comes from one address: the per-client rate limit would measure itself.
-    env.setdefault("RATE_LIMIT_PER_MINUTE", "0")
-    platform = Platform(env=env)
-    try:
-        platform.start()
-        base = f"http://127.0.0.1:{port}"
-        if not platform.wait_ready(f"{base}/readyz"):
-            print("error: the stack did not become ready", file=sys.stderr)
-            return 1
-        print(f"stack ready; {DURATION:.0f} s per measurement, concurrency {CONCURRENCY}")
-        token, delete_account = pro_account(base, env)
-        try:
-            report(asyncio.run(measure(base, amqp_uri, token)))
-        finally:
-            delete_account()
-        rules_bench.bench_rules(base, DURATION)
-    finally:
-        platform.stop()
-        drop_vhost()
+    seconds = DURATION
+    began = time.perf_counter()
+    reused = os.environ.get("BENCH_DATA_DIR")
+    with tempfile.TemporaryDirectory(prefix="medcode-bench-") as tmp:
+        data_dir = Path(reused).resolve() if reused else Path(tmp) / "var"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (Path(tmp) / "ptp").mkdir()
+        figures, notes = run(data_dir, Path(tmp) / "ptp", seconds)
+    figures["bench_total_s"] = round(time.perf_counter() - began, 1)
+    rows = report.build_rows(figures)
+    print("\n" + report.render(rows))
+    report.write_latest(LATEST, report.latest_json(figures, rows, versions(RABBIT_API), notes))
+    print(f"\nwritten: {LATEST} (the bench took {figures['bench_total_s']:.0f} s)")
     return 0
 
 

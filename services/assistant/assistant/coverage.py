@@ -20,7 +20,9 @@ ALL_OTHER_CODES = "@@@@@@@"
 class LabNcds:
     ncd_titles: dict[str, str] = field(default_factory=dict)
     by_procedure: dict[str, list[str]] = field(default_factory=dict)   # HCPCS/CPT -> NCD numbers
-    resolutions: dict[tuple[str, str], str] = field(default_factory=dict)  # (NCD, ICD key) -> 1|2|3
+    # NCD -> ICD key -> "1"|"2"|"3". Nested, with one string per NCD and per resolution:
+    # 64 k diagnosis rows keyed by (NCD, code) tuples took 18 MB in every assistant process.
+    resolutions: dict[str, dict[str, str]] = field(default_factory=dict)
     procedure_file: str = ""
     diagnosis_file: str = ""
 
@@ -48,12 +50,15 @@ class LabNcds:
                 ncds.by_procedure.setdefault(code, [])
                 if number not in ncds.by_procedure[code]:
                     ncds.by_procedure[code].append(number)
+        shared: dict[str, str] = {}
         with open(diagnoses[-1], newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 if row.get("icd10_term_date"):
                     continue
                 code = row["resolution_code"].strip().lstrip("*")
-                ncds.resolutions[(row["ncd_number"].strip(), row["icd10cm_code"].strip().upper())] = code
+                ncd = row["ncd_number"].strip()
+                by_code = ncds.resolutions.setdefault(shared.setdefault(ncd, ncd), {})
+                by_code[row["icd10cm_code"].strip().upper()] = shared.setdefault(code, code)
         return ncds
 
     @property
@@ -63,8 +68,9 @@ class LabNcds:
 
     def resolution(self, ncd: str, icd_key: str) -> tuple[str, bool] | None:
         """(resolution code, listed explicitly) for a diagnosis under an NCD."""
-        code = self.resolutions.get((ncd, icd_key))
+        by_code = self.resolutions.get(ncd, {})
+        code = by_code.get(icd_key)
         if code is not None:
             return code, True
-        default = self.resolutions.get((ncd, ALL_OTHER_CODES))
+        default = by_code.get(ALL_OTHER_CODES)
         return (default, False) if default is not None else None

@@ -25,7 +25,7 @@ from ..domain import code_key, format_icd9cm, format_icd10cm
 from .claim_check import CodeFact, MueFact, RuleFacts, check_claim, claim_codes, edits_from_rows, parse_claim
 from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
 from .rows import CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
-from .storage import EditionRow, RulesStore, rule_coverage_documents, rule_ncd_procedures
+from .storage import EditionRow, RulesStore, rule_codes, rule_coverage_documents, rule_mue, rule_ncd_procedures
 
 # Diagnoses of each resolution shown per NCD on a procedure page.
 NCD_DIAGNOSES_SHOWN = 50
@@ -72,16 +72,22 @@ class CodingRules:
 
     def _build(self, key: tuple[int, ...], editions: list[EditionRow]) -> _Snapshot:
         snap = _Snapshot(key=key, editions={(e.kind, e.setting): e for e in editions})
+        # Facts are frozen and most are alike (a few hundred distinct among 100 k): one shared
+        # object each keeps the snapshot small in every codes process.
+        shared: dict = {}
+
+        def one(fact):
+            return shared.setdefault(fact, fact)
+
         for setting in Setting:
             edition = snap.edition("MUE", setting.value)
             if edition is not None:
                 snap.mue[setting.value] = {
-                    r.code: MueFact(r.max_units, r.adjudication_indicator, r.rationale)
-                    for r in self.store.mue_for_codes([edition.id], None)}
-        code_editions = {e.id: e for e in editions if e.kind in ("PTP", "MUE", "HCPCS", "CPT")}
-        for row in self.store.codes_status(list(code_editions), None):
-            label = code_editions[row.edition_id].label
-            snap.codes.setdefault(row.code, []).append(CodeFact(row.last_day, label))
+                    r.code: one(MueFact(r.max_units, r.adjudication_indicator, r.rationale))
+                    for r in self.store.each_row_of_editions(rule_mue, [edition.id])}
+        labels = {e.id: e.label for e in editions if e.kind in ("PTP", "MUE", "HCPCS", "CPT")}
+        for row in self.store.each_row_of_editions(rule_codes, list(labels)):
+            snap.codes.setdefault(row.code, []).append(one(CodeFact(row.last_day, labels[row.edition_id])))
             if row.system == "CPT" and row.title:
                 snap.cpt_titles[row.code] = row.title
         self._build_coverage(snap)

@@ -425,6 +425,16 @@ class RulesStore:
         """rule_codes rows of the editions; `codes` None = all of them."""
         return self._rows_of_editions(rule_codes, edition_ids, codes)
 
+    def each_row_of_editions(self, table: sa.Table, edition_ids: list[int]) -> Iterator:
+        """Every row of the editions, streamed rather than held in one list: the codes
+        process builds its rules snapshot from 100 k of them, and a list that size would
+        leave its peak (about 20 MB) in the process for good."""
+        if not edition_ids:
+            return
+        query = sa.select(table).where(table.c.edition_id.in_(edition_ids)).execution_options(yield_per=2000)
+        with self.engine.connect() as conn:
+            yield from conn.execute(query)
+
     def _rows_of_editions(self, table: sa.Table, edition_ids: list[int], codes: list[str] | None) -> list:
         if not edition_ids or codes == []:
             return []

@@ -1,0 +1,176 @@
+"""The bench's table (issue 13, "Where it stands") and var/bench/latest.json, from figures.
+
+Pure functions of the measured figures, so a test can check every row and ratio without
+timing anything. A figure that was not measured (a step skipped or failed) still gets its
+row, shown as "n/a".
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sqlite3
+import sys
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+RSS_GOAL_MB = 150.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One row: figure / baseline, held to `goal` (">= 0.6" or "<= 2" on the ratio; "abs <= 0.2"
+    on the figure itself, in its unit)."""
+
+    path: str
+    figure: str          # key in the figures dict
+    unit: str            # "req/s", "ms", "s"
+    baseline_name: str = ""
+    baseline: str = ""   # key in the figures dict
+    goal: str = ""
+
+
+SPECS = [
+    Spec("searchCodes, every query different (c=8)", "search_distinct_c8_rps", "req/s",
+         "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps", ">= 0.6"),
+    Spec("searchCodes p50 at c=1", "search_distinct_c1_p50_ms", "ms",
+         "one bare RPC round trip p50", "rpc_p50_ms", "<= 2"),
+    Spec("searchCodes, ten queries repeated (gateway cache, c=8)", "search_repeated_c8_rps", "req/s",
+         "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps"),
+    Spec("search in the codes process (EmbeddedBackend.search) p50", "engine_search_p50_ms", "ms",
+         "plain tantivy query on the same index p50", "tantivy_query_p50_ms"),
+    Spec("code page as a PRO member (c=8)", "code_page_pro_c8_rps", "req/s",
+         "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps", ">= 0.5"),
+    Spec("code page p50 at c=1", "code_page_pro_c1_p50_ms", "ms",
+         "one bare RPC round trip p50", "rpc_p50_ms", "<= 2"),
+    Spec("code page, cookie-less guest (c=20)", "code_page_guest_c20_rps", "req/s",
+         "bare gateway { __typename } (c=20)", "bare_gateway_c20_rps", ">= 0.5"),
+    Spec("jobs search (c=8)", "jobs_c8_rps", "req/s", "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps"),
+    Spec("assistant ask p50 at c=1", "ask_c1_p50_ms", "ms", "one bare RPC round trip p50", "rpc_p50_ms"),
+    Spec("checkClaim 10 lines through GraphQL p50 at c=1", "check_claim_graphql_c1_p50_ms", "ms",
+         "one bare RPC round trip p50", "rpc_p50_ms"),
+    Spec("NCCI PTP practitioner load", "ptp_load_s", "s",
+         "plain SQLite executemany + index", "ptp_sqlite_s", "<= 1.5"),
+    Spec("check_claim, 10 lines, in the service p50", "check_claim_p50_ms", "ms",
+         "indexed pair lookup in plain SQLite p50", "check_claim_sqlite_p50_ms", "abs <= 0.2"),
+    Spec("first `make run` on a fresh data directory", "first_run_ready_s", "s", goal="abs <= 60"),
+]
+
+
+@dataclass(frozen=True)
+class Row:
+    path: str
+    figure: float | None
+    unit: str
+    baseline_name: str
+    baseline: float | None
+    ratio: float | None
+    goal: str
+    holds: bool | None   # None: no goal, or not measured
+
+
+def _holds(goal: str, figure: float | None, ratio: float | None) -> bool | None:
+    if not goal:
+        return None
+    absolute = goal.startswith("abs ")
+    operator, limit = goal.removeprefix("abs ").split()
+    value = figure if absolute else ratio
+    if value is None:
+        return None
+    return value >= float(limit) if operator == ">=" else value <= float(limit)
+
+
+def build_rows(figures: dict) -> list[Row]:
+    """Every row of SPECS, then one per process's RSS (figures["rss_mb"][name] =
+    {"idle": MB, "loaded": MB}; held to RSS_GOAL_MB after the load)."""
+    rows = []
+    for spec in SPECS:
+        figure = figures.get(spec.figure)
+        baseline = figures.get(spec.baseline) if spec.baseline else None
+        ratio = figure / baseline if figure is not None and baseline else None
+        rows.append(Row(spec.path, figure, spec.unit, spec.baseline_name, baseline, ratio, spec.goal,
+                        _holds(spec.goal, figure, ratio)))
+    for name, rss in sorted(figures.get("rss_mb", {}).items()):
+        idle, loaded = rss.get("idle"), rss.get("loaded")
+        rows.append(Row(f"RSS {name}, idle after a full load", loaded, "MB", "idle right after start",
+                        idle, loaded / idle if loaded is not None and idle else None, f"abs <= {RSS_GOAL_MB:g}",
+                        _holds(f"abs <= {RSS_GOAL_MB:g}", loaded, None)))
+    return rows
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
+    return f"{text} {unit}".strip()
+
+
+def _goal_text(goal: str, unit: str) -> str:
+    if not goal:
+        return ""
+    if goal.startswith("abs "):
+        return f"{goal.removeprefix('abs ')} {unit}"
+    return f"{goal}x"
+
+
+def render(rows: list[Row]) -> str:
+    """The markdown table of ISSUE-13.md plus the goal's verdict."""
+    lines = ["| path | figure | baseline in the same run | ratio | goal | holds |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        baseline = f"{row.baseline_name} {_number(row.baseline, row.unit)}" if row.baseline_name else ""
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
+        holds = {True: "yes", False: "NO", None: "" if not row.goal else "n/a"}[row.holds]
+        lines.append(f"| {row.path} | {_number(row.figure, row.unit)} | {baseline} | {ratio} | "
+                     f"{_goal_text(row.goal, row.unit)} | {holds} |")
+    return "\n".join(lines)
+
+
+def machine(rabbitmq_version: str | None = None, wrk_version: str | None = None) -> dict:
+    """What the figures were measured on."""
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        cpu = platform.processor()
+    memory_mb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_mb = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    os_name = platform.platform()
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                os_name = f"{line.split('=', 1)[1].strip(chr(34))} (kernel {platform.release()})"
+    except OSError:
+        pass
+
+    def version(package: str) -> str | None:
+        try:
+            return metadata.version(package)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": memory_mb, "os": os_name,
+            "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version, "rabbitmq": rabbitmq_version,
+            "wrk": wrk_version, "tantivy": version("tantivy"), "nameko": version("nameko"),
+            "strawberry-graphql": version("strawberry-graphql")}
+
+
+def latest_json(figures: dict, rows: list[Row], machine_description: dict, notes: list[str] | None = None) -> dict:
+    return {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_description, "figures": figures, "rows": [asdict(row) for row in rows],
+            "notes": notes or []}
+
+
+def write_latest(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
