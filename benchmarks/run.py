@@ -16,12 +16,12 @@ import subprocess
 import sys
 import time
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from assistant.evaluation import QUESTIONS
 from benchmarks import rules_bench
+from medcode_common.broker_admin import TemporaryVhost
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
 
@@ -67,18 +67,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def management_vhost(amqp_uri: str) -> tuple[str, callable]:
-    """A private vhost so the benchmark never shares queues with a running platform."""
-    name = f"bench-{uuid.uuid4().hex[:8]}"
-    api = "http://127.0.0.1:15672/api"
-    auth = ("guest", "guest")
-    httpx.put(f"{api}/vhosts/{name}", auth=auth).raise_for_status()
-    httpx.put(f"{api}/permissions/{name}/guest", auth=auth,
-              json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-    vhost_uri = urlunsplit(urlsplit(amqp_uri)._replace(path=f"/{name}"))
-    return vhost_uri, lambda: httpx.delete(f"{api}/vhosts/{name}", auth=auth)
 
 
 async def closed_loop(request, concurrency: int, duration: float,
@@ -200,7 +188,8 @@ def report(rows: list[tuple]) -> None:
 
 def main() -> int:
     settings = load_settings()
-    amqp_uri, drop_vhost = management_vhost(settings.AMQP_URI)
+    vhost = TemporaryVhost("bench", amqp_base=settings.AMQP_URI).create()  # never shares a running platform's queues
+    amqp_uri, drop_vhost = vhost.amqp_uri, vhost.delete
     port = free_port()
     env = dict(os.environ, AMQP_URI=amqp_uri, GATEWAY_PORT=str(port), GATEWAY_HOST="127.0.0.1",
                SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}")

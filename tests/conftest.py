@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.testing import Vhost, free_port
+from gateway.testing import free_port
+from medcode_common.broker_admin import TemporaryVhost
 from medcode_common.launcher import SERVICES  # the same module:Class table make run uses
 
 # Processes of the stack that are not Nameko services: name -> module run with -m.
@@ -203,7 +204,7 @@ def small_ptp_table(mirror: Path, folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, data_mirror):
-    with Vhost("e2e") as vhost:
+    with TemporaryVhost("e2e") as vhost:
         stack = Stack(tmp_path_factory.mktemp("stack"), vhost.amqp_uri, data_mirror)
         try:
             stack.load_code_sets()
@@ -222,7 +223,7 @@ def own_stack(stack: Stack, workdir: Path, prefix: str, **env: str):
     session stack's code sets, for tests that change state or break things on purpose."""
     if not stack.code_sets_loaded:
         pytest.skip("no code sets loaded")
-    with Vhost(prefix) as vhost:
+    with TemporaryVhost(prefix) as vhost:
         own = Stack(workdir, vhost.amqp_uri, stack.data_mirror)
         own.vhost = vhost
         own.copy_code_data_from(stack)

@@ -16,7 +16,8 @@ import time
 import httpx
 import pytest
 
-from gateway.testing import Vhost, free_port
+from gateway.testing import free_port
+from medcode_common.broker_admin import TemporaryVhost
 
 pytestmark = pytest.mark.rabbit
 
@@ -130,7 +131,7 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
     proxy = BrokerProxy(free_port())
     proxy.start()
     health_port = free_port()
-    with Vhost("probes") as vhost:
+    with TemporaryVhost("probes") as vhost:
         amqp_uri = vhost.amqp_uri.replace(":5672/", f":{proxy.port}/")
         env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
         env.update(AMQP_URI=amqp_uri, HEALTH_PORT=str(health_port), DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.testing import Vhost, free_port
+from gateway.testing import free_port
+from medcode_common.broker_admin import TemporaryVhost
 
 READY_TIMEOUT = 180
 
@@ -34,7 +35,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def launcher(tmp_path):
-    with Vhost("launcher") as vhost:
+    with TemporaryVhost("launcher") as vhost:
         port = free_port()
         env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(tmp_path), GATEWAY_PORT=str(port),
                    GATEWAY_HOST="127.0.0.1", PYTHONUNBUFFERED="1",
