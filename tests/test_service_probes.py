@@ -15,6 +15,7 @@ import time
 
 import httpx
 import pytest
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
@@ -117,14 +118,11 @@ def probe(port: int, path: str) -> int | None:
 
 
 def wait_for_status(port: int, path: str, status: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        seen = probe(port, path)
-        if seen == status:
-            return
-        time.sleep(0.25)
-    pytest.fail(f"{path} answered {seen}, not {status}, within {timeout} s")
+    poll = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.25), retry=retry_if_result(lambda s: s != status),
+                    retry_error_callback=lambda state: state.outcome.result())
+    seen = poll(probe, port, path)
+    if seen != status:
+        pytest.fail(f"{path} answered {seen}, not {status}, within {timeout} s")
 
 
 def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_path):

@@ -14,12 +14,12 @@ tests' `rabbit_config` vhosts are made through it too (see the root conftest.py)
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 RABBIT_API = os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672")
 AMQP_BASE = os.environ.get("TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
@@ -95,12 +95,10 @@ class TemporaryVhost:
         """Force-close every client connection of this vhost (a broker-side disconnect).
         The management API lists a new connection only after its next stats tick, so wait
         up to `wait` seconds for `at_least` of them to show up."""
-        deadline = time.monotonic() + wait
-        while True:
-            connections = self.admin.connections(self.name)
-            if len(connections) >= at_least or time.monotonic() > deadline:
-                break
-            time.sleep(0.25)
+        poll = Retrying(stop=stop_after_delay(wait), wait=wait_fixed(0.25),
+                        retry=retry_if_result(lambda found: len(found) < at_least),
+                        retry_error_callback=lambda state: state.outcome.result() if state.outcome else [])
+        connections = poll(self.admin.connections, self.name)
         for connection in connections:
             self.admin.close_connection(connection["name"])
         return len(connections)

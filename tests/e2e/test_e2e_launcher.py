@@ -6,11 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
@@ -44,11 +44,13 @@ def launcher(tmp_path):
         log = open(tmp_path / "launcher.log", "w+")
         proc = subprocess.Popen([sys.executable, "-m", "medcode_common.launcher"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while "The platform is running." not in (tmp_path / "launcher.log").read_text():
+        def said_ready() -> bool:
             assert proc.poll() is None, (tmp_path / "launcher.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the launcher never said it was ready"
-            time.sleep(0.5)
+            return "The platform is running." in (tmp_path / "launcher.log").read_text()
+
+        poll = Retrying(stop=stop_after_delay(READY_TIMEOUT), wait=wait_fixed(0.5),
+                        retry=retry_if_result(lambda ok: not ok), retry_error_callback=lambda _: False)
+        assert poll(said_ready), "the launcher never said it was ready"
         try:
             yield proc, f"http://127.0.0.1:{port}", tmp_path / "launcher.log"
         finally:
