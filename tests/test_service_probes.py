@@ -158,6 +158,9 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
             # ...and it consumes again: an RPC through the same broker is answered.
             assert rpc_call(vhost.amqp_uri, "metering", "health")["status"] == "ok"
             assert process.poll() is None
+            # The same port serves the process's metrics: that RPC is in its latency histogram.
+            metrics = httpx.get(f"http://127.0.0.1:{health_port}/metrics", timeout=10).text
+            assert 'rpc_request_duration_seconds_count{method="health",outcome="ok",service="metering"}' in metrics
         finally:
             process.terminate()
             process.wait(timeout=30)
