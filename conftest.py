@@ -63,3 +63,12 @@ def database_url(request, tmp_path) -> str:
     url, drop = create_postgres_database()
     yield url
     drop()
+
+
+@pytest.fixture(scope="session")
+def rabbit_manager(request):
+    """Nameko's pytest plugin makes the vhosts of `rabbit_config` through this: our one
+    management-API helper instead of nameko's own client."""
+    from medcode_common.broker_admin import BrokerAdmin
+
+    return BrokerAdmin(request.config.getoption("RABBIT_API_URI"))

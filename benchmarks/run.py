@@ -38,7 +38,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-from gateway.testing import RABBIT_API, Vhost, free_port
+from gateway.testing import free_port
+from medcode_common.broker_admin import RABBIT_API, TemporaryVhost
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
 
@@ -311,7 +312,7 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
     figures: dict = {"seconds_per_measurement": seconds}
     notes = ["Other work shares this machine's cores: figures are noisy; compare the ratios."]
     fresh = not data_dir.exists() or not any(data_dir.iterdir())
-    with Vhost("bench", amqp_base=settings.AMQP_URI) as vhost:
+    with TemporaryVhost("bench", amqp_base=settings.AMQP_URI) as vhost:
         port = free_port()
         env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(data_dir), GATEWAY_PORT=str(port),
                    GATEWAY_HOST="127.0.0.1", SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}",

@@ -1,31 +1,30 @@
 """Fixtures of the cross-service tests: the whole platform as subprocesses.
 
 `stack` (session scope: started and loaded once) runs, on a fresh RabbitMQ vhost and a
-temporary DATA_DIR: `python -m codes.cli load`, the five services through
-`python -m medcode_common.runner`, and the gateway (`python -m gateway`, uvicorn) on a
-free port. Nothing runs in-process, so eventlet and asyncio never share a process.
+temporary DATA_DIR: `python -m codes.cli load`, then the five services and the gateway on a
+free port, started and stopped by the launcher's `Platform` as `make run` does. Nothing
+runs in-process, so eventlet and asyncio never share a process.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
-import re
 import shutil
-import signal
+import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from gateway.testing import Vhost, free_port
-from medcode_common.launcher import SERVICES  # the same module:Class table make run uses
+from gateway.testing import free_port
+from medcode_common.broker_admin import TemporaryVhost
+from medcode_common.launcher import SERVICES, Platform  # what make run starts, and how
 
-# Processes of the stack that are not Nameko services: name -> module run with -m.
-EDGE_PROCESSES = {"gateway": "gateway", "mail_ingress": "mail_ingress", "mail_relay": "medcode_common.mail"}
 RPC_TIMEOUT = 2.0      # the e2e gateway's; short, so the outage tests are quick
 LOAD_TIMEOUT = 1200    # loading every code set once, on a slow machine
 START_TIMEOUT = 180    # until /readyz answers 200
@@ -36,10 +35,10 @@ class Stack:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.processes: dict[str, subprocess.Popen] = {}
         self.code_sets_loaded = False
-        self.env = {key: value for key, value in os.environ.items()
-                    if key not in ("DATABASE_URL", "SEARCH_BACKEND")}
+        self.platform = Platform(env={key: value for key, value in os.environ.items()
+                                      if key not in ("DATABASE_URL", "SEARCH_BACKEND")}, log_dir=workdir)
+        self.env = self.platform.env  # the one environment every process of the stack gets
         self.env.update(AMQP_URI=amqp_uri, DATA_DIR=str(workdir / "data"), DATA_MIRROR=str(data_mirror),
                         GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(self.port), RPC_TIMEOUT=str(RPC_TIMEOUT),
                         PYTHONUNBUFFERED="1", MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"),
@@ -75,47 +74,25 @@ class Stack:
         self.code_sets_loaded = True
 
     def start(self, name: str) -> None:
-        if name in EDGE_PROCESSES:
-            command = [sys.executable, "-m", EDGE_PROCESSES[name]]
-        else:
-            command = [sys.executable, "-m", "medcode_common.runner", SERVICES[name]]
-        log = open(self._log(name), "a")
-        self.processes[name] = subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        self.platform.start(name)
 
     def kill(self, name: str) -> None:
         """SIGKILL, as a crash: the service's queue stays, with nobody consuming it."""
-        process = self.processes.pop(name)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        self.platform.kill(name)
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for name, process in self.processes.items():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=15)
-        self.processes.clear()
+        self.platform.stop()
 
     def wait_ready(self, timeout: float = START_TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        last = "no answer"
-        while time.monotonic() < deadline:
-            for name, process in self.processes.items():
-                if process.poll() is not None:
-                    pytest.fail(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
-            try:
-                response = httpx.get(f"{self.url}/readyz", timeout=5)
-                if response.status_code == 200:
-                    return
-                last = response.text
-            except httpx.HTTPError as exc:
-                last = repr(exc)
-            time.sleep(0.5)
-        logs = "\n".join(f"--- {name}\n{self.log_tail(name, 10)}" for name in self.processes)
+        if self.platform.wait_ready(f"{self.url}/readyz", timeout):
+            return
+        for name in self.platform.dead():
+            pytest.fail(f"{name} exited with {self.platform.children[name].returncode}:\n{self.log_tail(name)}")
+        try:
+            last = httpx.get(f"{self.url}/readyz", timeout=5).text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        logs = "\n".join(f"--- {name}\n{self.log_tail(name, 10)}" for name in self.platform.children)
         pytest.fail(f"the stack was not ready within {timeout} s: {last}\n{logs}")
 
     def copy_code_data_from(self, other: "Stack") -> None:
@@ -129,21 +106,17 @@ class Stack:
         self.code_sets_loaded = True
 
     def start_all(self) -> None:
-        for name in SERVICES:
-            self.start(name)
-        self.start("gateway")
+        self.platform.start(*SERVICES, "gateway")
         self.wait_ready()
 
     def start_mail(self) -> None:
         """The development relay (mail lands in DATA_DIR/outbox) and the mail ingress."""
-        self.start("mail_relay")
-        self.start("mail_ingress")
+        self.platform.start("mail-relay", "mail-ingress")
+        listening = Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.2), retry=retry_if_result(lambda up: not up),
+                             retry_error_callback=lambda _: False)
         for port in (self.env["SMTP_RELAY"].rsplit(":", 1)[1], self.env["SMTP_PORT"]):
-            deadline = time.monotonic() + 60
-            while not _listening(int(port)):
-                if time.monotonic() > deadline:
-                    pytest.fail(f"nothing listens on {port}:\n{self.log_tail('mail_ingress')}")
-                time.sleep(0.2)
+            if not listening(_listening, int(port)):
+                pytest.fail(f"nothing listens on {port}:\n{self.log_tail('mail-ingress')}")
 
     @property
     def outbox(self) -> Path:
@@ -165,16 +138,19 @@ class Stack:
         assert response.status_code == 200, response.text
         return response.json()
 
-    def rpc_calls(self, target: str) -> int:
-        """The gateway's own counter of RPC requests to `target` ("codes.get_codes")."""
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of the gateway's /metrics samples `name` with these labels (among others)."""
         text = httpx.get(f"{self.url}/metrics", timeout=5).text
-        match = re.search(rf'^gateway_rpc_calls_total{{target="{re.escape(target)}"}} (\d+)$', text, re.M)
-        return int(match.group(1)) if match else 0
+        return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+                   if sample.name == name and labels.items() <= sample.labels.items())
+
+    def rpc_calls(self, target: str) -> int:
+        """How many RPCs to `target` ("codes.get_codes") the gateway made, whatever their outcome."""
+        service, method = target.split(".", 1)
+        return int(self.metric("gateway_rpc_duration_seconds_count", service=service, method=method))
 
 
 def _listening(port: int) -> bool:
-    import socket
-
     with socket.socket() as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -203,14 +179,11 @@ def small_ptp_table(mirror: Path, folder: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, data_mirror):
-    with Vhost("e2e") as vhost:
+    with TemporaryVhost("e2e") as vhost:
         stack = Stack(tmp_path_factory.mktemp("stack"), vhost.amqp_uri, data_mirror)
         try:
             stack.load_code_sets()
-            for name in SERVICES:
-                stack.start(name)
-            stack.start("gateway")
-            stack.wait_ready()
+            stack.start_all()
             yield stack
         finally:
             stack.stop_all()
@@ -222,7 +195,7 @@ def own_stack(stack: Stack, workdir: Path, prefix: str, **env: str):
     session stack's code sets, for tests that change state or break things on purpose."""
     if not stack.code_sets_loaded:
         pytest.skip("no code sets loaded")
-    with Vhost(prefix) as vhost:
+    with TemporaryVhost(prefix) as vhost:
         own = Stack(workdir, vhost.amqp_uri, stack.data_mirror)
         own.vhost = vhost
         own.copy_code_data_from(stack)

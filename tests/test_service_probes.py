@@ -15,8 +15,10 @@ import time
 
 import httpx
 import pytest
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from gateway.testing import Vhost, free_port
+from gateway.testing import free_port
+from medcode_common.broker_admin import TemporaryVhost
 
 pytestmark = pytest.mark.rabbit
 
@@ -116,21 +118,18 @@ def probe(port: int, path: str) -> int | None:
 
 
 def wait_for_status(port: int, path: str, status: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    seen = None
-    while time.monotonic() < deadline:
-        seen = probe(port, path)
-        if seen == status:
-            return
-        time.sleep(0.25)
-    pytest.fail(f"{path} answered {seen}, not {status}, within {timeout} s")
+    poll = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.25), retry=retry_if_result(lambda s: s != status),
+                    retry_error_callback=lambda state: state.outcome.result())
+    seen = poll(probe, port, path)
+    if seen != status:
+        pytest.fail(f"{path} answered {seen}, not {status}, within {timeout} s")
 
 
 def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_path):
     proxy = BrokerProxy(free_port())
     proxy.start()
     health_port = free_port()
-    with Vhost("probes") as vhost:
+    with TemporaryVhost("probes") as vhost:
         amqp_uri = vhost.amqp_uri.replace(":5672/", f":{proxy.port}/")
         env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
         env.update(AMQP_URI=amqp_uri, HEALTH_PORT=str(health_port), DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
@@ -159,6 +158,9 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
             # ...and it consumes again: an RPC through the same broker is answered.
             assert rpc_call(vhost.amqp_uri, "metering", "health")["status"] == "ok"
             assert process.poll() is None
+            # The same port serves the process's metrics: that RPC is in its latency histogram.
+            metrics = httpx.get(f"http://127.0.0.1:{health_port}/metrics", timeout=10).text
+            assert 'rpc_request_duration_seconds_count{method="health",outcome="ok",service="metering"}' in metrics
         finally:
             process.terminate()
             process.wait(timeout=30)

@@ -2,7 +2,8 @@
 
 Routes: /graphql (GraphiQL in a browser; queries by POST or GET; subscriptions over
 websocket), /healthz (the process is alive), /readyz (every service answers its health
-RPC), /metrics (RPC counters, Prometheus text format), and the web app's pages and
+RPC), /metrics (Prometheus: latency per GraphQL operation and per RPC, gateway.metrics),
+and the web app's pages and
 /static files (gateway.web).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from medcode_contracts.services import ALL_SERVICES
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
@@ -28,12 +29,13 @@ from . import settings as gateway_settings
 from . import limits
 from .auth import GatewayAuth, connection_auth
 from .context import Context
+from .metrics import CONTENT_TYPE, GatewayMetrics
 from .rpc import RpcClient
 from . import events, web
 from .schema import build_schema
 from .schema.careers import unsubscribe_endpoint
 from .search_cache import SearchCache
-from .telemetry import TracingMiddleware
+from .telemetry import tracing_middleware
 
 log = logging.getLogger("gateway")
 
@@ -88,9 +90,10 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     settings = settings or gateway_settings.load()
     gateway_auth = GatewayAuth(auth_settings or gateway_settings.load_auth())
     limit_settings = limit_settings or limits.load_limits()
-    rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
-                    connect_timeout=gateway_settings.CONNECT_TIMEOUT)
     search_cache = SearchCache(settings.GATEWAY_SEARCH_CACHE_SIZE, settings.GATEWAY_SEARCH_CACHE_TTL)
+    metrics = GatewayMetrics(search_cache)
+    rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
+                    connect_timeout=gateway_settings.CONNECT_TIMEOUT, latency=metrics.rpc_seconds)
     graphql = GraphQLApp(build_schema(introspection=limit_settings.introspection), rpc, gateway_auth, search_cache,
                          graphql_ide="graphiql" if limit_settings.graphiql else None, allow_queries_via_get=True,
                          allowed_origins=limit_settings.allowed_origins)
@@ -117,18 +120,8 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         return JSONResponse({"ready": not not_ready, "not_ready": not_ready, "services": services},
                             status_code=503 if not_ready else 200)
 
-    async def metrics(request: Request) -> PlainTextResponse:
-        lines = ["# HELP gateway_rpc_calls_total RPC requests the gateway published.",
-                 "# TYPE gateway_rpc_calls_total counter"]
-        lines += [f'gateway_rpc_calls_total{{target="{t}"}} {n}' for t, n in sorted(rpc.calls.items())]
-        lines += ["# HELP gateway_rpc_failures_total RPC requests that got no answer (timeout, no route, broker down).",
-                  "# TYPE gateway_rpc_failures_total counter"]
-        lines += [f'gateway_rpc_failures_total{{target="{t}"}} {n}' for t, n in sorted(rpc.failures.items())]
-        lines += ["# HELP gateway_search_cache_total searchCodes answered from the cache (hit) or not (miss).",
-                  "# TYPE gateway_search_cache_total counter",
-                  f'gateway_search_cache_total{{result="hit"}} {search_cache.hits}',
-                  f'gateway_search_cache_total{{result="miss"}} {search_cache.misses}']
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     app = Starlette(
         routes=[
@@ -136,12 +129,12 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            Route("/metrics", metrics_endpoint),
             *web.routes(graphiql=limit_settings.graphiql),
             Route("/careers/unsubscribe", unsubscribe_endpoint(rpc, settings.RPC_TIMEOUT), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
-        middleware=[Middleware(TracingMiddleware), Middleware(web.SecurityHeaders),
+        middleware=[tracing_middleware(), Middleware(web.SecurityHeaders),
                     # The rate first (it reads nothing), then the size: no body past the limit is read.
                     Middleware(limits.RateLimit, per_minute=limit_settings.RATE_LIMIT_PER_MINUTE,
                                client_address=gateway_auth.client_address),
@@ -149,6 +142,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     )
     app.state.rpc = rpc
     app.state.search_cache = search_cache
+    app.state.metrics = metrics  # read by gateway.metrics.OperationMetrics
     app.state.settings = settings
     app.state.auth = gateway_auth
     return app

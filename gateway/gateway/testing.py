@@ -1,82 +1,11 @@
-"""Helpers for the gateway's and the end-to-end tests (not used at run time).
-
-A fresh RabbitMQ vhost per test module, created and deleted through the management HTTP
-API, keeps parallel test runs from ever seeing each other's queues.
+"""Helpers for the gateway's and the end-to-end tests (not used at run time). A fresh
+RabbitMQ vhost per test module comes from medcode_common.broker_admin.TemporaryVhost.
 """
 from __future__ import annotations
 
-import os
 import socket
-import time
-import uuid
-from urllib.parse import quote, urlsplit, urlunsplit
-
 from collections import Counter
 from http.cookies import SimpleCookie
-
-import httpx
-
-RABBIT_API = os.environ.get("RABBIT_API_URI", "http://guest:guest@127.0.0.1:15672")
-AMQP_BASE = os.environ.get("TEST_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
-
-
-class Vhost:
-    """`with Vhost("gw") as vhost: vhost.amqp_uri` -> amqp://.../<fresh vhost>."""
-
-    def __init__(self, prefix: str = "test", api: str = RABBIT_API, amqp_base: str = AMQP_BASE):
-        self.name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-        parts = urlsplit(api)
-        self._api = urlunsplit(parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else "")))
-        self._auth = (parts.username or "guest", parts.password or "guest")
-        self._user = self._auth[0]
-        base = urlsplit(amqp_base)
-        self.amqp_uri = urlunsplit(base._replace(path="/" + quote(self.name, safe="")))
-
-    def _url(self, path: str) -> str:
-        return f"{self._api}/api/{path}"
-
-    def create(self) -> Vhost:
-        with httpx.Client(auth=self._auth, timeout=10) as http:
-            http.put(self._url(f"vhosts/{quote(self.name, safe='')}")).raise_for_status()
-            http.put(self._url(f"permissions/{quote(self.name, safe='')}/{self._user}"),
-                     json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-        return self
-
-    def delete(self) -> None:
-        with httpx.Client(auth=self._auth, timeout=10) as http:
-            http.delete(self._url(f"vhosts/{quote(self.name, safe='')}"))
-
-    def get(self, path: str):
-        """GET a management API path under this vhost, e.g. get("queues")."""
-        with httpx.Client(auth=self._auth, timeout=10) as http:
-            response = http.get(self._url(f"{path}/{quote(self.name, safe='')}"))
-            response.raise_for_status()
-            return response.json()
-
-    def close_connections(self, wait: float = 15.0, at_least: int = 1) -> int:
-        """Force-close every client connection of this vhost (a broker-side disconnect).
-        The management API lists a new connection only after its next stats tick, so wait
-        up to `wait` seconds for `at_least` of them to show up."""
-        deadline = time.monotonic() + wait
-        with httpx.Client(auth=self._auth, timeout=10) as http:
-            while True:
-                connections = http.get(self._url(f"vhosts/{quote(self.name, safe='')}/connections")).json()
-                if len(connections) >= at_least or time.monotonic() > deadline:
-                    break
-                time.sleep(0.25)
-            for conn in connections:
-                http.delete(self._url(f"connections/{quote(conn['name'], safe='')}"))
-        return len(connections)
-
-    def delete_queue(self, name: str) -> None:
-        with httpx.Client(auth=self._auth, timeout=10) as http:
-            http.delete(self._url(f"queues/{quote(self.name, safe='')}/{quote(name, safe='')}"))
-
-    def __enter__(self) -> Vhost:
-        return self.create()
-
-    def __exit__(self, *exc) -> None:
-        self.delete()
 
 
 def free_port() -> int:

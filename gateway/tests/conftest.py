@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.testing import Vhost
+from medcode_common.broker_admin import TemporaryVhost
 
 
 @pytest.fixture(scope="module")
 def vhost():
-    with Vhost("gateway-test") as created:
+    with TemporaryVhost("gateway-test") as created:
         yield created
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import httpx
 import pytest
 from medcode_contracts.services import ALL_SERVICES
+from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
@@ -95,12 +96,41 @@ async def test_bad_input_and_a_service_down_over_http(http):
     assert "codes" in error["message"]
 
 
-async def test_metrics_count_rpc_calls(http, app):
+async def metric_samples(http) -> dict[tuple, float]:
     response = await http.get("/metrics")
-    assert response.status_code == 200
-    calls = app.state.rpc.calls["codes.search_codes"]
-    assert calls >= 1
-    assert f'gateway_rpc_calls_total{{target="codes.search_codes"}} {calls}' in response.text
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(response.text) for s in family.samples}
+
+
+async def test_metrics_show_latency_histograms_per_operation_and_per_rpc(http, app, amqp_uri):
+    before = await metric_samples(http)
+    async with FakeService(amqp_uri, "codes", {"search_codes": search_codes}):
+        query = '{ searchCodes(query: "metrics probe") { totalCount } }'
+        response = await http.post("/graphql", json={"query": query})
+        assert response.json() == {"data": {"searchCodes": {"totalCount": 1}}}
+    after = await metric_samples(http)
+
+    def grew(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert grew("gateway_graphql_operation_duration_seconds_count", operation="query searchCodes") == 1
+    assert grew("gateway_rpc_duration_seconds_count", service="codes", method="search_codes", outcome="ok") == 1
+    assert grew("gateway_rpc_duration_seconds_bucket", service="codes", method="search_codes", outcome="ok",
+                le="+Inf") == 1
+    assert grew("gateway_search_cache_total", result="miss") == 1
+    assert after[("process_resident_memory_bytes", ())] > 0
+
+
+async def test_metrics_name_a_failed_rpc_by_its_error(http):
+    before = await metric_samples(http)
+    await http.post("/graphql", json={"query": '{ searchCodes(query: "nobody answers") { totalCount } }'})
+    after = await metric_samples(http)
+    failed = [key for key, value in after.items() if key[0] == "gateway_rpc_duration_seconds_count"
+              and dict(key[1])["method"] == "search_codes" and dict(key[1])["outcome"] != "ok"
+              and value > before.get(key, 0.0)]
+    assert [dict(key[1])["outcome"] for key in failed] in (["Unavailable"], ["UnknownService"])
 
 
 def test_subscriptions_over_websocket(amqp_uri):

@@ -11,6 +11,8 @@ The runner (medcode_common.runner) serves, inside the service's own process:
   answers (each dependency provider with a `check_ready()` method:
   the database through its outbox relay, the search backend); else 503 naming what is
   not ready. Every request checks afresh, so readiness recovers by itself.
+- `GET /metrics`: the process's Prometheus metrics (medcode_common.metrics), e.g. the
+  latency of each RPC it answered; scraped by Prometheus (the pods' annotations).
 
 `HEALTH_PORT=0` (the default on a laptop, where several services share one host) serves
 nothing; the Kubernetes manifests set 8080.
@@ -116,6 +118,12 @@ def liveness(runner) -> dict[str, str]:
 def make_app(runner, amqp_uri: str, consumers: ConsumerWatch | None = None):
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            from .metrics import CONTENT_TYPE, exposition
+
+            body = exposition()
+            start_response("200 OK", [("Content-Type", CONTENT_TYPE), ("Content-Length", str(len(body)))])
+            return [body]
         if path == "/healthz":
             checks = liveness(runner)
         elif path == "/readyz":
@@ -140,6 +148,6 @@ def serve(runner, amqp_uri: str, settings: HealthSettings) -> object | None:
     from eventlet import wsgi
 
     sock = eventlet.listen((settings.HEALTH_HOST, settings.HEALTH_PORT))
-    log.info("health endpoints on %s:%s (/healthz, /readyz)", settings.HEALTH_HOST, settings.HEALTH_PORT)
+    log.info("health endpoints on %s:%s (/healthz, /readyz, /metrics)", settings.HEALTH_HOST, settings.HEALTH_PORT)
     app = make_app(runner, amqp_uri, ConsumerWatch(runner))
     return eventlet.spawn(wsgi.server, sock, app, log_output=False)

@@ -14,6 +14,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from .settings import ConfigError, load_settings
 
@@ -25,42 +28,67 @@ SERVICES = {
     "assistant": "assistant.service:AssistantService",
     "careers": "careers.service:CareersService",
 }
+# The platform's other processes: name -> module run with `python -m`.
+PROCESSES = {
+    "gateway": "gateway",
+    # The development mail relay: outgoing mail lands in DATA_DIR/outbox, not the internet.
+    "mail-relay": "medcode_common.mail",
+    # The assistant by email: the SMTP listener for ASK_ADDRESS (SMTP_PORT).
+    "mail-ingress": "mail_ingress",
+}
 READY_TIMEOUT = 120.0
+READY_POLL = 0.5  # seconds between two looks at /readyz
 STOP_GRACE = 15.0
 
 
 class Platform:
-    def __init__(self, python: str = sys.executable, env: dict | None = None):
+    """The platform's processes, as children of this one (`make run`, the e2e tests and
+    the benchmark). With `log_dir`, each child writes its output to `log_dir/<name>.log`."""
+
+    def __init__(self, python: str = sys.executable, env: dict | None = None, log_dir: Path | None = None):
         self.python = python
         self.env = dict(os.environ if env is None else env)
+        self.log_dir = log_dir
         self.children: dict[str, subprocess.Popen] = {}
 
-    def start(self) -> None:
-        for name, target in SERVICES.items():
-            self.children[name] = subprocess.Popen(
-                [self.python, "-m", "medcode_common.runner", target], env=self.env)
-        self.children["gateway"] = subprocess.Popen([self.python, "-m", "gateway"], env=self.env)
-        # The development mail relay: outgoing mail lands in DATA_DIR/outbox, not the internet.
-        self.children["mail-relay"] = subprocess.Popen([self.python, "-m", "medcode_common.mail"], env=self.env)
-        # The assistant by email: the SMTP listener for ASK_ADDRESS (SMTP_PORT).
-        self.children["mail-ingress"] = subprocess.Popen([self.python, "-m", "mail_ingress"], env=self.env)
+    def command(self, name: str) -> list[str]:
+        if name in SERVICES:
+            return [self.python, "-m", "medcode_common.runner", SERVICES[name]]
+        return [self.python, "-m", PROCESSES[name]]
+
+    def start(self, *names: str) -> None:
+        """Start the named processes (every service and process when none is named)."""
+        for name in names or (*SERVICES, *PROCESSES):
+            if self.log_dir is None:
+                self.children[name] = subprocess.Popen(self.command(name), env=self.env)
+                continue
+            with open(self.log_dir / f"{name}.log", "a") as log:
+                self.children[name] = subprocess.Popen(self.command(name), env=self.env,
+                                                       stdout=log, stderr=subprocess.STDOUT)
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.children.items() if proc.poll() is not None]
 
     def wait_ready(self, url: str, timeout: float = READY_TIMEOUT) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """True once `url` answers 200; False after `timeout`, or at once when a child exits."""
+        def answer() -> bool | None:  # None: not yet
             if self.dead():
                 return False
             try:
                 with urllib.request.urlopen(url, timeout=2) as response:
-                    if response.status == 200:
-                        return True
+                    return True if response.status == 200 else None
             except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.5)
-        return False
+                return None
+
+        poll = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(READY_POLL),
+                        retry=retry_if_result(lambda ready: ready is None), retry_error_callback=lambda _: False)
+        return bool(poll(answer))
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as a crash (a service's queue stays, with nobody consuming it)."""
+        proc = self.children.pop(name)
+        proc.kill()
+        proc.wait(timeout=30)
 
     def stop(self) -> None:
         for proc in self.children.values():
@@ -73,6 +101,7 @@ class Platform:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        self.children.clear()
 
 
 def main() -> int:

@@ -14,43 +14,29 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
 _configured = False
 
 
-class JsonLinesExporter(SpanExporter):
-    """Appends finished spans to a file, one JSON object per line."""
-
-    def __init__(self, path: str):
-        self.path = path
-        self._lock = threading.Lock()
-
-    def export(self, spans) -> SpanExportResult:
-        lines = []
-        for span in spans:
-            ctx = span.get_span_context()
-            lines.append(json.dumps({
-                "service": span.resource.attributes.get("service.name"),
-                "name": span.name,
-                "kind": span.kind.name,
-                "trace_id": format(ctx.trace_id, "032x"),
-                "span_id": format(ctx.span_id, "016x"),
-                "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
-                "start_ns": span.start_time,
-                "duration_ms": round((span.end_time - span.start_time) / 1e6, 3),
-            }))
-        with self._lock, open(self.path, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
+def json_line(span: ReadableSpan) -> str:
+    """One finished span as a line of JSON (MEDCODE_TRACE_FILE): who, what, where in the trace."""
+    ctx = span.get_span_context()
+    assert ctx is not None and span.start_time is not None and span.end_time is not None  # a finished span
+    return json.dumps({
+        "service": span.resource.attributes.get("service.name"),
+        "name": span.name,
+        "kind": span.kind.name,
+        "trace_id": format(ctx.trace_id, "032x"),
+        "span_id": format(ctx.span_id, "016x"),
+        "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+        "start_ns": span.start_time,
+        "duration_ms": round((span.end_time - span.start_time) / 1e6, 3),
+    }) + "\n"
 
 
 def configure_tracing(service_name: str) -> None:
@@ -62,7 +48,9 @@ def configure_tracing(service_name: str) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     trace_file = os.environ.get("MEDCODE_TRACE_FILE")
     if trace_file:
-        provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(trace_file)))
+        # Appends, one line per span, flushed at once: the processes of a test stack share the file.
+        out = open(trace_file, "a", encoding="utf-8", buffering=1)  # open for the process's life
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter(out=out, formatter=json_line)))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         try:
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.testing import Vhost
+from medcode_common.broker_admin import TemporaryVhost
 
 GUEST_IP_CAP = 10   # METERING_GUEST_IP_DAILY_CAP's default
 PAGE = 'query($c: String!) { code(system: ICD10CM, code: $c) { code title access { granted reason } layTerms } }'
@@ -188,7 +188,7 @@ async def test_fifty_concurrent_logins_keep_the_accounts_process_under_its_memor
     from medcode_common.launcher import SERVICES
     from medcode_contracts.errors import Unauthenticated
 
-    with Vhost("e2e-hash-memory") as vhost:
+    with TemporaryVhost("e2e-hash-memory") as vhost:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARGON2_") and k != "DATABASE_URL"}
         env.update(AMQP_URI=vhost.amqp_uri, DATA_DIR=str(tmp_path))
         with open(tmp_path / "accounts.log", "w") as log:

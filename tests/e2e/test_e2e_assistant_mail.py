@@ -83,7 +83,7 @@ def wait_for_replies(platform, sender: str, count: int, timeout: float = 60) -> 
             return found
         time.sleep(0.3)
     pytest.fail(f"{len(replies_to(platform, sender))} replies to {sender}, expected {count}:\n"
-                f"{platform.log_tail('mail_ingress')}")
+                f"{platform.log_tail('mail-ingress')}")
 
 
 def parts(reply) -> dict[str, str]:

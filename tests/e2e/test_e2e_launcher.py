@@ -6,13 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from gateway.testing import Vhost, free_port
+from gateway.testing import free_port
+from medcode_common.broker_admin import TemporaryVhost
 
 READY_TIMEOUT = 180
 
@@ -34,7 +35,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.fixture
 def launcher(tmp_path):
-    with Vhost("launcher") as vhost:
+    with TemporaryVhost("launcher") as vhost:
         port = free_port()
         env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(tmp_path), GATEWAY_PORT=str(port),
                    GATEWAY_HOST="127.0.0.1", PYTHONUNBUFFERED="1",
@@ -43,11 +44,13 @@ def launcher(tmp_path):
         log = open(tmp_path / "launcher.log", "w+")
         proc = subprocess.Popen([sys.executable, "-m", "medcode_common.launcher"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + READY_TIMEOUT
-        while "The platform is running." not in (tmp_path / "launcher.log").read_text():
+        def said_ready() -> bool:
             assert proc.poll() is None, (tmp_path / "launcher.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the launcher never said it was ready"
-            time.sleep(0.5)
+            return "The platform is running." in (tmp_path / "launcher.log").read_text()
+
+        poll = Retrying(stop=stop_after_delay(READY_TIMEOUT), wait=wait_fixed(0.5),
+                        retry=retry_if_result(lambda ok: not ok), retry_error_callback=lambda _: False)
+        assert poll(said_ready), "the launcher never said it was ready"
         try:
             yield proc, f"http://127.0.0.1:{port}", tmp_path / "launcher.log"
         finally:

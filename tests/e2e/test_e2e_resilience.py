@@ -48,18 +48,6 @@ def assert_still_there(platform, email: str) -> None:
     assert gql(platform, PAGE % "I10", token=token)["data"]["code"]["access"]["granted"] is True
 
 
-def wait_ready(platform, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{platform.url}/readyz", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("the platform did not recover")
-
-
 @pytest.mark.parametrize("service", ["accounts", "metering"])
 def test_a_service_restart_keeps_accounts_and_views(platform, service):
     email, _ = member_with_one_view(platform)
@@ -72,7 +60,7 @@ def test_the_platform_recovers_when_the_broker_drops_every_connection(platform):
     email, _ = member_with_one_view(platform)
     # every service holds at least one connection, and so does the gateway
     assert platform.vhost.close_connections(wait=30, at_least=6) >= 6
-    wait_ready(platform)
+    platform.wait_ready(timeout=90)
     assert_still_there(platform, email)
 
 

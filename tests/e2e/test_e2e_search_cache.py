@@ -1,23 +1,15 @@
 """Repeated searches are answered by the gateway's cache; a new edition clears it."""
 import asyncio
 import json
-import re
 import time
 
 import aio_pika
-import httpx
 
 QUERY = '{ searchCodes(query: "esophageal achalasia cache probe", first: 5) { totalCount } }'
 
 
-def _counter(stack, name: str) -> int:
-    text = httpx.get(f"{stack.url}/metrics", timeout=5).text
-    match = re.search(rf"^{re.escape(name)} (\d+)$", text, re.M)
-    return int(match.group(1)) if match else 0
-
-
 def _rpcs(stack) -> int:
-    return _counter(stack, 'gateway_rpc_calls_total{target="codes.search_codes"}')
+    return stack.rpc_calls("codes.search_codes")
 
 
 async def _publish_edition_loaded(amqp_uri: str) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -27,8 +28,10 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+from medcode_common.metrics import outcome
 from medcode_contracts.errors import Unavailable
 from opentelemetry import propagate, trace
+from prometheus_client import Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
 from .errors import UnknownService, deserialize
@@ -70,7 +73,7 @@ class RpcClient:
     """Call nameko services: `await client.call("codes", "search_codes", request={...})`."""
 
     def __init__(self, amqp_uri: str, *, timeout: float = 5.0, caller: str = "gateway",
-                 connect_timeout: float = 10.0):
+                 connect_timeout: float = 10.0, latency: Histogram | None = None):
         self.amqp_uri = amqp_url(amqp_uri)
         self.timeout = timeout
         self.connect_timeout = connect_timeout
@@ -80,10 +83,10 @@ class RpcClient:
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractRobustChannel | None = None
         self._exchange: aio_pika.abc.AbstractExchange | None = None
-        # "service.method" -> number of requests published; a cheap counter for /metrics
-        # and for tests that check batching.
+        # "service.method" -> number of requests published, for tests that check batching.
         self.calls: Counter[str] = Counter()
-        self.failures: Counter[str] = Counter()
+        # Each call's seconds, by service, method and outcome (gateway.metrics).
+        self.latency = latency
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -141,6 +144,19 @@ class RpcClient:
         RemoteError for any other remote error, UnknownService when no queue is bound,
         and Unavailable when no reply comes within `timeout` (default: the client's).
         """
+        if self.latency is None:
+            return await self._call(service, method, timeout=timeout, context=context, op=op, **kwargs)
+        started, failure = time.perf_counter(), None
+        try:
+            return await self._call(service, method, timeout=timeout, context=context, op=op, **kwargs)
+        except Exception as exc:
+            failure = exc
+            raise
+        finally:
+            self.latency.labels(service, method, outcome(failure)).observe(time.perf_counter() - started)
+
+    async def _call(self, service: str, method: str, *, timeout: float | None,
+                    context: dict[str, Any] | None, op: str | None, **kwargs: Any) -> Any:
         if self._exchange is None:
             raise Unavailable("the RPC client is not connected")
         timeout = self.timeout if timeout is None else timeout
@@ -165,14 +181,11 @@ class RpcClient:
                 await self._exchange.publish(message, routing_key=target, mandatory=True)
                 reply = await future
         except TimeoutError:
-            self.failures[target] += 1
             raise Unavailable(f"the {service} service did not answer {method} within {timeout:g} s") from None
         except PublishError:
-            self.failures[target] += 1
             raise UnknownService(f"the {service} service is not running (no queue for {target})") from None
         except (DeliveryError, *CONNECTION_EXCEPTIONS) as exc:
             # Includes a channel that is closed while the robust connection reconnects.
-            self.failures[target] += 1
             raise Unavailable(f"the message broker is not reachable ({type(exc).__name__})") from None
         finally:
             self._futures.pop(correlation_id, None)

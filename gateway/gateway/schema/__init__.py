@@ -22,6 +22,7 @@ from .claims import ClaimsQuery
 from .codes.queries import CodesQuery
 from .errors import ErrorCodes, log_unexpected
 from ..limits import OneMutationRule
+from ..metrics import OperationMetrics
 
 Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, AssistantMutation, CareersMutation))
@@ -69,6 +70,7 @@ def build_schema(introspection: bool = True) -> Schema:
         # concurrent requests see each other's context (lost error codes, or worse).
         # The parse and validation caches live at module level, shared all the same.
         extensions=[
+            OperationMetrics,  # first: its time covers every other extension's work
             RequestLimits,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             # Parsing and validating the same document again costs more than running it.

@@ -15,8 +15,9 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections import OrderedDict
-from typing import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+
+from cachetools import LRUCache
 
 Page = dict | None
 Key = tuple[str, str]  # (system, code key)
@@ -31,9 +32,10 @@ def _unpack(packed: bytes | None) -> Page:
 
 
 class PageCache:
-    def __init__(self, maxsize: int = 20000, refresh_seconds: float = 2.0, clock=time.monotonic):
+    def __init__(self, maxsize: int = 20000, refresh_seconds: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.maxsize, self.refresh_seconds, self.clock = maxsize, refresh_seconds, clock
-        self._pages: OrderedDict[Key, bytes | None] = OrderedDict()
+        self._pages: LRUCache[Key, bytes | None] = LRUCache(maxsize=maxsize)
         self._generation: Hashable = None
         self._checked_at: float | None = None
 
@@ -45,22 +47,18 @@ class PageCache:
         Other workers share the cache and run while this one waits for the database (the
         load, the generation check): between any two steps here a key may be evicted or
         the whole cache cleared. So the answer is built from what this call found or
-        loaded itself, never by looking the keys up again afterwards."""
+        loaded itself, never by looking the keys up again afterwards. (Each cachetools
+        call on its own never yields to another green thread.)"""
         self._follow(generation)
         found: dict[Key, Page] = {}
         for key in dict.fromkeys(keys):
-            if key in self._pages:   # no other worker runs between the test and the read
-                found[key] = _unpack(self._pages[key])
+            if key in self._pages:
+                found[key] = _unpack(self._pages[key])  # also marks the key recently used
         missing = [key for key in dict.fromkeys(keys) if key not in found]
         if missing:
-            loaded = dict(zip(missing, load(missing)))
+            loaded = dict(zip(missing, load(missing), strict=True))
             found.update(loaded)
-            self._pages.update((key, _pack(page)) for key, page in loaded.items())
-        for key in found:
-            if key in self._pages:
-                self._pages.move_to_end(key)
-        while len(self._pages) > self.maxsize:
-            self._pages.popitem(last=False)
+            self._pages.update((key, _pack(page)) for key, page in loaded.items())  # evicts the least recently used
         return [found[key] for key in keys]
 
     def _follow(self, generation: Callable[[], Hashable]) -> None:
