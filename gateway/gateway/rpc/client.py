@@ -17,7 +17,6 @@ reply queue, its binding and its consumer.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections import Counter
@@ -27,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
+from medcode_common import codec
 from medcode_contracts.errors import Unavailable
 from opentelemetry import propagate, trace
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
@@ -147,9 +147,9 @@ class RpcClient:
         target = f"{service}.{method}"
         correlation_id = str(uuid.uuid4())
         message = aio_pika.Message(
-            json.dumps({"args": [], "kwargs": kwargs}).encode(),
-            content_type="application/json",
-            content_encoding="utf-8",
+            codec.dumps({"args": [], "kwargs": kwargs}),
+            content_type=codec.CONTENT_TYPE,
+            content_encoding=codec.CONTENT_ENCODING,
             correlation_id=correlation_id,
             reply_to=self.reply_key,
             headers=context_headers(op or target, context),
@@ -187,7 +187,7 @@ class RpcClient:
             log.debug("dropping a reply nobody waits for (timed out?): %s", message.correlation_id)
             return
         try:
-            reply = json.loads(message.body)
+            reply = codec.loads(message.body)
             if not isinstance(reply, dict):
                 raise ValueError("reply is not a JSON object")
         except ValueError as exc:

@@ -4,19 +4,10 @@ No nameko, no database, no search engine here: plain data and rules.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from medcode_contracts.codes import CodeSystem
-
-_NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
-
-
-def code_key(code: str) -> str:
-    """The normalised form codes are stored and matched by: upper case, no dot or space.
-    `k22.0`, `K220` and ` K22.0 ` all give `K220`."""
-    return _NON_ALNUM.sub("", code).upper()
+from medcode_contracts.codes import CodeSystem, code_key
 
 
 @dataclass(slots=True)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from medcode_contracts.codes import CodeSystem, canonical_code
+
 
 @dataclass(slots=True, frozen=True)
 class PtpRow:
@@ -85,8 +87,7 @@ def procedure_system(code: str) -> str:
 
 def format_icd10cm(key: str) -> str:
     """"I219" -> "I21.9" (the dot goes after the category's three characters)."""
-    key = key.upper()
-    return key if len(key) <= 3 else f"{key[:3]}.{key[3:]}"
+    return canonical_code(CodeSystem.ICD10CM, key)
 
 
 def format_icd9cm(key: str) -> str:
