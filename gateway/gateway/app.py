@@ -33,6 +33,8 @@ from . import events, web
 from .schema import build_schema
 from .schema.careers import unsubscribe_endpoint
 from .search_cache import SearchCache
+from .sessions import SUBSCRIPTIONS as SESSION_EVENTS
+from .sessions import SessionCache
 from .telemetry import TracingMiddleware
 
 log = logging.getLogger("gateway")
@@ -40,17 +42,18 @@ log = logging.getLogger("gateway")
 
 class GraphQLApp(web.OfflineGraphiQL, GraphQL):
     def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
-                 search_cache: SearchCache | None = None, **kwargs: Any):
+                 search_cache: SearchCache | None = None, sessions: SessionCache | None = None, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.rpc = rpc
         self.gateway_auth = gateway_auth or GatewayAuth(gateway_settings.load_auth())
         self.search_cache = search_cache
+        self.sessions = sessions
 
     async def get_context(self, request, response) -> Context:
         # Reading the credentials costs no RPC; it also hands a new client its guest cookie.
         return Context(rpc=self.rpc, request=request, response=response,
                        auth=self.gateway_auth.for_request(request, response), gateway_auth=self.gateway_auth,
-                       search_cache=self.search_cache)
+                       search_cache=self.search_cache, sessions=self.sessions)
 
     async def parse_http_body(self, request):
         data = await super().parse_http_body(request)
@@ -91,7 +94,11 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
                     connect_timeout=gateway_settings.CONNECT_TIMEOUT)
     search_cache = SearchCache(settings.GATEWAY_SEARCH_CACHE_SIZE, settings.GATEWAY_SEARCH_CACHE_TTL)
+    auth = gateway_auth.settings
+    sessions = SessionCache(auth.TOKEN_SECRET, max_age=auth.GATEWAY_SESSION_CACHE_SECONDS,
+                            max_size=auth.GATEWAY_SESSION_CACHE_SIZE)
     graphql = GraphQLApp(build_schema(introspection=limit_settings.introspection), rpc, gateway_auth, search_cache,
+                         sessions=sessions,
                          graphql_ide="graphiql" if limit_settings.graphiql else None, allow_queries_via_get=True,
                          allowed_origins=limit_settings.allowed_origins)
 
@@ -103,6 +110,12 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         # A new edition changes search results: forget the cached ones.
         await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
                                search_cache.clear)
+        # Sessions are kept only while the events that end them can arrive (gateway.sessions).
+        for source, event_type, handler in SESSION_EVENTS:
+            await events.subscribe(rpc.connection, source, event_type, getattr(sessions, handler))
+        rpc.connection.close_callbacks.add(sessions.stop_listening)
+        rpc.connection.reconnect_callbacks.add(sessions.start_listening)
+        sessions.start_listening()
         try:
             yield {"rpc": rpc}
         finally:
@@ -149,6 +162,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     )
     app.state.rpc = rpc
     app.state.search_cache = search_cache
+    app.state.sessions = sessions
     app.state.settings = settings
     app.state.auth = gateway_auth
     return app

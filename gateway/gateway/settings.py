@@ -7,7 +7,7 @@ import sys
 from enum import Enum
 
 from medcode_common.settings import ConfigError, Settings, load_settings, read_settings
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # /readyz asks every service's `health` RPC; a ready service answers in milliseconds, so
@@ -20,6 +20,8 @@ __all__ = ["ConfigError", "Settings", "AuthSettings", "load", "load_auth", "load
            "READY_TIMEOUT", "CONNECT_TIMEOUT"]
 
 DEV_GATEWAY_SECRET = "dev-only-gateway-secret-change-me-in-production"
+# The accounts service's development default: the gateway checks the tokens accounts signs.
+DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
 
 
 class Environment(str, Enum):
@@ -42,6 +44,14 @@ class AuthSettings(BaseSettings):
     GATEWAY_TRUSTED_PROXIES: str = ""
     # Cookies only over HTTPS; unset: on in production, off otherwise (plain-HTTP dev).
     GATEWAY_COOKIE_SECURE: bool | None = None
+    # The secret accounts signs session tokens with (the same variable as the accounts
+    # service's): the gateway checks a token's signature and expiry itself (gateway.sessions).
+    TOKEN_SECRET: str = DEV_TOKEN_SECRET
+    # How long the account of a session checked with accounts is kept (0: ask accounts on
+    # every request), and for how many sessions. Logout, plan changes and deletions drop it
+    # at once by event; this bounds what no event announces (a role given by the CLI).
+    GATEWAY_SESSION_CACHE_SECONDS: float = Field(default=60.0, ge=0, le=3600)
+    GATEWAY_SESSION_CACHE_SIZE: int = Field(default=10_000, ge=0, le=1_000_000)
 
     @field_validator("GATEWAY_TRUSTED_PROXIES")
     @classmethod
@@ -56,6 +66,8 @@ class AuthSettings(BaseSettings):
                 raise ValueError("GATEWAY_SECRET must be set in production (e.g. openssl rand -hex 32)")
             if len(self.GATEWAY_SECRET) < 32:
                 raise ValueError("GATEWAY_SECRET must be at least 32 characters in production")
+            if self.TOKEN_SECRET == DEV_TOKEN_SECRET:
+                raise ValueError("TOKEN_SECRET must be set in production: the one the accounts service signs with")
         return self
 
     @property
