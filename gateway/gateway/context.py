@@ -48,6 +48,7 @@ class Context:
     # gateway.sessions.SessionCache of the process: tokens checked here, accounts asked once
     # per session. None (schema tests): every request asks accounts.
     sessions: Any = None
+    known_pages: Any = None  # gateway.schema.codes.access.KnownPages of the process, if any
     connection_params: Any = None  # a websocket's connection_init payload (gateway.auth.connection_auth)
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
