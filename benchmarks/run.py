@@ -135,7 +135,7 @@ def pro_account(base_url: str, env: dict) -> tuple[str, callable]:
 
 
 async def measure(base_url: str, amqp_uri: str, token: str) -> list[tuple]:
-    from gateway.rpc.client import RpcClient  # the gateway's own client: the same wire path
+    from medcode_common.aio_rpc import RpcClient  # the gateway's own client: the same wire path
 
     pro = {"Authorization": f"Bearer {token}"}
     fresh = itertools.cycle(distinct_queries())  # 7,000+: no repeats within a normal run

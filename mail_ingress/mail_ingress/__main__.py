@@ -19,7 +19,7 @@ log = logging.getLogger("mail_ingress")
 
 
 async def serve(platform, settings) -> None:
-    from gateway.rpc import RpcClient  # the platform's asyncio Nameko RPC client
+    from medcode_common.aio_rpc import RpcClient  # the platform's asyncio Nameko RPC client
 
     engine = make_engine(platform.database_url("mail_ingress"))
     await asyncio.to_thread(upgrade, engine, MIGRATIONS, VERSION_TABLE)
