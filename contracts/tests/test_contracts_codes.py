@@ -1,7 +1,6 @@
 """The code's canonical form: what the codes service prints and metering counts, computed
 from any spelling by both sides alike."""
 import pytest
-
 from medcode_contracts.codes import CodeSystem, canonical_code, code_key
 from medcode_contracts.metering import code_page_resource
 

@@ -5,11 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from medcode_contracts import accounts, events
-from medcode_contracts.errors import Unauthenticated
-from starlette.responses import Response
-
-from gateway import testing
 from gateway.auth import GUEST_COOKIE, GatewayAuth, guest_cookie_value
 from gateway.context import Context
 from gateway.schema import build_schema
@@ -17,6 +12,11 @@ from gateway.schema.codes.access import KnownPages
 from gateway.sessions import SessionCache
 from gateway.settings import AuthSettings
 from gateway.testing import make_request, session_token
+from medcode_contracts import accounts, events
+from medcode_contracts.errors import Unauthenticated
+from starlette.responses import Response
+
+from gateway import testing
 
 SECRET = "sessions-test-token-secret-" + "s" * 32
 GUEST = "0123456789abcdef0123456789abcdef"
@@ -199,7 +199,8 @@ async def test_a_guest_s_known_page_is_metered_while_it_loads(schema, gateway_au
 @pytest.mark.parametrize("query", [
     '{ code(system: ICD10CM, code: "K22.0") { code title } }',                          # asks nothing premium
     '{ code(system: ICD10CM, code: "K22.0") { code notes @skip(if: true) { includes } } }',
-    'query($no: Boolean = false) { code(system: ICD10CM, code: "K22.0") { ... @include(if: $no) { access { granted } } } }',
+    'query($no: Boolean = false) { code(system: ICD10CM, code: "K22.0") '
+    '{ ... @include(if: $no) { access { granted } } } }',
 ])
 async def test_nothing_is_spent_early_that_the_query_may_not_ask_for(schema, gateway_auth, query):
     known = KnownPages()

@@ -6,9 +6,8 @@ from types import SimpleNamespace
 
 import kombu.serialization
 import pytest
-from nameko.exceptions import UnserializableValueError
-
 from medcode_common import codec, nameko_rpc
+from nameko.exceptions import UnserializableValueError
 
 VALUES = [{"args": [], "kwargs": {"request": {"query": "achalasia", "first": 20, "after": None}}},
           {"result": [{"code": "K22.0", "title": "Achalasia of cardia", "score": 1.5, "billable": True}],

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from gateway.rpc import RpcClient
 
 pytestmark = pytest.mark.rabbit
@@ -121,3 +120,26 @@ def test_a_guest_s_repeat_view_writes_nothing(platform):
         assert platform.rpc_calls("metering.check_views") == calls + 3  # metering was asked each time...
         time.sleep(1.5)  # ...and had its relay tick
         assert _metering_state(platform) == before  # ...and wrote nothing
+
+
+def test_after_a_broker_disconnect_the_gateway_asks_accounts_again(platform):
+    """Events sent while the gateway's connection was down are lost with its queues, so
+    what it kept is forgotten: the next request is checked with accounts."""
+    token, account_id = register(platform)
+    bearer = {"Authorization": f"Bearer {token}"}
+    for _ in range(3):
+        assert gql(platform, VIEWER, headers=bearer)["data"]["viewer"]["account"]["id"] == account_id
+    kept = platform.rpc_calls("accounts.authenticate")
+    assert platform.vhost.close_connections(wait=30, at_least=6) >= 6
+    deadline = time.monotonic() + 90
+    while True:  # until the gateway and accounts are back
+        try:
+            body = gql(platform, VIEWER, headers=bearer)
+            if "errors" not in body:
+                break
+        except (httpx.HTTPError, AssertionError):
+            pass
+        assert time.monotonic() < deadline, "the platform did not recover"
+        time.sleep(0.5)
+    assert body["data"]["viewer"]["account"]["id"] == account_id
+    assert platform.rpc_calls("accounts.authenticate") > kept  # asked again, not taken from before

@@ -37,6 +37,7 @@ from medcode_contracts.errors import Unavailable
 from medcode_contracts.rpc import Metering
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
+from strawberry.types.base import get_object_definition
 from strawberry.types.nodes import SelectedField
 from strawberry.utils.str_converters import to_camel_case
 
@@ -90,7 +91,7 @@ def _spending_fields() -> frozenset[str]:
     """GraphQL names of CodePage's fields that spend a view: `access` and the premium sections."""
     from .types import CodePage
 
-    fields = CodePage.__strawberry_definition__.fields
+    fields = get_object_definition(CodePage, strict=True).fields
     names = {f.graphql_name or to_camel_case(f.python_name)
              for f in fields if any(isinstance(e, PremiumSection) for e in f.extensions)}
     return frozenset(names | {"access"})
