@@ -162,7 +162,7 @@ def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], N
 async def rpc_round_trip_p50_ms(amqp_uri: str, seconds: float) -> float:
     """One bare RPC after another (careers.health, the cheapest method) through the
     gateway's own client: the floor of any request that needs a service."""
-    from gateway.rpc.client import RpcClient
+    from medcode_common.aio_rpc import RpcClient  # the gateway's own client: the same wire path
 
     async with RpcClient(amqp_uri, timeout=10, caller="bench") as rpc:
         for _ in range(20):

@@ -41,6 +41,15 @@ class Events:
     USER_REGISTERED = "user_registered"
     PLAN_CHANGED = "plan_changed"
     USER_DELETED = "user_deleted"
+    SESSION_REVOKED = "session_revoked"
+
+
+# Session tokens are HS256 JSON Web Tokens signed with TOKEN_SECRET: `sub` = account id,
+# `jti` = session id, `iss`, `iat`, `exp`. Accounts issues them; the gateway checks them
+# with the same secret and asks accounts only about sessions it has not seen.
+TOKEN_ISSUER = "medcode-accounts"
+TOKEN_ALGORITHM = "HS256"
+TOKEN_CLAIMS = ("sub", "jti", "exp", "iat", "iss")
 
 
 class Plan(str, Enum):

@@ -1,6 +1,7 @@
 """Contract of the `codes` service: code sets, search and code pages."""
 from __future__ import annotations
 
+import re
 from enum import Enum
 
 from pydantic import Field
@@ -30,6 +31,26 @@ class CodeSystem(str, Enum):
 
 
 MAX_PAGE_SIZE = 100
+
+_NOT_ALNUM = re.compile(r"[^0-9A-Za-z]")
+
+
+def code_key(code: str) -> str:
+    """The normalised form codes are stored and matched by: upper case, no dot or space.
+    `k22.0`, `K220` and ` K22.0 ` all give `K220`."""
+    return _NOT_ALNUM.sub("", code).upper()
+
+
+def canonical_code(system: CodeSystem | str, code: str) -> str:
+    """The code as the code book prints it, from any spelling a caller types: ICD-10-CM
+    puts a dot after the category's three characters (`k220` -> `K22.0`, `S72001A` ->
+    `S72.001A`); the other systems print the key as it is (`j9035` -> `J9035`). The codes
+    service prints every stored code this way, so a caller can name a page (e.g. the
+    metered resource of a view) before the codes service has answered."""
+    key = code_key(code)
+    if CodeSystem(system) is CodeSystem.ICD10CM and len(key) > 3:
+        return f"{key[:3]}.{key[3:]}"
+    return key
 
 
 class SearchRequest(Model):

@@ -83,6 +83,18 @@ class UserDeleted(Event):
     user_id: str
 
 
+class SessionRevoked(Event):
+    """A session ended before its token expired (logout): whoever keeps the session's
+    account in a cache (the gateway) drops it. `session_id` is the token's `jti`; null
+    means every session of the user."""
+
+    SOURCE = accounts.SERVICE
+    TYPE = accounts.Events.SESSION_REVOKED
+    user_id: str
+    session_id: str | None = None
+    reason: str  # "logout"
+
+
 class ViewRecorded(Event):
     SOURCE = metering.SERVICE
     TYPE = "view_recorded"
@@ -152,7 +164,7 @@ class JobExpired(Event):
 
 CATALOGUE: tuple[type[Event], ...] = (
     EditionLoaded, UserRegistered, PlanChanged, UserDeleted, ViewRecorded, QuotaExhausted,
-    QuestionReceived, AnswerReady, JobPosted, ApplicationSubmitted, JobExpired,
+    QuestionReceived, AnswerReady, JobPosted, ApplicationSubmitted, JobExpired, SessionRevoked,
 )
 BY_SCHEMA: dict[str, type[Event]] = {cls.schema_id(): cls for cls in CATALOGUE}
 

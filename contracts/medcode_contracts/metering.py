@@ -19,12 +19,19 @@ from typing import Annotated
 from pydantic import Field
 
 from .accounts import Plan
+from .codes import CodeSystem, canonical_code
 from .common import Model
 
 SERVICE = "metering"
 
 MAX_RESOURCES = 200
 Resource = Annotated[str, Field(min_length=1, max_length=100)]  # "ICD10CM:K22.0"
+
+
+def code_page_resource(system: CodeSystem | str, code: str) -> str:
+    """The metered resource of a code page: "ICD10CM:K22.0" however the code was typed,
+    so `k220` and `K22.0` are one view."""
+    return f"{CodeSystem(system).value}:{canonical_code(system, code)}"
 
 
 class Rpc:

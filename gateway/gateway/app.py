@@ -34,7 +34,10 @@ from .rpc import RpcClient
 from . import events, web
 from .schema import build_schema
 from .schema.careers import unsubscribe_endpoint
+from .schema.codes.access import KnownPages
 from .search_cache import SearchCache
+from .sessions import SUBSCRIPTIONS as SESSION_EVENTS
+from .sessions import SessionCache
 from .telemetry import tracing_middleware
 
 log = logging.getLogger("gateway")
@@ -42,17 +45,20 @@ log = logging.getLogger("gateway")
 
 class GraphQLApp(web.OfflineGraphiQL, GraphQL):
     def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
-                 search_cache: SearchCache | None = None, **kwargs: Any):
+                 search_cache: SearchCache | None = None, sessions: SessionCache | None = None,
+                 known_pages: KnownPages | None = None, **kwargs: Any):
         super().__init__(schema, **kwargs)
         self.rpc = rpc
         self.gateway_auth = gateway_auth or GatewayAuth(gateway_settings.load_auth())
         self.search_cache = search_cache
+        self.sessions = sessions
+        self.known_pages = known_pages
 
     async def get_context(self, request, response) -> Context:
         # Reading the credentials costs no RPC; it also hands a new client its guest cookie.
         return Context(rpc=self.rpc, request=request, response=response,
                        auth=self.gateway_auth.for_request(request, response), gateway_auth=self.gateway_auth,
-                       search_cache=self.search_cache)
+                       search_cache=self.search_cache, sessions=self.sessions, known_pages=self.known_pages)
 
     async def parse_http_body(self, request):
         data = await super().parse_http_body(request)
@@ -94,7 +100,12 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     metrics = GatewayMetrics(search_cache)
     rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
                     connect_timeout=gateway_settings.CONNECT_TIMEOUT, latency=metrics.rpc_seconds)
+    auth = gateway_auth.settings
+    sessions = SessionCache(auth.TOKEN_SECRET, max_age=auth.GATEWAY_SESSION_CACHE_SECONDS,
+                            max_size=auth.GATEWAY_SESSION_CACHE_SIZE)
+    known_pages = KnownPages()
     graphql = GraphQLApp(build_schema(introspection=limit_settings.introspection), rpc, gateway_auth, search_cache,
+                         sessions=sessions, known_pages=known_pages,
                          graphql_ide="graphiql" if limit_settings.graphiql else None, allow_queries_via_get=True,
                          allowed_origins=limit_settings.allowed_origins)
 
@@ -106,6 +117,15 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         # A new edition changes search results: forget the cached ones.
         await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
                                search_cache.clear)
+        # A code may be gone from the new edition: meter it after its page again until seen.
+        await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
+                               known_pages.clear)
+        # Sessions are kept only while the events that end them can arrive (gateway.sessions).
+        for source, event_type, handler in SESSION_EVENTS:
+            await events.subscribe(rpc.connection, source, event_type, getattr(sessions, handler))
+        rpc.connection.close_callbacks.add(sessions.stop_listening)
+        rpc.connection.reconnect_callbacks.add(sessions.start_listening)
+        sessions.start_listening()
         try:
             yield {"rpc": rpc}
         finally:
@@ -143,6 +163,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     app.state.rpc = rpc
     app.state.search_cache = search_cache
     app.state.metrics = metrics  # read by gateway.metrics.OperationMetrics
+    app.state.sessions = sessions
     app.state.settings = settings
     app.state.auth = gateway_auth
     return app

@@ -45,6 +45,10 @@ class Context:
     auth: Any = None
     gateway_auth: Any = None
     search_cache: Any = None  # gateway.search_cache.SearchCache of the process, if any
+    # gateway.sessions.SessionCache of the process: tokens checked here, accounts asked once
+    # per session. None (schema tests): every request asks accounts.
+    sessions: Any = None
+    known_pages: Any = None  # gateway.schema.codes.access.KnownPages of the process, if any
     connection_params: Any = None  # a websocket's connection_init payload (gateway.auth.connection_auth)
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
@@ -69,9 +73,10 @@ class Context:
         return self.auth.token if self.auth is not None else None
 
     async def account(self, info: Any = None) -> accounts_contract.Account | None:
-        """The caller's account, or None for a guest (no token). One `accounts.authenticate`
-        per request however many resolvers ask; Unauthenticated for a bad, expired or
-        revoked token. Pass the resolver's `info` from mutations: a cookie-authenticated
+        """The caller's account, or None for a guest (no token). At most one
+        `accounts.authenticate` per request however many resolvers ask, and none for a
+        session this process already checked (gateway.sessions); Unauthenticated for a bad,
+        expired or revoked token. Pass the resolver's `info` from mutations: a cookie-authenticated
         mutation must carry its CSRF token (gateway.auth), else Forbidden."""
         auth = self.auth
         if auth is None:
@@ -123,10 +128,33 @@ class Context:
             return MeterSubject(subject=account.id, plan=account.plan)
         return MeterSubject(subject=self.auth.guest_id, plan=Plan.GUEST, client_ip=self.auth.client_ip)
 
+    def forget_session(self) -> None:
+        """After logout: this process no longer knows the request's session."""
+        if self.sessions is not None and self.token is not None:
+            try:
+                self.sessions.forget_session(self.sessions.verify(self.token).session_id)
+            except Unauthenticated:
+                pass  # never kept
+
+    def forget_user(self, user_id: str) -> None:
+        """After a plan change or a deletion: every session of the user is checked again."""
+        if self.sessions is not None:
+            self.sessions.forget_user(user_id)
+
     async def _authenticate(self) -> accounts_contract.Account:
         try:
-            return await self.invoke(Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token),
-                                     op="authenticate")
+            sessions = self.sessions
+            if sessions is None:
+                return await self.invoke(Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token),
+                                         op="authenticate")
+            claims = sessions.verify(self.auth.token)
+            account = sessions.get(claims)
+            if account is None:
+                epoch = sessions.epoch
+                account = await self.invoke(Accounts.AUTHENTICATE,
+                                            accounts_contract.TokenRequest(token=self.auth.token), op="authenticate")
+                sessions.put(claims, account, epoch)
+            return account
         except Unauthenticated:
             if self.auth.cookie_authenticated and self.gateway_auth is not None:
                 # A dead session cookie: drop it, so the next request is a plain guest.

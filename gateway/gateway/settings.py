@@ -20,12 +20,14 @@ __all__ = ["ConfigError", "Environment", "GatewaySettings", "Settings", "AuthSet
            "load_auth", "load_limits", "load_or_exit", "READY_TIMEOUT", "CONNECT_TIMEOUT"]
 
 DEV_GATEWAY_SECRET = "dev-only-gateway-secret-change-me-in-production"
+# The accounts service's development default: the gateway checks the tokens accounts signs.
+DEV_TOKEN_SECRET = "dev-only-token-secret-change-me-in-production"
 
 
 class AuthSettings(EnvironmentSettings):
     """Guest ids, session cookies and client addresses (see gateway.auth)."""
 
-    DEV_SECRETS = {"GATEWAY_SECRET": DEV_GATEWAY_SECRET}  # refused in production
+    DEV_SECRETS = {"GATEWAY_SECRET": DEV_GATEWAY_SECRET, "TOKEN_SECRET": DEV_TOKEN_SECRET}  # refused in production
 
     # Signs guest-id cookies and CSRF tokens. Changing it starts every guest afresh
     # (the per-IP cap still holds).
@@ -35,6 +37,14 @@ class AuthSettings(EnvironmentSettings):
     GATEWAY_TRUSTED_PROXIES: str = ""
     # Cookies only over HTTPS; unset: on in production, off otherwise (plain-HTTP dev).
     GATEWAY_COOKIE_SECURE: bool | None = None
+    # The secret accounts signs session tokens with (the same variable as the accounts
+    # service's): the gateway checks a token's signature and expiry itself (gateway.sessions).
+    TOKEN_SECRET: str = DEV_TOKEN_SECRET
+    # How long the account of a session checked with accounts is kept (0: ask accounts on
+    # every request), and for how many sessions. Logout, plan changes and deletions drop it
+    # at once by event; this bounds what no event announces (a role given by the CLI).
+    GATEWAY_SESSION_CACHE_SECONDS: float = Field(default=60.0, ge=0, le=3600)
+    GATEWAY_SESSION_CACHE_SIZE: int = Field(default=10_000, ge=0, le=1_000_000)
 
     @field_validator("GATEWAY_TRUSTED_PROXIES")
     @classmethod

@@ -126,3 +126,17 @@ def set_cookies(response) -> dict[str, SimpleCookie]:
             cookie = SimpleCookie(value.decode())
             cookies.update({name: cookie for name in cookie})
     return cookies
+
+
+def session_token(secret: str, account_id: str, session_id: str | None = None, ttl: float = 3600) -> str:
+    """A session token as the accounts service signs it (medcode_contracts.accounts), for
+    tests whose fake accounts service accepts it: the gateway checks signatures itself."""
+    import time
+    import uuid
+
+    import jwt
+    from medcode_contracts import accounts
+
+    now = int(time.time())
+    return jwt.encode({"sub": account_id, "jti": session_id or str(uuid.uuid4()), "iss": accounts.TOKEN_ISSUER,
+                       "iat": now, "exp": now + int(ttl)}, secret, algorithm=accounts.TOKEN_ALGORITHM)

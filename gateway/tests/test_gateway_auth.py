@@ -135,7 +135,9 @@ def test_auth_settings_defaults_and_production_rules():
         load_auth(ENVIRONMENT="production")
     with pytest.raises(ConfigError, match="at least 32 characters"):
         load_auth(ENVIRONMENT="production", GATEWAY_SECRET="short")
-    production = load_auth(ENVIRONMENT="production", GATEWAY_SECRET=SECRET)
+    with pytest.raises(ConfigError, match="TOKEN_SECRET must be set in production"):
+        load_auth(ENVIRONMENT="production", GATEWAY_SECRET=SECRET)
+    production = load_auth(ENVIRONMENT="production", GATEWAY_SECRET=SECRET, TOKEN_SECRET="t" * 40)
     assert production.cookie_secure is True
     assert load_auth(GATEWAY_COOKIE_SECURE=True).cookie_secure is True
     assert DEV_GATEWAY_SECRET != SECRET
@@ -250,7 +252,8 @@ def test_a_bad_auth_variable_stops_the_gateway_at_start(monkeypatch, capsys):
 
 # -- proxies in production -----------------------------------------------------------------
 def _production(proxies: str = "") -> GatewayAuth:
-    return GatewayAuth(AuthSettings(ENVIRONMENT="production", GATEWAY_SECRET="p" * 40, GATEWAY_TRUSTED_PROXIES=proxies))
+    return GatewayAuth(AuthSettings(ENVIRONMENT="production", GATEWAY_SECRET="p" * 40, TOKEN_SECRET="t" * 40,
+                                    GATEWAY_TRUSTED_PROXIES=proxies))
 
 
 def test_production_without_trusted_proxies_warns_at_start_and_at_the_first_forwarded_request(caplog):

@@ -9,24 +9,24 @@ import json
 
 import httpx
 import pytest
-from medcode_contracts.errors import Unauthenticated
-from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
-
 from gateway.app import create_app
 from gateway.limits import BodySizeLimit, RateLimiter, load_limits
 from gateway.settings import load, load_auth
-from gateway.testing import FakeService
+from gateway.testing import FakeService, session_token
+from medcode_contracts.errors import Unauthenticated
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 pytestmark = pytest.mark.rabbit
 
 ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",
            "created_at": "2026-01-01T00:00:00+00:00"}
 PROD_SECRET = "limits-test-gateway-secret-" + "q" * 32
+GOOD = session_token(PROD_SECRET, ACCOUNT["id"])  # signed as accounts would: the gateway checks it
 
 
 def make_app(amqp_uri, **limits):
-    auth = load_auth(GATEWAY_TRUSTED_PROXIES="127.0.0.1", GATEWAY_SECRET=PROD_SECRET,
+    auth = load_auth(GATEWAY_TRUSTED_PROXIES="127.0.0.1", GATEWAY_SECRET=PROD_SECRET, TOKEN_SECRET=PROD_SECRET,
                      ENVIRONMENT=limits.get("ENVIRONMENT", "development"))
     return create_app(load(AMQP_URI=amqp_uri, RPC_TIMEOUT=2.0), auth_settings=auth,
                       limit_settings=load_limits(**{"RATE_LIMIT_PER_MINUTE": 0, **limits}), ready_timeout=0.5)
@@ -35,7 +35,7 @@ def make_app(amqp_uri, **limits):
 @pytest.fixture(scope="module")
 async def accounts(amqp_uri):
     async def authenticate(kwargs):
-        if kwargs["request"]["token"] != "good":
+        if kwargs["request"]["token"] != GOOD:
             raise Unauthenticated("Your session is invalid or has expired: log in again.")
         return ACCOUNT
 
@@ -187,14 +187,14 @@ def _websocket_checks(app):
                                     headers={"origin": "https://app.example.org"}) as ws:
             assert _ws_init(ws) == {"type": "connection_ack"}  # a guest
         with http.websocket_connect("/graphql", subprotocols=subprotocols) as ws:
-            assert _ws_init(ws, {"Authorization": "Bearer good"}) == {"type": "connection_ack"}
+            assert _ws_init(ws, {"Authorization": f"Bearer {GOOD}"}) == {"type": "connection_ack"}
         with http.websocket_connect("/graphql", subprotocols=subprotocols) as ws:
             ws.send_json({"type": "connection_init", "payload": {"Authorization": "Bearer forged"}})
             with pytest.raises(WebSocketDisconnect) as closed:
                 ws.receive_json()
             assert closed.value.code == 4403
         # A session cookie without the CSRF proof in connection_init is refused too.
-        http.cookies.set("medcode_session", "good")
+        http.cookies.set("medcode_session", GOOD)
         with http.websocket_connect("/graphql", subprotocols=subprotocols) as ws:
             ws.send_json({"type": "connection_init", "payload": {}})
             with pytest.raises(WebSocketDisconnect) as closed:

@@ -10,8 +10,7 @@ import pytest
 from medcode_contracts.errors import NotFound, Unavailable
 from opentelemetry.sdk.trace import TracerProvider
 
-from gateway.rpc.client import RpcClient
-from gateway.rpc.errors import RemoteError, UnknownService
+from medcode_common.aio_rpc import RemoteError, RpcClient, UnknownService
 from gateway.testing import FakeService
 
 pytestmark = pytest.mark.rabbit

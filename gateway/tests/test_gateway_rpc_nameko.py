@@ -55,3 +55,36 @@ async def test_wrong_arguments_are_a_remote_error(accounts):
     with pytest.raises(RemoteError) as caught:
         await accounts.call("accounts", "health", unexpected=1)
     assert caught.value.exc_type == "IncorrectSignature"
+
+
+async def test_a_reply_is_nameko_s_exact_message(accounts, amqp_uri):
+    """The services' replies (one encoding, no confirm) keep Nameko's wire format: JSON body
+    {"result", "error"} to the nameko-rpc exchange under our reply key, content type
+    application/json, the request's correlation id, persistent, and no headers."""
+    import json
+    import uuid
+
+    import aio_pika
+
+    connection = await aio_pika.connect(amqp_uri)
+    try:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange("nameko-rpc", aio_pika.ExchangeType.TOPIC, durable=True)
+        reply_key = str(uuid.uuid4())
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=reply_key)
+        await exchange.publish(aio_pika.Message(json.dumps({"args": [], "kwargs": {}}).encode(),
+                                                content_type="application/json", content_encoding="utf-8",
+                                                correlation_id="c-1", reply_to=reply_key),
+                               routing_key="accounts.health")
+        async with queue.iterator(timeout=10) as replies:
+            async for message in replies:
+                await message.ack()
+                break
+        assert message.content_type == "application/json" and message.correlation_id == "c-1"
+        assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT and not message.headers
+        body = json.loads(message.body)
+        assert set(body) == {"result", "error"} and body["error"] is None
+        assert body["result"]["service"] == "accounts"
+    finally:
+        await connection.close()

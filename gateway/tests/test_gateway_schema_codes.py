@@ -8,7 +8,7 @@ import pytest
 from medcode_contracts.errors import BadRequest, Unavailable
 
 from gateway.context import Context
-from gateway.rpc.errors import RemoteError
+from medcode_common.aio_rpc import RemoteError
 from gateway.schema import MAX_ALIASES, build_schema
 from gateway.testing import FakeRpc
 

@@ -12,14 +12,13 @@ Replaying it then goes to the event's exchange, since that process's queue is go
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Awaitable, Callable
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from . import dead_letters
+from . import codec, dead_letters
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ async def subscribe(connection: AbstractRobustConnection, service: str, source: 
         while True:
             try:
                 try:
-                    payload = json.loads(message.body)
+                    payload = codec.loads(message.body)
                 except ValueError:
                     raise dead_letters.Unprocessable(f"{source}.{event_type}: the body is not JSON") from None
                 result = handler(payload)

@@ -8,17 +8,66 @@
 
 (A module of its own, apart from medcode_common.rpc, so the gateway's asyncio process never
 imports Nameko and eventlet.)
+
+Importing it makes kombu's `json` the platform's codec (medcode_common.codec), so every
+service's requests, replies and events are encoded by orjson with the same wire format.
 """
 from __future__ import annotations
 
 import logging
+import sys
 import time
 
+from nameko import config
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
+from nameko.exceptions import UnserializableValueError, serialize
+from nameko.rpc import Responder as _NamekoResponder
 from nameko.rpc import Rpc as _NamekoRpc
+from nameko.rpc import RpcConsumer as _NamekoRpcConsumer
+from nameko.rpc import get_rpc_exchange
+
+from . import codec
 
 from .metrics import RPC_REQUEST_SECONDS, outcome
 
 log = logging.getLogger(__name__)
+
+codec.register_with_kombu()
+
+
+class Responder(_NamekoResponder):
+    """Nameko's reply, byte for byte the same message, at half the cost: Nameko encodes the
+    result once to check it can be sent and again to send it; this encodes the reply once.
+    Replies go without publisher confirms: a confirm makes the worker wait for the broker,
+    and a reply the broker loses is a caller's timeout either way (requests keep theirs)."""
+
+    def send_response(self, result, exc_info):
+        if self.message.properties.get("content_type") != codec.CONTENT_TYPE:
+            return super().send_response(result, exc_info)
+        error = serialize(exc_info[1]) if exc_info is not None else None
+        try:
+            body = codec.dumps({"result": result, "error": error})
+        except Exception:  # noqa: BLE001 - what Nameko does with a result JSON cannot hold
+            exc_info = sys.exc_info()
+            result, error = None, serialize(UnserializableValueError(result))
+            body = codec.dumps({"result": result, "error": error})
+        publisher = Publisher(self.amqp_uri, use_confirms=False, ssl=self.ssl, login_method=self.login_method)
+        publisher.publish(body, content_type=codec.CONTENT_TYPE, content_encoding=codec.CONTENT_ENCODING,
+                          exchange=self.exchange, routing_key=self.message.properties["reply_to"],
+                          correlation_id=self.message.properties.get("correlation_id"))
+        return result, exc_info
+
+
+class RpcConsumer(_NamekoRpcConsumer):
+    """Nameko's RPC consumer, answering through Responder."""
+
+    def handle_result(self, message, result, exc_info):
+        responder = Responder(self.amqp_uri, get_rpc_exchange(), message, ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                              login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        result, exc_info = responder.send_response(result, exc_info)
+        self.consumer.ack_message(message)
+        return result, exc_info
 
 
 class RequestKeepsFailing(Exception):
@@ -34,6 +83,8 @@ class Rpc(_NamekoRpc):
     at EVENT_MAX_ATTEMPTS the request is answered with RequestKeepsFailing instead.
 
     It also times every request it answers (medcode_common.metrics.RPC_REQUEST_SECONDS)."""
+
+    rpc_consumer = RpcConsumer()
 
     def setup(self):
         super().setup()

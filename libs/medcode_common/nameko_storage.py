@@ -132,9 +132,21 @@ class EventRelay(OutboxRelay):
     the timer and a request never publish the same pending row twice."""
 
     def __init__(self, service: str, outbox: Outbox):
-        super().__init__(get_engine=lambda: shared_engine(service), outbox=outbox)
+        super().__init__(get_engine=self._engine, outbox=outbox)
         self.service = service
         self._turn = eventlet.semaphore.Semaphore(1)
+        self._shared_engine: sa.Engine | None = None
+
+    def setup(self):
+        super().setup()
+        # Looked up once per start: finding the URL reads the settings from the
+        # environment, which cost every request a sixth of its time when done per relay.
+        self._shared_engine = shared_engine(self.service)
+
+    def _engine(self) -> sa.Engine:
+        if self._shared_engine is None:
+            self._shared_engine = shared_engine(self.service)
+        return self._shared_engine
 
     def get_dependency(self, worker_ctx):
         relay = super().get_dependency(worker_ctx)

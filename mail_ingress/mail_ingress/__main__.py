@@ -17,7 +17,7 @@ log = logging.getLogger("mail_ingress")
 
 
 async def serve(settings) -> None:
-    from gateway.rpc import RpcClient  # the platform's asyncio Nameko RPC client
+    from medcode_common.aio_rpc import RpcClient  # the platform's asyncio Nameko RPC client
 
     engine = await asyncio.to_thread(SCHEMA.open, settings.database_url(SCHEMA.database))
     store = MailStore(engine)

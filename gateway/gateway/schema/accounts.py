@@ -120,14 +120,18 @@ class AccountsMutation:
             context.gateway_auth.clear_session(context.response)
         if token is None:
             return True  # nothing to end; logging out is idempotent
-        return await context.invoke(Accounts.LOGOUT, contract.TokenRequest(token=token), op="logout")
+        done = await context.invoke(Accounts.LOGOUT, contract.TokenRequest(token=token), op="logout")
+        context.forget_session()  # this process at once; the others by `session_revoked`
+        return done
 
     @strawberry.mutation(description="ADMIN only: change an account's plan (billing is out of scope).")
     async def set_plan(self, info: strawberry.Info, account_id: strawberry.ID, plan: Plan) -> Account:
         context: Context = info.context
         await context.require_account(info)
         request = dict(token=context.token, account_id=str(account_id), plan=plan.value)
-        return Account.from_contract(await context.invoke(Accounts.SET_PLAN, request, op="setPlan"))
+        account = await context.invoke(Accounts.SET_PLAN, request, op="setPlan")
+        context.forget_user(account.id)  # this process at once; the others by `plan_changed`
+        return Account.from_contract(account)
 
     @strawberry.mutation(description="Delete an account and the person's data in every service: "
                                      "one's own (no id) or, as ADMIN, anyone's.")
@@ -139,6 +143,7 @@ class AccountsMutation:
         target = caller.id if account_id is None else str(account_id)
         request = dict(token=context.token, account_id=target)
         deleted = await context.invoke(Accounts.DELETE_ACCOUNT, request, op="deleteAccount")
+        context.forget_user(target)  # this process at once; the others by `user_deleted`
         if deleted and target == caller.id and context.gateway_auth is not None:
             context.gateway_auth.clear_session(context.response)
         return deleted

@@ -14,7 +14,7 @@ from graphql.error import GraphQLError
 from medcode_contracts.errors import NotImplementedYet, PlatformError
 from strawberry.extensions import MaskErrors
 
-from ..rpc.errors import RemoteError
+from medcode_common.aio_rpc import RemoteError
 
 log = logging.getLogger("gateway.errors")
 

@@ -28,7 +28,7 @@ from .config import AccountsSettings
 # One message for a wrong password and an unknown email, so neither reveals the other.
 BAD_CREDENTIALS = "Wrong email or password."
 BAD_TOKEN = "Your session is invalid or has expired: log in again."
-TOKEN_ISSUER = "medcode-accounts"
+TOKEN_ISSUER = contract.TOKEN_ISSUER
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is not
 # something a pattern can tell.
@@ -135,7 +135,7 @@ class Tokens:
         now = self._clock().replace(microsecond=0)
         claims = TokenClaims(account_id=account_id, jti=str(uuid.uuid4()), expires_at=now + self.ttl)
         token = jwt.encode({"sub": account_id, "jti": claims.jti, "iss": TOKEN_ISSUER,
-                            "iat": now, "exp": claims.expires_at}, self._secret, algorithm="HS256")
+                            "iat": now, "exp": claims.expires_at}, self._secret, algorithm=contract.TOKEN_ALGORITHM)
         return token, claims
 
     def decode(self, token: str) -> TokenClaims:
@@ -143,8 +143,8 @@ class Tokens:
         try:
             # Expiry is checked below against our clock (the wall clock unless a test
             # passes another), so it is the same check in tests and in production.
-            data = jwt.decode(token, self._secret, algorithms=["HS256"], issuer=TOKEN_ISSUER,
-                              options={"require": ["sub", "jti", "exp", "iat", "iss"],
+            data = jwt.decode(token, self._secret, algorithms=[contract.TOKEN_ALGORITHM], issuer=TOKEN_ISSUER,
+                              options={"require": list(contract.TOKEN_CLAIMS),
                                        "verify_exp": False, "verify_iat": False})
         except jwt.PyJWTError:
             raise Unauthenticated(BAD_TOKEN) from None
@@ -304,7 +304,7 @@ class Accounts:
             claims = self.tokens.decode(token)
         except Unauthenticated:
             return True
-        self.store.revoke_session(claims.jti, self.clock())
+        self.store.revoke_session(claims.jti, self.clock())  # records session_revoked
         return True
 
     def authenticate(self, token: str) -> AccountRecord:

@@ -40,7 +40,9 @@ class AccountsService:
 
     @expected
     def logout(self, request: dict) -> bool:
-        return self.accounts.logout(parse_request(contract.TokenRequest, request).token)
+        done = self.accounts.logout(parse_request(contract.TokenRequest, request).token)
+        self.events.after_commit()
+        return done
 
     @expected
     def authenticate(self, request: dict) -> dict:

@@ -181,10 +181,18 @@ class AccountStore:
             row = conn.execute(query).first()
         return _record(row) if row else None
 
-    def revoke_session(self, jti: str, now: datetime) -> None:
+    def revoke_session(self, jti: str, now: datetime) -> bool:
+        """Revokes a live session and records `session_revoked` (caches of the session's
+        account drop it); False when there was none to revoke."""
         with self.engine.begin() as conn:
+            row = conn.execute(sa.select(sessions.c.account_id).where(
+                sessions.c.jti == jti, sessions.c.revoked_at.is_(None))).first()
+            if row is None:
+                return False
             conn.execute(sessions.update().where(sessions.c.jti == jti, sessions.c.revoked_at.is_(None))
                          .values(revoked_at=now))
+            outbox.add(conn, events.SessionRevoked(user_id=row.account_id, session_id=jti, reason="logout"))
+        return True
 
     def purge_expired(self, now: datetime, throttle: LoginThrottle) -> int:
         """Housekeeping: sessions past expiry and failed-login counters past the window."""

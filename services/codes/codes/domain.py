@@ -5,19 +5,10 @@ No nameko, no database, no search engine here: plain data and rules.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from medcode_contracts.codes import CodeSystem
-
-_NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
-
-
-def code_key(code: str) -> str:
-    """The normalised form codes are stored and matched by: upper case, no dot or space.
-    `k22.0`, `K220` and ` K22.0 ` all give `K220`."""
-    return _NON_ALNUM.sub("", code).upper()
+from medcode_contracts.codes import CodeSystem, canonical_code, code_key
 
 
 @dataclass(slots=True)
@@ -100,8 +91,7 @@ def procedure_system(code: str) -> str:
 
 def format_icd10cm(key: str) -> str:
     """"I219" -> "I21.9" (the dot goes after the category's three characters)."""
-    key = key.upper()
-    return key if len(key) <= 3 else f"{key[:3]}.{key[3:]}"
+    return canonical_code(CodeSystem.ICD10CM, key)
 
 
 def format_icd9cm(key: str) -> str:

@@ -9,7 +9,14 @@ when a request asks for `access` or a premium section: the official descriptor (
 
 Every spending field of one HTTP request (aliases, and every operation of a batched
 request, since they share the context) goes through one DataLoader, so the request asks
-metering once, in one `check_views` call, about each distinct code page it opens. The
+metering once about each distinct code page it opens, in one `check_views` call per round
+of RPCs.
+
+One round for a page this process has seen before: the metered resource is the code's
+canonical form (medcode_contracts.metering.code_page_resource), so when the codes service
+has already answered for it (KnownPages) and the query asks to spend, the meter is asked
+while the page loads (`prefetch_access`), not after. A code this process has not seen is
+metered after the codes service has shown that it exists, as before. The
 caller is the account behind the request's token, or else its signed guest id together
 with its client IP (guest views are capped per IP per day, so dropping the cookie does
 not reset the meter). Unknown codes never get here (the resolver returns null first), so
@@ -17,9 +24,10 @@ they cost nothing; `searchCodes` is not metered at all.
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -29,6 +37,9 @@ from medcode_contracts.errors import Unavailable
 from medcode_contracts.rpc import Metering
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
+from strawberry.types.base import get_object_definition
+from strawberry.types.nodes import SelectedField
+from strawberry.utils.str_converters import to_camel_case
 
 from ...context import Context
 
@@ -50,9 +61,69 @@ METER_AWAY = Access(granted=False, remaining=None, limit=None,
 
 
 def resource_of(page: contract.CodePage) -> str:
-    """The metered resource of a page: "ICD10CM:K22.0" (the code as the codes service
-    prints it, so `k220` and `K22.0` are one view)."""
-    return f"{page.system.value}:{page.code}"
+    """The metered resource of a page: "ICD10CM:K22.0" (the code's canonical form, as the
+    codes service prints it, so `k220` and `K22.0` are one view)."""
+    return metering.code_page_resource(page.system, page.code)
+
+
+class KnownPages:
+    """The metered resources of the code pages the codes service has answered for in this
+    process: these exist, so their meter may be asked before the page comes. Forgotten when
+    a new edition loads (a code may have gone); at most `max_size` (every code fits)."""
+
+    def __init__(self, max_size: int = 400_000):
+        self.max_size = max_size
+        self._seen: set[str] = set()
+
+    def __contains__(self, resource: str) -> bool:
+        return resource in self._seen
+
+    def add(self, resource: str) -> None:
+        if len(self._seen) >= self.max_size:
+            self._seen.clear()
+        self._seen.add(resource)
+
+    def clear(self, *_event: Any) -> None:
+        self._seen.clear()
+
+
+def _spending_fields() -> frozenset[str]:
+    """GraphQL names of CodePage's fields that spend a view: `access` and the premium sections."""
+    from .types import CodePage
+
+    fields = get_object_definition(CodePage, strict=True).fields
+    names = {f.graphql_name or to_camel_case(f.python_name)
+             for f in fields if any(isinstance(e, PremiumSection) for e in f.extensions)}
+    return frozenset(names | {"access"})
+
+
+def asks_to_spend(info: strawberry.Info) -> bool:
+    """True when the `code` field being resolved surely asks for `access` or a premium
+    section. Any directive (@skip, @include) on the way makes it False: then the meter
+    waits for the page as before, so nothing is spent that the query may not ask for."""
+    global _SPENDING
+    if _SPENDING is None:
+        _SPENDING = _spending_fields()
+
+    def walk(selections: Iterable[Any]) -> bool | None:
+        found = False
+        for selection in selections:
+            if selection.directives:
+                return None
+            if isinstance(selection, SelectedField):
+                found |= selection.name in _SPENDING
+            else:  # a fragment: its fields are the page's own
+                inner = walk(selection.selections)
+                if inner is None:
+                    return None
+                found |= inner
+        return found
+
+    fields = info.selected_fields
+    return len(fields) == 1 and not fields[0].directives and bool(walk(fields[0].selections))
+
+
+_SPENDING: frozenset[str] | None = None
 
 
 def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
@@ -63,6 +134,20 @@ def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
         return await context.invoke(Metering.CHECK_VIEWS, request, op="code.access")
 
     return DataLoader(load_fn=load, max_batch_size=Metering.CHECK_VIEWS.max_batch_size)
+
+
+def prefetch_access(context: Context, resource: str) -> None:
+    """Ask the meter about `resource` now, while its page loads (a page KnownPages holds).
+    The decision waits in the request's DataLoader for check_access; errors surface there."""
+    if context.auth is None or context.spending_refusal() is not None:
+        return
+
+    async def decide() -> None:
+        await context.account()
+        await context.loader("view_decisions", view_decisions).load(resource)
+
+    task = asyncio.ensure_future(decide())
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
 
 
 async def check_access(context: Context, page: contract.CodePage) -> Access:

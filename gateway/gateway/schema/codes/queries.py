@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import strawberry
 from medcode_contracts import codes as contract
+from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest
 
 from ..enums import CodeSystem
+from .access import asks_to_spend, prefetch_access, resource_of
 from .loaders import code_key, load_code_page
 from .types import CodePage, CodeSearchResult
 
@@ -65,10 +67,16 @@ class CodesQuery:
             raise BadRequest(f"code is too long ({len(code)} characters; at most {MAX_CODE_LENGTH})")
         if system is CodeSystem.ICD9CM:
             return None  # crosswalk targets only: no ICD-9-CM code pages exist
-        info.context.prefetch_account()  # the meter may need the caller: overlap the two RPCs
-        page = await load_code_page(info.context, system.value, code)
+        context = info.context
+        context.prefetch_account()  # the meter may need the caller: overlap the two RPCs
+        known, resource = context.known_pages, metering.code_page_resource(system.value, code)
+        if known is not None and resource in known and asks_to_spend(info):
+            prefetch_access(context, resource)  # a page that exists: meter it while it loads
+        page = await load_code_page(context, system.value, code)
         if page is None:
             return None
+        if known is not None and resource_of(page) == resource:
+            known.add(resource)
         await info.context.account()  # a bad token is an error, whatever fields are asked for
         # Nothing is spent here: CodePage.access and the premium sections spend the view.
         return CodePage.from_contract(page)

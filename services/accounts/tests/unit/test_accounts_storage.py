@@ -107,6 +107,19 @@ def test_logout_revokes_only_that_token(accounts):
     assert accounts.logout("garbage") is True
 
 
+def test_logout_records_session_revoked_once_for_the_gateways(accounts, accounts_engine):
+    auth = register(accounts)
+    session_id = accounts.tokens.decode(auth.token).jti
+    accounts.logout(auth.token)
+    accounts.logout(auth.token)  # nothing left to revoke: no second event
+    revoked = [p for kind, p in outbox_events(accounts_engine) if kind == "session_revoked"]
+    assert len(revoked) == 1
+    assert (revoked[0]["user_id"], revoked[0]["session_id"], revoked[0]["reason"]) == (
+        auth.account.id, session_id, "logout")
+    assert revoked[0]["schema"] == "accounts.session_revoked/1"
+    assert auth.token not in json.dumps(revoked[0])  # the session's id, never its token
+
+
 def test_expired_tokens_are_refused(accounts):
     register(accounts)
     accounts.tokens.ttl = timedelta(seconds=-1)

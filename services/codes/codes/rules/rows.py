@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
 
+from medcode_contracts.codes import CodeSystem, canonical_code
+
 
 class PtpRow(NamedTuple):
     """One NCCI procedure-to-procedure edit row.

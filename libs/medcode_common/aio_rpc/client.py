@@ -17,7 +17,6 @@ reply queue, its binding and its consumer.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import uuid
@@ -34,6 +33,7 @@ from opentelemetry import propagate, trace
 from prometheus_client import Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from .. import codec
 from .errors import UnknownService, deserialize
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 RPC_EXCHANGE = "nameko-rpc"
 HEADER_PREFIX = "nameko."
 # Nameko re-sends every context header on every downstream call and event, so only these
-# keys ever leave the gateway (anything else a caller passes is dropped).
+# keys ever leave the caller (anything else a caller passes is dropped).
 CONTEXT_WHITELIST = frozenset({"call_id_stack", "traceparent", "tracestate", "user_id", "language"})
 REPLY_QUEUE_EXPIRES_MS = 300_000
 RECONNECT_INTERVAL = 1.0  # seconds between reconnection attempts after a broker restart
@@ -55,13 +55,13 @@ def amqp_url(uri: str) -> str:
     return urlunsplit(parts)
 
 
-def context_headers(op: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+def context_headers(op: str, context: dict[str, Any] | None = None, caller: str = "gateway") -> dict[str, Any]:
     """The `nameko.*` headers of one call: a call id, the trace context when a span is
     active, and whitelisted context keys the caller passes (e.g. user_id)."""
     data: dict[str, Any] = {}
     if context:
         data.update((k, v) for k, v in context.items() if k in CONTEXT_WHITELIST and v is not None)
-    data["call_id_stack"] = [f"gateway.{op}.{uuid.uuid4()}"]
+    data["call_id_stack"] = [f"{caller}.{op}.{uuid.uuid4()}"]
     if trace.get_current_span().get_span_context().is_valid:
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
@@ -76,6 +76,7 @@ class RpcClient:
                  connect_timeout: float = 10.0, latency: Histogram | None = None):
         self.amqp_uri = amqp_url(amqp_uri)
         self.timeout = timeout
+        self.caller = caller
         self.connect_timeout = connect_timeout
         self.reply_key = str(uuid.uuid4())
         self.reply_queue_name = f"rpc.reply-{caller}-{self.reply_key}"
@@ -99,6 +100,7 @@ class RpcClient:
                 self._connection = await aio_pika.connect_robust(
                     self.amqp_uri, reconnect_interval=RECONNECT_INTERVAL, timeout=self.connect_timeout,
                     client_properties={"connection_name": self.reply_queue_name})
+        assert self._connection is not None  # the retry above re-raises when it never connects
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._exchange = await self._channel.declare_exchange(
             RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
@@ -111,7 +113,7 @@ class RpcClient:
     async def close(self) -> None:
         for future in self._futures.values():
             if not future.done():
-                future.set_exception(Unavailable("the gateway is shutting down"))
+                future.set_exception(Unavailable(f"the {self.caller} is shutting down"))
         self._futures.clear()
         if self._connection is not None:
             await self._connection.close()
@@ -163,12 +165,12 @@ class RpcClient:
         target = f"{service}.{method}"
         correlation_id = str(uuid.uuid4())
         message = aio_pika.Message(
-            json.dumps({"args": [], "kwargs": kwargs}).encode(),
-            content_type="application/json",
-            content_encoding="utf-8",
+            codec.dumps({"args": [], "kwargs": kwargs}),
+            content_type=codec.CONTENT_TYPE,
+            content_encoding=codec.CONTENT_ENCODING,
             correlation_id=correlation_id,
             reply_to=self.reply_key,
-            headers=context_headers(op or target, context),
+            headers=context_headers(op or target, context, self.caller),
             # A request nobody picked up in time is dropped by the broker, so a service
             # that comes back does not work through a backlog of abandoned calls.
             expiration=timeout,
@@ -200,7 +202,7 @@ class RpcClient:
             log.debug("dropping a reply nobody waits for (timed out?): %s", message.correlation_id)
             return
         try:
-            reply = json.loads(message.body)
+            reply = codec.loads(message.body)
             if not isinstance(reply, dict):
                 raise ValueError("reply is not a JSON object")
         except ValueError as exc:

@@ -1,0 +1,225 @@
+"""Session tokens checked in the gateway (gateway.sessions) and the code page in one round
+of RPCs (gateway.schema.codes.access): a fake RPC client, a real request context."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from gateway.auth import GUEST_COOKIE, GatewayAuth, guest_cookie_value
+from gateway.context import Context
+from gateway.schema import build_schema
+from gateway.schema.codes.access import KnownPages
+from gateway.sessions import SessionCache
+from gateway.settings import AuthSettings
+from gateway.testing import make_request, session_token
+from medcode_contracts import accounts, events
+from medcode_contracts.errors import Unauthenticated
+from starlette.responses import Response
+
+from gateway import testing
+
+SECRET = "sessions-test-token-secret-" + "s" * 32
+GUEST = "0123456789abcdef0123456789abcdef"
+ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "PRO", "role": "MEMBER",
+           "created_at": "2026-01-01T00:00:00+00:00"}
+PAGE = {"system": "ICD10CM", "code": "K22.0", "title": "Made-up title", "short_title": None, "billable": True,
+        "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
+        "lay_terms": ["made-up"], "notes": {}, "parent": None, "children": []}
+
+
+def cache(**options) -> SessionCache:
+    sessions = SessionCache(SECRET, max_age=options.pop("max_age", 60), max_size=options.pop("max_size", 100),
+                            **options)
+    sessions.start_listening()
+    return sessions
+
+
+# -- the token and what is kept ----------------------------------------------------------
+def test_a_token_is_checked_here_as_accounts_signs_it():
+    sessions = cache()
+    token = session_token(SECRET, "u-1", "s-1")
+    claims = sessions.verify(token)
+    assert (claims.account_id, claims.session_id) == ("u-1", "s-1")
+    for bad in (session_token("another secret " * 4, "u-1"), session_token(SECRET, "u-1", ttl=-10),
+                token[:-2] + "xx", "not-a-jwt"):
+        with pytest.raises(Unauthenticated):
+            sessions.verify(bad)
+
+
+def test_kept_until_an_event_drops_it():
+    sessions = cache()
+    account = accounts.Account.model_validate(ACCOUNT)
+    one, two = (sessions.verify(session_token(SECRET, "u-1", s)) for s in ("s-1", "s-2"))
+    for claims in (one, two):
+        sessions.put(claims, account, sessions.epoch)
+    assert sessions.get(one) == account and sessions.get(two) == account
+    sessions.on_session_revoked(events.SessionRevoked(user_id="u-1", session_id="s-1", reason="logout").payload())
+    assert sessions.get(one) is None and sessions.get(two) == account
+    sessions.on_account_changed(events.PlanChanged(user_id="u-1", old_plan="FREE", new_plan="PRO").payload())
+    assert sessions.get(two) is None and len(sessions) == 0
+
+
+def test_an_answer_that_crossed_a_revocation_is_not_kept():
+    sessions = cache()
+    claims = sessions.verify(session_token(SECRET, "u-1", "s-1"))
+    epoch = sessions.epoch                 # read before asking accounts...
+    sessions.forget_session("s-1")         # ...the logout event arrives meanwhile
+    sessions.put(claims, accounts.Account.model_validate(ACCOUNT), epoch)
+    assert sessions.get(claims) is None
+
+
+def test_nothing_is_kept_while_the_events_cannot_arrive():
+    sessions = cache()
+    account = accounts.Account.model_validate(ACCOUNT)
+    claims = sessions.verify(session_token(SECRET, "u-1", "s-1"))
+    sessions.put(claims, account, sessions.epoch)
+    sessions.stop_listening(None, ConnectionError("broker gone"))
+    assert sessions.get(claims) is None
+    sessions.put(claims, account, sessions.epoch)
+    assert sessions.get(claims) is None
+    sessions.start_listening()
+    sessions.put(claims, account, sessions.epoch)
+    assert sessions.get(claims) == account
+
+
+def test_the_time_limit_and_the_size_limit():
+    now = [1000.0]
+    sessions = cache(max_age=10, max_size=2, clock=lambda: now[0])
+    account = accounts.Account.model_validate(ACCOUNT)
+    claims = [sessions.verify(session_token(SECRET, "u-1", f"s-{i}")) for i in range(3)]
+    for one in claims:
+        sessions.put(one, account, sessions.epoch)
+    assert len(sessions) == 2 and sessions.get(claims[0]) is None and sessions.get(claims[2]) == account
+    now[0] += 11
+    assert sessions.get(claims[2]) is None
+    off = cache(max_age=0)
+    off.put(claims[0], account, off.epoch)
+    assert off.get(claims[0]) is None
+
+
+# -- through the schema --------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def schema():
+    return build_schema()
+
+
+@pytest.fixture(scope="module")
+def gateway_auth():
+    return GatewayAuth(AuthSettings(GATEWAY_SECRET="sessions-gateway-secret-" + "g" * 32, TOKEN_SECRET=SECRET))
+
+
+class SlowRpc(testing.FakeRpc):
+    """Answers after a short wait, and notes which calls were in flight together."""
+
+    def __init__(self, answers: dict):
+        super().__init__(answers)
+        self.in_flight: set[str] = set()
+        self.together: list[set[str]] = []
+
+    async def call(self, service, method, **kwargs):
+        target = f"{service}.{method}"
+        self.in_flight.add(target)
+        try:
+            await asyncio.sleep(0.01)
+            self.together.append(set(self.in_flight))
+            return await super().call(service, method, **kwargs)
+        finally:
+            self.in_flight.discard(target)
+
+
+def rpc(**extra) -> SlowRpc:
+    def get_codes(kwargs):
+        return [PAGE if (ref["system"], ref["code"]) == ("ICD10CM", "K220") else None
+                for ref in kwargs["request"]["refs"]]
+
+    def check_views(kwargs):
+        return [{"resource": r, "granted": True, "remaining": None, "limit": None}
+                for r in kwargs["request"]["resources"]]
+    return SlowRpc({"codes.get_codes": get_codes, "metering.check_views": check_views,
+                    "accounts.authenticate": ACCOUNT, **extra})
+
+
+async def run(schema, gateway_auth, query, fake, *, sessions=None, known=None, headers=None, cookies=None):
+    response = Response()
+    request = make_request(headers, cookies)
+    context = Context(rpc=fake, request=request, response=response, auth=gateway_auth.for_request(request, response),
+                      gateway_auth=gateway_auth, sessions=sessions, known_pages=known)
+    result = await schema.execute(query, context_value=context)
+    return result.data, [e.formatted for e in result.errors or []]
+
+
+PAGE_QUERY = '{ code(system: ICD10CM, code: "k220") { code access { granted } notes { includes } } }'
+
+
+async def test_a_session_costs_one_authenticate_per_process_until_it_is_revoked(schema, gateway_auth):
+    sessions, fake = cache(), rpc()
+    bearer = {"Authorization": f"Bearer {session_token(SECRET, 'u-1', 's-1')}"}
+    for _ in range(3):
+        data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, sessions=sessions, headers=bearer)
+        assert errors == [] and data["code"]["access"] == {"granted": True}
+    assert fake.calls["accounts.authenticate"] == 1 and fake.calls["metering.check_views"] == 3
+    sessions.on_session_revoked(events.SessionRevoked(user_id="u-1", session_id="s-1", reason="logout").payload())
+    fake.answers["accounts.authenticate"] = Unauthenticated("Your session is invalid or has expired: log in again.")
+    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, sessions=sessions, headers=bearer)
+    assert errors[0]["extensions"] == {"code": "UNAUTHENTICATED"} and fake.calls["accounts.authenticate"] == 2
+
+
+async def test_a_forged_token_is_refused_without_asking_accounts(schema, gateway_auth):
+    fake = rpc()
+    forged = {"Authorization": f"Bearer {session_token('not the secret ' * 3, 'u-1')}"}
+    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, sessions=cache(), headers=forged)
+    assert errors[0]["extensions"] == {"code": "UNAUTHENTICATED"}
+    assert fake.calls["accounts.authenticate"] == 0 and fake.calls["metering.check_views"] == 0
+
+
+async def test_a_known_page_is_metered_while_it_loads(schema, gateway_auth):
+    sessions, known = cache(), KnownPages()
+    bearer = {"Authorization": f"Bearer {session_token(SECRET, 'u-1', 's-1')}"}
+    await run(schema, gateway_auth, PAGE_QUERY, rpc(), sessions=sessions, known=known, headers=bearer)
+    assert "ICD10CM:K22.0" in known  # the codes service answered for it once
+    fake = rpc()
+    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, sessions=sessions, known=known, headers=bearer)
+    assert errors == [] and data["code"]["access"] == {"granted": True}
+    assert {"codes.get_codes", "metering.check_views"} in fake.together  # one round
+    assert fake.calls["metering.check_views"] == 1 and fake.calls["accounts.authenticate"] == 0
+    assert fake.sent("metering.check_views")[0]["resources"] == ["ICD10CM:K22.0"]
+
+
+async def test_a_guest_s_known_page_is_metered_while_it_loads(schema, gateway_auth):
+    known = KnownPages()
+    known.add("ICD10CM:K22.0")
+    fake = rpc()
+    cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
+    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, known=known, cookies=cookies)
+    assert errors == [] and {"codes.get_codes", "metering.check_views"} in fake.together
+    assert fake.sent("metering.check_views") == [{"subject": GUEST, "plan": "GUEST", "resources": ["ICD10CM:K22.0"],
+                                                  "client_ip": "198.51.100.7"}]
+
+
+@pytest.mark.parametrize("query", [
+    '{ code(system: ICD10CM, code: "K22.0") { code title } }',                          # asks nothing premium
+    '{ code(system: ICD10CM, code: "K22.0") { code notes @skip(if: true) { includes } } }',
+    'query($no: Boolean = false) { code(system: ICD10CM, code: "K22.0") '
+    '{ ... @include(if: $no) { access { granted } } } }',
+])
+async def test_nothing_is_spent_early_that_the_query_may_not_ask_for(schema, gateway_auth, query):
+    known = KnownPages()
+    known.add("ICD10CM:K22.0")
+    fake = rpc()
+    cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
+    data, errors = await run(schema, gateway_auth, query, fake, known=known, cookies=cookies)
+    assert errors == [] and fake.calls["metering.check_views"] == 0
+
+
+async def test_an_unknown_code_is_metered_only_after_it_exists(schema, gateway_auth):
+    known = KnownPages()
+    fake = rpc()
+    cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
+    data, errors = await run(schema, gateway_auth, '{ code(system: ICD10CM, code: "Q99.9") { access { granted } } }',
+                             fake, known=known, cookies=cookies)
+    assert data == {"code": None} and fake.calls["metering.check_views"] == 0
+    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, known=known, cookies=cookies)
+    assert errors == [] and [name for name, _ in fake.requests][-1] == "metering.check_views"
+    assert {"codes.get_codes", "metering.check_views"} not in fake.together  # first sight: after the page
+    known.clear()  # a new edition: the code may be gone
+    assert "ICD10CM:K22.0" not in known
