@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -22,7 +22,7 @@ from .planner import Plan, encode_cursor
 # path each comes from and their stems ((term, path or "", "stem stem"), ...), for the
 # highlight to explain the match (analysis.explained_terms); or a function that reads them,
 # called only when the title does not explain the match.
-Explain = Sequence[Sequence[str]]
+Explain = Iterable[Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +167,7 @@ class _Marker:
         self.needles = tuple(self.stems) + self.prefixes
         # Word as written -> the stems it matches (None: none). A page's titles and terms
         # repeat the same words, so each is analysed and compared once per search.
-        self._seen: dict[str, frozenset[str] | None] = {}
+        self.seen: dict[str, frozenset[str] | None] = {}
 
     def matches(self, plain: str, stem: str) -> set[str]:
         """The stems of the plan's words that this word matches (exactly, as the prefix
@@ -179,16 +179,16 @@ class _Marker:
 
     def word(self, written: str) -> frozenset[str] | None:
         """matches() of a word as written in a text, or None when it matches nothing."""
-        found = self._seen.get(written, _UNSEEN)
+        found = self.seen.get(written, _UNSEEN)
         if found is _UNSEEN:
             found = None
             analysed = analyse_word(written)
             if analysed is not None:
                 plain, stem = analysed
                 if (stem in self.stems or (self.prefixes and plain.startswith(self.prefixes))
-                        or any(_within(plain, typed, limit) for typed, limit in self.fuzzy)):
+                        or (self.fuzzy and any(_within(plain, typed, limit) for typed, limit in self.fuzzy))):
                     found = frozenset(self.matches(plain, stem))
-            self._seen[written] = found
+            self.seen[written] = found
         return found  # type: ignore[return-value]
 
 
@@ -205,8 +205,12 @@ def _marked(text: str, marker: _Marker) -> tuple[str, set[str]]:
     out: list[str] = []
     matched: set[str] = set()
     last = 0
+    seen = marker.seen
     for match in WORD.finditer(text):
-        found = marker.word(match.group())
+        written = match.group()
+        found = seen.get(written, _UNSEEN)
+        if found is _UNSEEN:
+            found = marker.word(written)
         if found is None:
             continue
         matched |= found
@@ -251,10 +255,14 @@ def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], cove
                explain: Explain) -> str:
     best: tuple[int, int, str, str] | None = None
     # marker.needles: a cheap test that passes over most terms before their stems are split.
-    for term, path, *term_stems in explain:
-        if not term_stems or not any(needle in term_stems[0] for needle in marker.needles):
+    needles = marker.needles
+    for term, path, stems_text in explain:
+        for needle in needles:
+            if needle in stems_text:
+                break
+        else:
             continue
-        stems_of_term = term_stems[0].split()
+        stems_of_term = stems_text.split()
         if marker.stems.isdisjoint(stems_of_term) and not (
                 marker.prefixes and any(s.startswith(marker.prefixes) for s in stems_of_term)):
             continue   # shares no word with the query: cannot explain more
