@@ -101,7 +101,8 @@ def report(rows: list[dict[str, Any]]) -> None:
     def number(value: float | None, width: int, digits: int) -> str:
         return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
 
-    print(f"\nembedded search p50 per query: baseline ({BASELINE}) beside the current engine")
+    print(f"\nembedded search p50 per query: baseline ({BASELINE}) beside the current engine "
+          "(index build row: seconds and documents)")
     print(f"{'query kind':24} {'query':22} {'old ms':>8} {'new ms':>8} {'ratio':>6} {'goal':>7} "
           f"{'old hits':>8} {'new hits':>8}")
     for row in rows:
@@ -110,11 +111,15 @@ def report(rows: list[dict[str, Any]]) -> None:
         label = (row["name"] + unit)[:24]
         digits = 3 if row["unit"] == "ms" else 1
         print(f"{label:24} {row['query']!r:22} {number(row['old'], 8, digits)} {number(row['new'], 8, digits)} "
-              f"{number(row['ratio'], 5, 2)}x {goal:>7} {row['hits_old'] if row['hits_old'] is not None else '-':>8} "
+              f"{number(row['ratio'], 5, 2) + 'x' if row['ratio'] is not None else '     -'} {goal:>7} {row['hits_old'] if row['hits_old'] is not None else '-':>8} "
               f"{row['hits_new']:>8}")
-    over = [r["query"] for r in rows if r["goal"] and r["ratio"] is not None and r["ratio"] > r["goal"]]
-    if rows and rows[0]["ratio"] is not None:
-        print(f"queries over the goal: {', '.join(map(repr, over)) if over else 'none'}")
+    compared = [r for r in rows if r["goal"] and r["ratio"] is not None]
+    over = [r["query"] for r in compared if r["ratio"] > r["goal"] and r["hits_old"]]
+    empty = [r["query"] for r in compared if not r["hits_old"]]
+    if compared:
+        print(f"queries over the goal: {', '.join(map(repr, over)) if over else 'none'}"
+              + (f"; the baseline found nothing for {', '.join(map(repr, empty))} (its time is that of an "
+                 "empty answer, not of the same work)" if empty else ""))
 
 
 # -- the two engines, each in a process of its own ------------------------------------------------

@@ -106,12 +106,20 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 MAX_EXPLAINED_TERMS = 32
 
 
-def explained_terms(lay_terms: Iterable[str], paths: dict[str, str]) -> list[list[str]]:
+def explained_terms(lay_terms: Iterable[str], paths: dict[str, str], title: str = "") -> list[list[str]]:
     """[term, index path or "", its stems joined by spaces] of a code's lay terms, as the
     engines store them for the highlight (execute.highlight): the stems let a search pick
-    the term that explains a hit without analysing every term of every hit."""
-    return [[term, paths.get(term, ""), analyse_term(term)[1]]
-            for term in list(lay_terms)[:MAX_EXPLAINED_TERMS]]
+    the term that explains a hit without analysing every term of every hit. A term whose
+    stems are all in `title` is left out: it can never explain more than the title does."""
+    in_title = set(stems(title))
+    out = []
+    for term in lay_terms:
+        term_stems = analyse_term(term)[1]
+        if not in_title.issuperset(term_stems.split()):
+            out.append([term, paths.get(term, ""), term_stems])
+            if len(out) == MAX_EXPLAINED_TERMS:
+                break
+    return out
 
 
 # Index terms of these sources rank (BM25 over the terms field) but are left out of the

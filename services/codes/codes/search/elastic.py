@@ -88,7 +88,7 @@ def document(load: str, record: CodeRecord) -> dict:
         "words": [" ".join(analysis.plain_words(t)) for t in text],
         "index_terms": analysis.index_term_keys(record.lay_terms),
         "term_rank": term_rank(record.key, record.billable),
-        "explain": {"terms": analysis.explained_terms(record.lay_terms, record.lay_paths)},
+        "explain": {"terms": analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)},
     }
 
 

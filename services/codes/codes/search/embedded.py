@@ -75,7 +75,8 @@ def _schema() -> tantivy.Schema:
     # and stems (stored only; see _explain_of), to explain a hit.
     sb.add_text_field("explain_of", stored=True, tokenizer_name="raw", index_option="basic")
     sb.add_bytes_field("explain", stored=True)
-    # On a code document: it has an explain document (none when it has no index terms).
+    # On a code document: it has an explain document (none when no index term of the code can
+    # explain more than its title).
     sb.add_boolean_field("explained", stored=True)
     return sb.build()
 
@@ -123,9 +124,10 @@ class EmbeddedBackend:
             try:
                 writer.delete_documents_by_term("load", system)
                 for record in records:
-                    writer.add_document(_document(system, record))
-                    if record.lay_terms:
-                        writer.add_document(_explain_document(system, record))
+                    explained = analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)
+                    writer.add_document(_document(system, record, bool(explained)))
+                    if explained:  # right after its code document: see _Run.explain
+                        writer.add_document(_explain_document(system, record, explained))
                 writer.add_document(tantivy.Document(kind=KIND_EDITION, load=system, edition=edition_id))
                 writer.commit()
                 writer.wait_merging_threads()
@@ -134,6 +136,7 @@ class EmbeddedBackend:
                 raise
             finally:
                 del writer  # releases the index's write lock
+                analysis.analyse_term.cache_clear()  # of use while indexing only
         self.refresh()
         self._delete_outdated()
 
@@ -183,7 +186,7 @@ class EmbeddedBackend:
         return editions
 
 
-def _document(load: str, record: CodeRecord) -> tantivy.Document:
+def _document(load: str, record: CodeRecord, explained: bool) -> tantivy.Document:
     key = record.key
     doc = tantivy.Document(
         kind=KIND_CODE,
@@ -199,14 +202,13 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
     )
     doc.add_unsigned("order", code_order(key))  # keyword ints would be typed i64
     doc.add_unsigned("term_rank", term_rank(key, record.billable))
-    doc.add_boolean("explained", bool(record.lay_terms))
+    doc.add_boolean("explained", explained)
     return doc
 
 
-def _explain_document(load: str, record: CodeRecord) -> tantivy.Document:
+def _explain_document(load: str, record: CodeRecord, terms: list[list[str]]) -> tantivy.Document:
     doc = tantivy.Document(kind=KIND_EXPLAIN, load=load,
                            explain_of=f"{CodeSystem(record.system).value}:{record.code}")
-    terms = analysis.explained_terms(record.lay_terms, record.lay_paths)
     flat = (field.replace(_SEPARATOR, " ") for term in terms for field in term)
     doc.add_bytes("explain", _SEPARATOR.join(flat).encode())
     return doc
