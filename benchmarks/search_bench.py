@@ -98,7 +98,7 @@ def measure(runs: int = 300, systems: str = SYSTEMS, first: int = 20) -> list[di
 
 
 def report(rows: list[dict[str, Any]]) -> None:
-    def number(value: float | None, width: int, digits: int) -> str:
+    def number(value: float | None, width: int, digits: int) -> str:  # "-" when not measured
         return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
 
     print(f"\nembedded search p50 per query: baseline ({BASELINE}) beside the current engine "
@@ -110,9 +110,10 @@ def report(rows: list[dict[str, Any]]) -> None:
         unit = "" if row["unit"] == "ms" else f" ({row['unit']})"
         label = (row["name"] + unit)[:24]
         digits = 3 if row["unit"] == "ms" else 1
+        ratio = f"{row['ratio']:5.2f}x" if row["ratio"] is not None else f"{'-':>6}"
+        hits_old = row["hits_old"] if row["hits_old"] is not None else "-"
         print(f"{label:24} {row['query']!r:22} {number(row['old'], 8, digits)} {number(row['new'], 8, digits)} "
-              f"{number(row['ratio'], 5, 2) + 'x' if row['ratio'] is not None else '     -'} {goal:>7} {row['hits_old'] if row['hits_old'] is not None else '-':>8} "
-              f"{row['hits_new']:>8}")
+              f"{ratio} {goal:>7} {hits_old:>8} {row['hits_new']:>8}")
     compared = [r for r in rows if r["goal"] and r["ratio"] is not None]
     over = [r["query"] for r in compared if r["ratio"] > r["goal"] and r["hits_old"]]
     empty = [r["query"] for r in compared if not r["hits_old"]]
@@ -133,10 +134,13 @@ def _mirror() -> Path:
 def _baseline_tree(target: Path) -> Path | None:
     """BASELINE's services/codes, libs and contracts under `target`, or None (with a message)
     when this clone does not have that commit."""
-    found = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{BASELINE}^{{commit}}"],
-                           capture_output=True)
-    if found.returncode != 0:
-        print(f"search bench: the baseline commit {BASELINE} is not in this clone (a shallow clone? "
+    try:
+        found = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{BASELINE}^{{commit}}"],
+                               capture_output=True).returncode == 0
+    except OSError:  # no git
+        found = False
+    if not found:
+        print(f"search bench: the baseline commit {BASELINE} is not in this clone (a shallow clone, or no git? "
               "`git fetch --unshallow` brings it): measuring the current engine alone, without the "
               "comparison", file=sys.stderr)
         return None

@@ -40,10 +40,6 @@ log = logging.getLogger(__name__)
 
 KIND_CODE = "code"
 KIND_EDITION = "edition"
-# A code's index terms for the highlight live in a document of their own, read only for the
-# few hits whose title does not explain the match: the code documents every search reads
-# stay small.
-KIND_EXPLAIN = "explain"
 WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
 _Occur = tantivy.Occur
 _VERSION_DIR = re.compile(r"^v\d+$")
@@ -71,13 +67,9 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
-    # KIND_EXPLAIN documents: "<system>:<code>" of the code, its index terms with their paths
-    # and stems (stored only; see _explain_of), to explain a hit.
-    sb.add_text_field("explain_of", stored=True, tokenizer_name="raw", index_option="basic")
+    # A code's index terms that may explain a hit (see _explain), stored only. Read (decoded)
+    # only for the few hits whose title does not explain the match.
     sb.add_bytes_field("explain", stored=True)
-    # On a code document: it has an explain document (none when no index term of the code can
-    # explain more than its title).
-    sb.add_boolean_field("explained", stored=True)
     return sb.build()
 
 
@@ -124,10 +116,7 @@ class EmbeddedBackend:
             try:
                 writer.delete_documents_by_term("load", system)
                 for record in records:
-                    explained = analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)
-                    writer.add_document(_document(system, record, bool(explained)))
-                    if explained:  # right after its code document: see _Run.explain
-                        writer.add_document(_explain_document(system, record, explained))
+                    writer.add_document(_document(system, record))
                 writer.add_document(tantivy.Document(kind=KIND_EDITION, load=system, edition=edition_id))
                 writer.commit()
                 writer.wait_merging_threads()
@@ -186,7 +175,7 @@ class EmbeddedBackend:
         return editions
 
 
-def _document(load: str, record: CodeRecord, explained: bool) -> tantivy.Document:
+def _document(load: str, record: CodeRecord) -> tantivy.Document:
     key = record.key
     doc = tantivy.Document(
         kind=KIND_CODE,
@@ -202,15 +191,10 @@ def _document(load: str, record: CodeRecord, explained: bool) -> tantivy.Documen
     )
     doc.add_unsigned("order", code_order(key))  # keyword ints would be typed i64
     doc.add_unsigned("term_rank", term_rank(key, record.billable))
-    doc.add_boolean("explained", explained)
-    return doc
-
-
-def _explain_document(load: str, record: CodeRecord, terms: list[list[str]]) -> tantivy.Document:
-    doc = tantivy.Document(kind=KIND_EXPLAIN, load=load,
-                           explain_of=f"{CodeSystem(record.system).value}:{record.code}")
-    flat = (field.replace(_SEPARATOR, " ") for term in terms for field in term)
-    doc.add_bytes("explain", _SEPARATOR.join(flat).encode())
+    explained = analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)
+    if explained:
+        flat = (field.replace(_SEPARATOR, " ") for term in explained for field in term)
+        doc.add_bytes("explain", _SEPARATOR.join(flat).encode())
     return doc
 
 
@@ -221,12 +205,9 @@ def _explain_document(load: str, record: CodeRecord, terms: list[list[str]]) -> 
 _SEPARATOR = "\x1f"
 
 
-def _explain_of(doc: tantivy.Document) -> Explain:
-    raw = doc.get_first("explain")
-    if not raw:
-        return ()
+def _explain(raw: bytes) -> Explain:
     fields = iter(raw.decode().split(_SEPARATOR))
-    return zip(fields, fields, fields)  # (term, path, stems), made as they are read
+    return zip(fields, fields, fields, strict=True)  # (term, path, stems), made as they are read
 
 
 def _prefix_query(schema: tantivy.Schema, field: str, prefix: str) -> tantivy.Query:
@@ -242,6 +223,7 @@ class _Run:
         self.schema = schema
         self.searcher = searcher
         self._queries: dict[tuple[str, bool], tantivy.Query] = {}
+        self._explains: dict[tuple[int, int], bytes] = {}  # explain field of the hits fetched
 
     def known(self, words: Sequence[Word]) -> list[bool]:
         s = self.searcher
@@ -272,37 +254,18 @@ class _Run:
             system, code = doc.get_first("system"), doc.get_first("code")
             summary = CodeSummary(system=system, code=code, title=doc.get_first("title"),
                                   billable=doc.get_first("billable"))
-            explain: Explain | LazyExplain = (
-                LazyExplain((address.segment_ord, address.doc, system, code), self.explain)
-                if doc.get_first("explained") else ())
-            rows.append((float(score), summary, explain))
+            raw = doc.get_first("explain")
+            if raw:
+                key = (address.segment_ord, address.doc)
+                self._explains[key] = raw
+                rows.append((float(score), summary, LazyExplain(key, self.explain)))
+            else:
+                rows.append((float(score), summary, ()))
         return rows
 
-    def explain(self, keys: list[tuple[int, int, str, str]]) -> dict[Hashable, Explain]:
-        """The index terms of code hits (KIND_EXPLAIN documents). replace_system adds a code's
-        explain document right after the code's, so it is usually the next document of the
-        segment: read there, and checked; the others are looked up by code, in one search."""
-        found: dict[Hashable, Explain] = {}
-        missing: dict[str, tuple[int, int, str, str]] = {}
-        for key in keys:  # (segment, document, system, code) of a code hit
-            segment, number, system, code = key
-            of = f"{system}:{code}"
-            try:
-                doc = self.searcher.doc(tantivy.DocAddress(segment, number + 1))
-            except ValueError:  # the code is the last document of its segment
-                doc = None
-            if doc is not None and doc.get_first("explain_of") == of:
-                found[key] = _explain_of(doc)
-            else:
-                missing[of] = key
-        if missing:
-            queries = [tantivy.Query.term_query(self.schema, "explain_of", of) for of in missing]
-            query = queries[0] if len(queries) == 1 else tantivy.Query.boolean_query(
-                [(_Occur.Should, q) for q in queries])
-            for _, address in self.searcher.search(query, limit=len(queries), count=False).hits:
-                doc = self.searcher.doc(address)
-                found[missing[str(doc.get_first("explain_of"))]] = _explain_of(doc)
-        return found
+    def explain(self, keys: list[tuple[int, int]]) -> dict[Hashable, Explain]:
+        """The index terms of hits fetched by this run (by document address)."""
+        return {key: _explain(self._explains[key]) for key in keys}
 
     # -- query building ---------------------------------------------------------------------
 
