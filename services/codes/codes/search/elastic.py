@@ -203,7 +203,7 @@ def lexicon_answer(response: dict, count: int) -> list[bool]:
 
 
 def rows_of(response: dict, segment: str) -> list[Row]:
-    rows = []
+    rows: list[Row] = []
     for hit in response["hits"]["hits"]:
         src = hit["_source"]
         score = (1.0 if segment == CODE else TERM_SCORE if segment == TERM

@@ -248,12 +248,11 @@ class _Run:
             scored = [(1.0 if segment == CODE else TERM_SCORE, address) for _, address in found]
         else:
             scored = self.searcher.search(query, limit=limit, offset=offset, count=False).hits
-        rows = []
+        rows: list[Row] = []
         for score, address in scored:
             doc = self.searcher.doc(address)
-            system, code = doc.get_first("system"), doc.get_first("code")
-            summary = CodeSummary(system=system, code=code, title=doc.get_first("title"),
-                                  billable=doc.get_first("billable"))
+            summary = CodeSummary(system=doc.get_first("system"), code=doc.get_first("code"),
+                                  title=doc.get_first("title"), billable=doc.get_first("billable"))
             raw = doc.get_first("explain")
             if raw:
                 key = (address.segment_ord, address.doc)

@@ -211,7 +211,7 @@ def _marked(text: str, marker: _Marker) -> tuple[str, set[str]]:
         found = seen.get(written, _UNSEEN)
         if found is _UNSEEN:
             found = marker.word(written)
-        if found is None:
+        if not isinstance(found, frozenset):  # None: matches nothing
             continue
         matched |= found
         start, end = match.span()
