@@ -13,7 +13,7 @@ spaces, into whitespace-analysed fields) index exactly the same terms.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import tantivy
@@ -106,11 +106,13 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 MAX_EXPLAINED_TERMS = 32
 
 
-def explained_terms(lay_terms: Iterable[str], paths: dict[str, str], title: str = "") -> list[list[str]]:
+def explained_terms(lay_terms: Sequence[str], paths: dict[str, str], title: str = "") -> list[list[str]]:
     """[term, index path or "", its stems joined by spaces] of a code's lay terms, as the
     engines store them for the highlight (execute.highlight): the stems let a search pick
     the term that explains a hit without analysing every term of every hit. A term whose
     stems are all in `title` is left out: it can never explain more than the title does."""
+    if not lay_terms:
+        return []
     in_title = set(stems(title))
     out = []
     for term in lay_terms:
