@@ -13,7 +13,7 @@ spaces, into whitespace-analysed fields) index exactly the same terms.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import tantivy
@@ -31,7 +31,7 @@ STOPWORDS = frozenset(
 )
 
 # A word as tantivy's simple tokenizer sees it: a run of Unicode letters/digits.
-_WORD = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")
 
 
 def stem_analyzer() -> tantivy.TextAnalyzer:
@@ -78,9 +78,17 @@ def term_key(stems_: Iterable[str]) -> str:
 def index_term_key(text: str) -> str:
     """term_key of a whole lay term, stop words dropped as a query drops them (kept when the
     term has nothing else); "" when it has no words."""
+    return analyse_term(text)[0]
+
+
+@lru_cache(maxsize=65536)
+def analyse_term(text: str) -> tuple[str, str]:
+    """(index_term_key, its distinct stems in order joined by spaces) of a lay term. Cached:
+    while indexing, the PCS keys' and definitions' terms recur on thousands of codes."""
     words = plain_words(text)
     kept = [w for w in words if w not in STOPWORDS] or words
-    return term_key(analysed[1] for analysed in map(analyse_word, kept) if analysed)
+    key = term_key(analysed[1] for analysed in map(analyse_word, kept) if analysed)
+    return key, " ".join(dict.fromkeys(analysed[1] for analysed in map(analyse_word, words) if analysed))
 
 
 def index_term_keys(terms: Iterable[str]) -> list[str]:
@@ -90,7 +98,7 @@ def index_term_keys(terms: Iterable[str]) -> list[str]:
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of the words of `text`, as the tokenizer splits them."""
-    return [match.span() for match in _WORD.finditer(text)]
+    return [match.span() for match in WORD.finditer(text)]
 
 
 # At most this many index terms of a code are kept for explaining a hit (a few codes have
@@ -98,12 +106,22 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 MAX_EXPLAINED_TERMS = 32
 
 
-def explained_terms(lay_terms: Iterable[str], paths: dict[str, str]) -> list[list[str]]:
+def explained_terms(lay_terms: Sequence[str], paths: dict[str, str], title: str = "") -> list[list[str]]:
     """[term, index path or "", its stems joined by spaces] of a code's lay terms, as the
     engines store them for the highlight (execute.highlight): the stems let a search pick
-    the term that explains a hit without analysing every term of every hit."""
-    return [[term, paths.get(term, ""), " ".join(dict.fromkeys(stems(term)))]
-            for term in list(lay_terms)[:MAX_EXPLAINED_TERMS]]
+    the term that explains a hit without analysing every term of every hit. A term whose
+    stems are all in `title` is left out: it can never explain more than the title does."""
+    if not lay_terms:
+        return []
+    in_title = set(stems(title))
+    out = []
+    for term in lay_terms:
+        term_stems = analyse_term(term)[1]
+        if not in_title.issuperset(term_stems.split()):
+            out.append([term, paths.get(term, ""), term_stems])
+            if len(out) == MAX_EXPLAINED_TERMS:
+                break
+    return out
 
 
 # Index terms of these sources rank (BM25 over the terms field) but are left out of the

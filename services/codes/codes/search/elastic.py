@@ -88,7 +88,7 @@ def document(load: str, record: CodeRecord) -> dict:
         "words": [" ".join(analysis.plain_words(t)) for t in text],
         "index_terms": analysis.index_term_keys(record.lay_terms),
         "term_rank": term_rank(record.key, record.billable),
-        "explain": {"terms": analysis.explained_terms(record.lay_terms, record.lay_paths)},
+        "explain": {"terms": analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)},
     }
 
 
@@ -203,7 +203,7 @@ def lexicon_answer(response: dict, count: int) -> list[bool]:
 
 
 def rows_of(response: dict, segment: str) -> list[Row]:
-    rows = []
+    rows: list[Row] = []
     for hit in response["hits"]["hits"]:
         src = hit["_source"]
         score = (1.0 if segment == CODE else TERM_SCORE if segment == TERM

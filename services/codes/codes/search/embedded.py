@@ -17,12 +17,11 @@ snapshot after this process's own commits or another process's (the loader CLI).
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 
 import tantivy
@@ -30,10 +29,10 @@ import tantivy
 from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
 from medcode_contracts.errors import Conflict
 
-from ..domain import CodeRecord, code_key
+from ..domain import CodeRecord
 from . import analysis
 from .analysis import index_term_keys
-from .execute import LazyExplain, Row, execute
+from .execute import Explain, LazyExplain, Row, execute
 from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
                       TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, code_order, make_plan, term_rank)
 
@@ -41,10 +40,6 @@ log = logging.getLogger(__name__)
 
 KIND_CODE = "code"
 KIND_EDITION = "edition"
-# A code's index terms for the highlight live in a document of their own, read only for the
-# few hits whose title does not explain the match: the code documents every search reads
-# stay small.
-KIND_EXPLAIN = "explain"
 WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
 _Occur = tantivy.Occur
 _VERSION_DIR = re.compile(r"^v\d+$")
@@ -72,9 +67,8 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
-    # KIND_EXPLAIN documents: "<system>:<key>" of the code, its index terms with their paths
-    # and stems (JSON, stored only), to explain a hit.
-    sb.add_text_field("explain_of", stored=True, tokenizer_name="raw", index_option="basic")
+    # A code's index terms that may explain a hit (see _explain), stored only. Read (decoded)
+    # only for the few hits whose title does not explain the match.
     sb.add_bytes_field("explain", stored=True)
     return sb.build()
 
@@ -123,8 +117,6 @@ class EmbeddedBackend:
                 writer.delete_documents_by_term("load", system)
                 for record in records:
                     writer.add_document(_document(system, record))
-                    if record.lay_terms:
-                        writer.add_document(_explain_document(system, record))
                 writer.add_document(tantivy.Document(kind=KIND_EDITION, load=system, edition=edition_id))
                 writer.commit()
                 writer.wait_merging_threads()
@@ -133,6 +125,7 @@ class EmbeddedBackend:
                 raise
             finally:
                 del writer  # releases the index's write lock
+                analysis.analyse_term.cache_clear()  # of use while indexing only
         self.refresh()
         self._delete_outdated()
 
@@ -183,32 +176,38 @@ class EmbeddedBackend:
 
 
 def _document(load: str, record: CodeRecord) -> tantivy.Document:
-    terms = record.search_terms()
-    text = analysis.typo_text(record)
+    key = record.key
     doc = tantivy.Document(
         kind=KIND_CODE,
         load=load,
         system=CodeSystem(record.system).value,
-        key=record.key,
+        key=key,
         code=record.code,
         title=record.title,
-        terms=terms,
-        words=text,
+        terms=record.search_terms(),
+        words=analysis.typo_text(record),
         billable=record.billable,
+        index_terms=index_term_keys(record.lay_terms),
     )
-    for key in index_term_keys(record.lay_terms):
-        doc.add_text("index_terms", key)
-    doc.add_unsigned("order", code_order(record.key))  # keyword ints would be typed i64
-    doc.add_unsigned("term_rank", term_rank(record.key, record.billable))
+    doc.add_unsigned("order", code_order(key))  # keyword ints would be typed i64
+    doc.add_unsigned("term_rank", term_rank(key, record.billable))
+    explained = analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)
+    if explained:
+        flat = (field.replace(_SEPARATOR, " ") for term in explained for field in term)
+        doc.add_bytes("explain", _SEPARATOR.join(flat).encode())
     return doc
 
 
-def _explain_document(load: str, record: CodeRecord) -> tantivy.Document:
-    doc = tantivy.Document(kind=KIND_EXPLAIN, load=load,
-                           explain_of=f"{CodeSystem(record.system).value}:{record.key}")
-    doc.add_bytes("explain", json.dumps(analysis.explained_terms(record.lay_terms, record.lay_paths),
-                                        separators=(",", ":")).encode())
-    return doc
+# The explain field: a code's analysis.explained_terms (three fields a term), flattened and
+# joined by _SEPARATOR (a control character no index term holds): one split reads it back,
+# several times faster than JSON. The highlight reads the terms once, in order, and mostly
+# stops at the first few.
+_SEPARATOR = "\x1f"
+
+
+def _explain(raw: bytes) -> Explain:
+    fields = iter(raw.decode().split(_SEPARATOR))
+    return zip(fields, fields, fields, strict=True)  # (term, path, stems), made as they are read
 
 
 def _prefix_query(schema: tantivy.Schema, field: str, prefix: str) -> tantivy.Query:
@@ -224,6 +223,7 @@ class _Run:
         self.schema = schema
         self.searcher = searcher
         self._queries: dict[tuple[str, bool], tantivy.Query] = {}
+        self._explains: dict[tuple[int, int], bytes] = {}  # explain field of the hits fetched
 
     def known(self, words: Sequence[Word]) -> list[bool]:
         s = self.searcher
@@ -248,26 +248,23 @@ class _Run:
             scored = [(1.0 if segment == CODE else TERM_SCORE, address) for _, address in found]
         else:
             scored = self.searcher.search(query, limit=limit, offset=offset, count=False).hits
-        rows = []
+        rows: list[Row] = []
         for score, address in scored:
             doc = self.searcher.doc(address)
             summary = CodeSummary(system=doc.get_first("system"), code=doc.get_first("code"),
                                   title=doc.get_first("title"), billable=doc.get_first("billable"))
-            rows.append((float(score), summary,
-                         LazyExplain(f"{summary.system.value}:{code_key(summary.code)}", self.explain)))
+            raw = doc.get_first("explain")
+            if raw:
+                key = (address.segment_ord, address.doc)
+                self._explains[key] = raw
+                rows.append((float(score), summary, LazyExplain(key, self.explain)))
+            else:
+                rows.append((float(score), summary, ()))
         return rows
 
-    def explain(self, keys: list[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
-        """The index terms of codes ("<system>:<key>"; KIND_EXPLAIN documents), in one search."""
-        queries = [tantivy.Query.term_query(self.schema, "explain_of", key) for key in keys]
-        query = queries[0] if len(queries) == 1 else tantivy.Query.boolean_query(
-            [(_Occur.Should, q) for q in queries])
-        found = {}
-        for _, address in self.searcher.search(query, limit=len(keys), count=False).hits:
-            doc = self.searcher.doc(address)
-            raw = doc.get_first("explain")
-            found[doc.get_first("explain_of")] = tuple(map(tuple, json.loads(raw))) if raw else ()
-        return found
+    def explain(self, keys: list[tuple[int, int]]) -> dict[Hashable, Explain]:
+        """The index terms of hits fetched by this run (by document address)."""
+        return {key: _explain(self._explains[key]) for key in keys}
 
     # -- query building ---------------------------------------------------------------------
 

@@ -6,7 +6,8 @@ the BM25 scores themselves is computed here, so both engines give the same answe
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Protocol
@@ -14,22 +15,22 @@ from typing import Protocol
 from medcode_contracts.codes import CodeSummary, SearchHit, SearchResult, SystemFacet
 
 from ..domain import code_key
-from .analysis import analyse_word, word_spans
+from .analysis import WORD, analyse_word
 from .planner import Plan, encode_cursor
 
 # A hit as an engine returns it: score, the code, and the code's index terms with the index
 # path each comes from and their stems ((term, path or "", "stem stem"), ...), for the
 # highlight to explain the match (analysis.explained_terms); or a function that reads them,
 # called only when the title does not explain the match.
-Explain = tuple[tuple[str, ...], ...]
+Explain = Iterable[Sequence[str]]
 
 
 @dataclass(frozen=True, slots=True)
 class LazyExplain:
     """Index terms an engine reads only when needed: `source(keys)` -> {key: Explain}, for
-    all the hits of a page that need them at once."""
-    key: str
-    source: Callable[[list[str]], dict[str, Explain]]
+    all the hits of a page that need them at once (`key`: whatever the engine finds them by)."""
+    key: Hashable
+    source: Callable[[list], dict[Hashable, Explain]]
 
 
 Row = tuple[float, CodeSummary, Explain | LazyExplain]
@@ -97,18 +98,18 @@ def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> 
     # Titles first; the index terms of the hits whose title does not explain the match are
     # then read in one batch per engine (LazyExplain) and the best one appended.
     prepared = []
-    wanted: dict[Callable, list[str]] = {}
+    wanted: dict[Callable, list] = {}
     for _, node, explain in rows:
         if plan.code_prefix and code_key(node.code).startswith(plan.code_prefix):
             explain = ()   # the query names this code: nothing to explain
-        marked, matched = _marked(node.title, marker, collect=bool(explain))
+        marked, matched = _marked(node.title, marker)
         covered = _covered(marker, matched) if explain else len(plan.clauses)
         if covered >= len(plan.clauses):
             explain = ()
         elif isinstance(explain, LazyExplain):
             wanted.setdefault(explain.source, []).append(explain.key)
         prepared.append((marked, matched, covered, explain))
-    loaded: dict[str, Explain] = {}
+    loaded: dict[Hashable, Explain] = {}
     for source, keys in wanted.items():
         loaded.update(source(keys))
     hits = []
@@ -162,11 +163,11 @@ class _Marker:
         self.clause_stems = [[frozenset(w.stem for w in alt) for alt in clause.alternatives]
                              for clause in plan.clauses]
         self.prefix_stems = [(w.plain, w.stem) for w in words if w.prefix]
-
-    def __call__(self, plain: str, stem: str) -> bool:
-        return (stem in self.stems
-                or (bool(self.prefixes) and plain.startswith(self.prefixes))
-                or any(_within(plain, typed, limit) for typed, limit in self.fuzzy))
+        # Every stem or typed prefix is a substring of the stems (joined by spaces) it matches.
+        self.needles = tuple(self.stems) + self.prefixes
+        # Word as written -> the stems it matches (None: none). A page's titles and terms
+        # repeat the same words, so each is analysed and compared once per search.
+        self.seen: dict[str, frozenset[str] | None] = {}
 
     def matches(self, plain: str, stem: str) -> set[str]:
         """The stems of the plan's words that this word matches (exactly, as the prefix
@@ -176,22 +177,50 @@ class _Marker:
         found.update(self.stem_of[typed] for typed, limit in self.fuzzy if _within(plain, typed, limit))
         return found
 
+    def word(self, written: str) -> frozenset[str] | None:
+        """matches() of a word as written in a text, or None when it matches nothing."""
+        found = self.seen.get(written, _UNSEEN)
+        if found is _UNSEEN:
+            found = None
+            analysed = analyse_word(written)
+            if analysed is not None:
+                plain, stem = analysed
+                if (stem in self.stems or (self.prefixes and plain.startswith(self.prefixes))
+                        or (self.fuzzy and any(_within(plain, typed, limit) for typed, limit in self.fuzzy))):
+                    found = frozenset(self.matches(plain, stem))
+            self.seen[written] = found
+        return found  # type: ignore[return-value]
 
-def _marked(text: str, marker: _Marker, collect: bool = True) -> tuple[str, set[str]]:
-    """`text` HTML-escaped with the matched words in <mark>, and (with `collect`) the
-    stems of the plan it matched."""
+
+_UNSEEN = object()
+
+
+_HTML_SPECIAL = re.compile(r"[&<>\"']")
+
+
+def _marked(text: str, marker: _Marker) -> tuple[str, set[str]]:
+    """`text` HTML-escaped with the matched words in <mark>, and the stems of the plan it
+    matched. (Words hold no character HTML escapes: only the text between them is escaped.)"""
+    escape = html.escape if _HTML_SPECIAL.search(text) else None
     out: list[str] = []
     matched: set[str] = set()
     last = 0
-    for start, end in word_spans(text):
-        analysed = analyse_word(text[start:end])
-        if analysed and marker(*analysed):
-            if collect:
-                matched.update(marker.matches(*analysed))
-            out.append(html.escape(text[last:start]))
-            out.append(f"<mark>{html.escape(text[start:end])}</mark>")
-            last = end
-    out.append(html.escape(text[last:]))
+    seen = marker.seen
+    for match in WORD.finditer(text):
+        written = match.group()
+        found = seen.get(written, _UNSEEN)
+        if found is _UNSEEN:
+            found = marker.word(written)
+        if not isinstance(found, frozenset):  # None: matches nothing
+            continue
+        matched |= found
+        start, end = match.span()
+        between = text[last:start]
+        out.append(escape(between) if escape else between)
+        out.append(f"<mark>{text[start:end]}</mark>")
+        last = end
+    rest = text[last:]
+    out.append(escape(rest) if escape else rest)
     return "".join(out), matched
 
 
@@ -213,7 +242,7 @@ def highlight(title: str, plan: Plan, marker: _Marker | None = None,
     glands)". `code_hit`: the query is (a prefix of) this code: nothing to explain."""
     marker = marker or _Marker(plan)
     explain = () if code_hit else explain
-    marked, matched = _marked(title, marker, collect=bool(explain))
+    marked, matched = _marked(title, marker)
     if not explain:
         return marked
     covered = _covered(marker, matched)
@@ -225,12 +254,19 @@ def highlight(title: str, plan: Plan, marker: _Marker | None = None,
 def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], covered: int,
                explain: Explain) -> str:
     best: tuple[int, int, str, str] | None = None
-    for term, path, *term_stems in explain:
-        stems_of_term = set(term_stems[0].split()) if term_stems else set()
-        if not stems_of_term & marker.stems and not (
+    # marker.needles: a cheap test that passes over most terms before their stems are split.
+    needles = marker.needles
+    for term, path, stems_text in explain:
+        for needle in needles:
+            if needle in stems_text:
+                break
+        else:
+            continue
+        stems_of_term = stems_text.split()
+        if marker.stems.isdisjoint(stems_of_term) and not (
                 marker.prefixes and any(s.startswith(marker.prefixes) for s in stems_of_term)):
             continue   # shares no word with the query: cannot explain more
-        count = _covered(marker, matched | stems_of_term)
+        count = _covered(marker, matched.union(stems_of_term))
         if count > covered and (best is None or (count, -len(term)) > best[:2]):
             best = (count, -len(term), term, path)
             if count == len(plan.clauses):
@@ -238,5 +274,5 @@ def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], cove
     if best is None:
         return marked
     _, _, term, path = best
-    term_marked, _ = _marked(term, marker, collect=False)
+    term_marked, _ = _marked(term, marker)
     return f"{marked} — {term_marked}" + (f" ({html.escape(path)})" if path else "")

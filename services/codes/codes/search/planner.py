@@ -27,6 +27,7 @@ import binascii
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import islice, product
 
 from medcode_contracts.codes import CodeSystem, SearchRequest
@@ -56,7 +57,7 @@ TERM_SCORE = 1.0        # reported score of an index-term hit (the segment is or
 
 # Bumped whenever what the engines index changes (fields, analysis, rank): both engines store
 # it with the index and rebuild an index made for another version (see embedded.py, elastic.py).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _CODE_LIKE = re.compile(r"^[A-Za-z0-9]+(?:\.[A-Za-z0-9]*)?$")
 
@@ -182,15 +183,13 @@ def term_keys_of(clauses: tuple[Clause, ...]) -> tuple[str, ...]:
 
 _ORDER_DIGITS = 8
 _ORDER_VALUE = {ch: i for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", start=1)}
+_ORDER_WEIGHTS = tuple(37 ** (_ORDER_DIGITS - 1 - i) for i in range(_ORDER_DIGITS))
 
 
 def code_order(key: str) -> int:
     """A number that sorts like the code key (up to 8 characters; base 37, 0 = end of key),
     so K22 < K220 < K2210 < K23. Below 37**8 < 2**42."""
-    value = 0
-    for i in range(_ORDER_DIGITS):
-        value = value * 37 + (_ORDER_VALUE.get(key[i], 0) if i < len(key) else 0)
-    return value
+    return sum(_ORDER_VALUE.get(ch, 0) * weight for ch, weight in zip(key, _ORDER_WEIGHTS, strict=False))
 
 
 def term_rank(key: str, billable: bool) -> int:
@@ -200,6 +199,7 @@ def term_rank(key: str, billable: bool) -> int:
     return ((0 if billable else 1) << 47) | (min(len(key), 15) << 43) | code_order(key)
 
 
+@lru_cache(maxsize=1024)  # positions of the first pages, over and over
 def encode_cursor(position: int) -> str:
     """Opaque cursor of the hit at 1-based `position` in the result list."""
     return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")

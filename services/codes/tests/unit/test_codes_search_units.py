@@ -7,10 +7,10 @@ import base64
 import pytest
 
 from codes.domain import CodeRecord, code_key
-from codes.search import elastic, synonyms
+from codes.search import elastic, embedded, synonyms
 from codes.search.analysis import index_term_key, index_term_keys, plain_words, stems
 from codes.search.embedded import code_order
-from codes.search.execute import execute, highlight
+from codes.search.execute import _marked, _Marker, execute, highlight
 from codes.search.planner import (CODE, MAX_TERM_KEYS, SCHEMA_VERSION, TERM, TEXT, Word,
                                   code_prefix_of, decode_cursor, encode_cursor, make_plan,
                                   term_rank)
@@ -390,3 +390,27 @@ def test_documents_carry_the_index_terms_and_paths_for_the_highlight():
     assert elastic.document("ICD10CM", record)["explain"] == {
         "terms": [["glands swollen", "Swollen - see Swelling, glands", "gland swollen"],
                   ["adenopathy", "", "adenopathi"]]}
+
+
+def test_index_terms_the_title_already_holds_are_not_kept_to_explain_a_hit():
+    record = CodeRecord(system=CodeSystem.ICD10CM, code="K22.0", title="Achalasia of cardia", billable=True,
+                        lay_terms=["achalasia", "cardia achalasia", "achalasia of cardia", "cardiospasm"],
+                        lay_paths={"cardiospasm": "Cardiospasm - see Achalasia"})
+    # the first three add no word to the title's: they could never explain more than it does
+    assert elastic.document("ICD10CM", record)["explain"] == {
+        "terms": [["cardiospasm", "Cardiospasm - see Achalasia", "cardiospasm"]]}
+    assert embedded._document("ICD10CM", record).get_first("explain") == \
+        b"cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
+    assert list(embedded._explain(b"a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == \
+        [("a b", "", "a b"), ("c", "C - see A", "c")]
+    record.lay_terms = record.lay_terms[:3]
+    assert embedded._document("ICD10CM", record).get_first("explain") is None
+
+
+def test_highlight_memoises_words_per_search_and_escapes_between_them():
+    plan = make_plan(SearchRequest(query="femur fracture"))
+    marker = _Marker(plan)
+    assert _marked('Fracture of "femur" & fracture <b>', marker) == (
+        '<mark>Fracture</mark> of &quot;<mark>femur</mark>&quot; &amp; <mark>fracture</mark> &lt;b&gt;',
+        {"femur", "fractur"})
+    assert marker.seen["Fracture"] == frozenset({"fractur"}) and marker.seen["of"] is None
