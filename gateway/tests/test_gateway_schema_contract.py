@@ -1,11 +1,13 @@
-"""The served schema against the public contract (/work/shared/contract/schema.graphql):
-every type, field, argument and enum value of the contract exists with the same type
-(the gateway may add more)."""
+"""The served schema against the public contract: every type, field, argument and enum value
+of the repository's copy (medcode_contracts/schema.graphql) exists with the same type (the
+gateway may add more); the copy equals the shared contract (../shared/contract/schema.graphql,
+or GRAPHQL_CONTRACT) where that is present, and the gateway serves it at /schema.graphql."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from graphql import (
     GraphQLEnumType,
@@ -19,24 +21,43 @@ from graphql import (
 )
 from graphql.utilities import ast_from_value
 from medcode_contracts import codes as codes_contract
+from medcode_contracts import graphql_schema
 
+from gateway.app import create_app
 from gateway.schema import build_schema as build_gateway_schema
 from gateway.schema.enums import CodeSystem
+from gateway.settings import load
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _contract_path() -> Path:
+def _shared_contract_path() -> Path:
     configured = os.environ.get("GRAPHQL_CONTRACT")
     return Path(configured) if configured else REPO.parent / "shared" / "contract" / "schema.graphql"
 
 
 @pytest.fixture(scope="module")
 def contract():
-    path = _contract_path()
-    if not path.is_file():
-        pytest.fail(f"the GraphQL contract {path} is missing: set GRAPHQL_CONTRACT")
-    return build_schema(path.read_text())
+    return build_schema(graphql_schema.contract_sdl())
+
+
+def test_the_repository_copy_equals_the_shared_contract():
+    shared = _shared_contract_path()
+    if "GRAPHQL_CONTRACT" not in os.environ and not shared.parent.parent.is_dir():
+        pytest.skip(f"no {shared.parent.parent} beside the clone: the repository's copy is the contract")
+    assert shared.is_file(), f"the shared GraphQL contract {shared} is missing"
+    assert graphql_schema.contract_sdl() == shared.read_text(encoding="utf-8"), (
+        f"{graphql_schema.PATH} differs from {shared}: copy the shared contract into the repository")
+
+
+async def test_the_gateway_serves_the_contract():
+    # No lifespan (no broker): the route reads a file only.
+    app = create_app(load(AMQP_URI="amqp://guest:guest@127.0.0.1:1/"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as client:
+        response = await client.get("/schema.graphql")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == graphql_schema.contract_sdl()
 
 
 @pytest.fixture(scope="module")

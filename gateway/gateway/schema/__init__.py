@@ -1,4 +1,4 @@
-"""The public GraphQL schema (/work/shared/contract/schema.graphql), one module per domain
+"""The public GraphQL schema (the contract: medcode_contracts/schema.graphql), one module per domain
 merged into Query / Mutation / Subscription."""
 from __future__ import annotations
 
