@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 
 from kombu import Connection, Queue
+from medcode_contracts.errors import first_error
 from nameko import config, serialization
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
@@ -39,10 +40,8 @@ def parse_event(schema: type[BaseModel], payload) -> BaseModel:
     try:
         return schema.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
         name = getattr(schema, "schema_id", lambda: schema.__name__)()
-        raise Unprocessable(f"{name}: {where}: {first['msg']}") from None
+        raise Unprocessable(f"{name}: {first_error(exc, 'payload')}") from None
 
 
 class DeadLetteringEventHandler(EventHandler):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ValidationError
 
-from medcode_contracts.errors import BadRequest
+from medcode_contracts.errors import BadRequest, first_error
 
 
 def parse_request(model: type[BaseModel], payload) -> BaseModel:
@@ -14,6 +14,4 @@ def parse_request(model: type[BaseModel], payload) -> BaseModel:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        raise BadRequest(f"{where}: {first['msg']}") from None
+        raise BadRequest(first_error(exc, "request")) from None

@@ -23,7 +23,7 @@ import strawberry
 from medcode_contracts import careers as contract
 from medcode_contracts import events as event_schemas
 from medcode_contracts.accounts import Role as ContractRole
-from medcode_contracts.errors import BadRequest, Forbidden, NotFound, PlatformError, Unavailable
+from medcode_contracts.errors import BadRequest, Forbidden, NotFound, PlatformError, Unavailable, first_error
 from medcode_contracts.rpc import Careers, RpcMethod
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
@@ -52,10 +52,8 @@ def _request(model: type[BaseModel], _prefix: tuple[str, ...] = (), **fields) ->
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(_camel(str(p)) for p in (*_prefix, *first["loc"])) or "input"
-        message = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: _camel(m.group(0)),
-                         re.sub(r"^Value error, ", "", first["msg"]))
+        where, message = first_error(exc, "input", _prefix, _camel).split(": ", 1)
+        message = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: _camel(m.group(0)), message.removeprefix("Value error, "))
         raise BadRequest(f"{where}: {message}") from None
 
 
