@@ -17,12 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from medcode_common.db import make_engine
-
 from codes.rules import readers
 from codes.rules.engine import CodingRules
 from codes.rules.storage import RulesStore
 from codes.storage import CodeStore
+from medcode_common.db import make_engine
 
 PTP = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 MUE = "ncci_mue/MCR_MUE_PractitionerServices_Eff_04-01-2026.csv"

@@ -12,9 +12,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
-from medcode_contracts import codes as codes_contract
-from medcode_contracts.common import HEALTH
-from medcode_contracts.services import ALL_SERVICES
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -22,14 +20,16 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
-from cross_web import HTTPException
 
+from medcode_contracts import codes as codes_contract
+from medcode_contracts.common import HEALTH
+from medcode_contracts.services import ALL_SERVICES
+
+from . import events, limits, web
 from . import settings as gateway_settings
-from . import limits
 from .auth import GatewayAuth, connection_auth
 from .context import Context
 from .rpc import RpcClient
-from . import events, web
 from .schema import build_schema
 from .schema.careers import unsubscribe_endpoint
 from .search_cache import SearchCache

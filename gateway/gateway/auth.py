@@ -28,13 +28,14 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from strawberry.exceptions import ConnectionRejectionError
+
 from medcode_contracts.accounts import MAX_TOKEN_LENGTH
 from medcode_contracts.errors import Forbidden, PlatformError, Unauthenticated
-from strawberry.exceptions import ConnectionRejectionError
 
 from .settings import AuthSettings
 
@@ -192,8 +193,8 @@ def _cookie_expiry(expires_at: str) -> int:
     except (TypeError, ValueError):
         return 0
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0, int((when - datetime.now(timezone.utc)).total_seconds()))
+        when = when.replace(tzinfo=UTC)
+    return max(0, int((when - datetime.now(UTC)).total_seconds()))
 
 
 class GatewayAuth:

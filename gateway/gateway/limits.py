@@ -19,8 +19,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from graphql import (FieldNode, FragmentSpreadNode, GraphQLError, InlineFragmentNode, OperationDefinitionNode,
-                     OperationType, ValidationRule, parse)
+from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    ValidationRule,
+    parse,
+)
 from graphql.error import GraphQLSyntaxError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict

@@ -6,9 +6,10 @@ import ipaddress
 import sys
 from enum import Enum
 
-from medcode_common.settings import ConfigError, Settings, load_settings, read_settings
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from medcode_common.settings import ConfigError, Settings, load_settings, read_settings
 
 # /readyz asks every service's `health` RPC; a ready service answers in milliseconds, so
 # a short timeout keeps the probe itself quick when one is down.

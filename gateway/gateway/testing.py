@@ -9,10 +9,9 @@ import os
 import socket
 import time
 import uuid
-from urllib.parse import quote, urlsplit, urlunsplit
-
 from collections import Counter
 from http.cookies import SimpleCookie
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 

@@ -17,12 +17,13 @@ import logging
 import os
 from pathlib import Path
 
-from medcode_contracts import graphql_schema
 from starlette.exceptions import HTTPException
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from medcode_contracts import graphql_schema
 
 log = logging.getLogger("gateway.web")
 

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from medcode_contracts.services import ALL_SERVICES
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from gateway.settings import load
 from gateway.testing import FakeService, health_of
+from medcode_contracts.services import ALL_SERVICES
 
 pytestmark = pytest.mark.rabbit
 

@@ -4,17 +4,15 @@ refused, CSRF on cookie mutations, register's carry-over. Descriptors are made u
 from __future__ import annotations
 
 import pytest
-from medcode_contracts.errors import Unauthenticated, Unavailable
 from starlette.responses import Response
 
-from gateway.auth import CSRF_COOKIE, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
 from gateway import testing
+from gateway.auth import CSRF_COOKIE, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
 from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.settings import AuthSettings
 from gateway.testing import make_request, set_cookies
-
-
+from medcode_contracts.errors import Unauthenticated, Unavailable
 
 SECRET = "schema-test-secret-" + "y" * 32
 GUEST = "0123456789abcdef0123456789abcdef"
@@ -165,7 +163,8 @@ async def test_one_authenticate_per_request_and_the_user_is_metered(schema, gate
     fake = rpc(**{"metering.get_meter": {"plan": "FREE", "limit": 6, "used": 2, "remaining": 4}})
     data, errors = await run(schema, gateway_auth, """{
       viewer { account { id email name plan role } meter { plan limit used remaining } }
-      a: code(system: ICD10CM, code: "K22.0") { code layTerms }  b: code(system: HCPCS, code: "J9035") { code layTerms } }""",
+      a: code(system: ICD10CM, code: "K22.0") { code layTerms }
+      b: code(system: HCPCS, code: "J9035") { code layTerms } }""",
                              fake, headers={"Authorization": "Bearer tok"})
     assert errors == []
     assert fake.calls["accounts.authenticate"] == 1 and fake.calls["metering.check_views"] == 1

@@ -9,7 +9,6 @@ import json
 
 import httpx
 import pytest
-from medcode_contracts.errors import Unauthenticated
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
@@ -17,6 +16,7 @@ from gateway.app import create_app
 from gateway.limits import BodySizeLimit, RateLimiter, load_limits
 from gateway.settings import load, load_auth
 from gateway.testing import FakeService
+from medcode_contracts.errors import Unauthenticated
 
 pytestmark = pytest.mark.rabbit
 

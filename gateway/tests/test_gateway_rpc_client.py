@@ -7,12 +7,12 @@ import json
 
 import aio_pika
 import pytest
-from medcode_contracts.errors import NotFound, Unavailable
 from opentelemetry.sdk.trace import TracerProvider
 
 from gateway.rpc.client import RpcClient
 from gateway.rpc.errors import RemoteError, UnknownService
 from gateway.testing import FakeService
+from medcode_contracts.errors import NotFound, Unavailable
 
 pytestmark = pytest.mark.rabbit
 

@@ -4,7 +4,6 @@ back. Answers are made up."""
 from __future__ import annotations
 
 import pytest
-from medcode_contracts.errors import NotFound, RateLimited
 from starlette.responses import Response
 
 from gateway import testing
@@ -14,6 +13,7 @@ from gateway.schema import build_schema
 from gateway.schema.assistant import chunks
 from gateway.settings import AuthSettings
 from gateway.testing import make_request
+from medcode_contracts.errors import NotFound, RateLimited
 
 SECRET = "schema-test-secret-" + "z" * 32
 GUEST = "0123456789abcdef0123456789abcdef"

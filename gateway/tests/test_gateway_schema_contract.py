@@ -14,19 +14,19 @@ from graphql import (
     GraphQLInputObjectType,
     GraphQLObjectType,
     GraphQLScalarType,
-    build_schema,
-    print_type,
     Undefined,
+    build_schema,
     print_ast,
+    print_type,
 )
 from graphql.utilities import ast_from_value
-from medcode_contracts import codes as codes_contract
-from medcode_contracts import graphql_schema
 
 from gateway.app import create_app
 from gateway.schema import build_schema as build_gateway_schema
 from gateway.schema.enums import CodeSystem
 from gateway.settings import load
+from medcode_contracts import codes as codes_contract
+from medcode_contracts import graphql_schema
 
 REPO = Path(__file__).resolve().parents[2]
 

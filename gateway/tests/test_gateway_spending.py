@@ -5,16 +5,16 @@ RPC client and real request contexts; every descriptor is made up."""
 from __future__ import annotations
 
 import pytest
-from medcode_contracts.errors import Unavailable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway import testing
 from gateway.auth import CSRF_HEADER, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
 from gateway.context import CSRF_TO_SPEND, GET_SPENDS_NOTHING, Context
 from gateway.schema import build_schema
 from gateway.settings import AuthSettings
-from gateway import testing
 from gateway.testing import make_request
+from medcode_contracts.errors import Unavailable
 
 GUEST = "0123456789abcdef0123456789abcdef"
 ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",

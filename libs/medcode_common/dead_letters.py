@@ -27,7 +27,7 @@ import sys
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -120,7 +120,7 @@ def decide(headers: dict | None, exc: BaseException, *, queue: str, exchange: st
     copy.setdefault(ROUTING_KEY, routing_key)
     copy.update({ATTEMPTS: failures, ERROR: error, QUEUE: queue})
     if isinstance(exc, Unprocessable) or failures >= settings.EVENT_MAX_ATTEMPTS:
-        copy.update({TRACEBACK: text, FAILED_AT: datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        copy.update({TRACEBACK: text, FAILED_AT: datetime.now(UTC).isoformat(timespec="seconds")})
         return Decision(retry=False, delay=0.0, headers=copy)
     return Decision(retry=True, delay=backoff_seconds(failures, settings), headers=copy)
 
@@ -277,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay" and not args.ids and not args.all:
         parser.error("name the message ids to replay, or --all")
 
-    from .settings import ConfigError, load_settings as platform_settings
+    from .settings import ConfigError
+    from .settings import load_settings as platform_settings
 
     try:
         amqp_uri = platform_settings().AMQP_URI

@@ -19,12 +19,13 @@ from __future__ import annotations
 import logging
 
 from kombu import Connection, Queue
-from medcode_contracts.errors import first_error
 from nameko import config, serialization
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
 from nameko.events import EventHandler
 from pydantic import BaseModel, ValidationError
+
+from medcode_contracts.errors import first_error
 
 from . import dead_letters
 from .dead_letters import Unprocessable

@@ -12,12 +12,12 @@ Also call it right after a request commits, so events go out without waiting for
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
-from nameko.extensions import DependencyProvider
 from nameko import config, serialization
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
+from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
 from .outbox import Outbox

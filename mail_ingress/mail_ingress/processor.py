@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from medcode_common.mail import MailRelayUnavailable, send_mail
 from medcode_contracts import accounts as accounts_contract

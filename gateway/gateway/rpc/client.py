@@ -27,9 +27,10 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
-from medcode_contracts.errors import Unavailable
 from opentelemetry import propagate, trace
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from medcode_contracts.errors import Unavailable
 
 from .errors import UnknownService, deserialize
 

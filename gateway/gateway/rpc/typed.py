@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
 from medcode_common.rpc import parse_request
 from medcode_contracts.errors import first_error
 from medcode_contracts.rpc import RpcMethod
-from pydantic import BaseModel, ValidationError
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT")

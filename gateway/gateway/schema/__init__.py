@@ -15,13 +15,13 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from ..limits import OneMutationRule
 from .accounts import AccountsMutation, AccountsQuery
 from .assistant import AssistantMutation, AssistantQuery, AssistantSubscription
 from .careers import CareersMutation, CareersQuery, CareersSubscription
 from .claims import ClaimsQuery
 from .codes.queries import CodesQuery
 from .errors import ErrorCodes, log_unexpected
-from ..limits import OneMutationRule
 
 Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, AssistantMutation, CareersMutation))

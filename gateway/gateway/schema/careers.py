@@ -20,15 +20,16 @@ from datetime import date, datetime
 from enum import Enum
 
 import strawberry
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from strawberry.dataloader import DataLoader
+
 from medcode_contracts import careers as contract
 from medcode_contracts import events as event_schemas
 from medcode_contracts.accounts import Role as ContractRole
 from medcode_contracts.errors import BadRequest, Forbidden, NotFound, PlatformError, Unavailable, first_error
 from medcode_contracts.rpc import Careers, RpcMethod
-from pydantic import BaseModel, ValidationError
-from starlette.requests import Request
-from starlette.responses import HTMLResponse
-from strawberry.dataloader import DataLoader
 
 from .. import events
 from ..context import Context
@@ -471,7 +472,7 @@ class JobFeed:
             log.warning("jobPosted: could not match job %s to subscriptions: %s", event.job_id, exc)
 
 
-_feeds: "weakref.WeakKeyDictionary[object, JobFeed]" = weakref.WeakKeyDictionary()
+_feeds: weakref.WeakKeyDictionary[object, JobFeed] = weakref.WeakKeyDictionary()
 
 
 def job_feed(rpc) -> JobFeed:

@@ -15,6 +15,7 @@ import logging
 from datetime import date
 
 import strawberry
+
 from medcode_contracts import coding_rules as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest, Unavailable

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 
 from graphql.error import GraphQLError
-from medcode_contracts.errors import NotImplementedYet, PlatformError
 from strawberry.extensions import MaskErrors
+
+from medcode_contracts.errors import NotImplementedYet, PlatformError
 
 from ..rpc.errors import RemoteError
 

@@ -34,7 +34,7 @@ def make_admin(email: str = typer.Argument(..., help="email address of an existi
         settings = load_accounts_settings()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     engine = make_engine(url)
     try:
         upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
@@ -43,7 +43,7 @@ def make_admin(email: str = typer.Argument(..., help="email address of an existi
         account = accounts.make_admin(email)
     except PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     finally:
         engine.dispose()
     typer.echo(f"{account.email} is now ADMIN (account {account.id})")

@@ -5,7 +5,7 @@ Every change that has an event writes it into `accounts_outbox` in the same tran
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -72,7 +72,7 @@ outbox = Outbox(outbox_table(metadata, PREFIX))
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; everything here is UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 

@@ -165,16 +165,19 @@ _NCCI = (r"\bncci\b|\bptp\b|bundl|billed? (them )?together|bill .* (with|and) |t
          r"|separately (billable|reportable)|column (1|one|2|two)|\bunbundl|report(ed)? with|edit\b")
 _CROSSWALK = r"crosswalk|\bgems?\b|icd-?9|convert|\bmaps? (to|from)|mapping|equivalent"
 _BILLABLE = r"billable|\bvalid\b|header|can i (bill|use|report|code)|ok to (bill|use)|codable|specific enough|complete code"
-_COVERAGE = r"cover(ed|age|s)?\b|\bncds?\b|\blcds?\b|medical necessity|medically necessary|\babn\b|national coverage|local coverage"
+_COVERAGE = (r"cover(ed|age|s)?\b|\bncds?\b|\blcds?\b|medical necessity|medically necessary|\babn\b"
+             r"|national coverage|local coverage")
 _GUIDELINE = (r"guideline|sequenc|principal diagnosis|first[- ]listed|official (guidance|rule)|how (do|should) (i|we|you) code"
               r"|when (do|should|can) (i|we|you)|coding rule|rules? for|policy|manual|chapter|convention|excludes ?[12]"
               r"|code first|use additional|uncertain diagnos|rule out|\bsection\b|what does .* say|how to code|coding of")
 _MODIFIER = r"\bmodifiers?\b|\bmod\b"
 _SEARCH = (r"\b(code|codes|dx|diagnosis code|icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs)\s+(code\s+)?(for|of)\b"
-           r"|what('s| is) the (icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs|diagnosis|procedure)?\s*code|which code|look ?up|find (a |the )?code|how do i code"
+           r"|what('s| is) the (icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs|diagnosis|procedure)?\s*code|which code"
+           r"|look ?up|find (a |the )?code|how do i code"
            r"|\bcode\b.*\bfor\b")
 _CASE = (r"\b\d{1,3}\s*(yo|y/o|y\.o\.|year[- ]old|yr old|yrs? old)\b|\b\d{1,3}\s*[mf]\b|\bpatient (with|presents|has|had)\b"
-         r"|\bpt (with|w/|has|presents)\b|\bpresent(s|ed|ing) with\b|\bs/p\b|\bdone\b|\bperformed\b|\bunderwent\b|\bhistory of\b|\bh/o\b")
+         r"|\bpt (with|w/|has|presents)\b|\bpresent(s|ed|ing) with\b|\bs/p\b|\bdone\b|\bperformed\b|\bunderwent\b"
+         r"|\bhistory of\b|\bh/o\b")
 _FOLLOW_UP = r"^\s*(and|what about|how about|also|same|ok,? and|with)\b|\b(it|that|this|those|these|them|both)\b"
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -41,9 +41,9 @@ def _settings():
 
 @app.command()
 def load(
-    system: Annotated[Optional[list[str]], typer.Option(
+    system: Annotated[list[str] | None, typer.Option(
         "--system", "-s", help=f"Load only this system (repeatable): {', '.join(LOADABLE)}.")] = None,
-    progress: Annotated[Optional[bool], typer.Option(
+    progress: Annotated[bool | None, typer.Option(
         help="Show progress bars (default: when writing to a terminal).")] = None,
     rules: Annotated[bool, typer.Option(help="Also load the coding rules and the CPT codes "
                                              "(skipped when --system is given).")] = True,

@@ -6,12 +6,12 @@ from __future__ import annotations
 import threading
 
 from nameko.extensions import DependencyProvider
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from medcode_common.db import make_engine
 from medcode_common.nameko_outbox import OutboxRelay
 from medcode_common.settings import load_settings, read_settings
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .page_cache import PageCache
 from .storage import OUTBOX, CodeStore

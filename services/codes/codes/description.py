@@ -25,7 +25,13 @@ from medcode_contracts.codes import CodePage, CodeSystem, DescriptionSentence
 from medcode_contracts.coding_rules import CPT_LICENCE_NOTE
 
 from .importers.icd10pcs_definitions import (
-    APPROACH, BODY_PART, DEVICE, OPERATION, PcsDefinitions, find_release, read_definitions,
+    APPROACH,
+    BODY_PART,
+    DEVICE,
+    OPERATION,
+    PcsDefinitions,
+    find_release,
+    read_definitions,
 )
 
 MAX_INDEX_TERMS = 8

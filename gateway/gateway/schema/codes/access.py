@@ -23,12 +23,13 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import FieldExtension
+
 from medcode_contracts import codes as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import Unavailable
 from medcode_contracts.rpc import Metering
-from strawberry.dataloader import DataLoader
-from strawberry.extensions import FieldExtension
 
 from ...context import Context
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from strawberry.dataloader import DataLoader
+
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules
 from medcode_contracts.rpc import Codes
-from strawberry.dataloader import DataLoader
 
 from ...context import Context
 

@@ -14,8 +14,7 @@ import tantivy
 
 from medcode_contracts.errors import Conflict
 
-from . import (COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT, JobDocument, JobQuery,
-               SearchPage)
+from . import COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT, JobDocument, JobQuery, SearchPage
 
 SCHEMA_VERSION = 1
 WRITER_HEAP = 15_000_000

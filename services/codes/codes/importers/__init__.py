@@ -8,8 +8,8 @@ through a load (the store then keeps the edition that was loaded before).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 from xml.parsers import expat
 
 

@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from medcode_contracts.codes import CodeSystem
 
 from ..domain import CodeRecord, EditionMeta
-from . import MalformedRelease, file_sha256, iter_xml, read_xml_version, pcs_titles
+from . import MalformedRelease, file_sha256, iter_xml, pcs_titles, read_xml_version
 
 SYSTEM = CodeSystem.ICD10PCS
 OFFICIAL_URL = "https://www.cms.gov/files/zip/2026-icd-10-pcs-code-tables-and-index.zip"

@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from medcode_contracts.coding_rules import (  # parse_claim: the gateway checks claims with it too
-    INFORMATIONAL_KINDS, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, ClaimFinding, ClaimInput, FindingKind, parse_claim,
+    INFORMATIONAL_KINDS,
+    NCCI_ASSOCIATED_MODIFIERS,
+    ClaimCheck,
+    ClaimFinding,
+    ClaimInput,
+    FindingKind,
 )
 
 from ..domain import code_key

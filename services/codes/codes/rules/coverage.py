@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from medcode_contracts.coding_rules import (
-    ClaimFinding, ClaimInput, CodeEdit, CoverageDocument, FindingKind, LabNcd, NcdDiagnosis, NcdResolution,
+    ClaimFinding,
+    ClaimInput,
+    CodeEdit,
+    CoverageDocument,
+    FindingKind,
+    LabNcd,
+    NcdDiagnosis,
+    NcdResolution,
 )
 
 from ..domain import code_key
@@ -316,7 +323,7 @@ def code_edit_findings(claim: ClaimInput, editor: CodeEditor | None) -> list[Cla
         if key in keys[:position]:
             add([printed[position]], f"{printed[position]} is given twice (MCE edit 3, duplicate of PDX)."
                 if key == principal else f"{printed[position]} is given twice.")
-    for position, key in enumerate(dict.fromkeys(keys)):
+    for key in dict.fromkeys(keys):
         for row in editor.by_code.get(key, []):
             code = format_icd10cm(key)
             if row.edit == "AGE_CONFLICT" and claim.patient_age is not None:

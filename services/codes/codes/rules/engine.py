@@ -17,15 +17,30 @@ from datetime import date
 
 from medcode_contracts.codes import CodeRef, CodeSystem
 from medcode_contracts.coding_rules import (
-    CPT_LICENCE_NOTE, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, CodeRules, Coverage, Crosswalk, CrosswalkTarget,
-    GetCodeRulesRequest, Modifier, Mue, PtpEdit, Setting,
+    CPT_LICENCE_NOTE,
+    NCCI_ASSOCIATED_MODIFIERS,
+    ClaimCheck,
+    CodeRules,
+    Coverage,
+    Crosswalk,
+    CrosswalkTarget,
+    GetCodeRulesRequest,
+    Modifier,
+    Mue,
+    PtpEdit,
+    Setting,
 )
 
 from ..domain import code_key
 from .claim_check import CodeFact, MueFact, RuleFacts, check_claim, claim_codes, edits_from_rows, parse_claim
 from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
 from .domain import (
-    CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, format_icd9cm, format_icd10cm,
+    CoverageDocumentRow,
+    MceRow,
+    NcdDiagnosisRow,
+    NcdProcedureRow,
+    format_icd9cm,
+    format_icd10cm,
 )
 from .storage import EditionRow, RulesStore, rule_coverage_documents, rule_ncd_procedures
 

@@ -19,7 +19,12 @@ from importlib import metadata
 from pathlib import Path
 
 from .domain import (
-    ALL_OTHER_DIAGNOSES, CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, ProcedureCodeRow,
+    ALL_OTHER_DIAGNOSES,
+    CoverageDocumentRow,
+    MceRow,
+    NcdDiagnosisRow,
+    NcdProcedureRow,
+    ProcedureCodeRow,
 )
 from .readers import MalformedRelease, Wrap, _gz_guard, open_text
 

@@ -13,15 +13,24 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from itertools import islice
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from .domain import (
-    CoverageDocumentRow, GemRow, LayTerm, MceRow, ModifierRow, MueRow, NcdDiagnosisRow, NcdProcedureRow,
-    ProcedureCodeRow, PtpRow, procedure_system,
+    CoverageDocumentRow,
+    GemRow,
+    LayTerm,
+    MceRow,
+    ModifierRow,
+    MueRow,
+    NcdDiagnosisRow,
+    NcdProcedureRow,
+    ProcedureCodeRow,
+    PtpRow,
+    procedure_system,
 )
 
 metadata = sa.MetaData()
@@ -236,7 +245,7 @@ class RulesStore:
 
         `rows` is an iterable of the kind's records (PtpRow, MueRow, GemRow with a
         `kind`, LayTerm, ModifierRow, ProcedureCodeRow); it is consumed in batches."""
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         previous = self.current_edition(kind, setting)
         if previous is not None and previous.fingerprint == fingerprint and not force:
             return LoadResult(previous, loaded=False)
@@ -263,10 +272,10 @@ class RulesStore:
                          .values(status="replaced"))
             conn.execute(rule_editions.update().where(rule_editions.c.id == edition_id)
                          .values(status="current", counts=json.dumps(counts),
-                                 loaded_at=datetime.now(timezone.utc)))
+                                 loaded_at=datetime.now(UTC)))
         if previous is not None:
             self._delete_edition_rows(previous.id)
-        seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        seconds = (datetime.now(UTC) - started).total_seconds()
         return LoadResult(self.current_edition(kind, setting), loaded=True, seconds=seconds)
 
     def _purge_unfinished(self) -> None:

@@ -34,8 +34,21 @@ from ..domain import CodeRecord, code_key
 from . import analysis
 from .analysis import index_term_keys
 from .execute import LazyExplain, Row, execute
-from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
-                      TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, code_order, make_plan, term_rank)
+from .planner import (
+    CODE,
+    FUZZY_SCORE,
+    PREFIX_SCORE,
+    SCHEMA_VERSION,
+    TERM,
+    TERM_SCORE,
+    TERMS_WEIGHT,
+    TITLE_WEIGHT,
+    Plan,
+    Word,
+    code_order,
+    make_plan,
+    term_rank,
+)
 
 log = logging.getLogger(__name__)
 

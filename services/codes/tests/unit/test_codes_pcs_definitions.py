@@ -4,8 +4,7 @@ from __future__ import annotations
 import pytest
 
 from codes.importers import MalformedRelease
-from codes.importers.icd10pcs_definitions import (APPROACH, BODY_PART, DEVICE, OPERATION, find_release,
-                                                  read_definitions)
+from codes.importers.icd10pcs_definitions import APPROACH, BODY_PART, DEVICE, OPERATION, find_release, read_definitions
 
 
 @pytest.fixture(scope="module")

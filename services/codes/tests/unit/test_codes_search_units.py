@@ -11,9 +11,19 @@ from codes.search import elastic, synonyms
 from codes.search.analysis import index_term_key, index_term_keys, plain_words, stems
 from codes.search.embedded import code_order
 from codes.search.execute import execute, highlight
-from codes.search.planner import (CODE, MAX_TERM_KEYS, SCHEMA_VERSION, TERM, TEXT, Word,
-                                  code_prefix_of, decode_cursor, encode_cursor, make_plan,
-                                  term_rank)
+from codes.search.planner import (
+    CODE,
+    MAX_TERM_KEYS,
+    SCHEMA_VERSION,
+    TERM,
+    TEXT,
+    Word,
+    code_prefix_of,
+    decode_cursor,
+    encode_cursor,
+    make_plan,
+    term_rank,
+)
 from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
@@ -357,6 +367,7 @@ def test_es_indexed_editions_leave_out_indexes_of_another_mapping_version():
 
 def test_an_elasticsearch_failure_tells_clients_nothing_about_the_cluster():
     from elasticsearch import ConnectionError as TransportConnectionError
+
     from medcode_contracts.errors import Unavailable
 
     url = "http://search-cluster.internal.example:9200"

@@ -14,14 +14,13 @@ from itertools import combinations
 
 import pytest
 
-from medcode_common.db import make_engine
-from medcode_contracts.coding_rules import NCCI_ASSOCIATED_MODIFIERS, ClaimInput, FindingKind
-from medcode_contracts.errors import BadRequest
-
 from codes.rules import readers
 from codes.rules.claim_check import CodeFact, EditFact, MueFact, RuleFacts, check_claim, parse_claim
 from codes.rules.engine import CodingRules
 from codes.rules.storage import RulesStore
+from medcode_common.db import make_engine
+from medcode_contracts.coding_rules import NCCI_ASSOCIATED_MODIFIERS, FindingKind
+from medcode_contracts.errors import BadRequest
 
 DOS = date(2026, 7, 15)
 

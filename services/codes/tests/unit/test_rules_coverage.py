@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from medcode_contracts.coding_rules import ClaimInput, FindingKind, NcdResolution
-
 from codes.rules.claim_check import RuleFacts, check_claim
 from codes.rules.coverage import CodeEditor, DocumentIndex, LabNcdFacts, subject_words
 from codes.rules.domain import CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
+from medcode_contracts.coding_rules import ClaimInput, FindingKind, NcdResolution
 
 DAY = date(2026, 2, 1)
 OLD = date(2015, 10, 1)

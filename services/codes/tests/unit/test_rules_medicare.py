@@ -10,14 +10,13 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from medcode_common.db import make_engine
-
 from codes.rules import medicare
 from codes.rules.domain import ALL_OTHER_DIAGNOSES
 from codes.rules.loading import _load_coverage, load_rules
 from codes.rules.readers import MalformedRelease
 from codes.rules.storage import RulesStore, rule_codes, rule_mce_edits
 from codes.storage import CodeStore
+from medcode_common.db import make_engine
 
 NCD_CODES = "coverage/lab_ncd_2026q1_hcpcs_codes.csv"
 NCD_DIAGNOSES = "coverage/lab_ncd_2026q1_icd10_codes.csv"

@@ -21,8 +21,8 @@ def test_progress_wrapper_reads_the_whole_file(data_mirror: Path, name: str, cap
 
 
 def test_a_full_load_with_progress_bars(tmp_path, data_mirror: Path):
-    from medcode_common.settings import load_settings
     from codes.rules.loading import load_rules
+    from medcode_common.settings import load_settings
 
     (tmp_path / "ncci_ptp").mkdir()
     (tmp_path / "ncci_ptp" / "ccipra-v322r0-f1.txt").write_bytes(

@@ -8,15 +8,14 @@ from itertools import islice
 import pytest
 import sqlalchemy as sa
 
-from medcode_common.db import make_engine
-from medcode_common.settings import load_settings
-
 from codes.rules import readers
 from codes.rules.engine import CodingRules
 from codes.rules.loading import load_rules
 from codes.rules.readers import MalformedRelease
 from codes.rules.storage import RulesStore, metadata, rule_ptp_edits
 from codes.storage import CodeStore
+from medcode_common.db import make_engine
+from medcode_common.settings import load_settings
 
 PRACTITIONER = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 SLICE = 30_000
@@ -103,7 +102,7 @@ def test_small_rule_files_load_with_counts_equal_to_their_rows(store, data_mirro
         "20610\tFAKE DESCRIPTOR FOR TESTS: joint thing\n59\tFAKE DESCRIPTOR FOR TESTS: distinct\n")
     settings = load_settings(DATA_MIRROR=str(mirror))
     lines: list[str] = []
-    loads = {(l.kind, l.setting): l for l in load_rules(settings, show_progress=False, store=store, say=lines.append)}
+    loads = {(load.kind, load.setting): load for load in load_rules(settings, show_progress=False, store=store, say=lines.append)}
     assert loads[("PTP", "practitioner")].counts["rule_ptp_edits"] == 2000
     assert loads[("MUE", "practitioner")].counts["rule_mue"] == 15_095
     assert loads[("MUE", "outpatient_hospital")].counts["rule_mue"] == 15_045
@@ -113,8 +112,8 @@ def test_small_rule_files_load_with_counts_equal_to_their_rows(store, data_mirro
     assert loads[("HCPCS", None)].counts["rule_codes"] == 8_463
     assert loads[("CPT", None)].counts == {"rule_codes": 1, "rule_modifiers": 1}
     assert loads[("RVU", None)].status == "skipped"
-    assert all(l.status == "unchanged" for l in load_rules(settings, show_progress=False, store=store,
-                                                           say=lines.append) if l.status != "skipped")
+    assert all(load.status == "unchanged" for load in load_rules(settings, show_progress=False, store=store,
+                                                           say=lines.append) if load.status != "skipped")
 
     rules = CodingRules(store)
     from medcode_contracts.coding_rules import GetCodeRulesRequest
