@@ -38,7 +38,7 @@ from .telemetry import TracingMiddleware
 log = logging.getLogger("gateway")
 
 
-class GraphQLApp(web.OfflineGraphiQL, GraphQL):
+class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
     def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
                  search_cache: SearchCache | None = None, **kwargs: Any):
         super().__init__(schema, **kwargs)
@@ -101,6 +101,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         await rpc.start()
         log.info("gateway connected to the broker; reply queue %s", rpc.reply_queue_name)
         # A new edition changes search results: forget the cached ones.
+        assert rpc.connection is not None  # start() connected it
         await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
                                search_cache.clear)
         try:

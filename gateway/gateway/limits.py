@@ -21,6 +21,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -232,7 +233,7 @@ class OneMutationRule(ValidationRule):
         if node.operation is not OperationType.MUTATION:
             return
         fragments = {d.name.value: d for d in self.context.document.definitions
-                     if d.kind == "fragment_definition"}
+                     if isinstance(d, FragmentDefinitionNode)}
         if _root_fields(node.selection_set, fragments) > MAX_MUTATIONS_PER_REQUEST:
             self.report_error(GraphQLError(TOO_MANY_MUTATIONS, node))
 

@@ -22,12 +22,14 @@ is requeued instead of acknowledged, so nothing is lost in between.
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import sys
 import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -192,8 +194,8 @@ class DeadLetters:
     def _existing(self, services: list[str]) -> list[str]:
         return [dead_letter_queue(s) for s in services if self._queue_exists(dead_letter_queue(s))]
 
-    def _take(self, channel, queue: str) -> list[tuple[object, Parked]]:
-        taken = []
+    def _take(self, channel, queue: str) -> list[tuple[Any, Parked]]:
+        taken: list[tuple[Any, Parked]] = []
         while True:
             message = channel.basic_get(queue, no_ack=False)
             if message is None:
@@ -221,7 +223,9 @@ class DeadLetters:
                 channel.close()  # everything taken goes back, in order
         return parked
 
-    def replay(self, message_ids: set[str] | None, services: list[str] | None = None) -> list[str]:
+    # builtins.list: `list` in this class body is the method above.
+    def replay(self, message_ids: set[str] | None,
+               services: builtins.list[str] | None = None) -> builtins.list[str]:
         """Send the chosen parked messages (all when `message_ids` is None) back to the
         queue they failed in; returns the ids replayed."""
         import amqp

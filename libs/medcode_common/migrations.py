@@ -87,7 +87,10 @@ def run_env() -> None:
     if connection is None:
         from .db import make_engine
 
-        engine = make_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("set sqlalchemy.url, or pass a connection in config.attributes")
+        engine = make_engine(url)
         with engine.begin() as connection:
             _run(context, connection, version_table)
         return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from pydantic import Field, ValidationError, field_validator
@@ -91,8 +92,11 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.DATA_DIR / f'{service}.sqlite3').resolve()}"
 
 
-def read_settings(cls: type[BaseSettings], label: str = "configuration", show_values: bool = True,
-                  **overrides) -> BaseSettings:
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def read_settings(cls: type[SettingsT], label: str = "configuration", show_values: bool = True,
+                  **overrides) -> SettingsT:
     """`cls` read from the environment; ConfigError naming each bad variable. Settings that
     hold secrets pass show_values=False, so a wrong secret is never printed."""
     try:

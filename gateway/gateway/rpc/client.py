@@ -97,6 +97,7 @@ class RpcClient:
                 self._connection = await aio_pika.connect_robust(
                     self.amqp_uri, reconnect_interval=RECONNECT_INTERVAL, timeout=self.connect_timeout,
                     client_properties={"connection_name": self.reply_queue_name})
+        assert self._connection is not None  # connected, or the last attempt's error was raised
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._exchange = await self._channel.declare_exchange(
             RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)

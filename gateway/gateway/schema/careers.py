@@ -18,6 +18,7 @@ import weakref
 from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 from pydantic import BaseModel, ValidationError
@@ -47,7 +48,10 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _request(model: type[BaseModel], _prefix: tuple[str, ...] = (), **fields) -> BaseModel:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _request(model: type[ModelT], _prefix: tuple[str, ...] = (), **fields) -> ModelT:
     """The contract request, or BadRequest naming the field as the client spelled it
     (`_prefix`: the argument the model is, e.g. ("filter",))."""
     try:

@@ -39,7 +39,8 @@ def make_admin(email: str = typer.Argument(..., help="email address of an existi
     try:
         upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
         # No password hashing or tokens needed here: only the store is used.
-        accounts = Accounts(storage.AccountStore(engine), passwords=None, tokens=None, settings=settings)
+        accounts = Accounts(storage.AccountStore(engine), passwords=None, tokens=None,  # type: ignore[arg-type]
+                            settings=settings)
         account = accounts.make_admin(email)
     except PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -289,7 +289,7 @@ class Accounts:
         limits = [(counter_key("login-account", email), self.settings.LOGIN_ACCOUNT_FAILURES_PER_HOUR)]
         if client_ip:
             limits.insert(0, (counter_key("login-address", client_ip), self.settings.LOGIN_ADDRESS_FAILURES_PER_HOUR))
-        counted = []
+        counted: list[str] = []
         for key, limit in limits:
             wait = self.store.take(key, limit, HOUR, now)
             if wait:

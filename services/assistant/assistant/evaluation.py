@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 DONT_KNOW = "I don't know"
 
@@ -146,7 +147,7 @@ def key(code: str) -> str:
 class Oracle:
     """The platform's data, asked directly (codes RPCs) or read from the mirror."""
 
-    rpc: object
+    rpc: Any  # RpcClient-like: `await rpc.call(service, method, request=...)`
     mirror: Path
     _ncd: dict = field(default_factory=dict)
 
@@ -171,7 +172,8 @@ class Oracle:
     def ncd(self) -> tuple[dict, dict]:
         if not self._ncd:
             folder = self.mirror / "coverage"
-            procedures, resolutions = {}, {}
+            procedures: dict[str, list[str]] = {}
+            resolutions: dict[tuple[str, str], str] = {}
             with open(next(folder.glob("lab_ncd_*_hcpcs_codes.csv")), newline="") as handle:
                 for row in csv.DictReader(handle):
                     if not row["hcpcs_term_date"]:
@@ -221,8 +223,8 @@ async def grade(oracle: Oracle, q: Q, answer: dict) -> str | None:
         hit = code in codes if kind == "search" else any(c.startswith(code) for c in codes)
         return None if hit else f"{code} not among {sorted(codes)}"
     if kind == "ncci":
-        pair, modifiers, *setting = args
-        setting = setting[0] if setting else "practitioner"
+        pair, modifiers, *settings = args
+        setting = settings[0] if settings else "practitioner"
         check = await oracle.check_claim([{"code": c} for c in pair], setting)
         ptp = [f for f in check["findings"] if f["kind"] == "PTP"]
         if modifiers and ptp:
@@ -239,11 +241,11 @@ async def grade(oracle: Oracle, q: Q, answer: dict) -> str | None:
         return None
     if kind in ("mue", "mue_units"):
         code = args[0]
-        setting = args[1] if kind == "mue" and len(args) > 1 else None
+        mue_setting = args[1] if kind == "mue" and len(args) > 1 else None
         system = "HCPCS" if code[0].isalpha() else "CPT"
         rules = await oracle.rules(system, code)
         for mue in rules["mue"]:
-            if setting and mue["setting"] != setting:
+            if mue_setting and mue["setting"] != mue_setting:
                 continue
             if f"MUE {mue['max_units']} unit" not in text:
                 return f"MUE {mue['max_units']} ({mue['setting']}) missing"
@@ -269,9 +271,9 @@ async def grade(oracle: Oracle, q: Q, answer: dict) -> str | None:
         return None if not missing else f"GEM targets {missing} missing"
     if kind == "section":
         [prefix] = args
-        locators = [c["locator"] for c in answer["citations"]]
-        ok = any(loc == prefix or loc.startswith(prefix + ".") or loc.startswith(prefix) for loc in locators)
-        return None if ok else f"{prefix} not cited (cited {locators})"
+        cited = [c["locator"] for c in answer["citations"]]
+        ok = any(loc == prefix or loc.startswith(prefix + ".") or loc.startswith(prefix) for loc in cited)
+        return None if ok else f"{prefix} not cited (cited {cited})"
     if kind == "ncd":
         procedure, diagnosis = args
         procedures, resolutions = oracle.ncd()

@@ -137,7 +137,10 @@ class ConversationStore:
                 outbox.add(conn, turn.question_event)
                 outbox.add(conn, turn.answer_event)
         except _AlreadyAnswered:
-            return self.answer_for_request(turn.request_key)
+            assert turn.request_key is not None  # raised only for a request key already stored
+            earlier = self.answer_for_request(turn.request_key)
+            assert earlier is not None  # stored with its key, in one transaction
+            return earlier
         return turn.answer
 
     @staticmethod

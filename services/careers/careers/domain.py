@@ -125,6 +125,8 @@ class Careers:
         if job.employer_id != request.employer_id:
             raise Forbidden("Only the employer who posted a job can close it.")
         closed = self.store.close_job(request.job_id, self.clock())
+        if closed is None:
+            raise NotFound("No such job.")
         self.index.remove([request.job_id])
         return closed
 

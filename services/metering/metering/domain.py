@@ -39,7 +39,7 @@ class Quotas:
     questions: dict[Plan, int | None]
     period_seconds: int
     guest_ip_daily_cap: int | None
-    claims: dict[Plan, int | None] = None          # claim checks per UTC day
+    claims: dict[Plan, int | None] | None = None   # claim checks per UTC day
     guest_ip_daily_claims: int | None = None
     retention_seconds: int = 7 * 86400
     # Guest questions per client IP per UTC day, so new guest ids do not reset the meter.
