@@ -77,6 +77,20 @@ def _default(arg) -> str | None:
     return None if printed == "null" else printed
 
 
+def _input_problems(label: str, expected: dict, actual: dict, extra_required: str) -> list[str]:
+    """A field's arguments, or an input type's fields: each of the contract's with the same type
+    and default, and no required one beside them. `label.format(name)` names one in a problem."""
+    problems = []
+    for name, value in expected.items():
+        ours = actual.get(name)
+        if ours is None:
+            problems.append(f"{label.format(name)} missing")
+        elif str(ours.type) != str(value.type) or _default(ours) != _default(value):
+            problems.append(f"{label.format(name)}: {ours.type} = {_default(ours)} != {value.type} = {_default(value)}")
+    extra = [name for name, value in actual.items() if name not in expected and str(value.type).endswith("!")]
+    return problems + ([f"{extra_required} {extra}"] if extra else [])
+
+
 KINDS = (GraphQLObjectType, GraphQLInputObjectType, GraphQLEnumType, GraphQLScalarType)
 
 
@@ -104,29 +118,11 @@ def test_fields_and_arguments_match(contract, served):
                     continue
                 if str(ours.type) != str(field.type):
                     problems.append(f"{name}.{field_name}: {ours.type} != {field.type}")
-                for arg_name, arg in field.args.items():
-                    our_arg = ours.args.get(arg_name)
-                    if our_arg is None:
-                        problems.append(f"{name}.{field_name}({arg_name}) missing")
-                    elif str(our_arg.type) != str(arg.type) or _default(our_arg) != _default(arg):
-                        problems.append(f"{name}.{field_name}({arg_name}): {our_arg.type} = {_default(our_arg)}"
-                                        f" != {arg.type} = {_default(arg)}")
-                extra_required = [a for a, v in ours.args.items()
-                                  if a not in field.args and str(v.type).endswith("!")]
-                if extra_required:
-                    problems.append(f"{name}.{field_name}: extra required arguments {extra_required}")
+                problems += _input_problems(f"{name}.{field_name}({{}})", field.args, ours.args,
+                                            f"{name}.{field_name}: extra required arguments")
         elif isinstance(expected, GraphQLInputObjectType):
-            for field_name, field in expected.fields.items():
-                ours = actual.fields.get(field_name)
-                if ours is None:
-                    problems.append(f"{name}.{field_name} missing")
-                elif str(ours.type) != str(field.type) or _default(ours) != _default(field):
-                    problems.append(f"{name}.{field_name}: {ours.type} = {_default(ours)}"
-                                    f" != {field.type} = {_default(field)}")
-            extra_required = [f for f, v in actual.fields.items()
-                              if f not in expected.fields and str(v.type).endswith("!")]
-            if extra_required:
-                problems.append(f"input {name}: extra required fields {extra_required}")
+            problems += _input_problems(f"{name}.{{}}", expected.fields, actual.fields,
+                                        f"input {name}: extra required fields")
         elif isinstance(expected, GraphQLEnumType):
             missing = set(expected.values) - set(actual.values)
             if missing:
