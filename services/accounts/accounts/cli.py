@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 
@@ -39,8 +40,8 @@ def make_admin(email: str = typer.Argument(..., help="email address of an existi
     try:
         upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
         # No password hashing or tokens needed here: only the store is used.
-        accounts = Accounts(storage.AccountStore(engine), passwords=None, tokens=None,  # type: ignore[arg-type]
-                            settings=settings)
+        unused: Any = None
+        accounts = Accounts(storage.AccountStore(engine), passwords=unused, tokens=unused, settings=settings)
         account = accounts.make_admin(email)
     except PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
