@@ -34,7 +34,7 @@ from .domain import ALL_OTHER_DIAGNOSES, CoverageDocumentRow, MceRow, NcdDiagnos
 from .medicare import mce_age_range
 
 RESOLUTIONS = {1: NcdResolution.COVERED, 2: NcdResolution.DENIED, 3: NcdResolution.NOT_SUPPORTED}
-_RESOLUTION_WORDS = {NcdResolution.COVERED: "covered",
+_RESOLUTION_WORDS: dict[NcdResolution | None, str] = {NcdResolution.COVERED: "covered",
                      NcdResolution.DENIED: "denied (never covered)",
                      NcdResolution.NOT_SUPPORTED: "does not support medical necessity"}
 
@@ -64,12 +64,12 @@ class LabNcdFacts:
             facts.codes_of.setdefault(row.ncd, [])
             if row.code not in facts.codes_of[row.ncd]:
                 facts.codes_of[row.ncd].append(row.code)
-        for row in diagnoses:
-            if row.code == ALL_OTHER_DIAGNOSES:
-                facts.others.setdefault(row.ncd, []).append(row)
+        for dx_row in diagnoses:
+            if dx_row.code == ALL_OTHER_DIAGNOSES:
+                facts.others.setdefault(dx_row.ncd, []).append(dx_row)
                 continue
-            facts.listed.setdefault(row.ncd, {}).setdefault(row.code, []).append(row)
-            facts.by_diagnosis.setdefault(row.code, []).append(row)
+            facts.listed.setdefault(dx_row.ncd, {}).setdefault(dx_row.code, []).append(dx_row)
+            facts.by_diagnosis.setdefault(dx_row.code, []).append(dx_row)
         return facts
 
     def ncds_of_procedure(self, code: str, day: date) -> list[str]:
