@@ -66,6 +66,12 @@ async def _call(context: Context, method: RpcMethod, request: BaseModel, op: str
     return await context.invoke(method, request, op=op)
 
 
+async def _call_for_account(context: Context, method: RpcMethod, op: str):
+    """`method` about the signed-in account (Unauthenticated without one)."""
+    account = await context.require_account()
+    return await _call(context, method, contract.UserRequest(user_id=account.id), op)
+
+
 # -- inputs ------------------------------------------------------------------------------
 @strawberry.input
 class JobFilter:
@@ -327,25 +333,17 @@ class CareersQuery:
 
     @strawberry.field(description="Beside the contract: the signed-in coder's career profile.")
     async def career_profile(self, info: strawberry.Info) -> CareerProfile:
-        context: Context = info.context
-        account = await context.require_account()
-        profile = await _call(context, Careers.GET_PROFILE, contract.UserRequest(user_id=account.id), "careerProfile")
+        profile = await _call_for_account(info.context, Careers.GET_PROFILE, "careerProfile")
         return CareerProfile(certifications=profile.certifications, specialty=profile.specialty)
 
     @strawberry.field(description="Beside the contract: the signed-in coder's applications, newest first.")
     async def my_job_applications(self, info: strawberry.Info) -> list[Application]:
-        context: Context = info.context
-        account = await context.require_account()
-        found = await _call(context, Careers.MY_APPLICATIONS, contract.UserRequest(user_id=account.id),
-                            "myJobApplications")
+        found = await _call_for_account(info.context, Careers.MY_APPLICATIONS, "myJobApplications")
         return [Application.from_contract(a) for a in found]
 
     @strawberry.field(description="Beside the contract: the signed-in account's saved job searches.")
     async def my_job_searches(self, info: strawberry.Info) -> list[SavedSearch]:
-        context: Context = info.context
-        account = await context.require_account()
-        found = await _call(context, Careers.MY_SAVED_SEARCHES, contract.UserRequest(user_id=account.id),
-                            "myJobSearches")
+        found = await _call_for_account(info.context, Careers.MY_SAVED_SEARCHES, "myJobSearches")
         return [SavedSearch.from_contract(s) for s in found]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TypeVar
 
 from medcode_contracts.assistant import Intent
 from medcode_contracts.codes import CodeSystem
@@ -143,15 +144,24 @@ def find_date(text: str) -> date | None:
     return None
 
 
-def find_setting(text: str) -> Setting | None:
+T = TypeVar("T")
+
+
+def _first_match(text: str, choices: list[tuple[str, T]]) -> T | None:
+    """The value of the first pattern found in `text` (lower-cased), else None."""
     lowered = text.lower()
-    if re.search(r"\b(dme|durable medical equipment|supplier)\b", lowered):
-        return Setting.DME
-    if re.search(r"\b(outpatient hospital|hospital outpatient|opps|facility|outpatient)\b", lowered):
-        return Setting.OUTPATIENT_HOSPITAL
-    if re.search(r"\b(practitioner|physician|professional)\b", lowered):
-        return Setting.PRACTITIONER
-    return None
+    return next((value for pattern, value in choices if re.search(pattern, lowered)), None)
+
+
+_SETTINGS = [
+    (r"\b(dme|durable medical equipment|supplier)\b", Setting.DME),
+    (r"\b(outpatient hospital|hospital outpatient|opps|facility|outpatient)\b", Setting.OUTPATIENT_HOSPITAL),
+    (r"\b(practitioner|physician|professional)\b", Setting.PRACTITIONER),
+]
+
+
+def find_setting(text: str) -> Setting | None:
+    return _first_match(text, _SETTINGS)
 
 
 # ---- intents -----------------------------------------------------------------------------------
@@ -195,17 +205,16 @@ class Understanding:
     question: str = ""
 
 
+_SYSTEM_HINTS = [
+    (r"icd-?10-?pcs|\bpcs\b|inpatient procedure", CodeSystem.ICD10PCS),
+    (r"icd[- ]?10(-?cm)?|\bdx\b|diagnos|\bz[- ]codes?\b", CodeSystem.ICD10CM),
+    (r"\bhcpcs\b|level ii|\bj-?code", CodeSystem.HCPCS),
+    (r"\bcpt\b", CodeSystem.CPT),
+]
+
+
 def _system_hint(text: str) -> CodeSystem | None:
-    lowered = text.lower()
-    if re.search(r"icd-?10-?pcs|\bpcs\b|inpatient procedure", lowered):
-        return CodeSystem.ICD10PCS
-    if re.search(r"icd[- ]?10(-?cm)?|\bdx\b|diagnos|\bz[- ]codes?\b", lowered):
-        return CodeSystem.ICD10CM
-    if re.search(r"\bhcpcs\b|level ii|\bj-?code", lowered):
-        return CodeSystem.HCPCS
-    if re.search(r"\bcpt\b", lowered):
-        return CodeSystem.CPT
-    return None
+    return _first_match(text, _SYSTEM_HINTS)
 
 
 _STOP = set("""a an the of for to in on at is are was were be been what which who whom whose how when why
