@@ -25,6 +25,7 @@ ASYNC_TESTS := contracts/tests gateway/tests mail_ingress/tests tests
 help:
 	@echo "make run    set everything up and run the platform on 127.0.0.1 (web app at /, GraphQL at /graphql)"
 	@echo "make test   set everything up and run the whole test suite"
+	@echo "make lint   ruff (lint, format check) and mypy over the packages (make test runs it first)"
 	@echo "make bench  measure every request path beside its baseline (wrk); writes var/bench/latest.json"
 	@echo "make load   load the available code sets (done by make run)"
 	@echo "make web    vendor the web app's pinned npm libraries (done by make run and make test)"
@@ -80,7 +81,16 @@ run: install web
 	$(MAKE) --no-print-directory load
 	MEDCODE_BROKER_MARKER=$(DATA_DIR)/.broker-started-by-make-run $(BIN)/python -m medcode_common.launcher
 
-test: install web
+# Every package's code (their tests are not type-checked); configuration in pyproject.toml.
+MYPY_PACKAGES := medcode_contracts medcode_common codes accounts metering assistant careers gateway mail_ingress
+
+.PHONY: lint
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy $(addprefix -p ,$(MYPY_PACKAGES))
+
+test: lint install web
 	@scripts/ensure-rabbitmq.sh --management
 	@scripts/ensure-postgres.sh
 	@scripts/ensure-chromium.sh

@@ -95,7 +95,7 @@ class Stack:
         logs = "\n".join(f"--- {name}\n{self.log_tail(name, 10)}" for name in self.platform.children)
         pytest.fail(f"the stack was not ready within {timeout} s: {last}\n{logs}")
 
-    def copy_code_data_from(self, other: "Stack") -> None:
+    def copy_code_data_from(self, other: Stack) -> None:
         """Reuse `other`'s loaded code sets (database and search index) instead of loading again."""
         source, target = other.workdir / "data", self.workdir / "data"
         for path in source.iterdir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from .events import CATALOGUE, Event
 
@@ -20,7 +21,10 @@ def _message_name(cls: type[Event]) -> str:
 
 
 def document() -> dict:
-    channels, operations, messages, schemas = {}, {}, {}, {}
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
     for cls in CATALOGUE:
         name = _message_name(cls)
         schema = cls.model_json_schema(by_alias=True, mode="serialization")

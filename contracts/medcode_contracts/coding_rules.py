@@ -44,7 +44,7 @@ class Setting(str, Enum):
     DME = "dme"  # MUE only: CMS publishes no Medicare DME PTP table
 
     @classmethod
-    def parse(cls, value: "str | Setting") -> "Setting":
+    def parse(cls, value: str | Setting) -> Setting:
         """Accept the spellings people use ("outpatient hospital", "OPPS", "DME supplier")."""
         if isinstance(value, Setting):
             return value

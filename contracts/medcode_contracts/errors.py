@@ -6,6 +6,10 @@ same class and map its `code` onto GraphQL's `extensions.code`.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
 
 class PlatformError(Exception):
     """Base of every error the platform reports to a client on purpose."""
@@ -54,6 +58,16 @@ class Unavailable(PlatformError):
 
 class NotImplementedYet(PlatformError):
     code = "NOT_IMPLEMENTED"
+
+
+def first_error(exc: ValidationError, whole: str, prefix: tuple[str, ...] = (),
+                field_name: Callable[[str], str] = str) -> str:
+    """`field.path: message` for the first error of a validation (`whole` names the object
+    itself), never echoing the value: it may be a password or personal data. `prefix`: the
+    path of the validated object in a larger input; `field_name`: how the client spells a field."""
+    first = exc.errors()[0]
+    where = ".".join(field_name(str(part)) for part in (*prefix, *first["loc"])) or whole
+    return f"{where}: {first['msg']}"
 
 
 # exc_path -> class, for clients that receive nameko's serialised errors.

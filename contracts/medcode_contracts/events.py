@@ -8,7 +8,7 @@ class with `/2` beside the old one, never an edit of a published schema.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +17,7 @@ from . import accounts, assistant, careers, codes, metering
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class Event(BaseModel):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
+from typing_extensions import TypeForm
 
 from . import accounts, assistant, careers, codes, coding_rules, metering
 
@@ -26,7 +27,7 @@ class RpcMethod(Generic[RequestT, ReplyT]):
     service: str
     name: str
     request: type[RequestT]
-    reply: Any                  # a type pydantic validates: a Model, list[Model], Model | None, bool
+    reply: TypeForm[ReplyT]     # a type pydantic validates: a Model, list[Model], Model | None, bool
     batch: str | None = None    # the request's list field the reply answers item by item
     # How a caller's dict becomes the request, BadRequest naming the bad field; None: the
     # plain check every service does (medcode_common.rpc.parse_request).

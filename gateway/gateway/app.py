@@ -13,9 +13,7 @@ import logging
 from contextlib import asynccontextmanager
 from typing import Any
 
-from medcode_contracts import codes as codes_contract
-from medcode_contracts.common import HEALTH
-from medcode_contracts.services import ALL_SERVICES
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,15 +21,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
-from cross_web import HTTPException
 
+from medcode_contracts import codes as codes_contract
+from medcode_contracts.common import HEALTH
+from medcode_contracts.services import ALL_SERVICES
+
+from . import events, limits, web
 from . import settings as gateway_settings
-from . import limits
 from .auth import GatewayAuth, connection_auth
 from .context import Context
 from .metrics import CONTENT_TYPE, GatewayMetrics
 from .rpc import RpcClient
-from . import events, web
 from .schema import build_schema
 from .schema.careers import unsubscribe_endpoint
 from .schema.codes.access import KnownPages
@@ -43,7 +43,7 @@ from .telemetry import tracing_middleware
 log = logging.getLogger("gateway")
 
 
-class GraphQLApp(web.OfflineGraphiQL, GraphQL):
+class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
     def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
                  search_cache: SearchCache | None = None, sessions: SessionCache | None = None,
                  known_pages: KnownPages | None = None, **kwargs: Any):
@@ -115,6 +115,7 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         await rpc.start()
         log.info("gateway connected to the broker; reply queue %s", rpc.reply_queue_name)
         # A new edition changes search results: forget the cached ones.
+        assert rpc.connection is not None  # start() connected it
         await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
                                search_cache.clear)
         # A code may be gone from the new edition: meter it after its page again until seen.

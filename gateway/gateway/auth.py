@@ -28,13 +28,14 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from strawberry.exceptions import ConnectionRejectionError
+
 from medcode_contracts.accounts import MAX_TOKEN_LENGTH
 from medcode_contracts.errors import Forbidden, PlatformError, Unauthenticated
-from strawberry.exceptions import ConnectionRejectionError
 
 from .settings import AuthSettings
 
@@ -106,7 +107,9 @@ def csrf_token(signer: Signer, session_token: str) -> str:
 
 
 def csrf_matches(signer: Signer, session_token: str, header: str | None) -> bool:
-    return bool(header) and signer.verify("csrf", session_token, header)
+    if not header:
+        return False
+    return signer.verify("csrf", session_token, header)
 
 
 # -- credentials and addresses ---------------------------------------------------------
@@ -192,8 +195,8 @@ def _cookie_expiry(expires_at: str) -> int:
     except (TypeError, ValueError):
         return 0
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0, int((when - datetime.now(timezone.utc)).total_seconds()))
+        when = when.replace(tzinfo=UTC)
+    return max(0, int((when - datetime.now(UTC)).total_seconds()))
 
 
 class GatewayAuth:
@@ -209,7 +212,8 @@ class GatewayAuth:
     # -- the client's address ------------------------------------------------------------
     def client_address(self, scope: dict) -> str:
         """client_ip of a raw ASGI scope (for middleware that runs before any Request)."""
-        peer = scope.get("client")[0] if scope.get("client") else None
+        client = scope.get("client")
+        peer = client[0] if client else None
         forwarded = [value.decode("latin-1") for key, value in scope.get("headers", ()) if key == b"x-forwarded-for"]
         self._notice_untrusted_proxy(peer, forwarded)
         return client_ip(peer, forwarded, self.trusted_proxies)
@@ -253,7 +257,7 @@ class GatewayAuth:
             guest_id = new_guest_id()
             if _can_set_cookies(response):
                 self.set_guest_cookie(response, guest_id)
-        if source is Source.COOKIE and _can_set_cookies(response) \
+        if source is Source.COOKIE and token is not None and _can_set_cookies(response) \
                 and cookies.get(CSRF_COOKIE) != csrf_token(self.signer, token):
             # The web app lost (or never got) the CSRF cookie of its session: hand it again.
             self._set_csrf_cookie(response, token, None)
@@ -269,7 +273,8 @@ class GatewayAuth:
 
     def csrf_ok(self, auth: RequestAuth) -> bool:
         """True unless the request is cookie-authenticated without its CSRF token."""
-        return not auth.cookie_authenticated or csrf_matches(self.signer, auth.token, auth.csrf_header)
+        return not auth.cookie_authenticated or (
+            auth.token is not None and csrf_matches(self.signer, auth.token, auth.csrf_header))
 
     # -- cookies -------------------------------------------------------------------------
     def set_guest_cookie(self, response: Any, guest_id: str) -> None:

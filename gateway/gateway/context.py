@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import OperationType
+from strawberry.dataloader import DataLoader
+
 from medcode_contracts import accounts as accounts_contract
 from medcode_contracts.accounts import Plan
 from medcode_contracts.errors import Unauthenticated
 from medcode_contracts.rpc import Accounts, RpcMethod
-from strawberry.dataloader import DataLoader
 
 from .rpc import RpcClient
 from .rpc.typed import ReplyT, RequestT, invoke

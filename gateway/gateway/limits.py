@@ -21,8 +21,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from graphql import (FieldNode, FragmentSpreadNode, GraphQLError, InlineFragmentNode, OperationDefinitionNode,
-                     OperationType, ValidationRule, parse)
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    ValidationRule,
+    parse,
+)
 from graphql.error import GraphQLSyntaxError
 from starlette.datastructures import Headers
 
@@ -184,7 +193,7 @@ class OneMutationRule(ValidationRule):
         if node.operation is not OperationType.MUTATION:
             return
         fragments = {d.name.value: d for d in self.context.document.definitions
-                     if d.kind == "fragment_definition"}
+                     if isinstance(d, FragmentDefinitionNode)}
         if _root_fields(node.selection_set, fragments) > MAX_MUTATIONS_PER_REQUEST:
             self.report_error(GraphQLError(TOO_MANY_MUTATIONS, node))
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 from collections import Counter
 from http.cookies import SimpleCookie
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 
 def free_port() -> int:
@@ -55,7 +57,7 @@ class FakeService:
             self.received.append(message)
             method = message.routing_key.split(".", 1)[1]
             kwargs = json.loads(message.body)["kwargs"]
-            reply = {"result": None, "error": None}
+            reply: dict[str, Any] = {"result": None, "error": None}
             handler = self.handlers.get(method)
             try:
                 if handler is None:
@@ -106,15 +108,66 @@ class FakeRpc:
         return [kwargs.get("request") for name, kwargs in self.requests if name == target]
 
 
+class RequestFakeRpc(FakeRpc):
+    """FakeRpc whose callable answers take the call's `request` payload itself (every
+    typed RPC, medcode_contracts.rpc, sends one)."""
+
+    def __init__(self, answers: dict):
+        super().__init__({target: (lambda kwargs, answer=answer: answer(kwargs["request"]))
+                          if callable(answer) else answer for target, answer in answers.items()})
+
+
+# ---- schema tests: made-up answers and a real request context ------------------------------
+TEST_SECRET = "gateway-test-secret-" + "x" * 32
+GUEST_ID = "0123456789abcdef0123456789abcdef"
+ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",
+           "created_at": "2026-01-01T00:00:00+00:00"}   # accounts.authenticate's answer for a member
+
+
+def made_up_page(system: str, code: str) -> dict:
+    """A codes.get_codes item with made-up descriptors."""
+    return {"system": system, "code": code, "title": f"Made-up title of {code}", "short_title": None,
+            "billable": True, "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
+            "lay_terms": ["made-up"], "notes": {}, "parent": None, "children": []}
+
+
+MADE_UP_PAGES = {("ICD10CM", "K220"): made_up_page("ICD10CM", "K22.0"),
+                 ("HCPCS", "J9035"): made_up_page("HCPCS", "J9035")}
+
+
+def get_codes(request: dict) -> list:
+    """codes.get_codes over MADE_UP_PAGES (None for any other code), for RequestFakeRpc."""
+    return [MADE_UP_PAGES.get((ref["system"], ref["code"])) for ref in request["refs"]]
+
+
+def make_gateway_auth(secret: str = TEST_SECRET):
+    from .auth import GatewayAuth
+    from .settings import AuthSettings
+
+    return GatewayAuth(AuthSettings(GATEWAY_SECRET=secret))
+
+
+def schema_context(gateway_auth, rpc, request=None, response=None):
+    """The Context a GraphQL request gets (gateway.app), over `rpc` (a FakeRpc)."""
+    from starlette.responses import Response
+
+    from .context import Context
+
+    request = request if request is not None else make_request()
+    response = response if response is not None else Response()
+    return Context(rpc=rpc, request=request, response=response,
+                   auth=gateway_auth.for_request(request, response), gateway_auth=gateway_auth)
+
+
 def make_request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None,
-                 peer: str | None = "198.51.100.7"):
-    """A Starlette POST /graphql request with these headers, cookies and TCP peer."""
+                 peer: str | None = "198.51.100.7", method: str = "POST"):
+    """A Starlette /graphql request (POST unless `method`) with these headers, cookies and TCP peer."""
     from starlette.requests import Request
 
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if cookies:
         raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    return Request({"type": "http", "method": "POST", "path": "/graphql", "headers": raw,
+    return Request({"type": "http", "method": method, "path": "/graphql", "headers": raw,
                     "client": (peer, 5555) if peer else None, "query_string": b""})
 
 

@@ -9,6 +9,7 @@ which loads React and GraphiQL from a public CDN.
 
 Every page URL (`/`, `/code/ICD10CM/K22.0`, `/jobs/42`, ...) answers the same
 index.html; the app routes on the path, so those URLs can be shared and bookmarked.
+`/schema.graphql` is the public GraphQL contract (medcode_contracts.graphql_schema).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from medcode_contracts import graphql_schema
 
 log = logging.getLogger("gateway.web")
 
@@ -103,6 +106,11 @@ class OfflineGraphiQL:
         return await _page(web_root(), "graphiql.html")(request)
 
 
+async def graphql_contract(request) -> Response:
+    # Served in production too: it is the public contract, readable with introspection off.
+    return FileResponse(graphql_schema.PATH, media_type="text/plain; charset=utf-8")
+
+
 def routes(root: Path | None = None, graphiql: bool = True) -> list:
     """The pages, and GraphiQL where the production switch (GATEWAY_GRAPHIQL) allows it."""
     root = root or web_root()
@@ -112,6 +120,7 @@ def routes(root: Path | None = None, graphiql: bool = True) -> list:
     index = _page(root, "index.html")
     explorer = [Route("/graphiql", _page(root, "graphiql.html"), methods=["GET", "HEAD"])] if graphiql else []
     return [Route(path, index, methods=["GET", "HEAD"]) for path in PAGE_PATHS] + explorer + [
+        Route("/schema.graphql", graphql_contract, methods=["GET", "HEAD"]),
         # check_dir=False: a gateway without the app (no web/ checkout) still serves the API.
         Mount("/static", app=StaticFiles(directory=root, check_dir=False), name="static"),
     ]

@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.settings import load
 from gateway.testing import FakeService, health_of
+from medcode_contracts.services import ALL_SERVICES
 
 pytestmark = pytest.mark.rabbit
 

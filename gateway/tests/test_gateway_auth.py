@@ -2,9 +2,7 @@
 behind proxies, and the auth settings."""
 from __future__ import annotations
 
-
 import pytest
-from medcode_contracts.errors import Forbidden, Unauthenticated
 from starlette.responses import Response
 
 from gateway.auth import (
@@ -25,6 +23,7 @@ from gateway.auth import (
 )
 from gateway.settings import DEV_GATEWAY_SECRET, AuthSettings, ConfigError, load_auth, parse_networks
 from gateway.testing import make_request, set_cookies
+from medcode_contracts.errors import Forbidden, Unauthenticated
 
 SECRET = "test-secret-" + "x" * 32
 

@@ -4,43 +4,14 @@ refused, CSRF on cookie mutations, register's carry-over. Descriptors are made u
 from __future__ import annotations
 
 import pytest
-from medcode_contracts.errors import Unauthenticated, Unavailable
 from starlette.responses import Response
 
-from gateway.auth import CSRF_COOKIE, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
-from gateway import testing
-from gateway.context import Context
-from gateway.schema import build_schema
-from gateway.settings import AuthSettings
-from gateway.testing import make_request, set_cookies
-
-
-
-SECRET = "schema-test-secret-" + "y" * 32
-GUEST = "0123456789abcdef0123456789abcdef"
-ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",
-           "created_at": "2026-01-01T00:00:00+00:00"}
-
-
-def page(system: str, code: str) -> dict:
-    return {"system": system, "code": code, "title": f"Made-up title of {code}", "short_title": None,
-            "billable": True, "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
-            "lay_terms": ["made-up"], "notes": {}, "parent": None, "children": []}
-
-
-PAGES = {("ICD10CM", "K220"): page("ICD10CM", "K22.0"), ("HCPCS", "J9035"): page("HCPCS", "J9035")}
-
-
-class FakeRpc(testing.FakeRpc):
-    """Here answers that are functions take the request payload itself."""
-
-    def __init__(self, answers: dict):
-        super().__init__({target: (lambda kwargs, answer=answer: answer(kwargs["request"]))
-                          if callable(answer) else answer for target, answer in answers.items()})
-
-
-def get_codes(request):
-    return [PAGES.get((ref["system"], ref["code"])) for ref in request["refs"]]
+from gateway.auth import CSRF_COOKIE, GUEST_COOKIE, SESSION_COOKIE, csrf_token, guest_cookie_value
+from gateway.testing import ACCOUNT, RequestFakeRpc, get_codes, make_request, schema_context, set_cookies
+from gateway.testing import GUEST_ID as GUEST
+from gateway.testing import MADE_UP_PAGES as PAGES
+from gateway.testing import made_up_page as page
+from medcode_contracts.errors import Unauthenticated, Unavailable
 
 
 def grant_first(limit: int):
@@ -56,26 +27,13 @@ def grant_first(limit: int):
     return answer
 
 
-def rpc(**extra) -> FakeRpc:
-    return FakeRpc({"codes.get_codes": get_codes, "metering.check_views": grant_first(1),
+def rpc(**extra) -> RequestFakeRpc:
+    return RequestFakeRpc({"codes.get_codes": get_codes, "metering.check_views": grant_first(1),
                     "accounts.authenticate": ACCOUNT, **extra})
 
 
-@pytest.fixture(scope="module")
-def schema():
-    return build_schema()
-
-
-@pytest.fixture(scope="module")
-def gateway_auth():
-    return GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET))
-
-
 async def run(schema, gateway_auth, query, fake, headers=None, cookies=None, response=None):
-    response = response if response is not None else Response()
-    request = make_request(headers, cookies)
-    context = Context(rpc=fake, request=request, response=response,
-                      auth=gateway_auth.for_request(request, response), gateway_auth=gateway_auth)
+    context = schema_context(gateway_auth, fake, make_request(headers, cookies), response)
     result = await schema.execute(query, context_value=context)
     return result.data, [e.formatted for e in result.errors or []]
 
@@ -165,7 +123,8 @@ async def test_one_authenticate_per_request_and_the_user_is_metered(schema, gate
     fake = rpc(**{"metering.get_meter": {"plan": "FREE", "limit": 6, "used": 2, "remaining": 4}})
     data, errors = await run(schema, gateway_auth, """{
       viewer { account { id email name plan role } meter { plan limit used remaining } }
-      a: code(system: ICD10CM, code: "K22.0") { code layTerms }  b: code(system: HCPCS, code: "J9035") { code layTerms } }""",
+      a: code(system: ICD10CM, code: "K22.0") { code layTerms }
+      b: code(system: HCPCS, code: "J9035") { code layTerms } }""",
                              fake, headers={"Authorization": "Bearer tok"})
     assert errors == []
     assert fake.calls["accounts.authenticate"] == 1 and fake.calls["metering.check_views"] == 1
@@ -306,7 +265,7 @@ async def test_a_members_code_page_authenticates_while_the_page_loads(schema, ga
             return answer(request) if callable(answer) else answer
         return call
 
-    class AsyncAnswers(FakeRpc):
+    class AsyncAnswers(RequestFakeRpc):
         async def call(self, service, method, **kwargs):
             result = await super().call(service, method, **kwargs)
             return await result if asyncio.iscoroutine(result) else result

@@ -7,11 +7,11 @@ import json
 
 import aio_pika
 import pytest
-from medcode_contracts.errors import NotFound, Unavailable
 from opentelemetry.sdk.trace import TracerProvider
 
 from medcode_common.aio_rpc import RemoteError, RpcClient, UnknownService
 from gateway.testing import FakeService
+from medcode_contracts.errors import NotFound, Unavailable
 
 pytestmark = pytest.mark.rabbit
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from medcode_contracts.errors import Unavailable
 
 from gateway.rpc import RemoteError, RpcClient
+from medcode_contracts.errors import Unavailable
 
 pytestmark = pytest.mark.rabbit
 

@@ -3,13 +3,13 @@ leaves, the reply against the method's declared type, batches by their length.""
 from __future__ import annotations
 
 import pytest
-from medcode_contracts import codes, metering
-from medcode_contracts.errors import BadRequest
-from medcode_contracts.rpc import Codes, Metering
 from pydantic import ValidationError
 
 from gateway.rpc.typed import BadReply, invoke
 from gateway.testing import FakeRpc
+from medcode_contracts import codes, metering
+from medcode_contracts.errors import BadRequest
+from medcode_contracts.rpc import Codes, Metering
 
 DECISION = {"resource": "ICD10CM:K22.0", "granted": True, "remaining": 0, "limit": 1, "reason": None}
 

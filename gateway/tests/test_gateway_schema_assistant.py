@@ -4,21 +4,16 @@ back. Answers are made up."""
 from __future__ import annotations
 
 import pytest
-from medcode_contracts.errors import NotFound, RateLimited
-from starlette.responses import Response
 
 from gateway import testing
-from gateway.auth import GUEST_COOKIE, GatewayAuth, guest_cookie_value
-from gateway.context import Context
-from gateway.schema import build_schema
+from gateway.auth import GUEST_COOKIE, guest_cookie_value
 from gateway.schema.assistant import chunks
-from gateway.settings import AuthSettings
-from gateway.testing import make_request
+from gateway.testing import GUEST_ID as GUEST
+from gateway.testing import RequestFakeRpc as FakeRpc
+from gateway.testing import make_request, schema_context
+from medcode_contracts.errors import NotFound, RateLimited
 
-SECRET = "schema-test-secret-" + "z" * 32
-GUEST = "0123456789abcdef0123456789abcdef"
-ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "PRO", "role": "MEMBER",
-           "created_at": "2026-01-01T00:00:00+00:00"}
+ACCOUNT = {**testing.ACCOUNT, "plan": "PRO"}
 ANSWER = {"id": "a-1", "conversation_id": "c-1", "text": "**Yes.** Made-up line one.\n- item two\n- item three",
           "intent": "BILLABLE", "citations": [{"source": "Made-up 2026", "locator": "K22.0", "excerpt": "x"}],
           "codes": [{"system": "ICD10CM", "code": "K22.0", "title": "Made-up title", "billable": True}]}
@@ -26,27 +21,9 @@ ASK = ('mutation($q: String!, $c: ID) { ask(input: {question: $q, conversationId
        '{ id conversationId text intent citations { source locator excerpt } codes { system code title billable } } }')
 
 
-class FakeRpc(testing.FakeRpc):
-    def __init__(self, answers: dict):
-        super().__init__({target: (lambda kwargs, answer=answer: answer(kwargs["request"]))
-                          if callable(answer) else answer for target, answer in answers.items()})
-
-
-@pytest.fixture(scope="module")
-def schema():
-    return build_schema()
-
-
-@pytest.fixture(scope="module")
-def gateway_auth():
-    return GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET))
-
-
 def context_for(gateway_auth, fake, headers=None):
-    response = Response()
     request = make_request(headers, {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)})
-    return Context(rpc=fake, request=request, response=response,
-                   auth=gateway_auth.for_request(request, response), gateway_auth=gateway_auth)
+    return schema_context(gateway_auth, fake, request)
 
 
 async def test_a_guest_asks_as_its_guest_id_on_the_web_channel(schema, gateway_auth):

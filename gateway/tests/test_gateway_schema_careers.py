@@ -5,19 +5,13 @@ fit from the career profile. Jobs are made up."""
 from __future__ import annotations
 
 import pytest
-from starlette.responses import Response
 
-from gateway import testing
-from gateway.auth import GatewayAuth
-from gateway.context import Context
-from gateway.schema import build_schema
 from gateway.schema.careers import JobFeed, job_fit
-from gateway.settings import AuthSettings
-from gateway.testing import make_request
+from gateway.testing import RequestFakeRpc as FakeRpc
+from gateway.testing import make_request, schema_context
 from medcode_contracts import careers as contract
 from medcode_contracts import events
 
-SECRET = "careers-schema-test-secret-" + "z" * 32
 BEARER = {"Authorization": "Bearer t"}
 
 
@@ -39,27 +33,8 @@ JOB_INPUT = {"title": "Coder", "company": "Made-up Health", "location": "Austin,
              "description": "A made-up description that is long enough to pass."}
 
 
-class FakeRpc(testing.FakeRpc):
-    def __init__(self, answers: dict):
-        super().__init__({target: (lambda kwargs, answer=answer: answer(kwargs["request"]))
-                          if callable(answer) else answer for target, answer in answers.items()})
-
-
-@pytest.fixture(scope="module")
-def schema():
-    return build_schema()
-
-
-@pytest.fixture(scope="module")
-def gateway_auth():
-    return GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET))
-
-
 async def run(schema, gateway_auth, query, fake, variables=None, headers=None):
-    response = Response()
-    request = make_request(headers)
-    context = Context(rpc=fake, request=request, response=response,
-                      auth=gateway_auth.for_request(request, response), gateway_auth=gateway_auth)
+    context = schema_context(gateway_auth, fake, make_request(headers))
     result = await schema.execute(query, variable_values=variables, context_value=context)
     return result.data, [e.formatted for e in result.errors or []]
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from medcode_contracts.errors import BadRequest, Unavailable
 
 from gateway.context import Context
 from medcode_common.aio_rpc import RemoteError
 from gateway.schema import MAX_ALIASES, build_schema
 from gateway.testing import FakeRpc
-
+from medcode_contracts.errors import BadRequest, Unavailable
 
 SEARCH_RESULT = {
     "total_count": 2,

@@ -3,10 +3,9 @@ own error codes (extensions must be per request, not shared instances)."""
 import asyncio
 import random
 
-from medcode_contracts.errors import Unavailable
-
 from gateway.context import Context
 from gateway.schema import build_schema
+from medcode_contracts.errors import Unavailable
 
 
 class SlowRpc:

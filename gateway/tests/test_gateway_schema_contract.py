@@ -1,42 +1,63 @@
-"""The served schema against the public contract (/work/shared/contract/schema.graphql):
-every type, field, argument and enum value of the contract exists with the same type
-(the gateway may add more)."""
+"""The served schema against the public contract: every type, field, argument and enum value
+of the repository's copy (medcode_contracts/schema.graphql) exists with the same type (the
+gateway may add more); the copy equals the shared contract (../shared/contract/schema.graphql,
+or GRAPHQL_CONTRACT) where that is present, and the gateway serves it at /schema.graphql."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import httpx
 import pytest
 from graphql import (
     GraphQLEnumType,
     GraphQLInputObjectType,
     GraphQLObjectType,
     GraphQLScalarType,
-    build_schema,
-    print_type,
     Undefined,
+    build_schema,
     print_ast,
+    print_type,
 )
 from graphql.utilities import ast_from_value
-from medcode_contracts import codes as codes_contract
 
+from gateway.app import create_app
 from gateway.schema import build_schema as build_gateway_schema
 from gateway.schema.enums import CodeSystem
+from gateway.settings import load
+from medcode_contracts import codes as codes_contract
+from medcode_contracts import graphql_schema
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _contract_path() -> Path:
+def _shared_contract_path() -> Path:
     configured = os.environ.get("GRAPHQL_CONTRACT")
     return Path(configured) if configured else REPO.parent / "shared" / "contract" / "schema.graphql"
 
 
 @pytest.fixture(scope="module")
 def contract():
-    path = _contract_path()
-    if not path.is_file():
-        pytest.fail(f"the GraphQL contract {path} is missing: set GRAPHQL_CONTRACT")
-    return build_schema(path.read_text())
+    return build_schema(graphql_schema.contract_sdl())
+
+
+def test_the_repository_copy_equals_the_shared_contract():
+    shared = _shared_contract_path()
+    if "GRAPHQL_CONTRACT" not in os.environ and not shared.parent.parent.is_dir():
+        pytest.skip(f"no {shared.parent.parent} beside the clone: the repository's copy is the contract")
+    assert shared.is_file(), f"the shared GraphQL contract {shared} is missing"
+    assert graphql_schema.contract_sdl() == shared.read_text(encoding="utf-8"), (
+        f"{graphql_schema.PATH} differs from {shared}: copy the shared contract into the repository")
+
+
+async def test_the_gateway_serves_the_contract():
+    # No lifespan (no broker): the route reads a file only.
+    app = create_app(load(AMQP_URI="amqp://guest:guest@127.0.0.1:1/"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as client:
+        response = await client.get("/schema.graphql")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.text == graphql_schema.contract_sdl()
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +75,20 @@ def _default(arg) -> str | None:
     else:
         printed = print_ast(ast_from_value(arg.default_value, arg.type))
     return None if printed == "null" else printed
+
+
+def _input_problems(label: str, expected: dict, actual: dict, extra_required: str) -> list[str]:
+    """A field's arguments, or an input type's fields: each of the contract's with the same type
+    and default, and no required one beside them. `label.format(name)` names one in a problem."""
+    problems = []
+    for name, value in expected.items():
+        ours = actual.get(name)
+        if ours is None:
+            problems.append(f"{label.format(name)} missing")
+        elif str(ours.type) != str(value.type) or _default(ours) != _default(value):
+            problems.append(f"{label.format(name)}: {ours.type} = {_default(ours)} != {value.type} = {_default(value)}")
+    extra = [name for name, value in actual.items() if name not in expected and str(value.type).endswith("!")]
+    return problems + ([f"{extra_required} {extra}"] if extra else [])
 
 
 KINDS = (GraphQLObjectType, GraphQLInputObjectType, GraphQLEnumType, GraphQLScalarType)
@@ -83,29 +118,11 @@ def test_fields_and_arguments_match(contract, served):
                     continue
                 if str(ours.type) != str(field.type):
                     problems.append(f"{name}.{field_name}: {ours.type} != {field.type}")
-                for arg_name, arg in field.args.items():
-                    our_arg = ours.args.get(arg_name)
-                    if our_arg is None:
-                        problems.append(f"{name}.{field_name}({arg_name}) missing")
-                    elif str(our_arg.type) != str(arg.type) or _default(our_arg) != _default(arg):
-                        problems.append(f"{name}.{field_name}({arg_name}): {our_arg.type} = {_default(our_arg)}"
-                                        f" != {arg.type} = {_default(arg)}")
-                extra_required = [a for a, v in ours.args.items()
-                                  if a not in field.args and str(v.type).endswith("!")]
-                if extra_required:
-                    problems.append(f"{name}.{field_name}: extra required arguments {extra_required}")
+                problems += _input_problems(f"{name}.{field_name}({{}})", field.args, ours.args,
+                                            f"{name}.{field_name}: extra required arguments")
         elif isinstance(expected, GraphQLInputObjectType):
-            for field_name, field in expected.fields.items():
-                ours = actual.fields.get(field_name)
-                if ours is None:
-                    problems.append(f"{name}.{field_name} missing")
-                elif str(ours.type) != str(field.type) or _default(ours) != _default(field):
-                    problems.append(f"{name}.{field_name}: {ours.type} = {_default(ours)}"
-                                    f" != {field.type} = {_default(field)}")
-            extra_required = [f for f, v in actual.fields.items()
-                              if f not in expected.fields and str(v.type).endswith("!")]
-            if extra_required:
-                problems.append(f"input {name}: extra required fields {extra_required}")
+            problems += _input_problems(f"{name}.{{}}", expected.fields, actual.fields,
+                                        f"input {name}: extra required fields")
         elif isinstance(expected, GraphQLEnumType):
             missing = set(expected.values) - set(actual.values)
             if missing:

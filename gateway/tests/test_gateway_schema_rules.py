@@ -4,13 +4,12 @@ GraphQL schema, the batching into one get_code_rules RPC and the error codes. Ev
 descriptor here is made up."""
 from __future__ import annotations
 
-
 import pytest
-from medcode_contracts.errors import BadRequest
 
 from gateway.context import Context
 from gateway.schema import build_schema
 from gateway.testing import FakeRpc
+from medcode_contracts.errors import BadRequest
 
 
 @pytest.fixture(scope="module")

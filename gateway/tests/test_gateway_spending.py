@@ -5,47 +5,17 @@ RPC client and real request contexts; every descriptor is made up."""
 from __future__ import annotations
 
 import pytest
+
+from gateway.auth import CSRF_HEADER, GUEST_COOKIE, SESSION_COOKIE, csrf_token, guest_cookie_value
+from gateway.context import CSRF_TO_SPEND, GET_SPENDS_NOTHING
+from gateway.testing import ACCOUNT, RequestFakeRpc, get_codes, make_request, schema_context
+from gateway.testing import GUEST_ID as GUEST
 from medcode_contracts.errors import Unavailable
-from starlette.requests import Request
-from starlette.responses import Response
-
-from gateway.auth import CSRF_HEADER, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
-from gateway.context import CSRF_TO_SPEND, GET_SPENDS_NOTHING, Context
-from gateway.schema import build_schema
-from gateway.settings import AuthSettings
-from gateway import testing
-from gateway.testing import make_request
-
-GUEST = "0123456789abcdef0123456789abcdef"
-ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",
-           "created_at": "2026-01-01T00:00:00+00:00"}
-
-
-def page(system: str, code: str) -> dict:
-    return {"system": system, "code": code, "title": f"Made-up title of {code}", "short_title": None,
-            "billable": True, "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
-            "lay_terms": ["made-up"], "notes": {}, "parent": None, "children": []}
-
-
-PAGES = {("ICD10CM", "K220"): page("ICD10CM", "K22.0"), ("HCPCS", "J9035"): page("HCPCS", "J9035")}
-
-
-class FakeRpc(testing.FakeRpc):
-    """Answers that are functions take the request payload itself."""
-
-    def __init__(self, answers: dict):
-        super().__init__({target: (lambda kwargs, answer=answer: answer(kwargs["request"]))
-                          if callable(answer) else answer for target, answer in answers.items()})
-
-
-def get_codes(request):
-    return [PAGES.get((ref["system"], ref["code"])) for ref in request["refs"]]
 
 
 def grant_all(request):
     return [{"resource": r, "granted": True, "remaining": 5, "limit": 10} for r in request["resources"]]
 
-SECRET = "spending-test-secret-" + "z" * 32
 PAGE = '{ a: code(system: ICD10CM, code: "K22.0") { access { granted reason } layTerms } ' \
        'b: code(system: HCPCS, code: "J9035") { access { granted } layTerms } ' \
        'c: code(system: HCPCS, code: "J9035") { access { granted } } }'
@@ -61,34 +31,18 @@ CLAIM_CHECK = {
 }
 
 
-@pytest.fixture(scope="module")
-def schema():
-    return build_schema()
+def get_request(headers=None, cookies=None):
+    return make_request(headers, cookies, method="GET")
 
 
-@pytest.fixture(scope="module")
-def gateway_auth():
-    return GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET))
-
-
-def get_request(headers=None, cookies=None, query="{}"):
-    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    if cookies:
-        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    return Request({"type": "http", "method": "GET", "path": "/graphql", "headers": raw,
-                    "client": ("198.51.100.7", 5555), "query_string": b""})
-
-
-def rpc(**extra) -> FakeRpc:
-    return FakeRpc({"codes.get_codes": get_codes, "metering.check_views": grant_all,
+def rpc(**extra) -> RequestFakeRpc:
+    return RequestFakeRpc({"codes.get_codes": get_codes, "metering.check_views": grant_all,
                     "accounts.authenticate": ACCOUNT, "codes.check_claim": CLAIM_CHECK,
                     "metering.check_claim": {"granted": True, "remaining": 9, "limit": 10}, **extra})
 
 
 async def run(schema, gateway_auth, query, fake, request, variables=None):
-    response = Response()
-    context = Context(rpc=fake, request=request, response=response,
-                      auth=gateway_auth.for_request(request, response), gateway_auth=gateway_auth)
+    context = schema_context(gateway_auth, fake, request)
     result = await schema.execute(query, context_value=context, variable_values=variables)
     return result.data, [e.formatted for e in result.errors or []]
 

@@ -22,12 +22,14 @@ is requeued instead of acknowledged, so nothing is lost in between.
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import sys
 import traceback
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from .settings import DeadLetterSettings, read_settings
 
@@ -109,7 +111,7 @@ def decide(headers: dict | None, exc: BaseException, *, queue: str, exchange: st
     copy.setdefault(ROUTING_KEY, routing_key)
     copy.update({ATTEMPTS: failures, ERROR: error, QUEUE: queue})
     if isinstance(exc, Unprocessable) or failures >= settings.EVENT_MAX_ATTEMPTS:
-        copy.update({TRACEBACK: text, FAILED_AT: datetime.now(timezone.utc).isoformat(timespec="seconds")})
+        copy.update({TRACEBACK: text, FAILED_AT: datetime.now(UTC).isoformat(timespec="seconds")})
         return Decision(retry=False, delay=0.0, headers=copy)
     return Decision(retry=True, delay=backoff_seconds(failures, settings), headers=copy)
 
@@ -181,8 +183,8 @@ class DeadLetters:
     def _existing(self, services: list[str]) -> list[str]:
         return [dead_letter_queue(s) for s in services if self._queue_exists(dead_letter_queue(s))]
 
-    def _take(self, channel, queue: str) -> list[tuple[object, Parked]]:
-        taken = []
+    def _take(self, channel, queue: str) -> list[tuple[Any, Parked]]:
+        taken: list[tuple[Any, Parked]] = []
         while True:
             message = channel.basic_get(queue, no_ack=False)
             if message is None:
@@ -210,7 +212,9 @@ class DeadLetters:
                 channel.close()  # everything taken goes back, in order
         return parked
 
-    def replay(self, message_ids: set[str] | None, services: list[str] | None = None) -> list[str]:
+    # builtins.list: `list` in this class body is the method above.
+    def replay(self, message_ids: set[str] | None,
+               services: builtins.list[str] | None = None) -> builtins.list[str]:
         """Send the chosen parked messages (all when `message_ids` is None) back to the
         queue they failed in; returns the ids replayed."""
         import amqp
@@ -266,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay" and not args.ids and not args.all:
         parser.error("name the message ids to replay, or --all")
 
-    from .settings import ConfigError, load_settings as platform_settings
+    from .settings import ConfigError
+    from .settings import load_settings as platform_settings
 
     try:
         amqp_uri = platform_settings().AMQP_URI

@@ -25,6 +25,8 @@ from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
 from nameko.events import EventHandler
 from pydantic import BaseModel, ValidationError
 
+from medcode_contracts.errors import first_error
+
 from . import dead_letters
 from .dead_letters import Unprocessable
 
@@ -39,10 +41,8 @@ def parse_event(schema: type[BaseModel], payload) -> BaseModel:
     try:
         return schema.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
         name = getattr(schema, "schema_id", lambda: schema.__name__)()
-        raise Unprocessable(f"{name}: {where}: {first['msg']}") from None
+        raise Unprocessable(f"{name}: {first_error(exc, 'payload')}") from None
 
 
 class DeadLetteringEventHandler(EventHandler):

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # The only payload fields ever printed: the envelope every event carries (docs/events.md).
 SHOWN = ("occurred_at", "schema", "event_id")
@@ -29,8 +28,8 @@ def describe(routing_key: str, exchange: str, body) -> str:
             payload = None
     source = exchange.removesuffix(".events")
     if not isinstance(payload, dict):
-        return f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}  {source}.{routing_key}  <not a JSON object>"
-    when = payload.get("occurred_at") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        return f"{datetime.now(UTC).isoformat(timespec='seconds')}  {source}.{routing_key}  <not a JSON object>"
+    when = payload.get("occurred_at") or datetime.now(UTC).isoformat(timespec="seconds")
     return f"{when}  {source}.{routing_key}  {payload.get('event_id', '-')}  {payload.get('schema', '-')}"
 
 
@@ -69,7 +68,7 @@ def tail(amqp_uri: str, sources: list[str], count: int | None = None, out=sys.st
             while count is None or seen < count:
                 try:
                     connection.drain_events(timeout=idle_timeout)
-                except socket.timeout:
+                except TimeoutError:
                     return seen
     return seen
 

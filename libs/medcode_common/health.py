@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from .settings import HealthSettings, read_settings
 
@@ -49,7 +50,7 @@ def check_broker(amqp_uri: str) -> str:
         return _describe(exc)
 
 
-def store_checks(container) -> dict[str, object]:
+def store_checks(container) -> dict[str, Callable[[], object]]:
     """`name -> check_ready` of the container's dependency providers that have one."""
     return {provider.attr_name: provider.check_ready
             for provider in sorted(container.dependencies, key=lambda p: p.attr_name)

@@ -124,7 +124,7 @@ def main() -> int:
     print("Starting services: " + ", ".join(platform.children), flush=True)
     if not platform.wait_ready(f"{base}/readyz"):
         dead = platform.dead()
-        print(f"error: the platform did not become ready"
+        print("error: the platform did not become ready"
               + (f" ({', '.join(dead)} exited)" if dead else f" within {READY_TIMEOUT:.0f} s"),
               file=sys.stderr)
         platform.stop()

@@ -12,24 +12,28 @@ Also call it right after a request commits, so events go out without waiting for
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from nameko.extensions import DependencyProvider
 from nameko import config, serialization
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI
+from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 
 from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay(DependencyProvider):
-    def __init__(self, get_engine: Callable[[], object], outbox: Outbox):
+    def __init__(self, get_engine: Callable[[], Engine], outbox: Outbox):
         self.get_engine = get_engine
         self.outbox = outbox
-        self._publisher = None
+        self._publisher: Publisher | None = None
 
     def setup(self):
         # Publisher confirms are on by default: publish() raises if the broker refuses.
@@ -40,6 +44,7 @@ class OutboxRelay(DependencyProvider):
         exchange = get_event_exchange(source)
         # Declare the exchange on publish: on a fresh broker no subscriber may have made it
         # yet, and publishing to a missing exchange fails instead of simply routing nowhere.
+        assert self._publisher is not None, "setup() makes the publisher"
         self._publisher.publish(payload, exchange=exchange, routing_key=event_type, declare=[exchange])
 
     def check_ready(self) -> None:

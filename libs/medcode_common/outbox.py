@@ -9,10 +9,11 @@ is published again after restart, and consumers drop redeliveries through the in
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
+
 from medcode_contracts.events import Event
 
 from .transactions import insert_ignoring_duplicates
@@ -40,7 +41,7 @@ def inbox_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Outbox:

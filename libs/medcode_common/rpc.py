@@ -1,12 +1,16 @@
 """Helpers for RPC entrypoints: validate a request payload against its contract model."""
 from __future__ import annotations
 
+from typing import TypeVar
+
 from pydantic import BaseModel, ValidationError
 
-from medcode_contracts.errors import BadRequest
+from medcode_contracts.errors import BadRequest, first_error
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def parse_request(model: type[BaseModel], payload) -> BaseModel:
+def parse_request(model: type[ModelT], payload) -> ModelT:
     """`model` validated from `payload`, or BadRequest naming the first bad field (never
     echoing the value: it may be a password)."""
     if not isinstance(payload, dict):
@@ -14,6 +18,4 @@ def parse_request(model: type[BaseModel], payload) -> BaseModel:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "request"
-        raise BadRequest(f"{where}: {first['msg']}") from None
+        raise BadRequest(first_error(exc, "request")) from None

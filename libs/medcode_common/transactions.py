@@ -13,7 +13,7 @@ with SELECT ... FOR UPDATE (`lock_rows`), so only writers of the same rows wait.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite

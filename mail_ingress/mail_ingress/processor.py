@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from medcode_common.mail import MailRelayUnavailable, send_mail
 from medcode_contracts import accounts as accounts_contract
@@ -79,6 +79,7 @@ class Processor:
             log.info("mail %s not answered: %s", stored.id, mail.ignore_reason)
             await asyncio.to_thread(self.store.ignore, stored.id, mail.ignore_reason, mail.sender)
             return
+        assert mail.sender is not None  # a mail without a usable sender has an ignore_reason
         try:
             text, guest, conversation_id = await self._answer(mail)
             message = build_reply(mail, own, text)
@@ -103,6 +104,7 @@ class Processor:
 
     async def _answer(self, mail: IncomingMail) -> tuple[str, bool, str | None]:
         """(reply markdown, answered as a guest, conversation id)."""
+        assert mail.sender is not None  # a mail without a usable sender is never answered
         account = await self.rpc.call(accounts_contract.SERVICE, accounts_contract.Rpc.FIND_ACCOUNT,
                                       request={"email": mail.sender}, op="mail.find_account")
         invitation = (f"\n\n---\nYou asked as a guest. Register with this address ({self.settings.MAIL_REGISTER_URL}) "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
-from typing import Callable
 
 from aiosmtpd.smtp import SMTP
 

@@ -5,13 +5,13 @@ from email.message import EmailMessage
 
 import pytest
 
+from mail_ingress.processor import Processor
+from mail_ingress.settings import load_mail_settings
+from mail_ingress.store import MIGRATIONS, VERSION_TABLE, MailStore
 from medcode_common.db import make_engine
 from medcode_common.mail import MailRelayUnavailable
 from medcode_common.migrations import upgrade
 from medcode_contracts.errors import RateLimited, Unavailable
-from mail_ingress.processor import Processor
-from mail_ingress.settings import load_mail_settings
-from mail_ingress.store import MIGRATIONS, VERSION_TABLE, MailStore
 
 ACCOUNT = {"id": "u-1", "email": "jane@example.org", "name": "J", "plan": "FREE", "role": "MEMBER",
            "created_at": "2026-01-01T00:00:00+00:00"}

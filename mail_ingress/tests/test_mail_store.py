@@ -4,9 +4,9 @@ from datetime import timedelta
 
 import pytest
 
+from mail_ingress.store import MIGRATIONS, VERSION_TABLE, MailStore, utcnow
 from medcode_common.db import make_engine
 from medcode_common.migrations import upgrade
-from mail_ingress.store import MIGRATIONS, VERSION_TABLE, MailStore, utcnow
 
 
 @pytest.fixture

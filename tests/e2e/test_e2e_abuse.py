@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
 
@@ -231,14 +231,15 @@ FUZZ_EXAMPLES = 300  # per phase; two phases (with and without a session) make 6
 
 def test_schema_driven_fuzz_gets_no_internal_error_and_no_500(platform):
     import graphql
-    from hypothesis import HealthCheck, given, settings, strategies as st
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
     from hypothesis_graphql import from_schema, mutations, nodes
 
     from gateway.schema import build_schema
 
     schema = graphql.build_schema(str(build_schema()))
     scalars = {"Date": st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 1, 1)).map(str).map(nodes.String),
-               "DateTime": st.datetimes(timezones=st.just(timezone.utc)).map(datetime.isoformat).map(nodes.String)}
+               "DateTime": st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat).map(nodes.String)}
     queries = from_schema(schema, custom_scalars=scalars)
     # With a session, no mutation that would end it (the rest of the run needs it).
     session_fields = [name for name in schema.mutation_type.fields if name not in ("logout", "deleteAccount")]

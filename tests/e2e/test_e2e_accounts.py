@@ -17,7 +17,6 @@ import httpx
 import jwt
 import pytest
 
-
 IP_CAP = 3
 TOKEN_SECRET = "e2e-accounts-token-secret-" + "t" * 32
 GUEST_REASON = "Register a free account to get 5 more views"

@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import websockets
 
-from gateway.rpc import RpcClient
-
 from assistant.evaluation import QUESTIONS, Oracle, grade, intents_covered
+from gateway.rpc import RpcClient
 
 REGISTER = ('mutation($e: String!) { register(input: {email: $e, password: "assistant password 1", name: "A"}) '
             "{ token account { id } } }")

@@ -298,8 +298,10 @@ def test_deleting_an_account_removes_its_applications(board, employer, coder):
 
 
 def test_demo_data_posts_sample_jobs_once(board, coder):
-    run = lambda: subprocess.run([sys.executable, "-m", "careers.cli", "demo-data"], env=board.env,
-                                 capture_output=True, text=True, timeout=120)
+    def run():
+        return subprocess.run([sys.executable, "-m", "careers.cli", "demo-data"], env=board.env,
+                              capture_output=True, text=True, timeout=120)
+
     first = run()
     assert first.returncode == 0 and "through the careers service" in first.stdout, first.stderr[-2000:]
     assert "on the board already" in run().stdout

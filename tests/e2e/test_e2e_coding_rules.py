@@ -82,7 +82,8 @@ def test_modifier_lt(code_sets):
 
 PROCEDURE_PAGE = """query($system: CodeSystem!, $code: String!) { code(system: $system, code: $code) {
   code title descriptorNote
-  ptpEdits(first: 500) { column1 column2 modifierIndicator effectiveFrom effectiveFromExact deletedOn rationale setting source }
+  ptpEdits(first: 500) { column1 column2 modifierIndicator effectiveFrom effectiveFromExact deletedOn rationale
+                         setting source }
   mue { setting maxUnits adjudicationIndicator source } } }"""
 
 

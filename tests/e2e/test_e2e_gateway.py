@@ -6,6 +6,7 @@ import csv
 
 import httpx
 import pytest
+
 from medcode_contracts.services import ALL_SERVICES
 
 pytestmark = pytest.mark.rabbit

@@ -127,7 +127,8 @@ async def axe_violations(page, exclude: list[str]) -> list[str]:
         const result = await axe.run({ exclude: exclude.map((selector) => [selector]) },
                                      { resultTypes: ["violations"] });
         return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-            .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`);
+            .map((v) => `${v.id} (${v.impact}): ${v.help} at `
+                        + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "));
     }""", exclude)
     return found
 

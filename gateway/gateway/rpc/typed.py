@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from medcode_common.rpc import parse_request
-from medcode_contracts.rpc import RpcMethod
 from pydantic import BaseModel, ValidationError
+
+from medcode_common.rpc import parse_request
+from medcode_contracts.errors import first_error
+from medcode_contracts.rpc import RpcMethod
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT")
@@ -35,6 +37,4 @@ async def invoke(rpc: Any, method: RpcMethod[RequestT, ReplyT], request: Request
     try:
         return method.parse_reply(answer)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "reply"
-        raise BadReply(f"{method.target} answered outside its contract at {where}: {first['msg']}") from None
+        raise BadReply(f"{method.target} answered outside its contract at {first_error(exc, 'reply')}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 import strawberry
+
 from medcode_contracts import accounts as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import PlatformError

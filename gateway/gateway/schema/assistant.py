@@ -14,11 +14,12 @@ from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
+from strawberry.types import Info
+
 from medcode_contracts import assistant as contract
 from medcode_contracts.codes import CodeSummary as CodeSummaryContract
 from medcode_contracts.errors import BadRequest, NotFound
 from medcode_contracts.rpc import Assistant
-from strawberry.types import Info
 
 from .codes.types import CodeSummary
 

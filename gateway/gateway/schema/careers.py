@@ -18,17 +18,19 @@ import weakref
 from collections.abc import AsyncGenerator
 from datetime import date, datetime
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
-from medcode_contracts import careers as contract
-from medcode_contracts import events as event_schemas
-from medcode_contracts.accounts import Role as ContractRole
-from medcode_contracts.errors import BadRequest, Forbidden, NotFound, PlatformError, Unavailable
-from medcode_contracts.rpc import Careers, RpcMethod
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from strawberry.dataloader import DataLoader
+
+from medcode_contracts import careers as contract
+from medcode_contracts import events as event_schemas
+from medcode_contracts.accounts import Role as ContractRole
+from medcode_contracts.errors import BadRequest, Forbidden, NotFound, PlatformError, Unavailable, first_error
+from medcode_contracts.rpc import Careers, RpcMethod
 
 from .. import events
 from ..context import Context
@@ -46,21 +48,28 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _request(model: type[BaseModel], _prefix: tuple[str, ...] = (), **fields) -> BaseModel:
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _request(model: type[ModelT], _prefix: tuple[str, ...] = (), **fields) -> ModelT:
     """The contract request, or BadRequest naming the field as the client spelled it
     (`_prefix`: the argument the model is, e.g. ("filter",))."""
     try:
         return model.model_validate(fields)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(_camel(str(p)) for p in (*_prefix, *first["loc"])) or "input"
-        message = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: _camel(m.group(0)),
-                         re.sub(r"^Value error, ", "", first["msg"]))
+        where, message = first_error(exc, "input", _prefix, _camel).split(": ", 1)
+        message = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: _camel(m.group(0)), message.removeprefix("Value error, "))
         raise BadRequest(f"{where}: {message}") from None
 
 
 async def _call(context: Context, method: RpcMethod, request: BaseModel, op: str):
     return await context.invoke(method, request, op=op)
+
+
+async def _call_for_account(context: Context, method: RpcMethod, op: str):
+    """`method` about the signed-in account (Unauthenticated without one)."""
+    account = await context.require_account()
+    return await _call(context, method, contract.UserRequest(user_id=account.id), op)
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -324,25 +333,17 @@ class CareersQuery:
 
     @strawberry.field(description="Beside the contract: the signed-in coder's career profile.")
     async def career_profile(self, info: strawberry.Info) -> CareerProfile:
-        context: Context = info.context
-        account = await context.require_account()
-        profile = await _call(context, Careers.GET_PROFILE, contract.UserRequest(user_id=account.id), "careerProfile")
+        profile = await _call_for_account(info.context, Careers.GET_PROFILE, "careerProfile")
         return CareerProfile(certifications=profile.certifications, specialty=profile.specialty)
 
     @strawberry.field(description="Beside the contract: the signed-in coder's applications, newest first.")
     async def my_job_applications(self, info: strawberry.Info) -> list[Application]:
-        context: Context = info.context
-        account = await context.require_account()
-        found = await _call(context, Careers.MY_APPLICATIONS, contract.UserRequest(user_id=account.id),
-                            "myJobApplications")
+        found = await _call_for_account(info.context, Careers.MY_APPLICATIONS, "myJobApplications")
         return [Application.from_contract(a) for a in found]
 
     @strawberry.field(description="Beside the contract: the signed-in account's saved job searches.")
     async def my_job_searches(self, info: strawberry.Info) -> list[SavedSearch]:
-        context: Context = info.context
-        account = await context.require_account()
-        found = await _call(context, Careers.MY_SAVED_SEARCHES, contract.UserRequest(user_id=account.id),
-                            "myJobSearches")
+        found = await _call_for_account(info.context, Careers.MY_SAVED_SEARCHES, "myJobSearches")
         return [SavedSearch.from_contract(s) for s in found]
 
 
@@ -473,7 +474,7 @@ class JobFeed:
             log.warning("jobPosted: could not match job %s to subscriptions: %s", event.job_id, exc)
 
 
-_feeds: "weakref.WeakKeyDictionary[object, JobFeed]" = weakref.WeakKeyDictionary()
+_feeds: weakref.WeakKeyDictionary[object, JobFeed] = weakref.WeakKeyDictionary()
 
 
 def job_feed(rpc) -> JobFeed:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 import strawberry
+
 from medcode_contracts import coding_rules as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest, Unavailable
@@ -134,8 +136,8 @@ def claim_payload(claim: ClaimInput) -> dict:
     """The claim's fields; Context.invoke checks them against ClaimInput (BadRequest)."""
     if len(claim.lines) > contract.MAX_CLAIM_LINES:   # refuse before the RPC: no work for nothing
         raise BadRequest(f"a claim has at most {contract.MAX_CLAIM_LINES} lines (got {len(claim.lines)})")
-    payload = {"lines": [{"code": line.code, "modifiers": line.modifiers or [],
-                          "units": 1 if line.units is None else line.units} for line in claim.lines]}
+    payload: dict[str, Any] = {"lines": [{"code": line.code, "modifiers": line.modifiers or [],
+                                         "units": 1 if line.units is None else line.units} for line in claim.lines]}
     if claim.date_of_service is not None:
         payload["date_of_service"] = claim.date_of_service.isoformat()
     if claim.setting is not None:

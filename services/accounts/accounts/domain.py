@@ -11,9 +11,10 @@ import hashlib
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import argon2
 import jwt
@@ -36,7 +37,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def normalise_email(raw: str) -> str:
@@ -150,7 +151,7 @@ class Tokens:
             raise Unauthenticated(BAD_TOKEN) from None
         if not isinstance(data["exp"], (int, float)):
             raise Unauthenticated(BAD_TOKEN)
-        expires_at = datetime.fromtimestamp(data["exp"], timezone.utc)
+        expires_at = datetime.fromtimestamp(data["exp"], UTC)
         if expires_at <= self._clock():
             raise Unauthenticated(BAD_TOKEN)
         return TokenClaims(account_id=str(data["sub"]), jti=str(data["jti"]), expires_at=expires_at)
@@ -288,7 +289,7 @@ class Accounts:
         limits = [(counter_key("login-account", email), self.settings.LOGIN_ACCOUNT_FAILURES_PER_HOUR)]
         if client_ip:
             limits.insert(0, (counter_key("login-address", client_ip), self.settings.LOGIN_ADDRESS_FAILURES_PER_HOUR))
-        counted = []
+        counted: list[str] = []
         for key, limit in limits:
             wait = self.store.take(key, limit, HOUR, now)
             if wait:

@@ -5,7 +5,8 @@ Every change that has an event writes it into `accounts_outbox` in the same tran
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import overload
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -71,10 +72,14 @@ rate_counters = sa.Table(
 outbox = Outbox(outbox_table(metadata, PREFIX))
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+@overload
+def _utc(value: None) -> None: ...
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; everything here is UTC."""
     if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
     return value
 
 
@@ -212,7 +217,7 @@ class AccountStore:
         with serialized_transaction(self.engine) as conn:
             insert_ignoring_duplicates(conn, rate_counters, key=key, window_start=now, count=0)
             row = conn.execute(lock_rows(sa.select(rate_counters).where(rate_counters.c.key == key))).one()
-            start, count = _utc(row.window_start), row.count
+            start, count = _utc(row.window_start), row._mapping["count"]  # typed, row.count is tuple.count
             if now >= start + timedelta(seconds=window_seconds):
                 start, count = now, 0
             if count >= limit:

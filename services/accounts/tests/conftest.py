@@ -12,10 +12,9 @@ os.environ.update(FAST_ARGON2)
 @pytest.fixture
 def accounts_engine(database_url):
     """A migrated accounts database (SQLite and PostgreSQL)."""
+    from accounts import storage
     from medcode_common.db import make_engine
     from medcode_common.migrations import upgrade
-
-    from accounts import storage
 
     engine = make_engine(database_url)
     upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)

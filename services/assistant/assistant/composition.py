@@ -154,10 +154,9 @@ class Composer:
     def ncci_pair(self, u: Understanding) -> Composed:
         found, missing = resolve(self.facts, [c for c in u.codes if c.is_procedure][:10])
         if len(found) < 2:
-            text = "An NCCI pair needs two procedure codes (CPT or HCPCS)."
-            if missing:
-                text = self._not_found(missing) + " " + text
-            return Composed(Intent.NCCI_PAIR, text, [], self._codes(found))
+            needed = "An NCCI pair needs two procedure codes (CPT or HCPCS)."
+            return Composed(Intent.NCCI_PAIR, f"{self._not_found(missing)} {needed}" if missing else needed, [],
+                            self._codes(found))
         extra = [m for m in u.modifiers if not any(m in r.mention.modifiers for r in found)]
         lines = [rules.ClaimLine(code=r.code, modifiers=list(r.mention.modifiers), units=1) for r in found]
         check = self.facts.check_claim(self._claim(u, lines))
@@ -204,8 +203,8 @@ class Composer:
     def mue(self, u: Understanding) -> Composed:
         found, missing = resolve(self.facts, [c for c in u.codes if c.is_procedure][:5])
         if not found:
-            text = self._not_found(missing) if missing else "Which code? An MUE question needs a CPT or HCPCS code."
-            return Composed(Intent.MUE, text)
+            return Composed(Intent.MUE, self._not_found(missing) if missing
+                            else "Which code? An MUE question needs a CPT or HCPCS code.")
         code_rules = self.facts.get_code_rules([(r.system, r.mention.key) for r in found])
         text, citations = [], []
         for r, cr in zip(found, code_rules):
@@ -295,7 +294,7 @@ class Composer:
     # ---- documents -------------------------------------------------------------------------------
     def guideline(self, u: Understanding) -> Composed:
         query = expand_abbreviations(u.topic)
-        documents = (docs.ICD10CM_GUIDELINES, docs.NCCI_MANUAL)
+        documents: tuple[str, ...] = (docs.ICD10CM_GUIDELINES, docs.NCCI_MANUAL)
         if re.search(r"\bncci\b|policy manual|modifier|bundl|ptp|mue", query, re.I):
             documents = (docs.NCCI_MANUAL,)
         elif re.search(r"icd|diagnos|sequenc|guideline", query, re.I):

@@ -31,7 +31,7 @@ class LabNcds:
         return bool(self.by_procedure)
 
     @classmethod
-    def from_mirror(cls, mirror: Path | None) -> "LabNcds":
+    def from_mirror(cls, mirror: Path | None) -> LabNcds:
         ncds = cls()
         if mirror is None:
             return ncds

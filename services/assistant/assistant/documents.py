@@ -306,7 +306,7 @@ class Library:
         self._index.reload()
 
     @classmethod
-    def from_mirror(cls, mirror: Path | None) -> "Library":
+    def from_mirror(cls, mirror: Path | None) -> Library:
         passages: list[Passage] = []
         if mirror is not None:
             folder = Path(mirror) / "guidelines"

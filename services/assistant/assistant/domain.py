@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from medcode_contracts import events
-from medcode_contracts.assistant import (Answer, AskRequest, Conversation, GetConversationRequest, owner_of)
+from medcode_contracts.assistant import Answer, AskRequest, Conversation, GetConversationRequest, owner_of
 from medcode_contracts.errors import NotFound, RateLimited
 from medcode_contracts.metering import MeterRequest, QuestionDecision
 
@@ -36,7 +36,7 @@ def request_key(owner: str, request_id: str) -> str:
 
 
 class Assistant:
-    def __init__(self, store: ConversationStore, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    def __init__(self, store: ConversationStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         self.store = store
         self.clock = clock
 

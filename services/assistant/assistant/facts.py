@@ -83,9 +83,10 @@ def resolve(facts, mentions: list[CodeMention]) -> tuple[list[ResolvedCode], lis
     pages = dict(zip(page_refs, facts.get_codes(page_refs)))
     cpt_rules = dict(zip(cpt_refs, facts.get_code_rules(cpt_refs))) if cpt_refs else {}
     cpt_pages = dict(zip(cpt_refs, facts.get_codes(cpt_refs))) if cpt_refs else {}
-    found, missing = [], []
+    found: list[ResolvedCode] = []
+    missing: list[CodeMention] = []
     for mention in mentions:
-        resolved = None
+        resolved: ResolvedCode | None = None
         for system in mention.systems:
             if system is CodeSystem.CPT:
                 page = cpt_pages.get((system, mention.key))
@@ -100,5 +101,8 @@ def resolve(facts, mentions: list[CodeMention]) -> tuple[list[ResolvedCode], lis
                     resolved = ResolvedCode(mention, system, page.code, page.title, page.billable, page)
             if resolved is not None:
                 break
-        (found if resolved else missing).append(resolved or mention)
+        if resolved is None:
+            missing.append(mention)
+        else:
+            found.append(resolved)
     return found, missing

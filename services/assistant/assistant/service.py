@@ -6,7 +6,6 @@ metering RPC proxies, relay the events the answer committed, return JSON primiti
 """
 from __future__ import annotations
 
-
 from nameko.rpc import ServiceRpc
 from nameko.timer import timer
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -63,7 +63,7 @@ inbox = Inbox(inbox_table(metadata, PREFIX))
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 @dataclass
@@ -139,7 +139,10 @@ class ConversationStore:
                 outbox.add(conn, turn.question_event)
                 outbox.add(conn, turn.answer_event)
         except _AlreadyAnswered:
-            return self.answer_for_request(turn.request_key)
+            assert turn.request_key is not None  # raised only for a request key already stored
+            earlier = self.answer_for_request(turn.request_key)
+            assert earlier is not None  # stored with its key, in one transaction
+            return earlier
         return turn.answer
 
     @staticmethod

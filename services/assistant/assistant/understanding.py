@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import TypeVar
 
 from medcode_contracts.assistant import Intent
 from medcode_contracts.codes import CodeSystem
@@ -143,15 +144,24 @@ def find_date(text: str) -> date | None:
     return None
 
 
-def find_setting(text: str) -> Setting | None:
+T = TypeVar("T")
+
+
+def _first_match(text: str, choices: list[tuple[str, T]]) -> T | None:
+    """The value of the first pattern found in `text` (lower-cased), else None."""
     lowered = text.lower()
-    if re.search(r"\b(dme|durable medical equipment|supplier)\b", lowered):
-        return Setting.DME
-    if re.search(r"\b(outpatient hospital|hospital outpatient|opps|facility|outpatient)\b", lowered):
-        return Setting.OUTPATIENT_HOSPITAL
-    if re.search(r"\b(practitioner|physician|professional)\b", lowered):
-        return Setting.PRACTITIONER
-    return None
+    return next((value for pattern, value in choices if re.search(pattern, lowered)), None)
+
+
+_SETTINGS = [
+    (r"\b(dme|durable medical equipment|supplier)\b", Setting.DME),
+    (r"\b(outpatient hospital|hospital outpatient|opps|facility|outpatient)\b", Setting.OUTPATIENT_HOSPITAL),
+    (r"\b(practitioner|physician|professional)\b", Setting.PRACTITIONER),
+]
+
+
+def find_setting(text: str) -> Setting | None:
+    return _first_match(text, _SETTINGS)
 
 
 # ---- intents -----------------------------------------------------------------------------------
@@ -165,16 +175,19 @@ _NCCI = (r"\bncci\b|\bptp\b|bundl|billed? (them )?together|bill .* (with|and) |t
          r"|separately (billable|reportable)|column (1|one|2|two)|\bunbundl|report(ed)? with|edit\b")
 _CROSSWALK = r"crosswalk|\bgems?\b|icd-?9|convert|\bmaps? (to|from)|mapping|equivalent"
 _BILLABLE = r"billable|\bvalid\b|header|can i (bill|use|report|code)|ok to (bill|use)|codable|specific enough|complete code"
-_COVERAGE = r"cover(ed|age|s)?\b|\bncds?\b|\blcds?\b|medical necessity|medically necessary|\babn\b|national coverage|local coverage"
+_COVERAGE = (r"cover(ed|age|s)?\b|\bncds?\b|\blcds?\b|medical necessity|medically necessary|\babn\b"
+             r"|national coverage|local coverage")
 _GUIDELINE = (r"guideline|sequenc|principal diagnosis|first[- ]listed|official (guidance|rule)|how (do|should) (i|we|you) code"
               r"|when (do|should|can) (i|we|you)|coding rule|rules? for|policy|manual|chapter|convention|excludes ?[12]"
               r"|code first|use additional|uncertain diagnos|rule out|\bsection\b|what does .* say|how to code|coding of")
 _MODIFIER = r"\bmodifiers?\b|\bmod\b"
 _SEARCH = (r"\b(code|codes|dx|diagnosis code|icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs)\s+(code\s+)?(for|of)\b"
-           r"|what('s| is) the (icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs|diagnosis|procedure)?\s*code|which code|look ?up|find (a |the )?code|how do i code"
+           r"|what('s| is) the (icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs|diagnosis|procedure)?\s*code|which code"
+           r"|look ?up|find (a |the )?code|how do i code"
            r"|\bcode\b.*\bfor\b")
 _CASE = (r"\b\d{1,3}\s*(yo|y/o|y\.o\.|year[- ]old|yr old|yrs? old)\b|\b\d{1,3}\s*[mf]\b|\bpatient (with|presents|has|had)\b"
-         r"|\bpt (with|w/|has|presents)\b|\bpresent(s|ed|ing) with\b|\bs/p\b|\bdone\b|\bperformed\b|\bunderwent\b|\bhistory of\b|\bh/o\b")
+         r"|\bpt (with|w/|has|presents)\b|\bpresent(s|ed|ing) with\b|\bs/p\b|\bdone\b|\bperformed\b|\bunderwent\b"
+         r"|\bhistory of\b|\bh/o\b")
 _FOLLOW_UP = r"^\s*(and|what about|how about|also|same|ok,? and|with)\b|\b(it|that|this|those|these|them|both)\b"
 
 
@@ -192,17 +205,16 @@ class Understanding:
     question: str = ""
 
 
+_SYSTEM_HINTS = [
+    (r"icd-?10-?pcs|\bpcs\b|inpatient procedure", CodeSystem.ICD10PCS),
+    (r"icd[- ]?10(-?cm)?|\bdx\b|diagnos|\bz[- ]codes?\b", CodeSystem.ICD10CM),
+    (r"\bhcpcs\b|level ii|\bj-?code", CodeSystem.HCPCS),
+    (r"\bcpt\b", CodeSystem.CPT),
+]
+
+
 def _system_hint(text: str) -> CodeSystem | None:
-    lowered = text.lower()
-    if re.search(r"icd-?10-?pcs|\bpcs\b|inpatient procedure", lowered):
-        return CodeSystem.ICD10PCS
-    if re.search(r"icd[- ]?10(-?cm)?|\bdx\b|diagnos|\bz[- ]codes?\b", lowered):
-        return CodeSystem.ICD10CM
-    if re.search(r"\bhcpcs\b|level ii|\bj-?code", lowered):
-        return CodeSystem.HCPCS
-    if re.search(r"\bcpt\b", lowered):
-        return CodeSystem.CPT
-    return None
+    return _first_match(text, _SYSTEM_HINTS)
 
 
 _STOP = set("""a an the of for to in on at is are was were be been what which who whom whose how when why

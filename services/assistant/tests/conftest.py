@@ -12,10 +12,9 @@ from medcode_contracts.codes import CodePage, CodeSummary, CodeSystem, SearchHit
 
 @pytest.fixture
 def assistant_engine(database_url):
+    from assistant import storage
     from medcode_common.db import make_engine
     from medcode_common.migrations import upgrade
-
-    from assistant import storage
 
     engine = make_engine(database_url)
     upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)

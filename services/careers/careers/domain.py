@@ -10,9 +10,9 @@ import email.policy
 import logging
 import secrets
 import time
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
-from typing import Callable
 from urllib.parse import quote
 
 from medcode_contracts import careers as contract
@@ -31,7 +31,7 @@ ALERT_LEASE = timedelta(minutes=2)   # a sender that died mid-send gives the mai
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def filter_summary(flt: contract.JobFilter) -> str:
@@ -98,7 +98,7 @@ class Careers:
         self._next_expiry_check = 0.0
 
     def today(self) -> date:
-        return self.clock().astimezone(timezone.utc).date()
+        return self.clock().astimezone(UTC).date()
 
     # -- jobs --------------------------------------------------------------------------
     def post_job(self, request: contract.PostJobRequest) -> contract.Job:
@@ -125,6 +125,8 @@ class Careers:
         if job.employer_id != request.employer_id:
             raise Forbidden("Only the employer who posted a job can close it.")
         closed = self.store.close_job(request.job_id, self.clock())
+        if closed is None:
+            raise NotFound("No such job.")
         self.index.remove([request.job_id])
         return closed
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -109,8 +109,8 @@ inbox = Inbox(inbox_table(metadata, PREFIX))
 
 def _iso(value: datetime) -> str:
     if value.tzinfo is None:  # SQLite hands back naive datetimes: they were stored as UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).isoformat()
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
 
 
 def _job(row) -> contract.Job:

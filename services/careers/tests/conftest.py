@@ -2,7 +2,7 @@
 it with an embedded job index and a clock the test can move."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -20,10 +20,9 @@ class Clock:
 
 @pytest.fixture
 def careers_engine(database_url):
+    from careers import storage
     from medcode_common.db import make_engine
     from medcode_common.migrations import upgrade
-
-    from careers import storage
 
     engine = make_engine(database_url)
     upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
@@ -33,7 +32,7 @@ def careers_engine(database_url):
 
 @pytest.fixture
 def clock():
-    return Clock(datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc))
+    return Clock(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -44,9 +44,9 @@ def _settings():
 
 @app.command()
 def load(
-    system: Annotated[Optional[list[str]], typer.Option(
+    system: Annotated[list[str] | None, typer.Option(
         "--system", "-s", help=f"Load only this system (repeatable): {', '.join(LOADABLE)}.")] = None,
-    progress: Annotated[Optional[bool], typer.Option(
+    progress: Annotated[bool | None, typer.Option(
         help="Show progress bars (default: when writing to a terminal).")] = None,
     rules: Annotated[bool, typer.Option(help="Also load the coding rules and the CPT codes "
                                              "(skipped when --system is given).")] = True,
@@ -122,4 +122,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

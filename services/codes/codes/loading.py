@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, Iterator, Protocol
+from typing import Protocol
 
 from medcode_common.db import make_engine
 from medcode_contracts.codes import CodeSystem

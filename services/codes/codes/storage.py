@@ -13,17 +13,23 @@ import json
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 
 from medcode_common.migrations import Schema
 from medcode_common.outbox import Outbox, outbox_table
 from medcode_contracts.codes import (
-    CodeNotes, CodePage, CodeRef, CodeSummary, CodeSystem, Edition, EditionInfo,
+    CodeNotes,
+    CodePage,
+    CodeRef,
+    CodeSummary,
+    CodeSystem,
+    Edition,
+    EditionInfo,
 )
 from medcode_contracts.events import EditionLoaded
 
@@ -81,7 +87,7 @@ class LoadReport:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _row(edition_id: str, record: CodeRecord) -> dict:
@@ -114,7 +120,7 @@ def _edition_source(row) -> str:
 
 def _iso(value) -> str:
     if isinstance(value, datetime) and value.tzinfo is None:  # SQLite keeps no time zone: it is UTC
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.isoformat() if isinstance(value, (date, datetime)) else str(value)
 
 

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from medcode_contracts import events
 from medcode_contracts.accounts import Plan
-from medcode_contracts.metering import (CarryOverRequest, CheckViewsRequest, ClaimDecision, Meter, MeterRequest,
-                                        QuestionDecision, ViewDecision)
+from medcode_contracts.metering import (
+    CarryOverRequest,
+    CheckViewsRequest,
+    ClaimDecision,
+    Meter,
+    MeterRequest,
+    QuestionDecision,
+    ViewDecision,
+)
 
 from .config import MeteringSettings
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _plural(n: int, word: str) -> str:
@@ -32,14 +39,14 @@ class Quotas:
     questions: dict[Plan, int | None]
     period_seconds: int
     guest_ip_daily_cap: int | None
-    claims: dict[Plan, int | None] = None          # claim checks per UTC day
+    claims: dict[Plan, int | None] | None = None   # claim checks per UTC day
     guest_ip_daily_claims: int | None = None
     retention_seconds: int = 7 * 86400
     # Guest questions per client IP per UTC day, so new guest ids do not reset the meter.
     guest_ip_daily_questions: int | None = None
 
     @classmethod
-    def from_settings(cls, s: MeteringSettings) -> "Quotas":
+    def from_settings(cls, s: MeteringSettings) -> Quotas:
         return cls(
             views={Plan.GUEST: s.METERING_GUEST_VIEWS, Plan.FREE: s.METERING_FREE_VIEWS,
                    Plan.PRO: s.METERING_PRO_VIEWS},
@@ -122,7 +129,7 @@ def remaining(limit: int | None, used: int) -> int | None:
 
 
 def utc_day(now: int) -> str:
-    return datetime.fromtimestamp(now, timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(now, UTC).date().isoformat()
 
 
 class Outcome(enum.Enum):

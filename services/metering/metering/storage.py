@@ -161,7 +161,7 @@ class MeterStore:
             ip_used = None  # read (and locked) only when a guest is about to get a new view
             refused_by_quota = False
             for resource in resources:
-                if ip_cap is not None and ip_used is None and resource not in seen:
+                if ip_cap is not None and client_ip and ip_used is None and resource not in seen:
                     ip_used = self._lock_ip_day(conn, client_ip, utc_day(ts))
                 outcome = decide_view(seen=resource in seen, used=counter.views_used, limit=limit,
                                       ip_used=ip_used, ip_cap=ip_cap)
@@ -241,7 +241,7 @@ class MeterStore:
                     conn.execute(subjects.delete().where(subjects.c.key == counter.key))
                 return QuestionDecision(granted=False, remaining=0, limit=limit,
                                         reason=self.quotas.questions_refusal(plan))
-            if ip_cap is not None:
+            if ip_cap is not None and client_ip:
                 self._lock_ip_day(conn, client_ip, utc_day(ts))
                 asked = conn.execute(sa.select(ip_days.c.guest_questions).where(
                     ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))).scalar_one()
@@ -263,7 +263,8 @@ class MeterStore:
         the subject's, always in that order."""
         quotas, day = self.quotas, utc_day(_ts(now))
         limit = (quotas.claims or {}).get(plan)
-        keys = [(f"ip:{client_ip}", quotas.guest_ip_daily_claims, quotas.ip_claims_refusal())] \
+        keys: list[tuple[str, int | None, str]] = \
+            [(f"ip:{client_ip}", quotas.guest_ip_daily_claims, quotas.ip_claims_refusal())] \
             if plan is Plan.GUEST and client_ip and quotas.guest_ip_daily_claims is not None else []
         keys.append((subject_key(subject, plan), limit, quotas.claims_refusal(plan)))
         try:

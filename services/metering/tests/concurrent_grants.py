@@ -9,7 +9,6 @@ import threading
 
 from medcode_common.db import make_engine
 from medcode_contracts.accounts import Plan
-
 from metering.config import load_metering_settings
 from metering.domain import Quotas, utcnow
 from metering.storage import MeterStore

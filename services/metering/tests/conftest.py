@@ -13,7 +13,6 @@ def metering_engine(database_url):
     """A migrated metering database (SQLite and PostgreSQL)."""
     from medcode_common.db import make_engine
     from medcode_common.migrations import upgrade
-
     from metering import storage
 
     engine = make_engine(database_url)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from strawberry.dataloader import DataLoader
+
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules
 from medcode_contracts.rpc import Codes
-from strawberry.dataloader import DataLoader
 
 from ...context import Context
 
@@ -50,7 +51,7 @@ def code_rules(context: Context) -> DataLoader[CodeKey, coding_rules.CodeRules]:
         return await context.invoke(Codes.GET_CODE_RULES, request, op="code")
 
     loader = DataLoader(load_fn=load, max_batch_size=Codes.GET_CODE_RULES.max_batch_size)
-    loader.ptp_first = ptp_first
+    loader.ptp_first = ptp_first  # type: ignore[attr-defined]  # read by load_code_rules
     return loader
 
 
@@ -59,7 +60,7 @@ async def load_code_rules(context: Context, system: str, code: str,
     """The rules of one code, with at least its first `ptp_first` PTP edits."""
     loader = context.loader("code_rules", code_rules)
     key = code_key(system, code)
-    wanted = loader.ptp_first
+    wanted: dict[CodeKey, int] = loader.ptp_first  # type: ignore[attr-defined]  # set by code_rules
     if ptp_first > wanted.get(key, 0):
         if key in wanted:   # loaded (or loading) with fewer edits: fetch again
             loader.clear(key)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import strawberry
+
 from medcode_contracts import codes as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest

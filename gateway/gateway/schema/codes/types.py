@@ -6,6 +6,7 @@ from datetime import date, datetime
 from enum import Enum
 
 import strawberry
+
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules
 from medcode_contracts.errors import BadRequest

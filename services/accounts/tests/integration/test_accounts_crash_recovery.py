@@ -13,10 +13,9 @@ from nameko import config
 from nameko.standalone.events import get_event_exchange
 from nameko.standalone.rpc import ClusterRpcClient
 
+from accounts import storage
 from medcode_common.db import make_engine
 from medcode_common.nameko_storage import CRASH_AFTER_COMMIT, CRASH_EXIT_STATUS
-
-from accounts import storage
 
 pytestmark = pytest.mark.rabbit
 
@@ -63,7 +62,7 @@ def test_an_event_committed_before_a_crash_is_published_after_restart(rabbit_con
     try:
         wait_healthy(crashing)
         with ClusterRpcClient(timeout=5) as cluster:
-            with pytest.raises(Exception):  # no reply: the process is gone
+            with pytest.raises(Exception):  # noqa: B017 - no reply: the process is gone (timeout or lost connection)
                 cluster.accounts.register({"email": "ann@example.org", "password": "s3cret-pass", "name": "Ann"})
         assert crashing.wait(timeout=15) == CRASH_EXIT_STATUS
     finally:

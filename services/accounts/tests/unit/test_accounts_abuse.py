@@ -1,23 +1,22 @@
 """Accounts against abuse, on SQLite and PostgreSQL: password hashes in flight are
 bounded per process, log-ins are throttled per client address and per account as well as
 per pair, and sign-ups per client address (attempts per hour, new accounts per day)."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import eventlet
 import pytest
 from eventlet.semaphore import Semaphore
 
-from medcode_contracts.accounts import LoginRequest, RegisterRequest
-from medcode_contracts.errors import Conflict, RateLimited, Unauthenticated
-
 from accounts.config import load_accounts_settings
 from accounts.dependencies import build_accounts
 from accounts.domain import Passwords
+from medcode_contracts.accounts import LoginRequest, RegisterRequest
+from medcode_contracts.errors import Conflict, RateLimited, Unauthenticated
 
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2025, 6, 1, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
     def __call__(self):
         return self.now

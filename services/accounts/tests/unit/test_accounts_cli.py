@@ -3,13 +3,12 @@ import os
 import subprocess
 import sys
 
-from medcode_common.db import make_engine
-from medcode_common.migrations import upgrade
-from medcode_contracts.accounts import RegisterRequest, Role
-
 from accounts import storage
 from accounts.config import load_accounts_settings
 from accounts.dependencies import build_accounts
+from medcode_common.db import make_engine
+from medcode_common.migrations import upgrade
+from medcode_contracts.accounts import RegisterRequest, Role
 
 
 def make_admin(tmp_path, email):

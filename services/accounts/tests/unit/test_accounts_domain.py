@@ -1,13 +1,12 @@
 """Rules without a database: emails, names, tokens, throttling delays, settings."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from medcode_common.settings import ConfigError
-from medcode_contracts.errors import BadRequest, Unauthenticated
-
 from accounts.config import DEV_TOKEN_SECRET, load_accounts_settings
 from accounts.domain import LoginThrottle, Passwords, Tokens, clean_name, normalise_email
+from medcode_common.settings import ConfigError
+from medcode_contracts.errors import BadRequest, Unauthenticated
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -33,7 +32,7 @@ def test_names_are_trimmed_and_must_not_be_empty():
 
 class Clock:
     def __init__(self):
-        self.now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+        self.now = datetime(2025, 1, 1, tzinfo=UTC)
 
     def __call__(self):
         return self.now

@@ -4,19 +4,17 @@ from unittest.mock import Mock
 import pytest
 from nameko.testing.services import worker_factory
 
-from medcode_contracts.errors import BadRequest, Unauthenticated
-
 from accounts.config import load_accounts_settings
 from accounts.dependencies import build_accounts
 from accounts.service import AccountsService
+from medcode_contracts.errors import BadRequest, Unauthenticated
 
 
 @pytest.fixture
 def service(tmp_path):
+    from accounts import storage
     from medcode_common.db import make_engine
     from medcode_common.migrations import upgrade
-
-    from accounts import storage
 
     engine = make_engine(f"sqlite:///{tmp_path / 'accounts.sqlite3'}")
     upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)

@@ -7,13 +7,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from medcode_contracts.accounts import LoginRequest, Plan, RegisterRequest, Role
-from medcode_contracts.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
-
 from accounts import storage
 from accounts.config import load_accounts_settings
 from accounts.dependencies import build_accounts
 from accounts.domain import BAD_CREDENTIALS
+from medcode_contracts.accounts import LoginRequest, Plan, RegisterRequest, Role
+from medcode_contracts.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 
 
 @pytest.fixture

@@ -1,10 +1,9 @@
 """Answers from made-up facts: NCCI and MUE answers are the claim check's verdict in words
 (the claim check decides, nothing is read twice), codes are linked and listed, facts are
 cited, and what the data cannot answer gets an honest "I don't know"."""
-from medcode_contracts.assistant import Intent
-
 from assistant.composition import DONT_KNOW
 from assistant.understanding import to_context, understand
+from medcode_contracts.assistant import Intent
 
 
 def test_ncci_answer_is_the_claim_checks_verdict(composer, facts):

@@ -6,12 +6,11 @@ from unittest.mock import Mock
 import pytest
 from nameko.testing.services import worker_factory
 
-from medcode_contracts.errors import BadRequest, NotFound, RateLimited
-
 from assistant import storage
 from assistant.dependencies import Knowledge
 from assistant.domain import Assistant
 from assistant.service import AssistantService
+from medcode_contracts.errors import BadRequest, NotFound, RateLimited
 
 
 class FakeCodesRpc:
@@ -117,9 +116,8 @@ def test_a_question_the_codes_service_cannot_answer_is_not_counted(service):
 def test_a_codes_call_that_never_returns_times_out():
     import eventlet
 
-    from medcode_contracts.errors import Unavailable
-
     from assistant.facts import CodesFacts
+    from medcode_contracts.errors import Unavailable
 
     class Stuck:
         def get_codes(self, request):

@@ -1,18 +1,17 @@
 """Conversations on SQLite and PostgreSQL: a turn and its two events commit together, a
 request id is answered once, deleting an account deletes its conversations (once per
 event), and the migrations go up and down."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from assistant import storage
+from assistant.domain import request_key
 from medcode_common.migrations import downgrade, upgrade
 from medcode_contracts import events
 from medcode_contracts.assistant import Answer, Channel, Intent
 
-from assistant import storage
-from assistant.domain import request_key
-
-NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def turn(conversation_id="c-1", owner="user:u-1", new=True, request=None, answer_id="a-1", question="q?"):

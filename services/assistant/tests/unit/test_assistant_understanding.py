@@ -2,11 +2,10 @@
 intents, and follow-ups that lean on the conversation."""
 import pytest
 
+from assistant.understanding import find_codes, find_modifiers, find_units, to_context, understand
 from medcode_contracts.assistant import Intent
 from medcode_contracts.codes import CodeSystem
 from medcode_contracts.coding_rules import Setting
-
-from assistant.understanding import find_codes, find_modifiers, find_units, to_context, understand
 
 
 @pytest.mark.parametrize("text, key, systems", [

@@ -11,7 +11,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from medcode_contracts.careers import Job, JobFilter, JobSort
@@ -52,7 +52,7 @@ class JobDocument:
     expires: int              # date ordinal of the last day it is listed
 
     @classmethod
-    def of(cls, job: Job) -> "JobDocument":
+    def of(cls, job: Job) -> JobDocument:
         top = job.salary_max if job.salary_max is not None else job.salary_min
         return cls(
             id=job.id,
@@ -104,7 +104,7 @@ def make_query(flt: JobFilter, now: datetime, *, sort: JobSort = JobSort.RELEVAN
         raise BadRequest("filter.query: has no words to search for")
     if flt.location and not location:
         raise BadRequest("filter.location: has no words to search for")
-    today = now.astimezone(timezone.utc).date()
+    today = now.astimezone(UTC).date()
     since = None
     if flt.posted_within_days is not None:
         since = int(now.timestamp()) - flt.posted_within_days * 86400

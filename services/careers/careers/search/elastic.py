@@ -13,8 +13,7 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
 from medcode_contracts.errors import Unavailable
 
-from . import (COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT, JobDocument, JobQuery,
-               SearchPage)
+from . import COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT, JobDocument, JobQuery, SearchPage
 
 DEFAULT_INDEX = "medcode-careers"
 TEXT_FIELDS = (("title", TITLE_WEIGHT), ("specialty", SPECIALTY_WEIGHT), ("company", COMPANY_WEIGHT),

@@ -9,13 +9,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import cast
 
 import tantivy
 
 from medcode_contracts.errors import Conflict
 
-from . import (COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT, JobDocument, JobQuery,
-               SearchPage)
+from . import COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT, JobDocument, JobQuery, SearchPage
 
 SCHEMA_VERSION = 1
 WRITER_HEAP = 15_000_000
@@ -110,7 +110,7 @@ class EmbeddedJobIndex:
         if not total:
             return set()
         found = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
-        return {searcher.doc(address).get_first("id") for _, address in found}
+        return {_job_id(searcher, address) for _, address in found}
 
     def search(self, query: JobQuery) -> SearchPage:
         searcher = self._searcher
@@ -118,14 +118,15 @@ class EmbeddedJobIndex:
         if query.by_date:
             result = searcher.search(q, limit=query.limit, offset=query.offset, count=True,
                                      order_by_field="posted", order=tantivy.Order.Desc)
-            hits = [(searcher.doc(address).get_first("id"), 0.0) for _, address in result.hits]
+            hits = [(_job_id(searcher, address), 0.0) for _, address in result.hits]
         else:
             result = searcher.search(q, limit=query.limit, offset=query.offset, count=True)
-            hits = [(searcher.doc(address).get_first("id"), float(score)) for score, address in result.hits]
-        return SearchPage(total=result.count, hits=hits)
+            hits = [(_job_id(searcher, address), float(score)) for score, address in result.hits]
+        # count=True fills result.count; tantivy's stub does not declare it.
+        return SearchPage(total=result.count, hits=hits)  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        self._searcher = None
+        self._searcher = None  # type: ignore[assignment]  # closed: nothing searches after this
 
     # -- query building ----------------------------------------------------------------
     def _query(self, query: JobQuery) -> tantivy.Query:
@@ -155,3 +156,7 @@ class EmbeddedJobIndex:
                 return Q.empty_query()
             only(Q.term_set_query(s, "id", list(query.job_ids)))
         return Q.boolean_query(clauses)
+
+
+def _job_id(searcher: tantivy.Searcher, address: tantivy.DocAddress) -> str:
+    return cast(str, searcher.doc(address).get_first("id"))  # every document is written with its id

@@ -13,8 +13,8 @@ one of them changes. No nameko here.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from datetime import date
-from typing import Iterator
 
 from medcode_contracts.codes import CodeSystem
 from medcode_contracts.coding_rules import CPT_LICENCE_NOTE

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Iterator
 
 from medcode_contracts.codes import CodeSystem
 
@@ -206,8 +206,9 @@ def _check_header(path: Path, header: list[str] | None) -> None:
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    import openpyxl  # only needed for the XLSX form
     from zipfile import BadZipFile
+
+    import openpyxl  # only needed for the XLSX form
 
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)

@@ -16,11 +16,11 @@ simple-icd-10-cm package ships (74,719 billable codes for April 1, 2026).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
 from pathlib import Path
-from typing import Iterator
 
 from medcode_contracts.codes import CodeSystem
 

@@ -22,8 +22,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from medcode_contracts.coding_rules import (  # parse_claim: the gateway checks claims with it too
-    INFORMATIONAL_KINDS, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, ClaimFinding, ClaimInput, FindingKind, parse_claim,
+from medcode_contracts.coding_rules import (
+    INFORMATIONAL_KINDS,
+    NCCI_ASSOCIATED_MODIFIERS,
+    ClaimCheck,
+    ClaimFinding,
+    ClaimInput,
+    FindingKind,
+    parse_claim,  # noqa: F401 - re-exported (codes.rules.engine); the gateway checks claims with it too
 )
 
 from ..domain import code_key

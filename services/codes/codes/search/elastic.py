@@ -31,8 +31,20 @@ from medcode_contracts.errors import Unavailable
 from ..domain import CodeRecord
 from . import analysis
 from .execute import Row, execute
-from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
-                      TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, make_plan, term_rank)
+from .planner import (
+    CODE,
+    FUZZY_SCORE,
+    PREFIX_SCORE,
+    SCHEMA_VERSION,
+    TERM,
+    TERM_SCORE,
+    TERMS_WEIGHT,
+    TITLE_WEIGHT,
+    Plan,
+    Word,
+    make_plan,
+    term_rank,
+)
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +275,7 @@ class ElasticBackend:
                 settings={**INDEX_SETTINGS, "refresh_interval": "-1"},
                 mappings=index_mappings(system, edition_id))
             try:
-                for ok, item in helpers.streaming_bulk(
+                for _ok, _item in helpers.streaming_bulk(
                         self.client, self._actions(new_index, system, records),
                         chunk_size=BULK_CHUNK, raise_on_error=True):
                     pass

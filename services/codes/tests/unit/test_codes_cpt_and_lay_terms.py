@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codes.cli import app
+from codes.domain import CodeRecord, EditionMeta
 from codes.loading import load_available, load_cpt, sync_search_index, with_index_lay_terms
 from codes.domain import LayTerm
 from codes.rules.rows import MueRow, PtpRow
@@ -18,10 +19,9 @@ from codes.rules.rule_files import load_rules
 from codes.rules.storage import RulesStore
 from codes.search import make_backend
 from codes.storage import CodeStore
-from codes.domain import CodeRecord, EditionMeta
 from medcode_common.db import make_engine
 from medcode_common.settings import load_settings
-from medcode_contracts.codes import CodeRef, CodePage, Edition, SearchRequest
+from medcode_contracts.codes import CodePage, CodeRef, Edition, SearchRequest
 from medcode_contracts.coding_rules import CPT_LICENCE_NOTE, GetCodeRulesRequest
 
 FAKE_CPT = (
@@ -97,7 +97,7 @@ def test_licensed_cpt_file_gives_descriptors_pages_and_search_hits(settings, sto
     monkeypatch.setenv("CPT_FILE", str(cpt_file))
     load_ptp_and_mue(rules)
     loads = load_rules(settings, show_progress=False, store=rules, say=lambda line: None)
-    assert [(l.kind, l.status) for l in loads] == [("ALL", "skipped"), ("ICD9CM", "loaded"), ("CPT", "loaded")]
+    assert [(load.kind, load.status) for load in loads] == [("ALL", "skipped"), ("ICD9CM", "loaded"), ("CPT", "loaded")]
     assert load_cpt(codes, rules, show_progress=False).codes == 4
     licensed, unlicensed = codes.get_pages([CodeRef(system="CPT", code="99213"), CodeRef(system="CPT", code="97597")])
     assert licensed.title == "FAKE DESCRIPTOR FOR TESTS office visit zebrafinch"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from medcode_common.db import make_engine
-from medcode_contracts.codes import CodeRef, CodeSystem
-
 from codes.description import Sources, describe, load_definitions
 from codes.code_sets import hcpcs, icd10cm, icd10pcs
 from codes.storage import CodeStore
+from medcode_common.db import make_engine
+from medcode_contracts.codes import CodeRef, CodeSystem
 
 TABULAR = "icd10c-tabular-April-1-2026.xml"
 

@@ -231,7 +231,8 @@ PCS_SNIPPET = """<?xml version="1.0" encoding="utf-8"?>
     <axis pos="3" values="1"><title>Operation</title><label code="B">Excision</label></axis>
     <pcsRow codes="3">
       <axis pos="4" values="1"><title>Body Part</title><label code="6">Stomach</label></axis>
-      <axis pos="5" values="2"><title>Approach</title><label code="0">Open</label><label code="4">Percutaneous Endoscopic</label></axis>
+      <axis pos="5" values="2"><title>Approach</title><label code="0">Open</label>
+        <label code="4">Percutaneous Endoscopic</label></axis>
       <axis pos="6" values="1"><title>Device</title><label code="Z">No Device</label></axis>
       <axis pos="7" values="1"><title>Qualifier</title><label code="Z">No Qualifier</label></axis>
     </pcsRow>

@@ -1,20 +1,19 @@
 """Metering against abuse, on SQLite and PostgreSQL: claim checks per plan and day, no row
 for a refused guest, and a retention job that keeps a crawler's traces bounded."""
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from medcode_contracts import events
 from medcode_contracts.accounts import Plan
-
 from metering import storage
 from metering.config import load_metering_settings
 from metering.domain import Metering, Quotas
 from metering.storage import MeterStore
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture

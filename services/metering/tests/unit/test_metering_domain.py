@@ -3,7 +3,6 @@ import pytest
 
 from medcode_common.settings import ConfigError
 from medcode_contracts.accounts import Plan
-
 from metering.config import load_metering_settings
 from metering.domain import Outcome, Quotas, current_period_start, decide_view, remaining, subject_key
 

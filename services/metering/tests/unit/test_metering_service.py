@@ -7,7 +7,6 @@ from nameko.testing.services import worker_factory
 from medcode_common.event_handlers import Unprocessable
 from medcode_contracts import events
 from medcode_contracts.errors import BadRequest
-
 from metering import storage
 from metering.config import load_metering_settings
 from metering.domain import Metering, Quotas

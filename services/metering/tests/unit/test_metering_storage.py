@@ -2,7 +2,7 @@
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import eventlet
@@ -11,13 +11,12 @@ import sqlalchemy as sa
 
 from medcode_contracts import events
 from medcode_contracts.accounts import Plan
-
 from metering import storage
 from metering.config import load_metering_settings
 from metering.domain import Quotas
 from metering.storage import MeterStore
 
-T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HELPER = Path(__file__).resolve().parent.parent / "concurrent_grants.py"
 
 
