@@ -1,4 +1,5 @@
 """Fixtures every test tree shares: the data mirror and the two database backends."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ query with plain sqlite3 on the same table.
 `make bench` calls measure_claim_check() on the database benchmarks.load_bench's
 measure_ptp_load(database_url=...) wrote.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -15,12 +16,14 @@ from pathlib import Path
 
 from benchmarks.rules_bench import CLAIM
 
-PAIRS = ("SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale FROM rule_ptp_edits "
-         "WHERE setting = 'practitioner' AND column1 IN ({marks}) AND column2 IN ({marks}) AND edition_id = ?")
+PAIRS = (
+    "SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale FROM rule_ptp_edits "
+    "WHERE setting = 'practitioner' AND column1 IN ({marks}) AND column2 IN ({marks}) AND edition_id = ?"
+)
 
 
 def p50_ms(call: Callable[[], object], runs: int) -> float:
-    call()   # warm caches
+    call()  # warm caches
     timings = []
     for _ in range(runs):
         started = time.perf_counter()

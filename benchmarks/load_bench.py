@@ -5,6 +5,7 @@ loader, against plain `sqlite3` executemany + index of the same file, in the sam
 
 `measure_ptp_load()` is what `make bench` calls. Reads DATA_MIRROR (or ../shared/data).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,17 +35,20 @@ def plain_sqlite_load(path: Path, database: Path, limit: int | None = None) -> t
     then the same two indexes as rule_ptp_edits. Returns (rows, seconds)."""
     started = time.perf_counter()
     connection = sqlite3.connect(database)
-    connection.execute("CREATE TABLE ptp (edition_id INTEGER, setting TEXT, column1 TEXT, column2 TEXT, "
-                       "effective_from TEXT, deleted_on TEXT, modifier_indicator INTEGER, rationale TEXT)")
+    connection.execute(
+        "CREATE TABLE ptp (edition_id INTEGER, setting TEXT, column1 TEXT, column2 TEXT, "
+        "effective_from TEXT, deleted_on TEXT, modifier_indicator INTEGER, rationale TEXT)"
+    )
     with gzip.open(path, "rt", encoding="utf-8", newline="") as text:
         rows = csv.reader(text)
         width = len(next(rows))
-        deleted = width - 3   # the deletion date, then modifier indicator and rationale
-        values = ((r[0], r[1], None if r[deleted] == "*" else r[deleted], r[deleted + 1], r[deleted + 2])
-                  for r in itertools.islice(rows, limit))
+        deleted = width - 3  # the deletion date, then modifier indicator and rationale
+        values = (
+            (r[0], r[1], None if r[deleted] == "*" else r[deleted], r[deleted + 1], r[deleted + 2])
+            for r in itertools.islice(rows, limit)
+        )
         with connection:
-            cursor = connection.executemany(
-                "INSERT INTO ptp VALUES (1, 'practitioner', ?, ?, NULL, ?, ?, ?)", values)
+            cursor = connection.executemany("INSERT INTO ptp VALUES (1, 'practitioner', ?, ?, NULL, ?, ?, ?)", values)
             count = cursor.rowcount
             connection.execute("CREATE INDEX ptp_pair ON ptp (setting, column1, column2)")
             connection.execute("CREATE INDEX ptp_column2 ON ptp (setting, column2)")
@@ -62,16 +66,20 @@ def service_load(path: Path, database_url: str, limit: int | None = None) -> tup
         rows = ncci_ptp.read_ptp(path)
         started = time.perf_counter()
         with store.bulk_load():
-            result = store.load(kind="PTP", setting="practitioner", name="bench", source=path.name,
-                                fingerprint=f"bench-{time.time()}",
-                                rows=itertools.islice(rows, limit) if limit else rows)
+            result = store.load(
+                kind="PTP",
+                setting="practitioner",
+                name="bench",
+                source=path.name,
+                fingerprint=f"bench-{time.time()}",
+                rows=itertools.islice(rows, limit) if limit else rows,
+            )
         return result.edition.counts["rule_ptp_edits"], time.perf_counter() - started
     finally:
         engine.dispose()
 
 
-def measure_ptp_load(mirror: Path | None = None, database_url: str | None = None,
-                     limit: int | None = None) -> dict:
+def measure_ptp_load(mirror: Path | None = None, database_url: str | None = None, limit: int | None = None) -> dict:
     """Seconds to load the PTP practitioner table with our loader and with plain sqlite3,
     measured one after the other in this run: {"rows", "service_seconds",
     "sqlite_seconds", "ratio", "database"}. `database_url` (default: a fresh SQLite file)
@@ -83,8 +91,13 @@ def measure_ptp_load(mirror: Path | None = None, database_url: str | None = None
         rows, seconds = service_load(path, url, limit)
     if rows != floor_rows:
         raise RuntimeError(f"the loader wrote {rows:,} rows, plain sqlite3 {floor_rows:,}")
-    return {"rows": rows, "service_seconds": seconds, "sqlite_seconds": floor_seconds,
-            "ratio": seconds / floor_seconds, "database": url.split(":", 1)[0]}
+    return {
+        "rows": rows,
+        "service_seconds": seconds,
+        "sqlite_seconds": floor_seconds,
+        "ratio": seconds / floor_seconds,
+        "database": url.split(":", 1)[0],
+    }
 
 
 def main() -> None:
@@ -93,9 +106,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, help="load only the first N rows")
     args = parser.parse_args()
     found = measure_ptp_load(database_url=args.database_url, limit=args.rows)
-    print(f"NCCI PTP practitioner load, {found['rows']:,} rows: {found['service_seconds']:.1f} s "
-          f"({found['database']}); plain sqlite3 executemany + index {found['sqlite_seconds']:.1f} s; "
-          f"ratio {found['ratio']:.2f}x (goal <= 1.5x)")
+    print(
+        f"NCCI PTP practitioner load, {found['rows']:,} rows: {found['service_seconds']:.1f} s "
+        f"({found['database']}); plain sqlite3 executemany + index {found['sqlite_seconds']:.1f} s; "
+        f"ratio {found['ratio']:.2f}x (goal <= 1.5x)"
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 A process's figure is its VmRSS plus that of its descendants, so a service that starts a
 helper process is counted whole.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

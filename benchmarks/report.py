@@ -4,6 +4,7 @@ Pure functions of the measured figures, so a test can check every row and ratio 
 timing anything. A figure that was not measured (a step skipped or failed) still gets its
 row, shown as "n/a".
 """
+
 from __future__ import annotations
 
 import json
@@ -25,36 +26,74 @@ class Spec:
     on the figure itself, in its unit)."""
 
     path: str
-    figure: str          # key in the figures dict
-    unit: str            # "req/s", "ms", "s"
+    figure: str  # key in the figures dict
+    unit: str  # "req/s", "ms", "s"
     baseline_name: str = ""
-    baseline: str = ""   # key in the figures dict
+    baseline: str = ""  # key in the figures dict
     goal: str = ""
 
 
 SPECS = [
-    Spec("searchCodes, every query different (c=8)", "search_distinct_c8_rps", "req/s",
-         "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps", ">= 0.6"),
-    Spec("searchCodes p50 at c=1", "search_distinct_c1_p50_ms", "ms",
-         "one bare RPC round trip p50", "rpc_p50_ms", "<= 2"),
-    Spec("searchCodes, ten queries repeated (gateway cache, c=8)", "search_repeated_c8_rps", "req/s",
-         "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps"),
-    Spec("search in the codes process (EmbeddedBackend.search) p50", "engine_search_p50_ms", "ms",
-         "plain tantivy query on the same index p50", "tantivy_query_p50_ms"),
-    Spec("code page as a PRO member (c=8)", "code_page_pro_c8_rps", "req/s",
-         "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps", ">= 0.5"),
-    Spec("code page p50 at c=1", "code_page_pro_c1_p50_ms", "ms",
-         "one bare RPC round trip p50", "rpc_p50_ms", "<= 2"),
-    Spec("code page, cookie-less guest (c=20)", "code_page_guest_c20_rps", "req/s",
-         "bare gateway { __typename } (c=20)", "bare_gateway_c20_rps", ">= 0.5"),
+    Spec(
+        "searchCodes, every query different (c=8)",
+        "search_distinct_c8_rps",
+        "req/s",
+        "bare gateway { __typename } (c=8)",
+        "bare_gateway_c8_rps",
+        ">= 0.6",
+    ),
+    Spec(
+        "searchCodes p50 at c=1", "search_distinct_c1_p50_ms", "ms", "one bare RPC round trip p50", "rpc_p50_ms", "<= 2"
+    ),
+    Spec(
+        "searchCodes, ten queries repeated (gateway cache, c=8)",
+        "search_repeated_c8_rps",
+        "req/s",
+        "bare gateway { __typename } (c=8)",
+        "bare_gateway_c8_rps",
+    ),
+    Spec(
+        "search in the codes process (EmbeddedBackend.search) p50",
+        "engine_search_p50_ms",
+        "ms",
+        "plain tantivy query on the same index p50",
+        "tantivy_query_p50_ms",
+    ),
+    Spec(
+        "code page as a PRO member (c=8)",
+        "code_page_pro_c8_rps",
+        "req/s",
+        "bare gateway { __typename } (c=8)",
+        "bare_gateway_c8_rps",
+        ">= 0.5",
+    ),
+    Spec("code page p50 at c=1", "code_page_pro_c1_p50_ms", "ms", "one bare RPC round trip p50", "rpc_p50_ms", "<= 2"),
+    Spec(
+        "code page, cookie-less guest (c=20)",
+        "code_page_guest_c20_rps",
+        "req/s",
+        "bare gateway { __typename } (c=20)",
+        "bare_gateway_c20_rps",
+        ">= 0.5",
+    ),
     Spec("jobs search (c=8)", "jobs_c8_rps", "req/s", "bare gateway { __typename } (c=8)", "bare_gateway_c8_rps"),
     Spec("assistant ask p50 at c=1", "ask_c1_p50_ms", "ms", "one bare RPC round trip p50", "rpc_p50_ms"),
-    Spec("checkClaim 10 lines through GraphQL p50 at c=1", "check_claim_graphql_c1_p50_ms", "ms",
-         "one bare RPC round trip p50", "rpc_p50_ms"),
-    Spec("NCCI PTP practitioner load", "ptp_load_s", "s",
-         "plain SQLite executemany + index", "ptp_sqlite_s", "<= 1.5"),
-    Spec("check_claim, 10 lines, in the service p50", "check_claim_p50_ms", "ms",
-         "indexed pair lookup in plain SQLite p50", "check_claim_sqlite_p50_ms", "abs <= 0.2"),
+    Spec(
+        "checkClaim 10 lines through GraphQL p50 at c=1",
+        "check_claim_graphql_c1_p50_ms",
+        "ms",
+        "one bare RPC round trip p50",
+        "rpc_p50_ms",
+    ),
+    Spec("NCCI PTP practitioner load", "ptp_load_s", "s", "plain SQLite executemany + index", "ptp_sqlite_s", "<= 1.5"),
+    Spec(
+        "check_claim, 10 lines, in the service p50",
+        "check_claim_p50_ms",
+        "ms",
+        "indexed pair lookup in plain SQLite p50",
+        "check_claim_sqlite_p50_ms",
+        "abs <= 0.2",
+    ),
     Spec("first `make run` on a fresh data directory", "first_run_ready_s", "s", goal="abs <= 60"),
 ]
 
@@ -68,7 +107,7 @@ class Row:
     baseline: float | None
     ratio: float | None
     goal: str
-    holds: bool | None   # None: no goal, or not measured
+    holds: bool | None  # None: no goal, or not measured
 
 
 def _holds(goal: str, figure: float | None, ratio: float | None) -> bool | None:
@@ -90,13 +129,32 @@ def build_rows(figures: dict) -> list[Row]:
         figure = figures.get(spec.figure)
         baseline = figures.get(spec.baseline) if spec.baseline else None
         ratio = figure / baseline if figure is not None and baseline else None
-        rows.append(Row(spec.path, figure, spec.unit, spec.baseline_name, baseline, ratio, spec.goal,
-                        _holds(spec.goal, figure, ratio)))
+        rows.append(
+            Row(
+                spec.path,
+                figure,
+                spec.unit,
+                spec.baseline_name,
+                baseline,
+                ratio,
+                spec.goal,
+                _holds(spec.goal, figure, ratio),
+            )
+        )
     for name, rss in sorted(figures.get("rss_mb", {}).items()):
         idle, loaded = rss.get("idle"), rss.get("loaded")
-        rows.append(Row(f"RSS {name}, idle after a full load", loaded, "MB", "idle right after start",
-                        idle, loaded / idle if loaded is not None and idle else None, f"abs <= {RSS_GOAL_MB:g}",
-                        _holds(f"abs <= {RSS_GOAL_MB:g}", loaded, None)))
+        rows.append(
+            Row(
+                f"RSS {name}, idle after a full load",
+                loaded,
+                "MB",
+                "idle right after start",
+                idle,
+                loaded / idle if loaded is not None and idle else None,
+                f"abs <= {RSS_GOAL_MB:g}",
+                _holds(f"abs <= {RSS_GOAL_MB:g}", loaded, None),
+            )
+        )
     return rows
 
 
@@ -117,14 +175,18 @@ def _goal_text(goal: str, unit: str) -> str:
 
 def render(rows: list[Row]) -> str:
     """The markdown table of ISSUE-13.md plus the goal's verdict."""
-    lines = ["| path | figure | baseline in the same run | ratio | goal | holds |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| path | figure | baseline in the same run | ratio | goal | holds |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for row in rows:
         baseline = f"{row.baseline_name} {_number(row.baseline, row.unit)}" if row.baseline_name else ""
         ratio = f"{row.ratio:.2f}x" if row.ratio is not None else ""
         holds = {True: "yes", False: "NO", None: "" if not row.goal else "n/a"}[row.holds]
-        lines.append(f"| {row.path} | {_number(row.figure, row.unit)} | {baseline} | {ratio} | "
-                     f"{_goal_text(row.goal, row.unit)} | {holds} |")
+        lines.append(
+            f"| {row.path} | {_number(row.figure, row.unit)} | {baseline} | {ratio} | "
+            f"{_goal_text(row.goal, row.unit)} | {holds} |"
+        )
     return "\n".join(lines)
 
 
@@ -159,16 +221,29 @@ def machine(rabbitmq_version: str | None = None, wrk_version: str | None = None)
         except metadata.PackageNotFoundError:
             return None
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_mb": memory_mb, "os": os_name,
-            "python": sys.version.split()[0], "sqlite": sqlite3.sqlite_version, "rabbitmq": rabbitmq_version,
-            "wrk": wrk_version, "tantivy": version("tantivy"), "nameko": version("nameko"),
-            "strawberry-graphql": version("strawberry-graphql")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_mb": memory_mb,
+        "os": os_name,
+        "python": sys.version.split()[0],
+        "sqlite": sqlite3.sqlite_version,
+        "rabbitmq": rabbitmq_version,
+        "wrk": wrk_version,
+        "tantivy": version("tantivy"),
+        "nameko": version("nameko"),
+        "strawberry-graphql": version("strawberry-graphql"),
+    }
 
 
 def latest_json(figures: dict, rows: list[Row], machine_description: dict, notes: list[str] | None = None) -> dict:
-    return {"measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": machine_description, "figures": figures, "rows": [asdict(row) for row in rows],
-            "notes": notes or []}
+    return {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine_description,
+        "figures": figures,
+        "rows": [asdict(row) for row in rows],
+        "notes": notes or [],
+    }
 
 
 def write_latest(path: Path, document: dict) -> None:

@@ -8,6 +8,7 @@ a 10-line check_claim in-process against the loaded database.
 Default database: a fresh SQLite file in a temporary directory. Reads DATA_MIRROR (or
 ../shared/data). Prints one line per measure.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,22 @@ PTP = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 MUE = "ncci_mue/MCR_MUE_PractitionerServices_Eff_04-01-2026.csv"
 
 # A busy office claim: E/M visit, injections, joint injection, labs, ECG, vaccines, debridement.
-CLAIM: dict[str, Any] = {"date_of_service": "2024-08-01", "setting": "practitioner", "lines": [
-    {"code": "99213", "modifiers": ["25"]}, {"code": "96372"}, {"code": "20610", "modifiers": ["RT"]},
-    {"code": "36415"}, {"code": "93000"}, {"code": "90471"}, {"code": "90686"}, {"code": "G0008"},
-    {"code": "11042"}, {"code": "97597", "units": 2}]}
+CLAIM: dict[str, Any] = {
+    "date_of_service": "2024-08-01",
+    "setting": "practitioner",
+    "lines": [
+        {"code": "99213", "modifiers": ["25"]},
+        {"code": "96372"},
+        {"code": "20610", "modifiers": ["RT"]},
+        {"code": "36415"},
+        {"code": "93000"},
+        {"code": "90471"},
+        {"code": "90686"},
+        {"code": "G0008"},
+        {"code": "11042"},
+        {"code": "97597", "units": 2},
+    ],
+}
 
 
 def measure_service(mirror: Path, database_url: str | None = None, runs: int = 2000) -> None:
@@ -45,26 +58,45 @@ def measure_service(mirror: Path, database_url: str | None = None, runs: int = 2
         store = RulesStore(engine)
 
         started = time.perf_counter()
-        with store.bulk_load():   # as codes.cli load does
-            result = store.load(kind="PTP", setting="practitioner", name="bench", source=PTP,
-                                fingerprint=f"bench-{time.time()}", rows=ncci_ptp.read_ptp(mirror / PTP))
+        with store.bulk_load():  # as codes.cli load does
+            result = store.load(
+                kind="PTP",
+                setting="practitioner",
+                name="bench",
+                source=PTP,
+                fingerprint=f"bench-{time.time()}",
+                rows=ncci_ptp.read_ptp(mirror / PTP),
+            )
         load_seconds = time.perf_counter() - started
         rows = result.edition.counts["rule_ptp_edits"]
-        print(f"PTP practitioner full load ({engine.dialect.name}): {rows:,} rows in {load_seconds:.1f} s "
-              f"({rows / load_seconds:,.0f} rows/s)")
-        store.load(kind="MUE", setting="practitioner", name="bench", source=MUE,
-                   fingerprint=f"bench-{time.time()}", rows=ncci_mue.read_mue(mirror / MUE))
+        print(
+            f"PTP practitioner full load ({engine.dialect.name}): {rows:,} rows in {load_seconds:.1f} s "
+            f"({rows / load_seconds:,.0f} rows/s)"
+        )
+        store.load(
+            kind="MUE",
+            setting="practitioner",
+            name="bench",
+            source=MUE,
+            fingerprint=f"bench-{time.time()}",
+            rows=ncci_mue.read_mue(mirror / MUE),
+        )
 
         found = measure_claim_check(store, runs)
-        baseline = (f"; indexed pair lookup in plain SQLite p50 {found['sqlite_p50_ms']:.3f} ms, "
-                    f"ratio {found['ratio']:.1f}x" if found.get("sqlite_p50_ms") else "")
-        print(f"check_claim 10 lines in-process: p50 {found['p50_ms']:.3f} ms, p99 {found['p99_ms']:.3f} ms "
-              f"over {runs} runs ({found['findings']} findings; goal <= 0.2 ms){baseline}")
+        baseline = (
+            f"; indexed pair lookup in plain SQLite p50 {found['sqlite_p50_ms']:.3f} ms, ratio {found['ratio']:.1f}x"
+            if found.get("sqlite_p50_ms")
+            else ""
+        )
+        print(
+            f"check_claim 10 lines in-process: p50 {found['p50_ms']:.3f} ms, p99 {found['p99_ms']:.3f} ms "
+            f"over {runs} runs ({found['findings']} findings; goal <= 0.2 ms){baseline}"
+        )
         engine.dispose()
 
 
 def _p50_p99(run, runs: int) -> tuple[float, float]:
-    run()   # warm up
+    run()  # warm up
     timings = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -89,10 +121,12 @@ def measure_claim_check(store: RulesStore, runs: int = 2000) -> dict:
     if url.get_backend_name() == "sqlite" and url.database and edition is not None:
         codes = list(dict.fromkeys(line["code"] for line in CLAIM["lines"]))
         marks = ", ".join("?" * len(codes))
-        sql = (f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale "
-               f"FROM rule_ptp_edits WHERE setting = ? AND column1 IN ({marks}) AND column2 IN ({marks}) "
-               f"AND edition_id = ? AND modifier_indicator <> 9 AND (effective_from IS NULL OR effective_from <= ?) "
-               f"AND (deleted_on IS NULL OR deleted_on >= ?)")
+        sql = (
+            f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale "
+            f"FROM rule_ptp_edits WHERE setting = ? AND column1 IN ({marks}) AND column2 IN ({marks}) "
+            f"AND edition_id = ? AND modifier_indicator <> 9 AND (effective_from IS NULL OR effective_from <= ?) "
+            f"AND (deleted_on IS NULL OR deleted_on >= ?)"
+        )
         dos = CLAIM["date_of_service"]
         params = [CLAIM["setting"], *codes, *codes, edition.id, dos, dos]
         plain = sqlite3.connect(url.database)
@@ -109,9 +143,14 @@ CHECK_CLAIM = """query($input: ClaimInput!) { checkClaim(input: $input) {
 
 
 def _graphql_claim() -> dict:
-    return {"dateOfService": CLAIM["date_of_service"], "setting": CLAIM["setting"],
-            "lines": [{"code": line["code"], "modifiers": line.get("modifiers", []), "units": line.get("units", 1)}
-                      for line in CLAIM["lines"]]}
+    return {
+        "dateOfService": CLAIM["date_of_service"],
+        "setting": CLAIM["setting"],
+        "lines": [
+            {"code": line["code"], "modifiers": line.get("modifiers", []), "units": line.get("units", 1)}
+            for line in CLAIM["lines"]
+        ],
+    }
 
 
 def measure_graphql(base_url: str, seconds: float = 5.0) -> None:
@@ -120,7 +159,7 @@ def measure_graphql(base_url: str, seconds: float = 5.0) -> None:
 
     body = {"query": CHECK_CLAIM, "variables": {"input": _graphql_claim()}}
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        for _ in range(20):   # warm up
+        for _ in range(20):  # warm up
             answer = client.post("/graphql", json=body).json()
             if answer.get("errors"):
                 raise RuntimeError(f"checkClaim failed: {answer['errors']}")
@@ -131,9 +170,11 @@ def measure_graphql(base_url: str, seconds: float = 5.0) -> None:
             client.post("/graphql", json=body).raise_for_status()
             timings.append((time.perf_counter() - t0) * 1000)
     timings.sort()
-    print(f"checkClaim 10 lines full stack (GraphQL, concurrency 1): p50 {statistics.median(timings):.2f} ms, "
-          f"p99 {timings[max(0, int(len(timings) * 0.99) - 1)]:.2f} ms over {len(timings)} requests "
-          f"({len(answer['data']['checkClaim']['findings'])} findings)")
+    print(
+        f"checkClaim 10 lines full stack (GraphQL, concurrency 1): p50 {statistics.median(timings):.2f} ms, "
+        f"p99 {timings[max(0, int(len(timings) * 0.99) - 1)]:.2f} ms over {len(timings)} requests "
+        f"({len(answer['data']['checkClaim']['findings'])} findings)"
+    )
 
 
 def bench_rules(base_url: str, seconds: float = 5.0) -> None:

@@ -20,6 +20,7 @@ BENCH_SECONDS (default 8) is the length of each load measurement. BENCH_DATA_DIR
 data directory (loaded when needed; the "first make run" row is measured only when it
 starts empty). Nothing is asserted: the table says whether each goal holds.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,34 +39,69 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+
+from benchmarks import claim_bench, load_bench, memory, report, rules_bench, search_bench, wrk
 from gateway.testing import free_port
 from medcode_common.broker_admin import RABBIT_API, TemporaryVhost
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
 
-from benchmarks import claim_bench, load_bench, memory, report, rules_bench, search_bench, wrk
-
 DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
 LATEST = Path(os.environ.get("BENCH_OUTPUT", "var/bench/latest.json"))
 # What `make run` does before the launcher (the Makefile's `load` target).
 FIRST_RUN_LOAD = ["-m", "codes.cli", "load", "--no-progress"]
-SETTLE_SECONDS = 5.0   # idle time before an RSS sample: finished requests release their memory
-REPEATED_QUERIES = ["achalasia", "k22", "heart failure", "fx femur", "diabetes type 2", "J9035",
-                    "copd exacerbation", "achal", "myocardial infarction", "pneumonia"]
-CODES = [("ICD10CM", "K22.0"), ("HCPCS", "J9035"), ("ICD10CM", "I50.9"), ("ICD10PCS", "0DB64ZZ"),
-         ("ICD10CM", "E11.9"), ("ICD10CM", "S72.001A"), ("HCPCS", "G0008"), ("ICD10CM", "J44.1")]
-SEARCH = ("query($q: String!) { searchCodes(query: $q, first: 10) "
-          "{ totalCount edges { score highlight node { system code title billable } } } }")
+SETTLE_SECONDS = 5.0  # idle time before an RSS sample: finished requests release their memory
+REPEATED_QUERIES = [
+    "achalasia",
+    "k22",
+    "heart failure",
+    "fx femur",
+    "diabetes type 2",
+    "J9035",
+    "copd exacerbation",
+    "achal",
+    "myocardial infarction",
+    "pneumonia",
+]
+CODES = [
+    ("ICD10CM", "K22.0"),
+    ("HCPCS", "J9035"),
+    ("ICD10CM", "I50.9"),
+    ("ICD10PCS", "0DB64ZZ"),
+    ("ICD10CM", "E11.9"),
+    ("ICD10CM", "S72.001A"),
+    ("HCPCS", "G0008"),
+    ("ICD10CM", "J44.1"),
+]
+SEARCH = (
+    "query($q: String!) { searchCodes(query: $q, first: 10) "
+    "{ totalCount edges { score highlight node { system code title billable } } } }"
+)
 # The page with its access and a premium section, so the meter is asked (as for a coder).
-CODE = ("query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
-        "{ code title billable access { granted remaining } notes { excludes1 } parent { code } children { code } } }")
-JOBS = ("query($f: JobFilter) { jobs(filter: $f, first: 10) { totalCount edges { cursor "
-        "node { id title company location remote salaryMin salaryMax certifications } } } }")
-JOB_FILTERS = [{"query": "coder"}, {"query": "remote oncology"}, {"remote": True}, {"certifications": ["CPC"]},
-               {"minSalary": 60000}, {"query": "inpatient", "location": "Columbus"}, {"postedWithinDays": 7},
-               {"query": "coding", "remote": True, "certifications": ["CCS", "CRC"]}, {}, {"query": "audit"}]
-ASK = ("mutation($q: String!) { ask(input: {question: $q}) "
-       "{ id intent text citations { source locator } codes { system code } } }")
+CODE = (
+    "query($s: CodeSystem!, $c: String!) { code(system: $s, code: $c) "
+    "{ code title billable access { granted remaining } notes { excludes1 } parent { code } children { code } } }"
+)
+JOBS = (
+    "query($f: JobFilter) { jobs(filter: $f, first: 10) { totalCount edges { cursor "
+    "node { id title company location remote salaryMin salaryMax certifications } } } }"
+)
+JOB_FILTERS = [
+    {"query": "coder"},
+    {"query": "remote oncology"},
+    {"remote": True},
+    {"certifications": ["CPC"]},
+    {"minSalary": 60000},
+    {"query": "inpatient", "location": "Columbus"},
+    {"postedWithinDays": 7},
+    {"query": "coding", "remote": True, "certifications": ["CCS", "CRC"]},
+    {},
+    {"query": "audit"},
+]
+ASK = (
+    "mutation($q: String!) { ask(input: {question: $q}) "
+    "{ id intent text citations { source locator } codes { system code } } }"
+)
 
 
 def distinct_queries() -> list[str]:
@@ -95,8 +131,9 @@ def first_run(env: dict, base_url: str, log: Path) -> tuple[Platform, float]:
         raise RuntimeError(f"loading the code sets failed (exit status {loaded.returncode}); see {log}")
     if not platform.wait_ready(f"{base_url}/readyz"):
         platform.stop()
-        raise RuntimeError(f"the stack did not become ready (exited: {', '.join(platform.dead()) or 'none'}); "
-                           f"see {log}")
+        raise RuntimeError(
+            f"the stack did not become ready (exited: {', '.join(platform.dead()) or 'none'}); see {log}"
+        )
     return platform, time.perf_counter() - started
 
 
@@ -105,8 +142,11 @@ def rss(platform: Platform, when: str) -> dict[str, dict[str, float]]:
     time.sleep(SETTLE_SECONDS)
     pids = {name: proc.pid for name, proc in platform.children.items()}
     total, anon, file = (memory.rss_by_name(pids, field) for field in ("VmRSS", "RssAnon", "RssFile"))
-    print(f"  RSS {when} (of it anonymous): " + ", ".join(
-        f"{name} {mb:.0f} ({anon[name]:.0f}) MB" for name, mb in total.items()), flush=True)
+    print(
+        f"  RSS {when} (of it anonymous): "
+        + ", ".join(f"{name} {mb:.0f} ({anon[name]:.0f}) MB" for name, mb in total.items()),
+        flush=True,
+    )
     return {name: {"rss": total[name], "anon": anon[name], "file": file[name]} for name in pids}
 
 
@@ -133,8 +173,10 @@ def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], N
     """A throw-away PRO account signed in as the web app is: the headers that carry its
     session cookie and CSRF proof, and a function that deletes the account."""
     email = f"bench-{uuid.uuid4().hex[:10]}@example.invalid"
-    register = ("mutation($e: String!) { register(input: {email: $e, password: \"bench password 123\", "
-                "name: \"Benchmark\"}) { token account { id } } }")
+    register = (
+        'mutation($e: String!) { register(input: {email: $e, password: "bench password 123", '
+        'name: "Benchmark"}) { token account { id } } }'
+    )
     with httpx.Client(base_url=base_url, timeout=30) as client:
         answer = client.post("/graphql", json={"query": register, "variables": {"e": email}})
         body = answer.json()
@@ -142,12 +184,18 @@ def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], N
             raise RuntimeError(f"could not register the bench account: {body['errors']}")
         token, account_id = body["data"]["register"]["token"], body["data"]["register"]["account"]["id"]
         session, csrf = answer.cookies.get("medcode_session"), answer.cookies.get("medcode_csrf")
-        subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "accounts.cli", "make-admin", email], env=env, check=True, capture_output=True
+        )
         bearer = {"Authorization": f"Bearer {token}"}
-        body = client.post("/graphql", headers=bearer, json={
-            "query": "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { plan } }",
-            "variables": {"id": account_id}}).json()
+        body = client.post(
+            "/graphql",
+            headers=bearer,
+            json={
+                "query": "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { plan } }",
+                "variables": {"id": account_id},
+            },
+        ).json()
         if (body.get("data") or {}).get("setPlan", {}).get("plan") != "PRO":
             raise RuntimeError(f"could not make the bench account PRO: {body}")
 
@@ -200,14 +248,23 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
 
     figures: dict[str, float] = {}
 
-    def measure(name: str, bodies: list[str], concurrency: int, headers: dict | None = None,
-                unit: str = "rps", warm: bool = True) -> None:
+    def measure(
+        name: str,
+        bodies: list[str],
+        concurrency: int,
+        headers: dict | None = None,
+        unit: str = "rps",
+        warm: bool = True,
+    ) -> None:
         if warm:
             warm_up(base_url, bodies, headers)
         load = wrk.run(base_url, bodies, concurrency=concurrency, seconds=seconds, headers=headers)
         figures[name] = round(load.rps if unit == "rps" else load.p50_ms, 3)
-        print(f"  {name:36} {load.rps:9.1f} req/s  p50 {load.p50_ms:8.2f} ms  p99 {load.p99_ms:8.2f} ms  "
-              f"({load.requests} requests, c={concurrency})", flush=True)
+        print(
+            f"  {name:36} {load.rps:9.1f} req/s  p50 {load.p50_ms:8.2f} ms  p99 {load.p99_ms:8.2f} ms  "
+            f"({load.requests} requests, c={concurrency})",
+            flush=True,
+        )
 
     figures["rpc_p50_ms"] = round(asyncio.run(rpc_round_trip_p50_ms(amqp_uri, seconds)), 3)
     print(f"  {'rpc_p50_ms':36} {figures['rpc_p50_ms']:.2f} ms (careers.health, c=1)", flush=True)
@@ -217,7 +274,7 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
     # Distinct queries: warm-up requests would spend some, which is fine (7,000+ of them),
     # but the c=1 run must not start where the c=8 run already went through the cache.
     measure("search_distinct_c8_rps", fresh[: len(fresh) // 2], 8)
-    measure("search_distinct_c1_p50_ms", fresh[len(fresh) // 2:], 1, unit="p50")
+    measure("search_distinct_c1_p50_ms", fresh[len(fresh) // 2 :], 1, unit="p50")
     measure("search_repeated_c8_rps", repeated, 8)
     measure("code_page_pro_c8_rps", pages, 8, member)
     measure("code_page_pro_c1_p50_ms", pages, 1, member, unit="p50")
@@ -234,6 +291,7 @@ def search_engine_figures(data_dir: Path, runs: int = 300) -> dict[str, float]:
     plain tantivy query (parse the words, top 10, fetch the stored documents) on the
     same index, over the same distinct queries."""
     import tantivy
+
     from codes.search.embedded import EmbeddedBackend
     from medcode_contracts.codes import SearchRequest
 
@@ -261,8 +319,10 @@ def search_engine_figures(data_dir: Path, runs: int = 300) -> dict[str, float]:
             timings.append(time.perf_counter() - started)
         return round(statistics.median(timings) * 1000, 4)
 
-    figures = {"tantivy_query_p50_ms": p50(plain),
-               "engine_search_p50_ms": p50(lambda words: backend.search(SearchRequest(query=words, first=10)))}
+    figures = {
+        "tantivy_query_p50_ms": p50(plain),
+        "engine_search_p50_ms": p50(lambda words: backend.search(SearchRequest(query=words, first=10))),
+    }
     backend.close()
     return figures
 
@@ -271,13 +331,19 @@ def rules_figures(workdir: Path) -> dict[str, float]:
     database = workdir / "codes.sqlite3"
     load = load_bench.measure_ptp_load(database_url=f"sqlite:///{database}")
     check = claim_bench.measure_claim_check(database)
-    print(f"  NCCI PTP practitioner: {load['rows']:,} rows; loader {load['service_seconds']:.1f} s, "
-          f"plain SQLite {load['sqlite_seconds']:.1f} s; check_claim p50 {check['service_p50_ms']:.3f} ms, "
-          f"plain SQLite pair lookup {check['sqlite_p50_ms']:.3f} ms", flush=True)
-    return {"ptp_rows": load["rows"], "ptp_load_s": round(load["service_seconds"], 2),
-            "ptp_sqlite_s": round(load["sqlite_seconds"], 2),
-            "check_claim_p50_ms": round(check["service_p50_ms"], 4),
-            "check_claim_sqlite_p50_ms": round(check["sqlite_p50_ms"], 4)}
+    print(
+        f"  NCCI PTP practitioner: {load['rows']:,} rows; loader {load['service_seconds']:.1f} s, "
+        f"plain SQLite {load['sqlite_seconds']:.1f} s; check_claim p50 {check['service_p50_ms']:.3f} ms, "
+        f"plain SQLite pair lookup {check['sqlite_p50_ms']:.3f} ms",
+        flush=True,
+    )
+    return {
+        "ptp_rows": load["rows"],
+        "ptp_load_s": round(load["service_seconds"], 2),
+        "ptp_sqlite_s": round(load["sqlite_seconds"], 2),
+        "check_claim_p50_ms": round(check["service_p50_ms"], 4),
+        "check_claim_sqlite_p50_ms": round(check["sqlite_p50_ms"], 4),
+    }
 
 
 def search_section() -> list | None:
@@ -314,18 +380,28 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
     fresh = not data_dir.exists() or not any(data_dir.iterdir())
     with TemporaryVhost("bench", amqp_base=settings.AMQP_URI) as vhost:
         port = free_port()
-        env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(data_dir), GATEWAY_PORT=str(port),
-                   GATEWAY_HOST="127.0.0.1", SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}",
-                   # All load (and each run's bench account) comes from one address: per-address
-                   # limits would measure themselves, or refuse a reused data directory's account.
-                   RATE_LIMIT_PER_MINUTE="0", ACCOUNTS_PER_ADDRESS_PER_DAY="1000000",
-                   REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR="1000000")
+        env = dict(
+            os.environ,
+            AMQP_URI=vhost.amqp_uri,
+            DATA_DIR=str(data_dir),
+            GATEWAY_PORT=str(port),
+            GATEWAY_HOST="127.0.0.1",
+            SMTP_PORT=str(free_port()),
+            SMTP_RELAY=f"127.0.0.1:{free_port()}",
+            # All load (and each run's bench account) comes from one address: per-address
+            # limits would measure themselves, or refuse a reused data directory's account.
+            RATE_LIMIT_PER_MINUTE="0",
+            ACCOUNTS_PER_ADDRESS_PER_DAY="1000000",
+            REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR="1000000",
+        )
         base = f"http://127.0.0.1:{port}"
         log = LATEST.parent / "stack.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text("")
-        print(f"loading a {'fresh' if fresh else 'reused'} data directory and starting the stack "
-              f"(its output: {log})...", flush=True)
+        print(
+            f"loading a {'fresh' if fresh else 'reused'} data directory and starting the stack (its output: {log})...",
+            flush=True,
+        )
         platform, ready_seconds = first_run(env, base, log)
         if fresh:
             figures["first_run_ready_s"] = round(ready_seconds, 1)

@@ -15,6 +15,7 @@ alike. Goal (issue 14): each query's p50 at most GOAL x the baseline's. Nothing 
 `measure(runs)` returns the rows (for benchmarks.run); without the baseline commit (a shallow
 clone) it says so and measures the current engine alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 BASELINE = "d31bf32"  # the embedded engine when issue 14 was filed
-GOAL = 1.5            # p50 per query <= GOAL x the baseline's
-ROUNDS = 5            # turns per query: each engine runs runs/ROUNDS searches per turn
+GOAL = 1.5  # p50 per query <= GOAL x the baseline's
+ROUNDS = 5  # turns per query: each engine runs runs/ROUNDS searches per turn
 REPO = Path(__file__).resolve().parents[1]
 SYSTEMS = "ICD10CM,ICD10PCS,HCPCS"
 QUERIES = [
@@ -84,16 +85,34 @@ def measure(runs: int = 300, systems: str = SYSTEMS, first: int = 20) -> list[di
     for kind, query in QUERIES:
         new = statistics.median(timings["new"][query]) * 1000
         old = statistics.median(timings["old"][query]) * 1000 if "old" in engines else None
-        rows.append({"name": kind, "query": query, "unit": "ms", "old": old, "new": new,
-                     "ratio": new / old if old else None, "goal": GOAL,
-                     "hits_old": hits["old"][query] if "old" in engines else None,
-                     "hits_new": hits["new"][query]})
+        rows.append(
+            {
+                "name": kind,
+                "query": query,
+                "unit": "ms",
+                "old": old,
+                "new": new,
+                "ratio": new / old if old else None,
+                "goal": GOAL,
+                "hits_old": hits["old"][query] if "old" in engines else None,
+                "hits_new": hits["new"][query],
+            }
+        )
     old_build = engines["old"].build_seconds if "old" in engines else None
     new_build = engines["new"].build_seconds
-    rows.append({"name": "index build", "query": "", "unit": "s", "old": old_build, "new": new_build,
-                 "ratio": new_build / old_build if old_build else None, "goal": None,
-                 "hits_old": engines["old"].documents if "old" in engines else None,
-                 "hits_new": engines["new"].documents})
+    rows.append(
+        {
+            "name": "index build",
+            "query": "",
+            "unit": "s",
+            "old": old_build,
+            "new": new_build,
+            "ratio": new_build / old_build if old_build else None,
+            "goal": None,
+            "hits_old": engines["old"].documents if "old" in engines else None,
+            "hits_new": engines["new"].documents,
+        }
+    )
     return rows
 
 
@@ -101,10 +120,14 @@ def report(rows: list[dict[str, Any]]) -> None:
     def number(value: float | None, width: int, digits: int) -> str:  # "-" when not measured
         return f"{value:{width}.{digits}f}" if value is not None else f"{'-':>{width}}"
 
-    print(f"\nembedded search p50 per query: baseline ({BASELINE}) beside the current engine "
-          "(index build row: seconds and documents)")
-    print(f"{'query kind':24} {'query':22} {'old ms':>8} {'new ms':>8} {'ratio':>6} {'goal':>7} "
-          f"{'old hits':>8} {'new hits':>8}")
+    print(
+        f"\nembedded search p50 per query: baseline ({BASELINE}) beside the current engine "
+        "(index build row: seconds and documents)"
+    )
+    print(
+        f"{'query kind':24} {'query':22} {'old ms':>8} {'new ms':>8} {'ratio':>6} {'goal':>7} "
+        f"{'old hits':>8} {'new hits':>8}"
+    )
     for row in rows:
         goal = f"<={row['goal']}x" if row["goal"] else ""
         unit = "" if row["unit"] == "ms" else f" ({row['unit']})"
@@ -112,18 +135,27 @@ def report(rows: list[dict[str, Any]]) -> None:
         digits = 3 if row["unit"] == "ms" else 1
         ratio = f"{row['ratio']:5.2f}x" if row["ratio"] is not None else f"{'-':>6}"
         hits_old = row["hits_old"] if row["hits_old"] is not None else "-"
-        print(f"{label:24} {row['query']!r:22} {number(row['old'], 8, digits)} {number(row['new'], 8, digits)} "
-              f"{ratio} {goal:>7} {hits_old:>8} {row['hits_new']:>8}")
+        print(
+            f"{label:24} {row['query']!r:22} {number(row['old'], 8, digits)} {number(row['new'], 8, digits)} "
+            f"{ratio} {goal:>7} {hits_old:>8} {row['hits_new']:>8}"
+        )
     compared = [r for r in rows if r["goal"] and r["ratio"] is not None]
     over = [r["query"] for r in compared if r["ratio"] > r["goal"] and r["hits_old"]]
     empty = [r["query"] for r in compared if not r["hits_old"]]
     if compared:
-        print(f"queries over the goal: {', '.join(map(repr, over)) if over else 'none'}"
-              + (f"; the baseline found nothing for {', '.join(map(repr, empty))} (its time is that of an "
-                 "empty answer, not of the same work)" if empty else ""))
+        print(
+            f"queries over the goal: {', '.join(map(repr, over)) if over else 'none'}"
+            + (
+                f"; the baseline found nothing for {', '.join(map(repr, empty))} (its time is that of an "
+                "empty answer, not of the same work)"
+                if empty
+                else ""
+            )
+        )
 
 
 # -- the two engines, each in a process of its own ------------------------------------------------
+
 
 def _mirror() -> Path:
     from medcode_common.settings import load_settings
@@ -135,18 +167,28 @@ def _baseline_tree(target: Path) -> Path | None:
     """BASELINE's services/codes, libs and contracts under `target`, or None (with a message)
     when this clone does not have that commit."""
     try:
-        found = subprocess.run(["git", "-C", str(REPO), "cat-file", "-e", f"{BASELINE}^{{commit}}"],
-                               capture_output=True).returncode == 0
+        found = (
+            subprocess.run(
+                ["git", "-C", str(REPO), "cat-file", "-e", f"{BASELINE}^{{commit}}"], capture_output=True
+            ).returncode
+            == 0
+        )
     except OSError:  # no git
         found = False
     if not found:
-        print(f"search bench: the baseline commit {BASELINE} is not in this clone (a shallow clone, or no git? "
-              "`git fetch --unshallow` brings it): measuring the current engine alone, without the "
-              "comparison", file=sys.stderr)
+        print(
+            f"search bench: the baseline commit {BASELINE} is not in this clone (a shallow clone, or no git? "
+            "`git fetch --unshallow` brings it): measuring the current engine alone, without the "
+            "comparison",
+            file=sys.stderr,
+        )
         return None
     target.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", BASELINE, "services/codes", "libs", "contracts"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", BASELINE, "services/codes", "libs", "contracts"],
+        capture_output=True,
+        check=True,
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
 
@@ -160,9 +202,24 @@ class _Worker:
             paths = [str(tree / "services" / "codes"), str(tree / "libs"), str(tree / "contracts")]
             env["PYTHONPATH"] = os.pathsep.join(paths + [p for p in [env.get("PYTHONPATH")] if p])
         self._process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--serve", engine, "--mirror", str(mirror),
-             "--systems", systems, "--index", str(index)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True, cwd=str(index.parent))
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--serve",
+                engine,
+                "--mirror",
+                str(mirror),
+                "--systems",
+                systems,
+                "--index",
+                str(index),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            cwd=str(index.parent),
+        )
         ready = self._read()
         self.build_seconds: float = ready["build_s"]
         self.documents: int = ready["documents"]
@@ -230,8 +287,7 @@ def serve(engine: str, mirror: Path, systems: str, index: Path) -> None:
     sys.stdout = sys.stderr  # only the protocol on stdout
     started = time.perf_counter()
     backend = _build(engine, mirror, systems, index)
-    out.write(json.dumps({"build_s": time.perf_counter() - started,
-                          "documents": backend._searcher.num_docs}) + "\n")
+    out.write(json.dumps({"build_s": time.perf_counter() - started, "documents": backend._searcher.num_docs}) + "\n")
     out.flush()
     for line in sys.stdin:
         ask = json.loads(line)

@@ -3,6 +3,7 @@
 wrk runs outside Python, so the load generator takes far less of the two cores than the
 platform it measures (a Python loop took about as much as the gateway).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ class Load:
     seconds: float
     p50_ms: float
     p99_ms: float
-    failed: int           # non-200 replies and replies with GraphQL errors
+    failed: int  # non-200 replies and replies with GraphQL errors
     socket_errors: int
     first_failure: str = ""
 
@@ -45,25 +46,46 @@ def graphql_body(query: str, variables: dict | None = None) -> str:
 def parse_output(stdout: str) -> Load:
     for line in stdout.splitlines():
         if line.startswith(MARKER):
-            data = json.loads(line[len(MARKER):])
-            return Load(requests=data["requests"], seconds=data["duration_us"] / 1e6,
-                        p50_ms=data["p50_us"] / 1000, p99_ms=data["p99_us"] / 1000, failed=data["failed"],
-                        socket_errors=data["socket_errors"], first_failure=data["first_failure"])
+            data = json.loads(line[len(MARKER) :])
+            return Load(
+                requests=data["requests"],
+                seconds=data["duration_us"] / 1e6,
+                p50_ms=data["p50_us"] / 1000,
+                p99_ms=data["p99_us"] / 1000,
+                failed=data["failed"],
+                socket_errors=data["socket_errors"],
+                first_failure=data["first_failure"],
+            )
     raise WrkError(f"wrk printed no result line:\n{stdout[-2000:]}")
 
 
-def run(base_url: str, bodies: list[str], *, concurrency: int, seconds: float,
-        headers: dict[str, str] | None = None, allow_failures: bool = False) -> Load:
+def run(
+    base_url: str,
+    bodies: list[str],
+    *,
+    concurrency: int,
+    seconds: float,
+    headers: dict[str, str] | None = None,
+    allow_failures: bool = False,
+) -> Load:
     """POST `bodies` to base_url/graphql in turn from `concurrency` connections for `seconds`."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise WrkError("wrk is not installed (make bench installs it: scripts/ensure-wrk.sh)")
-    threads = min(concurrency, 2)   # one per core: more threads only compete with the platform
+    threads = min(concurrency, 2)  # one per core: more threads only compete with the platform
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", prefix="wrk-bodies-") as file:
         file.write("\n".join(bodies) + "\n")
         file.flush()
-        command = [wrk, f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
-                   "-s", str(LUA_SCRIPT)]
+        command = [
+            wrk,
+            f"-t{threads}",
+            f"-c{concurrency}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(LUA_SCRIPT),
+        ]
         for name, value in (headers or {}).items():
             command += ["-H", f"{name}: {value}"]
         command += [base_url, "--", file.name, str(threads)]

@@ -5,6 +5,7 @@ temporary DATA_DIR: `python -m codes.cli load`, then the five services and the g
 free port, started and stopped by the launcher's `Platform` as `make run` does. Nothing
 runs in-process, so eventlet and asyncio never share a process.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -25,9 +26,9 @@ from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
 from medcode_common.launcher import SERVICES, Platform  # what make run starts, and how
 
-RPC_TIMEOUT = 2.0      # the e2e gateway's; short, so the outage tests are quick
-LOAD_TIMEOUT = 1200    # loading every code set once, on a slow machine
-START_TIMEOUT = 180    # until /readyz answers 200
+RPC_TIMEOUT = 2.0  # the e2e gateway's; short, so the outage tests are quick
+LOAD_TIMEOUT = 1200  # loading every code set once, on a slow machine
+START_TIMEOUT = 180  # until /readyz answers 200
 
 
 class Stack:
@@ -36,19 +37,33 @@ class Stack:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.code_sets_loaded = False
-        self.platform = Platform(env={key: value for key, value in os.environ.items()
-                                      if key not in ("DATABASE_URL", "SEARCH_BACKEND")}, log_dir=workdir)
+        self.platform = Platform(
+            env={key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "SEARCH_BACKEND")},
+            log_dir=workdir,
+        )
         self.env = self.platform.env  # the one environment every process of the stack gets
-        self.env.update(AMQP_URI=amqp_uri, DATA_DIR=str(workdir / "data"), DATA_MIRROR=str(data_mirror),
-                        GATEWAY_HOST="127.0.0.1", GATEWAY_PORT=str(self.port), RPC_TIMEOUT=str(RPC_TIMEOUT),
-                        PYTHONUNBUFFERED="1", MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"),
-                        SMTP_PORT=str(free_port()), SMTP_RELAY=f"127.0.0.1:{free_port()}")
+        self.env.update(
+            AMQP_URI=amqp_uri,
+            DATA_DIR=str(workdir / "data"),
+            DATA_MIRROR=str(data_mirror),
+            GATEWAY_HOST="127.0.0.1",
+            GATEWAY_PORT=str(self.port),
+            RPC_TIMEOUT=str(RPC_TIMEOUT),
+            PYTHONUNBUFFERED="1",
+            MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"),
+            SMTP_PORT=str(free_port()),
+            SMTP_RELAY=f"127.0.0.1:{free_port()}",
+        )
         # Every test client comes from 127.0.0.1: the per-address limits that keep a
         # stranger from farming accounts or hammering the gateway would trip over the
         # suite itself. Tests of those limits set them on a platform of their own.
-        for name, value in (("RATE_LIMIT_PER_MINUTE", "0"), ("ACCOUNTS_PER_ADDRESS_PER_DAY", "100000"),
-                            ("REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR", "100000"),
-                            ("LOGIN_ADDRESS_FAILURES_PER_HOUR", "100000"), ("METERING_GUEST_IP_DAILY_CLAIMS", "")):
+        for name, value in (
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("ACCOUNTS_PER_ADDRESS_PER_DAY", "100000"),
+            ("REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR", "100000"),
+            ("LOGIN_ADDRESS_FAILURES_PER_HOUR", "100000"),
+            ("METERING_GUEST_IP_DAILY_CLAIMS", ""),
+        ):
             self.env.setdefault(name, value)
         self.trace_file = workdir / "spans.jsonl"
         (workdir / "data").mkdir(parents=True, exist_ok=True)
@@ -67,8 +82,13 @@ class Stack:
         if not os.environ.get("E2E_FULL_PTP"):
             self.env["NCCI_PTP_DIR"] = str(small_ptp_table(self.data_mirror, self.workdir / "ncci_ptp"))
         with open(self._log("load"), "w") as log:
-            done = subprocess.run([sys.executable, "-m", "codes.cli", "load", "--no-progress"],
-                                  env=self.env, stdout=log, stderr=subprocess.STDOUT, timeout=LOAD_TIMEOUT)
+            done = subprocess.run(
+                [sys.executable, "-m", "codes.cli", "load", "--no-progress"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=LOAD_TIMEOUT,
+            )
         if done.returncode != 0:
             pytest.fail(f"`python -m codes.cli load` failed ({done.returncode}):\n{self.log_tail('load')}")
         self.code_sets_loaded = True
@@ -112,8 +132,12 @@ class Stack:
     def start_mail(self) -> None:
         """The development relay (mail lands in DATA_DIR/outbox) and the mail ingress."""
         self.platform.start("mail-relay", "mail-ingress")
-        listening = Retrying(stop=stop_after_delay(60), wait=wait_fixed(0.2), retry=retry_if_result(lambda up: not up),
-                             retry_error_callback=lambda _: False)
+        listening = Retrying(
+            stop=stop_after_delay(60),
+            wait=wait_fixed(0.2),
+            retry=retry_if_result(lambda up: not up),
+            retry_error_callback=lambda _: False,
+        )
         for port in (self.env["SMTP_RELAY"].rsplit(":", 1)[1], self.env["SMTP_PORT"]):
             if not listening(_listening, int(port)):
                 pytest.fail(f"nothing listens on {port}:\n{self.log_tail('mail-ingress')}")
@@ -133,16 +157,19 @@ class Stack:
             self.wait_ready()
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
-        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}},
-                              timeout=30)
+        response = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
         assert response.status_code == 200, response.text
         return response.json()
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of the gateway's /metrics samples `name` with these labels (among others)."""
         text = httpx.get(f"{self.url}/metrics", timeout=5).text
-        return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-                   if sample.name == name and labels.items() <= sample.labels.items())
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
     def rpc_calls(self, target: str) -> int:
         """How many RPCs to `target` ("codes.get_codes") the gateway made, whatever their outcome."""
@@ -159,8 +186,9 @@ def _listening(port: int) -> bool:
 # The codes the e2e claims use. Loading the full 2.5 M-row PTP release would add a minute
 # to the stack's start (benchmarks measure it): the stack loads, as its practitioner PTP
 # table (NCCI_PTP_DIR), the real rows naming one of these codes. E2E_FULL_PTP=1 loads it all.
-E2E_PTP_CODES = frozenset({"11042", "97597", "20610", "96372", "36415", "36591", "93000", "93005",
-                           "99213", "99214", "90471", "G0008"})
+E2E_PTP_CODES = frozenset(
+    {"11042", "97597", "20610", "96372", "36415", "36591", "93000", "93005", "99213", "99214", "90471", "G0008"}
+)
 PTP_RELEASE = "medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 
 
@@ -169,8 +197,10 @@ def small_ptp_table(mirror: Path, folder: Path) -> Path:
     import gzip
 
     folder.mkdir(parents=True, exist_ok=True)
-    with gzip.open(mirror / "ncci_ptp" / PTP_RELEASE, "rt", newline="") as source, \
-            gzip.open(folder / PTP_RELEASE, "wt", newline="") as target:
+    with (
+        gzip.open(mirror / "ncci_ptp" / PTP_RELEASE, "rt", newline="") as source,
+        gzip.open(folder / PTP_RELEASE, "wt", newline="") as target,
+    ):
         rows, out = csv.reader(source), csv.writer(target)
         out.writerow(next(rows))
         out.writerows(row for row in rows if row[0] in E2E_PTP_CODES or row[1] in E2E_PTP_CODES)

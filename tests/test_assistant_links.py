@@ -1,5 +1,6 @@
 """The assistant's answers link each code to the web app's code page: the default link
 template must land on a page the gateway serves (a mismatch is a dead link in every answer)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlparse

@@ -3,6 +3,7 @@ rendered with kustomize, every document validates offline (core kinds with
 kubernetes-validate, the operators' kinds against the CRD schemas kept in
 deploy/k8s/schemas), a policy check (checkov) finds no root container, no missing limit and
 no writable root filesystem, and the rendered platform agrees with how it runs locally."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,7 @@ def _kustomize_command(path: Path) -> list[str]:
 
 @cache
 def rendered_text(overlay: str) -> str:
-    done = subprocess.run(_kustomize_command(K8S / "overlays" / overlay), capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(_kustomize_command(K8S / "overlays" / overlay), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"kustomize failed for {overlay}:\n{done.stderr}"
     return done.stdout
 
@@ -72,6 +72,7 @@ def crd_schema(api_version: str, kind: str) -> dict:
 
 # --- rendering and offline validation ------------------------------------------------
 
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_rendered_document_validates(overlay):
     docs = rendered(overlay)
@@ -88,7 +89,9 @@ def test_every_rendered_document_validates(overlay):
         except kubernetes_validate.ValidationError as exc:
             problems.append(f"{name}: {exc.message} at {'/'.join(map(str, exc.path))}")
         except kubernetes_validate.SchemaNotFoundError:
-            problems.append(f"{name}: no schema for {doc['apiVersion']} {doc['kind']} (add it to CRD_KINDS and schemas/)")
+            problems.append(
+                f"{name}: no schema for {doc['apiVersion']} {doc['kind']} (add it to CRD_KINDS and schemas/)"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -97,18 +100,26 @@ def test_the_crd_schemas_catch_mistakes():
     cluster = of_kind(rendered("prod"), "RabbitmqCluster")["medcode-rabbitmq"]
     schema = crd_schema("rabbitmq.com/v1beta1", "RabbitmqCluster")
     jsonschema.validate(cluster, schema)
-    for broken in ({"replicas": -1}, {"replica": 3}, {"service": {"type": "Internal"}},
-                   {"rabbitmq": {"additionalPlugins": ["not a plugin!"]}}):
+    for broken in (
+        {"replicas": -1},
+        {"replica": 3},
+        {"service": {"type": "Internal"}},
+        {"rabbitmq": {"additionalPlugins": ["not a plugin!"]}},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**cluster, "spec": {**cluster["spec"], **broken}}, schema)
     database = next(iter(of_kind(rendered("prod"), "Database").values()))
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**database, "spec": {**database["spec"], "name": "postgres"}},
-                            crd_schema("postgresql.cnpg.io/v1", "Database"))
+        jsonschema.validate(
+            {**database, "spec": {**database["spec"], "name": "postgres"}},
+            crd_schema("postgresql.cnpg.io/v1", "Database"),
+        )
     es = of_kind(rendered("prod"), "Elasticsearch")["medcode-search"]
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**es, "spec": {"version": "8.15.3", "nodeSets": []}},
-                            crd_schema("elasticsearch.k8s.elastic.co/v1", "Elasticsearch"))
+        jsonschema.validate(
+            {**es, "spec": {"version": "8.15.3", "nodeSets": []}},
+            crd_schema("elasticsearch.k8s.elastic.co/v1", "Elasticsearch"),
+        )
 
 
 def _checkov() -> str:
@@ -123,9 +134,24 @@ def test_policy_check_finds_no_root_container_missing_limit_or_writable_root(ove
     manifest = tmp_path / f"{overlay}.yaml"
     manifest.write_text(rendered_text(overlay))
     done = subprocess.run(
-        [_checkov(), "--compact", "--skip-download", "--framework", "kubernetes",
-         "--check", ",".join(POLICY_CHECKS), "--output", "json", "-f", str(manifest)],
-        capture_output=True, text=True, timeout=600, env=dict(os.environ, BC_SKIP_MAPPING="TRUE"))
+        [
+            _checkov(),
+            "--compact",
+            "--skip-download",
+            "--framework",
+            "kubernetes",
+            "--check",
+            ",".join(POLICY_CHECKS),
+            "--output",
+            "json",
+            "-f",
+            str(manifest),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, BC_SKIP_MAPPING="TRUE"),
+    )
     report = json.loads(done.stdout)
     reports = report if isinstance(report, list) else [report]
     results = [r["results"] for r in reports if "results" in r]
@@ -139,6 +165,7 @@ def test_policy_check_finds_no_root_container_missing_limit_or_writable_root(ove
 
 # --- what the rendered platform must be -----------------------------------------------
 
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_service_runs_the_launchers_target_with_its_autoscaler(overlay):
     docs = rendered(overlay)
@@ -147,8 +174,11 @@ def test_every_service_runs_the_launchers_target_with_its_autoscaler(overlay):
     for name, target in SERVICES.items():
         [container] = pod_spec(deployments[name])["containers"]
         assert container["command"] == ["python", "-m", "medcode_common.runner", target]
-        assert autoscalers[name]["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                                               "name": name}
+        assert autoscalers[name]["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
     assert pod_spec(deployments["mail-ingress"])["containers"][0]["command"] == ["python", "-m", "mail_ingress"]
     assert set(autoscalers) == set(SERVICES) | EDGE
 
@@ -160,8 +190,11 @@ def test_the_services_differ_only_in_name_command_and_memory():
         spec = json.loads(json.dumps(pod_spec(deployments[name])))
         container = spec["containers"][0]
         container.pop("command")
-        container["env"] = [e for e in container.get("env", []) if not e["name"].startswith("DATABASE_")
-                            and not e["name"].startswith("ELASTICSEARCH_")]
+        container["env"] = [
+            e
+            for e in container.get("env", [])
+            if not e["name"].startswith("DATABASE_") and not e["name"].startswith("ELASTICSEARCH_")
+        ]
         for kind in ("requests", "limits"):
             container["resources"][kind].pop("memory")
         return spec
@@ -229,9 +262,13 @@ def test_prod_connects_each_service_to_its_own_database_and_everyone_to_the_clus
         assert list(env).index("RABBITMQ_PASSWORD") < list(env).index("AMQP_URI")  # $(...) needs order
     for service in [*SERVICES, "mail_ingress"]:
         env = _env(workloads[service.replace("_", "-")])
-        assert env["DATABASE_URL"]["value"] == \
-            f"postgresql://{service}:$(DATABASE_PASSWORD)@medcode-postgres-rw:5432/{service}"
-        assert env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"medcode-db-{service.replace('_', '-')}"
+        assert (
+            env["DATABASE_URL"]["value"]
+            == f"postgresql://{service}:$(DATABASE_PASSWORD)@medcode-postgres-rw:5432/{service}"
+        )
+        assert (
+            env["DATABASE_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == f"medcode-db-{service.replace('_', '-')}"
+        )
     assert _env(workloads["load-code-sets"])["DATABASE_URL"] == _env(workloads["codes"])["DATABASE_URL"]
     assert "medcode-search-es-http" in _env(workloads["codes"])["ELASTICSEARCH_URL"]["value"]
     config = of_kind(docs, "ConfigMap")["medcode-config"]["data"]
@@ -264,8 +301,10 @@ def test_prod_network_is_default_deny_and_only_the_edge_is_reachable_from_outsid
     policies = of_kind(docs, "NetworkPolicy")
     deny = policies["default-deny"]["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
-    pods = {name: d["spec"]["template"]["metadata"]["labels"]
-            for name, d in {**of_kind(docs, "Deployment"), **of_kind(docs, "Job")}.items()}
+    pods = {
+        name: d["spec"]["template"]["metadata"]["labels"]
+        for name, d in {**of_kind(docs, "Deployment"), **of_kind(docs, "Job")}.items()
+    }
     pods["rabbitmq"] = {"app.kubernetes.io/name": "medcode-rabbitmq"}
     pods["postgres"] = {"cnpg.io/cluster": "medcode-postgres"}
     pods["elasticsearch"] = {"elasticsearch.k8s.elastic.co/cluster-name": "medcode-search"}
@@ -279,15 +318,23 @@ def test_prod_network_is_default_deny_and_only_the_edge_is_reachable_from_outsid
         return rules
 
     def reached_from_outside(pod: str) -> bool:
-        return any("ipBlock" in peer or "namespaceSelector" in peer and
-                   peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "ingress-nginx"
-                   for rule in allowed("ingress", pod) for peer in rule.get("from", []))
+        return any(
+            "ipBlock" in peer
+            or "namespaceSelector" in peer
+            and peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] == "ingress-nginx"
+            for rule in allowed("ingress", pod)
+            for peer in rule.get("from", [])
+        )
 
     def reaches(pod: str, target: str, port: int) -> bool:
-        return any(any(_selects(peer.get("podSelector", {"matchLabels": {"-": "-"}}), pods[target])
-                       for peer in rule.get("to", []))
-                   and any(p["port"] == port for p in rule.get("ports", []))
-                   for rule in allowed("egress", pod))
+        return any(
+            any(
+                _selects(peer.get("podSelector", {"matchLabels": {"-": "-"}}), pods[target])
+                for peer in rule.get("to", [])
+            )
+            and any(p["port"] == port for p in rule.get("ports", []))
+            for rule in allowed("egress", pod)
+        )
 
     assert {pod for pod in pods if reached_from_outside(pod)} == EDGE
     for pod in EDGE:

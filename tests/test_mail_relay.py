@@ -1,5 +1,6 @@
 """The one outgoing-mail path: send_mail hands a message to the relay; the development
 relay keeps it in a Maildir a person can read."""
+
 from __future__ import annotations
 
 import mailbox

@@ -4,6 +4,7 @@ liveness stays healthy, readiness says not ready, then recovers by itself.
 The shared RabbitMQ stays up (other test runs use it): the service reaches it through a
 TCP proxy of this test, and "stopping the broker" closes the proxy's port and every
 connection through it, which is what the service sees of a broker outage."""
+
 from __future__ import annotations
 
 import os
@@ -98,8 +99,14 @@ def rpc_call(amqp_uri: str, service: str, method: str, timeout: float = 30.0):
         queue = Queue(reply_to, exchange, routing_key=reply_to, exclusive=True, auto_delete=True, channel=channel)
         queue.declare()
         connection.Producer(channel).publish(
-            {"args": [], "kwargs": {}}, exchange=exchange, routing_key=f"{service}.{method}", serializer="json",
-            reply_to=reply_to, correlation_id=correlation_id, declare=[exchange])
+            {"args": [], "kwargs": {}},
+            exchange=exchange,
+            routing_key=f"{service}.{method}",
+            serializer="json",
+            reply_to=reply_to,
+            correlation_id=correlation_id,
+            declare=[exchange],
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             message = queue.get(no_ack=True, accept=["json"])
@@ -118,8 +125,12 @@ def probe(port: int, path: str) -> int | None:
 
 
 def wait_for_status(port: int, path: str, status: int, timeout: float = 60.0) -> None:
-    poll = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(0.25), retry=retry_if_result(lambda s: s != status),
-                    retry_error_callback=lambda state: state.outcome.result())
+    poll = Retrying(
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.25),
+        retry=retry_if_result(lambda s: s != status),
+        retry_error_callback=lambda state: state.outcome.result(),
+    )
     seen = poll(probe, port, path)
     if seen != status:
         pytest.fail(f"{path} answered {seen}, not {status}, within {timeout} s")
@@ -136,7 +147,10 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
         with open(tmp_path / "metering.log", "w") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "medcode_common.runner", "metering.service:MeteringService"],
-                env=env, stdout=log, stderr=subprocess.STDOUT)
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         try:
             wait_for_status(health_port, "/readyz", 200)
             body = httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=10).json()
@@ -169,9 +183,11 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
 
 def test_the_probe_command_reads_the_local_endpoint(tmp_path):
     env = dict(os.environ, HEALTH_PORT=str(free_port()))
-    done = subprocess.run([sys.executable, "-m", "medcode_common.probe", "live"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "medcode_common.probe", "live"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 1 and "no answer" in done.stderr
-    done = subprocess.run([sys.executable, "-m", "medcode_common.probe", "sideways"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "medcode_common.probe", "sideways"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 2

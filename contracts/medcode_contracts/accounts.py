@@ -12,6 +12,7 @@ Forbidden (not allowed for this caller), Conflict (email taken), NotFound (no su
 account, for an ADMIN), RateLimited (too many failed log-ins, or registrations from one
 client address; try later).
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -25,16 +26,16 @@ SERVICE = "accounts"
 
 class Rpc:
     HEALTH = "health"
-    REGISTER = "register"                # RegisterRequest -> AuthPayload
-    LOGIN = "login"                      # LoginRequest -> AuthPayload
-    LOGOUT = "logout"                    # TokenRequest -> bool (revokes the token; idempotent)
-    AUTHENTICATE = "authenticate"        # TokenRequest -> Account (per gateway request; fast)
-    GET_ACCOUNT = "get_account"          # GetAccountRequest -> Account (viewer, or ADMIN: anyone)
-    SET_PLAN = "set_plan"                # SetPlanRequest -> Account (caller must be ADMIN)
-    DELETE_ACCOUNT = "delete_account"    # DeleteAccountRequest -> bool
+    REGISTER = "register"  # RegisterRequest -> AuthPayload
+    LOGIN = "login"  # LoginRequest -> AuthPayload
+    LOGOUT = "logout"  # TokenRequest -> bool (revokes the token; idempotent)
+    AUTHENTICATE = "authenticate"  # TokenRequest -> Account (per gateway request; fast)
+    GET_ACCOUNT = "get_account"  # GetAccountRequest -> Account (viewer, or ADMIN: anyone)
+    SET_PLAN = "set_plan"  # SetPlanRequest -> Account (caller must be ADMIN)
+    DELETE_ACCOUNT = "delete_account"  # DeleteAccountRequest -> bool
     # For edge processes that know a person only by address (the mail ingress): never
     # exposed by the gateway.
-    FIND_ACCOUNT = "find_account"        # FindAccountRequest -> Account | None
+    FIND_ACCOUNT = "find_account"  # FindAccountRequest -> Account | None
 
 
 class Events:
@@ -53,7 +54,7 @@ TOKEN_CLAIMS = ("sub", "jti", "exp", "iat", "iss")
 
 
 class Plan(str, Enum):
-    GUEST = "GUEST"   # no account: only metering knows guests
+    GUEST = "GUEST"  # no account: only metering knows guests
     FREE = "FREE"
     PRO = "PRO"
 
@@ -61,7 +62,7 @@ class Plan(str, Enum):
 class Role(str, Enum):
     MEMBER = "MEMBER"
     EMPLOYER = "EMPLOYER"
-    ADMIN = "ADMIN"   # never through register: `make admin EMAIL=...`
+    ADMIN = "ADMIN"  # never through register: `make admin EMAIL=...`
 
 
 MAX_PASSWORD_LENGTH = 1024  # hashing cost grows with length: refuse absurd input early

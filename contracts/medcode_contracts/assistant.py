@@ -12,6 +12,7 @@ user id, or the guest's subject when nobody is logged in); anyone else gets NotF
 answer already given, without counting the question again (the mail ingress passes one
 per Message-ID, so a retry after a crash neither doubles nor loses an answer).
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -29,7 +30,7 @@ MAX_QUESTION_LENGTH = 4000
 
 class Rpc:
     HEALTH = "health"
-    ASK = "ask"                            # AskRequest -> Answer
+    ASK = "ask"  # AskRequest -> Answer
     GET_CONVERSATION = "get_conversation"  # GetConversationRequest -> Conversation (NotFound if not the owner's)
 
 
@@ -39,7 +40,7 @@ class Events:
 
 
 class Channel(str, Enum):
-    WEB = "web"      # GraphQL (the web app and API clients)
+    WEB = "web"  # GraphQL (the web app and API clients)
     EMAIL = "email"  # the mail ingress
 
 
@@ -61,7 +62,7 @@ class AskRequest(Model):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_LENGTH)
     conversation_id: str | None = Field(default=None, max_length=64)
     channel: Channel = Channel.WEB
-    subject: str = Field(min_length=1, max_length=100)   # whom the meter counts
+    subject: str = Field(min_length=1, max_length=100)  # whom the meter counts
     plan: Plan
     user_id: str | None = Field(default=None, max_length=100)  # None: a guest
     client_ip: str | None = Field(default=None, max_length=64)
@@ -77,15 +78,15 @@ class AskRequest(Model):
 
 
 class Citation(Model):
-    source: str               # document or file and its edition
-    locator: str              # section, row or code
+    source: str  # document or file and its edition
+    locator: str  # section, row or code
     excerpt: str | None = None
 
 
 class Answer(Model):
     id: str
     conversation_id: str
-    text: str                 # markdown
+    text: str  # markdown
     intent: Intent
     citations: list[Citation] = []
     codes: list[CodeSummary] = []
@@ -98,9 +99,9 @@ class GetConversationRequest(Model):
 
 
 class Message(Model):
-    role: str                 # "user" or "assistant"
+    role: str  # "user" or "assistant"
     text: str
-    at: str                   # ISO-8601 UTC
+    at: str  # ISO-8601 UTC
 
 
 class Conversation(Model):

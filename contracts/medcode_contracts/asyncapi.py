@@ -5,6 +5,7 @@
 The committed docs/asyncapi.json is checked against this output in the tests, so the
 published catalogue can never drift from what the services validate and emit.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,11 +40,14 @@ def document() -> dict:
             "payload": {"$ref": f"#/components/schemas/{name}"},
         }
         channel = f"{cls.SOURCE}.events/{cls.TYPE}"
-        channels.setdefault(channel, {
-            "address": cls.TYPE,
-            "description": f"Topic exchange `{cls.SOURCE}.events`, routing key `{cls.TYPE}`.",
-            "messages": {},
-        })["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+        channels.setdefault(
+            channel,
+            {
+                "address": cls.TYPE,
+                "description": f"Topic exchange `{cls.SOURCE}.events`, routing key `{cls.TYPE}`.",
+                "messages": {},
+            },
+        )["messages"][name] = {"$ref": f"#/components/messages/{name}"}
         operations[f"publish.{name}"] = {
             "action": "send",
             "channel": {"$ref": f"#/channels/{channel.replace('/', '~1')}"},
@@ -58,8 +62,8 @@ def document() -> dict:
             "title": "Medical-coding platform domain events",
             "version": "1.0.0",
             "description": "Events published by the platform's services through Nameko's event "
-                           "dispatcher (RabbitMQ topic exchange `<service>.events`, routing key = "
-                           "event type). Payloads are versioned: `schema` names `<service>.<type>/<n>`.",
+            "dispatcher (RabbitMQ topic exchange `<service>.events`, routing key = "
+            "event type). Payloads are versioned: `schema` names `<service>.<type>/<n>`.",
         },
         "defaultContentType": "application/json",
         "channels": channels,

@@ -11,6 +11,7 @@ Errors (medcode_contracts.errors): BadRequest (invalid input: the message names 
 and what is wrong), Forbidden (not allowed for this role or account), NotFound (no such
 job or saved search), Conflict (a second application to the same job).
 """
+
 from __future__ import annotations
 
 import re
@@ -27,21 +28,21 @@ SERVICE = "careers"
 
 class Rpc:
     HEALTH = "health"
-    POST_JOB = "post_job"                    # PostJobRequest -> Job
-    CLOSE_JOB = "close_job"                  # CloseJobRequest -> Job
-    GET_JOBS = "get_jobs"                    # GetJobsRequest -> list[Job | None], request order
-    SEARCH_JOBS = "search_jobs"              # SearchJobsRequest -> JobSearchResult
-    MATCH_JOB = "match_job"                  # MatchJobRequest -> MatchJobResult (subscriptions)
-    APPLY = "apply"                          # ApplyRequest -> Application
+    POST_JOB = "post_job"  # PostJobRequest -> Job
+    CLOSE_JOB = "close_job"  # CloseJobRequest -> Job
+    GET_JOBS = "get_jobs"  # GetJobsRequest -> list[Job | None], request order
+    SEARCH_JOBS = "search_jobs"  # SearchJobsRequest -> JobSearchResult
+    MATCH_JOB = "match_job"  # MatchJobRequest -> MatchJobResult (subscriptions)
+    APPLY = "apply"  # ApplyRequest -> Application
     LIST_APPLICATIONS = "list_applications"  # ListApplicationsRequest -> {job_id: [Application]}
-    MY_APPLICATIONS = "my_applications"      # UserRequest -> list[Application]
-    SAVE_SEARCH = "save_search"              # SaveSearchRequest -> SavedSearch
+    MY_APPLICATIONS = "my_applications"  # UserRequest -> list[Application]
+    SAVE_SEARCH = "save_search"  # SaveSearchRequest -> SavedSearch
     MY_SAVED_SEARCHES = "my_saved_searches"  # UserRequest -> list[SavedSearch]
-    SET_ALERTS = "set_alerts"                # SetAlertsRequest -> SavedSearch (the owner)
-    UNSUBSCRIBE = "unsubscribe"              # UnsubscribeRequest -> SavedSearch (link in a mail)
-    GET_PROFILE = "get_profile"              # UserRequest -> CareerProfile
-    SET_PROFILE = "set_profile"              # SetProfileRequest -> CareerProfile
-    POST_DEMO_JOBS = "post_demo_jobs"        # {} -> int (sample jobs posted; 0 if already there)
+    SET_ALERTS = "set_alerts"  # SetAlertsRequest -> SavedSearch (the owner)
+    UNSUBSCRIBE = "unsubscribe"  # UnsubscribeRequest -> SavedSearch (link in a mail)
+    GET_PROFILE = "get_profile"  # UserRequest -> CareerProfile
+    SET_PROFILE = "set_profile"  # SetProfileRequest -> CareerProfile
+    POST_DEMO_JOBS = "post_demo_jobs"  # {} -> int (sample jobs posted; 0 if already there)
 
 
 class Events:
@@ -53,13 +54,19 @@ class Events:
 # The coding credentials a job can require (AAPC: CPC, CCS-P is AHIMA's, ...).
 CERTIFICATIONS = ("CPC", "CCS", "CCS-P", "COC", "CIC", "CRC", "CPB", "CPMA", "CCA", "RHIT", "RHIA")
 # Spellings accepted for employmentType, by their letters only ("full time", "FULL_TIME").
-EMPLOYMENT_TYPES = {"fulltime": "Full-time", "parttime": "Part-time", "contract": "Contract",
-                    "temporary": "Temporary", "perdiem": "Per diem", "internship": "Internship"}
+EMPLOYMENT_TYPES = {
+    "fulltime": "Full-time",
+    "parttime": "Part-time",
+    "contract": "Contract",
+    "temporary": "Temporary",
+    "perdiem": "Per diem",
+    "internship": "Internship",
+}
 MAX_SALARY = 10_000_000
 MAX_PAGE_SIZE = 100
 MAX_LISTING_DAYS = 365
 MAX_FILTERS_PER_MATCH = 1000
-MAX_SAVED_SEARCHES = 50     # per account: each one can send mail, so they are bounded
+MAX_SAVED_SEARCHES = 50  # per account: each one can send mail, so they are bounded
 
 JOB_PUBLISHED = "published"
 JOB_EXPIRED = "expired"
@@ -78,8 +85,10 @@ def plain_text(value: str | None, field: str) -> str | None:
     if _CONTROL.search(value):
         raise ValueError(f"{field} must be plain text: control characters are not allowed")
     if _MARKUP.search(value):
-        raise ValueError(f"{field} must be plain text: HTML tags and entities are not allowed "
-                         "(it is shown as written, never rendered)")
+        raise ValueError(
+            f"{field} must be plain text: HTML tags and entities are not allowed "
+            "(it is shown as written, never rendered)"
+        )
     return value
 
 
@@ -105,8 +114,8 @@ def certification_names(values: list[str] | None) -> list[str] | None:
 
 
 class JobSort(str, Enum):
-    RELEVANCE = "RELEVANCE"   # best match first (newest first when there are no words)
-    DATE = "DATE"             # newest first
+    RELEVANCE = "RELEVANCE"  # best match first (newest first when there are no words)
+    DATE = "DATE"  # newest first
 
 
 class JobInput(Model):
@@ -146,8 +155,9 @@ class JobInput(Model):
     def _employment_type(cls, value: str) -> str:
         key = re.sub(r"[^a-z]", "", value.lower())
         if key not in EMPLOYMENT_TYPES:
-            raise ValueError(f"unknown employment type {value[:40]!r}; use one of "
-                             f"{', '.join(EMPLOYMENT_TYPES.values())}")
+            raise ValueError(
+                f"unknown employment type {value[:40]!r}; use one of {', '.join(EMPLOYMENT_TYPES.values())}"
+            )
         return EMPLOYMENT_TYPES[key]
 
     @field_validator("certifications", mode="after")
@@ -167,10 +177,10 @@ class Job(JobInput):
 
     id: str
     employer_id: str
-    posted_at: str              # ISO-8601 UTC
+    posted_at: str  # ISO-8601 UTC
     expires_on: date
-    status: str                 # published, expired or closed
-    sample: bool = False        # demo data (make demo-data), not a real opening
+    status: str  # published, expired or closed
+    sample: bool = False  # demo data (make demo-data), not a real opening
     description: str = Field(max_length=10_000)
 
     @field_validator("description", mode="after")
@@ -246,8 +256,8 @@ class MatchJobRequest(Model):
 
 
 class MatchJobResult(Model):
-    job: Job | None             # None when it is no longer published
-    matches: list[bool]         # one per filter, in order
+    job: Job | None  # None when it is no longer published
+    matches: list[bool]  # one per filter, in order
 
 
 class ApplyRequest(Model):
@@ -274,8 +284,8 @@ class Application(Model):
     applicant_id: str
     applicant_name: str
     applicant_email: str
-    status: str                 # submitted
-    submitted_at: str           # ISO-8601 UTC
+    status: str  # submitted
+    submitted_at: str  # ISO-8601 UTC
     cover_letter: str
     resume_text: str | None = None
 
@@ -291,7 +301,7 @@ class UserRequest(Model):
 
 class SaveSearchRequest(Model):
     user_id: str = Field(min_length=1, max_length=100)
-    email: str = Field(min_length=3, max_length=320)   # where alerts go
+    email: str = Field(min_length=3, max_length=320)  # where alerts go
     filter: JobFilter
     alerts: bool = True
 

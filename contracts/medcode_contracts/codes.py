@@ -1,4 +1,5 @@
 """Contract of the `codes` service: code sets, search and code pages."""
+
 from __future__ import annotations
 
 import re
@@ -13,8 +14,8 @@ SERVICE = "codes"
 
 class Rpc:
     HEALTH = "health"
-    SEARCH_CODES = "search_codes"   # SearchRequest -> SearchResult
-    GET_CODES = "get_codes"         # GetCodesRequest -> list[CodePage | None], in request order
+    SEARCH_CODES = "search_codes"  # SearchRequest -> SearchResult
+    GET_CODES = "get_codes"  # GetCodesRequest -> list[CodePage | None], in request order
     LIST_EDITIONS = "list_editions"  # -> list[EditionInfo]
 
 
@@ -63,7 +64,7 @@ class SearchRequest(Model):
 
 class CodeSummary(Model):
     system: CodeSystem
-    code: str                  # as printed in the code book: "K22.0", "J9035", "0DB64ZZ"
+    code: str  # as printed in the code book: "K22.0", "J9035", "0DB64ZZ"
     title: str
     billable: bool
 
@@ -100,7 +101,7 @@ class GetCodesRequest(Model):
 class Edition(Model):
     name: str
     effective_from: str  # ISO date
-    source: str          # source file name (and URL where known)
+    source: str  # source file name (and URL where known)
 
 
 class EditionInfo(Edition):

@@ -5,6 +5,7 @@ lay terms from the ICD-10-CM index, modifiers and the claim check. The RPCs belo
 served by the `codes` service (contracts.codes.SERVICE); every payload is
 `model_dump(mode="json")`, dates are ISO strings ("2026-07-01").
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -18,10 +19,10 @@ from .errors import BadRequest
 
 
 class Rpc:
-    CHECK_CLAIM = "check_claim"          # ClaimInput -> ClaimCheck
-    GET_MODIFIER = "get_modifier"        # GetModifierRequest -> Modifier | None
-    LIST_MODIFIERS = "list_modifiers"    # -> list[Modifier] (HCPCS, plus CPT when licensed)
-    GET_CODE_RULES = "get_code_rules"    # GetCodeRulesRequest -> list[CodeRules], request order
+    CHECK_CLAIM = "check_claim"  # ClaimInput -> ClaimCheck
+    GET_MODIFIER = "get_modifier"  # GetModifierRequest -> Modifier | None
+    LIST_MODIFIERS = "list_modifiers"  # -> list[Modifier] (HCPCS, plus CPT when licensed)
+    GET_CODE_RULES = "get_code_rules"  # GetCodeRulesRequest -> list[CodeRules], request order
 
 
 MAX_CLAIM_LINES = 50
@@ -30,9 +31,36 @@ MAX_PTP_PAGE = 1000
 # The modifiers CMS lists as "NCCI PTP-associated": with modifier indicator 1, one of them on
 # the column-2 line lets both codes of the pair pay.
 NCCI_ASSOCIATED_MODIFIERS: frozenset[str] = frozenset(
-    ["59", "XE", "XS", "XP", "XU", "E1", "E2", "E3", "E4", "FA", "TA",
-     "LT", "RT", "LC", "LD", "LM", "RC", "RI", "24", "25", "27", "57", "58", "78", "79", "91"]
-    + [f"F{i}" for i in range(1, 10)] + [f"T{i}" for i in range(1, 10)]
+    [
+        "59",
+        "XE",
+        "XS",
+        "XP",
+        "XU",
+        "E1",
+        "E2",
+        "E3",
+        "E4",
+        "FA",
+        "TA",
+        "LT",
+        "RT",
+        "LC",
+        "LD",
+        "LM",
+        "RC",
+        "RI",
+        "24",
+        "25",
+        "27",
+        "57",
+        "58",
+        "78",
+        "79",
+        "91",
+    ]
+    + [f"F{i}" for i in range(1, 10)]
+    + [f"T{i}" for i in range(1, 10)]
 )
 
 
@@ -52,26 +80,31 @@ class Setting(str, Enum):
         for setting, aliases in _SETTING_ALIASES.items():
             if key in aliases:
                 return setting
-        raise ValueError(
-            f"unknown setting {value!r}: use practitioner, outpatient_hospital or dme")
+        raise ValueError(f"unknown setting {value!r}: use practitioner, outpatient_hospital or dme")
 
 
 _SETTING_ALIASES = {
     Setting.PRACTITIONER: {"practitioner", "physician", "professional", "practitioner services"},
-    Setting.OUTPATIENT_HOSPITAL: {"outpatient hospital", "outpatient", "hospital", "opps",
-                                  "facility", "outpatient hospital services"},
+    Setting.OUTPATIENT_HOSPITAL: {
+        "outpatient hospital",
+        "outpatient",
+        "hospital",
+        "opps",
+        "facility",
+        "outpatient hospital services",
+    },
     Setting.DME: {"dme", "dme supplier", "dme supplier services", "supplier"},
 }
 
 
 class FindingKind(str, Enum):
-    PTP = "PTP"                      # a bundled pair (modifier indicator 0 or 1, no modifier)
-    PTP_MODIFIER = "PTP_MODIFIER"    # a bundled pair unbundled by an NCCI-associated modifier (informational)
-    MUE = "MUE"                      # units above the medically unlikely edit
-    UNKNOWN_CODE = "UNKNOWN_CODE"    # in no loaded code set or NCCI/MUE file
-    DELETED_CODE = "DELETED_CODE"    # terminated before the date of service
-    COVERAGE = "COVERAGE"            # a lab test's diagnoses do not support it under its NCD
-    CODE_EDIT = "CODE_EDIT"          # a Medicare Code Editor edit fires on the diagnoses
+    PTP = "PTP"  # a bundled pair (modifier indicator 0 or 1, no modifier)
+    PTP_MODIFIER = "PTP_MODIFIER"  # a bundled pair unbundled by an NCCI-associated modifier (informational)
+    MUE = "MUE"  # units above the medically unlikely edit
+    UNKNOWN_CODE = "UNKNOWN_CODE"  # in no loaded code set or NCCI/MUE file
+    DELETED_CODE = "DELETED_CODE"  # terminated before the date of service
+    COVERAGE = "COVERAGE"  # a lab test's diagnoses do not support it under its NCD
+    CODE_EDIT = "CODE_EDIT"  # a Medicare Code Editor edit fires on the diagnoses
 
 
 # Kinds that do not make a claim unclean.
@@ -79,6 +112,7 @@ INFORMATIONAL_KINDS = frozenset({FindingKind.PTP_MODIFIER})
 
 
 # ---- claim check ------------------------------------------------------------------------------
+
 
 class ClaimLine(Model):
     code: str = Field(min_length=1, max_length=16)
@@ -103,7 +137,7 @@ class ClaimLine(Model):
         return cleaned
 
 
-MAX_CLAIM_DIAGNOSES = 25   # the 837I carries a principal and up to 24 other diagnoses
+MAX_CLAIM_DIAGNOSES = 25  # the 837I carries a principal and up to 24 other diagnoses
 
 
 class Sex(str, Enum):
@@ -113,12 +147,12 @@ class Sex(str, Enum):
 
 
 class ClaimInput(Model):
-    date_of_service: date | None = None   # none: today
+    date_of_service: date | None = None  # none: today
     setting: Setting = Setting.PRACTITIONER
     lines: list[ClaimLine] = Field(min_length=1, max_length=MAX_CLAIM_LINES)
     # ICD-10-CM diagnoses of the claim, the first one principal (beside the contract).
     diagnoses: list[str] = Field(default_factory=list, max_length=MAX_CLAIM_DIAGNOSES)
-    patient_age: int | None = Field(default=None, ge=0, le=124)   # years, as the MCE reads it
+    patient_age: int | None = Field(default=None, ge=0, le=124)  # years, as the MCE reads it
     patient_sex: Sex | None = None
 
     @field_validator("setting", mode="before")
@@ -172,30 +206,31 @@ def parse_claim(payload: dict | ClaimInput) -> ClaimInput:
 
 class ClaimFinding(Model):
     kind: FindingKind
-    codes: list[str]                      # as printed; for PTP: [column 1, column 2]
-    lines: list[int] = []                 # 1-based claim line numbers involved
+    codes: list[str]  # as printed; for PTP: [column 1, column 2]
+    lines: list[int] = []  # 1-based claim line numbers involved
     message: str
     modifier_allowed: bool | None = None  # PTP only: can an NCCI-associated modifier unbundle it
-    source: str                           # file and edition that decided it
+    source: str  # file and edition that decided it
 
 
 class ClaimCheck(Model):
-    clean: bool                           # no finding other than informational ones
+    clean: bool  # no finding other than informational ones
     findings: list[ClaimFinding]
     date_of_service: date
     setting: Setting
-    editions: list[str] = []              # the rule editions the check used
+    editions: list[str] = []  # the rule editions the check used
 
 
 # ---- code page sections -----------------------------------------------------------------------
 
+
 class PtpEdit(Model):
     column1: str
     column2: str
-    modifier_indicator: int               # 0 never separable, 1 separable with a modifier, 9 n/a
-    effective_from: date | None = None    # None: the release's layout carries no effective date
+    modifier_indicator: int  # 0 never separable, 1 separable with a modifier, 9 n/a
+    effective_from: date | None = None  # None: the release's layout carries no effective date
     edition_effective_from: date | None = None  # the release's effective date (from its name), if known
-    deleted_on: date | None = None        # last day the edit was in force; None = active
+    deleted_on: date | None = None  # last day the edit was in force; None = active
     rationale: str | None = None
     setting: Setting
     source: str
@@ -204,19 +239,19 @@ class PtpEdit(Model):
 class Mue(Model):
     setting: Setting
     max_units: int
-    adjudication_indicator: str           # as CMS prints it: "2 Date of Service Edit: Policy"
+    adjudication_indicator: str  # as CMS prints it: "2 Date of Service Edit: Policy"
     rationale: str | None = None
     source: str
 
 
 class CrosswalkTarget(Model):
-    system: str                           # "ICD9CM" or a CodeSystem value
-    code: str                             # as printed ("410.90", "I21.9")
-    title: str | None = None              # when a loaded code set knows it
+    system: str  # "ICD9CM" or a CodeSystem value
+    code: str  # as printed ("410.90", "I21.9")
+    title: str | None = None  # when a loaded code set knows it
 
 
 class Crosswalk(Model):
-    kind: str                             # GEM_I10_TO_I9 (forward) or GEM_I9_TO_I10 (backward)
+    kind: str  # GEM_I10_TO_I9 (forward) or GEM_I9_TO_I10 (backward)
     target: CrosswalkTarget
     approximate: bool
     no_map: bool = False
@@ -228,10 +263,10 @@ class Crosswalk(Model):
 
 class Modifier(Model):
     code: str
-    title: str                            # short descriptor
-    description: str | None = None        # long descriptor
+    title: str  # short descriptor
+    description: str | None = None  # long descriptor
     system: CodeSystem = CodeSystem.HCPCS  # HCPCS Level II, or CPT (licensed file only)
-    ncci_associated: bool = False         # can unbundle an NCCI PTP edit with indicator 1
+    ncci_associated: bool = False  # can unbundle an NCCI PTP edit with indicator 1
     terminated_on: date | None = None
     source: str
 
@@ -241,7 +276,7 @@ class GetModifierRequest(Model):
 
 
 class RuleEdition(Model):
-    kind: str                             # PTP, MUE, GEM, INDEX, MODIFIERS, CPT, HCPCS
+    kind: str  # PTP, MUE, GEM, INDEX, MODIFIERS, CPT, HCPCS
     setting: str | None = None
     name: str
     source: str
@@ -252,45 +287,46 @@ class RuleEdition(Model):
 
 # ---- Medicare coverage (lab NCDs, MCD index) and Medicare Code Editor -----------------------
 
+
 class NcdResolution(str, Enum):
     """The lab NCD spreadsheet's resolution codes."""
 
-    COVERED = "COVERED"                          # 1: the diagnosis supports the test
-    DENIED = "DENIED"                            # 2: never covered with this diagnosis
-    NOT_SUPPORTED = "NOT_SUPPORTED"              # 3: does not support medical necessity
+    COVERED = "COVERED"  # 1: the diagnosis supports the test
+    DENIED = "DENIED"  # 2: never covered with this diagnosis
+    NOT_SUPPORTED = "NOT_SUPPORTED"  # 3: does not support medical necessity
 
 
 class NcdDiagnosis(Model):
-    code: str                             # ICD-10-CM as printed ("N39.0")
-    title: str | None = None              # from the loaded ICD-10-CM edition
+    code: str  # ICD-10-CM as printed ("N39.0")
+    title: str | None = None  # from the loaded ICD-10-CM edition
     resolution: NcdResolution
     effective_from: date | None = None
-    term_date: date | None = None         # last day the row applies; None = in force
-    changed: bool = False                 # marked "*" (changed in this release)
+    term_date: date | None = None  # last day the row applies; None = in force
+    changed: bool = False  # marked "*" (changed in this release)
 
 
 class LabNcd(Model):
-    number: str                           # "190.12"
-    title: str                            # "Urine Culture, Bacterial"
-    procedure_codes: list[str] = []       # CPT/HCPCS numbers the NCD governs
-    other_diagnoses: NcdResolution | None = None   # what every unlisted diagnosis means ("@@@@@@@")
-    resolution: NcdResolution | None = None        # on a diagnosis page: what this code is under the NCD
-    counts: dict[str, int] = {}           # resolution -> number of listed diagnoses in force
-    diagnoses: list[NcdDiagnosis] = []    # a first slice, covered ones first (procedure pages)
+    number: str  # "190.12"
+    title: str  # "Urine Culture, Bacterial"
+    procedure_codes: list[str] = []  # CPT/HCPCS numbers the NCD governs
+    other_diagnoses: NcdResolution | None = None  # what every unlisted diagnosis means ("@@@@@@@")
+    resolution: NcdResolution | None = None  # on a diagnosis page: what this code is under the NCD
+    counts: dict[str, int] = {}  # resolution -> number of listed diagnoses in force
+    diagnoses: list[NcdDiagnosis] = []  # a first slice, covered ones first (procedure pages)
     source: str
 
 
 class CoverageDocument(Model):
     """An LCD or billing article of the Medicare Coverage Database index."""
 
-    document_id: str                      # "L36668", "A52399"
-    document_type: str                    # LCD or Article
+    document_id: str  # "L36668", "A52399"
+    document_type: str  # LCD or Article
     title: str
     contractor: str
     effective_date: date | None = None
     version: str | None = None
     url: str | None = None
-    matched: list[str] = []               # the words of the code's subject that matched the title
+    matched: list[str] = []  # the words of the code's subject that matched the title
     source: str
 
 
@@ -303,22 +339,22 @@ class Coverage(Model):
 class CodeEdit(Model):
     """A Medicare Code Editor edit that applies to a code."""
 
-    edit: str                             # AGE_CONFLICT, MANIFESTATION_PDX, UNACCEPTABLE_PDX, ...
-    number: str                           # the MCE's edit number: "4", "6", "9", "11D"
-    title: str                            # the MCE's edit name
-    message: str                          # what it means for this code, in the MCE's words
-    age_range: tuple[int, int] | None = None   # age conflict lists: the ages the code fits
+    edit: str  # AGE_CONFLICT, MANIFESTATION_PDX, UNACCEPTABLE_PDX, ...
+    number: str  # the MCE's edit number: "4", "6", "9", "11D"
+    title: str  # the MCE's edit name
+    message: str  # what it means for this code, in the MCE's words
+    age_range: tuple[int, int] | None = None  # age conflict lists: the ages the code fits
     source: str
 
 
 class CodeRules(Model):
     system: CodeSystem
     code: str
-    known: bool                           # appears in a loaded code set or rule file
-    descriptor: str | None = None         # only for CPT codes from a licensed file
-    descriptor_note: str | None = None    # why there is no descriptor (CPT licence)
-    ptp_edits: list[PtpEdit] = []         # current edition, both directions
-    ptp_total: int = 0                    # edits before the `ptp_first` cut
+    known: bool  # appears in a loaded code set or rule file
+    descriptor: str | None = None  # only for CPT codes from a licensed file
+    descriptor_note: str | None = None  # why there is no descriptor (CPT licence)
+    ptp_edits: list[PtpEdit] = []  # current edition, both directions
+    ptp_total: int = 0  # edits before the `ptp_first` cut
     mue: list[Mue] = []
     crosswalks: list[Crosswalk] = []
     lay_terms: list[str] = []
@@ -329,8 +365,7 @@ class CodeRules(Model):
 class GetCodeRulesRequest(Model):
     refs: list[CodeRef] = Field(max_length=200)
     ptp_first: int = Field(default=50, ge=0, le=MAX_PTP_PAGE)
-    include_deleted_ptp: bool = False     # deleted edits too (for history)
+    include_deleted_ptp: bool = False  # deleted edits too (for history)
 
 
-CPT_LICENCE_NOTE = ("The CPT descriptor needs an AMA CPT licence; load a licensed CPT file "
-                    "(CPT_FILE) to show it.")
+CPT_LICENCE_NOTE = "The CPT descriptor needs an AMA CPT licence; load a licensed CPT file (CPT_FILE) to show it."

@@ -1,4 +1,5 @@
 """Pieces every service's contract uses."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict

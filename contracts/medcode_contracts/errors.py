@@ -4,6 +4,7 @@ Nameko serialises a raised exception as `exc_path` (`module.Class`) plus `exc_ar
 sides import the classes below, so the gateway can turn a remote error back into the
 same class and map its `code` onto GraphQL's `extensions.code`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -60,8 +61,9 @@ class NotImplementedYet(PlatformError):
     code = "NOT_IMPLEMENTED"
 
 
-def first_error(exc: ValidationError, whole: str, prefix: tuple[str, ...] = (),
-                field_name: Callable[[str], str] = str) -> str:
+def first_error(
+    exc: ValidationError, whole: str, prefix: tuple[str, ...] = (), field_name: Callable[[str], str] = str
+) -> str:
     """`field.path: message` for the first error of a validation (`whole` names the object
     itself), never echoing the value: it may be a password or personal data. `prefix`: the
     path of the validated object in a larger input; `field_name`: how the client spells a field."""
@@ -73,6 +75,15 @@ def first_error(exc: ValidationError, whole: str, prefix: tuple[str, ...] = (),
 # exc_path -> class, for clients that receive nameko's serialised errors.
 REGISTRY: dict[str, type[PlatformError]] = {
     f"{cls.__module__}.{cls.__name__}": cls
-    for cls in (PlatformError, BadRequest, NotFound, Unauthenticated, Forbidden,
-                Conflict, RateLimited, Unavailable, NotImplementedYet)
+    for cls in (
+        PlatformError,
+        BadRequest,
+        NotFound,
+        Unauthenticated,
+        Forbidden,
+        Conflict,
+        RateLimited,
+        Unavailable,
+        NotImplementedYet,
+    )
 }

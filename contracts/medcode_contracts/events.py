@@ -5,6 +5,7 @@ type. The payload always carries `event_id`, `schema`, `occurred_at` and the tra
 (`traceparent`, W3C format, or null). A change that removes or retypes a field is a new
 class with `/2` beside the old one, never an edit of a published schema.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -163,8 +164,18 @@ class JobExpired(Event):
 
 
 CATALOGUE: tuple[type[Event], ...] = (
-    EditionLoaded, UserRegistered, PlanChanged, UserDeleted, ViewRecorded, QuotaExhausted,
-    QuestionReceived, AnswerReady, JobPosted, ApplicationSubmitted, JobExpired, SessionRevoked,
+    EditionLoaded,
+    UserRegistered,
+    PlanChanged,
+    UserDeleted,
+    ViewRecorded,
+    QuotaExhausted,
+    QuestionReceived,
+    AnswerReady,
+    JobPosted,
+    ApplicationSubmitted,
+    JobExpired,
+    SessionRevoked,
 )
 BY_SCHEMA: dict[str, type[Event]] = {cls.schema_id(): cls for cls in CATALOGUE}
 

@@ -1,6 +1,7 @@
 """The public GraphQL contract (schema.graphql beside this module): the repository's copy
 of the shared contract, served by the gateway at /schema.graphql. The gateway's schema must
 contain every type, field and argument of it (gateway/tests/test_gateway_schema_contract.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -12,6 +12,7 @@ A view is one distinct resource (e.g. "ICD10CM:K22.0") per subject per period; o
 again in the period is free. Granting is atomic per subject. Limits and remaining are
 null when unlimited.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -36,15 +37,15 @@ def code_page_resource(system: CodeSystem | str, code: str) -> str:
 
 class Rpc:
     HEALTH = "health"
-    CHECK_VIEWS = "check_views"          # CheckViewsRequest -> list[ViewDecision], request order
-    GET_METER = "get_meter"              # MeterRequest -> Meter (counts nothing)
+    CHECK_VIEWS = "check_views"  # CheckViewsRequest -> list[ViewDecision], request order
+    GET_METER = "get_meter"  # MeterRequest -> Meter (counts nothing)
     CHECK_QUESTIONS = "check_questions"  # MeterRequest -> QuestionDecision (counts one when granted)
     # Right after `accounts.register` with a guest id, so the new account's meter is right at
     # once; the `user_registered` handler does the same later (idempotent).
-    CARRY_OVER = "carry_over"            # CarryOverRequest -> Meter (of the user)
+    CARRY_OVER = "carry_over"  # CarryOverRequest -> Meter (of the user)
     # One claim check (of up to coding_rules.MAX_CLAIM_LINES lines) per call, per UTC day;
     # guests also per client IP per day.
-    CHECK_CLAIM = "check_claim"          # MeterRequest -> ClaimDecision (counts one when granted)
+    CHECK_CLAIM = "check_claim"  # MeterRequest -> ClaimDecision (counts one when granted)
 
 
 class Events:
@@ -64,7 +65,7 @@ class ViewDecision(Model):
     granted: bool
     remaining: int | None = None  # after this decision; None = unlimited
     limit: int | None = None
-    reason: str | None = None     # why not, and what to do; None when granted
+    reason: str | None = None  # why not, and what to do; None when granted
 
 
 class MeterRequest(Model):
@@ -90,7 +91,7 @@ class QuestionDecision(Model):
 class ClaimDecision(Model):
     granted: bool
     remaining: int | None = None  # checks left today; None = unlimited
-    limit: int | None = None      # checks a day
+    limit: int | None = None  # checks a day
     reason: str | None = None
 
 

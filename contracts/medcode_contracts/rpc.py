@@ -7,6 +7,7 @@ at a call site.
 request order (get_codes, get_code_rules, check_views): a reply of another length is
 the service's bug, never the caller's.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -27,8 +28,8 @@ class RpcMethod(Generic[RequestT, ReplyT]):
     service: str
     name: str
     request: type[RequestT]
-    reply: TypeForm[ReplyT]     # a type pydantic validates: a Model, list[Model], Model | None, bool
-    batch: str | None = None    # the request's list field the reply answers item by item
+    reply: TypeForm[ReplyT]  # a type pydantic validates: a Model, list[Model], Model | None, bool
+    batch: str | None = None  # the request's list field the reply answers item by item
     # How a caller's dict becomes the request, BadRequest naming the bad field; None: the
     # plain check every service does (medcode_common.rpc.parse_request).
     parse: Callable[[dict[str, Any]], RequestT] | None = None
@@ -61,25 +62,42 @@ class RpcMethod(Generic[RequestT, ReplyT]):
 
 class Codes:
     SEARCH_CODES = RpcMethod(codes.SERVICE, codes.Rpc.SEARCH_CODES, codes.SearchRequest, codes.SearchResult)
-    GET_CODES = RpcMethod(codes.SERVICE, codes.Rpc.GET_CODES, codes.GetCodesRequest,
-                          list[codes.CodePage | None], batch="refs")
-    GET_CODE_RULES = RpcMethod(codes.SERVICE, coding_rules.Rpc.GET_CODE_RULES, coding_rules.GetCodeRulesRequest,
-                               list[coding_rules.CodeRules], batch="refs")
-    CHECK_CLAIM = RpcMethod(codes.SERVICE, coding_rules.Rpc.CHECK_CLAIM, coding_rules.ClaimInput,
-                            coding_rules.ClaimCheck, parse=coding_rules.parse_claim)
-    GET_MODIFIER = RpcMethod(codes.SERVICE, coding_rules.Rpc.GET_MODIFIER, coding_rules.GetModifierRequest,
-                             coding_rules.Modifier | None)
+    GET_CODES = RpcMethod(
+        codes.SERVICE, codes.Rpc.GET_CODES, codes.GetCodesRequest, list[codes.CodePage | None], batch="refs"
+    )
+    GET_CODE_RULES = RpcMethod(
+        codes.SERVICE,
+        coding_rules.Rpc.GET_CODE_RULES,
+        coding_rules.GetCodeRulesRequest,
+        list[coding_rules.CodeRules],
+        batch="refs",
+    )
+    CHECK_CLAIM = RpcMethod(
+        codes.SERVICE,
+        coding_rules.Rpc.CHECK_CLAIM,
+        coding_rules.ClaimInput,
+        coding_rules.ClaimCheck,
+        parse=coding_rules.parse_claim,
+    )
+    GET_MODIFIER = RpcMethod(
+        codes.SERVICE, coding_rules.Rpc.GET_MODIFIER, coding_rules.GetModifierRequest, coding_rules.Modifier | None
+    )
 
 
 class Metering:
-    CHECK_VIEWS = RpcMethod(metering.SERVICE, metering.Rpc.CHECK_VIEWS, metering.CheckViewsRequest,
-                            list[metering.ViewDecision], batch="resources")
+    CHECK_VIEWS = RpcMethod(
+        metering.SERVICE,
+        metering.Rpc.CHECK_VIEWS,
+        metering.CheckViewsRequest,
+        list[metering.ViewDecision],
+        batch="resources",
+    )
     GET_METER = RpcMethod(metering.SERVICE, metering.Rpc.GET_METER, metering.MeterRequest, metering.Meter)
-    CHECK_QUESTIONS = RpcMethod(metering.SERVICE, metering.Rpc.CHECK_QUESTIONS, metering.MeterRequest,
-                                metering.QuestionDecision)
+    CHECK_QUESTIONS = RpcMethod(
+        metering.SERVICE, metering.Rpc.CHECK_QUESTIONS, metering.MeterRequest, metering.QuestionDecision
+    )
     CARRY_OVER = RpcMethod(metering.SERVICE, metering.Rpc.CARRY_OVER, metering.CarryOverRequest, metering.Meter)
-    CHECK_CLAIM = RpcMethod(metering.SERVICE, metering.Rpc.CHECK_CLAIM, metering.MeterRequest,
-                            metering.ClaimDecision)
+    CHECK_CLAIM = RpcMethod(metering.SERVICE, metering.Rpc.CHECK_CLAIM, metering.MeterRequest, metering.ClaimDecision)
 
 
 class Accounts:
@@ -87,39 +105,46 @@ class Accounts:
     LOGIN = RpcMethod(accounts.SERVICE, accounts.Rpc.LOGIN, accounts.LoginRequest, accounts.AuthPayload)
     LOGOUT = RpcMethod(accounts.SERVICE, accounts.Rpc.LOGOUT, accounts.TokenRequest, bool)
     AUTHENTICATE = RpcMethod(accounts.SERVICE, accounts.Rpc.AUTHENTICATE, accounts.TokenRequest, accounts.Account)
-    GET_ACCOUNT = RpcMethod(accounts.SERVICE, accounts.Rpc.GET_ACCOUNT, accounts.GetAccountRequest,
-                            accounts.Account)
+    GET_ACCOUNT = RpcMethod(accounts.SERVICE, accounts.Rpc.GET_ACCOUNT, accounts.GetAccountRequest, accounts.Account)
     SET_PLAN = RpcMethod(accounts.SERVICE, accounts.Rpc.SET_PLAN, accounts.SetPlanRequest, accounts.Account)
     DELETE_ACCOUNT = RpcMethod(accounts.SERVICE, accounts.Rpc.DELETE_ACCOUNT, accounts.DeleteAccountRequest, bool)
-    FIND_ACCOUNT = RpcMethod(accounts.SERVICE, accounts.Rpc.FIND_ACCOUNT, accounts.FindAccountRequest,
-                             accounts.Account | None)
+    FIND_ACCOUNT = RpcMethod(
+        accounts.SERVICE, accounts.Rpc.FIND_ACCOUNT, accounts.FindAccountRequest, accounts.Account | None
+    )
 
 
 class Assistant:
     ASK = RpcMethod(assistant.SERVICE, assistant.Rpc.ASK, assistant.AskRequest, assistant.Answer)
-    GET_CONVERSATION = RpcMethod(assistant.SERVICE, assistant.Rpc.GET_CONVERSATION,
-                                 assistant.GetConversationRequest, assistant.Conversation)
+    GET_CONVERSATION = RpcMethod(
+        assistant.SERVICE, assistant.Rpc.GET_CONVERSATION, assistant.GetConversationRequest, assistant.Conversation
+    )
 
 
 class Careers:
     POST_JOB = RpcMethod(careers.SERVICE, careers.Rpc.POST_JOB, careers.PostJobRequest, careers.Job)
     CLOSE_JOB = RpcMethod(careers.SERVICE, careers.Rpc.CLOSE_JOB, careers.CloseJobRequest, careers.Job)
-    GET_JOBS = RpcMethod(careers.SERVICE, careers.Rpc.GET_JOBS, careers.GetJobsRequest, list[careers.Job | None],
-                         batch="ids")
-    SEARCH_JOBS = RpcMethod(careers.SERVICE, careers.Rpc.SEARCH_JOBS, careers.SearchJobsRequest,
-                            careers.JobSearchResult)
+    GET_JOBS = RpcMethod(
+        careers.SERVICE, careers.Rpc.GET_JOBS, careers.GetJobsRequest, list[careers.Job | None], batch="ids"
+    )
+    SEARCH_JOBS = RpcMethod(
+        careers.SERVICE, careers.Rpc.SEARCH_JOBS, careers.SearchJobsRequest, careers.JobSearchResult
+    )
     MATCH_JOB = RpcMethod(careers.SERVICE, careers.Rpc.MATCH_JOB, careers.MatchJobRequest, careers.MatchJobResult)
     APPLY = RpcMethod(careers.SERVICE, careers.Rpc.APPLY, careers.ApplyRequest, careers.Application)
-    LIST_APPLICATIONS = RpcMethod(careers.SERVICE, careers.Rpc.LIST_APPLICATIONS, careers.ListApplicationsRequest,
-                                  dict[str, list[careers.Application]])
-    MY_APPLICATIONS = RpcMethod(careers.SERVICE, careers.Rpc.MY_APPLICATIONS, careers.UserRequest,
-                                list[careers.Application])
+    LIST_APPLICATIONS = RpcMethod(
+        careers.SERVICE,
+        careers.Rpc.LIST_APPLICATIONS,
+        careers.ListApplicationsRequest,
+        dict[str, list[careers.Application]],
+    )
+    MY_APPLICATIONS = RpcMethod(
+        careers.SERVICE, careers.Rpc.MY_APPLICATIONS, careers.UserRequest, list[careers.Application]
+    )
     SAVE_SEARCH = RpcMethod(careers.SERVICE, careers.Rpc.SAVE_SEARCH, careers.SaveSearchRequest, careers.SavedSearch)
-    MY_SAVED_SEARCHES = RpcMethod(careers.SERVICE, careers.Rpc.MY_SAVED_SEARCHES, careers.UserRequest,
-                                  list[careers.SavedSearch])
+    MY_SAVED_SEARCHES = RpcMethod(
+        careers.SERVICE, careers.Rpc.MY_SAVED_SEARCHES, careers.UserRequest, list[careers.SavedSearch]
+    )
     SET_ALERTS = RpcMethod(careers.SERVICE, careers.Rpc.SET_ALERTS, careers.SetAlertsRequest, careers.SavedSearch)
-    UNSUBSCRIBE = RpcMethod(careers.SERVICE, careers.Rpc.UNSUBSCRIBE, careers.UnsubscribeRequest,
-                            careers.SavedSearch)
+    UNSUBSCRIBE = RpcMethod(careers.SERVICE, careers.Rpc.UNSUBSCRIBE, careers.UnsubscribeRequest, careers.SavedSearch)
     GET_PROFILE = RpcMethod(careers.SERVICE, careers.Rpc.GET_PROFILE, careers.UserRequest, careers.CareerProfile)
-    SET_PROFILE = RpcMethod(careers.SERVICE, careers.Rpc.SET_PROFILE, careers.SetProfileRequest,
-                            careers.CareerProfile)
+    SET_PROFILE = RpcMethod(careers.SERVICE, careers.Rpc.SET_PROFILE, careers.SetProfileRequest, careers.CareerProfile)

@@ -1,16 +1,28 @@
 """The code's canonical form: what the codes service prints and metering counts, computed
 from any spelling by both sides alike."""
+
 import pytest
+
 from medcode_contracts.codes import CodeSystem, canonical_code, code_key
 from medcode_contracts.metering import code_page_resource
 
 
-@pytest.mark.parametrize("system, typed, printed", [
-    ("ICD10CM", "K22.0", "K22.0"), ("ICD10CM", "k220", "K22.0"), ("ICD10CM", " K22.0 ", "K22.0"),
-    ("ICD10CM", "s72001a", "S72.001A"), ("ICD10CM", "K22", "K22"), ("ICD10CM", "K2-2.0", "K22.0"),
-    (CodeSystem.ICD10PCS, "0db64zz", "0DB64ZZ"), ("HCPCS", "j9035", "J9035"), ("CPT", "0001U", "0001U"),
-    ("MODIFIER", "lt", "LT"), ("HCPCS", "J90.35", "J9035"),
-])
+@pytest.mark.parametrize(
+    "system, typed, printed",
+    [
+        ("ICD10CM", "K22.0", "K22.0"),
+        ("ICD10CM", "k220", "K22.0"),
+        ("ICD10CM", " K22.0 ", "K22.0"),
+        ("ICD10CM", "s72001a", "S72.001A"),
+        ("ICD10CM", "K22", "K22"),
+        ("ICD10CM", "K2-2.0", "K22.0"),
+        (CodeSystem.ICD10PCS, "0db64zz", "0DB64ZZ"),
+        ("HCPCS", "j9035", "J9035"),
+        ("CPT", "0001U", "0001U"),
+        ("MODIFIER", "lt", "LT"),
+        ("HCPCS", "J90.35", "J9035"),
+    ],
+)
 def test_any_spelling_gives_the_printed_code(system, typed, printed):
     assert canonical_code(system, typed) == printed
     assert code_key(typed) == printed.replace(".", "")

@@ -1,4 +1,5 @@
 """The event contract: schemas, the published catalogue, and the events.md table."""
+
 import json
 import re
 from pathlib import Path

@@ -1,4 +1,5 @@
 """`python -m gateway`: serve the gateway on GATEWAY_HOST:GATEWAY_PORT with uvicorn."""
+
 from __future__ import annotations
 
 import logging
@@ -17,9 +18,15 @@ def main() -> int:
     # X-Forwarded-For (trusting 127.0.0.1) before the gateway looks; only
     # GATEWAY_TRUSTED_PROXIES may decide whom to believe (gateway.auth.client_ip).
     # ws_max_size: a websocket message is bounded like a request body.
-    uvicorn.run(create_app(settings, auth_settings=settings, limit_settings=settings),
-                host=settings.GATEWAY_HOST, port=settings.GATEWAY_PORT, lifespan="on", access_log=False,
-                proxy_headers=False, ws_max_size=settings.GATEWAY_MAX_BODY_BYTES)
+    uvicorn.run(
+        create_app(settings, auth_settings=settings, limit_settings=settings),
+        host=settings.GATEWAY_HOST,
+        port=settings.GATEWAY_PORT,
+        lifespan="on",
+        access_log=False,
+        proxy_headers=False,
+        ws_max_size=settings.GATEWAY_MAX_BODY_BYTES,
+    )
     return 0
 
 

@@ -6,6 +6,7 @@ RPC), /metrics (Prometheus: latency per GraphQL operation and per RPC, gateway.m
 and the web app's pages and
 /static files (gateway.web).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -44,9 +45,16 @@ log = logging.getLogger("gateway")
 
 
 class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
-    def __init__(self, schema, rpc: RpcClient, gateway_auth: GatewayAuth | None = None,
-                 search_cache: SearchCache | None = None, sessions: SessionCache | None = None,
-                 known_pages: KnownPages | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        schema,
+        rpc: RpcClient,
+        gateway_auth: GatewayAuth | None = None,
+        search_cache: SearchCache | None = None,
+        sessions: SessionCache | None = None,
+        known_pages: KnownPages | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(schema, **kwargs)
         self.rpc = rpc
         self.gateway_auth = gateway_auth or GatewayAuth(gateway_settings.load_auth())
@@ -56,9 +64,16 @@ class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
 
     async def get_context(self, request, response) -> Context:
         # Reading the credentials costs no RPC; it also hands a new client its guest cookie.
-        return Context(rpc=self.rpc, request=request, response=response,
-                       auth=self.gateway_auth.for_request(request, response), gateway_auth=self.gateway_auth,
-                       search_cache=self.search_cache, sessions=self.sessions, known_pages=self.known_pages)
+        return Context(
+            rpc=self.rpc,
+            request=request,
+            response=response,
+            auth=self.gateway_auth.for_request(request, response),
+            gateway_auth=self.gateway_auth,
+            search_cache=self.search_cache,
+            sessions=self.sessions,
+            known_pages=self.known_pages,
+        )
 
     async def parse_http_body(self, request):
         data = await super().parse_http_body(request)
@@ -89,25 +104,40 @@ async def check_services(rpc: RpcClient, timeout: float, details: bool = True) -
     return dict(zip(ALL_SERVICES, results))
 
 
-def create_app(settings: gateway_settings.Settings | None = None, *,
-               auth_settings: gateway_settings.AuthSettings | None = None,
-               limit_settings: limits.LimitSettings | None = None,
-               ready_timeout: float = gateway_settings.READY_TIMEOUT) -> Starlette:
+def create_app(
+    settings: gateway_settings.Settings | None = None,
+    *,
+    auth_settings: gateway_settings.AuthSettings | None = None,
+    limit_settings: limits.LimitSettings | None = None,
+    ready_timeout: float = gateway_settings.READY_TIMEOUT,
+) -> Starlette:
     settings = settings or gateway_settings.load()
     gateway_auth = GatewayAuth(auth_settings or gateway_settings.load_auth())
     limit_settings = limit_settings or limits.load_limits()
     search_cache = SearchCache(settings.GATEWAY_SEARCH_CACHE_SIZE, settings.GATEWAY_SEARCH_CACHE_TTL)
     metrics = GatewayMetrics(search_cache)
-    rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT,
-                    connect_timeout=gateway_settings.CONNECT_TIMEOUT, latency=metrics.rpc_seconds)
+    rpc = RpcClient(
+        settings.AMQP_URI,
+        timeout=settings.RPC_TIMEOUT,
+        connect_timeout=gateway_settings.CONNECT_TIMEOUT,
+        latency=metrics.rpc_seconds,
+    )
     auth = gateway_auth.settings
-    sessions = SessionCache(auth.TOKEN_SECRET, max_age=auth.GATEWAY_SESSION_CACHE_SECONDS,
-                            max_size=auth.GATEWAY_SESSION_CACHE_SIZE)
+    sessions = SessionCache(
+        auth.TOKEN_SECRET, max_age=auth.GATEWAY_SESSION_CACHE_SECONDS, max_size=auth.GATEWAY_SESSION_CACHE_SIZE
+    )
     known_pages = KnownPages()
-    graphql = GraphQLApp(build_schema(introspection=limit_settings.introspection), rpc, gateway_auth, search_cache,
-                         sessions=sessions, known_pages=known_pages,
-                         graphql_ide="graphiql" if limit_settings.graphiql else None, allow_queries_via_get=True,
-                         allowed_origins=limit_settings.allowed_origins)
+    graphql = GraphQLApp(
+        build_schema(introspection=limit_settings.introspection),
+        rpc,
+        gateway_auth,
+        search_cache,
+        sessions=sessions,
+        known_pages=known_pages,
+        graphql_ide="graphiql" if limit_settings.graphiql else None,
+        allow_queries_via_get=True,
+        allowed_origins=limit_settings.allowed_origins,
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
@@ -116,11 +146,13 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
         log.info("gateway connected to the broker; reply queue %s", rpc.reply_queue_name)
         # A new edition changes search results: forget the cached ones.
         assert rpc.connection is not None  # start() connected it
-        await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
-                               search_cache.clear)
+        await events.subscribe(
+            rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED, search_cache.clear
+        )
         # A code may be gone from the new edition: meter it after its page again until seen.
-        await events.subscribe(rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED,
-                               known_pages.clear)
+        await events.subscribe(
+            rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED, known_pages.clear
+        )
         # Sessions are kept only while the events that end them can arrive (gateway.sessions).
         for source, event_type, handler in SESSION_EVENTS:
             await events.subscribe(rpc.connection, source, event_type, getattr(sessions, handler))
@@ -138,8 +170,10 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
     async def readyz(request: Request) -> JSONResponse:
         services = await check_services(rpc, min(ready_timeout, settings.RPC_TIMEOUT), limit_settings.error_details)
         not_ready = sorted(name for name, status in services.items() if status != "ok")
-        return JSONResponse({"ready": not not_ready, "not_ready": not_ready, "services": services},
-                            status_code=503 if not_ready else 200)
+        return JSONResponse(
+            {"ready": not not_ready, "not_ready": not_ready, "services": services},
+            status_code=503 if not_ready else 200,
+        )
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
@@ -155,11 +189,17 @@ def create_app(settings: gateway_settings.Settings | None = None, *,
             Route("/careers/unsubscribe", unsubscribe_endpoint(rpc, settings.RPC_TIMEOUT), methods=["GET", "POST"]),
         ],
         lifespan=lifespan,
-        middleware=[tracing_middleware(), Middleware(web.SecurityHeaders),
-                    # The rate first (it reads nothing), then the size: no body past the limit is read.
-                    Middleware(limits.RateLimit, per_minute=limit_settings.RATE_LIMIT_PER_MINUTE,
-                               client_address=gateway_auth.client_address),
-                    Middleware(limits.BodySizeLimit, max_bytes=limit_settings.GATEWAY_MAX_BODY_BYTES)],
+        middleware=[
+            tracing_middleware(),
+            Middleware(web.SecurityHeaders),
+            # The rate first (it reads nothing), then the size: no body past the limit is read.
+            Middleware(
+                limits.RateLimit,
+                per_minute=limit_settings.RATE_LIMIT_PER_MINUTE,
+                client_address=gateway_auth.client_address,
+            ),
+            Middleware(limits.BodySizeLimit, max_bytes=limit_settings.GATEWAY_MAX_BODY_BYTES),
+        ],
     )
     app.state.rpc = rpc
     app.state.search_cache = search_cache

@@ -18,6 +18,7 @@
   gateway.__main__). An IPv6 client is keyed by its /64, the block one subscriber gets,
   since it can pick any of the 2**64 addresses in it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -50,8 +51,10 @@ GUEST_COOKIE_MAX_AGE = 400 * 86400
 UNKNOWN_IP = "unknown"  # no peer address (some ASGI servers): all such guests share one cap
 
 BAD_AUTHORIZATION = "The Authorization header must be `Bearer <token>`."
-CSRF_REFUSED = ("This request is authenticated by a cookie, so it needs the X-CSRF-Token header "
-                "(the value of the medcode_csrf cookie), or use Authorization: Bearer <token>.")
+CSRF_REFUSED = (
+    "This request is authenticated by a cookie, so it needs the X-CSRF-Token header "
+    "(the value of the medcode_csrf cookie), or use Authorization: Bearer <token>."
+)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -74,8 +77,9 @@ class Signer:
         if not secret:
             raise ValueError("the gateway secret must not be empty")
         master = secret.encode()
-        self._keys = {purpose: hmac.new(master, purpose.encode(), hashlib.sha256).digest()
-                      for purpose in ("guest-id", "csrf")}
+        self._keys = {
+            purpose: hmac.new(master, purpose.encode(), hashlib.sha256).digest() for purpose in ("guest-id", "csrf")
+        }
 
     def sign(self, purpose: str, message: str) -> str:
         return _b64(hmac.new(self._keys[purpose], message.encode(), hashlib.sha256).digest())
@@ -222,9 +226,11 @@ class GatewayAuth:
         """At start: production without trusted proxies counts every client behind an
         ingress as the ingress's one address (one shared guest cap, one rate limit)."""
         if self.settings.ENVIRONMENT.value == "production" and not self.trusted_proxies:
-            log.warning("GATEWAY_TRUSTED_PROXIES is empty in production: if the gateway runs behind an "
-                        "ingress or load balancer, every client counts as that proxy's address "
-                        "(one guest cap and rate limit for all). Set it to the proxy's network.")
+            log.warning(
+                "GATEWAY_TRUSTED_PROXIES is empty in production: if the gateway runs behind an "
+                "ingress or load balancer, every client counts as that proxy's address "
+                "(one guest cap and rate limit for all). Set it to the proxy's network."
+            )
 
     def _notice_untrusted_proxy(self, peer: str | None, forwarded: list[str]) -> None:
         # Once per process: requests with X-Forwarded-For from a peer that is not trusted
@@ -233,8 +239,12 @@ class GatewayAuth:
             address = _ip(peer) if peer else None
             if address is not None and not _trusted(address, self.trusted_proxies):
                 self._warned_untrusted_proxy = True
-                log.warning("a request from %s carries X-Forwarded-For, but %s is not in GATEWAY_TRUSTED_PROXIES: "
-                            "if it is your ingress, add its network there", peer, peer)
+                log.warning(
+                    "a request from %s carries X-Forwarded-For, but %s is not in GATEWAY_TRUSTED_PROXIES: "
+                    "if it is your ingress, add its network there",
+                    peer,
+                    peer,
+                )
 
     # -- reading a request -------------------------------------------------------------
     def for_request(self, request: Any, response: Any = None) -> RequestAuth:
@@ -257,14 +267,23 @@ class GatewayAuth:
             guest_id = new_guest_id()
             if _can_set_cookies(response):
                 self.set_guest_cookie(response, guest_id)
-        if source is Source.COOKIE and token is not None and _can_set_cookies(response) \
-                and cookies.get(CSRF_COOKIE) != csrf_token(self.signer, token):
+        if (
+            source is Source.COOKIE
+            and token is not None
+            and _can_set_cookies(response)
+            and cookies.get(CSRF_COOKIE) != csrf_token(self.signer, token)
+        ):
             # The web app lost (or never got) the CSRF cookie of its session: hand it again.
             self._set_csrf_cookie(response, token, None)
         peer = request.client.host if request.client else None
-        return RequestAuth(token=token, source=source, guest_id=guest_id,
-                           client_ip=client_ip(peer, headers.getlist("x-forwarded-for"), self.trusted_proxies),
-                           csrf_header=headers.get(CSRF_HEADER), authorization_error=authorization_error)
+        return RequestAuth(
+            token=token,
+            source=source,
+            guest_id=guest_id,
+            client_ip=client_ip(peer, headers.getlist("x-forwarded-for"), self.trusted_proxies),
+            csrf_header=headers.get(CSRF_HEADER),
+            authorization_error=authorization_error,
+        )
 
     def check_csrf(self, auth: RequestAuth) -> None:
         """Forbidden unless a cookie-authenticated request carries its CSRF token."""
@@ -274,20 +293,29 @@ class GatewayAuth:
     def csrf_ok(self, auth: RequestAuth) -> bool:
         """True unless the request is cookie-authenticated without its CSRF token."""
         return not auth.cookie_authenticated or (
-            auth.token is not None and csrf_matches(self.signer, auth.token, auth.csrf_header))
+            auth.token is not None and csrf_matches(self.signer, auth.token, auth.csrf_header)
+        )
 
     # -- cookies -------------------------------------------------------------------------
     def set_guest_cookie(self, response: Any, guest_id: str) -> None:
-        response.set_cookie(GUEST_COOKIE, guest_cookie_value(self.signer, guest_id), max_age=GUEST_COOKIE_MAX_AGE,
-                            path="/", secure=self.secure, httponly=True, samesite="lax")
+        response.set_cookie(
+            GUEST_COOKIE,
+            guest_cookie_value(self.signer, guest_id),
+            max_age=GUEST_COOKIE_MAX_AGE,
+            path="/",
+            secure=self.secure,
+            httponly=True,
+            samesite="lax",
+        )
 
     def set_session(self, response: Any, token: str, expires_at: str) -> None:
         """After login or register: the HttpOnly session cookie and its CSRF cookie."""
         if not _can_set_cookies(response):
             return
         max_age = _cookie_expiry(expires_at)
-        response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", secure=self.secure,
-                            httponly=True, samesite="lax")
+        response.set_cookie(
+            SESSION_COOKIE, token, max_age=max_age, path="/", secure=self.secure, httponly=True, samesite="lax"
+        )
         self._set_csrf_cookie(response, token, max_age)
 
     def clear_session(self, response: Any) -> None:
@@ -298,8 +326,15 @@ class GatewayAuth:
 
     def _set_csrf_cookie(self, response: Any, token: str, max_age: int | None) -> None:
         # Readable by the web app's script (not HttpOnly): that is how it learns the token.
-        response.set_cookie(CSRF_COOKIE, csrf_token(self.signer, token), max_age=max_age, path="/",
-                            secure=self.secure, httponly=False, samesite="lax")
+        response.set_cookie(
+            CSRF_COOKIE,
+            csrf_token(self.signer, token),
+            max_age=max_age,
+            path="/",
+            secure=self.secure,
+            httponly=False,
+            samesite="lax",
+        )
 
 
 async def connection_auth(context: Any) -> None:

@@ -1,5 +1,6 @@
 """The per-request GraphQL context: cheap to build (the DataLoaders are made on first
 use, and the caller is authenticated only when a resolver asks who it is)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,11 +19,15 @@ from .rpc import RpcClient
 from .rpc.typed import ReplyT, RequestT, invoke
 
 # Why a request may not spend a view, a claim check or a question (see Context.spending_refusal).
-GET_SPENDS_NOTHING = ("A GET request never spends a view or a check (a link could spend them for you): "
-                      "send the request by POST to see the full answer.")
-CSRF_TO_SPEND = ("This request is authenticated by the session cookie but lacks the X-CSRF-Token header "
-                 "(the value of the medcode_csrf cookie), so it may not spend a view or a check: "
-                 "send the header, or use Authorization: Bearer <token>.")
+GET_SPENDS_NOTHING = (
+    "A GET request never spends a view or a check (a link could spend them for you): "
+    "send the request by POST to see the full answer."
+)
+CSRF_TO_SPEND = (
+    "This request is authenticated by the session cookie but lacks the X-CSRF-Token header "
+    "(the value of the medcode_csrf cookie), so it may not spend a view or a check: "
+    "send the header, or use Authorization: Bearer <token>."
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class MeterSubject:
 @dataclass
 class Context:
     rpc: RpcClient
-    request: Any = None      # starlette Request or WebSocket (None in schema tests)
+    request: Any = None  # starlette Request or WebSocket (None in schema tests)
     response: Any = None
     rpc_timeout: float | None = None  # None: the client's default
     # The caller's credentials (gateway.auth.RequestAuth) and the app's auth handling
@@ -54,12 +59,17 @@ class Context:
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
 
-    async def invoke(self, method: RpcMethod[RequestT, ReplyT], request: RequestT | dict[str, Any], *,
-                     op: str | None = None, timeout: float | None = None) -> ReplyT:
+    async def invoke(
+        self,
+        method: RpcMethod[RequestT, ReplyT],
+        request: RequestT | dict[str, Any],
+        *,
+        op: str | None = None,
+        timeout: float | None = None,
+    ) -> ReplyT:
         """`method` (medcode_contracts.rpc) called with `request`, typed both ways, within
         this request's RPC timeout unless `timeout` says otherwise (gateway.rpc.typed.invoke)."""
-        return await invoke(self.rpc, method, request, timeout=self.rpc_timeout if timeout is None else timeout,
-                            op=op)
+        return await invoke(self.rpc, method, request, timeout=self.rpc_timeout if timeout is None else timeout, op=op)
 
     def loader(self, name: str, factory) -> DataLoader:
         """The request's DataLoader called `name`, made by `factory(self)` on first use."""
@@ -118,8 +128,11 @@ class Context:
             return None
         if self.request.scope.get("type") == "http" and self.request.scope.get("method") != "POST":
             return GET_SPENDS_NOTHING
-        if self.auth.cookie_authenticated and self.gateway_auth is not None \
-                and not self.gateway_auth.csrf_ok(self.auth):
+        if (
+            self.auth.cookie_authenticated
+            and self.gateway_auth is not None
+            and not self.gateway_auth.csrf_ok(self.auth)
+        ):
             return CSRF_TO_SPEND
         return None
 
@@ -146,14 +159,16 @@ class Context:
         try:
             sessions = self.sessions
             if sessions is None:
-                return await self.invoke(Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token),
-                                         op="authenticate")
+                return await self.invoke(
+                    Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token), op="authenticate"
+                )
             claims = sessions.verify(self.auth.token)
             account = sessions.get(claims)
             if account is None:
                 epoch = sessions.epoch
-                account = await self.invoke(Accounts.AUTHENTICATE,
-                                            accounts_contract.TokenRequest(token=self.auth.token), op="authenticate")
+                account = await self.invoke(
+                    Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token), op="authenticate"
+                )
                 sessions.put(claims, account, epoch)
             return account
         except Unauthenticated:

@@ -6,6 +6,7 @@ queue and its binding after a broker restart. A handler that keeps failing is re
 with backoff and then parked in `gateway.dead-letter` (medcode_common.aio_events), like
 every other consumer of the platform.
 """
+
 from __future__ import annotations
 
 from aio_pika.abc import AbstractRobustConnection
@@ -16,6 +17,5 @@ SERVICE = "gateway"
 Handler = aio_events.Handler
 
 
-async def subscribe(connection: AbstractRobustConnection, source: str, event_type: str,
-                    handler: Handler) -> None:
+async def subscribe(connection: AbstractRobustConnection, source: str, event_type: str, handler: Handler) -> None:
     await aio_events.subscribe(connection, SERVICE, source, event_type, handler)

@@ -12,6 +12,7 @@
 
 Their settings (LimitSettings) are a piece of the gateway's one settings class (gateway.settings).
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,9 @@ from .settings import LimitSettings, load_limits  # noqa: F401 (app.py and tests
 log = logging.getLogger("gateway.limits")
 
 MAX_MUTATIONS_PER_REQUEST = 1
-TOO_MANY_MUTATIONS = (f"A request may run at most {MAX_MUTATIONS_PER_REQUEST} mutation "
-                      "(batched or aliased): send them one at a time.")
+TOO_MANY_MUTATIONS = (
+    f"A request may run at most {MAX_MUTATIONS_PER_REQUEST} mutation (batched or aliased): send them one at a time."
+)
 # Distinct client addresses a limiter keeps per minute; past that, newcomers share one
 # count, so a flood of spoofed sources costs bounded memory and is limited all the same.
 MAX_TRACKED_CLIENTS = 100_000
@@ -52,8 +54,10 @@ def graphql_error_response(status: int, message: str, code: str, headers: dict[s
     body = json.dumps({"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
-    return {"start": {"type": "http.response.start", "status": status, "headers": raw},
-            "body": {"type": "http.response.body", "body": body}}
+    return {
+        "start": {"type": "http.response.start", "status": status, "headers": raw},
+        "body": {"type": "http.response.body", "body": body},
+    }
 
 
 async def _send_error(send, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
@@ -73,8 +77,7 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> str:
-        return (f"The request is too large: at most {self.max_bytes} bytes of body or query string "
-                "(variables included).")
+        return f"The request is too large: at most {self.max_bytes} bytes of body or query string (variables included)."
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -112,8 +115,9 @@ class RateLimiter:
     """Fixed one-minute windows per key: `hit(key)` is 0 while the key is within its
     limit, else the seconds until its window ends."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic,
-                 max_keys: int = MAX_TRACKED_CLIENTS):
+    def __init__(
+        self, per_minute: int, clock: Callable[[], float] = time.monotonic, max_keys: int = MAX_TRACKED_CLIENTS
+    ):
         self.per_minute = per_minute
         self.clock = clock
         self.max_keys = max_keys
@@ -138,8 +142,14 @@ class RateLimit:
     """RATE_LIMITED (HTTP 429 with Retry-After) past `per_minute` requests of one client
     address to `paths` (HTTP and websocket handshakes)."""
 
-    def __init__(self, app, per_minute: int, client_address: Callable[[Any], str], paths=("/graphql",),
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        app,
+        per_minute: int,
+        client_address: Callable[[Any], str],
+        paths=("/graphql",),
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.app = app
         self.limiter = RateLimiter(per_minute, clock) if per_minute > 0 else None
         self.client_address = client_address
@@ -155,8 +165,13 @@ class RateLimit:
             await receive()  # websocket.connect
             return await send({"type": "websocket.close", "code": 4429, "reason": "Too many requests"})
         return await _send_error(
-            send, 429, f"Too many requests from your address: at most {self.limiter.per_minute} a minute. "
-                       f"Try again in {wait} seconds.", "RATE_LIMITED", {"Retry-After": str(wait)})
+            send,
+            429,
+            f"Too many requests from your address: at most {self.limiter.per_minute} a minute. "
+            f"Try again in {wait} seconds.",
+            "RATE_LIMITED",
+            {"Retry-After": str(wait)},
+        )
 
 
 # -- mutations per request -------------------------------------------------------------
@@ -192,8 +207,9 @@ class OneMutationRule(ValidationRule):
     def enter_operation_definition(self, node: OperationDefinitionNode, *_args):
         if node.operation is not OperationType.MUTATION:
             return
-        fragments = {d.name.value: d for d in self.context.document.definitions
-                     if isinstance(d, FragmentDefinitionNode)}
+        fragments = {
+            d.name.value: d for d in self.context.document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
         if _root_fields(node.selection_set, fragments) > MAX_MUTATIONS_PER_REQUEST:
             self.report_error(GraphQLError(TOO_MANY_MUTATIONS, node))
 

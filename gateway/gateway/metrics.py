@@ -10,17 +10,19 @@
 
 One registry per app (create_app), so apps made by tests in one process count apart.
 """
+
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
 from graphql import FieldNode, OperationDefinitionNode
-from medcode_common.metrics import CONTENT_TYPE, LATENCY_BUCKETS, exposition
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 from strawberry.extensions import SchemaExtension
+
+from medcode_common.metrics import CONTENT_TYPE, LATENCY_BUCKETS, exposition
 
 from .search_cache import SearchCache
 
@@ -32,11 +34,19 @@ class GatewayMetrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.rpc_seconds = Histogram(
-            "gateway_rpc_duration_seconds", "RPCs the gateway made, from publish to reply (or failure).",
-            ["service", "method", "outcome"], buckets=LATENCY_BUCKETS, registry=self.registry)
+            "gateway_rpc_duration_seconds",
+            "RPCs the gateway made, from publish to reply (or failure).",
+            ["service", "method", "outcome"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.operation_seconds = Histogram(
-            "gateway_graphql_operation_duration_seconds", "GraphQL operations, by type and root fields.",
-            ["operation"], buckets=LATENCY_BUCKETS, registry=self.registry)
+            "gateway_graphql_operation_duration_seconds",
+            "GraphQL operations, by type and root fields.",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         if search_cache is not None:
             self.registry.register(_SearchCacheCollector(search_cache))
 
@@ -51,8 +61,9 @@ class _SearchCacheCollector(Collector):
         self.cache = cache
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily("gateway_search_cache", "searchCodes answered from the cache (hit) or not (miss).",
-                                     labels=["result"])
+        family = CounterMetricFamily(
+            "gateway_search_cache", "searchCodes answered from the cache (hit) or not (miss).", labels=["result"]
+        )
         family.add_metric(["hit"], self.cache.hits)
         family.add_metric(["miss"], self.cache.misses)
         yield family

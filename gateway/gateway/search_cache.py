@@ -6,6 +6,7 @@ loaded. Typing traffic repeats the same prefixes again and again, so answering r
 here saves an RPC and a search. The cache is cleared when the codes service announces
 `edition_loaded`; the time-to-live bounds staleness should that event ever be missed.
 """
+
 from __future__ import annotations
 
 import time
@@ -21,8 +22,9 @@ class SearchCache:
     """cachetools' LRU-with-TTL, with hit and miss counts for /metrics. One asyncio event
     loop uses it, and nothing here awaits, so no lock is needed."""
 
-    def __init__(self, maxsize: int = DEFAULT_SIZE, ttl: float = DEFAULT_TTL,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, maxsize: int = DEFAULT_SIZE, ttl: float = DEFAULT_TTL, clock: Callable[[], float] = time.monotonic
+    ):
         self.maxsize, self.ttl = maxsize, ttl
         self._entries: TTLCache[str, object] = TTLCache(maxsize=max(maxsize, 1), ttl=ttl, timer=clock)
         self.hits = self.misses = 0

@@ -16,6 +16,7 @@ again until the connection, and with it the event queues, are back. An answer th
 on its way while an event dropped something is not kept (`epoch`), so a revocation can
 never be overwritten by a check that started before it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jwt
+
 from medcode_contracts import accounts as contract
 from medcode_contracts import events
 from medcode_contracts.errors import Unauthenticated
@@ -69,8 +71,13 @@ class SessionCache:
     def verify(self, token: str) -> Claims:
         """The claims of a well-signed, unexpired token, or Unauthenticated (as accounts would say)."""
         try:
-            data = jwt.decode(token, self._secret, algorithms=[contract.TOKEN_ALGORITHM],
-                              issuer=contract.TOKEN_ISSUER, options={"require": list(contract.TOKEN_CLAIMS)})
+            data = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[contract.TOKEN_ALGORITHM],
+                issuer=contract.TOKEN_ISSUER,
+                options={"require": list(contract.TOKEN_CLAIMS)},
+            )
         except jwt.PyJWTError:
             raise Unauthenticated(BAD_TOKEN) from None
         return Claims(account_id=str(data["sub"]), session_id=str(data["jti"]), expires_at=float(data["exp"]))

@@ -1,14 +1,22 @@
 """The gateway's configuration: one GatewaySettings per process, composed from the shared
 pieces (medcode_common.settings: environment, broker and RPC, listening address) and the
 gateway's own (auth, limits, search cache); plus a few constants that need no knob yet."""
+
 from __future__ import annotations
 
 import ipaddress
 import sys
 
-from medcode_common.settings import (ConfigError, Environment, EnvironmentSettings, GatewayAddressSettings,
-                                     RpcClientSettings, read_settings)
 from pydantic import Field, field_validator
+
+from medcode_common.settings import (
+    ConfigError,
+    Environment,
+    EnvironmentSettings,
+    GatewayAddressSettings,
+    RpcClientSettings,
+    read_settings,
+)
 
 # /readyz asks every service's `health` RPC; a ready service answers in milliseconds, so
 # a short timeout keeps the probe itself quick when one is down.
@@ -16,8 +24,20 @@ READY_TIMEOUT = 1.0
 # How long the gateway keeps trying to reach the broker at start.
 CONNECT_TIMEOUT = 30.0
 
-__all__ = ["ConfigError", "Environment", "GatewaySettings", "Settings", "AuthSettings", "LimitSettings", "load",
-           "load_auth", "load_limits", "load_or_exit", "READY_TIMEOUT", "CONNECT_TIMEOUT"]
+__all__ = [
+    "ConfigError",
+    "Environment",
+    "GatewaySettings",
+    "Settings",
+    "AuthSettings",
+    "LimitSettings",
+    "load",
+    "load_auth",
+    "load_limits",
+    "load_or_exit",
+    "READY_TIMEOUT",
+    "CONNECT_TIMEOUT",
+]
 
 DEV_GATEWAY_SECRET = "dev-only-gateway-secret-change-me-in-production"
 # The accounts service's development default: the gateway checks the tokens accounts signs.
@@ -109,7 +129,7 @@ Settings = GatewaySettings  # the name gateway.app annotates with
 
 
 def parse_networks(spec: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-    """"10.0.0.0/8, 127.0.0.1" -> networks; ValueError naming a bad entry."""
+    """ "10.0.0.0/8, 127.0.0.1" -> networks; ValueError naming a bad entry."""
     networks = []
     for entry in filter(None, (part.strip() for part in spec.split(","))):
         try:

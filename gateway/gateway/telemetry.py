@@ -7,14 +7,16 @@ A span per request rather than one per GraphQL resolver: a span per request is w
 operator follows, and costs microseconds instead of a share of every field. The
 middleware's own spans around each ASGI send and receive are left out for the same reason.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
-from medcode_common.telemetry import configure_tracing
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.trace import Span
 from starlette.middleware import Middleware
+
+from medcode_common.telemetry import configure_tracing
 
 # Span attributes that carry the URL's query string: a GraphQL query sent by GET has its
 # variables there, and payloads are never recorded (medcode_common.telemetry).
@@ -39,5 +41,6 @@ def _without_query_string(span: Span, scope: dict[str, Any]) -> None:
 def tracing_middleware() -> Middleware:
     """The ASGI middleware that traces the gateway (installs the tracer provider first)."""
     configure_tracing("gateway")
-    return Middleware(OpenTelemetryMiddleware, exclude_spans=["receive", "send"],
-                      server_request_hook=_without_query_string)
+    return Middleware(
+        OpenTelemetryMiddleware, exclude_spans=["receive", "send"], server_request_hook=_without_query_string
+    )

@@ -1,13 +1,13 @@
 """Helpers for the gateway's and the end-to-end tests (not used at run time). A fresh
 RabbitMQ vhost per test module comes from medcode_common.broker_admin.TemporaryVhost.
 """
+
 from __future__ import annotations
 
 import socket
 from collections import Counter
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
 
 def free_port() -> int:
@@ -65,12 +65,18 @@ class FakeService:
                 reply["result"] = await handler(kwargs)
             except Exception as exc:  # noqa: BLE001 - serialised for the caller, like nameko
                 cls = type(exc)
-                reply["error"] = {"exc_type": cls.__name__, "exc_path": f"{cls.__module__}.{cls.__name__}",
-                                  "exc_args": [str(a) for a in exc.args], "value": str(exc)}
+                reply["error"] = {
+                    "exc_type": cls.__name__,
+                    "exc_path": f"{cls.__module__}.{cls.__name__}",
+                    "exc_args": [str(a) for a in exc.args],
+                    "value": str(exc),
+                }
             await self.exchange.publish(
-                aio_pika.Message(json.dumps(reply).encode(), correlation_id=message.correlation_id,
-                                 content_type="application/json"),
-                routing_key=message.reply_to)
+                aio_pika.Message(
+                    json.dumps(reply).encode(), correlation_id=message.correlation_id, content_type="application/json"
+                ),
+                routing_key=message.reply_to,
+            )
 
 
 def _named(name: str, module: str) -> type[Exception]:
@@ -79,8 +85,10 @@ def _named(name: str, module: str) -> type[Exception]:
 
 def health_of(service: str):
     """A `health` handler for FakeService."""
+
     async def health(kwargs):
         return {"service": service, "status": "ok", "details": {}}
+
     return health
 
 
@@ -91,7 +99,7 @@ class FakeRpc:
 
     def __init__(self, answers: dict):
         self.answers = answers
-        self.requests: list[tuple[str, dict]] = []   # ("service.method", keyword arguments)
+        self.requests: list[tuple[str, dict]] = []  # ("service.method", keyword arguments)
         self.calls: Counter = Counter()
 
     async def call(self, service, method, *, timeout=None, context=None, op=None, **kwargs):
@@ -113,26 +121,47 @@ class RequestFakeRpc(FakeRpc):
     typed RPC, medcode_contracts.rpc, sends one)."""
 
     def __init__(self, answers: dict):
-        super().__init__({target: (lambda kwargs, answer=answer: answer(kwargs["request"]))
-                          if callable(answer) else answer for target, answer in answers.items()})
+        super().__init__(
+            {
+                target: (lambda kwargs, answer=answer: answer(kwargs["request"])) if callable(answer) else answer
+                for target, answer in answers.items()
+            }
+        )
 
 
 # ---- schema tests: made-up answers and a real request context ------------------------------
 TEST_SECRET = "gateway-test-secret-" + "x" * 32
 GUEST_ID = "0123456789abcdef0123456789abcdef"
-ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",
-           "created_at": "2026-01-01T00:00:00+00:00"}   # accounts.authenticate's answer for a member
+ACCOUNT = {
+    "id": "u-1",
+    "email": "ann@example.org",
+    "name": "Ann",
+    "plan": "FREE",
+    "role": "MEMBER",
+    "created_at": "2026-01-01T00:00:00+00:00",
+}  # accounts.authenticate's answer for a member
 
 
 def made_up_page(system: str, code: str) -> dict:
     """A codes.get_codes item with made-up descriptors."""
-    return {"system": system, "code": code, "title": f"Made-up title of {code}", "short_title": None,
-            "billable": True, "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
-            "lay_terms": ["made-up"], "notes": {}, "parent": None, "children": []}
+    return {
+        "system": system,
+        "code": code,
+        "title": f"Made-up title of {code}",
+        "short_title": None,
+        "billable": True,
+        "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
+        "lay_terms": ["made-up"],
+        "notes": {},
+        "parent": None,
+        "children": [],
+    }
 
 
-MADE_UP_PAGES = {("ICD10CM", "K220"): made_up_page("ICD10CM", "K22.0"),
-                 ("HCPCS", "J9035"): made_up_page("HCPCS", "J9035")}
+MADE_UP_PAGES = {
+    ("ICD10CM", "K220"): made_up_page("ICD10CM", "K22.0"),
+    ("HCPCS", "J9035"): made_up_page("HCPCS", "J9035"),
+}
 
 
 def get_codes(request: dict) -> list:
@@ -155,20 +184,37 @@ def schema_context(gateway_auth, rpc, request=None, response=None):
 
     request = request if request is not None else make_request()
     response = response if response is not None else Response()
-    return Context(rpc=rpc, request=request, response=response,
-                   auth=gateway_auth.for_request(request, response), gateway_auth=gateway_auth)
+    return Context(
+        rpc=rpc,
+        request=request,
+        response=response,
+        auth=gateway_auth.for_request(request, response),
+        gateway_auth=gateway_auth,
+    )
 
 
-def make_request(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None,
-                 peer: str | None = "198.51.100.7", method: str = "POST"):
+def make_request(
+    headers: dict[str, str] | None = None,
+    cookies: dict[str, str] | None = None,
+    peer: str | None = "198.51.100.7",
+    method: str = "POST",
+):
     """A Starlette /graphql request (POST unless `method`) with these headers, cookies and TCP peer."""
     from starlette.requests import Request
 
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if cookies:
         raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    return Request({"type": "http", "method": method, "path": "/graphql", "headers": raw,
-                    "client": (peer, 5555) if peer else None, "query_string": b""})
+    return Request(
+        {
+            "type": "http",
+            "method": method,
+            "path": "/graphql",
+            "headers": raw,
+            "client": (peer, 5555) if peer else None,
+            "query_string": b"",
+        }
+    )
 
 
 def set_cookies(response) -> dict[str, SimpleCookie]:
@@ -188,8 +234,18 @@ def session_token(secret: str, account_id: str, session_id: str | None = None, t
     import uuid
 
     import jwt
+
     from medcode_contracts import accounts
 
     now = int(time.time())
-    return jwt.encode({"sub": account_id, "jti": session_id or str(uuid.uuid4()), "iss": accounts.TOKEN_ISSUER,
-                       "iat": now, "exp": now + int(ttl)}, secret, algorithm=accounts.TOKEN_ALGORITHM)
+    return jwt.encode(
+        {
+            "sub": account_id,
+            "jti": session_id or str(uuid.uuid4()),
+            "iss": accounts.TOKEN_ISSUER,
+            "iat": now,
+            "exp": now + int(ttl),
+        },
+        secret,
+        algorithm=accounts.TOKEN_ALGORITHM,
+    )

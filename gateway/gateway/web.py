@@ -11,6 +11,7 @@ Every page URL (`/`, `/code/ICD10CM/K22.0`, `/jobs/42`, ...) answers the same
 index.html; the app routes on the path, so those URLs can be shared and bookmarked.
 `/schema.graphql` is the public GraphQL contract (medcode_contracts.graphql_schema).
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,19 +35,21 @@ WEB_ROOT_VARIABLE = "GATEWAY_WEB_ROOT"
 # from files only ('unsafe-inline' is not needed: script sets styles through the CSSOM,
 # which CSP allows). `connect-src 'self'` covers the same-origin websocket in Chromium and
 # Firefox (CSP level 3).
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "worker-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -55,9 +58,21 @@ SECURITY_HEADERS = [
 ]
 
 # The app's page URLs; each answers index.html (the app reads the path).
-PAGE_PATHS = ["/", "/search", "/code/{system}/{code:path}", "/claims", "/assistant",
-              "/assistant/{conversation_id}", "/jobs", "/jobs/new", "/jobs/{job_id}", "/employer",
-              "/account", "/login", "/register"]
+PAGE_PATHS = [
+    "/",
+    "/search",
+    "/code/{system}/{code:path}",
+    "/claims",
+    "/assistant",
+    "/assistant/{conversation_id}",
+    "/jobs",
+    "/jobs/new",
+    "/jobs/{job_id}",
+    "/employer",
+    "/account",
+    "/login",
+    "/register",
+]
 
 
 def web_root() -> Path:
@@ -80,7 +95,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
-                    header for header in SECURITY_HEADERS if header[0] not in present]
+                    header for header in SECURITY_HEADERS if header[0] not in present
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -115,12 +131,19 @@ def routes(root: Path | None = None, graphiql: bool = True) -> list:
     """The pages, and GraphiQL where the production switch (GATEWAY_GRAPHIQL) allows it."""
     root = root or web_root()
     if not (root / "vendor").is_dir():
-        log.warning("web app libraries are missing in %s/vendor: run `make web` (GraphiQL and the "
-                    "assistant's streaming need them)", root)
+        log.warning(
+            "web app libraries are missing in %s/vendor: run `make web` (GraphiQL and the "
+            "assistant's streaming need them)",
+            root,
+        )
     index = _page(root, "index.html")
     explorer = [Route("/graphiql", _page(root, "graphiql.html"), methods=["GET", "HEAD"])] if graphiql else []
-    return [Route(path, index, methods=["GET", "HEAD"]) for path in PAGE_PATHS] + explorer + [
-        Route("/schema.graphql", graphql_contract, methods=["GET", "HEAD"]),
-        # check_dir=False: a gateway without the app (no web/ checkout) still serves the API.
-        Mount("/static", app=StaticFiles(directory=root, check_dir=False), name="static"),
-    ]
+    return (
+        [Route(path, index, methods=["GET", "HEAD"]) for path in PAGE_PATHS]
+        + explorer
+        + [
+            Route("/schema.graphql", graphql_contract, methods=["GET", "HEAD"]),
+            # check_dir=False: a gateway without the app (no web/ checkout) still serves the API.
+            Mount("/static", app=StaticFiles(directory=root, check_dir=False), name="static"),
+        ]
+    )

@@ -1,5 +1,6 @@
 """Fixtures of the gateway's tests: a fresh RabbitMQ vhost per test module, and the
 schema with the gateway's auth for schema tests (gateway.testing.schema_context)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,9 +1,9 @@
 """The ASGI app over the real broker, with fake services (gateway.testing.FakeService)."""
+
 from __future__ import annotations
 
 import httpx
 import pytest
-from medcode_contracts.services import ALL_SERVICES
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -14,10 +14,20 @@ from medcode_contracts.services import ALL_SERVICES
 
 pytestmark = pytest.mark.rabbit
 
-SEARCH_RESULT = {"total_count": 1, "has_next_page": False, "end_cursor": "c1",
-                 "facets": [{"system": "ICD10CM", "count": 1}],
-                 "hits": [{"cursor": "c1", "score": 1.0, "highlight": None,
-                           "node": {"system": "ICD10CM", "code": "K22.0", "title": "Made-up title", "billable": True}}]}
+SEARCH_RESULT = {
+    "total_count": 1,
+    "has_next_page": False,
+    "end_cursor": "c1",
+    "facets": [{"system": "ICD10CM", "count": 1}],
+    "hits": [
+        {
+            "cursor": "c1",
+            "score": 1.0,
+            "highlight": None,
+            "node": {"system": "ICD10CM", "code": "K22.0", "title": "Made-up title", "billable": True},
+        }
+    ],
+}
 
 
 async def search_codes(kwargs):
@@ -68,9 +78,13 @@ async def test_readyz_names_the_services_that_do_not_answer(http, amqp_uri):
 
 async def test_graphql_post_and_get(http, amqp_uri):
     async with FakeService(amqp_uri, "codes", {"search_codes": search_codes}) as codes:
-        response = await http.post("/graphql", json={
-            "query": "query($q: String!) { searchCodes(query: $q) { totalCount edges { node { code } } } }",
-            "variables": {"q": "achalasia"}})
+        response = await http.post(
+            "/graphql",
+            json={
+                "query": "query($q: String!) { searchCodes(query: $q) { totalCount edges { node { code } } } }",
+                "variables": {"q": "achalasia"},
+            },
+        )
         assert response.status_code == 200
         assert response.json() == {"data": {"searchCodes": {"totalCount": 1, "edges": [{"node": {"code": "K22.0"}}]}}}
         headers = codes.received[-1].headers
@@ -100,8 +114,11 @@ async def test_bad_input_and_a_service_down_over_http(http):
 async def metric_samples(http) -> dict[tuple, float]:
     response = await http.get("/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(response.text) for s in family.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 async def test_metrics_show_latency_histograms_per_operation_and_per_rpc(http, app, amqp_uri):
@@ -118,8 +135,10 @@ async def test_metrics_show_latency_histograms_per_operation_and_per_rpc(http, a
 
     assert grew("gateway_graphql_operation_duration_seconds_count", operation="query searchCodes") == 1
     assert grew("gateway_rpc_duration_seconds_count", service="codes", method="search_codes", outcome="ok") == 1
-    assert grew("gateway_rpc_duration_seconds_bucket", service="codes", method="search_codes", outcome="ok",
-                le="+Inf") == 1
+    assert (
+        grew("gateway_rpc_duration_seconds_bucket", service="codes", method="search_codes", outcome="ok", le="+Inf")
+        == 1
+    )
     assert grew("gateway_search_cache_total", result="miss") == 1
     assert after[("process_resident_memory_bytes", ())] > 0
 
@@ -128,9 +147,14 @@ async def test_metrics_name_a_failed_rpc_by_its_error(http):
     before = await metric_samples(http)
     await http.post("/graphql", json={"query": '{ searchCodes(query: "nobody answers") { totalCount } }'})
     after = await metric_samples(http)
-    failed = [key for key, value in after.items() if key[0] == "gateway_rpc_duration_seconds_count"
-              and dict(key[1])["method"] == "search_codes" and dict(key[1])["outcome"] != "ok"
-              and value > before.get(key, 0.0)]
+    failed = [
+        key
+        for key, value in after.items()
+        if key[0] == "gateway_rpc_duration_seconds_count"
+        and dict(key[1])["method"] == "search_codes"
+        and dict(key[1])["outcome"] != "ok"
+        and value > before.get(key, 0.0)
+    ]
     assert [dict(key[1])["outcome"] for key in failed] in (["Unavailable"], ["UnknownService"])
 
 
@@ -140,8 +164,13 @@ def test_subscriptions_over_websocket(amqp_uri):
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json()["type"] == "connection_ack"
-        ws.send_json({"id": "1", "type": "subscribe",
-                      "payload": {"query": 'subscription { jobPosted(filter: {minSalary: -1}) { id } }'}})
+        ws.send_json(
+            {
+                "id": "1",
+                "type": "subscribe",
+                "payload": {"query": "subscription { jobPosted(filter: {minSalary: -1}) { id } }"},
+            }
+        )
         message = ws.receive_json()
         assert message["id"] == "1"
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]

@@ -1,5 +1,6 @@
 """gateway.auth: guest-cookie signatures, CSRF tokens, bearer parsing, the client's IP
 behind proxies, and the auth settings."""
+
 from __future__ import annotations
 
 import pytest
@@ -45,10 +46,10 @@ def test_tampered_guest_cookies_are_refused(signer):
     value = guest_cookie_value(signer, guest_id)
     _, signature = value.split(".", 1)
     other = new_guest_id()
-    assert read_guest_cookie(signer, f"{other}.{signature}") is None           # someone else's id
+    assert read_guest_cookie(signer, f"{other}.{signature}") is None  # someone else's id
     assert read_guest_cookie(signer, value[:-1] + ("A" if value[-1] != "A" else "B")) is None
-    assert read_guest_cookie(signer, guest_id) is None                          # no signature
-    assert read_guest_cookie(Signer("another secret"), value) is None           # another key
+    assert read_guest_cookie(signer, guest_id) is None  # no signature
+    assert read_guest_cookie(Signer("another secret"), value) is None  # another key
     for garbage in (None, "", ".", "x" * 500, "ZZ" * 16 + "." + signature, "é." + signature):
         assert read_guest_cookie(signer, garbage) is None
 
@@ -75,14 +76,16 @@ def test_an_empty_secret_is_refused():
 
 
 # -- bearer tokens ---------------------------------------------------------------------
-@pytest.mark.parametrize("header, token", [(None, None), ("Bearer abc.def", "abc.def"),
-                                           ("bearer abc", "abc"), ("  Bearer   abc  ", "abc")])
+@pytest.mark.parametrize(
+    "header, token", [(None, None), ("Bearer abc.def", "abc.def"), ("bearer abc", "abc"), ("  Bearer   abc  ", "abc")]
+)
 def test_bearer_token(header, token):
     assert bearer_token(header) == token
 
 
-@pytest.mark.parametrize("header", ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc",
-                                    "Bearer a b", "Bearer " + "x" * 5000])
+@pytest.mark.parametrize(
+    "header", ["", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Token abc", "Bearer a b", "Bearer " + "x" * 5000]
+)
 def test_malformed_authorization_is_unauthenticated(header):
     with pytest.raises(Unauthenticated, match="Bearer <token>"):
         bearer_token(header)
@@ -92,32 +95,35 @@ def test_malformed_authorization_is_unauthenticated(header):
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1, ::1")
 
 
-@pytest.mark.parametrize("peer, forwarded, expected", [
-    ("198.51.100.7", [], "198.51.100.7"),
-    # An untrusted peer cannot choose its address with the header.
-    ("198.51.100.7", ["203.0.113.9"], "198.51.100.7"),
-    # Behind a trusted proxy: the address the proxy saw.
-    ("127.0.0.1", ["203.0.113.9"], "203.0.113.9"),
-    # Whatever the client put left of it is ignored: the nearest untrusted hop counts.
-    ("127.0.0.1", ["1.1.1.1, 203.0.113.9"], "203.0.113.9"),
-    ("10.1.2.3", ["1.1.1.1, 203.0.113.9, 10.0.0.5"], "203.0.113.9"),
-    ("10.1.2.3", ["1.1.1.1", "203.0.113.9, 10.0.0.5"], "203.0.113.9"),   # several header lines
-    # Garbage stops the walk at the proxy that passed it on (a shared, stricter cap).
-    ("127.0.0.1", ["203.0.113.9, not-an-ip"], "127.0.0.1"),
-    ("127.0.0.1", ["203.0.113.9:4444"], "127.0.0.1"),
-    ("10.1.2.3", ["203.0.113.9, junk, 10.0.0.5"], "10.0.0.5"),
-    # Only proxies in the chain: the farthest one.
-    ("10.1.2.3", ["10.9.9.9, 10.0.0.5"], "10.9.9.9"),
-    ("127.0.0.1", [], "127.0.0.1"),
-    # IPv6 clients count by their /64: any address of it is one client.
-    ("::1", ["2001:DB8::0:1"], "2001:db8::/64"),
-    ("::1", ["2001:db8::ffff:1234:5678:9abc"], "2001:db8::/64"),
-    ("::1", ["2001:db8:0:1::1"], "2001:db8:0:1::/64"),
-    ("2001:db8:aa:bb:1:2:3:4", [], "2001:db8:aa:bb::/64"),
-    ("::ffff:198.51.100.7", [], "198.51.100.7"),
-    (None, ["203.0.113.9"], UNKNOWN_IP),
-    ("not-an-ip", [], UNKNOWN_IP),
-])
+@pytest.mark.parametrize(
+    "peer, forwarded, expected",
+    [
+        ("198.51.100.7", [], "198.51.100.7"),
+        # An untrusted peer cannot choose its address with the header.
+        ("198.51.100.7", ["203.0.113.9"], "198.51.100.7"),
+        # Behind a trusted proxy: the address the proxy saw.
+        ("127.0.0.1", ["203.0.113.9"], "203.0.113.9"),
+        # Whatever the client put left of it is ignored: the nearest untrusted hop counts.
+        ("127.0.0.1", ["1.1.1.1, 203.0.113.9"], "203.0.113.9"),
+        ("10.1.2.3", ["1.1.1.1, 203.0.113.9, 10.0.0.5"], "203.0.113.9"),
+        ("10.1.2.3", ["1.1.1.1", "203.0.113.9, 10.0.0.5"], "203.0.113.9"),  # several header lines
+        # Garbage stops the walk at the proxy that passed it on (a shared, stricter cap).
+        ("127.0.0.1", ["203.0.113.9, not-an-ip"], "127.0.0.1"),
+        ("127.0.0.1", ["203.0.113.9:4444"], "127.0.0.1"),
+        ("10.1.2.3", ["203.0.113.9, junk, 10.0.0.5"], "10.0.0.5"),
+        # Only proxies in the chain: the farthest one.
+        ("10.1.2.3", ["10.9.9.9, 10.0.0.5"], "10.9.9.9"),
+        ("127.0.0.1", [], "127.0.0.1"),
+        # IPv6 clients count by their /64: any address of it is one client.
+        ("::1", ["2001:DB8::0:1"], "2001:db8::/64"),
+        ("::1", ["2001:db8::ffff:1234:5678:9abc"], "2001:db8::/64"),
+        ("::1", ["2001:db8:0:1::1"], "2001:db8:0:1::/64"),
+        ("2001:db8:aa:bb:1:2:3:4", [], "2001:db8:aa:bb::/64"),
+        ("::ffff:198.51.100.7", [], "198.51.100.7"),
+        (None, ["203.0.113.9"], UNKNOWN_IP),
+        ("not-an-ip", [], UNKNOWN_IP),
+    ],
+)
 def test_client_ip(peer, forwarded, expected):
     assert client_ip(peer, forwarded, PROXIES) == expected
 
@@ -145,8 +151,10 @@ def test_auth_settings_defaults_and_production_rules():
 def test_bad_trusted_proxies_are_named():
     with pytest.raises(ConfigError, match="GATEWAY_TRUSTED_PROXIES.*'nope'"):
         load_auth(GATEWAY_TRUSTED_PROXIES="10.0.0.0/8, nope")
-    assert [str(n) for n in load_auth(GATEWAY_TRUSTED_PROXIES="10.0.0.0/8,127.0.0.1").trusted_proxies] == \
-        ["10.0.0.0/8", "127.0.0.1/32"]
+    assert [str(n) for n in load_auth(GATEWAY_TRUSTED_PROXIES="10.0.0.0/8,127.0.0.1").trusted_proxies] == [
+        "10.0.0.0/8",
+        "127.0.0.1/32",
+    ]
 
 
 # -- requests --------------------------------------------------------------------------
@@ -180,13 +188,13 @@ def test_a_known_guest_keeps_its_id_and_a_tampered_one_gets_a_new_one(gateway_au
 
 
 def test_bearer_wins_over_the_session_cookie(gateway_auth):
-    auth = gateway_auth.for_request(make_request({"Authorization": "Bearer tok-b"}, {SESSION_COOKIE: "tok-c"}),
-                                    Response())
+    auth = gateway_auth.for_request(
+        make_request({"Authorization": "Bearer tok-b"}, {SESSION_COOKIE: "tok-c"}), Response()
+    )
     assert (auth.token, auth.source) == ("tok-b", Source.BEARER)
     gateway_auth.check_csrf(auth)  # bearer requests need no CSRF token
 
-    auth = gateway_auth.for_request(make_request({"Authorization": "Basic x"}, {SESSION_COOKIE: "tok-c"}),
-                                    Response())
+    auth = gateway_auth.for_request(make_request({"Authorization": "Basic x"}, {SESSION_COOKIE: "tok-c"}), Response())
     assert auth.token is None and isinstance(auth.authorization_error, Unauthenticated)
 
 
@@ -200,12 +208,14 @@ def test_cookie_sessions_need_the_csrf_header(gateway_auth):
     csrf = set_cookies(response)[CSRF_COOKIE][CSRF_COOKIE]
     assert csrf.value == csrf_token(gateway_auth.signer, "tok-c") and not csrf["httponly"]
 
-    wrong = gateway_auth.for_request(make_request({"X-CSRF-Token": csrf_token(gateway_auth.signer, "other")},
-                                                  {SESSION_COOKIE: "tok-c"}), Response())
+    wrong = gateway_auth.for_request(
+        make_request({"X-CSRF-Token": csrf_token(gateway_auth.signer, "other")}, {SESSION_COOKIE: "tok-c"}), Response()
+    )
     with pytest.raises(Forbidden):
         gateway_auth.check_csrf(wrong)
-    right = gateway_auth.for_request(make_request({"X-CSRF-Token": csrf.value},
-                                                  {SESSION_COOKIE: "tok-c", CSRF_COOKIE: csrf.value}), Response())
+    right = gateway_auth.for_request(
+        make_request({"X-CSRF-Token": csrf.value}, {SESSION_COOKIE: "tok-c", CSRF_COOKIE: csrf.value}), Response()
+    )
     gateway_auth.check_csrf(right)
 
 
@@ -228,8 +238,7 @@ def test_session_cookies_are_set_and_cleared(gateway_auth):
 def test_forwarded_for_counts_only_from_a_trusted_proxy(gateway_auth):
     spoofed = gateway_auth.for_request(make_request({"X-Forwarded-For": "203.0.113.1"}), Response())
     assert spoofed.client_ip == "198.51.100.7"
-    proxied = gateway_auth.for_request(make_request({"X-Forwarded-For": "203.0.113.1"}, peer="127.0.0.1"),
-                                       Response())
+    proxied = gateway_auth.for_request(make_request({"X-Forwarded-For": "203.0.113.1"}, peer="127.0.0.1"), Response())
     assert proxied.client_ip == "203.0.113.1"
 
 
@@ -251,8 +260,11 @@ def test_a_bad_auth_variable_stops_the_gateway_at_start(monkeypatch, capsys):
 
 # -- proxies in production -----------------------------------------------------------------
 def _production(proxies: str = "") -> GatewayAuth:
-    return GatewayAuth(AuthSettings(ENVIRONMENT="production", GATEWAY_SECRET="p" * 40, TOKEN_SECRET="t" * 40,
-                                    GATEWAY_TRUSTED_PROXIES=proxies))
+    return GatewayAuth(
+        AuthSettings(
+            ENVIRONMENT="production", GATEWAY_SECRET="p" * 40, TOKEN_SECRET="t" * 40, GATEWAY_TRUSTED_PROXIES=proxies
+        )
+    )
 
 
 def test_production_without_trusted_proxies_warns_at_start_and_at_the_first_forwarded_request(caplog):

@@ -1,6 +1,7 @@
 """The gateway's event subscription over the real broker takes the platform's dead-letter
 route: a handler that keeps failing is tried EVENT_MAX_ATTEMPTS times, the events behind
 it are handled meanwhile, and it is parked in gateway.dead-letter with its error."""
+
 import asyncio
 import json
 

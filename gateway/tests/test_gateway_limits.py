@@ -2,6 +2,7 @@
 services: body size (413 before parsing), rate per client (RATE_LIMITED, Retry-After),
 one mutation per request, the production switches (GraphiQL, introspection, /readyz
 text) and the websocket's Origin check and connection_init authentication."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,27 +10,42 @@ import json
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
 from gateway.app import create_app
 from gateway.limits import BodySizeLimit, RateLimiter, load_limits
 from gateway.settings import load, load_auth
 from gateway.testing import FakeService, session_token
 from medcode_contracts.errors import Unauthenticated
-from starlette.testclient import TestClient
-from starlette.websockets import WebSocketDisconnect
 
 pytestmark = pytest.mark.rabbit
 
-ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "FREE", "role": "MEMBER",
-           "created_at": "2026-01-01T00:00:00+00:00"}
+ACCOUNT = {
+    "id": "u-1",
+    "email": "ann@example.org",
+    "name": "Ann",
+    "plan": "FREE",
+    "role": "MEMBER",
+    "created_at": "2026-01-01T00:00:00+00:00",
+}
 PROD_SECRET = "limits-test-gateway-secret-" + "q" * 32
 GOOD = session_token(PROD_SECRET, ACCOUNT["id"])  # signed as accounts would: the gateway checks it
 
 
 def make_app(amqp_uri, **limits):
-    auth = load_auth(GATEWAY_TRUSTED_PROXIES="127.0.0.1", GATEWAY_SECRET=PROD_SECRET, TOKEN_SECRET=PROD_SECRET,
-                     ENVIRONMENT=limits.get("ENVIRONMENT", "development"))
-    return create_app(load(AMQP_URI=amqp_uri, RPC_TIMEOUT=2.0), auth_settings=auth,
-                      limit_settings=load_limits(**{"RATE_LIMIT_PER_MINUTE": 0, **limits}), ready_timeout=0.5)
+    auth = load_auth(
+        GATEWAY_TRUSTED_PROXIES="127.0.0.1",
+        GATEWAY_SECRET=PROD_SECRET,
+        TOKEN_SECRET=PROD_SECRET,
+        ENVIRONMENT=limits.get("ENVIRONMENT", "development"),
+    )
+    return create_app(
+        load(AMQP_URI=amqp_uri, RPC_TIMEOUT=2.0),
+        auth_settings=auth,
+        limit_settings=load_limits(**{"RATE_LIMIT_PER_MINUTE": 0, **limits}),
+        ready_timeout=0.5,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +63,11 @@ async def accounts(amqp_uri):
 
 
 def client(app, ip="203.0.113.1"):
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app, client=("127.0.0.1", 4000)),
-                             base_url="http://gateway", headers={"X-Forwarded-For": ip})
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app, client=("127.0.0.1", 4000)),
+        base_url="http://gateway",
+        headers={"X-Forwarded-For": ip},
+    )
 
 
 # -- body size ------------------------------------------------------------------------------
@@ -61,10 +80,12 @@ async def test_a_one_mebibyte_body_is_refused_with_413_before_parsing(amqp_uri):
         body = response.json()
         assert body["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
         assert "at most 65536 bytes" in body["errors"][0]["message"]
+
         # Without a Content-Length (chunked) it is stopped all the same.
         async def chunks():
             for _ in range(20):
                 yield b"x" * 65536
+
         response = await http.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
         assert response.status_code == 413
         ok = await http.post("/graphql", json={"query": "{ __typename }"})
@@ -95,8 +116,11 @@ async def test_the_size_limit_reads_no_more_than_the_limit():
 # -- rate ------------------------------------------------------------------------------------
 async def test_the_rate_limit_answers_rate_limited_with_retry_after(amqp_uri):
     app = make_app(amqp_uri, RATE_LIMIT_PER_MINUTE=5)
-    async with app.router.lifespan_context(app), client(app, "203.0.113.50") as http, \
-            client(app, "203.0.113.51") as other:
+    async with (
+        app.router.lifespan_context(app),
+        client(app, "203.0.113.50") as http,
+        client(app, "203.0.113.51") as other,
+    ):
         answers = [await http.post("/graphql", json={"query": "{ __typename }"}) for _ in range(7)]
         assert [r.status_code for r in answers] == [200] * 5 + [429] * 2
         refused = answers[-1]
@@ -126,11 +150,16 @@ async def test_at_most_one_mutation_per_request(amqp_uri, accounts):
     async with app.router.lifespan_context(app), client(app) as http:
         batch = await http.post("/graphql", json=[{"query": login}, {"query": login}])
         assert batch.status_code == 400 and "at most 1 mutation" in batch.text
-        aliased = await http.post("/graphql", json={"query": 'mutation { a: login(email: "a@example.org", '
-                                                             'password: "long enough") { token } '
-                                                             'b: logout }'})
+        aliased = await http.post(
+            "/graphql",
+            json={
+                "query": 'mutation { a: login(email: "a@example.org", password: "long enough") { token } b: logout }'
+            },
+        )
         assert aliased.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
-        spread = await http.post("/graphql", json={"query": "mutation { ...M } fragment M on Mutation { a: logout b: logout }"})
+        spread = await http.post(
+            "/graphql", json={"query": "mutation { ...M } fragment M on Mutation { a: logout b: logout }"}
+        )
         assert "at most 1 mutation" in spread.json()["errors"][0]["message"]
         assert accounts.received == []  # none of them hashed a password
         one = await http.post("/graphql", json=[{"query": login}, {"query": "{ __typename }"}])
@@ -149,7 +178,9 @@ async def test_production_hides_graphiql_introspection_and_readyz_details(amqp_u
         assert ((await http.get("/graphiql")).status_code == 404) is production
         introspection = (await http.post("/graphql", json={"query": "{ __schema { types { name } } }"})).json()
         assert ("errors" in introspection) is production
-        assert (await http.post("/graphql", json={"query": "{ __typename }"})).json() == {"data": {"__typename": "Query"}}
+        assert (await http.post("/graphql", json={"query": "{ __typename }"})).json() == {
+            "data": {"__typename": "Query"}
+        }
         ready = (await http.get("/readyz")).json()  # no service answers here
         text = json.dumps(ready["services"])
         assert ready["ready"] is False
@@ -162,7 +193,9 @@ async def test_production_switches_can_be_turned_on(amqp_uri):
     app = make_app(amqp_uri, ENVIRONMENT="production", GATEWAY_GRAPHIQL="1", GATEWAY_INTROSPECTION="1")
     async with app.router.lifespan_context(app), client(app) as http:
         assert "graphiql" in (await http.get("/graphql", headers={"accept": "text/html"})).text.lower()
-        assert "errors" not in (await http.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})).json()
+        assert (
+            "errors" not in (await http.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})).json()
+        )
 
 
 # -- websockets -------------------------------------------------------------------------------
@@ -180,11 +213,13 @@ def _websocket_checks(app):
     with TestClient(app) as http:
         subprotocols = ["graphql-transport-ws"]
         with pytest.raises(WebSocketDisconnect):
-            with http.websocket_connect("/graphql", subprotocols=subprotocols,
-                                        headers={"origin": "https://evil.example"}) as ws:
+            with http.websocket_connect(
+                "/graphql", subprotocols=subprotocols, headers={"origin": "https://evil.example"}
+            ) as ws:
                 ws.receive_json()
-        with http.websocket_connect("/graphql", subprotocols=subprotocols,
-                                    headers={"origin": "https://app.example.org"}) as ws:
+        with http.websocket_connect(
+            "/graphql", subprotocols=subprotocols, headers={"origin": "https://app.example.org"}
+        ) as ws:
             assert _ws_init(ws) == {"type": "connection_ack"}  # a guest
         with http.websocket_connect("/graphql", subprotocols=subprotocols) as ws:
             assert _ws_init(ws, {"Authorization": f"Bearer {GOOD}"}) == {"type": "connection_ack"}

@@ -1,4 +1,5 @@
 """`python -m gateway` refuses a bad configuration at start, naming the variable."""
+
 from __future__ import annotations
 
 import os

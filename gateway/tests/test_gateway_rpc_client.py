@@ -1,5 +1,6 @@
 """The RPC client against the real broker, with a tiny nameko-compatible responder
 written with aio-pika (gateway.testing.FakeService; the wire format of the guide §3)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,8 +10,8 @@ import aio_pika
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from medcode_common.aio_rpc import RemoteError, RpcClient, UnknownService
 from gateway.testing import FakeService
+from medcode_common.aio_rpc import RemoteError, RpcClient, UnknownService
 from medcode_contracts.errors import NotFound, Unavailable
 
 pytestmark = pytest.mark.rabbit
@@ -38,8 +39,9 @@ async def fail_unknown(kwargs):
 
 
 def Responder(amqp_uri: str) -> FakeService:
-    return FakeService(amqp_uri, "echo", {"echo": echo, "slow_echo": slow_echo,
-                                          "fail_known": fail_known, "fail_unknown": fail_unknown})
+    return FakeService(
+        amqp_uri, "echo", {"echo": echo, "slow_echo": slow_echo, "fail_known": fail_known, "fail_unknown": fail_unknown}
+    )
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The RPC client against a real nameko service (a subprocess: eventlet never runs in
 this asyncio process): the wire format both ways, and nameko's own errors."""
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,12 @@ async def accounts(amqp_uri, tmp_path_factory):
     env = {**os.environ, "AMQP_URI": amqp_uri, "DATA_DIR": str(workdir)}
     env.pop("DATABASE_URL", None)
     log = open(workdir / "service.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "medcode_common.runner", "accounts.service:AccountsService"],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "medcode_common.runner", "accounts.service:AccountsService"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         async with RpcClient(amqp_uri, timeout=2) as client:
             for _ in range(120):  # until the service consumes its queue
@@ -73,10 +78,16 @@ async def test_a_reply_is_nameko_s_exact_message(accounts, amqp_uri):
         reply_key = str(uuid.uuid4())
         queue = await channel.declare_queue(exclusive=True)
         await queue.bind(exchange, routing_key=reply_key)
-        await exchange.publish(aio_pika.Message(json.dumps({"args": [], "kwargs": {}}).encode(),
-                                                content_type="application/json", content_encoding="utf-8",
-                                                correlation_id="c-1", reply_to=reply_key),
-                               routing_key="accounts.health")
+        await exchange.publish(
+            aio_pika.Message(
+                json.dumps({"args": [], "kwargs": {}}).encode(),
+                content_type="application/json",
+                content_encoding="utf-8",
+                correlation_id="c-1",
+                reply_to=reply_key,
+            ),
+            routing_key="accounts.health",
+        )
         async with queue.iterator(timeout=10) as replies:
             async for message in replies:
                 await message.ack()

@@ -1,5 +1,6 @@
 """`invoke` (gateway.rpc.typed) with a fake RPC client: the request is checked before it
 leaves, the reply against the method's declared type, batches by their length."""
+
 from __future__ import annotations
 
 import pytest
@@ -78,6 +79,6 @@ def test_batch_limits_come_from_the_request_models():
     assert Codes.GET_CODE_RULES.max_batch_size == 200
     assert Metering.CHECK_VIEWS.max_batch_size == metering.MAX_RESOURCES
     assert Careers.GET_JOBS.max_batch_size == careers.MAX_PAGE_SIZE
-    assert Codes.GET_MODIFIER.max_batch_size is None   # not a batch
-    with pytest.raises(ValidationError):   # one past the limit is what the service would refuse
+    assert Codes.GET_MODIFIER.max_batch_size is None  # not a batch
+    with pytest.raises(ValidationError):  # one past the limit is what the service would refuse
         coding_rules.GetCodeRulesRequest(refs=[codes.CodeRef(system="HCPCS", code="J9035")] * 201)

@@ -1,5 +1,6 @@
 """Concurrent requests never see each other's execution: each gets its own result and its
 own error codes (extensions must be per request, not shared instances)."""
+
 import asyncio
 import random
 
@@ -16,8 +17,15 @@ class SlowRpc:
         ref = request["refs"][0]
         if ref["code"].startswith("X"):
             raise Unavailable(f"no answer for {ref['code']}")
-        return [{"system": ref["system"], "code": ref["code"], "title": f"Made-up title {ref['code']}",
-                 "billable": True, "edition": {"name": "Made-up", "effective_from": "2025-10-01", "source": "x"}}]
+        return [
+            {
+                "system": ref["system"],
+                "code": ref["code"],
+                "title": f"Made-up title {ref['code']}",
+                "billable": True,
+                "edition": {"name": "Made-up", "effective_from": "2025-10-01", "source": "x"},
+            }
+        ]
 
 
 async def test_forty_interleaved_requests_keep_their_own_results_and_error_codes():
@@ -25,8 +33,11 @@ async def test_forty_interleaved_requests_keep_their_own_results_and_error_codes
     codes = [f"{'X' if n % 2 else 'K'}{n:02d}.0" for n in range(40)]
 
     async def one(code):
-        result = await schema.execute('query($c: String!) { code(system: ICD10CM, code: $c) { code title } }',
-                                      variable_values={"c": code}, context_value=Context(rpc=SlowRpc()))
+        result = await schema.execute(
+            "query($c: String!) { code(system: ICD10CM, code: $c) { code title } }",
+            variable_values={"c": code},
+            context_value=Context(rpc=SlowRpc()),
+        )
         return code, result
 
     for code, result in await asyncio.gather(*(one(code) for code in codes)):

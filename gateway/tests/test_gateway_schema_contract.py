@@ -2,6 +2,7 @@
 of the repository's copy (medcode_contracts/schema.graphql) exists with the same type (the
 gateway may add more); the copy equals the shared contract (../shared/contract/schema.graphql,
 or GRAPHQL_CONTRACT) where that is present, and the gateway serves it at /schema.graphql."""
+
 from __future__ import annotations
 
 import os
@@ -47,7 +48,8 @@ def test_the_repository_copy_equals_the_shared_contract():
         pytest.skip(f"no {shared.parent.parent} beside the clone: the repository's copy is the contract")
     assert shared.is_file(), f"the shared GraphQL contract {shared} is missing"
     assert graphql_schema.contract_sdl() == shared.read_text(encoding="utf-8"), (
-        f"{graphql_schema.PATH} differs from {shared}: copy the shared contract into the repository")
+        f"{graphql_schema.PATH} differs from {shared}: copy the shared contract into the repository"
+    )
 
 
 async def test_the_gateway_serves_the_contract():
@@ -118,11 +120,16 @@ def test_fields_and_arguments_match(contract, served):
                     continue
                 if str(ours.type) != str(field.type):
                     problems.append(f"{name}.{field_name}: {ours.type} != {field.type}")
-                problems += _input_problems(f"{name}.{field_name}({{}})", field.args, ours.args,
-                                            f"{name}.{field_name}: extra required arguments")
+                problems += _input_problems(
+                    f"{name}.{field_name}({{}})",
+                    field.args,
+                    ours.args,
+                    f"{name}.{field_name}: extra required arguments",
+                )
         elif isinstance(expected, GraphQLInputObjectType):
-            problems += _input_problems(f"{name}.{{}}", expected.fields, actual.fields,
-                                        f"input {name}: extra required fields")
+            problems += _input_problems(
+                f"{name}.{{}}", expected.fields, actual.fields, f"input {name}: extra required fields"
+            )
         elif isinstance(expected, GraphQLEnumType):
             missing = set(expected.values) - set(actual.values)
             if missing:

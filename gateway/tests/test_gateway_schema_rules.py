@@ -2,6 +2,7 @@
 descriptorNote) with a fake RPC client: the mapping of the coding-rules contract onto the
 GraphQL schema, the batching into one get_code_rules RPC and the error codes. Every
 descriptor here is made up."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,13 +24,21 @@ async def run(schema, query, rpc, variables=None):
 
 
 def page(system: str, code: str) -> dict:
-    return {"system": system, "code": code, "title": f"FAKE DESCRIPTOR FOR TESTS {code}", "billable": True,
-            "edition": {"name": "Made-up edition", "effective_from": "2025-10-01", "source": "made-up"},
-            "lay_terms": ["made-up lay term"]}
+    return {
+        "system": system,
+        "code": code,
+        "title": f"FAKE DESCRIPTOR FOR TESTS {code}",
+        "billable": True,
+        "edition": {"name": "Made-up edition", "effective_from": "2025-10-01", "source": "made-up"},
+        "lay_terms": ["made-up lay term"],
+    }
 
 
-PAGES = {"HCPCS": {"J9035": page("HCPCS", "J9035"), "G0008": page("HCPCS", "G0008")},
-         "ICD10CM": {"I219": page("ICD10CM", "I21.9")}, "CPT": {"99213": page("CPT", "99213")}}
+PAGES = {
+    "HCPCS": {"J9035": page("HCPCS", "J9035"), "G0008": page("HCPCS", "G0008")},
+    "ICD10CM": {"I219": page("ICD10CM", "I21.9")},
+    "CPT": {"99213": page("CPT", "99213")},
+}
 
 
 def get_codes(kwargs):
@@ -37,9 +46,17 @@ def get_codes(kwargs):
 
 
 def edit(column1: str, column2: str, effective: str | None, n: int = 0) -> dict:
-    return {"column1": column1, "column2": column2, "modifier_indicator": 1,
-            "effective_from": effective, "edition_effective_from": "2024-07-01", "deleted_on": None,
-            "rationale": "Made-up rationale", "setting": "outpatient_hospital", "source": f"made-up.csv #{n}"}
+    return {
+        "column1": column1,
+        "column2": column2,
+        "modifier_indicator": 1,
+        "effective_from": effective,
+        "edition_effective_from": "2024-07-01",
+        "deleted_on": None,
+        "rationale": "Made-up rationale",
+        "setting": "outpatient_hospital",
+        "source": f"made-up.csv #{n}",
+    }
 
 
 def get_code_rules(kwargs):
@@ -49,18 +66,37 @@ def get_code_rules(kwargs):
         rules = {"system": ref["system"], "code": ref["code"], "known": True}
         if ref["system"] in ("HCPCS", "CPT"):
             edits = [edit(ref["code"], f"9000{i}", None if i % 2 else "2005-01-01", i) for i in range(5)]
-            rules.update(ptp_edits=edits[:request["ptp_first"]], ptp_total=5,
-                         mue=[{"setting": "practitioner", "max_units": 2,
-                               "adjudication_indicator": "2 Date of Service Edit: Policy",
-                               "rationale": "Made-up", "source": "made-up MUE"}])
+            rules.update(
+                ptp_edits=edits[: request["ptp_first"]],
+                ptp_total=5,
+                mue=[
+                    {
+                        "setting": "practitioner",
+                        "max_units": 2,
+                        "adjudication_indicator": "2 Date of Service Edit: Policy",
+                        "rationale": "Made-up",
+                        "source": "made-up MUE",
+                    }
+                ],
+            )
         if ref["system"] == "CPT":
             rules["descriptor_note"] = "The CPT descriptor needs an AMA CPT licence; made-up."
         if ref["system"] == "ICD10CM":
             rules["crosswalks"] = [
-                {"kind": "GEM_I10_TO_I9", "approximate": True, "source": "made-up GEM",
-                 "target": {"system": "ICD9CM", "code": "410.90"}},
-                {"kind": "GEM_I10_TO_I9", "approximate": False, "no_map": True, "source": "made-up GEM",
-                 "target": {"system": "ICD9CM", "code": "NoDx", "title": "No ICD-9-CM equivalent"}}]
+                {
+                    "kind": "GEM_I10_TO_I9",
+                    "approximate": True,
+                    "source": "made-up GEM",
+                    "target": {"system": "ICD9CM", "code": "410.90"},
+                },
+                {
+                    "kind": "GEM_I10_TO_I9",
+                    "approximate": False,
+                    "no_map": True,
+                    "source": "made-up GEM",
+                    "target": {"system": "ICD9CM", "code": "NoDx", "title": "No ICD-9-CM equivalent"},
+                },
+            ]
         answers.append(rules)
     return answers
 
@@ -80,10 +116,14 @@ async def test_rules_sections_of_every_page_come_from_one_rpc(schema):
     assert errors == []
     assert rpc.calls["codes.get_codes"] == 1
     assert rpc.calls["codes.get_code_rules"] == 1
-    (_, kwargs), = [r for r in rpc.requests if r[0] == "codes.get_code_rules"]
-    assert kwargs["request"]["ptp_first"] == 4      # the largest first of the batch
+    ((_, kwargs),) = [r for r in rpc.requests if r[0] == "codes.get_code_rules"]
+    assert kwargs["request"]["ptp_first"] == 4  # the largest first of the batch
     assert sorted((r["system"], r["code"]) for r in kwargs["request"]["refs"]) == [
-        ("CPT", "99213"), ("HCPCS", "G0008"), ("HCPCS", "J9035"), ("ICD10CM", "I219")]
+        ("CPT", "99213"),
+        ("HCPCS", "G0008"),
+        ("HCPCS", "J9035"),
+        ("ICD10CM", "I219"),
+    ]
     assert [e["column2"] for e in data["a"]["ptpEdits"]] == ["90000", "90001"]
     assert len(data["b"]["ptpEdits"]) == 4
     assert data["a"]["mue"] == [{"maxUnits": 2}]
@@ -100,34 +140,52 @@ async def test_no_rules_rpc_when_no_rules_section_is_asked(schema):
 
 
 async def test_ptp_edit_without_its_own_effective_date_gets_the_release_date(schema):
-    data, errors = await run(schema, '{ code(system: HCPCS, code: "J9035") { ptpEdits(first: 2) '
-                                     '{ effectiveFrom effectiveFromExact deletedOn setting source modifierIndicator } } }',
-                             rules_rpc())
+    data, errors = await run(
+        schema,
+        '{ code(system: HCPCS, code: "J9035") { ptpEdits(first: 2) '
+        "{ effectiveFrom effectiveFromExact deletedOn setting source modifierIndicator } } }",
+        rules_rpc(),
+    )
     assert errors == []
     exact, from_release = data["code"]["ptpEdits"]
-    assert exact == {"effectiveFrom": "2005-01-01", "effectiveFromExact": True, "deletedOn": None,
-                     "setting": "outpatient hospital", "source": "made-up.csv #0", "modifierIndicator": 1}
+    assert exact == {
+        "effectiveFrom": "2005-01-01",
+        "effectiveFromExact": True,
+        "deletedOn": None,
+        "setting": "outpatient hospital",
+        "source": "made-up.csv #0",
+        "modifierIndicator": 1,
+    }
     assert from_release["effectiveFrom"] == "2024-07-01" and from_release["effectiveFromExact"] is False
 
 
 async def test_ptp_edits_first_out_of_range_is_bad_input(schema):
     rpc = rules_rpc()
-    data, errors = await run(schema, '{ code(system: HCPCS, code: "J9035") { ptpEdits(first: 5000) { column1 } } }',
-                             rpc)
+    data, errors = await run(
+        schema, '{ code(system: HCPCS, code: "J9035") { ptpEdits(first: 5000) { column1 } } }', rpc
+    )
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
     assert "first must be between 0 and 1000" in errors[0]["message"]
     assert rpc.calls["codes.get_code_rules"] == 0
 
 
 async def test_gem_target_keeps_the_icd9_code_beside_the_code_summary(schema):
-    data, errors = await run(schema, '{ code(system: ICD10CM, code: "I219") { crosswalks { kind approximate '
-                                     'noMap targetSystem targetCode target { system code title billable } } } }',
-                             rules_rpc())
+    data, errors = await run(
+        schema,
+        '{ code(system: ICD10CM, code: "I219") { crosswalks { kind approximate '
+        "noMap targetSystem targetCode target { system code title billable } } } }",
+        rules_rpc(),
+    )
     assert errors == []
     mapped, no_map = data["code"]["crosswalks"]
-    assert mapped == {"kind": "GEM_I10_TO_I9", "approximate": True, "noMap": False, "targetSystem": "ICD9CM",
-                      "targetCode": "410.90",
-                      "target": {"system": "ICD9CM", "code": "410.90", "title": "ICD-9-CM 410.90", "billable": False}}
+    assert mapped == {
+        "kind": "GEM_I10_TO_I9",
+        "approximate": True,
+        "noMap": False,
+        "targetSystem": "ICD9CM",
+        "targetCode": "410.90",
+        "target": {"system": "ICD9CM", "code": "410.90", "title": "ICD-9-CM 410.90", "billable": False},
+    }
     assert no_map["noMap"] is True and no_map["target"]["title"] == "No ICD-9-CM equivalent"
 
 
@@ -135,37 +193,83 @@ CHECK = """query($input: ClaimInput!) { checkClaim(input: $input) {
   clean dateOfService setting editions findings { kind codes message modifierAllowed source lines } } }"""
 
 CLAIM_CHECK = {
-    "clean": False, "date_of_service": "2024-08-01", "setting": "practitioner",
+    "clean": False,
+    "date_of_service": "2024-08-01",
+    "setting": "practitioner",
     "editions": ["made-up PTP"],
-    "findings": [{"kind": "PTP", "codes": ["11042", "97597"], "lines": [1, 2], "message": "made-up",
-                  "modifier_allowed": True, "source": "made-up PTP"}],
+    "findings": [
+        {
+            "kind": "PTP",
+            "codes": ["11042", "97597"],
+            "lines": [1, 2],
+            "message": "made-up",
+            "modifier_allowed": True,
+            "source": "made-up PTP",
+        }
+    ],
 }
 
 
 async def test_check_claim_maps_input_and_answer(schema):
     rpc = FakeRpc({"codes.check_claim": CLAIM_CHECK})
-    data, errors = await run(schema, CHECK, rpc, {"input": {
-        "dateOfService": "2024-08-01", "setting": "outpatient hospital",
-        "lines": [{"code": "11042"}, {"code": "97597", "modifiers": ["59"], "units": 2}]}})
+    data, errors = await run(
+        schema,
+        CHECK,
+        rpc,
+        {
+            "input": {
+                "dateOfService": "2024-08-01",
+                "setting": "outpatient hospital",
+                "lines": [{"code": "11042"}, {"code": "97597", "modifiers": ["59"], "units": 2}],
+            }
+        },
+    )
     assert errors == []
-    (_, kwargs), = rpc.requests
+    ((_, kwargs),) = rpc.requests
     # The claim goes as its contract model (coding_rules.ClaimInput) prints it.
-    assert kwargs["request"] == {"date_of_service": "2024-08-01", "setting": "outpatient_hospital",
-                                 "lines": [{"code": "11042", "modifiers": [], "units": 1},
-                                           {"code": "97597", "modifiers": ["59"], "units": 2}],
-                                 "diagnoses": [], "patient_age": None, "patient_sex": None}
+    assert kwargs["request"] == {
+        "date_of_service": "2024-08-01",
+        "setting": "outpatient_hospital",
+        "lines": [{"code": "11042", "modifiers": [], "units": 1}, {"code": "97597", "modifiers": ["59"], "units": 2}],
+        "diagnoses": [],
+        "patient_age": None,
+        "patient_sex": None,
+    }
     assert data["checkClaim"] == {
-        "clean": False, "dateOfService": "2024-08-01", "setting": "practitioner", "editions": ["made-up PTP"],
-        "findings": [{"kind": "PTP", "codes": ["11042", "97597"], "message": "made-up", "modifierAllowed": True,
-                      "source": "made-up PTP", "lines": [1, 2]}]}
+        "clean": False,
+        "dateOfService": "2024-08-01",
+        "setting": "practitioner",
+        "editions": ["made-up PTP"],
+        "findings": [
+            {
+                "kind": "PTP",
+                "codes": ["11042", "97597"],
+                "message": "made-up",
+                "modifierAllowed": True,
+                "source": "made-up PTP",
+                "lines": [1, 2],
+            }
+        ],
+    }
 
 
 async def test_check_claim_passes_diagnoses_age_and_sex(schema):
     rpc = FakeRpc({"codes.check_claim": CLAIM_CHECK})
-    _, errors = await run(schema, CHECK, rpc, {"input": {
-        "lines": [{"code": "87086"}], "diagnoses": ["Z00.00", "n39.0"], "patientAge": 70, "patientSex": "female"}})
+    _, errors = await run(
+        schema,
+        CHECK,
+        rpc,
+        {
+            "input": {
+                "lines": [{"code": "87086"}],
+                "diagnoses": ["Z00.00", "n39.0"],
+                "patientAge": 70,
+                "patientSex": "female",
+            }
+        },
+    )
     assert errors == []
-    (_, kwargs), = rpc.requests
+    ((_, kwargs),) = rpc.requests
     assert kwargs["request"]["diagnoses"] == ["Z00.00", "N39.0"]
     assert (kwargs["request"]["patient_age"], kwargs["request"]["patient_sex"]) == (70, "female")
 
@@ -201,14 +305,33 @@ async def test_check_claim_with_too_many_lines_costs_no_rpc(schema):
 
 
 async def test_modifier(schema):
-    answer = {"code": "LT", "title": "Made-up left side", "description": None, "system": "HCPCS",
-              "ncci_associated": True, "terminated_on": None, "source": "made-up modifiers"}
+    answer = {
+        "code": "LT",
+        "title": "Made-up left side",
+        "description": None,
+        "system": "HCPCS",
+        "ncci_associated": True,
+        "terminated_on": None,
+        "source": "made-up modifiers",
+    }
     rpc = FakeRpc({"codes.get_modifier": lambda kwargs: answer if kwargs["request"]["code"] == "LT" else None})
-    data, errors = await run(schema, '{ lt: modifier(code: "LT") { code title description system ncciAssociated } '
-                                     'zz: modifier(code: "ZZ") { code } }', rpc)
+    data, errors = await run(
+        schema,
+        '{ lt: modifier(code: "LT") { code title description system ncciAssociated } '
+        'zz: modifier(code: "ZZ") { code } }',
+        rpc,
+    )
     assert errors == []
-    assert data == {"lt": {"code": "LT", "title": "Made-up left side", "description": None, "system": "HCPCS",
-                           "ncciAssociated": True}, "zz": None}
+    assert data == {
+        "lt": {
+            "code": "LT",
+            "title": "Made-up left side",
+            "description": None,
+            "system": "HCPCS",
+            "ncciAssociated": True,
+        },
+        "zz": None,
+    }
 
 
 async def test_modifier_code_too_long_is_bad_input(schema):
@@ -219,7 +342,6 @@ async def test_modifier_code_too_long_is_bad_input(schema):
 async def test_icd9cm_is_only_a_crosswalk_target(schema):
     data, errors = await run(schema, '{ code(system: ICD9CM, code: "410.90") { code } }', FakeRpc({}))
     assert errors == [] and data == {"code": None}
-    data, errors = await run(schema, '{ searchCodes(query: "infarct", systems: [ICD9CM]) { totalCount } }',
-                             FakeRpc({}))
+    data, errors = await run(schema, '{ searchCodes(query: "infarct", systems: [ICD9CM]) { totalCount } }', FakeRpc({}))
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "ICD9CM cannot be searched" in errors[0]["message"]

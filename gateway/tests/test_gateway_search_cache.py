@@ -1,4 +1,5 @@
 """The gateway's search cache: LRU with a time-to-live, cleared on edition_loaded."""
+
 from gateway.search_cache import SearchCache
 
 

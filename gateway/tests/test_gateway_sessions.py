@@ -1,10 +1,14 @@
 """Session tokens checked in the gateway (gateway.sessions) and the code page in one round
 of RPCs (gateway.schema.codes.access): a fake RPC client, a real request context."""
+
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from starlette.responses import Response
+
+from gateway import testing
 from gateway.auth import GUEST_COOKIE, GatewayAuth, guest_cookie_value
 from gateway.context import Context
 from gateway.schema import build_schema
@@ -14,22 +18,35 @@ from gateway.settings import AuthSettings
 from gateway.testing import make_request, session_token
 from medcode_contracts import accounts, events
 from medcode_contracts.errors import Unauthenticated
-from starlette.responses import Response
-
-from gateway import testing
 
 SECRET = "sessions-test-token-secret-" + "s" * 32
 GUEST = "0123456789abcdef0123456789abcdef"
-ACCOUNT = {"id": "u-1", "email": "ann@example.org", "name": "Ann", "plan": "PRO", "role": "MEMBER",
-           "created_at": "2026-01-01T00:00:00+00:00"}
-PAGE = {"system": "ICD10CM", "code": "K22.0", "title": "Made-up title", "short_title": None, "billable": True,
-        "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
-        "lay_terms": ["made-up"], "notes": {}, "parent": None, "children": []}
+ACCOUNT = {
+    "id": "u-1",
+    "email": "ann@example.org",
+    "name": "Ann",
+    "plan": "PRO",
+    "role": "MEMBER",
+    "created_at": "2026-01-01T00:00:00+00:00",
+}
+PAGE = {
+    "system": "ICD10CM",
+    "code": "K22.0",
+    "title": "Made-up title",
+    "short_title": None,
+    "billable": True,
+    "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
+    "lay_terms": ["made-up"],
+    "notes": {},
+    "parent": None,
+    "children": [],
+}
 
 
 def cache(**options) -> SessionCache:
-    sessions = SessionCache(SECRET, max_age=options.pop("max_age", 60), max_size=options.pop("max_size", 100),
-                            **options)
+    sessions = SessionCache(
+        SECRET, max_age=options.pop("max_age", 60), max_size=options.pop("max_size", 100), **options
+    )
     sessions.start_listening()
     return sessions
 
@@ -40,8 +57,12 @@ def test_a_token_is_checked_here_as_accounts_signs_it():
     token = session_token(SECRET, "u-1", "s-1")
     claims = sessions.verify(token)
     assert (claims.account_id, claims.session_id) == ("u-1", "s-1")
-    for bad in (session_token("another secret " * 4, "u-1"), session_token(SECRET, "u-1", ttl=-10),
-                token[:-2] + "xx", "not-a-jwt"):
+    for bad in (
+        session_token("another secret " * 4, "u-1"),
+        session_token(SECRET, "u-1", ttl=-10),
+        token[:-2] + "xx",
+        "not-a-jwt",
+    ):
         with pytest.raises(Unauthenticated):
             sessions.verify(bad)
 
@@ -62,8 +83,8 @@ def test_kept_until_an_event_drops_it():
 def test_an_answer_that_crossed_a_revocation_is_not_kept():
     sessions = cache()
     claims = sessions.verify(session_token(SECRET, "u-1", "s-1"))
-    epoch = sessions.epoch                 # read before asking accounts...
-    sessions.forget_session("s-1")         # ...the logout event arrives meanwhile
+    epoch = sessions.epoch  # read before asking accounts...
+    sessions.forget_session("s-1")  # ...the logout event arrives meanwhile
     sessions.put(claims, accounts.Account.model_validate(ACCOUNT), epoch)
     assert sessions.get(claims) is None
 
@@ -129,21 +150,32 @@ class SlowRpc(testing.FakeRpc):
 
 def rpc(**extra) -> SlowRpc:
     def get_codes(kwargs):
-        return [PAGE if (ref["system"], ref["code"]) == ("ICD10CM", "K220") else None
-                for ref in kwargs["request"]["refs"]]
+        return [
+            PAGE if (ref["system"], ref["code"]) == ("ICD10CM", "K220") else None for ref in kwargs["request"]["refs"]
+        ]
 
     def check_views(kwargs):
-        return [{"resource": r, "granted": True, "remaining": None, "limit": None}
-                for r in kwargs["request"]["resources"]]
-    return SlowRpc({"codes.get_codes": get_codes, "metering.check_views": check_views,
-                    "accounts.authenticate": ACCOUNT, **extra})
+        return [
+            {"resource": r, "granted": True, "remaining": None, "limit": None} for r in kwargs["request"]["resources"]
+        ]
+
+    return SlowRpc(
+        {"codes.get_codes": get_codes, "metering.check_views": check_views, "accounts.authenticate": ACCOUNT, **extra}
+    )
 
 
 async def run(schema, gateway_auth, query, fake, *, sessions=None, known=None, headers=None, cookies=None):
     response = Response()
     request = make_request(headers, cookies)
-    context = Context(rpc=fake, request=request, response=response, auth=gateway_auth.for_request(request, response),
-                      gateway_auth=gateway_auth, sessions=sessions, known_pages=known)
+    context = Context(
+        rpc=fake,
+        request=request,
+        response=response,
+        auth=gateway_auth.for_request(request, response),
+        gateway_auth=gateway_auth,
+        sessions=sessions,
+        known_pages=known,
+    )
     result = await schema.execute(query, context_value=context)
     return result.data, [e.formatted for e in result.errors or []]
 
@@ -192,16 +224,20 @@ async def test_a_guest_s_known_page_is_metered_while_it_loads(schema, gateway_au
     cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
     data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, known=known, cookies=cookies)
     assert errors == [] and {"codes.get_codes", "metering.check_views"} in fake.together
-    assert fake.sent("metering.check_views") == [{"subject": GUEST, "plan": "GUEST", "resources": ["ICD10CM:K22.0"],
-                                                  "client_ip": "198.51.100.7"}]
+    assert fake.sent("metering.check_views") == [
+        {"subject": GUEST, "plan": "GUEST", "resources": ["ICD10CM:K22.0"], "client_ip": "198.51.100.7"}
+    ]
 
 
-@pytest.mark.parametrize("query", [
-    '{ code(system: ICD10CM, code: "K22.0") { code title } }',                          # asks nothing premium
-    '{ code(system: ICD10CM, code: "K22.0") { code notes @skip(if: true) { includes } } }',
-    'query($no: Boolean = false) { code(system: ICD10CM, code: "K22.0") '
-    '{ ... @include(if: $no) { access { granted } } } }',
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ code(system: ICD10CM, code: "K22.0") { code title } }',  # asks nothing premium
+        '{ code(system: ICD10CM, code: "K22.0") { code notes @skip(if: true) { includes } } }',
+        'query($no: Boolean = false) { code(system: ICD10CM, code: "K22.0") '
+        "{ ... @include(if: $no) { access { granted } } } }",
+    ],
+)
 async def test_nothing_is_spent_early_that_the_query_may_not_ask_for(schema, gateway_auth, query):
     known = KnownPages()
     known.add("ICD10CM:K22.0")
@@ -215,8 +251,14 @@ async def test_an_unknown_code_is_metered_only_after_it_exists(schema, gateway_a
     known = KnownPages()
     fake = rpc()
     cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
-    data, errors = await run(schema, gateway_auth, '{ code(system: ICD10CM, code: "Q99.9") { access { granted } } }',
-                             fake, known=known, cookies=cookies)
+    data, errors = await run(
+        schema,
+        gateway_auth,
+        '{ code(system: ICD10CM, code: "Q99.9") { access { granted } } }',
+        fake,
+        known=known,
+        cookies=cookies,
+    )
     assert data == {"code": None} and fake.calls["metering.check_views"] == 0
     data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, known=known, cookies=cookies)
     assert errors == [] and [name for name, _ in fake.requests][-1] == "metering.check_views"

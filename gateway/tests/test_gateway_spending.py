@@ -2,6 +2,7 @@
 authenticated, a guest's, or cookie-authenticated with its CSRF proof. And checkClaim is
 metered: past the quota it keeps `clean` and the codes, and withholds the details. A fake
 RPC client and real request contexts; every descriptor is made up."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,18 +17,38 @@ from medcode_contracts.errors import Unavailable
 def grant_all(request):
     return [{"resource": r, "granted": True, "remaining": 5, "limit": 10} for r in request["resources"]]
 
-PAGE = '{ a: code(system: ICD10CM, code: "K22.0") { access { granted reason } layTerms } ' \
-       'b: code(system: HCPCS, code: "J9035") { access { granted } layTerms } ' \
-       'c: code(system: HCPCS, code: "J9035") { access { granted } } }'
+
+PAGE = (
+    '{ a: code(system: ICD10CM, code: "K22.0") { access { granted reason } layTerms } '
+    'b: code(system: HCPCS, code: "J9035") { access { granted } layTerms } '
+    'c: code(system: HCPCS, code: "J9035") { access { granted } } }'
+)
 CLAIM = """query($input: ClaimInput!) { checkClaim(input: $input) {
   clean access { granted remaining limit reason } findings { kind codes lines message modifierAllowed source } } }"""
 CLAIM_INPUT = {"input": {"lines": [{"code": "11042"}, {"code": "97597"}, {"code": "J9035", "units": 900}]}}
 CLAIM_CHECK = {
-    "clean": False, "date_of_service": "2024-08-01", "setting": "practitioner", "editions": ["made-up PTP"],
-    "findings": [{"kind": "PTP", "codes": ["11042", "97597"], "lines": [1, 2], "message": "made-up rationale",
-                  "modifier_allowed": True, "source": "made-up PTP"},
-                 {"kind": "MUE", "codes": ["J9035"], "lines": [3], "message": "made-up: at most 7 units",
-                  "modifier_allowed": None, "source": "made-up MUE"}],
+    "clean": False,
+    "date_of_service": "2024-08-01",
+    "setting": "practitioner",
+    "editions": ["made-up PTP"],
+    "findings": [
+        {
+            "kind": "PTP",
+            "codes": ["11042", "97597"],
+            "lines": [1, 2],
+            "message": "made-up rationale",
+            "modifier_allowed": True,
+            "source": "made-up PTP",
+        },
+        {
+            "kind": "MUE",
+            "codes": ["J9035"],
+            "lines": [3],
+            "message": "made-up: at most 7 units",
+            "modifier_allowed": None,
+            "source": "made-up MUE",
+        },
+    ],
 }
 
 
@@ -36,9 +57,16 @@ def get_request(headers=None, cookies=None):
 
 
 def rpc(**extra) -> RequestFakeRpc:
-    return RequestFakeRpc({"codes.get_codes": get_codes, "metering.check_views": grant_all,
-                    "accounts.authenticate": ACCOUNT, "codes.check_claim": CLAIM_CHECK,
-                    "metering.check_claim": {"granted": True, "remaining": 9, "limit": 10}, **extra})
+    return RequestFakeRpc(
+        {
+            "codes.get_codes": get_codes,
+            "metering.check_views": grant_all,
+            "accounts.authenticate": ACCOUNT,
+            "codes.check_claim": CLAIM_CHECK,
+            "metering.check_claim": {"granted": True, "remaining": 9, "limit": 10},
+            **extra,
+        }
+    )
 
 
 async def run(schema, gateway_auth, query, fake, request, variables=None):
@@ -96,8 +124,9 @@ async def test_a_post_with_its_proof_spends(schema, gateway_auth, credentials):
 # -- checkClaim is metered -----------------------------------------------------------------
 async def test_a_granted_claim_check_shows_every_detail_and_counts_once(schema, gateway_auth):
     fake = rpc()
-    data, errors = await run(schema, gateway_auth, CLAIM, fake,
-                             make_request(headers={"Authorization": "Bearer tok"}), CLAIM_INPUT)
+    data, errors = await run(
+        schema, gateway_auth, CLAIM, fake, make_request(headers={"Authorization": "Bearer tok"}), CLAIM_INPUT
+    )
     assert errors == []
     assert fake.sent("metering.check_claim") == [{"subject": "u-1", "plan": "FREE", "client_ip": None}]
     check = data["checkClaim"]
@@ -112,9 +141,11 @@ REFUSED = "Guests can check 1 claim a day in full (made-up)."
 @pytest.mark.parametrize("case", ["quota", "metering away", "get"])
 async def test_past_the_quota_a_claim_check_keeps_clean_and_codes_and_withholds_details(schema, gateway_auth, case):
     cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
-    answer = {"quota": {"granted": False, "remaining": 0, "limit": 1, "reason": REFUSED},
-              "metering away": Unavailable("metering did not answer"),
-              "get": {"granted": True, "remaining": 0, "limit": 1}}[case]
+    answer = {
+        "quota": {"granted": False, "remaining": 0, "limit": 1, "reason": REFUSED},
+        "metering away": Unavailable("metering did not answer"),
+        "get": {"granted": True, "remaining": 0, "limit": 1},
+    }[case]
     request = get_request(cookies=cookies) if case == "get" else make_request(cookies=cookies)
     fake = rpc(**{"metering.check_claim": answer})
     data, errors = await run(schema, gateway_auth, CLAIM, fake, request, CLAIM_INPUT)
@@ -122,7 +153,9 @@ async def test_past_the_quota_a_claim_check_keeps_clean_and_codes_and_withholds_
     check = data["checkClaim"]
     assert check["clean"] is False and check["access"]["granted"] is False and check["access"]["reason"]
     assert [(f["kind"], f["codes"], f["lines"]) for f in check["findings"]] == [
-        ("PTP", ["11042", "97597"], [1, 2]), ("MUE", ["J9035"], [3])]
+        ("PTP", ["11042", "97597"], [1, 2]),
+        ("MUE", ["J9035"], [3]),
+    ]
     text = str(check)
     assert "rationale" not in text and "7 units" not in text
     assert all(f["modifierAllowed"] is None and f["message"] == check["access"]["reason"] for f in check["findings"])
@@ -135,9 +168,11 @@ async def test_past_the_quota_a_claim_check_keeps_clean_and_codes_and_withholds_
 
 async def test_a_claim_the_service_refuses_costs_no_check(schema, gateway_auth):
     from medcode_contracts.errors import BadRequest
+
     fake = rpc(**{"codes.check_claim": BadRequest("lines.0.code: made-up refusal")})
-    data, errors = await run(schema, gateway_auth, CLAIM, fake,
-                             make_request(headers={"Authorization": "Bearer tok"}), CLAIM_INPUT)
+    data, errors = await run(
+        schema, gateway_auth, CLAIM, fake, make_request(headers={"Authorization": "Bearer tok"}), CLAIM_INPUT
+    )
     assert errors[0]["extensions"] == {"code": "BAD_USER_INPUT"}
     assert fake.calls["metering.check_claim"] == 0
 
@@ -151,4 +186,3 @@ async def test_a_question_with_a_cookie_but_without_its_csrf_proof_reaches_no_se
     data, errors = await run(schema, gateway_auth, ASK, fake, make_request(**session(gateway_auth, csrf=False)))
     assert data is None and errors[0]["extensions"]["code"] == "FORBIDDEN"
     assert fake.calls["assistant.ask"] == 0 and fake.calls["accounts.authenticate"] == 0
-

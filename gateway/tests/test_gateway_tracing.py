@@ -1,6 +1,7 @@
 """The gateway's request span (OpenTelemetry's ASGI middleware): it continues the caller's
 trace, the RPCs it makes carry it, and the URL's query string (a GET query's variables)
 is not recorded."""
+
 from __future__ import annotations
 
 import httpx
@@ -31,17 +32,22 @@ async def traced(amqp_uri):
     assert isinstance(provider, TracerProvider)
     spans = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(spans))
-    async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http, \
-            FakeService(amqp_uri, "codes", {"search_codes": search_codes}) as codes:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as http,
+        FakeService(amqp_uri, "codes", {"search_codes": search_codes}) as codes,
+    ):
         yield http, spans, codes
 
 
 async def test_a_request_is_one_server_span_that_continues_the_callers_trace_into_the_rpcs(traced):
     http, spans, codes = traced
     spans.clear()
-    response = await http.get("/graphql", params={"query": '{ searchCodes(query: "secret words") { totalCount } }'},
-                              headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+    response = await http.get(
+        "/graphql",
+        params={"query": '{ searchCodes(query: "secret words") { totalCount } }'},
+        headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"},
+    )
     assert response.status_code == 200 and not response.json().get("errors")
 
     [server] = [s for s in spans.get_finished_spans() if s.kind == trace.SpanKind.SERVER]

@@ -1,6 +1,7 @@
 """The web app's routes and headers (gateway.web): every page URL answers the app, static
 files come from the web root, GraphiQL is built from local files, and every response
 carries the strict Content-Security-Policy. No broker needed: nothing here calls a service."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,22 @@ from gateway import web
 from gateway.app import create_app
 from gateway.settings import load
 
-PAGE_URLS = ["/", "/search?q=k22", "/code/ICD10CM/K22.0", "/code/ICD10PCS/0DB64ZZ", "/claims", "/assistant",
-             "/assistant/abc123", "/jobs", "/jobs/new", "/jobs/42", "/employer", "/account", "/login", "/register"]
+PAGE_URLS = [
+    "/",
+    "/search?q=k22",
+    "/code/ICD10CM/K22.0",
+    "/code/ICD10PCS/0DB64ZZ",
+    "/claims",
+    "/assistant",
+    "/assistant/abc123",
+    "/jobs",
+    "/jobs/new",
+    "/jobs/42",
+    "/employer",
+    "/account",
+    "/login",
+    "/register",
+]
 
 
 @pytest.fixture(scope="module")

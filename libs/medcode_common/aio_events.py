@@ -9,6 +9,7 @@ in place with backoff (its queue disappears with the process, so there is nothin
 a copy back to), and after EVENT_MAX_ATTEMPTS it is parked in `<service>.dead-letter`.
 Replaying it then goes to the event's exchange, since that process's queue is gone.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -25,8 +26,14 @@ log = logging.getLogger(__name__)
 Handler = Callable[[dict], Awaitable[None] | None]
 
 
-async def subscribe(connection: AbstractRobustConnection, service: str, source: str, event_type: str,
-                    handler: Handler, settings: dead_letters.DeadLetterSettings | None = None) -> None:
+async def subscribe(
+    connection: AbstractRobustConnection,
+    service: str,
+    source: str,
+    event_type: str,
+    handler: Handler,
+    settings: dead_letters.DeadLetterSettings | None = None,
+) -> None:
     settings = settings or dead_letters.load_settings()
     channel = await connection.channel(publisher_confirms=True)
     # Same exchange declaration as Nameko's dispatcher, so either side may create it first.
@@ -37,10 +44,15 @@ async def subscribe(connection: AbstractRobustConnection, service: str, source: 
 
     async def park(message: AbstractIncomingMessage, headers: dict) -> None:
         await channel.default_exchange.publish(
-            aio_pika.Message(message.body, headers=headers, content_type=message.content_type,
-                             message_id=dead_letters.new_message_id(),
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-            routing_key=parking.name)
+            aio_pika.Message(
+                message.body,
+                headers=headers,
+                content_type=message.content_type,
+                message_id=dead_letters.new_message_id(),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=parking.name,
+        )
 
     async def on_message(message: AbstractIncomingMessage) -> None:
         headers = dict(message.headers or {})
@@ -56,13 +68,20 @@ async def subscribe(connection: AbstractRobustConnection, service: str, source: 
                 await message.ack()
                 return
             except Exception as exc:  # noqa: BLE001 - every failure takes the route
-                decision = dead_letters.decide(headers, exc, queue=queue.name, exchange=exchange.name,
-                                               routing_key=event_type, settings=settings)
+                decision = dead_letters.decide(
+                    headers, exc, queue=queue.name, exchange=exchange.name, routing_key=event_type, settings=settings
+                )
                 headers = decision.headers
                 if decision.retry:
-                    log.warning("%s.%s failed (try %s of %s), retrying in %.1f s: %s", source, event_type,
-                                headers[dead_letters.ATTEMPTS], settings.EVENT_MAX_ATTEMPTS, decision.delay,
-                                headers[dead_letters.ERROR])
+                    log.warning(
+                        "%s.%s failed (try %s of %s), retrying in %.1f s: %s",
+                        source,
+                        event_type,
+                        headers[dead_letters.ATTEMPTS],
+                        settings.EVENT_MAX_ATTEMPTS,
+                        decision.delay,
+                        headers[dead_letters.ERROR],
+                    )
                     await asyncio.sleep(decision.delay)
                     continue
                 try:
@@ -71,8 +90,14 @@ async def subscribe(connection: AbstractRobustConnection, service: str, source: 
                     log.warning("could not park a failed %s.%s event; requeued", source, event_type, exc_info=True)
                     await message.nack(requeue=True)
                     return
-                log.error("%s.%s failed %s time(s); parked in %s: %s", source, event_type,
-                          headers[dead_letters.ATTEMPTS], parking.name, headers[dead_letters.ERROR])
+                log.error(
+                    "%s.%s failed %s time(s); parked in %s: %s",
+                    source,
+                    event_type,
+                    headers[dead_letters.ATTEMPTS],
+                    parking.name,
+                    headers[dead_letters.ERROR],
+                )
                 await message.ack()
                 return
 

@@ -11,6 +11,7 @@ ever seeing each other's queues:
 pytest plugin needs (create_vhost, set_vhost_permissions, delete_vhost), so the Nameko
 tests' `rabbit_config` vhosts are made through it too (see the root conftest.py).
 """
+
 from __future__ import annotations
 
 import os
@@ -49,10 +50,14 @@ class BrokerAdmin:
     def create_vhost(self, vhost: str) -> None:
         self._request("PUT", f"vhosts/{_q(vhost)}")
 
-    def set_vhost_permissions(self, vhost: str, username: str, configure: str = ".*", write: str = ".*",
-                              read: str = ".*") -> None:
-        self._request("PUT", f"permissions/{_q(vhost)}/{_q(username)}",
-                      json={"configure": configure, "write": write, "read": read})
+    def set_vhost_permissions(
+        self, vhost: str, username: str, configure: str = ".*", write: str = ".*", read: str = ".*"
+    ) -> None:
+        self._request(
+            "PUT",
+            f"permissions/{_q(vhost)}/{_q(username)}",
+            json={"configure": configure, "write": write, "read": read},
+        )
 
     def delete_vhost(self, vhost: str) -> None:
         self._request("DELETE", f"vhosts/{_q(vhost)}")
@@ -95,9 +100,12 @@ class TemporaryVhost:
         """Force-close every client connection of this vhost (a broker-side disconnect).
         The management API lists a new connection only after its next stats tick, so wait
         up to `wait` seconds for `at_least` of them to show up."""
-        poll = Retrying(stop=stop_after_delay(wait), wait=wait_fixed(0.25),
-                        retry=retry_if_result(lambda found: len(found) < at_least),
-                        retry_error_callback=lambda state: state.outcome.result() if state.outcome else [])
+        poll = Retrying(
+            stop=stop_after_delay(wait),
+            wait=wait_fixed(0.25),
+            retry=retry_if_result(lambda found: len(found) < at_least),
+            retry_error_callback=lambda state: state.outcome.result() if state.outcome else [],
+        )
         connections = poll(self.admin.connections, self.name)
         for connection in connections:
             self.admin.close_connection(connection["name"])

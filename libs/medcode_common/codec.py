@@ -9,6 +9,7 @@ aio-pika client calls `dumps`/`loads` directly.
 Contracts carry JSON primitives only (pydantic's `model_dump(mode="json")`), so kombu's
 `{"__type__": ...}` tags for datetimes and decimals are never needed.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal

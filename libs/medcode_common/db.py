@@ -1,4 +1,5 @@
 """SQLAlchemy engines for SQLite (embedded default) and PostgreSQL (production)."""
+
 from __future__ import annotations
 
 import sys

@@ -19,6 +19,7 @@ follows the same route, decided here:
 Republishing uses publisher confirms: if the broker does not take the copy, the original
 is requeued instead of acknowledged, so nothing is lost in between.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,11 @@ from typing import Any
 from .settings import DeadLetterSettings, read_settings
 
 # Headers the route adds (AMQP header names; kept on the message through every hop).
-ATTEMPTS = "x-medcode-attempts"          # how many times the handler has failed it
-ERROR = "x-medcode-error"                # "ExceptionType: message" of the last failure
-TRACEBACK = "x-medcode-traceback"        # its traceback, shortened
-QUEUE = "x-medcode-queue"                # the consumer queue it failed in (replay target)
-EXCHANGE = "x-medcode-exchange"          # where it was first published
+ATTEMPTS = "x-medcode-attempts"  # how many times the handler has failed it
+ERROR = "x-medcode-error"  # "ExceptionType: message" of the last failure
+TRACEBACK = "x-medcode-traceback"  # its traceback, shortened
+QUEUE = "x-medcode-queue"  # the consumer queue it failed in (replay target)
+EXCHANGE = "x-medcode-exchange"  # where it was first published
 ROUTING_KEY = "x-medcode-routing-key"
 FAILED_AT = "x-medcode-failed-at"
 # Quorum queues count deliveries themselves: a message whose handler crashes the process
@@ -47,8 +48,16 @@ DELIVERY_COUNT = "x-delivery-count"
 ROUTE_HEADERS = (ATTEMPTS, ERROR, TRACEBACK, QUEUE, FAILED_AT)
 # What the broker adds on each hop; a copy starts without them (the attempts count above
 # is the one that matters, and x-death would only grow).
-BROKER_HEADERS = (DELIVERY_COUNT, "x-death", "x-first-death-exchange", "x-first-death-queue",
-                  "x-first-death-reason", "x-last-death-exchange", "x-last-death-queue", "x-last-death-reason")
+BROKER_HEADERS = (
+    DELIVERY_COUNT,
+    "x-death",
+    "x-first-death-exchange",
+    "x-first-death-queue",
+    "x-first-death-reason",
+    "x-last-death-exchange",
+    "x-last-death-queue",
+    "x-last-death-reason",
+)
 MAX_TRACEBACK = 4000
 
 
@@ -97,13 +106,21 @@ def describe(exc: BaseException) -> tuple[str, str]:
 class Decision:
     """What to do with a message whose handler just failed: `retry` it after `delay`
     seconds, or park it; `headers` are the ones the copy carries."""
+
     retry: bool
     delay: float
     headers: dict
 
 
-def decide(headers: dict | None, exc: BaseException, *, queue: str, exchange: str, routing_key: str,
-           settings: DeadLetterSettings) -> Decision:
+def decide(
+    headers: dict | None,
+    exc: BaseException,
+    *,
+    queue: str,
+    exchange: str,
+    routing_key: str,
+    settings: DeadLetterSettings,
+) -> Decision:
     failures = failures_so_far(headers) + 1
     error, text = describe(exc)
     copy = {key: value for key, value in (headers or {}).items() if key not in BROKER_HEADERS}
@@ -118,8 +135,9 @@ def decide(headers: dict | None, exc: BaseException, *, queue: str, exchange: st
 
 def replay_headers(headers: dict | None) -> dict:
     """A replayed message starts with a clean count; where it came from stays."""
-    return {key: value for key, value in (headers or {}).items()
-            if key not in ROUTE_HEADERS and key not in BROKER_HEADERS}
+    return {
+        key: value for key, value in (headers or {}).items() if key not in ROUTE_HEADERS and key not in BROKER_HEADERS
+    }
 
 
 def new_message_id() -> str:
@@ -128,12 +146,13 @@ def new_message_id() -> str:
 
 # --- operators' tool -----------------------------------------------------------------
 
+
 @dataclass
 class Parked:
     message_id: str
-    queue: str            # the dead-letter queue it is parked in
-    failed_in: str        # the consumer queue it failed in
-    event: str            # exchange / routing key it was first published to
+    queue: str  # the dead-letter queue it is parked in
+    failed_in: str  # the consumer queue it failed in
+    event: str  # exchange / routing key it was first published to
     attempts: int
     error: str
     failed_at: str
@@ -191,16 +210,21 @@ class DeadLetters:
                 return taken
             props = message.properties
             headers = props.get("application_headers") or {}
-            taken.append((message, Parked(
-                message_id=props.get("message_id") or "",
-                queue=queue,
-                failed_in=str(headers.get(QUEUE, "")),
-                event=f"{headers.get(EXCHANGE, '')}/{headers.get(ROUTING_KEY, '')}",
-                attempts=int(headers.get(ATTEMPTS) or 0),
-                error=str(headers.get(ERROR, "")),
-                failed_at=str(headers.get(FAILED_AT, "")),
-                body=message.body if isinstance(message.body, bytes) else str(message.body).encode(),
-            )))
+            taken.append(
+                (
+                    message,
+                    Parked(
+                        message_id=props.get("message_id") or "",
+                        queue=queue,
+                        failed_in=str(headers.get(QUEUE, "")),
+                        event=f"{headers.get(EXCHANGE, '')}/{headers.get(ROUTING_KEY, '')}",
+                        attempts=int(headers.get(ATTEMPTS) or 0),
+                        error=str(headers.get(ERROR, "")),
+                        failed_at=str(headers.get(FAILED_AT, "")),
+                        body=message.body if isinstance(message.body, bytes) else str(message.body).encode(),
+                    ),
+                )
+            )
 
     def list(self, services: list[str] | None = None) -> list[Parked]:
         parked = []
@@ -213,8 +237,7 @@ class DeadLetters:
         return parked
 
     # builtins.list: `list` in this class body is the method above.
-    def replay(self, message_ids: set[str] | None,
-               services: builtins.list[str] | None = None) -> builtins.list[str]:
+    def replay(self, message_ids: set[str] | None, services: builtins.list[str] | None = None) -> builtins.list[str]:
         """Send the chosen parked messages (all when `message_ids` is None) back to the
         queue they failed in; returns the ids replayed."""
         import amqp
@@ -236,8 +259,9 @@ class DeadLetters:
                     if self._queue_exists(item.failed_in):
                         channel.basic_publish(copy, exchange="", routing_key=item.failed_in)
                     else:  # a process's own queue (the gateway's), gone with it: publish anew
-                        channel.basic_publish(copy, exchange=str(headers.get(EXCHANGE, "")),
-                                              routing_key=str(headers.get(ROUTING_KEY, "")))
+                        channel.basic_publish(
+                            copy, exchange=str(headers.get(EXCHANGE, "")), routing_key=str(headers.get(ROUTING_KEY, ""))
+                        )
                     channel.basic_ack(message.delivery_tag)
                     replayed.append(item.message_id)
             finally:
@@ -258,8 +282,9 @@ def _preview(body: bytes, limit: int = 120) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m medcode_common.dead_letters",
-                                     description="List or replay parked (dead-lettered) messages.")
+    parser = argparse.ArgumentParser(
+        prog="python -m medcode_common.dead_letters", description="List or replay parked (dead-lettered) messages."
+    )
     parser.add_argument("--service", action="append", help="only this service's dead letters (repeatable)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="show the parked messages (they stay parked)")
@@ -283,8 +308,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "list":
                 parked = dead_letters.list(args.service)
                 for item in parked:
-                    print(f"{item.message_id}  {item.queue}  failed in {item.failed_in} ({item.event})  "
-                          f"{item.attempts} tries, {item.failed_at}\n    {item.error}\n    {_preview(item.body)}")
+                    print(
+                        f"{item.message_id}  {item.queue}  failed in {item.failed_in} ({item.event})  "
+                        f"{item.attempts} tries, {item.failed_at}\n    {item.error}\n    {_preview(item.body)}"
+                    )
                 print(f"{len(parked)} parked message(s)")
             else:
                 done = dead_letters.replay(None if args.all else set(args.ids), args.service)

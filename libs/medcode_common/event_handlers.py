@@ -14,6 +14,7 @@ backoff and, after EVENT_MAX_ATTEMPTS failures, parked in `<service>.dead-letter
 the error (see medcode_common.dead_letters), instead of being requeued forever or lost.
 Handlers must be idempotent (the inbox, keyed by event_id), as any redelivery may repeat.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,8 +57,9 @@ class DeadLetteringEventHandler(EventHandler):
         serializer, _ = serialization.setup()
         self.publisher = Publisher(config.get(AMQP_URI_CONFIG_KEY, DEFAULT_AMQP_URI), serializer=serializer)
         name = self.queue.name
-        self.retry_queue = Queue(dead_letters.retry_queue(name), durable=True,
-                                 queue_arguments=dead_letters.retry_queue_arguments(name))
+        self.retry_queue = Queue(
+            dead_letters.retry_queue(name), durable=True, queue_arguments=dead_letters.retry_queue_arguments(name)
+        )
         self.parking_queue = Queue(dead_letters.dead_letter_queue(self.container.service_name), durable=True)
 
     def start(self):
@@ -75,25 +77,48 @@ class DeadLetteringEventHandler(EventHandler):
         exc = exc_info[1]
         info = message.delivery_info or {}
         decision = dead_letters.decide(
-            message.headers, exc, queue=self.queue.name, exchange=info.get("exchange", ""),
-            routing_key=info.get("routing_key", ""), settings=self.settings)
+            message.headers,
+            exc,
+            queue=self.queue.name,
+            exchange=info.get("exchange", ""),
+            routing_key=info.get("routing_key", ""),
+            settings=self.settings,
+        )
         try:
             if decision.retry:
                 self.publisher.publish(
-                    message.payload, exchange="", routing_key=self.retry_queue.name,
-                    declare=[self.retry_queue], headers=decision.headers,
-                    expiration=decision.delay, message_id=message.properties.get("message_id"))
-                log.warning("%s failed (try %s of %s), retrying in %.1f s: %s", self.queue.name,
-                            decision.headers[dead_letters.ATTEMPTS], self.settings.EVENT_MAX_ATTEMPTS,
-                            decision.delay, decision.headers[dead_letters.ERROR])
+                    message.payload,
+                    exchange="",
+                    routing_key=self.retry_queue.name,
+                    declare=[self.retry_queue],
+                    headers=decision.headers,
+                    expiration=decision.delay,
+                    message_id=message.properties.get("message_id"),
+                )
+                log.warning(
+                    "%s failed (try %s of %s), retrying in %.1f s: %s",
+                    self.queue.name,
+                    decision.headers[dead_letters.ATTEMPTS],
+                    self.settings.EVENT_MAX_ATTEMPTS,
+                    decision.delay,
+                    decision.headers[dead_letters.ERROR],
+                )
             else:
                 self.publisher.publish(
-                    message.payload, exchange="", routing_key=self.parking_queue.name,
-                    declare=[self.parking_queue], headers=decision.headers,
-                    message_id=dead_letters.new_message_id())
-                log.error("%s failed %s time(s); parked in %s: %s", self.queue.name,
-                          decision.headers[dead_letters.ATTEMPTS], self.parking_queue.name,
-                          decision.headers[dead_letters.ERROR])
+                    message.payload,
+                    exchange="",
+                    routing_key=self.parking_queue.name,
+                    declare=[self.parking_queue],
+                    headers=decision.headers,
+                    message_id=dead_letters.new_message_id(),
+                )
+                log.error(
+                    "%s failed %s time(s); parked in %s: %s",
+                    self.queue.name,
+                    decision.headers[dead_letters.ATTEMPTS],
+                    self.parking_queue.name,
+                    decision.headers[dead_letters.ERROR],
+                )
         except Exception:  # the broker did not take the copy: keep the original instead
             log.warning("could not route the failed message of %s; requeued", self.queue.name, exc_info=True)
             self.consumer.requeue_message(message)

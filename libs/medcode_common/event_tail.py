@@ -6,6 +6,7 @@ time, type and id, never its other fields (emails, names and questions are perso
 Listens on an exclusive, auto-deleted queue of its own bound to every `<service>.events`
 exchange, so it takes nothing away from the services and leaves nothing behind.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,14 @@ def _sources(chosen: list[str] | None) -> list[str]:
     return list(SERVICES)
 
 
-def tail(amqp_uri: str, sources: list[str], count: int | None = None, out=sys.stdout,
-         ready=None, idle_timeout: float | None = None) -> int:
+def tail(
+    amqp_uri: str,
+    sources: list[str],
+    count: int | None = None,
+    out=sys.stdout,
+    ready=None,
+    idle_timeout: float | None = None,
+) -> int:
     from kombu import Connection, Exchange, Queue
 
     seen = 0

@@ -17,6 +17,7 @@ The runner (medcode_common.runner) serves, inside the service's own process:
 `HEALTH_PORT=0` (the default on a laptop, where several services share one host) serves
 nothing; the Kubernetes manifests set 8080.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,9 +53,11 @@ def check_broker(amqp_uri: str) -> str:
 
 def store_checks(container) -> dict[str, Callable[[], object]]:
     """`name -> check_ready` of the container's dependency providers that have one."""
-    return {provider.attr_name: provider.check_ready
-            for provider in sorted(container.dependencies, key=lambda p: p.attr_name)
-            if callable(getattr(provider, "check_ready", None))}
+    return {
+        provider.attr_name: provider.check_ready
+        for provider in sorted(container.dependencies, key=lambda p: p.attr_name)
+        if callable(getattr(provider, "check_ready", None))
+    }
 
 
 class ConsumerWatch:
@@ -112,8 +115,7 @@ def readiness(runner, amqp_uri: str, consumers: ConsumerWatch | None = None) -> 
 
 
 def liveness(runner) -> dict[str, str]:
-    return {container.service_name: "dead" if container._died.ready() else "ok"
-            for container in runner.containers}
+    return {container.service_name: "dead" if container._died.ready() else "ok" for container in runner.containers}
 
 
 def make_app(runner, amqp_uri: str, consumers: ConsumerWatch | None = None):
@@ -134,8 +136,10 @@ def make_app(runner, amqp_uri: str, consumers: ConsumerWatch | None = None):
             return [b"not found\n"]
         ok = bool(checks) and all(value == "ok" for value in checks.values())
         body = json.dumps({"status": "ok" if ok else "unavailable", "checks": checks}).encode()
-        start_response("200 OK" if ok else "503 Service Unavailable",
-                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        start_response(
+            "200 OK" if ok else "503 Service Unavailable",
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+        )
         return [body]
 
     return app

@@ -5,6 +5,7 @@ Prints the URLs once /readyz answers; Ctrl-C or SIGTERM stops everything it star
 If one process dies, everything is stopped and the exit status says so, rather than
 leaving a half-running platform behind.
 """
+
 from __future__ import annotations
 
 import os
@@ -63,14 +64,16 @@ class Platform:
                 self.children[name] = subprocess.Popen(self.command(name), env=self.env)
                 continue
             with open(self.log_dir / f"{name}.log", "a") as log:
-                self.children[name] = subprocess.Popen(self.command(name), env=self.env,
-                                                       stdout=log, stderr=subprocess.STDOUT)
+                self.children[name] = subprocess.Popen(
+                    self.command(name), env=self.env, stdout=log, stderr=subprocess.STDOUT
+                )
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.children.items() if proc.poll() is not None]
 
     def wait_ready(self, url: str, timeout: float = READY_TIMEOUT) -> bool:
         """True once `url` answers 200; False after `timeout`, or at once when a child exits."""
+
         def answer() -> bool | None:  # None: not yet
             if self.dead():
                 return False
@@ -80,8 +83,12 @@ class Platform:
             except (urllib.error.URLError, OSError):
                 return None
 
-        poll = Retrying(stop=stop_after_delay(timeout), wait=wait_fixed(READY_POLL),
-                        retry=retry_if_result(lambda ready: ready is None), retry_error_callback=lambda _: False)
+        poll = Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(READY_POLL),
+            retry=retry_if_result(lambda ready: ready is None),
+            retry_error_callback=lambda _: False,
+        )
         return bool(poll(answer))
 
     def kill(self, name: str) -> None:
@@ -124,13 +131,18 @@ def main() -> int:
     print("Starting services: " + ", ".join(platform.children), flush=True)
     if not platform.wait_ready(f"{base}/readyz"):
         dead = platform.dead()
-        print("error: the platform did not become ready"
-              + (f" ({', '.join(dead)} exited)" if dead else f" within {READY_TIMEOUT:.0f} s"),
-              file=sys.stderr)
+        print(
+            "error: the platform did not become ready"
+            + (f" ({', '.join(dead)} exited)" if dead else f" within {READY_TIMEOUT:.0f} s"),
+            file=sys.stderr,
+        )
         platform.stop()
         return 1
-    print(f"\nThe platform is running.\n  Web app: {base}/\n  GraphQL (GraphiQL in a browser): {base}/graphql\n"
-          f"  Readiness: {base}/readyz\n  Liveness:  {base}/healthz\nPress Ctrl-C to stop.\n", flush=True)
+    print(
+        f"\nThe platform is running.\n  Web app: {base}/\n  GraphQL (GraphiQL in a browser): {base}/graphql\n"
+        f"  Readiness: {base}/readyz\n  Liveness:  {base}/healthz\nPress Ctrl-C to stop.\n",
+        flush=True,
+    )
     exit_code = 0
     while not stopping:
         dead = platform.dead()

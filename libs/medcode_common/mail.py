@@ -5,6 +5,7 @@ the relay named by SMTP_RELAY (`host:port`). In development that is the local re
 (`python -m medcode_common.mail`, started by `make run`), which keeps every message in a
 Maildir under $DATA_DIR/outbox so a person can read what would have been sent.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -7,6 +7,7 @@ service answers is timed by the platform's RPC entrypoint (medcode_common.nameko
 name of the error the caller got, so the label has as many values as the contract has
 errors. Labels never carry request data.
 """
+
 from __future__ import annotations
 
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
@@ -19,8 +20,11 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4  # the text format every Prometheus vers
 
 # One per service process (the default registry, which also has the process's CPU and memory).
 RPC_REQUEST_SECONDS = Histogram(
-    "rpc_request_duration_seconds", "RPC requests this service answered, from arrival to reply.",
-    ["service", "method", "outcome"], buckets=LATENCY_BUCKETS)
+    "rpc_request_duration_seconds",
+    "RPC requests this service answered, from arrival to reply.",
+    ["service", "method", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
 
 
 def outcome(exc: BaseException | None) -> str:

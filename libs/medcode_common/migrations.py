@@ -13,6 +13,7 @@ of them runs a migration and the others then find the schema current.
 A service's `migrations/env.py` is three lines: `from medcode_common.migrations import
 run_env; run_env()`.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -9,6 +9,7 @@
 
 Also call it right after a request commits, so events go out without waiting for the timer.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,4 +62,5 @@ class OutboxRelay(DependencyProvider):
             except Exception:  # the broker may be away; rows stay pending for the next tick
                 log.warning("outbox relay failed; will retry", exc_info=True)
                 return 0
+
         return relay

@@ -12,6 +12,7 @@ imports Nameko and eventlet.)
 Importing it makes kombu's `json` the platform's codec (medcode_common.codec), so every
 service's requests, replies and events are encoded by orjson with the same wire format.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,7 +29,6 @@ from nameko.rpc import RpcConsumer as _NamekoRpcConsumer
 from nameko.rpc import get_rpc_exchange
 
 from . import codec
-
 from .metrics import RPC_REQUEST_SECONDS, outcome
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,14 @@ class Responder(_NamekoResponder):
             result, error = None, serialize(UnserializableValueError(result))
             body = codec.dumps({"result": result, "error": error})
         publisher = Publisher(self.amqp_uri, use_confirms=False, ssl=self.ssl, login_method=self.login_method)
-        publisher.publish(body, content_type=codec.CONTENT_TYPE, content_encoding=codec.CONTENT_ENCODING,
-                          exchange=self.exchange, routing_key=self.message.properties["reply_to"],
-                          correlation_id=self.message.properties.get("correlation_id"))
+        publisher.publish(
+            body,
+            content_type=codec.CONTENT_TYPE,
+            content_encoding=codec.CONTENT_ENCODING,
+            exchange=self.exchange,
+            routing_key=self.message.properties["reply_to"],
+            correlation_id=self.message.properties.get("correlation_id"),
+        )
         return result, exc_info
 
 
@@ -63,8 +68,13 @@ class RpcConsumer(_NamekoRpcConsumer):
     """Nameko's RPC consumer, answering through Responder."""
 
     def handle_result(self, message, result, exc_info):
-        responder = Responder(self.amqp_uri, get_rpc_exchange(), message, ssl=config.get(AMQP_SSL_CONFIG_KEY),
-                              login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        responder = Responder(
+            self.amqp_uri,
+            get_rpc_exchange(),
+            message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
         result, exc_info = responder.send_response(result, exc_info)
         self.consumer.ack_message(message)
         return result, exc_info
@@ -107,9 +117,9 @@ class Rpc(_NamekoRpc):
         finally:
             arrived = self._arrived.pop(id(message), None)
             if arrived is not None:
-                RPC_REQUEST_SECONDS.labels(self.container.service_name, self.method_name,
-                                           outcome(exc_info[1] if exc_info else None)).observe(
-                    time.perf_counter() - arrived)
+                RPC_REQUEST_SECONDS.labels(
+                    self.container.service_name, self.method_name, outcome(exc_info[1] if exc_info else None)
+                ).observe(time.perf_counter() - arrived)
 
     def _handle_message(self, body, message):
         from .dead_letters import DELIVERY_COUNT
@@ -118,7 +128,8 @@ class Rpc(_NamekoRpc):
         if delivered_before >= self.max_deliveries:
             exc = RequestKeepsFailing(
                 f"{self.container.service_name}.{self.method_name}: the request was delivered "
-                f"{delivered_before} times without an answer; not running it again")
+                f"{delivered_before} times without an answer; not running it again"
+            )
             log.error("%s", exc)
             self._arrived.pop(id(message), None)
             self.rpc_consumer.handle_result(message, None, (type(exc), exc, None))

@@ -21,6 +21,7 @@ replicas from migrating at once), and the outbox relay that goes with it.
         def relay_events(self):
             self.events()
 """
+
 from __future__ import annotations
 
 import logging

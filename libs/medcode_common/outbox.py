@@ -6,6 +6,7 @@ publishes pending rows and marks them sent; a crash between the two only means t
 is published again after restart, and consumers drop redeliveries through the inbox
 (`<prefix>_inbox`, keyed by event_id).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,8 @@ from .transactions import insert_ignoring_duplicates
 
 def outbox_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
     return sa.Table(
-        f"{prefix}_outbox", metadata,
+        f"{prefix}_outbox",
+        metadata,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
         sa.Column("event_id", sa.String(36), nullable=False, unique=True),
         sa.Column("source", sa.String(40), nullable=False),
@@ -34,7 +36,8 @@ def outbox_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
 
 def inbox_table(metadata: sa.MetaData, prefix: str) -> sa.Table:
     return sa.Table(
-        f"{prefix}_inbox", metadata,
+        f"{prefix}_inbox",
+        metadata,
         sa.Column("event_id", sa.String(36), primary_key=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
@@ -50,10 +53,15 @@ class Outbox:
 
     def add(self, conn: sa.Connection, event: Event) -> None:
         """Record `event` inside the caller's open transaction."""
-        conn.execute(self.table.insert().values(
-            event_id=event.event_id, source=event.SOURCE, event_type=event.TYPE,
-            payload=json.dumps(event.payload()), created_at=_now(),
-        ))
+        conn.execute(
+            self.table.insert().values(
+                event_id=event.event_id,
+                source=event.SOURCE,
+                event_type=event.TYPE,
+                payload=json.dumps(event.payload()),
+                created_at=_now(),
+            )
+        )
 
     def relay(self, engine: sa.Engine, publish: Callable[[str, str, dict], None], batch: int = 100) -> int:
         """Publish pending events in order; returns how many went out. `publish(source,
@@ -63,7 +71,9 @@ class Outbox:
         with engine.connect() as conn:
             rows = conn.execute(
                 sa.select(self.table.c.id, self.table.c.source, self.table.c.event_type, self.table.c.payload)
-                .where(self.table.c.published_at.is_(None)).order_by(self.table.c.id).limit(batch)
+                .where(self.table.c.published_at.is_(None))
+                .order_by(self.table.c.id)
+                .limit(batch)
             ).all()
         for row in rows:
             publish(row.source, row.event_type, json.loads(row.payload))

@@ -6,6 +6,7 @@ when its own health endpoint (medcode_common.health, on HEALTH_PORT) says so, 1 
 
 Kubernetes calls the endpoints directly (httpGet probes); this is for everything else.
 """
+
 from __future__ import annotations
 
 import sys

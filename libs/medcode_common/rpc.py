@@ -1,4 +1,5 @@
 """Helpers for RPC entrypoints: validate a request payload against its contract model."""
+
 from __future__ import annotations
 
 from typing import TypeVar

@@ -9,7 +9,13 @@ accounts.config.AccountsSettings), and that the process
 serves its own liveness and readiness on HEALTH_PORT (medcode_common.health). SIGTERM
 stops gracefully.
 """
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import ServiceSettings
 
 import importlib
 import logging
@@ -26,7 +32,7 @@ def nameko_config(settings) -> dict:
     }
 
 
-def service_settings_class(target: str) -> type:
+def service_settings_class(target: str) -> type[ServiceSettings]:
     """The settings class of the service `module:Class` names: the ServiceSettings subclass
     its package's `config` module defines (ServiceSettings itself if it defines none)."""
     from .settings import ServiceSettings
@@ -38,8 +44,11 @@ def service_settings_class(target: str) -> type:
         if exc.name != module_name:
             raise
         return ServiceSettings
-    found = [value for value in vars(module).values() if isinstance(value, type) and
-             issubclass(value, ServiceSettings) and value.__module__ == module_name]
+    found = [
+        value
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, ServiceSettings) and value.__module__ == module_name
+    ]
     if len(found) > 1:
         raise TypeError(f"{module_name} defines several service settings classes: {found}")
     return found[0] if found else ServiceSettings
@@ -58,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         settings_class = service_settings_class(argv[0])
-        settings = read_settings(settings_class, f"{argv[0].split('.')[0]} configuration",
-                                 show_values=not settings_class.DEV_SECRETS)
+        settings = read_settings(
+            settings_class, f"{argv[0].split('.')[0]} configuration", show_values=not settings_class.DEV_SECRETS
+        )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ each variable defined once) and its own fields:
 The command-line tools (dead letters, event tail, the launcher, benchmarks) read
 `Settings`, the pieces every part of the platform shares.
 """
+
 from __future__ import annotations
 
 from enum import Enum
@@ -36,7 +37,7 @@ def normalise_database_url(url: str) -> str:
     the driver we ship; SQLAlchemy's default for them is psycopg2, which is not installed."""
     for bare in ("postgresql://", "postgres://"):
         if url.startswith(bare):
-            return "postgresql+psycopg://" + url[len(bare):]
+            return "postgresql+psycopg://" + url[len(bare) :]
     return url
 
 
@@ -47,7 +48,7 @@ class Environment(str, Enum):
 
 
 class SearchBackend(str, Enum):
-    EMBEDDED = "embedded"          # tantivy, in-process: no server to run
+    EMBEDDED = "embedded"  # tantivy, in-process: no server to run
     ELASTICSEARCH = "elasticsearch"
 
 
@@ -190,13 +191,15 @@ class ServiceSettings(EnvironmentSettings, BrokerSettings, DatabaseSettings, Hea
     settings class adds its own fields (and pieces) to it."""
 
 
-class Settings(RpcClientSettings, DatabaseSettings, MirrorSettings, SearchSettings,
-               MailRelaySettings, GatewayAddressSettings):
+class Settings(
+    RpcClientSettings, DatabaseSettings, MirrorSettings, SearchSettings, MailRelaySettings, GatewayAddressSettings
+):
     """The pieces every part of the platform shares, for the command-line tools."""
 
 
-def read_settings(cls: type[SettingsT], label: str = "configuration", show_values: bool = True,
-                  **overrides) -> SettingsT:
+def read_settings(
+    cls: type[SettingsT], label: str = "configuration", show_values: bool = True, **overrides
+) -> SettingsT:
     """`cls` read from the environment; ConfigError naming each bad variable. Settings that
     hold secrets pass show_values=False, so a wrong secret is never printed."""
     try:

@@ -10,6 +10,7 @@ every downstream RPC and event. Exporters are chosen by environment:
 
 Payloads and headers are never recorded: they may carry personal data.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,16 +28,21 @@ def json_line(span: ReadableSpan) -> str:
     """One finished span as a line of JSON (MEDCODE_TRACE_FILE): who, what, where in the trace."""
     ctx = span.get_span_context()
     assert ctx is not None and span.start_time is not None and span.end_time is not None  # a finished span
-    return json.dumps({
-        "service": span.resource.attributes.get("service.name"),
-        "name": span.name,
-        "kind": span.kind.name,
-        "trace_id": format(ctx.trace_id, "032x"),
-        "span_id": format(ctx.span_id, "016x"),
-        "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
-        "start_ns": span.start_time,
-        "duration_ms": round((span.end_time - span.start_time) / 1e6, 3),
-    }) + "\n"
+    return (
+        json.dumps(
+            {
+                "service": span.resource.attributes.get("service.name"),
+                "name": span.name,
+                "kind": span.kind.name,
+                "trace_id": format(ctx.trace_id, "032x"),
+                "span_id": format(ctx.span_id, "016x"),
+                "parent_id": format(span.parent.span_id, "016x") if span.parent else None,
+                "start_ns": span.start_time,
+                "duration_ms": round((span.end_time - span.start_time) / 1e6, 3),
+            }
+        )
+        + "\n"
+    )
 
 
 def configure_tracing(service_name: str) -> None:
@@ -67,5 +73,4 @@ def instrument_nameko(service_name: str) -> None:
     configure_tracing(service_name)
     from nameko_opentelemetry import NamekoInstrumentor
 
-    NamekoInstrumentor().instrument(send_headers=False, send_request_payloads=False,
-                                    send_response_payloads=False)
+    NamekoInstrumentor().instrument(send_headers=False, send_request_payloads=False, send_response_payloads=False)

@@ -4,6 +4,7 @@ Words are runs of letters and digits, lower-cased and ASCII-folded (`Ménière` 
 `meniere`); with `stem`, English Snowball stems (`fractures` -> `fractur`). Each caller
 gets a fresh analyzer, since tantivy needs its own instance to register as a tokenizer.
 """
+
 from __future__ import annotations
 
 import tantivy

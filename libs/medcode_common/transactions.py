@@ -10,6 +10,7 @@ plain deferred transaction would read first and fail or race at its first write)
 PostgreSQL it is a READ COMMITTED transaction and the caller locks the rows it decides on
 with SELECT ... FOR UPDATE (`lock_rows`), so only writers of the same rows wait.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -1,5 +1,6 @@
 """The management-API helper the tests and the benchmark share: a vhost of one's own, its
 queues and connections, gone afterwards; nameko's `rabbit_config` vhosts come from it too."""
+
 import pytest
 from kombu import Connection
 from nameko import config

@@ -1,18 +1,21 @@
 """The message codec: orjson behind kombu's `json` name, the same JSON on the wire, and a
 Nameko reply encoded once, without a publisher confirm, in Nameko's exact format."""
+
 import json
 from decimal import Decimal
 from types import SimpleNamespace
 
 import kombu.serialization
 import pytest
-from medcode_common import codec, nameko_rpc
 from nameko.exceptions import UnserializableValueError
 
-VALUES = [{"args": [], "kwargs": {"request": {"query": "achalasia", "first": 20, "after": None}}},
-          {"result": [{"code": "K22.0", "title": "Achalasia of cardia", "score": 1.5, "billable": True}],
-           "error": None},
-          {"text": "naïve “quotes” ✓", "n": -3, "big": 2**62, "f": 0.1}]
+from medcode_common import codec, nameko_rpc
+
+VALUES = [
+    {"args": [], "kwargs": {"request": {"query": "achalasia", "first": 20, "after": None}}},
+    {"result": [{"code": "K22.0", "title": "Achalasia of cardia", "score": 1.5, "billable": True}], "error": None},
+    {"text": "naïve “quotes” ✓", "n": -3, "big": 2**62, "f": 0.1},
+]
 
 
 @pytest.mark.parametrize("value", VALUES)
@@ -56,8 +59,9 @@ class FakePublisher:
 def responder(monkeypatch):
     FakePublisher.sent = []
     monkeypatch.setattr(nameko_rpc, "Publisher", FakePublisher)
-    message = SimpleNamespace(properties={"content_type": "application/json", "reply_to": "r-key",
-                                          "correlation_id": "c-id"})
+    message = SimpleNamespace(
+        properties={"content_type": "application/json", "reply_to": "r-key", "correlation_id": "c-id"}
+    )
     return nameko_rpc.Responder("amqp://", "nameko-rpc", message)
 
 
@@ -79,8 +83,10 @@ def test_an_error_reply_is_nameko_serialised(responder):
     error = ValueError("bad")
     responder.send_response(None, (ValueError, error, None))
     body = json.loads(FakePublisher.sent[0][1])
-    assert body == {"result": None, "error": {"exc_type": "ValueError", "exc_path": "builtins.ValueError",
-                                              "exc_args": ["bad"], "value": "bad"}}
+    assert body == {
+        "result": None,
+        "error": {"exc_type": "ValueError", "exc_path": "builtins.ValueError", "exc_args": ["bad"], "value": "bad"},
+    }
 
 
 def test_an_unserialisable_result_is_nameko_s_error(responder):

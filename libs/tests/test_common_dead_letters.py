@@ -2,6 +2,7 @@
 with backoff while the events behind it are consumed, is parked in
 `<service>.dead-letter` with its error, and a replay after the fix is consumed exactly
 once. RPC requests whose handler fails are answered and never redelivered."""
+
 import time
 
 import eventlet
@@ -104,8 +105,7 @@ def test_a_poisoned_event_is_parked_after_n_tries_and_a_replay_is_consumed_once(
 
 
 def test_a_malformed_event_is_parked_at_once_without_personal_data(listener):
-    event_dispatcher()("publisher", "user_gone", {"schema": "accounts.user_deleted/1",
-                                                   "email": "ann@example.org"})
+    event_dispatcher()("publisher", "user_gone", {"schema": "accounts.user_deleted/1", "email": "ann@example.org"})
     wait_for(lambda: queue_depth("listener.dead-letter") == 1)
     [item] = parked()
     assert item.attempts == 1
@@ -176,13 +176,20 @@ def test_a_quorum_queues_delivery_count_counts_as_tries():
     """A handler that kills its process cannot count its failure; a quorum queue counts the
     deliveries, so the fifth delivery that fails is parked, not retried."""
     settings = dead_letters.DeadLetterSettings()
-    decision = dead_letters.decide({"x-delivery-count": 4, "x-death": [{"count": 1}], "nameko.call_id_stack": ["a"]},
-                                   RuntimeError("boom"), queue="q", exchange="accounts.events",
-                                   routing_key="user_deleted", settings=settings)
+    decision = dead_letters.decide(
+        {"x-delivery-count": 4, "x-death": [{"count": 1}], "nameko.call_id_stack": ["a"]},
+        RuntimeError("boom"),
+        queue="q",
+        exchange="accounts.events",
+        routing_key="user_deleted",
+        settings=settings,
+    )
     assert not decision.retry
     assert decision.headers[dead_letters.ATTEMPTS] == 5
     assert "x-delivery-count" not in decision.headers and "x-death" not in decision.headers
     assert decision.headers["nameko.call_id_stack"] == ["a"]
     assert dead_letters.replay_headers(decision.headers) == {
-        "nameko.call_id_stack": ["a"], dead_letters.EXCHANGE: "accounts.events",
-        dead_letters.ROUTING_KEY: "user_deleted"}
+        "nameko.call_id_stack": ["a"],
+        dead_letters.EXCHANGE: "accounts.events",
+        dead_letters.ROUTING_KEY: "user_deleted",
+    }

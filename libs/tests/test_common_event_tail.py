@@ -1,5 +1,6 @@
 """`make events` over the real broker: each live domain event shows as one line with its
 time, type and id, and none of its personal fields."""
+
 import io
 
 import eventlet

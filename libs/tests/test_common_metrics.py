@@ -1,5 +1,6 @@
 """A service's /metrics (on HEALTH_PORT, beside its probes): the platform's RPC entrypoint
 times each request it answers, per service, method and outcome."""
+
 import pytest
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcClient
@@ -31,8 +32,11 @@ def scrape() -> tuple[str, dict[tuple, float]]:
 
     text = b"".join(make_app(None, "amqp://unused")({"PATH_INFO": "/metrics"}, start_response)).decode()
     assert answer["status"] == "200 OK" and answer["headers"]["Content-Type"].startswith("text/plain")
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(text) for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
     return text, samples
 
 

@@ -1,5 +1,6 @@
 """The outbox relay against the real broker: events reach subscribers, and a fresh broker
 without the `<service>.events` exchange does not block the relay."""
+
 import pytest
 import sqlalchemy as sa
 from kombu import Connection, Exchange, Queue
@@ -39,8 +40,12 @@ def test_relay_publishes_on_a_fresh_broker_and_subscribers_receive_it(store, rab
         assert outbox.pending(conn) == 0
 
     with Connection(config["AMQP_URI"]) as connection:
-        queue = Queue("listener", Exchange("accounts.events", type="topic", durable=True),
-                      routing_key="user_deleted", channel=connection.default_channel)
+        queue = Queue(
+            "listener",
+            Exchange("accounts.events", type="topic", durable=True),
+            routing_key="user_deleted",
+            channel=connection.default_channel,
+        )
         queue.declare()
         with engine.begin() as conn:
             outbox.add(conn, UserDeleted(user_id="u2"))

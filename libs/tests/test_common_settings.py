@@ -1,6 +1,7 @@
 """One settings class per process, composed from the pieces in medcode_common.settings:
 every documented variable is read by some process, database URLs are normalised in one
 place, and production refuses the development secrets of every process that has one."""
+
 from __future__ import annotations
 
 import re
@@ -9,8 +10,14 @@ from pathlib import Path
 import pytest
 
 from medcode_common.db import make_engine
-from medcode_common.settings import (ConfigError, EnvironmentSettings, ServiceSettings, Settings,
-                                     normalise_database_url, read_settings)
+from medcode_common.settings import (
+    ConfigError,
+    EnvironmentSettings,
+    ServiceSettings,
+    Settings,
+    normalise_database_url,
+    read_settings,
+)
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # Read straight from the environment where they are used (not settings fields).
@@ -28,10 +35,18 @@ def _processes() -> dict[str, type]:
     from medcode_common.mail import RelaySettings
     from metering.config import MeteringSettings
 
-    return {"accounts": AccountsSettings, "assistant": AssistantSettings, "careers": CareersSettings,
-            "codes": CodesSettings, "metering": MeteringSettings, "codes loader": LoaderSettings,
-            "gateway": GatewaySettings, "mail ingress": MailIngressSettings, "mail relay": RelaySettings,
-            "tools": Settings}
+    return {
+        "accounts": AccountsSettings,
+        "assistant": AssistantSettings,
+        "careers": CareersSettings,
+        "codes": CodesSettings,
+        "metering": MeteringSettings,
+        "codes loader": LoaderSettings,
+        "gateway": GatewaySettings,
+        "mail ingress": MailIngressSettings,
+        "mail relay": RelaySettings,
+        "tools": Settings,
+    }
 
 
 SERVICES = ("accounts", "assistant", "careers", "codes", "metering")
@@ -43,12 +58,15 @@ def _clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("postgres://u:p@db:5432/medcode", "postgresql+psycopg://u:p@db:5432/medcode"),
-    ("postgresql://u@db/medcode", "postgresql+psycopg://u@db/medcode"),
-    ("postgresql+psycopg://u@db/medcode", "postgresql+psycopg://u@db/medcode"),
-    ("sqlite:////tmp/x.sqlite3", "sqlite:////tmp/x.sqlite3"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("postgres://u:p@db:5432/medcode", "postgresql+psycopg://u:p@db:5432/medcode"),
+        ("postgresql://u@db/medcode", "postgresql+psycopg://u@db/medcode"),
+        ("postgresql+psycopg://u@db/medcode", "postgresql+psycopg://u@db/medcode"),
+        ("sqlite:////tmp/x.sqlite3", "sqlite:////tmp/x.sqlite3"),
+    ],
+)
 def test_database_urls_are_normalised_in_one_place(url, expected):
     assert normalise_database_url(url) == expected
     assert Settings(DATABASE_URL=url).database_url("accounts") == expected
@@ -79,8 +97,9 @@ def test_each_service_is_composed_from_the_service_pieces():
     processes = _processes()
     for name in SERVICES:
         assert issubclass(processes[name], ServiceSettings), name
-        assert {"ENVIRONMENT", "AMQP_URI", "DATABASE_URL", "DATA_DIR", "HEALTH_PORT",
-                "EVENT_MAX_ATTEMPTS"} <= set(processes[name].model_fields), name
+        assert {"ENVIRONMENT", "AMQP_URI", "DATABASE_URL", "DATA_DIR", "HEALTH_PORT", "EVENT_MAX_ATTEMPTS"} <= set(
+            processes[name].model_fields
+        ), name
 
 
 def test_the_shared_settings_carry_no_gateway_only_field():
@@ -141,26 +160,36 @@ def test_the_runner_reads_each_service_s_own_settings_class():
     from medcode_common.runner import service_settings_class
 
     processes = _processes()
-    assert {name: service_settings_class(target) for name, target in SERVICES.items()} == \
-        {name: processes[name] for name in SERVICES}
+    assert {name: service_settings_class(target) for name, target in SERVICES.items()} == {
+        name: processes[name] for name in SERVICES
+    }
 
 
-@pytest.mark.parametrize("target, variable, value", [
-    ("metering.service:MeteringService", "METERING_FREE_VIEWS", "-1"),
-    ("codes.service:CodesService", "DATA_MIRROR", "/nowhere/at/all"),
-    ("accounts.service:AccountsService", "TOKEN_SECRET", "short"),
-])
+@pytest.mark.parametrize(
+    "target, variable, value",
+    [
+        ("metering.service:MeteringService", "METERING_FREE_VIEWS", "-1"),
+        ("codes.service:CodesService", "DATA_MIRROR", "/nowhere/at/all"),
+        ("accounts.service:AccountsService", "TOKEN_SECRET", "short"),
+    ],
+)
 def test_a_service_with_a_bad_variable_stops_at_start_naming_it(target, variable, value, tmp_path):
     """Exit status 2 and one line, before anything connects (no broker is named here)."""
     import os
     import subprocess
     import sys
 
-    env = dict(os.environ, DATA_DIR=str(tmp_path), ENVIRONMENT="production", TOKEN_SECRET="t" * 40,
-               AMQP_URI="amqp://guest:guest@127.0.0.1:1/")
+    env = dict(
+        os.environ,
+        DATA_DIR=str(tmp_path),
+        ENVIRONMENT="production",
+        TOKEN_SECRET="t" * 40,
+        AMQP_URI="amqp://guest:guest@127.0.0.1:1/",
+    )
     env[variable] = value
-    done = subprocess.run([sys.executable, "-m", "medcode_common.runner", target], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "medcode_common.runner", target], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2, done.stderr
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert variable in line

@@ -1,6 +1,7 @@
 """The one way a service opens its database (medcode_common.migrations.Schema and
 medcode_common.nameko_storage.Storage), on SQLite and PostgreSQL: migrations under the
 lock, so replicas starting together never migrate at once, and one engine per process."""
+
 from __future__ import annotations
 
 import os
@@ -130,8 +131,14 @@ def test_storage_providers_share_one_engine_and_migrate_once(probe, database_url
     """Two providers of one schema (codes' store and rules): one engine, one migration."""
     upgrades = []
     real_upgrade = Schema.upgrade
-    monkeypatch.setattr(Schema, "upgrade", lambda self, engine, revision="head": (
-        upgrades.append(self.version_table), real_upgrade(self, engine, revision)))
+    monkeypatch.setattr(
+        Schema,
+        "upgrade",
+        lambda self, engine, revision="head": (
+            upgrades.append(self.version_table),
+            real_upgrade(self, engine, revision),
+        ),
+    )
     with config.patch({"DATABASE_URL": database_url}):
         first, second = (_ThingsProvider().bind(Mock(), name) for name in ("things", "more_things"))
         first.setup()
@@ -161,9 +168,17 @@ def test_every_service_is_wired_by_the_same_provider():
     from codes.rules.provider import CodingRulesProvider
     from metering.dependencies import MeteringProvider
 
-    schemas = {provider.schema.database: provider.schema for provider in (
-        AccountsProvider, AssistantProvider, CareersProvider, CodeStoreProvider, CodingRulesProvider,
-        MeteringProvider)}
+    schemas = {
+        provider.schema.database: provider.schema
+        for provider in (
+            AccountsProvider,
+            AssistantProvider,
+            CareersProvider,
+            CodeStoreProvider,
+            CodingRulesProvider,
+            MeteringProvider,
+        )
+    }
     assert schemas == {name: Schema.of(name) for name in ("accounts", "assistant", "careers", "codes", "metering")}
     for schema in schemas.values():  # and every Alembic environment is the shared one
         assert "run_env()" in (resources.files(schema.migrations) / "env.py").read_text()

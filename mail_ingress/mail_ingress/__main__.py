@@ -1,4 +1,5 @@
 """`python -m mail_ingress`: the SMTP listener and the answering loop, until SIGTERM."""
+
 from __future__ import annotations
 
 import asyncio

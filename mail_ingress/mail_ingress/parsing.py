@@ -2,6 +2,7 @@
 be answered (auto-replies, bounces, lists, our own mail), and the question: the plain text
 of its text or HTML body, without quoted history, signature or attachments. Pure
 functions over the raw bytes."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,7 +17,7 @@ from html.parser import HTMLParser
 # A deliberately plain address: no quotes, no comments, no whitespace, no line breaks.
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _MESSAGE_ID = re.compile(r"<([^<>\s]{1,250})>")
-OWN_HEADER = "X-Medcode-Assistant"   # set on every mail we send: never answer one back
+OWN_HEADER = "X-Medcode-Assistant"  # set on every mail we send: never answer one back
 MAX_QUESTION_CHARS = 4000
 
 
@@ -26,13 +27,13 @@ def valid_address(address: str) -> bool:
 
 @dataclass
 class IncomingMail:
-    message_id: str                 # without angle brackets; a content hash when the mail has none
-    sender: str | None              # plain, lower-cased address; None when unusable
+    message_id: str  # without angle brackets; a content hash when the mail has none
+    sender: str | None  # plain, lower-cased address; None when unusable
     subject: str
     in_reply_to: list[str] = field(default_factory=list)
     references: list[str] = field(default_factory=list)
     question: str = ""
-    ignore_reason: str | None = None   # why no answer is sent (loop protection)
+    ignore_reason: str | None = None  # why no answer is sent (loop protection)
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -51,9 +52,13 @@ def parse_mail(raw: bytes, envelope_sender: str | None, own_address: str) -> Inc
     message_id = message_id_of(raw, _header(message, "Message-ID"))
     _, from_address = parseaddr(_header(message, "From") or "")
     sender = from_address.strip().lower() if valid_address(from_address.strip()) else None
-    mail = IncomingMail(message_id=message_id, sender=sender, subject=_one_line(_header(message, "Subject") or ""),
-                        in_reply_to=message_ids(_header(message, "In-Reply-To")),
-                        references=message_ids(_header(message, "References")))
+    mail = IncomingMail(
+        message_id=message_id,
+        sender=sender,
+        subject=_one_line(_header(message, "Subject") or ""),
+        in_reply_to=message_ids(_header(message, "In-Reply-To")),
+        references=message_ids(_header(message, "References")),
+    )
     mail.ignore_reason = _ignore_reason(message, envelope_sender, sender, own_address)
     if mail.ignore_reason is None:
         mail.question = question_text(message)
@@ -74,8 +79,9 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())[:200]
 
 
-def _ignore_reason(message: EmailMessage, envelope_sender: str | None, sender: str | None,
-                   own_address: str) -> str | None:
+def _ignore_reason(
+    message: EmailMessage, envelope_sender: str | None, sender: str | None, own_address: str
+) -> str | None:
     if sender is None:
         return "no usable From address"
     if envelope_sender is not None and envelope_sender.strip() in ("", "<>"):
@@ -90,8 +96,10 @@ def _ignore_reason(message: EmailMessage, envelope_sender: str | None, sender: s
         return "an automatic message (Auto-Submitted)"
     if (_header(message, "Precedence") or "").strip().lower() in ("bulk", "junk", "list", "auto_reply"):
         return "bulk or list mail (Precedence)"
-    if any(_header(message, h) for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "List-Id",
-                                         "List-Unsubscribe")):
+    if any(
+        _header(message, h)
+        for h in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress", "List-Id", "List-Unsubscribe")
+    ):
         return "an auto-reply or list mail"
     if message.get_content_type() == "multipart/report":
         return "a delivery report"
@@ -158,7 +166,9 @@ def question_text(message: EmailMessage) -> str:
 
 _QUOTE_HEADER = re.compile(
     r"^(On .{0,200} wrote:|Le .{0,200} a écrit ?:|Am .{0,200} schrieb .{0,100}:|-{2,} ?Original Message ?-{2,}"
-    r"|-{2,} ?Forwarded message ?-{2,}|From: .+|Sent from my .+|_{10,})\s*$", re.I)
+    r"|-{2,} ?Forwarded message ?-{2,}|From: .+|Sent from my .+|_{10,})\s*$",
+    re.I,
+)
 
 
 def strip_quotes_and_signature(text: str) -> str:

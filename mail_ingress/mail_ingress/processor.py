@@ -14,6 +14,7 @@ one, so even a reply resent after a crash between relay and bookkeeping is recog
 the same message. Each due mail is claimed for a lease (MailStore.due), so two processes
 never work on the same mail.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,9 @@ MAX_UNEXPECTED_FAILURES = 10
 
 
 class Processor:
-    def __init__(self, store: MailStore, rpc, settings, relay: str, *, ask_timeout: float = 20.0,
-                 send: Callable = send_mail):
+    def __init__(
+        self, store: MailStore, rpc, settings, relay: str, *, ask_timeout: float = 20.0, send: Callable = send_mail
+    ):
         self.store = store
         self.rpc = rpc
         self.settings = settings
@@ -95,33 +97,53 @@ class Processor:
                 await asyncio.to_thread(self.store.ignore, stored.id, f"failed: {type(exc).__name__}", mail.sender)
             else:
                 log.exception("mail %s failed; retrying", stored.id)
-                await asyncio.to_thread(self.store.retry_later, stored.id, self._delay(stored.attempts),
-                                        f"{type(exc).__name__}")
+                await asyncio.to_thread(
+                    self.store.retry_later, stored.id, self._delay(stored.attempts), f"{type(exc).__name__}"
+                )
             return
-        await asyncio.to_thread(self.store.answered, stored.id, mail.sender, guest, conversation_id,
-                                reply_message_id(mail.message_id, own))
+        await asyncio.to_thread(
+            self.store.answered, stored.id, mail.sender, guest, conversation_id, reply_message_id(mail.message_id, own)
+        )
         log.info("mail %s answered", stored.id)
 
     async def _answer(self, mail: IncomingMail) -> tuple[str, bool, str | None]:
         """(reply markdown, answered as a guest, conversation id)."""
         assert mail.sender is not None  # a mail without a usable sender is never answered
-        account = await self.rpc.call(accounts_contract.SERVICE, accounts_contract.Rpc.FIND_ACCOUNT,
-                                      request={"email": mail.sender}, op="mail.find_account")
-        invitation = (f"\n\n---\nYou asked as a guest. Register with this address ({self.settings.MAIL_REGISTER_URL}) "
-                      "to keep asking by mail.")
+        account = await self.rpc.call(
+            accounts_contract.SERVICE,
+            accounts_contract.Rpc.FIND_ACCOUNT,
+            request={"email": mail.sender},
+            op="mail.find_account",
+        )
+        invitation = (
+            f"\n\n---\nYou asked as a guest. Register with this address ({self.settings.MAIL_REGISTER_URL}) "
+            "to keep asking by mail."
+        )
         if account is None:
             used = await asyncio.to_thread(self.store.guest_answers, mail.sender)
             if used >= self.settings.MAIL_GUEST_ANSWERS:
-                return ("Guests get one answer by mail. Register an account with this address "
-                        f"({self.settings.MAIL_REGISTER_URL}) and ask again: your questions will be answered "
-                        "under your plan.", False, None)
+                return (
+                    "Guests get one answer by mail. Register an account with this address "
+                    f"({self.settings.MAIL_REGISTER_URL}) and ask again: your questions will be answered "
+                    "under your plan.",
+                    False,
+                    None,
+                )
             subject, plan, user_id = f"mail-{sender_key(mail.sender)[:32]}", "GUEST", None
         else:
             subject, plan, user_id = account["id"], account["plan"], account["id"]
-        conversation_id = await asyncio.to_thread(self.store.conversation_of_thread,
-                                                  mail.in_reply_to + mail.references, mail.sender)
-        request = dict(question=mail.question, conversation_id=conversation_id, channel=contract.Channel.EMAIL.value,
-                       subject=subject, plan=plan, user_id=user_id, request_id=mail.message_id)
+        conversation_id = await asyncio.to_thread(
+            self.store.conversation_of_thread, mail.in_reply_to + mail.references, mail.sender
+        )
+        request = dict(
+            question=mail.question,
+            conversation_id=conversation_id,
+            channel=contract.Channel.EMAIL.value,
+            subject=subject,
+            plan=plan,
+            user_id=user_id,
+            request_id=mail.message_id,
+        )
         try:
             answer = await self._ask(request)
         except NotFound:
@@ -143,8 +165,9 @@ class Processor:
         return text, account is None, answer["conversation_id"]
 
     async def _ask(self, request: dict) -> dict:
-        return await self.rpc.call(contract.SERVICE, contract.Rpc.ASK, request=request, timeout=self.ask_timeout,
-                                   op="mail.ask")
+        return await self.rpc.call(
+            contract.SERVICE, contract.Rpc.ASK, request=request, timeout=self.ask_timeout, op="mail.ask"
+        )
 
 
 def _sources(citations: list[dict]) -> str:

@@ -3,6 +3,7 @@ a text part (the answer's markdown) and an HTML part rendered from it (raw HTML 
 only http(s) and mailto links). Every header value comes from a checked address, a
 message id of the `<...>` form, or a one-line subject: nothing a sender writes can start a
 header of its own."""
+
 from __future__ import annotations
 
 import hashlib

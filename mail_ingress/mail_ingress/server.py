@@ -1,6 +1,7 @@
 """The SMTP listener (aiosmtpd): takes mail for ASK_ADDRESS only, refuses mail over
 MAIL_MAX_BYTES (552), and answers 250 only once the mail is stored (else 451: the sending
 server keeps it and tries again)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -54,4 +55,5 @@ class IngressHandler:
 async def start_listener(handler: IngressHandler, host: str, port: int, max_bytes: int) -> asyncio.base_events.Server:
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: SMTP(handler, data_size_limit=max_bytes, hostname="medcode-assistant", loop=loop), host, port)
+        lambda: SMTP(handler, data_size_limit=max_bytes, hostname="medcode-assistant", loop=loop), host, port
+    )

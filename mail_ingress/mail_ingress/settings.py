@@ -1,5 +1,6 @@
 """Settings of the mail ingress process, read from environment variables: the shared
 pieces (AMQP_URI and RPC_TIMEOUT, DATA_DIR and DATABASE_URL, SMTP_RELAY) and its own."""
+
 from __future__ import annotations
 
 from pydantic import Field, field_validator
@@ -10,7 +11,6 @@ from .parsing import valid_address
 
 
 class MailIngressSettings(RpcClientSettings, DatabaseSettings, MailRelaySettings):
-
     SMTP_HOST: str = "127.0.0.1"
     SMTP_PORT: int = Field(default=2525, ge=1, le=65535)
     ASK_ADDRESS: str = "ask@localhost"

@@ -6,6 +6,7 @@ answered once.
 States: `pending` (to answer; `next_attempt_at` says when), `answered` (the reply went to
 the relay), `ignored` (never to be answered: auto-reply, bounce, own mail, no question).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,11 +25,12 @@ MIGRATIONS = SCHEMA.migrations
 metadata = sa.MetaData()
 
 mails = sa.Table(
-    "mail_ingress_mails", metadata,
+    "mail_ingress_mails",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("message_id", sa.String(300), nullable=False, unique=True),
     sa.Column("envelope_sender", sa.String(320), nullable=True),
-    sa.Column("raw", sa.LargeBinary, nullable=True),            # dropped once answered or ignored
+    sa.Column("raw", sa.LargeBinary, nullable=True),  # dropped once answered or ignored
     sa.Column("state", sa.String(10), nullable=False, index=True),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False, index=True),
@@ -37,7 +39,7 @@ mails = sa.Table(
     sa.Column("guest", sa.Boolean, nullable=True),
     sa.Column("conversation_id", sa.String(64), nullable=True),
     sa.Column("reply_message_id", sa.String(300), nullable=True, index=True),
-    sa.Column("note", sa.String(200), nullable=True),             # why ignored, or the last failure
+    sa.Column("note", sa.String(200), nullable=True),  # why ignored, or the last failure
     sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
 )
 
@@ -70,9 +72,17 @@ class MailStore:
         Message-ID is already stored (a redelivery: nothing more to do)."""
         now = now or utcnow()
         with self.engine.begin() as conn:
-            return insert_ignoring_duplicates(conn, mails, message_id=message_id, envelope_sender=envelope_sender,
-                                              raw=raw, state=PENDING, attempts=0, next_attempt_at=now,
-                                              received_at=now)
+            return insert_ignoring_duplicates(
+                conn,
+                mails,
+                message_id=message_id,
+                envelope_sender=envelope_sender,
+                raw=raw,
+                state=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                received_at=now,
+            )
 
     def due(self, now: datetime | None = None, limit: int = 20, lease: float = 120.0) -> list[StoredMail]:
         """Pending mail whose time has come, each claimed for `lease` seconds: another
@@ -80,16 +90,29 @@ class MailStore:
         process that dies holding it only delays it by the lease."""
         now = now or utcnow()
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(mails.c.id, mails.c.message_id, mails.c.envelope_sender, mails.c.raw,
-                                          mails.c.attempts, mails.c.next_attempt_at)
-                                .where(mails.c.state == PENDING, mails.c.next_attempt_at <= now)
-                                .order_by(mails.c.id).limit(limit)).all()
+            rows = conn.execute(
+                sa.select(
+                    mails.c.id,
+                    mails.c.message_id,
+                    mails.c.envelope_sender,
+                    mails.c.raw,
+                    mails.c.attempts,
+                    mails.c.next_attempt_at,
+                )
+                .where(mails.c.state == PENDING, mails.c.next_attempt_at <= now)
+                .order_by(mails.c.id)
+                .limit(limit)
+            ).all()
         claimed = []
         for row in rows:
             with self.engine.begin() as conn:
-                taken = conn.execute(mails.update().where(
-                    mails.c.id == row.id, mails.c.state == PENDING, mails.c.next_attempt_at == row.next_attempt_at)
-                    .values(next_attempt_at=now + timedelta(seconds=lease))).rowcount
+                taken = conn.execute(
+                    mails.update()
+                    .where(
+                        mails.c.id == row.id, mails.c.state == PENDING, mails.c.next_attempt_at == row.next_attempt_at
+                    )
+                    .values(next_attempt_at=now + timedelta(seconds=lease))
+                ).rowcount
             if taken == 1:
                 claimed.append(StoredMail(row.id, row.message_id, row.envelope_sender, row.raw, row.attempts))
         return claimed
@@ -97,8 +120,9 @@ class MailStore:
     def next_due_in(self, now: datetime | None = None) -> float | None:
         now = now or utcnow()
         with self.engine.connect() as conn:
-            when = conn.execute(sa.select(sa.func.min(mails.c.next_attempt_at))
-                                .where(mails.c.state == PENDING)).scalar()
+            when = conn.execute(
+                sa.select(sa.func.min(mails.c.next_attempt_at)).where(mails.c.state == PENDING)
+            ).scalar()
         if when is None:
             return None
         if when.tzinfo is None:
@@ -107,21 +131,46 @@ class MailStore:
 
     def retry_later(self, mail_id: int, delay: float, note: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(mails.update().where(mails.c.id == mail_id).values(
-                attempts=mails.c.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=delay), note=note[:200]))
+            conn.execute(
+                mails.update()
+                .where(mails.c.id == mail_id)
+                .values(
+                    attempts=mails.c.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=delay), note=note[:200]
+                )
+            )
 
     def ignore(self, mail_id: int, reason: str, sender: str | None) -> None:
         with self.engine.begin() as conn:
-            conn.execute(mails.update().where(mails.c.id == mail_id).values(
-                state=IGNORED, note=reason[:200], raw=None, done_at=utcnow(),
-                sender_key=sender_key(sender) if sender else None))
+            conn.execute(
+                mails.update()
+                .where(mails.c.id == mail_id)
+                .values(
+                    state=IGNORED,
+                    note=reason[:200],
+                    raw=None,
+                    done_at=utcnow(),
+                    sender_key=sender_key(sender) if sender else None,
+                )
+            )
 
-    def answered(self, mail_id: int, sender: str, guest: bool, conversation_id: str | None,
-                 reply_message_id: str) -> None:
+    def answered(
+        self, mail_id: int, sender: str, guest: bool, conversation_id: str | None, reply_message_id: str
+    ) -> None:
         with self.engine.begin() as conn:
-            conn.execute(mails.update().where(mails.c.id == mail_id).values(
-                state=ANSWERED, raw=None, done_at=utcnow(), sender_key=sender_key(sender), guest=guest,
-                conversation_id=conversation_id, reply_message_id=reply_message_id, note=None))
+            conn.execute(
+                mails.update()
+                .where(mails.c.id == mail_id)
+                .values(
+                    state=ANSWERED,
+                    raw=None,
+                    done_at=utcnow(),
+                    sender_key=sender_key(sender),
+                    guest=guest,
+                    conversation_id=conversation_id,
+                    reply_message_id=reply_message_id,
+                    note=None,
+                )
+            )
 
     def conversation_of_thread(self, message_ids: list[str], sender: str) -> str | None:
         """The conversation an earlier reply of ours (named in In-Reply-To/References)
@@ -129,18 +178,25 @@ class MailStore:
         if not message_ids:
             return None
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(mails.c.conversation_id)
-                               .where(mails.c.reply_message_id.in_(message_ids),
-                                      mails.c.sender_key == sender_key(sender),
-                                      mails.c.conversation_id.is_not(None))
-                               .order_by(mails.c.id.desc()).limit(1)).first()
+            row = conn.execute(
+                sa.select(mails.c.conversation_id)
+                .where(
+                    mails.c.reply_message_id.in_(message_ids),
+                    mails.c.sender_key == sender_key(sender),
+                    mails.c.conversation_id.is_not(None),
+                )
+                .order_by(mails.c.id.desc())
+                .limit(1)
+            ).first()
         return row.conversation_id if row else None
 
     def guest_answers(self, sender: str) -> int:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(mails).where(
-                mails.c.sender_key == sender_key(sender), mails.c.state == ANSWERED,
-                mails.c.guest.is_(True))).scalar_one()
+            return conn.execute(
+                sa.select(sa.func.count())
+                .select_from(mails)
+                .where(mails.c.sender_key == sender_key(sender), mails.c.state == ANSWERED, mails.c.guest.is_(True))
+            ).scalar_one()
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:

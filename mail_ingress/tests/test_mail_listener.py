@@ -1,5 +1,6 @@
 """The SMTP listener: 250 only once the mail is stored (451 when the store fails, so the
 sender keeps it), 552 over the size limit, 550 for any other mailbox."""
+
 import asyncio
 import smtplib
 
@@ -26,8 +27,9 @@ class Store:
 async def listening(store, max_bytes=4096):
     port = free_port()
     woken = []
-    server = await start_listener(IngressHandler(store, "ask@localhost", max_bytes, lambda: woken.append(1)),
-                                  "127.0.0.1", port, max_bytes)
+    server = await start_listener(
+        IngressHandler(store, "ask@localhost", max_bytes, lambda: woken.append(1)), "127.0.0.1", port, max_bytes
+    )
     return server, port, woken
 
 

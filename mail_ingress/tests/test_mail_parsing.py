@@ -1,5 +1,6 @@
 """Reading incoming mail: the question without quotes, signature or attachments, from a
 text or an HTML body; loops never answered; replies threaded and safe to send."""
+
 from email.message import EmailMessage
 
 import pytest
@@ -23,8 +24,7 @@ def mail(body="Is E11.9 billable?", subject="q", sender="Jane <jane@example.org>
 
 
 def test_the_question_without_signature_or_quoted_history():
-    text = ("Can 20610 and 99213 be billed together?\nThanks!\n\nOn Mon, 1 Dec 2026, ask wrote:\n> old answer\n"
-            "-- \nJane")
+    text = "Can 20610 and 99213 be billed together?\nThanks!\n\nOn Mon, 1 Dec 2026, ask wrote:\n> old answer\n-- \nJane"
     parsed = parse_mail(mail(text), "jane@example.org", OWN)
     assert parsed.question == "Can 20610 and 99213 be billed together?\nThanks!"
     assert (parsed.sender, parsed.message_id, parsed.ignore_reason) == ("jane@example.org", "m1@example.org", None)
@@ -35,22 +35,23 @@ def test_html_only_mail_and_attachments():
     message = EmailMessage()
     message["From"] = "jane@example.org"
     message["Subject"] = "html"
-    message.set_content("<p>MUE for <b>J9035</b>?</p><blockquote>old</blockquote><script>x()</script>",
-                        subtype="html")
-    message.add_attachment(b"Is K22 billable?", maintype="application", subtype="octet-stream",
-                           filename="notes.txt")
+    message.set_content("<p>MUE for <b>J9035</b>?</p><blockquote>old</blockquote><script>x()</script>", subtype="html")
+    message.add_attachment(b"Is K22 billable?", maintype="application", subtype="octet-stream", filename="notes.txt")
     parsed = parse_mail(bytes(message), "jane@example.org", OWN)
     assert parsed.question == "MUE for J9035?"
     assert html_to_text("<div>a</div><div class='gmail_quote'>q</div>").strip() == "a"
 
 
-@pytest.mark.parametrize("headers, envelope, reason", [
-    ({"Auto_Submitted": "auto-replied"}, "jane@example.org", "Auto-Submitted"),
-    ({"Precedence": "bulk"}, "jane@example.org", "Precedence"),
-    ({"X_Autoreply": "yes"}, "jane@example.org", "auto-reply"),
-    ({"X_Medcode_Assistant": "1"}, "jane@example.org", "own"),
-    ({}, "", "bounce"),
-])
+@pytest.mark.parametrize(
+    "headers, envelope, reason",
+    [
+        ({"Auto_Submitted": "auto-replied"}, "jane@example.org", "Auto-Submitted"),
+        ({"Precedence": "bulk"}, "jane@example.org", "Precedence"),
+        ({"X_Autoreply": "yes"}, "jane@example.org", "auto-reply"),
+        ({"X_Medcode_Assistant": "1"}, "jane@example.org", "own"),
+        ({}, "", "bounce"),
+    ],
+)
 def test_loops_are_never_answered(headers, envelope, reason):
     assert reason in parse_mail(mail(**headers), envelope, OWN).ignore_reason
 
@@ -80,8 +81,10 @@ def test_the_reply_is_threaded_and_has_text_and_html():
 
 
 def test_subjects_and_ids_cannot_inject_headers():
-    raw = (b"From: jane@example.org\r\nMessage-ID: <a@b>\r\nReferences: <x@y>\r\n\tBcc: v@example.org\r\n"
-           b"Subject: =?utf-8?q?hi=0D=0ABcc:_victim@example.org?=\r\n\r\nIs E11.9 billable?\r\n")
+    raw = (
+        b"From: jane@example.org\r\nMessage-ID: <a@b>\r\nReferences: <x@y>\r\n\tBcc: v@example.org\r\n"
+        b"Subject: =?utf-8?q?hi=0D=0ABcc:_victim@example.org?=\r\n\r\nIs E11.9 billable?\r\n"
+    )
     parsed = parse_mail(raw, "jane@example.org", OWN)
     reply = build_reply(parsed, OWN, "answer")
     assert reply["Bcc"] is None and "\n" not in reply["Subject"] and "\r" not in reply["Subject"]

@@ -1,6 +1,7 @@
 """The answering loop with the services and the relay faked: one reply per mail, retried
 while the assistant or the relay is away, a guest answered once, a thread continued, a
 refused question answered with the meter's reason."""
+
 from email.message import EmailMessage
 
 import pytest
@@ -13,8 +14,14 @@ from medcode_common.mail import MailRelayUnavailable
 from medcode_common.migrations import upgrade
 from medcode_contracts.errors import RateLimited, Unavailable
 
-ACCOUNT = {"id": "u-1", "email": "jane@example.org", "name": "J", "plan": "FREE", "role": "MEMBER",
-           "created_at": "2026-01-01T00:00:00+00:00"}
+ACCOUNT = {
+    "id": "u-1",
+    "email": "jane@example.org",
+    "name": "J",
+    "plan": "FREE",
+    "role": "MEMBER",
+    "created_at": "2026-01-01T00:00:00+00:00",
+}
 
 
 class FakeRpc:
@@ -29,9 +36,14 @@ class FakeRpc:
         if method == "find_account":
             return self.account
         self.asked.append(request)
-        return {"id": f"a-{len(self.asked)}", "conversation_id": request["conversation_id"] or "c-1",
-                "text": f"**Yes.** made-up answer {len(self.asked)}", "intent": "BILLABLE",
-                "citations": [{"source": "Made-up 2026", "locator": "E11.9", "excerpt": None}], "codes": []}
+        return {
+            "id": f"a-{len(self.asked)}",
+            "conversation_id": request["conversation_id"] or "c-1",
+            "text": f"**Yes.** made-up answer {len(self.asked)}",
+            "intent": "BILLABLE",
+            "citations": [{"source": "Made-up 2026", "locator": "E11.9", "excerpt": None}],
+            "codes": [],
+        }
 
 
 class Relay:
@@ -77,11 +89,18 @@ async def test_one_reply_per_mail_even_when_redelivered(parts):
     store, rpc, relay, processor = parts
     store.accept("m1@x", "jane@example.org", incoming("m1@x"))
     await drain(processor)
-    store.accept("m1@x", "jane@example.org", incoming("m1@x"))   # redelivered: already stored
+    store.accept("m1@x", "jane@example.org", incoming("m1@x"))  # redelivered: already stored
     await drain(processor)
     assert len(relay.sent) == 1 and len(rpc.asked) == 1
-    assert rpc.asked[0] == {"question": "Is E11.9 billable?", "conversation_id": None, "channel": "email",
-                            "subject": "u-1", "plan": "FREE", "user_id": "u-1", "request_id": "m1@x"}
+    assert rpc.asked[0] == {
+        "question": "Is E11.9 billable?",
+        "conversation_id": None,
+        "channel": "email",
+        "subject": "u-1",
+        "plan": "FREE",
+        "user_id": "u-1",
+        "request_id": "m1@x",
+    }
     assert "Sources:\n- Made-up 2026: E11.9" in relay.sent[0].get_body(("plain",)).get_content()
 
 

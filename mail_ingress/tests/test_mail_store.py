@@ -1,5 +1,6 @@
 """The ingress's table on SQLite and PostgreSQL: a Message-ID is stored once, pending mail
 comes due, waits after a failure, and answered mail remembers its thread."""
+
 from datetime import timedelta
 
 import pytest
@@ -27,8 +28,8 @@ def test_a_message_id_is_stored_once(store):
 def test_a_due_mail_is_claimed_by_one_process_for_the_lease(store):
     store.accept("m1@x", None, b"raw")
     [due] = store.due(lease=60)
-    assert store.due() == []                                   # another replica finds nothing
-    [again] = store.due(utcnow() + timedelta(seconds=61))      # its holder died: due after the lease
+    assert store.due() == []  # another replica finds nothing
+    [again] = store.due(utcnow() + timedelta(seconds=61))  # its holder died: due after the lease
     assert again.id == due.id
 
 

@@ -7,6 +7,7 @@ against the accounts process's memory, and a schema-driven fuzz run of the whole
 Order matters within the module: every client here is 127.0.0.1, so the guest tests come
 before anything else spends that address's daily guest cap.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,8 @@ import pytest
 
 from medcode_common.broker_admin import TemporaryVhost
 
-GUEST_IP_CAP = 10   # METERING_GUEST_IP_DAILY_CAP's default
-PAGE = 'query($c: String!) { code(system: ICD10CM, code: $c) { code title access { granted reason } layTerms } }'
+GUEST_IP_CAP = 10  # METERING_GUEST_IP_DAILY_CAP's default
+PAGE = "query($c: String!) { code(system: ICD10CM, code: $c) { code title access { granted reason } layTerms } }"
 CLAIM = """query($input: ClaimInput!) { checkClaim(input: $input) {
   clean access { granted reason } findings { kind codes lines message modifierAllowed } } }"""
 BUNDLED_CLAIM = {"input": {"dateOfService": "2024-08-01", "lines": [{"code": "11042"}, {"code": "97597"}]}}
@@ -35,10 +36,18 @@ BUNDLED_CLAIM = {"input": {"dateOfService": "2024-08-01", "lines": [{"code": "11
 
 @pytest.fixture(scope="module")
 def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(stack, tmp_path_factory.mktemp("abuse-stack"), "e2e-abuse",
-                        TOKEN_SECRET="e2e-abuse-token-secret-" + "t" * 32, GATEWAY_SECRET="e2e-abuse-gateway-secret",
-                        ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1",
-                        CODES_PAGE_CACHE_SIZE="16", RPC_TIMEOUT="10") as own:
+    with make_own_stack(
+        stack,
+        tmp_path_factory.mktemp("abuse-stack"),
+        "e2e-abuse",
+        TOKEN_SECRET="e2e-abuse-token-secret-" + "t" * 32,
+        GATEWAY_SECRET="e2e-abuse-gateway-secret",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
+        ARGON2_PARALLELISM="1",
+        CODES_PAGE_CACHE_SIZE="16",
+        RPC_TIMEOUT="10",
+    ) as own:
         yield own
 
 
@@ -47,8 +56,10 @@ def codes(platform) -> list[str]:
     """Plenty of ICD-10-CM codes that exist (searching is not metered)."""
     found = []
     for word in ("fracture", "diabetes", "infection"):
-        body = gql(httpx.Client(base_url=platform.url, timeout=60),
-                   '{ searchCodes(query: "%s", systems: [ICD10CM], first: 100) { edges { node { code } } } }' % word)
+        body = gql(
+            httpx.Client(base_url=platform.url, timeout=60),
+            '{ searchCodes(query: "%s", systems: [ICD10CM], first: 100) { edges { node { code } } } }' % word,
+        )
         found += [edge["node"]["code"] for edge in body["data"]["searchCodes"]["edges"]]
     found = list(dict.fromkeys(found))
     assert len(found) >= 150
@@ -62,9 +73,17 @@ def gql(http: httpx.Client, query: str, variables: dict | None = None, headers: 
 
 
 def register(http: httpx.Client) -> dict:
-    body = gql(http, "mutation($i: RegisterInput!) { register(input: $i) { token account { id } } }",
-               {"i": {"email": f"abuse-{uuid.uuid4().hex[:10]}@example.org", "password": "correct horse battery",
-                      "name": "Test Person"}})
+    body = gql(
+        http,
+        "mutation($i: RegisterInput!) { register(input: $i) { token account { id } } }",
+        {
+            "i": {
+                "email": f"abuse-{uuid.uuid4().hex[:10]}@example.org",
+                "password": "correct horse battery",
+                "name": "Test Person",
+            }
+        },
+    )
     assert "errors" not in body, body
     return body["data"]["register"]
 
@@ -76,7 +95,7 @@ def meter(http: httpx.Client, headers: dict | None = None) -> dict:
 # -- 1. a forged client address is not believed -----------------------------------------------
 def test_forged_x_forwarded_for_from_loopback_is_not_believed(platform, codes):
     pages = []
-    for n, code in enumerate(codes[:GUEST_IP_CAP + 3], start=1):  # cookie-less, a new "address" each time
+    for n, code in enumerate(codes[: GUEST_IP_CAP + 3], start=1):  # cookie-less, a new "address" each time
         with httpx.Client(base_url=platform.url, headers={"X-Forwarded-For": f"203.0.113.{n}"}, timeout=60) as http:
             body = gql(http, PAGE, {"c": code})
         assert "errors" not in body, body
@@ -100,8 +119,10 @@ async def test_a_thousand_request_cookieless_crawl_leaves_bounded_rows(platform,
     assert {r.status_code for r in responses} == {200}
     assert not any(r.json()["data"]["code"]["access"]["granted"] for r in responses)  # the cap is spent
     with sqlite3.connect(platform.workdir / "data" / "metering.sqlite3") as db:
-        counts = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                  for table in ("metering_subjects", "metering_views", "metering_ip_days", "metering_outbox")}
+        counts = {
+            table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("metering_subjects", "metering_views", "metering_ip_days", "metering_outbox")
+        }
     assert counts["metering_subjects"] <= GUEST_IP_CAP + 2, counts  # the guests that were granted, no more
     assert counts["metering_views"] <= GUEST_IP_CAP + 2 and counts["metering_ip_days"] <= 2, counts
 
@@ -116,8 +137,9 @@ def test_check_claim_is_metered_and_withholds_details_past_the_quota(platform):
     assert finding["codes"] == ["11042", "97597"] and finding["modifierAllowed"] is not None
     assert second["clean"] is first["clean"] is False
     assert second["access"]["granted"] is False and "Guests can check 1 claim a day" in second["access"]["reason"]
-    assert [(f["kind"], f["codes"], f["lines"]) for f in second["findings"]] == \
-        [(f["kind"], f["codes"], f["lines"]) for f in first["findings"]]
+    assert [(f["kind"], f["codes"], f["lines"]) for f in second["findings"]] == [
+        (f["kind"], f["codes"], f["lines"]) for f in first["findings"]
+    ]
     assert all(f["modifierAllowed"] is None and f["message"] == second["access"]["reason"] for f in second["findings"])
 
     with httpx.Client(base_url=platform.url, timeout=60) as member:
@@ -133,9 +155,11 @@ def test_a_get_link_spends_none_of_a_members_views(platform, codes):
     with httpx.Client(base_url=platform.url, timeout=60) as browser:
         register(browser)  # the session cookie, as in a browser
         assert meter(browser)["used"] == 0
-        link = "{ a: code(system: ICD10CM, code: \"%s\") { access { granted reason } layTerms } " \
-               "b: code(system: ICD10CM, code: \"%s\") { access { granted } } " \
-               "c: code(system: ICD10CM, code: \"%s\") { access { granted } } }" % (a, b, c)
+        link = (
+            '{ a: code(system: ICD10CM, code: "%s") { access { granted reason } layTerms } '
+            'b: code(system: ICD10CM, code: "%s") { access { granted } } '
+            'c: code(system: ICD10CM, code: "%s") { access { granted } } }' % (a, b, c)
+        )
         response = browser.get("/graphql", params={"query": link})
         assert response.status_code == 200
         body = response.json()
@@ -158,8 +182,10 @@ async def test_random_code_pages_under_concurrency_give_no_internal_error(platfo
     async with httpx.AsyncClient(base_url=platform.url, timeout=60) as http:
         requests = []
         for _ in range(150):  # far more distinct codes than the 16 pages the codes service keeps
-            aliases = " ".join(f'a{i}: code(system: ICD10CM, code: "{rng.choice(codes)}") {{ code title }}'
-                               for i in range(rng.randrange(1, 6)))
+            aliases = " ".join(
+                f'a{i}: code(system: ICD10CM, code: "{rng.choice(codes)}") {{ code title }}'
+                for i in range(rng.randrange(1, 6))
+            )
             requests.append(http.post("/graphql", json={"query": "{ " + aliases + " }"}))
         responses = await asyncio.gather(*requests)
     assert {r.status_code for r in responses} == {200}
@@ -192,8 +218,12 @@ async def test_fifty_concurrent_logins_keep_the_accounts_process_under_its_memor
         env = {k: v for k, v in os.environ.items() if not k.startswith("ARGON2_") and k != "DATABASE_URL"}
         env.update(AMQP_URI=vhost.amqp_uri, DATA_DIR=str(tmp_path))
         with open(tmp_path / "accounts.log", "w") as log:
-            process = subprocess.Popen([sys.executable, "-m", "medcode_common.runner", SERVICES["accounts"]],
-                                       env=env, stdout=log, stderr=subprocess.STDOUT)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "medcode_common.runner", SERVICES["accounts"]],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         rpc = RpcClient(vhost.amqp_uri, timeout=120)
         try:
             await rpc.start()
@@ -203,14 +233,22 @@ async def test_fifty_concurrent_logins_keep_the_accounts_process_under_its_memor
                     await rpc.call("accounts", "health", timeout=2)
                     break
                 except Exception:  # noqa: BLE001 - not up yet
-                    assert time.monotonic() < deadline and process.poll() is None, (tmp_path / "accounts.log").read_text()
+                    assert time.monotonic() < deadline and process.poll() is None, (
+                        tmp_path / "accounts.log"
+                    ).read_text()
                     await asyncio.sleep(0.5)
             before = peak_rss(process.pid)
 
             async def login(n: int):
                 try:
-                    await rpc.call("accounts", "login", request={"email": f"nobody-{n}-{uuid.uuid4().hex[:6]}@example.org",
-                                                                 "password": "a random guess"})
+                    await rpc.call(
+                        "accounts",
+                        "login",
+                        request={
+                            "email": f"nobody-{n}-{uuid.uuid4().hex[:6]}@example.org",
+                            "password": "a random guess",
+                        },
+                    )
                 except Unauthenticated:
                     return "refused"
                 return "logged in"
@@ -238,13 +276,17 @@ def test_schema_driven_fuzz_gets_no_internal_error_and_no_500(platform):
     from gateway.schema import build_schema
 
     schema = graphql.build_schema(str(build_schema()))
-    scalars = {"Date": st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 1, 1)).map(str).map(nodes.String),
-               "DateTime": st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat).map(nodes.String)}
+    scalars = {
+        "Date": st.dates(min_value=date(1990, 1, 1), max_value=date(2040, 1, 1)).map(str).map(nodes.String),
+        "DateTime": st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat).map(nodes.String),
+    }
     queries = from_schema(schema, custom_scalars=scalars)
     # With a session, no mutation that would end it (the rest of the run needs it).
     session_fields = [name for name in schema.mutation_type.fields if name not in ("logout", "deleteAccount")]
-    with_session = st.one_of(from_schema(schema, fields=list(schema.query_type.fields), custom_scalars=scalars),
-                             mutations(schema, fields=session_fields, custom_scalars=scalars))
+    with_session = st.one_of(
+        from_schema(schema, fields=list(schema.query_type.fields), custom_scalars=scalars),
+        mutations(schema, fields=session_fields, custom_scalars=scalars),
+    )
     sent, problems = [0], []
 
     with httpx.Client(base_url=platform.url, timeout=60) as http:
@@ -264,8 +306,13 @@ def test_schema_driven_fuzz_gets_no_internal_error_and_no_500(platform):
                     if (error.get("extensions") or {}).get("code") == "INTERNAL":
                         problems.append(("INTERNAL", query, error.get("message")))
 
-        fuzz = settings(max_examples=FUZZ_EXAMPLES, deadline=None, database=None, derandomize=True,
-                        suppress_health_check=list(HealthCheck))
+        fuzz = settings(
+            max_examples=FUZZ_EXAMPLES,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
 
         @fuzz
         @given(queries)
@@ -280,6 +327,8 @@ def test_schema_driven_fuzz_gets_no_internal_error_and_no_500(platform):
         as_a_guest()
         with_a_session()
         # The session is still good: the run did not just bounce off a dead token.
-        assert gql(http, "{ viewer { account { id } } }", headers={"Authorization": f"Bearer {token}"})["data"]["viewer"]["account"]
+        assert gql(http, "{ viewer { account { id } } }", headers={"Authorization": f"Bearer {token}"})["data"][
+            "viewer"
+        ]["account"]
     assert sent[0] >= 500
     assert problems == [], problems[:5]

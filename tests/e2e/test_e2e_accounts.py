@@ -4,6 +4,7 @@ gateway trusting 127.0.0.1 as a proxy so each test can be its own client IP).
 
 The code sets are copied from the session stack's data directory instead of loaded again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,19 +29,28 @@ _ips = (f"203.0.113.{n}" for n in itertools.count(1))
 
 @pytest.fixture(scope="module")
 def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(stack, tmp_path_factory.mktemp("accounts-stack"), "e2e-accounts",
-                   METERING_GUEST_IP_DAILY_CAP=str(IP_CAP), GATEWAY_TRUSTED_PROXIES="127.0.0.1",
-                   TOKEN_SECRET=TOKEN_SECRET, GATEWAY_SECRET="e2e-accounts-gateway-secret",
-                   ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1",
-                   RPC_TIMEOUT="10") as own:
+    with make_own_stack(
+        stack,
+        tmp_path_factory.mktemp("accounts-stack"),
+        "e2e-accounts",
+        METERING_GUEST_IP_DAILY_CAP=str(IP_CAP),
+        GATEWAY_TRUSTED_PROXIES="127.0.0.1",
+        TOKEN_SECRET=TOKEN_SECRET,
+        GATEWAY_SECRET="e2e-accounts-gateway-secret",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
+        ARGON2_PARALLELISM="1",
+        RPC_TIMEOUT="10",
+    ) as own:
         yield own
 
 
 @pytest.fixture(scope="module")
 def codes(platform) -> list[str]:
     """Plenty of ICD-10-CM codes that exist (searching is not metered)."""
-    body = Client(platform).gql('{ searchCodes(query: "fracture", systems: [ICD10CM], first: 100) '
-                                '{ edges { node { code } } } }')
+    body = Client(platform).gql(
+        '{ searchCodes(query: "fracture", systems: [ICD10CM], first: 100) { edges { node { code } } } }'
+    )
     found = list(dict.fromkeys(edge["node"]["code"] for edge in body["data"]["searchCodes"]["edges"]))
     assert len(found) >= 60
     return found
@@ -55,6 +65,7 @@ def fresh(codes):
         out = list(itertools.islice(unused, n))
         assert len(out) == n, "the code pool is used up: search for more codes"
         return out
+
     return take
 
 
@@ -77,7 +88,7 @@ class Client:
     def page(self, code: str, headers: dict | None = None) -> dict:
         if headers is None and self.http.cookies.get("medcode_csrf"):
             headers = self.csrf()  # as the web app does: a page view spends, so it needs the proof
-        body = self.gql(f'query($c: String!) {{ code(system: ICD10CM, code: $c) {{ {PAGE} }} }}', {"c": code}, headers)
+        body = self.gql(f"query($c: String!) {{ code(system: ICD10CM, code: $c) {{ {PAGE} }} }}", {"c": code}, headers)
         assert "errors" not in body, body
         return body["data"]["code"]
 
@@ -88,14 +99,18 @@ class Client:
 
     def register(self, email: str | None = None, password: str = "correct horse battery") -> dict:
         email = email or f"user-{uuid.uuid4().hex[:10]}@example.org"
-        body = self.gql("mutation($i: RegisterInput!) { register(input: $i) { token account { id email name plan role } } }",
-                        {"i": {"email": email, "password": password, "name": "Test Person"}})
+        body = self.gql(
+            "mutation($i: RegisterInput!) { register(input: $i) { token account { id email name plan role } } }",
+            {"i": {"email": email, "password": password, "name": "Test Person"}},
+        )
         assert "errors" not in body, body
         return body["data"]["register"]
 
     def login(self, email: str, password: str) -> dict:
-        return self.gql("mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token account { id } } }",
-                        {"e": email, "p": password})
+        return self.gql(
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token account { id } } }",
+            {"e": email, "p": password},
+        )
 
     def csrf(self) -> dict:
         return {"X-CSRF-Token": self.http.cookies.get("medcode_csrf")}
@@ -144,15 +159,19 @@ def test_the_descriptor_spends_no_view_so_the_guest_still_gets_its_full_page(pla
     guest = Client(platform)
     free = "code title billable shortTitle edition { name } description { text }"
     for _ in range(3):
-        body = guest.gql("{ " + " ".join(f'a{i}: code(system: ICD10CM, code: "{c}") {{ {free} }}'
-                                         for i, c in enumerate(codes)) + " }")
+        body = guest.gql(
+            "{ "
+            + " ".join(f'a{i}: code(system: ICD10CM, code: "{c}") {{ {free} }}' for i, c in enumerate(codes))
+            + " }"
+        )
         assert "errors" not in body, body
         assert all(body["data"][f"a{i}"]["title"] for i in range(len(codes)))
-        assert guest.gql('query($c: String!) { code(system: ICD10CM, code: $c) { title } }',
-                         {"c": codes[0]})["data"]["code"]["title"]
+        assert guest.gql("query($c: String!) { code(system: ICD10CM, code: $c) { title } }", {"c": codes[0]})["data"][
+            "code"
+        ]["title"]
     assert guest.meter() == {"plan": "GUEST", "limit": 1, "used": 0, "remaining": 1}
 
-    page = guest.page(codes[-1])   # the first premium section asked for: the guest's one view
+    page = guest.page(codes[-1])  # the first premium section asked for: the guest's one view
     assert_full(page)
     assert page["access"] == {"granted": True, "remaining": 0, "limit": 1, "reason": None}
     assert_gated(guest.page(codes[0]), GUEST_REASON)
@@ -182,8 +201,11 @@ def test_the_same_code_twice_costs_one_view(platform, fresh):
     person = Client(platform)
     token = person.register()["token"]
     spelled = code.lower().replace(".", "")
-    body = person.gql(f'{{ a: code(system: ICD10CM, code: "{code}") {{ access {{ granted }} }} '
-                      f'b: code(system: ICD10CM, code: "{spelled}") {{ access {{ granted }} }} }}', headers=bearer(token))
+    body = person.gql(
+        f'{{ a: code(system: ICD10CM, code: "{code}") {{ access {{ granted }} }} '
+        f'b: code(system: ICD10CM, code: "{spelled}") {{ access {{ granted }} }} }}',
+        headers=bearer(token),
+    )
     assert body == {"data": {"a": {"access": {"granted": True}}, "b": {"access": {"granted": True}}}}
     assert_full(person.page(code, bearer(token)))
     assert person.meter(bearer(token))["used"] == 1
@@ -202,14 +224,15 @@ def test_aliases_and_batched_requests_are_each_counted(platform, fresh):
     token = person.register()["token"]
     auth = bearer(token)
     calls = platform.rpc_calls("metering.check_views")
-    aliased = " ".join(f'a{i}: code(system: ICD10CM, code: "{c}") {{ access {{ granted }} }}'
-                       for i, c in enumerate(codes[:3]))
+    aliased = " ".join(
+        f'a{i}: code(system: ICD10CM, code: "{c}") {{ access {{ granted }} }}' for i, c in enumerate(codes[:3])
+    )
     body = person.gql("{ " + aliased + " }", headers=auth)
     assert [body["data"][f"a{i}"]["access"]["granted"] for i in range(3)] == [True] * 3
     assert platform.rpc_calls("metering.check_views") == calls + 1  # one metering call for the request
     assert person.meter(auth)["used"] == 3
 
-    one = 'query($c: String!) { code(system: ICD10CM, code: $c) { access { granted reason } } }'
+    one = "query($c: String!) { code(system: ICD10CM, code: $c) { access { granted reason } } }"
     batch = person.post([{"query": one, "variables": {"c": c}} for c in codes[3:5]], auth).json()
     assert [item["data"]["code"]["access"]["granted"] for item in batch] == [True, True]
     assert person.meter(auth)["used"] == 5
@@ -220,8 +243,13 @@ def test_aliases_and_batched_requests_are_each_counted(platform, fresh):
 
 
 def make_admin(platform, email: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email], env=platform.env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "accounts.cli", "make-admin", email],
+        env=platform.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -234,8 +262,11 @@ def test_pro_is_unlimited(platform, fresh):
     admin_token = admin.login(admin_email, "correct horse battery")["data"]["login"]["token"]
     account = person.register()
 
-    body = admin.gql('mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { id plan } }',
-                     {"id": account["account"]["id"]}, headers=bearer(admin_token))
+    body = admin.gql(
+        "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { id plan } }",
+        {"id": account["account"]["id"]},
+        headers=bearer(admin_token),
+    )
     assert body == {"data": {"setPlan": {"id": account["account"]["id"], "plan": "PRO"}}}
     for code in codes:
         page = person.page(code, bearer(account["token"]))
@@ -249,11 +280,13 @@ async def test_twenty_concurrent_guest_requests_grant_exactly_one(platform, fres
     guest = Client(platform)
     guest.meter()  # gets the guest cookie, spends nothing
     cookies = {"medcode_guest": guest.http.cookies.get("medcode_guest")}
-    query = 'query($c: String!) { code(system: ICD10CM, code: $c) { access { granted } } }'
-    async with httpx.AsyncClient(base_url=platform.url, headers={"X-Forwarded-For": guest.ip},
-                                 cookies=cookies, timeout=60) as http:
-        responses = await asyncio.gather(*(http.post("/graphql", json={"query": query, "variables": {"c": c}})
-                                           for c in codes))
+    query = "query($c: String!) { code(system: ICD10CM, code: $c) { access { granted } } }"
+    async with httpx.AsyncClient(
+        base_url=platform.url, headers={"X-Forwarded-For": guest.ip}, cookies=cookies, timeout=60
+    ) as http:
+        responses = await asyncio.gather(
+            *(http.post("/graphql", json={"query": query, "variables": {"c": c}}) for c in codes)
+        )
     granted = [r.json()["data"]["code"]["access"]["granted"] for r in responses]
     assert granted.count(True) == 1 and len(granted) == 20
     assert guest.meter()["used"] == 1
@@ -281,8 +314,9 @@ def test_wrong_password_and_unknown_email_look_the_same(platform):
     wrong = Client(platform).login(email, "not the password")
     unknown = Client(platform).login(f"nobody-{uuid.uuid4().hex[:8]}@example.org", "not the password")
     assert wrong["data"] is None and unknown["data"] is None
-    assert [(e["message"], e["extensions"]) for e in wrong["errors"]] == \
-        [(e["message"], e["extensions"]) for e in unknown["errors"]]
+    assert [(e["message"], e["extensions"]) for e in wrong["errors"]] == [
+        (e["message"], e["extensions"]) for e in unknown["errors"]
+    ]
     assert error_codes(wrong) == ["UNAUTHENTICATED"]
     assert "token" in Client(platform).login(email, "correct horse battery")["data"]["login"]
 
@@ -300,9 +334,12 @@ def test_tokens_expire_and_logout_revokes(platform):
     # accepted (so the refusal is the expiry, not a bad signature).
     expired = _resign(token, exp=int(time.time()) - 5)
     assert error_codes(Client(platform).gql(viewer, headers=bearer(expired))) == ["UNAUTHENTICATED"]
-    assert Client(platform).gql(viewer, headers=bearer(_resign(token, exp=int(time.time()) + 600)))["data"]["viewer"]["account"]
-    assert error_codes(Client(platform).gql(viewer, headers=bearer(_resign(token, exp=int(time.time()) + 600)[:-2] + "xx"))) \
-        == ["UNAUTHENTICATED"]
+    assert Client(platform).gql(viewer, headers=bearer(_resign(token, exp=int(time.time()) + 600)))["data"]["viewer"][
+        "account"
+    ]
+    assert error_codes(
+        Client(platform).gql(viewer, headers=bearer(_resign(token, exp=int(time.time()) + 600)[:-2] + "xx"))
+    ) == ["UNAUTHENTICATED"]
 
     script = Client(platform)
     assert script.gql(viewer, headers=bearer(token))["data"]["viewer"]["account"]
@@ -316,9 +353,15 @@ def test_no_endpoint_returns_a_hash_or_another_persons_data(platform):
     ann_auth = ann.register()
     bob_auth = bob.register()
     every_field = "{ id email name plan role }"
-    responses = [ann.post({"query": f"mutation {{ login(email: \"{ann_auth['account']['email']}\", "
-                                     f"password: \"correct horse battery\") {{ token account {every_field} }} }}"}),
-                 bob.post({"query": f"{{ viewer {{ account {every_field} meter {{ plan used }} }} }}"})]
+    responses = [
+        ann.post(
+            {
+                "query": f'mutation {{ login(email: "{ann_auth["account"]["email"]}", '
+                f'password: "correct horse battery") {{ token account {every_field} }} }}'
+            }
+        ),
+        bob.post({"query": f"{{ viewer {{ account {every_field} meter {{ plan used }} }} }}"}),
+    ]
     for response in responses:
         assert "argon2" not in response.text and "password" not in response.text.lower()
     viewer = responses[1].json()["data"]["viewer"]["account"]
@@ -327,16 +370,23 @@ def test_no_endpoint_returns_a_hash_or_another_persons_data(platform):
     assert sorted(f["name"] for f in fields) == ["email", "id", "name", "plan", "role"]
 
     ann_id = ann_auth["account"]["id"]
-    for mutation in ('mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { email name } }',
-                     'mutation($id: ID!) { deleteAccount(accountId: $id) }'):
+    for mutation in (
+        "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { email name } }",
+        "mutation($id: ID!) { deleteAccount(accountId: $id) }",
+    ):
         body = bob.gql(mutation, {"id": ann_id}, headers=bearer(bob_auth["token"]))
         assert body["data"] is None and error_codes(body) == ["FORBIDDEN"]
         assert ann_auth["account"]["email"] not in str(body)
-    body = bob.gql('mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { plan } }', {"id": bob_auth["account"]["id"]},
-                   headers=bearer(bob_auth["token"]))
+    body = bob.gql(
+        "mutation($id: ID!) { setPlan(accountId: $id, plan: PRO) { plan } }",
+        {"id": bob_auth["account"]["id"]},
+        headers=bearer(bob_auth["token"]),
+    )
     assert error_codes(body) == ["FORBIDDEN"]  # nobody upgrades themselves
-    body = Client(platform).gql('mutation { register(input: {email: "x-admin@example.org", password: "long enough pw",'
-                                ' name: "X", role: ADMIN}) { token } }')
+    body = Client(platform).gql(
+        'mutation { register(input: {email: "x-admin@example.org", password: "long enough pw",'
+        ' name: "X", role: ADMIN}) { token } }'
+    )
     assert error_codes(body) == ["FORBIDDEN"]
 
 
@@ -367,8 +417,9 @@ def test_deleted_accounts_cannot_log_in(platform, fresh):
     assert person.http.cookies.get("medcode_session") is None
 
     assert error_codes(Client(platform).login(email, "correct horse battery")) == ["UNAUTHENTICATED"]
-    assert error_codes(Client(platform).gql("{ viewer { account { id } } }", headers=bearer(token))) == \
-        ["UNAUTHENTICATED"]
+    assert error_codes(Client(platform).gql("{ viewer { account { id } } }", headers=bearer(token))) == [
+        "UNAUTHENTICATED"
+    ]
     # The address is free again: the person's account is gone, not disabled.
     again = Client(platform).register(email)
     assert again["account"]["id"] != registered["account"]["id"]

@@ -1,6 +1,7 @@
 """The coding assistant through the real platform: the question set graded against the
 platform's own data, `ask` and `conversation` over GraphQL (owners only, metered), and a
 streamed answer over graphql-transport-ws."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,11 +15,15 @@ import websockets
 from assistant.evaluation import QUESTIONS, Oracle, grade, intents_covered
 from gateway.rpc import RpcClient
 
-REGISTER = ('mutation($e: String!) { register(input: {email: $e, password: "assistant password 1", name: "A"}) '
-            "{ token account { id } } }")
-ASK = ('mutation($q: String!, $c: ID) { ask(input: {question: $q, conversationId: $c}) '
-       "{ id conversationId text intent citations { source locator excerpt } codes { system code title } } }")
-CONVERSATION = 'query($id: ID!) { conversation(id: $id) { id channel messages { role text at } } }'
+REGISTER = (
+    'mutation($e: String!) { register(input: {email: $e, password: "assistant password 1", name: "A"}) '
+    "{ token account { id } } }"
+)
+ASK = (
+    "mutation($q: String!, $c: ID) { ask(input: {question: $q, conversationId: $c}) "
+    "{ id conversationId text intent citations { source locator excerpt } codes { system code title } } }"
+)
+CONVERSATION = "query($id: ID!) { conversation(id: $id) { id channel messages { role text at } } }"
 
 
 def gql(client: httpx.Client, query: str, variables: dict | None = None, token: str | None = None) -> dict:
@@ -43,9 +48,18 @@ async def test_the_question_set_is_answered_correctly(code_sets, data_mirror, ca
         oracle = Oracle(rpc, Path(data_mirror))
         conversation = None
         for q in QUESTIONS:
-            answer = await rpc.call("assistant", "ask", request={
-                "question": q.text, "channel": "web", "subject": "question-set", "plan": "PRO",
-                "user_id": "question-set", "conversation_id": conversation if q.follow_up else None})
+            answer = await rpc.call(
+                "assistant",
+                "ask",
+                request={
+                    "question": q.text,
+                    "channel": "web",
+                    "subject": "question-set",
+                    "plan": "PRO",
+                    "user_id": "question-set",
+                    "conversation_id": conversation if q.follow_up else None,
+                },
+            )
             conversation = answer["conversation_id"]
             why = await grade(oracle, q, answer)
             if why is None:
@@ -61,9 +75,11 @@ async def test_the_question_set_is_answered_correctly(code_sets, data_mirror, ca
 
 
 def test_ask_and_the_conversation_belongs_to_its_owner(code_sets):
-    with httpx.Client(base_url=code_sets.url, timeout=30) as ann, \
-            httpx.Client(base_url=code_sets.url, timeout=30) as bob, \
-            httpx.Client(base_url=code_sets.url, timeout=30) as guest:
+    with (
+        httpx.Client(base_url=code_sets.url, timeout=30) as ann,
+        httpx.Client(base_url=code_sets.url, timeout=30) as bob,
+        httpx.Client(base_url=code_sets.url, timeout=30) as guest,
+    ):
         ann_token, _ = register(ann)
         bob_token, _ = register(bob)
         first = gql(ann, ASK, {"q": "Can 20610 and 99213 be billed together?"}, ann_token)
@@ -97,8 +113,10 @@ def test_guest_questions_are_metered_per_plan(code_sets):
 
 async def test_answer_stream_arrives_in_chunks_and_ends_with_done(code_sets):
     url = code_sets.url.replace("http://", "ws://") + "/graphql"
-    query = ('subscription { answerStream(input: {question: "Guidelines for sequencing sepsis?"}) '
-             "{ text done answer { id intent citations { locator } } } }")
+    query = (
+        'subscription { answerStream(input: {question: "Guidelines for sequencing sepsis?"}) '
+        "{ text done answer { id intent citations { locator } } } }"
+    )
     async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
         await ws.send(json.dumps({"type": "connection_init"}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
@@ -139,12 +157,13 @@ def test_deleting_an_account_deletes_its_conversations(code_sets):
 
         def stored() -> int:
             with sqlite3.connect(database) as db:
-                return db.execute("SELECT count(*) FROM assistant_messages WHERE conversation_id = ?",
-                                  (conversation_id,)).fetchone()[0]
+                return db.execute(
+                    "SELECT count(*) FROM assistant_messages WHERE conversation_id = ?", (conversation_id,)
+                ).fetchone()[0]
 
         assert stored() == 2
         assert gql(client, "mutation { deleteAccount }", token=token)["data"]["deleteAccount"] is True
-        deadline = time.monotonic() + 20   # accounts.user_deleted reaches the assistant over the broker
+        deadline = time.monotonic() + 20  # accounts.user_deleted reaches the assistant over the broker
         while stored() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert stored() == 0

@@ -3,6 +3,7 @@ reply read from the development relay's Maildir (DATA_DIR/outbox). Exactly one t
 reply per mail; a reply in the thread continues the conversation; the assistant killed
 between two mails and the first redelivered loses and doubles nothing; loops, oversize
 mail, other recipients and header injection are refused or ignored."""
+
 from __future__ import annotations
 
 import mailbox
@@ -16,25 +17,37 @@ import httpx
 import pytest
 
 ASK_ADDRESS = "ask@localhost"
-REGISTER = ('mutation($e: String!) { register(input: {email: $e, password: "mail password 1", name: "M"}) '
-            "{ token account { id } } }")
-CONVERSATION = 'query($id: ID!) { conversation(id: $id) { id channel messages { role text } } }'
+REGISTER = (
+    'mutation($e: String!) { register(input: {email: $e, password: "mail password 1", name: "M"}) '
+    "{ token account { id } } }"
+)
+CONVERSATION = "query($id: ID!) { conversation(id: $id) { id channel messages { role text } } }"
 
 
 @pytest.fixture(scope="module")
 def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(stack, tmp_path_factory.mktemp("mail"), "e2e-mail", RPC_TIMEOUT="3",
-                        MAIL_ASK_TIMEOUT="6", MAIL_RETRY_SECONDS="0.5", MAIL_RETRY_MAX_SECONDS="2",
-                        MAIL_MAX_BYTES="65536",
-                        ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1") as own:
+    with make_own_stack(
+        stack,
+        tmp_path_factory.mktemp("mail"),
+        "e2e-mail",
+        RPC_TIMEOUT="3",
+        MAIL_ASK_TIMEOUT="6",
+        MAIL_RETRY_SECONDS="0.5",
+        MAIL_RETRY_MAX_SECONDS="2",
+        MAIL_MAX_BYTES="65536",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
+        ARGON2_PARALLELISM="1",
+    ) as own:
         own.start_mail()
         yield own
 
 
 def gql(platform, query: str, variables: dict, token: str | None = None) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(f"{platform.url}/graphql", json={"query": query, "variables": variables},
-                          headers=headers, timeout=30)
+    response = httpx.post(
+        f"{platform.url}/graphql", json={"query": query, "variables": variables}, headers=headers, timeout=30
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -46,8 +59,15 @@ def member(platform) -> tuple[str, str]:
     return email, body["data"]["register"]["token"]
 
 
-def question(sender: str, subject: str, body: str, message_id: str, in_reply_to: str | None = None,
-             references: str | None = None, **headers: str) -> EmailMessage:
+def question(
+    sender: str,
+    subject: str,
+    body: str,
+    message_id: str,
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    **headers: str,
+) -> EmailMessage:
     message = EmailMessage()
     message["From"] = f"Jane Coder <{sender}>"
     message["To"] = ASK_ADDRESS
@@ -71,8 +91,10 @@ def send(platform, message: EmailMessage, mail_from: str | None = None) -> None:
 def replies_to(platform, sender: str) -> list:
     if not platform.outbox.exists():
         return []
-    return sorted((m for m in mailbox.Maildir(platform.outbox, create=False) if sender in (m["To"] or "")),
-                  key=lambda m: m["Date"] or "")
+    return sorted(
+        (m for m in mailbox.Maildir(platform.outbox, create=False) if sender in (m["To"] or "")),
+        key=lambda m: m["Date"] or "",
+    )
 
 
 def wait_for_replies(platform, sender: str, count: int, timeout: float = 60) -> list:
@@ -82,25 +104,36 @@ def wait_for_replies(platform, sender: str, count: int, timeout: float = 60) -> 
         if len(found) >= count:
             return found
         time.sleep(0.3)
-    pytest.fail(f"{len(replies_to(platform, sender))} replies to {sender}, expected {count}:\n"
-                f"{platform.log_tail('mail-ingress')}")
+    pytest.fail(
+        f"{len(replies_to(platform, sender))} replies to {sender}, expected {count}:\n"
+        f"{platform.log_tail('mail-ingress')}"
+    )
 
 
 def parts(reply) -> dict[str, str]:
-    return {part.get_content_type(): part.get_payload(decode=True).decode()
-            for part in reply.walk() if not part.is_multipart()}
+    return {
+        part.get_content_type(): part.get_payload(decode=True).decode()
+        for part in reply.walk()
+        if not part.is_multipart()
+    }
 
 
 def ingress_conversations(platform) -> list[str | None]:
     with sqlite3.connect(platform.workdir / "data" / "mail_ingress.sqlite3") as db:
-        return [row[0] for row in db.execute("SELECT conversation_id FROM mail_ingress_mails "
-                                             "WHERE state = 'answered' ORDER BY id")]
+        return [
+            row[0]
+            for row in db.execute("SELECT conversation_id FROM mail_ingress_mails WHERE state = 'answered' ORDER BY id")
+        ]
 
 
 def test_a_thread_by_mail_survives_the_assistant_dying_and_a_redelivery(platform):
     sender, token = member(platform)
-    first = question(sender, "NCCI question", "Can 20610 and 99213 be billed together?\n\n-- \nJane Coder\n"
-                     "Coding department, 43280 Main St", "<first-%s@example.org>" % uuid.uuid4().hex)
+    first = question(
+        sender,
+        "NCCI question",
+        "Can 20610 and 99213 be billed together?\n\n-- \nJane Coder\nCoding department, 43280 Main St",
+        "<first-%s@example.org>" % uuid.uuid4().hex,
+    )
     send(platform, first)
     [reply] = wait_for_replies(platform, sender, 1)
     assert reply["Subject"] == "Re: NCCI question"
@@ -113,22 +146,27 @@ def test_a_thread_by_mail_survives_the_assistant_dying_and_a_redelivery(platform
 
     # The assistant dies; the coder answers in the thread; the first mail is delivered again.
     platform.kill("assistant")
-    second = question(sender, "Re: NCCI question", "and with modifier 25?\n\nOn Tue, Jane wrote:\n> Can 20610 ...",
-                      "<second-%s@example.org>" % uuid.uuid4().hex, in_reply_to=reply["Message-ID"],
-                      references=f"{first['Message-ID']} {reply['Message-ID']}")
+    second = question(
+        sender,
+        "Re: NCCI question",
+        "and with modifier 25?\n\nOn Tue, Jane wrote:\n> Can 20610 ...",
+        "<second-%s@example.org>" % uuid.uuid4().hex,
+        in_reply_to=reply["Message-ID"],
+        references=f"{first['Message-ID']} {reply['Message-ID']}",
+    )
     send(platform, second)
     send(platform, first)
     time.sleep(3)
-    assert len(replies_to(platform, sender)) == 1   # nothing answered while the assistant is away
+    assert len(replies_to(platform, sender)) == 1  # nothing answered while the assistant is away
     platform.start("assistant")
     platform.wait_ready()
 
     replies = wait_for_replies(platform, sender, 2)
-    time.sleep(3)   # room for a wrong second answer to the redelivered first mail
+    time.sleep(3)  # room for a wrong second answer to the redelivered first mail
     replies = replies_to(platform, sender)
     assert len(replies) == 2, [r["In-Reply-To"] for r in replies]
     [later] = [r for r in replies if r["In-Reply-To"] == second["Message-ID"]]
-    assert "Yes, with the modifier." in parts(later)["text/plain"]   # the thread's codes, with 25
+    assert "Yes, with the modifier." in parts(later)["text/plain"]  # the thread's codes, with 25
     assert reply["Message-ID"] in later["References"]
 
     # One conversation, on the email channel, owned by the sender's account.
@@ -137,7 +175,9 @@ def test_a_thread_by_mail_survives_the_assistant_dying_and_a_redelivery(platform
     conversation = gql(platform, CONVERSATION, {"id": conversations[-1]}, token)["data"]["conversation"]
     assert conversation["channel"] == "email"
     assert [m["text"] for m in conversation["messages"] if m["role"] == "user"] == [
-        "Can 20610 and 99213 be billed together?", "and with modifier 25?"]   # no signature, no quote
+        "Can 20610 and 99213 be billed together?",
+        "and with modifier 25?",
+    ]  # no signature, no quote
 
 
 def test_an_unknown_sender_gets_one_guest_answer_then_the_invitation(platform):
@@ -154,12 +194,15 @@ def test_an_unknown_sender_gets_one_guest_answer_then_the_invitation(platform):
 
 def test_loops_bounces_and_own_mail_are_never_answered(platform):
     sender = f"auto-{uuid.uuid4().hex[:8]}@example.org"
-    send(platform, question(sender, "Out of office", "I am away", f"<a1-{uuid.uuid4().hex}@x>",
-                            Auto_Submitted="auto-replied"))
+    send(
+        platform,
+        question(sender, "Out of office", "I am away", f"<a1-{uuid.uuid4().hex}@x>", Auto_Submitted="auto-replied"),
+    )
     send(platform, question(sender, "list", "Is E11.9 billable?", f"<a2-{uuid.uuid4().hex}@x>", Precedence="bulk"))
     send(platform, question(sender, "bounce", "Is E11.9 billable?", f"<a3-{uuid.uuid4().hex}@x>"), mail_from="")
-    send(platform, question(sender, "ours", "Is E11.9 billable?", f"<a4-{uuid.uuid4().hex}@x>",
-                            X_Medcode_Assistant="1"))
+    send(
+        platform, question(sender, "ours", "Is E11.9 billable?", f"<a4-{uuid.uuid4().hex}@x>", X_Medcode_Assistant="1")
+    )
     own = question(ASK_ADDRESS, "self", "Is E11.9 billable?", f"<a5-{uuid.uuid4().hex}@x>")
     send(platform, own)
     # A normal mail after them is answered: so the ones before were seen and dropped.
@@ -183,9 +226,11 @@ def test_oversize_mail_and_other_recipients_are_refused(platform):
 
 def test_a_subject_cannot_inject_headers(platform):
     sender, _ = member(platform)
-    raw = (f"From: {sender}\r\nTo: {ASK_ADDRESS}\r\nMessage-ID: <inj-{uuid.uuid4().hex}@x>\r\n"
-           "Subject: =?utf-8?q?hello=0D=0ABcc:_victim@example.org=0D=0AX-Evil:_1?=\r\n"
-           "\r\nIs E11.9 billable?\r\n").encode()
+    raw = (
+        f"From: {sender}\r\nTo: {ASK_ADDRESS}\r\nMessage-ID: <inj-{uuid.uuid4().hex}@x>\r\n"
+        "Subject: =?utf-8?q?hello=0D=0ABcc:_victim@example.org=0D=0AX-Evil:_1?=\r\n"
+        "\r\nIs E11.9 billable?\r\n"
+    ).encode()
     with smtplib.SMTP("127.0.0.1", int(platform.env["SMTP_PORT"]), timeout=30) as smtp:
         smtp.sendmail(sender, [ASK_ADDRESS], raw)
     [reply] = wait_for_replies(platform, sender, 1)

@@ -6,6 +6,7 @@ Accounts are real (register with role EMPLOYER or MEMBER); mail is read from the
 Maildir; a redelivery of `job_posted` is made by publishing the very payload the careers
 service sent (read from its outbox) again on `careers.events`.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,10 @@ from websockets.sync.client import connect
 from gateway.testing import free_port
 from medcode_common.mail import start_dev_relay
 
-JOB_FIELDS = "id title company location remote employmentType salaryMin salaryMax certifications specialty " \
-             "description postedAt expiresOn status sample"
+JOB_FIELDS = (
+    "id title company location remote employmentType salaryMin salaryMax certifications specialty "
+    "description postedAt expiresOn status sample"
+)
 POST = f"mutation($input: JobInput!) {{ postJob(input: $input) {{ {JOB_FIELDS} }} }}"
 SEARCH = """query($filter: JobFilter, $first: Int, $after: String) {
   jobs(filter: $filter, first: $first, after: $after) {
@@ -46,11 +49,20 @@ def relay(tmp_path_factory):
 @pytest.fixture(scope="module")
 def board(stack, tmp_path_factory, make_own_stack, relay):
     port, _ = relay
-    with make_own_stack(stack, tmp_path_factory.mktemp("careers-stack"), "e2e-careers",
-                        SMTP_RELAY=f"127.0.0.1:{port}", CAREERS_DEMO_DATA="false", CAREERS_EXPIRY_INTERVAL="1",
-                        CAREERS_ALERT_RETRY_SECONDS="1", CAREERS_PUBLIC_URL="http://jobs.example.invalid",
-                        ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1",
-                        RPC_TIMEOUT="10") as own:
+    with make_own_stack(
+        stack,
+        tmp_path_factory.mktemp("careers-stack"),
+        "e2e-careers",
+        SMTP_RELAY=f"127.0.0.1:{port}",
+        CAREERS_DEMO_DATA="false",
+        CAREERS_EXPIRY_INTERVAL="1",
+        CAREERS_ALERT_RETRY_SECONDS="1",
+        CAREERS_PUBLIC_URL="http://jobs.example.invalid",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
+        ARGON2_PARALLELISM="1",
+        RPC_TIMEOUT="10",
+    ) as own:
         yield own
 
 
@@ -62,15 +74,22 @@ class User:
     def __init__(self, board, role: str):
         self.board = board
         self.email = f"{role.lower()}-{uuid.uuid4().hex[:8]}@example.org"
-        data = self.gql("mutation($e: String!, $r: Role!) { register(input: {email: $e, password: "
-                        "\"a long passphrase\", name: \"E2E\", role: $r}) { token account { id } } }",
-                        {"e": self.email, "r": role}, token=None)
+        data = self.gql(
+            "mutation($e: String!, $r: Role!) { register(input: {email: $e, password: "
+            '"a long passphrase", name: "E2E", role: $r}) { token account { id } } }',
+            {"e": self.email, "r": role},
+            token=None,
+        )
         self.token, self.id = data["register"]["token"], data["register"]["account"]["id"]
 
     def post(self, query: str, variables: dict | None = None, token: str | None | bool = True) -> dict:
         headers = {"Authorization": f"Bearer {self.token}"} if token is True else {}
-        response = httpx.post(f"{self.board.url}/graphql", json={"query": query, "variables": variables or {}},
-                              headers=headers, timeout=30)
+        response = httpx.post(
+            f"{self.board.url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers=headers,
+            timeout=30,
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -96,10 +115,18 @@ def coder(board):
 
 
 def job_input(word: str, **overrides) -> dict:
-    fields = {"title": f"Outpatient Coder {word}", "company": "E2E Clinic", "location": "Boise, ID",
-              "remote": True, "employmentType": "Full-time", "salaryMin": 51000, "salaryMax": 59000,
-              "certifications": ["COC"], "specialty": "Outpatient surgery",
-              "description": f"Code outpatient surgery encounters ({word}) with CPT and ICD-10-CM."}
+    fields = {
+        "title": f"Outpatient Coder {word}",
+        "company": "E2E Clinic",
+        "location": "Boise, ID",
+        "remote": True,
+        "employmentType": "Full-time",
+        "salaryMin": 51000,
+        "salaryMax": 59000,
+        "certifications": ["COC"],
+        "specialty": "Outpatient surgery",
+        "description": f"Code outpatient surgery encounters ({word}) with CPT and ICD-10-CM.",
+    }
     fields.update(overrides)
     return fields
 
@@ -134,12 +161,17 @@ def careers_db(board) -> sqlite3.Connection:
 def republish_job_posted(board, job_id: str) -> None:
     """The broker delivering `job_posted` again: the same payload, event id and all."""
     with careers_db(board) as db:
-        [(payload,)] = db.execute("SELECT payload FROM careers_outbox WHERE event_type = 'job_posted' "
-                                  "AND payload LIKE ?", (f"%{job_id}%",)).fetchall()
+        [(payload,)] = db.execute(
+            "SELECT payload FROM careers_outbox WHERE event_type = 'job_posted' AND payload LIKE ?", (f"%{job_id}%",)
+        ).fetchall()
     with Connection(board.env["AMQP_URI"]) as connection:
-        Producer(connection).publish(json.loads(payload), exchange=Exchange("careers.events", type="topic",
-                                                                              durable=True),
-                                     routing_key="job_posted", serializer="json", declare=[])
+        Producer(connection).publish(
+            json.loads(payload),
+            exchange=Exchange("careers.events", type="topic", durable=True),
+            routing_key="job_posted",
+            serializer="json",
+            declare=[],
+        )
 
 
 # -- post and find -------------------------------------------------------------------------
@@ -147,9 +179,18 @@ def test_an_employer_posts_a_job_and_a_coder_finds_it_by_each_filter(employer, c
     w = word()
     job = post_job(employer, w)
     assert job["status"] == "published" and job["sample"] is False and job["remote"] is True
-    other = post_job(employer, w, title=f"Inpatient Coder {w}", location="Reno, NV", remote=False,
-                     certifications=["CCS"], salaryMin=30000, salaryMax=40000, specialty="Inpatient",
-                     description=f"Code inpatient stays ({w}) with ICD-10-PCS.")
+    other = post_job(
+        employer,
+        w,
+        title=f"Inpatient Coder {w}",
+        location="Reno, NV",
+        remote=False,
+        certifications=["CCS"],
+        salaryMin=30000,
+        salaryMax=40000,
+        specialty="Inpatient",
+        description=f"Code inpatient stays ({w}) with ICD-10-PCS.",
+    )
     both = {job["id"], other["id"]}
     assert set(found(coder, query=w)) == both
     assert found(coder, query=f"outpatient {w}") == [job["id"]]
@@ -159,8 +200,9 @@ def test_an_employer_posts_a_job_and_a_coder_finds_it_by_each_filter(employer, c
     assert found(coder, query=w, certifications=["COC"]) == [job["id"]]
     assert found(coder, query=w, minSalary=50000) == [job["id"]]
     assert set(found(coder, query=w, postedWithinDays=1)) == both
-    assert found(coder, location="Boise", remote=True, certifications=["COC"], minSalary=55000,
-                 postedWithinDays=1) == [job["id"]]
+    assert found(coder, location="Boise", remote=True, certifications=["COC"], minSalary=55000, postedWithinDays=1) == [
+        job["id"]
+    ]
     # A guest finds it too, and one page at a time with a total count.
     data = coder.gql(SEARCH, {"filter": {"query": w}, "first": 1}, token=None)["jobs"]
     assert data["totalCount"] == 2 and data["pageInfo"]["hasNextPage"] is True
@@ -169,13 +211,16 @@ def test_an_employer_posts_a_job_and_a_coder_finds_it_by_each_filter(employer, c
     assert rest["pageInfo"]["hasNextPage"] is False
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"salaryMin": 90000, "salaryMax": 10000}, "salaryMin must not be above salaryMax"),
-    ({"expiresOn": "2020-01-01"}, "must be a date in the future"),
-    ({"certifications": ["CPC", "WIZARD"]}, "unknown certification"),
-    ({"description": "<b>Great</b> job, apply now! <script>steal()</script>"}, "plain text"),
-    ({"title": "T" * 200}, "title"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"salaryMin": 90000, "salaryMax": 10000}, "salaryMin must not be above salaryMax"),
+        ({"expiresOn": "2020-01-01"}, "must be a date in the future"),
+        ({"certifications": ["CPC", "WIZARD"]}, "unknown certification"),
+        ({"description": "<b>Great</b> job, apply now! <script>steal()</script>"}, "plain text"),
+        ({"title": "T" * 200}, "title"),
+    ],
+)
 def test_bad_job_input_gets_a_clear_error(employer, change, message):
     code, text = employer.error(POST, {"input": job_input(word(), **change)})
     assert code == "BAD_USER_INPUT" and message in text
@@ -201,8 +246,10 @@ def test_a_coder_applies_once_and_a_second_application_is_refused(employer, code
 def test_only_the_employer_who_posted_sees_the_applications(board, employer, coder):
     job = post_job(employer, word())
     coder.gql(APPLY, {"input": {"jobId": job["id"], "coverLetter": "I hold a COC.", "resumeText": "COC, 2019"}})
-    query = ('query($id: ID!) { job(id: $id) { id applications { id status coverLetter resumeText '
-             'applicantEmail job { id } } } }')
+    query = (
+        "query($id: ID!) { job(id: $id) { id applications { id status coverLetter resumeText "
+        "applicantEmail job { id } } } }"
+    )
     [seen] = employer.gql(query, {"id": job["id"]})["job"]["applications"]
     assert seen["coverLetter"] == "I hold a COC." and seen["applicantEmail"] == coder.email
     assert User(board, "EMPLOYER").gql(query, {"id": job["id"]})["job"]["applications"] is None
@@ -213,41 +260,61 @@ def test_only_the_employer_who_posted_sees_the_applications(board, employer, cod
 def test_fit_shows_which_of_the_jobs_certifications_the_coder_holds(employer, coder):
     w = word()
     post_job(employer, w, certifications=["COC", "CPC", "CCS"], specialty="Outpatient surgery")
-    coder.gql('mutation { setCareerProfile(input: {certifications: ["cpc", "CRC"], specialty: "Surgery"}) '
-              '{ certifications } }')
-    query = 'query($f: JobFilter) { jobs(filter: $f) { edges { node { fit { held missing qualified specialtyMatch } } } } }'
+    coder.gql(
+        'mutation { setCareerProfile(input: {certifications: ["cpc", "CRC"], specialty: "Surgery"}) '
+        "{ certifications } }"
+    )
+    query = (
+        "query($f: JobFilter) { jobs(filter: $f) { edges { node { fit { held missing qualified specialtyMatch } } } } }"
+    )
     [edge] = coder.gql(query, {"f": {"query": w}})["jobs"]["edges"]
-    assert edge["node"]["fit"] == {"held": ["CPC"], "missing": ["COC", "CCS"], "qualified": True,
-                                   "specialtyMatch": True}
+    assert edge["node"]["fit"] == {
+        "held": ["CPC"],
+        "missing": ["COC", "CCS"],
+        "qualified": True,
+        "specialtyMatch": True,
+    }
     [edge] = coder.gql(query, {"f": {"query": w}}, token=None)["jobs"]["edges"]
     assert edge["node"]["fit"] is None
 
 
 # -- alerts ----------------------------------------------------------------------------------
 def test_a_saved_search_gets_exactly_one_alert_per_matching_job_even_when_the_event_comes_twice(
-        board, relay, employer, coder):
+    board, relay, employer, coder
+):
     w = word()
-    saved = coder.gql('mutation($f: JobFilter!) { saveJobSearch(filter: $f) { id filter alerts } }',
-                      {"f": {"query": w, "remote": True}})["saveJobSearch"]
+    saved = coder.gql(
+        "mutation($f: JobFilter!) { saveJobSearch(filter: $f) { id filter alerts } }",
+        {"f": {"query": w, "remote": True}},
+    )["saveJobSearch"]
     assert saved["alerts"] is True and json.loads(saved["filter"]) == {"query": w, "remote": True}
     before = len(mails(relay))
     with connect(f"ws://127.0.0.1:{board.port}/graphql", subprotocols=["graphql-transport-ws"]) as ws:
         ws.send(json.dumps({"type": "connection_init"}))
         assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
-        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
-            "query": "subscription($f: JobFilter) { jobPosted(filter: $f) { id title } }",
-            "variables": {"f": {"query": w}}}}))
+        ws.send(
+            json.dumps(
+                {
+                    "id": "1",
+                    "type": "subscribe",
+                    "payload": {
+                        "query": "subscription($f: JobFilter) { jobPosted(filter: $f) { id title } }",
+                        "variables": {"f": {"query": w}},
+                    },
+                }
+            )
+        )
         time.sleep(1.5)  # the subscription is registered before the job is posted
-        post_job(employer, w, remote=False, title=f"On-site Coder {w}")   # matches the feed, not the search
-        job = post_job(employer, w)                                         # matches both
+        post_job(employer, w, remote=False, title=f"On-site Coder {w}")  # matches the feed, not the search
+        job = post_job(employer, w)  # matches both
         live = [json.loads(ws.recv(timeout=20)) for _ in range(2)]
         assert [m["payload"]["data"]["jobPosted"]["title"] for m in live] == [f"On-site Coder {w}", job["title"]]
         wait_for(lambda: len(mails(relay)) == before + 1, what="the alert mail")
         republish_job_posted(board, job["id"])
         with pytest.raises(TimeoutError):
-            ws.recv(timeout=4)   # no second live event for the redelivery...
+            ws.recv(timeout=4)  # no second live event for the redelivery...
     new = [m for m in mails(relay) if w in m.get_payload()]
-    assert len(new) == 1     # ...and no second mail
+    assert len(new) == 1  # ...and no second mail
     [mail] = new
     assert mail["To"] == coder.email and job["title"] in mail["Subject"]
     link = mail["List-Unsubscribe"].strip("<>")
@@ -271,9 +338,11 @@ def test_expired_jobs_disappear_from_search(board, employer, coder):
     assert found(coder, query=w) == [job["id"]]
     # Time passes: the job's last listed day was yesterday (written into its database row).
     with careers_db(board) as db:
-        db.execute("UPDATE careers_jobs SET expires_on = ? WHERE id = ?",
-                   ((date.today() - timedelta(days=1)).isoformat(), job["id"]))
-    status = 'query($id: ID!) { job(id: $id) { status } }'
+        db.execute(
+            "UPDATE careers_jobs SET expires_on = ? WHERE id = ?",
+            ((date.today() - timedelta(days=1)).isoformat(), job["id"]),
+        )
+    status = "query($id: ID!) { job(id: $id) { status } }"
     wait_for(lambda: coder.gql(status, {"id": job["id"]})["job"]["status"] == "expired", what="the expiry timer")
     assert found(coder, query=w) == []
     code, text = coder.error(APPLY, {"input": {"jobId": job["id"], "coverLetter": "Late"}})
@@ -283,35 +352,44 @@ def test_expired_jobs_disappear_from_search(board, employer, coder):
 def test_an_employer_closes_a_job(employer, coder):
     w = word()
     job = post_job(employer, w)
-    closed = employer.gql('mutation($id: ID!) { closeJob(id: $id) { status } }', {"id": job["id"]})
+    closed = employer.gql("mutation($id: ID!) { closeJob(id: $id) { status } }", {"id": job["id"]})
     assert closed["closeJob"]["status"] == "closed" and found(coder, query=w) == []
 
 
 def test_deleting_an_account_removes_its_applications(board, employer, coder):
     job = post_job(employer, word())
     coder.gql(APPLY, {"input": {"jobId": job["id"], "coverLetter": "Please delete me later."}})
-    query = 'query($id: ID!) { job(id: $id) { applications { id } } }'
+    query = "query($id: ID!) { job(id: $id) { applications { id } } }"
     assert len(employer.gql(query, {"id": job["id"]})["job"]["applications"]) == 1
     assert coder.gql("mutation { deleteAccount }")["deleteAccount"] is True
-    wait_for(lambda: employer.gql(query, {"id": job["id"]})["job"]["applications"] == [],
-             what="user_deleted to reach careers")
+    wait_for(
+        lambda: employer.gql(query, {"id": job["id"]})["job"]["applications"] == [],
+        what="user_deleted to reach careers",
+    )
 
 
 def test_demo_data_posts_sample_jobs_once(board, coder):
     def run():
-        return subprocess.run([sys.executable, "-m", "careers.cli", "demo-data"], env=board.env,
-                              capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [sys.executable, "-m", "careers.cli", "demo-data"],
+            env=board.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     first = run()
     assert first.returncode == 0 and "through the careers service" in first.stdout, first.stderr[-2000:]
     assert "on the board already" in run().stdout
-    data = coder.gql('{ jobs(filter: {query: "sample listing"}, first: 100) { totalCount edges { node { sample company } } } }')
+    data = coder.gql(
+        '{ jobs(filter: {query: "sample listing"}, first: 100) { totalCount edges { node { sample company } } } }'
+    )
     assert data["jobs"]["totalCount"] >= 10
     assert all(e["node"]["sample"] and "sample data" in e["node"]["company"] for e in data["jobs"]["edges"])
 
 
 def test_a_fresh_platform_posts_the_sample_jobs_on_its_empty_board(stack):
     """The session stack starts as `make run` does (CAREERS_DEMO_DATA on by default)."""
-    body = stack.graphql('{ jobs(first: 100) { totalCount edges { node { sample } } } }')
+    body = stack.graphql("{ jobs(first: 100) { totalCount edges { node { sample } } } }")
     assert body["data"]["jobs"]["totalCount"] == 12
     assert all(edge["node"]["sample"] for edge in body["data"]["jobs"]["edges"])

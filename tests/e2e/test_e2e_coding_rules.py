@@ -2,6 +2,7 @@
 code-page rules sections, CPT codes without a licence and lay-term search, on the real
 CMS files (the stack's practitioner PTP table holds the real rows of tests/conftest.py's
 E2E_PTP_CODES)."""
+
 from __future__ import annotations
 
 import pytest
@@ -71,8 +72,9 @@ def test_bad_claim_is_bad_user_input(code_sets):
 
 
 def test_modifier_lt(code_sets):
-    body = code_sets.graphql('{ modifier(code: "lt") { code title description system ncciAssociated } '
-                             'none: modifier(code: "9Z") { code } }')
+    body = code_sets.graphql(
+        '{ modifier(code: "lt") { code title description system ncciAssociated } none: modifier(code: "9Z") { code } }'
+    )
     assert "errors" not in body, body
     lt = body["data"]["modifier"]
     assert lt["code"] == "LT" and lt["system"] == "HCPCS" and lt["ncciAssociated"] is True
@@ -97,9 +99,10 @@ def test_cpt_code_without_licence_has_a_page_with_its_edits(code_sets):
     assert edit["modifierIndicator"] == 1 and edit["deletedOn"] is None and edit["setting"] == "practitioner"
     # The mirror's v30.2 table has no effective dates: the release's (2024 Q3) stands in.
     assert (edit["effectiveFrom"], edit["effectiveFromExact"]) == ("2024-07-01", False)
-    assert any(e["column2"] == "11042" for e in page["ptpEdits"])      # both directions
+    assert any(e["column2"] == "11042" for e in page["ptpEdits"])  # both directions
     assert {"setting": "practitioner", "maxUnits": 1} in [
-        {"setting": m["setting"], "maxUnits": m["maxUnits"]} for m in page["mue"]]
+        {"setting": m["setting"], "maxUnits": m["maxUnits"]} for m in page["mue"]
+    ]
 
 
 def test_hcpcs_code_page_has_edits_and_mue(code_sets):
@@ -112,23 +115,28 @@ def test_hcpcs_code_page_has_edits_and_mue(code_sets):
 
 
 def test_icd10cm_page_has_crosswalks_and_lay_terms(code_sets):
-    body = code_sets.graphql('{ code(system: ICD10CM, code: "I21.9") { code layTerms ptpEdits { column1 } '
-                             'crosswalks { kind approximate noMap targetSystem targetCode target { code } } } }')
+    body = code_sets.graphql(
+        '{ code(system: ICD10CM, code: "I21.9") { code layTerms ptpEdits { column1 } '
+        "crosswalks { kind approximate noMap targetSystem targetCode target { code } } } }"
+    )
     assert "errors" not in body, body
     page = body["data"]["code"]
     assert "heart attack" in page["layTerms"]
     assert page["ptpEdits"] == []
     forward = [c for c in page["crosswalks"] if c["kind"] == "GEM_I10_TO_I9"]
     assert {"targetSystem": "ICD9CM", "targetCode": "410.90"} in [
-        {"targetSystem": c["targetSystem"], "targetCode": c["targetCode"]} for c in forward]
+        {"targetSystem": c["targetSystem"], "targetCode": c["targetCode"]} for c in forward
+    ]
     assert all(c["target"]["code"] == c["targetCode"] for c in page["crosswalks"])
 
 
 def test_rules_sections_of_several_pages_make_one_rpc(code_sets):
     before = code_sets.rpc_calls("codes.get_code_rules")
-    body = code_sets.graphql('{ a: code(system: CPT, code: "99213") { mue { maxUnits } } '
-                             'b: code(system: HCPCS, code: "G0008") { ptpEdits(first: 3) { column1 } } '
-                             'c: code(system: ICD10CM, code: "I10") { crosswalks { kind } } }')
+    body = code_sets.graphql(
+        '{ a: code(system: CPT, code: "99213") { mue { maxUnits } } '
+        'b: code(system: HCPCS, code: "G0008") { ptpEdits(first: 3) { column1 } } '
+        'c: code(system: ICD10CM, code: "I10") { crosswalks { kind } } }'
+    )
     assert "errors" not in body, body
     assert code_sets.rpc_calls("codes.get_code_rules") == before + 1
 

@@ -1,5 +1,6 @@
 """End to end through the gateway's HTTP endpoint: real services, real broker, real data
 (the stack fixture of tests/conftest.py)."""
+
 from __future__ import annotations
 
 import csv
@@ -60,8 +61,10 @@ def official_hcpcs_descriptor(data_mirror, code: str) -> str:
 
 
 def test_hcpcs_code_page_has_the_official_descriptor(code_sets, data_mirror):
-    body = code_sets.graphql('{ code(system: HCPCS, code: "J9035") { system code title billable '
-                             'edition { name effectiveFrom source } access { granted remaining limit } } }')
+    body = code_sets.graphql(
+        '{ code(system: HCPCS, code: "J9035") { system code title billable '
+        "edition { name effectiveFrom source } access { granted remaining limit } } }"
+    )
     assert "errors" not in body, body
     page = body["data"]["code"]
     assert page["code"] == "J9035" and page["system"] == "HCPCS"
@@ -72,8 +75,9 @@ def test_hcpcs_code_page_has_the_official_descriptor(code_sets, data_mirror):
 
 
 def test_icd10cm_code_in_any_case_without_the_dot(code_sets):
-    body = code_sets.graphql('{ code(system: ICD10CM, code: "k220") { code title billable '
-                             'parent { code } notes { inclusionTerms } } }')
+    body = code_sets.graphql(
+        '{ code(system: ICD10CM, code: "k220") { code title billable parent { code } notes { inclusionTerms } } }'
+    )
     assert "errors" not in body, body
     page = body["data"]["code"]
     assert page["code"] == "K22.0"
@@ -88,20 +92,24 @@ def test_unknown_code_is_null(code_sets):
 
 def test_aliased_code_fields_make_one_rpc(code_sets):
     before = code_sets.rpc_calls("codes.get_codes")
-    body = code_sets.graphql('{ a: code(system: ICD10CM, code: "K22.0") { code } '
-                             'b: code(system: HCPCS, code: "J9035") { code } }')
+    body = code_sets.graphql(
+        '{ a: code(system: ICD10CM, code: "K22.0") { code } b: code(system: HCPCS, code: "J9035") { code } }'
+    )
     assert body == {"data": {"a": {"code": "K22.0"}, "b": {"code": "J9035"}}}
     assert code_sets.rpc_calls("codes.get_codes") == before + 1
 
 
-@pytest.mark.parametrize("variables, message", [
-    ({"q": ""}, "query must not be empty"),
-    ({"q": "   "}, "query must not be empty"),
-    ({"q": "achalasia", "first": 0}, "first must be between 1 and 100"),
-    ({"q": "achalasia", "first": 101}, "first must be between 1 and 100"),
-    ({"q": "achalasia", "after": "not-a-cursor"}, "not a valid cursor"),
-    ({"q": "achalasia", "after": "!!"}, "not a valid cursor"),
-])
+@pytest.mark.parametrize(
+    "variables, message",
+    [
+        ({"q": ""}, "query must not be empty"),
+        ({"q": "   "}, "query must not be empty"),
+        ({"q": "achalasia", "first": 0}, "first must be between 1 and 100"),
+        ({"q": "achalasia", "first": 101}, "first must be between 1 and 100"),
+        ({"q": "achalasia", "after": "not-a-cursor"}, "not a valid cursor"),
+        ({"q": "achalasia", "after": "!!"}, "not a valid cursor"),
+    ],
+)
 def test_bad_input(stack, variables, message):
     body = stack.graphql(SEARCH, variables)
     assert body["data"] is None

@@ -1,5 +1,6 @@
 """`make run`'s launcher: starts every part, prints the URLs when ready, and on SIGTERM
 (or when one part dies) stops everything it started."""
+
 from __future__ import annotations
 
 import os
@@ -37,19 +38,32 @@ def _alive(pid: int) -> bool:
 def launcher(tmp_path):
     with TemporaryVhost("launcher") as vhost:
         port = free_port()
-        env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(tmp_path), GATEWAY_PORT=str(port),
-                   GATEWAY_HOST="127.0.0.1", PYTHONUNBUFFERED="1",
-                   SMTP_RELAY=f"127.0.0.1:{free_port()}", SMTP_PORT=str(free_port()))
+        env = dict(
+            os.environ,
+            AMQP_URI=vhost.amqp_uri,
+            DATA_DIR=str(tmp_path),
+            GATEWAY_PORT=str(port),
+            GATEWAY_HOST="127.0.0.1",
+            PYTHONUNBUFFERED="1",
+            SMTP_RELAY=f"127.0.0.1:{free_port()}",
+            SMTP_PORT=str(free_port()),
+        )
         env.pop("DATABASE_URL", None)
         log = open(tmp_path / "launcher.log", "w+")
-        proc = subprocess.Popen([sys.executable, "-m", "medcode_common.launcher"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "medcode_common.launcher"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
         def said_ready() -> bool:
             assert proc.poll() is None, (tmp_path / "launcher.log").read_text()[-3000:]
             return "The platform is running." in (tmp_path / "launcher.log").read_text()
 
-        poll = Retrying(stop=stop_after_delay(READY_TIMEOUT), wait=wait_fixed(0.5),
-                        retry=retry_if_result(lambda ok: not ok), retry_error_callback=lambda _: False)
+        poll = Retrying(
+            stop=stop_after_delay(READY_TIMEOUT),
+            wait=wait_fixed(0.5),
+            retry=retry_if_result(lambda ok: not ok),
+            retry_error_callback=lambda _: False,
+        )
         assert poll(said_ready), "the launcher never said it was ready"
         try:
             yield proc, f"http://127.0.0.1:{port}", tmp_path / "launcher.log"
@@ -65,8 +79,9 @@ def test_prints_the_urls_serves_graphql_and_stops_everything_on_sigterm(launcher
     output = log.read_text()
     assert f"{url}/graphql" in output and f"{url}/readyz" in output
     assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
-    assert httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, timeout=10).json() == \
-        {"data": {"__typename": "Query"}}
+    assert httpx.post(f"{url}/graphql", json={"query": "{ __typename }"}, timeout=10).json() == {
+        "data": {"__typename": "Query"}
+    }
     children = _children(proc.pid)
     assert len(children) == 8  # five services, the gateway, the development mail relay, the mail ingress
 
@@ -86,7 +101,8 @@ def test_one_part_dying_stops_the_whole_platform(launcher):
 
 def test_a_bad_variable_stops_it_at_once_naming_the_variable(tmp_path):
     env = dict(os.environ, GATEWAY_PORT="eighty", DATA_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "-m", "medcode_common.launcher"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "medcode_common.launcher"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     assert "GATEWAY_PORT" in result.stderr

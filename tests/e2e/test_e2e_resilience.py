@@ -1,5 +1,6 @@
 """What a user submitted survives a restart of any one service or of the broker, and a
 request in flight during a crash gets a clear answer, never a hang."""
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -10,8 +11,10 @@ import httpx
 import pytest
 
 PASSWORD = "resilience password 1"
-REGISTER = ('mutation($e: String!) { register(input: {email: $e, password: "%s", name: "R"}) '
-            "{ token account { id } } }" % PASSWORD)
+REGISTER = (
+    'mutation($e: String!) { register(input: {email: $e, password: "%s", name: "R"}) '
+    "{ token account { id } } }" % PASSWORD
+)
 LOGIN = 'mutation($e: String!) { login(email: $e, password: "%s") { token } }' % PASSWORD
 METER = "{ viewer { meter { plan used remaining } } }"
 PAGE = '{ code(system: ICD10CM, code: "%s") { code access { granted } } }'
@@ -19,15 +22,23 @@ PAGE = '{ code(system: ICD10CM, code: "%s") { code access { granted } } }'
 
 @pytest.fixture(scope="module")
 def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(stack, tmp_path_factory.mktemp("resilience"), "e2e-resilience", RPC_TIMEOUT="3",
-                        ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1") as own:
+    with make_own_stack(
+        stack,
+        tmp_path_factory.mktemp("resilience"),
+        "e2e-resilience",
+        RPC_TIMEOUT="3",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
+        ARGON2_PARALLELISM="1",
+    ) as own:
         yield own
 
 
 def gql(platform, query, variables=None, token=None) -> dict:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = httpx.post(f"{platform.url}/graphql", json={"query": query, "variables": variables or {}},
-                          headers=headers, timeout=30)
+    response = httpx.post(
+        f"{platform.url}/graphql", json={"query": query, "variables": variables or {}}, headers=headers, timeout=30
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -83,8 +94,11 @@ def test_registrations_in_flight_during_a_crash_get_a_clear_answer(platform):
 def test_with_metering_down_a_page_shows_its_descriptor_and_withholds_the_rest(platform):
     _, token = member_with_one_view(platform)
     with platform.down("metering"):
-        body = gql(platform, '{ code(system: HCPCS, code: "J9035") { title access { granted reason } notes { includes } } }',
-                   token=token)
+        body = gql(
+            platform,
+            '{ code(system: HCPCS, code: "J9035") { title access { granted reason } notes { includes } } }',
+            token=token,
+        )
     assert not body.get("errors"), body
     page = body["data"]["code"]
     assert page["title"] == "Injection, bevacizumab, 10 mg" and page["notes"] is None

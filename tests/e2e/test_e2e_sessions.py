@@ -1,6 +1,7 @@
 """Sessions checked in the gateway with revocations by event, and the guest's repeat view
 that writes nothing, over the real broker on a platform of its own (fresh accounts and
 metering stores, so no other test's events arrive meanwhile)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from gateway.rpc import RpcClient
 
 pytestmark = pytest.mark.rabbit
@@ -18,20 +20,28 @@ pytestmark = pytest.mark.rabbit
 TOKEN_SECRET = "e2e-sessions-token-secret-" + "t" * 32
 EVENT_LATENCY = 5.0  # seconds: outbox relay right after commit, one hop through the broker
 VIEWER = "{ viewer { account { id plan } } }"
-PAGE = 'query($c: String!) { code(system: ICD10CM, code: $c) { code access { granted } notes { includes } } }'
+PAGE = "query($c: String!) { code(system: ICD10CM, code: $c) { code access { granted } notes { includes } } }"
 
 
 @pytest.fixture(scope="module")
 def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(stack, tmp_path_factory.mktemp("sessions-stack"), "e2e-sessions",
-                        TOKEN_SECRET=TOKEN_SECRET, GATEWAY_SECRET="e2e-sessions-gateway-secret",
-                        ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1",
-                        RPC_TIMEOUT="10") as own:
+    with make_own_stack(
+        stack,
+        tmp_path_factory.mktemp("sessions-stack"),
+        "e2e-sessions",
+        TOKEN_SECRET=TOKEN_SECRET,
+        GATEWAY_SECRET="e2e-sessions-gateway-secret",
+        ARGON2_TIME_COST="1",
+        ARGON2_MEMORY_KIB="1024",
+        ARGON2_PARALLELISM="1",
+        RPC_TIMEOUT="10",
+    ) as own:
         yield own
 
 
-def gql(platform, query: str, variables: dict | None = None, headers: dict | None = None,
-        client: httpx.Client | None = None) -> dict:
+def gql(
+    platform, query: str, variables: dict | None = None, headers: dict | None = None, client: httpx.Client | None = None
+) -> dict:
     post = client.post if client is not None else httpx.post
     url = "/graphql" if client is not None else f"{platform.url}/graphql"
     response = post(url, json={"query": query, "variables": variables or {}}, headers=headers or {}, timeout=30)
@@ -40,9 +50,17 @@ def gql(platform, query: str, variables: dict | None = None, headers: dict | Non
 
 
 def register(platform) -> tuple[str, str]:
-    body = gql(platform, "mutation($i: RegisterInput!) { register(input: $i) { token account { id } } }",
-               {"i": {"email": f"s-{uuid.uuid4().hex[:10]}@example.org", "password": "correct horse battery",
-                      "name": "Session Tester"}})
+    body = gql(
+        platform,
+        "mutation($i: RegisterInput!) { register(input: $i) { token account { id } } }",
+        {
+            "i": {
+                "email": f"s-{uuid.uuid4().hex[:10]}@example.org",
+                "password": "correct horse battery",
+                "name": "Session Tester",
+            }
+        },
+    )
     return body["data"]["register"]["token"], body["data"]["register"]["account"]["id"]
 
 

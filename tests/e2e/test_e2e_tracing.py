@@ -1,4 +1,5 @@
 """One trace follows a request from the gateway across the broker into the services."""
+
 import json
 import time
 
@@ -16,9 +17,12 @@ def _spans(stack, trace_id: str) -> list[dict]:
 
 def test_a_search_is_one_trace_from_the_gateway_into_the_codes_service(code_sets):
     stack = code_sets
-    response = httpx.post(f"{stack.url}/graphql", timeout=30,
-                          headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"},
-                          json={"query": '{ searchCodes(query: "achalasia") { totalCount } }'})
+    response = httpx.post(
+        f"{stack.url}/graphql",
+        timeout=30,
+        headers={"traceparent": f"00-{TRACE_ID}-00f067aa0ba902b7-01"},
+        json={"query": '{ searchCodes(query: "achalasia") { totalCount } }'},
+    )
     assert response.status_code == 200 and not response.json().get("errors")
 
     deadline = time.monotonic() + 10

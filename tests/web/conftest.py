@@ -8,6 +8,7 @@ origin (the machine is offline, and the app must work so), and axe-core (from
 web/node_modules, injected by the test, never served) finds no serious or critical
 violation.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 AXE_SOURCE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "var" / "test-artifacts")) / "web"
 DESKTOP = {"width": 1280, "height": 900}
@@ -44,8 +52,14 @@ def web_platform(request, tmp_path_factory, make_own_stack):
         yield RunningPlatform(os.environ["WEB_TEST_URL"])
         return
     stack = request.getfixturevalue("stack")
-    with make_own_stack(stack, tmp_path_factory.mktemp("web-stack"), "e2e-web",
-                        METERING_GUEST_IP_DAILY_CAP="100000", RPC_TIMEOUT="10", **ARGON2_FAST) as own:
+    with make_own_stack(
+        stack,
+        tmp_path_factory.mktemp("web-stack"),
+        "e2e-web",
+        METERING_GUEST_IP_DAILY_CAP="100000",
+        RPC_TIMEOUT="10",
+        **ARGON2_FAST,
+    ) as own:
         yield own
 
 
@@ -79,8 +93,10 @@ class Browser:
     async def start(self):
         await self.context.route("**/*", self._only_this_origin)
         self.page = await self.context.new_page()
-        self.page.on("console", lambda message: message.type == "error"
-                     and self.console_errors.append(f"{self.page.url}: {message.text}"))
+        self.page.on(
+            "console",
+            lambda message: message.type == "error" and self.console_errors.append(f"{self.page.url}: {message.text}"),
+        )
         self.page.on("pageerror", lambda error: self.console_errors.append(f"{self.page.url}: {error}"))
         return self
 
@@ -101,8 +117,9 @@ class Browser:
         page = self.page
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         text = await page.locator("body").inner_text()
-        assert not re.search(r"\b(null|undefined|NaN|\[object Object\])\b", text), \
+        assert not re.search(r"\b(null|undefined|NaN|\[object Object\])\b", text), (
             f"{name} shows a missing value as text: {text[:2000]}"
+        )
         await page.set_viewport_size(DESKTOP)
         await page.screenshot(path=ARTIFACTS / f"{name}-desktop.png", full_page=True)
         violations = await axe_violations(page, axe_exclude or [])
@@ -123,13 +140,16 @@ async def axe_violations(page, exclude: list[str]) -> list[str]:
     if not await page.evaluate("typeof window.axe !== 'undefined'"):
         # Evaluated through the DevTools protocol: the page's CSP (rightly) refuses inline script.
         await page.evaluate(AXE_SOURCE.read_text())
-    found = await page.evaluate("""async (exclude) => {
+    found = await page.evaluate(
+        """async (exclude) => {
         const result = await axe.run({ exclude: exclude.map((selector) => [selector]) },
                                      { resultTypes: ["violations"] });
         return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
             .map((v) => `${v.id} (${v.impact}): ${v.help} at `
                         + v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", "));
-    }""", exclude)
+    }""",
+        exclude,
+    )
     return found
 
 

@@ -1,6 +1,7 @@
 """The web app in a real browser (Debian's Chromium through Playwright), walked as a
 coder would, against the whole platform. See conftest.py for what every page is checked
 for (screenshots, console, offline, axe-core)."""
+
 from __future__ import annotations
 
 import re
@@ -10,8 +11,9 @@ import httpx
 import pytest
 from playwright.async_api import expect
 
-GUEST_BANNER = ("0 code page views remaining. Guest accounts are limited to 1 page view. "
-                "Register free account to get 5 more views.")
+GUEST_BANNER = (
+    "0 code page views remaining. Guest accounts are limited to 1 page view. Register free account to get 5 more views."
+)
 LOCK_TITLE = "Register to view content"
 LOCK_TEXT = "Create a free account to unlock this content"
 PREMIUM_SECTIONS = ["#hierarchy", "#notes", "#lay-terms", "#mue", "#ptp", "#crosswalks"]
@@ -140,7 +142,9 @@ async def test_guest_hits_the_quota_then_registers_and_the_sections_unlock(open_
     await expect(page.locator("#lay-terms li").first).to_be_visible()
     await expect(page.locator(".locked")).to_have_count(0)
     # The guest's view was carried over: 6 for a free account, 2 used.
-    await expect(page.locator("#meter-banner")).to_contain_text("4 code page views remaining. Free accounts are limited to 6")
+    await expect(page.locator("#meter-banner")).to_contain_text(
+        "4 code page views remaining. Free accounts are limited to 6"
+    )
     await expect(page.locator("#account-links")).to_contain_text(name)
     assert await page.locator("#account-links b").count() == 0
 
@@ -197,8 +201,14 @@ async def test_log_in_sends_the_csrf_header_with_mutations(open_browser, web_pla
     await browser.check("login-failed")
     await page.get_by_label("Password").fill(PASSWORD)
     mutations = []
-    page.on("request", lambda request: request.method == "POST" and "mutation" in (request.post_data or "")
-            and mutations.append(request.headers.get("x-csrf-token")))
+    page.on(
+        "request",
+        lambda request: (
+            request.method == "POST"
+            and "mutation" in (request.post_data or "")
+            and mutations.append(request.headers.get("x-csrf-token"))
+        ),
+    )
     await page.get_by_role("button", name="Log in").click()
     await expect(page.locator("#account-plan")).to_have_text("FREE")
     await expect(page).to_have_url(f"{browser.base_url}/account")

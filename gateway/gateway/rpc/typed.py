@@ -2,6 +2,7 @@
 medcode_contracts.rpc (service, name, request model, reply type); this checks the
 request before it leaves (BadRequest naming the field, no RPC), sends it as JSON with
 the request's timeout, and validates the reply, item count included for batches."""
+
 from __future__ import annotations
 
 from typing import Any, TypeVar
@@ -20,16 +21,23 @@ class BadReply(RuntimeError):
     """A service answered something its contract does not allow (a bug there)."""
 
 
-async def invoke(rpc: Any, method: RpcMethod[RequestT, ReplyT], request: RequestT | dict[str, Any], *,
-                 timeout: float | None = None, op: str | None = None) -> ReplyT:
+async def invoke(
+    rpc: Any,
+    method: RpcMethod[RequestT, ReplyT],
+    request: RequestT | dict[str, Any],
+    *,
+    timeout: float | None = None,
+    op: str | None = None,
+) -> ReplyT:
     """`method(request)` through `rpc` (RpcClient, or FakeRpc in tests). `request` is the
     method's request model, or a dict of its fields validated here like the service would."""
     if isinstance(request, dict):
         request = method.parse(request) if method.parse is not None else parse_request(method.request, request)
     elif type(request) is not method.request:
         raise TypeError(f"{method.target} takes a {method.request.__name__}, not a {type(request).__name__}")
-    answer = await rpc.call(method.service, method.name, request=request.model_dump(mode="json"),
-                            timeout=timeout, op=op)
+    answer = await rpc.call(
+        method.service, method.name, request=request.model_dump(mode="json"), timeout=timeout, op=op
+    )
     expected = method.batch_size(request)
     if expected is not None and (not isinstance(answer, list) or len(answer) != expected):
         got = len(answer) if isinstance(answer, list) else type(answer).__name__

@@ -1,5 +1,6 @@
 """The public GraphQL schema (/work/shared/contract/schema.graphql), one module per domain
 merged into Query / Mutation / Subscription."""
+
 from __future__ import annotations
 
 import strawberry
@@ -15,14 +16,14 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
+from ..limits import OneMutationRule
+from ..metrics import OperationMetrics
 from .accounts import AccountsMutation, AccountsQuery
 from .assistant import AssistantMutation, AssistantQuery, AssistantSubscription
 from .careers import CareersMutation, CareersQuery, CareersSubscription
 from .claims import ClaimsQuery
 from .codes.queries import CodesQuery
 from .errors import ErrorCodes, log_unexpected
-from ..limits import OneMutationRule
-from ..metrics import OperationMetrics
 
 Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, AssistantMutation, CareersMutation))

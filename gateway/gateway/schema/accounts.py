@@ -4,6 +4,7 @@ The accounts service does the real work (password hashing, tokens, the ADMIN che
 the caller's token); the gateway adds the web app's cookies (gateway.auth), the guest's
 carry-over to the new account, and the meter from the metering service.
 """
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,13 @@ class Account:
     @classmethod
     def from_contract(cls, account: contract.Account) -> Account:
         # Only these five fields ever leave the gateway (the service never sends a hash).
-        return cls(id=strawberry.ID(account.id), email=account.email, name=account.name,
-                   plan=Plan(account.plan.value), role=Role(account.role.value))
+        return cls(
+            id=strawberry.ID(account.id),
+            email=account.email,
+            name=account.name,
+            plan=Plan(account.plan.value),
+            role=Role(account.role.value),
+        )
 
 
 @strawberry.type
@@ -67,6 +73,7 @@ class Viewer:
 # Requests are passed as dicts of their fields: Context.invoke checks them and answers
 # BadRequest naming the bad field (never echoing a value: it may be a password) before any RPC.
 
+
 def _signed_in(context: Context, auth: contract.AuthPayload) -> AuthPayload:
     if context.gateway_auth is not None:
         context.gateway_auth.set_session(context.response, auth.token, auth.expires_at)
@@ -83,11 +90,14 @@ class AccountsQuery:
             return Viewer(account=None, meter=Meter(plan=Plan.GUEST, limit=None, used=0, remaining=None))
         who = await context.meter_subject()
         meter = await context.invoke(
-            Metering.GET_METER, metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip),
-            op="viewer")
-        return Viewer(account=Account.from_contract(account) if account else None,
-                      meter=Meter(plan=Plan(meter.plan.value), limit=meter.limit, used=meter.used,
-                                  remaining=meter.remaining))
+            Metering.GET_METER,
+            metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip),
+            op="viewer",
+        )
+        return Viewer(
+            account=Account.from_contract(account) if account else None,
+            meter=Meter(plan=Plan(meter.plan.value), limit=meter.limit, used=meter.used, remaining=meter.remaining),
+        )
 
 
 @strawberry.type
@@ -97,8 +107,14 @@ class AccountsMutation:
         context: Context = info.context
         guest_id = context.auth.guest_id if context.auth is not None else None
         client_ip = context.auth.client_ip if context.auth is not None else None
-        request = dict(email=input.email, password=input.password, name=input.name,
-                       role=(input.role or Role.MEMBER).value, guest_id=guest_id, client_ip=client_ip)
+        request = dict(
+            email=input.email,
+            password=input.password,
+            name=input.name,
+            role=(input.role or Role.MEMBER).value,
+            guest_id=guest_id,
+            client_ip=client_ip,
+        )
         result = _signed_in(context, await context.invoke(Accounts.REGISTER, request, op="register"))
         if guest_id is not None:
             await _carry_over(context, guest_id, str(result.account.id))
@@ -134,8 +150,10 @@ class AccountsMutation:
         context.forget_user(account.id)  # this process at once; the others by `plan_changed`
         return Account.from_contract(account)
 
-    @strawberry.mutation(description="Delete an account and the person's data in every service: "
-                                     "one's own (no id) or, as ADMIN, anyone's.")
+    @strawberry.mutation(
+        description="Delete an account and the person's data in every service: "
+        "one's own (no id) or, as ADMIN, anyone's."
+    )
     async def delete_account(self, info: strawberry.Info, account_id: strawberry.ID | None = None) -> bool:
         # The accounts service deletes the account and its sessions and publishes
         # `user_deleted`; every service holding personal data handles that event.
@@ -155,7 +173,8 @@ async def _carry_over(context: Context, guest_id: str, user_id: str) -> None:
     so a metering hiccup must not fail the registration: metering's `user_registered`
     handler does the same carry-over (idempotently) when it gets the event."""
     try:
-        await context.invoke(Metering.CARRY_OVER, metering.CarryOverRequest(guest_id=guest_id, user_id=user_id),
-                             op="register.carry_over")
+        await context.invoke(
+            Metering.CARRY_OVER, metering.CarryOverRequest(guest_id=guest_id, user_id=user_id), op="register.carry_over"
+        )
     except PlatformError as exc:
         log.warning("carry-over of guest usage deferred to the user_registered event: %s", exc)

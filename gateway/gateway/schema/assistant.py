@@ -7,6 +7,7 @@ conversation of someone else is NOT_FOUND, an exhausted quota RATE_LIMITED.
 `answerStream` sends the composed answer in chunks (a block of markdown each) and then a
 last event with done = true carrying the whole Answer.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,19 +46,22 @@ class Answer:
     id: strawberry.ID
     conversation_id: strawberry.ID
     text: str = strawberry.field(description="Markdown.")
-    intent: str = strawberry.field(description="e.g. CODE_LOOKUP, NCCI_PAIR, MUE, MODIFIER, GUIDELINE, "
-                                               "COVERAGE, CROSSWALK, UNKNOWN")
+    intent: str = strawberry.field(
+        description="e.g. CODE_LOOKUP, NCCI_PAIR, MUE, MODIFIER, GUIDELINE, COVERAGE, CROSSWALK, UNKNOWN"
+    )
     citations: list[Citation]
     codes: list[CodeSummary]
 
     @classmethod
     def from_contract(cls, answer: contract.Answer) -> Answer:
-        return cls(id=strawberry.ID(answer.id), conversation_id=strawberry.ID(answer.conversation_id),
-                   text=answer.text, intent=answer.intent.value,
-                   citations=[Citation(source=c.source, locator=c.locator, excerpt=c.excerpt)
-                              for c in answer.citations],
-                   codes=[CodeSummary.from_contract(CodeSummaryContract.model_validate(c.model_dump()))
-                          for c in answer.codes])
+        return cls(
+            id=strawberry.ID(answer.id),
+            conversation_id=strawberry.ID(answer.conversation_id),
+            text=answer.text,
+            intent=answer.intent.value,
+            citations=[Citation(source=c.source, locator=c.locator, excerpt=c.excerpt) for c in answer.citations],
+            codes=[CodeSummary.from_contract(CodeSummaryContract.model_validate(c.model_dump())) for c in answer.codes],
+        )
 
 
 @strawberry.type
@@ -85,11 +89,16 @@ async def _ask(info: Info, input: AskInput) -> contract.Answer:
     context = info.context
     account = await context.account(info)
     subject = await context.meter_subject()
-    request = dict(question=input.question, conversation_id=input.conversation_id,  # checked by invoke
-                   channel=contract.Channel.WEB, subject=subject.subject, plan=subject.plan,
-                   user_id=account.id if account else None, client_ip=subject.client_ip)
-    return await context.invoke(Assistant.ASK, request, op="ask",
-                                timeout=max(context.rpc_timeout or 0, ASK_TIMEOUT))
+    request = dict(
+        question=input.question,
+        conversation_id=input.conversation_id,  # checked by invoke
+        channel=contract.Channel.WEB,
+        subject=subject.subject,
+        plan=subject.plan,
+        user_id=account.id if account else None,
+        client_ip=subject.client_ip,
+    )
+    return await context.invoke(Assistant.ASK, request, op="ask", timeout=max(context.rpc_timeout or 0, ASK_TIMEOUT))
 
 
 def _validated(input: AskInput) -> AskInput:
@@ -114,15 +123,20 @@ class AssistantQuery:
         context = info.context
         account = await context.account()
         subject = await context.meter_subject()
-        request = contract.GetConversationRequest(conversation_id=str(id)[:64] or "-", subject=subject.subject,
-                                                  user_id=account.id if account else None)
+        request = contract.GetConversationRequest(
+            conversation_id=str(id)[:64] or "-", subject=subject.subject, user_id=account.id if account else None
+        )
         try:
             conversation = await context.invoke(Assistant.GET_CONVERSATION, request, op="conversation")
         except NotFound:
             return None  # none, or someone else's: the same answer either way
-        return Conversation(id=strawberry.ID(conversation.id), channel=conversation.channel.value,
-                            messages=[Message(role=m.role, text=m.text, at=datetime.fromisoformat(m.at))
-                                      for m in conversation.messages])
+        return Conversation(
+            id=strawberry.ID(conversation.id),
+            channel=conversation.channel.value,
+            messages=[
+                Message(role=m.role, text=m.text, at=datetime.fromisoformat(m.at)) for m in conversation.messages
+            ],
+        )
 
 
 @strawberry.type
@@ -134,8 +148,9 @@ class AssistantMutation:
 
 @strawberry.type
 class AssistantSubscription:
-    @strawberry.subscription(description="Streams the answer to a question as it is composed; "
-                                         "the last event has done = true.")
+    @strawberry.subscription(
+        description="Streams the answer to a question as it is composed; the last event has done = true."
+    )
     async def answer_stream(self, info: Info, input: AskInput) -> AsyncGenerator[AnswerChunk, None]:
         answer = await _ask(info, _validated(input))
         for piece in chunks(answer.text):

@@ -6,6 +6,7 @@ The careers service does the work and enforces who may do what; the gateway pass
 caller's account id and role as `accounts.authenticate` resolved them, and checks input
 against the same contract models first, so a bad request costs no RPC.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -39,8 +40,8 @@ from .common import PageInfo
 
 log = logging.getLogger("gateway.careers")
 
-SUBSCRIBER_QUEUE = 100      # jobs waiting for a slow subscriber; older ones are dropped
-SEEN_EVENTS = 1000          # event ids remembered, so a redelivered job_posted is sent once
+SUBSCRIBER_QUEUE = 100  # jobs waiting for a slow subscriber; older ones are dropped
+SEEN_EVENTS = 1000  # event ids remembered, so a redelivered job_posted is sent once
 
 
 def _camel(name: str) -> str:
@@ -83,9 +84,16 @@ class JobFilter:
     posted_within_days: int | None = None
 
     def to_contract(self) -> contract.JobFilter:
-        return _request(contract.JobFilter, ("filter",), query=self.query, location=self.location, remote=self.remote,
-                        certifications=self.certifications, min_salary=self.min_salary,
-                        posted_within_days=self.posted_within_days)
+        return _request(
+            contract.JobFilter,
+            ("filter",),
+            query=self.query,
+            location=self.location,
+            remote=self.remote,
+            certifications=self.certifications,
+            min_salary=self.min_salary,
+            posted_within_days=self.posted_within_days,
+        )
 
 
 def _filter(flt: JobFilter | None) -> contract.JobFilter:
@@ -104,8 +112,10 @@ class JobInput:
     salary_min: int | None = None
     salary_max: int | None = None
     specialty: str | None = None
-    expires_on: date | None = strawberry.field(default=None, description=(
-        "The last day the job is listed; after today. Default: CAREERS_LISTING_DAYS from now."))
+    expires_on: date | None = strawberry.field(
+        default=None,
+        description=("The last day the job is listed; after today. Default: CAREERS_LISTING_DAYS from now."),
+    )
 
 
 @strawberry.input
@@ -133,23 +143,22 @@ class JobFit:
     held: list[str] = strawberry.field(description="The job's certifications the coder holds.")
     missing: list[str] = strawberry.field(description="The job's certifications the coder does not hold.")
     qualified: bool = strawberry.field(description="The job lists no certification, or the coder holds one of them.")
-    specialty_match: bool | None = strawberry.field(description=(
-        "The job's specialty shares a word with the coder's; null when either states none."))
+    specialty_match: bool | None = strawberry.field(
+        description=("The job's specialty shares a word with the coder's; null when either states none.")
+    )
 
 
 def _words(text: str | None) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9]+", (text or "").lower()) if len(w) > 2}
 
 
-def job_fit(job_certifications: list[str], job_specialty: str | None,
-            profile: contract.CareerProfile) -> JobFit:
+def job_fit(job_certifications: list[str], job_specialty: str | None, profile: contract.CareerProfile) -> JobFit:
     held = [c for c in job_certifications if c in profile.certifications]
     missing = [c for c in job_certifications if c not in profile.certifications]
     specialty = None
     if job_specialty and profile.specialty:
         specialty = bool(_words(job_specialty) & _words(profile.specialty))
-    return JobFit(held=held, missing=missing, qualified=not job_certifications or bool(held),
-                  specialty_match=specialty)
+    return JobFit(held=held, missing=missing, qualified=not job_certifications or bool(held), specialty_match=specialty)
 
 
 @strawberry.type
@@ -173,11 +182,24 @@ class Job:
 
     @classmethod
     def from_contract(cls, job: contract.Job) -> Job:
-        return cls(id=strawberry.ID(job.id), title=job.title, company=job.company, location=job.location,
-                   remote=job.remote, employment_type=job.employment_type, salary_min=job.salary_min,
-                   salary_max=job.salary_max, certifications=list(job.certifications), specialty=job.specialty,
-                   description=job.description, posted_at=datetime.fromisoformat(job.posted_at),
-                   expires_on=job.expires_on, status=job.status, sample=job.sample, employer_id=job.employer_id)
+        return cls(
+            id=strawberry.ID(job.id),
+            title=job.title,
+            company=job.company,
+            location=job.location,
+            remote=job.remote,
+            employment_type=job.employment_type,
+            salary_min=job.salary_min,
+            salary_max=job.salary_max,
+            certifications=list(job.certifications),
+            specialty=job.specialty,
+            description=job.description,
+            posted_at=datetime.fromisoformat(job.posted_at),
+            expires_on=job.expires_on,
+            status=job.status,
+            sample=job.sample,
+            employer_id=job.employer_id,
+        )
 
     @strawberry.field(description="Only for the employer who posted it.")
     async def applications(self, info: strawberry.Info) -> list[Application] | None:
@@ -188,8 +210,12 @@ class Job:
         found = await context.loader("job_applications", _applications_loader(account.id)).load(str(self.id))
         return [Application.from_contract(a) for a in found]
 
-    @strawberry.field(description=("Beside the contract: which of the job's certifications the signed-in "
-                                   "coder holds (from their career profile); null for guests and employers."))
+    @strawberry.field(
+        description=(
+            "Beside the contract: which of the job's certifications the signed-in "
+            "coder holds (from their career profile); null for guests and employers."
+        )
+    )
     async def fit(self, info: strawberry.Info) -> JobFit | None:
         context: Context = info.context
         profile = await _own_profile(context)
@@ -211,11 +237,16 @@ class Application:
 
     @classmethod
     def from_contract(cls, application: contract.Application) -> Application:
-        return cls(id=strawberry.ID(application.id), status=application.status,
-                   submitted_at=datetime.fromisoformat(application.submitted_at),
-                   cover_letter=application.cover_letter, resume_text=application.resume_text,
-                   applicant_name=application.applicant_name, applicant_email=application.applicant_email,
-                   job_id=application.job_id)
+        return cls(
+            id=strawberry.ID(application.id),
+            status=application.status,
+            submitted_at=datetime.fromisoformat(application.submitted_at),
+            cover_letter=application.cover_letter,
+            resume_text=application.resume_text,
+            applicant_name=application.applicant_name,
+            applicant_email=application.applicant_email,
+            job_id=application.job_id,
+        )
 
     @strawberry.field
     async def job(self, info: strawberry.Info) -> Job:
@@ -241,14 +272,17 @@ class JobSearchResult:
 
 def _filter_json(flt: contract.JobFilter) -> str:
     """The saved filter as the client wrote it (GraphQL names, unset fields left out)."""
-    return json.dumps({_camel(k): v for k, v in flt.model_dump(mode="json", exclude_none=True).items()},
-                      sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        {_camel(k): v for k, v in flt.model_dump(mode="json", exclude_none=True).items()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
 
 
 @strawberry.type
 class SavedSearch:
     id: strawberry.ID
-    filter: str = strawberry.field(description="The filter as JSON, e.g. {\"query\":\"coder\",\"remote\":true}.")
+    filter: str = strawberry.field(description='The filter as JSON, e.g. {"query":"coder","remote":true}.')
     alerts: bool
 
     @classmethod
@@ -266,6 +300,7 @@ class CareerProfile:
 def _jobs_loader(context: Context) -> DataLoader:
     async def load(ids: list[str]) -> list[contract.Job | None]:
         return await _call(context, Careers.GET_JOBS, contract.GetJobsRequest(ids=ids), "job")
+
     return DataLoader(load_fn=load, max_batch_size=Careers.GET_JOBS.max_batch_size)
 
 
@@ -279,11 +314,16 @@ async def load_job(context: Context, job_id: str) -> Job | None:
 def _applications_loader(employer_id: str):
     def factory(context: Context) -> DataLoader:
         async def load(job_ids: list[str]) -> list[list[contract.Application]]:
-            found = await _call(context, Careers.LIST_APPLICATIONS,
-                                contract.ListApplicationsRequest(employer_id=employer_id, job_ids=job_ids),
-                                "job.applications")
+            found = await _call(
+                context,
+                Careers.LIST_APPLICATIONS,
+                contract.ListApplicationsRequest(employer_id=employer_id, job_ids=job_ids),
+                "job.applications",
+            )
             return [found.get(job_id, []) for job_id in job_ids]
+
         return DataLoader(load_fn=load, max_batch_size=contract.MAX_PAGE_SIZE)
+
     return factory
 
 
@@ -295,9 +335,12 @@ async def _own_profile(context: Context) -> contract.CareerProfile | None:
 
     def factory(ctx: Context) -> DataLoader:
         async def load(user_ids: list[str]) -> list[contract.CareerProfile]:
-            return [await _call(ctx, Careers.GET_PROFILE, contract.UserRequest(user_id=uid), "job.fit")
-                    for uid in user_ids]
+            return [
+                await _call(ctx, Careers.GET_PROFILE, contract.UserRequest(user_id=uid), "job.fit") for uid in user_ids
+            ]
+
         return DataLoader(load_fn=load)
+
     return await context.loader("career_profile", factory).load(account.id)
 
 
@@ -305,7 +348,8 @@ def _search_result(result: contract.JobSearchResult) -> JobSearchResult:
     return JobSearchResult(
         total_count=result.total_count,
         edges=[JobEdge(cursor=hit.cursor, node=Job.from_contract(hit.job), score=hit.score) for hit in result.hits],
-        page_info=PageInfo(has_next_page=result.has_next_page, end_cursor=result.end_cursor))
+        page_info=PageInfo(has_next_page=result.has_next_page, end_cursor=result.end_cursor),
+    )
 
 
 async def _require(context: Context, info: strawberry.Info, role: ContractRole, what: str):
@@ -319,12 +363,22 @@ async def _require(context: Context, info: strawberry.Info, role: ContractRole, 
 @strawberry.type
 class CareersQuery:
     @strawberry.field(description="Open jobs (published, not expired) matching the filter.")
-    async def jobs(self, info: strawberry.Info, filter: JobFilter | None = None, first: int | None = 20,
-                   after: str | None = None, sort: JobSort | None = JobSort.RELEVANCE) -> JobSearchResult:
+    async def jobs(
+        self,
+        info: strawberry.Info,
+        filter: JobFilter | None = None,
+        first: int | None = 20,
+        after: str | None = None,
+        sort: JobSort | None = JobSort.RELEVANCE,
+    ) -> JobSearchResult:
         context: Context = info.context
-        request = _request(contract.SearchJobsRequest, filter=_filter(filter).model_dump(),
-                           first=20 if first is None else first, after=after,
-                           sort=(sort or JobSort.RELEVANCE).value)
+        request = _request(
+            contract.SearchJobsRequest,
+            filter=_filter(filter).model_dump(),
+            first=20 if first is None else first,
+            after=after,
+            sort=(sort or JobSort.RELEVANCE).value,
+        )
         return _search_result(await _call(context, Careers.SEARCH_JOBS, request, "jobs"))
 
     @strawberry.field(description="Any job by id, whatever its status (see Job.status).")
@@ -354,10 +408,20 @@ class CareersMutation:
     async def post_job(self, info: strawberry.Info, input: JobInput) -> Job:
         context: Context = info.context
         account = await _require(context, info, ContractRole.EMPLOYER, "post jobs")
-        job = _request(contract.JobInput, title=input.title, company=input.company, location=input.location,
-                       remote=input.remote, employment_type=input.employment_type, salary_min=input.salary_min,
-                       salary_max=input.salary_max, certifications=input.certifications,
-                       specialty=input.specialty, description=input.description, expires_on=input.expires_on)
+        job = _request(
+            contract.JobInput,
+            title=input.title,
+            company=input.company,
+            location=input.location,
+            remote=input.remote,
+            employment_type=input.employment_type,
+            salary_min=input.salary_min,
+            salary_max=input.salary_max,
+            certifications=input.certifications,
+            specialty=input.specialty,
+            description=input.description,
+            expires_on=input.expires_on,
+        )
         request = contract.PostJobRequest(employer_id=account.id, employer_role=account.role, job=job)
         return Job.from_contract(await _call(context, Careers.POST_JOB, request, "postJob"))
 
@@ -372,19 +436,31 @@ class CareersMutation:
     async def apply_to_job(self, info: strawberry.Info, input: ApplicationInput) -> Application:
         context: Context = info.context
         account = await _require(context, info, ContractRole.MEMBER, "apply to jobs")
-        request = _request(contract.ApplyRequest, job_id=str(input.job_id), applicant_id=account.id,
-                           applicant_role=account.role.value, applicant_name=account.name,
-                           applicant_email=account.email, cover_letter=input.cover_letter,
-                           resume_text=input.resume_text)
+        request = _request(
+            contract.ApplyRequest,
+            job_id=str(input.job_id),
+            applicant_id=account.id,
+            applicant_role=account.role.value,
+            applicant_name=account.name,
+            applicant_email=account.email,
+            cover_letter=input.cover_letter,
+            resume_text=input.resume_text,
+        )
         return Application.from_contract(await _call(context, Careers.APPLY, request, "applyToJob"))
 
     @strawberry.mutation(description="Alerts go by email to the account's address and to jobPosted.")
-    async def save_job_search(self, info: strawberry.Info, filter: JobFilter,
-                              alerts: bool | None = True) -> SavedSearch:
+    async def save_job_search(
+        self, info: strawberry.Info, filter: JobFilter, alerts: bool | None = True
+    ) -> SavedSearch:
         context: Context = info.context
         account = await context.require_account(info)
-        request = _request(contract.SaveSearchRequest, user_id=account.id, email=account.email,
-                           filter=filter.to_contract().model_dump(), alerts=True if alerts is None else alerts)
+        request = _request(
+            contract.SaveSearchRequest,
+            user_id=account.id,
+            email=account.email,
+            filter=filter.to_contract().model_dump(),
+            alerts=True if alerts is None else alerts,
+        )
         return SavedSearch.from_contract(await _call(context, Careers.SAVE_SEARCH, request, "saveJobSearch"))
 
     @strawberry.mutation(description="Beside the contract: turn a saved search's alerts on or off.")
@@ -397,15 +473,20 @@ class CareersMutation:
     @strawberry.mutation(description="Beside the contract: what the unsubscribe link of an alert mail does.")
     async def unsubscribe_job_alerts(self, info: strawberry.Info, token: str) -> SavedSearch:
         request = _request(contract.UnsubscribeRequest, token=token)
-        return SavedSearch.from_contract(await _call(info.context, Careers.UNSUBSCRIBE, request,
-                                                     "unsubscribeJobAlerts"))
+        return SavedSearch.from_contract(
+            await _call(info.context, Careers.UNSUBSCRIBE, request, "unsubscribeJobAlerts")
+        )
 
     @strawberry.mutation(description="Beside the contract: record the signed-in coder's certifications and specialty.")
     async def set_career_profile(self, info: strawberry.Info, input: CareerProfileInput) -> CareerProfile:
         context: Context = info.context
         account = await context.require_account(info)
-        request = _request(contract.SetProfileRequest, user_id=account.id, certifications=input.certifications,
-                           specialty=input.specialty)
+        request = _request(
+            contract.SetProfileRequest,
+            user_id=account.id,
+            certifications=input.certifications,
+            specialty=input.specialty,
+        )
         profile = await _call(context, Careers.SET_PROFILE, request, "setCareerProfile")
         return CareerProfile(certifications=profile.certifications, specialty=profile.specialty)
 
@@ -427,8 +508,9 @@ class JobFeed:
         if self._subscribed is None:
             if self.rpc.connection is None:
                 raise Unavailable("the gateway is not connected to the broker yet")
-            self._subscribed = asyncio.ensure_future(events.subscribe(
-                self.rpc.connection, contract.SERVICE, contract.Events.JOB_POSTED, self.on_event))
+            self._subscribed = asyncio.ensure_future(
+                events.subscribe(self.rpc.connection, contract.SERVICE, contract.Events.JOB_POSTED, self.on_event)
+            )
         try:
             await asyncio.shield(self._subscribed)
         except Exception:
@@ -459,10 +541,13 @@ class JobFeed:
             return
         try:
             for start in range(0, len(subscribers), contract.MAX_FILTERS_PER_MATCH):
-                chunk = subscribers[start:start + contract.MAX_FILTERS_PER_MATCH]
-                result = await invoke(self.rpc, Careers.MATCH_JOB,
-                                      contract.MatchJobRequest(job_id=event.job_id, filters=[f for _, f in chunk]),
-                                      op="jobPosted")
+                chunk = subscribers[start : start + contract.MAX_FILTERS_PER_MATCH]
+                result = await invoke(
+                    self.rpc,
+                    Careers.MATCH_JOB,
+                    contract.MatchJobRequest(job_id=event.job_id, filters=[f for _, f in chunk]),
+                    op="jobPosted",
+                )
                 if result.job is None:
                     return
                 for (queue, _), matched in zip(chunk, result.matches):
@@ -501,8 +586,10 @@ class CareersSubscription:
 
 
 # -- the unsubscribe link of alert mails (GET shows a button, POST does it) ------------
-_PAGE = ("<!doctype html><html><head><meta charset=\"utf-8\"><title>Job alerts</title></head>"
-         "<body style=\"font-family:sans-serif;max-width:40em;margin:3em auto\">{body}</body></html>")
+_PAGE = (
+    '<!doctype html><html><head><meta charset="utf-8"><title>Job alerts</title></head>'
+    '<body style="font-family:sans-serif;max-width:40em;margin:3em auto">{body}</body></html>'
+)
 
 
 def unsubscribe_endpoint(rpc, timeout: float | None = None):
@@ -513,19 +600,24 @@ def unsubscribe_endpoint(rpc, timeout: float | None = None):
     async def endpoint(request: Request) -> HTMLResponse:
         token = request.query_params.get("token", "")
         if request.method == "GET":
-            body = ("<h1>Turn off these job alerts?</h1><p>You will get no more mails for this saved search.</p>"
-                    f"<form method=\"post\" action=\"?token={html.escape(token, quote=True)}\">"
-                    "<button type=\"submit\">Turn off alerts</button></form>")
+            body = (
+                "<h1>Turn off these job alerts?</h1><p>You will get no more mails for this saved search.</p>"
+                f'<form method="post" action="?token={html.escape(token, quote=True)}">'
+                '<button type="submit">Turn off alerts</button></form>'
+            )
             return HTMLResponse(_PAGE.format(body=body))
         try:
             request_model = _request(contract.UnsubscribeRequest, token=token)
             await invoke(rpc, Careers.UNSUBSCRIBE, request_model, timeout=timeout, op="unsubscribe")
         except (BadRequest, NotFound):
-            return HTMLResponse(_PAGE.format(body="<h1>This link is not valid</h1><p>The saved search may "
-                                                  "have been deleted.</p>"), status_code=404)
+            return HTMLResponse(
+                _PAGE.format(body="<h1>This link is not valid</h1><p>The saved search may have been deleted.</p>"),
+                status_code=404,
+            )
         except PlatformError:
             return HTMLResponse(_PAGE.format(body="<h1>Please try again in a minute</h1>"), status_code=503)
-        return HTMLResponse(_PAGE.format(body="<h1>Alerts are off</h1><p>You will get no more mails for "
-                                              "this saved search.</p>"))
+        return HTMLResponse(
+            _PAGE.format(body="<h1>Alerts are off</h1><p>You will get no more mails for this saved search.</p>")
+        )
 
     return endpoint

@@ -9,6 +9,7 @@ the request may not spend (a GET, a cookie without its CSRF proof), the answer k
 `clean` and which codes and lines are involved, and withholds the messages, the modifier
 indicators and the MUE values; `access` says why.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,9 +28,13 @@ from .codes.types import Access
 log = logging.getLogger(__name__)
 
 OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
-METER_AWAY = Access(granted=False, remaining=None, limit=None,
-                    reason="Claim checks cannot be counted right now, so only whether the claim is clean "
-                           "is shown. Try again in a moment for the full answer.")
+METER_AWAY = Access(
+    granted=False,
+    remaining=None,
+    limit=None,
+    reason="Claim checks cannot be counted right now, so only whether the claim is clean "
+    "is shown. Try again in a moment for the full answer.",
+)
 
 
 @strawberry.input
@@ -47,15 +52,18 @@ class ClaimInput:
     # Beside the contract: the claim's ICD-10-CM diagnoses (the first is the principal) and
     # the patient's age and sex, for the lab NCD coverage and Medicare Code Editor checks.
     diagnoses: list[str] | None = strawberry.field(
-        default_factory=list, description="ICD-10-CM codes, the principal diagnosis first (at most 25).")
+        default_factory=list, description="ICD-10-CM codes, the principal diagnosis first (at most 25)."
+    )
     patient_age: int | None = strawberry.field(default=None, description="Age in years (0 to 124).")
     patient_sex: str | None = strawberry.field(default=None, description="male, female or unknown.")
 
 
 @strawberry.type
 class ClaimFinding:
-    kind: str = strawberry.field(description="PTP, PTP_MODIFIER (informational), MUE, UNKNOWN_CODE, DELETED_CODE, "
-                                             "COVERAGE (lab NCD), CODE_EDIT (Medicare Code Editor)")
+    kind: str = strawberry.field(
+        description="PTP, PTP_MODIFIER (informational), MUE, UNKNOWN_CODE, DELETED_CODE, "
+        "COVERAGE (lab NCD), CODE_EDIT (Medicare Code Editor)"
+    )
     codes: list[str]
     message: str
     modifier_allowed: bool | None
@@ -64,34 +72,53 @@ class ClaimFinding:
 
     @classmethod
     def from_contract(cls, finding: contract.ClaimFinding) -> ClaimFinding:
-        return cls(kind=finding.kind.value, codes=finding.codes, message=finding.message,
-                   modifier_allowed=finding.modifier_allowed, source=finding.source, lines=finding.lines)
+        return cls(
+            kind=finding.kind.value,
+            codes=finding.codes,
+            message=finding.message,
+            modifier_allowed=finding.modifier_allowed,
+            source=finding.source,
+            lines=finding.lines,
+        )
 
 
 @strawberry.type
 class ClaimCheck:
     clean: bool
     findings: list[ClaimFinding]
-    date_of_service: date = strawberry.field(description="The date the edits were applied for (today when none was given).")
+    date_of_service: date = strawberry.field(
+        description="The date the edits were applied for (today when none was given)."
+    )
     setting: str
     editions: list[str] = strawberry.field(description="The rule editions the check used.")
-    access: Access = strawberry.field(description="Whether the findings' details are shown (the meter), "
-                                                  "and why not.")
+    access: Access = strawberry.field(description="Whether the findings' details are shown (the meter), and why not.")
 
     @classmethod
     def from_contract(cls, check: contract.ClaimCheck, access: Access = OPEN_ACCESS) -> ClaimCheck:
         findings = [ClaimFinding.from_contract(f) for f in check.findings]
         if not access.granted:
             findings = [withheld(finding, access.reason) for finding in findings]
-        return cls(clean=check.clean, findings=findings, date_of_service=check.date_of_service,
-                   setting=check.setting.value, editions=check.editions, access=access)
+        return cls(
+            clean=check.clean,
+            findings=findings,
+            date_of_service=check.date_of_service,
+            setting=check.setting.value,
+            editions=check.editions,
+            access=access,
+        )
 
 
 def withheld(finding: ClaimFinding, reason: str | None) -> ClaimFinding:
     """A finding without its premium part: the kind, codes and lines stay; the message
     (the edit's rationale, the MUE value) becomes the reason, the modifier indicator null."""
-    return ClaimFinding(kind=finding.kind, codes=finding.codes, message=reason or "Details withheld.",
-                        modifier_allowed=None, source=finding.source, lines=finding.lines)
+    return ClaimFinding(
+        kind=finding.kind,
+        codes=finding.codes,
+        message=reason or "Details withheld.",
+        modifier_allowed=None,
+        source=finding.source,
+        lines=finding.lines,
+    )
 
 
 async def claim_access(context) -> Access:
@@ -105,13 +132,19 @@ async def claim_access(context) -> Access:
     who = await context.meter_subject()
     try:
         decision = await context.invoke(
-            Metering.CHECK_CLAIM, metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip),
-            op="checkClaim.access")
+            Metering.CHECK_CLAIM,
+            metering.MeterRequest(subject=who.subject, plan=who.plan, client_ip=who.client_ip),
+            op="checkClaim.access",
+        )
     except Unavailable:
         log.warning("metering did not answer: a claim check shown without its details")
         return METER_AWAY
-    return Access(granted=decision.granted, remaining=decision.remaining, limit=decision.limit,
-                  reason=None if decision.granted else decision.reason)
+    return Access(
+        granted=decision.granted,
+        remaining=decision.remaining,
+        limit=decision.limit,
+        reason=None if decision.granted else decision.reason,
+    )
 
 
 @strawberry.type
@@ -121,31 +154,43 @@ class Modifier:
     description: str | None
     system: str = strawberry.field(description="HCPCS (Level II) or CPT (descriptor from a licensed file only).")
     ncci_associated: bool = strawberry.field(
-        description="One of the modifiers that can unbundle an NCCI PTP edit with modifier indicator 1.")
+        description="One of the modifiers that can unbundle an NCCI PTP edit with modifier indicator 1."
+    )
     terminated_on: date | None
     source: str
 
     @classmethod
     def from_contract(cls, modifier: contract.Modifier) -> Modifier:
-        return cls(code=modifier.code, title=modifier.title, description=modifier.description,
-                   system=modifier.system.value, ncci_associated=modifier.ncci_associated,
-                   terminated_on=modifier.terminated_on, source=modifier.source)
+        return cls(
+            code=modifier.code,
+            title=modifier.title,
+            description=modifier.description,
+            system=modifier.system.value,
+            ncci_associated=modifier.ncci_associated,
+            terminated_on=modifier.terminated_on,
+            source=modifier.source,
+        )
 
 
 def claim_payload(claim: ClaimInput) -> dict:
     """The claim's fields; Context.invoke checks them against ClaimInput (BadRequest)."""
-    if len(claim.lines) > contract.MAX_CLAIM_LINES:   # refuse before the RPC: no work for nothing
+    if len(claim.lines) > contract.MAX_CLAIM_LINES:  # refuse before the RPC: no work for nothing
         raise BadRequest(f"a claim has at most {contract.MAX_CLAIM_LINES} lines (got {len(claim.lines)})")
-    payload: dict[str, Any] = {"lines": [{"code": line.code, "modifiers": line.modifiers or [],
-                                         "units": 1 if line.units is None else line.units} for line in claim.lines]}
+    payload: dict[str, Any] = {
+        "lines": [
+            {"code": line.code, "modifiers": line.modifiers or [], "units": 1 if line.units is None else line.units}
+            for line in claim.lines
+        ]
+    }
     if claim.date_of_service is not None:
         payload["date_of_service"] = claim.date_of_service.isoformat()
     if claim.setting is not None:
         payload["setting"] = claim.setting
     if claim.diagnoses:
         if len(claim.diagnoses) > contract.MAX_CLAIM_DIAGNOSES:
-            raise BadRequest(f"a claim has at most {contract.MAX_CLAIM_DIAGNOSES} diagnoses "
-                             f"(got {len(claim.diagnoses)})")
+            raise BadRequest(
+                f"a claim has at most {contract.MAX_CLAIM_DIAGNOSES} diagnoses (got {len(claim.diagnoses)})"
+            )
         payload["diagnoses"] = list(claim.diagnoses)
     if claim.patient_age is not None:
         payload["patient_age"] = claim.patient_age

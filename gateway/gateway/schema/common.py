@@ -1,4 +1,5 @@
 """Types several domains share."""
+
 from __future__ import annotations
 
 import strawberry

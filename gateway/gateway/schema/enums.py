@@ -1,4 +1,5 @@
 """Enums of the public contract (values equal the contracts' where one exists)."""
+
 from __future__ import annotations
 
 from enum import Enum
@@ -14,9 +15,12 @@ class CodeSystem(Enum):
     CPT = "CPT"
     MODIFIER = "MODIFIER"
     # Added beside the contract's values (additive): GEM crosswalks lead to ICD-9-CM codes.
-    ICD9CM = strawberry.enum_value("ICD9CM", description=(
-        "ICD-9-CM: appears only as a crosswalk target (CMS GEMs); it has no code pages and "
-        "cannot be searched."))
+    ICD9CM = strawberry.enum_value(
+        "ICD9CM",
+        description=(
+            "ICD-9-CM: appears only as a crosswalk target (CMS GEMs); it has no code pages and cannot be searched."
+        ),
+    )
 
 
 @strawberry.enum

@@ -6,15 +6,16 @@
 - anything else (a bug, an unexpected remote error): masked as "Unexpected error.",
   code INTERNAL, and logged with its traceback.
 """
+
 from __future__ import annotations
 
 import logging
 
 from graphql.error import GraphQLError
-from medcode_contracts.errors import NotImplementedYet, PlatformError
 from strawberry.extensions import MaskErrors
 
 from medcode_common.aio_rpc import RemoteError
+from medcode_contracts.errors import NotImplementedYet, PlatformError
 
 log = logging.getLogger("gateway.errors")
 
@@ -44,9 +45,14 @@ class ErrorCodes(MaskErrors):
     def _with_code(self, error: GraphQLError) -> GraphQLError:
         original = error.original_error
         if not is_expected(error):
-            return GraphQLError(MASKED_MESSAGE, nodes=error.nodes, source=error.source,
-                                positions=error.positions, path=error.path,
-                                extensions={"code": "INTERNAL"})
+            return GraphQLError(
+                MASKED_MESSAGE,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": "INTERNAL"},
+            )
         if isinstance(original, PlatformError):
             code = original.code
         elif error.extensions and "code" in error.extensions:
@@ -55,9 +61,15 @@ class ErrorCodes(MaskErrors):
             code = original.extensions["code"]
         else:
             code = "GRAPHQL_VALIDATION_FAILED"
-        return GraphQLError(error.message, nodes=error.nodes, source=error.source,
-                            positions=error.positions, path=error.path, original_error=original,
-                            extensions={**(error.extensions or {}), "code": code})
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=original,
+            extensions={**(error.extensions or {}), "code": code},
+        )
 
 
 def log_unexpected(errors: list[GraphQLError]) -> None:
@@ -67,5 +79,8 @@ def log_unexpected(errors: list[GraphQLError]) -> None:
         if is_expected(error):
             log.debug("GraphQL error: %s", error.message)
         else:
-            log.error("unexpected error in %s", ".".join(map(str, error.path or [])) or "operation",
-                      exc_info=error.original_error)
+            log.error(
+                "unexpected error in %s",
+                ".".join(map(str, error.path or [])) or "operation",
+                exc_info=error.original_error,
+            )

@@ -4,6 +4,7 @@ aio-pika that speaks Nameko's exact protocol, without importing Nameko or eventl
     async with RpcClient(amqp_uri, caller="mail-ingress") as rpc:
         account = await rpc.call("accounts", "find_account", request={"email": email})
 """
+
 from .client import RpcClient
 from .errors import RemoteError, UnknownService
 

@@ -14,6 +14,7 @@ publish (plus its confirm) and one dict lookup, nothing is set up per request. a
 robust connection reconnects after a broker restart and re-declares the exchange, the
 reply queue, its binding and its consumer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,11 +28,12 @@ from urllib.parse import urlsplit, urlunsplit
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import CONNECTION_EXCEPTIONS, DeliveryError, PublishError
-from medcode_common.metrics import outcome
-from medcode_contracts.errors import Unavailable
 from opentelemetry import propagate, trace
 from prometheus_client import Histogram
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
+from medcode_common.metrics import outcome
+from medcode_contracts.errors import Unavailable
 
 from .. import codec
 from .errors import UnknownService, deserialize
@@ -72,8 +74,15 @@ def context_headers(op: str, context: dict[str, Any] | None = None, caller: str 
 class RpcClient:
     """Call nameko services: `await client.call("codes", "search_codes", request={...})`."""
 
-    def __init__(self, amqp_uri: str, *, timeout: float = 5.0, caller: str = "gateway",
-                 connect_timeout: float = 10.0, latency: Histogram | None = None):
+    def __init__(
+        self,
+        amqp_uri: str,
+        *,
+        timeout: float = 5.0,
+        caller: str = "gateway",
+        connect_timeout: float = 10.0,
+        latency: Histogram | None = None,
+    ):
         self.amqp_uri = amqp_url(amqp_uri)
         self.timeout = timeout
         self.caller = caller
@@ -94,19 +103,24 @@ class RpcClient:
         # The broker may still be starting next to us: retry the first connection for up
         # to connect_timeout (later losses are the robust connection's business).
         async for attempt in AsyncRetrying(
-                stop=stop_after_delay(self.connect_timeout), wait=wait_fixed(RECONNECT_INTERVAL),
-                retry=retry_if_exception_type(CONNECTION_EXCEPTIONS), reraise=True):
+            stop=stop_after_delay(self.connect_timeout),
+            wait=wait_fixed(RECONNECT_INTERVAL),
+            retry=retry_if_exception_type(CONNECTION_EXCEPTIONS),
+            reraise=True,
+        ):
             with attempt:
                 self._connection = await aio_pika.connect_robust(
-                    self.amqp_uri, reconnect_interval=RECONNECT_INTERVAL, timeout=self.connect_timeout,
-                    client_properties={"connection_name": self.reply_queue_name})
+                    self.amqp_uri,
+                    reconnect_interval=RECONNECT_INTERVAL,
+                    timeout=self.connect_timeout,
+                    client_properties={"connection_name": self.reply_queue_name},
+                )
         assert self._connection is not None  # the retry above re-raises when it never connects
         self._channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._exchange = await self._channel.declare_exchange(
-            RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        self._exchange = await self._channel.declare_exchange(RPC_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
         queue = await self._channel.declare_queue(
-            self.reply_queue_name, durable=False, auto_delete=False,
-            arguments={"x-expires": REPLY_QUEUE_EXPIRES_MS})
+            self.reply_queue_name, durable=False, auto_delete=False, arguments={"x-expires": REPLY_QUEUE_EXPIRES_MS}
+        )
         await queue.bind(self._exchange, routing_key=self.reply_key)
         await queue.consume(self._on_reply, no_ack=True)
 
@@ -137,9 +151,16 @@ class RpcClient:
         return len(self._futures)
 
     # -- calls -----------------------------------------------------------------------
-    async def call(self, service: str, method: str, *, timeout: float | None = None,
-                   context: dict[str, Any] | None = None, op: str | None = None,
-                   **kwargs: Any) -> Any:
+    async def call(
+        self,
+        service: str,
+        method: str,
+        *,
+        timeout: float | None = None,
+        context: dict[str, Any] | None = None,
+        op: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Call `service.method(**kwargs)` and return its result.
 
         Raises the contract error class the service raised (medcode_contracts.errors),
@@ -157,8 +178,16 @@ class RpcClient:
         finally:
             self.latency.labels(service, method, outcome(failure)).observe(time.perf_counter() - started)
 
-    async def _call(self, service: str, method: str, *, timeout: float | None,
-                    context: dict[str, Any] | None, op: str | None, **kwargs: Any) -> Any:
+    async def _call(
+        self,
+        service: str,
+        method: str,
+        *,
+        timeout: float | None,
+        context: dict[str, Any] | None,
+        op: str | None,
+        **kwargs: Any,
+    ) -> Any:
         if self._exchange is None:
             raise Unavailable("the RPC client is not connected")
         timeout = self.timeout if timeout is None else timeout

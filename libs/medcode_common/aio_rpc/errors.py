@@ -3,6 +3,7 @@
 A service error whose `exc_path` is in `medcode_contracts.errors.REGISTRY` comes back as
 that same class (so its `.code` reaches GraphQL); anything else becomes a RemoteError.
 """
+
 from __future__ import annotations
 
 from medcode_contracts.errors import REGISTRY, PlatformError, Unavailable

@@ -1,7 +1,8 @@
 """Command line of the accounts service.
 
-    python -m accounts.cli make-admin someone@example.org     (make admin EMAIL=...)
+python -m accounts.cli make-admin someone@example.org     (make admin EMAIL=...)
 """
+
 from __future__ import annotations
 
 import sys
@@ -31,15 +32,15 @@ def make_admin(email: str = typer.Argument(..., help="email address of an existi
         settings = load_accounts_settings()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     engine = storage.SCHEMA.open(settings.database_url(contract.SERVICE))
     try:
         # No password hashing or tokens needed here: only the store is used.
-        accounts = Accounts(storage.AccountStore(engine), passwords=None, tokens=None, settings=settings)
+        accounts = Accounts(storage.AccountStore(engine), passwords=None, tokens=None, settings=settings)  # type: ignore[arg-type]
         account = accounts.make_admin(email)
     except PlatformError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     finally:
         engine.dispose()
     typer.echo(f"{account.email} is now ADMIN (account {account.id})")

@@ -1,4 +1,5 @@
 """Settings of the accounts service process, read from environment variables."""
+
 from __future__ import annotations
 
 from pydantic import Field

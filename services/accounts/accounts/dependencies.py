@@ -1,11 +1,13 @@
 """Dependency providers of the accounts service: the domain object over its database,
 and the outbox relay."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 from eventlet import tpool
 from eventlet.semaphore import Semaphore
+
 from medcode_common.nameko_storage import EventRelay, Storage
 from medcode_contracts import accounts as contract
 
@@ -30,8 +32,9 @@ class AccountsProvider(Storage):
         # argon2 takes tens of milliseconds of CPU: run it in a real thread so other
         # green threads (e.g. `authenticate`) keep being served meanwhile.
         # A green semaphore: the waiting workers yield to the others instead of blocking the hub.
-        return build_accounts(engine, settings, run_blocking=tpool.execute,
-                              slots=Semaphore(settings.ARGON2_MAX_CONCURRENT))
+        return build_accounts(
+            engine, settings, run_blocking=tpool.execute, slots=Semaphore(settings.ARGON2_MAX_CONCURRENT)
+        )
 
 
 def account_events() -> EventRelay:

@@ -5,6 +5,7 @@ RPC payloads to these calls).
 use case commits its change together with its event (outbox) before it returns; the
 caller then relays the outbox.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -77,8 +78,14 @@ class AccountRecord:
     created_at: datetime
 
     def public(self) -> contract.Account:
-        return contract.Account(id=self.id, email=self.email, name=self.name, plan=self.plan,
-                                role=self.role, created_at=self.created_at.isoformat())
+        return contract.Account(
+            id=self.id,
+            email=self.email,
+            name=self.name,
+            plan=self.plan,
+            role=self.role,
+            created_at=self.created_at.isoformat(),
+        )
 
 
 class Passwords:
@@ -88,11 +95,13 @@ class Passwords:
     process (`slots`, a semaphore of the caller's concurrency model; the rest wait), or a
     burst of log-ins would need more memory than the process has."""
 
-    def __init__(self, settings: AccountsSettings, run_blocking: Callable = lambda f, *a: f(*a),
-                 slots: Any = None):
+    def __init__(self, settings: AccountsSettings, run_blocking: Callable = lambda f, *a: f(*a), slots: Any = None):
         self._hasher = argon2.PasswordHasher(
-            time_cost=settings.ARGON2_TIME_COST, memory_cost=settings.ARGON2_MEMORY_KIB,
-            parallelism=settings.ARGON2_PARALLELISM, type=argon2.Type.ID)
+            time_cost=settings.ARGON2_TIME_COST,
+            memory_cost=settings.ARGON2_MEMORY_KIB,
+            parallelism=settings.ARGON2_PARALLELISM,
+            type=argon2.Type.ID,
+        )
         self._run = run_blocking
         self._slots = slots if slots is not None else threading.BoundedSemaphore(settings.ARGON2_MAX_CONCURRENT)
         # Verified against when the email is unknown, so that path costs the same time.
@@ -107,8 +116,10 @@ class Passwords:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self._bounded(self._hasher.verify, password_hash or self._dummy_hash, password) \
+            return (
+                self._bounded(self._hasher.verify, password_hash or self._dummy_hash, password)
                 and password_hash is not None
+            )
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
 
@@ -135,8 +146,11 @@ class Tokens:
     def issue(self, account_id: str) -> tuple[str, TokenClaims]:
         now = self._clock().replace(microsecond=0)
         claims = TokenClaims(account_id=account_id, jti=str(uuid.uuid4()), expires_at=now + self.ttl)
-        token = jwt.encode({"sub": account_id, "jti": claims.jti, "iss": TOKEN_ISSUER,
-                            "iat": now, "exp": claims.expires_at}, self._secret, algorithm=contract.TOKEN_ALGORITHM)
+        token = jwt.encode(
+            {"sub": account_id, "jti": claims.jti, "iss": TOKEN_ISSUER, "iat": now, "exp": claims.expires_at},
+            self._secret,
+            algorithm=contract.TOKEN_ALGORITHM,
+        )
         return token, claims
 
     def decode(self, token: str) -> TokenClaims:
@@ -144,9 +158,13 @@ class Tokens:
         try:
             # Expiry is checked below against our clock (the wall clock unless a test
             # passes another), so it is the same check in tests and in production.
-            data = jwt.decode(token, self._secret, algorithms=[contract.TOKEN_ALGORITHM], issuer=TOKEN_ISSUER,
-                              options={"require": list(contract.TOKEN_CLAIMS),
-                                       "verify_exp": False, "verify_iat": False})
+            data = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[contract.TOKEN_ALGORITHM],
+                issuer=TOKEN_ISSUER,
+                options={"require": list(contract.TOKEN_CLAIMS), "verify_exp": False, "verify_iat": False},
+            )
         except jwt.PyJWTError:
             raise Unauthenticated(BAD_TOKEN) from None
         if not isinstance(data["exp"], (int, float)):
@@ -202,15 +220,25 @@ HOUR, DAY = 3600, 86400
 
 
 class Accounts:
-    def __init__(self, store, passwords: Passwords, tokens: Tokens, settings: AccountsSettings,
-                 clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        store,
+        passwords: Passwords,
+        tokens: Tokens,
+        settings: AccountsSettings,
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self.store = store
         self.passwords = passwords
         self.tokens = tokens
         self.settings = settings
         self.clock = clock
-        self.throttle = LoginThrottle(settings.LOGIN_FREE_ATTEMPTS, settings.LOGIN_LOCKOUT_SECONDS,
-                                      settings.LOGIN_LOCKOUT_MAX_SECONDS, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        self.throttle = LoginThrottle(
+            settings.LOGIN_FREE_ATTEMPTS,
+            settings.LOGIN_LOCKOUT_SECONDS,
+            settings.LOGIN_LOCKOUT_MAX_SECONDS,
+            settings.LOGIN_FAILURE_WINDOW_SECONDS,
+        )
 
     # -- registration and sessions ---------------------------------------------------
     def register(self, request: contract.RegisterRequest) -> contract.AuthPayload:
@@ -234,8 +262,9 @@ class Accounts:
         if not client_ip:
             return None
         now, s = self.clock(), self.settings
-        wait = self.store.take(counter_key("register-attempt", client_ip), s.REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR,
-                               HOUR, now)
+        wait = self.store.take(
+            counter_key("register-attempt", client_ip), s.REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR, HOUR, now
+        )
         if wait:
             raise RateLimited(f"Too many sign-up attempts from your network: try again in {_wait_text(wait)}.")
         key = counter_key("new-account", client_ip)
@@ -247,15 +276,22 @@ class Accounts:
     def _register(self, request: contract.RegisterRequest, email: str, name: str) -> contract.AuthPayload:
         password_hash = self.passwords.hash(request.password)
         now = self.clock()
-        account = AccountRecord(id=str(uuid.uuid4()), email=email, name=name, password_hash=password_hash,
-                                plan=Plan.FREE, role=request.role, created_at=now)
+        account = AccountRecord(
+            id=str(uuid.uuid4()),
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            plan=Plan.FREE,
+            role=request.role,
+            created_at=now,
+        )
         token, claims = self.tokens.issue(account.id)
-        event = events.UserRegistered(user_id=account.id, email=email, plan=account.plan.value,
-                                      role=account.role.value, guest_id=request.guest_id)
+        event = events.UserRegistered(
+            user_id=account.id, email=email, plan=account.plan.value, role=account.role.value, guest_id=request.guest_id
+        )
         if not self.store.create_account(account, claims, now, event):
             raise Conflict("email: an account with this email address already exists")
-        return contract.AuthPayload(token=token, expires_at=claims.expires_at.isoformat(),
-                                    account=account.public())
+        return contract.AuthPayload(token=token, expires_at=claims.expires_at.isoformat(), account=account.public())
 
     def login(self, request: contract.LoginRequest) -> contract.AuthPayload:
         try:
@@ -279,8 +315,7 @@ class Accounts:
         token, claims = self.tokens.issue(account.id)
         if not self.store.create_session(account.id, claims, now):
             raise Unauthenticated(BAD_CREDENTIALS)  # deleted between the check and now
-        return contract.AuthPayload(token=token, expires_at=claims.expires_at.isoformat(),
-                                    account=account.public())
+        return contract.AuthPayload(token=token, expires_at=claims.expires_at.isoformat(), account=account.public())
 
     def _count_login_attempt(self, email: str, client_ip: str | None, now: datetime) -> list[str]:
         """Counts the attempt as a failure (until it succeeds) per client address and per

@@ -3,6 +3,7 @@
 Thin entrypoints: validate the contract payload, call the domain, relay the events the
 change committed, return JSON primitives. Errors are medcode_contracts.errors classes.
 """
+
 from __future__ import annotations
 
 from nameko.timer import timer

@@ -3,6 +3,7 @@
 Every change that has an event writes it into `accounts_outbox` in the same transaction
 (medcode_common.outbox), so a committed change always gets its event published.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,8 @@ MIGRATIONS = SCHEMA.migrations
 metadata = sa.MetaData()
 
 accounts = sa.Table(
-    "accounts_accounts", metadata,
+    "accounts_accounts",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("email", sa.String(320), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
@@ -41,10 +43,16 @@ accounts = sa.Table(
 
 # One row per issued token (jti); logout sets revoked_at; deleting the account removes them.
 sessions = sa.Table(
-    "accounts_sessions", metadata,
+    "accounts_sessions",
+    metadata,
     sa.Column("jti", sa.String(36), primary_key=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts_accounts.id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "account_id",
+        sa.String(36),
+        sa.ForeignKey("accounts_accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
@@ -52,7 +60,8 @@ sessions = sa.Table(
 
 # Failed log-ins per (email, client IP), keyed by a hash so no address is stored here.
 login_attempts = sa.Table(
-    "accounts_login_attempts", metadata,
+    "accounts_login_attempts",
+    metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("email_key", sa.String(64), nullable=False, index=True),
     sa.Column("failures", sa.Integer, nullable=False),
@@ -63,7 +72,8 @@ login_attempts = sa.Table(
 # Fixed-window counters per purpose and client address or account (log-in failures,
 # registrations), keyed by a hash (RateCounter.key) so no address or email is stored.
 rate_counters = sa.Table(
-    "accounts_rate_counters", metadata,
+    "accounts_rate_counters",
+    metadata,
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("window_start", sa.DateTime(timezone=True), nullable=False, index=True),
     sa.Column("count", sa.Integer, nullable=False),
@@ -84,8 +94,15 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def _record(row) -> AccountRecord:
-    return AccountRecord(id=row.id, email=row.email, name=row.name, password_hash=row.password_hash,
-                         plan=Plan(row.plan), role=Role(row.role), created_at=_utc(row.created_at))
+    return AccountRecord(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        password_hash=row.password_hash,
+        plan=Plan(row.plan),
+        role=Role(row.role),
+        created_at=_utc(row.created_at),
+    )
 
 
 class AccountStore:
@@ -93,16 +110,25 @@ class AccountStore:
         self.engine = engine
 
     # -- accounts --------------------------------------------------------------------
-    def create_account(self, account: AccountRecord, session: TokenClaims, now: datetime,
-                       event: events.UserRegistered) -> bool:
+    def create_account(
+        self, account: AccountRecord, session: TokenClaims, now: datetime, event: events.UserRegistered
+    ) -> bool:
         """Account, first session and `user_registered` in one transaction; False when
         the email is taken."""
         try:
             with self.engine.begin() as conn:
-                conn.execute(accounts.insert().values(
-                    id=account.id, email=account.email, name=account.name,
-                    password_hash=account.password_hash, plan=account.plan.value,
-                    role=account.role.value, created_at=account.created_at, updated_at=now))
+                conn.execute(
+                    accounts.insert().values(
+                        id=account.id,
+                        email=account.email,
+                        name=account.name,
+                        password_hash=account.password_hash,
+                        plan=account.plan.value,
+                        role=account.role.value,
+                        created_at=account.created_at,
+                        updated_at=now,
+                    )
+                )
                 self._insert_session(conn, account.id, session, now)
                 outbox.add(conn, event)
         except IntegrityError:
@@ -125,8 +151,7 @@ class AccountStore:
 
     def set_password_hash(self, account_id: str, password_hash: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(accounts.update().where(accounts.c.id == account_id)
-                         .values(password_hash=password_hash))
+            conn.execute(accounts.update().where(accounts.c.id == account_id).values(password_hash=password_hash))
 
     def set_plan(self, account_id: str, plan: Plan, now: datetime) -> AccountRecord | None:
         """Changes the plan and records `plan_changed` (only when it really changes)."""
@@ -135,8 +160,9 @@ class AccountStore:
             if row is None:
                 return None
             if row.plan != plan.value:
-                conn.execute(accounts.update().where(accounts.c.id == account_id)
-                             .values(plan=plan.value, updated_at=now))
+                conn.execute(
+                    accounts.update().where(accounts.c.id == account_id).values(plan=plan.value, updated_at=now)
+                )
                 outbox.add(conn, events.PlanChanged(user_id=account_id, old_plan=row.plan, new_plan=plan.value))
             row = conn.execute(sa.select(accounts).where(accounts.c.id == account_id)).one()
         return _record(row)
@@ -155,8 +181,9 @@ class AccountStore:
             if row is None:
                 return False
             conn.execute(sessions.delete().where(sessions.c.account_id == account_id))
-            conn.execute(login_attempts.delete().where(
-                login_attempts.c.email_key == LoginThrottle.email_key(row.email)))
+            conn.execute(
+                login_attempts.delete().where(login_attempts.c.email_key == LoginThrottle.email_key(row.email))
+            )
             conn.execute(accounts.delete().where(accounts.c.id == account_id))
             outbox.add(conn, events.UserDeleted(user_id=account_id))
         return True
@@ -164,8 +191,9 @@ class AccountStore:
     # -- sessions --------------------------------------------------------------------
     @staticmethod
     def _insert_session(conn: sa.Connection, account_id: str, claims: TokenClaims, now: datetime) -> None:
-        conn.execute(sessions.insert().values(jti=claims.jti, account_id=account_id, issued_at=now,
-                                              expires_at=claims.expires_at))
+        conn.execute(
+            sessions.insert().values(jti=claims.jti, account_id=account_id, issued_at=now, expires_at=claims.expires_at)
+        )
 
     def create_session(self, account_id: str, claims: TokenClaims, now: datetime) -> bool:
         try:
@@ -179,9 +207,11 @@ class AccountStore:
 
     def session_account(self, jti: str, account_id: str) -> AccountRecord | None:
         """The account of a live session: one primary-key join."""
-        query = (sa.select(accounts).join(sessions, sessions.c.account_id == accounts.c.id)
-                 .where(sessions.c.jti == jti, sessions.c.revoked_at.is_(None),
-                        accounts.c.id == account_id))
+        query = (
+            sa.select(accounts)
+            .join(sessions, sessions.c.account_id == accounts.c.id)
+            .where(sessions.c.jti == jti, sessions.c.revoked_at.is_(None), accounts.c.id == account_id)
+        )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return _record(row) if row else None
@@ -190,12 +220,14 @@ class AccountStore:
         """Revokes a live session and records `session_revoked` (caches of the session's
         account drop it); False when there was none to revoke."""
         with self.engine.begin() as conn:
-            row = conn.execute(sa.select(sessions.c.account_id).where(
-                sessions.c.jti == jti, sessions.c.revoked_at.is_(None))).first()
+            row = conn.execute(
+                sa.select(sessions.c.account_id).where(sessions.c.jti == jti, sessions.c.revoked_at.is_(None))
+            ).first()
             if row is None:
                 return False
-            conn.execute(sessions.update().where(sessions.c.jti == jti, sessions.c.revoked_at.is_(None))
-                         .values(revoked_at=now))
+            conn.execute(
+                sessions.update().where(sessions.c.jti == jti, sessions.c.revoked_at.is_(None)).values(revoked_at=now)
+            )
             outbox.add(conn, events.SessionRevoked(user_id=row.account_id, session_id=jti, reason="logout"))
         return True
 
@@ -203,10 +235,14 @@ class AccountStore:
         """Housekeeping: sessions past expiry and failed-login counters past the window."""
         with self.engine.begin() as conn:
             gone = conn.execute(sessions.delete().where(sessions.c.expires_at < now)).rowcount
-            conn.execute(login_attempts.delete().where(
-                login_attempts.c.updated_at < now - timedelta(seconds=throttle.window_seconds)))
-            conn.execute(rate_counters.delete().where(
-                rate_counters.c.window_start < now - timedelta(seconds=MAX_COUNTER_WINDOW)))
+            conn.execute(
+                login_attempts.delete().where(
+                    login_attempts.c.updated_at < now - timedelta(seconds=throttle.window_seconds)
+                )
+            )
+            conn.execute(
+                rate_counters.delete().where(rate_counters.c.window_start < now - timedelta(seconds=MAX_COUNTER_WINDOW))
+            )
         return gone
 
     # -- counters per address or account ---------------------------------------------
@@ -222,15 +258,19 @@ class AccountStore:
                 start, count = now, 0
             if count >= limit:
                 return max(1, int((start + timedelta(seconds=window_seconds) - now).total_seconds() + 0.999))
-            conn.execute(rate_counters.update().where(rate_counters.c.key == key)
-                         .values(window_start=start, count=count + 1))
+            conn.execute(
+                rate_counters.update().where(rate_counters.c.key == key).values(window_start=start, count=count + 1)
+            )
         return 0
 
     def give_back(self, key: str) -> None:
         """Undoes one `take` (a use that turned out not to count: a successful log-in)."""
         with self.engine.begin() as conn:
-            conn.execute(rate_counters.update().where(rate_counters.c.key == key, rate_counters.c.count > 0)
-                         .values(count=rate_counters.c.count - 1))
+            conn.execute(
+                rate_counters.update()
+                .where(rate_counters.c.key == key, rate_counters.c.count > 0)
+                .values(count=rate_counters.c.count - 1)
+            )
 
     # -- failed log-ins --------------------------------------------------------------
     def begin_login_attempt(self, key: str, email_key: str, now: datetime, throttle: LoginThrottle) -> int:
@@ -240,8 +280,9 @@ class AccountStore:
         on, or the seconds to wait (nothing is counted then)."""
         with serialized_transaction(self.engine) as conn:
             # Make sure the row exists, so that FOR UPDATE has something to lock.
-            insert_ignoring_duplicates(conn, login_attempts, key=key, email_key=email_key, failures=0,
-                                       locked_until=None, updated_at=now)
+            insert_ignoring_duplicates(
+                conn, login_attempts, key=key, email_key=email_key, failures=0, locked_until=None, updated_at=now
+            )
             row = conn.execute(lock_rows(sa.select(login_attempts).where(login_attempts.c.key == key))).one()
             locked_until = _utc(row.locked_until)
             if locked_until is not None and locked_until > now:
@@ -249,9 +290,11 @@ class AccountStore:
             recent = now - _utc(row.updated_at) <= timedelta(seconds=throttle.window_seconds)
             attempt = (row.failures if recent else 0) + 1
             lock = throttle.lock_seconds(attempt)
-            conn.execute(login_attempts.update().where(login_attempts.c.key == key).values(
-                failures=attempt, updated_at=now,
-                locked_until=now + timedelta(seconds=lock) if lock else None))
+            conn.execute(
+                login_attempts.update()
+                .where(login_attempts.c.key == key)
+                .values(failures=attempt, updated_at=now, locked_until=now + timedelta(seconds=lock) if lock else None)
+            )
         return 0
 
     def clear_login_attempts(self, key: str) -> None:

@@ -1,4 +1,5 @@
 """Accounts test fixtures. argon2 is made cheap here so the suite stays fast."""
+
 from __future__ import annotations
 
 import os

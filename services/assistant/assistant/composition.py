@@ -3,6 +3,7 @@
 `codes`; every fact is cited (source, locator, short excerpt). When the data cannot
 answer, the answer says so plainly ("I don't know") and where to look instead.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,12 +19,19 @@ from .facts import ResolvedCode, resolve
 from .understanding import CodeMention, Understanding, expand_abbreviations, find_codes, search_phrase
 
 DONT_KNOW = "I don't know"
-SYSTEM_NAMES = {CodeSystem.ICD10CM: "ICD-10-CM", CodeSystem.ICD10PCS: "ICD-10-PCS", CodeSystem.HCPCS: "HCPCS",
-                CodeSystem.CPT: "CPT", CodeSystem.MODIFIER: "Modifier"}
+SYSTEM_NAMES = {
+    CodeSystem.ICD10CM: "ICD-10-CM",
+    CodeSystem.ICD10PCS: "ICD-10-PCS",
+    CodeSystem.HCPCS: "HCPCS",
+    CodeSystem.CPT: "CPT",
+    CodeSystem.MODIFIER: "Modifier",
+}
 _PROCEDURE_WORDS = re.compile(
     r"(otomy|ectomy|plasty|scopy|ostomy|pexy|rrhaphy|graft|repair|injection|biopsy|excision|insertion|removal"
     r"|resection|myotomy|implant|replacement|transplant|drainage|debridement|infusion|ablation|fusion"
-    r"|catheter|ekg|ecg|x-ray|mri|ct scan|ultrasound|vaccin|administration|done|performed)", re.I)
+    r"|catheter|ekg|ecg|x-ray|mri|ct scan|ultrasound|vaccin|administration|done|performed)",
+    re.I,
+)
 
 
 @dataclass
@@ -59,23 +67,30 @@ class Composer:
 
     def _not_found(self, missing: list[CodeMention]) -> str:
         names = ", ".join(f"`{m.text}`" for m in missing)
-        return (f"{DONT_KNOW} {names}: no loaded code set (ICD-10-CM, ICD-10-PCS, HCPCS Level II) or "
-                f"NCCI/MUE file has {'this code' if len(missing) == 1 else 'these codes'}. Check the spelling, "
-                "or search by words (\"code for ...\").")
+        return (
+            f"{DONT_KNOW} {names}: no loaded code set (ICD-10-CM, ICD-10-PCS, HCPCS Level II) or "
+            f"NCCI/MUE file has {'this code' if len(missing) == 1 else 'these codes'}. Check the spelling, "
+            'or search by words ("code for ...").'
+        )
 
     @staticmethod
     def _edition_citation(r: ResolvedCode, excerpt: str | None = None) -> Citation:
         if r.page is not None:
-            return Citation(source=edition_source(r.system, r.page.edition),
-                            locator=r.code, excerpt=excerpt or r.title)
+            return Citation(source=edition_source(r.system, r.page.edition), locator=r.code, excerpt=excerpt or r.title)
         return Citation(source="NCCI PTP / MUE files (CPT code numbers)", locator=r.code, excerpt=excerpt)
 
     def compose(self, understood: Understanding) -> Composed:
         handler = {
-            Intent.CODE_LOOKUP: self.code_lookup, Intent.BILLABLE: self.billable,
-            Intent.CODE_SEARCH: self.code_search, Intent.NCCI_PAIR: self.ncci_pair, Intent.MUE: self.mue,
-            Intent.MODIFIER: self.modifier, Intent.CROSSWALK: self.crosswalk, Intent.GUIDELINE: self.guideline,
-            Intent.COVERAGE: self.coverage, Intent.CASE_TO_CODES: self.case_to_codes,
+            Intent.CODE_LOOKUP: self.code_lookup,
+            Intent.BILLABLE: self.billable,
+            Intent.CODE_SEARCH: self.code_search,
+            Intent.NCCI_PAIR: self.ncci_pair,
+            Intent.MUE: self.mue,
+            Intent.MODIFIER: self.modifier,
+            Intent.CROSSWALK: self.crosswalk,
+            Intent.GUIDELINE: self.guideline,
+            Intent.COVERAGE: self.coverage,
+            Intent.CASE_TO_CODES: self.case_to_codes,
         }.get(understood.intent, self.unknown)
         return handler(understood)
 
@@ -86,18 +101,26 @@ class Composer:
         for r in found:
             status = "billable" if r.billable else "not billable (a header: report a more specific code)"
             if r.page is None or (r.system is CodeSystem.CPT and "licen" in r.title.lower()):
-                lines.append(f"**{self._link(r)}** is a CPT code number known from the NCCI/MUE files; "
-                             f"its descriptor needs an AMA CPT licence, so it is not shown here.")
+                lines.append(
+                    f"**{self._link(r)}** is a CPT code number known from the NCCI/MUE files; "
+                    f"its descriptor needs an AMA CPT licence, so it is not shown here."
+                )
             else:
                 lines.append(f"**{self._link(r)}** ({SYSTEM_NAMES[r.system]}): {r.title}. It is {status}.")
                 notes = r.page.notes
-                for label, values in (("Excludes1", notes.excludes1), ("Excludes2", notes.excludes2),
-                                      ("Code first", notes.code_first), ("Use additional code", notes.use_additional_code)):
+                for label, values in (
+                    ("Excludes1", notes.excludes1),
+                    ("Excludes2", notes.excludes2),
+                    ("Code first", notes.code_first),
+                    ("Use additional code", notes.use_additional_code),
+                ):
                     if values:
                         lines.append(f"- {label}: " + "; ".join(values[:4]))
                 if not r.billable and r.page.children:
-                    lines.append("- More specific codes: " + ", ".join(
-                        f"{self.link(c.system, c.code)} {c.title}" for c in r.page.children[:8]))
+                    lines.append(
+                        "- More specific codes: "
+                        + ", ".join(f"{self.link(c.system, c.code)} {c.title}" for c in r.page.children[:8])
+                    )
             citations.append(self._edition_citation(r))
         if missing:
             lines.append(self._not_found(missing))
@@ -108,17 +131,24 @@ class Composer:
         lines, citations = [], []
         for r in found:
             if r.page is None:
-                lines.append(f"**{self._link(r)}** is a CPT code number from the NCCI/MUE files; whether it "
-                             "is reportable depends on the CPT code set (AMA licence), which is not loaded.")
+                lines.append(
+                    f"**{self._link(r)}** is a CPT code number from the NCCI/MUE files; whether it "
+                    "is reportable depends on the CPT code set (AMA licence), which is not loaded."
+                )
             elif r.billable:
-                lines.append(f"**Yes.** {self._link(r)} ({edition_name(r.system, r.page.edition)}) is "
-                             f"billable: {r.title}.")
+                lines.append(
+                    f"**Yes.** {self._link(r)} ({edition_name(r.system, r.page.edition)}) is billable: {r.title}."
+                )
             else:
                 children = ", ".join(self.link(c.system, c.code) for c in r.page.children[:10])
-                lines.append(f"**No.** {self._link(r)} ({edition_name(r.system, r.page.edition)}) is a "
-                             f"header, not billable: {r.title}." +
-                             (f" Report one of its more specific codes: {children}." if children else ""))
-            citations.append(self._edition_citation(r, f"{r.code} {r.title} ({'billable' if r.billable else 'header'})"))
+                lines.append(
+                    f"**No.** {self._link(r)} ({edition_name(r.system, r.page.edition)}) is a "
+                    f"header, not billable: {r.title}."
+                    + (f" Report one of its more specific codes: {children}." if children else "")
+                )
+            citations.append(
+                self._edition_citation(r, f"{r.code} {r.title} ({'billable' if r.billable else 'header'})")
+            )
         if missing:
             lines.append(self._not_found(missing))
         return Composed(Intent.BILLABLE, "\n".join(lines), citations, self._codes(found))
@@ -128,9 +158,12 @@ class Composer:
         systems = [u.system_hint] if u.system_hint else None
         result = self.facts.search(phrase, systems=systems, first=5) if phrase else None
         if not result or not result.hits:
-            return Composed(Intent.CODE_SEARCH, f"{DONT_KNOW} a code for “{phrase}”: the loaded code sets have "
-                            "no title or index term that matches. Try other words (the condition or procedure as the "
-                            "Alphabetic Index names it), or a code you know to start from.")
+            return Composed(
+                Intent.CODE_SEARCH,
+                f"{DONT_KNOW} a code for “{phrase}”: the loaded code sets have "
+                "no title or index term that matches. Try other words (the condition or procedure as the "
+                "Alphabetic Index names it), or a code you know to start from.",
+            )
         nodes = [h.node for h in result.hits]
         pages = self.facts.get_codes([(n.system, n.code) for n in nodes])
         lines = [f"Codes for “{phrase}” (best match first):"]
@@ -141,22 +174,25 @@ class Composer:
             lines.append(f"- {self.link(n.system, n.code)} {SYSTEM_NAMES[n.system]}: {n.title}{flag}")
             if page is not None:
                 evidence = _evidence(hit.highlight, page.lay_terms, phrase)
-                citations.append(Citation(source=edition_source(n.system, page.edition),
-                                          locator=n.code, excerpt=evidence or n.title))
+                citations.append(
+                    Citation(source=edition_source(n.system, page.edition), locator=n.code, excerpt=evidence or n.title)
+                )
         lines.append("Check the tabular notes of the code you pick before you report it.")
         return Composed(Intent.CODE_SEARCH, "\n".join(lines), citations, nodes)
 
     # ---- coding rules ----------------------------------------------------------------------------
     def _claim(self, u: Understanding, lines: list[rules.ClaimLine]) -> rules.ClaimInput:
-        return rules.ClaimInput(date_of_service=u.date_of_service, setting=u.setting or rules.Setting.PRACTITIONER,
-                                lines=lines)
+        return rules.ClaimInput(
+            date_of_service=u.date_of_service, setting=u.setting or rules.Setting.PRACTITIONER, lines=lines
+        )
 
     def ncci_pair(self, u: Understanding) -> Composed:
         found, missing = resolve(self.facts, [c for c in u.codes if c.is_procedure][:10])
         if len(found) < 2:
             needed = "An NCCI pair needs two procedure codes (CPT or HCPCS)."
-            return Composed(Intent.NCCI_PAIR, f"{self._not_found(missing)} {needed}" if missing else needed, [],
-                            self._codes(found))
+            return Composed(
+                Intent.NCCI_PAIR, f"{self._not_found(missing)} {needed}" if missing else needed, [], self._codes(found)
+            )
         extra = [m for m in u.modifiers if not any(m in r.mention.modifiers for r in found)]
         lines = [rules.ClaimLine(code=r.code, modifiers=list(r.mention.modifiers), units=1) for r in found]
         check = self.facts.check_claim(self._claim(u, lines))
@@ -164,8 +200,12 @@ class Composer:
         if extra and ptp:
             # "with modifier 59": the modifier goes on the column-2 line of each edit.
             column2 = {f.codes[1] for f in ptp}
-            lines = [line.model_copy(update={"modifiers": list(dict.fromkeys(line.modifiers + extra))[:4]})
-                     if line.code in column2 else line for line in lines]
+            lines = [
+                line.model_copy(update={"modifiers": list(dict.fromkeys(line.modifiers + extra))[:4]})
+                if line.code in column2
+                else line
+                for line in lines
+            ]
             check = self.facts.check_claim(self._claim(u, lines))
             ptp = [f for f in check.findings if f.kind in (rules.FindingKind.PTP, rules.FindingKind.PTP_MODIFIER)]
         where = f"{check.setting.value.replace('_', ' ')} edits, date of service {check.date_of_service.isoformat()}"
@@ -173,8 +213,13 @@ class Composer:
         if not ptp:
             codes = " and ".join(self._link(r) for r in found)
             text.append(f"**Yes, no NCCI PTP edit applies.** No edit pairs {codes} in the {where}.")
-            citations.append(Citation(source=", ".join(check.editions) or "NCCI PTP edits", locator=f"PTP {where}",
-                                      excerpt="no edit for this pair"))
+            citations.append(
+                Citation(
+                    source=", ".join(check.editions) or "NCCI PTP edits",
+                    locator=f"PTP {where}",
+                    excerpt="no edit for this pair",
+                )
+            )
         for finding in ptp:
             col1, col2 = finding.codes[0], finding.codes[1]
             message = _without_line_numbers(finding.message)
@@ -185,17 +230,24 @@ class Composer:
             else:
                 verdict = "**No.**"
             text.append(f"{verdict} {message} ({where}) Codes: {', '.join(self._link(r) for r in found)}.")
-            citations.append(Citation(source=finding.source, locator=f"PTP column 1 {col1} / column 2 {col2}",
-                                      excerpt=message))
+            citations.append(
+                Citation(source=finding.source, locator=f"PTP column 1 {col1} / column 2 {col2}", excerpt=message)
+            )
         for finding in check.findings:
             if finding.kind not in (rules.FindingKind.PTP, rules.FindingKind.PTP_MODIFIER):
                 text.append(f"- {_without_line_numbers(finding.message)}")
-                citations.append(Citation(source=finding.source, locator=f"{finding.kind.value} {' '.join(finding.codes)}",
-                                          excerpt=_without_line_numbers(finding.message)))
+                citations.append(
+                    Citation(
+                        source=finding.source,
+                        locator=f"{finding.kind.value} {' '.join(finding.codes)}",
+                        excerpt=_without_line_numbers(finding.message),
+                    )
+                )
         not_ncci = [m for m in extra if m not in rules.NCCI_ASSOCIATED_MODIFIERS]
         if not_ncci:
-            text.append(f"Modifier {', '.join(not_ncci)} is not an NCCI PTP-associated modifier: it does not "
-                        "bypass a PTP edit.")
+            text.append(
+                f"Modifier {', '.join(not_ncci)} is not an NCCI PTP-associated modifier: it does not bypass a PTP edit."
+            )
         if missing:
             text.append(self._not_found(missing))
         return Composed(Intent.NCCI_PAIR, "\n".join(text), citations, self._codes(found))
@@ -203,34 +255,52 @@ class Composer:
     def mue(self, u: Understanding) -> Composed:
         found, missing = resolve(self.facts, [c for c in u.codes if c.is_procedure][:5])
         if not found:
-            return Composed(Intent.MUE, self._not_found(missing) if missing
-                            else "Which code? An MUE question needs a CPT or HCPCS code.")
+            return Composed(
+                Intent.MUE,
+                self._not_found(missing) if missing else "Which code? An MUE question needs a CPT or HCPCS code.",
+            )
         code_rules = self.facts.get_code_rules([(r.system, r.mention.key) for r in found])
         text, citations = [], []
         for r, cr in zip(found, code_rules):
             rows = [m for m in cr.mue if u.setting is None or m.setting == u.setting]
             if not rows:
                 scope = f" for {u.setting.value.replace('_', ' ')}" if u.setting else ""
-                text.append(f"{DONT_KNOW} an MUE for {self._link(r)}{scope}: the loaded MUE files list none "
-                            "(CMS does not publish every MUE). Check the CMS MUE page for unpublished values.")
+                text.append(
+                    f"{DONT_KNOW} an MUE for {self._link(r)}{scope}: the loaded MUE files list none "
+                    "(CMS does not publish every MUE). Check the CMS MUE page for unpublished values."
+                )
                 continue
             for m in rows:
                 why = f" Rationale: {m.rationale}." if m.rationale else ""
-                text.append(f"**{self._link(r)}: MUE {m.max_units} unit{'s' if m.max_units != 1 else ''}** "
-                            f"({m.setting.value.replace('_', ' ')}), MAI {m.adjudication_indicator}.{why}")
-                citations.append(Citation(source=m.source, locator=f"MUE {r.code} ({m.setting.value})",
-                                          excerpt=f"{r.code} {m.max_units} {m.adjudication_indicator}"))
+                text.append(
+                    f"**{self._link(r)}: MUE {m.max_units} unit{'s' if m.max_units != 1 else ''}** "
+                    f"({m.setting.value.replace('_', ' ')}), MAI {m.adjudication_indicator}.{why}"
+                )
+                citations.append(
+                    Citation(
+                        source=m.source,
+                        locator=f"MUE {r.code} ({m.setting.value})",
+                        excerpt=f"{r.code} {m.max_units} {m.adjudication_indicator}",
+                    )
+                )
             if u.units is not None:
                 check = self.facts.check_claim(self._claim(u, [rules.ClaimLine(code=r.code, units=u.units)]))
                 over = [f for f in check.findings if f.kind is rules.FindingKind.MUE]
                 if over:
                     text.append("**Over the MUE.** " + _without_line_numbers(over[0].message))
-                    citations.append(Citation(source=over[0].source, locator=f"MUE {r.code}",
-                                              excerpt=_without_line_numbers(over[0].message)))
+                    citations.append(
+                        Citation(
+                            source=over[0].source,
+                            locator=f"MUE {r.code}",
+                            excerpt=_without_line_numbers(over[0].message),
+                        )
+                    )
                 else:
                     setting = check.setting.value.replace("_", " ")
-                    text.append(f"{u.units} units of {self._link(r)} are within the {setting} MUE "
-                                f"(claim check, date of service {check.date_of_service.isoformat()}).")
+                    text.append(
+                        f"{u.units} units of {self._link(r)} are within the {setting} MUE "
+                        f"(claim check, date of service {check.date_of_service.isoformat()})."
+                    )
         if missing:
             text.append(self._not_found(missing))
         return Composed(Intent.MUE, "\n".join(text), citations, self._codes(found))
@@ -241,22 +311,31 @@ class Composer:
             found = self.facts.get_modifier(code)
             associated = code in rules.NCCI_ASSOCIATED_MODIFIERS
             if found is not None and found.description == rules.CPT_LICENCE_NOTE:
-                text.append(f"**Modifier {found.code}** is a CPT modifier: its descriptor needs an AMA CPT "
-                            "licence, which is not loaded.")
+                text.append(
+                    f"**Modifier {found.code}** is a CPT modifier: its descriptor needs an AMA CPT "
+                    "licence, which is not loaded."
+                )
                 citations.append(Citation(source=found.source, locator=f"modifier {found.code}"))
             elif found is not None:
                 description = found.description or found.title
-                text.append(f"**Modifier {found.code}** ({'CPT' if found.system is CodeSystem.CPT else 'HCPCS Level II'}): "
-                            f"{description}.")
+                text.append(
+                    f"**Modifier {found.code}** ({'CPT' if found.system is CodeSystem.CPT else 'HCPCS Level II'}): "
+                    f"{description}."
+                )
                 citations.append(Citation(source=found.source, locator=f"modifier {found.code}", excerpt=found.title))
             else:
-                text.append(f"**Modifier {code}** is not in the loaded HCPCS Level II modifier list "
-                            "(CPT modifiers' descriptors need an AMA CPT licence).")
+                text.append(
+                    f"**Modifier {code}** is not in the loaded HCPCS Level II modifier list "
+                    "(CPT modifiers' descriptors need an AMA CPT licence)."
+                )
             if associated:
-                text.append(f"{code} is an NCCI PTP-associated modifier: on the column-2 code of an edit with "
-                            "modifier indicator 1 it lets both codes be paid when the documentation supports it.")
-        passages = self.library.search(f"modifier {' '.join(u.modifiers)} {u.topic}", documents=(docs.NCCI_MANUAL,),
-                                       limit=2)
+                text.append(
+                    f"{code} is an NCCI PTP-associated modifier: on the column-2 code of an edit with "
+                    "modifier indicator 1 it lets both codes be paid when the documentation supports it."
+                )
+        passages = self.library.search(
+            f"modifier {' '.join(u.modifiers)} {u.topic}", documents=(docs.NCCI_MANUAL,), limit=2
+        )
         for passage in passages:
             excerpt = docs.best_excerpt(passage, " ".join(u.modifiers) + " modifier " + u.topic)
             text.append(f"> {excerpt}\n> — {passage.document}, {passage.section}")
@@ -266,29 +345,46 @@ class Composer:
         return Composed(Intent.MODIFIER, "\n".join(text), citations)
 
     def crosswalk(self, u: Understanding) -> Composed:
-        found, missing = resolve(self.facts, [c for c in u.codes if CodeSystem.ICD10CM in c.systems or
-                                              CodeSystem.ICD10PCS in c.systems][:5])
+        found, missing = resolve(
+            self.facts, [c for c in u.codes if CodeSystem.ICD10CM in c.systems or CodeSystem.ICD10PCS in c.systems][:5]
+        )
         text, citations, codes = [], [], list(found)
         for r, cr in zip(found, self.facts.get_code_rules([(r.system, r.mention.key) for r in found])):
             if not cr.crosswalks:
-                text.append(f"{DONT_KNOW} a crosswalk for {self._link(r)}: the GEM files (final FY2018 release) "
-                            "have no entry for it (codes added after FY2018 are not in the GEMs).")
+                text.append(
+                    f"{DONT_KNOW} a crosswalk for {self._link(r)}: the GEM files (final FY2018 release) "
+                    "have no entry for it (codes added after FY2018 are not in the GEMs)."
+                )
                 continue
             text.append(f"**{self._link(r)}** {r.title}: GEM crosswalk")
             for cw in cr.crosswalks[:10]:
                 direction = "to ICD-9-CM" if cw.kind == "GEM_I10_TO_I9" else "from ICD-9-CM"
-                flags = [name for name, on in (("approximate", cw.approximate), ("no map", cw.no_map),
-                                               ("combination", cw.combination)) if on]
+                flags = [
+                    name
+                    for name, on in (
+                        ("approximate", cw.approximate),
+                        ("no map", cw.no_map),
+                        ("combination", cw.combination),
+                    )
+                    if on
+                ]
                 target = cw.target.code + (f" {cw.target.title}" if cw.target.title else "")
                 text.append(f"- {direction}: {target}" + (f" ({', '.join(flags)})" if flags else ""))
-                citations.append(Citation(source=cw.source, locator=f"{cw.kind} {r.code} → {cw.target.code}",
-                                          excerpt=", ".join(flags) or "exact"))
+                citations.append(
+                    Citation(
+                        source=cw.source,
+                        locator=f"{cw.kind} {r.code} → {cw.target.code}",
+                        excerpt=", ".join(flags) or "exact",
+                    )
+                )
         if missing:
             text.append(self._not_found(missing))
         if not found and not missing:
-            text.append(f"{DONT_KNOW} the crosswalk from an ICD-9-CM code: the assistant looks GEM entries up by "
-                        "ICD-10 code (each ICD-10-CM code's page lists its forward and backward GEM entries). "
-                        "Ask “crosswalk for <ICD-10-CM code>”, or look the ICD-9-CM code up in the CMS GEM files.")
+            text.append(
+                f"{DONT_KNOW} the crosswalk from an ICD-9-CM code: the assistant looks GEM entries up by "
+                "ICD-10 code (each ICD-10-CM code's page lists its forward and backward GEM entries). "
+                "Ask “crosswalk for <ICD-10-CM code>”, or look the ICD-9-CM code up in the CMS GEM files."
+            )
         return Composed(Intent.CROSSWALK, "\n".join(text), citations, self._codes(codes))
 
     # ---- documents -------------------------------------------------------------------------------
@@ -301,9 +397,12 @@ class Composer:
             documents = (docs.ICD10CM_GUIDELINES,)
         passages = self.library.search(query, documents=documents, limit=3)
         if not passages:
-            return Composed(Intent.GUIDELINE, f"{DONT_KNOW}: no section of the loaded official documents "
-                            f"({', '.join(sorted(self.library.documents())) or 'none loaded'}) matches. Try the "
-                            "condition or topic in other words, or look in the AHA Coding Clinic.")
+            return Composed(
+                Intent.GUIDELINE,
+                f"{DONT_KNOW}: no section of the loaded official documents "
+                f"({', '.join(sorted(self.library.documents())) or 'none loaded'}) matches. Try the "
+                "condition or topic in other words, or look in the AHA Coding Clinic.",
+            )
         text, citations, mentioned = [], [], []
         for passage in passages:
             excerpt = docs.best_excerpt(passage, query)
@@ -327,8 +426,10 @@ class Composer:
             for ncd in ncds:
                 title = self.ncds.ncd_titles.get(ncd, "")
                 if not diagnoses:
-                    text.append(f"{self._link(p)} falls under lab NCD {ncd} ({title}). Name the diagnosis to "
-                                "check whether it supports medical necessity.")
+                    text.append(
+                        f"{self._link(p)} falls under lab NCD {ncd} ({title}). Name the diagnosis to "
+                        "check whether it supports medical necessity."
+                    )
                     citations.append(Citation(source=source, locator=f"NCD {ncd}, {p.code}", excerpt=title))
                 for d in diagnoses:
                     resolution = self.ncds.resolution(ncd, d.mention.key)
@@ -336,16 +437,24 @@ class Composer:
                         continue
                     code, listed = resolution
                     how = "listed" if listed else "not listed, so the NCD's rule for all other codes applies"
-                    text.append(f"**{self._link(p)} with {self._link(d)} under NCD {ncd} ({title}): "
-                                f"{RESOLUTIONS.get(code, code)}** ({how}).")
-                    citations.append(Citation(source=source, locator=f"NCD {ncd}, {p.code} / {d.code}",
-                                              excerpt=f"resolution code {code}"))
+                    text.append(
+                        f"**{self._link(p)} with {self._link(d)} under NCD {ncd} ({title}): "
+                        f"{RESOLUTIONS.get(code, code)}** ({how})."
+                    )
+                    citations.append(
+                        Citation(
+                            source=source, locator=f"NCD {ncd}, {p.code} / {d.code}", excerpt=f"resolution code {code}"
+                        )
+                    )
         if not text:
-            passages = self.library.search(u.topic + " " + " ".join(r.title for r in found[:2]),
-                                           documents=(docs.MCD_INDEX,), limit=3)
+            passages = self.library.search(
+                u.topic + " " + " ".join(r.title for r in found[:2]), documents=(docs.MCD_INDEX,), limit=3
+            )
             subject = ", ".join(self._link(r) for r in found) or "this"
-            text.append(f"{DONT_KNOW} whether {subject} is covered: the loaded coverage files (the lab NCD edits) "
-                        "do not decide it. Coverage is set by NCDs and by your MAC's LCDs and billing articles.")
+            text.append(
+                f"{DONT_KNOW} whether {subject} is covered: the loaded coverage files (the lab NCD edits) "
+                "do not decide it. Coverage is set by NCDs and by your MAC's LCDs and billing articles."
+            )
             for passage in passages:
                 link = f"[{passage.section}]({passage.url})" if passage.url else passage.section
                 text.append(f"- Possibly relevant: {link} {passage.heading}")
@@ -375,43 +484,70 @@ class Composer:
             for rank, (hit, page) in enumerate(zip(result.hits, pages), start=1):
                 n = hit.node
                 evidence = _evidence(hit.highlight, page.lay_terms if page else [], query) or n.title
-                lines.append(f"- “{phrase}” → {self.link(n.system, n.code)} {SYSTEM_NAMES[n.system]}: {n.title} "
-                             f"(evidence: {evidence})")
+                lines.append(
+                    f"- “{phrase}” → {self.link(n.system, n.code)} {SYSTEM_NAMES[n.system]}: {n.title} "
+                    f"(evidence: {evidence})"
+                )
                 if page is not None:
-                    citations.append(Citation(source=edition_source(n.system, page.edition), locator=n.code, excerpt=evidence))
+                    citations.append(
+                        Citation(source=edition_source(n.system, page.edition), locator=n.code, excerpt=evidence)
+                    )
                 proposed.append(n)
                 if n.system in (CodeSystem.HCPCS, CodeSystem.CPT):
                     procedures.append(n)
                 if rank == 3:
                     break
         if len(procedures) >= 1:
-            check = self.facts.check_claim(rules.ClaimInput(
-                date_of_service=u.date_of_service, setting=u.setting or rules.Setting.PRACTITIONER,
-                lines=[rules.ClaimLine(code=p.code) for p in _unique_summaries(procedures)[:10]]))
+            check = self.facts.check_claim(
+                rules.ClaimInput(
+                    date_of_service=u.date_of_service,
+                    setting=u.setting or rules.Setting.PRACTITIONER,
+                    lines=[rules.ClaimLine(code=p.code) for p in _unique_summaries(procedures)[:10]],
+                )
+            )
             findings = [f for f in check.findings if f.kind is not rules.FindingKind.PTP_MODIFIER]
-            lines.append("Claim check of the proposed procedure codes: " +
-                         ("no NCCI or MUE finding." if not findings else
-                          " ".join(_without_line_numbers(f.message) for f in findings)))
+            lines.append(
+                "Claim check of the proposed procedure codes: "
+                + (
+                    "no NCCI or MUE finding."
+                    if not findings
+                    else " ".join(_without_line_numbers(f.message) for f in findings)
+                )
+            )
             for f in findings:
-                citations.append(Citation(source=f.source, locator=f"{f.kind.value} {' '.join(f.codes)}",
-                                          excerpt=_without_line_numbers(f.message)))
+                citations.append(
+                    Citation(
+                        source=f.source,
+                        locator=f"{f.kind.value} {' '.join(f.codes)}",
+                        excerpt=_without_line_numbers(f.message),
+                    )
+                )
         elif any(_PROCEDURE_WORDS.search(p) for p in phrases):
-            lines.append("ICD-10-PCS codes (inpatient procedures) are not subject to NCCI edits; for the "
-                         "professional claim use the CPT code of the procedure (CPT needs an AMA licence).")
+            lines.append(
+                "ICD-10-PCS codes (inpatient procedures) are not subject to NCCI edits; for the "
+                "professional claim use the CPT code of the procedure (CPT needs an AMA licence)."
+            )
         if len(lines) == 1:
-            return Composed(Intent.CASE_TO_CODES, f"{DONT_KNOW} which codes fit this case: no diagnosis or "
-                            "procedure in it matches a code title or index term. Describe it in index terms.")
+            return Composed(
+                Intent.CASE_TO_CODES,
+                f"{DONT_KNOW} which codes fit this case: no diagnosis or "
+                "procedure in it matches a code title or index term. Describe it in index terms.",
+            )
         return Composed(Intent.CASE_TO_CODES, "\n".join(lines), citations, _unique_summaries(proposed))
 
     def unknown(self, u: Understanding) -> Composed:
-        return Composed(Intent.UNKNOWN, (
-            f"{DONT_KNOW}: the loaded code sets, coding rules and official documents do not answer this. "
-            "I can answer questions like:\n"
-            "- “Is E11.9 billable?”, “What is K22.0?”, “ICD-10 code for achalasia?”\n"
-            "- “Can 93000 and 93005 be billed together?”, “MUE for J9035?”, “What does modifier 59 mean?”\n"
-            "- “Guidelines for sequencing sepsis?”, “Crosswalk I10 to ICD-9”, “Is 82607 covered for D51.0?”\n"
-            "For payment rates, payer policies or documentation advice, ask your MAC or payer, or see the AHA "
-            "Coding Clinic."))
+        return Composed(
+            Intent.UNKNOWN,
+            (
+                f"{DONT_KNOW}: the loaded code sets, coding rules and official documents do not answer this. "
+                "I can answer questions like:\n"
+                "- “Is E11.9 billable?”, “What is K22.0?”, “ICD-10 code for achalasia?”\n"
+                "- “Can 93000 and 93005 be billed together?”, “MUE for J9035?”, “What does modifier 59 mean?”\n"
+                "- “Guidelines for sequencing sepsis?”, “Crosswalk I10 to ICD-9”, “Is 82607 covered for D51.0?”\n"
+                "For payment rates, payer policies or documentation advice, ask your MAC or payer, or see the AHA "
+                "Coding Clinic."
+            ),
+        )
 
 
 def edition_name(system: CodeSystem, edition) -> str:
@@ -426,8 +562,13 @@ def edition_source(system: CodeSystem, edition) -> str:
 def case_phrases(text: str) -> list[str]:
     """The diagnoses and procedures of a short case, without age and sex."""
     text = re.sub(r"\b\d{1,3}\s*(yo|y/o|y\.o\.|year[- ]old|yr old|yrs? old|[mf])\b", " ", text, flags=re.I)
-    text = re.sub(r"\b(male|female|man|woman|patient|pt|presents?|presenting|presented|with|w/|s/p|status post|"
-                  r"history of|h/o|underwent|had|has|was|is|the|a|an)\b", ",", text, flags=re.I)
+    text = re.sub(
+        r"\b(male|female|man|woman|patient|pt|presents?|presenting|presented|with|w/|s/p|status post|"
+        r"history of|h/o|underwent|had|has|was|is|the|a|an)\b",
+        ",",
+        text,
+        flags=re.I,
+    )
     parts = re.split(r"[,;.]|\band\b|\bthen\b", text)
     phrases = [" ".join(p.split()) for p in parts]
     return [p for p in phrases if len(p) > 2 and re.search(r"[a-z]{3}", p, re.I)][:6]

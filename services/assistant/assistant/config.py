@@ -1,4 +1,5 @@
 """Settings of the assistant service process, read from environment variables."""
+
 from __future__ import annotations
 
 from pydantic import Field, field_validator

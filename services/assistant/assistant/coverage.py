@@ -1,6 +1,7 @@
 """Medicare lab National Coverage Determinations (NCD 190.12-190.34) from the coverage
 files of the mirror: which procedure codes an NCD governs, and per NCD which ICD-10-CM
 codes are covered, denied or do not support medical necessity."""
+
 from __future__ import annotations
 
 import csv
@@ -19,7 +20,7 @@ ALL_OTHER_CODES = "@@@@@@@"
 @dataclass
 class LabNcds:
     ncd_titles: dict[str, str] = field(default_factory=dict)
-    by_procedure: dict[str, list[str]] = field(default_factory=dict)   # HCPCS/CPT -> NCD numbers
+    by_procedure: dict[str, list[str]] = field(default_factory=dict)  # HCPCS/CPT -> NCD numbers
     # NCD -> ICD key -> "1"|"2"|"3". Nested, with one string per NCD and per resolution:
     # 64 k diagnosis rows keyed by (NCD, code) tuples took 18 MB in every assistant process.
     resolutions: dict[str, dict[str, str]] = field(default_factory=dict)

@@ -1,6 +1,7 @@
 """Dependency providers of the assistant service: the domain object over its database,
 the documents index and lab NCD tables (built once per process from the mirror), and the
 outbox relay."""
+
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
@@ -44,8 +45,12 @@ class KnowledgeProvider(DependencyProvider):
     def setup(self):
         settings = load_assistant_settings()
         mirror = settings.DATA_MIRROR
-        self.knowledge = Knowledge(Library.from_mirror(mirror), LabNcds.from_mirror(mirror),
-                                   settings.ASSISTANT_CODE_URL, settings.ASSISTANT_RPC_TIMEOUT)
+        self.knowledge = Knowledge(
+            Library.from_mirror(mirror),
+            LabNcds.from_mirror(mirror),
+            settings.ASSISTANT_CODE_URL,
+            settings.ASSISTANT_RPC_TIMEOUT,
+        )
 
     def get_dependency(self, worker_ctx):
         return self.knowledge

@@ -13,6 +13,7 @@
 Every passage goes into one in-memory tantivy index (the embedded engine, as the codes
 service uses it); a passage is cited by document, edition and section number.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,11 +35,11 @@ MAX_PASSAGE_CHARS = 1800
 @dataclass(frozen=True)
 class Passage:
     id: str
-    document: str           # ICD10CM_GUIDELINES, NCCI_MANUAL, MCD_INDEX
-    edition: str            # "FY2026", "2025 (revised 2/28/2025)"
-    file: str               # file name in the mirror
-    section: str            # "Section I.C.1.d.1", "Chapter I, Section E"
-    heading: str            # the section titles, outermost first
+    document: str  # ICD10CM_GUIDELINES, NCCI_MANUAL, MCD_INDEX
+    edition: str  # "FY2026", "2025 (revised 2/28/2025)"
+    file: str  # file name in the mirror
+    section: str  # "Section I.C.1.d.1", "Chapter I, Section E"
+    heading: str  # the section titles, outermost first
     text: str
     url: str | None = None
 
@@ -60,7 +61,7 @@ _GUIDELINE_LEVELS = [
     (5, re.compile(r"^\(([a-z])\)\s+(.+)$")),
     (6, re.compile(r"^\(([ivx]+)\)\s+(.+)$")),
 ]
-_SPLIT_DEPTH = 4   # passages end at the `1)` level
+_SPLIT_DEPTH = 4  # passages end at the `1)` level
 _FIRST = {0: "I", 1: "A", 2: "1", 3: "a", 4: "1", 5: "a", 6: "i"}
 
 
@@ -85,7 +86,7 @@ def _guideline_heading(line: str, path: list[tuple[str, str]]) -> tuple[int, str
         if not match:
             continue
         label, title = match.group(1), match.group(2).strip()
-        if re.search(r"\.{5,}\s*\d+$", title):   # a table-of-contents line
+        if re.search(r"\.{5,}\s*\d+$", title):  # a table-of-contents line
             return None
         depth = len(path)
         if level < depth and _next_label(level, path[level][0]) == label:
@@ -102,9 +103,12 @@ def parse_icd10cm_guidelines(path: Path) -> list[Passage]:
     edition = f"FY{edition_match.group(1)}" if edition_match else "unknown edition"
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     # The body starts at the second "Section I." (the first is the table of contents).
-    starts = [i for i, line in enumerate(lines) if re.match(r"^Section I\. Conventions", line)
-              and not re.search(r"\.{5,}", line)]
-    body = lines[starts[0]:] if starts else lines
+    starts = [
+        i
+        for i, line in enumerate(lines)
+        if re.match(r"^Section I\. Conventions", line) and not re.search(r"\.{5,}", line)
+    ]
+    body = lines[starts[0] :] if starts else lines
     passages: list[Passage] = []
     path_stack: list[tuple[str, str]] = []
     buffer: list[str] = []
@@ -120,9 +124,17 @@ def parse_icd10cm_guidelines(path: Path) -> list[Passage]:
         section = "Section " + ".".join(labels)
         heading = " > ".join(title for _, title in current)
         for n, chunk in enumerate(_chunks(text)):
-            passages.append(Passage(id=f"icd10cm-{'.'.join(labels)}-{n}", document=ICD10CM_GUIDELINES,
-                                    edition=edition, file=path.name, section=section, heading=heading,
-                                    text=chunk))
+            passages.append(
+                Passage(
+                    id=f"icd10cm-{'.'.join(labels)}-{n}",
+                    document=ICD10CM_GUIDELINES,
+                    edition=edition,
+                    file=path.name,
+                    section=section,
+                    heading=heading,
+                    text=chunk,
+                )
+            )
 
     for raw in body:
         line = raw.strip()
@@ -166,8 +178,11 @@ def parse_ncci_manual(path: Path) -> list[Passage]:
     year = re.search(r"(\d{4})", path.name)
     raw = path.read_text(encoding="utf-8", errors="replace")
     revision = _REVISION.search(raw)
-    edition = f"{year.group(1) if year else ''} (revision date {revision.group(1)})".strip() if revision \
+    edition = (
+        f"{year.group(1) if year else ''} (revision date {revision.group(1)})".strip()
+        if revision
         else (year.group(1) if year else "unknown edition")
+    )
     passages: list[Passage] = []
     chapter: str | None = None
     chapter_title = ""
@@ -184,13 +199,25 @@ def parse_ncci_manual(path: Path) -> list[Passage]:
         label = f"Chapter {chapter}" + (f", Section {section[0]}" if section else "")
         heading = chapter_title + (f" > {section[1]}" if section else "")
         for n, chunk in enumerate(_chunks(text)):
-            passages.append(Passage(id=f"ncci-{chapter}-{section[0] if section else '0'}-{n}",
-                                    document=NCCI_MANUAL, edition=edition, file=path.name,
-                                    section=label, heading=strip_cpt_descriptors(heading), text=chunk))
+            passages.append(
+                Passage(
+                    id=f"ncci-{chapter}-{section[0] if section else '0'}-{n}",
+                    document=NCCI_MANUAL,
+                    edition=edition,
+                    file=path.name,
+                    section=label,
+                    heading=strip_cpt_descriptors(heading),
+                    text=chunk,
+                )
+            )
 
     for raw_line in raw.splitlines():
         line = _REVISION.sub("", raw_line).strip()
-        if not line or re.search(r"\.{5,}", line) or re.match(r"^(February|January|March) \d+, \d{4}$|^Page \d+$", line):
+        if (
+            not line
+            or re.search(r"\.{5,}", line)
+            or re.match(r"^(February|January|March) \d+, \d{4}$|^Page \d+$", line)
+        ):
             continue
         match = _CHAPTER.match(line)
         if match:
@@ -202,7 +229,7 @@ def parse_ncci_manual(path: Path) -> list[Passage]:
         if expect_title:
             # "Chapter I" then its title line(s), before the first paragraph.
             if re.match(rf"^Chapter {chapter}\b", line):
-                rest = line[len(f"Chapter {chapter}"):].strip()
+                rest = line[len(f"Chapter {chapter}") :].strip()
                 chapter_title = rest or chapter_title
                 continue
             if not chapter_title and len(line) < 120:
@@ -221,7 +248,7 @@ def parse_ncci_manual(path: Path) -> list[Passage]:
 
 def _is_next_section(current: tuple[str, str] | None, letter: str) -> bool:
     if current is None:
-        return letter in "ABC"   # chapter I's text starts at B (its A is the chapter's opening)
+        return letter in "ABC"  # chapter I's text starts at B (its A is the chapter's opening)
     return ord(letter) == ord(current[0]) + 1
 
 
@@ -236,12 +263,22 @@ def parse_mcd_index(path: Path) -> list[Passage]:
                 continue
             contractor = " ".join((row.get("contractor_name_type") or "").split())
             kind = (row.get("document_type") or "").strip()
-            text = (f"{kind} {display_id}: {title}. Contractor: {contractor}. "
-                    f"Effective {row.get('effective_date') or 'n/a'}, version {row.get('document_version') or 'n/a'}.")
-            passages.append(Passage(id=f"mcd-{display_id}-{row.get('document_version')}", document=MCD_INDEX,
-                                    edition="snapshot of " + path.stem.rsplit("_", 1)[-1], file=path.name,
-                                    section=f"{kind} {display_id}", heading=title, text=text,
-                                    url=(row.get("url") or "").strip() or None))
+            text = (
+                f"{kind} {display_id}: {title}. Contractor: {contractor}. "
+                f"Effective {row.get('effective_date') or 'n/a'}, version {row.get('document_version') or 'n/a'}."
+            )
+            passages.append(
+                Passage(
+                    id=f"mcd-{display_id}-{row.get('document_version')}",
+                    document=MCD_INDEX,
+                    edition="snapshot of " + path.stem.rsplit("_", 1)[-1],
+                    file=path.name,
+                    section=f"{kind} {display_id}",
+                    heading=title,
+                    text=text,
+                    url=(row.get("url") or "").strip() or None,
+                )
+            )
     return passages
 
 
@@ -299,8 +336,7 @@ class Library:
         self._index = tantivy.Index(self._schema)
         writer = self._index.writer(heap_size=50_000_000, num_threads=1)
         for p in passages:
-            writer.add_document(tantivy.Document(id=p.id, document=p.document, heading=p.heading,
-                                                 text=p.text))
+            writer.add_document(tantivy.Document(id=p.id, document=p.document, heading=p.heading, text=p.text))
         writer.commit()
         writer.wait_merging_threads()
         self._index.reload()
@@ -326,13 +362,14 @@ class Library:
         words = [w for w in re.findall(r"[A-Za-z0-9]+", query) if len(w) > 1]
         if not words or not self.passages:
             return []
-        text_query = self._index.parse_query(" ".join(words), ["heading", "text"],
-                                             field_boosts={"heading": 3.0})
+        text_query = self._index.parse_query(" ".join(words), ["heading", "text"], field_boosts={"heading": 3.0})
         if documents:
-            doc_filter = tantivy.Query.boolean_query([
-                (tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "document", d)) for d in documents])
-            text_query = tantivy.Query.boolean_query([(tantivy.Occur.Must, text_query),
-                                                      (tantivy.Occur.Must, doc_filter)])
+            doc_filter = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Should, tantivy.Query.term_query(self._schema, "document", d)) for d in documents]
+            )
+            text_query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, text_query), (tantivy.Occur.Must, doc_filter)]
+            )
         searcher = self._index.searcher()
         hits = searcher.search(text_query, limit * 3).hits
         found, seen = [], set()

@@ -9,6 +9,7 @@ must grant it (else RateLimited with the meter's reason); then question and answ
 stored with their events in one transaction. Question text goes only into the store and the
 `question_received` event, never into logs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -40,8 +41,7 @@ class Assistant:
         self.store = store
         self.clock = clock
 
-    def ask(self, request: AskRequest, composer: Composer,
-            meter: Callable[[MeterRequest], QuestionDecision]) -> Answer:
+    def ask(self, request: AskRequest, composer: Composer, meter: Callable[[MeterRequest], QuestionDecision]) -> Answer:
         owner = owner_of(request.subject, request.user_id)
         conversation = None
         if request.conversation_id:
@@ -61,17 +61,39 @@ class Assistant:
         if not decision.granted:
             raise RateLimited(decision.reason or "The question quota of your plan is used up.")
         conversation_id = conversation.id if conversation else str(uuid.uuid4())
-        answer = Answer(id=str(uuid.uuid4()), conversation_id=conversation_id, text=composed.text,
-                        intent=composed.intent, citations=composed.citations, codes=composed.codes)
+        answer = Answer(
+            id=str(uuid.uuid4()),
+            conversation_id=conversation_id,
+            text=composed.text,
+            intent=composed.intent,
+            citations=composed.citations,
+            codes=composed.codes,
+        )
         channel = conversation.channel if conversation else request.channel
-        turn = Turn(conversation_id=conversation_id, owner=owner, channel=channel,
-                    new_conversation=conversation is None, context=to_context(understood),
-                    question=request.question, answer=answer, at=self.clock(), request_key=key,
-                    question_event=events.QuestionReceived(conversation_id=conversation_id, channel=channel.value,
-                                                           user_id=request.user_id, question=request.question),
-                    answer_event=events.AnswerReady(conversation_id=conversation_id, answer_id=answer.id,
-                                                    channel=channel.value, intent=composed.intent.value,
-                                                    user_id=request.user_id))
+        turn = Turn(
+            conversation_id=conversation_id,
+            owner=owner,
+            channel=channel,
+            new_conversation=conversation is None,
+            context=to_context(understood),
+            question=request.question,
+            answer=answer,
+            at=self.clock(),
+            request_key=key,
+            question_event=events.QuestionReceived(
+                conversation_id=conversation_id,
+                channel=channel.value,
+                user_id=request.user_id,
+                question=request.question,
+            ),
+            answer_event=events.AnswerReady(
+                conversation_id=conversation_id,
+                answer_id=answer.id,
+                channel=channel.value,
+                intent=composed.intent.value,
+                user_id=request.user_id,
+            ),
+        )
         stored = self.store.record(turn)
         log.info("answered intent=%s channel=%s", stored.intent.value, channel.value)
         return stored

@@ -7,6 +7,7 @@ never against text written down here. The questions are in evaluation_questions.
 tests print the share answered correctly; `make bench` times the answers. Nothing here
 runs inside the service.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,14 +24,16 @@ DONT_KNOW = "I don't know"
 class Q:
     text: str
     intent: str
-    check: tuple                      # (kind, *arguments), see grade()
-    follow_up: bool = False           # asked in the conversation of the question before
+    check: tuple  # (kind, *arguments), see grade()
+    follow_up: bool = False  # asked in the conversation of the question before
 
 
 def _load_questions() -> list[Q]:
     path = Path(__file__).with_name("evaluation_questions.yaml")
-    return [Q(item["q"], item["intent"], tuple(item["check"]), item.get("follow_up", False))
-            for item in yaml.safe_load(path.read_text(encoding="utf-8"))]
+    return [
+        Q(item["q"], item["intent"], tuple(item["check"]), item.get("follow_up", False))
+        for item in yaml.safe_load(path.read_text(encoding="utf-8"))
+    ]
 
 
 QUESTIONS: list[Q] = _load_questions()
@@ -53,13 +56,15 @@ class Oracle:
         return found
 
     async def rules(self, system: str, code: str):
-        [found] = await self.rpc.call("codes", "get_code_rules", request={"refs": [{"system": system, "code": code}],
-                                                                            "ptp_first": 0})
+        [found] = await self.rpc.call(
+            "codes", "get_code_rules", request={"refs": [{"system": system, "code": code}], "ptp_first": 0}
+        )
         return found
 
     async def check_claim(self, lines: list[dict], setting: str = "practitioner", dos: str | None = None):
-        return await self.rpc.call("codes", "check_claim", request={"lines": lines, "setting": setting,
-                                                                  "date_of_service": dos})
+        return await self.rpc.call(
+            "codes", "check_claim", request={"lines": lines, "setting": setting, "date_of_service": dos}
+        )
 
     async def exists(self, system: str, code: str) -> bool:
         if await self.page(system, code) is not None:
@@ -126,8 +131,9 @@ async def grade(oracle: Oracle, q: Q, answer: dict) -> str | None:
         ptp = [f for f in check["findings"] if f["kind"] == "PTP"]
         if modifiers and ptp:
             column2 = {f["codes"][1] for f in ptp}
-            check = await oracle.check_claim([{"code": c, "modifiers": modifiers if c in column2 else []}
-                                              for c in pair], setting)
+            check = await oracle.check_claim(
+                [{"code": c, "modifiers": modifiers if c in column2 else []} for c in pair], setting
+            )
         verdict = _verdict(check)
         if verdict not in text:
             return f"verdict {verdict!r} missing"
@@ -198,5 +204,3 @@ def intents_covered() -> dict[str, int]:
     for q in QUESTIONS:
         counts[q.intent] = counts.get(q.intent, 0) + 1
     return counts
-
-

@@ -5,6 +5,7 @@ files itself: an NCCI or MUE answer is the codes service's claim check in words.
 `CodesFacts` wraps a Nameko ServiceRpc proxy of `codes`; tests hand the composer any
 object with the same methods.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,10 +43,12 @@ class CodesFacts:
         pages = self._call("get_codes", {"refs": [{"system": s.value, "code": c} for s, c in refs]})
         return [CodePage.model_validate(p) if p else None for p in pages]
 
-    def search(self, query: str, systems: list[CodeSystem] | None = None, first: int = 5,
-               billable_only: bool = False) -> SearchResult:
-        request = codes_contract.SearchRequest(query=query[:200], systems=systems, first=first,
-                                               billable_only=billable_only)
+    def search(
+        self, query: str, systems: list[CodeSystem] | None = None, first: int = 5, billable_only: bool = False
+    ) -> SearchResult:
+        request = codes_contract.SearchRequest(
+            query=query[:200], systems=systems, first=first, billable_only=billable_only
+        )
         return SearchResult.model_validate(self._call("search_codes", request.model_dump(mode="json")))
 
     def check_claim(self, claim: rules.ClaimInput) -> rules.ClaimCheck:
@@ -58,8 +61,9 @@ class CodesFacts:
     def get_code_rules(self, refs: list[tuple[CodeSystem, str]], ptp_first: int = 0) -> list[rules.CodeRules]:
         if not refs:
             return []
-        found = self._call("get_code_rules", {"refs": [{"system": s.value, "code": c} for s, c in refs],
-                                              "ptp_first": ptp_first})
+        found = self._call(
+            "get_code_rules", {"refs": [{"system": s.value, "code": c} for s, c in refs], "ptp_first": ptp_first}
+        )
         return [rules.CodeRules.model_validate(r) for r in found]
 
 
@@ -67,10 +71,10 @@ class CodesFacts:
 class ResolvedCode:
     mention: CodeMention
     system: CodeSystem
-    code: str                       # as printed
+    code: str  # as printed
     title: str
     billable: bool
-    page: CodePage | None = None    # None for CPT numbers known only from NCCI/MUE files
+    page: CodePage | None = None  # None for CPT numbers known only from NCCI/MUE files
 
     def summary(self) -> CodeSummary:
         return CodeSummary(system=self.system, code=self.code, title=self.title, billable=self.billable)

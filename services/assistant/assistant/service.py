@@ -4,6 +4,7 @@ mail ingress (email).
 Thin entrypoints: validate the contract payload, call the domain with the codes and
 metering RPC proxies, relay the events the answer committed, return JSON primitives.
 """
+
 from __future__ import annotations
 
 from nameko.rpc import ServiceRpc
@@ -52,8 +53,12 @@ class AssistantService:
         return self.assistant.conversation(parsed).model_dump(mode="json")
 
     def _meter(self, request) -> QuestionDecision:
-        decision = call_within(self.knowledge.rpc_timeout, metering_contract.SERVICE, self.metering_rpc.check_questions,
-                               request.model_dump(mode="json"))
+        decision = call_within(
+            self.knowledge.rpc_timeout,
+            metering_contract.SERVICE,
+            self.metering_rpc.check_questions,
+            request.model_dump(mode="json"),
+        )
         return QuestionDecision.model_validate(decision)
 
     # A store failure raises, so the event is retried with backoff and parked in

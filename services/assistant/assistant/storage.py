@@ -6,6 +6,7 @@ request id, the request's key, so a retried request finds its answer instead of 
 again. Questions and answers are personal data: deleting an account deletes its
 conversations (`user_deleted`, once per event through the inbox).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,32 +29,45 @@ MIGRATIONS = SCHEMA.migrations
 metadata = sa.MetaData()
 
 conversations = sa.Table(
-    "assistant_conversations", metadata,
+    "assistant_conversations",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("owner", sa.String(120), nullable=False, index=True),   # "user:<id>" or "guest:<subject>"
+    sa.Column("owner", sa.String(120), nullable=False, index=True),  # "user:<id>" or "guest:<subject>"
     sa.Column("channel", sa.String(10), nullable=False),
-    sa.Column("context", sa.Text, nullable=False),                    # codes and intent of the last turn
+    sa.Column("context", sa.Text, nullable=False),  # codes and intent of the last turn
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
 messages = sa.Table(
-    "assistant_messages", metadata,
+    "assistant_messages",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(36),
+        sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("role", sa.String(10), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("answer", sa.Text, nullable=True),        # the Answer (JSON) of an assistant message
+    sa.Column("answer", sa.Text, nullable=True),  # the Answer (JSON) of an assistant message
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
 )
 
 # One row per request id a caller gave (the mail ingress: one per Message-ID).
 requests = sa.Table(
-    "assistant_requests", metadata,
+    "assistant_requests",
+    metadata,
     sa.Column("key", sa.String(64), primary_key=True),  # sha256 of owner and request id
-    sa.Column("conversation_id", sa.String(36), sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
-              nullable=False, index=True),
+    sa.Column(
+        "conversation_id",
+        sa.String(36),
+        sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
@@ -106,9 +120,11 @@ class ConversationStore:
 
     def messages(self, conversation_id: str) -> list[Message]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(messages.c.role, messages.c.text, messages.c.at)
-                                .where(messages.c.conversation_id == conversation_id)
-                                .order_by(messages.c.id)).all()
+            rows = conn.execute(
+                sa.select(messages.c.role, messages.c.text, messages.c.at)
+                .where(messages.c.conversation_id == conversation_id)
+                .order_by(messages.c.id)
+            ).all()
         return [Message(role=r.role, text=r.text, at=_utc(r.at).isoformat()) for r in rows]
 
     def answer_for_request(self, request_key: str) -> Answer | None:
@@ -124,18 +140,39 @@ class ConversationStore:
                 if turn.new_conversation:
                     self._insert_conversation(conn, turn)
                 else:
-                    conn.execute(conversations.update().where(conversations.c.id == turn.conversation_id)
-                                 .values(context=json.dumps(turn.context), updated_at=turn.at))
+                    conn.execute(
+                        conversations.update()
+                        .where(conversations.c.id == turn.conversation_id)
+                        .values(context=json.dumps(turn.context), updated_at=turn.at)
+                    )
                 if turn.request_key is not None and not insert_ignoring_duplicates(
-                        conn, requests, key=turn.request_key, conversation_id=turn.conversation_id,
-                        answer=turn.answer.model_dump_json(), created_at=turn.at):
+                    conn,
+                    requests,
+                    key=turn.request_key,
+                    conversation_id=turn.conversation_id,
+                    answer=turn.answer.model_dump_json(),
+                    created_at=turn.at,
+                ):
                     raise _AlreadyAnswered
-                conn.execute(messages.insert(), [
-                    dict(conversation_id=turn.conversation_id, role="user", text=turn.question, answer=None,
-                         at=turn.at),
-                    dict(conversation_id=turn.conversation_id, role="assistant", text=turn.answer.text,
-                         answer=turn.answer.model_dump_json(), at=turn.at),
-                ])
+                conn.execute(
+                    messages.insert(),
+                    [
+                        dict(
+                            conversation_id=turn.conversation_id,
+                            role="user",
+                            text=turn.question,
+                            answer=None,
+                            at=turn.at,
+                        ),
+                        dict(
+                            conversation_id=turn.conversation_id,
+                            role="assistant",
+                            text=turn.answer.text,
+                            answer=turn.answer.model_dump_json(),
+                            at=turn.at,
+                        ),
+                    ],
+                )
                 outbox.add(conn, turn.question_event)
                 outbox.add(conn, turn.answer_event)
         except _AlreadyAnswered:
@@ -147,9 +184,16 @@ class ConversationStore:
 
     @staticmethod
     def _insert_conversation(conn: sa.Connection, turn: Turn) -> None:
-        conn.execute(conversations.insert().values(id=turn.conversation_id, owner=turn.owner,
-                                                   channel=turn.channel.value, context=json.dumps(turn.context),
-                                                   created_at=turn.at, updated_at=turn.at))
+        conn.execute(
+            conversations.insert().values(
+                id=turn.conversation_id,
+                owner=turn.owner,
+                channel=turn.channel.value,
+                context=json.dumps(turn.context),
+                created_at=turn.at,
+                updated_at=turn.at,
+            )
+        )
 
     def delete_owner(self, owner: str, event_id: str | None = None) -> int:
         """Deletes every conversation of `owner` (once per event id); returns how many."""

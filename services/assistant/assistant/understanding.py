@@ -5,6 +5,7 @@ Codes are recognised in the spellings coders type (`k220`, `K22.0`, `43497`, `J9
 `0DTJ4ZZ`, `43280-59`); which system a candidate belongs to is only settled later, by
 asking the code sets (a letter and four digits can be HCPCS J9035 or ICD-10-CM J90.35).
 """
+
 from __future__ import annotations
 
 import re
@@ -34,14 +35,40 @@ _HCPCS_RE = re.compile(f"^{_HCPCS}$")
 # A code with a modifier attached: 43280-59, 11042 -XS
 _CODE_DASH_MODIFIER = re.compile(r"\b([0-9]{4}[0-9FTU]|[A-V][0-9]{4})\s?-\s?([0-9A-Z]{2})\b", re.I)
 _MODIFIER_WORD = re.compile(
-    r"\b(?:modifiers?|mod\.?)\s*[:#-]?\s*((?:[0-9A-Z]{2})(?:\s*(?:,|/|and|or|&)\s*[0-9A-Z]{2})*)\b", re.I)
+    r"\b(?:modifiers?|mod\.?)\s*[:#-]?\s*((?:[0-9A-Z]{2})(?:\s*(?:,|/|and|or|&)\s*[0-9A-Z]{2})*)\b", re.I
+)
 _MODIFIER_BEFORE = re.compile(r"\b([0-9A-Z]{2})\s+modifiers?\b", re.I)
-_NOT_MODIFIERS = {"or", "an", "to", "is", "of", "in", "on", "it", "be", "do", "me", "my", "we", "us", "at", "by",
-                  "if", "so", "no", "as", "up", "the"}
+_NOT_MODIFIERS = {
+    "or",
+    "an",
+    "to",
+    "is",
+    "of",
+    "in",
+    "on",
+    "it",
+    "be",
+    "do",
+    "me",
+    "my",
+    "we",
+    "us",
+    "at",
+    "by",
+    "if",
+    "so",
+    "no",
+    "as",
+    "up",
+    "the",
+}
 # Modifiers that are unambiguous on their own (no other word is spelled like them).
 _STANDALONE_MODIFIERS = re.compile(r"\b(X[EPSU])\b")
-_UNITS = re.compile(r"\b(\d{1,6})\s*(?:units?|uos|u)\b|\bunits?\s*(?:of|=|:)?\s*(\d{1,6})\b"
-                    r"|\bx\s?(\d{1,4})\b", re.I)
+_UNITS = re.compile(
+    r"\b(\d{1,6})\s*(?:units?|uos|u)\b|\bunits?\s*(?:of|=|:)?\s*(\d{1,6})\b"
+    r"|\bx\s?(\d{1,4})\b",
+    re.I,
+)
 _ISO_DATE = re.compile(r"\b(20\d{2})-(\d{2})-(\d{2})\b")
 _US_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(20\d{2})\b")
 
@@ -50,8 +77,8 @@ _US_DATE = re.compile(r"\b(\d{1,2})/(\d{1,2})/(20\d{2})\b")
 class CodeMention:
     """A code as typed, with the systems it could belong to (most likely first)."""
 
-    text: str                       # as typed
-    key: str                        # upper case, no dot
+    text: str  # as typed
+    key: str  # upper case, no dot
     systems: tuple[CodeSystem, ...]
     modifiers: tuple[str, ...] = ()  # attached as 43280-59
 
@@ -73,8 +100,13 @@ def _systems_of(token: str) -> tuple[CodeSystem, ...]:
         systems.append(CodeSystem.HCPCS)
     if _ICD10CM_RE.match(bare) and any(c.isdigit() for c in bare[1:]):
         systems.append(CodeSystem.ICD10CM)
-    if len(bare) == 7 and _ICD10PCS_RE.match(bare) and any(c.isalpha() for c in bare) \
-            and sum(c.isdigit() for c in bare) >= 1 and not bare.isalpha():
+    if (
+        len(bare) == 7
+        and _ICD10PCS_RE.match(bare)
+        and any(c.isalpha() for c in bare)
+        and sum(c.isdigit() for c in bare) >= 1
+        and not bare.isalpha()
+    ):
         systems.append(CodeSystem.ICD10PCS)
     return tuple(systems)
 
@@ -103,12 +135,13 @@ def find_codes(text: str) -> list[CodeMention]:
 
 def _is_date_part(text: str, match: re.Match) -> bool:
     start, end = match.span(1)
-    return (start > 0 and text[start - 1] in "/-" and text[start - 2:start - 1].isdigit()) or \
-        (end < len(text) and text[end] in "/" )
+    return (start > 0 and text[start - 1] in "/-" and text[start - 2 : start - 1].isdigit()) or (
+        end < len(text) and text[end] in "/"
+    )
 
 
 def _is_age(text: str, match: re.Match) -> bool:
-    return bool(re.match(r"\s*(?:yo|y/o|year|yr)", text[match.end(1):], re.I))
+    return bool(re.match(r"\s*(?:yo|y/o|year|yr)", text[match.end(1) :], re.I))
 
 
 def find_modifiers(text: str) -> list[str]:
@@ -116,8 +149,9 @@ def find_modifiers(text: str) -> list[str]:
     for match in _CODE_DASH_MODIFIER.finditer(text):
         modifiers.append(match.group(2).upper())
     for match in _MODIFIER_WORD.finditer(text):
-        modifiers += [m.upper() for m in re.findall(r"[0-9A-Z]{2}", match.group(1), re.I)
-                      if m.lower() not in _NOT_MODIFIERS]
+        modifiers += [
+            m.upper() for m in re.findall(r"[0-9A-Z]{2}", match.group(1), re.I) if m.lower() not in _NOT_MODIFIERS
+        ]
     for match in _MODIFIER_BEFORE.finditer(text):
         if match.group(1).lower() not in _NOT_MODIFIERS:
             modifiers.append(match.group(1).upper())
@@ -171,23 +205,35 @@ def _has(text: str, pattern: str) -> bool:
 
 _ICD9 = r"(?<![\w.])(?:\d{3}\.\d{1,2}|V\d{2}\.\d{1,2}|E\d{3}\.\d)(?![\w.])"
 _MUE = r"\bmues?\b|medically unlikely|max(imum)?\s+(number\s+of\s+)?units|how many units|units? limit|unit limit"
-_NCCI = (r"\bncci\b|\bptp\b|bundl|billed? (them )?together|bill .* (with|and) |together|same (day|date|session)"
-         r"|separately (billable|reportable)|column (1|one|2|two)|\bunbundl|report(ed)? with|edit\b")
+_NCCI = (
+    r"\bncci\b|\bptp\b|bundl|billed? (them )?together|bill .* (with|and) |together|same (day|date|session)"
+    r"|separately (billable|reportable)|column (1|one|2|two)|\bunbundl|report(ed)? with|edit\b"
+)
 _CROSSWALK = r"crosswalk|\bgems?\b|icd-?9|convert|\bmaps? (to|from)|mapping|equivalent"
-_BILLABLE = r"billable|\bvalid\b|header|can i (bill|use|report|code)|ok to (bill|use)|codable|specific enough|complete code"
-_COVERAGE = (r"cover(ed|age|s)?\b|\bncds?\b|\blcds?\b|medical necessity|medically necessary|\babn\b"
-             r"|national coverage|local coverage")
-_GUIDELINE = (r"guideline|sequenc|principal diagnosis|first[- ]listed|official (guidance|rule)|how (do|should) (i|we|you) code"
-              r"|when (do|should|can) (i|we|you)|coding rule|rules? for|policy|manual|chapter|convention|excludes ?[12]"
-              r"|code first|use additional|uncertain diagnos|rule out|\bsection\b|what does .* say|how to code|coding of")
+_BILLABLE = (
+    r"billable|\bvalid\b|header|can i (bill|use|report|code)|ok to (bill|use)|codable|specific enough|complete code"
+)
+_COVERAGE = (
+    r"cover(ed|age|s)?\b|\bncds?\b|\blcds?\b|medical necessity|medically necessary|\babn\b"
+    r"|national coverage|local coverage"
+)
+_GUIDELINE = (
+    r"guideline|sequenc|principal diagnosis|first[- ]listed|official (guidance|rule)|how (do|should) (i|we|you) code"
+    r"|when (do|should|can) (i|we|you)|coding rule|rules? for|policy|manual|chapter|convention|excludes ?[12]"
+    r"|code first|use additional|uncertain diagnos|rule out|\bsection\b|what does .* say|how to code|coding of"
+)
 _MODIFIER = r"\bmodifiers?\b|\bmod\b"
-_SEARCH = (r"\b(code|codes|dx|diagnosis code|icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs)\s+(code\s+)?(for|of)\b"
-           r"|what('s| is) the (icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs|diagnosis|procedure)?\s*code|which code"
-           r"|look ?up|find (a |the )?code|how do i code"
-           r"|\bcode\b.*\bfor\b")
-_CASE = (r"\b\d{1,3}\s*(yo|y/o|y\.o\.|year[- ]old|yr old|yrs? old)\b|\b\d{1,3}\s*[mf]\b|\bpatient (with|presents|has|had)\b"
-         r"|\bpt (with|w/|has|presents)\b|\bpresent(s|ed|ing) with\b|\bs/p\b|\bdone\b|\bperformed\b|\bunderwent\b"
-         r"|\bhistory of\b|\bh/o\b")
+_SEARCH = (
+    r"\b(code|codes|dx|diagnosis code|icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs)\s+(code\s+)?(for|of)\b"
+    r"|what('s| is) the (icd-?10(-cm|-pcs)?|cpt|hcpcs|pcs|diagnosis|procedure)?\s*code|which code"
+    r"|look ?up|find (a |the )?code|how do i code"
+    r"|\bcode\b.*\bfor\b"
+)
+_CASE = (
+    r"\b\d{1,3}\s*(yo|y/o|y\.o\.|year[- ]old|yr old|yrs? old)\b|\b\d{1,3}\s*[mf]\b|\bpatient (with|presents|has|had)\b"
+    r"|\bpt (with|w/|has|presents)\b|\bpresent(s|ed|ing) with\b|\bs/p\b|\bdone\b|\bperformed\b|\bunderwent\b"
+    r"|\bhistory of\b|\bh/o\b"
+)
 _FOLLOW_UP = r"^\s*(and|what about|how about|also|same|ok,? and|with)\b|\b(it|that|this|those|these|them|both)\b"
 
 
@@ -199,9 +245,9 @@ class Understanding:
     units: int | None = None
     date_of_service: date | None = None
     setting: Setting | None = None
-    topic: str = ""                 # the words to search documents or code titles for
+    topic: str = ""  # the words to search documents or code titles for
     system_hint: CodeSystem | None = None
-    used_context: bool = False      # codes or intent taken from the conversation so far
+    used_context: bool = False  # codes or intent taken from the conversation so far
     question: str = ""
 
 
@@ -217,25 +263,45 @@ def _system_hint(text: str) -> CodeSystem | None:
     return _first_match(text, _SYSTEM_HINTS)
 
 
-_STOP = set("""a an the of for to in on at is are was were be been what which who whom whose how when why
+_STOP = set(
+    """a an the of for to in on at is are was were be been what which who whom whose how when why
 where do does did can could should would will shall may might i we you my our your me it its this that these
 those there here with without and or but if then than so as by from into about tell give show find look lookup
 code codes coding please pls thanks thank need want know any some icd icd10 icd-10 cm pcs cpt hcpcs dx diagnosis
-diagnoses procedure correct right proper use using used get bill billing billed report reported number""".split())
+diagnoses procedure correct right proper use using used get bill billing billed report reported number""".split()
+)
 
 
 # Abbreviations coders type, in the documents' words (the codes service's search has its
 # own list for code titles; this one is for searching the guidelines and manuals).
 ABBREVIATIONS = {
-    "htn": "hypertension", "ckd": "chronic kidney disease", "dm": "diabetes mellitus",
-    "t2dm": "type 2 diabetes mellitus", "chf": "heart failure", "hf": "heart failure",
-    "copd": "chronic obstructive pulmonary disease", "mi": "myocardial infarction", "ami": "acute myocardial infarction",
-    "afib": "atrial fibrillation", "uti": "urinary tract infection", "cad": "coronary artery disease",
-    "gerd": "gastro-esophageal reflux disease", "cva": "cerebrovascular accident stroke", "aki": "acute kidney injury",
-    "esrd": "end stage renal disease", "hiv": "human immunodeficiency virus hiv", "covid": "covid-19",
-    "poa": "present on admission", "pdx": "principal diagnosis", "sdx": "secondary diagnosis",
-    "e/m": "evaluation and management", "em": "evaluation and management", "ptp": "procedure-to-procedure",
-    "mue": "medically unlikely edits", "mues": "medically unlikely edits", "dx": "diagnosis",
+    "htn": "hypertension",
+    "ckd": "chronic kidney disease",
+    "dm": "diabetes mellitus",
+    "t2dm": "type 2 diabetes mellitus",
+    "chf": "heart failure",
+    "hf": "heart failure",
+    "copd": "chronic obstructive pulmonary disease",
+    "mi": "myocardial infarction",
+    "ami": "acute myocardial infarction",
+    "afib": "atrial fibrillation",
+    "uti": "urinary tract infection",
+    "cad": "coronary artery disease",
+    "gerd": "gastro-esophageal reflux disease",
+    "cva": "cerebrovascular accident stroke",
+    "aki": "acute kidney injury",
+    "esrd": "end stage renal disease",
+    "hiv": "human immunodeficiency virus hiv",
+    "covid": "covid-19",
+    "poa": "present on admission",
+    "pdx": "principal diagnosis",
+    "sdx": "secondary diagnosis",
+    "e/m": "evaluation and management",
+    "em": "evaluation and management",
+    "ptp": "procedure-to-procedure",
+    "mue": "medically unlikely edits",
+    "mues": "medically unlikely edits",
+    "dx": "diagnosis",
 }
 
 
@@ -251,8 +317,9 @@ def topic_words(text: str) -> str:
 
 def search_phrase(text: str) -> str:
     """What to search code titles for: the words after 'code for' etc., else the topic."""
-    match = re.search(r"\b(?:code|codes|dx|cpt|hcpcs|pcs|icd-?\s?10(?:-?cm|-?pcs)?)\s+(?:code\s+)?(?:for|of)\s+(.+)$",
-                      text, re.I)
+    match = re.search(
+        r"\b(?:code|codes|dx|cpt|hcpcs|pcs|icd-?\s?10(?:-?cm|-?pcs)?)\s+(?:code\s+)?(?:for|of)\s+(.+)$", text, re.I
+    )
     phrase = match.group(1) if match else text
     phrase = re.sub(r"[?!.]+$", "", phrase).strip()
     return topic_words(phrase) or phrase
@@ -269,9 +336,17 @@ def understand(question: str, context: dict | None = None) -> Understanding:
     units = find_units(text)
     procedures = [c for c in codes if c.is_procedure]
     hint = _system_hint(text)
-    result = Understanding(intent=Intent.UNKNOWN, codes=codes, modifiers=modifiers, units=units,
-                           date_of_service=find_date(text), setting=find_setting(text),
-                           topic=topic_words(text), system_hint=hint, question=text)
+    result = Understanding(
+        intent=Intent.UNKNOWN,
+        codes=codes,
+        modifiers=modifiers,
+        units=units,
+        date_of_service=find_date(text),
+        setting=find_setting(text),
+        topic=topic_words(text),
+        system_hint=hint,
+        question=text,
+    )
 
     if _has(text, _CROSSWALK) and (codes or _has(text, _ICD9)):
         result.intent = Intent.CROSSWALK
@@ -307,8 +382,10 @@ def _with_context(result: Understanding, text: str, context: dict) -> Understand
     if not context:
         return result
     previous = context.get("intent")
-    previous_codes = [CodeMention(text=c["text"], key=c["key"], systems=tuple(CodeSystem(s) for s in c["systems"]))
-                      for c in context.get("codes", [])]
+    previous_codes = [
+        CodeMention(text=c["text"], key=c["key"], systems=tuple(CodeSystem(s) for s in c["systems"]))
+        for c in context.get("codes", [])
+    ]
     follow_up = _has(text, _FOLLOW_UP) or len(text.split()) <= 6
     if not previous_codes or not follow_up:
         return result
@@ -316,10 +393,15 @@ def _with_context(result: Understanding, text: str, context: dict) -> Understand
         # "what about 99214?" after a pair: the same question with the new code in the
         # second place; after an MUE or a lookup: the same question about the new code.
         asks_the_same = result.intent in (Intent.CODE_LOOKUP, Intent.UNKNOWN) and _has(text, _FOLLOW_UP)
-        if asks_the_same and previous == Intent.NCCI_PAIR.value and len(result.codes) == 1 \
-                and result.codes[0].is_procedure:
-            return replace(result, intent=Intent.NCCI_PAIR, codes=[previous_codes[0], result.codes[0]],
-                           used_context=True)
+        if (
+            asks_the_same
+            and previous == Intent.NCCI_PAIR.value
+            and len(result.codes) == 1
+            and result.codes[0].is_procedure
+        ):
+            return replace(
+                result, intent=Intent.NCCI_PAIR, codes=[previous_codes[0], result.codes[0]], used_context=True
+            )
         if asks_the_same and previous in (Intent.MUE.value, Intent.BILLABLE.value, Intent.CROSSWALK.value):
             return replace(result, intent=Intent(previous), used_context=True)
         return result

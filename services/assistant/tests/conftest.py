@@ -1,5 +1,6 @@
 """Assistant test fixtures: a migrated database (SQLite and PostgreSQL), made-up code pages
 and claim checks behind a fake codes service, and the documents of the mirror."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,9 +27,14 @@ EDITION = {"name": "ICD-10-CM Made-up 2026", "effective_from": "2025-10-01", "so
 
 
 def page(system: str, code: str, title: str, billable: bool = True, children=()) -> CodePage:
-    return CodePage(system=system, code=code, title=title, billable=billable, edition=EDITION,
-                    children=[CodeSummary(system=system, code=c, title=f"made-up child {c}", billable=True)
-                              for c in children])
+    return CodePage(
+        system=system,
+        code=code,
+        title=title,
+        billable=billable,
+        edition=EDITION,
+        children=[CodeSummary(system=system, code=c, title=f"made-up child {c}", billable=True) for c in children],
+    )
 
 
 class FakeFacts:
@@ -42,7 +48,7 @@ class FakeFacts:
         }
         self.known_cpt = {"20610", "99213", "93000"}
         self.claims: list[rules.ClaimInput] = []
-        self.edits = {("20610", "99213"): 1}   # column 1, column 2 -> modifier indicator
+        self.edits = {("20610", "99213"): 1}  # column 1, column 2 -> modifier indicator
 
     def get_codes(self, refs):
         return [self.pages.get((s.value, c)) for s, c in refs]
@@ -51,8 +57,14 @@ class FakeFacts:
         out = []
         for system, code in refs:
             mue = [rules.Mue(setting="practitioner", max_units=7, adjudication_indicator="3 Made-up", source="mue.csv")]
-            out.append(rules.CodeRules(system=system, code=code, known=code in self.known_cpt or code == "J9035",
-                                       mue=mue if code == "J9035" else []))
+            out.append(
+                rules.CodeRules(
+                    system=system,
+                    code=code,
+                    known=code in self.known_cpt or code == "J9035",
+                    mue=mue if code == "J9035" else [],
+                )
+            )
         return out
 
     def search(self, query, systems=None, first=5, billable_only=False):
@@ -71,19 +83,35 @@ class FakeFacts:
                 line2 = claim.lines[codes.index(col2)]
                 used = [m for m in line2.modifiers if m in rules.NCCI_ASSOCIATED_MODIFIERS]
                 kind = rules.FindingKind.PTP_MODIFIER if used and indicator == 1 else rules.FindingKind.PTP
-                findings.append(rules.ClaimFinding(kind=kind, codes=[col1, col2], message=f"made-up {kind.value} (line 2)",
-                                                   modifier_allowed=indicator == 1, source="made-up ptp v1"))
+                findings.append(
+                    rules.ClaimFinding(
+                        kind=kind,
+                        codes=[col1, col2],
+                        message=f"made-up {kind.value} (line 2)",
+                        modifier_allowed=indicator == 1,
+                        source="made-up ptp v1",
+                    )
+                )
         for line in claim.lines:
             if line.code == "J9035" and line.units > 7:
-                findings.append(rules.ClaimFinding(kind=rules.FindingKind.MUE, codes=["J9035"], message="made-up MUE over",
-                                                   source="mue.csv"))
-        return rules.ClaimCheck(clean=not findings, findings=findings, date_of_service="2026-01-01",
-                                setting=claim.setting, editions=["made-up ptp v1"])
+                findings.append(
+                    rules.ClaimFinding(
+                        kind=rules.FindingKind.MUE, codes=["J9035"], message="made-up MUE over", source="mue.csv"
+                    )
+                )
+        return rules.ClaimCheck(
+            clean=not findings,
+            findings=findings,
+            date_of_service="2026-01-01",
+            setting=claim.setting,
+            editions=["made-up ptp v1"],
+        )
 
     def get_modifier(self, code):
         if code == "XS":
-            return rules.Modifier(code="XS", title="Made-up separate structure", source="made-up hcpcs",
-                                  ncci_associated=True)
+            return rules.Modifier(
+                code="XS", title="Made-up separate structure", source="made-up hcpcs", ncci_associated=True
+            )
         return None
 
 

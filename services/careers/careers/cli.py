@@ -6,6 +6,7 @@ Posts the sample jobs (careers.sample_data, marked as sample data) unless they a
 board already. Through the running careers service when one answers (so the jobs are
 indexed and announced at once), else straight into its database and index.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,5 +1,6 @@
 """Settings of the careers service process (and its command line), read from environment
 variables."""
+
 from __future__ import annotations
 
 from pydantic import Field

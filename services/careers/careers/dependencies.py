@@ -1,6 +1,7 @@
 """Dependency providers of the careers service: the domain object over its database and
 job index, the outbox relay, and the mail relay that alert mails go through. Settings are
 read in `setup()` (never at import)."""
+
 from __future__ import annotations
 
 import logging

@@ -4,6 +4,7 @@ saved searches and their alerts, career profiles, expiry and account deletion.
 Who may do what: only EMPLOYER accounts post (and close their own jobs), only MEMBER
 accounts apply (once per job), only the employer who posted a job reads its applications.
 """
+
 from __future__ import annotations
 
 import email.policy
@@ -27,7 +28,7 @@ from .storage import CareerStore, NewAlert
 
 log = logging.getLogger(__name__)
 
-ALERT_LEASE = timedelta(minutes=2)   # a sender that died mid-send gives the mail back after this
+ALERT_LEASE = timedelta(minutes=2)  # a sender that died mid-send gives the mail back after this
 
 
 def utcnow() -> datetime:
@@ -58,16 +59,25 @@ def compose_alert(job: contract.Job, flt: contract.JobFilter, public_url: str, t
     salary = ""
     if job.salary_min is not None or job.salary_max is not None:
         low, high = job.salary_min, job.salary_max
-        salary = "Salary: " + (f"${low:,} - ${high:,}" if low is not None and high is not None
-                               else f"${(low if low is not None else high):,}") + "\n"
+        salary = (
+            "Salary: "
+            + (
+                f"${low:,} - ${high:,}"
+                if low is not None and high is not None
+                else f"${(low if low is not None else high):,}"
+            )
+            + "\n"
+        )
     certs = ", ".join(job.certifications) or "none stated"
-    body = (f"A new job matches your saved search ({filter_summary(flt)}):\n\n"
-            f"{job.title}\n{job.company} - {job.location}{' (remote)' if job.remote else ''}\n"
-            f"{job.employment_type}\n{salary}Certifications: {certs}\n\n"
-            f"{job.description[:600]}{'...' if len(job.description) > 600 else ''}\n\n"
-            f"Job id: {job.id}\n\n"
-            f"You get this mail because you saved this job search with alerts on.\n"
-            f"Turn these alerts off: {unsubscribe}\n")
+    body = (
+        f"A new job matches your saved search ({filter_summary(flt)}):\n\n"
+        f"{job.title}\n{job.company} - {job.location}{' (remote)' if job.remote else ''}\n"
+        f"{job.employment_type}\n{salary}Certifications: {certs}\n\n"
+        f"{job.description[:600]}{'...' if len(job.description) > 600 else ''}\n\n"
+        f"Job id: {job.id}\n\n"
+        f"You get this mail because you saved this job search with alerts on.\n"
+        f"Turn these alerts off: {unsubscribe}\n"
+    )
     return f"New job: {job.title} at {job.company}"[:300], body, unsubscribe
 
 
@@ -89,8 +99,9 @@ def alert_message(mail, sender: str) -> EmailMessage:
 
 
 class Careers:
-    def __init__(self, store: CareerStore, index: JobIndex, settings: CareersSettings,
-                 clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, store: CareerStore, index: JobIndex, settings: CareersSettings, clock: Callable[[], datetime] = utcnow
+    ):
         self.store = store
         self.index = index
         self.settings = settings
@@ -149,8 +160,12 @@ class Careers:
                 continue  # closed or expired a moment ago: the index follows right after
             hits.append(contract.JobHit(cursor=encode_cursor(position), score=score, job=job))
         end = offset + len(page.hits)
-        return contract.JobSearchResult(total_count=page.total, hits=hits, has_next_page=end < page.total,
-                                        end_cursor=encode_cursor(end) if page.hits else None)
+        return contract.JobSearchResult(
+            total_count=page.total,
+            hits=hits,
+            has_next_page=end < page.total,
+            end_cursor=encode_cursor(end) if page.hits else None,
+        )
 
     def matching(self, job: contract.Job, filters: list[contract.JobFilter]) -> list[bool]:
         """Which filters the open `job` matches, decided by the index (as a search would)."""
@@ -158,8 +173,7 @@ class Careers:
         if not self.index.search(make_query(contract.JobFilter(), now, job_ids=[job.id], limit=1)).hits:
             # Its `job_posted` can be relayed (by the timer) before the post indexed it.
             self.index.upsert([JobDocument.of(job)])
-        return [bool(self.index.search(make_query(flt, now, job_ids=[job.id], limit=1)).hits)
-                for flt in filters]
+        return [bool(self.index.search(make_query(flt, now, job_ids=[job.id], limit=1)).hits) for flt in filters]
 
     def match_job(self, request: contract.MatchJobRequest) -> contract.MatchJobResult:
         job = self.store.get_jobs([request.job_id]).get(request.job_id)
@@ -205,8 +219,9 @@ class Careers:
 
     def list_applications(self, request: contract.ListApplicationsRequest) -> dict[str, list[contract.Application]]:
         """Applications of the jobs among `job_ids` that this employer posted (others are left out)."""
-        owned = [job.id for job in self.store.get_jobs(request.job_ids).values()
-                 if job.employer_id == request.employer_id]
+        owned = [
+            job.id for job in self.store.get_jobs(request.job_ids).values() if job.employer_id == request.employer_id
+        ]
         return self.store.applications_for_jobs(owned)
 
     def my_applications(self, request: contract.UserRequest) -> list[contract.Application]:
@@ -217,8 +232,9 @@ class Careers:
         make_query(request.filter, self.clock())  # the same checks a search makes
         if len(self.store.saved_searches_of(request.user_id)) >= contract.MAX_SAVED_SEARCHES:
             raise BadRequest(f"An account can keep at most {contract.MAX_SAVED_SEARCHES} saved searches.")
-        return self.store.insert_saved_search(request.user_id, request.email, request.filter, request.alerts,
-                                              secrets.token_urlsafe(24), self.clock())
+        return self.store.insert_saved_search(
+            request.user_id, request.email, request.filter, request.alerts, secrets.token_urlsafe(24), self.clock()
+        )
 
     def my_saved_searches(self, request: contract.UserRequest) -> list[contract.SavedSearch]:
         return self.store.saved_searches_of(request.user_id)
@@ -244,10 +260,19 @@ class Careers:
             for search, matched in zip(searches, self.matching(job, [s.filter for s in searches])):
                 if not matched:
                     continue
-                subject, body, link = compose_alert(job, search.filter, self.settings.CAREERS_PUBLIC_URL,
-                                                    search.unsubscribe_token)
-                new.append(NewAlert(saved_search_id=search.id, user_id=search.user_id, recipient=search.email,
-                                    subject=subject, body=body, unsubscribe_url=link))
+                subject, body, link = compose_alert(
+                    job, search.filter, self.settings.CAREERS_PUBLIC_URL, search.unsubscribe_token
+                )
+                new.append(
+                    NewAlert(
+                        saved_search_id=search.id,
+                        user_id=search.user_id,
+                        recipient=search.email,
+                        subject=subject,
+                        body=body,
+                        unsubscribe_url=link,
+                    )
+                )
         return self.store.record_alerts(event.event_id, event.job_id, new, self.clock())
 
     def send_due_alerts(self, send: Callable[[EmailMessage], None]) -> int:

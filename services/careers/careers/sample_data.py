@@ -2,6 +2,7 @@
 CAREERS_DEMO_DATA=false). Every one is posted by the sample employer and flagged
 `sample`, so nobody mistakes them for real openings; the employer and places are made up.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -21,5 +22,9 @@ SAMPLE_JOBS: list[dict] = yaml.safe_load(Path(__file__).with_name("sample_jobs.y
 
 def jobs(today: date) -> list[JobInput]:
     """The sample jobs as posts, listed for a month from `today`."""
-    return [JobInput(company=COMPANY, expires_on=today + timedelta(days=30),
-                     **{**job, "description": job["description"] + NOTE}) for job in SAMPLE_JOBS]
+    return [
+        JobInput(
+            company=COMPANY, expires_on=today + timedelta(days=30), **{**job, "description": job["description"] + NOTE}
+        )
+        for job in SAMPLE_JOBS
+    ]

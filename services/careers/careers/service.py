@@ -6,6 +6,7 @@ queued alert mails; handlers queue alerts for new jobs (`job_posted`, our own ev
 an alert survives any restart) and forget deleted accounts (`user_deleted`), each once
 per event id.
 """
+
 from __future__ import annotations
 
 import logging

@@ -7,6 +7,7 @@ mails are an outbox of their own (`careers_alerts`): one row per saved search an
 (a unique key, so a redelivered `job_posted` cannot alert twice), sent by a timer and
 kept until the relay took them.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,7 +33,8 @@ TZ = sa.DateTime(timezone=True)
 metadata = sa.MetaData()
 
 jobs = sa.Table(
-    "careers_jobs", metadata,
+    "careers_jobs",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("employer_id", sa.String(100), nullable=False, index=True),
     sa.Column("title", sa.String(120), nullable=False),
@@ -42,7 +44,7 @@ jobs = sa.Table(
     sa.Column("employment_type", sa.String(40), nullable=False),
     sa.Column("salary_min", sa.Integer, nullable=True),
     sa.Column("salary_max", sa.Integer, nullable=True),
-    sa.Column("certifications", sa.Text, nullable=False),   # JSON list
+    sa.Column("certifications", sa.Text, nullable=False),  # JSON list
     sa.Column("specialty", sa.String(80), nullable=True),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("posted_at", TZ, nullable=False),
@@ -53,7 +55,8 @@ jobs = sa.Table(
 )
 
 applications = sa.Table(
-    "careers_applications", metadata,
+    "careers_applications",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("job_id", sa.String(36), nullable=False, index=True),
     sa.Column("applicant_id", sa.String(100), nullable=False, index=True),
@@ -67,11 +70,12 @@ applications = sa.Table(
 )
 
 saved_searches = sa.Table(
-    "careers_saved_searches", metadata,
+    "careers_saved_searches",
+    metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("user_id", sa.String(100), nullable=False, index=True),
     sa.Column("email", sa.String(320), nullable=False),
-    sa.Column("filter", sa.Text, nullable=False),            # JSON of JobFilter
+    sa.Column("filter", sa.Text, nullable=False),  # JSON of JobFilter
     sa.Column("alerts", sa.Boolean, nullable=False),
     # The secret of the unsubscribe link in alert mails (it can only turn these alerts off).
     sa.Column("unsubscribe_token", sa.String(64), nullable=False, unique=True),
@@ -79,7 +83,8 @@ saved_searches = sa.Table(
 )
 
 alerts = sa.Table(
-    "careers_alerts", metadata,
+    "careers_alerts",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("saved_search_id", sa.String(36), nullable=False),
     sa.Column("job_id", sa.String(36), nullable=False),
@@ -96,9 +101,10 @@ alerts = sa.Table(
 )
 
 profiles = sa.Table(
-    "careers_profiles", metadata,
+    "careers_profiles",
+    metadata,
     sa.Column("user_id", sa.String(100), primary_key=True),
-    sa.Column("certifications", sa.Text, nullable=False),   # JSON list
+    sa.Column("certifications", sa.Text, nullable=False),  # JSON list
     sa.Column("specialty", sa.String(80), nullable=True),
     sa.Column("updated_at", TZ, nullable=False),
 )
@@ -115,24 +121,46 @@ def _iso(value: datetime) -> str:
 
 def _job(row) -> contract.Job:
     return contract.Job.model_construct(
-        id=row.id, employer_id=row.employer_id, title=row.title, company=row.company,
-        location=row.location, remote=row.remote, employment_type=row.employment_type,
-        salary_min=row.salary_min, salary_max=row.salary_max,
-        certifications=json.loads(row.certifications), specialty=row.specialty,
-        description=row.description, posted_at=_iso(row.posted_at), expires_on=row.expires_on,
-        status=row.status, sample=row.sample)
+        id=row.id,
+        employer_id=row.employer_id,
+        title=row.title,
+        company=row.company,
+        location=row.location,
+        remote=row.remote,
+        employment_type=row.employment_type,
+        salary_min=row.salary_min,
+        salary_max=row.salary_max,
+        certifications=json.loads(row.certifications),
+        specialty=row.specialty,
+        description=row.description,
+        posted_at=_iso(row.posted_at),
+        expires_on=row.expires_on,
+        status=row.status,
+        sample=row.sample,
+    )
 
 
 def _application(row) -> contract.Application:
     return contract.Application(
-        id=row.id, job_id=row.job_id, applicant_id=row.applicant_id, applicant_name=row.applicant_name,
-        applicant_email=row.applicant_email, status=row.status, submitted_at=_iso(row.submitted_at),
-        cover_letter=row.cover_letter, resume_text=row.resume_text)
+        id=row.id,
+        job_id=row.job_id,
+        applicant_id=row.applicant_id,
+        applicant_name=row.applicant_name,
+        applicant_email=row.applicant_email,
+        status=row.status,
+        submitted_at=_iso(row.submitted_at),
+        cover_letter=row.cover_letter,
+        resume_text=row.resume_text,
+    )
 
 
 def _saved_search(row) -> contract.SavedSearch:
-    return contract.SavedSearch(id=row.id, filter=contract.JobFilter.model_validate_json(row.filter),
-                                alerts=row.alerts, created_at=_iso(row.created_at))
+    return contract.SavedSearch(
+        id=row.id,
+        filter=contract.JobFilter.model_validate_json(row.filter),
+        alerts=row.alerts,
+        created_at=_iso(row.created_at),
+    )
 
 
 @dataclass(frozen=True)
@@ -169,20 +197,42 @@ class CareerStore:
         self.engine = engine
 
     # -- jobs --------------------------------------------------------------------------
-    def insert_job(self, employer_id: str, job: contract.JobInput, expires_on: date, now: datetime,
-                   sample: bool = False) -> contract.Job:
+    def insert_job(
+        self, employer_id: str, job: contract.JobInput, expires_on: date, now: datetime, sample: bool = False
+    ) -> contract.Job:
         job_id = str(uuid.uuid4())
-        values = dict(id=job_id, employer_id=employer_id, title=job.title, company=job.company,
-                      location=job.location, remote=job.remote, employment_type=job.employment_type,
-                      salary_min=job.salary_min, salary_max=job.salary_max,
-                      certifications=json.dumps(job.certifications), specialty=job.specialty,
-                      description=job.description, posted_at=now, expires_on=expires_on,
-                      status=contract.JOB_PUBLISHED, sample=sample, closed_at=None)
+        values = dict(
+            id=job_id,
+            employer_id=employer_id,
+            title=job.title,
+            company=job.company,
+            location=job.location,
+            remote=job.remote,
+            employment_type=job.employment_type,
+            salary_min=job.salary_min,
+            salary_max=job.salary_max,
+            certifications=json.dumps(job.certifications),
+            specialty=job.specialty,
+            description=job.description,
+            posted_at=now,
+            expires_on=expires_on,
+            status=contract.JOB_PUBLISHED,
+            sample=sample,
+            closed_at=None,
+        )
         with serialized_transaction(self.engine) as conn:
             conn.execute(jobs.insert().values(**values))
-            outbox.add(conn, events.JobPosted(job_id=job_id, employer_id=employer_id, title=job.title,
-                                              location=job.location, remote=job.remote,
-                                              certifications=list(job.certifications)))
+            outbox.add(
+                conn,
+                events.JobPosted(
+                    job_id=job_id,
+                    employer_id=employer_id,
+                    title=job.title,
+                    location=job.location,
+                    remote=job.remote,
+                    certifications=list(job.certifications),
+                ),
+            )
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).one()
         return _job(row)
 
@@ -195,8 +245,9 @@ class CareerStore:
 
     def open_jobs(self, today: date) -> list[contract.Job]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(jobs).where(jobs.c.status == contract.JOB_PUBLISHED,
-                                                      jobs.c.expires_on >= today)).all()
+            rows = conn.execute(
+                sa.select(jobs).where(jobs.c.status == contract.JOB_PUBLISHED, jobs.c.expires_on >= today)
+            ).all()
         return [_job(row) for row in rows]
 
     def count_open_jobs(self, today: date, sample_only: bool = False) -> int:
@@ -209,8 +260,11 @@ class CareerStore:
     def close_job(self, job_id: str, now: datetime) -> contract.Job | None:
         """Published -> closed; the job as it is afterwards (None when there is no such job)."""
         with serialized_transaction(self.engine) as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status == contract.JOB_PUBLISHED)
-                         .values(status=contract.JOB_CLOSED, closed_at=now))
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.status == contract.JOB_PUBLISHED)
+                .values(status=contract.JOB_CLOSED, closed_at=now)
+            )
             row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
         return _job(row) if row else None
 
@@ -218,17 +272,32 @@ class CareerStore:
         """Published jobs whose last listed day is before `today` become expired, each with
         its `job_expired` event; returns their ids."""
         with self.engine.connect() as conn:  # the usual answer, "none", takes no write lock
-            if conn.execute(sa.select(jobs.c.id).where(jobs.c.status == contract.JOB_PUBLISHED,
-                                                       jobs.c.expires_on < today).limit(1)).first() is None:
+            if (
+                conn.execute(
+                    sa.select(jobs.c.id)
+                    .where(jobs.c.status == contract.JOB_PUBLISHED, jobs.c.expires_on < today)
+                    .limit(1)
+                ).first()
+                is None
+            ):
                 return []
         with serialized_transaction(self.engine) as conn:
-            due = list(conn.execute(sa.select(jobs.c.id).where(
-                jobs.c.status == contract.JOB_PUBLISHED, jobs.c.expires_on < today)).scalars())
+            due = list(
+                conn.execute(
+                    sa.select(jobs.c.id).where(jobs.c.status == contract.JOB_PUBLISHED, jobs.c.expires_on < today)
+                ).scalars()
+            )
             expired = []
             for job_id in due:
                 # Conditional, so a replica running the same timer cannot expire it twice.
-                if conn.execute(jobs.update().where(jobs.c.id == job_id, jobs.c.status == contract.JOB_PUBLISHED)
-                                .values(status=contract.JOB_EXPIRED)).rowcount == 1:
+                if (
+                    conn.execute(
+                        jobs.update()
+                        .where(jobs.c.id == job_id, jobs.c.status == contract.JOB_PUBLISHED)
+                        .values(status=contract.JOB_EXPIRED)
+                    ).rowcount
+                    == 1
+                ):
                     outbox.add(conn, events.JobExpired(job_id=job_id))
                     expired.append(job_id)
         return expired
@@ -238,14 +307,26 @@ class CareerStore:
         application_id = str(uuid.uuid4())
         with serialized_transaction(self.engine) as conn:
             added = insert_ignoring_duplicates(
-                conn, applications, id=application_id, job_id=request.job_id,
-                applicant_id=request.applicant_id, applicant_name=request.applicant_name,
-                applicant_email=request.applicant_email, cover_letter=request.cover_letter,
-                resume_text=request.resume_text, status="submitted", submitted_at=now)
+                conn,
+                applications,
+                id=application_id,
+                job_id=request.job_id,
+                applicant_id=request.applicant_id,
+                applicant_name=request.applicant_name,
+                applicant_email=request.applicant_email,
+                cover_letter=request.cover_letter,
+                resume_text=request.resume_text,
+                status="submitted",
+                submitted_at=now,
+            )
             if not added:
                 raise Conflict("You have already applied to this job: an application can be sent once.")
-            outbox.add(conn, events.ApplicationSubmitted(application_id=application_id, job_id=request.job_id,
-                                                         applicant_id=request.applicant_id))
+            outbox.add(
+                conn,
+                events.ApplicationSubmitted(
+                    application_id=application_id, job_id=request.job_id, applicant_id=request.applicant_id
+                ),
+            )
             row = conn.execute(sa.select(applications).where(applications.c.id == application_id)).one()
         return _application(row)
 
@@ -254,40 +335,62 @@ class CareerStore:
         if not job_ids:
             return out
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(applications).where(applications.c.job_id.in_(sorted(set(job_ids))))
-                                .order_by(applications.c.submitted_at, applications.c.id)).all()
+            rows = conn.execute(
+                sa.select(applications)
+                .where(applications.c.job_id.in_(sorted(set(job_ids))))
+                .order_by(applications.c.submitted_at, applications.c.id)
+            ).all()
         for row in rows:
             out[row.job_id].append(_application(row))
         return out
 
     def applications_of(self, applicant_id: str) -> list[contract.Application]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(applications).where(applications.c.applicant_id == applicant_id)
-                                .order_by(applications.c.submitted_at.desc())).all()
+            rows = conn.execute(
+                sa.select(applications)
+                .where(applications.c.applicant_id == applicant_id)
+                .order_by(applications.c.submitted_at.desc())
+            ).all()
         return [_application(row) for row in rows]
 
     # -- saved searches ----------------------------------------------------------------
-    def insert_saved_search(self, user_id: str, email: str, flt: contract.JobFilter, alerts_on: bool,
-                            unsubscribe_token: str, now: datetime) -> contract.SavedSearch:
+    def insert_saved_search(
+        self, user_id: str, email: str, flt: contract.JobFilter, alerts_on: bool, unsubscribe_token: str, now: datetime
+    ) -> contract.SavedSearch:
         search_id = str(uuid.uuid4())
         with serialized_transaction(self.engine) as conn:
-            conn.execute(saved_searches.insert().values(
-                id=search_id, user_id=user_id, email=email, filter=flt.model_dump_json(exclude_none=True),
-                alerts=alerts_on, unsubscribe_token=unsubscribe_token, created_at=now))
+            conn.execute(
+                saved_searches.insert().values(
+                    id=search_id,
+                    user_id=user_id,
+                    email=email,
+                    filter=flt.model_dump_json(exclude_none=True),
+                    alerts=alerts_on,
+                    unsubscribe_token=unsubscribe_token,
+                    created_at=now,
+                )
+            )
             row = conn.execute(sa.select(saved_searches).where(saved_searches.c.id == search_id)).one()
         return _saved_search(row)
 
     def saved_searches_of(self, user_id: str) -> list[contract.SavedSearch]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(saved_searches).where(saved_searches.c.user_id == user_id)
-                                .order_by(saved_searches.c.created_at)).all()
+            rows = conn.execute(
+                sa.select(saved_searches)
+                .where(saved_searches.c.user_id == user_id)
+                .order_by(saved_searches.c.created_at)
+            ).all()
         return [_saved_search(row) for row in rows]
 
-    def set_alerts(self, search_id: str, alerts_on: bool, *, user_id: str | None = None,
-                   unsubscribe_token: str | None = None) -> contract.SavedSearch | None:
+    def set_alerts(
+        self, search_id: str, alerts_on: bool, *, user_id: str | None = None, unsubscribe_token: str | None = None
+    ) -> contract.SavedSearch | None:
         """Alerts on or off for the search the owner (user_id) or the link (token) names."""
-        where = saved_searches.c.id == search_id if user_id is not None else \
-            saved_searches.c.unsubscribe_token == unsubscribe_token
+        where = (
+            saved_searches.c.id == search_id
+            if user_id is not None
+            else saved_searches.c.unsubscribe_token == unsubscribe_token
+        )
         if user_id is not None:
             where = sa.and_(where, saved_searches.c.user_id == user_id)
         with serialized_transaction(self.engine) as conn:
@@ -303,9 +406,16 @@ class CareerStore:
     def alerting_searches(self) -> list[AlertSearch]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(saved_searches).where(saved_searches.c.alerts.is_(True))).all()
-        return [AlertSearch(id=row.id, user_id=row.user_id, email=row.email,
-                            filter=contract.JobFilter.model_validate_json(row.filter),
-                            unsubscribe_token=row.unsubscribe_token) for row in rows]
+        return [
+            AlertSearch(
+                id=row.id,
+                user_id=row.user_id,
+                email=row.email,
+                filter=contract.JobFilter.model_validate_json(row.filter),
+                unsubscribe_token=row.unsubscribe_token,
+            )
+            for row in rows
+        ]
 
     # -- alert mails -------------------------------------------------------------------
     def record_alerts(self, event_id: str, job_id: str, new: list[NewAlert], now: datetime) -> int:
@@ -317,29 +427,55 @@ class CareerStore:
                 return 0
             for alert in new:
                 # The search may have been switched off or deleted since it was matched.
-                still_on = conn.execute(sa.select(saved_searches.c.alerts).where(
-                    saved_searches.c.id == alert.saved_search_id)).scalar()
+                still_on = conn.execute(
+                    sa.select(saved_searches.c.alerts).where(saved_searches.c.id == alert.saved_search_id)
+                ).scalar()
                 if not still_on:
                     continue
                 queued += insert_ignoring_duplicates(
-                    conn, alerts, saved_search_id=alert.saved_search_id, job_id=job_id, user_id=alert.user_id,
-                    recipient=alert.recipient, subject=alert.subject, body=alert.body,
-                    unsubscribe_url=alert.unsubscribe_url, created_at=now, next_attempt_at=now, attempts=0)
+                    conn,
+                    alerts,
+                    saved_search_id=alert.saved_search_id,
+                    job_id=job_id,
+                    user_id=alert.user_id,
+                    recipient=alert.recipient,
+                    subject=alert.subject,
+                    body=alert.body,
+                    unsubscribe_url=alert.unsubscribe_url,
+                    created_at=now,
+                    next_attempt_at=now,
+                    attempts=0,
+                )
         return queued
 
     def due_alerts(self, now: datetime, limit: int = 50) -> list[AlertMail]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(alerts).where(alerts.c.sent_at.is_(None), alerts.c.next_attempt_at <= now)
-                                .order_by(alerts.c.id).limit(limit)).all()
-        return [AlertMail(id=row.id, recipient=row.recipient, subject=row.subject, body=row.body,
-                          unsubscribe_url=row.unsubscribe_url, attempts=row.attempts) for row in rows]
+            rows = conn.execute(
+                sa.select(alerts)
+                .where(alerts.c.sent_at.is_(None), alerts.c.next_attempt_at <= now)
+                .order_by(alerts.c.id)
+                .limit(limit)
+            ).all()
+        return [
+            AlertMail(
+                id=row.id,
+                recipient=row.recipient,
+                subject=row.subject,
+                body=row.body,
+                unsubscribe_url=row.unsubscribe_url,
+                attempts=row.attempts,
+            )
+            for row in rows
+        ]
 
     def claim_alert(self, alert_id: int, now: datetime, lease: timedelta) -> bool:
         """Take one due alert for sending (another sender then skips it until the lease ends)."""
         with serialized_transaction(self.engine) as conn:
-            claimed = conn.execute(alerts.update().where(
-                alerts.c.id == alert_id, alerts.c.sent_at.is_(None), alerts.c.next_attempt_at <= now)
-                .values(next_attempt_at=now + lease, attempts=alerts.c.attempts + 1)).rowcount
+            claimed = conn.execute(
+                alerts.update()
+                .where(alerts.c.id == alert_id, alerts.c.sent_at.is_(None), alerts.c.next_attempt_at <= now)
+                .values(next_attempt_at=now + lease, attempts=alerts.c.attempts + 1)
+            ).rowcount
         return claimed == 1
 
     def alert_sent(self, alert_id: int, now: datetime) -> None:
@@ -352,8 +488,9 @@ class CareerStore:
 
     def pending_alerts(self) -> int:
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.count()).select_from(alerts)
-                                .where(alerts.c.sent_at.is_(None))).scalar_one()
+            return conn.execute(
+                sa.select(sa.func.count()).select_from(alerts).where(alerts.c.sent_at.is_(None))
+            ).scalar_one()
 
     # -- profiles ----------------------------------------------------------------------
     def get_profile(self, user_id: str) -> contract.CareerProfile:
@@ -361,17 +498,20 @@ class CareerStore:
             row = conn.execute(sa.select(profiles).where(profiles.c.user_id == user_id)).first()
         if row is None:
             return contract.CareerProfile(user_id=user_id)
-        return contract.CareerProfile(user_id=user_id, certifications=json.loads(row.certifications),
-                                      specialty=row.specialty)
+        return contract.CareerProfile(
+            user_id=user_id, certifications=json.loads(row.certifications), specialty=row.specialty
+        )
 
     def set_profile(self, request: contract.SetProfileRequest, now: datetime) -> contract.CareerProfile:
         with serialized_transaction(self.engine) as conn:
-            values = dict(certifications=json.dumps(request.certifications), specialty=request.specialty,
-                          updated_at=now)
+            values = dict(
+                certifications=json.dumps(request.certifications), specialty=request.specialty, updated_at=now
+            )
             if not insert_ignoring_duplicates(conn, profiles, user_id=request.user_id, **values):
                 conn.execute(profiles.update().where(profiles.c.user_id == request.user_id).values(**values))
-        return contract.CareerProfile(user_id=request.user_id, certifications=request.certifications,
-                                      specialty=request.specialty)
+        return contract.CareerProfile(
+            user_id=request.user_id, certifications=request.certifications, specialty=request.specialty
+        )
 
     # -- accounts' events --------------------------------------------------------------
     def forget_user(self, user_id: str, event_id: str, now: datetime) -> list[str] | None:
@@ -385,11 +525,15 @@ class CareerStore:
             conn.execute(alerts.delete().where(alerts.c.user_id == user_id))
             conn.execute(saved_searches.delete().where(saved_searches.c.user_id == user_id))
             conn.execute(profiles.delete().where(profiles.c.user_id == user_id))
-            closed = list(conn.execute(sa.select(jobs.c.id).where(
-                jobs.c.employer_id == user_id, jobs.c.status == contract.JOB_PUBLISHED)).scalars())
+            closed = list(
+                conn.execute(
+                    sa.select(jobs.c.id).where(jobs.c.employer_id == user_id, jobs.c.status == contract.JOB_PUBLISHED)
+                ).scalars()
+            )
             if closed:
-                conn.execute(jobs.update().where(jobs.c.id.in_(closed)).values(
-                    status=contract.JOB_CLOSED, closed_at=now))
+                conn.execute(
+                    jobs.update().where(jobs.c.id.in_(closed)).values(status=contract.JOB_CLOSED, closed_at=now)
+                )
         return closed
 
     def pending_events(self) -> int:

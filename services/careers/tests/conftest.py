@@ -1,5 +1,6 @@
 """Careers test fixtures: a migrated database (SQLite and PostgreSQL) and the domain over
 it with an embedded job index and a clock the test can move."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

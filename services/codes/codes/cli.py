@@ -10,6 +10,7 @@
 Exit status 1 with a one-line message on a malformed release (naming file and line) or a
 bad configuration variable (naming it).
 """
+
 from __future__ import annotations
 
 import sys
@@ -44,14 +45,22 @@ def _settings():
 
 @app.command()
 def load(
-    system: Annotated[list[str] | None, typer.Option(
-        "--system", "-s", help=f"Load only this system (repeatable): {', '.join(LOADABLE)}.")] = None,
-    progress: Annotated[bool | None, typer.Option(
-        help="Show progress bars (default: when writing to a terminal).")] = None,
-    rules: Annotated[bool, typer.Option(help="Also load the coding rules and the CPT codes "
-                                             "(skipped when --system is given).")] = True,
-    parallel: Annotated[bool, typer.Option(help="Write the database in a second process while this one "
-                                                "builds the search index (with the rules).")] = True,
+    system: Annotated[
+        list[str] | None,
+        typer.Option("--system", "-s", help=f"Load only this system (repeatable): {', '.join(LOADABLE)}."),
+    ] = None,
+    progress: Annotated[
+        bool | None, typer.Option(help="Show progress bars (default: when writing to a terminal).")
+    ] = None,
+    rules: Annotated[
+        bool, typer.Option(help="Also load the coding rules and the CPT codes (skipped when --system is given).")
+    ] = True,
+    parallel: Annotated[
+        bool,
+        typer.Option(
+            help="Write the database in a second process while this one builds the search index (with the rules)."
+        ),
+    ] = True,
 ) -> None:
     """Load the official releases that are available and not loaded yet."""
     from .loading import load_available
@@ -66,15 +75,23 @@ def load(
         progress = sys.stderr.isatty()
     started = time.monotonic()
     try:
-        reports = load_available(settings, systems or None, show_progress=progress,
-                                 rules=rules and not systems, say=typer.echo, parallel=parallel)
+        reports = load_available(
+            settings,
+            systems or None,
+            show_progress=progress,
+            rules=rules and not systems,
+            say=typer.echo,
+            parallel=parallel,
+        )
     except MalformedRelease as exc:
         _fail(f"malformed release: {exc} (the edition loaded before stays in place)")
     for report in reports:
         if report.status == "loaded":
-            typer.echo(f"{report.system}: loaded {report.edition} ({report.codes:,} codes: "
-                       f"{report.added:,} added, {report.deleted:,} deleted, {report.revised:,} revised) "
-                       f"in {report.seconds:.1f} s")
+            typer.echo(
+                f"{report.system}: loaded {report.edition} ({report.codes:,} codes: "
+                f"{report.added:,} added, {report.deleted:,} deleted, {report.revised:,} revised) "
+                f"in {report.seconds:.1f} s"
+            )
         elif report.status == "already loaded":
             typer.echo(f"{report.system}: {report.edition} already loaded")
         elif report.system == CodeSystem.CPT.value:
@@ -108,8 +125,16 @@ def _print_editions(settings) -> None:
         return
     rows = [("system", "edition", "effective", "codes", "billable", "loaded at")]
     for e in editions:
-        rows.append((e.system.value, e.name, e.effective_from, f"{e.counts.get('codes', 0):,}",
-                     f"{e.counts.get('billable', 0):,}", e.loaded_at[:19].replace("T", " ")))
+        rows.append(
+            (
+                e.system.value,
+                e.name,
+                e.effective_from,
+                f"{e.counts.get('codes', 0):,}",
+                f"{e.counts.get('billable', 0):,}",
+                e.loaded_at[:19].replace("T", " "),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for number, row in enumerate(rows):
         typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -1,11 +1,11 @@
 """Settings of the codes service process and of its loader (`python -m codes.cli`), read
 from environment variables."""
+
 from __future__ import annotations
 
 from pydantic import Field
 
-from medcode_common.settings import (DatabaseSettings, MirrorSettings, SearchSettings, ServiceSettings,
-                                     read_settings)
+from medcode_common.settings import DatabaseSettings, MirrorSettings, SearchSettings, ServiceSettings, read_settings
 
 
 class LoaderSettings(DatabaseSettings, MirrorSettings, SearchSettings):

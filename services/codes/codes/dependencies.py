@@ -3,6 +3,7 @@ and the relay of `edition_loaded` events. Each reads the platform settings in `s
 (never at import), so a container starts with whatever environment it is given. The store,
 the relay and the coding rules (rules.provider) share the process's engine of the codes
 database (medcode_common.nameko_storage), like every service's."""
+
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider

@@ -15,6 +15,7 @@ fact the files do not give is left out rather than guessed.
 No nameko, no database: the service hands in the page, the facts the store keeps beside it
 (`extra`) and the source names.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,13 @@ from medcode_contracts.codes import CodePage, CodeSystem, DescriptionSentence
 from medcode_contracts.coding_rules import CPT_LICENCE_NOTE
 
 from .code_sets.icd10pcs_definitions import (
-    APPROACH, BODY_PART, DEVICE, OPERATION, PcsDefinitions, find_release, read_definitions,
+    APPROACH,
+    BODY_PART,
+    DEVICE,
+    OPERATION,
+    PcsDefinitions,
+    find_release,
+    read_definitions,
 )
 
 MAX_INDEX_TERMS = 8
@@ -36,8 +43,8 @@ MAX_LISTED = 6
 class Sources:
     """What the sentences cite: the code set's release file, and the rule files used."""
 
-    code_set_file: str                   # e.g. "icd10cm-tabular-April-1-2026.xml"
-    index_file: str | None = None        # the ICD-10-CM Alphabetic Index edition's file
+    code_set_file: str  # e.g. "icd10cm-tabular-April-1-2026.xml"
+    index_file: str | None = None  # the ICD-10-CM Alphabetic Index edition's file
     definitions: PcsDefinitions | None = None
 
 
@@ -57,8 +64,12 @@ def describe(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionS
     if page.system == CodeSystem.CPT:
         return _cpt(page, extra, sources)
     if page.system == CodeSystem.MODIFIER:
-        return [DescriptionSentence(text=f"{page.code} is a HCPCS Level II modifier: {_sentence(page.title)}",
-                                    source=f"{sources.code_set_file} (long descriptor)")]
+        return [
+            DescriptionSentence(
+                text=f"{page.code} is a HCPCS Level II modifier: {_sentence(page.title)}",
+                source=f"{sources.code_set_file} (long descriptor)",
+            )
+        ]
     return []
 
 
@@ -68,7 +79,7 @@ def _sentence(text: str) -> str:
 
 
 def _lower_first(text: str) -> str:
-    """"Diseases of esophagus" -> "diseases of esophagus"; "HIV disease" stays."""
+    """ "Diseases of esophagus" -> "diseases of esophagus"; "HIV disease" stays."""
     if len(text) > 1 and text[0].isupper() and text[1].islower():
         return text[0].lower() + text[1:]
     return text
@@ -82,6 +93,7 @@ def _listing(items: list[str], limit: int = MAX_LISTED) -> str:
 
 # ---- ICD-10-PCS ---------------------------------------------------------------------------
 
+
 def _nothing(label: str) -> bool:
     return label == "None" or label.startswith("No ")
 
@@ -94,20 +106,27 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
         return []
     said: list[DescriptionSentence] = []
     section, system = labels[0][1], labels[1][1]
-    if len(labels) < 7:   # a table (3 characters): its operation and what it defines
-        said.append(DescriptionSentence(
-            text=f"{page.code} is the ICD-10-PCS table of {labels[2][1]} procedures ({section} section, "
-                 f"{system}); each code under it adds characters 4 to 7.", source=tables))
+    if len(labels) < 7:  # a table (3 characters): its operation and what it defines
+        said.append(
+            DescriptionSentence(
+                text=f"{page.code} is the ICD-10-PCS table of {labels[2][1]} procedures ({section} section, "
+                f"{system}); each code under it adds characters 4 to 7.",
+                source=tables,
+            )
+        )
         operation = _lookup(sources.definitions, page.code[0], OPERATION, labels[2][1])
         if operation is not None and operation.definition:
             said.append(_definition_sentence(labels[2][1], operation, sources.definitions))
         return said
 
     parts = [f"{title.lower()} {label}" for title, label in labels[3:] if not _nothing(label)]
-    said.append(DescriptionSentence(
-        text=f"{page.code} is an ICD-10-PCS code of the {section} section, {system}: "
-             f"{labels[2][0].lower()} {labels[2][1]}" + (f", {', '.join(parts)}" if parts else "") + ".",
-        source=tables))
+    said.append(
+        DescriptionSentence(
+            text=f"{page.code} is an ICD-10-PCS code of the {section} section, {system}: "
+            f"{labels[2][0].lower()} {labels[2][1]}" + (f", {', '.join(parts)}" if parts else "") + ".",
+            source=tables,
+        )
+    )
     definitions, letter = sources.definitions, page.code[0]
     operation = _lookup(definitions, letter, OPERATION, labels[2][1])
     if operation is not None and (operation.definition or operation.explanation):
@@ -167,47 +186,70 @@ def _icd10cm(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionS
             text += f", in category {category['code']}, {category['title']}"
         said.append(DescriptionSentence(text=text + ".", source=f"{tabular} (chapter, block and category)"))
     if page.billable:
-        said.append(DescriptionSentence(text=f"{page.code} is billable: it is reported as it is.",
-                                        source=f"{tabular} (code hierarchy)"))
+        said.append(
+            DescriptionSentence(
+                text=f"{page.code} is billable: it is reported as it is.", source=f"{tabular} (code hierarchy)"
+            )
+        )
     elif page.children:
-        said.append(DescriptionSentence(
-            text=f"{page.code} is a heading, not billable: report one of its {len(page.children)} more specific "
-                 f"codes ({', '.join(c.code for c in page.children[:MAX_LISTED])}"
-                 f"{', ...' if len(page.children) > MAX_LISTED else ''}).",
-            source=f"{tabular} (code hierarchy)"))
+        said.append(
+            DescriptionSentence(
+                text=f"{page.code} is a heading, not billable: report one of its {len(page.children)} more specific "
+                f"codes ({', '.join(c.code for c in page.children[:MAX_LISTED])}"
+                f"{', ...' if len(page.children) > MAX_LISTED else ''}).",
+                source=f"{tabular} (code hierarchy)",
+            )
+        )
     notes = page.notes
     if notes.inclusion_terms:
-        said.append(DescriptionSentence(text=f"It is also called: {_listing(notes.inclusion_terms)}.",
-                                        source=f"{tabular} (inclusion terms)"))
+        said.append(
+            DescriptionSentence(
+                text=f"It is also called: {_listing(notes.inclusion_terms)}.", source=f"{tabular} (inclusion terms)"
+            )
+        )
     if notes.includes:
-        said.append(DescriptionSentence(text=f"It includes: {_listing(notes.includes)}.",
-                                        source=f"{tabular} (includes note)"))
+        said.append(
+            DescriptionSentence(text=f"It includes: {_listing(notes.includes)}.", source=f"{tabular} (includes note)")
+        )
     if page.lay_terms and sources.index_file:
         known = {t.lower() for t in notes.inclusion_terms} | {page.title.lower()}
         terms = [t for t in page.lay_terms if t.lower() not in known][:MAX_INDEX_TERMS]
         if terms:
-            said.append(DescriptionSentence(
-                text=f"In the ICD-10-CM Alphabetic Index these terms lead to it: {'; '.join(terms)}.",
-                source=f"{sources.index_file} (Alphabetic Index terms)"))
+            said.append(
+                DescriptionSentence(
+                    text=f"In the ICD-10-CM Alphabetic Index these terms lead to it: {'; '.join(terms)}.",
+                    source=f"{sources.index_file} (Alphabetic Index terms)",
+                )
+            )
     for field, text in (
-            ("excludes1", "Coded elsewhere, never together with it (Excludes1): {}."),
-            ("excludes2", "Not part of it, though a patient may have both, each coded (Excludes2): {}."),
-            ("code_first", "Code first: {}."),
-            ("use_additional_code", "Use an additional code: {}."),
-            ("code_also", "Code also: {}.")):
+        ("excludes1", "Coded elsewhere, never together with it (Excludes1): {}."),
+        ("excludes2", "Not part of it, though a patient may have both, each coded (Excludes2): {}."),
+        ("code_first", "Code first: {}."),
+        ("use_additional_code", "Use an additional code: {}."),
+        ("code_also", "Code also: {}."),
+    ):
         values = getattr(notes, field)
         if values:
-            said.append(DescriptionSentence(text=text.format(_listing(values)),
-                                            source=f"{tabular} ({field.replace('_', ' ')} note)"))
+            said.append(
+                DescriptionSentence(
+                    text=text.format(_listing(values)), source=f"{tabular} ({field.replace('_', ' ')} note)"
+                )
+            )
     if extra.get("seventh_character"):
         meaning = page.title.rsplit(", ", 1)[-1]
-        said.append(DescriptionSentence(
-            text=f"Its 7th character {extra['seventh_character']} means: {meaning}.",
-            source=f"{tabular} (7th characters)"))
+        said.append(
+            DescriptionSentence(
+                text=f"Its 7th character {extra['seventh_character']} means: {meaning}.",
+                source=f"{tabular} (7th characters)",
+            )
+        )
     elif notes.seventh_characters and not page.billable:
         choices = ", ".join(f"{s.character} {s.meaning}" for s in notes.seventh_characters)
-        said.append(DescriptionSentence(text=f"A 7th character completes the code: {choices}.",
-                                        source=f"{tabular} (7th characters)"))
+        said.append(
+            DescriptionSentence(
+                text=f"A 7th character completes the code: {choices}.", source=f"{tabular} (7th characters)"
+            )
+        )
     for note in extra.get("notes", [])[:3]:
         said.append(DescriptionSentence(text=_sentence(note), source=f"{tabular} (notes)"))
     return said
@@ -218,7 +260,7 @@ def _icd10cm(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionS
 # The HCPCS Level II sections by first letter (and the J codes' ranges), as CMS names them.
 _HCPCS_SECTIONS = {
     "A": "transportation services including ambulance, medical and surgical supplies, and "
-         "administrative, miscellaneous and investigational items",
+    "administrative, miscellaneous and investigational items",
     "B": "enteral and parenteral therapy",
     "C": "outpatient prospective payment system (temporary hospital codes)",
     "D": "dental procedures",
@@ -241,12 +283,21 @@ HCPCS_SECTIONS_SOURCE = "CMS HCPCS Level II code ranges (section headings)"
 
 _DOSE = re.compile(
     r"\b(?:per\s+)?(\d[\d,]*(?:\.\d+)?\s*(?:mg|mcg|micrograms?|milligrams?|grams?|gm|g|ml|cc|units?|iu|meq|"
-    r"mci|millicuries?|microcuries?|sq\.? ?cm|million cells|billion units))\b", re.I)
-_ROUTES = (("inhalation solution", "inhaled (inhalation solution)"), ("intravenous", "intravenously"),
-           ("subcutaneous", "under the skin (subcutaneous)"), ("intramuscular", "into a muscle (intramuscular)"),
-           ("intrathecal", "into the spinal canal (intrathecal)"), ("intravitreal", "into the eye (intravitreal)"),
-           ("oral", "by mouth"), ("topical", "on the skin (topical)"), ("injection", "by injection"),
-           ("infusion", "by infusion"))
+    r"mci|millicuries?|microcuries?|sq\.? ?cm|million cells|billion units))\b",
+    re.I,
+)
+_ROUTES = (
+    ("inhalation solution", "inhaled (inhalation solution)"),
+    ("intravenous", "intravenously"),
+    ("subcutaneous", "under the skin (subcutaneous)"),
+    ("intramuscular", "into a muscle (intramuscular)"),
+    ("intrathecal", "into the spinal canal (intrathecal)"),
+    ("intravitreal", "into the eye (intravitreal)"),
+    ("oral", "by mouth"),
+    ("topical", "on the skin (topical)"),
+    ("injection", "by injection"),
+    ("infusion", "by infusion"),
+)
 
 
 def _hcpcs_section(code: str) -> str | None:
@@ -262,10 +313,17 @@ def _hcpcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSen
     said: list[DescriptionSentence] = []
     section = _hcpcs_section(page.code)
     if section:
-        said.append(DescriptionSentence(text=f"{page.code} is a HCPCS Level II code of the section for {section}.",
-                                        source=f"{HCPCS_SECTIONS_SOURCE}; code from {release}"))
-    said.append(DescriptionSentence(text=f"Its official descriptor reads: {_sentence(page.title)}",
-                                    source=f"{release} (LONG DESCRIPTION)"))
+        said.append(
+            DescriptionSentence(
+                text=f"{page.code} is a HCPCS Level II code of the section for {section}.",
+                source=f"{HCPCS_SECTIONS_SOURCE}; code from {release}",
+            )
+        )
+    said.append(
+        DescriptionSentence(
+            text=f"Its official descriptor reads: {_sentence(page.title)}", source=f"{release} (LONG DESCRIPTION)"
+        )
+    )
     lowered = page.title.lower()
     route = next((words for key, words in _ROUTES if key in lowered), None)
     dose = _DOSE.search(page.title)
@@ -279,17 +337,28 @@ def _hcpcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSen
     if extra.get("added"):
         said.append(DescriptionSentence(text=f"CMS added it on {extra['added']}.", source=f"{release} (ADD DT)"))
     if extra.get("termination_date"):
-        said.append(DescriptionSentence(text=f"It is not valid after {extra['termination_date']}.",
-                                        source=f"{release} (TERM DT)"))
+        said.append(
+            DescriptionSentence(
+                text=f"It is not valid after {extra['termination_date']}.", source=f"{release} (TERM DT)"
+            )
+        )
     return said
 
 
 # ---- CPT --------------------------------------------------------------------------------------
 
+
 def _cpt(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSentence]:
     if extra.get("descriptor_note"):
-        return [DescriptionSentence(
-            text=f"{page.code} is a CPT code (American Medical Association). {CPT_LICENCE_NOTE}",
-            source=f"{sources.code_set_file} (CPT numbers from CMS NCCI/MUE files; no AMA text)")]
-    return [DescriptionSentence(text=f"{page.code} is a CPT code: {_sentence(page.title)}",
-                                source=f"{sources.code_set_file} (licensed AMA CPT descriptor)")]
+        return [
+            DescriptionSentence(
+                text=f"{page.code} is a CPT code (American Medical Association). {CPT_LICENCE_NOTE}",
+                source=f"{sources.code_set_file} (CPT numbers from CMS NCCI/MUE files; no AMA text)",
+            )
+        ]
+    return [
+        DescriptionSentence(
+            text=f"{page.code} is a CPT code: {_sentence(page.title)}",
+            source=f"{sources.code_set_file} (licensed AMA CPT descriptor)",
+        )
+    ]

@@ -3,6 +3,7 @@ the search index: codes and their records, index lay terms, procedure codes and 
 
 No nameko, no database, no search engine here: plain data and rules.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,11 +17,11 @@ class CodeRecord:
     """One code of one edition, as an importer read it from the official release."""
 
     system: CodeSystem
-    code: str                     # as printed in the code book ("K22.0", "J9035", "0DB64ZZ")
-    title: str                    # official long descriptor
+    code: str  # as printed in the code book ("K22.0", "J9035", "0DB64ZZ")
+    title: str  # official long descriptor
     billable: bool
     short_title: str | None = None
-    parent: str | None = None     # printed code of the parent in the hierarchy, if any
+    parent: str | None = None  # printed code of the parent in the hierarchy, if any
     # Note lists keyed like contracts.codes.CodeNotes fields (inclusion_terms, includes,
     # excludes1, excludes2, code_first, use_additional_code, code_also) plus
     # "seventh_characters": [{"character": "A", "meaning": "initial encounter"}].
@@ -46,17 +47,17 @@ class EditionMeta:
     """What one load of one official release is."""
 
     system: CodeSystem
-    name: str                 # e.g. "ICD-10-CM FY2026 (April 1, 2026 update)"
+    name: str  # e.g. "ICD-10-CM FY2026 (April 1, 2026 update)"
     effective_from: date
-    source: str               # file name of the release file
-    source_url: str           # official download URL of that release
-    fingerprint: str          # sha256 of the source bytes: same fingerprint = same edition
+    source: str  # file name of the release file
+    source_url: str  # official download URL of that release
+    fingerprint: str  # sha256 of the source bytes: same fingerprint = same edition
 
 
 @dataclass(slots=True, frozen=True)
 class LayTerm:
-    code: str            # ICD-10-CM code as printed in the index ("I21.9")
-    term: str            # readable phrase, e.g. "heart attack"
+    code: str  # ICD-10-CM code as printed in the index ("I21.9")
+    term: str  # readable phrase, e.g. "heart attack"
     # Where the phrase comes from, for a search hit to say why it matched: the index path,
     # and the cross-reference followed ("Attack, heart - see Infarct, myocardium").
     path: str | None = None
@@ -67,7 +68,7 @@ class ModifierRow:
     code: str
     title: str
     description: str | None
-    system: str          # "HCPCS" or "CPT"
+    system: str  # "HCPCS" or "CPT"
     terminated_on: date | None
 
 
@@ -79,7 +80,7 @@ class ProcedureCodeRow:
     `last_day` is the last day the code was valid (None = valid now)."""
 
     code: str
-    system: str          # "CPT" or "HCPCS"
+    system: str  # "CPT" or "HCPCS"
     title: str | None
     last_day: date | None
 
@@ -90,7 +91,7 @@ def procedure_system(code: str) -> str:
 
 
 def format_icd10cm(key: str) -> str:
-    """"I219" -> "I21.9" (the dot goes after the category's three characters)."""
+    """ "I219" -> "I21.9" (the dot goes after the category's three characters)."""
     return canonical_code(CodeSystem.ICD10CM, key)
 
 

@@ -9,6 +9,7 @@ licensed CPT file) are loaded after the code sets, then the CPT code set they de
 (codes.code_sets.cpt). The ICD-10-CM index's lay terms become search text of the codes they point
 to: the ICD-10-CM index entry is rebuilt when the lay-term edition changes too.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,9 +45,15 @@ class IndexBackend(Protocol):
     def replace_system(self, system: str, edition_id: str, records: Iterable[CodeRecord]) -> None: ...
 
 
-def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
-                   show_progress: bool = True, backend=None, rules: bool = False,
-                   say=None, parallel: bool = False) -> list[LoadReport]:
+def load_available(
+    settings,
+    systems: Iterable[CodeSystem | str] | None = None,
+    show_progress: bool = True,
+    backend=None,
+    rules: bool = False,
+    say=None,
+    parallel: bool = False,
+) -> list[LoadReport]:
     """Load every release found (mirror = settings.DATA_MIRROR; ICD-10-CM from the
     simple-icd-10-cm package when the mirror lacks it) that is not loaded yet, then (with
     `rules`) the coding rules and the CPT code set, then bring the search index in line with
@@ -68,7 +75,7 @@ def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
         rules_store = RulesStore(engine)
         writer = None
         if rules and parallel:
-            engine.dispose()   # the forked writer opens its own connections
+            engine.dispose()  # the forked writer opens its own connections
             writer = _Writer(settings, wanted, show_progress, say)
             reports: list[LoadReport] = []
         else:
@@ -83,8 +90,9 @@ def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
             if writer is not None:
                 _index_while_writing(writer, store, rules_store, backend, show_progress, definitions)
                 reports = writer.result()
-            sync_search_index(store, backend, show_progress=show_progress, rules=rules_store,
-                              pcs_definitions=definitions)
+            sync_search_index(
+                store, backend, show_progress=show_progress, rules=rules_store, pcs_definitions=definitions
+            )
         finally:
             if own_backend:
                 backend.close()
@@ -95,8 +103,9 @@ def load_available(settings, systems: Iterable[CodeSystem | str] | None = None,
         engine.dispose()
 
 
-def _write_all(store: CodeStore, rules_store: RulesStore, settings, wanted: list[CodeSystem],
-               show_progress: bool, rules: bool, say) -> list[LoadReport]:
+def _write_all(
+    store: CodeStore, rules_store: RulesStore, settings, wanted: list[CodeSystem], show_progress: bool, rules: bool, say
+) -> list[LoadReport]:
     """Every database write of a load, in dependency order: code sets, rules, CPT."""
     reports = [load_system(store, system, settings.DATA_MIRROR, show_progress) for system in wanted]
     if rules:
@@ -111,19 +120,24 @@ def _write_all(store: CodeStore, rules_store: RulesStore, settings, wanted: list
 _LAY_TERMS_OF = {CodeSystem.ICD10CM.value: "INDEX", CodeSystem.ICD10PCS.value: "PCS_INDEX"}
 
 
-def _index_while_writing(writer: _Writer, store: CodeStore, rules: RulesStore, backend: IndexBackend,
-                         show_progress: bool, definitions) -> None:
+def _index_while_writing(
+    writer: _Writer, store: CodeStore, rules: RulesStore, backend: IndexBackend, show_progress: bool, definitions
+) -> None:
     """Index each code set once its edition and lay terms are current, while `writer` runs."""
     pending = [s.value for s in writer.wanted]
     while pending and writer.running():
         current = store.current_edition_ids()
-        ready = [s for s in pending if s in current
-                 and (s not in _LAY_TERMS_OF or rules.current_edition(_LAY_TERMS_OF[s]) is not None)]
+        ready = [
+            s
+            for s in pending
+            if s in current and (s not in _LAY_TERMS_OF or rules.current_edition(_LAY_TERMS_OF[s]) is not None)
+        ]
         if not ready:
             time.sleep(0.5)
             continue
-        sync_search_index(store, backend, show_progress=show_progress, rules=rules,
-                          pcs_definitions=definitions, only=ready)
+        sync_search_index(
+            store, backend, show_progress=show_progress, rules=rules, pcs_definitions=definitions, only=ready
+        )
         pending = [s for s in pending if s not in ready]
 
 
@@ -138,8 +152,8 @@ class _Writer:
         self.wanted = wanted
         self._outcome = Path(tempfile.mkstemp(prefix="codes-load-", suffix=".pickle")[1])
         self._process = multiprocessing.get_context("fork").Process(
-            target=_write_in_child, args=(self._outcome, settings, wanted, show_progress, say),
-            name="codes-load-writer")
+            target=_write_in_child, args=(self._outcome, settings, wanted, show_progress, say), name="codes-load-writer"
+        )
         self._process.start()
 
     def running(self) -> bool:
@@ -158,7 +172,7 @@ class _Writer:
         return value
 
     def stop(self) -> None:
-        if self._process.is_alive():   # this side failed: do not leave the writer behind
+        if self._process.is_alive():  # this side failed: do not leave the writer behind
             self._process.terminate()
             self._process.join()
         self._outcome.unlink(missing_ok=True)
@@ -169,9 +183,11 @@ def _write_in_child(outcome: Path, settings, wanted: list[CodeSystem], show_prog
 
     engine = make_engine(settings.database_url("codes"))
     try:
-        result: tuple = ("reports", _write_all(CodeStore(engine), RulesStore(engine), settings, wanted,
-                                               show_progress, True, say))
-    except Exception as exc:   # handed to the parent, which raises it
+        result: tuple = (
+            "reports",
+            _write_all(CodeStore(engine), RulesStore(engine), settings, wanted, show_progress, True, say),
+        )
+    except Exception as exc:  # handed to the parent, which raises it
         try:
             pickle.dumps(exc)
             result = ("error", exc)
@@ -198,8 +214,13 @@ def load_system(store: CodeStore, system: CodeSystem, mirror: Path | None, show_
     meta, records = importer.read_edition(path)
     if store.has_edition(system, meta.fingerprint):
         current = next((e for e in store.current_editions() if e.system == system), None)
-        return LoadReport(system=system.value, status="already loaded", edition=meta.name,
-                          source=meta.source, codes=(current.counts.get("codes", 0) if current else 0))
+        return LoadReport(
+            system=system.value,
+            status="already loaded",
+            edition=meta.name,
+            source=meta.source,
+            codes=(current.counts.get("codes", 0) if current else 0),
+        )
     with _progress(f"{system.value:9} {path.name}", show_progress) as bar:
         return store.replace_edition(meta, records, progress=bar.update)
 
@@ -212,15 +233,25 @@ def load_cpt(store: CodeStore, rules: RulesStore, show_progress: bool = True) ->
     meta, records = found
     if store.has_edition(CodeSystem.CPT, meta.fingerprint):
         current = next((e for e in store.current_editions() if e.system == CodeSystem.CPT), None)
-        return LoadReport(system=CodeSystem.CPT.value, status="already loaded", edition=meta.name,
-                          source=meta.source, codes=(current.counts.get("codes", 0) if current else 0))
+        return LoadReport(
+            system=CodeSystem.CPT.value,
+            status="already loaded",
+            edition=meta.name,
+            source=meta.source,
+            codes=(current.counts.get("codes", 0) if current else 0),
+        )
     with _progress(f"{CodeSystem.CPT.value:9} from rule files", show_progress) as bar:
         return store.replace_edition(meta, records, progress=bar.update)
 
 
-def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bool = False,
-                      rules: RulesStore | None = None, pcs_definitions=None,
-                      only: Iterable[str] | None = None) -> list[str]:
+def sync_search_index(
+    store: CodeStore,
+    backend: IndexBackend,
+    show_progress: bool = False,
+    rules: RulesStore | None = None,
+    pcs_definitions=None,
+    only: Iterable[str] | None = None,
+) -> list[str]:
     """Re-index every system whose indexed edition is not the store's current one;
     returns the systems re-indexed. With `rules`, ICD-10-CM codes get the lay terms of
     the current ICD-10-CM index edition and ICD-10-PCS codes those of the PCS Index, and
@@ -252,8 +283,7 @@ def sync_search_index(store: CodeStore, backend: IndexBackend, show_progress: bo
         if lay_edition is not None and kind == "INDEX":
             records = with_index_lay_terms(records, rules)
         elif lay_edition is not None or definitions is not None:
-            records = with_pcs_terms(records, rules.iter_lay_terms(kind) if lay_edition else (),
-                                     definitions)
+            records = with_pcs_terms(records, rules.iter_lay_terms(kind) if lay_edition else (), definitions)
         with _progress(f"index {system}", show_progress) as bar:
             backend.replace_system(system, edition_id, _counting(records, bar))
         log.info("indexed %s edition %s in %.1f s", system, edition_id, time.monotonic() - started)
@@ -293,8 +323,7 @@ def _add_lay_terms(record: CodeRecord, extra: list[tuple[str, str | None]] | Non
     record.lay_terms = list(record.lay_terms) + added
 
 
-def with_pcs_terms(records: Iterable[CodeRecord], terms: Iterable[tuple],
-                   definitions=None) -> Iterator[CodeRecord]:
+def with_pcs_terms(records: Iterable[CodeRecord], terms: Iterable[tuple], definitions=None) -> Iterator[CodeRecord]:
     """`records` (ICD-10-PCS) with the PCS Index terms of every code or code prefix they
     start with ("0UT9" -> every resection of the uterus). A 3-character prefix fixes only
     the body system and root operation ("Tonsillectomy - see Resection, Mouth and Throat
@@ -352,8 +381,7 @@ def _progress(description: str, show: bool):
     return tqdm(desc=description, unit=" codes", unit_scale=True, leave=True)
 
 
-def with_mirror_terms(system: CodeSystem | str, records: Iterable[CodeRecord],
-                      mirror: Path) -> Iterable[CodeRecord]:
+def with_mirror_terms(system: CodeSystem | str, records: Iterable[CodeRecord], mirror: Path) -> Iterable[CodeRecord]:
     """`records` with the index terms the loader would give them, read straight from the
     mirror's files (no database): for benchmarks and the search test suites."""
     from .code_sets import icd10cm_index, icd10pcs_index
@@ -361,19 +389,26 @@ def with_mirror_terms(system: CodeSystem | str, records: Iterable[CodeRecord],
     system = CodeSystem(system)
     folder = Path(mirror) / "icd10cm_index"
     if system == CodeSystem.ICD10CM:
+
         def terms():
-            for pattern, read in (("ICD10CM_*_Index_flattened.csv*", icd10cm_index.read_index_lay_terms),
-                                  ("icd-10-cm-eindex-*.xml", icd10cm_index.read_external_cause_lay_terms),
-                                  ("icd-10-cm-drug-*.xml", icd10cm_index.read_drug_table_lay_terms)):
+            for pattern, read in (
+                ("ICD10CM_*_Index_flattened.csv*", icd10cm_index.read_index_lay_terms),
+                ("icd-10-cm-eindex-*.xml", icd10cm_index.read_external_cause_lay_terms),
+                ("icd-10-cm-drug-*.xml", icd10cm_index.read_drug_table_lay_terms),
+            ):
                 found = sorted(folder.glob(pattern))
                 if found:
                     for term in read(found[-1]):
                         yield term.code.replace(".", ""), term.term, term.path
+
         return with_lay_terms(records, terms())
     if system == CodeSystem.ICD10PCS:
         database = icd10pcs_index.find_pcs_index()
         tables = icd10pcs.find_release(mirror)
-        index_terms = ((t.code, t.term, t.path) for t in icd10pcs_index.read_pcs_index(database, tables)) \
-            if database and tables else ()
+        index_terms = (
+            ((t.code, t.term, t.path) for t in icd10pcs_index.read_pcs_index(database, tables))
+            if database and tables
+            else ()
+        )
         return with_pcs_terms(records, index_terms, read_pcs_definitions(mirror))
     return records

@@ -10,6 +10,7 @@ A page is kept as compressed JSON, not as its dict: about 1 KB instead of 4.4 KB
 full cache stays within the codes process's memory budget (issue 13: 150 MB); unpacking
 one costs microseconds, next to the milliseconds of its RPC.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,15 +33,15 @@ def _unpack(packed: bytes | None) -> Page:
 
 
 class PageCache:
-    def __init__(self, maxsize: int = 20000, refresh_seconds: float = 2.0,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, maxsize: int = 20000, refresh_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.maxsize, self.refresh_seconds, self.clock = maxsize, refresh_seconds, clock
         self._pages: LRUCache[Key, bytes | None] = LRUCache(maxsize=maxsize)
         self._generation: Hashable = None
         self._checked_at: float | None = None
 
-    def get_many(self, keys: Sequence[Key], load: Callable[[list[Key]], list[Page]],
-                 generation: Callable[[], Hashable]) -> list[Page]:
+    def get_many(
+        self, keys: Sequence[Key], load: Callable[[list[Key]], list[Page]], generation: Callable[[], Hashable]
+    ) -> list[Page]:
         """The pages of `keys`, in order; `load(missing)` fetches the ones not cached (in
         the order asked), `generation()` names the current editions.
 

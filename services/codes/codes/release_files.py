@@ -4,6 +4,7 @@ Every reader of a code-set release (codes.code_sets) or a coding-rule file (code
 streams its records and raises `MalformedRelease`, naming the file and line, when the bytes
 do not have the layout it reads; the store then keeps the edition loaded before.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -19,7 +20,7 @@ from xml.parsers import expat
 # Wraps the raw byte stream of a file, e.g. with a tqdm byte counter for the progress bar.
 Wrap = Callable[[BinaryIO], BinaryIO] | None
 
-PROCEDURE_CODE = re.compile(r"^[0-9A-Z]{5}$")     # HCPCS Level II or CPT
+PROCEDURE_CODE = re.compile(r"^[0-9A-Z]{5}$")  # HCPCS Level II or CPT
 MODIFIER_CODE = re.compile(r"^[0-9A-Z]{2}$")
 
 
@@ -33,7 +34,7 @@ class MalformedRelease(ValueError):
         self.line = line
         self.problem = problem
 
-    def __reduce__(self):   # picklable, so a load's writer process can hand it over
+    def __reduce__(self):  # picklable, so a load's writer process can hand it over
         return type(self), (self.path, self.line, self.problem)
 
 
@@ -79,7 +80,9 @@ def iter_xml(path: Path, chunk: int = 1 << 16) -> Iterator[tuple[str, str, objec
             try:
                 parser.Parse(block, not block)
             except expat.ExpatError as exc:
-                raise MalformedRelease(path, exc.lineno, f"not well-formed XML ({expat.ErrorString(exc.code)})") from None
+                raise MalformedRelease(
+                    path, exc.lineno, f"not well-formed XML ({expat.ErrorString(exc.code)})"
+                ) from None
             yield from events
             events.clear()
             if not block:

@@ -3,6 +3,7 @@
 Thin entrypoints: validate the contract payload, call the store or the search index,
 return JSON primitives.
 """
+
 from __future__ import annotations
 
 from nameko.timer import timer
@@ -48,14 +49,17 @@ class CodesService:
     def _load_pages(self, keys: list[tuple[str, str]]) -> list:
         found = self.store.get_page_facts([contract.CodeRef(system=system, code=key) for system, key in keys])
         pages = [f[0] if f else None for f in found]
-        self.rules.add_lay_terms(pages)   # ICD-10-CM alphabetic index terms
+        self.rules.add_lay_terms(pages)  # ICD-10-CM alphabetic index terms
         index = self.rules.snapshot().edition("INDEX")
         for facts in found:
             if facts is not None:
                 page, extra, source = facts
                 # The code-set edition's own file (the PCS source also names its title source).
-                sources = Sources(code_set_file=source.split(";")[0], index_file=index.source if index else None,
-                                  definitions=self.pcs_definitions)
+                sources = Sources(
+                    code_set_file=source.split(";")[0],
+                    index_file=index.source if index else None,
+                    definitions=self.pcs_definitions,
+                )
                 page.description = describe(page, extra, sources)
         return [page.model_dump(mode="json") if page else None for page in pages]
 
@@ -73,7 +77,7 @@ class CodesService:
         (the search index reopens, the outbox publishes `edition_loaded`)."""
         self.search.refresh()
         self.edition_events()
-        self.rules.snapshot()   # a new rule edition's cache is built here, not in a user's request
+        self.rules.snapshot()  # a new rule edition's cache is built here, not in a user's request
 
     # ---- coding rules (NCCI PTP, MUE, GEMs, lay terms, modifiers) -------------------------
     @rpc

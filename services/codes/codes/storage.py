@@ -7,6 +7,7 @@ nothing behind. The old edition's rows are deleted after that commit.
 
 No nameko here: the service reaches the store through `dependencies.CodeStoreProvider`.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,7 +42,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # Mirror of migrations/versions/0001_code_sets.py, for queries.
 metadata = sa.MetaData()
 editions = sa.Table(
-    "codes_editions", metadata,
+    "codes_editions",
+    metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("system", sa.String(16), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
@@ -54,7 +56,8 @@ editions = sa.Table(
     sa.Column("is_current", sa.Boolean, nullable=False),
 )
 entries = sa.Table(
-    "codes_entries", metadata,
+    "codes_entries",
+    metadata,
     sa.Column("edition_id", sa.String(32), sa.ForeignKey("codes_editions.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("system", sa.String(16), primary_key=True),
     sa.Column("key", sa.String(16), primary_key=True),
@@ -75,8 +78,8 @@ class LoadReport:
     """What `replace_edition` (or the loader, for skipped systems) did for one system."""
 
     system: str
-    status: str                    # "loaded", "already loaded", "not found"
-    edition: str | None = None     # edition name
+    status: str  # "loaded", "already loaded", "not found"
+    edition: str | None = None  # edition name
     edition_id: str | None = None
     source: str | None = None
     codes: int = 0
@@ -108,9 +111,15 @@ def _row(edition_id: str, record: CodeRecord) -> dict:
 def _record(row) -> CodeRecord:
     doc = json.loads(row.doc)
     return CodeRecord(
-        system=CodeSystem(row.system), code=row.code, title=row.title, billable=row.billable,
-        short_title=row.short_title, parent=doc.get("parent"), notes=doc.get("notes", {}),
-        lay_terms=doc.get("lay_terms", []), extra=doc.get("extra", {}),
+        system=CodeSystem(row.system),
+        code=row.code,
+        title=row.title,
+        billable=row.billable,
+        short_title=row.short_title,
+        parent=doc.get("parent"),
+        notes=doc.get("notes", {}),
+        lay_terms=doc.get("lay_terms", []),
+        extra=doc.get("extra", {}),
     )
 
 
@@ -140,13 +149,15 @@ class CodeStore:
     # -- editions ---------------------------------------------------------------------
     def current_editions(self) -> list[EditionInfo]:
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(editions).where(editions.c.is_current).order_by(editions.c.system)
-            ).all()
+            rows = conn.execute(sa.select(editions).where(editions.c.is_current).order_by(editions.c.system)).all()
         return [
             EditionInfo(
-                system=CodeSystem(row.system), name=row.name, effective_from=_iso(row.effective_from),
-                source=_edition_source(row), loaded_at=_iso(row.loaded_at), counts=row.counts or {},
+                system=CodeSystem(row.system),
+                name=row.name,
+                effective_from=_iso(row.effective_from),
+                source=_edition_source(row),
+                loaded_at=_iso(row.loaded_at),
+                counts=row.counts or {},
             )
             for row in rows
         ]
@@ -168,7 +179,9 @@ class CodeStore:
         return found is not None
 
     def replace_edition(
-        self, meta: EditionMeta, records: Iterable[CodeRecord],
+        self,
+        meta: EditionMeta,
+        records: Iterable[CodeRecord],
         progress: Callable[[int], None] | None = None,
     ) -> LoadReport:
         """Load `records` as the new current edition of `meta.system`.
@@ -184,11 +197,20 @@ class CodeStore:
             previous = conn.execute(
                 sa.select(editions.c.id).where(editions.c.system == system, editions.c.is_current)
             ).scalar_one_or_none()
-            conn.execute(editions.insert().values(
-                id=edition_id, system=system, name=meta.name, effective_from=meta.effective_from,
-                source=meta.source, source_url=meta.source_url, fingerprint=meta.fingerprint,
-                counts={}, loaded_at=_now(), is_current=False,
-            ))
+            conn.execute(
+                editions.insert().values(
+                    id=edition_id,
+                    system=system,
+                    name=meta.name,
+                    effective_from=meta.effective_from,
+                    source=meta.source,
+                    source_url=meta.source_url,
+                    fingerprint=meta.fingerprint,
+                    counts={},
+                    loaded_at=_now(),
+                    is_current=False,
+                )
+            )
             counts: Counter[str] = Counter()
             batch: list[dict] = []
             for record in records:
@@ -206,18 +228,38 @@ class CodeStore:
             else:
                 added, deleted, revised = self._diff(conn, previous, edition_id)
                 conn.execute(editions.update().where(editions.c.id == previous).values(is_current=False))
-            conn.execute(editions.update().where(editions.c.id == edition_id).values(
-                is_current=True, loaded_at=_now(),
-                counts={"codes": total, "billable": counts.pop("billable", 0), **dict(sorted(counts.items()))},
-            ))
-            self.outbox.add(conn, EditionLoaded(
-                system=system, edition=meta.name, effective_from=meta.effective_from.isoformat(),
-                codes=total, added=added, deleted=deleted, revised=revised,
-            ))
+            conn.execute(
+                editions.update()
+                .where(editions.c.id == edition_id)
+                .values(
+                    is_current=True,
+                    loaded_at=_now(),
+                    counts={"codes": total, "billable": counts.pop("billable", 0), **dict(sorted(counts.items()))},
+                )
+            )
+            self.outbox.add(
+                conn,
+                EditionLoaded(
+                    system=system,
+                    edition=meta.name,
+                    effective_from=meta.effective_from.isoformat(),
+                    codes=total,
+                    added=added,
+                    deleted=deleted,
+                    revised=revised,
+                ),
+            )
         self._drop_old_editions(system)
         return LoadReport(
-            system=system, status="loaded", edition=meta.name, edition_id=edition_id, source=meta.source,
-            codes=total, added=added, deleted=deleted, revised=revised,
+            system=system,
+            status="loaded",
+            edition=meta.name,
+            edition_id=edition_id,
+            source=meta.source,
+            codes=total,
+            added=added,
+            deleted=deleted,
+            revised=revised,
             seconds=round(time.monotonic() - started, 2),
         )
 
@@ -234,16 +276,27 @@ class CodeStore:
 
         def missing(side, other, side_id, other_id):
             match = sa.select(other.c.key).where(
-                other.c.edition_id == other_id, other.c.system == side.c.system, other.c.key == side.c.key,
+                other.c.edition_id == other_id,
+                other.c.system == side.c.system,
+                other.c.key == side.c.key,
             )
             return sa.select(sa.func.count()).select_from(side).where(side.c.edition_id == side_id, ~match.exists())
 
         added = conn.execute(missing(new, old, new_id, old_id)).scalar_one()
         deleted = conn.execute(missing(old, new, old_id, new_id)).scalar_one()
         revised = conn.execute(
-            sa.select(sa.func.count()).select_from(new.join(old, sa.and_(
-                old.c.edition_id == old_id, old.c.system == new.c.system, old.c.key == new.c.key,
-            ))).where(new.c.edition_id == new_id, new.c.title != old.c.title)
+            sa.select(sa.func.count())
+            .select_from(
+                new.join(
+                    old,
+                    sa.and_(
+                        old.c.edition_id == old_id,
+                        old.c.system == new.c.system,
+                        old.c.key == new.c.key,
+                    ),
+                )
+            )
+            .where(new.c.edition_id == new_id, new.c.title != old.c.title)
         ).scalar_one()
         return added, deleted, revised
 
@@ -285,14 +338,23 @@ class CodeStore:
             return []
         wanted = [(CodeSystem(ref.system).value, code_key(ref.code)) for ref in refs]
         columns = [entries, editions.c.name, editions.c.effective_from, editions.c.source, editions.c.source_url]
-        relative_columns = (entries.c.edition_id, entries.c.system, entries.c.key, entries.c.code,
-                            entries.c.parent_key, entries.c.title, entries.c.billable)
+        relative_columns = (
+            entries.c.edition_id,
+            entries.c.system,
+            entries.c.key,
+            entries.c.code,
+            entries.c.parent_key,
+            entries.c.title,
+            entries.c.billable,
+        )
         with self.engine.connect() as conn:
             current = conn.execute(sa.select(editions.c.id).where(editions.c.is_current)).scalars().all()
             if not current:
                 return [None] * len(wanted)
             rows = conn.execute(
-                sa.select(*columns).join(editions, editions.c.id == entries.c.edition_id).where(
+                sa.select(*columns)
+                .join(editions, editions.c.id == entries.c.edition_id)
+                .where(
                     entries.c.edition_id.in_(current),
                     entries.c.system.in_({s for s, _ in wanted}),
                     entries.c.key.in_({k for _, k in wanted}),
@@ -304,12 +366,20 @@ class CodeStore:
                 systems = {row.system for row in rows}
                 parent_keys = {row.parent_key for row in rows if row.parent_key}
                 if parent_keys:
-                    relatives += conn.execute(sa.select(*relative_columns).where(
-                        entries.c.edition_id.in_(current), entries.c.system.in_(systems),
-                        entries.c.key.in_(parent_keys))).all()
-                relatives += conn.execute(sa.select(*relative_columns).where(
-                    entries.c.edition_id.in_(current), entries.c.system.in_(systems),
-                    entries.c.parent_key.in_({row.key for row in rows}))).all()
+                    relatives += conn.execute(
+                        sa.select(*relative_columns).where(
+                            entries.c.edition_id.in_(current),
+                            entries.c.system.in_(systems),
+                            entries.c.key.in_(parent_keys),
+                        )
+                    ).all()
+                relatives += conn.execute(
+                    sa.select(*relative_columns).where(
+                        entries.c.edition_id.in_(current),
+                        entries.c.system.in_(systems),
+                        entries.c.parent_key.in_({row.key for row in rows}),
+                    )
+                ).all()
         by_key = {(r.edition_id, r.system, r.key): r for r in relatives}
         children: dict[tuple, list] = {}
         for r in relatives:
@@ -330,7 +400,10 @@ class CodeStore:
         parent = by_key.get((row.edition_id, row.system, row.parent_key)) if row.parent_key else None
         kids = sorted(children.get((row.edition_id, row.system, row.key), []), key=lambda r: r.code)
         page = CodePage(
-            system=CodeSystem(row.system), code=row.code, title=row.title, short_title=row.short_title,
+            system=CodeSystem(row.system),
+            code=row.code,
+            title=row.title,
+            short_title=row.short_title,
             billable=row.billable,
             edition=Edition(name=row.name, effective_from=_iso(row.effective_from), source=_edition_source(row)),
             lay_terms=doc.get("lay_terms", []),

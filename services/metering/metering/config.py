@@ -1,4 +1,5 @@
 """Settings of the metering service process, read from environment variables."""
+
 from __future__ import annotations
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -10,7 +11,7 @@ class MeteringSettings(ServiceSettings):
     """Quotas per plan and period. An empty value (e.g. METERING_PRO_VIEWS=) means unlimited."""
 
     METERING_GUEST_VIEWS: int | None = Field(default=1, ge=0)
-    METERING_FREE_VIEWS: int | None = Field(default=6, ge=0)   # in all, the guest's view included
+    METERING_FREE_VIEWS: int | None = Field(default=6, ge=0)  # in all, the guest's view included
     METERING_PRO_VIEWS: int | None = Field(default=None, ge=0)
     METERING_PERIOD_DAYS: int = Field(default=30, ge=1, le=3660)
     # New guest views per client IP per UTC day, whatever the guest id (empty: no cap).

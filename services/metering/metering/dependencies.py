@@ -1,5 +1,6 @@
 """Dependency providers of the metering service: the domain object over its database,
 and the outbox relay."""
+
 from __future__ import annotations
 
 from medcode_common.nameko_storage import EventRelay, Storage
@@ -17,8 +18,10 @@ class MeteringProvider(Storage):
 
     def build(self, engine) -> Metering:
         settings = load_metering_settings()
-        return Metering(storage.MeterStore(engine, Quotas.from_settings(settings)),
-                        retention_interval=settings.METERING_RETENTION_INTERVAL_SECONDS)
+        return Metering(
+            storage.MeterStore(engine, Quotas.from_settings(settings)),
+            retention_interval=settings.METERING_RETENTION_INTERVAL_SECONDS,
+        )
 
 
 def metering_events() -> EventRelay:

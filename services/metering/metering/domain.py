@@ -4,6 +4,7 @@ per-IP cap for guests, and the words a refused person reads.
 A *period* is anchored at a subject's first metered use: it lasts `period` and the next
 one starts with the first use after it ends (so there is no calendar edge to game).
 """
+
 from __future__ import annotations
 
 import enum
@@ -39,7 +40,7 @@ class Quotas:
     questions: dict[Plan, int | None]
     period_seconds: int
     guest_ip_daily_cap: int | None
-    claims: dict[Plan, int | None] | None = None   # claim checks per UTC day
+    claims: dict[Plan, int | None] | None = None  # claim checks per UTC day
     guest_ip_daily_claims: int | None = None
     retention_seconds: int = 7 * 86400
     # Guest questions per client IP per UTC day, so new guest ids do not reset the meter.
@@ -48,14 +49,23 @@ class Quotas:
     @classmethod
     def from_settings(cls, s: MeteringSettings) -> Quotas:
         return cls(
-            views={Plan.GUEST: s.METERING_GUEST_VIEWS, Plan.FREE: s.METERING_FREE_VIEWS,
-                   Plan.PRO: s.METERING_PRO_VIEWS},
-            questions={Plan.GUEST: s.METERING_GUEST_QUESTIONS, Plan.FREE: s.METERING_FREE_QUESTIONS,
-                       Plan.PRO: s.METERING_PRO_QUESTIONS},
+            views={
+                Plan.GUEST: s.METERING_GUEST_VIEWS,
+                Plan.FREE: s.METERING_FREE_VIEWS,
+                Plan.PRO: s.METERING_PRO_VIEWS,
+            },
+            questions={
+                Plan.GUEST: s.METERING_GUEST_QUESTIONS,
+                Plan.FREE: s.METERING_FREE_QUESTIONS,
+                Plan.PRO: s.METERING_PRO_QUESTIONS,
+            },
             period_seconds=s.METERING_PERIOD_DAYS * 86400,
             guest_ip_daily_cap=s.METERING_GUEST_IP_DAILY_CAP,
-            claims={Plan.GUEST: s.METERING_GUEST_CLAIMS, Plan.FREE: s.METERING_FREE_CLAIMS,
-                    Plan.PRO: s.METERING_PRO_CLAIMS},
+            claims={
+                Plan.GUEST: s.METERING_GUEST_CLAIMS,
+                Plan.FREE: s.METERING_FREE_CLAIMS,
+                Plan.PRO: s.METERING_PRO_CLAIMS,
+            },
             guest_ip_daily_claims=s.METERING_GUEST_IP_DAILY_CLAIMS,
             retention_seconds=s.METERING_RETENTION_DAYS * 86400,
             guest_ip_daily_questions=s.METERING_GUEST_IP_DAILY_QUESTIONS,
@@ -70,44 +80,61 @@ class Quotas:
         limit = self.views[plan]
         if plan is Plan.GUEST:
             free = self.views[Plan.FREE]
-            more = "Register a free account to read more." if free is None else (
-                f"Register a free account to get {_plural(max(0, free - (limit or 0)), 'more view')}.")
+            more = (
+                "Register a free account to read more."
+                if free is None
+                else (f"Register a free account to get {_plural(max(0, free - (limit or 0)), 'more view')}.")
+            )
             return f"Guest accounts are limited to {_plural(limit or 0, 'page view')}. {more}"
-        return (f"Your {plan.value} plan includes {_plural(limit or 0, 'code page')} every "
-                f"{_plural(self.period_days, 'day')}, and you have used them. "
-                "Upgrade to PRO for unlimited code pages.")
+        return (
+            f"Your {plan.value} plan includes {_plural(limit or 0, 'code page')} every "
+            f"{_plural(self.period_days, 'day')}, and you have used them. "
+            "Upgrade to PRO for unlimited code pages."
+        )
 
     def ip_cap_refusal(self) -> str:
-        return ("Too many guest page views from your network today. "
-                "Register a free account to keep reading.")
+        return "Too many guest page views from your network today. Register a free account to keep reading."
 
     def claims_refusal(self, plan: Plan) -> str:
         limit = (self.claims or {}).get(plan) or 0
         if plan is Plan.GUEST:
             free = (self.claims or {}).get(Plan.FREE)
-            more = "Register a free account to check more." if free is None else (
-                f"Register a free account to check {_plural(free, 'claim')} a day.")
-            return (f"Guests can check {_plural(limit, 'claim')} a day in full: the edits and their details "
-                    f"are withheld. {more}")
-        return (f"Your {plan.value} plan includes {_plural(limit, 'full claim check')} a day, and you have "
-                "used them today: the edits and their details are withheld. "
-                "Upgrade to PRO for unlimited claim checks.")
+            more = (
+                "Register a free account to check more."
+                if free is None
+                else (f"Register a free account to check {_plural(free, 'claim')} a day.")
+            )
+            return (
+                f"Guests can check {_plural(limit, 'claim')} a day in full: the edits and their details "
+                f"are withheld. {more}"
+            )
+        return (
+            f"Your {plan.value} plan includes {_plural(limit, 'full claim check')} a day, and you have "
+            "used them today: the edits and their details are withheld. "
+            "Upgrade to PRO for unlimited claim checks."
+        )
 
     def ip_claims_refusal(self) -> str:
-        return ("Too many guest claim checks from your network today: the edits and their details are "
-                "withheld. Register a free account to keep checking.")
+        return (
+            "Too many guest claim checks from your network today: the edits and their details are "
+            "withheld. Register a free account to keep checking."
+        )
+
     def ip_questions_refusal(self) -> str:
-        return ("Too many guest questions from your network today. "
-                "Register a free account to keep asking.")
+        return "Too many guest questions from your network today. Register a free account to keep asking."
 
     def questions_refusal(self, plan: Plan) -> str:
         limit = self.questions[plan] or 0
         if plan is Plan.GUEST:
-            return (f"Guests can ask the coding assistant {_plural(limit, 'question')}. "
-                    "Register a free account to ask more.")
-        return (f"Your {plan.value} plan includes {_plural(limit, 'question')} every "
-                f"{_plural(self.period_days, 'day')}, and you have used them. "
-                "Upgrade to PRO for unlimited questions.")
+            return (
+                f"Guests can ask the coding assistant {_plural(limit, 'question')}. "
+                "Register a free account to ask more."
+            )
+        return (
+            f"Your {plan.value} plan includes {_plural(limit, 'question')} every "
+            f"{_plural(self.period_days, 'day')}, and you have used them. "
+            "Upgrade to PRO for unlimited questions."
+        )
 
 
 def subject_key(subject: str, plan: Plan) -> str:
@@ -133,14 +160,13 @@ def utc_day(now: int) -> str:
 
 
 class Outcome(enum.Enum):
-    SEEN = "seen"          # already viewed in this period: free
-    GRANTED = "granted"    # a new view, counted
-    QUOTA = "quota"        # refused: the subject's quota is used up
-    IP_CAP = "ip_cap"      # refused: too many guest views from this IP today
+    SEEN = "seen"  # already viewed in this period: free
+    GRANTED = "granted"  # a new view, counted
+    QUOTA = "quota"  # refused: the subject's quota is used up
+    IP_CAP = "ip_cap"  # refused: too many guest views from this IP today
 
 
-def decide_view(*, seen: bool, used: int, limit: int | None, ip_used: int | None,
-                ip_cap: int | None) -> Outcome:
+def decide_view(*, seen: bool, used: int, limit: int | None, ip_used: int | None, ip_cap: int | None) -> Outcome:
     """One resource's fate. `ip_used`/`ip_cap` apply to guests only (None otherwise)."""
     if seen:
         return Outcome.SEEN
@@ -161,8 +187,7 @@ class Metering:
         self._last_purge: float | None = None
 
     def check_views(self, request: CheckViewsRequest) -> list[ViewDecision]:
-        return self.store.check_views(request.subject, request.plan, request.resources,
-                                      request.client_ip, self.clock())
+        return self.store.check_views(request.subject, request.plan, request.resources, request.client_ip, self.clock())
 
     def get_meter(self, request: MeterRequest) -> Meter:
         return self.store.get_meter(request.subject, request.plan, self.clock())

@@ -3,6 +3,7 @@
 Thin entrypoints: validate the contract payload, call the domain, relay the events the
 change committed, return JSON primitives. Handles accounts' events once per event_id.
 """
+
 from __future__ import annotations
 
 import logging

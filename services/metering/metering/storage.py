@@ -7,6 +7,7 @@ see medcode_common.transactions), and the unique (subject, period, resource) key
 a double count even if that were ever bypassed. Events go into `metering_outbox` in the
 same transaction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,8 +32,9 @@ MIGRATIONS = SCHEMA.migrations
 metadata = sa.MetaData()
 
 subjects = sa.Table(
-    "metering_subjects", metadata,
-    sa.Column("key", sa.String(110), primary_key=True),       # "guest:<id>" or "user:<id>"
+    "metering_subjects",
+    metadata,
+    sa.Column("key", sa.String(110), primary_key=True),  # "guest:<id>" or "user:<id>"
     sa.Column("period_start", sa.BigInteger, nullable=False),  # epoch seconds
     sa.Column("views_used", sa.Integer, nullable=False),
     sa.Column("questions_used", sa.Integer, nullable=False),
@@ -40,7 +42,8 @@ subjects = sa.Table(
 )
 
 views = sa.Table(
-    "metering_views", metadata,
+    "metering_views",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("subject_key", sa.String(110), nullable=False),
     sa.Column("period_start", sa.BigInteger, nullable=False),
@@ -50,9 +53,10 @@ views = sa.Table(
 )
 
 ip_days = sa.Table(
-    "metering_ip_days", metadata,
+    "metering_ip_days",
+    metadata,
     sa.Column("ip", sa.String(64), primary_key=True),
-    sa.Column("day", sa.String(10), primary_key=True),         # UTC date, ISO
+    sa.Column("day", sa.String(10), primary_key=True),  # UTC date, ISO
     sa.Column("guest_views", sa.Integer, nullable=False),
     sa.Column("guest_questions", sa.Integer, nullable=False, server_default="0"),
 )
@@ -60,17 +64,19 @@ ip_days = sa.Table(
 # Uses per UTC day: a subject's ("guest:<id>", "user:<id>") or a guest network's
 # ("ip:<address>") claim checks. Only today's rows matter; the retention job drops the rest.
 daily_uses = sa.Table(
-    "metering_daily_uses", metadata,
+    "metering_daily_uses",
+    metadata,
     sa.Column("key", sa.String(110), primary_key=True),
-    sa.Column("day", sa.String(10), primary_key=True),         # UTC date, ISO
-    sa.Column("kind", sa.String(20), primary_key=True),        # "claims"
+    sa.Column("day", sa.String(10), primary_key=True),  # UTC date, ISO
+    sa.Column("kind", sa.String(20), primary_key=True),  # "claims"
     sa.Column("used", sa.Integer, nullable=False),
 )
 
 CLAIMS = "claims"
 
 carry_overs = sa.Table(
-    "metering_carry_overs", metadata,
+    "metering_carry_overs",
+    metadata,
     sa.Column("guest_key", sa.String(110), primary_key=True),
     sa.Column("user_key", sa.String(110), primary_key=True),
     sa.Column("done_at", sa.BigInteger, nullable=False),
@@ -104,11 +110,11 @@ def _lock_subject(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _C
     """The subject's counter row, locked for this transaction, in its current period
     (a period that ended is replaced by a fresh one here). `counter.created`: the row
     was inserted by this call (the caller removes it again if nothing was used)."""
-    created = insert_ignoring_duplicates(conn, subjects, key=key, period_start=now, views_used=0,
-                                         questions_used=0, exhausted_notified=False)
+    created = insert_ignoring_duplicates(
+        conn, subjects, key=key, period_start=now, views_used=0, questions_used=0, exhausted_notified=False
+    )
     row = conn.execute(lock_rows(sa.select(subjects).where(subjects.c.key == key))).one()
-    counter = _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified,
-                       created)
+    counter = _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified, created)
     start = current_period_start(counter.period_start, now, quotas.period_seconds)
     if start != counter.period_start:
         # Old periods' views are of no further use: drop them with the period.
@@ -119,9 +125,16 @@ def _lock_subject(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _C
 
 
 def _save(conn: sa.Connection, counter: _Counter) -> None:
-    conn.execute(subjects.update().where(subjects.c.key == counter.key).values(
-        period_start=counter.period_start, views_used=counter.views_used,
-        questions_used=counter.questions_used, exhausted_notified=counter.exhausted_notified))
+    conn.execute(
+        subjects.update()
+        .where(subjects.c.key == counter.key)
+        .values(
+            period_start=counter.period_start,
+            views_used=counter.views_used,
+            questions_used=counter.questions_used,
+            exhausted_notified=counter.exhausted_notified,
+        )
+    )
 
 
 def _read_counter(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _Counter | None:
@@ -142,8 +155,9 @@ class MeterStore:
         self.quotas = quotas
 
     # -- code-page views ---------------------------------------------------------------
-    def check_views(self, subject: str, plan: Plan, resources: list[str], client_ip: str | None,
-                    now: datetime) -> list[ViewDecision]:
+    def check_views(
+        self, subject: str, plan: Plan, resources: list[str], client_ip: str | None, now: datetime
+    ) -> list[ViewDecision]:
         """Grants or refuses each resource, in order, atomically for the subject."""
         quotas, ts = self.quotas, _ts(now)
         limit = quotas.views[plan]
@@ -155,33 +169,49 @@ class MeterStore:
         decisions: list[ViewDecision] = []
         with serialized_transaction(self.engine) as conn:
             counter = _lock_subject(conn, key, ts, quotas)
-            seen = set(conn.execute(sa.select(views.c.resource).where(
-                views.c.subject_key == key, views.c.period_start == counter.period_start,
-                views.c.resource.in_(sorted(set(resources))))).scalars())
+            seen = set(
+                conn.execute(
+                    sa.select(views.c.resource).where(
+                        views.c.subject_key == key,
+                        views.c.period_start == counter.period_start,
+                        views.c.resource.in_(sorted(set(resources))),
+                    )
+                ).scalars()
+            )
             ip_used = None  # read (and locked) only when a guest is about to get a new view
             refused_by_quota = False
             for resource in resources:
                 if ip_cap is not None and client_ip and ip_used is None and resource not in seen:
                     ip_used = self._lock_ip_day(conn, client_ip, utc_day(ts))
-                outcome = decide_view(seen=resource in seen, used=counter.views_used, limit=limit,
-                                      ip_used=ip_used, ip_cap=ip_cap)
+                outcome = decide_view(
+                    seen=resource in seen, used=counter.views_used, limit=limit, ip_used=ip_used, ip_cap=ip_cap
+                )
                 if outcome is Outcome.GRANTED:
-                    conn.execute(views.insert().values(subject_key=key, period_start=counter.period_start,
-                                                       resource=resource, viewed_at=ts))
+                    conn.execute(
+                        views.insert().values(
+                            subject_key=key, period_start=counter.period_start, resource=resource, viewed_at=ts
+                        )
+                    )
                     seen.add(resource)
                     counter.views_used += 1
                     if ip_used is not None:
                         ip_used += 1
-                    outbox.add(conn, events.ViewRecorded(subject=subject, resource=resource,
-                                                         used=counter.views_used, limit=limit))
+                    outbox.add(
+                        conn,
+                        events.ViewRecorded(subject=subject, resource=resource, used=counter.views_used, limit=limit),
+                    )
                 if outcome in (Outcome.SEEN, Outcome.GRANTED):
-                    decisions.append(ViewDecision(resource=resource, granted=True, limit=limit,
-                                                  remaining=remaining(limit, counter.views_used)))
+                    decisions.append(
+                        ViewDecision(
+                            resource=resource, granted=True, limit=limit, remaining=remaining(limit, counter.views_used)
+                        )
+                    )
                     continue
                 refused_by_quota |= outcome is Outcome.QUOTA
                 reason = quotas.views_refusal(plan) if outcome is Outcome.QUOTA else quotas.ip_cap_refusal()
-                decisions.append(ViewDecision(resource=resource, granted=False, limit=limit,
-                                              remaining=0, reason=reason))
+                decisions.append(
+                    ViewDecision(resource=resource, granted=False, limit=limit, remaining=0, reason=reason)
+                )
             if counter.created and counter.views_used == 0:
                 # A refused newcomer (a cookie-less crawler past its network's cap, say)
                 # leaves no row behind: what is not granted is not remembered.
@@ -192,8 +222,11 @@ class MeterStore:
                 outbox.add(conn, events.QuotaExhausted(subject=subject, plan=plan.value, limit=limit or 0))
             _save(conn, counter)
             if ip_used is not None:
-                conn.execute(ip_days.update().where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
-                             .values(guest_views=ip_used))
+                conn.execute(
+                    ip_days.update()
+                    .where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
+                    .values(guest_views=ip_used)
+                )
         return decisions
 
     def _all_seen(self, key: str, resources: list[str], ts: int, limit: int | None) -> list[ViewDecision] | None:
@@ -205,9 +238,15 @@ class MeterStore:
             counter = _read_counter(conn, key, ts, self.quotas)
             if counter is None:
                 return None
-            seen = set(conn.execute(sa.select(views.c.resource).where(
-                views.c.subject_key == key, views.c.period_start == counter.period_start,
-                views.c.resource.in_(sorted(wanted)))).scalars())
+            seen = set(
+                conn.execute(
+                    sa.select(views.c.resource).where(
+                        views.c.subject_key == key,
+                        views.c.period_start == counter.period_start,
+                        views.c.resource.in_(sorted(wanted)),
+                    )
+                ).scalars()
+            )
         if seen != wanted:
             return None
         left = remaining(limit, counter.views_used)
@@ -216,8 +255,9 @@ class MeterStore:
     @staticmethod
     def _lock_ip_day(conn: sa.Connection, ip: str, day: str) -> int:
         insert_ignoring_duplicates(conn, ip_days, ip=ip, day=day, guest_views=0)
-        return conn.execute(lock_rows(sa.select(ip_days.c.guest_views).where(
-            ip_days.c.ip == ip, ip_days.c.day == day))).scalar_one()
+        return conn.execute(
+            lock_rows(sa.select(ip_days.c.guest_views).where(ip_days.c.ip == ip, ip_days.c.day == day))
+        ).scalar_one()
 
     def get_meter(self, subject: str, plan: Plan, now: datetime) -> Meter:
         limit = self.quotas.views[plan]
@@ -227,8 +267,7 @@ class MeterStore:
         return Meter(plan=plan, limit=limit, used=used, remaining=remaining(limit, used))
 
     # -- assistant questions -----------------------------------------------------------
-    def check_question(self, subject: str, plan: Plan, now: datetime,
-                       client_ip: str | None = None) -> QuestionDecision:
+    def check_question(self, subject: str, plan: Plan, now: datetime, client_ip: str | None = None) -> QuestionDecision:
         """Counts one question when the plan allows it (and, for a guest, its network's
         daily cap)."""
         limit = self.quotas.questions[plan]
@@ -239,19 +278,25 @@ class MeterStore:
             if limit is not None and counter.questions_used >= limit:
                 if counter.created:  # a refused newcomer leaves no row behind
                     conn.execute(subjects.delete().where(subjects.c.key == counter.key))
-                return QuestionDecision(granted=False, remaining=0, limit=limit,
-                                        reason=self.quotas.questions_refusal(plan))
+                return QuestionDecision(
+                    granted=False, remaining=0, limit=limit, reason=self.quotas.questions_refusal(plan)
+                )
             if ip_cap is not None and client_ip:
                 self._lock_ip_day(conn, client_ip, utc_day(ts))
-                asked = conn.execute(sa.select(ip_days.c.guest_questions).where(
-                    ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))).scalar_one()
+                asked = conn.execute(
+                    sa.select(ip_days.c.guest_questions).where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
+                ).scalar_one()
                 if asked >= ip_cap:
                     if counter.created:
                         conn.execute(subjects.delete().where(subjects.c.key == counter.key))
-                    return QuestionDecision(granted=False, remaining=0, limit=limit,
-                                            reason=self.quotas.ip_questions_refusal())
-                conn.execute(ip_days.update().where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
-                             .values(guest_questions=asked + 1))
+                    return QuestionDecision(
+                        granted=False, remaining=0, limit=limit, reason=self.quotas.ip_questions_refusal()
+                    )
+                conn.execute(
+                    ip_days.update()
+                    .where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
+                    .values(guest_questions=asked + 1)
+                )
             counter.questions_used += 1
             _save(conn, counter)
         return QuestionDecision(granted=True, limit=limit, remaining=remaining(limit, counter.questions_used))
@@ -263,9 +308,11 @@ class MeterStore:
         the subject's, always in that order."""
         quotas, day = self.quotas, utc_day(_ts(now))
         limit = (quotas.claims or {}).get(plan)
-        keys: list[tuple[str, int | None, str]] = \
-            [(f"ip:{client_ip}", quotas.guest_ip_daily_claims, quotas.ip_claims_refusal())] \
-            if plan is Plan.GUEST and client_ip and quotas.guest_ip_daily_claims is not None else []
+        keys: list[tuple[str, int | None, str]] = (
+            [(f"ip:{client_ip}", quotas.guest_ip_daily_claims, quotas.ip_claims_refusal())]
+            if plan is Plan.GUEST and client_ip and quotas.guest_ip_daily_claims is not None
+            else []
+        )
         keys.append((subject_key(subject, plan), limit, quotas.claims_refusal(plan)))
         try:
             with serialized_transaction(self.engine) as conn:
@@ -280,9 +327,11 @@ class MeterStore:
                     if cap is not None and self._daily_used(conn, key, day) >= cap:
                         raise _Refused(reason)
                 for key, _cap, _reason in keys:
-                    conn.execute(daily_uses.update().where(daily_uses.c.key == key, daily_uses.c.day == day,
-                                                           daily_uses.c.kind == CLAIMS)
-                                 .values(used=daily_uses.c.used + 1))
+                    conn.execute(
+                        daily_uses.update()
+                        .where(daily_uses.c.key == key, daily_uses.c.day == day, daily_uses.c.kind == CLAIMS)
+                        .values(used=daily_uses.c.used + 1)
+                    )
                 used = self._daily_used(conn, keys[-1][0], day)
         except _Refused as refused:
             return ClaimDecision(granted=False, remaining=0, limit=limit, reason=refused.reason)
@@ -291,8 +340,16 @@ class MeterStore:
     @staticmethod
     def _daily_used(conn: sa.Connection, key: str, day: str) -> int:
         """Today's claim checks of `key`, its row locked; 0 (and nothing made) without a row."""
-        return conn.execute(lock_rows(sa.select(daily_uses.c.used).where(
-            daily_uses.c.key == key, daily_uses.c.day == day, daily_uses.c.kind == CLAIMS))).scalar() or 0
+        return (
+            conn.execute(
+                lock_rows(
+                    sa.select(daily_uses.c.used).where(
+                        daily_uses.c.key == key, daily_uses.c.day == day, daily_uses.c.kind == CLAIMS
+                    )
+                )
+            ).scalar()
+            or 0
+        )
 
     # -- retention -----------------------------------------------------------------------
     def purge(self, now: datetime) -> dict[str, int]:
@@ -311,10 +368,13 @@ class MeterStore:
             gone["subjects"] = conn.execute(subjects.delete().where(subjects.c.period_start <= period_over)).rowcount
             gone["ip_days"] = conn.execute(ip_days.delete().where(ip_days.c.day < today)).rowcount
             gone["daily_uses"] = conn.execute(daily_uses.delete().where(daily_uses.c.day < today)).rowcount
-            gone["carry_overs"] = conn.execute(carry_overs.delete().where(carry_overs.c.done_at <= period_over)).rowcount
+            gone["carry_overs"] = conn.execute(
+                carry_overs.delete().where(carry_overs.c.done_at <= period_over)
+            ).rowcount
             out = outbox.table
-            gone["outbox"] = conn.execute(out.delete().where(out.c.published_at.is_not(None),
-                                                             out.c.published_at < kept_since)).rowcount
+            gone["outbox"] = conn.execute(
+                out.delete().where(out.c.published_at.is_not(None), out.c.published_at < kept_since)
+            ).rowcount
             gone["inbox"] = conn.execute(inbox.table.delete().where(inbox.table.c.received_at < kept_since)).rowcount
         return gone
 
@@ -335,12 +395,24 @@ class MeterStore:
             guest = _read_counter(conn, guest_key, ts, self.quotas)
             if guest is None:
                 return True
-            for resource in conn.execute(sa.select(views.c.resource).where(
-                    views.c.subject_key == guest_key, views.c.period_start == guest.period_start)).scalars():
-                insert_ignoring_duplicates(conn, views, subject_key=user_key, period_start=counter.period_start,
-                                           resource=resource, viewed_at=ts)
-            counter.views_used = conn.execute(sa.select(sa.func.count()).select_from(views).where(
-                views.c.subject_key == user_key, views.c.period_start == counter.period_start)).scalar_one()
+            for resource in conn.execute(
+                sa.select(views.c.resource).where(
+                    views.c.subject_key == guest_key, views.c.period_start == guest.period_start
+                )
+            ).scalars():
+                insert_ignoring_duplicates(
+                    conn,
+                    views,
+                    subject_key=user_key,
+                    period_start=counter.period_start,
+                    resource=resource,
+                    viewed_at=ts,
+                )
+            counter.views_used = conn.execute(
+                sa.select(sa.func.count())
+                .select_from(views)
+                .where(views.c.subject_key == user_key, views.c.period_start == counter.period_start)
+            ).scalar_one()
             counter.questions_used += guest.questions_used
             _save(conn, counter)
         return True

@@ -3,6 +3,7 @@
 
     python concurrent_grants.py DATABASE_URL SUBJECT THREADS OFFSET
 """
+
 import json
 import sys
 import threading

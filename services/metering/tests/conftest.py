@@ -1,4 +1,5 @@
 """Metering test fixtures."""
+
 from __future__ import annotations
 
 import os

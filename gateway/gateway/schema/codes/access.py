@@ -22,6 +22,7 @@ with its client IP (guest views are capped per IP per day, so dropping the cooki
 not reset the meter). Unknown codes never get here (the resolver returns null first), so
 they cost nothing; `searchCodes` is not metered at all.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -31,15 +32,16 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
-from medcode_contracts import codes as contract
-from medcode_contracts import metering
-from medcode_contracts.errors import Unavailable
-from medcode_contracts.rpc import Metering
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 from strawberry.types.base import get_object_definition
 from strawberry.types.nodes import SelectedField
 from strawberry.utils.str_converters import to_camel_case
+
+from medcode_contracts import codes as contract
+from medcode_contracts import metering
+from medcode_contracts.errors import Unavailable
+from medcode_contracts.rpc import Metering
 
 from ...context import Context
 
@@ -55,9 +57,13 @@ class Access:
 
 
 OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
-METER_AWAY = Access(granted=False, remaining=None, limit=None,
-                    reason="Page views cannot be counted right now, so only the official descriptor "
-                           "is shown. Try again in a moment for the full page.")
+METER_AWAY = Access(
+    granted=False,
+    remaining=None,
+    limit=None,
+    reason="Page views cannot be counted right now, so only the official descriptor "
+    "is shown. Try again in a moment for the full page.",
+)
 
 
 def resource_of(page: contract.CodePage) -> str:
@@ -92,8 +98,11 @@ def _spending_fields() -> frozenset[str]:
     from .types import CodePage
 
     fields = get_object_definition(CodePage, strict=True).fields
-    names = {f.graphql_name or to_camel_case(f.python_name)
-             for f in fields if any(isinstance(e, PremiumSection) for e in f.extensions)}
+    names = {
+        f.graphql_name or to_camel_case(f.python_name)
+        for f in fields
+        if any(isinstance(e, PremiumSection) for e in f.extensions)
+    }
     return frozenset(names | {"access"})
 
 
@@ -129,8 +138,9 @@ _SPENDING: frozenset[str] | None = None
 def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
     async def load(resources: list[str]) -> list[metering.ViewDecision]:
         who = await context.meter_subject()
-        request = metering.CheckViewsRequest(subject=who.subject, plan=who.plan, resources=resources,
-                                             client_ip=who.client_ip)
+        request = metering.CheckViewsRequest(
+            subject=who.subject, plan=who.plan, resources=resources, client_ip=who.client_ip
+        )
         return await context.invoke(Metering.CHECK_VIEWS, request, op="code.access")
 
     return DataLoader(load_fn=load, max_batch_size=Metering.CHECK_VIEWS.max_batch_size)
@@ -166,8 +176,12 @@ async def check_access(context: Context, page: contract.CodePage) -> Access:
         # Failing closed keeps the quota honest while metering is away.
         log.warning("metering did not answer: %s shown without its premium sections", resource_of(page))
         return METER_AWAY
-    return Access(granted=decision.granted, remaining=decision.remaining, limit=decision.limit,
-                  reason=None if decision.granted else decision.reason)
+    return Access(
+        granted=decision.granted,
+        remaining=decision.remaining,
+        limit=decision.limit,
+        reason=None if decision.granted else decision.reason,
+    )
 
 
 async def page_access(info: strawberry.Info, source: Any) -> Access:

@@ -1,5 +1,6 @@
 """Per-request DataLoaders: every `code` field of one request becomes ONE get_codes RPC, and
 every rules section (ptpEdits, mue, crosswalks) of its pages ONE get_code_rules RPC."""
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,7 @@ def code_key(system: str, code: str) -> CodeKey:
 
 def code_pages(context: Context) -> DataLoader[CodeKey, contract.CodePage | None]:
     async def load(keys: list[CodeKey]) -> list[contract.CodePage | None]:
-        request = contract.GetCodesRequest(
-            refs=[contract.CodeRef(system=system, code=code) for system, code in keys])
+        request = contract.GetCodesRequest(refs=[contract.CodeRef(system=system, code=code) for system, code in keys])
         return await context.invoke(Codes.GET_CODES, request, op="code")
 
     return DataLoader(load_fn=load, max_batch_size=Codes.GET_CODES.max_batch_size)
@@ -38,16 +38,18 @@ def load_code_page(context: Context, system: str, code: str):
 
 # ---- coding rules (code-page premium sections) ----------------------------------------------
 
+
 def code_rules(context: Context) -> DataLoader[CodeKey, coding_rules.CodeRules]:
     """Every rules section of every code page of one request: ONE get_code_rules RPC. The
     RPC asks for as many PTP edits as the largest `ptpEdits(first:)` of the batch; each
     field keeps its own first ones (`load_code_rules`)."""
-    ptp_first: dict[CodeKey, int] = {}   # filled by load_code_rules before each load
+    ptp_first: dict[CodeKey, int] = {}  # filled by load_code_rules before each load
 
     async def load(keys: list[CodeKey]) -> list[coding_rules.CodeRules]:
         request = coding_rules.GetCodeRulesRequest(
             refs=[contract.CodeRef(system=system, code=code) for system, code in keys],
-            ptp_first=max(ptp_first.get(key, 0) for key in keys))
+            ptp_first=max(ptp_first.get(key, 0) for key in keys),
+        )
         return await context.invoke(Codes.GET_CODE_RULES, request, op="code")
 
     loader = DataLoader(load_fn=load, max_batch_size=Codes.GET_CODE_RULES.max_batch_size)
@@ -55,14 +57,13 @@ def code_rules(context: Context) -> DataLoader[CodeKey, coding_rules.CodeRules]:
     return loader
 
 
-async def load_code_rules(context: Context, system: str, code: str,
-                          ptp_first: int = 0) -> coding_rules.CodeRules:
+async def load_code_rules(context: Context, system: str, code: str, ptp_first: int = 0) -> coding_rules.CodeRules:
     """The rules of one code, with at least its first `ptp_first` PTP edits."""
     loader = context.loader("code_rules", code_rules)
     key = code_key(system, code)
     wanted: dict[CodeKey, int] = loader.ptp_first  # type: ignore[attr-defined]  # set by code_rules
     if ptp_first > wanted.get(key, 0):
-        if key in wanted:   # loaded (or loading) with fewer edits: fetch again
+        if key in wanted:  # loaded (or loading) with fewer edits: fetch again
             loader.clear(key)
         wanted[key] = ptp_first
     else:

@@ -1,4 +1,5 @@
 """`searchCodes` and `code`."""
+
 from __future__ import annotations
 
 import strawberry
@@ -28,8 +29,9 @@ def validate_search(query: str, first: int | None, after: str | None) -> tuple[s
     first = 20 if first is None else first
     if not 1 <= first <= contract.MAX_PAGE_SIZE:
         raise BadRequest(f"first must be between 1 and {contract.MAX_PAGE_SIZE} (got {first})")
-    if after is not None and (not after or len(after) > MAX_CURSOR_LENGTH
-                              or not after.isascii() or not after.isprintable() or " " in after):
+    if after is not None and (
+        not after or len(after) > MAX_CURSOR_LENGTH or not after.isascii() or not after.isprintable() or " " in after
+    ):
         raise BadRequest("after is not a valid cursor: pass pageInfo.endCursor of a previous page")
     return query, first, after
 
@@ -37,30 +39,43 @@ def validate_search(query: str, first: int | None, after: str | None) -> tuple[s
 @strawberry.type
 class CodesQuery:
     @strawberry.field(description="Search codes by code, code prefix, words, lay terms or abbreviations.")
-    async def search_codes(self, info: strawberry.Info, query: str,
-                           systems: list[CodeSystem] | None = None,
-                           billable_only: bool | None = False,
-                           first: int | None = 20,
-                           after: str | None = None) -> CodeSearchResult:
+    async def search_codes(
+        self,
+        info: strawberry.Info,
+        query: str,
+        systems: list[CodeSystem] | None = None,
+        billable_only: bool | None = False,
+        first: int | None = 20,
+        after: str | None = None,
+    ) -> CodeSearchResult:
         query, first, after = validate_search(query, first, after)
         if systems and CodeSystem.ICD9CM in systems:
             raise BadRequest("systems: ICD9CM cannot be searched; it appears only as a crosswalk target")
         request = contract.SearchRequest(
-            query=query, systems=[contract.CodeSystem(s.value) for s in systems] if systems else None,
-            billable_only=bool(billable_only), first=first, after=after)
+            query=query,
+            systems=[contract.CodeSystem(s.value) for s in systems] if systems else None,
+            billable_only=bool(billable_only),
+            first=first,
+            after=after,
+        )
         context = info.context
         cache, key = context.search_cache, request.model_dump_json()
         result = cache.get(key) if cache is not None else None
         if result is None:
-            result = contract.SearchResult.model_validate(await context.rpc.call(
-                contract.SERVICE, contract.Rpc.SEARCH_CODES, request=request.model_dump(mode="json"),
-                timeout=context.rpc_timeout, op="searchCodes"))
+            result = contract.SearchResult.model_validate(
+                await context.rpc.call(
+                    contract.SERVICE,
+                    contract.Rpc.SEARCH_CODES,
+                    request=request.model_dump(mode="json"),
+                    timeout=context.rpc_timeout,
+                    op="searchCodes",
+                )
+            )
             if cache is not None:
                 cache.put(key, result)
         return CodeSearchResult.from_contract(result)
 
-    @strawberry.field(description="One code's page. Metered: see CodePage.access. "
-                                  "Null when the code does not exist.")
+    @strawberry.field(description="One code's page. Metered: see CodePage.access. Null when the code does not exist.")
     async def code(self, info: strawberry.Info, system: CodeSystem, code: str) -> CodePage | None:
         if not code_key(system.value, code)[1]:
             raise BadRequest("code must not be empty (letters and digits, e.g. K22.0)")

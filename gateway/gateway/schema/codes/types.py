@@ -1,5 +1,6 @@
 """GraphQL types of code search and code pages, built from the codes service's contract
 payloads (medcode_contracts.codes)."""
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -28,19 +29,23 @@ class CodeSummary:
 
     @classmethod
     def from_contract(cls, summary: contract.CodeSummary) -> CodeSummary:
-        return cls(system=CodeSystem(summary.system.value), code=summary.code,
-                   title=summary.title, billable=summary.billable)
+        return cls(
+            system=CodeSystem(summary.system.value), code=summary.code, title=summary.title, billable=summary.billable
+        )
 
 
 @strawberry.type
 class CodeSearchEdge:
     cursor: str
     score: float
-    highlight: str | None = strawberry.field(description=(
-        "The title, HTML-escaped, with the words matched in <mark>; when the title lacks words "
-        "typed, followed by ' — ' and the index term that matched with its index path in "
-        "parentheses, e.g. 'Enlarged lymph nodes, unspecified — <mark>glands</mark> "
-        "<mark>swollen</mark> (Swollen - see Swelling, glands)'."))
+    highlight: str | None = strawberry.field(
+        description=(
+            "The title, HTML-escaped, with the words matched in <mark>; when the title lacks words "
+            "typed, followed by ' — ' and the index term that matched with its index path in "
+            "parentheses, e.g. 'Enlarged lymph nodes, unspecified — <mark>glands</mark> "
+            "<mark>swollen</mark> (Swollen - see Swelling, glands)'."
+        )
+    )
     node: CodeSummary
 
 
@@ -61,9 +66,15 @@ class CodeSearchResult:
     def from_contract(cls, result: contract.SearchResult) -> CodeSearchResult:
         return cls(
             total_count=result.total_count,
-            edges=[CodeSearchEdge(cursor=hit.cursor, score=hit.score, highlight=hit.highlight,
-                                  node=CodeSummary.from_contract(hit.node))
-                   for hit in result.hits],
+            edges=[
+                CodeSearchEdge(
+                    cursor=hit.cursor,
+                    score=hit.score,
+                    highlight=hit.highlight,
+                    node=CodeSummary.from_contract(hit.node),
+                )
+                for hit in result.hits
+            ],
             page_info=PageInfo(has_next_page=result.has_next_page, end_cursor=result.end_cursor),
             facets=[SystemFacet(system=CodeSystem(f.system.value), count=f.count) for f in result.facets],
         )
@@ -107,11 +118,16 @@ class CodeNotes:
     @classmethod
     def from_contract(cls, notes: contract.CodeNotes) -> CodeNotes:
         return cls(
-            inclusion_terms=notes.inclusion_terms, includes=notes.includes,
-            excludes1=notes.excludes1, excludes2=notes.excludes2, code_first=notes.code_first,
-            use_additional_code=notes.use_additional_code, code_also=notes.code_also,
-            seventh_characters=[SeventhCharacter(character=s.character, meaning=s.meaning)
-                                for s in notes.seventh_characters],
+            inclusion_terms=notes.inclusion_terms,
+            includes=notes.includes,
+            excludes1=notes.excludes1,
+            excludes2=notes.excludes2,
+            code_first=notes.code_first,
+            use_additional_code=notes.use_additional_code,
+            code_also=notes.code_also,
+            seventh_characters=[
+                SeventhCharacter(character=s.character, meaning=s.meaning) for s in notes.seventh_characters
+            ],
         )
 
 
@@ -124,13 +140,18 @@ class PtpEdit:
     column1: str
     column2: str
     modifier_indicator: int = strawberry.field(
-        description="0 never separable, 1 separable with a modifier, 9 not applicable")
-    effective_from: date = strawberry.field(description=(
-        "The edit's effective date. Some CMS tables carry none (the full v30.2 tables lost the "
-        "column): then it is the effective date of the release the edit comes from (the edit is "
-        "in force at least since then) and effectiveFromExact is false."))
+        description="0 never separable, 1 separable with a modifier, 9 not applicable"
+    )
+    effective_from: date = strawberry.field(
+        description=(
+            "The edit's effective date. Some CMS tables carry none (the full v30.2 tables lost the "
+            "column): then it is the effective date of the release the edit comes from (the edit is "
+            "in force at least since then) and effectiveFromExact is false."
+        )
+    )
     effective_from_exact: bool = strawberry.field(
-        description="True when effectiveFrom is the edit's own effective date from the CMS file.")
+        description="True when effectiveFrom is the edit's own effective date from the CMS file."
+    )
     deleted_on: date | None
     rationale: str | None
     setting: str = strawberry.field(description="practitioner or outpatient hospital")
@@ -138,10 +159,17 @@ class PtpEdit:
 
     @classmethod
     def from_contract(cls, edit: coding_rules.PtpEdit) -> PtpEdit:
-        return cls(column1=edit.column1, column2=edit.column2, modifier_indicator=edit.modifier_indicator,
-                   effective_from=edit.effective_from or edit.edition_effective_from or NCCI_START,
-                   effective_from_exact=edit.effective_from is not None, deleted_on=edit.deleted_on,
-                   rationale=edit.rationale, setting=_setting_label(edit.setting), source=edit.source)
+        return cls(
+            column1=edit.column1,
+            column2=edit.column2,
+            modifier_indicator=edit.modifier_indicator,
+            effective_from=edit.effective_from or edit.edition_effective_from or NCCI_START,
+            effective_from_exact=edit.effective_from is not None,
+            deleted_on=edit.deleted_on,
+            rationale=edit.rationale,
+            setting=_setting_label(edit.setting),
+            source=edit.source,
+        )
 
 
 def _setting_label(setting: coding_rules.Setting) -> str:
@@ -158,15 +186,22 @@ class Mue:
 
     @classmethod
     def from_contract(cls, mue: coding_rules.Mue) -> Mue:
-        return cls(setting=_setting_label(mue.setting), max_units=mue.max_units,
-                   adjudication_indicator=mue.adjudication_indicator, rationale=mue.rationale,
-                   source=mue.source)
+        return cls(
+            setting=_setting_label(mue.setting),
+            max_units=mue.max_units,
+            adjudication_indicator=mue.adjudication_indicator,
+            rationale=mue.rationale,
+            source=mue.source,
+        )
 
 
-@strawberry.type(description=(
-    "A general equivalence mapping (GEM) between ICD-10-CM and ICD-9-CM. The other side is "
-    "an ICD-9-CM code: `target.system` is ICD9CM (a crosswalk-only code system), and "
-    "`targetSystem` / `targetCode` repeat it as plain strings."))
+@strawberry.type(
+    description=(
+        "A general equivalence mapping (GEM) between ICD-10-CM and ICD-9-CM. The other side is "
+        "an ICD-9-CM code: `target.system` is ICD9CM (a crosswalk-only code system), and "
+        "`targetSystem` / `targetCode` repeat it as plain strings."
+    )
+)
 class Crosswalk:
     kind: str = strawberry.field(description="GEM_I10_TO_I9 (forward GEM) or GEM_I9_TO_I10 (backward GEM).")
     target: CodeSummary
@@ -181,10 +216,15 @@ class Crosswalk:
         target = crosswalk.target
         title = target.title or f"{'ICD-9-CM' if target.system == 'ICD9CM' else target.system} {target.code}"
         system = CodeSystem(target.system)
-        return cls(kind=crosswalk.kind, approximate=crosswalk.approximate,
-                   target=CodeSummary(system=system, code=target.code, title=title, billable=False),
-                   target_system=target.system, target_code=target.code, no_map=crosswalk.no_map,
-                   source=crosswalk.source)
+        return cls(
+            kind=crosswalk.kind,
+            approximate=crosswalk.approximate,
+            target=CodeSummary(system=system, code=target.code, title=title, billable=False),
+            target_system=target.system,
+            target_code=target.code,
+            no_map=crosswalk.no_map,
+            source=crosswalk.source,
+        )
 
 
 @strawberry.type(description="One sentence of a plain-language description and the official file it comes from.")
@@ -193,9 +233,12 @@ class DescriptionSentence:
     source: str = strawberry.field(description="The official file (and part of it) the sentence was composed from.")
 
 
-@strawberry.type(description=(
-    "What the code means in plain words, composed only from official text (never invented): "
-    "`text` is the paragraph, `sentences` the same sentences each with its source."))
+@strawberry.type(
+    description=(
+        "What the code means in plain words, composed only from official text (never invented): "
+        "`text` is the paragraph, `sentences` the same sentences each with its source."
+    )
+)
 class CodeDescription:
     text: str
     sentences: list[DescriptionSentence]
@@ -204,8 +247,10 @@ class CodeDescription:
     def from_contract(cls, sentences: list[contract.DescriptionSentence]) -> CodeDescription | None:
         if not sentences:
             return None
-        return cls(text=" ".join(s.text for s in sentences),
-                   sentences=[DescriptionSentence(text=s.text, source=s.source) for s in sentences])
+        return cls(
+            text=" ".join(s.text for s in sentences),
+            sentences=[DescriptionSentence(text=s.text, source=s.source) for s in sentences],
+        )
 
 
 @strawberry.enum(description="What a diagnosis is under a lab NCD (CMS's resolution codes 1, 2, 3).")
@@ -231,17 +276,21 @@ class LabNcd:
     title: str
     procedure_codes: list[str] = strawberry.field(description="The CPT/HCPCS codes the NCD governs.")
     other_diagnoses: NcdResolution | None = strawberry.field(
-        description="What every diagnosis the NCD does not list means for it.")
+        description="What every diagnosis the NCD does not list means for it."
+    )
     resolution: NcdResolution | None = strawberry.field(
-        description="On an ICD-10-CM page: what this diagnosis is under the NCD.")
+        description="On an ICD-10-CM page: what this diagnosis is under the NCD."
+    )
     covered_count: int
     denied_count: int
     not_supported_count: int
     source: str
     _diagnoses: strawberry.Private[list[coding_rules.NcdDiagnosis]]
 
-    @strawberry.field(description="On a procedure page: the NCD's listed diagnoses in force (at most `first` "
-                                  "of each resolution), covered ones first.")
+    @strawberry.field(
+        description="On a procedure page: the NCD's listed diagnoses in force (at most `first` "
+        "of each resolution), covered ones first."
+    )
     def diagnoses(self, resolution: NcdResolution | None = None, first: int | None = 50) -> list[NcdDiagnosis]:
         first = 50 if first is None else first
         if not 0 <= first <= 50:
@@ -252,8 +301,16 @@ class LabNcd:
         for d in picked:
             counts[d.resolution.value] = counts.get(d.resolution.value, 0) + 1
             if counts[d.resolution.value] <= first:
-                shown.append(NcdDiagnosis(code=d.code, title=d.title, resolution=NcdResolution(d.resolution.value),
-                                          effective_from=d.effective_from, term_date=d.term_date, changed=d.changed))
+                shown.append(
+                    NcdDiagnosis(
+                        code=d.code,
+                        title=d.title,
+                        resolution=NcdResolution(d.resolution.value),
+                        effective_from=d.effective_from,
+                        term_date=d.term_date,
+                        changed=d.changed,
+                    )
+                )
         return shown
 
     @classmethod
@@ -261,15 +318,23 @@ class LabNcd:
         def resolution(value):
             return NcdResolution(value.value) if value is not None else None
 
-        return cls(number=ncd.number, title=ncd.title, procedure_codes=ncd.procedure_codes,
-                   other_diagnoses=resolution(ncd.other_diagnoses), resolution=resolution(ncd.resolution),
-                   covered_count=ncd.counts.get("COVERED", 0), denied_count=ncd.counts.get("DENIED", 0),
-                   not_supported_count=ncd.counts.get("NOT_SUPPORTED", 0), source=ncd.source,
-                   _diagnoses=ncd.diagnoses)
+        return cls(
+            number=ncd.number,
+            title=ncd.title,
+            procedure_codes=ncd.procedure_codes,
+            other_diagnoses=resolution(ncd.other_diagnoses),
+            resolution=resolution(ncd.resolution),
+            covered_count=ncd.counts.get("COVERED", 0),
+            denied_count=ncd.counts.get("DENIED", 0),
+            not_supported_count=ncd.counts.get("NOT_SUPPORTED", 0),
+            source=ncd.source,
+            _diagnoses=ncd.diagnoses,
+        )
 
 
-@strawberry.type(description="An LCD or billing article of the Medicare Coverage Database whose title matches "
-                             "the code's subject.")
+@strawberry.type(
+    description="An LCD or billing article of the Medicare Coverage Database whose title matches the code's subject."
+)
 class CoverageDocument:
     document_id: str = strawberry.field(description="L... (LCD) or A... (article).")
     document_type: str
@@ -283,9 +348,17 @@ class CoverageDocument:
 
     @classmethod
     def from_contract(cls, document: coding_rules.CoverageDocument) -> CoverageDocument:
-        return cls(document_id=document.document_id, document_type=document.document_type, title=document.title,
-                   contractor=document.contractor, effective_date=document.effective_date,
-                   version=document.version, url=document.url, matched=document.matched, source=document.source)
+        return cls(
+            document_id=document.document_id,
+            document_type=document.document_type,
+            title=document.title,
+            contractor=document.contractor,
+            effective_date=document.effective_date,
+            version=document.version,
+            url=document.url,
+            matched=document.matched,
+            source=document.source,
+        )
 
 
 @strawberry.type(description="Medicare coverage of a code: lab NCDs and local coverage documents.")
@@ -296,9 +369,11 @@ class MedicareCoverage:
 
     @classmethod
     def from_contract(cls, coverage: coding_rules.Coverage) -> MedicareCoverage:
-        return cls(ncds=[LabNcd.from_contract(n) for n in coverage.ncds],
-                   documents=[CoverageDocument.from_contract(d) for d in coverage.documents],
-                   documents_total=coverage.documents_total)
+        return cls(
+            ncds=[LabNcd.from_contract(n) for n in coverage.ncds],
+            documents=[CoverageDocument.from_contract(d) for d in coverage.documents],
+            documents_total=coverage.documents_total,
+        )
 
 
 @strawberry.type(description="A Medicare Code Editor (MCE) edit that applies to the code.")
@@ -312,8 +387,14 @@ class CodeEdit:
 
     @classmethod
     def from_contract(cls, edit: coding_rules.CodeEdit) -> CodeEdit:
-        return cls(edit=edit.edit, number=edit.number, title=edit.title, message=edit.message,
-                   age_range=list(edit.age_range) if edit.age_range else None, source=edit.source)
+        return cls(
+            edit=edit.edit,
+            number=edit.number,
+            title=edit.title,
+            message=edit.message,
+            age_range=list(edit.age_range) if edit.age_range else None,
+            source=edit.source,
+        )
 
 
 def _check_ptp_first(first: int | None = 50) -> None:
@@ -329,14 +410,19 @@ class CodePage:
     short_title: str | None
     billable: bool
     edition: Edition
-    description: CodeDescription | None = strawberry.field(description=(
-        "Plain-language description built only from official text, each sentence citing its file: "
-        "shown to everyone, like the descriptor."))
+    description: CodeDescription | None = strawberry.field(
+        description=(
+            "Plain-language description built only from official text, each sentence citing its file: "
+            "shown to everyone, like the descriptor."
+        )
+    )
     contract_page: strawberry.Private[contract.CodePage]
 
-    @strawberry.field(description="What the meter says about this page for the caller. Asking for it, or for "
-                                  "any premium section, spends the page's view (once per request); the "
-                                  "descriptor and the description alone spend nothing.")
+    @strawberry.field(
+        description="What the meter says about this page for the caller. Asking for it, or for "
+        "any premium section, spends the page's view (once per request); the "
+        "descriptor and the description alone spend nothing."
+    )
     async def access(self, info: strawberry.Info) -> Access:
         return await page_access(info, self)
 
@@ -348,8 +434,11 @@ class CodePage:
 
     # The rules sections come from one get_code_rules RPC per request (loaders.code_rules),
     # asked for only when a granted page selects them.
-    @premium_field(description="NCCI PTP edits of the current editions where this code is "
-                               "column 1 or column 2 (active ones; at most `first`).", check_arguments=_check_ptp_first)
+    @premium_field(
+        description="NCCI PTP edits of the current editions where this code is "
+        "column 1 or column 2 (active ones; at most `first`).",
+        check_arguments=_check_ptp_first,
+    )
     async def ptp_edits(self, info: strawberry.Info, first: int | None = 50) -> list[PtpEdit] | None:
         first = 50 if first is None else first
         rules = await load_code_rules(info.context, self.system.value, self.code, first)
@@ -365,9 +454,11 @@ class CodePage:
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return [Crosswalk.from_contract(crosswalk) for crosswalk in rules.crosswalks]
 
-    @premium_field(description="Medicare coverage: the lab NCDs that govern this procedure code or list "
-                               "this diagnosis, and the LCDs and billing articles whose titles match the "
-                               "code's subject.")
+    @premium_field(
+        description="Medicare coverage: the lab NCDs that govern this procedure code or list "
+        "this diagnosis, and the LCDs and billing articles whose titles match the "
+        "code's subject."
+    )
     async def coverage(self, info: strawberry.Info) -> MedicareCoverage | None:
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return MedicareCoverage.from_contract(rules.coverage)
@@ -377,8 +468,10 @@ class CodePage:
         rules = await load_code_rules(info.context, self.system.value, self.code)
         return [CodeEdit.from_contract(edit) for edit in rules.code_edits]
 
-    @strawberry.field(description="Why the page shows no official descriptor: a CPT code's "
-                                  "descriptor needs an AMA CPT licence. Null otherwise.")
+    @strawberry.field(
+        description="Why the page shows no official descriptor: a CPT code's "
+        "descriptor needs an AMA CPT licence. Null otherwise."
+    )
     async def descriptor_note(self, info: strawberry.Info) -> str | None:
         if self.system != CodeSystem.CPT:
             return None
@@ -389,10 +482,14 @@ class CodePage:
     def from_contract(cls, page: contract.CodePage) -> CodePage:
         """The whole page: the premium sections are withheld field by field (premium_field)."""
         return cls(
-            system=CodeSystem(page.system.value), code=page.code, title=page.title,
-            short_title=page.short_title, billable=page.billable,
+            system=CodeSystem(page.system.value),
+            code=page.code,
+            title=page.title,
+            short_title=page.short_title,
+            billable=page.billable,
             edition=Edition.from_contract(page.edition),
-            description=CodeDescription.from_contract(page.description), contract_page=page,
+            description=CodeDescription.from_contract(page.description),
+            contract_page=page,
             lay_terms=page.lay_terms,
             notes=CodeNotes.from_contract(page.notes),
             parent=CodeSummary.from_contract(page.parent) if page.parent else None,

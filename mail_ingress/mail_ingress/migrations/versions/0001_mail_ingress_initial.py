@@ -3,6 +3,7 @@
 Revision ID: 0001_mail_ingress
 Revises:
 """
+
 from alembic import op
 import sqlalchemy as sa
 

@@ -1,5 +1,6 @@
 """Durability: the accounts process dies right after committing a registration, before
 relaying its event; after a restart the account is there and `user_registered` goes out."""
+
 import json
 import os
 import subprocess
@@ -26,8 +27,12 @@ def start_service(tmp_path, crash: bool) -> subprocess.Popen:
     env.pop(CRASH_AFTER_COMMIT, None)
     if crash:
         env[CRASH_AFTER_COMMIT] = "accounts"
-    return subprocess.Popen([sys.executable, "-m", "medcode_common.runner", "accounts.service:AccountsService"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "medcode_common.runner", "accounts.service:AccountsService"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_healthy(proc: subprocess.Popen, attempts: int = 60) -> None:
@@ -53,8 +58,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def test_an_event_committed_before_a_crash_is_published_after_restart(rabbit_config, tmp_path):
-    events_queue = Queue("test-user-registered", exchange=get_event_exchange("accounts"),
-                         routing_key="user_registered", durable=False)
+    events_queue = Queue(
+        "test-user-registered", exchange=get_event_exchange("accounts"), routing_key="user_registered", durable=False
+    )
     with Connection(config["AMQP_URI"]) as conn:
         events_queue(conn.channel()).declare()
 

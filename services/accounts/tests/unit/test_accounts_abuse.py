@@ -1,6 +1,7 @@
 """Accounts against abuse, on SQLite and PostgreSQL: password hashes in flight are
 bounded per process, log-ins are throttled per client address and per account as well as
 per pair, and sign-ups per client address (attempts per hour, new accounts per day)."""
+
 from datetime import UTC, datetime, timedelta
 
 import eventlet
@@ -80,8 +81,9 @@ def test_failed_logins_are_limited_per_client_address_whatever_the_email(account
 
 
 def test_successful_logins_do_not_count_as_failures(accounts_engine, clock):
-    accounts = make_accounts(accounts_engine, clock, LOGIN_ADDRESS_FAILURES_PER_HOUR=3,
-                             LOGIN_ACCOUNT_FAILURES_PER_HOUR=3)
+    accounts = make_accounts(
+        accounts_engine, clock, LOGIN_ADDRESS_FAILURES_PER_HOUR=3, LOGIN_ACCOUNT_FAILURES_PER_HOUR=3
+    )
     register(accounts, "ann@example.org")
     for _ in range(10):
         assert login(accounts, "ann@example.org").token
@@ -114,8 +116,9 @@ def test_new_accounts_per_client_address_per_day(accounts_engine, clock):
 
 
 def test_a_failed_sign_up_is_no_new_account_but_attempts_are_limited(accounts_engine, clock):
-    accounts = make_accounts(accounts_engine, clock, ACCOUNTS_PER_ADDRESS_PER_DAY=2,
-                             REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR=6)
+    accounts = make_accounts(
+        accounts_engine, clock, ACCOUNTS_PER_ADDRESS_PER_DAY=2, REGISTER_ATTEMPTS_PER_ADDRESS_PER_HOUR=6
+    )
     register(accounts, "taken@example.org", ip="203.0.113.70")
     for _ in range(3):
         with pytest.raises(Conflict):

@@ -1,4 +1,5 @@
 """`python -m accounts.cli make-admin EMAIL` (what `make admin EMAIL=...` runs)."""
+
 import os
 import subprocess
 import sys
@@ -14,8 +15,9 @@ from medcode_contracts.accounts import RegisterRequest, Role
 def make_admin(tmp_path, email):
     env = dict(os.environ, DATA_DIR=str(tmp_path))
     env.pop("DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "accounts.cli", "make-admin", email],
-                          env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "accounts.cli", "make-admin", email], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_make_admin_promotes_an_existing_account_and_explains_a_missing_one(tmp_path):

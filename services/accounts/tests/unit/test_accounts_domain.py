@@ -1,4 +1,5 @@
 """Rules without a database: emails, names, tokens, throttling delays, settings."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,16 +10,20 @@ from medcode_common.settings import ConfigError
 from medcode_contracts.errors import BadRequest, Unauthenticated
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("  Ann.Smith@Example.ORG ", "ann.smith@example.org"),
-    ("BOB@EXAMPLE.COM", "bob@example.com"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("  Ann.Smith@Example.ORG ", "ann.smith@example.org"),
+        ("BOB@EXAMPLE.COM", "bob@example.com"),
+    ],
+)
 def test_emails_are_trimmed_and_lower_cased(raw, expected):
     assert normalise_email(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "no-at-sign", "a@b", "a b@example.org", "a@@example.org",
-                                 "x@example.", "x" * 250 + "@example.org"])
+@pytest.mark.parametrize(
+    "raw", ["", "no-at-sign", "a@b", "a b@example.org", "a@@example.org", "x@example.", "x" * 250 + "@example.org"]
+)
 def test_invalid_emails_are_refused(raw):
     with pytest.raises(BadRequest, match="email"):
         normalise_email(raw)

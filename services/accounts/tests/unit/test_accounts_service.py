@@ -1,4 +1,5 @@
 """The service class over a real store (SQLite), its outbox relay replaced by a mock."""
+
 from unittest.mock import Mock
 
 import pytest
@@ -38,12 +39,15 @@ def test_register_then_authenticate_returns_json_without_secrets(service):
         service.authenticate({"token": auth["token"]})
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"email": "ann@example.org", "name": "Ann"}, "password"),
-    ({"email": "ann@example.org", "password": "s3cret-pass", "name": "Ann", "role": "KING"}, "role"),
-    ({"email": "ann@example.org", "password": "s3cret-pass", "name": "Ann", "admin": True}, "admin"),
-    ("not an object", "request"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"email": "ann@example.org", "name": "Ann"}, "password"),
+        ({"email": "ann@example.org", "password": "s3cret-pass", "name": "Ann", "role": "KING"}, "role"),
+        ({"email": "ann@example.org", "password": "s3cret-pass", "name": "Ann", "admin": True}, "admin"),
+        ("not an object", "request"),
+    ],
+)
 def test_bad_requests_name_the_field_and_never_echo_the_password(service, payload, field):
     with pytest.raises(BadRequest, match=field) as error:
         service.register(payload)

@@ -1,4 +1,5 @@
 """Accounts use cases over the real store, on SQLite and on PostgreSQL."""
+
 import json
 from datetime import timedelta
 
@@ -30,8 +31,11 @@ def login(accounts, email="ann@example.org", password="s3cret-pass", ip="10.0.0.
 
 def outbox_events(engine):
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(storage.outbox.table.c.event_type, storage.outbox.table.c.payload)
-                            .order_by(storage.outbox.table.c.id)).all()
+        rows = conn.execute(
+            sa.select(storage.outbox.table.c.event_type, storage.outbox.table.c.payload).order_by(
+                storage.outbox.table.c.id
+            )
+        ).all()
     return [(row.event_type, json.loads(row.payload)) for row in rows]
 
 
@@ -114,7 +118,10 @@ def test_logout_records_session_revoked_once_for_the_gateways(accounts, accounts
     revoked = [p for kind, p in outbox_events(accounts_engine) if kind == "session_revoked"]
     assert len(revoked) == 1
     assert (revoked[0]["user_id"], revoked[0]["session_id"], revoked[0]["reason"]) == (
-        auth.account.id, session_id, "logout")
+        auth.account.id,
+        session_id,
+        "logout",
+    )
     assert revoked[0]["schema"] == "accounts.session_revoked/1"
     assert auth.token not in json.dumps(revoked[0])  # the session's id, never its token
 

@@ -1,6 +1,7 @@
 """Answers from made-up facts: NCCI and MUE answers are the claim check's verdict in words
 (the claim check decides, nothing is read twice), codes are linked and listed, facts are
 cited, and what the data cannot answer gets an honest "I don't know"."""
+
 from assistant.composition import DONT_KNOW
 from assistant.understanding import to_context, understand
 from medcode_contracts.assistant import Intent

@@ -1,5 +1,6 @@
 """The official documents of the mirror, split by their own sections, cited by document,
 edition and section number; no AMA CPT descriptor from the NCCI manual."""
+
 import re
 from pathlib import Path
 
@@ -39,16 +40,21 @@ def test_the_ncci_manual_by_chapter_and_section_without_cpt_descriptors(manual):
 
 
 def test_cpt_descriptors_are_cut_after_code_numbers_only():
-    assert docs.strip_cpt_descriptors("CPT code 93000 (electrocardiogram) and code 58263 (Vaginal (x) hyst)") \
+    assert (
+        docs.strip_cpt_descriptors("CPT code 93000 (electrocardiogram) and code 58263 (Vaginal (x) hyst)")
         == "CPT code 93000 and code 58263"
+    )
     assert docs.strip_cpt_descriptors("Medically Unlikely Edits (MUEs)") == "Medically Unlikely Edits (MUEs)"
 
 
-@pytest.mark.parametrize("query, section", [
-    ("sequencing severe sepsis", "Section I.C.1.d"),
-    ("uncertain diagnosis outpatient services", "Section IV.H"),
-    ("modifier 59 separate and distinct", "Chapter I, Section E"),
-])
+@pytest.mark.parametrize(
+    "query, section",
+    [
+        ("sequencing severe sepsis", "Section I.C.1.d"),
+        ("uncertain diagnosis outpatient services", "Section IV.H"),
+        ("modifier 59 separate and distinct", "Chapter I, Section E"),
+    ],
+)
 def test_search_finds_the_right_section(library, query, section):
     found = library.search(query, limit=3)
     assert any(p.section.startswith(section) for p in found), [p.section for p in found]

@@ -1,6 +1,7 @@
 """The service class over a real store (SQLite) with the codes and metering RPCs faked:
 questions are metered before they are answered, conversations are their owner's only, a
 request id is answered once and counted once, and events are relayed after commit."""
+
 from unittest.mock import Mock
 
 import pytest
@@ -39,9 +40,14 @@ def service(tmp_path, facts, library, ncds):
     upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
     metering = Mock()
     metering.check_questions.return_value = {"granted": True, "remaining": 2, "limit": 3}
-    worker = worker_factory(AssistantService, assistant=Assistant(storage.ConversationStore(engine)),
-                            knowledge=Knowledge(library, ncds, "/code/{system}/{code}"), events=Mock(),
-                            codes_rpc=FakeCodesRpc(facts), metering_rpc=metering)
+    worker = worker_factory(
+        AssistantService,
+        assistant=Assistant(storage.ConversationStore(engine)),
+        knowledge=Knowledge(library, ncds, "/code/{system}/{code}"),
+        events=Mock(),
+        codes_rpc=FakeCodesRpc(facts),
+        metering_rpc=metering,
+    )
     yield worker
     engine.dispose()
 
@@ -53,48 +59,71 @@ def test_ask_meters_answers_stores_and_relays(service):
     answer = service.ask({"question": "Is K22 billable?", **GUEST, "client_ip": "1.2.3.4"})
     assert answer["intent"] == "BILLABLE" and answer["text"].startswith("**No.**")
     assert answer["codes"][0]["code"] == "K22"
-    service.metering_rpc.check_questions.assert_called_once_with({"subject": "g-1", "plan": "GUEST",
-                                                                  "client_ip": "1.2.3.4"})
+    service.metering_rpc.check_questions.assert_called_once_with(
+        {"subject": "g-1", "plan": "GUEST", "client_ip": "1.2.3.4"}
+    )
     service.events.after_commit.assert_called_once_with()
     conversation = service.get_conversation({"conversation_id": answer["conversation_id"], "subject": "g-1"})
     assert conversation["channel"] == "web" and len(conversation["messages"]) == 2
 
 
 def test_a_refused_question_is_rate_limited_and_not_answered(service):
-    service.metering_rpc.check_questions.return_value = {"granted": False, "remaining": 0, "limit": 3,
-                                                         "reason": "Guests can ask 3 questions."}
+    service.metering_rpc.check_questions.return_value = {
+        "granted": False,
+        "remaining": 0,
+        "limit": 3,
+        "reason": "Guests can ask 3 questions.",
+    }
     with pytest.raises(RateLimited, match="Guests can ask 3"):
         service.ask({"question": "Is K22 billable?", **GUEST})
     service.events.after_commit.assert_not_called()
 
 
 def test_only_the_owner_reads_or_continues_a_conversation(service):
-    answer = service.ask({"question": "Is K22 billable?", "channel": "web", "subject": "u-1", "plan": "FREE",
-                          "user_id": "u-1"})
+    answer = service.ask(
+        {"question": "Is K22 billable?", "channel": "web", "subject": "u-1", "plan": "FREE", "user_id": "u-1"}
+    )
     conversation_id = answer["conversation_id"]
     for subject, user_id in (("u-2", "u-2"), ("u-1", None)):
         with pytest.raises(NotFound):
             service.get_conversation({"conversation_id": conversation_id, "subject": subject, "user_id": user_id})
         with pytest.raises(NotFound):
-            service.ask({"question": "and K22.0?", "channel": "web", "subject": subject, "plan": "FREE",
-                         "user_id": user_id, "conversation_id": conversation_id})
+            service.ask(
+                {
+                    "question": "and K22.0?",
+                    "channel": "web",
+                    "subject": subject,
+                    "plan": "FREE",
+                    "user_id": user_id,
+                    "conversation_id": conversation_id,
+                }
+            )
 
 
 def test_a_request_id_is_answered_and_counted_once(service):
-    request = {"question": "Is K22 billable?", "channel": "email", "subject": "u-1", "plan": "FREE",
-               "user_id": "u-1", "request_id": "<m1@example.org>"}
+    request = {
+        "question": "Is K22 billable?",
+        "channel": "email",
+        "subject": "u-1",
+        "plan": "FREE",
+        "user_id": "u-1",
+        "request_id": "<m1@example.org>",
+    }
     first = service.ask(request)
     again = service.ask(request)
     assert again == first
     assert service.metering_rpc.check_questions.call_count == 1
 
 
-@pytest.mark.parametrize("payload", [
-    {"question": "   ", **GUEST},
-    {"question": "x" * 5000, **GUEST},
-    {"question": "q", "channel": "fax", "subject": "g", "plan": "GUEST"},
-    {"question": "q", "subject": "g", "plan": "GOLD"},
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"question": "   ", **GUEST},
+        {"question": "x" * 5000, **GUEST},
+        {"question": "q", "channel": "fax", "subject": "g", "plan": "GUEST"},
+        {"question": "q", "subject": "g", "plan": "GOLD"},
+    ],
+)
 def test_bad_requests_are_bad_requests(service, payload):
     with pytest.raises(BadRequest):
         service.ask(payload)

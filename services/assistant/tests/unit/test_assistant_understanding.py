@@ -1,5 +1,6 @@
 """Reading questions: code spellings of every system, modifiers, units, dates, settings,
 intents, and follow-ups that lean on the conversation."""
+
 import pytest
 
 from assistant.understanding import find_codes, find_modifiers, find_units, to_context, understand
@@ -8,15 +9,18 @@ from medcode_contracts.codes import CodeSystem
 from medcode_contracts.coding_rules import Setting
 
 
-@pytest.mark.parametrize("text, key, systems", [
-    ("k220", "K220", (CodeSystem.ICD10CM,)),
-    ("K22.0", "K220", (CodeSystem.ICD10CM,)),
-    ("s72.001a", "S72001A", (CodeSystem.ICD10CM,)),
-    ("43497", "43497", (CodeSystem.CPT,)),
-    ("0591T", "0591T", (CodeSystem.CPT,)),
-    ("J9035", "J9035", (CodeSystem.HCPCS, CodeSystem.ICD10CM)),
-    ("0DTJ4ZZ", "0DTJ4ZZ", (CodeSystem.ICD10PCS,)),
-])
+@pytest.mark.parametrize(
+    "text, key, systems",
+    [
+        ("k220", "K220", (CodeSystem.ICD10CM,)),
+        ("K22.0", "K220", (CodeSystem.ICD10CM,)),
+        ("s72.001a", "S72001A", (CodeSystem.ICD10CM,)),
+        ("43497", "43497", (CodeSystem.CPT,)),
+        ("0591T", "0591T", (CodeSystem.CPT,)),
+        ("J9035", "J9035", (CodeSystem.HCPCS, CodeSystem.ICD10CM)),
+        ("0DTJ4ZZ", "0DTJ4ZZ", (CodeSystem.ICD10PCS,)),
+    ],
+)
 def test_codes_in_any_common_spelling(text, key, systems):
     [mention] = find_codes(f"what about {text}?")
     assert (mention.key, mention.systems) == (key, systems)
@@ -42,22 +46,25 @@ def test_units_dates_and_settings():
     assert find_units("J9035 x3") == 3 and find_units("J9035") is None
 
 
-@pytest.mark.parametrize("question, intent", [
-    ("Can 43497 and 43280 be billed together?", Intent.NCCI_PAIR),
-    ("MUE for J9035?", Intent.MUE),
-    ("What does modifier 59 mean?", Intent.MODIFIER),
-    ("ICD-10 code for achalasia?", Intent.CODE_SEARCH),
-    ("Is E11.9 billable?", Intent.BILLABLE),
-    ("Guidelines for sequencing sepsis?", Intent.GUIDELINE),
-    ("62 yo with achalasia, peroral endoscopic myotomy done", Intent.CASE_TO_CODES),
-    ("crosswalk I10 to icd-9", Intent.CROSSWALK),
-    ("what's the crosswalk for 250.00", Intent.CROSSWALK),
-    ("icd 10 for afib", Intent.CODE_SEARCH),
-    ("z code for personal history of colon polyps", Intent.CODE_SEARCH),
-    ("is 87086 covered for N39.0", Intent.COVERAGE),
-    ("what is K22.0", Intent.CODE_LOOKUP),
-    ("tell me a joke", Intent.UNKNOWN),
-])
+@pytest.mark.parametrize(
+    "question, intent",
+    [
+        ("Can 43497 and 43280 be billed together?", Intent.NCCI_PAIR),
+        ("MUE for J9035?", Intent.MUE),
+        ("What does modifier 59 mean?", Intent.MODIFIER),
+        ("ICD-10 code for achalasia?", Intent.CODE_SEARCH),
+        ("Is E11.9 billable?", Intent.BILLABLE),
+        ("Guidelines for sequencing sepsis?", Intent.GUIDELINE),
+        ("62 yo with achalasia, peroral endoscopic myotomy done", Intent.CASE_TO_CODES),
+        ("crosswalk I10 to icd-9", Intent.CROSSWALK),
+        ("what's the crosswalk for 250.00", Intent.CROSSWALK),
+        ("icd 10 for afib", Intent.CODE_SEARCH),
+        ("z code for personal history of colon polyps", Intent.CODE_SEARCH),
+        ("is 87086 covered for N39.0", Intent.COVERAGE),
+        ("what is K22.0", Intent.CODE_LOOKUP),
+        ("tell me a joke", Intent.UNKNOWN),
+    ],
+)
 def test_intents_of_the_issue_examples(question, intent):
     assert understand(question).intent is intent
 

@@ -5,6 +5,7 @@ The database is the truth; an index holds the *open* jobs (published, not expire
 `JobDocument`s and answers with job ids, which the domain reads back from the database.
 Text is analysed here (analysis.py) for both engines, so both index the same terms.
 """
+
 from __future__ import annotations
 
 import base64
@@ -40,16 +41,16 @@ class JobDocument:
     """What an index holds of one open job."""
 
     id: str
-    title: list[str]          # stems
+    title: list[str]  # stems
     company: list[str]
     specialty: list[str]
     description: list[str]
-    location: list[str]       # plain (unstemmed) words
+    location: list[str]  # plain (unstemmed) words
     remote: bool
     certifications: list[str]
-    pay: int                  # the top of the salary range (NO_PAY when none is stated)
-    posted: int               # epoch seconds
-    expires: int              # date ordinal of the last day it is listed
+    pay: int  # the top of the salary range (NO_PAY when none is stated)
+    posted: int  # epoch seconds
+    expires: int  # date ordinal of the last day it is listed
 
     @classmethod
     def of(cls, job: Job) -> JobDocument:
@@ -73,13 +74,13 @@ class JobDocument:
 class JobQuery:
     """One search, engine-neutral. Every condition must hold; `words` rank."""
 
-    words: tuple[str, ...] = ()            # stems; each must occur in some text field
-    location: tuple[str, ...] = ()         # plain words; all must occur in the location
+    words: tuple[str, ...] = ()  # stems; each must occur in some text field
+    location: tuple[str, ...] = ()  # plain words; all must occur in the location
     remote: bool | None = None
-    certifications: tuple[str, ...] = ()   # the job requires at least one of them
-    min_salary: int | None = None          # the top of its range reaches it
-    posted_since: int | None = None        # epoch seconds
-    today: int = 0                         # date ordinal: only jobs listed today or later
+    certifications: tuple[str, ...] = ()  # the job requires at least one of them
+    min_salary: int | None = None  # the top of its range reaches it
+    posted_since: int | None = None  # epoch seconds
+    today: int = 0  # date ordinal: only jobs listed today or later
     job_ids: tuple[str, ...] | None = None  # restrict to these jobs (alert matching)
     sort: JobSort = JobSort.RELEVANCE
     offset: int = 0
@@ -93,11 +94,18 @@ class JobQuery:
 @dataclass(frozen=True)
 class SearchPage:
     total: int
-    hits: list[tuple[str, float]]   # (job id, score), best first
+    hits: list[tuple[str, float]]  # (job id, score), best first
 
 
-def make_query(flt: JobFilter, now: datetime, *, sort: JobSort = JobSort.RELEVANCE, offset: int = 0,
-               limit: int = 20, job_ids: Iterable[str] | None = None) -> JobQuery:
+def make_query(
+    flt: JobFilter,
+    now: datetime,
+    *,
+    sort: JobSort = JobSort.RELEVANCE,
+    offset: int = 0,
+    limit: int = 20,
+    job_ids: Iterable[str] | None = None,
+) -> JobQuery:
     words = analysis.query_stems(flt.query or "")
     location = analysis.plain_words(flt.location or "")
     if flt.query and not words:
@@ -108,11 +116,19 @@ def make_query(flt: JobFilter, now: datetime, *, sort: JobSort = JobSort.RELEVAN
     since = None
     if flt.posted_within_days is not None:
         since = int(now.timestamp()) - flt.posted_within_days * 86400
-    return JobQuery(words=tuple(words), location=tuple(location), remote=flt.remote,
-                    certifications=tuple(flt.certifications or ()), min_salary=flt.min_salary,
-                    posted_since=since, today=today.toordinal(),
-                    job_ids=None if job_ids is None else tuple(job_ids),
-                    sort=sort, offset=offset, limit=limit)
+    return JobQuery(
+        words=tuple(words),
+        location=tuple(location),
+        remote=flt.remote,
+        certifications=tuple(flt.certifications or ()),
+        min_salary=flt.min_salary,
+        posted_since=since,
+        today=today.toordinal(),
+        job_ids=None if job_ids is None else tuple(job_ids),
+        sort=sort,
+        offset=offset,
+        limit=limit,
+    )
 
 
 def encode_cursor(position: int) -> str:
@@ -144,14 +160,11 @@ class JobIndex(Protocol):
     def replace_all(self, documents: Iterable[JobDocument]) -> None:
         """Make the index hold exactly `documents` (rebuild after a lost or stale index)."""
 
-    def indexed_ids(self) -> set[str]:
-        ...
+    def indexed_ids(self) -> set[str]: ...
 
-    def search(self, query: JobQuery) -> SearchPage:
-        ...
+    def search(self, query: JobQuery) -> SearchPage: ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 def make_index(settings: SearchSettings) -> JobIndex:

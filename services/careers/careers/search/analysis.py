@@ -6,6 +6,7 @@ matches as written ("San Antonio" does not find "Antonio Bay" by stem games). ta
 analyzers do the work; Elasticsearch receives the same tokens joined by spaces into
 whitespace-analysed fields.
 """
+
 from __future__ import annotations
 
 from medcode_common.text_analysis import english_analyzer

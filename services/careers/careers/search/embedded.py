@@ -4,6 +4,7 @@ Terms arrive analysed (analysis.py): each stem is one value of a `raw`-tokenised
 so a field's terms and their frequencies are exactly the analyser's output. Every change
 is one commit followed by a reload, so a search right after a post sees the job.
 """
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,12 @@ from . import COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT
 SCHEMA_VERSION = 1
 WRITER_HEAP = 15_000_000
 _Occur = tantivy.Occur
-TEXT_FIELDS = (("title", TITLE_WEIGHT), ("specialty", SPECIALTY_WEIGHT), ("company", COMPANY_WEIGHT),
-               ("description", DESCRIPTION_WEIGHT))
+TEXT_FIELDS = (
+    ("title", TITLE_WEIGHT),
+    ("specialty", SPECIALTY_WEIGHT),
+    ("company", COMPANY_WEIGHT),
+    ("description", DESCRIPTION_WEIGHT),
+)
 
 
 def _schema() -> tantivy.Schema:
@@ -40,9 +45,14 @@ def _schema() -> tantivy.Schema:
 
 def _document(doc: JobDocument) -> tantivy.Document:
     out = tantivy.Document(id=doc.id, remote=doc.remote, pay=doc.pay, posted=doc.posted, expires=doc.expires)
-    for name, values in (("title", doc.title), ("specialty", doc.specialty), ("company", doc.company),
-                         ("description", doc.description), ("location", doc.location),
-                         ("certifications", doc.certifications)):
+    for name, values in (
+        ("title", doc.title),
+        ("specialty", doc.specialty),
+        ("company", doc.company),
+        ("description", doc.description),
+        ("location", doc.location),
+        ("certifications", doc.certifications),
+    ):
         for value in values:
             out.add_text(name, value)
     return out
@@ -84,6 +94,7 @@ class EmbeddedJobIndex:
             for document in documents:
                 writer.delete_documents_by_term("id", document.id)
                 writer.add_document(_document(document))
+
         self._write(change)
 
     def remove(self, job_ids: Iterable[str]) -> None:
@@ -94,6 +105,7 @@ class EmbeddedJobIndex:
         def change(writer):
             for job_id in ids:
                 writer.delete_documents_by_term("id", job_id)
+
         self._write(change)
 
     def replace_all(self, documents: Iterable[JobDocument]) -> None:
@@ -101,6 +113,7 @@ class EmbeddedJobIndex:
             writer.delete_all_documents()
             for document in documents:
                 writer.add_document(_document(document))
+
         self._write(change)
 
     # -- reads -------------------------------------------------------------------------
@@ -116,8 +129,9 @@ class EmbeddedJobIndex:
         searcher = self._searcher
         q = self._query(query)
         if query.by_date:
-            result = searcher.search(q, limit=query.limit, offset=query.offset, count=True,
-                                     order_by_field="posted", order=tantivy.Order.Desc)
+            result = searcher.search(
+                q, limit=query.limit, offset=query.offset, count=True, order_by_field="posted", order=tantivy.Order.Desc
+            )
             hits = [(_job_id(searcher, address), 0.0) for _, address in result.hits]
         else:
             result = searcher.search(q, limit=query.limit, offset=query.offset, count=True)
@@ -133,9 +147,17 @@ class EmbeddedJobIndex:
         Q, s = tantivy.Query, self.schema
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for word in query.words:
-            clauses.append((_Occur.Must, Q.boolean_query([
-                (_Occur.Should, Q.boost_query(Q.term_query(s, field, word), weight))
-                for field, weight in TEXT_FIELDS])))
+            clauses.append(
+                (
+                    _Occur.Must,
+                    Q.boolean_query(
+                        [
+                            (_Occur.Should, Q.boost_query(Q.term_query(s, field, word), weight))
+                            for field, weight in TEXT_FIELDS
+                        ]
+                    ),
+                )
+            )
 
         def only(q: tantivy.Query) -> None:
             clauses.append((_Occur.Must, Q.const_score_query(q, 0.0)))

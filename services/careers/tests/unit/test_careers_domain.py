@@ -2,6 +2,7 @@
 roles, one application per coder and job, expiry, alerts once per saved search and job
 (and kept through a relay outage), unsubscribe, account deletion, the index rebuilt from
 the database, sample data."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -17,23 +18,37 @@ from medcode_contracts.errors import BadRequest, Conflict, Forbidden, NotFound
 
 
 def job_input(**overrides) -> c.JobInput:
-    fields = dict(title="Outpatient Coder", company="Made-up Clinic", location="Austin, TX", remote=False,
-                  employment_type="Full-time", salary_min=50000, salary_max=60000, certifications=["CPC"],
-                  specialty="Outpatient surgery",
-                  description="Code outpatient surgery encounters with CPT and ICD-10-CM.")
+    fields = dict(
+        title="Outpatient Coder",
+        company="Made-up Clinic",
+        location="Austin, TX",
+        remote=False,
+        employment_type="Full-time",
+        salary_min=50000,
+        salary_max=60000,
+        certifications=["CPC"],
+        specialty="Outpatient surgery",
+        description="Code outpatient surgery encounters with CPT and ICD-10-CM.",
+    )
     fields.update(overrides)
     return c.JobInput(**fields)
 
 
 def post(board, employer="emp-1", **overrides) -> c.Job:
-    return board.post_job(c.PostJobRequest(employer_id=employer, employer_role="EMPLOYER",
-                                           job=job_input(**overrides)))
+    return board.post_job(c.PostJobRequest(employer_id=employer, employer_role="EMPLOYER", job=job_input(**overrides)))
 
 
 def apply(board, job_id, applicant="coder-1", role="MEMBER") -> c.Application:
-    return board.apply(c.ApplyRequest(job_id=job_id, applicant_id=applicant, applicant_role=role,
-                                      applicant_name="Coder", applicant_email=f"{applicant}@example.org",
-                                      cover_letter="I code outpatient surgery."))
+    return board.apply(
+        c.ApplyRequest(
+            job_id=job_id,
+            applicant_id=applicant,
+            applicant_role=role,
+            applicant_name="Coder",
+            applicant_email=f"{applicant}@example.org",
+            cover_letter="I code outpatient surgery.",
+        )
+    )
 
 
 def found(board, **flt) -> list[str]:
@@ -41,14 +56,21 @@ def found(board, **flt) -> list[str]:
 
 
 def posted_event(job: c.Job, event_id: str | None = None) -> events.JobPosted:
-    fields = dict(job_id=job.id, employer_id=job.employer_id, title=job.title, location=job.location,
-                  remote=job.remote, certifications=job.certifications)
+    fields = dict(
+        job_id=job.id,
+        employer_id=job.employer_id,
+        title=job.title,
+        location=job.location,
+        remote=job.remote,
+        certifications=job.certifications,
+    )
     return events.JobPosted(**fields, **({"event_id": event_id} if event_id else {}))
 
 
 def saved(board, user="coder-1", alerts=True, **flt) -> c.SavedSearch:
-    return board.save_search(c.SaveSearchRequest(user_id=user, email=f"{user}@example.org",
-                                                 filter=c.JobFilter(**flt), alerts=alerts))
+    return board.save_search(
+        c.SaveSearchRequest(user_id=user, email=f"{user}@example.org", filter=c.JobFilter(**flt), alerts=alerts)
+    )
 
 
 def test_only_employers_post_and_the_job_is_found_at_once(board):
@@ -59,9 +81,10 @@ def test_only_employers_post_and_the_job_is_found_at_once(board):
     assert found(board, query="outpatient coders") == [job.id]
 
 
-@pytest.mark.parametrize("expires, message", [(date(2026, 6, 1), "in the future"),
-                                              (date(2026, 5, 1), "in the future"),
-                                              (date(2027, 7, 1), "at most 365 days")])
+@pytest.mark.parametrize(
+    "expires, message",
+    [(date(2026, 6, 1), "in the future"), (date(2026, 5, 1), "in the future"), (date(2027, 7, 1), "at most 365 days")],
+)
 def test_expiry_must_be_after_today_and_within_a_year(board, expires, message):
     with pytest.raises(BadRequest, match=message):
         post(board, expires_on=expires)
@@ -92,7 +115,7 @@ def test_expired_and_closed_jobs_leave_search_and_take_no_applications(board, cl
     short = post(board, expires_on=date(2026, 6, 3))
     other = post(board, title="Inpatient Coder")
     clock.advance(days=2)
-    assert board.expire_due() == []          # the 3rd is still its last listed day
+    assert board.expire_due() == []  # the 3rd is still its last listed day
     clock.advance(days=1)
     assert board.expire_due() == [short.id]
     assert board.get_jobs(c.GetJobsRequest(ids=[short.id]))[0].status == "expired"
@@ -107,11 +130,11 @@ def test_expired_and_closed_jobs_leave_search_and_take_no_applications(board, cl
 
 def test_a_job_posted_delivered_twice_queues_one_alert_per_matching_search(board):
     match = saved(board, query="surgery", remote=False)
-    saved(board, user="coder-2", remote=True)                 # does not match
+    saved(board, user="coder-2", remote=True)  # does not match
     saved(board, user="coder-3", alerts=False, query="surgery")  # alerts off
     job = post(board)
     assert board.on_job_posted(posted_event(job)) == 1
-    assert board.on_job_posted(posted_event(job)) == 0           # same event again (new id too):
+    assert board.on_job_posted(posted_event(job)) == 0  # same event again (new id too):
     assert board.on_job_posted(posted_event(job, event_id=None)) == 0
     sent = []
     assert board.send_due_alerts(sent.append) == 1
@@ -138,7 +161,7 @@ def test_saved_searches_per_account_are_bounded(board, monkeypatch):
 
 def test_an_event_that_overtakes_the_index_write_still_alerts(board):
     saved(board, query="surgery")
-    job = board.store.insert_job("emp-1", job_input(), date(2026, 7, 1), board.clock())   # not indexed yet
+    job = board.store.insert_job("emp-1", job_input(), date(2026, 7, 1), board.clock())  # not indexed yet
     assert board.on_job_posted(posted_event(job)) == 1
     assert found(board, query="surgery") == [job.id]
 
@@ -153,7 +176,7 @@ def test_an_alert_waits_through_a_relay_outage(board, clock):
     assert board.send_due_alerts(relay_down) == 0
     assert board.store.pending_alerts() == 1
     sent = []
-    assert board.send_due_alerts(sent.append) == 0      # not due again yet
+    assert board.send_due_alerts(sent.append) == 0  # not due again yet
     clock.advance(seconds=board.settings.CAREERS_ALERT_RETRY_SECONDS + 1)
     assert board.send_due_alerts(sent.append) == 1 and board.store.pending_alerts() == 0
 
@@ -166,7 +189,7 @@ def test_a_deleted_account_loses_its_applications_searches_and_profile_and_its_j
     board.set_profile(c.SetProfileRequest(user_id="coder-1", certifications=["CPC"], specialty="ED"))
     event = events.UserDeleted(user_id="coder-1")
     assert board.on_user_deleted(event) is True
-    assert board.on_user_deleted(event) is False    # redelivered: nothing more to do
+    assert board.on_user_deleted(event) is False  # redelivered: nothing more to do
     assert board.my_applications(c.UserRequest(user_id="coder-1")) == []
     assert board.my_saved_searches(c.UserRequest(user_id="coder-1")) == []
     assert board.get_profile(c.UserRequest(user_id="coder-1")).certifications == []
@@ -177,7 +200,7 @@ def test_a_deleted_account_loses_its_applications_searches_and_profile_and_its_j
 
 def test_the_index_is_rebuilt_from_the_database_when_they_disagree(board):
     job = post(board)
-    board.index.replace_all([])                      # e.g. the index directory was lost
+    board.index.replace_all([])  # e.g. the index directory was lost
     assert found(board) == []
     assert board.sync_index() is True and found(board) == [job.id]
     assert board.sync_index() is False
@@ -197,15 +220,23 @@ def test_demo_data_is_not_added_to_a_board_with_real_jobs(board):
 
 
 def test_profile_round_trip(board):
-    profile = board.set_profile(c.SetProfileRequest(user_id="u", certifications=["cpc", "CRC", "CPC"],
-                                                    specialty="Risk adjustment"))
+    profile = board.set_profile(
+        c.SetProfileRequest(user_id="u", certifications=["cpc", "CRC", "CPC"], specialty="Risk adjustment")
+    )
     assert profile.certifications == ["CPC", "CRC"]
     assert board.get_profile(c.UserRequest(user_id="u")) == profile
 
 
 def test_document_takes_the_top_of_the_salary_range():
-    job = c.Job.model_validate({**job_input(salary_min=40000, salary_max=None).model_dump(), "id": "j",
-                                "employer_id": "e", "posted_at": "2026-06-01T00:00:00+00:00",
-                                "expires_on": "2026-07-01", "status": "published"})
+    job = c.Job.model_validate(
+        {
+            **job_input(salary_min=40000, salary_max=None).model_dump(),
+            "id": "j",
+            "employer_id": "e",
+            "posted_at": "2026-06-01T00:00:00+00:00",
+            "expires_on": "2026-07-01",
+            "status": "published",
+        }
+    )
     assert JobDocument.of(job).pay == 40000
     assert JobDocument.of(job.model_copy(update={"salary_min": None})).pay == -1

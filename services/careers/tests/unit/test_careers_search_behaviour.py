@@ -1,6 +1,7 @@
 """The job-search behaviour suite: what coders expect of the board's search, on each engine:
 the embedded tantivy index, and Elasticsearch when one answers at ELASTICSEARCH_URL
 (skipped otherwise, saying so). Jobs are made up."""
+
 from __future__ import annotations
 
 import os
@@ -21,30 +22,89 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
 
 def job(job_id: str, days_ago: int = 0, **fields) -> c.Job:
-    base = dict(title="Medical Coder", company="Made-up Health", location="Austin, TX", remote=False,
-                employment_type="Full-time", salary_min=None, salary_max=None, certifications=["CPC"],
-                specialty=None, description="Assign diagnosis and procedure codes for clinic visits.",
-                expires_on=date(2026, 7, 1), status="published", sample=False)
+    base = dict(
+        title="Medical Coder",
+        company="Made-up Health",
+        location="Austin, TX",
+        remote=False,
+        employment_type="Full-time",
+        salary_min=None,
+        salary_max=None,
+        certifications=["CPC"],
+        specialty=None,
+        description="Assign diagnosis and procedure codes for clinic visits.",
+        expires_on=date(2026, 7, 1),
+        status="published",
+        sample=False,
+    )
     base.update(fields)
     return c.Job(id=job_id, employer_id="emp", posted_at=(NOW - timedelta(days=days_ago)).isoformat(), **base)
 
 
 JOBS = [
-    job("risk", days_ago=1, title="Remote Risk Adjustment Coder", location="Anywhere in the US", remote=True,
-        certifications=["CRC"], salary_min=55000, salary_max=68000, specialty="Risk adjustment"),
-    job("inpatient", days_ago=3, title="Inpatient Coding Specialist", location="Columbus, OH",
-        certifications=["CCS", "RHIT"], salary_min=62000, salary_max=74000, specialty="Inpatient"),
-    job("ed", days_ago=10, title="Emergency Department Coder", location="Denver, CO", remote=True,
-        certifications=["CPC", "CCS-P"], salary_min=50000, salary_max=58000, specialty="Emergency medicine"),
-    job("auditor", days_ago=20, title="Coding Auditor", company="Oncology Partners", location="Austin, TX",
-        certifications=["CPMA"], salary_min=75000, salary_max=90000,
-        description="Audit physician coding against documentation and teach providers."),
-    job("nopay", days_ago=2, title="Per Diem Coding Support", location="Tampa, FL", remote=True,
-        certifications=["CPC"], description="Clear oncology backlogs when volume peaks."),
-    job("old", days_ago=40, title="Cardiology Coder", location="Nashville, TN", certifications=["CIC"],
-        salary_min=54000, salary_max=63000, specialty="Cardiology"),
-    job("gone", days_ago=30, title="Inpatient Coder (expired)", expires_on=date(2026, 5, 31),
-        certifications=["CCS"]),
+    job(
+        "risk",
+        days_ago=1,
+        title="Remote Risk Adjustment Coder",
+        location="Anywhere in the US",
+        remote=True,
+        certifications=["CRC"],
+        salary_min=55000,
+        salary_max=68000,
+        specialty="Risk adjustment",
+    ),
+    job(
+        "inpatient",
+        days_ago=3,
+        title="Inpatient Coding Specialist",
+        location="Columbus, OH",
+        certifications=["CCS", "RHIT"],
+        salary_min=62000,
+        salary_max=74000,
+        specialty="Inpatient",
+    ),
+    job(
+        "ed",
+        days_ago=10,
+        title="Emergency Department Coder",
+        location="Denver, CO",
+        remote=True,
+        certifications=["CPC", "CCS-P"],
+        salary_min=50000,
+        salary_max=58000,
+        specialty="Emergency medicine",
+    ),
+    job(
+        "auditor",
+        days_ago=20,
+        title="Coding Auditor",
+        company="Oncology Partners",
+        location="Austin, TX",
+        certifications=["CPMA"],
+        salary_min=75000,
+        salary_max=90000,
+        description="Audit physician coding against documentation and teach providers.",
+    ),
+    job(
+        "nopay",
+        days_ago=2,
+        title="Per Diem Coding Support",
+        location="Tampa, FL",
+        remote=True,
+        certifications=["CPC"],
+        description="Clear oncology backlogs when volume peaks.",
+    ),
+    job(
+        "old",
+        days_ago=40,
+        title="Cardiology Coder",
+        location="Nashville, TN",
+        certifications=["CIC"],
+        salary_min=54000,
+        salary_max=63000,
+        specialty="Cardiology",
+    ),
+    job("gone", days_ago=30, title="Inpatient Coder (expired)", expires_on=date(2026, 5, 31), certifications=["CCS"]),
 ]
 
 
@@ -56,8 +116,10 @@ def _elastic_or_skip() -> ElasticJobIndex:
         reachable = False
     if not reachable:
         index.close()
-        pytest.skip(f"no Elasticsearch answers at ELASTICSEARCH_URL={ES_URL}; "
-                    "the Elasticsearch run of the job-search suite needs one")
+        pytest.skip(
+            f"no Elasticsearch answers at ELASTICSEARCH_URL={ES_URL}; "
+            "the Elasticsearch run of the job-search suite needs one"
+        )
     return index
 
 
@@ -88,20 +150,23 @@ def test_without_a_filter_open_jobs_come_newest_first_and_expired_ones_never(ind
     assert total(index) == 6
 
 
-@pytest.mark.parametrize("query, expected", [
-    ("coders", {"risk", "ed", "old"}),               # stems: coders = coder
-    ("risk adjustment", {"risk"}),                    # every word must match
-    ("oncology", {"auditor", "nopay"}),               # company and description count
-    ("emergency medicine", {"ed"}),                   # specialty counts
-    ("Inpatient coding in Ohio", set()),              # a word no job has: nothing
-    ("CODING specialist", {"inpatient"}),             # case does not matter
-])
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("coders", {"risk", "ed", "old"}),  # stems: coders = coder
+        ("risk adjustment", {"risk"}),  # every word must match
+        ("oncology", {"auditor", "nopay"}),  # company and description count
+        ("emergency medicine", {"ed"}),  # specialty counts
+        ("Inpatient coding in Ohio", set()),  # a word no job has: nothing
+        ("CODING specialist", {"inpatient"}),  # case does not matter
+    ],
+)
 def test_words_match_title_company_description_and_specialty(index, query, expected):
     assert set(ids(index, query=query)) == expected
 
 
 def test_a_title_match_ranks_above_a_description_match(index):
-    assert ids(index, query="oncology")[0] == "auditor"   # company "Oncology Partners" over a description word
+    assert ids(index, query="oncology")[0] == "auditor"  # company "Oncology Partners" over a description word
     assert ids(index, query="coder")[0] in {"risk", "ed", "old"}
 
 
@@ -111,8 +176,9 @@ def test_location_words_must_all_be_there(index):
     assert ids(index, location="Austin, OH") == []
 
 
-@pytest.mark.parametrize("remote, expected", [(True, {"risk", "ed", "nopay"}),
-                                              (False, {"inpatient", "auditor", "old"})])
+@pytest.mark.parametrize(
+    "remote, expected", [(True, {"risk", "ed", "nopay"}), (False, {"inpatient", "auditor", "old"})]
+)
 def test_remote_filter(index, remote, expected):
     assert set(ids(index, remote=remote)) == expected
 
@@ -175,10 +241,12 @@ def test_cursor_round_trip():
 
 
 def test_elasticsearch_body_filters_like_the_embedded_index():
-    body = query_body(make_query(c.JobFilter(query="coders", remote=True, certifications=["CPC"], min_salary=1),
-                                 NOW, limit=5))
-    assert body["query"]["bool"]["must"][0]["bool"]["should"][0] == {"term": {"title": {"value": "coder",
-                                                                                         "boost": 3.0}}}
+    body = query_body(
+        make_query(c.JobFilter(query="coders", remote=True, certifications=["CPC"], min_salary=1), NOW, limit=5)
+    )
+    assert body["query"]["bool"]["must"][0]["bool"]["should"][0] == {
+        "term": {"title": {"value": "coder", "boost": 3.0}}
+    }
     assert {"term": {"remote": True}} in body["query"]["bool"]["filter"]
     assert {"range": {"expires": {"gte": NOW.date().toordinal()}}} in body["query"]["bool"]["filter"]
     assert body["sort"][0] == "_score" and body["size"] == 5

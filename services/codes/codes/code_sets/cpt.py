@@ -10,6 +10,7 @@ The CPT code-set edition is derived, not read from one release file: its fingerp
 that of the rule editions it was built from, so `codes.cli load` rebuilds it exactly when
 one of them changes. No nameko here.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -56,8 +57,14 @@ def read_edition(rules: RulesStore) -> tuple[EditionMeta, Iterator[CodeRecord]] 
     else:
         name = "CPT codes named in NCCI PTP/MUE files (no descriptors: AMA CPT licence needed)"
         source, url = " + ".join(sorted({e.source for e in sources})), ""
-    meta = EditionMeta(system=SYSTEM, name=name[:200], effective_from=_effective_from(sources),
-                       source=source[:500], source_url=url, fingerprint=digest.hexdigest())
+    meta = EditionMeta(
+        system=SYSTEM,
+        name=name[:200],
+        effective_from=_effective_from(sources),
+        source=source[:500],
+        source_url=url,
+        fingerprint=digest.hexdigest(),
+    )
     return meta, _records(rules, sources)
 
 
@@ -73,5 +80,10 @@ def _records(rules: RulesStore, sources: list[EditionRow]) -> Iterator[CodeRecor
         if title:
             yield CodeRecord(system=SYSTEM, code=code, title=title, billable=active)
         else:
-            yield CodeRecord(system=SYSTEM, code=code, title=placeholder_title(code), billable=active,
-                             extra={"descriptor_note": CPT_LICENCE_NOTE})
+            yield CodeRecord(
+                system=SYSTEM,
+                code=code,
+                title=placeholder_title(code),
+                billable=active,
+                extra={"descriptor_note": CPT_LICENCE_NOTE},
+            )

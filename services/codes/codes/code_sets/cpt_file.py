@@ -1,6 +1,7 @@
 """A licensed AMA CPT data file (CPT_FILE): CPT codes and modifiers with their descriptors,
 loaded as the coding-rule edition of kind CPT (codes.code_sets.cpt makes the CPT code set
 of it)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -45,8 +46,7 @@ def _read_cpt_file(path: Path, wrap: Wrap, encoding: str) -> Iterator[ProcedureC
                 yield ProcedureCodeRow(code=code, system="CPT", title=descriptor, last_day=None)
             elif MODIFIER_CODE.match(code) and code.isdigit() and descriptor:
                 found += 1
-                yield ModifierRow(code=code, title=descriptor, description=None, system="CPT",
-                                  terminated_on=None)
+                yield ModifierRow(code=code, title=descriptor, description=None, system="CPT", terminated_on=None)
             elif found:
                 raise MalformedRelease(path, line, f"expected 'code<TAB>descriptor', got {raw[:60]!r}")
     if not found:

@@ -15,6 +15,7 @@ it), but when its termination date is before the edition's effective date it is
 `billable=False` with `extra["terminated"]` = that date (ISO). The edition's effective date
 is the latest ACT EFF DT in the file.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,8 +35,17 @@ OFFICIAL_URL = "https://www.cms.gov/files/zip/october-2025-alpha-numeric-hcpcs-f
 
 _FILE_NAME = re.compile(r"^HCPC(\d{4})_([A-Z]{3})_ANWEB.*\.(csv|xlsx)$", re.I)
 _MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
-_REQUIRED = ("HCPC", "SEQNUM", "RECID", "LONG DESCRIPTION", "SHORT DESCRIPTION",
-             "ADD DT", "ACT EFF DT", "TERM DT", "ACTION CD")
+_REQUIRED = (
+    "HCPC",
+    "SEQNUM",
+    "RECID",
+    "LONG DESCRIPTION",
+    "SHORT DESCRIPTION",
+    "ADD DT",
+    "ACT EFF DT",
+    "TERM DT",
+    "ACTION CD",
+)
 _CODE = re.compile(r"^[A-Z0-9]{5}$")
 _MODIFIER = re.compile(r"^[A-Z0-9]{2}$")
 # Columns kept on the page: output key -> CMS column names (empty values dropped).
@@ -48,9 +58,15 @@ _EXTRA_LISTS = {
     "type_of_service": tuple(f"TOS{i}" for i in range(1, 6)),
 }
 _EXTRA_FIELDS = {
-    "multiple_pricing": "MULT_PI", "statute": "STATUTE", "coverage": "COV",
-    "asc_group": "ASC_GRP", "opps": "OPPS", "opps_status": "OPPS_PI",
-    "processing_note": "PROCNOTE", "betos": "BETOS", "anesthesia_base_units": "ANEST_BU",
+    "multiple_pricing": "MULT_PI",
+    "statute": "STATUTE",
+    "coverage": "COV",
+    "asc_group": "ASC_GRP",
+    "opps": "OPPS",
+    "opps_status": "OPPS_PI",
+    "processing_note": "PROCNOTE",
+    "betos": "BETOS",
+    "anesthesia_base_units": "ANEST_BU",
     "action_code": "ACTION CD",
 }
 
@@ -59,8 +75,11 @@ def find_release(mirror: Path | None) -> Path | None:
     """The newest `<mirror>/hcpcs/HCPC<year>_<MON>_ANWEB*` file, the CSV when both exist."""
     if mirror is None:
         return None
-    found = [p for p in (Path(mirror) / "hcpcs").iterdir() if _FILE_NAME.match(p.name)] \
-        if (Path(mirror) / "hcpcs").is_dir() else []
+    found = (
+        [p for p in (Path(mirror) / "hcpcs").iterdir() if _FILE_NAME.match(p.name)]
+        if (Path(mirror) / "hcpcs").is_dir()
+        else []
+    )
     if not found:
         return None
 
@@ -76,10 +95,15 @@ def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
     path = Path(path)
     effective = _latest_effective_date(path)
     meta = EditionMeta(
-        system=SYSTEM, name=f"HCPCS Level II {effective.year} {effective:%B} update",
-        effective_from=effective, source=path.name,
-        source_url=(OFFICIAL_URL if (effective.year, effective.month) == (2025, 10) else
-                    f"https://www.cms.gov/files/zip/{effective:%B}-{effective.year}-alpha-numeric-hcpcs-file.zip".lower()),
+        system=SYSTEM,
+        name=f"HCPCS Level II {effective.year} {effective:%B} update",
+        effective_from=effective,
+        source=path.name,
+        source_url=(
+            OFFICIAL_URL
+            if (effective.year, effective.month) == (2025, 10)
+            else f"https://www.cms.gov/files/zip/{effective:%B}-{effective.year}-alpha-numeric-hcpcs-file.zip".lower()
+        ),
         fingerprint=file_sha256(path),
     )
     return meta, _records(path, effective)
@@ -118,7 +142,11 @@ def _records(path: Path, effective: date) -> Iterator[CodeRecord]:
             pending = _Pending(hcpc, recid, line, row, [row["LONG DESCRIPTION"].strip()])
         elif recid in ("4", "8"):
             if pending is None or pending.hcpc != hcpc or int(pending.recid) + 1 != int(recid):
-                raise MalformedRelease(path, line, f"continuation row (RECID {recid}) of {hcpc!r} follows no RECID {int(recid) - 1} row of it")
+                raise MalformedRelease(
+                    path,
+                    line,
+                    f"continuation row (RECID {recid}) of {hcpc!r} follows no RECID {int(recid) - 1} row of it",
+                )
             pending.long_parts.append(row["LONG DESCRIPTION"].strip())
         else:
             raise MalformedRelease(path, line, f"RECID {recid!r} is not 3, 4, 7 or 8")
@@ -158,9 +186,13 @@ def _record(path: Path, pending: _Pending, effective: date, seen: set) -> CodeRe
         if value:
             extra[name] = value
     return CodeRecord(
-        system=system, code=pending.hcpc, title=title,
+        system=system,
+        code=pending.hcpc,
+        title=title,
         short_title=row["SHORT DESCRIPTION"].strip() or None,
-        billable="terminated" not in extra, parent=None, extra=extra,
+        billable="terminated" not in extra,
+        parent=None,
+        extra=extra,
     )
 
 
@@ -255,6 +287,9 @@ def _read_hcpcs_codes(path: Path, wrap: Wrap) -> Iterator[ProcedureCodeRow]:
             line = rows.line_num
             code = procedure_code(row["HCPC"], path, line, "HCPC")
             term = (row["TERM DT"] or "").strip()
-            yield ProcedureCodeRow(code=code, system="HCPCS",
-                                   title=" ".join((row["SHORT DESCRIPTION"] or "").split()) or None,
-                                   last_day=yyyymmdd(term, path, line, "TERM DT") if term else None)
+            yield ProcedureCodeRow(
+                code=code,
+                system="HCPCS",
+                title=" ".join((row["SHORT DESCRIPTION"] or "").split()) or None,
+                last_day=yyyymmdd(term, path, line, "TERM DT") if term else None,
+            )

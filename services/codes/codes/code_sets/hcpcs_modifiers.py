@@ -1,5 +1,6 @@
 """HCPCS Level II modifiers: the mirror's modifier CSV (MODIFIER, LONG DESCRIPTION, ...),
 loaded as the coding-rule edition of kind MODIFIERS."""
+
 from __future__ import annotations
 
 import csv
@@ -29,5 +30,10 @@ def _read_hcpcs_modifiers(path: Path, wrap: Wrap) -> Iterator[ModifierRow]:
             long_text = " ".join((row["LONG DESCRIPTION"] or "").split())
             short_text = " ".join((row["SHORT DESCRIPTION"] or "").split()) or long_text
             term = (row["TERM DT"] or "").strip()
-            yield ModifierRow(code=code, title=short_text, description=long_text or None, system="HCPCS",
-                              terminated_on=yyyymmdd(term, path, line, "TERM DT") if term else None)
+            yield ModifierRow(
+                code=code,
+                title=short_text,
+                description=long_text or None,
+                system="HCPCS",
+                terminated_on=yyyymmdd(term, path, line, "TERM DT") if term else None,
+            )

@@ -13,6 +13,7 @@ than markup (the S06 note: D and S do not apply with 6th character 7 or 8) is ap
 `_seventh_character_applies`; the test suite checks the result against the code list the
 simple-icd-10-cm package ships (74,719 billable codes for April 1, 2026).
 """
+
 from __future__ import annotations
 
 import re
@@ -29,8 +30,7 @@ from ..release_files import MalformedRelease, file_sha256, iter_xml, read_xml_ve
 
 SYSTEM = CodeSystem.ICD10CM
 OFFICIAL_URL = (
-    "https://ftp.cdc.gov/pub/Health_Statistics/NCHS/Publications/ICD10CM/2026-update/"
-    "icd10cm-April-1-2026-XML.zip"
+    "https://ftp.cdc.gov/pub/Health_Statistics/NCHS/Publications/ICD10CM/2026-update/icd10cm-April-1-2026-XML.zip"
 )
 # The official tabular bundled in the simple-icd-10-cm package: ICD-10-CM on a machine
 # with no mirror and no internet.
@@ -46,7 +46,9 @@ _NOTE_KINDS = {
     "useAdditionalCode": "use_additional_code",
     "codeAlso": "code_also",
 }
-_TABULAR_NAME = re.compile(r"icd10cm?[-_]tabular[-_](?:(?P<month>[A-Za-z]+)[-_](?:\d{1,2}[-_])?)?(?P<year>\d{4})\.xml$", re.I)
+_TABULAR_NAME = re.compile(
+    r"icd10cm?[-_]tabular[-_](?:(?P<month>[A-Za-z]+)[-_](?:\d{1,2}[-_])?)?(?P<year>\d{4})\.xml$", re.I
+)
 
 
 def find_release(mirror: Path | None) -> Path | None:
@@ -87,7 +89,10 @@ def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
     if effective.month != 10:
         name += f" ({effective:%B} {effective.day}, {effective.year} update)"
     meta = EditionMeta(
-        system=SYSTEM, name=name, effective_from=effective, source=path.name,
+        system=SYSTEM,
+        name=name,
+        effective_from=effective,
+        source=path.name,
         source_url=OFFICIAL_URL if path.name.lower().endswith("april-1-2026.xml") else _official_url(fiscal_year),
         fingerprint=_fingerprint(path),
     )
@@ -118,7 +123,7 @@ class _Node:
     code: str | None = None
     title: str | None = None
     notes: dict[str, list[str]] = field(default_factory=dict)
-    seventh: dict[str, str] | None = None           # this element's own <sevenChrDef>
+    seventh: dict[str, str] | None = None  # this element's own <sevenChrDef>
     seventh_terms: dict[str, list[str]] = field(default_factory=dict)  # <note>s after an <extension>
     seventh_note: str | None = None
     other_notes: list[str] = field(default_factory=list)
@@ -237,9 +242,13 @@ def _diag_records(node: _Node, ancestors: list[_Node], remember) -> Iterator[Cod
     needs_seventh = holder is not None and not node.has_children and len(code_key(node.code)) < 7
     remember(node.code, node.line)
     yield CodeRecord(
-        system=SYSTEM, code=node.code, title=node.title,
+        system=SYSTEM,
+        code=node.code,
+        title=node.title,
         billable=not node.has_children and not needs_seventh,
-        parent=parent, notes=notes, extra=extra,
+        parent=parent,
+        notes=notes,
+        extra=extra,
     )
     if not needs_seventh:
         return
@@ -251,7 +260,11 @@ def _diag_records(node: _Node, ancestors: list[_Node], remember) -> Iterator[Cod
         remember(code, node.line)
         terms = holder.seventh_terms.get(char, [])
         yield CodeRecord(
-            system=SYSTEM, code=code, title=f"{node.title}, {meaning}", billable=True,
-            parent=node.code, notes={"inclusion_terms": list(terms)} if terms else {},
+            system=SYSTEM,
+            code=code,
+            title=f"{node.title}, {meaning}",
+            billable=True,
+            parent=node.code,
+            notes={"inclusion_terms": list(terms)} if terms else {},
             extra={"seventh_character": char, **_placement(node, ancestors)},
         )

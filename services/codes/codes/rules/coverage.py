@@ -11,6 +11,7 @@ not listed takes the NCD's "all other codes" row (@@@@@@@): for most NCDs "does 
 support medical necessity" (3), for Blood Counts (190.15) covered. A row applies from its
 effective date through its term date.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,9 +35,11 @@ from .mce import mce_age_range
 from .rows import ALL_OTHER_DIAGNOSES, CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 
 RESOLUTIONS = {1: NcdResolution.COVERED, 2: NcdResolution.DENIED, 3: NcdResolution.NOT_SUPPORTED}
-_RESOLUTION_WORDS: dict[NcdResolution | None, str] = {NcdResolution.COVERED: "covered",
-                     NcdResolution.DENIED: "denied (never covered)",
-                     NcdResolution.NOT_SUPPORTED: "does not support medical necessity"}
+_RESOLUTION_WORDS: dict[NcdResolution | None, str] = {
+    NcdResolution.COVERED: "covered",
+    NcdResolution.DENIED: "denied (never covered)",
+    NcdResolution.NOT_SUPPORTED: "does not support medical necessity",
+}
 
 
 def _in_force(effective: date | None, term: date | None, day: date) -> bool:
@@ -48,12 +51,12 @@ class LabNcdFacts:
     """The current lab NCD edition, indexed for lookups both ways."""
 
     source: str
-    titles: dict[str, str] = field(default_factory=dict)                       # ncd -> title
+    titles: dict[str, str] = field(default_factory=dict)  # ncd -> title
     procedures: dict[str, list[NcdProcedureRow]] = field(default_factory=dict)  # code -> rows
-    codes_of: dict[str, list[str]] = field(default_factory=dict)               # ncd -> procedure codes
+    codes_of: dict[str, list[str]] = field(default_factory=dict)  # ncd -> procedure codes
     listed: dict[str, dict[str, list[NcdDiagnosisRow]]] = field(default_factory=dict)  # ncd -> dx -> rows
-    by_diagnosis: dict[str, list[NcdDiagnosisRow]] = field(default_factory=dict)       # dx -> rows
-    others: dict[str, list[NcdDiagnosisRow]] = field(default_factory=dict)             # ncd -> @@@@@@@ rows
+    by_diagnosis: dict[str, list[NcdDiagnosisRow]] = field(default_factory=dict)  # dx -> rows
+    others: dict[str, list[NcdDiagnosisRow]] = field(default_factory=dict)  # ncd -> @@@@@@@ rows
 
     @classmethod
     def build(cls, source: str, procedures: list[NcdProcedureRow], diagnoses: list[NcdDiagnosisRow]) -> LabNcdFacts:
@@ -86,15 +89,19 @@ class LabNcdFacts:
         rows = [r for r in self.others.get(ncd, []) if _in_force(r.effective, r.term, day)]
         return RESOLUTIONS[rows[-1].resolution] if rows else None
 
-    def procedure_ncds(self, code: str, day: date, first: int, titles: dict[str, str],
-                       counts: dict[str, dict[int, int]] | None = None) -> list[LabNcd]:
+    def procedure_ncds(
+        self, code: str, day: date, first: int, titles: dict[str, str], counts: dict[str, dict[int, int]] | None = None
+    ) -> list[LabNcd]:
         """The NCDs governing a procedure code, each with its first `first` diagnoses of each
         resolution (`titles`: ICD-10-CM key -> title, for those shown). `counts` (ncd ->
         resolution -> listed codes) stands in for counting when only a slice was read."""
         found = []
         for ncd in self.ncds_of_procedure(code, day):
-            in_force = [(dx, rows[-1]) for dx, rows in sorted(self.listed.get(ncd, {}).items())
-                        if any(_in_force(r.effective, r.term, day) for r in rows)]
+            in_force = [
+                (dx, rows[-1])
+                for dx, rows in sorted(self.listed.get(ncd, {}).items())
+                if any(_in_force(r.effective, r.term, day) for r in rows)
+            ]
             if counts is not None and ncd in counts:
                 tally = {RESOLUTIONS[r].value: n for r, n in counts[ncd].items()}
             else:
@@ -102,12 +109,28 @@ class LabNcdFacts:
             shown: list[NcdDiagnosis] = []
             for resolution in (1, 2, 3):
                 picked = [(dx, row) for dx, row in in_force if row.resolution == resolution][:first]
-                shown.extend(NcdDiagnosis(code=format_icd10cm(dx), title=titles.get(dx),
-                                          resolution=RESOLUTIONS[resolution], effective_from=row.effective,
-                                          term_date=row.term, changed=row.changed) for dx, row in picked)
-            found.append(LabNcd(number=ncd, title=self.titles.get(ncd, ""), procedure_codes=self.codes_of.get(ncd, []),
-                                other_diagnoses=self.other_resolution(ncd, day), counts=tally,
-                                diagnoses=shown, source=self.source))
+                shown.extend(
+                    NcdDiagnosis(
+                        code=format_icd10cm(dx),
+                        title=titles.get(dx),
+                        resolution=RESOLUTIONS[resolution],
+                        effective_from=row.effective,
+                        term_date=row.term,
+                        changed=row.changed,
+                    )
+                    for dx, row in picked
+                )
+            found.append(
+                LabNcd(
+                    number=ncd,
+                    title=self.titles.get(ncd, ""),
+                    procedure_codes=self.codes_of.get(ncd, []),
+                    other_diagnoses=self.other_resolution(ncd, day),
+                    counts=tally,
+                    diagnoses=shown,
+                    source=self.source,
+                )
+            )
         return found
 
     def shown_diagnoses(self, code: str, day: date, first: int) -> list[str]:
@@ -116,8 +139,13 @@ class LabNcdFacts:
         for ncd in self.ncds_of_procedure(code, day):
             rows = self.listed.get(ncd, {})
             for resolution in (1, 2, 3):
-                keys.extend([dx for dx, r in sorted(rows.items())
-                             if r[-1].resolution == resolution and _in_force(r[-1].effective, r[-1].term, day)][:first])
+                keys.extend(
+                    [
+                        dx
+                        for dx, r in sorted(rows.items())
+                        if r[-1].resolution == resolution and _in_force(r[-1].effective, r[-1].term, day)
+                    ][:first]
+                )
         return keys
 
     def diagnosis_ncds(self, diagnosis: str, day: date) -> list[LabNcd]:
@@ -126,10 +154,17 @@ class LabNcdFacts:
         for ncd in sorted({r.ncd for r in self.by_diagnosis.get(diagnosis, [])}):
             resolution, listed = self.resolution(ncd, diagnosis, day)
             if not listed:
-                continue   # listed only by rows no longer (or not yet) in force
-            found.append(LabNcd(number=ncd, title=self.titles.get(ncd, ""), procedure_codes=self.codes_of.get(ncd, []),
-                                other_diagnoses=self.other_resolution(ncd, day), resolution=resolution,
-                                source=self.source))
+                continue  # listed only by rows no longer (or not yet) in force
+            found.append(
+                LabNcd(
+                    number=ncd,
+                    title=self.titles.get(ncd, ""),
+                    procedure_codes=self.codes_of.get(ncd, []),
+                    other_diagnoses=self.other_resolution(ncd, day),
+                    resolution=resolution,
+                    source=self.source,
+                )
+            )
         return found
 
 
@@ -137,7 +172,8 @@ class LabNcdFacts:
 
 _WORD = re.compile(r"[a-z0-9]+")
 # Words that say how or where, not what: they would match half the index.
-_GENERIC = frozenset("""
+_GENERIC = frozenset(
+    """
 a an and or of the to in on with without for by from via at as into other others unspecified specified
 not elsewhere classified nos nec type types due use used using each per than more less
 approach open percutaneous endoscopic external natural artificial opening device devices qualifier
@@ -146,7 +182,8 @@ injection injections mg mcg ml gram grams unit units dose doses supply supplies 
 service services procedure procedures test tests testing billing coding code codes article lcd
 disease diseases disorder disorders condition conditions syndrome acute chronic initial subsequent
 encounter sequela complication complications level levels general medical therapy treatment
-""".split())
+""".split()
+)
 
 
 def subject_words(text: str) -> list[str]:
@@ -198,15 +235,28 @@ class DocumentIndex:
             for number in self._by_word[word]:
                 shared.setdefault(number, []).append(word)
         hits = [(number, matched) for number, matched in shared.items() if len(matched) >= need]
-        hits.sort(key=lambda hit: (-len(hit[1]), -(self.documents[hit[0]].effective or date.min).toordinal(),
-                                   self.documents[hit[0]].document_id))
+        hits.sort(
+            key=lambda hit: (
+                -len(hit[1]),
+                -(self.documents[hit[0]].effective or date.min).toordinal(),
+                self.documents[hit[0]].document_id,
+            )
+        )
         return [self._document(number, matched) for number, matched in hits[:first]], len(hits)
 
     def _document(self, number: int, matched: list[str]) -> CoverageDocument:
         row = self.documents[number]
-        return CoverageDocument(document_id=row.document_id, document_type=row.document_type, title=row.title,
-                                contractor=row.contractor, effective_date=row.effective, version=row.version,
-                                url=row.url, matched=matched, source=self.source)
+        return CoverageDocument(
+            document_id=row.document_id,
+            document_type=row.document_type,
+            title=row.title,
+            contractor=row.contractor,
+            effective_date=row.effective,
+            version=row.version,
+            url=row.url,
+            matched=matched,
+            source=self.source,
+        )
 
 
 # ---- the Medicare Code Editor ---------------------------------------------------------------------
@@ -214,33 +264,41 @@ class DocumentIndex:
 # What each edit means for a code on its list, in the MCE definitions' own words.
 _EDIT_MESSAGES = {
     "AGE_CONFLICT": "Age conflict: the MCE lists this diagnosis for patients aged {low} through {high} only; "
-                    "with another age either the diagnosis or the age is presumed to be incorrect.",
+    "with another age either the diagnosis or the age is presumed to be incorrect.",
     "MANIFESTATION_PDX": "Manifestation code: it describes the manifestation of an underlying disease, not "
-                         "the disease itself, and should not be used as a principal diagnosis.",
+    "the disease itself, and should not be used as a principal diagnosis.",
     "QUESTIONABLE_ADMISSION": "Questionable admission: not usually sufficient justification for admission "
-                              "to an acute care hospital when used as the principal diagnosis.",
+    "to an acute care hospital when used as the principal diagnosis.",
     "UNACCEPTABLE_PDX": "Unacceptable principal diagnosis: it describes a circumstance that influences health "
-                        "status, not a current illness or injury.",
+    "status, not a current illness or injury.",
     "OUTCOME_OF_DELIVERY": "Outcome of delivery: reported as a secondary diagnosis, it keeps a cesarean or "
-                           "vaginal delivery procedure from being a questionable admission.",
+    "vaginal delivery procedure from being a questionable admission.",
     "QUESTIONABLE_OBSTETRIC_ADMISSION": "Questionable obstetric admission unless a secondary diagnosis "
-                                        "describing the outcome of delivery is reported.",
+    "describing the outcome of delivery is reported.",
     "NON_COVERED_PROCEDURE": "Non-covered procedure: Medicare does not provide payment for it ({title}).",
     "NON_COVERED_PROCEDURE_EXCEPTION": "With this diagnosis a pancreas transplant alone (0FYG0Z0, 0FYG0Z1) is "
-                                       "not a non-covered procedure.",
+    "not a non-covered procedure.",
     "NON_COVERED_PROCEDURE_DIAGNOSIS": "With this diagnosis, as principal or secondary, the autologous bone "
-                                       "marrow and stem cell transfusions of MCE list 11D are non-covered.",
+    "marrow and stem cell transfusions of MCE list 11D are non-covered.",
     "LIMITED_COVERAGE": "Limited coverage: Medicare limits coverage to a portion of the cost of this procedure.",
     "WRONG_PROCEDURE": "Wrong procedure performed: this external cause code indicates that the wrong "
-                       "procedure was performed.",
+    "procedure was performed.",
     "PROCEDURE_INCONSISTENT_WITH_LOS": "Should only be coded when the respiratory ventilation is provided "
-                                       "for greater than four consecutive days during the length of stay.",
+    "for greater than four consecutive days during the length of stay.",
     "UNSPECIFIED_CODE": "Unspecified code: a more specific code identifies laterality (right, left, bilateral); "
-                        "in the inpatient setting laterality should generally be documented and reported.",
+    "in the inpatient setting laterality should generally be documented and reported.",
 }
-_EDIT_TITLES = {"4": "Age conflict", "6": "Manifestation code as principal diagnosis", "8": "Questionable admission",
-                "9": "Unacceptable principal diagnosis", "11": "Non-covered procedure", "17": "Limited coverage",
-                "18": "Wrong procedure performed", "19": "Procedure inconsistent with LOS", "20": "Unspecified code"}
+_EDIT_TITLES = {
+    "4": "Age conflict",
+    "6": "Manifestation code as principal diagnosis",
+    "8": "Questionable admission",
+    "9": "Unacceptable principal diagnosis",
+    "11": "Non-covered procedure",
+    "17": "Limited coverage",
+    "18": "Wrong procedure performed",
+    "19": "Procedure inconsistent with LOS",
+    "20": "Unspecified code",
+}
 
 
 @dataclass(slots=True)
@@ -267,20 +325,29 @@ class CodeEditor:
         if row.edit == "NON_COVERED_PROCEDURE" and row.number == "11F":
             message = "Non-covered procedure when the beneficiary is over age 60 (MCE list 11F)."
         elif row.edit == "NON_COVERED_PROCEDURE" and row.number == "11G":
-            message = ("Non-covered procedure only when Z30.2 (Encounter for sterilization) is the principal "
-                       "or a secondary diagnosis (MCE list 11G).")
+            message = (
+                "Non-covered procedure only when Z30.2 (Encounter for sterilization) is the principal "
+                "or a secondary diagnosis (MCE list 11G)."
+            )
         elif row.edit == "NON_COVERED_PROCEDURE" and row.number == "11D":
-            message = ("Non-covered procedure only when a diagnosis of MCE list 11D is the principal or a "
-                       "secondary diagnosis.")
+            message = (
+                "Non-covered procedure only when a diagnosis of MCE list 11D is the principal or a secondary diagnosis."
+            )
         elif row.edit == "UNACCEPTABLE_PDX" and row.flag == "*":
             message += " It is acceptable when a secondary diagnosis is also coded (REQUIRES SECONDARY DX)."
         section = "".join(ch for ch in row.number if ch.isdigit())
-        return CodeEdit(edit=row.edit, number=row.number, title=_EDIT_TITLES.get(section, row.list_title),
-                        message=f"{message} (MCE list {row.number}: {row.list_title})", age_range=age,
-                        source=self.source)
+        return CodeEdit(
+            edit=row.edit,
+            number=row.number,
+            title=_EDIT_TITLES.get(section, row.list_title),
+            message=f"{message} (MCE list {row.number}: {row.list_title})",
+            age_range=age,
+            source=self.source,
+        )
 
 
 # ---- claim check: coverage and code edits --------------------------------------------------------
+
 
 def coverage_findings(claim: ClaimInput, ncds: LabNcdFacts | None, day: date) -> list[ClaimFinding]:
     """A lab line whose NCD no claim diagnosis supports is a COVERAGE finding (only when the
@@ -295,13 +362,21 @@ def coverage_findings(claim: ClaimInput, ncds: LabNcdFacts | None, day: date) ->
             verdicts = {dx: ncds.resolution(ncd, dx, day)[0] for dx in diagnoses}
             if any(v == NcdResolution.COVERED for v in verdicts.values()):
                 continue
-            said = "; ".join(f"{format_icd10cm(dx)} {_RESOLUTION_WORDS.get(v, 'is not listed')}"
-                             for dx, v in verdicts.items())
-            findings.append(ClaimFinding(
-                kind=FindingKind.COVERAGE, codes=[code, *[format_icd10cm(dx) for dx in diagnoses]], lines=[number],
-                message=(f"{code} (line {number}) is not covered under lab NCD {ncd} {ncds.titles.get(ncd, '')}: "
-                         f"no diagnosis of the claim supports medical necessity ({said})."),
-                source=ncds.source))
+            said = "; ".join(
+                f"{format_icd10cm(dx)} {_RESOLUTION_WORDS.get(v, 'is not listed')}" for dx, v in verdicts.items()
+            )
+            findings.append(
+                ClaimFinding(
+                    kind=FindingKind.COVERAGE,
+                    codes=[code, *[format_icd10cm(dx) for dx in diagnoses]],
+                    lines=[number],
+                    message=(
+                        f"{code} (line {number}) is not covered under lab NCD {ncd} {ncds.titles.get(ncd, '')}: "
+                        f"no diagnosis of the claim supports medical necessity ({said})."
+                    ),
+                    source=ncds.source,
+                )
+            )
     return findings
 
 
@@ -317,31 +392,50 @@ def code_edit_findings(claim: ClaimInput, editor: CodeEditor | None) -> list[Cla
         findings.append(ClaimFinding(kind=FindingKind.CODE_EDIT, codes=codes, message=message, source=editor.source))
 
     if principal[:1] in "VWXY":
-        add([printed[0]], f"{printed[0]} is an external cause code: it describes the circumstance causing an "
-                          f"injury, not its nature, and should not be the principal diagnosis (MCE edit 2).")
+        add(
+            [printed[0]],
+            f"{printed[0]} is an external cause code: it describes the circumstance causing an "
+            f"injury, not its nature, and should not be the principal diagnosis (MCE edit 2).",
+        )
     for position, key in enumerate(keys):
         if key in keys[:position]:
-            add([printed[position]], f"{printed[position]} is given twice (MCE edit 3, duplicate of PDX)."
-                if key == principal else f"{printed[position]} is given twice.")
+            add(
+                [printed[position]],
+                f"{printed[position]} is given twice (MCE edit 3, duplicate of PDX)."
+                if key == principal
+                else f"{printed[position]} is given twice.",
+            )
     for key in dict.fromkeys(keys):
         for row in editor.by_code.get(key, []):
             code = format_icd10cm(key)
             if row.edit == "AGE_CONFLICT" and claim.patient_age is not None:
                 low, high = mce_age_range(row.list_title) or (0, 124)
                 if not low <= claim.patient_age <= high:
-                    add([code], f"{code} conflicts with the patient's age {claim.patient_age}: the MCE lists it "
-                                f"for ages {low} through {high} ({row.list_title}; MCE edit 4).")
+                    add(
+                        [code],
+                        f"{code} conflicts with the patient's age {claim.patient_age}: the MCE lists it "
+                        f"for ages {low} through {high} ({row.list_title}; MCE edit 4).",
+                    )
             elif key == principal and row.edit == "MANIFESTATION_PDX":
-                add([code], f"{code} is a manifestation code and cannot be the principal diagnosis (MCE edit 6): "
-                            f"code the underlying disease first.")
+                add(
+                    [code],
+                    f"{code} is a manifestation code and cannot be the principal diagnosis (MCE edit 6): "
+                    f"code the underlying disease first.",
+                )
             elif key == principal and row.edit == "UNACCEPTABLE_PDX":
                 if row.flag == "*" and len(set(keys)) > 1:
                     continue
-                add([code], f"{code} is unacceptable as the principal diagnosis (MCE edit 9)"
-                            + (": it requires a secondary diagnosis." if row.flag == "*" else "."))
+                add(
+                    [code],
+                    f"{code} is unacceptable as the principal diagnosis (MCE edit 9)"
+                    + (": it requires a secondary diagnosis." if row.flag == "*" else "."),
+                )
             elif key == principal and row.edit == "QUESTIONABLE_ADMISSION":
-                add([code], f"{code} as principal diagnosis is a questionable admission to an acute care "
-                            f"hospital (MCE edit 8).")
+                add(
+                    [code],
+                    f"{code} as principal diagnosis is a questionable admission to an acute care "
+                    f"hospital (MCE edit 8).",
+                )
             elif row.edit == "WRONG_PROCEDURE":
                 add([code], f"{code} indicates that the wrong procedure was performed (MCE edit 18).")
     return findings

@@ -7,6 +7,7 @@ which is checked at most every `refresh_seconds`. PTP edits (millions of rows) s
 database: one indexed query per claim fetches the edits among the claim's codes.
 No nameko here.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,18 @@ from datetime import date
 
 from medcode_contracts.codes import CodeRef, CodeSystem
 from medcode_contracts.coding_rules import (
-    CPT_LICENCE_NOTE, NCCI_ASSOCIATED_MODIFIERS, ClaimCheck, CodeRules, Coverage, Crosswalk, CrosswalkTarget,
-    GetCodeRulesRequest, Modifier, Mue, PtpEdit, Setting,
+    CPT_LICENCE_NOTE,
+    NCCI_ASSOCIATED_MODIFIERS,
+    ClaimCheck,
+    CodeRules,
+    Coverage,
+    Crosswalk,
+    CrosswalkTarget,
+    GetCodeRulesRequest,
+    Modifier,
+    Mue,
+    PtpEdit,
+    Setting,
 )
 
 from ..domain import code_key, format_icd9cm, format_icd10cm
@@ -38,8 +49,8 @@ PTP_SETTINGS = (Setting.PRACTITIONER, Setting.OUTPATIENT_HOSPITAL)
 class _Snapshot:
     key: tuple[int, ...]
     editions: dict[tuple[str, str | None], EditionRow]
-    mue: dict[str, dict[str, MueFact]] = field(default_factory=dict)           # setting -> code -> MUE
-    codes: dict[str, list[CodeFact]] = field(default_factory=dict)            # code -> facts
+    mue: dict[str, dict[str, MueFact]] = field(default_factory=dict)  # setting -> code -> MUE
+    codes: dict[str, list[CodeFact]] = field(default_factory=dict)  # code -> facts
     cpt_titles: dict[str, str] = field(default_factory=dict)
     ncd_procedures: list[NcdProcedureRow] = field(default_factory=list)
 
@@ -84,7 +95,8 @@ class CodingRules:
             if edition is not None:
                 snap.mue[setting.value] = {
                     r.code: one(MueFact(r.max_units, r.adjudication_indicator, r.rationale))
-                    for r in self.store.each_row_of_editions(rule_mue, [edition.id])}
+                    for r in self.store.each_row_of_editions(rule_mue, [edition.id])
+                }
         labels = {e.id: e.label for e in editions if e.kind in ("PTP", "MUE", "HCPCS", "CPT")}
         for row in self.store.each_row_of_editions(rule_codes, list(labels)):
             snap.codes.setdefault(row.code, []).append(one(CodeFact(row.last_day, labels[row.edition_id])))
@@ -97,24 +109,37 @@ class CodingRules:
         """The lab NCDs' procedure codes (60 rows) stay in memory; their diagnosis rows (66 k)
         and the MCE lists (10 k) are read per request by code, through their indexes."""
         if (ncd := snap.edition("NCD")) is not None:
-            snap.ncd_procedures = [NcdProcedureRow(r.ncd, r.title, r.code, r.effective_from, r.term_date)
-                                   for r in self.store.rows_of_edition(rule_ncd_procedures, ncd.id)]
+            snap.ncd_procedures = [
+                NcdProcedureRow(r.ncd, r.title, r.code, r.effective_from, r.term_date)
+                for r in self.store.rows_of_edition(rule_ncd_procedures, ncd.id)
+            ]
 
     def _ncds(self, snap: _Snapshot, ncds: list[str] | None, codes: list[str] | None) -> LabNcdFacts | None:
         """The NCD facts for these NCDs and diagnosis codes (see RulesStore.ncd_diagnosis_rows)."""
         edition = snap.edition("NCD")
         if edition is None:
             return None
-        rows = [NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
-                for r in self.store.ncd_diagnosis_rows(edition.id, ncds, codes)] if ncds != [] else []
+        rows = (
+            [
+                NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
+                for r in self.store.ncd_diagnosis_rows(edition.id, ncds, codes)
+            ]
+            if ncds != []
+            else []
+        )
         return LabNcdFacts.build(edition.label, snap.ncd_procedures, rows)
 
     def _editor(self, snap: _Snapshot, codes: list[str]) -> CodeEditor | None:
         edition = snap.edition("MCE")
         if edition is None:
             return None
-        return CodeEditor.build(edition.label, [MceRow(r.edit, r.number, r.list_title, r.code, r.code_system, r.flag)
-                                                for r in self.store.mce_rows(edition.id, codes)])
+        return CodeEditor.build(
+            edition.label,
+            [
+                MceRow(r.edit, r.number, r.list_title, r.code, r.code_system, r.flag)
+                for r in self.store.mce_rows(edition.id, codes)
+            ],
+        )
 
     def _documents(self, snap: _Snapshot) -> DocumentIndex | None:
         """The MCD index's titles by word, built on first use per MCD edition (3 k titles)."""
@@ -123,9 +148,12 @@ class CodingRules:
             return None
         with self._lock:
             if self._document_index is None or self._document_index[0] != edition.id:
-                rows = [CoverageDocumentRow(r.document_id, r.document_type, r.title, r.contractor,
-                                            r.effective_date, r.version, r.url)
-                        for r in self.store.rows_of_edition(rule_coverage_documents, edition.id)]
+                rows = [
+                    CoverageDocumentRow(
+                        r.document_id, r.document_type, r.title, r.contractor, r.effective_date, r.version, r.url
+                    )
+                    for r in self.store.rows_of_edition(rule_coverage_documents, edition.id)
+                ]
                 self._document_index = (edition.id, DocumentIndex(edition.label, rows))
             return self._document_index[1]
 
@@ -172,34 +200,60 @@ class CodingRules:
             return CodeRules(system=ref.system, code=key, known=bool(edits), coverage=coverage, code_edits=edits)
         return CodeRules(system=ref.system, code=ref.code.strip().upper(), known=False)
 
-    def _procedure_rules(self, snap: _Snapshot, system: CodeSystem, key: str,
-                         request: GetCodeRulesRequest) -> CodeRules:
+    def _procedure_rules(
+        self, snap: _Snapshot, system: CodeSystem, key: str, request: GetCodeRulesRequest
+    ) -> CodeRules:
         edits: list[PtpEdit] = []
         total = 0
         for setting in PTP_SETTINGS:
             edition = snap.edition("PTP", setting.value)
             if edition is None:
                 continue
-            rows, count = self.store.ptp_for_code(edition.id, setting.value, key, request.ptp_first,
-                                                  request.include_deleted_ptp)
+            rows, count = self.store.ptp_for_code(
+                edition.id, setting.value, key, request.ptp_first, request.include_deleted_ptp
+            )
             total += count
             released = edition_effective_from(edition.name)
-            edits.extend(PtpEdit(column1=r.column1, column2=r.column2, modifier_indicator=r.modifier_indicator,
-                                 effective_from=r.effective_from, edition_effective_from=released,
-                                 deleted_on=r.deleted_on, rationale=r.rationale,
-                                 setting=setting, source=edition.label) for r in rows)
+            edits.extend(
+                PtpEdit(
+                    column1=r.column1,
+                    column2=r.column2,
+                    modifier_indicator=r.modifier_indicator,
+                    effective_from=r.effective_from,
+                    edition_effective_from=released,
+                    deleted_on=r.deleted_on,
+                    rationale=r.rationale,
+                    setting=setting,
+                    source=edition.label,
+                )
+                for r in rows
+            )
         mue = []
         for setting in Setting:
             fact = snap.mue.get(setting.value, {}).get(key)
             if fact is not None:
-                mue.append(Mue(setting=setting, max_units=fact.max_units,
-                               adjudication_indicator=fact.adjudication_indicator, rationale=fact.rationale,
-                               source=snap.edition("MUE", setting.value).label))
+                mue.append(
+                    Mue(
+                        setting=setting,
+                        max_units=fact.max_units,
+                        adjudication_indicator=fact.adjudication_indicator,
+                        rationale=fact.rationale,
+                        source=snap.edition("MUE", setting.value).label,
+                    )
+                )
         descriptor = snap.cpt_titles.get(key) if system == CodeSystem.CPT else None
         note = CPT_LICENCE_NOTE if system == CodeSystem.CPT and descriptor is None else None
-        return CodeRules(system=system, code=key, known=key in snap.codes, descriptor=descriptor,
-                         descriptor_note=note, ptp_edits=edits[:request.ptp_first], ptp_total=total, mue=mue,
-                         coverage=self._procedure_coverage(snap, system, key, descriptor))
+        return CodeRules(
+            system=system,
+            code=key,
+            known=key in snap.codes,
+            descriptor=descriptor,
+            descriptor_note=note,
+            ptp_edits=edits[: request.ptp_first],
+            ptp_total=total,
+            mue=mue,
+            coverage=self._procedure_coverage(snap, system, key, descriptor),
+        )
 
     def _procedure_coverage(self, snap: _Snapshot, system: CodeSystem, key: str, descriptor: str | None) -> Coverage:
         today = date.today()
@@ -211,8 +265,10 @@ class CodingRules:
             rows, counts = [], {}
             for ncd in governing:
                 found, counts[ncd] = self.store.ncd_page_rows(edition.id, ncd, today, NCD_DIAGNOSES_SHOWN)
-                rows += [NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
-                         for r in found]
+                rows += [
+                    NcdDiagnosisRow(r.ncd, r.code, r.effective_from, r.term_date, r.resolution, r.changed)
+                    for r in found
+                ]
             ncds = LabNcdFacts.build(edition.label, snap.ncd_procedures, rows)
             shown = ncds.shown_diagnoses(key, today, NCD_DIAGNOSES_SHOWN)
             titles = self.store.code_set_titles(CodeSystem.ICD10CM.value, shown)
@@ -243,9 +299,18 @@ class CodingRules:
                     target = CrosswalkTarget(system="ICD9CM", code=other, title="No ICD-9-CM equivalent")
                 else:
                     target = CrosswalkTarget(system="ICD9CM", code=format_icd9cm(other), title=titles.get(other))
-                crosswalks.append(Crosswalk(kind=r.kind, target=target, approximate=r.approximate,
-                                            no_map=r.no_map, combination=r.combination, scenario=r.scenario,
-                                            choice_list=r.choice_list, source=gem.label))
+                crosswalks.append(
+                    Crosswalk(
+                        kind=r.kind,
+                        target=target,
+                        approximate=r.approximate,
+                        no_map=r.no_map,
+                        combination=r.combination,
+                        scenario=r.scenario,
+                        choice_list=r.choice_list,
+                        source=gem.label,
+                    )
+                )
         index = snap.edition("INDEX")
         terms = self.store.lay_terms_for([index.id], [key]).get(key, []) if index else []
         coverage = Coverage()
@@ -255,9 +320,15 @@ class CodingRules:
         self._add_documents(snap, coverage, self.store.code_set_titles(CodeSystem.ICD10CM.value, [key]).get(key))
         editor = self._editor(snap, [key])
         edits = editor.edits_for(key) if editor else []
-        return CodeRules(system=CodeSystem.ICD10CM, code=format_icd10cm(key),
-                         known=bool(crosswalks or terms or edits), crosswalks=crosswalks, lay_terms=terms,
-                         coverage=coverage, code_edits=edits)
+        return CodeRules(
+            system=CodeSystem.ICD10CM,
+            code=format_icd10cm(key),
+            known=bool(crosswalks or terms or edits),
+            crosswalks=crosswalks,
+            lay_terms=terms,
+            coverage=coverage,
+            code_edits=edits,
+        )
 
     def add_lay_terms(self, pages: list) -> None:
         """Add the ICD-10-CM index terms that point to each ICD-10-CM page's code to its
@@ -299,9 +370,15 @@ class CodingRules:
 
     @staticmethod
     def _modifier(row, editions: dict[int, EditionRow]) -> Modifier:
-        return Modifier(code=row.code, title=row.title, description=row.description,
-                        system=CodeSystem(row.system), ncci_associated=row.code in NCCI_ASSOCIATED_MODIFIERS,
-                        terminated_on=row.terminated_on, source=editions[row.edition_id].label)
+        return Modifier(
+            code=row.code,
+            title=row.title,
+            description=row.description,
+            system=CodeSystem(row.system),
+            ncci_associated=row.code in NCCI_ASSOCIATED_MODIFIERS,
+            terminated_on=row.terminated_on,
+            source=editions[row.edition_id].label,
+        )
 
 
 def edition_effective_from(name: str) -> date | None:
@@ -315,6 +392,11 @@ def edition_effective_from(name: str) -> date | None:
 
 
 def _unlicensed_cpt_modifier(code: str) -> Modifier:
-    return Modifier(code=code, title=f"CPT modifier {code}", description=CPT_LICENCE_NOTE,
-                    system=CodeSystem.CPT, ncci_associated=code in NCCI_ASSOCIATED_MODIFIERS,
-                    source="NCCI PTP-associated modifier list (NCCI Policy Manual)")
+    return Modifier(
+        code=code,
+        title=f"CPT modifier {code}",
+        description=CPT_LICENCE_NOTE,
+        system=CodeSystem.CPT,
+        ncci_associated=code in NCCI_ASSOCIATED_MODIFIERS,
+        source="NCCI PTP-associated modifier list (NCCI Policy Manual)",
+    )

@@ -1,4 +1,5 @@
 """CMS general equivalence mappings (GEMs) between ICD-10-CM and ICD-9-CM."""
+
 from __future__ import annotations
 
 import re
@@ -31,6 +32,12 @@ def _read_gem(path: Path, wrap: Wrap) -> Iterator[GemRow]:
             target = target if target in ("NoDx", "NoPCS") else target.upper()
             if not _GEM_CODE.match(source) or not _GEM_CODE.match(target):
                 raise MalformedRelease(path, line, f"bad code in {raw.strip()!r}")
-            yield GemRow(source=source, target=target, approximate=flags[0] == "1",
-                         no_map=flags[1] == "1", combination=flags[2] == "1",
-                         scenario=int(flags[3]), choice_list=int(flags[4]))
+            yield GemRow(
+                source=source,
+                target=target,
+                approximate=flags[0] == "1",
+                no_map=flags[1] == "1",
+                combination=flags[2] == "1",
+                scenario=int(flags[3]),
+                choice_list=int(flags[4]),
+            )

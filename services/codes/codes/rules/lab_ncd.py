@@ -1,5 +1,6 @@
 """Lab NCD edits (CMS's lab NCD spreadsheet, as the mirror's two CSVs): which procedure codes
 each lab NCD governs, and each ICD-10-CM code's resolution under it."""
+
 from __future__ import annotations
 
 import csv
@@ -45,9 +46,13 @@ def _read_ncd_procedures(path: Path, wrap: Wrap) -> Iterator[NcdProcedureRow]:
                 raise MalformedRelease(path, line, f"NCD number {ncd!r} is not like 190.12")
             if not _PROCEDURE.match(code):
                 raise MalformedRelease(path, line, f"procedure code {code!r} is not 5 characters")
-            yield NcdProcedureRow(ncd=ncd, title=" ".join(row["ncd_title"].split()), code=code,
-                                  effective=_iso_or_none(row["hcpcs_eff_date"], path, line, "hcpcs_eff_date"),
-                                  term=_iso_or_none(row["hcpcs_term_date"], path, line, "hcpcs_term_date"))
+            yield NcdProcedureRow(
+                ncd=ncd,
+                title=" ".join(row["ncd_title"].split()),
+                code=code,
+                effective=_iso_or_none(row["hcpcs_eff_date"], path, line, "hcpcs_eff_date"),
+                term=_iso_or_none(row["hcpcs_term_date"], path, line, "hcpcs_term_date"),
+            )
 
 
 def read_ncd_diagnoses(path: Path, wrap: Wrap = None) -> Iterator[NcdDiagnosisRow]:
@@ -60,7 +65,9 @@ def read_ncd_diagnoses(path: Path, wrap: Wrap = None) -> Iterator[NcdDiagnosisRo
 def _read_ncd_diagnoses(path: Path, wrap: Wrap) -> Iterator[NcdDiagnosisRow]:
     with open_text(path, wrap=wrap) as text:
         rows = csv.DictReader(text)
-        require_columns(path, rows, ["ncd_number", "icd10cm_code", "icd10_eff_date", "icd10_term_date", "resolution_code"])
+        require_columns(
+            path, rows, ["ncd_number", "icd10cm_code", "icd10_eff_date", "icd10_term_date", "resolution_code"]
+        )
         for row in rows:
             line = rows.line_num
             # Rows the release changed carry "*" on the code, the date and the resolution.
@@ -74,6 +81,11 @@ def _read_ncd_diagnoses(path: Path, wrap: Wrap) -> Iterator[NcdDiagnosisRow]:
             resolution = resolution.lstrip("*")
             if resolution not in ("1", "2", "3"):
                 raise MalformedRelease(path, line, f"resolution code {row['resolution_code']!r} is not 1, 2 or 3")
-            yield NcdDiagnosisRow(ncd=ncd, code=code, resolution=int(resolution), changed=changed,
-                                  effective=_iso_or_none(row["icd10_eff_date"], path, line, "icd10_eff_date"),
-                                  term=_iso_or_none(row["icd10_term_date"], path, line, "icd10_term_date"))
+            yield NcdDiagnosisRow(
+                ncd=ncd,
+                code=code,
+                resolution=int(resolution),
+                changed=changed,
+                effective=_iso_or_none(row["icd10_eff_date"], path, line, "icd10_eff_date"),
+                term=_iso_or_none(row["icd10_term_date"], path, line, "icd10_term_date"),
+            )

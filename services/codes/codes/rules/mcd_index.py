@@ -1,4 +1,5 @@
 """The Medicare Coverage Database index of LCDs and billing articles (metadata only)."""
+
 from __future__ import annotations
 
 import csv
@@ -29,8 +30,19 @@ def _mdy(value: str, path: Path, line: int, column: str) -> date | None:
 def _read_mcd_index(path: Path, wrap: Wrap) -> Iterator[CoverageDocumentRow]:
     with open_text(path, wrap=wrap) as text:
         rows = csv.DictReader(text)
-        require_columns(path, rows, ["contractor_name_type", "document_display_id", "document_type",
-                             "document_version", "effective_date", "title", "url"])
+        require_columns(
+            path,
+            rows,
+            [
+                "contractor_name_type",
+                "document_display_id",
+                "document_type",
+                "document_version",
+                "effective_date",
+                "title",
+                "url",
+            ],
+        )
         for row in rows:
             line = rows.line_num
             display = row["document_display_id"].strip()
@@ -41,8 +53,11 @@ def _read_mcd_index(path: Path, wrap: Wrap) -> Iterator[CoverageDocumentRow]:
             if not title:
                 raise MalformedRelease(path, line, f"{display} has no title")
             yield CoverageDocumentRow(
-                document_id=display, document_type=kind, title=title,
+                document_id=display,
+                document_type=kind,
+                title=title,
                 contractor=" ".join((row["contractor_name_type"] or "").split()),
                 effective=_mdy(row["effective_date"], path, line, "effective_date"),
                 version=(row["document_version"] or "").strip() or None,
-                url=(row["url"] or "").strip() or None)
+                url=(row["url"] or "").strip() or None,
+            )

@@ -1,4 +1,5 @@
 """The Medicare Code Editor definitions (MCE, CMS text): the code lists of its edits."""
+
 from __future__ import annotations
 
 import re
@@ -32,9 +33,13 @@ MCE_EDITS = {
     "20": ("Unspecified code", "UNSPECIFIED_CODE"),
 }
 # Sub-lists whose codes are diagnoses that qualify a procedure edit, not the edit itself.
-_SUBLIST_EDITS = {("8", "3"): "OUTCOME_OF_DELIVERY", ("11", "B"): "NON_COVERED_PROCEDURE_EXCEPTION",
-                  ("11", "D"): "NON_COVERED_PROCEDURE_DIAGNOSIS", ("8", "1"): "QUESTIONABLE_OBSTETRIC_ADMISSION",
-                  ("8", "2"): "QUESTIONABLE_OBSTETRIC_ADMISSION"}
+_SUBLIST_EDITS = {
+    ("8", "3"): "OUTCOME_OF_DELIVERY",
+    ("11", "B"): "NON_COVERED_PROCEDURE_EXCEPTION",
+    ("11", "D"): "NON_COVERED_PROCEDURE_DIAGNOSIS",
+    ("8", "1"): "QUESTIONABLE_OBSTETRIC_ADMISSION",
+    ("8", "2"): "QUESTIONABLE_OBSTETRIC_ADMISSION",
+}
 _CODE_LINE = re.compile(r"^(\*?)([0-9A-Z]{3,7}) *\t+(.*)$")
 _HEADING = re.compile(r"^(\d{1,2})\. (.+?)\s*$")
 _LETTER = re.compile(r"^([A-G])\. (.+?)\s*$")
@@ -43,7 +48,7 @@ _VERSION = re.compile(r"^v(\d+(?:\.\d+)?) ([A-Z][a-z]+ \d{4})\s*$")
 
 
 def read_mce_version(path: Path) -> str:
-    """"v43.1 April 2026" from the title page (one of its first lines)."""
+    """ "v43.1 April 2026" from the title page (one of its first lines)."""
     with open_text(path, encoding="cp1252", newline=None) as text:
         for number, line in enumerate(text, start=1):
             if m := _VERSION.match(line.strip()):
@@ -80,7 +85,7 @@ def _read_mce(path: Path, wrap: Wrap) -> Iterator[MceRow]:
     list_title = ""
     label = ""
     started = False
-    listing = False      # inside a code list (a heading or label came, then codes)
+    listing = False  # inside a code list (a heading or label came, then codes)
     seen: set[tuple[str, str, str]] = set()
     with open_text(path, encoding="cp1252", wrap=wrap, newline=None) as text:
         for number, raw in enumerate(text, start=1):
@@ -95,7 +100,7 @@ def _read_mce(path: Path, wrap: Wrap) -> Iterator[MceRow]:
                 if section is None:
                     raise MalformedRelease(path, number, f"code {m[2]} before the first edit heading")
                 if not listing:
-                    continue   # a code quoted in prose
+                    continue  # a code quoted in prose
                 system = _mce_system(section, label or list_title)
                 edit = _SUBLIST_EDITS.get((section, letter or "")) or MCE_EDITS[section][1]
                 if (section, letter) == ("11", "D") and system == "ICD10PCS":
@@ -105,16 +110,25 @@ def _read_mce(path: Path, wrap: Wrap) -> Iterator[MceRow]:
                 if key in seen:
                     continue
                 seen.add(key)
-                yield MceRow(edit=edit, number=number_label, list_title=list_title, code=m[2],
-                             code_system=system, flag=m[1] or None)
+                yield MceRow(
+                    edit=edit,
+                    number=number_label,
+                    list_title=list_title,
+                    code=m[2],
+                    code_system=system,
+                    flag=m[1] or None,
+                )
                 continue
             stripped = line.strip()
             if not stripped:
                 continue
-            if (m := _HEADING.match(stripped)) and m[1] in MCE_EDITS and \
-                    stripped[len(m[1]) + 2:].startswith(MCE_EDITS[m[1]][0]):
+            if (
+                (m := _HEADING.match(stripped))
+                and m[1] in MCE_EDITS
+                and stripped[len(m[1]) + 2 :].startswith(MCE_EDITS[m[1]][0])
+            ):
                 section, letter, list_title, label = m[1], None, m[2], ""
-                listing = section in ("17", "19", "20")   # lists that follow their prose directly
+                listing = section in ("17", "19", "20")  # lists that follow their prose directly
                 continue
             if section is None:
                 continue
@@ -122,10 +136,11 @@ def _read_mce(path: Path, wrap: Wrap) -> Iterator[MceRow]:
                 letter, list_title, label = m[1], m[2], ""
                 listing = True
                 continue
-            if len(stripped) <= 60 and ("codes" in stripped.lower() or stripped in
-                                        ("Procedure", "Procedures", "Diagnoses", "Diagnoses list")):
+            if len(stripped) <= 60 and (
+                "codes" in stripped.lower() or stripped in ("Procedure", "Procedures", "Diagnoses", "Diagnoses list")
+            ):
                 label = stripped
-                if letter is None or len(list_title) > 80:   # "A. Some diagnoses are not ..." is prose
+                if letter is None or len(list_title) > 80:  # "A. Some diagnoses are not ..." is prose
                     list_title = stripped
                 listing = True
             else:
@@ -138,5 +153,5 @@ def _mce_system(section: str, labels: str) -> str:
     if section in ("17", "19"):
         return "ICD10PCS"
     if section == "18":
-        return "ICD10CM"   # external-cause codes ("Wrong procedure performed codes")
+        return "ICD10CM"  # external-cause codes ("Wrong procedure performed codes")
     return "ICD10PCS" if "procedure" in labels.lower() else "ICD10CM"

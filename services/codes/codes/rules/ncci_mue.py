@@ -1,4 +1,5 @@
 """NCCI medically unlikely edits (MUE): CMS's CSV per setting."""
+
 from __future__ import annotations
 
 import csv

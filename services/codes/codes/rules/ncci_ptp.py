@@ -2,6 +2,7 @@
 the mirror's full tables without effective dates, CMS's own tab-delimited TXT parts, and
 the PriorPath subset. Rows stream one at a time: a 2.5 M-row table never sits in memory.
 """
+
 from __future__ import annotations
 
 import csv
@@ -24,9 +25,9 @@ from .rows import PtpRow
 _MODIFIER_INDICATORS = {"0": 0, "1": 1, "9": 9}
 
 
-PTP_NOEFFDATE = "noeffdate"    # mirror's full tables: column_1,column_2,[in_existence_prior_1996,]deletion_date,...
-PTP_CMS_TXT = "cms_txt"        # CMS's own tab-delimited TXT with effective dates
-PTP_PRIORPATH = "priorpath"    # col1,col2,effective,deleted,modifier_indicator,ref_version
+PTP_NOEFFDATE = "noeffdate"  # mirror's full tables: column_1,column_2,[in_existence_prior_1996,]deletion_date,...
+PTP_CMS_TXT = "cms_txt"  # CMS's own tab-delimited TXT with effective dates
+PTP_PRIORPATH = "priorpath"  # col1,col2,effective,deleted,modifier_indicator,ref_version
 
 
 def _indicator(value: str, path: Path, line: int) -> int:
@@ -52,8 +53,9 @@ def detect_ptp_layout(path: Path) -> str:
 def read_ptp(path: Path, wrap: Wrap = None) -> Iterator[PtpRow]:
     """Any of the three PTP layouts, detected from the first line."""
     layout = detect_ptp_layout(path)
-    reader = {PTP_NOEFFDATE: read_ptp_noeffdate, PTP_CMS_TXT: read_ptp_cms_txt,
-              PTP_PRIORPATH: read_ptp_priorpath}[layout]
+    reader = {PTP_NOEFFDATE: read_ptp_noeffdate, PTP_CMS_TXT: read_ptp_cms_txt, PTP_PRIORPATH: read_ptp_priorpath}[
+        layout
+    ]
     return reader(path, wrap)
 
 
@@ -83,8 +85,11 @@ def _read_ptp_noeffdate(path: Path, wrap: Wrap) -> Iterator[PtpRow]:
             raw1, raw2, deletion, indicator = row[0], row[1], row[deletion_at], row[deletion_at + 1]
             column1 = codes.get(raw1) or codes.setdefault(raw1, procedure_code(raw1, path, line, "column 1"))
             column2 = codes.get(raw2) or codes.setdefault(raw2, procedure_code(raw2, path, line, "column 2"))
-            deleted = dates[deletion] if deletion in dates else dates.setdefault(
-                deletion, yyyymmdd(deletion, path, line, "deletion date"))
+            deleted = (
+                dates[deletion]
+                if deletion in dates
+                else dates.setdefault(deletion, yyyymmdd(deletion, path, line, "deletion date"))
+            )
             modifier = indicators.get(indicator)
             if modifier is None:
                 modifier = indicators.setdefault(indicator, _indicator(indicator, path, line))

@@ -1,4 +1,5 @@
 """Nameko dependency provider of the coding rules (the only nameko module of codes.rules)."""
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,6 @@ class CodingRulesProvider(Storage):
         try:
             # Build the cache before the first request: on a busy machine it takes seconds.
             rules.snapshot()
-        except sa.exc.SQLAlchemyError as exc:   # the database is away: the first request builds it
+        except sa.exc.SQLAlchemyError as exc:  # the database is away: the first request builds it
             log.info("coding rules not cached at start (%s)", type(exc).__name__)
         return rules

@@ -3,13 +3,12 @@ MCE), as their readers (codes.rules.*) yield them and the RulesStore keeps them.
 
 No nameko, no database here.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from typing import NamedTuple
-
-from medcode_contracts.codes import CodeSystem, canonical_code
 
 
 class PtpRow(NamedTuple):
@@ -35,7 +34,7 @@ class PtpRow(NamedTuple):
 class MueRow(NamedTuple):
     code: str
     max_units: int
-    adjudication_indicator: str   # CMS's text, e.g. "2 Date of Service Edit: Policy"
+    adjudication_indicator: str  # CMS's text, e.g. "2 Date of Service Edit: Policy"
     rationale: str | None
 
 
@@ -44,7 +43,7 @@ class GemRow:
     """One general equivalence mapping row (source and target without dots)."""
 
     source: str
-    target: str          # "NoDx" / "NoPCS" when no_map
+    target: str  # "NoDx" / "NoPCS" when no_map
     approximate: bool
     no_map: bool
     combination: bool
@@ -54,15 +53,16 @@ class GemRow:
 
 # ---- Medicare coverage and code edits -----------------------------------------------------
 
+
 @dataclass(slots=True, frozen=True)
 class NcdProcedureRow:
     """A procedure code a lab NCD governs (lab NCD spreadsheet, HCPCS part)."""
 
-    ncd: str             # "190.12"
-    title: str           # "Urine Culture, Bacterial"
-    code: str            # CPT/HCPCS number
+    ncd: str  # "190.12"
+    title: str  # "Urine Culture, Bacterial"
+    code: str  # CPT/HCPCS number
     effective: date | None
-    term: date | None    # last day; None = in force
+    term: date | None  # last day; None = in force
 
 
 @dataclass(slots=True, frozen=True)
@@ -70,11 +70,11 @@ class NcdDiagnosisRow:
     """An ICD-10-CM code's resolution under a lab NCD (code "@@@@@@@" = every other code)."""
 
     ncd: str
-    code: str            # without dot, or ALL_OTHER_DIAGNOSES
+    code: str  # without dot, or ALL_OTHER_DIAGNOSES
     effective: date | None
     term: date | None
-    resolution: int      # 1 covered, 2 denied, 3 does not support medical necessity
-    changed: bool        # "*" in the release: changed by it
+    resolution: int  # 1 covered, 2 denied, 3 does not support medical necessity
+    changed: bool  # "*" in the release: changed by it
 
 
 ALL_OTHER_DIAGNOSES = "@@@@@@@"
@@ -84,8 +84,8 @@ ALL_OTHER_DIAGNOSES = "@@@@@@@"
 class CoverageDocumentRow:
     """One LCD or billing article of the Medicare Coverage Database index (metadata only)."""
 
-    document_id: str     # "L36668"
-    document_type: str   # "LCD" / "Article"
+    document_id: str  # "L36668"
+    document_type: str  # "LCD" / "Article"
     title: str
     contractor: str
     effective: date | None
@@ -97,9 +97,9 @@ class CoverageDocumentRow:
 class MceRow:
     """One code of one Medicare Code Editor list."""
 
-    edit: str            # AGE_CONFLICT, MANIFESTATION_PDX, ...
-    number: str          # the list's number in the MCE: "4C", "6", "11D"
-    list_title: str      # the list's heading as the MCE prints it
-    code: str            # without dot
-    code_system: str     # ICD10CM or ICD10PCS
-    flag: str | None     # "*" on the unacceptable-PDX list: acceptable with a secondary diagnosis
+    edit: str  # AGE_CONFLICT, MANIFESTATION_PDX, ...
+    number: str  # the list's number in the MCE: "4C", "6", "11D"
+    list_title: str  # the list's heading as the MCE prints it
+    code: str  # without dot
+    code_system: str  # ICD10CM or ICD10PCS
+    flag: str | None  # "*" on the unacceptable-PDX list: acceptable with a secondary diagnosis

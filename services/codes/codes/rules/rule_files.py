@@ -16,6 +16,7 @@ names the folder of PTP tables instead of <mirror>/ncci_ptp (the end-to-end test
 smaller table than the 2.5 M-row release from there). The physician fee schedule
 RVU file (PPRRVU*) is not in the mirror; it is reported as skipped.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -54,7 +55,7 @@ SERVICE_DB = "codes"
 class RuleLoad:
     kind: str
     setting: str | None
-    status: str            # loaded, unchanged, skipped
+    status: str  # loaded, unchanged, skipped
     name: str = ""
     source: str = ""
     counts: dict | None = None
@@ -124,7 +125,9 @@ def _wrap(show: bool, desc: str, path: Path) -> Wrap:
 
 # ---- finding the files -----------------------------------------------------------------------
 
-_NOEFF = re.compile(r"medicare_ptp_(practitioner|outpatient_hospital)_v(\d\d)(\d)r(\d)_(\d{4})q(\d)_noeffdate\.csv(\.gz)?$")
+_NOEFF = re.compile(
+    r"medicare_ptp_(practitioner|outpatient_hospital)_v(\d\d)(\d)r(\d)_(\d{4})q(\d)_noeffdate\.csv(\.gz)?$"
+)
 _CMS_TXT = re.compile(r"(ccipra|ccioph)-v(\d\d)(\d)r(\d)-f(\d)\.txt$", re.IGNORECASE)
 _MUE = re.compile(r"MCR_MUE_(Practitioner|OutpatientHospital|DMESupplier)Services_Eff_(\d\d)-(\d\d)-(\d{4})\.csv$")
 _MUE_SETTING = {"Practitioner": "practitioner", "OutpatientHospital": "outpatient_hospital", "DMESupplier": "dme"}
@@ -150,14 +153,16 @@ def find_ptp_releases(folder: Path) -> dict[str, PtpRelease]:
     txt: dict[tuple[str, tuple[int, int, int]], list[Path]] = {}
     for path in sorted(folder.iterdir()):
         if "excerpt" in path.name or "subset" in path.name:
-            continue   # partial tables are test material, never an edition
+            continue  # partial tables are test material, never an edition
         if m := _CMS_TXT.match(path.name):
             version = (int(m[2]), int(m[3]), int(m[4]))
             txt.setdefault((_CMS_SETTING[m[1].lower()], version), []).append(path)
         elif m := _NOEFF.match(path.name):
             setting, version = m[1], (int(m[2]), int(m[3]), int(m[4]))
-            name = (f"NCCI PTP {setting.replace('_', ' ')} v{m[2]}.{m[3]}r{m[4]} ({m[5]} Q{m[6]}; "
-                    f"table without effective dates)")
+            name = (
+                f"NCCI PTP {setting.replace('_', ' ')} v{m[2]}.{m[3]}r{m[4]} ({m[5]} Q{m[6]}; "
+                f"table without effective dates)"
+            )
             rank = (version, 0)
             if setting not in found or found[setting][0] < rank:
                 found[setting] = (rank, PtpRelease(setting, name, [path]))
@@ -201,33 +206,56 @@ def cpt_file(settings: Settings) -> Path | None:
 
 # ---- loading ---------------------------------------------------------------------------------
 
-def _load(store: RulesStore, kind: str, setting: str | None, name: str, paths: list[Path],
-          rows: Callable[[], Iterator], say: Callable[[str], None]) -> RuleLoad:
-    result: LoadResult = store.load(kind=kind, setting=setting, name=name,
-                                    source=" + ".join(p.name for p in paths),
-                                    fingerprint=fingerprint(paths, kind), rows=rows())
-    load = RuleLoad(kind=kind, setting=setting, status="loaded" if result.loaded else "unchanged",
-                    name=result.edition.name, source=result.edition.source, counts=result.edition.counts,
-                    seconds=result.seconds)
+
+def _load(
+    store: RulesStore,
+    kind: str,
+    setting: str | None,
+    name: str,
+    paths: list[Path],
+    rows: Callable[[], Iterator],
+    say: Callable[[str], None],
+) -> RuleLoad:
+    result: LoadResult = store.load(
+        kind=kind,
+        setting=setting,
+        name=name,
+        source=" + ".join(p.name for p in paths),
+        fingerprint=fingerprint(paths, kind),
+        rows=rows(),
+    )
+    load = RuleLoad(
+        kind=kind,
+        setting=setting,
+        status="loaded" if result.loaded else "unchanged",
+        name=result.edition.name,
+        source=result.edition.source,
+        counts=result.edition.counts,
+        seconds=result.seconds,
+    )
     say(load.line())
     return load
 
 
-def load_rules(settings: Settings, show_progress: bool = True, store: RulesStore | None = None,
-               say: Callable[[str], None] | None = None) -> list[RuleLoad]:
+def load_rules(
+    settings: Settings,
+    show_progress: bool = True,
+    store: RulesStore | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[RuleLoad]:
     """Load every rule file found; returns what happened to each (also printed via `say`)."""
     say = say or (lambda line: print(line, flush=True))
     if store is None:
         from ..storage import CodeStore  # the codes DB's Alembic migrations (0001 + 0002 rules)
+
         engine = make_engine(settings.database_url(SERVICE_DB))
         CodeStore(engine).migrate()
         store = RulesStore(engine)
-    with store.bulk_load():   # a fresh database gets its indexes once, after the rows
+    with store.bulk_load():  # a fresh database gets its indexes once, after the rows
         return _load_all(settings, show_progress, store, say)
 
 
-def _load_all(settings: Settings, show_progress: bool, store: RulesStore,
-              say: Callable[[str], None]) -> list[RuleLoad]:
+def _load_all(settings: Settings, show_progress: bool, store: RulesStore, say: Callable[[str], None]) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
     mirror = settings.DATA_MIRROR
     if mirror is None:
@@ -236,22 +264,52 @@ def _load_all(settings: Settings, show_progress: bool, store: RulesStore,
         loads.extend(_load_mirror(store, mirror, show_progress, say))
     icd9 = icd9cm_titles.find_icd9_titles()
     if icd9 is None:
-        loads.append(RuleLoad("ICD9CM", None, "skipped", note=f"the {icd9cm_titles.ICD9_PACKAGE} package is not "
-                                                              "installed: ICD-9-CM crosswalk targets have no titles"))
+        loads.append(
+            RuleLoad(
+                "ICD9CM",
+                None,
+                "skipped",
+                note=f"the {icd9cm_titles.ICD9_PACKAGE} package is not "
+                "installed: ICD-9-CM crosswalk targets have no titles",
+            )
+        )
         say(loads[-1].line())
     else:
         path, version = icd9
-        loads.append(_load(store, "ICD9CM", None,
-                           f"ICD-9-CM v32 diagnosis descriptions (CMS; PyPI {icd9cm_titles.ICD9_PACKAGE}=={version})",
-                           [path], lambda: icd9cm_titles.read_icd9_titles(path), say))
+        loads.append(
+            _load(
+                store,
+                "ICD9CM",
+                None,
+                f"ICD-9-CM v32 diagnosis descriptions (CMS; PyPI {icd9cm_titles.ICD9_PACKAGE}=={version})",
+                [path],
+                lambda: icd9cm_titles.read_icd9_titles(path),
+                say,
+            )
+        )
     cpt = cpt_file(settings)
     if cpt is None:
-        loads.append(RuleLoad("CPT", None, "skipped", note="no licensed CPT file (CPT_FILE); CPT codes "
-                                                           "from NCCI/MUE files have no descriptors"))
+        loads.append(
+            RuleLoad(
+                "CPT",
+                None,
+                "skipped",
+                note="no licensed CPT file (CPT_FILE); CPT codes from NCCI/MUE files have no descriptors",
+            )
+        )
         say(loads[-1].line())
     else:
-        loads.append(_load(store, "CPT", None, f"AMA CPT ({cpt.name}, licensed)", [cpt],
-                           lambda: read_cpt_file(cpt, _wrap(show_progress, "CPT", cpt)), say))
+        loads.append(
+            _load(
+                store,
+                "CPT",
+                None,
+                f"AMA CPT ({cpt.name}, licensed)",
+                [cpt],
+                lambda: read_cpt_file(cpt, _wrap(show_progress, "CPT", cpt)),
+                say,
+            )
+        )
     return loads
 
 
@@ -273,51 +331,108 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
                 yield from icd10cm_index.read_external_cause_lay_terms(eindex, _wrap(show, eindex.name, eindex))
             if drugs is not None:
                 yield from icd10cm_index.read_drug_table_lay_terms(drugs, _wrap(show, drugs.name, drugs))
+
         extra = " + External Cause Index" * (eindex is not None) + " + Table of Drugs" * (drugs is not None)
-        loads.append(_load(store, "INDEX", None,
-                           f"ICD-10-CM Alphabetic Index FY{year[1] if year else '?'} (flattened){extra}",
-                           paths, index_rows, say))
+        loads.append(
+            _load(
+                store,
+                "INDEX",
+                None,
+                f"ICD-10-CM Alphabetic Index FY{year[1] if year else '?'} (flattened){extra}",
+                paths,
+                index_rows,
+                say,
+            )
+        )
     pcs_index = icd10pcs_index.find_pcs_index()
     pcs_tables = _newest(mirror / "icd10pcs", "icd10pcs_tables_*.xml")
     if pcs_index is not None and pcs_tables is not None:
-        loads.append(_load(store, "PCS_INDEX", None,
-                           f"ICD-10-PCS Index ({icd10pcs_index.PCS_INDEX_SOURCE}, FY2025; codes checked "
-                           f"against {pcs_tables.name})", [pcs_index, pcs_tables],
-                           lambda: icd10pcs_index.read_pcs_index(pcs_index, pcs_tables), say))
+        loads.append(
+            _load(
+                store,
+                "PCS_INDEX",
+                None,
+                f"ICD-10-PCS Index ({icd10pcs_index.PCS_INDEX_SOURCE}, FY2025; codes checked "
+                f"against {pcs_tables.name})",
+                [pcs_index, pcs_tables],
+                lambda: icd10pcs_index.read_pcs_index(pcs_index, pcs_tables),
+                say,
+            )
+        )
     elif pcs_index is None:
-        loads.append(RuleLoad("PCS_INDEX", None, "skipped",
-                              note=f"the PyPI package {icd10pcs_index.PCS_INDEX_SOURCE} is not installed"))
+        loads.append(
+            RuleLoad(
+                "PCS_INDEX",
+                None,
+                "skipped",
+                note=f"the PyPI package {icd10pcs_index.PCS_INDEX_SOURCE} is not installed",
+            )
+        )
         say(loads[-1].line())
     ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
     for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
-        loads.append(_load(store, "PTP", setting, release.name, release.parts,
-                           lambda release=release: release.rows(show), say))
+        loads.append(
+            _load(store, "PTP", setting, release.name, release.parts, lambda release=release: release.rows(show), say)
+        )
     for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
-        loads.append(_load(store, "MUE", setting, name, [path],
-                           lambda path=path, setting=setting: read_mue(path, _wrap(show, f"MUE {setting}", path)),
-                           say))
-    gems = [p for p in (mirror / "icd10cm_gems" / "2018_I10gem.txt", mirror / "icd10cm_gems" / "2018_I9gem.txt")
-            if p.is_file()]
+        loads.append(
+            _load(
+                store,
+                "MUE",
+                setting,
+                name,
+                [path],
+                lambda path=path, setting=setting: read_mue(path, _wrap(show, f"MUE {setting}", path)),
+                say,
+            )
+        )
+    gems = [
+        p
+        for p in (mirror / "icd10cm_gems" / "2018_I10gem.txt", mirror / "icd10cm_gems" / "2018_I9gem.txt")
+        if p.is_file()
+    ]
     if gems:
+
         def gem_rows():
             for path in gems:
                 kind = "GEM_I10_TO_I9" if "I10gem" in path.name else "GEM_I9_TO_I10"
                 for row in read_gem(path, _wrap(show, path.name, path)):
                     yield kind, row
-        loads.append(_load(store, "GEM", None, "ICD-10-CM/ICD-9-CM GEMs FY2018 (final CMS release)", gems,
-                           gem_rows, say))
+
+        loads.append(
+            _load(store, "GEM", None, "ICD-10-CM/ICD-9-CM GEMs FY2018 (final CMS release)", gems, gem_rows, say)
+        )
     modifiers = _newest(mirror / "hcpcs", "HCPC*_modifiers.csv")
     if modifiers is not None:
-        loads.append(_load(store, "MODIFIERS", None, f"HCPCS Level II modifiers ({modifiers.stem})", [modifiers],
-                           lambda: read_hcpcs_modifiers(modifiers, _wrap(show, "modifiers", modifiers)),
-                           say))
+        loads.append(
+            _load(
+                store,
+                "MODIFIERS",
+                None,
+                f"HCPCS Level II modifiers ({modifiers.stem})",
+                [modifiers],
+                lambda: read_hcpcs_modifiers(modifiers, _wrap(show, "modifiers", modifiers)),
+                say,
+            )
+        )
     hcpcs = _newest(mirror / "hcpcs", "HCPC*_ANWEB.csv")
     if hcpcs is not None:
-        loads.append(_load(store, "HCPCS", None, f"HCPCS Level II codes ({hcpcs.stem})", [hcpcs],
-                           lambda: read_hcpcs_codes(hcpcs, _wrap(show, "HCPCS", hcpcs)), say))
+        loads.append(
+            _load(
+                store,
+                "HCPCS",
+                None,
+                f"HCPCS Level II codes ({hcpcs.stem})",
+                [hcpcs],
+                lambda: read_hcpcs_codes(hcpcs, _wrap(show, "HCPCS", hcpcs)),
+                say,
+            )
+        )
     loads.extend(_load_coverage(store, mirror, show, say))
     if not any(mirror.glob("**/PPRRVU*")):
-        loads.append(RuleLoad("RVU", None, "skipped", note="no physician fee schedule RVU file (PPRRVU*) in the mirror"))
+        loads.append(
+            RuleLoad("RVU", None, "skipped", note="no physician fee schedule RVU file (PPRRVU*) in the mirror")
+        )
         say(loads[-1].line())
     return loads
 
@@ -341,17 +456,43 @@ def _load_coverage(store: RulesStore, mirror: Path, show: bool, say) -> list[Rul
         def ncd_rows():
             yield from read_ncd_procedures(procedures, _wrap(show, "lab NCD codes", procedures))
             yield from read_ncd_diagnoses(diagnoses, _wrap(show, "lab NCD diagnoses", diagnoses))
-        loads.append(_load(store, "NCD", None, f"Lab NCD edits {year} Q{quarter} (CMS lab NCD spreadsheet)",
-                           [procedures, diagnoses], ncd_rows, say))
+
+        loads.append(
+            _load(
+                store,
+                "NCD",
+                None,
+                f"Lab NCD edits {year} Q{quarter} (CMS lab NCD spreadsheet)",
+                [procedures, diagnoses],
+                ncd_rows,
+                say,
+            )
+        )
     mcd = _newest(folder, "mcd_lcd_article_index_*.csv")
     if mcd is not None:
         snapshot = re.search(r"(\d{4}-\d\d)", mcd.name)
-        loads.append(_load(store, "MCD", None,
-                           f"Medicare Coverage Database index of LCDs and articles "
-                           f"(snapshot {snapshot[1] if snapshot else '?'})", [mcd],
-                           lambda: read_mcd_index(mcd, _wrap(show, "MCD index", mcd)), say))
+        loads.append(
+            _load(
+                store,
+                "MCD",
+                None,
+                f"Medicare Coverage Database index of LCDs and articles (snapshot {snapshot[1] if snapshot else '?'})",
+                [mcd],
+                lambda: read_mcd_index(mcd, _wrap(show, "MCD index", mcd)),
+                say,
+            )
+        )
     mce = _newest(mirror / "icd10_mce", "Definitions_of_Medicare_Code_Edits_v*.txt")
     if mce is not None:
-        loads.append(_load(store, "MCE", None, f"Medicare Code Editor {read_mce_version(mce)}", [mce],
-                           lambda: read_mce(mce, _wrap(show, "MCE", mce)), say))
+        loads.append(
+            _load(
+                store,
+                "MCE",
+                None,
+                f"Medicare Code Editor {read_mce_version(mce)}",
+                [mce],
+                lambda: read_mce(mce, _wrap(show, "MCE", mce)),
+                say,
+            )
+        )
     return loads

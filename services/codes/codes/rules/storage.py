@@ -8,6 +8,7 @@ whose rows are then deleted. Loading the same bytes again (same fingerprint) is 
 The schema is created by the Alembic migration 0002_coding_rules; `metadata` here must stay
 identical to it (a test compares them).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from itertools import islice
 
 import sqlalchemy as sa
@@ -27,27 +28,29 @@ from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProce
 metadata = sa.MetaData()
 
 rule_editions = sa.Table(
-    "rule_editions", metadata,
+    "rule_editions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("kind", sa.String(16), nullable=False),       # PTP, MUE, GEM, INDEX, MODIFIERS, HCPCS, CPT
-    sa.Column("setting", sa.String(32), nullable=True),     # practitioner / outpatient_hospital / dme
+    sa.Column("kind", sa.String(16), nullable=False),  # PTP, MUE, GEM, INDEX, MODIFIERS, HCPCS, CPT
+    sa.Column("setting", sa.String(32), nullable=True),  # practitioner / outpatient_hospital / dme
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("source", sa.String(500), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),     # loading, current, replaced, failed
+    sa.Column("status", sa.String(16), nullable=False),  # loading, current, replaced, failed
     sa.Column("counts", sa.Text, nullable=False, server_default="{}"),
     sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_rule_editions_kind_status", "kind", "setting", "status"),
 )
 
 rule_ptp_edits = sa.Table(
-    "rule_ptp_edits", metadata,
+    "rule_ptp_edits",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("setting", sa.String(32), nullable=False),
     sa.Column("column1", sa.String(5), nullable=False),
     sa.Column("column2", sa.String(5), nullable=False),
-    sa.Column("effective_from", sa.Date, nullable=True),    # NULL: layout without effective dates
-    sa.Column("deleted_on", sa.Date, nullable=True),        # last day in force; NULL = active
+    sa.Column("effective_from", sa.Date, nullable=True),  # NULL: layout without effective dates
+    sa.Column("deleted_on", sa.Date, nullable=True),  # last day in force; NULL = active
     sa.Column("modifier_indicator", sa.SmallInteger, nullable=False),
     sa.Column("rationale", sa.String(120), nullable=True),
     # No foreign key to rule_editions: 2.5 M-row loads stay fast; the store deletes by edition.
@@ -56,7 +59,8 @@ rule_ptp_edits = sa.Table(
 )
 
 rule_mue = sa.Table(
-    "rule_mue", metadata,
+    "rule_mue",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("setting", sa.String(32), nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
@@ -67,9 +71,10 @@ rule_mue = sa.Table(
 )
 
 rule_crosswalks = sa.Table(
-    "rule_crosswalks", metadata,
+    "rule_crosswalks",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
-    sa.Column("kind", sa.String(24), nullable=False),       # GEM_I10_TO_I9 / GEM_I9_TO_I10
+    sa.Column("kind", sa.String(24), nullable=False),  # GEM_I10_TO_I9 / GEM_I9_TO_I10
     sa.Column("source_code", sa.String(8), nullable=False),  # without dot
     sa.Column("target_code", sa.String(8), nullable=False),  # without dot; NoDx when no_map
     sa.Column("approximate", sa.Boolean, nullable=False),
@@ -82,9 +87,10 @@ rule_crosswalks = sa.Table(
 )
 
 rule_lay_terms = sa.Table(
-    "rule_lay_terms", metadata,
+    "rule_lay_terms",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
-    sa.Column("code", sa.String(8), nullable=False),        # ICD-10-CM key without dot; PCS_INDEX: a PCS code or code prefix
+    sa.Column("code", sa.String(8), nullable=False),  # ICD-10-CM key without dot; PCS_INDEX: a PCS code or code prefix
     sa.Column("term", sa.Text, nullable=False),
     # The index path the term comes from (migration 0003); NULL for rows loaded before.
     sa.Column("path", sa.Text, nullable=True),
@@ -92,10 +98,11 @@ rule_lay_terms = sa.Table(
 )
 
 rule_modifiers = sa.Table(
-    "rule_modifiers", metadata,
+    "rule_modifiers",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(2), nullable=False),
-    sa.Column("system", sa.String(8), nullable=False),      # HCPCS or CPT
+    sa.Column("system", sa.String(8), nullable=False),  # HCPCS or CPT
     sa.Column("title", sa.String(300), nullable=False),
     sa.Column("description", sa.Text, nullable=True),
     sa.Column("terminated_on", sa.Date, nullable=True),
@@ -105,18 +112,20 @@ rule_modifiers = sa.Table(
 # Procedure codes a rule or code file knows: from PTP/MUE tables (CPT numbers only), the
 # HCPCS file (Level II with titles) and a licensed CPT file (with AMA descriptors).
 rule_codes = sa.Table(
-    "rule_codes", metadata,
+    "rule_codes",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
     sa.Column("system", sa.String(8), nullable=False),
     sa.Column("title", sa.Text, nullable=True),
-    sa.Column("last_day", sa.Date, nullable=True),          # last day valid / in force; NULL = now
+    sa.Column("last_day", sa.Date, nullable=True),  # last day valid / in force; NULL = now
     sa.Index("ix_rule_codes_code", "code"),
 )
 
 # Medicare coverage and code edits (migration 0003_coverage_and_code_edits).
 rule_ncd_procedures = sa.Table(
-    "rule_ncd_procedures", metadata,
+    "rule_ncd_procedures",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("ncd", sa.String(8), nullable=False),
     sa.Column("title", sa.String(200), nullable=False),
@@ -127,10 +136,11 @@ rule_ncd_procedures = sa.Table(
 )
 
 rule_ncd_diagnoses = sa.Table(
-    "rule_ncd_diagnoses", metadata,
+    "rule_ncd_diagnoses",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("ncd", sa.String(8), nullable=False),
-    sa.Column("code", sa.String(8), nullable=False),          # without dot; @@@@@@@ = all others
+    sa.Column("code", sa.String(8), nullable=False),  # without dot; @@@@@@@ = all others
     sa.Column("effective_from", sa.Date, nullable=True),
     sa.Column("term_date", sa.Date, nullable=True),
     sa.Column("resolution", sa.SmallInteger, nullable=False),  # 1 covered, 2 denied, 3 not supported
@@ -140,7 +150,8 @@ rule_ncd_diagnoses = sa.Table(
 )
 
 rule_coverage_documents = sa.Table(
-    "rule_coverage_documents", metadata,
+    "rule_coverage_documents",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("document_id", sa.String(16), nullable=False),
     sa.Column("document_type", sa.String(16), nullable=False),
@@ -152,7 +163,8 @@ rule_coverage_documents = sa.Table(
 )
 
 rule_mce_edits = sa.Table(
-    "rule_mce_edits", metadata,
+    "rule_mce_edits",
+    metadata,
     sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("edit", sa.String(40), nullable=False),
     sa.Column("number", sa.String(4), nullable=False),
@@ -163,8 +175,18 @@ rule_mce_edits = sa.Table(
     sa.Index("ix_rule_mce_edits_code", "code"),
 )
 
-ROW_TABLES = (rule_ptp_edits, rule_mue, rule_crosswalks, rule_lay_terms, rule_modifiers, rule_codes,
-              rule_ncd_procedures, rule_ncd_diagnoses, rule_coverage_documents, rule_mce_edits)
+ROW_TABLES = (
+    rule_ptp_edits,
+    rule_mue,
+    rule_crosswalks,
+    rule_lay_terms,
+    rule_modifiers,
+    rule_codes,
+    rule_ncd_procedures,
+    rule_ncd_diagnoses,
+    rule_coverage_documents,
+    rule_mce_edits,
+)
 
 BATCH = 50_000
 
@@ -190,14 +212,22 @@ class EditionRow:
 @dataclass(slots=True)
 class LoadResult:
     edition: EditionRow
-    loaded: bool          # False: same fingerprint was already current (no-op)
+    loaded: bool  # False: same fingerprint was already current (no-op)
     seconds: float = 0.0
 
 
 def _edition(row) -> EditionRow:
-    return EditionRow(id=row.id, kind=row.kind, setting=row.setting, name=row.name, source=row.source,
-                      fingerprint=row.fingerprint, status=row.status,
-                      counts=json.loads(row.counts or "{}"), loaded_at=row.loaded_at)
+    return EditionRow(
+        id=row.id,
+        kind=row.kind,
+        setting=row.setting,
+        name=row.name,
+        source=row.source,
+        fingerprint=row.fingerprint,
+        status=row.status,
+        counts=json.loads(row.counts or "{}"),
+        loaded_at=row.loaded_at,
+    )
 
 
 def _batches(rows: Iterable, size: int) -> Iterator[list]:
@@ -219,8 +249,11 @@ class RulesStore:
     # ---- editions ------------------------------------------------------------------------
     def current_editions(self) -> list[EditionRow]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(rule_editions).where(rule_editions.c.status == "current")
-                                .order_by(rule_editions.c.kind, rule_editions.c.setting)).all()
+            rows = conn.execute(
+                sa.select(rule_editions)
+                .where(rule_editions.c.status == "current")
+                .order_by(rule_editions.c.kind, rule_editions.c.setting)
+            ).all()
         return [_edition(r) for r in rows]
 
     def current_edition(self, kind: str, setting: str | None = None) -> EditionRow | None:
@@ -230,56 +263,86 @@ class RulesStore:
         return None
 
     # ---- loading -------------------------------------------------------------------------
-    def load(self, *, kind: str, setting: str | None, name: str, source: str, fingerprint: str,
-             rows: Iterable, force: bool = False) -> LoadResult:
+    def load(
+        self,
+        *,
+        kind: str,
+        setting: str | None,
+        name: str,
+        source: str,
+        fingerprint: str,
+        rows: Iterable,
+        force: bool = False,
+    ) -> LoadResult:
         """Load one edition of one kind (and setting) and make it current atomically.
 
         `rows` is an iterable of the kind's records (PtpRow, MueRow, GemRow with a
         `kind`, LayTerm, ModifierRow, ProcedureCodeRow); it is consumed in batches."""
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         previous = self.current_edition(kind, setting)
         if previous is not None and previous.fingerprint == fingerprint and not force:
             return LoadResult(previous, loaded=False)
         self._purge_unfinished()
         with self.engine.begin() as conn:
-            edition_id = conn.execute(rule_editions.insert().values(
-                kind=kind, setting=setting, name=name, source=source, fingerprint=fingerprint,
-                status="loading", counts="{}", loaded_at=started).returning(rule_editions.c.id)).scalar_one()
+            edition_id = conn.execute(
+                rule_editions.insert()
+                .values(
+                    kind=kind,
+                    setting=setting,
+                    name=name,
+                    source=source,
+                    fingerprint=fingerprint,
+                    status="loading",
+                    counts="{}",
+                    loaded_at=started,
+                )
+                .returning(rule_editions.c.id)
+            ).scalar_one()
         try:
             counts = self._write_rows(edition_id, kind, setting, rows)
         except BaseException:
             with self.engine.begin() as conn:
-                conn.execute(rule_editions.update().where(rule_editions.c.id == edition_id)
-                             .values(status="failed"))
+                conn.execute(rule_editions.update().where(rule_editions.c.id == edition_id).values(status="failed"))
             self._delete_edition_rows(edition_id)
             raise
         with self.engine.begin() as conn:
             # The switch: one short transaction, so readers see the old or the new edition.
-            conn.execute(rule_editions.update()
-                         .where(rule_editions.c.kind == kind,
-                                rule_editions.c.setting.is_(None) if setting is None
-                                else rule_editions.c.setting == setting,
-                                rule_editions.c.status == "current")
-                         .values(status="replaced"))
-            conn.execute(rule_editions.update().where(rule_editions.c.id == edition_id)
-                         .values(status="current", counts=json.dumps(counts),
-                                 loaded_at=datetime.now(timezone.utc)))
+            conn.execute(
+                rule_editions.update()
+                .where(
+                    rule_editions.c.kind == kind,
+                    rule_editions.c.setting.is_(None) if setting is None else rule_editions.c.setting == setting,
+                    rule_editions.c.status == "current",
+                )
+                .values(status="replaced")
+            )
+            conn.execute(
+                rule_editions.update()
+                .where(rule_editions.c.id == edition_id)
+                .values(status="current", counts=json.dumps(counts), loaded_at=datetime.now(UTC))
+            )
         if previous is not None:
             self._delete_edition_rows(previous.id)
-        seconds = (datetime.now(timezone.utc) - started).total_seconds()
+        seconds = (datetime.now(UTC) - started).total_seconds()
         return LoadResult(self.current_edition(kind, setting), loaded=True, seconds=seconds)
 
     def _purge_unfinished(self) -> None:
         """Rows of loads that crashed (status loading/failed) are dead weight: drop them."""
         with self.engine.connect() as conn:
-            stale = conn.execute(sa.select(rule_editions.c.id).where(
-                rule_editions.c.status.in_(("loading", "failed", "replaced")))).scalars().all()
+            stale = (
+                conn.execute(
+                    sa.select(rule_editions.c.id).where(rule_editions.c.status.in_(("loading", "failed", "replaced")))
+                )
+                .scalars()
+                .all()
+            )
         for edition_id in stale:
             self._delete_edition_rows(edition_id)
         if stale:
             with self.engine.begin() as conn:
-                conn.execute(rule_editions.delete().where(rule_editions.c.id.in_(stale),
-                                                          rule_editions.c.status != "replaced"))
+                conn.execute(
+                    rule_editions.delete().where(rule_editions.c.id.in_(stale), rule_editions.c.status != "replaced")
+                )
 
     def _delete_edition_rows(self, edition_id: int) -> None:
         for table in ROW_TABLES:
@@ -379,13 +442,17 @@ class RulesStore:
         sqlite = self.engine.dialect.name == "sqlite"
         mark = "?" if sqlite else "%s"
         codes_in = ", ".join([mark] * len(codes))
-        sql = (f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale "
-               f"FROM rule_ptp_edits WHERE setting = {mark} AND column1 IN ({codes_in}) "
-               f"AND column2 IN ({codes_in}) AND edition_id = {mark}")
+        sql = (
+            f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale "
+            f"FROM rule_ptp_edits WHERE setting = {mark} AND column1 IN ({codes_in}) "
+            f"AND column2 IN ({codes_in}) AND edition_id = {mark}"
+        )
         params: list = [setting, *codes, *codes, edition_id]
         if on is not None:
-            sql += (f" AND modifier_indicator <> 9 AND (effective_from IS NULL OR effective_from <= {mark})"
-                    f" AND (deleted_on IS NULL OR deleted_on >= {mark})")
+            sql += (
+                f" AND modifier_indicator <> 9 AND (effective_from IS NULL OR effective_from <= {mark})"
+                f" AND (deleted_on IS NULL OR deleted_on >= {mark})"
+            )
             params += [on, on]
         connection = self.engine.raw_connection()
         try:
@@ -395,13 +462,16 @@ class RulesStore:
             cursor.close()
         finally:
             connection.close()
-        if sqlite:   # dates are ISO text in SQLite
-            rows = [(c1, c2, _date_or_none(effective), _date_or_none(deleted), indicator, rationale)
-                    for c1, c2, effective, deleted, indicator, rationale in rows]
+        if sqlite:  # dates are ISO text in SQLite
+            rows = [
+                (c1, c2, _date_or_none(effective), _date_or_none(deleted), indicator, rationale)
+                for c1, c2, effective, deleted, indicator, rationale in rows
+            ]
         return rows
 
-    def ptp_for_code(self, edition_id: int, setting: str, code: str, first: int,
-                     include_deleted: bool = False) -> tuple[list, int]:
+    def ptp_for_code(
+        self, edition_id: int, setting: str, code: str, first: int, include_deleted: bool = False
+    ) -> tuple[list, int]:
         """Edits where `code` is column 1 or column 2 (active ones first), and their total."""
         t = rule_ptp_edits
         where = [t.c.edition_id == edition_id, t.c.setting == setting]
@@ -412,9 +482,15 @@ class RulesStore:
         union = sa.union_all(as_col1, as_col2).subquery()
         with self.engine.connect() as conn:
             total = conn.execute(sa.select(sa.func.count()).select_from(union)).scalar_one()
-            rows = conn.execute(sa.select(union).order_by(
-                union.c.deleted_on.is_not(None), union.c.column1, union.c.column2,
-                union.c.deleted_on).limit(first)).all() if first else []
+            rows = (
+                conn.execute(
+                    sa.select(union)
+                    .order_by(union.c.deleted_on.is_not(None), union.c.column1, union.c.column2, union.c.deleted_on)
+                    .limit(first)
+                ).all()
+                if first
+                else []
+            )
         return rows, total
 
     def mue_for_codes(self, edition_ids: list[int], codes: list[str] | None) -> list:
@@ -449,11 +525,17 @@ class RulesStore:
             return []
         t = rule_crosswalks
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(t).where(
-                t.c.edition_id.in_(edition_ids),
-                sa.or_(sa.and_(t.c.kind == "GEM_I10_TO_I9", t.c.source_code == code_key),
-                       sa.and_(t.c.kind == "GEM_I9_TO_I10", t.c.target_code == code_key)))
-                .order_by(t.c.kind, t.c.source_code, t.c.target_code)).all()
+            return conn.execute(
+                sa.select(t)
+                .where(
+                    t.c.edition_id.in_(edition_ids),
+                    sa.or_(
+                        sa.and_(t.c.kind == "GEM_I10_TO_I9", t.c.source_code == code_key),
+                        sa.and_(t.c.kind == "GEM_I9_TO_I10", t.c.target_code == code_key),
+                    ),
+                )
+                .order_by(t.c.kind, t.c.source_code, t.c.target_code)
+            ).all()
 
     def lay_terms_for(self, edition_ids: list[int], code_keys: list[str]) -> dict[str, list[str]]:
         if not edition_ids or not code_keys:
@@ -461,8 +543,9 @@ class RulesStore:
         t = rule_lay_terms
         found: dict[str, list[str]] = {}
         with self.engine.connect() as conn:
-            for row in conn.execute(sa.select(t.c.code, t.c.term).where(
-                    t.c.edition_id.in_(edition_ids), t.c.code.in_(code_keys))):
+            for row in conn.execute(
+                sa.select(t.c.code, t.c.term).where(t.c.edition_id.in_(edition_ids), t.c.code.in_(code_keys))
+            ):
                 found.setdefault(row.code, []).append(row.term)
         return found
 
@@ -476,8 +559,8 @@ class RulesStore:
         t = rule_lay_terms
         with self.engine.connect() as conn:
             result = conn.execution_options(yield_per=10_000).execute(
-                sa.select(t.c.code, t.c.term, t.c.path).where(t.c.edition_id == edition.id)
-                .order_by(t.c.code))
+                sa.select(t.c.code, t.c.term, t.c.path).where(t.c.edition_id == edition.id).order_by(t.c.code)
+            )
             for row in result:
                 yield row.code, row.term, row.path
 
@@ -505,18 +588,29 @@ class RulesStore:
         `day` (by code) plus the "all other codes" rows, and how many are listed of each
         resolution (190.15 lists 22 k: counted and cut in SQL, not in Python)."""
         t = rule_ncd_diagnoses
-        in_force = [t.c.edition_id == edition_id, t.c.ncd == ncd, t.c.code != "@@@@@@@",
-                    sa.or_(t.c.effective_from.is_(None), t.c.effective_from <= day),
-                    sa.or_(t.c.term_date.is_(None), t.c.term_date >= day)]
+        in_force = [
+            t.c.edition_id == edition_id,
+            t.c.ncd == ncd,
+            t.c.code != "@@@@@@@",
+            sa.or_(t.c.effective_from.is_(None), t.c.effective_from <= day),
+            sa.or_(t.c.term_date.is_(None), t.c.term_date >= day),
+        ]
         with self.engine.connect() as conn:
-            counts = {row.resolution: row.n for row in conn.execute(
-                sa.select(t.c.resolution, sa.func.count(sa.distinct(t.c.code)).label("n"))
-                .where(*in_force).group_by(t.c.resolution))}
-            rows = list(conn.execute(sa.select(t).where(t.c.edition_id == edition_id, t.c.ncd == ncd,
-                                                        t.c.code == "@@@@@@@")))
+            counts = {
+                row.resolution: row.n
+                for row in conn.execute(
+                    sa.select(t.c.resolution, sa.func.count(sa.distinct(t.c.code)).label("n"))
+                    .where(*in_force)
+                    .group_by(t.c.resolution)
+                )
+            }
+            rows = list(
+                conn.execute(sa.select(t).where(t.c.edition_id == edition_id, t.c.ncd == ncd, t.c.code == "@@@@@@@"))
+            )
             for resolution in sorted(counts):
-                rows += conn.execute(sa.select(t).where(*in_force, t.c.resolution == resolution)
-                                     .order_by(t.c.code).limit(first)).all()
+                rows += conn.execute(
+                    sa.select(t).where(*in_force, t.c.resolution == resolution).order_by(t.c.code).limit(first)
+                ).all()
         return rows, counts
 
     def mce_rows(self, edition_id: int, codes: list[str]) -> list:
@@ -524,8 +618,11 @@ class RulesStore:
             return []
         t = rule_mce_edits
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(t).where(t.c.edition_id == edition_id, t.c.code.in_(sorted(set(codes))))
-                                .order_by(t.c.number, t.c.code)).all()
+            return conn.execute(
+                sa.select(t)
+                .where(t.c.edition_id == edition_id, t.c.code.in_(sorted(set(codes))))
+                .order_by(t.c.number, t.c.code)
+            ).all()
 
     def code_set_titles(self, system: str, keys: list[str]) -> dict[str, str]:
         """Titles of the current code-set edition (codes_entries) for code keys of `system`:
@@ -535,13 +632,21 @@ class RulesStore:
         if not keys:
             return {}
         with self.engine.connect() as conn:
-            edition = conn.execute(sa.select(editions.c.id).where(
-                editions.c.system == system, editions.c.is_current)).scalar_one_or_none()
+            edition = conn.execute(
+                sa.select(editions.c.id).where(editions.c.system == system, editions.c.is_current)
+            ).scalar_one_or_none()
             if edition is None:
                 return {}
-            return {row.key: row.title for row in conn.execute(sa.select(entries.c.key, entries.c.title).where(
-                entries.c.edition_id == edition, entries.c.system == system,
-                entries.c.key.in_(sorted(set(keys)))))}
+            return {
+                row.key: row.title
+                for row in conn.execute(
+                    sa.select(entries.c.key, entries.c.title).where(
+                        entries.c.edition_id == edition,
+                        entries.c.system == system,
+                        entries.c.key.in_(sorted(set(keys))),
+                    )
+                )
+            }
 
     def titles_for(self, edition_id: int, codes: list[str]) -> dict[str, str]:
         """rule_codes titles of one edition (the ICD-9-CM descriptions) for `codes`."""
@@ -549,8 +654,12 @@ class RulesStore:
             return {}
         t = rule_codes
         with self.engine.connect() as conn:
-            return {row.code: row.title for row in conn.execute(sa.select(t.c.code, t.c.title).where(
-                t.c.edition_id == edition_id, t.c.code.in_(sorted(set(codes)))))}
+            return {
+                row.code: row.title
+                for row in conn.execute(
+                    sa.select(t.c.code, t.c.title).where(t.c.edition_id == edition_id, t.c.code.in_(sorted(set(codes))))
+                )
+            }
 
     def modifiers(self, edition_ids: list[int], code: str | None = None) -> list:
         if not edition_ids:
@@ -600,9 +709,14 @@ def _sql_literal(value: int | str | None) -> str:
 
 # ---- per-kind row writers: records -> {table: [tuples in column order]} -----------------------
 
+
 def _gem_rows(edition_id: int, setting: str | None, batch: list[tuple[str, GemRow]]) -> dict:
-    return {rule_crosswalks: [(edition_id, kind, r.source, r.target, r.approximate, r.no_map,
-                               r.combination, r.scenario, r.choice_list) for kind, r in batch]}
+    return {
+        rule_crosswalks: [
+            (edition_id, kind, r.source, r.target, r.approximate, r.no_map, r.combination, r.scenario, r.choice_list)
+            for kind, r in batch
+        ]
+    }
 
 
 def _lay_rows(edition_id: int, setting: str | None, batch: list[LayTerm]) -> dict:
@@ -610,38 +724,58 @@ def _lay_rows(edition_id: int, setting: str | None, batch: list[LayTerm]) -> dic
 
 
 def _modifier_or_code_rows(edition_id: int, setting: str | None, batch: list) -> dict:
-    modifiers = [(edition_id, r.code, r.system, r.title, r.description, r.terminated_on)
-                 for r in batch if isinstance(r, ModifierRow)]
-    codes = [(edition_id, r.code, r.system, r.title, r.last_day)
-             for r in batch if isinstance(r, ProcedureCodeRow)]
+    modifiers = [
+        (edition_id, r.code, r.system, r.title, r.description, r.terminated_on)
+        for r in batch
+        if isinstance(r, ModifierRow)
+    ]
+    codes = [(edition_id, r.code, r.system, r.title, r.last_day) for r in batch if isinstance(r, ProcedureCodeRow)]
     return {rule_modifiers: modifiers, rule_codes: codes}
 
 
 def _ncd_rows(edition_id: int, setting: str | None, batch: list) -> dict:
     return {
-        rule_ncd_procedures: [(edition_id, r.ncd, r.title, r.code, r.effective, r.term)
-                              for r in batch if isinstance(r, NcdProcedureRow)],
-        rule_ncd_diagnoses: [(edition_id, r.ncd, r.code, r.effective, r.term, r.resolution, r.changed)
-                             for r in batch if isinstance(r, NcdDiagnosisRow)],
+        rule_ncd_procedures: [
+            (edition_id, r.ncd, r.title, r.code, r.effective, r.term) for r in batch if isinstance(r, NcdProcedureRow)
+        ],
+        rule_ncd_diagnoses: [
+            (edition_id, r.ncd, r.code, r.effective, r.term, r.resolution, r.changed)
+            for r in batch
+            if isinstance(r, NcdDiagnosisRow)
+        ],
     }
 
 
 def _mcd_rows(edition_id: int, setting: str | None, batch: list[CoverageDocumentRow]) -> dict:
-    return {rule_coverage_documents: [(edition_id, r.document_id, r.document_type, r.title, r.contractor,
-                                       r.effective, r.version, r.url) for r in batch]}
+    return {
+        rule_coverage_documents: [
+            (edition_id, r.document_id, r.document_type, r.title, r.contractor, r.effective, r.version, r.url)
+            for r in batch
+        ]
+    }
 
 
 def _mce_rows(edition_id: int, setting: str | None, batch: list[MceRow]) -> dict:
-    return {rule_mce_edits: [(edition_id, r.edit, r.number, r.list_title[:200], r.code, r.code_system, r.flag)
-                             for r in batch]}
+    return {
+        rule_mce_edits: [
+            (edition_id, r.edit, r.number, r.list_title[:200], r.code, r.code_system, r.flag) for r in batch
+        ]
+    }
 
 
 # Kinds whose records stream as they are (named tuples in the table's column order).
 _STREAMED: dict[str, sa.Table] = {"PTP": rule_ptp_edits, "MUE": rule_mue}
 
 _ROW_WRITERS: dict[str, Callable[[int, str | None, list], dict]] = {
-    "GEM": _gem_rows, "INDEX": _lay_rows, "PCS_INDEX": _lay_rows,
-    "MODIFIERS": _modifier_or_code_rows, "HCPCS": _modifier_or_code_rows, "CPT": _modifier_or_code_rows,
-    "CODES": _modifier_or_code_rows, "ICD9CM": _modifier_or_code_rows,
-    "NCD": _ncd_rows, "MCD": _mcd_rows, "MCE": _mce_rows,
+    "GEM": _gem_rows,
+    "INDEX": _lay_rows,
+    "PCS_INDEX": _lay_rows,
+    "MODIFIERS": _modifier_or_code_rows,
+    "HCPCS": _modifier_or_code_rows,
+    "CPT": _modifier_or_code_rows,
+    "CODES": _modifier_or_code_rows,
+    "ICD9CM": _modifier_or_code_rows,
+    "NCD": _ncd_rows,
+    "MCD": _mcd_rows,
+    "MCE": _mce_rows,
 }

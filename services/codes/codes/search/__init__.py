@@ -4,6 +4,7 @@ The planner (`planner.py`) turns what a coder types into an engine-neutral plan;
 backend (`embedded.py`, `elastic.py`) implements `SearchBackend` below, so both pass the
 same behaviour suite (tests/unit/search_behaviour.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -34,8 +35,7 @@ class SearchBackend(Protocol):
     def refresh(self) -> None:
         """See commits made since (by this or another process, e.g. the loader CLI)."""
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 def make_backend(settings: Settings) -> SearchBackend:

@@ -10,6 +10,7 @@ tantivy's analyzers do the work, so the embedded index (which registers the same
 as its tokenizers) and Elasticsearch (which receives the tokens pre-analysed, joined by
 spaces, into whitespace-analysed fields) index exactly the same terms.
 """
+
 from __future__ import annotations
 
 import re
@@ -26,9 +27,7 @@ PLAIN_TOKENIZER = "medcode_plain"
 
 # Words that carry no meaning in a code search: a query drops them (unless it has nothing
 # else), so `fractures of femur` also finds titles written without "of".
-STOPWORDS = frozenset(
-    "a an and are as at be by for from in into is it its of on or the to".split()
-)
+STOPWORDS = frozenset("a an and are as at be by for from in into is it its of on or the to".split())
 
 # A word as tantivy's simple tokenizer sees it: a run of Unicode letters/digits.
 WORD = re.compile(r"[^\W_]+")
@@ -135,6 +134,9 @@ def typo_text(record) -> list[str]:
     """The texts of a code its typo-tolerant and as-you-type field holds: titles, inclusion
     terms and index terms except RANKED_ONLY_SOURCES'."""
     paths = record.lay_paths
-    return ([record.title] + ([record.short_title] if record.short_title else [])
-            + list(record.notes.get("inclusion_terms", []))
-            + [t for t in record.lay_terms if not paths.get(t, "").startswith(RANKED_ONLY_SOURCES)])
+    return (
+        [record.title]
+        + ([record.short_title] if record.short_title else [])
+        + list(record.notes.get("inclusion_terms", []))
+        + [t for t in record.lay_terms if not paths.get(t, "").startswith(RANKED_ONLY_SOURCES)]
+    )

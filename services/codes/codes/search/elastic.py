@@ -17,6 +17,7 @@ and swaps it in; until then searches still run on it (sorts name an `unmapped_ty
 
 The functions that build request bodies are pure (no client) and unit-tested.
 """
+
 from __future__ import annotations
 
 import logging
@@ -106,18 +107,35 @@ def document(load: str, record: CodeRecord) -> dict:
 
 # -- query translation (pure) ------------------------------------------------------------
 
+
 def word_query(word: Word) -> dict:
     should: list[dict] = [
         {"term": {"title_stems": {"value": word.stem, "boost": TITLE_WEIGHT}}},
         {"term": {"terms_stems": {"value": word.stem, "boost": TERMS_WEIGHT}}},
     ]
     for distance in range(1, word.fuzzy + 1):  # see planner.FUZZY_SCORE: closer ranks higher
-        should.append({"constant_score": {"boost": FUZZY_SCORE / word.fuzzy, "filter": {"fuzzy": {
-            "words": {"value": word.plain, "fuzziness": distance, "transpositions": True,
-                      "prefix_length": 0, "max_expansions": MAX_FUZZY_EXPANSIONS}}}}})
+        should.append(
+            {
+                "constant_score": {
+                    "boost": FUZZY_SCORE / word.fuzzy,
+                    "filter": {
+                        "fuzzy": {
+                            "words": {
+                                "value": word.plain,
+                                "fuzziness": distance,
+                                "transpositions": True,
+                                "prefix_length": 0,
+                                "max_expansions": MAX_FUZZY_EXPANSIONS,
+                            }
+                        }
+                    },
+                }
+            }
+        )
     if word.prefix:
-        should.append({"constant_score": {"boost": PREFIX_SCORE,
-                                          "filter": {"prefix": {"words": {"value": word.plain}}}}})
+        should.append(
+            {"constant_score": {"boost": PREFIX_SCORE, "filter": {"prefix": {"words": {"value": word.plain}}}}}
+        )
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
 
@@ -151,8 +169,11 @@ def segment_query(plan: Plan, segment: str, with_systems: bool) -> dict:
     else:
         for clause in plan.clauses:
             alternatives = [_all_words(words) for words in clause.alternatives]
-            query = alternatives[0] if len(alternatives) == 1 else {
-                "bool": {"should": alternatives, "minimum_should_match": 1}}
+            query = (
+                alternatives[0]
+                if len(alternatives) == 1
+                else {"bool": {"should": alternatives, "minimum_should_match": 1}}
+            )
             (must if clause.required else should).append(query)
         if plan.term_keys:
             must_not.append(index_terms_query(plan))
@@ -163,8 +184,7 @@ def segment_query(plan: Plan, segment: str, with_systems: bool) -> dict:
     if with_systems and plan.systems:
         filters.append({"terms": {"system": list(plan.systems)}})
     body: dict = {}
-    for name, part in (("must", must), ("should", should), ("must_not", must_not),
-                       ("filter", filters)):
+    for name, part in (("must", must), ("should", should), ("must_not", must_not), ("filter", filters)):
         if part:
             body[name] = part
     return {"bool": body}
@@ -184,8 +204,7 @@ def page_body(plan: Plan, segment: str, offset: int, limit: int) -> dict:
         sort = [{"key": "asc"}]
     elif segment == TERM:
         # unmapped_type: an index of an older mapping (until its rebuild) has no term_rank.
-        sort = [{"term_rank": {"order": "asc", "unmapped_type": "long"}}, {"key": "asc"},
-                {"system": "asc"}]
+        sort = [{"term_rank": {"order": "asc", "unmapped_type": "long"}}, {"key": "asc"}, {"system": "asc"}]
     else:
         sort = ["_score", {"key": "asc"}, {"system": "asc"}]
     return {
@@ -202,8 +221,7 @@ def lexicon_body(words: Sequence[Word]) -> dict:
     """One request saying which words the index knows (see planner.Lexicon)."""
     aggs = {}
     for i, w in enumerate(words):
-        should = [{"term": {"title_stems": w.stem}}, {"term": {"terms_stems": w.stem}},
-                  {"term": {"words": w.plain}}]
+        should = [{"term": {"title_stems": w.stem}}, {"term": {"terms_stems": w.stem}}, {"term": {"words": w.plain}}]
         if w.prefix:
             should.append({"prefix": {"words": {"value": w.plain}}})
         aggs[f"w{i}"] = {"filter": {"bool": {"should": should, "minimum_should_match": 1}}}
@@ -218,26 +236,36 @@ def rows_of(response: dict, segment: str) -> list[Row]:
     rows: list[Row] = []
     for hit in response["hits"]["hits"]:
         src = hit["_source"]
-        score = (1.0 if segment == CODE else TERM_SCORE if segment == TERM
-                 else float(hit.get("_score") or 0.0))
+        score = 1.0 if segment == CODE else TERM_SCORE if segment == TERM else float(hit.get("_score") or 0.0)
         explain = (src.get("explain") or {}).get("terms") or ()
-        rows.append((score, CodeSummary(system=src["system"], code=src["code"],
-                                        title=src["title"], billable=src["billable"]),
-                     tuple(tuple(pair) for pair in explain)))
+        rows.append(
+            (
+                score,
+                CodeSummary(system=src["system"], code=src["code"], title=src["title"], billable=src["billable"]),
+                tuple(tuple(pair) for pair in explain),
+            )
+        )
     return rows
 
 
 # -- backend -------------------------------------------------------------------------------
 
+
 class ElasticBackend:
     """SearchBackend on an Elasticsearch cluster at `url`."""
 
-    def __init__(self, url: str, index_prefix: str = DEFAULT_PREFIX,
-                 client: Elasticsearch | None = None, request_timeout: float = 10.0):
+    def __init__(
+        self,
+        url: str,
+        index_prefix: str = DEFAULT_PREFIX,
+        client: Elasticsearch | None = None,
+        request_timeout: float = 10.0,
+    ):
         self.url = url
         self.alias = index_prefix
-        self.client = client or Elasticsearch(url, request_timeout=request_timeout,
-                                              retry_on_timeout=True, max_retries=2)
+        self.client = client or Elasticsearch(
+            url, request_timeout=request_timeout, retry_on_timeout=True, max_retries=2
+        )
 
     # SearchBackend
 
@@ -257,8 +285,9 @@ class ElasticBackend:
                 continue
             if meta.get("schema") != SCHEMA_VERSION:
                 # Not indexed as this version indexes: the loader rebuilds it.
-                log.warning("search index %s has mapping version %s, not %s: outdated",
-                            name, meta.get("schema"), SCHEMA_VERSION)
+                log.warning(
+                    "search index %s has mapping version %s, not %s: outdated", name, meta.get("schema"), SCHEMA_VERSION
+                )
                 continue
             editions[meta["load"]] = meta["edition"]
         return editions
@@ -273,11 +302,12 @@ class ElasticBackend:
             self.client.indices.create(
                 index=new_index,
                 settings={**INDEX_SETTINGS, "refresh_interval": "-1"},
-                mappings=index_mappings(system, edition_id))
+                mappings=index_mappings(system, edition_id),
+            )
             try:
                 for _ok, _item in helpers.streaming_bulk(
-                        self.client, self._actions(new_index, system, records),
-                        chunk_size=BULK_CHUNK, raise_on_error=True):
+                    self.client, self._actions(new_index, system, records), chunk_size=BULK_CHUNK, raise_on_error=True
+                ):
                     pass
                 self.client.indices.put_settings(index=new_index, settings={"refresh_interval": "1s"})
                 self.client.indices.refresh(index=new_index)
@@ -306,8 +336,11 @@ class ElasticBackend:
 
     def _actions(self, index: str, load: str, records: Iterable[CodeRecord]) -> Iterator[dict]:
         for record in records:
-            yield {"_index": index, "_id": f"{CodeSystem(record.system).value}:{record.key}",
-                   "_source": document(load, record)}
+            yield {
+                "_index": index,
+                "_id": f"{CodeSystem(record.system).value}:{record.key}",
+                "_source": document(load, record),
+            }
 
     def _aliased(self, pattern: str) -> list[str]:
         try:
@@ -317,8 +350,7 @@ class ElasticBackend:
 
     def _delete_leftovers(self, pattern: str, keep: list[str]) -> None:
         """Indexes of an earlier load that died before its alias swap."""
-        existing = self.client.indices.get(index=pattern, ignore_unavailable=True,
-                                           allow_no_indices=True).body
+        existing = self.client.indices.get(index=pattern, ignore_unavailable=True, allow_no_indices=True).body
         for name in existing:
             if name not in keep:
                 log.warning("deleting %s, left over by an interrupted load", name)
@@ -355,8 +387,13 @@ class _Run:
 
     def _search(self, body: dict) -> dict:
         try:
-            return self.client.search(index=self.alias, search_type="dfs_query_then_fetch",
-                                      ignore_unavailable=True, allow_no_indices=True, **body).body
+            return self.client.search(
+                index=self.alias,
+                search_type="dfs_query_then_fetch",
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                **body,
+            ).body
         except NotFoundError:
             return {"hits": {"hits": []}, "aggregations": {}}
 

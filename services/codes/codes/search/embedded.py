@@ -15,6 +15,7 @@ commit; a crash before the commit leaves everything as it was).
 Searches reuse one tantivy Searcher (a snapshot of the index); `refresh()` swaps in a new
 snapshot after this process's own commits or another process's (the loader CLI).
 """
+
 from __future__ import annotations
 
 import logging
@@ -33,8 +34,21 @@ from ..domain import CodeRecord
 from . import analysis
 from .analysis import index_term_keys
 from .execute import Explain, LazyExplain, Row, execute
-from .planner import (CODE, FUZZY_SCORE, PREFIX_SCORE, SCHEMA_VERSION, TERM, TERM_SCORE,
-                      TERMS_WEIGHT, TITLE_WEIGHT, Plan, Word, code_order, make_plan, term_rank)
+from .planner import (
+    CODE,
+    FUZZY_SCORE,
+    PREFIX_SCORE,
+    SCHEMA_VERSION,
+    TERM,
+    TERM_SCORE,
+    TERMS_WEIGHT,
+    TITLE_WEIGHT,
+    Plan,
+    Word,
+    code_order,
+    make_plan,
+    term_rank,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +58,10 @@ WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bo
 _Occur = tantivy.Occur
 _VERSION_DIR = re.compile(r"^v\d+$")
 # Files tantivy keeps in an index directory (segments are named by a 32-hex uuid).
-_TANTIVY_FILE = re.compile(r"^(meta\.json|\.managed\.json|\.tantivy-(meta|writer)\.lock|"
-                           r"[0-9a-f]{32}(\.\d+)?\.(fast|fieldnorm|idx|pos|store|term|del))$")
+_TANTIVY_FILE = re.compile(
+    r"^(meta\.json|\.managed\.json|\.tantivy-(meta|writer)\.lock|"
+    r"[0-9a-f]{32}(\.\d+)?\.(fast|fieldnorm|idx|pos|store|term|del))$"
+)
 
 
 def _schema() -> tantivy.Schema:
@@ -81,16 +97,20 @@ class EmbeddedBackend:
         self.index_directory = self.directory / f"v{SCHEMA_VERSION}"
         self.index_directory.mkdir(parents=True, exist_ok=True)
         if self.outdated_indexes():
-            log.warning("the search index at %s was made for another schema version; using a "
-                        "new one in %s (empty until the code sets are indexed again)",
-                        self.directory, self.index_directory)
+            log.warning(
+                "the search index at %s was made for another schema version; using a "
+                "new one in %s (empty until the code sets are indexed again)",
+                self.directory,
+                self.index_directory,
+            )
         self._schema = _schema()
         try:
             self._index = tantivy.Index(self._schema, path=str(self.index_directory), reuse=True)
         except ValueError as exc:
             raise RuntimeError(
                 f"search index at {self.index_directory} cannot be opened ({exc}); it was made by "
-                "an incompatible version: delete that directory and load the code sets again") from exc
+                "an incompatible version: delete that directory and load the code sets again"
+            ) from exc
         self._index.register_tokenizer(analysis.STEM_TOKENIZER, analysis.stem_analyzer())
         self._index.register_tokenizer(analysis.PLAIN_TOKENIZER, analysis.plain_analyzer())
         # Manual reloads: a result list and its next page come from the same snapshot until
@@ -111,8 +131,10 @@ class EmbeddedBackend:
             try:
                 writer = self._index.writer(heap_size=WRITER_HEAP, num_threads=1)
             except ValueError as exc:
-                raise Conflict(f"the search index at {self.directory} is being written by another "
-                               f"process ({exc}); try again when that load has finished") from exc
+                raise Conflict(
+                    f"the search index at {self.directory} is being written by another "
+                    f"process ({exc}); try again when that load has finished"
+                ) from exc
             try:
                 writer.delete_documents_by_term("load", system)
                 for record in records:
@@ -228,7 +250,8 @@ class _Run:
     def known(self, words: Sequence[Word]) -> list[bool]:
         s = self.searcher
         return [
-            s.doc_freq("title", w.stem) > 0 or s.doc_freq("terms", w.stem) > 0
+            s.doc_freq("title", w.stem) > 0
+            or s.doc_freq("terms", w.stem) > 0
             or s.doc_freq("words", w.plain) > 0
             or (w.prefix and bool(s.terms_with_prefix("words", w.plain, limit=1)))
             for w in words
@@ -243,16 +266,25 @@ class _Run:
         query = self._query(plan, segment, with_systems=True)
         if segment in (CODE, TERM):
             found = self.searcher.search(
-                query, limit=limit, offset=offset, count=False,
-                order_by_field="order" if segment == CODE else "term_rank", order=tantivy.Order.Asc).hits
+                query,
+                limit=limit,
+                offset=offset,
+                count=False,
+                order_by_field="order" if segment == CODE else "term_rank",
+                order=tantivy.Order.Asc,
+            ).hits
             scored = [(1.0 if segment == CODE else TERM_SCORE, address) for _, address in found]
         else:
             scored = self.searcher.search(query, limit=limit, offset=offset, count=False).hits
         rows: list[Row] = []
         for score, address in scored:
             doc = self.searcher.doc(address)
-            summary = CodeSummary(system=doc.get_first("system"), code=doc.get_first("code"),
-                                  title=doc.get_first("title"), billable=doc.get_first("billable"))
+            summary = CodeSummary(
+                system=doc.get_first("system"),
+                code=doc.get_first("code"),
+                title=doc.get_first("title"),
+                billable=doc.get_first("billable"),
+            )
             raw = doc.get_first("explain")
             if raw:
                 key = (address.segment_ord, address.doc)
@@ -285,11 +317,11 @@ class _Run:
             if plan.code_prefix:
                 clauses.append((_Occur.MustNot, self._code_prefix(plan.code_prefix)))
         if plan.billable_only:
-            clauses.append((_Occur.Must, self._filter(
-                tantivy.Query.term_query(self.schema, "billable", True))))
+            clauses.append((_Occur.Must, self._filter(tantivy.Query.term_query(self.schema, "billable", True))))
         if with_systems and plan.systems:
-            clauses.append((_Occur.Must, self._filter(
-                tantivy.Query.term_set_query(self.schema, "system", list(plan.systems)))))
+            clauses.append(
+                (_Occur.Must, self._filter(tantivy.Query.term_set_query(self.schema, "system", list(plan.systems))))
+            )
         query = tantivy.Query.boolean_query(clauses)
         self._queries[(segment, with_systems)] = query
         return query
@@ -302,8 +334,7 @@ class _Run:
         # Term queries, not a term_set_query: that one walks the term dictionary (~0.15 ms a
         # query here), a handful of term lookups costs next to nothing.
         terms = [tantivy.Query.term_query(self.schema, "index_terms", key) for key in plan.term_keys]
-        return terms[0] if len(terms) == 1 else tantivy.Query.boolean_query(
-            [(_Occur.Should, query) for query in terms])
+        return terms[0] if len(terms) == 1 else tantivy.Query.boolean_query([(_Occur.Should, query) for query in terms])
 
     def _code_prefix(self, prefix: str) -> tantivy.Query:
         return _prefix_query(self.schema, "key", prefix)
@@ -312,8 +343,11 @@ class _Run:
         out = []
         for clause in plan.clauses:
             alternatives = [self._all(words) for words in clause.alternatives]
-            query = alternatives[0] if len(alternatives) == 1 else tantivy.Query.boolean_query(
-                [(_Occur.Should, q) for q in alternatives])
+            query = (
+                alternatives[0]
+                if len(alternatives) == 1
+                else tantivy.Query.boolean_query([(_Occur.Should, q) for q in alternatives])
+            )
             out.append((_Occur.Must if clause.required else _Occur.Should, query))
         return out
 
@@ -330,8 +364,11 @@ class _Run:
             q.boost_query(q.term_query(s, "terms", word.stem), TERMS_WEIGHT),
         ]
         for distance in range(1, word.fuzzy + 1):  # see planner.FUZZY_SCORE: closer ranks higher
-            parts.append(q.const_score_query(
-                q.fuzzy_term_query(s, "words", word.plain, distance=distance), FUZZY_SCORE / word.fuzzy))
+            parts.append(
+                q.const_score_query(
+                    q.fuzzy_term_query(s, "words", word.plain, distance=distance), FUZZY_SCORE / word.fuzzy
+                )
+            )
         if word.prefix:
             parts.append(q.const_score_query(_prefix_query(s, "words", word.plain), PREFIX_SCORE))
         return q.boolean_query([(_Occur.Should, p) for p in parts])

@@ -3,6 +3,7 @@
 Engines implement two primitives (`Engine` below); everything a caller can observe besides
 the BM25 scores themselves is computed here, so both engines give the same answers.
 """
+
 from __future__ import annotations
 
 import html
@@ -29,6 +30,7 @@ Explain = Iterable[Sequence[str]]
 class LazyExplain:
     """Index terms an engine reads only when needed: `source(keys)` -> {key: Explain}, for
     all the hits of a page that need them at once (`key`: whatever the engine finds them by)."""
+
     key: Hashable
     source: Callable[[list], dict[Hashable, Explain]]
 
@@ -101,7 +103,7 @@ def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> 
     wanted: dict[Callable, list] = {}
     for _, node, explain in rows:
         if plan.code_prefix and code_key(node.code).startswith(plan.code_prefix):
-            explain = ()   # the query names this code: nothing to explain
+            explain = ()  # the query names this code: nothing to explain
         marked, matched = _marked(node.title, marker)
         covered = _covered(marker, matched) if explain else len(plan.clauses)
         if covered >= len(plan.clauses):
@@ -117,15 +119,15 @@ def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> 
         if isinstance(explain, LazyExplain):
             explain = loaded.get(explain.key, ())
         text = _explained(plan, marker, marked, matched, covered, explain) if explain else marked
-        hits.append(SearchHit(cursor=encode_cursor(plan.offset + i), score=score, highlight=text,
-                              node=node))
+        hits.append(SearchHit(cursor=encode_cursor(plan.offset + i), score=score, highlight=text, node=node))
     return SearchResult(
         total_count=total,
         hits=hits,
         has_next_page=plan.offset + len(hits) < total,
         end_cursor=hits[-1].cursor if hits else None,
-        facets=[SystemFacet(system=s, count=n)
-                for s, n in sorted(facets.items(), key=lambda item: (-item[1], item[0])) if n],
+        facets=[
+            SystemFacet(system=s, count=n) for s, n in sorted(facets.items(), key=lambda item: (-item[1], item[0])) if n
+        ],
     )
 
 
@@ -160,8 +162,7 @@ class _Marker:
         self.fuzzy = [(w.plain, w.fuzzy) for w in words if w.fuzzy]
         self.stem_of = {w.plain: w.stem for w in words}
         # Per clause, the stem sets of its alternatives (one of them, all words, is a match).
-        self.clause_stems = [[frozenset(w.stem for w in alt) for alt in clause.alternatives]
-                             for clause in plan.clauses]
+        self.clause_stems = [[frozenset(w.stem for w in alt) for alt in clause.alternatives] for clause in plan.clauses]
         self.prefix_stems = [(w.plain, w.stem) for w in words if w.prefix]
         # Every stem or typed prefix is a substring of the stems (joined by spaces) it matches.
         self.needles = tuple(self.stems) + self.prefixes
@@ -185,8 +186,11 @@ class _Marker:
             analysed = analyse_word(written)
             if analysed is not None:
                 plain, stem = analysed
-                if (stem in self.stems or (self.prefixes and plain.startswith(self.prefixes))
-                        or (self.fuzzy and any(_within(plain, typed, limit) for typed, limit in self.fuzzy))):
+                if (
+                    stem in self.stems
+                    or (self.prefixes and plain.startswith(self.prefixes))
+                    or (self.fuzzy and any(_within(plain, typed, limit) for typed, limit in self.fuzzy))
+                ):
                     found = frozenset(self.matches(plain, stem))
             self.seen[written] = found
         return found  # type: ignore[return-value]
@@ -233,8 +237,9 @@ def _covered(marker: _Marker, matched: set[str]) -> int:
     return sum(1 for alternatives in marker.clause_stems if any(a <= matched for a in alternatives))
 
 
-def highlight(title: str, plan: Plan, marker: _Marker | None = None,
-              explain: Explain = (), code_hit: bool = False) -> str:
+def highlight(
+    title: str, plan: Plan, marker: _Marker | None = None, explain: Explain = (), code_hit: bool = False
+) -> str:
     """The title, HTML-escaped, with the words the query matched wrapped in <mark>. When
     the title does not hold every word typed but one of the code's index terms holds more,
     that term follows, marked too, with the index path it comes from: "Enlarged lymph
@@ -251,8 +256,7 @@ def highlight(title: str, plan: Plan, marker: _Marker | None = None,
     return _explained(plan, marker, marked, matched, covered, explain)
 
 
-def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], covered: int,
-               explain: Explain) -> str:
+def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], covered: int, explain: Explain) -> str:
     best: tuple[int, int, str, str] | None = None
     # marker.needles: a cheap test that passes over most terms before their stems are split.
     needles = marker.needles
@@ -264,13 +268,14 @@ def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], cove
             continue
         stems_of_term = stems_text.split()
         if marker.stems.isdisjoint(stems_of_term) and not (
-                marker.prefixes and any(s.startswith(marker.prefixes) for s in stems_of_term)):
-            continue   # shares no word with the query: cannot explain more
+            marker.prefixes and any(s.startswith(marker.prefixes) for s in stems_of_term)
+        ):
+            continue  # shares no word with the query: cannot explain more
         count = _covered(marker, matched.union(stems_of_term))
         if count > covered and (best is None or (count, -len(term)) > best[:2]):
             best = (count, -len(term), term, path)
             if count == len(plan.clauses):
-                break   # explains every word: the index's own entries come first, take it
+                break  # explains every word: the index's own entries come first, take it
     if best is None:
         return marked
     _, _, term, path = best

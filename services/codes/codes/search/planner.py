@@ -20,6 +20,7 @@ segments before it (so totals, facets and pages add up exactly: no duplicates, n
    score, below what an exact match earns). Known words skip typo matching: a correctly spelt
    `ileum` must not also find `ilium`, and the fuzzy automaton is the costliest part of a query.
 """
+
 from __future__ import annotations
 
 import base64
@@ -38,22 +39,22 @@ from . import synonyms as synonym_data
 from .analysis import STOPWORDS, analyse_word, plain_words, term_key
 
 # Relative weights, shared by both engines.
-TITLE_WEIGHT = 1.0      # BM25 of the stem in the official title
-TERMS_WEIGHT = 0.4      # BM25 of the stem in inclusion terms and lay terms
+TITLE_WEIGHT = 1.0  # BM25 of the stem in the official title
+TERMS_WEIGHT = 0.4  # BM25 of the stem in inclusion terms and lay terms
 # Constant for a typo match (exact matches also get it, so rank higher). A word that may
 # have 2 typos earns it in two halves, within 1 edit and within 2 edits, so the closer of
 # two misspelt matches ranks first ("achalazia": "achalasia" before "chalasia").
 FUZZY_SCORE = 0.2
-PREFIX_SCORE = 0.3      # constant for an as-you-type prefix match of the last word
+PREFIX_SCORE = 0.3  # constant for an as-you-type prefix match of the last word
 
 MAX_QUERY_CHARS = 256
 MAX_WORDS = 16
-MAX_OFFSET = 10_000     # deeper paging than this is a crawl, not a search
-MIN_FUZZY_LEN = 5       # words of 5+ letters tolerate 1 typo...
-MIN_FUZZY2_LEN = 8      # ...and of 8+ letters 2 typos
-MIN_PREFIX_LEN = 2      # a one-letter prefix matches half the dictionary
-MAX_TERM_KEYS = 16      # index-term keys of one query (combinations of synonym alternatives)
-TERM_SCORE = 1.0        # reported score of an index-term hit (the segment is ordered by rank)
+MAX_OFFSET = 10_000  # deeper paging than this is a crawl, not a search
+MIN_FUZZY_LEN = 5  # words of 5+ letters tolerate 1 typo...
+MIN_FUZZY2_LEN = 8  # ...and of 8+ letters 2 typos
+MIN_PREFIX_LEN = 2  # a one-letter prefix matches half the dictionary
+MAX_TERM_KEYS = 16  # index-term keys of one query (combinations of synonym alternatives)
+TERM_SCORE = 1.0  # reported score of an index-term hit (the segment is ordered by rank)
 
 # Bumped whenever what the engines index changes (fields, analysis, rank): both engines store
 # it with the index and rebuild an index made for another version (see embedded.py, elastic.py).
@@ -68,22 +69,22 @@ TEXT = "text"
 
 @dataclass(frozen=True, slots=True)
 class Word:
-    plain: str          # lower-cased, folded, unstemmed (typo and prefix matching)
-    stem: str           # what the ranked fields hold
-    fuzzy: int = 0      # max edit distance for typos; 0 = exact only
+    plain: str  # lower-cased, folded, unstemmed (typo and prefix matching)
+    stem: str  # what the ranked fields hold
+    fuzzy: int = 0  # max edit distance for typos; 0 = exact only
     prefix: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Clause:
-    alternatives: tuple[tuple[Word, ...], ...]   # any one alternative, all of its words
+    alternatives: tuple[tuple[Word, ...], ...]  # any one alternative, all of its words
     required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
     query: str
-    code_prefix: str | None          # normalised code key the query may be a prefix of
+    code_prefix: str | None  # normalised code key the query may be a prefix of
     clauses: tuple[Clause, ...]
     systems: tuple[str, ...] | None  # None: every system
     billable_only: bool
@@ -145,8 +146,9 @@ def _clauses(query: str) -> tuple[Clause, ...]:
         found = synonyms.match(words, i)
         if found:
             length, expansions = found
-            term = tuple(_exact_word(w) for w in words[i:i + length] if w not in STOPWORDS) \
-                or tuple(_exact_word(w) for w in words[i:i + length])
+            term = tuple(_exact_word(w) for w in words[i : i + length] if w not in STOPWORDS) or tuple(
+                _exact_word(w) for w in words[i : i + length]
+            )
             alternatives = [term]
             for expansion in expansions:
                 words_of = tuple(_exact_word(w) for w in expansion)
@@ -216,10 +218,10 @@ def decode_cursor(cursor: str) -> int:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadRequest(
             f"after: {cursor[:40]!r} is not a valid cursor; pass the cursor (or endCursor) "
-            "of a previous searchCodes result") from None
+            "of a previous searchCodes result"
+        ) from None
     if position > MAX_OFFSET:
-        raise BadRequest(f"after: the cursor is past the deepest page ({MAX_OFFSET} hits); "
-                         "refine the query instead")
+        raise BadRequest(f"after: the cursor is past the deepest page ({MAX_OFFSET} hits); refine the query instead")
     return position
 
 
@@ -237,9 +239,11 @@ def _drop_known_typos(clauses: tuple[Clause, ...], lexicon: Lexicon) -> tuple[Cl
     if not known:
         return clauses
     return tuple(
-        Clause(tuple(tuple(replace(w, fuzzy=0) if w in known else w for w in alt)
-                     for alt in c.alternatives), c.required)
-        for c in clauses)
+        Clause(
+            tuple(tuple(replace(w, fuzzy=0) if w in known else w for w in alt) for alt in c.alternatives), c.required
+        )
+        for c in clauses
+    )
 
 
 def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:

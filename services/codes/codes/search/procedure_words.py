@@ -8,6 +8,7 @@
   key's product words, and the root operation's examples that name the code's body part
   ("Face lift" for an Alteration of the Face). They become search text of the code.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,10 @@ from pathlib import Path
 from .analysis import plain_words
 
 COMBINING_FORMS_FILE = Path(__file__).with_name("combining_forms.tsv")
-_SUFFIX = re.compile(r"(ectomy|ectomies|otomy|ostomy|oscopy|scopy|oplasty|plasty|opexy|pexy|"
-                     r"orrhaphy|rrhaphy|otripsy|tripsy|odesis|desis|olysis|lysis)$")
+_SUFFIX = re.compile(
+    r"(ectomy|ectomies|otomy|ostomy|oscopy|scopy|oplasty|plasty|opexy|pexy|"
+    r"orrhaphy|rrhaphy|otripsy|tripsy|odesis|desis|olysis|lysis)$"
+)
 
 
 @lru_cache(maxsize=1)
@@ -29,16 +32,18 @@ def combining_forms() -> dict[str, tuple[str, ...]]:
             continue
         parts = line.split("\t")
         if len(parts) != 3 or not parts[2].strip():
-            raise ValueError(f"{COMBINING_FORMS_FILE.name} line {number}: expected "
-                             f"'root<TAB>body part | ...<TAB>source', got {line!r}")
+            raise ValueError(
+                f"{COMBINING_FORMS_FILE.name} line {number}: expected "
+                f"'root<TAB>body part | ...<TAB>source', got {line!r}"
+            )
         forms[parts[0].strip().lower()] = tuple(w.strip().lower() for w in parts[1].split("|") if w.strip())
     return forms
 
 
 def procedure_root(word: str) -> str | None:
-    """"tonsillectomy" -> "tonsill"; None when the word has no procedure suffix."""
+    """ "tonsillectomy" -> "tonsill"; None when the word has no procedure suffix."""
     match = _SUFFIX.search(word)
-    return word[:match.start()] if match and match.start() >= 2 else None
+    return word[: match.start()] if match and match.start() >= 2 else None
 
 
 @lru_cache(maxsize=65536)
@@ -50,7 +55,7 @@ def body_part_named(term: str, body_part: str) -> bool:
         if root is None:
             continue
         forms = combining_forms()
-        for length in range(len(root), 1, -1):   # the longest listed root: "cholecyst" before "chole"
+        for length in range(len(root), 1, -1):  # the longest listed root: "cholecyst" before "chole"
             parts = forms.get(root[:length])
             if parts:
                 return any(part in label for part in parts)
@@ -61,8 +66,11 @@ def body_part_named(term: str, body_part: str) -> bool:
 
 def definition_terms(definitions, axes: dict[str, str], section: str) -> list[tuple[str, str]]:
     """(term, where it comes from) of the PCS Definitions for one code's axis labels."""
-    return list(_definition_terms(definitions, section, axes.get("Operation", ""),
-                                  axes.get("Body Part", ""), axes.get("Device", "")))
+    return list(
+        _definition_terms(
+            definitions, section, axes.get("Operation", ""), axes.get("Body Part", ""), axes.get("Device", "")
+        )
+    )
 
 
 _CACHE: dict[tuple, tuple[tuple[str, str], ...]] = {}
@@ -78,9 +86,11 @@ def _generic(include: str) -> bool:
     if _BRAND_MARK.search(include):
         return False
     words = _PARENTHESES.sub(" ", include).split()
-    return bool(words) and not any(
-        len(w) > 1 and (w.isupper() or any(ch.isupper() for ch in w[1:])) for w in words) and \
-        not (words[0][:1].isupper() and len(words) > 1 and words[1][:1].isupper())
+    return (
+        bool(words)
+        and not any(len(w) > 1 and (w.isupper() or any(ch.isupper() for ch in w[1:])) for w in words)
+        and not (words[0][:1].isupper() and len(words) > 1 and words[1][:1].isupper())
+    )
 
 
 def _definition_terms(definitions, section, operation, body_part, device):
@@ -104,8 +114,7 @@ def _definition_terms(definitions, section, operation, body_part, device):
         for include in term.includes if term else ():
             for example in include.split(", "):
                 if any(w[:5] in body_words for w in plain_words(example) if len(w) >= 3):
-                    found.append((example, f"ICD-10-PCS Definitions: {operation}, example "
-                                           f"\"{example}\""))
+                    found.append((example, f'ICD-10-PCS Definitions: {operation}, example "{example}"'))
     if len(_CACHE) > 50_000:
         _CACHE.clear()
     _CACHE[key] = result = tuple(found)

@@ -1,6 +1,7 @@
 """Abbreviations and synonyms, read from the data files next to this module:
 synonyms.tsv (abbreviations and shorthand coders type) and everyday.tsv (how patients and
 surgeons say it: every row names the source of its equivalence in a third column)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ class Synonyms:
     def match(self, words: list[str], start: int) -> tuple[int, tuple[tuple[str, ...], ...]] | None:
         """The longest term starting at words[start]: (number of words, expansions)."""
         for length in range(min(self.longest, len(words) - start), 0, -1):
-            expansions = self.entries.get(tuple(words[start:start + length]))
+            expansions = self.entries.get(tuple(words[start : start + length]))
             if expansions:
                 return length, expansions
         return None
@@ -42,17 +43,15 @@ def parse(text: str, source: str = "synonyms.tsv", needs_source: bool = False) -
         term, sep, rest = line.partition("\t")
         rest, _, note = rest.partition("\t")
         if needs_source and not note.strip():
-            raise SynonymFileError(f"{source} line {number}: {term.strip()!r} has no source note "
-                                   "(third column)")
+            raise SynonymFileError(f"{source} line {number}: {term.strip()!r} has no source note (third column)")
         term_words = tuple(plain_words(term))
         expansions = tuple(
-            words for words in (
-                tuple(w for w in plain_words(part) if w not in STOPWORDS) for part in rest.split("|")
-            ) if words
+            words
+            for words in (tuple(w for w in plain_words(part) if w not in STOPWORDS) for part in rest.split("|"))
+            if words
         )
         if not sep or not term_words or not expansions:
-            raise SynonymFileError(
-                f"{source} line {number}: expected 'term<TAB>expansion | expansion', got {line!r}")
+            raise SynonymFileError(f"{source} line {number}: expected 'term<TAB>expansion | expansion', got {line!r}")
         if term_words in entries:
             raise SynonymFileError(f"{source} line {number}: {term.strip()!r} is listed twice")
         entries[term_words] = expansions
@@ -70,5 +69,7 @@ def merge(*parts: Synonyms) -> Synonyms:
 
 @lru_cache(maxsize=1)
 def load() -> Synonyms:
-    return merge(parse(SYNONYMS_FILE.read_text(encoding="utf-8"), str(SYNONYMS_FILE)),
-                 parse(EVERYDAY_FILE.read_text(encoding="utf-8"), str(EVERYDAY_FILE), needs_source=True))
+    return merge(
+        parse(SYNONYMS_FILE.read_text(encoding="utf-8"), str(SYNONYMS_FILE)),
+        parse(EVERYDAY_FILE.read_text(encoding="utf-8"), str(EVERYDAY_FILE), needs_source=True),
+    )

@@ -1,5 +1,6 @@
 """The codes service over the real broker (a fresh vhost per test, via `rabbit_config`),
 with a real SQLite store and search index in tmp loaded from the official HCPCS file."""
+
 from __future__ import annotations
 
 import shutil
@@ -48,10 +49,15 @@ def test_get_codes_over_amqp(rabbit_config, container_factory, loaded):
     container = container_factory(CodesService)
     container.start()
     with ServiceRpcClient(contract.SERVICE) as codes:
-        pages = codes.get_codes({"refs": [
-            {"system": "HCPCS", "code": "j9035"}, {"system": "CPT", "code": "99213"},
-            {"system": "MODIFIER", "code": "A1"},
-        ]})
+        pages = codes.get_codes(
+            {
+                "refs": [
+                    {"system": "HCPCS", "code": "j9035"},
+                    {"system": "CPT", "code": "99213"},
+                    {"system": "MODIFIER", "code": "A1"},
+                ]
+            }
+        )
         editions = codes.list_editions()
         health = codes.health()
     j9035, missing, a1 = pages
@@ -86,7 +92,11 @@ def test_edition_loaded_is_published_on_codes_events(rabbit_config, container_fa
     event = parse(payload)
     assert isinstance(event, EditionLoaded)
     assert (event.system, event.edition, event.codes, event.added) == (
-        "HCPCS", "HCPCS Level II 2025 October update", 8_846, 8_846)
+        "HCPCS",
+        "HCPCS Level II 2025 October update",
+        8_846,
+        8_846,
+    )
 
 
 def test_search_codes_over_amqp(rabbit_config, container_factory, loaded):

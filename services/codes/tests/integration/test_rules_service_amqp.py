@@ -1,6 +1,7 @@
 """The coding-rule RPCs of the codes service over the real broker (fresh vhost per test),
 on a SQLite store loaded by load_rules from a mirror holding a slice of the real PTP table,
 the real MUE files and the HCPCS modifiers."""
+
 from __future__ import annotations
 
 import gzip
@@ -28,7 +29,7 @@ def rules_loaded(tmp_path, monkeypatch, data_mirror):
     for folder in ("ncci_ptp", "ncci_mue", "hcpcs"):
         (mirror / folder).mkdir(parents=True)
     with gzip.open(data_mirror / "ncci_ptp" / PTP, "rt") as src, gzip.open(mirror / "ncci_ptp" / PTP, "wt") as dst:
-        dst.writelines(islice(src, 5001))   # header + 5000 rows (column 1 = 0001A ... )
+        dst.writelines(islice(src, 5001))  # header + 5000 rows (column 1 = 0001A ... )
     for name in ("MCR_MUE_PractitionerServices_Eff_04-01-2026.csv",):
         shutil.copy(data_mirror / "ncci_mue" / name, mirror / "ncci_mue")
     shutil.copy(data_mirror / "hcpcs" / "HCPC2025_OCT_modifiers.csv", mirror / "hcpcs")
@@ -48,15 +49,16 @@ def test_check_claim_and_code_rules_over_amqp(rabbit_config, container_factory, 
     with ServiceRpcClient(contract.SERVICE) as codes:
         check = getattr(codes, Rpc.CHECK_CLAIM)
         # 0001A/0591T: modifier indicator 1, deleted 2023-12-31 (last day in force).
-        bundled = check({"date_of_service": "2023-12-31", "lines": [
-            {"code": "0001A"}, {"code": "0591T"}]})
-        bypassed = check({"date_of_service": "2023-12-31", "lines": [
-            {"code": "0001A"}, {"code": "0591T", "modifiers": ["59"]}]})
+        bundled = check({"date_of_service": "2023-12-31", "lines": [{"code": "0001A"}, {"code": "0591T"}]})
+        bypassed = check(
+            {"date_of_service": "2023-12-31", "lines": [{"code": "0001A"}, {"code": "0591T", "modifiers": ["59"]}]}
+        )
         after = check({"date_of_service": "2024-01-01", "lines": [{"code": "0001A"}, {"code": "0591T"}]})
         with pytest.raises(RemoteError) as bad:
             check({"lines": []})
-        rules = getattr(codes, Rpc.GET_CODE_RULES)({"refs": [{"system": "CPT", "code": "0591T"}],
-                                                   "ptp_first": 5, "include_deleted_ptp": True})
+        rules = getattr(codes, Rpc.GET_CODE_RULES)(
+            {"refs": [{"system": "CPT", "code": "0591T"}], "ptp_first": 5, "include_deleted_ptp": True}
+        )
         modifier = getattr(codes, Rpc.GET_MODIFIER)({"code": "xs"})
         listed = getattr(codes, Rpc.LIST_MODIFIERS)()
     [finding] = [f for f in bundled["findings"] if f["kind"] == "PTP"]

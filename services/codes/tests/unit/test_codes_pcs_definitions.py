@@ -1,11 +1,11 @@
 """The ICD-10-PCS Definitions reader, on the official FY2026 file."""
+
 from __future__ import annotations
 
 import pytest
 
+from codes.code_sets.icd10pcs_definitions import APPROACH, BODY_PART, DEVICE, OPERATION, find_release, read_definitions
 from codes.release_files import MalformedRelease
-from codes.code_sets.icd10pcs_definitions import (APPROACH, BODY_PART, DEVICE, OPERATION, find_release,
-                                                  read_definitions)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,10 @@ def test_another_file_is_refused_naming_it(tmp_path):
 
 def test_terms_without_a_title_names_the_line(tmp_path):
     bad = tmp_path / "icd10pcs_definitions_2026.xml"
-    bad.write_text("<ICD10PCS.definitions><version>2026</version><section code='0'><axis pos='3'>"
-                   "<title>Operation</title>\n<terms><definition>x</definition></terms></axis></section>"
-                   "</ICD10PCS.definitions>")
+    bad.write_text(
+        "<ICD10PCS.definitions><version>2026</version><section code='0'><axis pos='3'>"
+        "<title>Operation</title>\n<terms><definition>x</definition></terms></axis></section>"
+        "</ICD10PCS.definitions>"
+    )
     with pytest.raises(MalformedRelease, match="line 2"):
         read_definitions(bad)

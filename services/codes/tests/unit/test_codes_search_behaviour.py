@@ -5,6 +5,7 @@ answers at ELASTICSEARCH_URL (skipped otherwise, saying so). The indexes are bui
 per session from the official releases through the real importers, with the ICD-10-CM
 Alphabetic Index lay terms attached as codes.loading does.
 """
+
 from __future__ import annotations
 
 import html
@@ -16,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from codes.domain import CodeRecord, code_key
 from codes.code_sets import hcpcs, icd10cm, icd10pcs
+from codes.domain import CodeRecord, code_key
 from codes.loading import with_mirror_terms
 from codes.search.elastic import ElasticBackend
 from codes.search.embedded import EmbeddedBackend
@@ -37,14 +38,15 @@ def _elastic_or_skip(prefix: str) -> ElasticBackend:
         reachable = False
     if not reachable:
         backend.close()
-        pytest.skip(f"no Elasticsearch answers at ELASTICSEARCH_URL={ES_URL}; "
-                    "the Elasticsearch run of the behaviour suite needs one")
+        pytest.skip(
+            f"no Elasticsearch answers at ELASTICSEARCH_URL={ES_URL}; "
+            "the Elasticsearch run of the behaviour suite needs one"
+        )
     return backend
 
 
 def _drop_elastic(backend: ElasticBackend) -> None:
-    backend.client.indices.delete(index=f"{backend.alias}-*", ignore_unavailable=True,
-                                  allow_no_indices=True)
+    backend.client.indices.delete(index=f"{backend.alias}-*", ignore_unavailable=True, allow_no_indices=True)
     backend.close()
 
 
@@ -86,14 +88,14 @@ def codes_of(result) -> list[str]:
 
 # -- codes ---------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("query", ["k220", "K22.0", "K220", " k22.0 "])
 def test_a_code_in_any_form_ranks_first(backend, query):
     result = search(backend, query)
     assert codes_of(result)[0] == "K22.0"
 
 
-@pytest.mark.parametrize("query, code", [("j9035", "J9035"), ("0db64zz", "0DB64ZZ"),
-                                         ("E11.9", "E11.9")])
+@pytest.mark.parametrize("query, code", [("j9035", "J9035"), ("0db64zz", "0DB64ZZ"), ("E11.9", "E11.9")])
 def test_exact_code_of_each_system_ranks_first(backend, query, code):
     assert codes_of(search(backend, query))[0] == code
 
@@ -103,12 +105,13 @@ def test_a_code_prefix_lists_its_codes_first_in_code_order(backend):
     codes = codes_of(result)
     k22 = [c for c in codes if code_key(c).startswith("K22")]
     assert len(k22) > 10
-    assert codes[:len(k22)] == k22, "K22.x codes must come before any other hit"
+    assert codes[: len(k22)] == k22, "K22.x codes must come before any other hit"
     assert k22 == sorted(k22, key=code_key)
     assert k22[0] == "K22"
 
 
 # -- words ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("query", ["cardia achalasia", "achalasia cardia", "Achalasia of Cardia"])
 def test_words_in_any_order_all_required(backend, query):
@@ -157,18 +160,21 @@ def test_plurals_and_stems_match(backend):
     assert all(code.startswith(("S72", "M8")) for code in codes_of(plural)[:10])
 
 
-@pytest.mark.parametrize("query, expected, within", [
-    ("MI", "I21", 5),
-    ("CHF", "I50", 3),
-    ("COPD", "J44", 3),
-    ("UTI", "N39.0", 5),
-    ("T2DM", "E11", 3),
-    ("fx femur", "S72", 3),
-    ("POEM", "0DN48ZZ", 5),
-    ("HTN", "I1", 5),  # hypertensive diseases, I10-I1A
-    ("GERD", "K21", 3),
-    ("AFib", "I48", 3),
-])
+@pytest.mark.parametrize(
+    "query, expected, within",
+    [
+        ("MI", "I21", 5),
+        ("CHF", "I50", 3),
+        ("COPD", "J44", 3),
+        ("UTI", "N39.0", 5),
+        ("T2DM", "E11", 3),
+        ("fx femur", "S72", 3),
+        ("POEM", "0DN48ZZ", 5),
+        ("HTN", "I1", 5),  # hypertensive diseases, I10-I1A
+        ("GERD", "K21", 3),
+        ("AFib", "I48", 3),
+    ],
+)
 def test_abbreviations_find_their_codes_near_the_top(backend, query, expected, within):
     codes = codes_of(search(backend, query, first=within))
     assert any(code.startswith(expected) for code in codes), codes
@@ -177,8 +183,7 @@ def test_abbreviations_find_their_codes_near_the_top(backend, query, expected, w
 def test_abbreviation_expansion_needs_all_its_words(backend):
     # MI = myocardial AND infarction: myocarditis or a cerebral infarction alone is no match.
     result = search(backend, "MI", first=100)
-    either = search(backend, "myocardial", first=1).total_count + search(
-        backend, "infarction", first=1).total_count
+    either = search(backend, "myocardial", first=1).total_count + search(backend, "infarction", first=1).total_count
     assert 0 < result.total_count < either / 4
     for hit in result.hits:
         title = hit.node.title.lower()
@@ -191,22 +196,26 @@ def test_abbreviation_expansion_needs_all_its_words(backend):
 # E11.9, "Failure, heart" -> I50.9, "Attack, heart" -> see Infarct, myocardium -> I21.9,
 # "Pressure, blood, high" -> I10, "Influenza" -> J11.1 and J10 (a category))
 
-@pytest.mark.parametrize("query, code", [
-    ("hypertension", "I10"),
-    ("Hypertension", "I10"),
-    ("pneumonia", "J18.9"),
-    ("heart failure", "I50.9"),
-    ("failure, heart", "I50.9"),     # word order is ignored: the index writes terms inverted
-    ("diabetes", "E11.9"),
-    ("heart attack", "I21.9"),
-    ("high blood pressure", "I10"),
-    ("HTN", "I10"),                  # an abbreviation's expansion counts (synonyms.tsv)
-    ("CHF", "I50.9"),
-    ("COPD", "J44.9"),
-    ("urinary tract infection", "N39.0"),  # "Infection, urinary (tract)": modifier read in
-    ("UTI", "N39.0"),
-    ("hypertensive urgency", "I16.0"),      # a "see" reference read with its qualifier
-])
+
+@pytest.mark.parametrize(
+    "query, code",
+    [
+        ("hypertension", "I10"),
+        ("Hypertension", "I10"),
+        ("pneumonia", "J18.9"),
+        ("heart failure", "I50.9"),
+        ("failure, heart", "I50.9"),  # word order is ignored: the index writes terms inverted
+        ("diabetes", "E11.9"),
+        ("heart attack", "I21.9"),
+        ("high blood pressure", "I10"),
+        ("HTN", "I10"),  # an abbreviation's expansion counts (synonyms.tsv)
+        ("CHF", "I50.9"),
+        ("COPD", "J44.9"),
+        ("urinary tract infection", "N39.0"),  # "Infection, urinary (tract)": modifier read in
+        ("UTI", "N39.0"),
+        ("hypertensive urgency", "I16.0"),  # a "see" reference read with its qualifier
+    ],
+)
 def test_an_index_term_puts_its_code_first(backend, query, code):
     assert codes_of(search(backend, query, first=5))[0] == code
 
@@ -251,6 +260,7 @@ def test_inclusion_terms_count_as_text(backend):
 
 # -- filters, counts, facets, pages -------------------------------------------------------------
 
+
 def test_systems_filter(backend):
     result = search(backend, "wheelchair", systems=[CodeSystem.HCPCS], first=50)
     assert result.total_count > 50
@@ -282,9 +292,18 @@ def test_facets_respect_the_billable_filter(backend):
     assert sum(f.count for f in result.facets) == result.total_count
 
 
-@pytest.mark.parametrize("query, page", [("heart failure", 37), ("K22", 7), ("wheelchair", 100),
-                                         ("influenza", 1), ("influenza", 2), ("hypertension", 9),
-                                         ("CHF", 5)])
+@pytest.mark.parametrize(
+    "query, page",
+    [
+        ("heart failure", 37),
+        ("K22", 7),
+        ("wheelchair", 100),
+        ("influenza", 1),
+        ("influenza", 2),
+        ("hypertension", 9),
+        ("CHF", 5),
+    ],
+)
 def test_cursor_pagination_walks_every_hit_once(backend, query, page):
     first = search(backend, query, first=page)
     total = first.total_count
@@ -312,11 +331,17 @@ def test_a_hit_cursor_continues_right_after_that_hit(backend):
 
 def test_no_hits(backend):
     result = search(backend, "zzzzqqqq xxyyzz")
-    assert (result.total_count, result.hits, result.has_next_page, result.end_cursor,
-            result.facets) == (0, [], False, None, [])
+    assert (result.total_count, result.hits, result.has_next_page, result.end_cursor, result.facets) == (
+        0,
+        [],
+        False,
+        None,
+        [],
+    )
 
 
 # -- highlight ------------------------------------------------------------------------------
+
 
 def test_highlight_marks_the_matched_words(backend):
     hit = search(backend, "cardia achalasia", first=1).hits[0]
@@ -330,16 +355,23 @@ def test_highlight_marks_prefix_typo_and_synonym_matches(backend):
     assert "<mark>myocardial</mark> <mark>infarction</mark>" in mi.lower()
 
 
-@pytest.mark.parametrize("query, code, says", [
-    # "swollen" is "swelling" (everyday.tsv, after the index's "Swollen - see Swelling"):
-    # the index entry that holds the words, and its path
-    ("swollen glands", "R59.9", "<mark>glands</mark> <mark>swelling</mark> (Swelling, glands)"),
-    # a Table of Drugs term, through the everyday words (Tylenol = acetaminophen)
-    ("tylenol overdose", "T39.1X1", "<mark>acetaminophen</mark> <mark>poisoning</mark> (Table of "
-                                    "Drugs and Chemicals: Acetaminophen (Poisoning, accidental"),
-    # a PCS Index term
-    ("tummy tuck", "0W0F", "ICD-10-PCS Index: Abdominoplasty - see"),
-])
+@pytest.mark.parametrize(
+    "query, code, says",
+    [
+        # "swollen" is "swelling" (everyday.tsv, after the index's "Swollen - see Swelling"):
+        # the index entry that holds the words, and its path
+        ("swollen glands", "R59.9", "<mark>glands</mark> <mark>swelling</mark> (Swelling, glands)"),
+        # a Table of Drugs term, through the everyday words (Tylenol = acetaminophen)
+        (
+            "tylenol overdose",
+            "T39.1X1",
+            "<mark>acetaminophen</mark> <mark>poisoning</mark> (Table of "
+            "Drugs and Chemicals: Acetaminophen (Poisoning, accidental",
+        ),
+        # a PCS Index term
+        ("tummy tuck", "0W0F", "ICD-10-PCS Index: Abdominoplasty - see"),
+    ],
+)
 def test_highlight_says_which_index_term_matched_when_the_title_does_not(backend, query, code, says):
     hit = next(h for h in search(backend, query, first=10).hits if code_key(h.node.code).startswith(code_key(code)))
     title, _, explanation = hit.highlight.partition(" — ")
@@ -353,6 +385,7 @@ def test_highlight_is_the_title_alone_when_the_title_holds_every_word(backend):
 
 
 # -- bad input ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
 def test_blank_query_is_a_bad_request(backend, query):
@@ -368,10 +401,12 @@ def test_malformed_cursor_is_a_bad_request(backend, cursor):
 
 # -- replacement ----------------------------------------------------------------------------
 
+
 def _edition(tag: str, size: int, system=CodeSystem.ICD10PCS):
     for i in range(size):
-        yield CodeRecord(system=system, code=f"0ZZ{i:04d}", billable=True,
-                         title=f"Zyxwidget {tag} procedure number {i}")
+        yield CodeRecord(
+            system=system, code=f"0ZZ{i:04d}", billable=True, title=f"Zyxwidget {tag} procedure number {i}"
+        )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -443,8 +478,7 @@ def test_a_failed_replacement_keeps_the_previous_edition(fresh_backend):
 def test_modifiers_brought_by_the_hcpcs_edition_are_replaced_with_it(fresh_backend):
     def edition(tag):
         yield from _edition(tag, 3, CodeSystem.HCPCS)
-        yield CodeRecord(system=CodeSystem.MODIFIER, code="Q9", title=f"Zyxwidget {tag} modifier",
-                         billable=True)
+        yield CodeRecord(system=CodeSystem.MODIFIER, code="Q9", title=f"Zyxwidget {tag} modifier", billable=True)
 
     fresh_backend.replace_system("HCPCS", "1", edition("oldset"))
     fresh_backend.replace_system("HCPCS", "2", edition("newset"))
@@ -472,6 +506,7 @@ def test_embedded_index_persists_and_refresh_sees_other_writers(tmp_path):
 
 
 # -- an index made for an older schema is rebuilt ----------------------------------------------
+
 
 class _OneEditionStore:
     """The part of codes.storage.CodeStore that sync_search_index reads."""
@@ -521,8 +556,7 @@ def _outdated_elastic(backend: ElasticBackend) -> None:
     old = f"{backend.alias}-icd10pcs-1"
     backend.client.indices.create(index=old, settings=elastic.INDEX_SETTINGS, mappings=mappings)
     record = next(_edition("oldset", 1))
-    source = {k: v for k, v in elastic.document("ICD10PCS", record).items()
-              if k in mappings["properties"]}
+    source = {k: v for k, v in elastic.document("ICD10PCS", record).items() if k in mappings["properties"]}
     backend.client.index(index=old, id="ICD10PCS:0ZZ0000", document=source, refresh=True)
     backend.client.indices.update_aliases(actions=[{"add": {"index": old, "alias": backend.alias}}])
 
@@ -541,7 +575,7 @@ def test_an_index_of_an_older_schema_is_rebuilt_by_the_loader(kind, tmp_path):
         _outdated_elastic(backend)
     try:
         assert backend.indexed_editions() == {}  # so the loader re-indexes every system
-        search(backend, "zyxwidget")             # a search in between fails on neither
+        search(backend, "zyxwidget")  # a search in between fails on neither
         store = _OneEditionStore("e1", list(_edition("newset", 3)))
         assert sync_search_index(store, backend) == ["ICD10PCS"]
         assert sync_search_index(store, backend) == []
@@ -565,9 +599,20 @@ def test_an_index_of_an_older_schema_is_rebuilt_by_the_loader(kind, tmp_path):
 
 EVERYDAY_QUERIES = Path(__file__).with_name("everyday_queries.tsv")
 # The queries the issue names as finding nothing relevant before: each must be in the first ten.
-ISSUE_QUERIES = ["water on the knee", "pulled hamstring", "swollen glands", "flat feet", "cold sore",
-                 "hysterectomy", "vasectomy", "gallbladder removal", "wisdom tooth extraction",
-                 "tummy tuck", "knee brace", "cpap machine"]
+ISSUE_QUERIES = [
+    "water on the knee",
+    "pulled hamstring",
+    "swollen glands",
+    "flat feet",
+    "cold sore",
+    "hysterectomy",
+    "vasectomy",
+    "gallbladder removal",
+    "wisdom tooth extraction",
+    "tummy tuck",
+    "knee brace",
+    "cpap machine",
+]
 
 
 def _everyday_queries() -> list[tuple[str, tuple[str, ...], str]]:
@@ -601,7 +646,9 @@ def test_everyday_language_finds_the_accepted_codes(backend, capsys):
             misses.append(query)
     recall, share_first = found / len(rows), first / len(rows)
     with capsys.disabled():
-        print(f"\n[{type(backend).__name__}] everyday queries: {len(rows)}, recall@10 {recall:.3f}, "
-              f"accepted code first {share_first:.3f}; not in the first ten: {misses}")
+        print(
+            f"\n[{type(backend).__name__}] everyday queries: {len(rows)}, recall@10 {recall:.3f}, "
+            f"accepted code first {share_first:.3f}; not in the first ten: {misses}"
+        )
     assert not set(ISSUE_QUERIES) & set(misses)
     assert recall >= 0.95 and share_first >= 0.7, (recall, share_first, misses)

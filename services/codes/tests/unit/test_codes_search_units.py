@@ -1,5 +1,6 @@
 """Unit tests of the engine-neutral search pieces and of the Elasticsearch query translation
 (which runs here even with no Elasticsearch server: the request bodies are pure data)."""
+
 from __future__ import annotations
 
 import base64
@@ -11,9 +12,19 @@ from codes.search import elastic, embedded, synonyms
 from codes.search.analysis import index_term_key, index_term_keys, plain_words, stems
 from codes.search.embedded import code_order
 from codes.search.execute import _marked, _Marker, execute, highlight
-from codes.search.planner import (CODE, MAX_TERM_KEYS, SCHEMA_VERSION, TERM, TEXT, Word,
-                                  code_prefix_of, decode_cursor, encode_cursor, make_plan,
-                                  term_rank)
+from codes.search.planner import (
+    CODE,
+    MAX_TERM_KEYS,
+    SCHEMA_VERSION,
+    TERM,
+    TEXT,
+    Word,
+    code_prefix_of,
+    decode_cursor,
+    encode_cursor,
+    make_plan,
+    term_rank,
+)
 from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
@@ -27,8 +38,10 @@ def test_analyzer_folds_lowercases_splits_and_stems():
     assert plain_words("Ménière's FRACTURES") == ["meniere", "s", "fractures"]
 
 
-@pytest.mark.parametrize("query, key", [("k220", "K220"), ("K22.0", "K220"), ("K22", "K22"),
-                                        ("j9035", "J9035"), ("0DB64ZZ", "0DB64ZZ"), ("T2DM", "T2DM")])
+@pytest.mark.parametrize(
+    "query, key",
+    [("k220", "K220"), ("K22.0", "K220"), ("K22", "K22"), ("j9035", "J9035"), ("0DB64ZZ", "0DB64ZZ"), ("T2DM", "T2DM")],
+)
 def test_code_like_queries(query, key):
     assert code_prefix_of(query) == key
     assert plan(query).segments == (CODE, TERM, TEXT)
@@ -43,7 +56,7 @@ def test_words_stopwords_prefix_and_typo_distance():
     p = plan("Fractures of the femoral neck")
     words = [alt[0] for clause in p.clauses for alt in clause.alternatives]
     assert [w.stem for w in words] == ["fractur", "femor", "neck"]
-    assert [w.fuzzy for w in words] == [2, 1, 0]      # 9 letters: 2; 7 letters: 1; 4: none
+    assert [w.fuzzy for w in words] == [2, 1, 0]  # 9 letters: 2; 7 letters: 1; 4: none
     assert [w.prefix for w in words] == [False, False, True]
     assert all(c.required for c in p.clauses)
 
@@ -65,7 +78,10 @@ def test_lexicon_turns_typo_matching_off_for_known_words():
 def test_abbreviation_clause_is_the_abbreviation_or_an_expansion():
     (clause,) = plan("CHF").clauses
     assert [[w.stem for w in alt] for alt in clause.alternatives] == [
-        ["chf"], ["congest", "heart", "failur"], ["heart", "failur"]]
+        ["chf"],
+        ["congest", "heart", "failur"],
+        ["heart", "failur"],
+    ]
     assert all(not w.prefix and not w.fuzzy for alt in clause.alternatives for w in alt)
 
 
@@ -77,23 +93,25 @@ def test_multi_word_synonym_terms():
 
 def test_synonym_file_has_the_issue_abbreviations():
     entries = synonyms.load().entries
-    for term in ["poem", "mi", "chf", "copd", "uti", "t2dm", "fx", "htn", "dm", "ckd", "afib",
-                 "gerd", "cabg"]:
+    for term in ["poem", "mi", "chf", "copd", "uti", "t2dm", "fx", "htn", "dm", "ckd", "afib", "gerd", "cabg"]:
         assert (term,) in entries, term
 
 
 def test_synonym_file_has_everyday_words():
     entries = synonyms.load().entries
     assert entries[("flu",)] == (("influenza",),)
-    assert entries[("n", "v")] == (("nausea", "vomiting"),)   # "N/V"
+    assert entries[("n", "v")] == (("nausea", "vomiting"),)  # "N/V"
     assert ("bp",) in entries and ("flu", "shot") in entries and ("v", "fib") in entries
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("MI myocardial infarction", "expected"),       # no tab
-    ("MI\t", "expected"),
-    ("MI\tmyocardial infarction\nmi\theart attack", "listed twice"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("MI myocardial infarction", "expected"),  # no tab
+        ("MI\t", "expected"),
+        ("MI\tmyocardial infarction\nmi\theart attack", "listed twice"),
+    ],
+)
 def test_bad_synonym_lines_name_the_line(text, problem):
     with pytest.raises(synonyms.SynonymFileError, match=problem) as info:
         synonyms.parse(text, "syn.tsv")
@@ -107,8 +125,10 @@ def test_cursor_round_trip_and_errors():
             decode_cursor(bad)
 
 
-@pytest.mark.parametrize("query, message", [("", "must not be empty"), ("  ", "must not be empty"),
-                                            ("?!", "letters or digits"), ("a" * 300, "too long")])
+@pytest.mark.parametrize(
+    "query, message",
+    [("", "must not be empty"), ("  ", "must not be empty"), ("?!", "letters or digits"), ("a" * 300, "too long")],
+)
 def test_bad_queries(query, message):
     with pytest.raises(BadRequest, match=message):
         plan(query)
@@ -116,8 +136,10 @@ def test_bad_queries(query, message):
 
 def test_highlight_escapes_html_and_marks_words():
     p = plan("fx <b>femur")
-    assert highlight("Fracture of <b> femur & hip", p) == \
-        "<mark>Fracture</mark> of &lt;<mark>b</mark>&gt; <mark>femur</mark> &amp; hip"
+    assert (
+        highlight("Fracture of <b> femur & hip", p)
+        == "<mark>Fracture</mark> of &lt;<mark>b</mark>&gt; <mark>femur</mark> &amp; hip"
+    )
 
 
 def test_highlight_marks_typos_and_prefixes():
@@ -131,6 +153,7 @@ def test_code_order_sorts_like_the_key():
 
 
 # -- Elasticsearch translation -----------------------------------------------------------------
+
 
 def test_es_word_query_has_the_same_parts_as_the_plan():
     q = elastic.word_query(Word(plain="achalazia", stem="achalazia", fuzzy=2, prefix=True))
@@ -149,8 +172,10 @@ def test_es_text_segment_with_filters_and_code_exclusion():
     p = plan("K22", billable_only=True, systems=[CodeSystem.ICD10CM])
     body = elastic.page_body(p, TEXT, 20, 10)
     query = body["query"]["bool"]
-    assert query["must_not"] == [{"terms": {"index_terms": ["k22"]}},   # the term segment's hits
-                                 {"prefix": {"key": {"value": "K22"}}}]      # the code segment's
+    assert query["must_not"] == [
+        {"terms": {"index_terms": ["k22"]}},  # the term segment's hits
+        {"prefix": {"key": {"value": "K22"}}},
+    ]  # the code segment's
     assert {"term": {"billable": True}} in query["filter"]
     assert {"terms": {"system": ["ICD10CM"]}} in query["filter"]
     assert (body["from"], body["size"]) == (20, 10)
@@ -186,8 +211,13 @@ def test_es_lexicon_request_and_answer():
 
 
 def test_es_documents_hold_the_pre_analysed_terms():
-    record = CodeRecord(system=CodeSystem.MODIFIER, code="K22.0", title="Achalasia of cardia",
-                        billable=True, notes={"inclusion_terms": ["Cardiospasm", "Achalasia NOS"]})
+    record = CodeRecord(
+        system=CodeSystem.MODIFIER,
+        code="K22.0",
+        title="Achalasia of cardia",
+        billable=True,
+        notes={"inclusion_terms": ["Cardiospasm", "Achalasia NOS"]},
+    )
     doc = elastic.document("HCPCS", record)
     assert doc["title_stems"] == "achalasia of cardia"
     assert doc["terms_stems"] == ["cardiospasm", "achalasia nos"]
@@ -199,8 +229,16 @@ def test_es_documents_hold_the_pre_analysed_terms():
 
 
 def test_es_rows_from_a_response():
-    response = {"hits": {"hits": [{"_score": 3.5, "_source": {
-        "system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True}}]}}
+    response = {
+        "hits": {
+            "hits": [
+                {
+                    "_score": 3.5,
+                    "_source": {"system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True},
+                }
+            ]
+        }
+    }
     ((score, node, explain),) = elastic.rows_of(response, TEXT)
     assert (score, node.code, node.system, explain) == (3.5, "K22.0", CodeSystem.ICD10CM, ())
     response["hits"]["hits"][0]["_source"]["explain"] = {"terms": [["cardiospasm", "Cardiospasm", "cardiospasm"]]}
@@ -209,14 +247,17 @@ def test_es_rows_from_a_response():
 
 # -- alphabetic-index terms ----------------------------------------------------------------------
 
+
 def test_index_term_keys_ignore_case_order_stop_words_and_word_forms():
     assert index_term_key("Failure, heart") == index_term_key("heart failure") == "failur heart"
     assert index_term_key("pressure blood, high") == index_term_key("High blood pressure")
     assert index_term_key("Fractures of the femur") == index_term_key("femur fracture")
-    assert index_term_key("of the") == "of the"      # nothing but stop words: kept
+    assert index_term_key("of the") == "of the"  # nothing but stop words: kept
     assert index_term_key(" ,; ") == ""
     assert index_term_keys(["Heart failure", "failure, heart", "", "cardiac failure"]) == [
-        "failur heart", "cardiac failur"]
+        "failur heart",
+        "cardiac failur",
+    ]
 
 
 def test_plan_term_keys_come_from_the_words_and_the_synonyms():
@@ -228,13 +269,15 @@ def test_plan_term_keys_come_from_the_words_and_the_synonyms():
 
 
 def test_plan_term_keys_are_bounded():
-    keys = plan("CHF CHF CHF CHF").term_keys   # 3**4 combinations
+    keys = plan("CHF CHF CHF CHF").term_keys  # 3**4 combinations
     assert 0 < len(keys) <= MAX_TERM_KEYS
 
 
 def test_term_rank_orders_billable_then_shorter_then_by_code():
-    ranked = sorted([("J10", False), ("J11.1", True), ("J11.00", True), ("I10", True)],
-                    key=lambda c: term_rank(code_key(c[0]), c[1]))
+    ranked = sorted(
+        [("J10", False), ("J11.1", True), ("J11.00", True), ("I10", True)],
+        key=lambda c: term_rank(code_key(c[0]), c[1]),
+    )
     assert [code for code, _ in ranked] == ["I10", "J11.1", "J11.00", "J10"]
     assert term_rank("ZZZZZZZZ", False) < 2**48
 
@@ -255,8 +298,10 @@ class _FakeEngine:
 
     def fetch(self, plan, segment, offset, limit):
         self.calls.append(("fetch", segment, offset, limit))
-        return [(1.0, CodeSummary(system=system, code=code, title=code, billable=True), ())
-                for system, code in self.segments.get(segment, [])[offset:offset + limit]]
+        return [
+            (1.0, CodeSummary(system=system, code=code, title=code, billable=True), ())
+            for system, code in self.segments.get(segment, [])[offset : offset + limit]
+        ]
 
 
 def _walk(query: str, engine: _FakeEngine, page: int) -> list[str]:
@@ -274,11 +319,13 @@ def _walk(query: str, engine: _FakeEngine, page: int) -> list[str]:
 
 @pytest.mark.parametrize("page", [1, 2, 3, 6, 7, 20])
 def test_pages_walk_the_segments_one_after_the_other(page):
-    engine = _FakeEngine({
-        CODE: [("ICD10CM", "K22"), ("ICD10CM", "K22.0")],
-        TERM: [("ICD10CM", "K21.9")],
-        TEXT: [("ICD10CM", "A"), ("HCPCS", "B"), ("HCPCS", "C"), ("ICD10CM", "D")],
-    })
+    engine = _FakeEngine(
+        {
+            CODE: [("ICD10CM", "K22"), ("ICD10CM", "K22.0")],
+            TERM: [("ICD10CM", "K21.9")],
+            TEXT: [("ICD10CM", "A"), ("HCPCS", "B"), ("HCPCS", "C"), ("ICD10CM", "D")],
+        }
+    )
     assert _walk("K22", engine, page) == ["K22", "K22.0", "K21.9", "A", "B", "C", "D"]
 
 
@@ -294,8 +341,7 @@ def test_a_full_first_page_is_fetched_once_then_counted():
     result = execute(plan("hypertension", first=3), engine)
     assert [h.node.code for h in result.hits] == ["I10", "A", "B"]
     assert (result.total_count, result.has_next_page) == (5, True)
-    assert engine.calls == [("fetch", TERM, 0, 3), ("fetch", TEXT, 0, 2),
-                            ("counts", TERM), ("counts", TEXT)]
+    assert engine.calls == [("fetch", TERM, 0, 3), ("fetch", TEXT, 0, 2), ("counts", TERM), ("counts", TEXT)]
 
 
 def test_es_term_segment_filters_by_index_terms_and_sorts_by_rank():
@@ -308,14 +354,32 @@ def test_es_term_segment_filters_by_index_terms_and_sorts_by_rank():
     assert body["sort"][0] == {"term_rank": {"order": "asc", "unmapped_type": "long"}}
     code_like = elastic.segment_query(plan("T2DM"), TERM, True)["bool"]
     assert code_like["must_not"] == [{"prefix": {"key": {"value": "T2DM"}}}]
-    response = {"hits": {"hits": [{"_score": None, "_source": {
-        "system": "ICD10CM", "code": "I50.9", "title": "Heart failure, unspecified", "billable": True}}]}}
+    response = {
+        "hits": {
+            "hits": [
+                {
+                    "_score": None,
+                    "_source": {
+                        "system": "ICD10CM",
+                        "code": "I50.9",
+                        "title": "Heart failure, unspecified",
+                        "billable": True,
+                    },
+                }
+            ]
+        }
+    }
     assert elastic.rows_of(response, TERM)[0][0] == 1.0
 
 
 def test_es_documents_hold_index_term_keys_and_rank():
-    record = CodeRecord(system=CodeSystem.ICD10CM, code="I50.9", title="Heart failure, unspecified",
-                        billable=True, lay_terms=["heart failure", "failure, heart", "cardiac failure"])
+    record = CodeRecord(
+        system=CodeSystem.ICD10CM,
+        code="I50.9",
+        title="Heart failure, unspecified",
+        billable=True,
+        lay_terms=["heart failure", "failure, heart", "cardiac failure"],
+    )
     doc = elastic.document("ICD10CM", record)
     assert doc["index_terms"] == ["failur heart", "cardiac failur"]
     assert doc["term_rank"] == term_rank("I509", True)
@@ -357,6 +421,7 @@ def test_es_indexed_editions_leave_out_indexes_of_another_mapping_version():
 
 def test_an_elasticsearch_failure_tells_clients_nothing_about_the_cluster():
     from elasticsearch import ConnectionError as TransportConnectionError
+
     from medcode_contracts.errors import Unavailable
 
     url = "http://search-cluster.internal.example:9200"
@@ -369,40 +434,61 @@ def test_an_elasticsearch_failure_tells_clients_nothing_about_the_cluster():
 
 def test_highlight_explains_a_match_by_the_index_term_that_holds_the_words():
     plan = make_plan(SearchRequest(query="swollen glands"))
-    explain = (("lymph gland or node enlargement", "Enlargement, enlarged, lymph gland or node",
-                "lymph gland or node enlarg"),
-               ("glands swollen", "Swollen - see Swelling, glands", "gland swollen"))
+    explain = (
+        ("lymph gland or node enlargement", "Enlargement, enlarged, lymph gland or node", "lymph gland or node enlarg"),
+        ("glands swollen", "Swollen - see Swelling, glands", "gland swollen"),
+    )
     assert highlight("Enlarged lymph nodes, unspecified", plan, explain=explain) == (
-        "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> "
-        "(Swollen - see Swelling, glands)")
+        "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"
+    )
     # the title holds every word: no explanation; no index term adds a word: none either
     assert highlight("Swollen glands", plan, explain=explain) == "<mark>Swollen</mark> <mark>glands</mark>"
     assert highlight("Something else", plan, explain=(("other", "", "other"),)) == "Something else"
     # a hit the query names by its code needs no explanation
-    assert highlight("Enlarged lymph nodes, unspecified", plan, explain=explain, code_hit=True) == \
-        "Enlarged lymph nodes, unspecified"
+    assert (
+        highlight("Enlarged lymph nodes, unspecified", plan, explain=explain, code_hit=True)
+        == "Enlarged lymph nodes, unspecified"
+    )
 
 
 def test_documents_carry_the_index_terms_and_paths_for_the_highlight():
-    record = CodeRecord(system=CodeSystem.ICD10CM, code="R59.9", title="Enlarged lymph nodes, unspecified",
-                        billable=True, lay_terms=["glands swollen", "adenopathy"],
-                        lay_paths={"glands swollen": "Swollen - see Swelling, glands"})
+    record = CodeRecord(
+        system=CodeSystem.ICD10CM,
+        code="R59.9",
+        title="Enlarged lymph nodes, unspecified",
+        billable=True,
+        lay_terms=["glands swollen", "adenopathy"],
+        lay_paths={"glands swollen": "Swollen - see Swelling, glands"},
+    )
     assert elastic.document("ICD10CM", record)["explain"] == {
-        "terms": [["glands swollen", "Swollen - see Swelling, glands", "gland swollen"],
-                  ["adenopathy", "", "adenopathi"]]}
+        "terms": [
+            ["glands swollen", "Swollen - see Swelling, glands", "gland swollen"],
+            ["adenopathy", "", "adenopathi"],
+        ]
+    }
 
 
 def test_index_terms_the_title_already_holds_are_not_kept_to_explain_a_hit():
-    record = CodeRecord(system=CodeSystem.ICD10CM, code="K22.0", title="Achalasia of cardia", billable=True,
-                        lay_terms=["achalasia", "cardia achalasia", "achalasia of cardia", "cardiospasm"],
-                        lay_paths={"cardiospasm": "Cardiospasm - see Achalasia"})
+    record = CodeRecord(
+        system=CodeSystem.ICD10CM,
+        code="K22.0",
+        title="Achalasia of cardia",
+        billable=True,
+        lay_terms=["achalasia", "cardia achalasia", "achalasia of cardia", "cardiospasm"],
+        lay_paths={"cardiospasm": "Cardiospasm - see Achalasia"},
+    )
     # the first three add no word to the title's: they could never explain more than it does
     assert elastic.document("ICD10CM", record)["explain"] == {
-        "terms": [["cardiospasm", "Cardiospasm - see Achalasia", "cardiospasm"]]}
-    assert embedded._document("ICD10CM", record).get_first("explain") == \
-        b"cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
-    assert list(embedded._explain(b"a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == \
-        [("a b", "", "a b"), ("c", "C - see A", "c")]
+        "terms": [["cardiospasm", "Cardiospasm - see Achalasia", "cardiospasm"]]
+    }
+    assert (
+        embedded._document("ICD10CM", record).get_first("explain")
+        == b"cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
+    )
+    assert list(embedded._explain(b"a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == [
+        ("a b", "", "a b"),
+        ("c", "C - see A", "c"),
+    ]
     record.lay_terms = record.lay_terms[:3]
     assert embedded._document("ICD10CM", record).get_first("explain") is None
 
@@ -411,6 +497,7 @@ def test_highlight_memoises_words_per_search_and_escapes_between_them():
     plan = make_plan(SearchRequest(query="femur fracture"))
     marker = _Marker(plan)
     assert _marked('Fracture of "femur" & fracture <b>', marker) == (
-        '<mark>Fracture</mark> of &quot;<mark>femur</mark>&quot; &amp; <mark>fracture</mark> &lt;b&gt;',
-        {"femur", "fractur"})
+        "<mark>Fracture</mark> of &quot;<mark>femur</mark>&quot; &amp; <mark>fracture</mark> &lt;b&gt;",
+        {"femur", "fractur"},
+    )
     assert marker.seen["Fracture"] == frozenset({"fractur"}) and marker.seen["of"] is None

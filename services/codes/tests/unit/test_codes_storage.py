@@ -1,5 +1,6 @@
 """The edition store on SQLite and PostgreSQL: migrations, atomic replacement, the
 edition_loaded event, code pages. Records are made up for the tests (not official text)."""
+
 from __future__ import annotations
 
 import json
@@ -17,19 +18,34 @@ from medcode_contracts.events import parse
 
 
 def _meta(fingerprint: str, name: str = "Test edition 1") -> EditionMeta:
-    return EditionMeta(system=CodeSystem.ICD10CM, name=name, effective_from=date(2025, 10, 1),
-                       source="made-up.xml", source_url="https://example.org/made-up.zip", fingerprint=fingerprint)
+    return EditionMeta(
+        system=CodeSystem.ICD10CM,
+        name=name,
+        effective_from=date(2025, 10, 1),
+        source="made-up.xml",
+        source_url="https://example.org/made-up.zip",
+        fingerprint=fingerprint,
+    )
 
 
 def _edition(count: int = 30, title: str = "Made-up condition") -> list[CodeRecord]:
     """A category X00 with subcategories X00.0 .. X00.<count-1>, made-up titles."""
     records = [CodeRecord(system=CodeSystem.ICD10CM, code="X00", title="Made-up category", billable=False)]
     for i in range(count):
-        records.append(CodeRecord(
-            system=CodeSystem.ICD10CM, code=f"X00.{i}", title=f"{title} {i}", billable=True, parent="X00",
-            notes={"inclusion_terms": [f"made-up term {i}"], "seventh_characters": [{"character": "A", "meaning": "first"}]},
-            extra={"note": "made up"},
-        ))
+        records.append(
+            CodeRecord(
+                system=CodeSystem.ICD10CM,
+                code=f"X00.{i}",
+                title=f"{title} {i}",
+                billable=True,
+                parent="X00",
+                notes={
+                    "inclusion_terms": [f"made-up term {i}"],
+                    "seventh_characters": [{"character": "A", "meaning": "first"}],
+                },
+                extra={"note": "made up"},
+            )
+        )
     return records
 
 
@@ -54,7 +70,9 @@ def test_migration_starts_at_0001_code_sets_and_is_idempotent(store):
     scripts = ScriptDirectory(str(MIGRATIONS))
     assert scripts.get_base() == "0001_code_sets"
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version_num FROM alembic_version_codes")).scalars().all() == [scripts.get_current_head()]
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version_codes")).scalars().all() == [
+            scripts.get_current_head()
+        ]
 
 
 def test_first_load_reports_and_records_the_edition(store):
@@ -77,7 +95,12 @@ def test_load_adds_edition_loaded_to_the_outbox(store):
         row = conn.execute(sa.select(store.outbox.table)).one()
     event = parse(json.loads(row.payload))
     assert (row.source, row.event_type) == ("codes", "edition_loaded")
-    assert (event.system, event.edition, event.effective_from, event.codes) == ("ICD10CM", "Test edition 1", "2025-10-01", 31)
+    assert (event.system, event.edition, event.effective_from, event.codes) == (
+        "ICD10CM",
+        "Test edition 1",
+        "2025-10-01",
+        31,
+    )
 
 
 def test_new_edition_replaces_the_old_one_with_a_diff(store):
@@ -92,7 +115,10 @@ def test_new_edition_replaces_the_old_one_with_a_diff(store):
     assert _count(store, editions) == 1 and _count(store, entries) == 35
     assert first.edition_id not in store.current_edition_ids().values()
     with store.engine.connect() as conn:
-        payloads = [json.loads(p) for p in conn.execute(sa.select(store.outbox.table.c.payload).order_by(store.outbox.table.c.id)).scalars()]
+        payloads = [
+            json.loads(p)
+            for p in conn.execute(sa.select(store.outbox.table.c.payload).order_by(store.outbox.table.c.id)).scalars()
+        ]
     assert [(p["added"], p["deleted"], p["revised"]) for p in payloads] == [(31, 0, 0), (5, 1, 1)]
 
 
@@ -134,16 +160,35 @@ def test_a_malformed_release_mid_load_leaves_the_old_edition(store):
 
 def test_get_pages_in_request_order_with_parent_children_and_notes(store):
     store.replace_edition(_meta("f1"), _edition(12))
-    hcpcs = EditionMeta(system=CodeSystem.HCPCS, name="Made-up HCPCS", effective_from=date(2025, 10, 1),
-                        source="made-up.csv", source_url="", fingerprint="h1")
-    store.replace_edition(hcpcs, [
-        CodeRecord(system=CodeSystem.HCPCS, code="Z9991", title="Made-up supply", billable=True, short_title="Supply"),
-        CodeRecord(system=CodeSystem.MODIFIER, code="ZZ", title="Made-up modifier", billable=True),
-    ])
-    refs = [CodeRef(system=s, code=c) for s, c in [
-        ("ICD10CM", "x0010"), ("HCPCS", "z9991"), ("ICD10CM", "NOPE"), ("MODIFIER", "zz"),
-        ("ICD10CM", "X00"), ("CPT", "99213"), ("HCPCS", "ZZ"),
-    ]]
+    hcpcs = EditionMeta(
+        system=CodeSystem.HCPCS,
+        name="Made-up HCPCS",
+        effective_from=date(2025, 10, 1),
+        source="made-up.csv",
+        source_url="",
+        fingerprint="h1",
+    )
+    store.replace_edition(
+        hcpcs,
+        [
+            CodeRecord(
+                system=CodeSystem.HCPCS, code="Z9991", title="Made-up supply", billable=True, short_title="Supply"
+            ),
+            CodeRecord(system=CodeSystem.MODIFIER, code="ZZ", title="Made-up modifier", billable=True),
+        ],
+    )
+    refs = [
+        CodeRef(system=s, code=c)
+        for s, c in [
+            ("ICD10CM", "x0010"),
+            ("HCPCS", "z9991"),
+            ("ICD10CM", "NOPE"),
+            ("MODIFIER", "zz"),
+            ("ICD10CM", "X00"),
+            ("CPT", "99213"),
+            ("HCPCS", "ZZ"),
+        ]
+    ]
     pages = store.get_pages(refs)
     assert [p.code if p else None for p in pages] == ["X00.10", "Z9991", None, "ZZ", "X00", None, None]
     leaf, supply, _, modifier, category, _, _ = pages

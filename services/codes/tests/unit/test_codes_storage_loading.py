@@ -1,4 +1,5 @@
 """The loader and the `codes.cli` command, on a small mirror holding the real HCPCS file."""
+
 from __future__ import annotations
 
 import re

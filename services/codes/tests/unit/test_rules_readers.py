@@ -1,4 +1,5 @@
 """Readers of the CMS rule files, on the real files of the mirror and on broken copies."""
+
 from __future__ import annotations
 
 import csv
@@ -9,16 +10,18 @@ from pathlib import Path
 import pytest
 
 from codes.code_sets import cpt_file, hcpcs, hcpcs_modifiers, icd10cm_index
-from codes.rules import gems, ncci_mue, ncci_ptp
 from codes.domain import ModifierRow, ProcedureCodeRow
 from codes.release_files import MalformedRelease
+from codes.rules import gems, ncci_mue, ncci_ptp
 
 PRIORPATH = "ncci_ptp/priorpath_ptp_subset_100codes_v322r0_v323r0.csv.gz"
 EXCERPT = "ncci_ptp/ccipra-v322r0-f1.excerpt.txt"
 OUTPATIENT = "ncci_ptp/medicare_ptp_outpatient_hospital_v302r0_2024q3_noeffdate.csv.gz"
-MUE_FILES = ["MCR_MUE_PractitionerServices_Eff_04-01-2026.csv",
-             "MCR_MUE_OutpatientHospitalServices_Eff_04-01-2026.csv",
-             "MCR_MUE_DMESupplierServices_Eff_04-01-2026.csv"]
+MUE_FILES = [
+    "MCR_MUE_PractitionerServices_Eff_04-01-2026.csv",
+    "MCR_MUE_OutpatientHospitalServices_Eff_04-01-2026.csv",
+    "MCR_MUE_DMESupplierServices_Eff_04-01-2026.csv",
+]
 
 
 def _raw_data_lines(path: Path) -> int:
@@ -27,7 +30,7 @@ def _raw_data_lines(path: Path) -> int:
     with opener(path, "rt", encoding="cp1252", newline="") as handle:
         records = list(csv.reader(handle))
     start = next(i for i, r in enumerate(records) if r and r[0].upper().startswith(("HCPCS", "COL")))
-    return sum(1 for r in records[start + 1:] if any(c.strip() for c in r))
+    return sum(1 for r in records[start + 1 :] if any(c.strip() for c in r))
 
 
 @pytest.mark.parametrize("name", MUE_FILES)
@@ -50,8 +53,13 @@ def test_ptp_layouts_are_detected_and_read_with_their_dates(data_mirror):
     excerpt = list(ncci_ptp.read_ptp(data_mirror / EXCERPT))
     assert len(excerpt) == 154
     first = excerpt[0]
-    assert (first.column1, first.column2, first.effective.isoformat(), first.deleted.isoformat(),
-            first.modifier_indicator) == ("0001A", "0591T", "2022-01-01", "2023-12-31", 1)
+    assert (
+        first.column1,
+        first.column2,
+        first.effective.isoformat(),
+        first.deleted.isoformat(),
+        first.modifier_indicator,
+    ) == ("0001A", "0591T", "2022-01-01", "2023-12-31", 1)
     subset = list(ncci_ptp.read_ptp(data_mirror / PRIORPATH))
     assert len(subset) == 4894 and all(r.effective is not None and r.rationale is None for r in subset)
     assert ncci_ptp.priorpath_versions(data_mirror / PRIORPATH) == ["NCCI-2026Q3", "NCCI-2026Q4"]
@@ -85,7 +93,7 @@ def test_index_gives_lay_terms_through_see_references(data_mirror):
     terms = defaultdict(set)
     for term in icd10cm_index.read_index_lay_terms(data_mirror / "icd10cm_index/ICD10CM_2025_Index_flattened.csv.gz"):
         terms[term.code].add(term.term)
-    assert "heart attack" in terms["I21.9"]          # Attack, heart -> see Infarct, myocardium
+    assert "heart attack" in terms["I21.9"]  # Attack, heart -> see Infarct, myocardium
     assert "hypertension" in terms["I10"]
     assert any("blood" in t and "high" in t for t in terms["I10"])  # Blood, pressure, high -> see Hypertension
     assert "transient ischemic attack" in terms["G45.9"]
@@ -104,7 +112,9 @@ def test_non_essential_modifier_groups():
 
 
 def test_hcpcs_modifiers_and_codes(data_mirror):
-    modifiers = {m.code: m for m in hcpcs_modifiers.read_hcpcs_modifiers(data_mirror / "hcpcs/HCPC2025_OCT_modifiers.csv")}
+    modifiers = {
+        m.code: m for m in hcpcs_modifiers.read_hcpcs_modifiers(data_mirror / "hcpcs/HCPC2025_OCT_modifiers.csv")
+    }
     assert len(modifiers) == 383
     assert modifiers["XS"].title == "Separate organ/structure"
     codes = list(hcpcs.read_hcpcs_codes(data_mirror / "hcpcs/HCPC2025_OCT_ANWEB.csv"))
@@ -113,6 +123,7 @@ def test_hcpcs_modifiers_and_codes(data_mirror):
 
 # ---- broken input: clear errors naming file and line ---------------------------------------------
 
+
 def _gz(path: Path, text: str) -> Path:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         handle.write(text)
@@ -120,19 +131,26 @@ def _gz(path: Path, text: str) -> Path:
 
 
 def test_bad_ptp_date_names_file_and_line(tmp_path):
-    path = _gz(tmp_path / "bad.csv.gz", "column_1,column_2,deletion_date,modifier_indicator,ptp_edit_rationale\n"
-                                        "0001A,0591T,20231231,1,x\n0001A,0592T,2023-12,1,x\n")
+    path = _gz(
+        tmp_path / "bad.csv.gz",
+        "column_1,column_2,deletion_date,modifier_indicator,ptp_edit_rationale\n"
+        "0001A,0591T,20231231,1,x\n0001A,0592T,2023-12,1,x\n",
+    )
     with pytest.raises(MalformedRelease, match=r"bad\.csv\.gz, line 3: deletion date '2023-12'"):
         list(ncci_ptp.read_ptp(path))
 
 
 def test_bad_modifier_indicator_and_code(tmp_path):
-    path = _gz(tmp_path / "ind.csv.gz", "column_1,column_2,deletion_date,modifier_indicator,ptp_edit_rationale\n"
-                                        "0001A,0591T,*,7,x\n")
+    path = _gz(
+        tmp_path / "ind.csv.gz",
+        "column_1,column_2,deletion_date,modifier_indicator,ptp_edit_rationale\n0001A,0591T,*,7,x\n",
+    )
     with pytest.raises(MalformedRelease, match="line 2: modifier indicator '7'"):
         list(ncci_ptp.read_ptp(path))
-    path = _gz(tmp_path / "code.csv.gz", "column_1,column_2,deletion_date,modifier_indicator,ptp_edit_rationale\n"
-                                         "0001,0591T,*,1,x\n")
+    path = _gz(
+        tmp_path / "code.csv.gz",
+        "column_1,column_2,deletion_date,modifier_indicator,ptp_edit_rationale\n0001,0591T,*,1,x\n",
+    )
     with pytest.raises(MalformedRelease, match="column 1 '0001'"):
         list(ncci_ptp.read_ptp(path))
 
@@ -158,8 +176,10 @@ def test_unknown_ptp_layout_and_mue_without_header(tmp_path):
 
 def test_cms_txt_with_short_row(tmp_path):
     path = tmp_path / "ccipra-v999r0-f1.txt"
-    path.write_bytes(b"CPT only copyright 2025 American Medical Association.\t\t\r\n"
-                     b"Column1/Column2 Edits\t\t\r\n0001A\t0591T\t\t20220101\r\n")
+    path.write_bytes(
+        b"CPT only copyright 2025 American Medical Association.\t\t\r\n"
+        b"Column1/Column2 Edits\t\t\r\n0001A\t0591T\t\t20220101\r\n"
+    )
     with pytest.raises(MalformedRelease, match="line 3: 4 tab-separated fields"):
         list(ncci_ptp.read_ptp(path))
 
@@ -167,10 +187,12 @@ def test_cms_txt_with_short_row(tmp_path):
 def test_licensed_cpt_file_reader_with_fake_descriptors(tmp_path):
     # Made-up descriptors: no AMA text is ever committed.
     path = tmp_path / "cpt.txt"
-    path.write_text("CPT fake licensed file header\n"
-                    "99213\tFAKE DESCRIPTOR FOR TESTS: office visit\n"
-                    "20610\tFAKE DESCRIPTOR FOR TESTS: joint injection\n"
-                    "59\tFAKE DESCRIPTOR FOR TESTS: distinct service\n")
+    path.write_text(
+        "CPT fake licensed file header\n"
+        "99213\tFAKE DESCRIPTOR FOR TESTS: office visit\n"
+        "20610\tFAKE DESCRIPTOR FOR TESTS: joint injection\n"
+        "59\tFAKE DESCRIPTOR FOR TESTS: distinct service\n"
+    )
     rows = list(cpt_file.read_cpt_file(path))
     codes = [r for r in rows if isinstance(r, ProcedureCodeRow)]
     mods = [r for r in rows if isinstance(r, ModifierRow)]

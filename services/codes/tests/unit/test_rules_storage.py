@@ -1,4 +1,5 @@
 """RulesStore on SQLite and PostgreSQL: migration, counts, no-op reloads, atomic replacement."""
+
 from __future__ import annotations
 
 import gzip
@@ -8,15 +9,14 @@ from itertools import islice
 import pytest
 import sqlalchemy as sa
 
-from medcode_common.db import make_engine
-from medcode_common.settings import load_settings
-
+from codes.release_files import MalformedRelease
 from codes.rules import ncci_ptp
 from codes.rules.engine import CodingRules
 from codes.rules.rule_files import load_rules
-from codes.release_files import MalformedRelease
 from codes.rules.storage import RulesStore, metadata, rule_codes, rule_ptp_edits
 from codes.storage import CodeStore
+from medcode_common.db import make_engine
+from medcode_common.settings import load_settings
 
 PRACTITIONER = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.gz"
 SLICE = 30_000
@@ -25,7 +25,7 @@ SLICE = 30_000
 @pytest.fixture
 def store(database_url):
     engine = make_engine(database_url)
-    CodeStore(engine).migrate()          # 0001_code_sets + 0002_coding_rules
+    CodeStore(engine).migrate()  # 0001_code_sets + 0002_coding_rules
     yield RulesStore(engine)
     engine.dispose()
 
@@ -51,22 +51,36 @@ def test_migration_matches_the_store_tables(store):
 
 def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(store, data_mirror):
     rows = lambda: islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE)  # noqa: E731
-    first = store.load(kind="PTP", setting="practitioner", name="v30.2 slice", source="slice",
-                       fingerprint="f1", rows=rows())
+    first = store.load(
+        kind="PTP", setting="practitioner", name="v30.2 slice", source="slice", fingerprint="f1", rows=rows()
+    )
     assert first.loaded and first.edition.counts["rule_ptp_edits"] == SLICE
     assert _count(store, rule_ptp_edits) == SLICE
-    again = store.load(kind="PTP", setting="practitioner", name="v30.2 slice", source="slice",
-                       fingerprint="f1", rows=rows())
+    again = store.load(
+        kind="PTP", setting="practitioner", name="v30.2 slice", source="slice", fingerprint="f1", rows=rows()
+    )
     assert not again.loaded and again.edition.id == first.edition.id
     assert _count(store, rule_ptp_edits) == SLICE
 
 
 def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(store, data_mirror):
     path = data_mirror / PRACTITIONER
-    old = store.load(kind="PTP", setting="practitioner", name="old", source="a", fingerprint="a",
-                     rows=islice(ncci_ptp.read_ptp(path), 1000))
-    new = store.load(kind="PTP", setting="practitioner", name="new", source="b", fingerprint="b",
-                     rows=islice(ncci_ptp.read_ptp(path), 1000, 1500))
+    old = store.load(
+        kind="PTP",
+        setting="practitioner",
+        name="old",
+        source="a",
+        fingerprint="a",
+        rows=islice(ncci_ptp.read_ptp(path), 1000),
+    )
+    new = store.load(
+        kind="PTP",
+        setting="practitioner",
+        name="new",
+        source="b",
+        fingerprint="b",
+        rows=islice(ncci_ptp.read_ptp(path), 1000, 1500),
+    )
     assert store.current_edition("PTP", "practitioner").id == new.edition.id != old.edition.id
     assert _count(store, rule_ptp_edits) == 500
     assert _count(store, rule_ptp_edits, edition_id=old.edition.id) == 0
@@ -80,8 +94,14 @@ def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(st
     assert store.current_edition("PTP", "practitioner").id == new.edition.id
     assert _count(store, rule_ptp_edits) == 500
     # other settings are separate editions
-    store.load(kind="PTP", setting="outpatient_hospital", name="op", source="d", fingerprint="d",
-               rows=islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10))
+    store.load(
+        kind="PTP",
+        setting="outpatient_hospital",
+        name="op",
+        source="d",
+        fingerprint="d",
+        rows=islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10),
+    )
     assert {e.setting for e in store.current_editions()} == {"practitioner", "outpatient_hospital"}
 
 
@@ -100,10 +120,14 @@ def test_small_rule_files_load_with_counts_equal_to_their_rows(store, data_mirro
         dst.writelines(islice(src, 2001))
     (mirror / "cpt").mkdir()
     (mirror / "cpt" / "cpt_fake.txt").write_text(
-        "20610\tFAKE DESCRIPTOR FOR TESTS: joint thing\n59\tFAKE DESCRIPTOR FOR TESTS: distinct\n")
+        "20610\tFAKE DESCRIPTOR FOR TESTS: joint thing\n59\tFAKE DESCRIPTOR FOR TESTS: distinct\n"
+    )
     settings = load_settings(DATA_MIRROR=str(mirror))
     lines: list[str] = []
-    loads = {(l.kind, l.setting): l for l in load_rules(settings, show_progress=False, store=store, say=lines.append)}
+    loads = {
+        (load.kind, load.setting): load
+        for load in load_rules(settings, show_progress=False, store=store, say=lines.append)
+    }
     assert loads[("PTP", "practitioner")].counts["rule_ptp_edits"] == 2000
     assert loads[("MUE", "practitioner")].counts["rule_mue"] == 15_095
     assert loads[("MUE", "outpatient_hospital")].counts["rule_mue"] == 15_045
@@ -113,13 +137,20 @@ def test_small_rule_files_load_with_counts_equal_to_their_rows(store, data_mirro
     assert loads[("HCPCS", None)].counts["rule_codes"] == 8_463
     assert loads[("CPT", None)].counts == {"rule_codes": 1, "rule_modifiers": 1}
     assert loads[("RVU", None)].status == "skipped"
-    assert all(l.status == "unchanged" for l in load_rules(settings, show_progress=False, store=store,
-                                                           say=lines.append) if l.status != "skipped")
+    assert all(
+        load.status == "unchanged"
+        for load in load_rules(settings, show_progress=False, store=store, say=lines.append)
+        if load.status != "skipped"
+    )
 
     rules = CodingRules(store)
     from medcode_contracts.coding_rules import GetCodeRulesRequest
-    cpt, icd = rules.get_code_rules(GetCodeRulesRequest.model_validate(
-        {"refs": [{"system": "CPT", "code": "20610"}, {"system": "ICD10CM", "code": "i219"}]}))
+
+    cpt, icd = rules.get_code_rules(
+        GetCodeRulesRequest.model_validate(
+            {"refs": [{"system": "CPT", "code": "20610"}, {"system": "ICD10CM", "code": "i219"}]}
+        )
+    )
     assert cpt.descriptor.startswith("FAKE DESCRIPTOR FOR TESTS") and cpt.descriptor_note is None
     assert {m.setting.value for m in cpt.mue} == {"practitioner", "outpatient_hospital"}
     assert icd.code == "I21.9" and "heart attack" in icd.lay_terms
@@ -135,17 +166,25 @@ def test_full_practitioner_table_loads_on_sqlite(tmp_path, data_mirror):
     CodeStore(engine).migrate()
     store = RulesStore(engine)
     started = time.monotonic()
-    result = store.load(kind="PTP", setting="practitioner", name="v30.2", source=PRACTITIONER,
-                        fingerprint="full", rows=ncci_ptp.read_ptp(data_mirror / PRACTITIONER))
+    result = store.load(
+        kind="PTP",
+        setting="practitioner",
+        name="v30.2",
+        source=PRACTITIONER,
+        fingerprint="full",
+        rows=ncci_ptp.read_ptp(data_mirror / PRACTITIONER),
+    )
     print(f"full PTP practitioner load: {time.monotonic() - started:.1f}s")
     assert result.edition.counts["rule_ptp_edits"] == 2_546_017
     assert _count(store, rule_ptp_edits) == 2_546_017
     with engine.connect() as conn:
-        active = conn.execute(sa.select(sa.func.count()).select_from(rule_ptp_edits)
-                              .where(rule_ptp_edits.c.deleted_on.is_(None))).scalar_one()
-    assert active == 1_669_820   # SOURCES.md
+        active = conn.execute(
+            sa.select(sa.func.count()).select_from(rule_ptp_edits).where(rule_ptp_edits.c.deleted_on.is_(None))
+        ).scalar_one()
+    assert active == 1_669_820  # SOURCES.md
     check = CodingRules(store).check_claim(
-        {"date_of_service": "2024-08-01", "lines": [{"code": "20610"}, {"code": "99213"}]})
+        {"date_of_service": "2024-08-01", "lines": [{"code": "20610"}, {"code": "99213"}]}
+    )
     assert [f.codes for f in check.findings if f.kind.value == "PTP"] == [["20610", "99213"]]
 
 
@@ -162,8 +201,14 @@ def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(store, da
     rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE))
     with store.bulk_load():
         assert _index_names(store) == set()
-        store.load(kind="PTP", setting="practitioner", name="v30.2 slice", source=PRACTITIONER,
-                   fingerprint="bulk", rows=iter(rows))
+        store.load(
+            kind="PTP",
+            setting="practitioner",
+            name="v30.2 slice",
+            source=PRACTITIONER,
+            fingerprint="bulk",
+            rows=iter(rows),
+        )
     assert _index_names(store) == expected
     assert _count(store, rule_ptp_edits) == SLICE
     last_day: dict = {}
@@ -182,7 +227,7 @@ def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_aft
     rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 1000))
     store.load(kind="PTP", setting="practitioner", name="a", source="a", fingerprint="a", rows=rows)
     with store.bulk_load():
-        assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}   # its readers need them
+        assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}  # its readers need them
 
     def broken():
         yield from rows[:10]
@@ -213,25 +258,32 @@ def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(s
         PtpRow("20610", "99213", None, None, 1, "open-ended, no effective date"),
         PtpRow("20610", "36415", date(2024, 10, 1), None, 0, "from Q4"),
     ]
-    store.load(kind="PTP", setting="practitioner", name="synthetic", source="synthetic.csv",
-               fingerprint="synthetic", rows=rows)
+    store.load(
+        kind="PTP", setting="practitioner", name="synthetic", source="synthetic.csv", fingerprint="synthetic", rows=rows
+    )
     rules = CodingRules(store)
     edition = store.current_edition("PTP", "practitioner")
     boundaries = {d for r in rows for d in (r.effective, r.deleted) if d} | {date(2020, 1, 1)}
     days = sorted({d + timedelta(days=k) for d in boundaries for k in (-1, 0, 1)})
-    lines = [{"code": "11042"}, {"code": "97597", "modifiers": ["59"]}, {"code": "20610"},
-             {"code": "96372"}, {"code": "99213", "modifiers": ["25"]}, {"code": "36415"}]
+    lines = [
+        {"code": "11042"},
+        {"code": "97597", "modifiers": ["59"]},
+        {"code": "20610"},
+        {"code": "96372"},
+        {"code": "99213", "modifiers": ["25"]},
+        {"code": "36415"},
+    ]
     codes = ["11042", "97597", "20610", "96372", "99213", "36415"]
     every_edit = edits_from_rows(store.ptp_for_pairs(edition.id, "practitioner", codes))
     assert len(every_edit) == len(rows)
     for day in days:
         payload = {"date_of_service": day.isoformat(), "setting": "practitioner", "lines": lines}
         got = rules.check_claim(payload)
-        facts = RuleFacts(edits=every_edit, ptp_source=edition.label,
-                          codes=rules.snapshot().codes)
+        facts = RuleFacts(edits=every_edit, ptp_source=edition.label, codes=rules.snapshot().codes)
         expected = check_claim(parse_claim(payload), facts)
-        assert [(f.kind, f.codes, f.lines, f.modifier_allowed) for f in got.findings] == \
-               [(f.kind, f.codes, f.lines, f.modifier_allowed) for f in expected.findings], day
+        assert [(f.kind, f.codes, f.lines, f.modifier_allowed) for f in got.findings] == [
+            (f.kind, f.codes, f.lines, f.modifier_allowed) for f in expected.findings
+        ], day
         assert got.findings == expected.findings, day
     q2 = rules.check_claim({"date_of_service": "2024-05-15", "lines": lines})
     ptp = [(f.kind.value, f.codes) for f in q2.findings if f.kind.value.startswith("PTP")]

@@ -1,5 +1,6 @@
 """Metering against abuse, on SQLite and PostgreSQL: claim checks per plan and day, no row
 for a refused guest, and a retention job that keeps a crawler's traces bounded."""
+
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,8 +23,15 @@ def store(metering_engine):
 
 
 def rows(engine) -> dict[str, int]:
-    tables = [storage.subjects, storage.views, storage.ip_days, storage.daily_uses, storage.carry_overs,
-              storage.outbox.table, storage.inbox.table]
+    tables = [
+        storage.subjects,
+        storage.views,
+        storage.ip_days,
+        storage.daily_uses,
+        storage.carry_overs,
+        storage.outbox.table,
+        storage.inbox.table,
+    ]
     with engine.connect() as conn:
         return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for t in tables}
 

@@ -1,4 +1,5 @@
 """Metering rules without a database."""
+
 import pytest
 
 from medcode_common.settings import ConfigError
@@ -35,7 +36,8 @@ def test_bad_configuration_names_the_variable(monkeypatch):
 
 def test_the_guest_reason_says_what_to_do():
     assert quotas().views_refusal(Plan.GUEST) == (
-        "Guest accounts are limited to 1 page view. Register a free account to get 5 more views.")
+        "Guest accounts are limited to 1 page view. Register a free account to get 5 more views."
+    )
     assert "Upgrade to PRO for unlimited code pages" in quotas().views_refusal(Plan.FREE)
     assert "Register a free account" in quotas().questions_refusal(Plan.GUEST)
 
@@ -46,13 +48,16 @@ def test_periods_are_anchored_at_first_use_and_roll_over():
     assert current_period_start(1000, 1000 + 30 * DAY, 30 * DAY) == 1000 + 30 * DAY
 
 
-@pytest.mark.parametrize("kw, outcome", [
-    (dict(seen=True, used=9, limit=1, ip_used=99, ip_cap=10), Outcome.SEEN),
-    (dict(seen=False, used=0, limit=1, ip_used=0, ip_cap=10), Outcome.GRANTED),
-    (dict(seen=False, used=1, limit=1, ip_used=0, ip_cap=10), Outcome.QUOTA),
-    (dict(seen=False, used=0, limit=1, ip_used=10, ip_cap=10), Outcome.IP_CAP),
-    (dict(seen=False, used=10**6, limit=None, ip_used=None, ip_cap=None), Outcome.GRANTED),
-])
+@pytest.mark.parametrize(
+    "kw, outcome",
+    [
+        (dict(seen=True, used=9, limit=1, ip_used=99, ip_cap=10), Outcome.SEEN),
+        (dict(seen=False, used=0, limit=1, ip_used=0, ip_cap=10), Outcome.GRANTED),
+        (dict(seen=False, used=1, limit=1, ip_used=0, ip_cap=10), Outcome.QUOTA),
+        (dict(seen=False, used=0, limit=1, ip_used=10, ip_cap=10), Outcome.IP_CAP),
+        (dict(seen=False, used=10**6, limit=None, ip_used=None, ip_cap=None), Outcome.GRANTED),
+    ],
+)
 def test_view_decisions(kw, outcome):
     assert decide_view(**kw) is outcome
 

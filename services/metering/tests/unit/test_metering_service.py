@@ -1,4 +1,5 @@
 """The service class over a real store (SQLite), its outbox relay replaced by a mock."""
+
 from unittest.mock import Mock
 
 import pytest
@@ -26,21 +27,29 @@ def service(tmp_path):
 
 
 def test_check_views_answers_in_request_order_and_relays(service):
-    answer = service.check_views({"subject": "g1", "plan": "GUEST", "resources": ["A:1", "A:2"],
-                                  "client_ip": "1.1.1.1"})
+    answer = service.check_views(
+        {"subject": "g1", "plan": "GUEST", "resources": ["A:1", "A:2"], "client_ip": "1.1.1.1"}
+    )
     assert [(d["resource"], d["granted"]) for d in answer] == [("A:1", True), ("A:2", False)]
     assert set(answer[0]) == {"resource", "granted", "remaining", "limit", "reason"}
     service.events.after_commit.assert_called_once_with()
     assert service.get_meter({"subject": "g1", "plan": "GUEST"}) == {
-        "plan": "GUEST", "limit": 1, "used": 1, "remaining": 0}
+        "plan": "GUEST",
+        "limit": 1,
+        "used": 1,
+        "remaining": 0,
+    }
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"subject": "g1", "plan": "GOLD", "resources": ["A:1"]}, "plan"),
-    ({"subject": "g1", "plan": "FREE", "resources": []}, "resources"),
-    ({"subject": "g1", "plan": "FREE", "resources": ["A:1"] * 201}, "resources"),
-    ({"subject": "", "plan": "FREE", "resources": ["A:1"]}, "subject"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"subject": "g1", "plan": "GOLD", "resources": ["A:1"]}, "plan"),
+        ({"subject": "g1", "plan": "FREE", "resources": []}, "resources"),
+        ({"subject": "g1", "plan": "FREE", "resources": ["A:1"] * 201}, "resources"),
+        ({"subject": "", "plan": "FREE", "resources": ["A:1"]}, "subject"),
+    ],
+)
 def test_bad_requests_are_refused_clearly(service, payload, field):
     with pytest.raises(BadRequest, match=field):
         service.check_views(payload)

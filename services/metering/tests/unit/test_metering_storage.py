@@ -1,4 +1,5 @@
 """Metering over the real store, on SQLite and on PostgreSQL, including concurrent grants."""
+
 import json
 import subprocess
 import sys
@@ -31,8 +32,11 @@ def granted(decisions):
 
 def outbox(engine, kind=None):
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(storage.outbox.table.c.event_type, storage.outbox.table.c.payload)
-                            .order_by(storage.outbox.table.c.id)).all()
+        rows = conn.execute(
+            sa.select(storage.outbox.table.c.event_type, storage.outbox.table.c.payload).order_by(
+                storage.outbox.table.c.id
+            )
+        ).all()
     return [json.loads(r.payload) for r in rows if kind in (None, r.event_type)]
 
 
@@ -40,8 +44,7 @@ def test_guest_gets_one_view_then_a_reason(store):
     first, second = store.check_views("g1", Plan.GUEST, ["ICD10CM:K22.0", "ICD10CM:A00.0"], "1.1.1.1", T0)
     assert (first.granted, first.remaining, first.limit) == (True, 0, 1)
     assert not second.granted
-    assert second.reason == ("Guest accounts are limited to 1 page view. "
-                             "Register a free account to get 5 more views.")
+    assert second.reason == ("Guest accounts are limited to 1 page view. Register a free account to get 5 more views.")
 
 
 def test_reopening_the_same_resource_costs_nothing(store):
@@ -119,10 +122,11 @@ def test_registration_carries_the_guest_views_over_once(store):
     store.check_views("g1", Plan.GUEST, ["A:1"], "1.1.1.1", T0)
     assert store.carry_over("g1", "u1", T0, event_id="e-1") is True
     assert store.get_meter("u1", Plan.FREE, T0).used == 1
-    assert store.carry_over("g1", "u1", T0) is False           # the RPC after the event: no-op
+    assert store.carry_over("g1", "u1", T0) is False  # the RPC after the event: no-op
     assert store.carry_over("g1", "u1", T0, event_id="e-1") is False  # redelivery: ignored
-    assert granted(store.check_views("u1", Plan.FREE, ["A:1"] + [f"B:{i}" for i in range(6)], None, T0)) \
-        == [True] * 6 + [False]
+    assert granted(store.check_views("u1", Plan.FREE, ["A:1"] + [f"B:{i}" for i in range(6)], None, T0)) == [
+        True
+    ] * 6 + [False]
 
 
 def test_carry_over_merges_with_views_the_user_already_has(store):
@@ -164,16 +168,21 @@ def test_new_guest_ids_do_not_reset_the_question_meter_of_a_network(metering_eng
 def test_twenty_concurrent_green_requests_grant_exactly_one(store):
     """Twenty workers of one service process (green threads, as Nameko runs them)."""
     pool = eventlet.GreenPool(20)
-    results = list(pool.imap(
-        lambda i: store.check_views("g-race", Plan.GUEST, [f"ICD10CM:Z{i:02d}"], "2.2.2.2", T0)[0], range(20)))
+    results = list(
+        pool.imap(lambda i: store.check_views("g-race", Plan.GUEST, [f"ICD10CM:Z{i:02d}"], "2.2.2.2", T0)[0], range(20))
+    )
     assert sum(d.granted for d in results) == 1
     assert store.get_meter("g-race", Plan.GUEST, T0).used == 1
 
 
 def test_twenty_concurrent_requests_from_two_processes_grant_exactly_one(store, database_url):
     """Real threads in two other processes against the same database."""
-    procs = [subprocess.Popen([sys.executable, str(HELPER), database_url, "g-race", "10", str(10 * n)],
-                              stdout=subprocess.PIPE, text=True) for n in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(HELPER), database_url, "g-race", "10", str(10 * n)], stdout=subprocess.PIPE, text=True
+        )
+        for n in range(2)
+    ]
     outputs = [proc.communicate(timeout=120)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0]
     assert sum(len(json.loads(out)) for out in outputs) == 1

@@ -3,6 +3,7 @@
 Revision ID: 0001_accounts
 Revises:
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -29,8 +30,9 @@ def upgrade() -> None:
     op.create_table(
         "accounts_sessions",
         sa.Column("jti", sa.String(36), primary_key=True),
-        sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts_accounts.id", ondelete="CASCADE"),
-                  nullable=False),
+        sa.Column(
+            "account_id", sa.String(36), sa.ForeignKey("accounts_accounts.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("issued_at", TZ, nullable=False),
         sa.Column("expires_at", TZ, nullable=False),
         sa.Column("revoked_at", TZ, nullable=True),

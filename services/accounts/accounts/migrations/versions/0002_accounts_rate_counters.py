@@ -3,6 +3,7 @@
 Revision ID: 0002_accounts_rate_counters
 Revises: 0001_accounts
 """
+
 from alembic import op
 import sqlalchemy as sa
 

@@ -3,6 +3,7 @@
 Revision ID: 0001_assistant
 Revises:
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -28,8 +29,12 @@ def upgrade() -> None:
     op.create_table(
         "assistant_messages",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("conversation_id", sa.String(36),
-                  sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "conversation_id",
+            sa.String(36),
+            sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("role", sa.String(10), nullable=False),
         sa.Column("text", sa.Text, nullable=False),
         sa.Column("answer", sa.Text, nullable=True),
@@ -39,8 +44,12 @@ def upgrade() -> None:
     op.create_table(
         "assistant_requests",
         sa.Column("key", sa.String(64), primary_key=True),
-        sa.Column("conversation_id", sa.String(36),
-                  sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "conversation_id",
+            sa.String(36),
+            sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("answer", sa.Text, nullable=False),
         sa.Column("created_at", TZ, nullable=False),
     )

@@ -3,6 +3,7 @@
 Revision ID: 0001_careers
 Revises:
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -107,6 +108,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("careers_inbox", "careers_outbox", "careers_profiles", "careers_alerts",
-                  "careers_saved_searches", "careers_applications", "careers_jobs"):
+    for table in (
+        "careers_inbox",
+        "careers_outbox",
+        "careers_profiles",
+        "careers_alerts",
+        "careers_saved_searches",
+        "careers_applications",
+        "careers_jobs",
+    ):
         op.drop_table(table)

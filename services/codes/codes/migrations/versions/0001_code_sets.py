@@ -3,6 +3,7 @@
 Revision ID: 0001_code_sets
 Revises:
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -28,8 +29,12 @@ def upgrade() -> None:
     )
     # At most one current edition per system.
     op.create_index(
-        "uq_codes_editions_current", "codes_editions", ["system"], unique=True,
-        sqlite_where=sa.text("is_current"), postgresql_where=sa.text("is_current"),
+        "uq_codes_editions_current",
+        "codes_editions",
+        ["system"],
+        unique=True,
+        sqlite_where=sa.text("is_current"),
+        postgresql_where=sa.text("is_current"),
     )
     op.create_table(
         "codes_entries",

@@ -7,6 +7,7 @@ Mirrored for queries by codes/rules/storage.py (a test checks they stay identica
 row tables carry no foreign key to rule_editions on purpose: a 2.5 M-row PTP load stays
 fast, and the store deletes an edition's rows itself.
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -102,6 +103,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("rule_codes", "rule_modifiers", "rule_lay_terms", "rule_crosswalks",
-                  "rule_mue", "rule_ptp_edits", "rule_editions"):
+    for table in (
+        "rule_codes",
+        "rule_modifiers",
+        "rule_lay_terms",
+        "rule_crosswalks",
+        "rule_mue",
+        "rule_ptp_edits",
+        "rule_editions",
+    ):
         op.drop_table(table)

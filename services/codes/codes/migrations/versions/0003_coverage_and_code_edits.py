@@ -6,6 +6,7 @@ Revises: 0002_coding_rules
 
 Mirrored for queries by codes/rules/storage.py (a test checks they stay identical).
 """
+
 from alembic import op
 import sqlalchemy as sa
 

@@ -7,6 +7,7 @@ A search hit whose title does not hold the words typed says which index entry ma
 ("Swollen - see Swelling, glands"). Nullable: rows loaded before keep NULL until the index
 edition is loaded again (its reader version changed, so the next load does that).
 """
+
 from alembic import op
 import sqlalchemy as sa
 

@@ -3,6 +3,7 @@
 Revision ID: 0001_metering
 Revises:
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -30,8 +31,9 @@ def upgrade() -> None:
         sa.Column("period_start", sa.BigInteger, nullable=False),
         sa.Column("resource", sa.String(100), nullable=False),
         sa.Column("viewed_at", sa.BigInteger, nullable=False),
-        sa.UniqueConstraint("subject_key", "period_start", "resource",
-                            name="uq_metering_views_subject_period_resource"),
+        sa.UniqueConstraint(
+            "subject_key", "period_start", "resource", name="uq_metering_views_subject_period_resource"
+        ),
     )
     op.create_table(
         "metering_ip_days",
@@ -64,6 +66,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("metering_inbox", "metering_outbox", "metering_carry_overs", "metering_ip_days",
-                  "metering_views", "metering_subjects"):
+    for table in (
+        "metering_inbox",
+        "metering_outbox",
+        "metering_carry_overs",
+        "metering_ip_days",
+        "metering_views",
+        "metering_subjects",
+    ):
         op.drop_table(table)

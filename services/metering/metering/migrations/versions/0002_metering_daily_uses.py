@@ -3,6 +3,7 @@
 Revision ID: 0002_metering_daily_uses
 Revises: 0001_metering
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -27,9 +28,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name, table in (("ix_metering_inbox_received_at", "metering_inbox"),
-                        ("ix_metering_ip_days_day", "metering_ip_days"),
-                        ("ix_metering_views_period_start", "metering_views"),
-                        ("ix_metering_subjects_period_start", "metering_subjects")):
+    for name, table in (
+        ("ix_metering_inbox_received_at", "metering_inbox"),
+        ("ix_metering_ip_days_day", "metering_ip_days"),
+        ("ix_metering_views_period_start", "metering_views"),
+        ("ix_metering_subjects_period_start", "metering_subjects"),
+    ):
         op.drop_index(name, table_name=table)
     op.drop_table("metering_daily_uses")

@@ -3,6 +3,7 @@
 Revision ID: 0003_metering_ip_questions
 Revises: 0002_metering_daily_uses
 """
+
 from alembic import op
 import sqlalchemy as sa
 
