@@ -271,7 +271,7 @@ def sync_search_index(
             continue
         kind, tag = lay_editions.get(system, ("", ""))
         lay_edition = rules.current_edition(kind) if rules is not None and kind else None
-        lay_rules = rules if lay_edition is not None else None  # the store of this system's lay terms
+        lay_rules = rules if lay_edition is not None else None  # None: no lay-terms edition for this system
         if lay_edition is not None:
             edition_id = f"{edition_id}+{tag}-{lay_edition.fingerprint[:16]}"
         definitions = pcs_definitions if system == CodeSystem.ICD10PCS.value else None
