@@ -31,6 +31,7 @@ from .code_sets.icd10pcs_definitions import (
     DEVICE,
     OPERATION,
     PcsDefinitions,
+    PcsTerm,
     find_release,
     read_definitions,
 )
@@ -94,6 +95,10 @@ def _listing(items: list[str], limit: int = MAX_LISTED) -> str:
 # ---- ICD-10-PCS ---------------------------------------------------------------------------
 
 
+# Without a Definitions file every lookup finds nothing.
+_NO_DEFINITIONS = PcsDefinitions(fiscal_year=0, source="", fingerprint="")
+
+
 def _nothing(label: str) -> bool:
     return label == "None" or label.startswith("No ")
 
@@ -106,6 +111,7 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
         return []
     said: list[DescriptionSentence] = []
     section, system = labels[0][1], labels[1][1]
+    definitions, letter = sources.definitions or _NO_DEFINITIONS, page.code[0]
     if len(labels) < 7:  # a table (3 characters): its operation and what it defines
         said.append(
             DescriptionSentence(
@@ -114,9 +120,9 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
                 source=tables,
             )
         )
-        operation = _lookup(sources.definitions, page.code[0], OPERATION, labels[2][1])
+        operation = definitions.lookup(letter, OPERATION, labels[2][1])
         if operation is not None and operation.definition:
-            said.append(_definition_sentence(labels[2][1], operation, sources.definitions))
+            said.append(_definition_sentence(labels[2][1], operation, definitions))
         return said
 
     parts = [f"{title.lower()} {label}" for title, label in labels[3:] if not _nothing(label)]
@@ -127,8 +133,7 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
             source=tables,
         )
     )
-    definitions, letter = sources.definitions, page.code[0]
-    operation = _lookup(definitions, letter, OPERATION, labels[2][1])
+    operation = definitions.lookup(letter, OPERATION, labels[2][1])
     if operation is not None and (operation.definition or operation.explanation):
         said.append(_definition_sentence(labels[2][1], operation, definitions))
     for position, (title, label) in enumerate(labels[3:], start=4):
@@ -136,9 +141,9 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
             if title.startswith("Device"):
                 said.append(DescriptionSentence(text="No device remains in place after the procedure.", source=tables))
             continue
-        term = _lookup(definitions, letter, position, label)
+        term = definitions.lookup(letter, position, label)
         if term is None and position == DEVICE:
-            term = _lookup(definitions, letter, position, f"{label} in {system}")
+            term = definitions.lookup(letter, position, f"{label} in {system}")
         if term is None:
             continue
         what = f"The {title.lower()} {label}" if position != APPROACH else f"The {label} approach"
@@ -153,11 +158,7 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
     return said
 
 
-def _lookup(definitions: PcsDefinitions | None, section: str, axis: int, label: str):
-    return definitions.lookup(section, axis, label) if definitions is not None else None
-
-
-def _definition_sentence(label: str, term, definitions: PcsDefinitions) -> DescriptionSentence:
+def _definition_sentence(label: str, term: PcsTerm, definitions: PcsDefinitions) -> DescriptionSentence:
     text = f"{label} means: {_lower_first(_sentence(term.definition))}" if term.definition else f"{label}."
     if term.explanation:
         text += f" {_sentence(term.explanation)}"

@@ -269,8 +269,9 @@ def sync_search_index(
     for system, edition_id in sorted(store.current_edition_ids().items()):
         if only is not None and system not in only:
             continue
-        kind, tag = lay_editions.get(system, (None, None))
+        kind, tag = lay_editions.get(system, ("", ""))
         lay_edition = rules.current_edition(kind) if rules is not None and kind else None
+        lay_rules = rules if lay_edition is not None else None  # None: no lay-terms edition for this system
         if lay_edition is not None:
             edition_id = f"{edition_id}+{tag}-{lay_edition.fingerprint[:16]}"
         definitions = pcs_definitions if system == CodeSystem.ICD10PCS.value else None
@@ -280,10 +281,12 @@ def sync_search_index(
             continue
         started = time.monotonic()
         records = store.iter_records(system)
-        if lay_edition is not None and kind == "INDEX":
-            records = with_index_lay_terms(records, rules)
-        elif lay_edition is not None or definitions is not None:
-            records = with_pcs_terms(records, rules.iter_lay_terms(kind) if lay_edition else (), definitions)
+        if lay_rules is not None and kind == "INDEX":
+            records = with_index_lay_terms(records, lay_rules)
+        elif lay_rules is not None or definitions is not None:
+            records = with_pcs_terms(
+                records, lay_rules.iter_lay_terms(kind) if lay_rules is not None else (), definitions
+            )
         with _progress(f"index {system}", show_progress) as bar:
             backend.replace_system(system, edition_id, _counting(records, bar))
         log.info("indexed %s edition %s in %.1f s", system, edition_id, time.monotonic() - started)
@@ -334,8 +337,8 @@ def with_pcs_terms(records: Iterable[CodeRecord], terms: Iterable[tuple], defini
     from .search.procedure_words import body_part_named, definition_terms
 
     by_prefix: dict[str, list[tuple[str, str | None]]] = {}
-    for key, term, *path in terms:
-        by_prefix.setdefault(key, []).append((term, path[0] if path else None))
+    for key, term, *index_path in terms:
+        by_prefix.setdefault(key, []).append((term, index_path[0] if index_path else None))
     for record in records:
         key = record.key
         if len(key) == 7:

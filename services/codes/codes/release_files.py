@@ -11,10 +11,11 @@ import gzip
 import hashlib
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from types import MappingProxyType
+from typing import BinaryIO, Literal
 from xml.parsers import expat
 
 # Wraps the raw byte stream of a file, e.g. with a tqdm byte counter for the progress bar.
@@ -22,6 +23,11 @@ Wrap = Callable[[BinaryIO], BinaryIO] | None
 
 PROCEDURE_CODE = re.compile(r"^[0-9A-Z]{5}$")  # HCPCS Level II or CPT
 MODIFIER_CODE = re.compile(r"^[0-9A-Z]{2}$")
+
+# One event of iter_xml: (kind, tag, attributes, text, line); a plain tuple, as a load reads
+# millions of them.
+XmlEvent = tuple[Literal["start", "end"], str, Mapping[str, str], str, int]
+_NO_ATTRIBUTES: Mapping[str, str] = MappingProxyType({})
 
 
 class MalformedRelease(ValueError):
@@ -47,27 +53,27 @@ def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def iter_xml(path: Path, chunk: int = 1 << 16) -> Iterator[tuple[str, str, object, int]]:
-    """Stream an XML file as ("start", tag, attributes, line) and ("end", tag, text, line)
-    events, `text` being the element's own stripped character data.
+def iter_xml(path: Path, chunk: int = 1 << 16) -> Iterator[XmlEvent]:
+    """Stream an XML file as ("start", tag, attributes, "", line) and ("end", tag, {}, text,
+    line) events, `text` being the element's own stripped character data.
 
     Built on expat directly (not ElementTree.iterparse) because expat reports the line of
     every element, so errors about the content can name the line too. Memory stays
     bounded: events are handed out a chunk at a time."""
     parser = expat.ParserCreate()
     parser.buffer_text = True
-    events: list[tuple[str, str, object, int]] = []
+    events: list[XmlEvent] = []
     texts: list[list[str]] = []
 
-    def start(tag, attrs):
+    def start(tag: str, attrs: dict[str, str]) -> None:
         texts.append([])
-        events.append(("start", tag, attrs, parser.CurrentLineNumber))
+        events.append(("start", tag, attrs, "", parser.CurrentLineNumber))
 
-    def end(tag):
+    def end(tag: str) -> None:
         text = "".join(texts.pop()).strip()
-        events.append(("end", tag, text, parser.CurrentLineNumber))
+        events.append(("end", tag, _NO_ATTRIBUTES, text, parser.CurrentLineNumber))
 
-    def chars(data):
+    def chars(data: str) -> None:
         if texts:
             texts[-1].append(data)
 
@@ -93,7 +99,7 @@ def read_xml_version(path: Path, root_tag: str, first_content_tag: str) -> int:
     """The fiscal year in a CDC/CMS tabular XML's <version>, which comes before the first
     `first_content_tag` (<chapter>, <pcsTable>); the root must be `root_tag`."""
     first = True
-    for kind, tag, value, line in iter_xml(path):
+    for kind, tag, _attrs, text, line in iter_xml(path):
         if kind == "start":
             if first and tag != root_tag:
                 raise MalformedRelease(path, line, f"root element is <{tag}>, expected <{root_tag}>")
@@ -101,9 +107,9 @@ def read_xml_version(path: Path, root_tag: str, first_content_tag: str) -> int:
             if tag == first_content_tag:
                 break
         elif tag == "version":
-            if not (value.isdigit() and len(value) == 4):
-                raise MalformedRelease(path, line, f"<version> is {value!r}, expected a year")
-            return int(value)
+            if not (text.isdigit() and len(text) == 4):
+                raise MalformedRelease(path, line, f"<version> is {text!r}, expected a year")
+            return int(text)
     raise MalformedRelease(path, None, f"no <version> element before the first <{first_content_tag}>")
 
 
@@ -116,7 +122,7 @@ def open_text(path: Path, encoding: str = "utf-8", wrap: Wrap = None, newline: s
     if wrap is not None:
         raw = wrap(raw)
     if path.name.endswith(".gz"):
-        raw = gzip.GzipFile(fileobj=raw, mode="rb")
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw, mode="rb"), encoding=encoding, newline=newline)
     return io.TextIOWrapper(raw, encoding=encoding, newline=newline)
 
 

@@ -337,7 +337,7 @@ class CodeStore:
         if not refs:
             return []
         wanted = [(CodeSystem(ref.system).value, code_key(ref.code)) for ref in refs]
-        columns = [entries, editions.c.name, editions.c.effective_from, editions.c.source, editions.c.source_url]
+        columns = (entries, editions.c.name, editions.c.effective_from, editions.c.source, editions.c.source_url)
         relative_columns = (
             entries.c.edition_id,
             entries.c.system,
@@ -361,7 +361,7 @@ class CodeStore:
                 )
             ).all()
             found = {(row.system, row.key): row for row in rows}
-            relatives = []
+            relatives: list[sa.Row] = []
             if rows:
                 systems = {row.system for row in rows}
                 parent_keys = {row.parent_key for row in rows if row.parent_key}

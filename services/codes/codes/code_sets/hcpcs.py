@@ -76,19 +76,19 @@ def find_release(mirror: Path | None) -> Path | None:
     if mirror is None:
         return None
     found = (
-        [p for p in (Path(mirror) / "hcpcs").iterdir() if _FILE_NAME.match(p.name)]
+        [(p, match) for p in (Path(mirror) / "hcpcs").iterdir() if (match := _FILE_NAME.match(p.name))]
         if (Path(mirror) / "hcpcs").is_dir()
         else []
     )
     if not found:
         return None
 
-    def rank(path: Path):
-        match = _FILE_NAME.match(path.name)
+    def rank(found_file: tuple[Path, re.Match[str]]) -> tuple[int, int, bool, str]:
+        path, match = found_file
         month = _MONTHS.index(match[2].upper()) if match[2].upper() in _MONTHS else -1
         return int(match[1]), month, path.suffix.lower() == ".csv", path.name
 
-    return max(found, key=rank)
+    return max(found, key=rank)[0]
 
 
 def read_edition(path: Path) -> tuple[EditionMeta, Iterator[CodeRecord]]:
@@ -215,8 +215,7 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         try:
-            header = next(reader, None)
-            _check_header(path, header)
+            header = _checked_header(path, next(reader, None))
             for values in reader:
                 if not any(v.strip() for v in values):
                     continue
@@ -229,12 +228,14 @@ def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
             raise MalformedRelease(path, reader.line_num + 1, f"not UTF-8 text ({exc.reason})") from None
 
 
-def _check_header(path: Path, header: list[str] | None) -> None:
+def _checked_header(path: Path, header: list[str] | None) -> list[str]:
+    """The header row, once it is known to have every required column."""
     if not header:
         raise MalformedRelease(path, 1, "empty file, expected the CMS header row")
     missing = [name for name in _REQUIRED if name not in header]
     if missing:
         raise MalformedRelease(path, 1, f"header lacks the column(s) {', '.join(missing)}")
+    return header
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
@@ -248,8 +249,7 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         raise MalformedRelease(path, None, f"not a readable XLSX workbook ({exc})") from None
     try:
         rows = workbook.worksheets[0].iter_rows(values_only=True)
-        header = [_cell(v) for v in next(rows, None) or ()]
-        _check_header(path, header)
+        header = _checked_header(path, [_cell(v) for v in next(rows, None) or ()])
         for number, values in enumerate(rows, start=2):
             texts = [_cell(v) for v in values]
             if not any(texts):

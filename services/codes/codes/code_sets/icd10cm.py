@@ -17,7 +17,7 @@ simple-icd-10-cm package ships (74,719 billable codes for April 1, 2026).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from importlib import resources
@@ -55,9 +55,13 @@ def find_release(mirror: Path | None) -> Path | None:
     """The newest tabular XML in `<mirror>/icd10cm/`, else the one bundled in the
     simple-icd-10-cm package (None only if that package is missing)."""
     if mirror is not None:
-        candidates = [p for p in (Path(mirror) / "icd10cm").glob("*.xml") if _TABULAR_NAME.search(p.name)]
+        candidates = [
+            (p, int(match["year"]))
+            for p in (Path(mirror) / "icd10cm").glob("*.xml")
+            if (match := _TABULAR_NAME.search(p.name))
+        ]
         if candidates:
-            return max(candidates, key=lambda p: _release_date(p, int(_TABULAR_NAME.search(p.name)["year"])))
+            return max(candidates, key=lambda found: _release_date(*found))[0]
     return _package_release()
 
 
@@ -66,7 +70,7 @@ def _package_release() -> Path | None:
         folder = resources.files(PACKAGE_DATA)
     except ModuleNotFoundError:
         return None
-    found = sorted(p for p in folder.iterdir() if _TABULAR_NAME.search(p.name))
+    found = sorted((p for p in folder.iterdir() if _TABULAR_NAME.search(p.name)), key=lambda p: p.name)
     # A wheel installs plain files; anything else (a zip import) is not readable as a Path.
     return Path(str(found[-1])) if found and isinstance(found[-1], Path) else None
 
@@ -75,8 +79,7 @@ def _release_date(path: Path, fiscal_year: int) -> date:
     """The effective date: October 1 before the fiscal year, or the date of an update
     named in the file name (the CDC's April 1 update files)."""
     match = _TABULAR_NAME.search(path.name)
-    month = (match["month"] or "").lower() if match else ""
-    if month.startswith("apr"):
+    if match and (match["month"] or "").lower().startswith("apr"):
         return date(int(match["year"]), 4, 1)
     return date(fiscal_year - 1, 10, 1)
 
@@ -152,7 +155,7 @@ def _records(path: Path) -> Iterator[CodeRecord]:
             raise MalformedRelease(path, line, f"code {code} appears twice")
         seen.add(key)
 
-    for kind, tag, value, line in iter_xml(path):
+    for kind, tag, attrs, text, line in iter_xml(path):
         if kind == "start":
             if not root_seen:
                 if tag != _ROOT_TAG:
@@ -162,12 +165,12 @@ def _records(path: Path) -> Iterator[CodeRecord]:
             if tag in ("chapter", "section", "diag"):
                 if tag == "diag" and nodes and nodes[-1].tag == "diag":
                     nodes[-1].has_children = True
-                nodes.append(_Node(tag, line, code=value.get("id") if tag == "section" else None))
+                nodes.append(_Node(tag, line, code=attrs.get("id") if tag == "section" else None))
             elif tag == "sevenChrDef" and nodes:
                 nodes[-1].seventh = {}
                 last_extension = None
             elif tag == "extension" and len(tags) > 1 and tags[-2] == "sevenChrDef":
-                last_extension = value.get("char")
+                last_extension = attrs.get("char")
                 if not last_extension or len(last_extension) != 1:
                     raise MalformedRelease(path, line, "<extension> without a one-character char attribute")
             continue
@@ -178,41 +181,43 @@ def _records(path: Path) -> Iterator[CodeRecord]:
         if tag in ("chapter", "section"):
             nodes.pop()
         elif tag == "diag":
-            nodes.pop()
+            node = nodes.pop()  # pushed by the <diag>'s start
             if not node.code:
                 raise MalformedRelease(path, node.line, "<diag> without a <name>")
             if not node.title:
                 raise MalformedRelease(path, node.line, f"code {node.code} has no <desc>")
-            yield from _diag_records(node, nodes, remember)
+            yield from _diag_records(node, node.code, node.title, nodes, remember)
         elif node is None:
             continue
         elif tag == "name" and parent_tag == "diag":
-            if not value:
+            if not text:
                 raise MalformedRelease(path, line, "empty <name>")
-            node.code = value
+            node.code = text
         elif tag == "desc" and parent_tag in ("diag", "chapter", "section"):
-            node.title = value
+            node.title = text
         elif tag == "name" and parent_tag == "chapter":
-            node.code = value
+            node.code = text
         elif tag == "extension" and parent_tag == "sevenChrDef" and node.seventh is not None:
-            node.seventh[last_extension] = value
-        elif tag == "note" and value:
+            if last_extension is None:  # a <sevenChrDef> nested in the <extension> reset it
+                raise MalformedRelease(path, line, "<extension> without a char attribute")
+            node.seventh[last_extension] = text
+        elif tag == "note" and text:
             if parent_tag in _NOTE_KINDS:
-                node.notes.setdefault(_NOTE_KINDS[parent_tag], []).append(value)
+                node.notes.setdefault(_NOTE_KINDS[parent_tag], []).append(text)
             elif parent_tag == "sevenChrDef" and last_extension:
-                node.seventh_terms.setdefault(last_extension, []).append(value)
+                node.seventh_terms.setdefault(last_extension, []).append(text)
             elif parent_tag == "sevenChrNote":
-                node.seventh_note = value
+                node.seventh_note = text
             elif parent_tag == "notes":
-                node.other_notes.append(value)
+                node.other_notes.append(text)
     if not root_seen or not seen:
         raise MalformedRelease(path, None, "no <diag> codes found")
 
 
-def _placement(node: _Node, ancestors: list[_Node]) -> dict:
+def _placement(node: _Node, ancestors: list[_Node]) -> dict[str, dict[str, str | None]]:
     """Where a code sits in the tabular: its chapter, block (section) and category, for the
     code page's plain-language description."""
-    placement: dict = {}
+    placement: dict[str, dict[str, str | None]] = {}
     chapter = next((n for n in ancestors if n.tag == "chapter"), None)
     block = next((n for n in reversed(ancestors) if n.tag == "section"), None)
     category = next((n for n in ancestors if n.tag == "diag"), node)
@@ -225,26 +230,31 @@ def _placement(node: _Node, ancestors: list[_Node]) -> dict:
     return placement
 
 
-def _diag_records(node: _Node, ancestors: list[_Node], remember) -> Iterator[CodeRecord]:
+def _diag_records(
+    node: _Node, code: str, title: str, ancestors: list[_Node], remember: Callable[[str, int], None]
+) -> Iterator[CodeRecord]:
+    """The records of a closed <diag> whose `code` and `title` (its <name> and <desc>) were
+    checked: the code itself and, where a 7th character is required, the full codes."""
     parent = ancestors[-1].code if ancestors and ancestors[-1].tag == "diag" else None
+    # The nearest <sevenChrDef>, the diag's own or an ancestor's.
     holder = next((n for n in [node, *reversed(ancestors)] if n.seventh), None)
+    seventh = (holder.seventh or {}) if holder is not None else {}
+    seventh_terms = holder.seventh_terms if holder is not None else {}
     seventh_note = next((n.seventh_note for n in [node, *reversed(ancestors)] if n.seventh_note), None)
-    notes = {kind: list(values) for kind, values in node.notes.items()}
-    extra: dict = _placement(node, ancestors)
+    notes: dict[str, list] = {kind: list(values) for kind, values in node.notes.items()}
+    extra: dict[str, object] = {**_placement(node, ancestors)}
     if node.other_notes:
         extra["notes"] = node.other_notes
-    if holder is not None:
-        notes["seventh_characters"] = [
-            {"character": char, "meaning": meaning} for char, meaning in holder.seventh.items()
-        ]
+    if seventh:
+        notes["seventh_characters"] = [{"character": char, "meaning": meaning} for char, meaning in seventh.items()]
         if seventh_note:
             extra["seventh_character_note"] = seventh_note
-    needs_seventh = holder is not None and not node.has_children and len(code_key(node.code)) < 7
-    remember(node.code, node.line)
+    needs_seventh = bool(seventh) and not node.has_children and len(code_key(code)) < 7
+    remember(code, node.line)
     yield CodeRecord(
         system=SYSTEM,
-        code=node.code,
-        title=node.title,
+        code=code,
+        title=title,
         billable=not node.has_children and not needs_seventh,
         parent=parent,
         notes=notes,
@@ -252,19 +262,19 @@ def _diag_records(node: _Node, ancestors: list[_Node], remember) -> Iterator[Cod
     )
     if not needs_seventh:
         return
-    padded = (node.code if len(node.code) > 3 else node.code + ".").ljust(7, "X")
-    for char, meaning in holder.seventh.items():
+    padded = (code if len(code) > 3 else code + ".").ljust(7, "X")
+    for char, meaning in seventh.items():
         if not _seventh_character_applies(padded, char):
             continue
-        code = padded + char
-        remember(code, node.line)
-        terms = holder.seventh_terms.get(char, [])
+        full_code = padded + char
+        remember(full_code, node.line)
+        terms = seventh_terms.get(char, [])
         yield CodeRecord(
             system=SYSTEM,
-            code=code,
-            title=f"{node.title}, {meaning}",
+            code=full_code,
+            title=f"{title}, {meaning}",
             billable=True,
-            parent=node.code,
+            parent=code,
             notes={"inclusion_terms": list(terms)} if terms else {},
             extra={"seventh_character": char, **_placement(node, ancestors)},
         )

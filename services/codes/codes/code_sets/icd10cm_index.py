@@ -227,10 +227,10 @@ def _lay_terms_of_rows(
                 yield LayTerm(code=code, term=phrase, path=where)
         if len(names) != 1:
             continue
-        node = _resolve_see(root, target, need_code=False)
-        if node is None:
+        see_node = _resolve_see(root, target, need_code=False)
+        if see_node is None:
             continue
-        for labels, sub in _descendants(node, INHERITED_LEVELS):
+        for labels, sub in _descendants(see_node, INHERITED_LEVELS):
             phrase = lay_phrase(names + labels)
             if (sub.code, phrase.lower()) not in seen:
                 seen.add((sub.code, phrase.lower()))

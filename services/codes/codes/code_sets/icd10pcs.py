@@ -89,25 +89,25 @@ def _records(path: Path, official: pcs_titles.OfficialTitles | None = None) -> I
     table: dict[int, _Axis] | None = None
     row: dict[int, _Axis] | None = None
     axis: _Axis | None = None
-    label_code: str | None = None
+    label_code = ""
     table_line = row_line = 0
     row_expected: str | None = None
     seen_tables: set[str] = set()
     count = 0
 
-    for kind, tag, value, line in iter_xml(path):
+    for kind, tag, attrs, text, line in iter_xml(path):
         if kind == "start":
             if tag == "pcsTable":
                 table, table_line = {}, line
             elif tag == "pcsRow":
                 if table is None:
                     raise MalformedRelease(path, line, "<pcsRow> outside a <pcsTable>")
-                row, row_line, row_expected = {}, line, value.get("codes")
+                row, row_line, row_expected = {}, line, attrs.get("codes")
                 if table_line:  # first row: the table's own three axes are complete
                     yield _table_record(path, table, table_line, seen_tables)
                     table_line = 0
             elif tag == "axis":
-                pos = value.get("pos", "")
+                pos = attrs.get("pos", "")
                 if not pos.isdigit() or not 1 <= int(pos) <= 7:
                     raise MalformedRelease(path, line, f"<axis> with pos={pos!r}, expected 1 to 7")
                 axis = _Axis(int(pos), line)
@@ -118,22 +118,24 @@ def _records(path: Path, official: pcs_titles.OfficialTitles | None = None) -> I
                     raise MalformedRelease(path, line, f"axis {axis.pos} given twice")
                 owner[axis.pos] = axis
             elif tag == "label":
-                label_code = value.get("code", "")
+                label_code = attrs.get("code", "")
                 if axis is None or not _VALID_CHAR.match(label_code):
                     raise MalformedRelease(path, line, f"<label> with code={label_code!r}")
             continue
 
         if tag == "label" and axis is not None:
-            axis.labels.append((label_code, value))
+            axis.labels.append((label_code, text))
         elif tag == "title" and axis is not None:
-            axis.title = value
+            axis.title = text
         elif tag == "definition" and axis is not None:
-            axis.definition = value
+            axis.definition = text
         elif tag == "axis":
             if axis is not None and not axis.labels:
                 raise MalformedRelease(path, axis.line, f"axis {axis.pos} has no <label>")
             axis = None
         elif tag == "pcsRow":
+            if table is None or row is None:  # only when a <pcsRow> or <pcsTable> nests in a row
+                raise MalformedRelease(path, line, "</pcsRow> outside a <pcsTable>'s <pcsRow>")
             codes = _row_records(path, table, row, row_line, official)
             produced = 0
             for record in codes:
@@ -160,7 +162,7 @@ def _table_record(path: Path, table: dict[int, _Axis], line: int, seen: set[str]
         raise MalformedRelease(path, line, f"table {code} appears twice")
     seen.add(code)
     operation = table[3]
-    extra = {"axes": {table[pos].title: table[pos].labels[0][1] for pos in (1, 2, 3)}}
+    extra: dict[str, object] = {"axes": {table[pos].title: table[pos].labels[0][1] for pos in (1, 2, 3)}}
     if operation.definition:
         extra["definition"] = operation.definition
     return CodeRecord(
@@ -188,10 +190,13 @@ def _row_records(
     for combo in itertools.product(*(row[pos].labels for pos in (4, 5, 6, 7))):
         axes = head + [(row[pos].title, label) for pos, (_, label) in zip((4, 5, 6, 7), combo)]
         code = prefix + "".join(char for char, _ in combo)
-        extra = {"axes": dict(_unique_titles(axes))}
+        extra: dict[str, object] = {"axes": dict(_unique_titles(axes))}
         title, short_title = compose_title(axes), None
-        found = official.titles.get(code) if official is not None else None
-        if found is not None and pcs_titles.agrees(found[1], [label for _, label in axes[2:]]):
+        if (
+            official is not None
+            and (found := official.titles.get(code)) is not None
+            and pcs_titles.agrees(found[1], [label for _, label in axes[2:]])
+        ):
             short_title, title = found
             extra["title_source"] = official.source
         yield CodeRecord(

@@ -54,6 +54,18 @@ class PcsDefinitions:
         return [term for term in self.terms if term.section == section and term.axis == axis]
 
 
+@dataclass
+class _TermsDraft:
+    """A <terms> entry while it is read: the section and axis it belongs to, where it starts."""
+
+    section: str
+    axis: int
+    line: int
+    definition: str | None = None
+    explanation: str | None = None
+    includes: list[str] = field(default_factory=list)
+
+
 def find_release(mirror: Path | None) -> Path | None:
     """The newest `<mirror>/icd10pcs/icd10pcs_definitions_<year>.xml`, if any."""
     if mirror is None:
@@ -69,12 +81,11 @@ def read_definitions(path: Path) -> PcsDefinitions:
     section: str | None = None
     axis: int | None = None
     axis_title = ""
-    in_terms = False
     depth_titles: list[str] = []
-    current: dict = {}
+    current: _TermsDraft | None = None  # the <terms> being read, None outside one
     terms: list[PcsTerm] = []
     root_seen = False
-    for kind, tag, value, line in iter_xml(path):
+    for kind, tag, attrs, text, line in iter_xml(path):
         if not root_seen:
             if tag != _ROOT_TAG:
                 raise MalformedRelease(path, line, f"root element is <{tag}>, not <{_ROOT_TAG}>")
@@ -82,52 +93,53 @@ def read_definitions(path: Path) -> PcsDefinitions:
             continue
         if kind == "start":
             if tag == "section":
-                section = value.get("code")
+                section = attrs.get("code")
                 if not section:
                     raise MalformedRelease(path, line, "<section> without a code")
             elif tag == "axis":
                 if section is None:
                     raise MalformedRelease(path, line, "<axis> outside a <section>")
                 try:
-                    axis = int(value.get("pos", ""))
+                    axis = int(attrs.get("pos", ""))
                 except ValueError:
-                    raise MalformedRelease(path, line, f"<axis> pos {value.get('pos')!r} is not a number") from None
+                    raise MalformedRelease(path, line, f"<axis> pos {attrs.get('pos')!r} is not a number") from None
                 axis_title = ""
-            elif tag == "terms" and axis is not None:
-                in_terms = True
+            elif tag == "terms" and axis is not None and section is not None:
                 depth_titles = []
-                current = {"definition": None, "explanation": None, "includes": [], "line": line}
+                current = _TermsDraft(section=section, axis=axis, line=line)
             continue
         # end events
         if tag == "version" and fiscal_year is None:
-            if not value.isdigit():
-                raise MalformedRelease(path, line, f"<version> {value!r} is not a year")
-            fiscal_year = int(value)
-        elif in_terms and tag == "title":
-            depth_titles.append(value)
-        elif in_terms and tag in ("definition", "explanation"):
-            current[tag] = value or None
-        elif in_terms and tag == "includes":
-            if value:
-                current["includes"].append(value)
-        elif tag == "terms" and in_terms:
-            in_terms = False
+            if not text.isdigit():
+                raise MalformedRelease(path, line, f"<version> {text!r} is not a year")
+            fiscal_year = int(text)
+        elif current is not None and tag == "title":
+            depth_titles.append(text)
+        elif current is not None and tag == "definition":
+            current.definition = text or None
+        elif current is not None and tag == "explanation":
+            current.explanation = text or None
+        elif current is not None and tag == "includes":
+            if text:
+                current.includes.append(text)
+        elif tag == "terms" and current is not None:
             if not depth_titles:
-                raise MalformedRelease(path, current["line"], "<terms> without a <title>")
+                raise MalformedRelease(path, current.line, "<terms> without a <title>")
             terms.append(
                 PcsTerm(
-                    section=section,
-                    axis=axis,
+                    section=current.section,
+                    axis=current.axis,
                     axis_title=axis_title,
                     labels=tuple(depth_titles),
-                    definition=current["definition"],
-                    explanation=current["explanation"],
-                    includes=tuple(current["includes"]),
-                    line=current["line"],
+                    definition=current.definition,
+                    explanation=current.explanation,
+                    includes=tuple(current.includes),
+                    line=current.line,
                 )
             )
-        elif tag == "title" and axis is not None and not in_terms and not axis_title:
-            axis_title = value
+            current = None
+        elif tag == "title" and axis is not None and current is None and not axis_title:
+            axis_title = text
         elif tag == "axis":
             axis = None
         elif tag == "section":

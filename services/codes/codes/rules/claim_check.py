@@ -120,17 +120,19 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
         if any(f.last_day is None or dos <= f.last_day for f in known):
             usable.add(key)
             continue
-        last = max(known, key=lambda f: f.last_day)
+        # Every fact of the code ended before the date of service: cite the latest end.
+        last_day, last_source = max(
+            ((f.last_day, f.source) for f in known if f.last_day is not None), key=lambda ended: ended[0]
+        )
         findings.append(
             ClaimFinding(
                 kind=FindingKind.DELETED_CODE,
                 codes=[key],
                 lines=lines,
                 message=(
-                    f"{key} was last valid on {last.last_day.isoformat()}, before the date of "
-                    f"service {dos.isoformat()}."
+                    f"{key} was last valid on {last_day.isoformat()}, before the date of service {dos.isoformat()}."
                 ),
-                source=last.source,
+                source=last_source,
             )
         )
 

@@ -230,15 +230,16 @@ class CodingRules:
             )
         mue = []
         for setting in Setting:
+            mue_edition = snap.edition("MUE", setting.value)
             fact = snap.mue.get(setting.value, {}).get(key)
-            if fact is not None:
+            if mue_edition is not None and fact is not None:  # facts are only read for a loaded edition
                 mue.append(
                     Mue(
                         setting=setting,
                         max_units=fact.max_units,
                         adjudication_indicator=fact.adjudication_indicator,
                         rationale=fact.rationale,
-                        source=snap.edition("MUE", setting.value).label,
+                        source=mue_edition.label,
                     )
                 )
         descriptor = snap.cpt_titles.get(key) if system == CodeSystem.CPT else None
@@ -282,7 +283,9 @@ class CodingRules:
         return coverage
 
     def _add_documents(self, snap: _Snapshot, coverage: Coverage, subject: str | None) -> None:
-        documents = self._documents(snap) if subject else None
+        if not subject:
+            return
+        documents = self._documents(snap)
         if documents is not None:
             coverage.documents, coverage.documents_total = documents.matching(subject, COVERAGE_DOCUMENTS_SHOWN)
 

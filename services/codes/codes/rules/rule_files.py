@@ -19,6 +19,7 @@ RVU file (PPRRVU*) is not in the mirror; it is reported as skipped.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -44,6 +45,7 @@ from .mcd_index import read_mcd_index
 from .mce import read_mce, read_mce_version
 from .ncci_mue import read_mue
 from .ncci_ptp import read_ptp
+from .rows import MueRow, PtpRow
 from .storage import LoadResult, RulesStore
 
 log = logging.getLogger(__name__)
@@ -140,9 +142,13 @@ class PtpRelease:
     name: str
     parts: list[Path]
 
-    def rows(self, show: bool):
+    def rows(self, show: bool) -> Iterator[PtpRow]:
         for part in self.parts:
             yield from read_ptp(part, _wrap(show, f"PTP {self.setting} {part.name}", part))
+
+
+def _mue_rows(path: Path, setting: str, show: bool) -> Iterator[MueRow]:
+    return read_mue(path, _wrap(show, f"MUE {setting}", path))
 
 
 def find_ptp_releases(folder: Path) -> dict[str, PtpRelease]:
@@ -372,7 +378,7 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
     ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
     for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
         loads.append(
-            _load(store, "PTP", setting, release.name, release.parts, lambda release=release: release.rows(show), say)
+            _load(store, "PTP", setting, release.name, release.parts, functools.partial(release.rows, show), say)
         )
     for setting, (name, path) in sorted(find_mue_files(mirror / "ncci_mue").items()):
         loads.append(
@@ -382,7 +388,7 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
                 setting,
                 name,
                 [path],
-                lambda path=path, setting=setting: read_mue(path, _wrap(show, f"MUE {setting}", path)),
+                functools.partial(_mue_rows, path, setting, show),
                 say,
             )
         )

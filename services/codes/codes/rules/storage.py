@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -324,7 +324,9 @@ class RulesStore:
         if previous is not None:
             self._delete_edition_rows(previous.id)
         seconds = (datetime.now(UTC) - started).total_seconds()
-        return LoadResult(self.current_edition(kind, setting), loaded=True, seconds=seconds)
+        current = self.current_edition(kind, setting)
+        assert current is not None  # the switch above made the new edition current
+        return LoadResult(current, loaded=True, seconds=seconds)
 
     def _purge_unfinished(self) -> None:
         """Rows of loads that crashed (status loading/failed) are dead weight: drop them."""
@@ -471,7 +473,7 @@ class RulesStore:
 
     def ptp_for_code(
         self, edition_id: int, setting: str, code: str, first: int, include_deleted: bool = False
-    ) -> tuple[list, int]:
+    ) -> tuple[Sequence[sa.Row], int]:
         """Edits where `code` is column 1 or column 2 (active ones first), and their total."""
         t = rule_ptp_edits
         where = [t.c.edition_id == edition_id, t.c.setting == setting]
@@ -493,11 +495,11 @@ class RulesStore:
             )
         return rows, total
 
-    def mue_for_codes(self, edition_ids: list[int], codes: list[str] | None) -> list:
+    def mue_for_codes(self, edition_ids: list[int], codes: list[str] | None) -> Sequence[sa.Row]:
         """MUE rows of the editions; `codes` None = all of them (≈ 15 k per setting)."""
         return self._rows_of_editions(rule_mue, edition_ids, codes)
 
-    def codes_status(self, edition_ids: list[int], codes: list[str] | None) -> list:
+    def codes_status(self, edition_ids: list[int], codes: list[str] | None) -> Sequence[sa.Row]:
         """rule_codes rows of the editions; `codes` None = all of them."""
         return self._rows_of_editions(rule_codes, edition_ids, codes)
 
@@ -511,7 +513,7 @@ class RulesStore:
         with self.engine.connect() as conn:
             yield from conn.execute(query)
 
-    def _rows_of_editions(self, table: sa.Table, edition_ids: list[int], codes: list[str] | None) -> list:
+    def _rows_of_editions(self, table: sa.Table, edition_ids: list[int], codes: list[str] | None) -> Sequence[sa.Row]:
         if not edition_ids or codes == []:
             return []
         query = sa.select(table).where(table.c.edition_id.in_(edition_ids))
@@ -520,7 +522,7 @@ class RulesStore:
         with self.engine.connect() as conn:
             return conn.execute(query).all()
 
-    def crosswalks_for(self, edition_ids: list[int], code_key: str) -> list:
+    def crosswalks_for(self, edition_ids: list[int], code_key: str) -> Sequence[sa.Row]:
         if not edition_ids:
             return []
         t = rule_crosswalks
@@ -564,12 +566,12 @@ class RulesStore:
             for row in result:
                 yield row.code, row.term, row.path
 
-    def rows_of_edition(self, table: sa.Table, edition_id: int) -> list:
+    def rows_of_edition(self, table: sa.Table, edition_id: int) -> Sequence[sa.Row]:
         """Every row of one edition of a small table (NCD, MCD index, MCE: ≤ 70 k rows)."""
         with self.engine.connect() as conn:
             return conn.execute(sa.select(table).where(table.c.edition_id == edition_id)).all()
 
-    def ncd_diagnosis_rows(self, edition_id: int, ncds: list[str] | None, codes: list[str] | None) -> list:
+    def ncd_diagnosis_rows(self, edition_id: int, ncds: list[str] | None, codes: list[str] | None) -> Sequence[sa.Row]:
         """Lab NCD diagnosis rows of the edition for `ncds` (None: any) and `codes` (None:
         all; the "all other codes" rows are always included), in (ncd, code, date) order."""
         t = rule_ncd_diagnoses
@@ -613,7 +615,7 @@ class RulesStore:
                 ).all()
         return rows, counts
 
-    def mce_rows(self, edition_id: int, codes: list[str]) -> list:
+    def mce_rows(self, edition_id: int, codes: list[str]) -> Sequence[sa.Row]:
         if not codes:
             return []
         t = rule_mce_edits
@@ -661,7 +663,7 @@ class RulesStore:
                 )
             }
 
-    def modifiers(self, edition_ids: list[int], code: str | None = None) -> list:
+    def modifiers(self, edition_ids: list[int], code: str | None = None) -> Sequence[sa.Row]:
         if not edition_ids:
             return []
         t = rule_modifiers

@@ -161,6 +161,7 @@ def segment_query(plan: Plan, segment: str, with_systems: bool) -> dict:
     must_not: list[dict] = []
     filters: list[dict] = []
     if segment == CODE:
+        assert plan.code_prefix is not None  # the plan has a CODE segment only for a code prefix
         filters.append(code_prefix_query(plan.code_prefix))
     elif segment == TERM:
         filters.append(index_terms_query(plan))
@@ -200,6 +201,7 @@ def counts_body(plan: Plan, segment: str) -> dict:
 
 
 def page_body(plan: Plan, segment: str, offset: int, limit: int) -> dict:
+    sort: list[str | dict]
     if segment == CODE:
         sort = [{"key": "asc"}]
     elif segment == TERM:
@@ -221,7 +223,11 @@ def lexicon_body(words: Sequence[Word]) -> dict:
     """One request saying which words the index knows (see planner.Lexicon)."""
     aggs = {}
     for i, w in enumerate(words):
-        should = [{"term": {"title_stems": w.stem}}, {"term": {"terms_stems": w.stem}}, {"term": {"words": w.plain}}]
+        should: list[dict] = [
+            {"term": {"title_stems": w.stem}},
+            {"term": {"terms_stems": w.stem}},
+            {"term": {"words": w.plain}},
+        ]
         if w.prefix:
             should.append({"prefix": {"words": {"value": w.plain}}})
         aggs[f"w{i}"] = {"filter": {"bool": {"should": should, "minimum_should_match": 1}}}

@@ -117,8 +117,9 @@ class EmbeddedBackend:
         # refresh() is called.
         self._index.config_reader(reload_policy="manual")
         self._write_lock = threading.Lock()
-        self._searcher = self._index.searcher()
-        self._editions = self._read_editions(self._searcher)
+        searcher = self._index.searcher()
+        self._searcher: tantivy.Searcher | None = searcher  # None once closed
+        self._editions = self._read_editions(searcher)
 
     # -- SearchBackend ------------------------------------------------------------------
 
@@ -152,6 +153,8 @@ class EmbeddedBackend:
         self._delete_outdated()
 
     def search(self, request: SearchRequest) -> SearchResult:
+        if self._searcher is None:
+            raise RuntimeError("the search index is closed")
         run = _Run(self._schema, self._searcher)
         return execute(make_plan(request, run.known), run)
 
@@ -190,10 +193,12 @@ class EmbeddedBackend:
     def _read_editions(self, searcher: tantivy.Searcher) -> dict[str, str]:
         query = tantivy.Query.term_query(self._schema, "kind", KIND_EDITION)
         found = searcher.search(query, limit=100, count=False).hits
-        editions = {}
+        editions: dict[str, str] = {}
         for _, address in found:
             doc = searcher.doc(address)
-            editions[doc.get_first("load")] = doc.get_first("edition")
+            load, edition = doc.get_first("load"), doc.get_first("edition")
+            if load is not None and edition is not None:  # replace_system writes both on every one
+                editions[load] = edition
         return editions
 
 
@@ -306,6 +311,7 @@ class _Run:
             return cached
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         if segment == CODE:
+            assert plan.code_prefix is not None  # the plan has a CODE segment only for a code prefix
             clauses.append((_Occur.Must, self._code_prefix(plan.code_prefix)))
         else:
             if segment == TERM:
