@@ -19,8 +19,6 @@ from medcode_common.migrations import Schema
 from medcode_common.transactions import insert_ignoring_duplicates
 
 SCHEMA = Schema.of("mail_ingress")  # mail_ingress.migrations, alembic_version_mail_ingress
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

@@ -23,8 +23,6 @@ from medcode_contracts.assistant import Answer, Channel, Message
 
 PREFIX = "assistant"
 SCHEMA = Schema.of("assistant")  # assistant.migrations, alembic_version_assistant
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

@@ -26,8 +26,6 @@ from medcode_contracts.errors import Conflict
 
 PREFIX = "careers"
 SCHEMA = Schema.of("careers")  # careers.migrations, alembic_version_careers
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 TZ = sa.DateTime(timezone=True)
 
 metadata = sa.MetaData()
