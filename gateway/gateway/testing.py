@@ -164,6 +164,27 @@ MADE_UP_PAGES = {
 }
 
 
+MADE_UP_PTP_FINDING = {
+    "kind": "PTP",
+    "codes": ["11042", "97597"],
+    "lines": [1, 2],
+    "message": "made-up rationale",
+    "modifier_allowed": True,
+    "source": "made-up PTP",
+}  # one finding of codes.check_claim's answer
+
+
+def made_up_claim_check(*findings: dict) -> dict:
+    """A codes.check_claim answer (not clean) with these findings."""
+    return {
+        "clean": False,
+        "date_of_service": "2024-08-01",
+        "setting": "practitioner",
+        "editions": ["made-up PTP"],
+        "findings": list(findings),
+    }
+
+
 def get_codes(request: dict) -> list:
     """codes.get_codes over MADE_UP_PAGES (None for any other code), for RequestFakeRpc."""
     return [MADE_UP_PAGES.get((ref["system"], ref["code"])) for ref in request["refs"]]
