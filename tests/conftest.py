@@ -29,6 +29,10 @@ from medcode_common.launcher import SERVICES, Platform  # what make run starts, 
 RPC_TIMEOUT = 2.0  # the e2e gateway's; short, so the outage tests are quick
 LOAD_TIMEOUT = 1200  # loading every code set once, on a slow machine
 START_TIMEOUT = 180  # until /readyz answers 200
+# What every platform of its own starts with (a test's own settings win): cheap password
+# hashing, since its tests register many accounts, and RPCs given longer than the session
+# stack's, since a freshly copied code store answers its first page slowly.
+OWN_STACK_ENV = dict(ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1", RPC_TIMEOUT="10")
 
 
 class Stack:
@@ -222,14 +226,15 @@ def stack(tmp_path_factory, data_mirror):
 @contextmanager
 def own_stack(stack: Stack, workdir: Path, prefix: str, **env: str):
     """A platform of its own (fresh vhost, fresh accounts and metering stores) with the
-    session stack's code sets, for tests that change state or break things on purpose."""
+    session stack's code sets, for tests that change state or break things on purpose;
+    `env` on top of OWN_STACK_ENV."""
     if not stack.code_sets_loaded:
         pytest.skip("no code sets loaded")
     with TemporaryVhost(prefix) as vhost:
         own = Stack(workdir, vhost.amqp_uri, stack.data_mirror)
         own.vhost = vhost
         own.copy_code_data_from(stack)
-        own.env.update(env)
+        own.env.update(OWN_STACK_ENV | env)
         try:
             own.start_all()
             yield own

@@ -35,9 +35,6 @@ def platform(stack, tmp_path_factory, make_own_stack):
         MAIL_RETRY_SECONDS="0.5",
         MAIL_RETRY_MAX_SECONDS="2",
         MAIL_MAX_BYTES="65536",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
     ) as own:
         own.start_mail()
         yield own

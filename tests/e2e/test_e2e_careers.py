@@ -58,10 +58,6 @@ def board(stack, tmp_path_factory, make_own_stack, relay):
         CAREERS_EXPIRY_INTERVAL="1",
         CAREERS_ALERT_RETRY_SECONDS="1",
         CAREERS_PUBLIC_URL="http://jobs.example.invalid",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
-        RPC_TIMEOUT="10",
     ) as own:
         yield own
 

@@ -27,9 +27,6 @@ def platform(stack, tmp_path_factory, make_own_stack):
         tmp_path_factory.mktemp("resilience"),
         "e2e-resilience",
         RPC_TIMEOUT="3",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
     ) as own:
         yield own
 

@@ -31,10 +31,6 @@ def platform(stack, tmp_path_factory, make_own_stack):
         "e2e-sessions",
         TOKEN_SECRET=TOKEN_SECRET,
         GATEWAY_SECRET="e2e-sessions-gateway-secret",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
-        RPC_TIMEOUT="10",
     ) as own:
         yield own
 
