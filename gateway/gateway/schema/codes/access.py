@@ -59,8 +59,6 @@ class Access:
 OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
 METER_AWAY = Access(
     granted=False,
-    remaining=None,
-    limit=None,
     reason="Page views cannot be counted right now, so only the official descriptor "
     "is shown. Try again in a moment for the full page.",
 )
