@@ -137,12 +137,7 @@ async def claim_access(context) -> Access:
     except Unavailable:
         log.warning("metering did not answer: a claim check shown without its details")
         return METER_AWAY
-    return Access(
-        granted=decision.granted,
-        remaining=decision.remaining,
-        limit=decision.limit,
-        reason=None if decision.granted else decision.reason,
-    )
+    return Access.from_decision(decision)
 
 
 @strawberry.type
