@@ -25,6 +25,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
 from medcode_common.launcher import SERVICES, Platform  # what make run starts, and how
+from medcode_common.testing import local_platform_env
 
 RPC_TIMEOUT = 2.0  # the e2e gateway's; short, so the outage tests are quick
 LOAD_TIMEOUT = 1200  # loading every code set once, on a slow machine
@@ -47,16 +48,11 @@ class Stack:
         )
         self.env = self.platform.env  # the one environment every process of the stack gets
         self.env.update(
-            AMQP_URI=amqp_uri,
-            DATA_DIR=str(workdir / "data"),
+            local_platform_env(amqp_uri, workdir / "data", self.port),
             DATA_MIRROR=str(data_mirror),
-            GATEWAY_HOST="127.0.0.1",
-            GATEWAY_PORT=str(self.port),
             RPC_TIMEOUT=str(RPC_TIMEOUT),
             PYTHONUNBUFFERED="1",
             MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"),
-            SMTP_PORT=str(free_port()),
-            SMTP_RELAY=f"127.0.0.1:{free_port()}",
         )
         # Every test client comes from 127.0.0.1: the per-address limits that keep a
         # stranger from farming accounts or hammering the gateway would trip over the

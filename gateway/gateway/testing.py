@@ -4,16 +4,11 @@ RabbitMQ vhost per test module comes from medcode_common.broker_admin.TemporaryV
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from http.cookies import SimpleCookie
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from medcode_common.testing import free_port as free_port  # the tests' one free-port helper
 
 
 class FakeService:

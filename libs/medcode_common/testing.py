@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -12,6 +14,25 @@ from .migrations import Schema
 
 # The cluster the Elasticsearch runs of the search suites use.
 ELASTICSEARCH_URL = os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_platform_env(amqp_uri: str, data_dir: Path, gateway_port: int) -> dict[str, str]:
+    """What makes a platform on this machine one of its own (the e2e stacks, the launcher's
+    test, the benchmark): its broker vhost, data directory, gateway port and mail ports."""
+    return dict(
+        AMQP_URI=amqp_uri,
+        DATA_DIR=str(data_dir),
+        GATEWAY_HOST="127.0.0.1",
+        GATEWAY_PORT=str(gateway_port),
+        SMTP_PORT=str(free_port()),
+        SMTP_RELAY=f"127.0.0.1:{free_port()}",
+    )
 
 
 def migrated_engine(schema: Schema, database_url: str) -> Iterator[sa.Engine]:
