@@ -239,9 +239,14 @@ def own_stack(stack: Stack, workdir: Path, prefix: str, **env: str):
 
 
 @pytest.fixture(scope="session")
-def make_own_stack():
-    """`with make_own_stack(stack, workdir, "prefix", VAR="value") as own:` see own_stack."""
-    return own_stack
+def make_own_stack(tmp_path_factory):
+    """`with make_own_stack(stack, "prefix", VAR="value") as own:` see own_stack; its work
+    directory is a fresh temporary one named after the prefix."""
+
+    def make(stack: Stack, prefix: str, **env: str):
+        return own_stack(stack, tmp_path_factory.mktemp(prefix), prefix, **env)
+
+    return make
 
 
 @pytest.fixture

@@ -35,10 +35,9 @@ BUNDLED_CLAIM = {"input": {"dateOfService": "2024-08-01", "lines": [{"code": "11
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
+def platform(stack, make_own_stack):
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("abuse-stack"),
         "e2e-abuse",
         TOKEN_SECRET="e2e-abuse-token-secret-" + "t" * 32,
         GATEWAY_SECRET="e2e-abuse-gateway-secret",

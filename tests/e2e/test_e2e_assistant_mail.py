@@ -25,10 +25,9 @@ CONVERSATION = "query($id: ID!) { conversation(id: $id) { id channel messages { 
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
+def platform(stack, make_own_stack):
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("mail"),
         "e2e-mail",
         RPC_TIMEOUT="3",
         MAIL_ASK_TIMEOUT="6",

@@ -47,11 +47,10 @@ def relay(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def board(stack, tmp_path_factory, make_own_stack, relay):
+def board(stack, make_own_stack, relay):
     port, _ = relay
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("careers-stack"),
         "e2e-careers",
         SMTP_RELAY=f"127.0.0.1:{port}",
         CAREERS_DEMO_DATA="false",

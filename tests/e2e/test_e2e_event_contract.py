@@ -33,13 +33,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(
-        stack,
-        tmp_path_factory.mktemp("events"),
-        "e2e-events",
-        CAREERS_EXPIRY_INTERVAL="1",
-    ) as own:
+def platform(stack, make_own_stack):
+    with make_own_stack(stack, "e2e-events", CAREERS_EXPIRY_INTERVAL="1") as own:
         yield own
 
 

@@ -24,10 +24,9 @@ PAGE = "query($c: String!) { code(system: ICD10CM, code: $c) { code access { gra
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
+def platform(stack, make_own_stack):
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("sessions-stack"),
         "e2e-sessions",
         TOKEN_SECRET=TOKEN_SECRET,
         GATEWAY_SECRET="e2e-sessions-gateway-secret",

@@ -41,7 +41,7 @@ class RunningPlatform:
 
 
 @pytest.fixture(scope="session")
-def web_platform(request, tmp_path_factory, make_own_stack):
+def web_platform(request, make_own_stack):
     """Fresh accounts and metering, and a guest cap per IP that the tests (all from
     127.0.0.1) cannot reach: each browser context is its own guest. WEB_TEST_URL=http://...
     runs the tests against a platform already running instead (while developing)."""
@@ -53,7 +53,6 @@ def web_platform(request, tmp_path_factory, make_own_stack):
     stack = request.getfixturevalue("stack")
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("web-stack"),
         "e2e-web",
         METERING_GUEST_IP_DAILY_CAP="100000",
     ) as own:
