@@ -45,6 +45,7 @@ from gateway.testing import free_port
 from medcode_common.broker_admin import RABBIT_API, TemporaryVhost
 from medcode_common.launcher import Platform
 from medcode_common.settings import load_settings
+from medcode_common.testing import local_platform_env
 
 DURATION = float(os.environ.get("BENCH_SECONDS", "8"))
 LATEST = Path(os.environ.get("BENCH_OUTPUT", "var/bench/latest.json"))
@@ -382,12 +383,7 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
         port = free_port()
         env = dict(
             os.environ,
-            AMQP_URI=vhost.amqp_uri,
-            DATA_DIR=str(data_dir),
-            GATEWAY_PORT=str(port),
-            GATEWAY_HOST="127.0.0.1",
-            SMTP_PORT=str(free_port()),
-            SMTP_RELAY=f"127.0.0.1:{free_port()}",
+            **local_platform_env(vhost.amqp_uri, data_dir, port),
             # All load (and each run's bench account) comes from one address: per-address
             # limits would measure themselves, or refuse a reused data directory's account.
             RATE_LIMIT_PER_MINUTE="0",

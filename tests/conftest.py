@@ -25,10 +25,15 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
 from medcode_common.launcher import SERVICES, Platform  # what make run starts, and how
+from medcode_common.testing import local_platform_env
 
 RPC_TIMEOUT = 2.0  # the e2e gateway's; short, so the outage tests are quick
 LOAD_TIMEOUT = 1200  # loading every code set once, on a slow machine
 START_TIMEOUT = 180  # until /readyz answers 200
+# What every platform of its own starts with (a test's own settings win): cheap password
+# hashing, since its tests register many accounts, and RPCs given longer than the session
+# stack's, since a freshly copied code store answers its first page slowly.
+OWN_STACK_ENV = dict(ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1", RPC_TIMEOUT="10")
 
 
 class Stack:
@@ -43,16 +48,11 @@ class Stack:
         )
         self.env = self.platform.env  # the one environment every process of the stack gets
         self.env.update(
-            AMQP_URI=amqp_uri,
-            DATA_DIR=str(workdir / "data"),
+            local_platform_env(amqp_uri, workdir / "data", self.port),
             DATA_MIRROR=str(data_mirror),
-            GATEWAY_HOST="127.0.0.1",
-            GATEWAY_PORT=str(self.port),
             RPC_TIMEOUT=str(RPC_TIMEOUT),
             PYTHONUNBUFFERED="1",
             MEDCODE_TRACE_FILE=str(workdir / "spans.jsonl"),
-            SMTP_PORT=str(free_port()),
-            SMTP_RELAY=f"127.0.0.1:{free_port()}",
         )
         # Every test client comes from 127.0.0.1: the per-address limits that keep a
         # stranger from farming accounts or hammering the gateway would trip over the
@@ -222,14 +222,15 @@ def stack(tmp_path_factory, data_mirror):
 @contextmanager
 def own_stack(stack: Stack, workdir: Path, prefix: str, **env: str):
     """A platform of its own (fresh vhost, fresh accounts and metering stores) with the
-    session stack's code sets, for tests that change state or break things on purpose."""
+    session stack's code sets, for tests that change state or break things on purpose;
+    `env` on top of OWN_STACK_ENV."""
     if not stack.code_sets_loaded:
         pytest.skip("no code sets loaded")
     with TemporaryVhost(prefix) as vhost:
         own = Stack(workdir, vhost.amqp_uri, stack.data_mirror)
         own.vhost = vhost
         own.copy_code_data_from(stack)
-        own.env.update(env)
+        own.env.update(OWN_STACK_ENV | env)
         try:
             own.start_all()
             yield own
@@ -238,9 +239,14 @@ def own_stack(stack: Stack, workdir: Path, prefix: str, **env: str):
 
 
 @pytest.fixture(scope="session")
-def make_own_stack():
-    """`with make_own_stack(stack, workdir, "prefix", VAR="value") as own:` see own_stack."""
-    return own_stack
+def make_own_stack(tmp_path_factory):
+    """`with make_own_stack(stack, "prefix", VAR="value") as own:` see own_stack; its work
+    directory is a fresh temporary one named after the prefix."""
+
+    def make(stack: Stack, prefix: str, **env: str):
+        return own_stack(stack, tmp_path_factory.mktemp(prefix), prefix, **env)
+
+    return make
 
 
 @pytest.fixture

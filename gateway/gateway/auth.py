@@ -297,25 +297,21 @@ class GatewayAuth:
         )
 
     # -- cookies -------------------------------------------------------------------------
-    def set_guest_cookie(self, response: Any, guest_id: str) -> None:
+    def _set_cookie(self, response: Any, name: str, value: str, max_age: int | None, httponly: bool = True) -> None:
+        """Every cookie of the gateway: for the whole site, Secure behind HTTPS, SameSite=Lax."""
         response.set_cookie(
-            GUEST_COOKIE,
-            guest_cookie_value(self.signer, guest_id),
-            max_age=GUEST_COOKIE_MAX_AGE,
-            path="/",
-            secure=self.secure,
-            httponly=True,
-            samesite="lax",
+            name, value, max_age=max_age, path="/", secure=self.secure, httponly=httponly, samesite="lax"
         )
+
+    def set_guest_cookie(self, response: Any, guest_id: str) -> None:
+        self._set_cookie(response, GUEST_COOKIE, guest_cookie_value(self.signer, guest_id), GUEST_COOKIE_MAX_AGE)
 
     def set_session(self, response: Any, token: str, expires_at: str) -> None:
         """After login or register: the HttpOnly session cookie and its CSRF cookie."""
         if not _can_set_cookies(response):
             return
         max_age = _cookie_expiry(expires_at)
-        response.set_cookie(
-            SESSION_COOKIE, token, max_age=max_age, path="/", secure=self.secure, httponly=True, samesite="lax"
-        )
+        self._set_cookie(response, SESSION_COOKIE, token, max_age)
         self._set_csrf_cookie(response, token, max_age)
 
     def clear_session(self, response: Any) -> None:
@@ -326,15 +322,7 @@ class GatewayAuth:
 
     def _set_csrf_cookie(self, response: Any, token: str, max_age: int | None) -> None:
         # Readable by the web app's script (not HttpOnly): that is how it learns the token.
-        response.set_cookie(
-            CSRF_COOKIE,
-            csrf_token(self.signer, token),
-            max_age=max_age,
-            path="/",
-            secure=self.secure,
-            httponly=False,
-            samesite="lax",
-        )
+        self._set_cookie(response, CSRF_COOKIE, csrf_token(self.signer, token), max_age, httponly=False)
 
 
 async def connection_auth(context: Any) -> None:

@@ -4,16 +4,11 @@ RabbitMQ vhost per test module comes from medcode_common.broker_admin.TemporaryV
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 from http.cookies import SimpleCookie
 from typing import Any
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from medcode_common.testing import free_port as free_port  # the tests' one free-port helper
 
 
 class FakeService:
@@ -162,6 +157,27 @@ MADE_UP_PAGES = {
     ("ICD10CM", "K220"): made_up_page("ICD10CM", "K22.0"),
     ("HCPCS", "J9035"): made_up_page("HCPCS", "J9035"),
 }
+
+
+MADE_UP_PTP_FINDING = {
+    "kind": "PTP",
+    "codes": ["11042", "97597"],
+    "lines": [1, 2],
+    "message": "made-up rationale",
+    "modifier_allowed": True,
+    "source": "made-up PTP",
+}  # one finding of codes.check_claim's answer
+
+
+def made_up_claim_check(*findings: dict) -> dict:
+    """A codes.check_claim answer (not clean) with these findings."""
+    return {
+        "clean": False,
+        "date_of_service": "2024-08-01",
+        "setting": "practitioner",
+        "editions": ["made-up PTP"],
+        "findings": list(findings),
+    }
 
 
 def get_codes(request: dict) -> list:

@@ -16,19 +16,11 @@ from starlette.websockets import WebSocketDisconnect
 from gateway.app import create_app
 from gateway.limits import BodySizeLimit, RateLimiter, load_limits
 from gateway.settings import load, load_auth
-from gateway.testing import FakeService, session_token
+from gateway.testing import ACCOUNT, FakeService, session_token
 from medcode_contracts.errors import Unauthenticated
 
 pytestmark = pytest.mark.rabbit
 
-ACCOUNT = {
-    "id": "u-1",
-    "email": "ann@example.org",
-    "name": "Ann",
-    "plan": "FREE",
-    "role": "MEMBER",
-    "created_at": "2026-01-01T00:00:00+00:00",
-}
 PROD_SECRET = "limits-test-gateway-secret-" + "q" * 32
 GOOD = session_token(PROD_SECRET, ACCOUNT["id"])  # signed as accounts would: the gateway checks it
 

@@ -9,7 +9,7 @@ import pytest
 
 from gateway.context import Context
 from gateway.schema import build_schema
-from gateway.testing import FakeRpc
+from gateway.testing import MADE_UP_PTP_FINDING, FakeRpc, made_up_claim_check, made_up_page
 from medcode_contracts.errors import BadRequest
 
 
@@ -23,21 +23,10 @@ async def run(schema, query, rpc, variables=None):
     return result.data, [e.formatted for e in result.errors or []]
 
 
-def page(system: str, code: str) -> dict:
-    return {
-        "system": system,
-        "code": code,
-        "title": f"FAKE DESCRIPTOR FOR TESTS {code}",
-        "billable": True,
-        "edition": {"name": "Made-up edition", "effective_from": "2025-10-01", "source": "made-up"},
-        "lay_terms": ["made-up lay term"],
-    }
-
-
 PAGES = {
-    "HCPCS": {"J9035": page("HCPCS", "J9035"), "G0008": page("HCPCS", "G0008")},
-    "ICD10CM": {"I219": page("ICD10CM", "I21.9")},
-    "CPT": {"99213": page("CPT", "99213")},
+    "HCPCS": {"J9035": made_up_page("HCPCS", "J9035"), "G0008": made_up_page("HCPCS", "G0008")},
+    "ICD10CM": {"I219": made_up_page("ICD10CM", "I21.9")},
+    "CPT": {"99213": made_up_page("CPT", "99213")},
 }
 
 
@@ -127,7 +116,7 @@ async def test_rules_sections_of_every_page_come_from_one_rpc(schema):
     assert [e["column2"] for e in data["a"]["ptpEdits"]] == ["90000", "90001"]
     assert len(data["b"]["ptpEdits"]) == 4
     assert data["a"]["mue"] == [{"maxUnits": 2}]
-    assert data["c"]["layTerms"] == ["made-up lay term"]
+    assert data["c"]["layTerms"] == ["made-up"]
     assert data["d"]["descriptorNote"].startswith("The CPT descriptor needs an AMA CPT licence")
     assert data["d"]["mue"] == [{"setting": "practitioner"}]
 
@@ -192,22 +181,7 @@ async def test_gem_target_keeps_the_icd9_code_beside_the_code_summary(schema):
 CHECK = """query($input: ClaimInput!) { checkClaim(input: $input) {
   clean dateOfService setting editions findings { kind codes message modifierAllowed source lines } } }"""
 
-CLAIM_CHECK = {
-    "clean": False,
-    "date_of_service": "2024-08-01",
-    "setting": "practitioner",
-    "editions": ["made-up PTP"],
-    "findings": [
-        {
-            "kind": "PTP",
-            "codes": ["11042", "97597"],
-            "lines": [1, 2],
-            "message": "made-up",
-            "modifier_allowed": True,
-            "source": "made-up PTP",
-        }
-    ],
-}
+CLAIM_CHECK = made_up_claim_check(MADE_UP_PTP_FINDING)
 
 
 async def test_check_claim_maps_input_and_answer(schema):
@@ -244,7 +218,7 @@ async def test_check_claim_maps_input_and_answer(schema):
             {
                 "kind": "PTP",
                 "codes": ["11042", "97597"],
-                "message": "made-up",
+                "message": "made-up rationale",
                 "modifierAllowed": True,
                 "source": "made-up PTP",
                 "lines": [1, 2],

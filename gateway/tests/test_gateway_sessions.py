@@ -20,27 +20,9 @@ from medcode_contracts import accounts, events
 from medcode_contracts.errors import Unauthenticated
 
 SECRET = "sessions-test-token-secret-" + "s" * 32
-GUEST = "0123456789abcdef0123456789abcdef"
-ACCOUNT = {
-    "id": "u-1",
-    "email": "ann@example.org",
-    "name": "Ann",
-    "plan": "PRO",
-    "role": "MEMBER",
-    "created_at": "2026-01-01T00:00:00+00:00",
-}
-PAGE = {
-    "system": "ICD10CM",
-    "code": "K22.0",
-    "title": "Made-up title",
-    "short_title": None,
-    "billable": True,
-    "edition": {"name": "Made-up 2026", "effective_from": "2025-10-01", "source": "x"},
-    "lay_terms": ["made-up"],
-    "notes": {},
-    "parent": None,
-    "children": [],
-}
+GUEST = testing.GUEST_ID
+ACCOUNT = {**testing.ACCOUNT, "plan": "PRO"}
+PAGE = testing.made_up_page("ICD10CM", "K22.0")
 
 
 def cache(**options) -> SessionCache:

@@ -9,7 +9,15 @@ import pytest
 
 from gateway.auth import CSRF_HEADER, GUEST_COOKIE, SESSION_COOKIE, csrf_token, guest_cookie_value
 from gateway.context import CSRF_TO_SPEND, GET_SPENDS_NOTHING
-from gateway.testing import ACCOUNT, RequestFakeRpc, get_codes, make_request, schema_context
+from gateway.testing import (
+    ACCOUNT,
+    MADE_UP_PTP_FINDING,
+    RequestFakeRpc,
+    get_codes,
+    made_up_claim_check,
+    make_request,
+    schema_context,
+)
 from gateway.testing import GUEST_ID as GUEST
 from medcode_contracts.errors import Unavailable
 
@@ -26,30 +34,17 @@ PAGE = (
 CLAIM = """query($input: ClaimInput!) { checkClaim(input: $input) {
   clean access { granted remaining limit reason } findings { kind codes lines message modifierAllowed source } } }"""
 CLAIM_INPUT = {"input": {"lines": [{"code": "11042"}, {"code": "97597"}, {"code": "J9035", "units": 900}]}}
-CLAIM_CHECK = {
-    "clean": False,
-    "date_of_service": "2024-08-01",
-    "setting": "practitioner",
-    "editions": ["made-up PTP"],
-    "findings": [
-        {
-            "kind": "PTP",
-            "codes": ["11042", "97597"],
-            "lines": [1, 2],
-            "message": "made-up rationale",
-            "modifier_allowed": True,
-            "source": "made-up PTP",
-        },
-        {
-            "kind": "MUE",
-            "codes": ["J9035"],
-            "lines": [3],
-            "message": "made-up: at most 7 units",
-            "modifier_allowed": None,
-            "source": "made-up MUE",
-        },
-    ],
-}
+CLAIM_CHECK = made_up_claim_check(
+    MADE_UP_PTP_FINDING,
+    {
+        "kind": "MUE",
+        "codes": ["J9035"],
+        "lines": [3],
+        "message": "made-up: at most 7 units",
+        "modifier_allowed": None,
+        "source": "made-up MUE",
+    },
+)
 
 
 def get_request(headers=None, cookies=None):

@@ -295,15 +295,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "replay" and not args.ids and not args.all:
         parser.error("name the message ids to replay, or --all")
 
-    from .settings import ConfigError
-    from .settings import load_settings as platform_settings
+    from .broker_commands import run_on_broker
 
-    try:
-        amqp_uri = platform_settings().AMQP_URI
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
+    def work(amqp_uri: str) -> int:
         with DeadLetters(amqp_uri) as dead_letters:
             if args.command == "list":
                 parked = dead_letters.list(args.service)
@@ -313,18 +307,17 @@ def main(argv: list[str] | None = None) -> int:
                         f"{item.attempts} tries, {item.failed_at}\n    {item.error}\n    {_preview(item.body)}"
                     )
                 print(f"{len(parked)} parked message(s)")
-            else:
-                done = dead_letters.replay(None if args.all else set(args.ids), args.service)
-                for message_id in done:
-                    print(f"replayed {message_id}")
-                missing = set(args.ids) - set(done)
-                if missing:
-                    print(f"not found: {' '.join(sorted(missing))}", file=sys.stderr)
-                    return 1
-    except OSError as exc:
-        print(f"error: the broker at AMQP_URI does not answer: {exc}", file=sys.stderr)
-        return 1
-    return 0
+                return 0
+            done = dead_letters.replay(None if args.all else set(args.ids), args.service)
+            for message_id in done:
+                print(f"replayed {message_id}")
+            missing = set(args.ids) - set(done)
+            if missing:
+                print(f"not found: {' '.join(sorted(missing))}", file=sys.stderr)
+                return 1
+            return 0
+
+    return run_on_broker(work)
 
 
 if __name__ == "__main__":

@@ -85,23 +85,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", action="append", help="only this service's events (repeatable)")
     parser.add_argument("--count", type=int, help="stop after this many events")
     args = parser.parse_args(argv)
-    from .settings import ConfigError, load_settings
+    from .broker_commands import run_on_broker
 
-    try:
-        amqp_uri = load_settings().AMQP_URI
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    sources = _sources(args.service)
-    print(f"tailing the events of {', '.join(sources)} (Ctrl-C stops)", file=sys.stderr, flush=True)
-    try:
-        tail(amqp_uri, sources, args.count)
-    except KeyboardInterrupt:
+    def work(amqp_uri: str) -> int:
+        sources = _sources(args.service)
+        print(f"tailing the events of {', '.join(sources)} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        try:
+            tail(amqp_uri, sources, args.count)
+        except KeyboardInterrupt:
+            pass
         return 0
-    except OSError as exc:
-        print(f"error: the broker at AMQP_URI does not answer: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+    return run_on_broker(work)
 
 
 if __name__ == "__main__":

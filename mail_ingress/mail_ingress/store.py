@@ -19,8 +19,6 @@ from medcode_common.migrations import Schema
 from medcode_common.transactions import insert_ignoring_duplicates
 
 SCHEMA = Schema.of("mail_ingress")  # mail_ingress.migrations, alembic_version_mail_ingress
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 
@@ -129,48 +127,34 @@ class MailStore:
             when = when.replace(tzinfo=UTC)
         return max(0.0, (when - now).total_seconds())
 
-    def retry_later(self, mail_id: int, delay: float, note: str) -> None:
+    def _update(self, mail_id: int, **values) -> None:
         with self.engine.begin() as conn:
-            conn.execute(
-                mails.update()
-                .where(mails.c.id == mail_id)
-                .values(
-                    attempts=mails.c.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=delay), note=note[:200]
-                )
-            )
+            conn.execute(mails.update().where(mails.c.id == mail_id).values(**values))
+
+    def retry_later(self, mail_id: int, delay: float, note: str) -> None:
+        self._update(
+            mail_id, attempts=mails.c.attempts + 1, next_attempt_at=utcnow() + timedelta(seconds=delay), note=note[:200]
+        )
+
+    def _done(self, mail_id: int, state: str, **values) -> None:
+        """A mail that is finished with: its raw bytes go (its sender is kept as a key)."""
+        self._update(mail_id, state=state, raw=None, done_at=utcnow(), **values)
 
     def ignore(self, mail_id: int, reason: str, sender: str | None) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                mails.update()
-                .where(mails.c.id == mail_id)
-                .values(
-                    state=IGNORED,
-                    note=reason[:200],
-                    raw=None,
-                    done_at=utcnow(),
-                    sender_key=sender_key(sender) if sender else None,
-                )
-            )
+        self._done(mail_id, IGNORED, note=reason[:200], sender_key=sender_key(sender) if sender else None)
 
     def answered(
         self, mail_id: int, sender: str, guest: bool, conversation_id: str | None, reply_message_id: str
     ) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                mails.update()
-                .where(mails.c.id == mail_id)
-                .values(
-                    state=ANSWERED,
-                    raw=None,
-                    done_at=utcnow(),
-                    sender_key=sender_key(sender),
-                    guest=guest,
-                    conversation_id=conversation_id,
-                    reply_message_id=reply_message_id,
-                    note=None,
-                )
-            )
+        self._done(
+            mail_id,
+            ANSWERED,
+            sender_key=sender_key(sender),
+            guest=guest,
+            conversation_id=conversation_id,
+            reply_message_id=reply_message_id,
+            note=None,
+        )
 
     def conversation_of_thread(self, message_ids: list[str], sender: str) -> str | None:
         """The conversation an earlier reply of ours (named in In-Reply-To/References)

@@ -8,10 +8,9 @@ import pytest
 
 from mail_ingress.processor import Processor
 from mail_ingress.settings import load_mail_settings
-from mail_ingress.store import MIGRATIONS, VERSION_TABLE, MailStore
+from mail_ingress.store import SCHEMA, MailStore
 from medcode_common.db import make_engine
 from medcode_common.mail import MailRelayUnavailable
-from medcode_common.migrations import upgrade
 from medcode_contracts.errors import RateLimited, Unavailable
 
 ACCOUNT = {
@@ -60,7 +59,7 @@ class Relay:
 @pytest.fixture
 def parts(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'mail.sqlite3'}")
-    upgrade(engine, MIGRATIONS, VERSION_TABLE)
+    SCHEMA.upgrade(engine)
     store, rpc, relay = MailStore(engine), FakeRpc(), Relay()
     settings = load_mail_settings(MAIL_RETRY_SECONDS=0.001, MAIL_RETRY_MAX_SECONDS=0.001)
     yield store, rpc, relay, Processor(store, rpc, settings, "127.0.0.1:1", send=relay)

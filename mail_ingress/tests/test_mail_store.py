@@ -5,15 +5,14 @@ from datetime import timedelta
 
 import pytest
 
-from mail_ingress.store import MIGRATIONS, VERSION_TABLE, MailStore, utcnow
+from mail_ingress.store import SCHEMA, MailStore, utcnow
 from medcode_common.db import make_engine
-from medcode_common.migrations import upgrade
 
 
 @pytest.fixture
 def store(database_url):
     engine = make_engine(database_url)
-    upgrade(engine, MIGRATIONS, VERSION_TABLE)
+    SCHEMA.upgrade(engine)
     yield MailStore(engine)
     engine.dispose()
 

@@ -35,18 +35,13 @@ BUNDLED_CLAIM = {"input": {"dateOfService": "2024-08-01", "lines": [{"code": "11
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
+def platform(stack, make_own_stack):
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("abuse-stack"),
         "e2e-abuse",
         TOKEN_SECRET="e2e-abuse-token-secret-" + "t" * 32,
         GATEWAY_SECRET="e2e-abuse-gateway-secret",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
         CODES_PAGE_CACHE_SIZE="16",
-        RPC_TIMEOUT="10",
     ) as own:
         yield own
 

@@ -28,19 +28,14 @@ _ips = (f"203.0.113.{n}" for n in itertools.count(1))
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
+def platform(stack, make_own_stack):
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("accounts-stack"),
         "e2e-accounts",
         METERING_GUEST_IP_DAILY_CAP=str(IP_CAP),
         GATEWAY_TRUSTED_PROXIES="127.0.0.1",
         TOKEN_SECRET=TOKEN_SECRET,
         GATEWAY_SECRET="e2e-accounts-gateway-secret",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
-        RPC_TIMEOUT="10",
     ) as own:
         yield own
 

@@ -25,19 +25,15 @@ CONVERSATION = "query($id: ID!) { conversation(id: $id) { id channel messages { 
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
+def platform(stack, make_own_stack):
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("mail"),
         "e2e-mail",
         RPC_TIMEOUT="3",
         MAIL_ASK_TIMEOUT="6",
         MAIL_RETRY_SECONDS="0.5",
         MAIL_RETRY_MAX_SECONDS="2",
         MAIL_MAX_BYTES="65536",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
     ) as own:
         own.start_mail()
         yield own

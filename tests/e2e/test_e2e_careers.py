@@ -47,21 +47,16 @@ def relay(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def board(stack, tmp_path_factory, make_own_stack, relay):
+def board(stack, make_own_stack, relay):
     port, _ = relay
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("careers-stack"),
         "e2e-careers",
         SMTP_RELAY=f"127.0.0.1:{port}",
         CAREERS_DEMO_DATA="false",
         CAREERS_EXPIRY_INTERVAL="1",
         CAREERS_ALERT_RETRY_SECONDS="1",
         CAREERS_PUBLIC_URL="http://jobs.example.invalid",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
-        RPC_TIMEOUT="10",
     ) as own:
         yield own
 

@@ -33,17 +33,8 @@ EXPECTED = {
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(
-        stack,
-        tmp_path_factory.mktemp("events"),
-        "e2e-events",
-        CAREERS_EXPIRY_INTERVAL="1",
-        RPC_TIMEOUT="10",  # a freshly copied code store answers its first page slowly
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
-    ) as own:
+def platform(stack, make_own_stack):
+    with make_own_stack(stack, "e2e-events", CAREERS_EXPIRY_INTERVAL="1") as own:
         yield own
 
 

@@ -15,6 +15,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
+from medcode_common.testing import local_platform_env
 
 READY_TIMEOUT = 180
 
@@ -38,16 +39,7 @@ def _alive(pid: int) -> bool:
 def launcher(tmp_path):
     with TemporaryVhost("launcher") as vhost:
         port = free_port()
-        env = dict(
-            os.environ,
-            AMQP_URI=vhost.amqp_uri,
-            DATA_DIR=str(tmp_path),
-            GATEWAY_PORT=str(port),
-            GATEWAY_HOST="127.0.0.1",
-            PYTHONUNBUFFERED="1",
-            SMTP_RELAY=f"127.0.0.1:{free_port()}",
-            SMTP_PORT=str(free_port()),
-        )
+        env = dict(os.environ, **local_platform_env(vhost.amqp_uri, tmp_path, port), PYTHONUNBUFFERED="1")
         env.pop("DATABASE_URL", None)
         log = open(tmp_path / "launcher.log", "w+")
         proc = subprocess.Popen(

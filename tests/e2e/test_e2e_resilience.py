@@ -21,16 +21,8 @@ PAGE = '{ code(system: ICD10CM, code: "%s") { code access { granted } } }'
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
-    with make_own_stack(
-        stack,
-        tmp_path_factory.mktemp("resilience"),
-        "e2e-resilience",
-        RPC_TIMEOUT="3",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
-    ) as own:
+def platform(stack, make_own_stack):
+    with make_own_stack(stack, "e2e-resilience", RPC_TIMEOUT="3") as own:
         yield own
 
 

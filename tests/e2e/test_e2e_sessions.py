@@ -24,17 +24,12 @@ PAGE = "query($c: String!) { code(system: ICD10CM, code: $c) { code access { gra
 
 
 @pytest.fixture(scope="module")
-def platform(stack, tmp_path_factory, make_own_stack):
+def platform(stack, make_own_stack):
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("sessions-stack"),
         "e2e-sessions",
         TOKEN_SECRET=TOKEN_SECRET,
         GATEWAY_SECRET="e2e-sessions-gateway-secret",
-        ARGON2_TIME_COST="1",
-        ARGON2_MEMORY_KIB="1024",
-        ARGON2_PARALLELISM="1",
-        RPC_TIMEOUT="10",
     ) as own:
         yield own
 

@@ -33,7 +33,6 @@ AXE_SOURCE = REPO / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "var" / "test-artifacts")) / "web"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
-ARGON2_FAST = dict(ARGON2_TIME_COST="1", ARGON2_MEMORY_KIB="1024", ARGON2_PARALLELISM="1")
 
 
 class RunningPlatform:
@@ -42,7 +41,7 @@ class RunningPlatform:
 
 
 @pytest.fixture(scope="session")
-def web_platform(request, tmp_path_factory, make_own_stack):
+def web_platform(request, make_own_stack):
     """Fresh accounts and metering, and a guest cap per IP that the tests (all from
     127.0.0.1) cannot reach: each browser context is its own guest. WEB_TEST_URL=http://...
     runs the tests against a platform already running instead (while developing)."""
@@ -54,11 +53,8 @@ def web_platform(request, tmp_path_factory, make_own_stack):
     stack = request.getfixturevalue("stack")
     with make_own_stack(
         stack,
-        tmp_path_factory.mktemp("web-stack"),
         "e2e-web",
         METERING_GUEST_IP_DAILY_CAP="100000",
-        RPC_TIMEOUT="10",
-        **ARGON2_FAST,
     ) as own:
         yield own
 

@@ -23,15 +23,13 @@ from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest, Unavailable
 from medcode_contracts.rpc import Codes, Metering
 
+from .codes.access import OPEN_ACCESS
 from .codes.types import Access
 
 log = logging.getLogger(__name__)
 
-OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
 METER_AWAY = Access(
     granted=False,
-    remaining=None,
-    limit=None,
     reason="Claim checks cannot be counted right now, so only whether the claim is clean "
     "is shown. Try again in a moment for the full answer.",
 )
@@ -139,12 +137,7 @@ async def claim_access(context) -> Access:
     except Unavailable:
         log.warning("metering did not answer: a claim check shown without its details")
         return METER_AWAY
-    return Access(
-        granted=decision.granted,
-        remaining=decision.remaining,
-        limit=decision.limit,
-        reason=None if decision.granted else decision.reason,
-    )
+    return Access.from_decision(decision)
 
 
 @strawberry.type

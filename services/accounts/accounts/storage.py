@@ -23,8 +23,6 @@ from .domain import AccountRecord, LoginThrottle, TokenClaims
 PREFIX = "accounts"
 MAX_COUNTER_WINDOW = 86400  # the longest window of a rate counter (new accounts per day)
 SCHEMA = Schema.of("accounts")  # accounts.migrations, alembic_version_accounts
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

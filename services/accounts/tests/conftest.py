@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from medcode_common.testing import migrated_engine
+
 FAST_ARGON2 = {"ARGON2_TIME_COST": "1", "ARGON2_MEMORY_KIB": "8", "ARGON2_PARALLELISM": "1"}
 os.environ.update(FAST_ARGON2)
 
@@ -14,10 +16,5 @@ os.environ.update(FAST_ARGON2)
 def accounts_engine(database_url):
     """A migrated accounts database (SQLite and PostgreSQL)."""
     from accounts import storage
-    from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
 
-    engine = make_engine(database_url)
-    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(storage.SCHEMA, database_url)

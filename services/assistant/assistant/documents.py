@@ -123,18 +123,17 @@ def parse_icd10cm_guidelines(path: Path) -> list[Passage]:
         labels = [label for label, _ in current]
         section = "Section " + ".".join(labels)
         heading = " > ".join(title for _, title in current)
-        for n, chunk in enumerate(_chunks(text)):
-            passages.append(
-                Passage(
-                    id=f"icd10cm-{'.'.join(labels)}-{n}",
-                    document=ICD10CM_GUIDELINES,
-                    edition=edition,
-                    file=path.name,
-                    section=section,
-                    heading=heading,
-                    text=chunk,
-                )
+        passages.extend(
+            _section_passages(
+                f"icd10cm-{'.'.join(labels)}",
+                text,
+                document=ICD10CM_GUIDELINES,
+                edition=edition,
+                file=path.name,
+                section=section,
+                heading=heading,
             )
+        )
 
     for raw in body:
         line = raw.strip()
@@ -198,18 +197,17 @@ def parse_ncci_manual(path: Path) -> list[Passage]:
             return
         label = f"Chapter {chapter}" + (f", Section {section[0]}" if section else "")
         heading = chapter_title + (f" > {section[1]}" if section else "")
-        for n, chunk in enumerate(_chunks(text)):
-            passages.append(
-                Passage(
-                    id=f"ncci-{chapter}-{section[0] if section else '0'}-{n}",
-                    document=NCCI_MANUAL,
-                    edition=edition,
-                    file=path.name,
-                    section=label,
-                    heading=strip_cpt_descriptors(heading),
-                    text=chunk,
-                )
+        passages.extend(
+            _section_passages(
+                f"ncci-{chapter}-{section[0] if section else '0'}",
+                text,
+                document=NCCI_MANUAL,
+                edition=edition,
+                file=path.name,
+                section=label,
+                heading=strip_cpt_descriptors(heading),
             )
+        )
 
     for raw_line in raw.splitlines():
         line = _REVISION.sub("", raw_line).strip()
@@ -287,6 +285,11 @@ def _join(lines: list[str]) -> str:
     text = " ".join(lines)
     text = re.sub(r"(\w)- (\w)", r"\1-\2", text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _section_passages(id_prefix: str, text: str, **fields: str) -> list[Passage]:
+    """A section's passages: its text in chunks (_chunks), numbered after `id_prefix`."""
+    return [Passage(id=f"{id_prefix}-{n}", text=chunk, **fields) for n, chunk in enumerate(_chunks(text))]
 
 
 def _chunks(text: str) -> list[str]:

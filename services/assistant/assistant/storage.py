@@ -23,10 +23,20 @@ from medcode_contracts.assistant import Answer, Channel, Message
 
 PREFIX = "assistant"
 SCHEMA = Schema.of("assistant")  # assistant.migrations, alembic_version_assistant
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
+
+
+def _conversation_id() -> sa.Column:
+    """The conversation a row belongs to: deleting the conversation deletes the row."""
+    return sa.Column(
+        "conversation_id",
+        sa.String(36),
+        sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    )
+
 
 conversations = sa.Table(
     "assistant_conversations",
@@ -43,13 +53,7 @@ messages = sa.Table(
     "assistant_messages",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "conversation_id",
-        sa.String(36),
-        sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _conversation_id(),
     sa.Column("role", sa.String(10), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("answer", sa.Text, nullable=True),  # the Answer (JSON) of an assistant message
@@ -61,13 +65,7 @@ requests = sa.Table(
     "assistant_requests",
     metadata,
     sa.Column("key", sa.String(64), primary_key=True),  # sha256 of owner and request id
-    sa.Column(
-        "conversation_id",
-        sa.String(36),
-        sa.ForeignKey("assistant_conversations.id", ondelete="CASCADE"),
-        nullable=False,
-        index=True,
-    ),
+    _conversation_id(),
     sa.Column("answer", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from medcode_common.testing import migrated_engine
 from medcode_contracts import coding_rules as rules
 from medcode_contracts.codes import CodePage, CodeSummary, CodeSystem, SearchHit, SearchResult
 
@@ -14,13 +15,8 @@ from medcode_contracts.codes import CodePage, CodeSummary, CodeSystem, SearchHit
 @pytest.fixture
 def assistant_engine(database_url):
     from assistant import storage
-    from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
 
-    engine = make_engine(database_url)
-    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(storage.SCHEMA, database_url)
 
 
 EDITION = {"name": "ICD-10-CM Made-up 2026", "effective_from": "2025-10-01", "source": "made-up.xml"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 
 from medcode_common.migrations import Schema
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
@@ -26,8 +27,6 @@ from medcode_contracts.errors import Conflict
 
 PREFIX = "careers"
 SCHEMA = Schema.of("careers")  # careers.migrations, alembic_version_careers
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 TZ = sa.DateTime(timezone=True)
 
 metadata = sa.MetaData()
@@ -119,39 +118,22 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def _fields(model: type[BaseModel], row, **converted) -> dict:
+    """The fields of `model` from the row's columns of the same names, `converted` instead
+    of the columns that are stored differently."""
+    columns = row._mapping
+    return {name: converted[name] if name in converted else columns[name] for name in model.model_fields}
+
+
 def _job(row) -> contract.Job:
+    # Built without validation: the row was validated on the way in.
     return contract.Job.model_construct(
-        id=row.id,
-        employer_id=row.employer_id,
-        title=row.title,
-        company=row.company,
-        location=row.location,
-        remote=row.remote,
-        employment_type=row.employment_type,
-        salary_min=row.salary_min,
-        salary_max=row.salary_max,
-        certifications=json.loads(row.certifications),
-        specialty=row.specialty,
-        description=row.description,
-        posted_at=_iso(row.posted_at),
-        expires_on=row.expires_on,
-        status=row.status,
-        sample=row.sample,
+        **_fields(contract.Job, row, certifications=json.loads(row.certifications), posted_at=_iso(row.posted_at))
     )
 
 
 def _application(row) -> contract.Application:
-    return contract.Application(
-        id=row.id,
-        job_id=row.job_id,
-        applicant_id=row.applicant_id,
-        applicant_name=row.applicant_name,
-        applicant_email=row.applicant_email,
-        status=row.status,
-        submitted_at=_iso(row.submitted_at),
-        cover_letter=row.cover_letter,
-        resume_text=row.resume_text,
-    )
+    return contract.Application(**_fields(contract.Application, row, submitted_at=_iso(row.submitted_at)))
 
 
 def _saved_search(row) -> contract.SavedSearch:
@@ -201,19 +183,10 @@ class CareerStore:
         self, employer_id: str, job: contract.JobInput, expires_on: date, now: datetime, sample: bool = False
     ) -> contract.Job:
         job_id = str(uuid.uuid4())
-        values = dict(
+        values = job.model_dump(exclude={"expires_on"}) | dict(
             id=job_id,
             employer_id=employer_id,
-            title=job.title,
-            company=job.company,
-            location=job.location,
-            remote=job.remote,
-            employment_type=job.employment_type,
-            salary_min=job.salary_min,
-            salary_max=job.salary_max,
             certifications=json.dumps(job.certifications),
-            specialty=job.specialty,
-            description=job.description,
             posted_at=now,
             expires_on=expires_on,
             status=contract.JOB_PUBLISHED,

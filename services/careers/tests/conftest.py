@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from medcode_common.testing import migrated_engine
+
 
 class Clock:
     def __init__(self, now: datetime):
@@ -22,13 +24,8 @@ class Clock:
 @pytest.fixture
 def careers_engine(database_url):
     from careers import storage
-    from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
 
-    engine = make_engine(database_url)
-    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
-    yield engine
-    engine.dispose()
+    yield from migrated_engine(storage.SCHEMA, database_url)
 
 
 @pytest.fixture

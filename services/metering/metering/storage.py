@@ -26,8 +26,6 @@ from .domain import Outcome, Quotas, current_period_start, decide_view, remainin
 
 PREFIX = "metering"
 SCHEMA = Schema.of("metering")  # metering.migrations, alembic_version_metering
-VERSION_TABLE = SCHEMA.version_table
-MIGRATIONS = SCHEMA.migrations
 
 metadata = sa.MetaData()
 

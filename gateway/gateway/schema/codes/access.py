@@ -55,12 +55,20 @@ class Access:
     limit: int | None = None
     reason: str | None = None
 
+    @classmethod
+    def from_decision(cls, decision: metering.ViewDecision | metering.ClaimDecision) -> Access:
+        """What the meter decided; its reason only when it refused."""
+        return cls(
+            granted=decision.granted,
+            remaining=decision.remaining,
+            limit=decision.limit,
+            reason=None if decision.granted else decision.reason,
+        )
+
 
 OPEN_ACCESS = Access(granted=True, remaining=None, limit=None, reason=None)
 METER_AWAY = Access(
     granted=False,
-    remaining=None,
-    limit=None,
     reason="Page views cannot be counted right now, so only the official descriptor "
     "is shown. Try again in a moment for the full page.",
 )
@@ -176,12 +184,7 @@ async def check_access(context: Context, page: contract.CodePage) -> Access:
         # Failing closed keeps the quota honest while metering is away.
         log.warning("metering did not answer: %s shown without its premium sections", resource_of(page))
         return METER_AWAY
-    return Access(
-        granted=decision.granted,
-        remaining=decision.remaining,
-        limit=decision.limit,
-        reason=None if decision.granted else decision.reason,
-    )
+    return Access.from_decision(decision)
 
 
 async def page_access(info: strawberry.Info, source: Any) -> Access:

@@ -8,7 +8,6 @@ from accounts import storage
 from accounts.config import load_accounts_settings
 from accounts.dependencies import build_accounts
 from medcode_common.db import make_engine
-from medcode_common.migrations import upgrade
 from medcode_contracts.accounts import RegisterRequest, Role
 
 
@@ -22,7 +21,7 @@ def make_admin(tmp_path, email):
 
 def test_make_admin_promotes_an_existing_account_and_explains_a_missing_one(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'accounts.sqlite3'}")
-    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+    storage.SCHEMA.upgrade(engine)
     accounts = build_accounts(engine, load_accounts_settings())
     accounts.register(RegisterRequest(email="ann@example.org", password="s3cret-pass", name="Ann"))
 

@@ -15,10 +15,9 @@ from medcode_contracts.errors import BadRequest, Unauthenticated
 def service(tmp_path):
     from accounts import storage
     from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'accounts.sqlite3'}")
-    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+    storage.SCHEMA.upgrade(engine)
     yield worker_factory(AccountsService, accounts=build_accounts(engine, load_accounts_settings()), events=Mock())
     engine.dispose()
 

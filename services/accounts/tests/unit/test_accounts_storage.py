@@ -41,9 +41,9 @@ def outbox_events(engine):
 
 def test_migration_matches_the_tables_the_code_uses(accounts_engine):
     with accounts_engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"version_table": storage.VERSION_TABLE})
+        context = MigrationContext.configure(conn, opts={"version_table": storage.SCHEMA.version_table})
         diff = compare_metadata(context, storage.metadata)
-    assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == storage.VERSION_TABLE)] == []
+    assert [d for d in diff if not (d[0] == "remove_table" and d[1].name == storage.SCHEMA.version_table)] == []
 
 
 def test_register_stores_a_free_account_and_records_user_registered(accounts, accounts_engine):

@@ -34,10 +34,9 @@ class FakeCodesRpc:
 @pytest.fixture
 def service(tmp_path, facts, library, ncds):
     from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'assistant.sqlite3'}")
-    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+    storage.SCHEMA.upgrade(engine)
     metering = Mock()
     metering.check_questions.return_value = {"granted": True, "remaining": 2, "limit": 3}
     worker = worker_factory(

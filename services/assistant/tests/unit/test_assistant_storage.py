@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from assistant import storage
 from assistant.domain import request_key
-from medcode_common.migrations import downgrade, upgrade
 from medcode_contracts import events
 from medcode_contracts.assistant import Answer, Channel, Intent
 
@@ -77,9 +76,9 @@ def test_deleting_an_account_deletes_its_conversations_once(assistant_engine):
 
 
 def test_migrations_go_down_and_up(assistant_engine):
-    downgrade(assistant_engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+    storage.SCHEMA.downgrade(assistant_engine)
     assert "assistant_conversations" not in sa.inspect(assistant_engine).get_table_names()
-    upgrade(assistant_engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+    storage.SCHEMA.upgrade(assistant_engine)
     assert {
         "assistant_conversations",
         "assistant_messages",

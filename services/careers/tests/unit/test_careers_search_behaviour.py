@@ -4,7 +4,6 @@ the embedded tantivy index, and Elasticsearch when one answers at ELASTICSEARCH_
 
 from __future__ import annotations
 
-import os
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,10 +12,10 @@ import pytest
 from careers.search import JobDocument, decode_cursor, encode_cursor, make_query
 from careers.search.elastic import ElasticJobIndex, query_body
 from careers.search.embedded import EmbeddedJobIndex
+from medcode_common.testing import ELASTICSEARCH_URL, elastic_or_skip
 from medcode_contracts import careers as c
 from medcode_contracts.errors import BadRequest
 
-ES_URL = os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
 ENGINES = ["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -109,18 +108,8 @@ JOBS = [
 
 
 def _elastic_or_skip() -> ElasticJobIndex:
-    index = ElasticJobIndex(ES_URL, index=f"medcode-careers-test-{uuid.uuid4().hex[:8]}", request_timeout=30)
-    try:
-        reachable = index.client.ping()
-    except Exception:  # noqa: BLE001 - any failure means "no cluster here"
-        reachable = False
-    if not reachable:
-        index.close()
-        pytest.skip(
-            f"no Elasticsearch answers at ELASTICSEARCH_URL={ES_URL}; "
-            "the Elasticsearch run of the job-search suite needs one"
-        )
-    return index
+    index = ElasticJobIndex(ELASTICSEARCH_URL, index=f"medcode-careers-test-{uuid.uuid4().hex[:8]}", request_timeout=30)
+    return elastic_or_skip(index, "Elasticsearch run of the job-search suite")
 
 
 @pytest.fixture(params=ENGINES)

@@ -148,19 +148,25 @@ def test_a_bad_cpt_file_fails_the_cli_with_file_and_line(settings, tmp_path, mon
     assert "bad.txt, line 2" in result.output
 
 
+def load_index(
+    rules: RulesStore,
+    rows: list[LayTerm],
+    name: str = "test index",
+    source: str = "index.csv",
+    fingerprint: str = "ix-1",
+) -> None:
+    """A made-up edition of the ICD-10-CM index's lay terms."""
+    rules.load(kind="INDEX", setting=None, name=name, source=source, fingerprint=fingerprint, rows=rows)
+
+
 def icd_record(code: str, title: str, lay_terms=()) -> CodeRecord:
     return CodeRecord(system="ICD10CM", code=code, title=title, billable=True, lay_terms=list(lay_terms))
 
 
 def test_index_lay_terms_join_the_records_without_duplicates(stores):
     _, rules = stores
-    rules.load(
-        kind="INDEX",
-        setting=None,
-        name="test index",
-        source="index.csv",
-        fingerprint="ix-1",
-        rows=[LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "coronary attack"), LayTerm("I10", "Hyperpiesis")],
+    load_index(
+        rules, [LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "coronary attack"), LayTerm("I10", "Hyperpiesis")]
     )
     records = list(
         with_index_lay_terms(
@@ -202,24 +208,16 @@ def test_a_new_index_edition_reindexes_icd10cm(stores):
     backend = RecordingBackend()
     assert sync_search_index(codes, backend, rules=rules) == ["ICD10CM"]  # no index yet: plain
     assert backend.records["ICD10CM"][0].lay_terms == []
-    rules.load(
-        kind="INDEX",
-        setting=None,
-        name="test index",
-        source="index.csv",
-        fingerprint="ix-1",
-        rows=[LayTerm("I21.9", "heart attack")],
-    )
+    load_index(rules, [LayTerm("I21.9", "heart attack")])
     assert sync_search_index(codes, backend, rules=rules) == ["ICD10CM"]
     assert backend.records["ICD10CM"][0].lay_terms == ["heart attack"]
     assert sync_search_index(codes, backend, rules=rules) == []  # nothing changed
-    rules.load(
-        kind="INDEX",
-        setting=None,
+    load_index(
+        rules,
+        [LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "cardiac infarct")],
         name="test index 2",
         source="index2.csv",
         fingerprint="ix-2",
-        rows=[LayTerm("I21.9", "heart attack"), LayTerm("I21.9", "cardiac infarct")],
     )
     assert sync_search_index(codes, backend, rules=rules) == ["ICD10CM"]
     assert sorted(backend.records["ICD10CM"][0].lay_terms) == ["cardiac infarct", "heart attack"]
@@ -227,14 +225,7 @@ def test_a_new_index_edition_reindexes_icd10cm(stores):
 
 def test_code_pages_get_the_index_lay_terms(stores):
     _, rules = stores
-    rules.load(
-        kind="INDEX",
-        setting=None,
-        name="test index",
-        source="index.csv",
-        fingerprint="ix-1",
-        rows=[LayTerm("I21.9", "heart attack")],
-    )
+    load_index(rules, [LayTerm("I21.9", "heart attack")])
     edition = Edition(name="t", effective_from="2025-10-01", source="t")
     pages = [
         CodePage(

@@ -9,7 +9,6 @@ Alphabetic Index lay terms attached as codes.loading does.
 from __future__ import annotations
 
 import html
-import os
 import threading
 import time
 import uuid
@@ -23,26 +22,16 @@ from codes.loading import with_mirror_terms
 from codes.search.elastic import ElasticBackend
 from codes.search.embedded import EmbeddedBackend
 from codes.search.planner import SCHEMA_VERSION
+from medcode_common.testing import ELASTICSEARCH_URL, elastic_or_skip
 from medcode_contracts.codes import CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
-ES_URL = os.environ.get("ELASTICSEARCH_URL", "http://127.0.0.1:9200")
 BACKENDS = ["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
 
 
 def _elastic_or_skip(prefix: str) -> ElasticBackend:
-    backend = ElasticBackend(ES_URL, index_prefix=prefix, request_timeout=30)
-    try:
-        reachable = backend.client.ping()
-    except Exception:  # noqa: BLE001 - any failure means "no cluster here"
-        reachable = False
-    if not reachable:
-        backend.close()
-        pytest.skip(
-            f"no Elasticsearch answers at ELASTICSEARCH_URL={ES_URL}; "
-            "the Elasticsearch run of the behaviour suite needs one"
-        )
-    return backend
+    backend = ElasticBackend(ELASTICSEARCH_URL, index_prefix=prefix, request_timeout=30)
+    return elastic_or_skip(backend, "Elasticsearch run of the behaviour suite")
 
 
 def _drop_elastic(backend: ElasticBackend) -> None:

@@ -17,10 +17,9 @@ from metering.service import MeteringService
 @pytest.fixture
 def service(tmp_path):
     from medcode_common.db import make_engine
-    from medcode_common.migrations import upgrade
 
     engine = make_engine(f"sqlite:///{tmp_path / 'metering.sqlite3'}")
-    upgrade(engine, storage.MIGRATIONS, storage.VERSION_TABLE)
+    storage.SCHEMA.upgrade(engine)
     store = storage.MeterStore(engine, Quotas.from_settings(load_metering_settings()))
     yield worker_factory(MeteringService, metering=Metering(store), events=Mock())
     engine.dispose()
