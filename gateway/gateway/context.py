@@ -15,8 +15,7 @@ from medcode_contracts.accounts import Plan
 from medcode_contracts.errors import Unauthenticated
 from medcode_contracts.rpc import Accounts, RpcMethod
 
-from .rpc import RpcClient
-from .rpc.typed import ReplyT, RequestT, invoke
+from .rpc import ReplyT, RequestT, RpcClient, invoke
 
 # Why a request may not spend a view, a claim check or a question (see Context.spending_refusal).
 GET_SPENDS_NOTHING = (
@@ -68,7 +67,7 @@ class Context:
         timeout: float | None = None,
     ) -> ReplyT:
         """`method` (medcode_contracts.rpc) called with `request`, typed both ways, within
-        this request's RPC timeout unless `timeout` says otherwise (gateway.rpc.typed.invoke)."""
+        this request's RPC timeout unless `timeout` says otherwise (medcode_common.aio_rpc.typed.invoke)."""
         return await invoke(self.rpc, method, request, timeout=self.rpc_timeout if timeout is None else timeout, op=op)
 
     def loader(self, name: str, factory) -> DataLoader:

@@ -1,4 +1,4 @@
-"""`invoke` (gateway.rpc.typed) with a fake RPC client: the request is checked before it
+"""`invoke` (medcode_common.aio_rpc.typed) with a fake RPC client: the request is checked before it
 leaves, the reply against the method's declared type, batches by their length."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from gateway.rpc.typed import BadReply, invoke
+from gateway.rpc import BadReply, invoke
 from gateway.testing import FakeRpc
 from medcode_contracts import codes, metering
 from medcode_contracts.errors import BadRequest

@@ -21,10 +21,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from medcode_common.aio_rpc.typed import invoke
 from medcode_common.mail import MailRelayUnavailable, send_mail
-from medcode_contracts import accounts as accounts_contract
 from medcode_contracts import assistant as contract
 from medcode_contracts.errors import BadRequest, NotFound, PlatformError, RateLimited, Unavailable
+from medcode_contracts.rpc import Accounts, Assistant
 
 from .parsing import IncomingMail, parse_mail
 from .reply import build_reply, reply_message_id
@@ -109,12 +110,7 @@ class Processor:
     async def _answer(self, mail: IncomingMail) -> tuple[str, bool, str | None]:
         """(reply markdown, answered as a guest, conversation id)."""
         assert mail.sender is not None  # a mail without a usable sender is never answered
-        account = await self.rpc.call(
-            accounts_contract.SERVICE,
-            accounts_contract.Rpc.FIND_ACCOUNT,
-            request={"email": mail.sender},
-            op="mail.find_account",
-        )
+        account = await invoke(self.rpc, Accounts.FIND_ACCOUNT, {"email": mail.sender}, op="mail.find_account")
         invitation = (
             f"\n\n---\nYou asked as a guest. Register with this address ({self.settings.MAIL_REGISTER_URL}) "
             "to keep asking by mail."
@@ -131,7 +127,7 @@ class Processor:
                 )
             subject, plan, user_id = f"mail-{sender_key(mail.sender)[:32]}", "GUEST", None
         else:
-            subject, plan, user_id = account["id"], account["plan"], account["id"]
+            subject, plan, user_id = account.id, account.plan.value, account.id
         conversation_id = await asyncio.to_thread(
             self.store.conversation_of_thread, mail.in_reply_to + mail.references, mail.sender
         )
@@ -159,19 +155,17 @@ class Processor:
             if exc.code == "INTERNAL":
                 raise
             return f"Your question could not be answered: {exc.message}", False, conversation_id
-        text = answer["text"] + _sources(answer["citations"])
+        text = answer.text + _sources(answer.citations)
         if account is None:
             text += invitation
-        return text, account is None, answer["conversation_id"]
+        return text, account is None, answer.conversation_id
 
-    async def _ask(self, request: dict) -> dict:
-        return await self.rpc.call(
-            contract.SERVICE, contract.Rpc.ASK, request=request, timeout=self.ask_timeout, op="mail.ask"
-        )
+    async def _ask(self, request: dict) -> contract.Answer:
+        return await invoke(self.rpc, Assistant.ASK, request, timeout=self.ask_timeout, op="mail.ask")
 
 
-def _sources(citations: list[dict]) -> str:
+def _sources(citations: list[contract.Citation]) -> str:
     if not citations:
         return ""
-    lines = [f"- {c['source']}: {c['locator']}" for c in citations[:8]]
+    lines = [f"- {c.source}: {c.locator}" for c in citations[:8]]
     return "\n\nSources:\n" + "\n".join(lines)

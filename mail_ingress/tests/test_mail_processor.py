@@ -99,6 +99,7 @@ async def test_one_reply_per_mail_even_when_redelivered(parts):
         "plan": "FREE",
         "user_id": "u-1",
         "request_id": "m1@x",
+        "client_ip": None,  # the whole AskRequest, as invoke sends it
     }
     assert "Sources:\n- Made-up 2026: E11.9" in relay.sent[0].get_body(("plain",)).get_content()
 

@@ -35,7 +35,7 @@ from medcode_contracts.rpc import Careers, RpcMethod
 
 from .. import events
 from ..context import Context
-from ..rpc.typed import invoke
+from ..rpc import invoke
 from .common import PageInfo
 
 log = logging.getLogger("gateway.careers")

@@ -7,6 +7,7 @@ import strawberry
 from medcode_contracts import codes as contract
 from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest
+from medcode_contracts.rpc import Codes
 
 from ..enums import CodeSystem
 from .access import asks_to_spend, prefetch_access, resource_of
@@ -62,15 +63,7 @@ class CodesQuery:
         cache, key = context.search_cache, request.model_dump_json()
         result = cache.get(key) if cache is not None else None
         if result is None:
-            result = contract.SearchResult.model_validate(
-                await context.rpc.call(
-                    contract.SERVICE,
-                    contract.Rpc.SEARCH_CODES,
-                    request=request.model_dump(mode="json"),
-                    timeout=context.rpc_timeout,
-                    op="searchCodes",
-                )
-            )
+            result = await context.invoke(Codes.SEARCH_CODES, request, op="searchCodes")
             if cache is not None:
                 cache.put(key, result)
         return CodeSearchResult.from_contract(result)

@@ -1,4 +1,4 @@
-"""`invoke`: the one way the gateway calls a service. The method is declared once in
+"""`invoke`: the one way the gateway and the mail ingress call a service. The method is declared once in
 medcode_contracts.rpc (service, name, request model, reply type); this checks the
 request before it leaves (BadRequest naming the field, no RPC), sends it as JSON with
 the request's timeout, and validates the reply, item count included for batches."""
