@@ -13,6 +13,11 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False)
 
 
+class NoArguments(Model):
+    """The request of an RPC that takes no arguments (`health`): sent as no keyword at all,
+    so the wire call stays `health()`."""
+
+
 class Health(Model):
     service: str
     status: str = "ok"

@@ -18,6 +18,8 @@ from pydantic import BaseModel, TypeAdapter
 from typing_extensions import TypeForm
 
 from . import accounts, assistant, careers, codes, coding_rules, metering
+from .common import HEALTH, Health, NoArguments
+from .services import ALL_SERVICES
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 ReplyT = TypeVar("ReplyT")
@@ -148,3 +150,7 @@ class Careers:
     UNSUBSCRIBE = RpcMethod(careers.SERVICE, careers.Rpc.UNSUBSCRIBE, careers.UnsubscribeRequest, careers.SavedSearch)
     GET_PROFILE = RpcMethod(careers.SERVICE, careers.Rpc.GET_PROFILE, careers.UserRequest, careers.CareerProfile)
     SET_PROFILE = RpcMethod(careers.SERVICE, careers.Rpc.SET_PROFILE, careers.SetProfileRequest, careers.CareerProfile)
+
+
+# Every service answers `health()` (readiness: the gateway's /readyz asks each one).
+HEALTH_OF = {service: RpcMethod(service, HEALTH, NoArguments, Health) for service in ALL_SERVICES}

@@ -24,7 +24,8 @@ from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
 
 from medcode_contracts import codes as codes_contract
-from medcode_contracts.common import HEALTH
+from medcode_contracts.common import NoArguments
+from medcode_contracts.rpc import HEALTH_OF
 from medcode_contracts.services import ALL_SERVICES
 
 from . import events, limits, web
@@ -32,7 +33,7 @@ from . import settings as gateway_settings
 from .auth import GatewayAuth, connection_auth
 from .context import Context
 from .metrics import CONTENT_TYPE, GatewayMetrics
-from .rpc import RpcClient
+from .rpc import RpcClient, invoke
 from .schema import build_schema
 from .schema.careers import unsubscribe_endpoint
 from .schema.codes.access import KnownPages
@@ -93,12 +94,11 @@ async def check_services(rpc: RpcClient, timeout: float, details: bool = True) -
 
     async def one(service: str) -> str:
         try:
-            health = await rpc.call(service, HEALTH, timeout=timeout, op="readyz")
+            health = await invoke(rpc, HEALTH_OF[service], NoArguments(), timeout=timeout, op="readyz")
         except Exception as exc:  # noqa: BLE001 - any failure means "not ready", say which
             log.info("readyz: %s is not ready: %s: %s", service, type(exc).__name__, exc)
             return f"{type(exc).__name__}: {exc}" if details else "not ready"
-        status = health.get("status") if isinstance(health, dict) else None
-        return "ok" if status == "ok" else f"status {status!r}"
+        return "ok" if health.status == "ok" else f"status {health.status!r}"
 
     results = await asyncio.gather(*(one(service) for service in ALL_SERVICES))
     return dict(zip(ALL_SERVICES, results))

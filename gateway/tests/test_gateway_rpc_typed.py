@@ -9,8 +9,9 @@ from pydantic import ValidationError
 from gateway.rpc import BadReply, invoke
 from gateway.testing import FakeRpc
 from medcode_contracts import codes, metering
+from medcode_contracts.common import Health, NoArguments
 from medcode_contracts.errors import BadRequest
-from medcode_contracts.rpc import Codes, Metering
+from medcode_contracts.rpc import HEALTH_OF, Codes, Metering
 
 DECISION = {"resource": "ICD10CM:K22.0", "granted": True, "remaining": 0, "limit": 1, "reason": None}
 
@@ -82,3 +83,12 @@ def test_batch_limits_come_from_the_request_models():
     assert Codes.GET_MODIFIER.max_batch_size is None  # not a batch
     with pytest.raises(ValidationError):  # one past the limit is what the service would refuse
         coding_rules.GetCodeRulesRequest(refs=[codes.CodeRef(system="HCPCS", code="J9035")] * 201)
+
+
+async def test_health_takes_no_arguments_on_the_wire_and_answers_a_typed_health():
+    rpc = FakeRpc({"codes.health": {"service": "codes", "status": "ok", "details": {"ICD10CM": "FY2026"}}})
+    health = await invoke(rpc, HEALTH_OF["codes"], NoArguments(), timeout=1.0, op="readyz")
+    assert isinstance(health, Health) and health.status == "ok"
+    assert rpc.requests == [("codes.health", {})]  # `health()`: what every service (old or new) takes
+    with pytest.raises(BadReply, match="codes.health answered outside its contract"):
+        await invoke(FakeRpc({"codes.health": {"status": "ok"}}), HEALTH_OF["codes"], NoArguments())

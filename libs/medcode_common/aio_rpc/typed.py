@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from medcode_common.rpc import parse_request
+from medcode_contracts.common import NoArguments
 from medcode_contracts.errors import first_error
 from medcode_contracts.rpc import RpcMethod
 
@@ -35,9 +36,8 @@ async def invoke(
         request = method.parse(request) if method.parse is not None else parse_request(method.request, request)
     elif type(request) is not method.request:
         raise TypeError(f"{method.target} takes a {method.request.__name__}, not a {type(request).__name__}")
-    answer = await rpc.call(
-        method.service, method.name, request=request.model_dump(mode="json"), timeout=timeout, op=op
-    )
+    arguments = {} if method.request is NoArguments else {"request": request.model_dump(mode="json")}
+    answer = await rpc.call(method.service, method.name, timeout=timeout, op=op, **arguments)
     expected = method.batch_size(request)
     if expected is not None and (not isinstance(answer, list) or len(answer) != expected):
         got = len(answer) if isinstance(answer, list) else type(answer).__name__
