@@ -1,4 +1,5 @@
-"""The platform's one tantivy text analyzer, for every search index (codes, careers).
+"""The platform's one tantivy text analyzer and index write, for every search index
+(codes, careers).
 
 Words are runs of letters and digits, lower-cased and ASCII-folded (`Ménière` ->
 `meniere`); with `stem`, English Snowball stems (`fractures` -> `fractur`). Each caller
@@ -6,6 +7,8 @@ gets a fresh analyzer, since tantivy needs its own instance to register as a tok
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import tantivy
 
@@ -23,3 +26,16 @@ def english_analyzer(stem: bool) -> tantivy.TextAnalyzer:
     if stem:
         builder = builder.filter(tantivy.Filter.stemmer("english"))
     return builder.build()
+
+
+def write_atomically(writer: tantivy.IndexWriter, change: Callable[[tantivy.IndexWriter], None]) -> None:
+    """`change(writer)`, then commit and wait for merges; on any failure roll back, so a
+    reader sees all of the change or none. The caller drops `writer` afterwards (that
+    releases the index's write lock)."""
+    try:
+        change(writer)
+        writer.commit()
+        writer.wait_merging_threads()
+    except BaseException:
+        writer.rollback()
+        raise

@@ -14,6 +14,7 @@ from typing import cast
 
 import tantivy
 
+from medcode_common.text_analysis import write_atomically
 from medcode_contracts.errors import Conflict
 
 from . import COMPANY_WEIGHT, DESCRIPTION_WEIGHT, SPECIALTY_WEIGHT, TITLE_WEIGHT, JobDocument, JobQuery, SearchPage
@@ -76,14 +77,9 @@ class EmbeddedJobIndex:
             except ValueError as exc:
                 raise Conflict(f"the job index at {self.directory} is held by another process ({exc})") from exc
             try:
-                change(writer)
-                writer.commit()
-                writer.wait_merging_threads()
-            except BaseException:
-                writer.rollback()
-                raise
+                write_atomically(writer, change)
             finally:
-                del writer
+                del writer  # releases the index's write lock
             self._index.reload()
             self._searcher = self._index.searcher()
 

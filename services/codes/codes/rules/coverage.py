@@ -18,6 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from medcode_contracts.coding_rules import (
     ClaimFinding,
@@ -120,18 +121,19 @@ class LabNcdFacts:
                     )
                     for dx, row in picked
                 )
-            found.append(
-                LabNcd(
-                    number=ncd,
-                    title=self.titles.get(ncd, ""),
-                    procedure_codes=self.codes_of.get(ncd, []),
-                    other_diagnoses=self.other_resolution(ncd, day),
-                    counts=tally,
-                    diagnoses=shown,
-                    source=self.source,
-                )
-            )
+            found.append(self._lab_ncd(ncd, day, counts=tally, diagnoses=shown))
         return found
+
+    def _lab_ncd(self, ncd: str, day: date, **page: Any) -> LabNcd:
+        """The NCD as a page shows it; `page` adds what a procedure or diagnosis page lists."""
+        return LabNcd(
+            number=ncd,
+            title=self.titles.get(ncd, ""),
+            procedure_codes=self.codes_of.get(ncd, []),
+            other_diagnoses=self.other_resolution(ncd, day),
+            source=self.source,
+            **page,
+        )
 
     def shown_diagnoses(self, code: str, day: date, first: int) -> list[str]:
         """The diagnosis keys procedure_ncds would show (to look their titles up first)."""
@@ -155,16 +157,7 @@ class LabNcdFacts:
             resolution, listed = self.resolution(ncd, diagnosis, day)
             if not listed:
                 continue  # listed only by rows no longer (or not yet) in force
-            found.append(
-                LabNcd(
-                    number=ncd,
-                    title=self.titles.get(ncd, ""),
-                    procedure_codes=self.codes_of.get(ncd, []),
-                    other_diagnoses=self.other_resolution(ncd, day),
-                    resolution=resolution,
-                    source=self.source,
-                )
-            )
+            found.append(self._lab_ncd(ncd, day, resolution=resolution))
         return found
 
 

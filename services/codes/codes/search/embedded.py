@@ -27,6 +27,7 @@ from pathlib import Path
 
 import tantivy
 
+from medcode_common.text_analysis import write_atomically
 from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
 from medcode_contracts.errors import Conflict
 
@@ -136,16 +137,15 @@ class EmbeddedBackend:
                     f"the search index at {self.directory} is being written by another "
                     f"process ({exc}); try again when that load has finished"
                 ) from exc
-            try:
+
+            def change(writer: tantivy.IndexWriter) -> None:
                 writer.delete_documents_by_term("load", system)
                 for record in records:
                     writer.add_document(_document(system, record))
                 writer.add_document(tantivy.Document(kind=KIND_EDITION, load=system, edition=edition_id))
-                writer.commit()
-                writer.wait_merging_threads()
-            except BaseException:
-                writer.rollback()
-                raise
+
+            try:
+                write_atomically(writer, change)
             finally:
                 del writer  # releases the index's write lock
                 analysis.analyse_term.cache_clear()  # of use while indexing only
