@@ -30,22 +30,9 @@ from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, Sear
 from medcode_contracts.errors import Unavailable
 
 from ..domain import CodeRecord
-from . import analysis
+from . import analysis, planner  # planner.NAME: its ranking weights
 from .execute import Row, execute
-from .planner import (
-    CODE,
-    FUZZY_SCORE,
-    PREFIX_SCORE,
-    SCHEMA_VERSION,
-    TERM,
-    TERM_SCORE,
-    TERMS_WEIGHT,
-    TITLE_WEIGHT,
-    Plan,
-    Word,
-    make_plan,
-    term_rank,
-)
+from .planner import CODE, SCHEMA_VERSION, TERM, Plan, Word, make_plan, term_rank
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +97,14 @@ def document(load: str, record: CodeRecord) -> dict:
 
 def word_query(word: Word) -> dict:
     should: list[dict] = [
-        {"term": {"title_stems": {"value": word.stem, "boost": TITLE_WEIGHT}}},
-        {"term": {"terms_stems": {"value": word.stem, "boost": TERMS_WEIGHT}}},
+        {"term": {"title_stems": {"value": word.stem, "boost": planner.TITLE_WEIGHT}}},
+        {"term": {"terms_stems": {"value": word.stem, "boost": planner.TERMS_WEIGHT}}},
     ]
     for distance in range(1, word.fuzzy + 1):  # see planner.FUZZY_SCORE: closer ranks higher
         should.append(
             {
                 "constant_score": {
-                    "boost": FUZZY_SCORE / word.fuzzy,
+                    "boost": planner.FUZZY_SCORE / word.fuzzy,
                     "filter": {
                         "fuzzy": {
                             "words": {
@@ -134,7 +121,7 @@ def word_query(word: Word) -> dict:
         )
     if word.prefix:
         should.append(
-            {"constant_score": {"boost": PREFIX_SCORE, "filter": {"prefix": {"words": {"value": word.plain}}}}}
+            {"constant_score": {"boost": planner.PREFIX_SCORE, "filter": {"prefix": {"words": {"value": word.plain}}}}}
         )
     return {"bool": {"should": should, "minimum_should_match": 1}}
 
@@ -242,7 +229,7 @@ def rows_of(response: dict, segment: str) -> list[Row]:
     rows: list[Row] = []
     for hit in response["hits"]["hits"]:
         src = hit["_source"]
-        score = 1.0 if segment == CODE else TERM_SCORE if segment == TERM else float(hit.get("_score") or 0.0)
+        score = 1.0 if segment == CODE else planner.TERM_SCORE if segment == TERM else float(hit.get("_score") or 0.0)
         explain = (src.get("explain") or {}).get("terms") or ()
         rows.append(
             (
