@@ -491,9 +491,10 @@ class RulesStore:
             cursor.close()
         finally:
             connection.close()
-        if sqlite:  # dates are ISO text in SQLite
+        if sqlite:  # dates are ISO text in SQLite: each distinct one is parsed once
+            dates = _ISO_TEXT_DATES
             rows = [
-                (c1, c2, _date_or_none(effective), _date_or_none(deleted), indicator, rationale)
+                (c1, c2, dates[effective], dates[deleted], indicator, rationale)
                 for c1, c2, effective, deleted, indicator, rationale in rows
             ]
         return rows
@@ -732,6 +733,17 @@ class _IsoDates(dict):
         text = self[day] = None if day is None else day.isoformat()
         return text
 
+
+class _TextDates(dict):
+    """ISO text (or None) -> its date (or None), parsed on first use. PTP tables hold a few
+    hundred distinct dates."""
+
+    def __missing__(self, text: str | None) -> date | None:
+        day = self[text] = _date_or_none(text)
+        return day
+
+
+_ISO_TEXT_DATES = _TextDates()
 
 # PtpRow's fields by position, for C-level maps over a batch.
 _FIRST, _SECOND, _EFFECTIVE, _DELETED, _INDICATOR, _RATIONALE = (operator.itemgetter(i) for i in range(6))
