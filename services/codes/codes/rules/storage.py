@@ -372,7 +372,7 @@ class RulesStore:
     def ensure_indexes(self) -> None:
         """Build the row tables' indexes that are missing (after bulk_load, or a load that
         crashed inside one)."""
-        with self.engine.begin() as conn, _sqlite_bulk_cache(conn):
+        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin():
             for table in ROW_TABLES:
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
@@ -381,7 +381,7 @@ class RulesStore:
         """All rows of one edition in one transaction: tuples streamed to the driver's bulk
         insert (COPY on PostgreSQL), no per-row objects of our own."""
         counts: dict[str, int] = {}
-        with self.engine.begin() as conn, _sqlite_bulk_cache(conn):
+        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin():
             if kind in _STREAMED:
                 # The records are the table's columns after (edition_id, setting). PTP and MUE
                 # tables also tell which procedure codes exist (CPT numbers have no other free
@@ -707,23 +707,31 @@ class RulesStore:
 sqlite3.register_adapter(date, date.isoformat)
 
 
-# Page cache of a SQLite connection during a bulk write: a 2.5 M-row edition (some 200 MB)
-# stays in memory until its commit instead of spilling page by page into the WAL, and an
-# index over it is sorted in memory. Given back when the write ends.
-BULK_CACHE_KIB = 512 * 1024
+# A SQLite connection during a bulk write: a page cache that holds a 2.5 M-row edition
+# (some 200 MB) until its commit instead of spilling it page by page into the WAL and sorts
+# an index over it in memory, and no fsync (the write is still one transaction: a crash
+# leaves the previous edition current, and the next load purges the rows of this one).
+# Both are given back after the commit.
+BULK_PRAGMAS = {"cache_size": -512 * 1024, "synchronous": 0}
 
 
 @contextmanager
-def _sqlite_bulk_cache(conn: sa.Connection) -> Iterator[None]:
+def _sqlite_bulk_write(conn: sa.Connection) -> Iterator[None]:
+    """Around a transaction (`with engine.connect() as c, _sqlite_bulk_write(c), c.begin()`)."""
     if conn.dialect.name != "sqlite":
         yield
         return
-    (kept,) = conn.exec_driver_sql("PRAGMA cache_size").one()
-    conn.exec_driver_sql(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+    kept = {name: int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one()) for name in BULK_PRAGMAS}
+    for name, value in BULK_PRAGMAS.items():
+        conn.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
+    conn.commit()  # pragmas are outside the write's transaction
     try:
         yield
     finally:
-        conn.exec_driver_sql(f"PRAGMA cache_size = {int(kept)}")
+        conn.rollback()  # after a failed write
+        for name, value in kept.items():
+            conn.exec_driver_sql(f"PRAGMA {name} = {value}")
+        conn.commit()
 
 
 class _IsoDates(dict):
