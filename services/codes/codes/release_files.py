@@ -147,12 +147,20 @@ def procedure_code(value: str, path: Path, line: int, column: str) -> str:
     return code
 
 
+# What reading a truncated or corrupt (gzip) text stream raises.
+UNREADABLE = (EOFError, gzip.BadGzipFile, OSError, UnicodeDecodeError)
+
+
+def unreadable(path: Path, exc: BaseException) -> MalformedRelease:
+    return MalformedRelease(path, None, f"unreadable ({type(exc).__name__}: {exc})")
+
+
 def gz_guard(path: Path, reader: Iterator):
     """Turn a truncated or corrupt gzip stream into MalformedRelease."""
     try:
         yield from reader
-    except (EOFError, gzip.BadGzipFile, OSError, UnicodeDecodeError) as exc:
-        raise MalformedRelease(path, None, f"unreadable ({type(exc).__name__}: {exc})") from None
+    except UNREADABLE as exc:
+        raise unreadable(path, exc) from None
 
 
 def require_columns(path: Path, rows, needed: list[str]) -> None:

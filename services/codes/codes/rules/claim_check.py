@@ -144,15 +144,15 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
             held = strictest.get(pair)
             if held is None or edit.modifier_indicator < held.modifier_indicator:
                 strictest[pair] = edit
-    if strictest:
-        column1s = {pair[0] for pair in strictest}
-        for i, first in enumerate(keys):
-            if first not in column1s:
-                continue
-            for j, second in enumerate(keys):
-                if i == j or (first, second) not in strictest:
-                    continue
-                findings.append(_ptp_finding(strictest[(first, second)], claim, i, j, facts.ptp_source or ""))
+    # From the few edits to their lines (not over all line pairs), in line-pair order.
+    hits = sorted(
+        (i, j, edit)
+        for (first, second), edit in strictest.items()
+        for i in positions.get(first, ())
+        for j in positions.get(second, ())
+        if i != j
+    )
+    findings.extend(_ptp_finding(edit, claim, i, j, facts.ptp_source or "") for i, j, edit in hits)
 
     # 3. MUE units for the claim's setting.
     for key, lines in positions.items():

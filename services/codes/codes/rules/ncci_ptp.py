@@ -6,18 +6,20 @@ the PriorPath subset. Rows stream one at a time: a 2.5 M-row table never sits in
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
 from ..release_files import (
     PROCEDURE_CODE,
+    UNREADABLE,
     MalformedRelease,
     Wrap,
     gz_guard,
     iso_date,
     open_text,
     procedure_code,
+    unreadable,
     yyyymmdd,
 )
 from .rows import PtpRow
@@ -61,39 +63,60 @@ def read_ptp(path: Path, wrap: Wrap = None) -> Iterator[PtpRow]:
 
 def read_ptp_noeffdate(path: Path, wrap: Wrap = None) -> Iterator[PtpRow]:
     """Full tables without effective dates; the v30.1 copy has an extra prior-1996 column."""
-    return gz_guard(path, _read_ptp_noeffdate(path, wrap))
+    return _read_ptp_noeffdate(path, wrap)
 
 
 def _read_ptp_noeffdate(path: Path, wrap: Wrap) -> Iterator[PtpRow]:
-    with open_text(path, wrap=wrap) as text:
-        rows = csv.reader(text)
-        header = next(rows, None)
-        expected5 = ["column_1", "column_2", "deletion_date", "modifier_indicator", "ptp_edit_rationale"]
-        expected6 = expected5[:2] + ["in_existence_prior_1996"] + expected5[2:]
-        if header not in (expected5, expected6):
-            raise MalformedRelease(path, 1, f"unexpected header {header!r}")
-        width = len(header)
-        deletion_at = header.index("deletion_date")
-        # 2.5 M rows but only some 20 k codes, a few dates and three indicators: each distinct
-        # value is checked once, then looked up.
-        codes: dict[str, str] = {}
-        dates: dict[str, date | None] = {"*": None}
-        indicators = dict(_MODIFIER_INDICATORS)
-        for line, row in enumerate(rows, start=2):
-            if len(row) != width:
-                raise MalformedRelease(path, line, f"{len(row)} fields, expected {width}")
-            raw1, raw2, deletion, indicator = row[0], row[1], row[deletion_at], row[deletion_at + 1]
-            column1 = codes.get(raw1) or codes.setdefault(raw1, procedure_code(raw1, path, line, "column 1"))
-            column2 = codes.get(raw2) or codes.setdefault(raw2, procedure_code(raw2, path, line, "column 2"))
-            deleted = (
-                dates[deletion]
-                if deletion in dates
-                else dates.setdefault(deletion, yyyymmdd(deletion, path, line, "deletion date"))
-            )
-            modifier = indicators.get(indicator)
-            if modifier is None:
-                modifier = indicators.setdefault(indicator, _indicator(indicator, path, line))
-            yield PtpRow(column1, column2, None, deleted, modifier, row[deletion_at + 2] or None)
+    # Its own guard against unreadable streams (gz_guard's): a generator layer less per row.
+    try:
+        with open_text(path, wrap=wrap) as text:
+            reader = csv.reader(text)
+            header = next(reader, None)
+            expected5 = ["column_1", "column_2", "deletion_date", "modifier_indicator", "ptp_edit_rationale"]
+            expected6 = expected5[:2] + ["in_existence_prior_1996"] + expected5[2:]
+            if header not in (expected5, expected6):
+                raise MalformedRelease(path, 1, f"unexpected header {header!r}")
+            width = len(header)
+            rows: Iterator[Sequence[str]] = reader if width == 5 else _without_prior_1996(reader, path)
+            # 2.5 M rows but only some 20 k codes, a few dates and three indicators: each distinct
+            # value is checked once (on a lookup's KeyError), then looked up. The loop does no
+            # more per row than that: it is most of a full table's load time.
+            codes: dict[str, str] = {}
+            dates: dict[str, date | None] = {"*": None}
+            indicators = dict(_MODIFIER_INDICATORS)
+            new = tuple.__new__  # PtpRow(...) and PtpRow._make run Python code per row
+            for row in rows:
+                try:
+                    raw1, raw2, deletion, indicator, rationale = row
+                except ValueError:
+                    raise MalformedRelease(path, reader.line_num, f"{len(row)} fields, expected {width}") from None
+                try:
+                    record = new(
+                        PtpRow,
+                        (codes[raw1], codes[raw2], None, dates[deletion], indicators[indicator], rationale or None),
+                    )
+                except KeyError:
+                    line = reader.line_num
+                    column1 = codes.setdefault(raw1, procedure_code(raw1, path, line, "column 1"))
+                    column2 = codes.setdefault(raw2, procedure_code(raw2, path, line, "column 2"))
+                    if deletion not in dates:
+                        dates[deletion] = yyyymmdd(deletion, path, line, "deletion date")
+                    if indicator not in indicators:
+                        indicators[indicator] = _indicator(indicator, path, line)
+                    record = new(
+                        PtpRow, (column1, column2, None, dates[deletion], indicators[indicator], rationale or None)
+                    )
+                yield record
+    except UNREADABLE as exc:
+        raise unreadable(path, exc) from None
+
+
+def _without_prior_1996(reader, path: Path) -> Iterator[tuple[str, ...]]:
+    """The v30.1 copy's rows without its in_existence_prior_1996 column (third)."""
+    for row in reader:
+        if len(row) != 6:
+            raise MalformedRelease(path, reader.line_num, f"{len(row)} fields, expected 6")
+        yield row[0], row[1], row[3], row[4], row[5]
 
 
 def read_ptp_cms_txt(path: Path, wrap: Wrap = None) -> Iterator[PtpRow]:

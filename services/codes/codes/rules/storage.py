@@ -11,7 +11,9 @@ identical to it (a test compares them).
 
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -370,7 +372,7 @@ class RulesStore:
     def ensure_indexes(self) -> None:
         """Build the row tables' indexes that are missing (after bulk_load, or a load that
         crashed inside one)."""
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin():
             for table in ROW_TABLES:
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
@@ -379,19 +381,44 @@ class RulesStore:
         """All rows of one edition in one transaction: tuples streamed to the driver's bulk
         insert (COPY on PostgreSQL), no per-row objects of our own."""
         counts: dict[str, int] = {}
-        with self.engine.begin() as conn:
+        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin():
             if kind in _STREAMED:
                 # The records are the table's columns after (edition_id, setting). PTP and MUE
                 # tables also tell which procedure codes exist (CPT numbers have no other free
                 # source): the codes of each deletion date (None = still in force) are noted.
                 table = _STREAMED[kind]
-                by_last_day: dict[date | None, set[str]] = {}
-                streamed = _noting_codes(rows, by_last_day, two=kind == "PTP")
-                counts[table.name] = self._insert(conn, table, streamed, prefix=(edition_id, setting))
+                # (deletion date, code) of every row, noted a batch at a time by C-level maps:
+                # a per-row Python step here costs a second per million rows.
+                noted: set[tuple[date | None, str]] = set()
+                sqlite = self.engine.dialect.name == "sqlite"
+                iso = _IsoDates()
+                count = 0
+                for batch in _batches(rows, BATCH):
+                    if kind == "PTP":
+                        days = list(map(_DELETED, batch))
+                        noted.update(zip(days, map(_FIRST, batch), strict=True))
+                        noted.update(zip(days, map(_SECOND, batch), strict=True))
+                    else:
+                        noted.update(zip(itertools.repeat(None), map(_FIRST, batch), strict=False))
+                    written: Iterable[tuple] = batch
+                    if kind == "PTP" and sqlite:
+                        # SQLite keeps dates as ISO text: converted once per distinct date here,
+                        # not by the driver's date adapter once per value.
+                        written = zip(
+                            map(_FIRST, batch),
+                            map(_SECOND, batch),
+                            map(iso.__getitem__, map(_EFFECTIVE, batch)),
+                            map(iso.__getitem__, days),
+                            map(_INDICATOR, batch),
+                            map(_RATIONALE, batch),
+                            strict=True,
+                        )
+                    count += self._insert(conn, table, written, prefix=(edition_id, setting))
+                counts[table.name] = count
+                # A code's last day: None when a row still in force names it, else its latest deletion.
                 last_day: dict[str, date | None] = {}
-                for day in sorted(d for d in by_last_day if d is not None):
-                    last_day.update(dict.fromkeys(by_last_day[day], day))
-                last_day.update(dict.fromkeys(by_last_day.get(None, ()), None))
+                for day, code in sorted(noted, key=_day_order):
+                    last_day[code] = day
                 values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
                 if values:
                     counts[rule_codes.name] = self._insert(conn, rule_codes, values)
@@ -464,9 +491,10 @@ class RulesStore:
             cursor.close()
         finally:
             connection.close()
-        if sqlite:  # dates are ISO text in SQLite
+        if sqlite:  # dates are ISO text in SQLite: each distinct one is parsed once
+            dates = _ISO_TEXT_DATES
             rows = [
-                (c1, c2, _date_or_none(effective), _date_or_none(deleted), indicator, rationale)
+                (c1, c2, dates[effective], dates[deleted], indicator, rationale)
                 for c1, c2, effective, deleted, indicator, rationale in rows
             ]
         return rows
@@ -679,22 +707,60 @@ class RulesStore:
 sqlite3.register_adapter(date, date.isoformat)
 
 
-def _noting_codes(rows: Iterable[tuple], by_last_day: dict, two: bool) -> Iterator[tuple]:
-    """`rows` (PtpRow: codes at 0 and 1, deletion date at 3; MueRow: code at 0, no date),
-    noting in `by_last_day` the codes of each deletion date on the way."""
-    if two:
-        for row in rows:
-            codes = by_last_day.get(row[3])
-            if codes is None:
-                codes = by_last_day[row[3]] = set()
-            codes.add(row[0])
-            codes.add(row[1])
-            yield row
-    else:
-        codes = by_last_day.setdefault(None, set())
-        for row in rows:
-            codes.add(row[0])
-            yield row
+# A SQLite connection during a bulk write: a page cache that holds a 2.5 M-row edition
+# (some 200 MB) until its commit instead of spilling it page by page into the WAL and sorts
+# an index over it in memory, and no fsync (the write is still one transaction: a crash
+# leaves the previous edition current, and the next load purges the rows of this one).
+# Both are given back after the commit.
+BULK_PRAGMAS = {"cache_size": -512 * 1024, "synchronous": 0}
+
+
+@contextmanager
+def _sqlite_bulk_write(conn: sa.Connection) -> Iterator[None]:
+    """Around a transaction (`with engine.connect() as c, _sqlite_bulk_write(c), c.begin()`)."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    kept = {name: int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one()) for name in BULK_PRAGMAS}
+    for name, value in BULK_PRAGMAS.items():
+        conn.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
+    conn.commit()  # pragmas are outside the write's transaction
+    try:
+        yield
+    finally:
+        conn.rollback()  # after a failed write
+        for name, value in kept.items():
+            conn.exec_driver_sql(f"PRAGMA {name} = {value}")
+        conn.commit()
+
+
+class _IsoDates(dict):
+    """date (or None) -> its ISO text (or None), computed on first use."""
+
+    def __missing__(self, day: date | None) -> str | None:
+        text = self[day] = None if day is None else day.isoformat()
+        return text
+
+
+class _TextDates(dict):
+    """ISO text (or None) -> its date (or None), parsed on first use. PTP tables hold a few
+    hundred distinct dates."""
+
+    def __missing__(self, text: str | None) -> date | None:
+        day = self[text] = _date_or_none(text)
+        return day
+
+
+_ISO_TEXT_DATES = _TextDates()
+
+# PtpRow's fields by position, for C-level maps over a batch.
+_FIRST, _SECOND, _EFFECTIVE, _DELETED, _INDICATOR, _RATIONALE = (operator.itemgetter(i) for i in range(6))
+
+
+def _day_order(noted: tuple[date | None, str]) -> tuple[bool, date]:
+    """Deletion dates oldest first, then None (in force): the last one noted for a code wins."""
+    day = noted[0]
+    return (day is None, day or date.min)
 
 
 def _date_or_none(value: str | date | None) -> date | None:
