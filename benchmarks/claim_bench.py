@@ -33,7 +33,8 @@ def p50_ms(call: Callable[[], object], runs: int) -> float:
 
 
 def measure_claim_check(database: Path, runs: int = 2000) -> dict:
-    """{"lines", "findings", "service_p50_ms", "sqlite_p50_ms"} on the SQLite file `database`."""
+    """{"lines", "findings", "service_p50_ms" (a claim checked for the first time),
+    "repeated_p50_ms" (the same claim again), "sqlite_p50_ms"} on the SQLite file `database`."""
     from codes.rules.engine import CodingRules
     from codes.rules.storage import RulesStore
     from medcode_common.db import make_engine
@@ -42,7 +43,16 @@ def measure_claim_check(database: Path, runs: int = 2000) -> dict:
     rules = CodingRules(RulesStore(engine))
     try:
         findings = len(rules.check_claim(CLAIM).findings)
-        service = p50_ms(lambda: rules.check_claim(CLAIM), runs)
+        # A claim seen before is answered from the snapshot's per-claim cache of PTP edits;
+        # the goal is about a claim checked for the first time, so empty that cache each run.
+        pairs = rules.snapshot().pairs
+
+        def first_check() -> object:
+            pairs.clear()
+            return rules.check_claim(CLAIM)
+
+        service = p50_ms(first_check, runs)
+        repeated = p50_ms(lambda: rules.check_claim(CLAIM), runs)
     finally:
         engine.dispose()
 
@@ -55,4 +65,10 @@ def measure_claim_check(database: Path, runs: int = 2000) -> dict:
         plain = p50_ms(lambda: connection.execute(query, [*codes, *codes, edition]).fetchall(), runs)
     finally:
         connection.close()
-    return {"lines": len(lines), "findings": findings, "service_p50_ms": service, "sqlite_p50_ms": plain}
+    return {
+        "lines": len(lines),
+        "findings": findings,
+        "service_p50_ms": service,
+        "repeated_p50_ms": repeated,
+        "sqlite_p50_ms": plain,
+    }
