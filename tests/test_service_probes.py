@@ -20,6 +20,7 @@ from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
+from medcode_common.launcher import Platform
 
 pytestmark = pytest.mark.rabbit
 
@@ -144,13 +145,8 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
         amqp_uri = vhost.amqp_uri.replace(":5672/", f":{proxy.port}/")
         env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
         env.update(AMQP_URI=amqp_uri, HEALTH_PORT=str(health_port), DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
-        with open(tmp_path / "metering.log", "w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "medcode_common.runner", "metering.service:MeteringService"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        service = Platform(env=env, log_dir=tmp_path)
+        service.start("metering")
         try:
             wait_for_status(health_port, "/readyz", 200)
             body = httpx.get(f"http://127.0.0.1:{health_port}/readyz", timeout=10).json()
@@ -171,13 +167,12 @@ def test_broker_outage_makes_the_service_unready_but_alive_and_it_recovers(tmp_p
             assert probe(health_port, "/healthz") == 200
             # ...and it consumes again: an RPC through the same broker is answered.
             assert rpc_call(vhost.amqp_uri, "metering", "health")["status"] == "ok"
-            assert process.poll() is None
+            assert service.dead() == []
             # The same port serves the process's metrics: that RPC is in its latency histogram.
             metrics = httpx.get(f"http://127.0.0.1:{health_port}/metrics", timeout=10).text
             assert 'rpc_request_duration_seconds_count{method="health",outcome="ok",service="metering"}' in metrics
         finally:
-            process.terminate()
-            process.wait(timeout=30)
+            service.stop()
             proxy.stop()
 
 

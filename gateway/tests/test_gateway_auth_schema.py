@@ -53,6 +53,28 @@ async def run(schema, gateway_auth, query, fake, headers=None, cookies=None, res
     return result.data, [e.formatted for e in result.errors or []]
 
 
+async def run_with_response(schema, gateway_auth, query, fake, **request) -> tuple[dict | None, list, Response]:
+    """run(), also returning the response whose cookies the resolvers set."""
+    response = Response()
+    data, errors = await run(schema, gateway_auth, query, fake, response=response, **request)
+    return data, errors, response
+
+
+def cookie_session(gateway_auth, token: str) -> dict:
+    """run()'s cookies and headers for a browser signed in by cookie: the session and its CSRF token."""
+    return {"cookies": {SESSION_COOKIE: token}, "headers": {"X-CSRF-Token": csrf_token(gateway_auth.signer, token)}}
+
+
+def session_cookie_cleared(response: Response) -> bool:
+    """The response tells the browser to drop its session cookie."""
+    return set_cookies(response)[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+
+
+# What accounts.authenticate answers for a token that has expired.
+EXPIRED_SESSION = {"accounts.authenticate": Unauthenticated("Your session has expired: log in again.")}
+K22_ACCESS = '{ code(system: ICD10CM, code: "K22.0") { code access { granted } } }'
+
+
 def guest_cookie(gateway_auth) -> dict:
     return {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
 
@@ -229,17 +251,11 @@ async def test_guest_viewer(schema, gateway_auth):
 
 async def test_a_dead_session_cookie_is_unauthenticated_and_cleared(schema, gateway_auth):
     fake = rpc(**{"accounts.authenticate": Unauthenticated("Your session is invalid or has expired: log in again.")})
-    response = Response()
-    data, errors = await run(
-        schema,
-        gateway_auth,
-        '{ code(system: HCPCS, code: "J9035") { code } }',
-        fake,
-        cookies={SESSION_COOKIE: "dead"},
-        response=response,
+    data, errors, response = await run_with_response(
+        schema, gateway_auth, '{ code(system: HCPCS, code: "J9035") { code } }', fake, cookies={SESSION_COOKIE: "dead"}
     )
     assert data == {"code": None} and errors[0]["extensions"] == {"code": "UNAUTHENTICATED"}
-    assert set_cookies(response)[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+    assert session_cookie_cleared(response)
 
 
 async def test_register_carries_the_guest_over_and_sets_the_session(schema, gateway_auth):
@@ -249,15 +265,13 @@ async def test_register_carries_the_guest_over_and_sets_the_session(schema, gate
             "metering.carry_over": {"plan": "FREE", "limit": 6, "used": 1, "remaining": 5},
         }
     )
-    response = Response()
-    data, errors = await run(
+    data, errors, response = await run_with_response(
         schema,
         gateway_auth,
         """mutation { register(input:
         {email: "Ann@Example.org", password: "long enough", name: "Ann"}) { token account { id role } } }""",
         fake,
         cookies=guest_cookie(gateway_auth),
-        response=response,
     )
     assert errors == []
     assert data["register"] == {"token": "tok-new", "account": {"id": "u-1", "role": "MEMBER"}}
@@ -316,14 +330,7 @@ async def test_cookie_mutation_without_csrf_is_refused_before_any_rpc(schema, ga
     assert data is None and errors[0]["extensions"] == {"code": "FORBIDDEN"}
     assert "X-CSRF-Token" in errors[0]["message"] and fake.requests == []
 
-    data, errors = await run(
-        schema,
-        gateway_auth,
-        MUTATION,
-        fake,
-        cookies={SESSION_COOKIE: "tok"},
-        headers={"X-CSRF-Token": csrf_token(gateway_auth.signer, "tok")},
-    )
+    data, errors = await run(schema, gateway_auth, MUTATION, fake, **cookie_session(gateway_auth, "tok"))
     assert errors == [] and data == {"setPlan": {"id": "u-2", "plan": "PRO"}}
     assert fake.sent("accounts.set_plan") == [{"token": "tok", "account_id": "u-2", "plan": "PRO"}]
 
@@ -342,19 +349,12 @@ async def test_set_plan_and_delete_need_an_account(schema, gateway_auth):
 
 async def test_logout_revokes_and_clears_cookies(schema, gateway_auth):
     fake = rpc(**{"accounts.logout": True})
-    response = Response()
-    data, errors = await run(
-        schema,
-        gateway_auth,
-        "mutation { logout }",
-        fake,
-        cookies={SESSION_COOKIE: "tok"},
-        headers={"X-CSRF-Token": csrf_token(gateway_auth.signer, "tok")},
-        response=response,
+    data, errors, response = await run_with_response(
+        schema, gateway_auth, "mutation { logout }", fake, **cookie_session(gateway_auth, "tok")
     )
     assert errors == [] and data == {"logout": True}
     assert fake.sent("accounts.logout") == [{"token": "tok"}]
-    assert set_cookies(response)[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+    assert session_cookie_cleared(response)
 
     data, errors = await run(schema, gateway_auth, "mutation { logout }", fake, cookies={SESSION_COOKIE: "tok"})
     assert errors[0]["extensions"] == {"code": "FORBIDDEN"}
@@ -362,18 +362,12 @@ async def test_logout_revokes_and_clears_cookies(schema, gateway_auth):
 
 async def test_delete_own_account_clears_the_session(schema, gateway_auth):
     fake = rpc(**{"accounts.delete_account": True})
-    response = Response()
-    data, errors = await run(
-        schema,
-        gateway_auth,
-        "mutation { deleteAccount }",
-        fake,
-        headers={"Authorization": "Bearer tok"},
-        response=response,
+    data, errors, response = await run_with_response(
+        schema, gateway_auth, "mutation { deleteAccount }", fake, headers={"Authorization": "Bearer tok"}
     )
     assert errors == [] and data == {"deleteAccount": True}
     assert fake.sent("accounts.delete_account") == [{"token": "tok", "account_id": "u-1"}]
-    assert set_cookies(response)[SESSION_COOKIE][SESSION_COOKIE]["max-age"] == "0"
+    assert session_cookie_cleared(response)
 
 
 async def test_malformed_authorization_is_an_error_not_a_guest(schema, gateway_auth):
@@ -417,27 +411,15 @@ async def test_a_members_code_page_authenticates_while_the_page_loads(schema, ga
             "metering.check_views": grant_first(6),
         }
     )
-    data, errors = await run(
-        schema,
-        gateway_auth,
-        '{ code(system: ICD10CM, code: "K22.0") { code access { granted } } }',
-        fake,
-        headers={"Authorization": "Bearer tok"},
-    )
+    data, errors = await run(schema, gateway_auth, K22_ACCESS, fake, headers={"Authorization": "Bearer tok"})
     assert errors == [] and data["code"] == {"code": "K22.0", "access": {"granted": True}}
     assert {"codes.get_codes", "accounts.authenticate"} in overlapped
     assert [name for name, _ in fake.requests][-1] == "metering.check_views"
 
 
 async def test_a_prefetched_failed_login_still_reports_unauthenticated(schema, gateway_auth):
-    fake = rpc(**{"accounts.authenticate": Unauthenticated("Your session has expired: log in again.")})
-    data, errors = await run(
-        schema,
-        gateway_auth,
-        '{ code(system: ICD10CM, code: "K22.0") { code access { granted } } }',
-        fake,
-        headers={"Authorization": "Bearer expired"},
-    )
+    fake = rpc(**EXPIRED_SESSION)
+    data, errors = await run(schema, gateway_auth, K22_ACCESS, fake, headers={"Authorization": "Bearer expired"})
     assert errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert fake.calls["metering.check_views"] == 0
 
@@ -458,7 +440,7 @@ async def test_metering_away_shows_the_descriptor_and_withholds_the_premium_part
 
 
 async def test_a_bad_token_is_still_an_error_not_a_gated_page(schema, gateway_auth):
-    fake = rpc(**{"accounts.authenticate": Unauthenticated("Your session has expired: log in again.")})
+    fake = rpc(**EXPIRED_SESSION)
     _, errors = await run(
         schema,
         gateway_auth,

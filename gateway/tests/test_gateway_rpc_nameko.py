@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 
 import pytest
 
 from gateway.rpc import RemoteError, RpcClient
+from medcode_common.launcher import Platform
 from medcode_contracts.errors import Unavailable
 
 pytestmark = pytest.mark.rabbit
@@ -21,18 +20,13 @@ async def accounts(amqp_uri, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("accounts")
     env = {**os.environ, "AMQP_URI": amqp_uri, "DATA_DIR": str(workdir)}
     env.pop("DATABASE_URL", None)
-    log = open(workdir / "service.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "medcode_common.runner", "accounts.service:AccountsService"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    service = Platform(env=env, log_dir=workdir)
+    service.start("accounts")
     try:
         async with RpcClient(amqp_uri, timeout=2) as client:
             for _ in range(120):  # until the service consumes its queue
-                if process.poll() is not None:
-                    pytest.fail(f"the accounts service exited: {(workdir / 'service.log').read_text()[-2000:]}")
+                if service.dead():
+                    pytest.fail(f"the accounts service exited: {(workdir / 'accounts.log').read_text()[-2000:]}")
                 try:
                     await client.call("accounts", "health", timeout=1)
                     break
@@ -40,9 +34,7 @@ async def accounts(amqp_uri, tmp_path_factory):
                     await asyncio.sleep(0.5)
             yield client
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+        service.stop()
 
 
 async def test_health_of_a_real_service(accounts):

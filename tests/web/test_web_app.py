@@ -374,7 +374,7 @@ async def test_the_browser_enforces_the_csp_and_the_helpers_never_make_markup(op
     checks = await page.evaluate("""async () => {
         const dom = await import('/static/js/dom.js');
         const search = await import('/static/js/pages/search.js');
-        const login = await import('/static/js/pages/login.js');
+        const signIn = await import('/static/js/sign-in.js');
         const box = document.createElement('div');
         // A highlight is escaped text and <mark> only: anything else stays text.
         box.append(dom.highlighted('&lt;img src=x onerror=alert(1)&gt; <mark>Achalasia</mark> <b>bold</b>'));
@@ -382,7 +382,7 @@ async def test_the_browser_enforces_the_csp_and_the_helpers_never_make_markup(op
             markup: box.innerHTML, elements: [...box.querySelectorAll('*')].map((e) => e.tagName),
             text: box.textContent,
             patterns: ['J90*', 'K22.-', 'K22.%', '0DB6*', 'achalasia', 'K22.0'].map(search.searchText),
-            next: ['/account', '//evil.example', '/\\\\evil.example', 'https://evil.example', ''].map(login.safeNext),
+            next: ['/account', '//evil.example', '/\\\\evil.example', 'https://evil.example', ''].map(signIn.safeNext),
         };
     }""")
     assert checks["elements"] == ["MARK"]

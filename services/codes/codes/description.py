@@ -92,6 +92,13 @@ def _listing(items: list[str], limit: int = MAX_LISTED) -> str:
     return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
 
 
+class _Said(list[DescriptionSentence]):
+    """The sentences of a description so far; every one names the file it comes from."""
+
+    def say(self, text: str, source: str) -> None:
+        self.append(DescriptionSentence(text=text, source=source))
+
+
 # ---- ICD-10-PCS ---------------------------------------------------------------------------
 
 
@@ -109,16 +116,16 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
     labels = list(axes.items())
     if len(labels) < 3:
         return []
-    said: list[DescriptionSentence] = []
+    said = _Said()
     section, system = labels[0][1], labels[1][1]
     definitions, letter = sources.definitions or _NO_DEFINITIONS, page.code[0]
     if len(labels) < 7:  # a table (3 characters): its operation and what it defines
-        said.append(
-            DescriptionSentence(
-                text=f"{page.code} is the ICD-10-PCS table of {labels[2][1]} procedures ({section} section, "
-                f"{system}); each code under it adds characters 4 to 7.",
-                source=tables,
-            )
+        said.say(
+            (
+                f"{page.code} is the ICD-10-PCS table of {labels[2][1]} procedures ({section} section, "
+                f"{system}); each code under it adds characters 4 to 7."
+            ),
+            tables,
         )
         operation = definitions.lookup(letter, OPERATION, labels[2][1])
         if operation is not None and operation.definition:
@@ -126,12 +133,12 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
         return said
 
     parts = [f"{title.lower()} {label}" for title, label in labels[3:] if not _nothing(label)]
-    said.append(
-        DescriptionSentence(
-            text=f"{page.code} is an ICD-10-PCS code of the {section} section, {system}: "
-            f"{labels[2][0].lower()} {labels[2][1]}" + (f", {', '.join(parts)}" if parts else "") + ".",
-            source=tables,
-        )
+    said.say(
+        (
+            f"{page.code} is an ICD-10-PCS code of the {section} section, {system}: "
+            f"{labels[2][0].lower()} {labels[2][1]}" + (f", {', '.join(parts)}" if parts else "") + "."
+        ),
+        tables,
     )
     operation = definitions.lookup(letter, OPERATION, labels[2][1])
     if operation is not None and (operation.definition or operation.explanation):
@@ -139,7 +146,7 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
     for position, (title, label) in enumerate(labels[3:], start=4):
         if _nothing(label):
             if title.startswith("Device"):
-                said.append(DescriptionSentence(text="No device remains in place after the procedure.", source=tables))
+                said.say("No device remains in place after the procedure.", tables)
             continue
         term = definitions.lookup(letter, position, label)
         if term is None and position == DEVICE:
@@ -154,7 +161,7 @@ def _pcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSente
             text = f"{what} {noun}: {_listing(list(term.includes))}."
         else:
             continue
-        said.append(DescriptionSentence(text=text, source=f"{definitions.source} ({term.axis_title} definitions)"))
+        said.say(text, f"{definitions.source} ({term.axis_title} definitions)")
     return said
 
 
@@ -174,7 +181,7 @@ _RANGE_SUFFIX = re.compile(r"\s*\(([A-Z0-9.\-]+)\)\s*$")
 
 def _icd10cm(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSentence]:
     tabular = sources.code_set_file
-    said: list[DescriptionSentence] = []
+    said = _Said()
     chapter, block, category = extra.get("chapter"), extra.get("block"), extra.get("category")
     if chapter or block:
         text = f"{page.code} ({page.title}) is"
@@ -185,42 +192,30 @@ def _icd10cm(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionS
             text += (":" if chapter else "") + f" it is one of the {_lower_first(name)} ({block['range']})"
         if category:
             text += f", in category {category['code']}, {category['title']}"
-        said.append(DescriptionSentence(text=text + ".", source=f"{tabular} (chapter, block and category)"))
+        said.say(text + ".", f"{tabular} (chapter, block and category)")
     if page.billable:
-        said.append(
-            DescriptionSentence(
-                text=f"{page.code} is billable: it is reported as it is.", source=f"{tabular} (code hierarchy)"
-            )
-        )
+        said.say(f"{page.code} is billable: it is reported as it is.", f"{tabular} (code hierarchy)")
     elif page.children:
-        said.append(
-            DescriptionSentence(
-                text=f"{page.code} is a heading, not billable: report one of its {len(page.children)} more specific "
+        said.say(
+            (
+                f"{page.code} is a heading, not billable: report one of its {len(page.children)} more specific "
                 f"codes ({', '.join(c.code for c in page.children[:MAX_LISTED])}"
-                f"{', ...' if len(page.children) > MAX_LISTED else ''}).",
-                source=f"{tabular} (code hierarchy)",
-            )
+                f"{', ...' if len(page.children) > MAX_LISTED else ''})."
+            ),
+            f"{tabular} (code hierarchy)",
         )
     notes = page.notes
     if notes.inclusion_terms:
-        said.append(
-            DescriptionSentence(
-                text=f"It is also called: {_listing(notes.inclusion_terms)}.", source=f"{tabular} (inclusion terms)"
-            )
-        )
+        said.say(f"It is also called: {_listing(notes.inclusion_terms)}.", f"{tabular} (inclusion terms)")
     if notes.includes:
-        said.append(
-            DescriptionSentence(text=f"It includes: {_listing(notes.includes)}.", source=f"{tabular} (includes note)")
-        )
+        said.say(f"It includes: {_listing(notes.includes)}.", f"{tabular} (includes note)")
     if page.lay_terms and sources.index_file:
         known = {t.lower() for t in notes.inclusion_terms} | {page.title.lower()}
         terms = [t for t in page.lay_terms if t.lower() not in known][:MAX_INDEX_TERMS]
         if terms:
-            said.append(
-                DescriptionSentence(
-                    text=f"In the ICD-10-CM Alphabetic Index these terms lead to it: {'; '.join(terms)}.",
-                    source=f"{sources.index_file} (Alphabetic Index terms)",
-                )
+            said.say(
+                f"In the ICD-10-CM Alphabetic Index these terms lead to it: {'; '.join(terms)}.",
+                f"{sources.index_file} (Alphabetic Index terms)",
             )
     for field, text in (
         ("excludes1", "Coded elsewhere, never together with it (Excludes1): {}."),
@@ -231,28 +226,15 @@ def _icd10cm(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionS
     ):
         values = getattr(notes, field)
         if values:
-            said.append(
-                DescriptionSentence(
-                    text=text.format(_listing(values)), source=f"{tabular} ({field.replace('_', ' ')} note)"
-                )
-            )
+            said.say(text.format(_listing(values)), f"{tabular} ({field.replace('_', ' ')} note)")
     if extra.get("seventh_character"):
         meaning = page.title.rsplit(", ", 1)[-1]
-        said.append(
-            DescriptionSentence(
-                text=f"Its 7th character {extra['seventh_character']} means: {meaning}.",
-                source=f"{tabular} (7th characters)",
-            )
-        )
+        said.say(f"Its 7th character {extra['seventh_character']} means: {meaning}.", f"{tabular} (7th characters)")
     elif notes.seventh_characters and not page.billable:
         choices = ", ".join(f"{s.character} {s.meaning}" for s in notes.seventh_characters)
-        said.append(
-            DescriptionSentence(
-                text=f"A 7th character completes the code: {choices}.", source=f"{tabular} (7th characters)"
-            )
-        )
+        said.say(f"A 7th character completes the code: {choices}.", f"{tabular} (7th characters)")
     for note in extra.get("notes", [])[:3]:
-        said.append(DescriptionSentence(text=_sentence(note), source=f"{tabular} (notes)"))
+        said.say(_sentence(note), f"{tabular} (notes)")
     return said
 
 
@@ -311,20 +293,14 @@ def _hcpcs_section(code: str) -> str | None:
 
 def _hcpcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSentence]:
     release = sources.code_set_file
-    said: list[DescriptionSentence] = []
+    said = _Said()
     section = _hcpcs_section(page.code)
     if section:
-        said.append(
-            DescriptionSentence(
-                text=f"{page.code} is a HCPCS Level II code of the section for {section}.",
-                source=f"{HCPCS_SECTIONS_SOURCE}; code from {release}",
-            )
+        said.say(
+            f"{page.code} is a HCPCS Level II code of the section for {section}.",
+            f"{HCPCS_SECTIONS_SOURCE}; code from {release}",
         )
-    said.append(
-        DescriptionSentence(
-            text=f"Its official descriptor reads: {_sentence(page.title)}", source=f"{release} (LONG DESCRIPTION)"
-        )
-    )
+    said.say(f"Its official descriptor reads: {_sentence(page.title)}", f"{release} (LONG DESCRIPTION)")
     lowered = page.title.lower()
     route = next((words for key, words in _ROUTES if key in lowered), None)
     dose = _DOSE.search(page.title)
@@ -332,17 +308,13 @@ def _hcpcs(page: CodePage, extra: dict, sources: Sources) -> list[DescriptionSen
         subject = ", ".join(p for p in page.title.split(", ")[1:] if not _DOSE.fullmatch(p.strip())) or page.title
         text = f"It bills {subject}" + (f", given {route}" if route else "")
         text += f": one unit stands for {dose.group(1)}; report as many units as {dose.group(1)} doses given."
-        said.append(DescriptionSentence(text=text, source=f"{release} (LONG DESCRIPTION: dose and route)"))
+        said.say(text, f"{release} (LONG DESCRIPTION: dose and route)")
     elif route:
-        said.append(DescriptionSentence(text=f"It is given {route}.", source=f"{release} (LONG DESCRIPTION: route)"))
+        said.say(f"It is given {route}.", f"{release} (LONG DESCRIPTION: route)")
     if extra.get("added"):
-        said.append(DescriptionSentence(text=f"CMS added it on {extra['added']}.", source=f"{release} (ADD DT)"))
+        said.say(f"CMS added it on {extra['added']}.", f"{release} (ADD DT)")
     if extra.get("termination_date"):
-        said.append(
-            DescriptionSentence(
-                text=f"It is not valid after {extra['termination_date']}.", source=f"{release} (TERM DT)"
-            )
-        )
+        said.say(f"It is not valid after {extra['termination_date']}.", f"{release} (TERM DT)")
     return said
 
 

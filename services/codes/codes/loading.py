@@ -23,7 +23,7 @@ from medcode_common.db import make_engine
 from medcode_contracts.codes import CodeSystem
 
 from .code_sets import cpt, hcpcs, icd10cm, icd10pcs
-from .domain import CodeRecord
+from .domain import CodeRecord, EditionMeta
 from .rules.storage import RulesStore
 from .storage import CodeStore, LoadReport
 
@@ -212,6 +212,27 @@ def load_system(store: CodeStore, system: CodeSystem, mirror: Path | None, show_
     if path is None:
         return LoadReport(system=system.value, status="not found")
     meta, records = importer.read_edition(path)
+    return _store_edition(store, system, meta, records, path.name, show_progress)
+
+
+def load_cpt(store: CodeStore, rules: RulesStore, show_progress: bool = True) -> LoadReport:
+    """(Re)build the CPT code set from the current rule editions (codes.code_sets.cpt)."""
+    found = cpt.read_edition(rules)
+    if found is None:
+        return LoadReport(system=CodeSystem.CPT.value, status="not found")
+    meta, records = found
+    return _store_edition(store, CodeSystem.CPT, meta, records, "from rule files", show_progress)
+
+
+def _store_edition(
+    store: CodeStore,
+    system: CodeSystem,
+    meta: EditionMeta,
+    records: Iterable[CodeRecord],
+    read_from: str,
+    show_progress: bool,
+) -> LoadReport:
+    """Replace the system's edition, unless the store already holds this very edition (same fingerprint)."""
     if store.has_edition(system, meta.fingerprint):
         current = next((e for e in store.current_editions() if e.system == system), None)
         return LoadReport(
@@ -221,26 +242,7 @@ def load_system(store: CodeStore, system: CodeSystem, mirror: Path | None, show_
             source=meta.source,
             codes=(current.counts.get("codes", 0) if current else 0),
         )
-    with _progress(f"{system.value:9} {path.name}", show_progress) as bar:
-        return store.replace_edition(meta, records, progress=bar.update)
-
-
-def load_cpt(store: CodeStore, rules: RulesStore, show_progress: bool = True) -> LoadReport:
-    """(Re)build the CPT code set from the current rule editions (codes.code_sets.cpt)."""
-    found = cpt.read_edition(rules)
-    if found is None:
-        return LoadReport(system=CodeSystem.CPT.value, status="not found")
-    meta, records = found
-    if store.has_edition(CodeSystem.CPT, meta.fingerprint):
-        current = next((e for e in store.current_editions() if e.system == CodeSystem.CPT), None)
-        return LoadReport(
-            system=CodeSystem.CPT.value,
-            status="already loaded",
-            edition=meta.name,
-            source=meta.source,
-            codes=(current.counts.get("codes", 0) if current else 0),
-        )
-    with _progress(f"{CodeSystem.CPT.value:9} from rule files", show_progress) as bar:
+    with _progress(f"{system.value:9} {read_from}", show_progress) as bar:
         return store.replace_edition(meta, records, progress=bar.update)
 
 

@@ -28,7 +28,16 @@ from pathlib import Path
 from medcode_contracts.codes import CodeSystem
 
 from ..domain import CodeRecord, EditionMeta, ProcedureCodeRow
-from ..release_files import MalformedRelease, Wrap, file_sha256, gz_guard, open_text, procedure_code, yyyymmdd
+from ..release_files import (
+    MalformedRelease,
+    Wrap,
+    file_sha256,
+    gz_guard,
+    open_text,
+    procedure_code,
+    require_columns,
+    yyyymmdd,
+)
 
 SYSTEM = CodeSystem.HCPCS
 OFFICIAL_URL = "https://www.cms.gov/files/zip/october-2025-alpha-numeric-hcpcs-file.zip"
@@ -278,9 +287,7 @@ def read_hcpcs_codes(path: Path, wrap: Wrap = None) -> Iterator[ProcedureCodeRow
 def _read_hcpcs_codes(path: Path, wrap: Wrap) -> Iterator[ProcedureCodeRow]:
     with open_text(path, encoding="utf-8", wrap=wrap) as text:
         rows = csv.DictReader(text)
-        needed = {"HCPC", "RECID", "SHORT DESCRIPTION", "TERM DT"}
-        if rows.fieldnames is None or not needed <= set(rows.fieldnames):
-            raise MalformedRelease(path, 1, f"expected columns {sorted(needed)}, got {rows.fieldnames!r}")
+        require_columns(path, rows, ["HCPC", "RECID", "SHORT DESCRIPTION", "TERM DT"])
         for row in rows:
             if (row["RECID"] or "").strip() != "3":
                 continue

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..domain import ModifierRow
-from ..release_files import MODIFIER_CODE, MalformedRelease, Wrap, gz_guard, open_text, yyyymmdd
+from ..release_files import MODIFIER_CODE, MalformedRelease, Wrap, gz_guard, open_text, require_columns, yyyymmdd
 
 
 def read_hcpcs_modifiers(path: Path, wrap: Wrap = None) -> Iterator[ModifierRow]:
@@ -19,9 +19,7 @@ def read_hcpcs_modifiers(path: Path, wrap: Wrap = None) -> Iterator[ModifierRow]
 def _read_hcpcs_modifiers(path: Path, wrap: Wrap) -> Iterator[ModifierRow]:
     with open_text(path, wrap=wrap) as text:
         rows = csv.DictReader(text)
-        needed = {"MODIFIER", "LONG DESCRIPTION", "SHORT DESCRIPTION", "TERM DT"}
-        if rows.fieldnames is None or not needed <= set(rows.fieldnames):
-            raise MalformedRelease(path, 1, f"expected columns {sorted(needed)}, got {rows.fieldnames!r}")
+        require_columns(path, rows, ["LONG DESCRIPTION", "MODIFIER", "SHORT DESCRIPTION", "TERM DT"])
         for row in rows:
             line = rows.line_num
             code = row["MODIFIER"].strip().upper()

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..domain import LayTerm
-from ..release_files import MalformedRelease, Wrap, gz_guard, open_text
+from ..release_files import MalformedRelease, Wrap, gz_guard, open_text, require_columns
 from ..search.analysis import analyse_word
 
 _ICD10CM_CODE = re.compile(r"^[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
@@ -142,9 +142,7 @@ class _IndexRow:
 def _csv_index_rows(path: Path, wrap: Wrap) -> Iterator[_IndexRow]:
     with open_text(path, wrap=wrap) as text:
         rows = csv.DictReader(text)
-        needed = {"Level", "Term", "See", "Code"}
-        if rows.fieldnames is None or not needed <= set(rows.fieldnames):
-            raise MalformedRelease(path, 1, f"expected columns {sorted(needed)}, got {rows.fieldnames!r}")
+        require_columns(path, rows, ["Code", "Level", "See", "Term"])
         for row in rows:
             try:
                 level = int(row["Level"])

@@ -49,27 +49,27 @@ def stores(settings):
     engine.dispose()
 
 
-def load_ptp_and_mue(rules: RulesStore, fingerprint: str = "ptp-1") -> None:
+def load_practitioner_edition(rules: RulesStore, kind: str, name: str, fingerprint: str, rows: list) -> None:
+    """A made-up practitioner edition of the PTP or MUE edits (its file named after the fingerprint)."""
     rules.load(
-        kind="PTP",
+        kind=kind,
         setting="practitioner",
-        name="NCCI PTP practitioner v30.2r0 (2024 Q3; test rows)",
-        source="test-ptp.csv",
+        name=name,
+        source=f"test-{fingerprint}.csv",
         fingerprint=fingerprint,
-        rows=[
-            PtpRow("11042", "97597", None, None, 1, "Misuse of column two code with column one code"),
-            PtpRow("11042", "0001U", None, date(2020, 12, 31), 0, "test"),
-            PtpRow("G0008", "99213", None, None, 9, "test"),
-        ],
+        rows=rows,
     )
-    rules.load(
-        kind="MUE",
-        setting="practitioner",
-        name="NCCI MUE practitioner effective 2026-04-01",
-        source="test-mue.csv",
-        fingerprint="mue-1",
-        rows=[MueRow("99213", 1, "2 Date of Service Edit: Policy", "test")],
-    )
+
+
+def load_ptp_and_mue(rules: RulesStore, fingerprint: str = "ptp-1") -> None:
+    ptp_rows = [
+        PtpRow("11042", "97597", None, None, 1, "Misuse of column two code with column one code"),
+        PtpRow("11042", "0001U", None, date(2020, 12, 31), 0, "test"),
+        PtpRow("G0008", "99213", None, None, 9, "test"),
+    ]
+    load_practitioner_edition(rules, "PTP", "NCCI PTP practitioner v30.2r0 (2024 Q3; test rows)", fingerprint, ptp_rows)
+    mue_rows = [MueRow("99213", 1, "2 Date of Service Edit: Policy", "test")]
+    load_practitioner_edition(rules, "MUE", "NCCI MUE practitioner effective 2026-04-01", "mue-1", mue_rows)
 
 
 def test_without_a_licence_cpt_codes_of_ncci_files_have_placeholder_titles(stores):
@@ -96,13 +96,12 @@ def test_a_new_ptp_edition_rebuilds_the_cpt_codes(stores):
     codes, rules = stores
     load_ptp_and_mue(rules)
     first = load_cpt(codes, rules, show_progress=False)
-    rules.load(
-        kind="PTP",
-        setting="practitioner",
-        name="NCCI PTP practitioner v30.3r0 (2024 Q4; test rows)",
-        source="test-ptp-2.csv",
-        fingerprint="ptp-2",
-        rows=[PtpRow("11042", "97598", None, None, 1, "t")],
+    load_practitioner_edition(
+        rules,
+        "PTP",
+        "NCCI PTP practitioner v30.3r0 (2024 Q4; test rows)",
+        "ptp-2",
+        [PtpRow("11042", "97598", None, None, 1, "t")],
     )
     second = load_cpt(codes, rules, show_progress=False)
     assert second.status == "loaded" and second.edition_id != first.edition_id

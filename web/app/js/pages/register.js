@@ -1,9 +1,6 @@
-import { graphql, explain } from "../api.js";
-import { h, setTitle, statusLine } from "../dom.js";
-import { field, busy } from "../forms.js";
-import { refreshViewer } from "../session.js";
-import { navigate } from "../main.js";
-import { safeNext } from "./login.js";
+import { h, setTitle } from "../dom.js";
+import { field } from "../forms.js";
+import { submitSignIn } from "../sign-in.js";
 import { FREE_EXTRA_VIEWS } from "../meter.js";
 
 const REGISTER_MUTATION = `mutation Register($input: RegisterInput!) {
@@ -25,21 +22,9 @@ export function render(main, params, query) {
     status,
     h("button", { type: "submit" }, "Create a free account"),
     h("p", { class: "small" }, "Already registered? ", h("a", { href: "/login" }, "Log in"), "."));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    busy(form, async () => {
-      status.replaceChildren();
-      try {
-        await graphql(REGISTER_MUTATION, { input: {
-          name: form.elements.namedItem("name").value.trim(), email: form.elements.namedItem("email").value.trim(), password: form.elements.namedItem("password").value, role: form.elements.namedItem("role").value,
-        } });
-        await refreshViewer();
-        navigate(safeNext(query.get("next")) || "/account");
-      } catch (error) {
-        status.append(statusLine(explain(error, "Registering"), "error"));
-      }
-    });
-  });
+  submitSignIn(form, status, query, REGISTER_MUTATION, (form) => ({ input: {
+    name: form.elements.namedItem("name").value.trim(), email: form.elements.namedItem("email").value.trim(), password: form.elements.namedItem("password").value, role: form.elements.namedItem("role").value,
+  } }), "Registering");
   main.append(h("h1", {}, "Create a free account"),
     h("p", {}, `A free account opens ${FREE_EXTRA_VIEWS} more full code pages, keeps your assistant conversations and lets you apply to jobs.`),
     form);
