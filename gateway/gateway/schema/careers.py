@@ -36,7 +36,7 @@ from medcode_contracts.rpc import Careers, RpcMethod
 from .. import events
 from ..context import Context
 from ..rpc import invoke
-from .common import PageInfo
+from .common import PageInfo, copy_fields
 
 log = logging.getLogger("gateway.careers")
 
@@ -182,23 +182,8 @@ class Job:
 
     @classmethod
     def from_contract(cls, job: contract.Job) -> Job:
-        return cls(
-            id=strawberry.ID(job.id),
-            title=job.title,
-            company=job.company,
-            location=job.location,
-            remote=job.remote,
-            employment_type=job.employment_type,
-            salary_min=job.salary_min,
-            salary_max=job.salary_max,
-            certifications=list(job.certifications),
-            specialty=job.specialty,
-            description=job.description,
-            posted_at=datetime.fromisoformat(job.posted_at),
-            expires_on=job.expires_on,
-            status=job.status,
-            sample=job.sample,
-            employer_id=job.employer_id,
+        return copy_fields(
+            cls, job, certifications=list(job.certifications), posted_at=datetime.fromisoformat(job.posted_at)
         )
 
     @strawberry.field(description="Only for the employer who posted it.")
@@ -237,16 +222,7 @@ class Application:
 
     @classmethod
     def from_contract(cls, application: contract.Application) -> Application:
-        return cls(
-            id=strawberry.ID(application.id),
-            status=application.status,
-            submitted_at=datetime.fromisoformat(application.submitted_at),
-            cover_letter=application.cover_letter,
-            resume_text=application.resume_text,
-            applicant_name=application.applicant_name,
-            applicant_email=application.applicant_email,
-            job_id=application.job_id,
-        )
+        return copy_fields(cls, application, submitted_at=datetime.fromisoformat(application.submitted_at))
 
     @strawberry.field
     async def job(self, info: strawberry.Info) -> Job:

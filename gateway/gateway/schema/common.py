@@ -1,8 +1,28 @@
-"""Types several domains share."""
+"""Types several domains share, and how a type is built from a contract payload."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from typing import Any, TypeVar, cast
+
 import strawberry
+
+T = TypeVar("T")
+
+
+def copy_fields(graphql_type: type[T], source: object, **differing: Any) -> T:
+    """A `graphql_type` whose fields are `source`'s attributes of the same names (`source`
+    is a contract model), but for the fields given in `differing`: only what is converted
+    or computed is written out. Fields with a resolver are not copied; they resolve."""
+    copied = {name: getattr(source, name) for name in _init_fields(graphql_type) if name not in differing}
+    return graphql_type(**copied, **differing)
+
+
+@functools.cache  # per type: asked for every object of a search page or a code page
+def _init_fields(graphql_type: type) -> tuple[str, ...]:
+    # Strawberry types are dataclasses; a field with a resolver is no constructor argument.
+    return tuple(f.name for f in dataclasses.fields(cast(Any, graphql_type)) if f.init)
 
 
 @strawberry.type
