@@ -19,6 +19,12 @@ def copy_fields(graphql_type: type[T], source: object, **differing: Any) -> T:
     return graphql_type(**copied, **differing)
 
 
+def field_values(graphql_object: object) -> dict[str, Any]:
+    """The fields of a Strawberry input (or type) by name: a contract request's keywords
+    where the names are the same."""
+    return {name: getattr(graphql_object, name) for name in _init_fields(type(graphql_object))}
+
+
 @functools.cache  # per type: asked for every object of a search page or a code page
 def _init_fields(graphql_type: type) -> tuple[str, ...]:
     # Strawberry types are dataclasses; a field with a resolver is no constructor argument.
