@@ -16,6 +16,8 @@ The command-line tools (dead letters, event tail, the launcher, benchmarks) read
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -29,6 +31,16 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 class ConfigError(Exception):
     """A configuration variable has a value the platform cannot use."""
+
+
+def settings_or_exit(load: Callable[[], SettingsT]) -> SettingsT:
+    """For entry points: the settings `load` reads, or one line on stderr naming the bad
+    variable and exit status 2 (a mistake in the configuration, not a crash to trace)."""
+    try:
+        return load()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def normalise_database_url(url: str) -> str:
