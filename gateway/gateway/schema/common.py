@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Any, TypeVar, cast
 
 import strawberry
@@ -25,10 +24,18 @@ def field_values(graphql_object: object) -> dict[str, Any]:
     return {name: getattr(graphql_object, name) for name in _init_fields(type(graphql_object))}
 
 
-@functools.cache  # per type: asked for every object of a search page or a code page
 def _init_fields(graphql_type: type) -> tuple[str, ...]:
-    # Strawberry types are dataclasses; a field with a resolver is no constructor argument.
-    return tuple(f.name for f in dataclasses.fields(cast(Any, graphql_type)) if f.init)
+    """The constructor's fields, once per type (asked for every object of a search or code page)."""
+    names = _INIT_FIELDS.get(graphql_type)
+    if names is None:
+        # Strawberry types are dataclasses; a field with a resolver is no constructor argument.
+        names = _INIT_FIELDS[graphql_type] = tuple(
+            f.name for f in dataclasses.fields(cast(Any, graphql_type)) if f.init
+        )
+    return names
+
+
+_INIT_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 @strawberry.type
