@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 
 from .accounts import Plan
 from .codes import CodeSummary
-from .common import Model
+from .common import Model, stripped_not_blank
 
 SERVICE = "assistant"
 
@@ -68,13 +68,7 @@ class AskRequest(Model):
     client_ip: str | None = Field(default=None, max_length=64)
     request_id: str | None = Field(default=None, max_length=200)
 
-    @field_validator("question")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("question must not be blank")
-        return value
+    _not_blank = field_validator("question")(stripped_not_blank)
 
 
 class Citation(Model):

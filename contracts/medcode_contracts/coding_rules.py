@@ -14,7 +14,7 @@ from enum import Enum
 from pydantic import Field, ValidationError, field_validator
 
 from .codes import CodeRef, CodeSystem
-from .common import Model
+from .common import Model, stripped_not_blank
 from .errors import BadRequest
 
 
@@ -119,13 +119,7 @@ class ClaimLine(Model):
     modifiers: list[str] = Field(default_factory=list, max_length=4)
     units: int = Field(default=1, ge=1, le=100_000)
 
-    @field_validator("code")
-    @classmethod
-    def _strip_code(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("code must not be blank")
-        return value
+    _strip_code = field_validator("code")(stripped_not_blank)
 
     @field_validator("modifiers")
     @classmethod

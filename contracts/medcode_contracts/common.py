@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo
 
 HEALTH = "health"  # every service answers this RPC with a Health payload
 
@@ -11,6 +11,15 @@ class Model(BaseModel):
     """Base for contract payloads: unknown fields are refused, so typos fail loudly."""
 
     model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+def stripped_not_blank(value: str, info: ValidationInfo) -> str:
+    """A field validator: the text without the white space around it, refused when that
+    leaves nothing. Use: `_not_blank = field_validator("question")(stripped_not_blank)`."""
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{info.field_name} must not be blank")
+    return value
 
 
 class NoArguments(Model):

@@ -5,7 +5,6 @@ gateway's own (auth, limits, search cache); plus a few constants that need no kn
 from __future__ import annotations
 
 import ipaddress
-import sys
 
 from pydantic import Field, field_validator
 
@@ -16,6 +15,7 @@ from medcode_common.settings import (
     GatewayAddressSettings,
     RpcClientSettings,
     read_settings,
+    settings_or_exit,
 )
 
 # /readyz asks every service's `health` RPC; a ready service answers in milliseconds, so
@@ -155,8 +155,4 @@ def load(**overrides) -> GatewaySettings:
 
 def load_or_exit(**overrides) -> GatewaySettings:
     """For entry points: a bad variable prints one line naming it and exits with status 2."""
-    try:
-        return load(**overrides)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return settings_or_exit(lambda: load(**overrides))

@@ -249,19 +249,8 @@ def session_token(secret: str, account_id: str, session_id: str | None = None, t
     import time
     import uuid
 
-    import jwt
-
-    from medcode_contracts import accounts
+    from medcode_common.session_tokens import SessionClaims, encode_session_token
 
     now = int(time.time())
-    return jwt.encode(
-        {
-            "sub": account_id,
-            "jti": session_id or str(uuid.uuid4()),
-            "iss": accounts.TOKEN_ISSUER,
-            "iat": now,
-            "exp": now + int(ttl),
-        },
-        secret,
-        algorithm=accounts.TOKEN_ALGORITHM,
-    )
+    claims = SessionClaims(account_id, session_id or str(uuid.uuid4()), expires_at=now + int(ttl))
+    return encode_session_token(secret, claims, issued_at=now)

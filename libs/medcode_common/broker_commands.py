@@ -11,13 +11,9 @@ from collections.abc import Callable
 def run_on_broker(work: Callable[[str], int]) -> int:
     """`work(amqp_uri)`'s exit status; 2 when the settings are wrong, 1 when the broker
     does not answer."""
-    from .settings import ConfigError, load_settings
+    from .settings import load_settings, settings_or_exit
 
-    try:
-        amqp_uri = load_settings().AMQP_URI
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    amqp_uri = settings_or_exit(load_settings).AMQP_URI
     try:
         return work(amqp_uri)
     except OSError as exc:

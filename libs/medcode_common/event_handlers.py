@@ -86,12 +86,10 @@ class DeadLetteringEventHandler(EventHandler):
         )
         try:
             if decision.retry:
-                self.publisher.publish(
-                    message.payload,
-                    exchange="",
-                    routing_key=self.retry_queue.name,
-                    declare=[self.retry_queue],
-                    headers=decision.headers,
+                self._copy_to(
+                    self.retry_queue,
+                    message,
+                    decision.headers,
                     expiration=decision.delay,
                     message_id=message.properties.get("message_id"),
                 )
@@ -104,14 +102,7 @@ class DeadLetteringEventHandler(EventHandler):
                     decision.headers[dead_letters.ERROR],
                 )
             else:
-                self.publisher.publish(
-                    message.payload,
-                    exchange="",
-                    routing_key=self.parking_queue.name,
-                    declare=[self.parking_queue],
-                    headers=decision.headers,
-                    message_id=dead_letters.new_message_id(),
-                )
+                self._copy_to(self.parking_queue, message, decision.headers, message_id=dead_letters.new_message_id())
                 log.error(
                     "%s failed %s time(s); parked in %s: %s",
                     self.queue.name,
@@ -124,6 +115,12 @@ class DeadLetteringEventHandler(EventHandler):
             self.consumer.requeue_message(message)
             return
         self.consumer.ack_message(message)
+
+    def _copy_to(self, queue: Queue, message, headers: dict, **properties) -> None:
+        """The failed message's payload, straight into one of our queues (the default exchange)."""
+        self.publisher.publish(
+            message.payload, exchange="", routing_key=queue.name, declare=[queue], headers=headers, **properties
+        )
 
 
 handle_event = DeadLetteringEventHandler.decorator

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
-from .settings import ConfigError, load_settings
+from .settings import load_settings, settings_or_exit
 
 # module:Class of each service; strings, so the launcher imports no service code.
 SERVICES = {
@@ -112,11 +112,7 @@ class Platform:
 
 
 def main() -> int:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit(load_settings)
     base = f"http://{settings.GATEWAY_HOST}:{settings.GATEWAY_PORT}"
     platform = Platform()
     stopping = False

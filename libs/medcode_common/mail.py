@@ -16,7 +16,7 @@ import sys
 from email.message import EmailMessage
 from pathlib import Path
 
-from .settings import ConfigError, DataDirSettings, MailRelaySettings, read_settings
+from .settings import DataDirSettings, MailRelaySettings, read_settings, settings_or_exit
 
 DEFAULT_RELAY = "127.0.0.1:2526"
 
@@ -70,11 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="development mail relay: keeps mail in a Maildir")
     parser.add_argument("--directory", type=Path, default=None, help="Maildir (default $DATA_DIR/outbox)")
     args = parser.parse_args(argv)
-    try:
-        settings = read_settings(RelaySettings, "mail relay configuration")
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit(lambda: read_settings(RelaySettings, "mail relay configuration"))
     directory = args.directory or settings.DATA_DIR / "outbox"
     host, port = parse_relay(settings.SMTP_RELAY)
     controller = start_dev_relay(directory, host, port)

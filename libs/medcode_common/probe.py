@@ -22,13 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m medcode_common.probe live|ready", file=sys.stderr)
         return 2
     from .health import load_health_settings
-    from .settings import ConfigError
+    from .settings import settings_or_exit
 
-    try:
-        port = load_health_settings().HEALTH_PORT
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    port = settings_or_exit(load_health_settings).HEALTH_PORT
     if not port:
         print("error: HEALTH_PORT is not set, so the service serves no health endpoint", file=sys.stderr)
         return 2

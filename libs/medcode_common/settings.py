@@ -16,19 +16,47 @@ The command-line tools (dead letters, event tail, the launcher, benchmarks) read
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import ClassVar, TypeVar
+from typing import Annotated, ClassVar, TypeVar
 from urllib.parse import urlparse
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 
+def _url_of(schemes: tuple[str, ...], refusal: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if urlparse(value).scheme not in schemes:
+            raise ValueError(refusal)
+        return value
+
+    return AfterValidator(check)
+
+
+AmqpUrl = Annotated[
+    str,
+    _url_of(("amqp", "amqps", "pyamqp"), "must be an amqp:// or amqps:// URL, e.g. amqp://guest:guest@127.0.0.1:5672/"),
+]
+HttpUrl = Annotated[str, _url_of(("http", "https"), "must be an http:// or https:// URL")]
+
+
 class ConfigError(Exception):
     """A configuration variable has a value the platform cannot use."""
+
+
+def settings_or_exit(load: Callable[[], SettingsT]) -> SettingsT:
+    """For entry points: the settings `load` reads, or one line on stderr naming the bad
+    variable and exit status 2 (a mistake in the configuration, not a crash to trace)."""
+    try:
+        return load()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def normalise_database_url(url: str) -> str:
@@ -83,14 +111,7 @@ class EnvironmentSettings(EnvSettings):
 
 
 class BrokerSettings(EnvSettings):
-    AMQP_URI: str = "amqp://guest:guest@127.0.0.1:5672/"
-
-    @field_validator("AMQP_URI")
-    @classmethod
-    def _amqp_scheme(cls, value: str) -> str:
-        if urlparse(value).scheme not in ("amqp", "amqps", "pyamqp"):
-            raise ValueError("must be an amqp:// or amqps:// URL, e.g. amqp://guest:guest@127.0.0.1:5672/")
-        return value
+    AMQP_URI: AmqpUrl = "amqp://guest:guest@127.0.0.1:5672/"
 
 
 class RpcClientSettings(BrokerSettings):
@@ -140,14 +161,7 @@ class SearchSettings(DataDirSettings):
     """The search index of codes and careers (the embedded one lives under DATA_DIR)."""
 
     SEARCH_BACKEND: SearchBackend = SearchBackend.EMBEDDED
-    ELASTICSEARCH_URL: str = "http://127.0.0.1:9200"
-
-    @field_validator("ELASTICSEARCH_URL")
-    @classmethod
-    def _http_scheme(cls, value: str) -> str:
-        if urlparse(value).scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
+    ELASTICSEARCH_URL: HttpUrl = "http://127.0.0.1:9200"
 
 
 class MailRelaySettings(EnvSettings):

@@ -17,6 +17,7 @@ from medcode_common.settings import (
     Settings,
     normalise_database_url,
     read_settings,
+    settings_or_exit,
 )
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -196,3 +197,13 @@ def test_a_service_with_a_bad_variable_stops_at_start_naming_it(target, variable
     assert variable in line
     if variable.endswith("_SECRET"):
         assert value not in line  # a secret's value is never shown
+
+
+def test_an_entry_point_with_a_bad_variable_prints_one_line_and_exits_2(monkeypatch, capsys):
+    monkeypatch.setenv("DATABASE_URL", "mysql://x/y")
+    with pytest.raises(SystemExit) as exited:
+        settings_or_exit(lambda: read_settings(Settings))
+    assert exited.value.code == 2
+    assert re.fullmatch(r"error: invalid configuration: DATABASE_URL='mysql://x/y': .*\n", capsys.readouterr().err)
+    monkeypatch.delenv("DATABASE_URL")
+    assert isinstance(settings_or_exit(lambda: read_settings(Settings)), Settings)

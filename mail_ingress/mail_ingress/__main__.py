@@ -7,7 +7,7 @@ import logging
 import signal
 import sys
 
-from medcode_common.settings import ConfigError
+from medcode_common.settings import settings_or_exit
 
 from .processor import Processor
 from .server import IngressHandler, start_listener
@@ -42,11 +42,7 @@ async def serve(settings) -> None:
 
 
 def main() -> int:
-    try:
-        settings = load_mail_settings()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit(load_mail_settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # aiosmtpd logs every SMTP command at INFO, addresses included: personal data.
     logging.getLogger("mail.log").setLevel(logging.WARNING)

@@ -17,6 +17,7 @@ from medcode_contracts.errors import PlatformError
 from medcode_contracts.rpc import Accounts, Metering
 
 from ..context import Context
+from .common import copy_fields
 from .enums import Plan, Role
 
 log = logging.getLogger("gateway.accounts")
@@ -40,14 +41,8 @@ class Account:
 
     @classmethod
     def from_contract(cls, account: contract.Account) -> Account:
-        # Only these five fields ever leave the gateway (the service never sends a hash).
-        return cls(
-            id=strawberry.ID(account.id),
-            email=account.email,
-            name=account.name,
-            plan=Plan(account.plan.value),
-            role=Role(account.role.value),
-        )
+        # Only the type's fields ever leave the gateway (the service never sends a hash).
+        return copy_fields(cls, account, plan=Plan(account.plan.value), role=Role(account.role.value))
 
 
 @strawberry.type

@@ -23,6 +23,7 @@ from medcode_contracts.errors import BadRequest, NotFound
 from medcode_contracts.rpc import Assistant
 
 from .codes.types import CodeSummary
+from .common import copy_fields
 
 # Answers take longer than a lookup (several codes-service calls): their own timeout.
 ASK_TIMEOUT = 20.0
@@ -54,12 +55,11 @@ class Answer:
 
     @classmethod
     def from_contract(cls, answer: contract.Answer) -> Answer:
-        return cls(
-            id=strawberry.ID(answer.id),
-            conversation_id=strawberry.ID(answer.conversation_id),
-            text=answer.text,
+        return copy_fields(
+            cls,
+            answer,
             intent=answer.intent.value,
-            citations=[Citation(source=c.source, locator=c.locator, excerpt=c.excerpt) for c in answer.citations],
+            citations=[copy_fields(Citation, c) for c in answer.citations],
             codes=[CodeSummary.from_contract(CodeSummaryContract.model_validate(c.model_dump())) for c in answer.codes],
         )
 

@@ -36,7 +36,7 @@ from medcode_contracts.rpc import Careers, RpcMethod
 from .. import events
 from ..context import Context
 from ..rpc import invoke
-from .common import PageInfo
+from .common import PageInfo, copy_fields, field_values
 
 log = logging.getLogger("gateway.careers")
 
@@ -182,23 +182,8 @@ class Job:
 
     @classmethod
     def from_contract(cls, job: contract.Job) -> Job:
-        return cls(
-            id=strawberry.ID(job.id),
-            title=job.title,
-            company=job.company,
-            location=job.location,
-            remote=job.remote,
-            employment_type=job.employment_type,
-            salary_min=job.salary_min,
-            salary_max=job.salary_max,
-            certifications=list(job.certifications),
-            specialty=job.specialty,
-            description=job.description,
-            posted_at=datetime.fromisoformat(job.posted_at),
-            expires_on=job.expires_on,
-            status=job.status,
-            sample=job.sample,
-            employer_id=job.employer_id,
+        return copy_fields(
+            cls, job, certifications=list(job.certifications), posted_at=datetime.fromisoformat(job.posted_at)
         )
 
     @strawberry.field(description="Only for the employer who posted it.")
@@ -237,16 +222,7 @@ class Application:
 
     @classmethod
     def from_contract(cls, application: contract.Application) -> Application:
-        return cls(
-            id=strawberry.ID(application.id),
-            status=application.status,
-            submitted_at=datetime.fromisoformat(application.submitted_at),
-            cover_letter=application.cover_letter,
-            resume_text=application.resume_text,
-            applicant_name=application.applicant_name,
-            applicant_email=application.applicant_email,
-            job_id=application.job_id,
-        )
+        return copy_fields(cls, application, submitted_at=datetime.fromisoformat(application.submitted_at))
 
     @strawberry.field
     async def job(self, info: strawberry.Info) -> Job:
@@ -408,20 +384,7 @@ class CareersMutation:
     async def post_job(self, info: strawberry.Info, input: JobInput) -> Job:
         context: Context = info.context
         account = await _require(context, info, ContractRole.EMPLOYER, "post jobs")
-        job = _request(
-            contract.JobInput,
-            title=input.title,
-            company=input.company,
-            location=input.location,
-            remote=input.remote,
-            employment_type=input.employment_type,
-            salary_min=input.salary_min,
-            salary_max=input.salary_max,
-            certifications=input.certifications,
-            specialty=input.specialty,
-            description=input.description,
-            expires_on=input.expires_on,
-        )
+        job = _request(contract.JobInput, **field_values(input))
         request = contract.PostJobRequest(employer_id=account.id, employer_role=account.role, job=job)
         return Job.from_contract(await _call(context, Careers.POST_JOB, request, "postJob"))
 
@@ -438,13 +401,11 @@ class CareersMutation:
         account = await _require(context, info, ContractRole.MEMBER, "apply to jobs")
         request = _request(
             contract.ApplyRequest,
-            job_id=str(input.job_id),
+            **field_values(input),  # job_id, cover_letter, resume_text
             applicant_id=account.id,
             applicant_role=account.role.value,
             applicant_name=account.name,
             applicant_email=account.email,
-            cover_letter=input.cover_letter,
-            resume_text=input.resume_text,
         )
         return Application.from_contract(await _call(context, Careers.APPLY, request, "applyToJob"))
 
@@ -481,12 +442,7 @@ class CareersMutation:
     async def set_career_profile(self, info: strawberry.Info, input: CareerProfileInput) -> CareerProfile:
         context: Context = info.context
         account = await context.require_account(info)
-        request = _request(
-            contract.SetProfileRequest,
-            user_id=account.id,
-            certifications=input.certifications,
-            specialty=input.specialty,
-        )
+        request = _request(contract.SetProfileRequest, user_id=account.id, **field_values(input))
         profile = await _call(context, Careers.SET_PROFILE, request, "setCareerProfile")
         return CareerProfile(certifications=profile.certifications, specialty=profile.specialty)
 

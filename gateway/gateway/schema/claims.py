@@ -25,6 +25,7 @@ from medcode_contracts.rpc import Codes, Metering
 
 from .codes.access import OPEN_ACCESS
 from .codes.types import Access
+from .common import copy_fields
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +71,7 @@ class ClaimFinding:
 
     @classmethod
     def from_contract(cls, finding: contract.ClaimFinding) -> ClaimFinding:
-        return cls(
-            kind=finding.kind.value,
-            codes=finding.codes,
-            message=finding.message,
-            modifier_allowed=finding.modifier_allowed,
-            source=finding.source,
-            lines=finding.lines,
-        )
+        return copy_fields(cls, finding, kind=finding.kind.value)
 
 
 @strawberry.type
@@ -96,14 +90,7 @@ class ClaimCheck:
         findings = [ClaimFinding.from_contract(f) for f in check.findings]
         if not access.granted:
             findings = [withheld(finding, access.reason) for finding in findings]
-        return cls(
-            clean=check.clean,
-            findings=findings,
-            date_of_service=check.date_of_service,
-            setting=check.setting.value,
-            editions=check.editions,
-            access=access,
-        )
+        return copy_fields(cls, check, findings=findings, setting=check.setting.value, access=access)
 
 
 def withheld(finding: ClaimFinding, reason: str | None) -> ClaimFinding:
@@ -154,15 +141,7 @@ class Modifier:
 
     @classmethod
     def from_contract(cls, modifier: contract.Modifier) -> Modifier:
-        return cls(
-            code=modifier.code,
-            title=modifier.title,
-            description=modifier.description,
-            system=modifier.system.value,
-            ncci_associated=modifier.ncci_associated,
-            terminated_on=modifier.terminated_on,
-            source=modifier.source,
-        )
+        return copy_fields(cls, modifier, system=modifier.system.value)
 
 
 def claim_payload(claim: ClaimInput) -> dict:

@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from medcode_common.settings import ConfigError
+from medcode_common.settings import settings_or_exit
 from medcode_contracts import accounts as contract
 from medcode_contracts.errors import PlatformError
 
@@ -28,11 +28,7 @@ def main() -> None:
 @app.command("make-admin")
 def make_admin(email: str = typer.Argument(..., help="email address of an existing account")) -> None:
     """Give an existing account the ADMIN role."""
-    try:
-        settings = load_accounts_settings()
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    settings = settings_or_exit(load_accounts_settings)
     engine = storage.SCHEMA.open(settings.database_url(contract.SERVICE))
     try:
         # No password hashing or tokens needed here: only the store is used.

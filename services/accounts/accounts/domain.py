@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import argon2
-import jwt
 
+from medcode_common.session_tokens import BAD_TOKEN, SessionClaims, decode_session_token, encode_session_token
 from medcode_contracts import accounts as contract
 from medcode_contracts import events
 from medcode_contracts.accounts import Plan, Role
@@ -29,8 +29,6 @@ from .config import AccountsSettings
 
 # One message for a wrong password and an unknown email, so neither reveals the other.
 BAD_CREDENTIALS = "Wrong email or password."
-BAD_TOKEN = "Your session is invalid or has expired: log in again."
-TOKEN_ISSUER = contract.TOKEN_ISSUER
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Deliverability is not
 # something a pattern can tell.
@@ -146,33 +144,20 @@ class Tokens:
     def issue(self, account_id: str) -> tuple[str, TokenClaims]:
         now = self._clock().replace(microsecond=0)
         claims = TokenClaims(account_id=account_id, jti=str(uuid.uuid4()), expires_at=now + self.ttl)
-        token = jwt.encode(
-            {"sub": account_id, "jti": claims.jti, "iss": TOKEN_ISSUER, "iat": now, "exp": claims.expires_at},
-            self._secret,
-            algorithm=contract.TOKEN_ALGORITHM,
-        )
-        return token, claims
+        signed = SessionClaims(account_id, claims.jti, claims.expires_at.timestamp())
+        return encode_session_token(self._secret, signed, issued_at=now.timestamp()), claims
 
     def decode(self, token: str) -> TokenClaims:
         """The claims of a well-signed, unexpired token, or Unauthenticated."""
-        try:
-            # Expiry is checked below against our clock (the wall clock unless a test
-            # passes another), so it is the same check in tests and in production.
-            data = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[contract.TOKEN_ALGORITHM],
-                issuer=TOKEN_ISSUER,
-                options={"require": list(contract.TOKEN_CLAIMS), "verify_exp": False, "verify_iat": False},
-            )
-        except jwt.PyJWTError:
-            raise Unauthenticated(BAD_TOKEN) from None
-        if not isinstance(data["exp"], (int, float)):
-            raise Unauthenticated(BAD_TOKEN)
-        expires_at = datetime.fromtimestamp(data["exp"], UTC)
-        if expires_at <= self._clock():
-            raise Unauthenticated(BAD_TOKEN)
-        return TokenClaims(account_id=str(data["sub"]), jti=str(data["jti"]), expires_at=expires_at)
+        # Expiry against our clock (the wall clock unless a test passes another). The issue
+        # time is not checked: these are our own tokens, and a replica whose clock is a second
+        # behind the one that issued a token must not refuse it.
+        claims = decode_session_token(token, self._secret, now=self._clock().timestamp(), check_issued_at=False)
+        return TokenClaims(
+            account_id=claims.account_id,
+            jti=claims.session_id,
+            expires_at=datetime.fromtimestamp(claims.expires_at, UTC),
+        )
 
 
 @dataclass(frozen=True)

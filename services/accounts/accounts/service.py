@@ -8,26 +8,18 @@ from __future__ import annotations
 
 from nameko.timer import timer
 
-from medcode_common.nameko_rpc import rpc
+from medcode_common.nameko_service import OutboxService, expected
 from medcode_common.rpc import parse_request
 from medcode_contracts import accounts as contract
-from medcode_contracts.common import Health
-from medcode_contracts.errors import PlatformError
 
 from .dependencies import AccountsProvider, account_events
 
-expected = rpc(expected_exceptions=PlatformError)
 
-
-class AccountsService:
+class AccountsService(OutboxService):
     name = contract.SERVICE
 
     accounts = AccountsProvider()
     events = account_events()
-
-    @rpc
-    def health(self) -> dict:
-        return Health(service=self.name).model_dump(mode="json")
 
     @expected
     def register(self, request: dict) -> dict:
@@ -73,11 +65,6 @@ class AccountsService:
         deleted = self.accounts.delete_account(parsed.token, parsed.account_id)
         self.events.after_commit()
         return deleted
-
-    @timer(interval=1)
-    def relay_events(self):
-        """Publishes whatever a request committed but could not relay (broker away, crash)."""
-        self.events()
 
     @timer(interval=3600)
     def purge_expired(self):

@@ -8,26 +8,21 @@ metering RPC proxies, relay the events the answer committed, return JSON primiti
 from __future__ import annotations
 
 from nameko.rpc import ServiceRpc
-from nameko.timer import timer
 
 from medcode_common.event_handlers import handle_event, parse_event
-from medcode_common.nameko_rpc import rpc
+from medcode_common.nameko_service import OutboxService, expected
 from medcode_common.rpc import parse_request
 from medcode_contracts import accounts, events
 from medcode_contracts import assistant as contract
 from medcode_contracts import codes as codes_contract
 from medcode_contracts import metering as metering_contract
-from medcode_contracts.common import Health
-from medcode_contracts.errors import PlatformError
 from medcode_contracts.metering import QuestionDecision
 
 from .dependencies import AssistantProvider, KnowledgeProvider, assistant_events
 from .facts import call_within
 
-expected = rpc(expected_exceptions=PlatformError)
 
-
-class AssistantService:
+class AssistantService(OutboxService):
     name = contract.SERVICE
 
     assistant = AssistantProvider()
@@ -35,10 +30,6 @@ class AssistantService:
     events = assistant_events()
     codes_rpc = ServiceRpc(codes_contract.SERVICE)
     metering_rpc = ServiceRpc(metering_contract.SERVICE)
-
-    @rpc
-    def health(self) -> dict:
-        return Health(service=self.name).model_dump(mode="json")
 
     @expected
     def ask(self, request: dict) -> dict:
@@ -67,8 +58,3 @@ class AssistantService:
     @handle_event(accounts.SERVICE, accounts.Events.USER_DELETED)
     def handle_user_deleted(self, payload: dict):
         self.assistant.forget_user(parse_event(events.UserDeleted, payload))
-
-    @timer(interval=1)
-    def relay_events(self):
-        """Publishes whatever an answer committed but could not relay (broker away, crash)."""
-        self.events()

@@ -55,15 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv != ["demo-data"]:
         print("usage: python -m careers.cli demo-data", file=sys.stderr)
         return 2
-    from medcode_common.settings import ConfigError
+    from medcode_common.settings import settings_or_exit
 
     from .config import load_careers_settings
 
-    try:
-        settings = load_careers_settings()
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit(load_careers_settings)
     posted = _through_service(settings)
     how = "through the careers service"
     if posted is None:

@@ -14,33 +14,26 @@ import logging
 from nameko.timer import timer
 
 from medcode_common.event_handlers import handle_event, parse_event
-from medcode_common.nameko_rpc import rpc
+from medcode_common.nameko_service import OutboxService, expected
 from medcode_common.rpc import parse_request
 from medcode_contracts import accounts, events
 from medcode_contracts import careers as contract
-from medcode_contracts.common import Health
-from medcode_contracts.errors import PlatformError
 
 from .dependencies import CareersProvider, MailRelay, careers_events
 
 log = logging.getLogger(__name__)
-expected = rpc(expected_exceptions=PlatformError)
 
 
 def _dump(value):
     return value.model_dump(mode="json")
 
 
-class CareersService:
+class CareersService(OutboxService):
     name = contract.SERVICE
 
     careers = CareersProvider()
     events = careers_events()
     mail = MailRelay()
-
-    @rpc
-    def health(self) -> dict:
-        return Health(service=self.name).model_dump(mode="json")
 
     # -- jobs ----------------------------------------------------------------------------
     @expected
@@ -139,8 +132,3 @@ class CareersService:
     def send_alerts(self):
         """Hands queued alert mails to the relay; what it refuses stays queued."""
         self.careers.send_due_alerts(self.mail)
-
-    @timer(interval=1)
-    def relay_events(self):
-        """Publishes whatever a request committed but could not relay (broker away, crash)."""
-        self.events()

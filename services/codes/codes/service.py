@@ -9,10 +9,10 @@ from __future__ import annotations
 from nameko.timer import timer
 
 from medcode_common.nameko_rpc import rpc
+from medcode_common.nameko_service import PlatformService
 from medcode_common.rpc import parse_request
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules as rules_contract
-from medcode_contracts.common import Health
 
 from .dependencies import CodePageCache, CodeSearchIndex, CodeStoreProvider, EditionEvents, PcsDefinitionsProvider
 from .description import Sources, describe
@@ -20,7 +20,7 @@ from .domain import code_key
 from .rules.provider import CodingRulesProvider
 
 
-class CodesService:
+class CodesService(PlatformService):
     name = contract.SERVICE
 
     store = CodeStoreProvider()
@@ -30,10 +30,8 @@ class CodesService:
     rules = CodingRulesProvider()
     pcs_definitions = PcsDefinitionsProvider()
 
-    @rpc
-    def health(self) -> dict:
-        editions = {e.system.value: e.name for e in self.store.current_editions()}
-        return Health(service=self.name, details=editions).model_dump(mode="json")
+    def health_details(self) -> dict[str, str]:
+        return {e.system.value: e.name for e in self.store.current_editions()}
 
     @rpc
     def search_codes(self, request: dict) -> dict:

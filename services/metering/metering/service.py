@@ -11,30 +11,23 @@ import logging
 from nameko.timer import timer
 
 from medcode_common.event_handlers import handle_event, parse_event
-from medcode_common.nameko_rpc import rpc
+from medcode_common.nameko_service import OutboxService, expected
 from medcode_common.rpc import parse_request
 from medcode_contracts import accounts, events
 from medcode_contracts import metering as contract
-from medcode_contracts.common import Health
-from medcode_contracts.errors import PlatformError
 
 from .dependencies import MeteringProvider, metering_events
 
 log = logging.getLogger(__name__)
 # How often the retention timer looks whether a purge is due (the interval is a setting).
 RETENTION_TICK = 10
-expected = rpc(expected_exceptions=PlatformError)
 
 
-class MeteringService:
+class MeteringService(OutboxService):
     name = contract.SERVICE
 
     metering = MeteringProvider()
     events = metering_events()
-
-    @rpc
-    def health(self) -> dict:
-        return Health(service=self.name).model_dump(mode="json")
 
     @expected
     def check_views(self, request: dict) -> list:
@@ -77,8 +70,3 @@ class MeteringService:
         gone = self.metering.purge_if_due()
         if gone:
             log.info("retention: deleted %s", ", ".join(f"{n} {table}" for table, n in gone.items() if n) or "nothing")
-
-    @timer(interval=1)
-    def relay_events(self):
-        """Publishes whatever a request committed but could not relay (broker away, crash)."""
-        self.events()

@@ -12,7 +12,7 @@ from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules
 from medcode_contracts.errors import BadRequest
 
-from ..common import PageInfo
+from ..common import PageInfo, copy_fields
 from ..enums import CodeSystem
 from .access import Access, page_access, premium_field
 from .loaders import load_code_rules
@@ -29,9 +29,7 @@ class CodeSummary:
 
     @classmethod
     def from_contract(cls, summary: contract.CodeSummary) -> CodeSummary:
-        return cls(
-            system=CodeSystem(summary.system.value), code=summary.code, title=summary.title, billable=summary.billable
-        )
+        return copy_fields(cls, summary, system=CodeSystem(summary.system.value))
 
 
 @strawberry.type
@@ -66,15 +64,7 @@ class CodeSearchResult:
     def from_contract(cls, result: contract.SearchResult) -> CodeSearchResult:
         return cls(
             total_count=result.total_count,
-            edges=[
-                CodeSearchEdge(
-                    cursor=hit.cursor,
-                    score=hit.score,
-                    highlight=hit.highlight,
-                    node=CodeSummary.from_contract(hit.node),
-                )
-                for hit in result.hits
-            ],
+            edges=[copy_fields(CodeSearchEdge, hit, node=CodeSummary.from_contract(hit.node)) for hit in result.hits],
             page_info=PageInfo(has_next_page=result.has_next_page, end_cursor=result.end_cursor),
             facets=[SystemFacet(system=CodeSystem(f.system.value), count=f.count) for f in result.facets],
         )
@@ -117,18 +107,8 @@ class CodeNotes:
 
     @classmethod
     def from_contract(cls, notes: contract.CodeNotes) -> CodeNotes:
-        return cls(
-            inclusion_terms=notes.inclusion_terms,
-            includes=notes.includes,
-            excludes1=notes.excludes1,
-            excludes2=notes.excludes2,
-            code_first=notes.code_first,
-            use_additional_code=notes.use_additional_code,
-            code_also=notes.code_also,
-            seventh_characters=[
-                SeventhCharacter(character=s.character, meaning=s.meaning) for s in notes.seventh_characters
-            ],
-        )
+        seventh_characters = [copy_fields(SeventhCharacter, s) for s in notes.seventh_characters]
+        return copy_fields(cls, notes, seventh_characters=seventh_characters)
 
 
 # NCCI started on 1996-01-01: the last resort for an edit whose release states no date.
@@ -159,16 +139,12 @@ class PtpEdit:
 
     @classmethod
     def from_contract(cls, edit: coding_rules.PtpEdit) -> PtpEdit:
-        return cls(
-            column1=edit.column1,
-            column2=edit.column2,
-            modifier_indicator=edit.modifier_indicator,
+        return copy_fields(
+            cls,
+            edit,
             effective_from=edit.effective_from or edit.edition_effective_from or NCCI_START,
             effective_from_exact=edit.effective_from is not None,
-            deleted_on=edit.deleted_on,
-            rationale=edit.rationale,
             setting=_setting_label(edit.setting),
-            source=edit.source,
         )
 
 
@@ -186,13 +162,7 @@ class Mue:
 
     @classmethod
     def from_contract(cls, mue: coding_rules.Mue) -> Mue:
-        return cls(
-            setting=_setting_label(mue.setting),
-            max_units=mue.max_units,
-            adjudication_indicator=mue.adjudication_indicator,
-            rationale=mue.rationale,
-            source=mue.source,
-        )
+        return copy_fields(cls, mue, setting=_setting_label(mue.setting))
 
 
 @strawberry.type(
@@ -216,14 +186,12 @@ class Crosswalk:
         target = crosswalk.target
         title = target.title or f"{'ICD-9-CM' if target.system == 'ICD9CM' else target.system} {target.code}"
         system = CodeSystem(target.system)
-        return cls(
-            kind=crosswalk.kind,
-            approximate=crosswalk.approximate,
+        return copy_fields(
+            cls,
+            crosswalk,
             target=CodeSummary(system=system, code=target.code, title=title, billable=False),
             target_system=target.system,
             target_code=target.code,
-            no_map=crosswalk.no_map,
-            source=crosswalk.source,
         )
 
 
@@ -318,16 +286,14 @@ class LabNcd:
         def resolution(value):
             return NcdResolution(value.value) if value is not None else None
 
-        return cls(
-            number=ncd.number,
-            title=ncd.title,
-            procedure_codes=ncd.procedure_codes,
+        return copy_fields(
+            cls,
+            ncd,
             other_diagnoses=resolution(ncd.other_diagnoses),
             resolution=resolution(ncd.resolution),
             covered_count=ncd.counts.get("COVERED", 0),
             denied_count=ncd.counts.get("DENIED", 0),
             not_supported_count=ncd.counts.get("NOT_SUPPORTED", 0),
-            source=ncd.source,
             _diagnoses=ncd.diagnoses,
         )
 
@@ -348,17 +314,7 @@ class CoverageDocument:
 
     @classmethod
     def from_contract(cls, document: coding_rules.CoverageDocument) -> CoverageDocument:
-        return cls(
-            document_id=document.document_id,
-            document_type=document.document_type,
-            title=document.title,
-            contractor=document.contractor,
-            effective_date=document.effective_date,
-            version=document.version,
-            url=document.url,
-            matched=document.matched,
-            source=document.source,
-        )
+        return copy_fields(cls, document)
 
 
 @strawberry.type(description="Medicare coverage of a code: lab NCDs and local coverage documents.")
@@ -387,14 +343,7 @@ class CodeEdit:
 
     @classmethod
     def from_contract(cls, edit: coding_rules.CodeEdit) -> CodeEdit:
-        return cls(
-            edit=edit.edit,
-            number=edit.number,
-            title=edit.title,
-            message=edit.message,
-            age_range=list(edit.age_range) if edit.age_range else None,
-            source=edit.source,
-        )
+        return copy_fields(cls, edit, age_range=list(edit.age_range) if edit.age_range else None)
 
 
 def _check_ptp_first(first: int | None = 50) -> None:
@@ -481,16 +430,13 @@ class CodePage:
     @classmethod
     def from_contract(cls, page: contract.CodePage) -> CodePage:
         """The whole page: the premium sections are withheld field by field (premium_field)."""
-        return cls(
+        return copy_fields(
+            cls,
+            page,
             system=CodeSystem(page.system.value),
-            code=page.code,
-            title=page.title,
-            short_title=page.short_title,
-            billable=page.billable,
             edition=Edition.from_contract(page.edition),
             description=CodeDescription.from_contract(page.description),
             contract_page=page,
-            lay_terms=page.lay_terms,
             notes=CodeNotes.from_contract(page.notes),
             parent=CodeSummary.from_contract(page.parent) if page.parent else None,
             children=[CodeSummary.from_contract(c) for c in page.children],
