@@ -301,9 +301,7 @@ def warm_up(base_url: str, bodies: list[str], headers: dict[str, str] | None) ->
                 raise RuntimeError(f"benchmark request failed: {answer.status_code} {answer.text[:500]}")
 
 
-def http_figures(
-    base_url: str, amqp_uri: str, member: dict[str, str], seconds: float, pids: dict[str, int]
-) -> dict[str, float]:
+def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: float, pids: dict[str, int]) -> dict:
     body = wrk.graphql_body
     fresh = [body(SEARCH, {"q": q}) for q in distinct_queries()]
     repeated = [body(SEARCH, {"q": q}) for q in REPEATED_QUERIES]
