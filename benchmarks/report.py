@@ -3,6 +3,12 @@
 Pure functions of the measured figures, so a test can check every row and ratio without
 timing anything. A figure that was not measured (a step skipped or failed) still gets its
 row, shown as "n/a".
+
+The profile: every load the bench drives (each wrk row, and the bare RPC rows) also records
+the CPU time each platform process used per request (figures["cpu_ms_per_request"][figure
+key], from cpu_profile). Under the table, each goal that does not hold is shown with that
+breakdown and with the throughput the two cores would allow were the platform CPU-bound
+(cores / CPU per request): what remains, and where.
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ SPECS = [
         "bare gateway { __typename } (c=8)",
         "bare_gateway_c8_rps",
         ">= 0.6",
+    ),
+    Spec(
+        "one bare RPC at c=8 (careers.health, the gateway's RpcClient)",
+        "rpc_c8_rps",
+        "req/s",
+        "bare gateway { __typename } (c=8)",
+        "bare_gateway_c8_rps",
     ),
     Spec(
         "searchCodes p50 at c=1", "search_distinct_c1_p50_ms", "ms", "one bare RPC round trip p50", "rpc_p50_ms", "<= 2"
@@ -115,6 +128,8 @@ class Row:
     ratio: float | None
     goal: str
     holds: bool | None  # None: no goal, or not measured
+    figure_key: str = ""  # the figures' keys of the figure and its baseline (their CPU profiles)
+    baseline_key: str = ""
 
 
 def _holds(goal: str, figure: float | None, ratio: float | None) -> bool | None:
@@ -146,6 +161,8 @@ def build_rows(figures: dict) -> list[Row]:
                 ratio,
                 spec.goal,
                 _holds(spec.goal, figure, ratio),
+                spec.figure,
+                spec.baseline,
             )
         )
     for name, rss in sorted(figures.get("rss_mb", {}).items()):
@@ -194,6 +211,84 @@ def render(rows: list[Row]) -> str:
             f"| {row.path} | {_number(row.figure, row.unit)} | {baseline} | {ratio} | "
             f"{_goal_text(row.goal, row.unit)} | {holds} |"
         )
+    return "\n".join(lines)
+
+
+# -- the CPU profile ------------------------------------------------------------------------
+def cpu_profile(
+    ms_by_process: dict[str, float],
+    requests: int,
+    seconds: float,
+    machine_busy_seconds: float | None = None,
+    cores: int | None = None,
+) -> dict:
+    """One load's CPU per request by process (ms), with how many cores the platform and the
+    load generator kept busy, how many the whole machine did (other work shares it), and the
+    throughput `cores` would allow were the platform CPU-bound (cores / CPU per request)."""
+    cores = cores or os.cpu_count() or 1
+    total = sum(ms_by_process.values())
+    return {
+        "requests": requests,
+        "ms_per_request": dict(sorted(ms_by_process.items(), key=lambda item: -item[1])),
+        "total_ms": round(total, 4),
+        "cores_busy": round(total * requests / 1000 / seconds, 2) if seconds else None,
+        "machine_cores_busy": round(machine_busy_seconds / seconds, 2)
+        if seconds and machine_busy_seconds is not None
+        else None,
+        "cores": cores,
+        "cpu_bound_rps": round(cores * 1000 / total, 1) if total else None,
+    }
+
+
+SHOWN_MS = 0.01  # smaller shares are summed as "others"
+
+
+def profile_text(profile: dict) -> str:
+    """`gateway 2.1 + codes 0.80 + rabbitmq 0.50 + wrk 0.10 = 3.5 ms CPU/request; 1.9 of 2
+    cores busy (machine 2.0); CPU-bound at 571 req/s`."""
+    shown = {name: ms for name, ms in profile["ms_per_request"].items() if ms >= SHOWN_MS}
+    rest = sum(ms for name, ms in profile["ms_per_request"].items() if name not in shown)
+    parts = [f"{name} {ms:.3g}" for name, ms in shown.items()] + ([f"others {rest:.2g}"] if rest > 0 else [])
+    text = f"{' + '.join(parts) or 'nothing'} = {profile['total_ms']:.3g} ms CPU/request"
+    if profile.get("cores_busy") is not None:
+        text += f"; {profile['cores_busy']:.2g} of {profile['cores']} cores busy"
+        if profile.get("machine_cores_busy") is not None:
+            text += f" (whole machine {profile['machine_cores_busy']:.2g})"
+    if profile.get("cpu_bound_rps"):
+        text += f"; CPU-bound at {_number(profile['cpu_bound_rps'])} req/s"
+    return text
+
+
+def unmet_profiles(rows: list[Row], figures: dict) -> dict[str, dict]:
+    """{row path: {"figure": profile, "baseline": profile}} of every goal that does not hold
+    (a side without a CPU profile, such as an in-process measurement, is left out)."""
+    profiles = figures.get("cpu_ms_per_request", {})
+    unmet = {}
+    for row in rows:
+        if row.holds is False:
+            sides = {"figure": profiles.get(row.figure_key), "baseline": profiles.get(row.baseline_key)}
+            unmet[row.path] = {side: profile for side, profile in sides.items() if profile}
+    return unmet
+
+
+def render_profile(rows: list[Row], figures: dict) -> str:
+    """The profile of what remains: each unmet goal with the CPU its requests took, by process."""
+    profiles = figures.get("cpu_ms_per_request", {})
+    lines = ["CPU per request by process (ms), for each goal that does not hold:"]
+    by_path = {row.path: row for row in rows}
+    for path, sides in unmet_profiles(rows, figures).items():
+        row = by_path[path]
+        if "figure" in sides:
+            lines.append(f"- {path}: {profile_text(sides['figure'])}")
+        else:
+            lines.append(f"- {path}: measured in one process or as memory: no per-process CPU profile")
+        if "baseline" in sides:
+            lines.append(f"    baseline, {row.baseline_name}: {profile_text(sides['baseline'])}")
+    if len(lines) == 1:
+        lines.append("- every goal holds")
+    floor = profiles.get("rpc_c8_rps")
+    if floor:
+        lines.append(f"The floor of any RPC-backed request, one bare RPC at c=8: {profile_text(floor)}")
     return "\n".join(lines)
 
 
@@ -249,6 +344,7 @@ def latest_json(figures: dict, rows: list[Row], machine_description: dict, notes
         "machine": machine_description,
         "figures": figures,
         "rows": [asdict(row) for row in rows],
+        "unmet_goal_profiles": unmet_profiles(rows, figures),
         "notes": notes or [],
     }
 

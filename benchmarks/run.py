@@ -9,7 +9,11 @@ run on the same machine, printed as a table and written to var/bench/latest.json
    with every query different, code pages as a PRO member (session cookie + CSRF header,
    as the web app sends them) and as a cookie-less guest, jobs, ask and checkClaim. The
    one bare RPC round trip (careers.health through the gateway's own RpcClient) is the only
-   load from Python: wrk speaks HTTP, not AMQP.
+   load from Python: wrk speaks HTTP, not AMQP; so is one bare RPC at c=8 (asyncio), the
+   floor any RPC-backed request has. Around each load, the CPU time every platform process
+   (gateway, each service, RabbitMQ's beam.smp, wrk, the bench's own RPC client) used is
+   read from /proc and divided by the requests: the profile under each row, in
+   figures["cpu_ms_per_request"], and for each unmet goal under the table.
 4. RSS of every process again, idle after that load; then the stack stops.
 5. In-process: search in the codes process's engine beside a plain tantivy query on the
    same index; the NCCI PTP load beside plain SQLite (benchmarks.load_bench); check_claim
@@ -208,6 +212,44 @@ def pro_member(base_url: str, env: dict) -> tuple[dict[str, str], Callable[[], N
     return {"Cookie": f"medcode_session={session}; medcode_csrf={csrf}", "X-CSRF-Token": csrf}, delete
 
 
+# -- CPU per request --------------------------------------------------------------------
+BENCH_CLIENT = "bench (RpcClient)"
+
+
+def platform_pids(platform: Platform) -> dict[str, int]:
+    """{name: pid} of the stack's processes and of RabbitMQ's beam.smp (the broker is the
+    machine's: other work on it is counted too)."""
+    pids = {name: proc.pid for name, proc in platform.children.items()}
+    for n, pid in enumerate(memory.pids_named("beam.smp")):
+        pids["rabbitmq" if n == 0 else f"rabbitmq-{n}"] = pid
+    return pids
+
+
+class CpuUse:
+    """The CPU time of `pids` (with their descendants) and, with `client`, of this process
+    alone (its RPC client), from start() to profile()."""
+
+    def __init__(self, pids: dict[str, int], client: bool = False):
+        self.pids, self.client = pids, client
+
+    def read(self) -> dict[str, float]:
+        seconds = memory.cpu_by_name(self.pids)
+        if self.client:
+            seconds[BENCH_CLIENT] = memory.cpu_seconds(os.getpid())  # not its children: the stack is one
+        return seconds
+
+    def start(self) -> CpuUse:
+        self.before, self.machine_before, self.started = self.read(), memory.machine_busy_seconds(), time.perf_counter()
+        return self
+
+    def profile(self, requests: int, extra_seconds: dict[str, float] | None = None) -> dict:
+        after, machine_after, wall = self.read(), memory.machine_busy_seconds(), time.perf_counter() - self.started
+        per_request = memory.cpu_ms_per_request(self.before, after, requests)
+        for name, used in (extra_seconds or {}).items():
+            per_request[name] = round(used * 1000 / requests, 4) if requests else 0.0
+        return report.cpu_profile(per_request, requests, wall, machine_after - self.machine_before)
+
+
 async def rpc_round_trip_p50_ms(amqp_uri: str, seconds: float) -> float:
     """One bare RPC after another (careers.health, the cheapest method) through the
     gateway's own client: the floor of any request that needs a service."""
@@ -225,6 +267,30 @@ async def rpc_round_trip_p50_ms(amqp_uri: str, seconds: float) -> float:
     return statistics.median(timings) * 1000
 
 
+async def rpc_calls_at(amqp_uri: str, seconds: float, concurrency: int, cpu: CpuUse) -> tuple[float, dict]:
+    """Bare RPCs (careers.health) from `concurrency` callers at once for `seconds`, through
+    the gateway's own client: calls per second, and the CPU profile per call."""
+    from medcode_common.aio_rpc import RpcClient
+
+    async with RpcClient(amqp_uri, timeout=10, caller="bench") as rpc:
+        for _ in range(20):
+            await rpc.call("careers", "health")
+        calls = 0
+        cpu.start()
+        deadline = time.perf_counter() + seconds
+
+        async def caller() -> None:
+            nonlocal calls
+            while time.perf_counter() < deadline:
+                await rpc.call("careers", "health")
+                calls += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        return calls / elapsed, cpu.profile(calls)
+
+
 def warm_up(base_url: str, bodies: list[str], headers: dict[str, str] | None) -> None:
     """A few requests first: caches and connections warm, and a broken case fails here
     with the platform's own error rather than as a count in wrk's summary."""
@@ -235,7 +301,7 @@ def warm_up(base_url: str, bodies: list[str], headers: dict[str, str] | None) ->
                 raise RuntimeError(f"benchmark request failed: {answer.status_code} {answer.text[:500]}")
 
 
-def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: float) -> dict[str, float]:
+def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: float, pids: dict[str, int]) -> dict:
     body = wrk.graphql_body
     fresh = [body(SEARCH, {"q": q}) for q in distinct_queries()]
     repeated = [body(SEARCH, {"q": q}) for q in REPEATED_QUERIES]
@@ -247,7 +313,11 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
     asks = [body(ASK, {"q": question.text}) for question in QUESTIONS]
     claims = [body(rules_bench.CHECK_CLAIM, {"input": rules_bench._graphql_claim()})]
 
-    figures: dict[str, float] = {}
+    figures: dict = {}
+    profiles: dict[str, dict] = {}
+
+    def show(name: str) -> None:
+        print(f"    CPU per request: {report.profile_text(profiles[name])}", flush=True)
 
     def measure(
         name: str,
@@ -259,16 +329,23 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
     ) -> None:
         if warm:
             warm_up(base_url, bodies, headers)
+        cpu = CpuUse(pids).start()
         load = wrk.run(base_url, bodies, concurrency=concurrency, seconds=seconds, headers=headers)
+        profiles[name] = cpu.profile(load.requests, {"wrk": load.cpu_seconds})
         figures[name] = round(load.rps if unit == "rps" else load.p50_ms, 3)
         print(
             f"  {name:36} {load.rps:9.1f} req/s  p50 {load.p50_ms:8.2f} ms  p99 {load.p99_ms:8.2f} ms  "
             f"({load.requests} requests, c={concurrency})",
             flush=True,
         )
+        show(name)
 
     figures["rpc_p50_ms"] = round(asyncio.run(rpc_round_trip_p50_ms(amqp_uri, seconds)), 3)
     print(f"  {'rpc_p50_ms':36} {figures['rpc_p50_ms']:.2f} ms (careers.health, c=1)", flush=True)
+    rps, profiles["rpc_c8_rps"] = asyncio.run(rpc_calls_at(amqp_uri, seconds, 8, CpuUse(pids, client=True)))
+    figures["rpc_c8_rps"] = round(rps, 3)
+    print(f"  {'rpc_c8_rps':36} {rps:9.1f} calls/s (careers.health, c=8)", flush=True)
+    show("rpc_c8_rps")
     measure("bare_gateway_c1_p50_ms", bare, 1, unit="p50")
     measure("bare_gateway_c8_rps", bare, 8)
     measure("bare_gateway_c20_rps", bare, 20)
@@ -283,6 +360,7 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
     measure("jobs_c8_rps", jobs, 8)
     measure("ask_c1_p50_ms", asks, 1, member, unit="p50")
     measure("check_claim_graphql_c1_p50_ms", claims, 1, member, unit="p50")
+    figures["cpu_ms_per_request"] = profiles
     return figures
 
 
@@ -408,7 +486,7 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
             member, delete_member = pro_member(base, env)
             print(f"stack ready in {ready_seconds:.1f} s; {seconds:g} s per measurement", flush=True)
             try:
-                figures.update(http_figures(base, vhost.amqp_uri, member, seconds))
+                figures.update(http_figures(base, vhost.amqp_uri, member, seconds, platform_pids(platform)))
             finally:
                 delete_member()
             loaded = rss(platform, "idle after the load")
@@ -439,6 +517,7 @@ def main() -> int:
     figures["bench_total_s"] = round(time.perf_counter() - began, 1)
     rows = report.build_rows(figures)
     print("\n" + report.render(rows))
+    print("\n" + report.render_profile(rows, figures))
     report.write_latest(LATEST, report.latest_json(figures, rows, versions(RABBIT_API), notes))
     print(f"\nwritten: {LATEST} (the bench took {figures['bench_total_s']:.0f} s)")
     return 0

@@ -23,6 +23,7 @@ FIGURES = {
     "bare_gateway_c20_rps": 1000.0,
     "bare_gateway_c1_p50_ms": 2.0,
     "rpc_p50_ms": 5.0,
+    "rpc_c8_rps": 1500.0,
     "search_distinct_c8_rps": 300.0,
     "search_distinct_c1_p50_ms": 12.0,
     "search_repeated_c8_rps": 380.0,
@@ -103,6 +104,51 @@ def test_the_printed_table_and_latest_json():
     assert document["machine"]["rabbitmq"] == "3.12.1"
     assert document["figures"]["rss_mb"]["codes"] == {"idle": 120.0, "loaded": 160.0}
     assert len(document["rows"]) == len(rows)
+    assert document["rows"][0]["figure_key"] == report.SPECS[0].figure
+
+
+# -- the CPU profile ------------------------------------------------------------------------
+PROFILED = {
+    **FIGURES,
+    "cpu_ms_per_request": {
+        "code_page_pro_c8_rps": report.cpu_profile(
+            {"gateway": 6.0, "codes": 0.004, "metering": 1.5, "rabbitmq": 2.0, "wrk": 0.5}, 800, 8.0, 15.5, 2
+        ),
+        "bare_gateway_c8_rps": report.cpu_profile({"gateway": 1.0, "wrk": 0.25}, 3200, 8.0, None, 2),
+        "rpc_c8_rps": report.cpu_profile({"careers": 0.3, "rabbitmq": 0.4, "bench (RpcClient)": 0.3}, 12000, 8.0),
+    },
+}
+
+
+def test_a_cpu_profile_says_where_the_time_went_and_what_two_cores_allow():
+    profile = PROFILED["cpu_ms_per_request"]["code_page_pro_c8_rps"]
+    assert list(profile["ms_per_request"]) == ["gateway", "rabbitmq", "metering", "wrk", "codes"]  # largest first
+    assert profile["total_ms"] == pytest.approx(10.004)
+    assert profile["cores_busy"] == pytest.approx(1.0)  # 8 s of CPU in 8 s
+    assert profile["machine_cores_busy"] == pytest.approx(1.94)  # other work on the machine too
+    assert profile["cpu_bound_rps"] == pytest.approx(199.9)  # 2 cores / 10 ms
+    assert report.profile_text(profile) == (
+        "gateway 6 + rabbitmq 2 + metering 1.5 + wrk 0.5 + others 0.004 = 10 ms CPU/request; "
+        "1 of 2 cores busy (whole machine 1.9); CPU-bound at 200 req/s"
+    )
+
+
+def test_each_unmet_goal_is_shown_with_its_profile_and_its_baseline_s():
+    rows = report.build_rows(PROFILED)
+    unmet = report.unmet_profiles(rows, PROFILED)
+    assert set(unmet) == {row.path for row in rows if row.holds is False}
+    page = unmet["code page as a PRO member (c=8)"]
+    assert page["figure"]["total_ms"] == pytest.approx(10.004) and page["baseline"]["total_ms"] == 1.25
+    assert unmet["first `make run` on a fresh data directory"] == {}  # no load, no profile
+    text = report.render_profile(rows, PROFILED)
+    assert "- code page as a PRO member (c=8): gateway 6 + rabbitmq 2" in text
+    assert "    baseline, bare gateway { __typename } (c=8): gateway 1 + wrk 0.25 = 1.25 ms CPU/request" in text
+    assert "- first `make run` on a fresh data directory: measured in one process or as memory" in text
+    assert text.splitlines()[-1].startswith(
+        "The floor of any RPC-backed request, one bare RPC at c=8: rabbitmq 0.4 + careers 0.3"
+    )
+    document = report.latest_json(PROFILED, rows, {})
+    assert document["unmet_goal_profiles"]["code page as a PRO member (c=8)"]["figure"]["requests"] == 800
 
 
 # -- the wrk script ----------------------------------------------------------------------
@@ -158,6 +204,7 @@ def test_wrk_posts_each_body_in_turn_with_the_headers(tiny_app):
         headers={"Cookie": "medcode_session=s; medcode_csrf=c", "X-CSRF-Token": "c"},
     )
     assert load.requests > 0 and load.failed == 0 and load.rps > 0 and load.p50_ms > 0
+    assert 0 < load.cpu_seconds < 10  # wrk's own CPU time, measured apart from this process's
     assert {entry["cookie"] for entry in seen} == {"medcode_session=s; medcode_csrf=c"}
     assert {entry["csrf"] for entry in seen} == {"c"}
     assert {entry["type"] for entry in seen} == {"application/json"}
@@ -195,3 +242,30 @@ def test_rss_counts_a_process_with_its_children():
         child.kill()
         child.wait()
     assert memory.rss_by_name({"gone": child.pid}) == {"gone": 0.0}
+
+
+def test_cpu_time_of_a_process_with_its_children_and_of_the_machine():
+    import os
+    import subprocess
+    import sys
+
+    from benchmarks import memory
+
+    busy = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass\ntime.sleep(30)"
+    machine_before = memory.machine_busy_seconds()
+    child = subprocess.Popen([sys.executable, "-c", busy])
+    try:
+        deadline = time.monotonic() + 20
+        while memory.cpu_seconds(child.pid) < 0.3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert memory.cpu_seconds(child.pid) >= 0.3
+        assert memory.cpu_by_name({"me": os.getpid()})["me"] >= memory.cpu_seconds(os.getpid()) + 0.3
+        assert child.pid in memory.pids_named(memory.PROC.joinpath(str(child.pid), "comm").read_text().strip())
+        assert memory.machine_busy_seconds() - machine_before >= 0.3
+    finally:
+        child.kill()
+        child.wait()
+    assert memory.cpu_seconds(child.pid) == 0.0  # gone
+    before, after = {"gateway": 1.0, "codes": 2.0}, {"gateway": 1.5, "codes": 2.0}
+    assert memory.cpu_ms_per_request(before, after, 100) == {"gateway": 5.0, "codes": 0.0}
+    assert memory.cpu_ms_per_request(before, after, 0) == {}

@@ -32,12 +32,11 @@ from . import events, limits, web
 from . import settings as gateway_settings
 from .auth import GatewayAuth, connection_auth
 from .context import Context
+from .edition_cache import EditionCaches
 from .metrics import CONTENT_TYPE, GatewayMetrics
 from .rpc import RpcClient, invoke
 from .schema import build_schema
 from .schema.careers import unsubscribe_endpoint
-from .schema.codes.access import KnownPages
-from .search_cache import SearchCache
 from .sessions import SUBSCRIPTIONS as SESSION_EVENTS
 from .sessions import SessionCache
 from .telemetry import tracing_middleware
@@ -51,17 +50,15 @@ class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
         schema,
         rpc: RpcClient,
         gateway_auth: GatewayAuth | None = None,
-        search_cache: SearchCache | None = None,
+        caches: EditionCaches | None = None,
         sessions: SessionCache | None = None,
-        known_pages: KnownPages | None = None,
         **kwargs: Any,
     ):
         super().__init__(schema, **kwargs)
         self.rpc = rpc
         self.gateway_auth = gateway_auth or GatewayAuth(gateway_settings.load_auth())
-        self.search_cache = search_cache
+        self.caches = caches
         self.sessions = sessions
-        self.known_pages = known_pages
 
     async def get_context(self, request, response) -> Context:
         # Reading the credentials costs no RPC; it also hands a new client its guest cookie.
@@ -71,9 +68,8 @@ class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
             response=response,
             auth=self.gateway_auth.for_request(request, response),
             gateway_auth=self.gateway_auth,
-            search_cache=self.search_cache,
+            caches=self.caches,
             sessions=self.sessions,
-            known_pages=self.known_pages,
         )
 
     async def parse_http_body(self, request):
@@ -114,8 +110,8 @@ def create_app(
     settings = settings or gateway_settings.load()
     gateway_auth = GatewayAuth(auth_settings or gateway_settings.load_auth())
     limit_settings = limit_settings or limits.load_limits()
-    search_cache = SearchCache(settings.GATEWAY_SEARCH_CACHE_SIZE, settings.GATEWAY_SEARCH_CACHE_TTL)
-    metrics = GatewayMetrics(search_cache)
+    caches = EditionCaches.from_settings(settings)
+    metrics = GatewayMetrics(caches)
     rpc = RpcClient(
         settings.AMQP_URI,
         timeout=settings.RPC_TIMEOUT,
@@ -126,14 +122,12 @@ def create_app(
     sessions = SessionCache(
         auth.TOKEN_SECRET, max_age=auth.GATEWAY_SESSION_CACHE_SECONDS, max_size=auth.GATEWAY_SESSION_CACHE_SIZE
     )
-    known_pages = KnownPages()
     graphql = GraphQLApp(
         build_schema(introspection=limit_settings.introspection),
         rpc,
         gateway_auth,
-        search_cache,
+        caches,
         sessions=sessions,
-        known_pages=known_pages,
         graphql_ide="graphiql" if limit_settings.graphiql else None,
         allow_queries_via_get=True,
         allowed_origins=limit_settings.allowed_origins,
@@ -144,14 +138,10 @@ def create_app(
         gateway_auth.warn_if_untrusted_proxy_setup()
         await rpc.start()
         log.info("gateway connected to the broker; reply queue %s", rpc.reply_queue_name)
-        # A new edition changes search results: forget the cached ones.
+        # A new edition changes search results, pages and rules (a code may be gone): forget them.
         assert rpc.connection is not None  # start() connected it
         await events.subscribe(
-            rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED, search_cache.clear
-        )
-        # A code may be gone from the new edition: meter it after its page again until seen.
-        await events.subscribe(
-            rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED, known_pages.clear
+            rpc.connection, codes_contract.SERVICE, codes_contract.Events.EDITION_LOADED, caches.clear
         )
         # Sessions are kept only while the events that end them can arrive (gateway.sessions).
         for source, event_type, handler in SESSION_EVENTS:
@@ -202,7 +192,7 @@ def create_app(
         ],
     )
     app.state.rpc = rpc
-    app.state.search_cache = search_cache
+    app.state.caches = caches
     app.state.metrics = metrics  # read by gateway.metrics.OperationMetrics
     app.state.sessions = sessions
     app.state.settings = settings

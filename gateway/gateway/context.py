@@ -49,11 +49,12 @@ class Context:
     # (schema tests): then nobody is authenticated and nothing is metered.
     auth: Any = None
     gateway_auth: Any = None
-    search_cache: Any = None  # gateway.search_cache.SearchCache of the process, if any
+    # gateway.edition_cache.EditionCaches of the process (search results, code pages and
+    # their rules); None (schema tests): every answer comes from the codes service.
+    caches: Any = None
     # gateway.sessions.SessionCache of the process: tokens checked here, accounts asked once
     # per session. None (schema tests): every request asks accounts.
     sessions: Any = None
-    known_pages: Any = None  # gateway.schema.codes.access.KnownPages of the process, if any
     connection_params: Any = None  # a websocket's connection_init payload (gateway.auth.connection_auth)
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None

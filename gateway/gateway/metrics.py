@@ -6,6 +6,8 @@
 - `gateway_rpc_duration_seconds{service, method, outcome}`: each RPC the gateway made, from
   publish to reply; `outcome` is "ok" or the error's class name (Unavailable, NotFound...);
 - `gateway_search_cache_total{result}`: searchCodes answered from the cache (hit) or not;
+  `gateway_code_page_cache_total` and `gateway_code_rules_cache_total` the same for code
+  pages and their rules sections (gateway.edition_cache);
 - the process's CPU and memory.
 
 One registry per app (create_app), so apps made by tests in one process count apart.
@@ -14,7 +16,7 @@ One registry per app (create_app), so apps made by tests in one process count ap
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from graphql import FieldNode, OperationDefinitionNode
 from prometheus_client import CollectorRegistry, Histogram, ProcessCollector
@@ -24,13 +26,13 @@ from strawberry.extensions import SchemaExtension
 
 from medcode_common.metrics import CONTENT_TYPE, LATENCY_BUCKETS, exposition
 
-from .search_cache import SearchCache
+from .edition_cache import EditionCache
 
 __all__ = ["CONTENT_TYPE", "GatewayMetrics", "OperationMetrics"]
 
 
 class GatewayMetrics:
-    def __init__(self, search_cache: SearchCache | None = None):
+    def __init__(self, caches: Iterable[EditionCache] = ()):
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.rpc_seconds = Histogram(
@@ -47,23 +49,21 @@ class GatewayMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        if search_cache is not None:
-            self.registry.register(_SearchCacheCollector(search_cache))
+        for cache in caches:
+            self.registry.register(_CacheCollector(cache))
 
     def exposition(self) -> bytes:
         return exposition(self.registry)
 
 
-class _SearchCacheCollector(Collector):
-    """Reads the cache's own hit and miss counts at scrape time."""
+class _CacheCollector(Collector):
+    """Reads a cache's own hit and miss counts at scrape time."""
 
-    def __init__(self, cache: SearchCache):
+    def __init__(self, cache: EditionCache):
         self.cache = cache
 
     def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            "gateway_search_cache", "searchCodes answered from the cache (hit) or not (miss).", labels=["result"]
-        )
+        family = CounterMetricFamily(f"gateway_{self.cache.name}_cache", self.cache.description, labels=["result"])
         family.add_metric(["hit"], self.cache.hits)
         family.add_metric(["miss"], self.cache.misses)
         yield family

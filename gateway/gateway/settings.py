@@ -1,6 +1,6 @@
 """The gateway's configuration: one GatewaySettings per process, composed from the shared
 pieces (medcode_common.settings: environment, broker and RPC, listening address) and the
-gateway's own (auth, limits, search cache); plus a few constants that need no knob yet."""
+gateway's own (auth, limits, caches); plus a few constants that need no knob yet."""
 
 from __future__ import annotations
 
@@ -123,6 +123,13 @@ class GatewaySettings(AuthSettings, LimitSettings, RpcClientSettings, GatewayAdd
     # code-set edition is loaded, and never older than the TTL in seconds.
     GATEWAY_SEARCH_CACHE_SIZE: int = Field(default=4096, ge=0)
     GATEWAY_SEARCH_CACHE_TTL: float = Field(default=60.0, gt=0)
+    # Code pages (get_codes replies, "no such code" too) and their rules sections
+    # (get_code_rules replies), the same way (gateway.edition_cache). The meter is still asked
+    # on every view: these save only the codes service's RPC.
+    GATEWAY_CODE_PAGE_CACHE_SIZE: int = Field(default=2048, ge=0)
+    GATEWAY_CODE_PAGE_CACHE_TTL: float = Field(default=600.0, gt=0)
+    GATEWAY_CODE_RULES_CACHE_SIZE: int = Field(default=2048, ge=0)
+    GATEWAY_CODE_RULES_CACHE_TTL: float = Field(default=600.0, gt=0)
 
 
 Settings = GatewaySettings  # the name gateway.app annotates with

@@ -140,6 +140,8 @@ async def test_metrics_show_latency_histograms_per_operation_and_per_rpc(http, a
         == 1
     )
     assert grew("gateway_search_cache_total", result="miss") == 1
+    for cache in ("code_page", "code_rules"):  # each cache counts apart
+        assert (f"gateway_{cache}_cache_total", (("result", "hit"),)) in after
     assert after[("process_resident_memory_bytes", ())] > 0
 
 

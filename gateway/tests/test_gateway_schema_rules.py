@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.context import Context
+from gateway.edition_cache import EditionCaches
 from gateway.schema import build_schema
 from gateway.testing import MADE_UP_PTP_FINDING, FakeRpc, made_up_claim_check, made_up_page
 from medcode_contracts.errors import BadRequest
@@ -319,3 +320,65 @@ async def test_icd9cm_is_only_a_crosswalk_target(schema):
     data, errors = await run(schema, '{ searchCodes(query: "infarct", systems: [ICD9CM]) { totalCount } }', FakeRpc({}))
     assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "ICD9CM cannot be searched" in errors[0]["message"]
+
+
+# -- the process's caches (gateway.edition_cache): pages and rules asked for once ----------------
+async def run_cached(schema, query, rpc, caches):
+    result = await schema.execute(query, context_value=Context(rpc=rpc, caches=caches))
+    return result.data, [e.formatted for e in result.errors or []]
+
+
+async def test_a_repeated_page_costs_no_second_get_codes(schema):
+    caches, rpc = EditionCaches(), rules_rpc()
+    query = '{ code(system: HCPCS, code: "J9035") { title parent { code } } }'
+    first = await run_cached(schema, query, rpc, caches)
+    assert (
+        await run_cached(schema, '{ code(system: HCPCS, code: "j-9035") { title parent { code } } }', rpc, caches)
+        == first
+    )
+    assert first[1] == [] and rpc.calls["codes.get_codes"] == 1
+    assert (caches.code_pages.hits, caches.code_pages.misses) == (1, 1)
+
+
+async def test_no_such_code_is_kept_and_only_missing_pages_are_asked_for(schema):
+    caches, rpc = EditionCaches(), rules_rpc()
+    data, errors = await run_cached(schema, '{ code(system: HCPCS, code: "Z9999") { title } }', rpc, caches)
+    assert data == {"code": None}
+    query = '{ a: code(system: HCPCS, code: "Z9999") { title } b: code(system: HCPCS, code: "G0008") { title } }'
+    data, errors = await run_cached(schema, query, rpc, caches)
+    assert errors == [] and data["a"] is None and data["b"]["title"] == "Made-up title of G0008"
+    assert [r["refs"] for r in rpc.sent("codes.get_codes")] == [
+        [{"system": "HCPCS", "code": "Z9999"}],
+        [{"system": "HCPCS", "code": "G0008"}],  # Z9999 came from the cache
+    ]
+
+
+async def test_a_new_edition_empties_the_caches(schema):
+    caches, rpc = EditionCaches(), rules_rpc()
+    query = '{ code(system: HCPCS, code: "J9035") { title mue { maxUnits } } }'
+    await run_cached(schema, query, rpc, caches)
+    caches.clear({"schema": "codes.edition_loaded/1"})
+    assert len(caches.code_pages) == len(caches.code_rules) == 0
+    data, errors = await run_cached(schema, query, rpc, caches)
+    assert errors == [] and rpc.calls["codes.get_codes"] == rpc.calls["codes.get_code_rules"] == 2
+
+
+async def test_rules_are_kept_and_more_ptp_edits_than_kept_are_fetched_again(schema):
+    caches, rpc = EditionCaches(), rules_rpc()
+
+    async def edits(first: int) -> list[str]:
+        query = (
+            f'{{ code(system: HCPCS, code: "J9035") {{ ptpEdits(first: {first}) {{ column2 }} mue {{ maxUnits }} }} }}'
+        )
+        data, errors = await run_cached(schema, query, rpc, caches)
+        assert errors == [] and data["code"]["mue"] == [{"maxUnits": 2}]
+        return [edit["column2"] for edit in data["code"]["ptpEdits"]]
+
+    assert await edits(2) == ["90000", "90001"]
+    assert await edits(1) == ["90000"] and rpc.calls["codes.get_code_rules"] == 1  # fewer: from the cache
+    assert len(await edits(4)) == 4 and rpc.calls["codes.get_code_rules"] == 2  # more than kept: asked again
+    assert rpc.sent("codes.get_code_rules")[-1]["ptp_first"] == 4
+    assert len(await edits(3)) == 3 and rpc.calls["codes.get_code_rules"] == 2
+    assert len(await edits(50)) == 5 and rpc.calls["codes.get_code_rules"] == 3  # all 5 of them now
+    assert len(await edits(1000)) == 5 and rpc.calls["codes.get_code_rules"] == 3  # every edit there is is kept
+    assert rpc.calls["codes.get_codes"] == 1

@@ -1,5 +1,6 @@
 """Session tokens checked in the gateway (gateway.sessions) and the code page in one round
-of RPCs (gateway.schema.codes.access): a fake RPC client, a real request context."""
+of RPCs (gateway.schema.codes.access, the page cache of gateway.edition_cache): a fake RPC
+client, a real request context."""
 
 from __future__ import annotations
 
@@ -11,12 +12,13 @@ from starlette.responses import Response
 from gateway import testing
 from gateway.auth import GUEST_COOKIE, GatewayAuth, guest_cookie_value
 from gateway.context import Context
+from gateway.edition_cache import EditionCaches
 from gateway.schema import build_schema
-from gateway.schema.codes.access import KnownPages
 from gateway.sessions import SessionCache
 from gateway.settings import AuthSettings
 from gateway.testing import make_request, session_token
 from medcode_contracts import accounts, events
+from medcode_contracts import codes as codes_contract
 from medcode_contracts.errors import Unauthenticated
 
 SECRET = "sessions-test-token-secret-" + "s" * 32
@@ -146,7 +148,14 @@ def rpc(**extra) -> SlowRpc:
     )
 
 
-async def run(schema, gateway_auth, query, fake, *, sessions=None, known=None, headers=None, cookies=None):
+def holding_k22_0() -> EditionCaches:
+    """Caches that hold the page of K22.0, as after a first view of it."""
+    caches = EditionCaches()
+    caches.code_pages.put(("ICD10CM", "K220"), codes_contract.CodePage.model_validate(PAGE))
+    return caches
+
+
+async def run(schema, gateway_auth, query, fake, *, sessions=None, caches=None, headers=None, cookies=None):
     response = Response()
     request = make_request(headers, cookies)
     context = Context(
@@ -156,7 +165,7 @@ async def run(schema, gateway_auth, query, fake, *, sessions=None, known=None, h
         auth=gateway_auth.for_request(request, response),
         gateway_auth=gateway_auth,
         sessions=sessions,
-        known_pages=known,
+        caches=caches,
     )
     result = await schema.execute(query, context_value=context)
     return result.data, [e.formatted for e in result.errors or []]
@@ -186,29 +195,45 @@ async def test_a_forged_token_is_refused_without_asking_accounts(schema, gateway
     assert fake.calls["accounts.authenticate"] == 0 and fake.calls["metering.check_views"] == 0
 
 
-async def test_a_known_page_is_metered_while_it_loads(schema, gateway_auth):
-    sessions, known = cache(), KnownPages()
+async def test_a_cached_page_costs_only_the_meter(schema, gateway_auth):
+    sessions, caches = cache(), EditionCaches()
     bearer = {"Authorization": f"Bearer {session_token(SECRET, 'u-1', 's-1')}"}
-    await run(schema, gateway_auth, PAGE_QUERY, rpc(), sessions=sessions, known=known, headers=bearer)
-    assert "ICD10CM:K22.0" in known  # the codes service answered for it once
+    await run(schema, gateway_auth, PAGE_QUERY, rpc(), sessions=sessions, caches=caches, headers=bearer)
+    assert caches.code_pages.peek(("ICD10CM", "K220")) is not None  # the codes service answered for it once
     fake = rpc()
-    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, sessions=sessions, known=known, headers=bearer)
+    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, sessions=sessions, caches=caches, headers=bearer)
     assert errors == [] and data["code"]["access"] == {"granted": True}
-    assert {"codes.get_codes", "metering.check_views"} in fake.together  # one round
+    assert fake.calls["codes.get_codes"] == 0  # one round: the meter's
     assert fake.calls["metering.check_views"] == 1 and fake.calls["accounts.authenticate"] == 0
     assert fake.sent("metering.check_views")[0]["resources"] == ["ICD10CM:K22.0"]
 
 
-async def test_a_guest_s_known_page_is_metered_while_it_loads(schema, gateway_auth):
-    known = KnownPages()
-    known.add("ICD10CM:K22.0")
+async def test_a_guest_s_cached_page_is_metered_on_every_view(schema, gateway_auth):
+    caches = holding_k22_0()
     fake = rpc()
     cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
-    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, known=known, cookies=cookies)
-    assert errors == [] and {"codes.get_codes", "metering.check_views"} in fake.together
-    assert fake.sent("metering.check_views") == [
+    for _ in range(2):
+        data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, caches=caches, cookies=cookies)
+        assert errors == [] and data["code"]["notes"] == {"includes": []}
+    assert fake.calls["codes.get_codes"] == 0
+    assert fake.sent("metering.check_views") == 2 * [
         {"subject": GUEST, "plan": "GUEST", "resources": ["ICD10CM:K22.0"], "client_ip": "198.51.100.7"}
     ]
+
+
+async def test_a_refused_guest_gets_no_premium_section_from_a_cached_page(schema, gateway_auth):
+    def refuse(kwargs):
+        return [
+            {"resource": r, "granted": False, "remaining": 0, "limit": 3, "reason": "Guest views are used up."}
+            for r in kwargs["request"]["resources"]
+        ]
+
+    caches, fake = holding_k22_0(), rpc(**{"metering.check_views": refuse})
+    cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
+    query = '{ code(system: ICD10CM, code: "K22.0") { title access { granted } notes { includes } children { code } } }'
+    data, errors = await run(schema, gateway_auth, query, fake, caches=caches, cookies=cookies)
+    assert errors == [] and fake.calls["codes.get_codes"] == 0 and fake.calls["metering.check_views"] == 1
+    assert data["code"] == {"title": PAGE["title"], "access": {"granted": False}, "notes": None, "children": None}
 
 
 @pytest.mark.parametrize(
@@ -221,16 +246,14 @@ async def test_a_guest_s_known_page_is_metered_while_it_loads(schema, gateway_au
     ],
 )
 async def test_nothing_is_spent_early_that_the_query_may_not_ask_for(schema, gateway_auth, query):
-    known = KnownPages()
-    known.add("ICD10CM:K22.0")
     fake = rpc()
     cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
-    data, errors = await run(schema, gateway_auth, query, fake, known=known, cookies=cookies)
+    data, errors = await run(schema, gateway_auth, query, fake, caches=holding_k22_0(), cookies=cookies)
     assert errors == [] and fake.calls["metering.check_views"] == 0
 
 
 async def test_an_unknown_code_is_metered_only_after_it_exists(schema, gateway_auth):
-    known = KnownPages()
+    caches = EditionCaches()
     fake = rpc()
     cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
     data, errors = await run(
@@ -238,12 +261,12 @@ async def test_an_unknown_code_is_metered_only_after_it_exists(schema, gateway_a
         gateway_auth,
         '{ code(system: ICD10CM, code: "Q99.9") { access { granted } } }',
         fake,
-        known=known,
+        caches=caches,
         cookies=cookies,
     )
     assert data == {"code": None} and fake.calls["metering.check_views"] == 0
-    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, known=known, cookies=cookies)
+    data, errors = await run(schema, gateway_auth, PAGE_QUERY, fake, caches=caches, cookies=cookies)
     assert errors == [] and [name for name, _ in fake.requests][-1] == "metering.check_views"
     assert {"codes.get_codes", "metering.check_views"} not in fake.together  # first sight: after the page
-    known.clear()  # a new edition: the code may be gone
-    assert "ICD10CM:K22.0" not in known
+    caches.clear({"schema": "codes.edition_loaded/1"})  # a new edition: the code may be gone
+    assert caches.code_pages.peek(("ICD10CM", "K220")) is None

@@ -131,14 +131,19 @@ def test_icd10cm_page_has_crosswalks_and_lay_terms(code_sets):
 
 
 def test_rules_sections_of_several_pages_make_one_rpc(code_sets):
-    before = code_sets.rpc_calls("codes.get_code_rules")
-    body = code_sets.graphql(
-        '{ a: code(system: CPT, code: "99213") { mue { maxUnits } } '
-        'b: code(system: HCPCS, code: "G0008") { ptpEdits(first: 3) { column1 } } '
-        'c: code(system: ICD10CM, code: "I10") { crosswalks { kind } } }'
+    # Codes no other test opens: the gateway keeps rules it has fetched (gateway.edition_cache).
+    query = (
+        '{ a: code(system: CPT, code: "99214") { mue { maxUnits } } '
+        'b: code(system: HCPCS, code: "G0009") { ptpEdits(first: 3) { column1 } } '
+        'c: code(system: ICD10CM, code: "I11.9") { crosswalks { kind } } }'
     )
+    before = code_sets.rpc_calls("codes.get_code_rules")
+    body = code_sets.graphql(query)
     assert "errors" not in body, body
+    assert all(body["data"].values()), body
     assert code_sets.rpc_calls("codes.get_code_rules") == before + 1
+    assert code_sets.graphql(query) == body
+    assert code_sets.rpc_calls("codes.get_code_rules") == before + 1  # the second time: from the cache
 
 
 @pytest.mark.parametrize("query, code", [("heart attack", "I21.9"), ("high blood pressure", "I10")])

@@ -1,4 +1,5 @@
-"""Repeated searches are answered by the gateway's cache; a new edition clears it."""
+"""Repeated searches and code pages are answered by the gateway's caches (the meter is still
+asked on every view); a new edition clears them."""
 
 import asyncio
 import json
@@ -37,6 +38,16 @@ async def _publish_edition_loaded(amqp_uri: str) -> None:
         )
 
 
+def _until_asked_again(stack, query: str, target: str, before: int) -> None:
+    """Ask `query` until the gateway calls `target` again (the event takes a moment to arrive)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        stack.graphql(query)
+        if stack.rpc_calls(target) > before:
+            return
+        time.sleep(0.2)
+
+
 def test_a_repeated_search_costs_no_rpc_until_an_edition_is_loaded(code_sets):
     stack = code_sets
     first = stack.graphql(QUERY)
@@ -45,10 +56,25 @@ def test_a_repeated_search_costs_no_rpc_until_an_edition_is_loaded(code_sets):
     assert _rpcs(stack) == before  # answered from the cache
 
     asyncio.run(_publish_edition_loaded(stack.env["AMQP_URI"]))
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        stack.graphql(QUERY)
-        if _rpcs(stack) > before:
-            break
-        time.sleep(0.2)
+    _until_asked_again(stack, QUERY, "codes.search_codes", before)
     assert _rpcs(stack) == before + 1  # the event cleared the cache: asked the service again
+
+
+PAGE = '{ code(system: ICD10CM, code: "K22.0") { title access { granted } notes { excludes1 } } }'
+
+
+def test_a_repeated_code_page_costs_only_the_meter_until_an_edition_is_loaded(code_sets):
+    stack = code_sets
+    first = stack.graphql(PAGE)
+    assert first["data"]["code"]["title"]
+    pages, meter = stack.rpc_calls("codes.get_codes"), stack.rpc_calls("metering.check_views")
+    again = stack.graphql(PAGE)
+    assert again["data"]["code"]["title"] == first["data"]["code"]["title"]
+    assert stack.rpc_calls("codes.get_codes") == pages  # the page came from the cache...
+    assert stack.rpc_calls("metering.check_views") == meter + 1  # ...the view was metered all the same
+    if not again["data"]["code"]["access"]["granted"]:
+        assert again["data"]["code"]["notes"] is None
+
+    asyncio.run(_publish_edition_loaded(stack.env["AMQP_URI"]))
+    _until_asked_again(stack, PAGE, "codes.get_codes", pages)
+    assert stack.rpc_calls("codes.get_codes") == pages + 1  # the event cleared the cache

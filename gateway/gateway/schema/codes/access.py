@@ -12,15 +12,15 @@ request, since they share the context) goes through one DataLoader, so the reque
 metering once about each distinct code page it opens, in one `check_views` call per round
 of RPCs.
 
-One round for a page this process has seen before: the metered resource is the code's
-canonical form (medcode_contracts.metering.code_page_resource), so when the codes service
-has already answered for it (KnownPages) and the query asks to spend, the meter is asked
-while the page loads (`prefetch_access`), not after. A code this process has not seen is
-metered after the codes service has shown that it exists, as before. The
-caller is the account behind the request's token, or else its signed guest id together
-with its client IP (guest views are capped per IP per day, so dropping the cookie does
-not reset the meter). Unknown codes never get here (the resolver returns null first), so
-they cost nothing; `searchCodes` is not metered at all.
+One round for a page this process has seen before: the page is in the process's cache
+(gateway.edition_cache; no get_codes RPC), so the code exists and, when the query asks to
+spend, the meter is asked at once (`prefetch_access`). The cache never answers for the
+meter: every view that asks to spend is metered. A code this process does not hold is
+metered after the codes service has shown that it exists. The caller is the account behind
+the request's token, or else its signed guest id together with its client IP (guest views
+are capped per IP per day, so dropping the cookie does not reset the meter). Unknown codes
+never get here (the resolver returns null first), so they cost nothing; `searchCodes` is
+not metered at all.
 """
 
 from __future__ import annotations
@@ -80,27 +80,6 @@ def resource_of(page: contract.CodePage) -> str:
     return metering.code_page_resource(page.system, page.code)
 
 
-class KnownPages:
-    """The metered resources of the code pages the codes service has answered for in this
-    process: these exist, so their meter may be asked before the page comes. Forgotten when
-    a new edition loads (a code may have gone); at most `max_size` (every code fits)."""
-
-    def __init__(self, max_size: int = 400_000):
-        self.max_size = max_size
-        self._seen: set[str] = set()
-
-    def __contains__(self, resource: str) -> bool:
-        return resource in self._seen
-
-    def add(self, resource: str) -> None:
-        if len(self._seen) >= self.max_size:
-            self._seen.clear()
-        self._seen.add(resource)
-
-    def clear(self, *_event: Any) -> None:
-        self._seen.clear()
-
-
 def _spending_fields() -> frozenset[str]:
     """GraphQL names of CodePage's fields that spend a view: `access` and the premium sections."""
     from .types import CodePage
@@ -155,7 +134,7 @@ def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
 
 
 def prefetch_access(context: Context, resource: str) -> None:
-    """Ask the meter about `resource` now, while its page loads (a page KnownPages holds).
+    """Ask the meter about `resource` now, while its page loads (a page the cache holds).
     The decision waits in the request's DataLoader for check_access; errors surface there."""
     if context.auth is None or context.spending_refusal() is not None:
         return

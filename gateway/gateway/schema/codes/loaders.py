@@ -1,9 +1,13 @@
 """Per-request DataLoaders: every `code` field of one request becomes ONE get_codes RPC, and
-every rules section (ptpEdits, mue, crosswalks) of its pages ONE get_code_rules RPC."""
+every rules section (ptpEdits, mue, crosswalks) of its pages ONE get_code_rules RPC, each
+asking only for what the process's caches (gateway.edition_cache) do not hold: pages and
+rules are the same for every caller until a new edition loads."""
 
 from __future__ import annotations
 
 import re
+from functools import partial
+from typing import Any
 
 from strawberry.dataloader import DataLoader
 
@@ -12,6 +16,7 @@ from medcode_contracts import coding_rules
 from medcode_contracts.rpc import Codes
 
 from ...context import Context
+from ...edition_cache import EditionCache
 
 _NON_ALNUM = re.compile(r"[^0-9A-Za-z]")
 
@@ -24,10 +29,31 @@ def code_key(system: str, code: str) -> CodeKey:
     return system, _NON_ALNUM.sub("", code).upper()
 
 
+_ABSENT: Any = object()
+
+
+def _refs(keys: list[CodeKey]) -> list[contract.CodeRef]:
+    return [contract.CodeRef(system=system, code=code) for system, code in keys]
+
+
+def _cache(context: Context, attribute: str) -> EditionCache | None:
+    return getattr(context.caches, attribute) if context.caches is not None else None
+
+
 def code_pages(context: Context) -> DataLoader[CodeKey, contract.CodePage | None]:
+    cache = _cache(context, "code_pages")
+
     async def load(keys: list[CodeKey]) -> list[contract.CodePage | None]:
-        request = contract.GetCodesRequest(refs=[contract.CodeRef(system=system, code=code) for system, code in keys])
-        return await context.invoke(Codes.GET_CODES, request, op="code")
+        found = {key: cache.get(key, _ABSENT) for key in keys} if cache is not None else {}
+        missing = [key for key in keys if found.get(key, _ABSENT) is _ABSENT]
+        if missing:
+            epoch = cache.epoch if cache is not None else None
+            pages = await context.invoke(Codes.GET_CODES, contract.GetCodesRequest(refs=_refs(missing)), op="code")
+            for key, page in zip(missing, pages):
+                found[key] = page
+                if cache is not None:
+                    cache.put(key, page, epoch)  # None too: "no such code" is as static as a page
+        return [found[key] for key in keys]
 
     return DataLoader(load_fn=load, max_batch_size=Codes.GET_CODES.max_batch_size)
 
@@ -36,21 +62,50 @@ def load_code_page(context: Context, system: str, code: str):
     return context.loader("code_pages", code_pages).load(code_key(system, code))
 
 
+def cached_code_page(context: Context, system: str, code: str) -> contract.CodePage | None:
+    """The page when this process holds it (so the code exists), without asking anybody."""
+    cache = _cache(context, "code_pages")
+    return cache.peek(code_key(system, code)) if cache is not None else None
+
+
 # ---- coding rules (code-page premium sections) ----------------------------------------------
 
 
+RulesEntry = tuple[int, coding_rules.CodeRules]  # the cache's: (ptp_first asked, the reply)
+
+
+def _holds_ptp_edits(entry: RulesEntry, wanted: int) -> bool:
+    asked, rules = entry
+    return asked >= wanted or len(rules.ptp_edits) >= rules.ptp_total  # enough, or every edit there is
+
+
 def code_rules(context: Context) -> DataLoader[CodeKey, coding_rules.CodeRules]:
-    """Every rules section of every code page of one request: ONE get_code_rules RPC. The
-    RPC asks for as many PTP edits as the largest `ptpEdits(first:)` of the batch; each
-    field keeps its own first ones (`load_code_rules`)."""
+    """Every rules section of every code page of one request: ONE get_code_rules RPC (none
+    when the cache holds them all). The RPC asks for as many PTP edits as the largest
+    `ptpEdits(first:)` of the batch; each field keeps its own first ones (`load_code_rules`).
+    A cached reply serves a request that wants no more PTP edits than it was asked for."""
     ptp_first: dict[CodeKey, int] = {}  # filled by load_code_rules before each load
+    cache = _cache(context, "code_rules")
 
     async def load(keys: list[CodeKey]) -> list[coding_rules.CodeRules]:
-        request = coding_rules.GetCodeRulesRequest(
-            refs=[contract.CodeRef(system=system, code=code) for system, code in keys],
-            ptp_first=max(ptp_first.get(key, 0) for key in keys),
-        )
-        return await context.invoke(Codes.GET_CODE_RULES, request, op="code")
+        found: dict[CodeKey, coding_rules.CodeRules] = {}
+        if cache is not None:
+            for key in keys:
+                entry = cache.get(key, usable=partial(_holds_ptp_edits, wanted=ptp_first.get(key, 0)))
+                if entry is not None:
+                    found[key] = entry[1]
+        missing = [key for key in keys if key not in found]
+        if missing:
+            first = max(ptp_first.get(key, 0) for key in missing)
+            epoch = cache.epoch if cache is not None else None
+            request = coding_rules.GetCodeRulesRequest(refs=_refs(missing), ptp_first=first)
+            replies = await context.invoke(Codes.GET_CODE_RULES, request, op="code")
+            for key, rules in zip(missing, replies):
+                found[key] = rules
+                kept = cache.peek(key) if cache is not None else None
+                if cache is not None and (kept is None or kept[0] <= first):  # never keep fewer edits than held
+                    cache.put(key, (first, rules), epoch)
+        return [found[key] for key in keys]
 
     loader = DataLoader(load_fn=load, max_batch_size=Codes.GET_CODE_RULES.max_batch_size)
     loader.ptp_first = ptp_first  # type: ignore[attr-defined]  # read by load_code_rules

@@ -5,13 +5,12 @@ from __future__ import annotations
 import strawberry
 
 from medcode_contracts import codes as contract
-from medcode_contracts import metering
 from medcode_contracts.errors import BadRequest
 from medcode_contracts.rpc import Codes
 
 from ..enums import CodeSystem
 from .access import asks_to_spend, prefetch_access, resource_of
-from .loaders import code_key, load_code_page
+from .loaders import cached_code_page, code_key, load_code_page
 from .types import CodePage, CodeSearchResult
 
 MAX_QUERY_LENGTH = 256
@@ -60,7 +59,8 @@ class CodesQuery:
             after=after,
         )
         context = info.context
-        cache, key = context.search_cache, request.model_dump_json()
+        cache = context.caches.search if context.caches is not None else None
+        key = request.model_dump_json()
         result = cache.get(key) if cache is not None else None
         if result is None:
             result = await context.invoke(Codes.SEARCH_CODES, request, op="searchCodes")
@@ -78,14 +78,12 @@ class CodesQuery:
             return None  # crosswalk targets only: no ICD-9-CM code pages exist
         context = info.context
         context.prefetch_account()  # the meter may need the caller: overlap the two RPCs
-        known, resource = context.known_pages, metering.code_page_resource(system.value, code)
-        if known is not None and resource in known and asks_to_spend(info):
-            prefetch_access(context, resource)  # a page that exists: meter it while it loads
+        known = cached_code_page(context, system.value, code)
+        if known is not None and asks_to_spend(info):
+            prefetch_access(context, resource_of(known))  # a page that exists: meter it while it loads
         page = await load_code_page(context, system.value, code)
         if page is None:
             return None
-        if known is not None and resource_of(page) == resource:
-            known.add(resource)
         await info.context.account()  # a bad token is an error, whatever fields are asked for
         # Nothing is spent here: CodePage.access and the premium sections spend the view.
         return CodePage.from_contract(page)
