@@ -11,6 +11,7 @@ identical to it (a test compares them).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import operator
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from ..domain import LayTerm, ModifierRow, ProcedureCodeRow, procedure_system
-from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
+from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, PtpRow
 
 metadata = sa.MetaData()
 
@@ -381,47 +382,9 @@ class RulesStore:
         """All rows of one edition in one transaction: tuples streamed to the driver's bulk
         insert (COPY on PostgreSQL), no per-row objects of our own."""
         counts: dict[str, int] = {}
-        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin():
+        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin(), _collector_paused():
             if kind in _STREAMED:
-                # The records are the table's columns after (edition_id, setting). PTP and MUE
-                # tables also tell which procedure codes exist (CPT numbers have no other free
-                # source): the codes of each deletion date (None = still in force) are noted.
-                table = _STREAMED[kind]
-                # (deletion date, code) of every row, noted a batch at a time by C-level maps:
-                # a per-row Python step here costs a second per million rows.
-                noted: set[tuple[date | None, str]] = set()
-                sqlite = self.engine.dialect.name == "sqlite"
-                iso = _IsoDates()
-                count = 0
-                for batch in _batches(rows, BATCH):
-                    if kind == "PTP":
-                        days = list(map(_DELETED, batch))
-                        noted.update(zip(days, map(_FIRST, batch), strict=True))
-                        noted.update(zip(days, map(_SECOND, batch), strict=True))
-                    else:
-                        noted.update(zip(itertools.repeat(None), map(_FIRST, batch), strict=False))
-                    written: Iterable[tuple] = batch
-                    if kind == "PTP" and sqlite:
-                        # SQLite keeps dates as ISO text: converted once per distinct date here,
-                        # not by the driver's date adapter once per value.
-                        written = zip(
-                            map(_FIRST, batch),
-                            map(_SECOND, batch),
-                            map(iso.__getitem__, map(_EFFECTIVE, batch)),
-                            map(iso.__getitem__, days),
-                            map(_INDICATOR, batch),
-                            map(_RATIONALE, batch),
-                            strict=True,
-                        )
-                    count += self._insert(conn, table, written, prefix=(edition_id, setting))
-                counts[table.name] = count
-                # A code's last day: None when a row still in force names it, else its latest deletion.
-                last_day: dict[str, date | None] = {}
-                for day, code in sorted(noted, key=_day_order):
-                    last_day[code] = day
-                values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
-                if values:
-                    counts[rule_codes.name] = self._insert(conn, rule_codes, values)
+                counts = self._write_streamed(conn, edition_id, kind, setting, rows)
             else:
                 writer = _ROW_WRITERS[kind]
                 for batch in _batches(rows, BATCH):
@@ -430,11 +393,52 @@ class RulesStore:
                             counts[table.name] = counts.get(table.name, 0) + self._insert(conn, table, values)
         return counts
 
-    def _insert(self, conn, table: sa.Table, values: Iterable[tuple], prefix: tuple = ()) -> int:
-        """Bulk insert of positional tuples in the table's column order (after the constant
-        leading columns `prefix`): COPY on PostgreSQL, executemany elsewhere. Returns the
-        number of rows."""
-        columns = [c.name for c in table.columns]
+    def _write_streamed(
+        self, conn: sa.Connection, edition_id: int, kind: str, setting: str | None, rows: Iterable
+    ) -> dict[str, int]:
+        """PTP and MUE records are the table's columns after (edition_id, setting). These
+        tables also tell which procedure codes exist (CPT numbers have no other free source):
+        the codes of each deletion date (None = still in force) are noted."""
+        table = _STREAMED[kind]
+        constants: dict[str, object] = {"edition_id": edition_id, "setting": setting}
+        # (deletion date, code) of every row, noted a batch at a time by C-level maps:
+        # a per-row Python step here costs a second per million rows.
+        noted: set[tuple[date | None, str]] = set()
+        sqlite = self.engine.dialect.name == "sqlite"
+        iso = _IsoDates()
+        count = 0
+        for batch in _batches(rows, BATCH):
+            if kind == "PTP":
+                days = list(map(_DELETED, batch))
+                noted.update(zip(days, map(_FIRST, batch), strict=True))
+                noted.update(zip(days, map(_SECOND, batch), strict=True))
+            else:
+                noted.update(zip(itertools.repeat(None), map(_FIRST, batch), strict=False))
+            if kind == "PTP" and sqlite:
+                values, literal = _sqlite_ptp_columns(batch, days, iso)
+                count += self._insert(conn, table, values, constants={**constants, **literal})
+            else:
+                count += self._insert(conn, table, batch, constants=constants)
+        counts = {table.name: count}
+        # A code's last day: None when a row still in force names it, else its latest deletion.
+        last_day: dict[str, date | None] = {}
+        for day, code in sorted(noted, key=_day_order):
+            last_day[code] = day
+        values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
+        if values:
+            counts[rule_codes.name] = self._insert(conn, rule_codes, values)
+        return counts
+
+    def _insert(
+        self, conn, table: sa.Table, values: Iterable[tuple], constants: dict[str, object] | None = None
+    ) -> int:
+        """Bulk insert of positional tuples in the table's column order, without the columns
+        `constants` gives one value for all rows: COPY on PostgreSQL, executemany elsewhere.
+        Returns the number of rows."""
+        constants = constants or {}
+        given = list(constants)
+        columns = given + [c.name for c in table.columns if c.name not in constants]
+        prefix = tuple(constants.values())
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             count = 0
@@ -445,7 +449,8 @@ class RulesStore:
                     count += 1
             return count
         if dialect == "sqlite":
-            # The constant columns are SQL literals, so each row goes to the driver as it is.
+            # The constants are SQL literals, so each row goes to the driver as it is (and a
+            # NULL bound per row costs the driver an adapter lookup).
             marks = ", ".join([_sql_literal(v) for v in prefix] + ["?"] * (len(columns) - len(prefix)))
             cursor = conn.connection.driver_connection.cursor()
             try:
@@ -773,6 +778,35 @@ def _sql_literal(value: int | str | None) -> str:
     if isinstance(value, int):
         return str(int(value))
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sqlite_ptp_columns(
+    batch: list[PtpRow], days: list[date | None], iso: _IsoDates
+) -> tuple[Iterable[tuple], dict[str, object]]:
+    """A PTP batch for SQLite's executemany, and the columns it leaves to constants. SQLite
+    keeps dates as ISO text: converted once per distinct date here, not by the driver's date
+    adapter once per value. A batch without effective dates (the noeffdate layout) writes
+    that column as a NULL literal instead of binding NULL per row."""
+    first, second = map(_FIRST, batch), map(_SECOND, batch)
+    rest = (map(iso.__getitem__, days), map(_INDICATOR, batch), map(_RATIONALE, batch))
+    if any(map(_EFFECTIVE, batch)):
+        return zip(first, second, map(iso.__getitem__, map(_EFFECTIVE, batch)), *rest, strict=True), {}
+    return zip(first, second, *rest, strict=True), {"effective_from": None}
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off during a bulk write. A batch holds 50 k records that
+    it would track and walk again in every collection (PtpRow is a tuple subclass, which it
+    never untracks as it does plain tuples): a third of the write's own time on a full PTP
+    table. A load makes no reference cycles worth collecting meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # ---- per-kind row writers: records -> {table: [tuples in column order]} -----------------------
