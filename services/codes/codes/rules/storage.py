@@ -30,6 +30,18 @@ from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProce
 
 metadata = sa.MetaData()
 
+
+def _edition_rows(name: str, *columns: sa.Column | sa.Index) -> sa.Table:
+    """A table of rule rows, each of one edition (edition_id, the first column). No foreign
+    key to rule_editions: 2.5 M-row loads stay fast; the store deletes rows by edition."""
+    return sa.Table(name, metadata, sa.Column("edition_id", sa.Integer, nullable=False), *columns)
+
+
+def _in_force() -> tuple[sa.Column, sa.Column]:
+    """The first and the last day a row is in force (NULL: since always, still)."""
+    return sa.Column("effective_from", sa.Date, nullable=True), sa.Column("term_date", sa.Date, nullable=True)
+
+
 rule_editions = sa.Table(
     "rule_editions",
     metadata,
@@ -45,10 +57,8 @@ rule_editions = sa.Table(
     sa.Index("ix_rule_editions_kind_status", "kind", "setting", "status"),
 )
 
-rule_ptp_edits = sa.Table(
+rule_ptp_edits = _edition_rows(
     "rule_ptp_edits",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("setting", sa.String(32), nullable=False),
     sa.Column("column1", sa.String(5), nullable=False),
     sa.Column("column2", sa.String(5), nullable=False),
@@ -56,15 +66,12 @@ rule_ptp_edits = sa.Table(
     sa.Column("deleted_on", sa.Date, nullable=True),  # last day in force; NULL = active
     sa.Column("modifier_indicator", sa.SmallInteger, nullable=False),
     sa.Column("rationale", sa.String(120), nullable=True),
-    # No foreign key to rule_editions: 2.5 M-row loads stay fast; the store deletes by edition.
     sa.Index("ix_rule_ptp_pair", "setting", "column1", "column2"),
     sa.Index("ix_rule_ptp_column2", "setting", "column2"),
 )
 
-rule_mue = sa.Table(
+rule_mue = _edition_rows(
     "rule_mue",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("setting", sa.String(32), nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
     sa.Column("max_units", sa.Integer, nullable=False),
@@ -73,10 +80,8 @@ rule_mue = sa.Table(
     sa.Index("ix_rule_mue_code", "setting", "code"),
 )
 
-rule_crosswalks = sa.Table(
+rule_crosswalks = _edition_rows(
     "rule_crosswalks",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(24), nullable=False),  # GEM_I10_TO_I9 / GEM_I9_TO_I10
     sa.Column("source_code", sa.String(8), nullable=False),  # without dot
     sa.Column("target_code", sa.String(8), nullable=False),  # without dot; NoDx when no_map
@@ -89,10 +94,8 @@ rule_crosswalks = sa.Table(
     sa.Index("ix_rule_crosswalks_target", "target_code"),
 )
 
-rule_lay_terms = sa.Table(
+rule_lay_terms = _edition_rows(
     "rule_lay_terms",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(8), nullable=False),  # ICD-10-CM key without dot; PCS_INDEX: a PCS code or code prefix
     sa.Column("term", sa.Text, nullable=False),
     # The index path the term comes from (migration 0003); NULL for rows loaded before.
@@ -100,10 +103,8 @@ rule_lay_terms = sa.Table(
     sa.Index("ix_rule_lay_terms_code", "code"),
 )
 
-rule_modifiers = sa.Table(
+rule_modifiers = _edition_rows(
     "rule_modifiers",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(2), nullable=False),
     sa.Column("system", sa.String(8), nullable=False),  # HCPCS or CPT
     sa.Column("title", sa.String(300), nullable=False),
@@ -114,10 +115,8 @@ rule_modifiers = sa.Table(
 
 # Procedure codes a rule or code file knows: from PTP/MUE tables (CPT numbers only), the
 # HCPCS file (Level II with titles) and a licensed CPT file (with AMA descriptors).
-rule_codes = sa.Table(
+rule_codes = _edition_rows(
     "rule_codes",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
     sa.Column("system", sa.String(8), nullable=False),
     sa.Column("title", sa.Text, nullable=True),
@@ -126,36 +125,28 @@ rule_codes = sa.Table(
 )
 
 # Medicare coverage and code edits (migration 0003_coverage_and_code_edits).
-rule_ncd_procedures = sa.Table(
+rule_ncd_procedures = _edition_rows(
     "rule_ncd_procedures",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("ncd", sa.String(8), nullable=False),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
-    sa.Column("effective_from", sa.Date, nullable=True),
-    sa.Column("term_date", sa.Date, nullable=True),
+    *_in_force(),
     sa.Index("ix_rule_ncd_procedures_code", "code"),
 )
 
-rule_ncd_diagnoses = sa.Table(
+rule_ncd_diagnoses = _edition_rows(
     "rule_ncd_diagnoses",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("ncd", sa.String(8), nullable=False),
     sa.Column("code", sa.String(8), nullable=False),  # without dot; @@@@@@@ = all others
-    sa.Column("effective_from", sa.Date, nullable=True),
-    sa.Column("term_date", sa.Date, nullable=True),
+    *_in_force(),
     sa.Column("resolution", sa.SmallInteger, nullable=False),  # 1 covered, 2 denied, 3 not supported
     sa.Column("changed", sa.Boolean, nullable=False),
     sa.Index("ix_rule_ncd_diagnoses_code", "code"),
     sa.Index("ix_rule_ncd_diagnoses_ncd", "ncd"),
 )
 
-rule_coverage_documents = sa.Table(
+rule_coverage_documents = _edition_rows(
     "rule_coverage_documents",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("document_id", sa.String(16), nullable=False),
     sa.Column("document_type", sa.String(16), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
@@ -165,10 +156,8 @@ rule_coverage_documents = sa.Table(
     sa.Column("url", sa.Text, nullable=True),
 )
 
-rule_mce_edits = sa.Table(
+rule_mce_edits = _edition_rows(
     "rule_mce_edits",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("edit", sa.String(40), nullable=False),
     sa.Column("number", sa.String(4), nullable=False),
     sa.Column("list_title", sa.String(200), nullable=False),
@@ -220,17 +209,8 @@ class LoadResult:
 
 
 def _edition(row) -> EditionRow:
-    return EditionRow(
-        id=row.id,
-        kind=row.kind,
-        setting=row.setting,
-        name=row.name,
-        source=row.source,
-        fingerprint=row.fingerprint,
-        status=row.status,
-        counts=json.loads(row.counts or "{}"),
-        loaded_at=row.loaded_at,
-    )
+    """A rule_editions row: its columns are EditionRow's fields, the counts stored as JSON."""
+    return EditionRow(**{**row._mapping, "counts": json.loads(row.counts or "{}")})
 
 
 def _batches(rows: Iterable, size: int) -> Iterator[list]:
