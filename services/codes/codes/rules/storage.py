@@ -380,7 +380,7 @@ class RulesStore:
         tables also tell which procedure codes exist (CPT numbers have no other free source):
         the codes of each deletion date (None = still in force) are noted."""
         table = _STREAMED[kind]
-        constants: dict[str, object] = {"edition_id": edition_id, "setting": setting}
+        constants: dict[str, int | str | None] = {"edition_id": edition_id, "setting": setting}
         # (deletion date, code) of every row, noted a batch at a time by C-level maps:
         # a per-row Python step here costs a second per million rows.
         noted: set[tuple[date | None, str]] = set()
@@ -410,7 +410,7 @@ class RulesStore:
         return counts
 
     def _insert(
-        self, conn, table: sa.Table, values: Iterable[tuple], constants: dict[str, object] | None = None
+        self, conn, table: sa.Table, values: Iterable[tuple], constants: dict[str, int | str | None] | None = None
     ) -> int:
         """Bulk insert of positional tuples in the table's column order, without the columns
         `constants` gives one value for all rows: COPY on PostgreSQL, executemany elsewhere.
@@ -762,7 +762,7 @@ def _sql_literal(value: int | str | None) -> str:
 
 def _sqlite_ptp_columns(
     batch: list[PtpRow], days: list[date | None], iso: _IsoDates
-) -> tuple[Iterable[tuple], dict[str, object]]:
+) -> tuple[Iterable[tuple], dict[str, int | str | None]]:
     """A PTP batch for SQLite's executemany, and the columns it leaves to constants. SQLite
     keeps dates as ISO text: converted once per distinct date here, not by the driver's date
     adapter once per value. A batch without effective dates (the noeffdate layout) writes
