@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, NamedTuple
 
 from medcode_contracts.coding_rules import (
     INFORMATIONAL_KINDS,
@@ -39,8 +40,10 @@ from .coverage import CodeEditor, LabNcdFacts, code_edit_findings, coverage_find
 _NCCI_LIST = ", ".join(sorted(NCCI_ASSOCIATED_MODIFIERS, key=lambda m: (not m.isdigit(), m)))
 
 
-@dataclass(slots=True, frozen=True)
-class EditFact:
+class EditFact(NamedTuple):
+    """A named tuple: a claim check makes one per PTP row its query returns, straight
+    from the row tuple (edits_from_rows)."""
+
     column1: str
     column2: str
     effective: date | None
@@ -99,7 +102,9 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
     positions: dict[str, list[int]] = {}  # code -> its line indexes, in first-line order
     for i, key in enumerate(keys):
         positions.setdefault(key, []).append(i)
-    findings: list[ClaimFinding] = []
+    # A ClaimFinding's fields, or a ClaimFinding (coverage): validated once, with the ClaimCheck
+    # at the end, which costs a claim with a dozen findings half of one model per finding.
+    findings: list[dict[str, Any] | ClaimFinding] = []
 
     # 1. Unknown and deleted codes.
     usable: set[str] = set()
@@ -108,13 +113,13 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
         known = facts.codes.get(key, [])
         if not known:
             findings.append(
-                ClaimFinding(
-                    kind=FindingKind.UNKNOWN_CODE,
-                    codes=[key],
-                    lines=lines,
-                    message=f"{key} is not a procedure code in any loaded NCCI, MUE, HCPCS or CPT file.",
-                    source=", ".join(s for s in (facts.ptp_source, facts.mue_source) if s) or "no rule file loaded",
-                )
+                {
+                    "kind": FindingKind.UNKNOWN_CODE,
+                    "codes": [key],
+                    "lines": lines,
+                    "message": f"{key} is not a procedure code in any loaded NCCI, MUE, HCPCS or CPT file.",
+                    "source": ", ".join(s for s in (facts.ptp_source, facts.mue_source) if s) or "no rule file loaded",
+                }
             )
             continue
         if any(f.last_day is None or dos <= f.last_day for f in known):
@@ -125,15 +130,15 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
             ((f.last_day, f.source) for f in known if f.last_day is not None), key=lambda ended: ended[0]
         )
         findings.append(
-            ClaimFinding(
-                kind=FindingKind.DELETED_CODE,
-                codes=[key],
-                lines=lines,
-                message=(
+            {
+                "kind": FindingKind.DELETED_CODE,
+                "codes": [key],
+                "lines": lines,
+                "message": (
                     f"{key} was last valid on {last_day.isoformat()}, before the date of service {dos.isoformat()}."
                 ),
-                source=last_source,
-            )
+                "source": last_source,
+            }
         )
 
     # 2. PTP: every ordered pair of lines against the edits in force; the strictest wins.
@@ -173,72 +178,69 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
     findings.extend(coverage_findings(claim, facts.ncds, dos))
     findings.extend(code_edit_findings(claim, facts.editor))
 
-    clean = not any(f.kind not in INFORMATIONAL_KINDS for f in findings)
     editions = [s for s in (facts.ptp_source, facts.mue_source) if s]
     if claim.diagnoses:
         editions += [f.source for f in (facts.ncds, facts.editor) if f is not None]
-    return ClaimCheck(clean=clean, findings=findings, date_of_service=dos, setting=claim.setting, editions=editions)
+    check = ClaimCheck.model_validate(
+        {"clean": True, "findings": findings, "date_of_service": dos, "setting": claim.setting, "editions": editions}
+    )
+    check.clean = not any(f.kind not in INFORMATIONAL_KINDS for f in check.findings)
+    return check
 
 
-def _ptp_finding(edit: EditFact, claim: ClaimInput, i: int, j: int, source: str) -> ClaimFinding:
+def _ptp_finding(edit: EditFact, claim: ClaimInput, i: int, j: int, source: str) -> dict[str, Any]:
+    """A ClaimFinding's fields (see check_claim)."""
     col1, col2 = edit.column1, edit.column2
     why = f" Rationale: {edit.rationale}." if edit.rationale else ""
-    lines = [i + 1, j + 1]
+    found: dict[str, Any] = {
+        "kind": FindingKind.PTP,
+        "codes": [col1, col2],
+        "lines": [i + 1, j + 1],
+        "modifier_allowed": edit.modifier_indicator != 0,
+        "source": source,
+    }
     if edit.modifier_indicator == 0:
-        return ClaimFinding(
-            kind=FindingKind.PTP,
-            codes=[col1, col2],
-            lines=lines,
-            modifier_allowed=False,
-            source=source,
-            message=(
-                f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
-                f"modifier indicator 0, so no modifier lets {col2} be paid with {col1}.{why}"
-            ),
+        found["message"] = (
+            f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
+            f"modifier indicator 0, so no modifier lets {col2} be paid with {col1}.{why}"
         )
+        return found
     used = [m for m in claim.lines[j].modifiers if m in NCCI_ASSOCIATED_MODIFIERS]
     if used:
-        return ClaimFinding(
-            kind=FindingKind.PTP_MODIFIER,
-            codes=[col1, col2],
-            lines=lines,
-            modifier_allowed=True,
-            source=source,
-            message=(
-                f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}) but carries the "
-                f"NCCI PTP-associated modifier {', '.join(used)}, which bypasses the edit "
-                f"(modifier indicator 1) when the documentation supports it.{why}"
-            ),
+        found["kind"] = FindingKind.PTP_MODIFIER
+        found["message"] = (
+            f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}) but carries the "
+            f"NCCI PTP-associated modifier {', '.join(used)}, which bypasses the edit "
+            f"(modifier indicator 1) when the documentation supports it.{why}"
         )
-    return ClaimFinding(
-        kind=FindingKind.PTP,
-        codes=[col1, col2],
-        lines=lines,
-        modifier_allowed=True,
-        source=source,
-        message=(
-            f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
-            f"modifier indicator 1. {col2} is payable only with an NCCI PTP-associated modifier "
-            f"({_NCCI_LIST}) when clinically appropriate.{why}"
-        ),
+        return found
+    found["message"] = (
+        f"{col2} (line {j + 1}) is bundled into {col1} (line {i + 1}): NCCI PTP edit with "
+        f"modifier indicator 1. {col2} is payable only with an NCCI PTP-associated modifier "
+        f"({_NCCI_LIST}) when clinically appropriate.{why}"
     )
+    return found
 
 
-def _mue_finding(key: str, lines: list[int], units: int, mue: MueFact, claim: ClaimInput, source: str) -> ClaimFinding:
+def _mue_finding(
+    key: str, lines: list[int], units: int, mue: MueFact, claim: ClaimInput, source: str
+) -> dict[str, Any]:
+    """A ClaimFinding's fields (see check_claim)."""
     scope = "on one line" if mue.per_line else "on the date of service"
     why = f" Rationale: {mue.rationale}." if mue.rationale else ""
-    return ClaimFinding(
-        kind=FindingKind.MUE,
-        codes=[key],
-        lines=lines,
-        source=source,
-        message=(
+    return {
+        "kind": FindingKind.MUE,
+        "codes": [key],
+        "lines": lines,
+        "source": source,
+        "message": (
             f"{units} units of {key} {scope} exceed the {claim.setting.value.replace('_', ' ')} "
             f"MUE of {mue.max_units} (MAI {mue.adjudication_indicator}).{why}"
         ),
-    )
+    }
 
 
 def edits_from_rows(rows: Iterable) -> list[EditFact]:
     """Store rows (column1, column2, effective_from, deleted_on, modifier_indicator, rationale)."""
-    return [EditFact(*row) for row in rows]
+    new = tuple.__new__  # EditFact(*row) runs Python code per row
+    return [new(EditFact, row) for row in rows]

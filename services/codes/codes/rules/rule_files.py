@@ -243,6 +243,21 @@ def _load(
     return load
 
 
+def _load_file(
+    store: RulesStore,
+    kind: str,
+    name: str,
+    path: Path,
+    read: Callable[[Path, Wrap], Iterator],
+    show: bool,
+    label: str,
+    say: Callable[[str], None],
+) -> RuleLoad:
+    """One edition of `kind` from one file, whose records `read(path, wrap)` yields; the
+    progress bar is named `label`."""
+    return _load(store, kind, None, name, [path], lambda: read(path, _wrap(show, label, path)), say)
+
+
 def load_rules(
     settings: Settings,
     show_progress: bool = True,
@@ -306,15 +321,7 @@ def _load_all(settings: Settings, show_progress: bool, store: RulesStore, say: C
         say(loads[-1].line())
     else:
         loads.append(
-            _load(
-                store,
-                "CPT",
-                None,
-                f"AMA CPT ({cpt.name}, licensed)",
-                [cpt],
-                lambda: read_cpt_file(cpt, _wrap(show_progress, "CPT", cpt)),
-                say,
-            )
+            _load_file(store, "CPT", f"AMA CPT ({cpt.name}, licensed)", cpt, read_cpt_file, show_progress, "CPT", say)
         )
     return loads
 
@@ -410,30 +417,12 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
         )
     modifiers = _newest(mirror / "hcpcs", "HCPC*_modifiers.csv")
     if modifiers is not None:
-        loads.append(
-            _load(
-                store,
-                "MODIFIERS",
-                None,
-                f"HCPCS Level II modifiers ({modifiers.stem})",
-                [modifiers],
-                lambda: read_hcpcs_modifiers(modifiers, _wrap(show, "modifiers", modifiers)),
-                say,
-            )
-        )
+        name = f"HCPCS Level II modifiers ({modifiers.stem})"
+        loads.append(_load_file(store, "MODIFIERS", name, modifiers, read_hcpcs_modifiers, show, "modifiers", say))
     hcpcs = _newest(mirror / "hcpcs", "HCPC*_ANWEB.csv")
     if hcpcs is not None:
-        loads.append(
-            _load(
-                store,
-                "HCPCS",
-                None,
-                f"HCPCS Level II codes ({hcpcs.stem})",
-                [hcpcs],
-                lambda: read_hcpcs_codes(hcpcs, _wrap(show, "HCPCS", hcpcs)),
-                say,
-            )
-        )
+        name = f"HCPCS Level II codes ({hcpcs.stem})"
+        loads.append(_load_file(store, "HCPCS", name, hcpcs, read_hcpcs_codes, show, "HCPCS", say))
     loads.extend(_load_coverage(store, mirror, show, say))
     if not any(mirror.glob("**/PPRRVU*")):
         loads.append(
@@ -477,28 +466,11 @@ def _load_coverage(store: RulesStore, mirror: Path, show: bool, say) -> list[Rul
     mcd = _newest(folder, "mcd_lcd_article_index_*.csv")
     if mcd is not None:
         snapshot = re.search(r"(\d{4}-\d\d)", mcd.name)
-        loads.append(
-            _load(
-                store,
-                "MCD",
-                None,
-                f"Medicare Coverage Database index of LCDs and articles (snapshot {snapshot[1] if snapshot else '?'})",
-                [mcd],
-                lambda: read_mcd_index(mcd, _wrap(show, "MCD index", mcd)),
-                say,
-            )
-        )
+        name = f"Medicare Coverage Database index of LCDs and articles (snapshot {snapshot[1] if snapshot else '?'})"
+        loads.append(_load_file(store, "MCD", name, mcd, read_mcd_index, show, "MCD index", say))
     mce = _newest(mirror / "icd10_mce", "Definitions_of_Medicare_Code_Edits_v*.txt")
     if mce is not None:
         loads.append(
-            _load(
-                store,
-                "MCE",
-                None,
-                f"Medicare Code Editor {read_mce_version(mce)}",
-                [mce],
-                lambda: read_mce(mce, _wrap(show, "MCE", mce)),
-                say,
-            )
+            _load_file(store, "MCE", f"Medicare Code Editor {read_mce_version(mce)}", mce, read_mce, show, "MCE", say)
         )
     return loads

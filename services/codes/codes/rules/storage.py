@@ -11,6 +11,7 @@ identical to it (a test compares them).
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import operator
@@ -25,9 +26,21 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from ..domain import LayTerm, ModifierRow, ProcedureCodeRow, procedure_system
-from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
+from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, PtpRow
 
 metadata = sa.MetaData()
+
+
+def _edition_rows(name: str, *columns: sa.Column | sa.Index) -> sa.Table:
+    """A table of rule rows, each of one edition (edition_id, the first column). No foreign
+    key to rule_editions: 2.5 M-row loads stay fast; the store deletes rows by edition."""
+    return sa.Table(name, metadata, sa.Column("edition_id", sa.Integer, nullable=False), *columns)
+
+
+def _in_force() -> tuple[sa.Column, sa.Column]:
+    """The first and the last day a row is in force (NULL: since always, still)."""
+    return sa.Column("effective_from", sa.Date, nullable=True), sa.Column("term_date", sa.Date, nullable=True)
+
 
 rule_editions = sa.Table(
     "rule_editions",
@@ -44,10 +57,8 @@ rule_editions = sa.Table(
     sa.Index("ix_rule_editions_kind_status", "kind", "setting", "status"),
 )
 
-rule_ptp_edits = sa.Table(
+rule_ptp_edits = _edition_rows(
     "rule_ptp_edits",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("setting", sa.String(32), nullable=False),
     sa.Column("column1", sa.String(5), nullable=False),
     sa.Column("column2", sa.String(5), nullable=False),
@@ -55,15 +66,12 @@ rule_ptp_edits = sa.Table(
     sa.Column("deleted_on", sa.Date, nullable=True),  # last day in force; NULL = active
     sa.Column("modifier_indicator", sa.SmallInteger, nullable=False),
     sa.Column("rationale", sa.String(120), nullable=True),
-    # No foreign key to rule_editions: 2.5 M-row loads stay fast; the store deletes by edition.
     sa.Index("ix_rule_ptp_pair", "setting", "column1", "column2"),
     sa.Index("ix_rule_ptp_column2", "setting", "column2"),
 )
 
-rule_mue = sa.Table(
+rule_mue = _edition_rows(
     "rule_mue",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("setting", sa.String(32), nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
     sa.Column("max_units", sa.Integer, nullable=False),
@@ -72,10 +80,8 @@ rule_mue = sa.Table(
     sa.Index("ix_rule_mue_code", "setting", "code"),
 )
 
-rule_crosswalks = sa.Table(
+rule_crosswalks = _edition_rows(
     "rule_crosswalks",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("kind", sa.String(24), nullable=False),  # GEM_I10_TO_I9 / GEM_I9_TO_I10
     sa.Column("source_code", sa.String(8), nullable=False),  # without dot
     sa.Column("target_code", sa.String(8), nullable=False),  # without dot; NoDx when no_map
@@ -88,10 +94,8 @@ rule_crosswalks = sa.Table(
     sa.Index("ix_rule_crosswalks_target", "target_code"),
 )
 
-rule_lay_terms = sa.Table(
+rule_lay_terms = _edition_rows(
     "rule_lay_terms",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(8), nullable=False),  # ICD-10-CM key without dot; PCS_INDEX: a PCS code or code prefix
     sa.Column("term", sa.Text, nullable=False),
     # The index path the term comes from (migration 0003); NULL for rows loaded before.
@@ -99,10 +103,8 @@ rule_lay_terms = sa.Table(
     sa.Index("ix_rule_lay_terms_code", "code"),
 )
 
-rule_modifiers = sa.Table(
+rule_modifiers = _edition_rows(
     "rule_modifiers",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(2), nullable=False),
     sa.Column("system", sa.String(8), nullable=False),  # HCPCS or CPT
     sa.Column("title", sa.String(300), nullable=False),
@@ -113,10 +115,8 @@ rule_modifiers = sa.Table(
 
 # Procedure codes a rule or code file knows: from PTP/MUE tables (CPT numbers only), the
 # HCPCS file (Level II with titles) and a licensed CPT file (with AMA descriptors).
-rule_codes = sa.Table(
+rule_codes = _edition_rows(
     "rule_codes",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
     sa.Column("system", sa.String(8), nullable=False),
     sa.Column("title", sa.Text, nullable=True),
@@ -125,36 +125,28 @@ rule_codes = sa.Table(
 )
 
 # Medicare coverage and code edits (migration 0003_coverage_and_code_edits).
-rule_ncd_procedures = sa.Table(
+rule_ncd_procedures = _edition_rows(
     "rule_ncd_procedures",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("ncd", sa.String(8), nullable=False),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("code", sa.String(5), nullable=False),
-    sa.Column("effective_from", sa.Date, nullable=True),
-    sa.Column("term_date", sa.Date, nullable=True),
+    *_in_force(),
     sa.Index("ix_rule_ncd_procedures_code", "code"),
 )
 
-rule_ncd_diagnoses = sa.Table(
+rule_ncd_diagnoses = _edition_rows(
     "rule_ncd_diagnoses",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("ncd", sa.String(8), nullable=False),
     sa.Column("code", sa.String(8), nullable=False),  # without dot; @@@@@@@ = all others
-    sa.Column("effective_from", sa.Date, nullable=True),
-    sa.Column("term_date", sa.Date, nullable=True),
+    *_in_force(),
     sa.Column("resolution", sa.SmallInteger, nullable=False),  # 1 covered, 2 denied, 3 not supported
     sa.Column("changed", sa.Boolean, nullable=False),
     sa.Index("ix_rule_ncd_diagnoses_code", "code"),
     sa.Index("ix_rule_ncd_diagnoses_ncd", "ncd"),
 )
 
-rule_coverage_documents = sa.Table(
+rule_coverage_documents = _edition_rows(
     "rule_coverage_documents",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("document_id", sa.String(16), nullable=False),
     sa.Column("document_type", sa.String(16), nullable=False),
     sa.Column("title", sa.Text, nullable=False),
@@ -164,10 +156,8 @@ rule_coverage_documents = sa.Table(
     sa.Column("url", sa.Text, nullable=True),
 )
 
-rule_mce_edits = sa.Table(
+rule_mce_edits = _edition_rows(
     "rule_mce_edits",
-    metadata,
-    sa.Column("edition_id", sa.Integer, nullable=False),
     sa.Column("edit", sa.String(40), nullable=False),
     sa.Column("number", sa.String(4), nullable=False),
     sa.Column("list_title", sa.String(200), nullable=False),
@@ -219,17 +209,8 @@ class LoadResult:
 
 
 def _edition(row) -> EditionRow:
-    return EditionRow(
-        id=row.id,
-        kind=row.kind,
-        setting=row.setting,
-        name=row.name,
-        source=row.source,
-        fingerprint=row.fingerprint,
-        status=row.status,
-        counts=json.loads(row.counts or "{}"),
-        loaded_at=row.loaded_at,
-    )
+    """A rule_editions row: its columns are EditionRow's fields, the counts stored as JSON."""
+    return EditionRow(**{**row._mapping, "counts": json.loads(row.counts or "{}")})
 
 
 def _batches(rows: Iterable, size: int) -> Iterator[list]:
@@ -381,47 +362,9 @@ class RulesStore:
         """All rows of one edition in one transaction: tuples streamed to the driver's bulk
         insert (COPY on PostgreSQL), no per-row objects of our own."""
         counts: dict[str, int] = {}
-        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin():
+        with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin(), _collector_paused():
             if kind in _STREAMED:
-                # The records are the table's columns after (edition_id, setting). PTP and MUE
-                # tables also tell which procedure codes exist (CPT numbers have no other free
-                # source): the codes of each deletion date (None = still in force) are noted.
-                table = _STREAMED[kind]
-                # (deletion date, code) of every row, noted a batch at a time by C-level maps:
-                # a per-row Python step here costs a second per million rows.
-                noted: set[tuple[date | None, str]] = set()
-                sqlite = self.engine.dialect.name == "sqlite"
-                iso = _IsoDates()
-                count = 0
-                for batch in _batches(rows, BATCH):
-                    if kind == "PTP":
-                        days = list(map(_DELETED, batch))
-                        noted.update(zip(days, map(_FIRST, batch), strict=True))
-                        noted.update(zip(days, map(_SECOND, batch), strict=True))
-                    else:
-                        noted.update(zip(itertools.repeat(None), map(_FIRST, batch), strict=False))
-                    written: Iterable[tuple] = batch
-                    if kind == "PTP" and sqlite:
-                        # SQLite keeps dates as ISO text: converted once per distinct date here,
-                        # not by the driver's date adapter once per value.
-                        written = zip(
-                            map(_FIRST, batch),
-                            map(_SECOND, batch),
-                            map(iso.__getitem__, map(_EFFECTIVE, batch)),
-                            map(iso.__getitem__, days),
-                            map(_INDICATOR, batch),
-                            map(_RATIONALE, batch),
-                            strict=True,
-                        )
-                    count += self._insert(conn, table, written, prefix=(edition_id, setting))
-                counts[table.name] = count
-                # A code's last day: None when a row still in force names it, else its latest deletion.
-                last_day: dict[str, date | None] = {}
-                for day, code in sorted(noted, key=_day_order):
-                    last_day[code] = day
-                values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
-                if values:
-                    counts[rule_codes.name] = self._insert(conn, rule_codes, values)
+                counts = self._write_streamed(conn, edition_id, kind, setting, rows)
             else:
                 writer = _ROW_WRITERS[kind]
                 for batch in _batches(rows, BATCH):
@@ -430,11 +373,52 @@ class RulesStore:
                             counts[table.name] = counts.get(table.name, 0) + self._insert(conn, table, values)
         return counts
 
-    def _insert(self, conn, table: sa.Table, values: Iterable[tuple], prefix: tuple = ()) -> int:
-        """Bulk insert of positional tuples in the table's column order (after the constant
-        leading columns `prefix`): COPY on PostgreSQL, executemany elsewhere. Returns the
-        number of rows."""
-        columns = [c.name for c in table.columns]
+    def _write_streamed(
+        self, conn: sa.Connection, edition_id: int, kind: str, setting: str | None, rows: Iterable
+    ) -> dict[str, int]:
+        """PTP and MUE records are the table's columns after (edition_id, setting). These
+        tables also tell which procedure codes exist (CPT numbers have no other free source):
+        the codes of each deletion date (None = still in force) are noted."""
+        table = _STREAMED[kind]
+        constants: dict[str, int | str | None] = {"edition_id": edition_id, "setting": setting}
+        # (deletion date, code) of every row, noted a batch at a time by C-level maps:
+        # a per-row Python step here costs a second per million rows.
+        noted: set[tuple[date | None, str]] = set()
+        sqlite = self.engine.dialect.name == "sqlite"
+        iso = _IsoDates()
+        count = 0
+        for batch in _batches(rows, BATCH):
+            if kind == "PTP":
+                days = list(map(_DELETED, batch))
+                noted.update(zip(days, map(_FIRST, batch), strict=True))
+                noted.update(zip(days, map(_SECOND, batch), strict=True))
+            else:
+                noted.update(zip(itertools.repeat(None), map(_FIRST, batch), strict=False))
+            if kind == "PTP" and sqlite:
+                values, literal = _sqlite_ptp_columns(batch, days, iso)
+                count += self._insert(conn, table, values, constants={**constants, **literal})
+            else:
+                count += self._insert(conn, table, batch, constants=constants)
+        counts = {table.name: count}
+        # A code's last day: None when a row still in force names it, else its latest deletion.
+        last_day: dict[str, date | None] = {}
+        for day, code in sorted(noted, key=_day_order):
+            last_day[code] = day
+        values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
+        if values:
+            counts[rule_codes.name] = self._insert(conn, rule_codes, values)
+        return counts
+
+    def _insert(
+        self, conn, table: sa.Table, values: Iterable[tuple], constants: dict[str, int | str | None] | None = None
+    ) -> int:
+        """Bulk insert of positional tuples in the table's column order, without the columns
+        `constants` gives one value for all rows: COPY on PostgreSQL, executemany elsewhere.
+        Returns the number of rows."""
+        constants = constants or {}
+        given = list(constants)
+        columns = given + [c.name for c in table.columns if c.name not in constants]
+        prefix = tuple(constants.values())
         dialect = self.engine.dialect.name
         if dialect == "postgresql":
             count = 0
@@ -445,7 +429,8 @@ class RulesStore:
                     count += 1
             return count
         if dialect == "sqlite":
-            # The constant columns are SQL literals, so each row goes to the driver as it is.
+            # The constants are SQL literals, so each row goes to the driver as it is (and a
+            # NULL bound per row costs the driver an adapter lookup).
             marks = ", ".join([_sql_literal(v) for v in prefix] + ["?"] * (len(columns) - len(prefix)))
             cursor = conn.connection.driver_connection.cursor()
             try:
@@ -773,6 +758,35 @@ def _sql_literal(value: int | str | None) -> str:
     if isinstance(value, int):
         return str(int(value))
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sqlite_ptp_columns(
+    batch: list[PtpRow], days: list[date | None], iso: _IsoDates
+) -> tuple[Iterable[tuple], dict[str, int | str | None]]:
+    """A PTP batch for SQLite's executemany, and the columns it leaves to constants. SQLite
+    keeps dates as ISO text: converted once per distinct date here, not by the driver's date
+    adapter once per value. A batch without effective dates (the noeffdate layout) writes
+    that column as a NULL literal instead of binding NULL per row."""
+    first, second = map(_FIRST, batch), map(_SECOND, batch)
+    rest = (map(iso.__getitem__, days), map(_INDICATOR, batch), map(_RATIONALE, batch))
+    if any(map(_EFFECTIVE, batch)):
+        return zip(first, second, map(iso.__getitem__, map(_EFFECTIVE, batch)), *rest, strict=True), {}
+    return zip(first, second, *rest, strict=True), {"effective_from": None}
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off during a bulk write. A batch holds 50 k records that
+    it would track and walk again in every collection (PtpRow is a tuple subclass, which it
+    never untracks as it does plain tuples): a third of the write's own time on a full PTP
+    table. A load makes no reference cycles worth collecting meanwhile."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # ---- per-kind row writers: records -> {table: [tuples in column order]} -----------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import time
 from itertools import islice
@@ -271,3 +272,41 @@ def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(s
     q4 = rules.check_claim({"date_of_service": "2024-10-01", "lines": lines})
     ptp = [(f.kind.value, f.codes) for f in q4.findings if f.kind.value.startswith("PTP")]
     assert ("PTP_MODIFIER", ["11042", "97597"]) in ptp and ("PTP", ["20610", "36415"]) in ptp
+
+
+def test_ptp_dates_are_stored_with_and_without_effective_dates_and_the_collector_is_given_back(store):
+    """A batch without effective dates writes that column as a NULL literal on SQLite, one
+    with them binds each; the garbage collector is off during the write and on after it."""
+    from datetime import date
+
+    from codes.rules.rows import PtpRow
+
+    collecting: list[bool] = []
+
+    def rows(effective):
+        for column2 in ("20610", "36415"):
+            collecting.append(gc.isenabled())
+            yield PtpRow("99213", column2, effective, date(2024, 6, 30) if column2 == "36415" else None, 1, "why")
+
+    def stored(edition_id):
+        t = rule_ptp_edits
+        with store.engine.connect() as conn:
+            return conn.execute(
+                sa.select(t.c.column2, t.c.effective_from, t.c.deleted_on)
+                .where(t.c.edition_id == edition_id)
+                .order_by(t.c.column2)
+            ).all()
+
+    without = store.load(kind="PTP", setting="practitioner", name="a", source="a", fingerprint="a", rows=rows(None))
+    assert [tuple(r) for r in stored(without.edition.id)] == [
+        ("20610", None, None),
+        ("36415", None, date(2024, 6, 30)),
+    ]
+    dated = store.load(
+        kind="PTP", setting="practitioner", name="b", source="b", fingerprint="b", rows=rows(date(2020, 1, 1))
+    )
+    assert [tuple(r) for r in stored(dated.edition.id)] == [
+        ("20610", date(2020, 1, 1), None),
+        ("36415", date(2020, 1, 1), date(2024, 6, 30)),
+    ]
+    assert collecting == [False] * 4 and gc.isenabled()
