@@ -22,7 +22,7 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import tantivy
@@ -34,7 +34,7 @@ from medcode_contracts.errors import Conflict
 from ..domain import CodeRecord
 from . import analysis
 from .analysis import index_term_keys
-from .execute import Explain, LazyExplain, Row, execute
+from .execute import Row, execute
 from .planner import (
     CODE,
     FUZZY_SCORE,
@@ -226,15 +226,39 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
 
 
 # The explain field: a code's analysis.explained_terms (three fields a term), flattened and
-# joined by _SEPARATOR (a control character no index term holds): one split reads it back,
-# several times faster than JSON. The highlight reads the terms once, in order, and mostly
-# stops at the first few.
+# joined by _SEPARATOR (a control character no index term holds). The highlight reads the
+# terms in order only for the hits whose title does not explain the match, and mostly stops
+# at the first few: they are cut out of the field as they are read, not all at once.
 _SEPARATOR = "\x1f"
 
 
-def _explain(raw: bytes) -> Explain:
-    fields = iter(raw.decode().split(_SEPARATOR))
-    return zip(fields, fields, fields, strict=True)  # (term, path, stems), made as they are read
+class _StoredExplain:
+    """The terms of one hit's explain field, decoded when iterated (execute.Explain)."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes):
+        self.raw = raw
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        return _explain(self.raw)
+
+
+def _explain(raw: bytes) -> Iterator[tuple[str, str, str]]:
+    """(term, path, stems) of an explain field, in order."""
+    text = raw.decode()
+    find = text.find
+    start = 0
+    while start < len(text):
+        path = find(_SEPARATOR, start) + 1
+        stems = find(_SEPARATOR, path) + 1 if path else 0
+        if not stems:  # fewer than three fields: not written by _document
+            raise ValueError(f"malformed explain field: {text[start:][:80]!r}")
+        end = find(_SEPARATOR, stems)
+        if end < 0:
+            end = len(text)
+        yield text[start : path - 1], text[path : stems - 1], text[stems:end]
+        start = end + 1
 
 
 def _prefix_query(schema: tantivy.Schema, field: str, prefix: str) -> tantivy.Query:
@@ -250,7 +274,6 @@ class _Run:
         self.schema = schema
         self.searcher = searcher
         self._queries: dict[tuple[str, bool], tantivy.Query] = {}
-        self._explains: dict[tuple[int, int], bytes] = {}  # explain field of the hits fetched
 
     def known(self, words: Sequence[Word]) -> list[bool]:
         s = self.searcher
@@ -291,17 +314,8 @@ class _Run:
                 billable=doc.get_first("billable"),
             )
             raw = doc.get_first("explain")
-            if raw:
-                key = (address.segment_ord, address.doc)
-                self._explains[key] = raw
-                rows.append((float(score), summary, LazyExplain(key, self.explain)))
-            else:
-                rows.append((float(score), summary, ()))
+            rows.append((float(score), summary, _StoredExplain(raw) if raw else ()))
         return rows
-
-    def explain(self, keys: list[tuple[int, int]]) -> dict[Hashable, Explain]:
-        """The index terms of hits fetched by this run (by document address)."""
-        return {key: _explain(self._explains[key]) for key in keys}
 
     # -- query building ---------------------------------------------------------------------
 

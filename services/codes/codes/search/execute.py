@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Protocol
 
@@ -21,21 +20,12 @@ from .planner import Plan, encode_cursor
 
 # A hit as an engine returns it: score, the code, and the code's index terms with the index
 # path each comes from and their stems ((term, path or "", "stem stem"), ...), for the
-# highlight to explain the match (analysis.explained_terms); or a function that reads them,
-# called only when the title does not explain the match.
+# highlight to explain the match (analysis.explained_terms). An engine may hand over an
+# iterable that reads them only when iterated: the highlight reads them only for hits whose
+# title does not explain the match, and mostly stops at the first few.
 Explain = Iterable[Sequence[str]]
 
-
-@dataclass(frozen=True, slots=True)
-class LazyExplain:
-    """Index terms an engine reads only when needed: `source(keys)` -> {key: Explain}, for
-    all the hits of a page that need them at once (`key`: whatever the engine finds them by)."""
-
-    key: Hashable
-    source: Callable[[list], dict[Hashable, Explain]]
-
-
-Row = tuple[float, CodeSummary, Explain | LazyExplain]
+Row = tuple[float, CodeSummary, Explain]
 
 
 class Engine(Protocol):
@@ -97,28 +87,15 @@ def execute(plan: Plan, engine: Engine) -> SearchResult:
 
 def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> SearchResult:
     marker = _Marker(plan)
-    # Titles first; the index terms of the hits whose title does not explain the match are
-    # then read in one batch per engine (LazyExplain) and the best one appended.
-    prepared = []
-    wanted: dict[Callable, list] = {}
-    for _, node, explain in rows:
-        if plan.code_prefix and code_key(node.code).startswith(plan.code_prefix):
-            explain = ()  # the query names this code: nothing to explain
-        marked, matched = _marked(node.title, marker)
-        covered = _covered(marker, matched) if explain else len(plan.clauses)
-        if covered >= len(plan.clauses):
-            explain = ()
-        elif isinstance(explain, LazyExplain):
-            wanted.setdefault(explain.source, []).append(explain.key)
-        prepared.append((marked, matched, covered, explain))
-    loaded: dict[Hashable, Explain] = {}
-    for source, keys in wanted.items():
-        loaded.update(source(keys))
+    clauses = len(plan.clauses)
     hits = []
-    for i, ((score, node, _), (marked, matched, covered, explain)) in enumerate(zip(rows, prepared), start=1):
-        if isinstance(explain, LazyExplain):
-            explain = loaded.get(explain.key, ())
-        text = _explained(plan, marker, marked, matched, covered, explain) if explain else marked
+    for i, (score, node, explain) in enumerate(rows, start=1):
+        text, matched = _marked(node.title, marker)
+        if explain and not (plan.code_prefix and code_key(node.code).startswith(plan.code_prefix)):
+            # (a code the query names needs nothing explained)
+            covered = _covered(marker, matched)
+            if covered < clauses:
+                text = _explained(plan, marker, text, matched, covered, explain)
         hits.append(SearchHit(cursor=encode_cursor(plan.offset + i), score=score, highlight=text, node=node))
     return SearchResult(
         total_count=total,
@@ -200,32 +177,27 @@ _UNSEEN = object()
 
 
 _HTML_SPECIAL = re.compile(r"[&<>\"']")
+# analysis.WORD as a split pattern: text between words at even positions, words at odd ones.
+_WORDS_SPLIT = re.compile(f"({WORD.pattern})")
 
 
 def _marked(text: str, marker: _Marker) -> tuple[str, set[str]]:
     """`text` HTML-escaped with the matched words in <mark>, and the stems of the plan it
     matched. (Words hold no character HTML escapes: only the text between them is escaped.)"""
-    escape = html.escape if _HTML_SPECIAL.search(text) else None
-    out: list[str] = []
+    parts = _WORDS_SPLIT.split(text)
     matched: set[str] = set()
-    last = 0
     seen = marker.seen
-    for match in WORD.finditer(text):
-        written = match.group()
+    for i in range(1, len(parts), 2):
+        written = parts[i]
         found = seen.get(written, _UNSEEN)
         if found is _UNSEEN:
             found = marker.word(written)
-        if not isinstance(found, frozenset):  # None: matches nothing
-            continue
-        matched |= found
-        start, end = match.span()
-        between = text[last:start]
-        out.append(escape(between) if escape else between)
-        out.append(f"<mark>{text[start:end]}</mark>")
-        last = end
-    rest = text[last:]
-    out.append(escape(rest) if escape else rest)
-    return "".join(out), matched
+        if isinstance(found, frozenset):  # None: matches nothing
+            matched |= found
+            parts[i] = f"<mark>{written}</mark>"
+    if _HTML_SPECIAL.search(text):
+        parts[::2] = map(html.escape, parts[::2])
+    return "".join(parts), matched
 
 
 def _covered(marker: _Marker, matched: set[str]) -> int:
@@ -234,7 +206,13 @@ def _covered(marker: _Marker, matched: set[str]) -> int:
     for plain, stem in marker.prefix_stems:
         if stem not in matched and any(m.startswith(plain) for m in matched):
             matched = matched | {stem}
-    return sum(1 for alternatives in marker.clause_stems if any(a <= matched for a in alternatives))
+    count = 0
+    for alternatives in marker.clause_stems:
+        for alternative in alternatives:
+            if alternative <= matched:
+                count += 1
+                break
+    return count
 
 
 def highlight(
