@@ -1,6 +1,6 @@
 """The embedded search engine: one tantivy index in-process, under DATA_DIR/search/tantivy.
 
-The index lives in a subdirectory named after planner.SCHEMA_VERSION (`v2/`). An index made
+The index lives in a subdirectory named after planner.SCHEMA_VERSION (`v5/`). An index made
 for another version (an older `vN/`, or the unversioned files of the first layout) is
 outdated: it is left alone (a process still running the old code may read it), this backend
 opens an empty index of its own version, so `indexed_editions()` is empty and the loader
@@ -57,6 +57,7 @@ KIND_CODE = "code"
 KIND_EDITION = "edition"
 WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
 _Occur = tantivy.Occur
+_STORED_ONLY = "medcode_stored_only"  # tokenizer of fields that are stored, not searched
 _VERSION_DIR = re.compile(r"^v\d+$")
 # Files tantivy keeps in an index directory (segments are named by a 32-hex uuid).
 _TANTIVY_FILE = re.compile(
@@ -84,9 +85,10 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
-    # A code's index terms that may explain a hit (see _explain), stored only. Read (decoded)
-    # only for the few hits whose title does not explain the match.
-    sb.add_bytes_field("explain", stored=True)
+    # A code's index terms that may explain a hit (see _explain), stored only (its tokenizer
+    # makes no token). Text, not bytes: tantivy reads a stored bytes value back byte by byte,
+    # a text value in one copy, and every hit fetched carries this field.
+    sb.add_text_field("explain", stored=True, tokenizer_name=_STORED_ONLY, index_option="basic")
     return sb.build()
 
 
@@ -114,6 +116,7 @@ class EmbeddedBackend:
             ) from exc
         self._index.register_tokenizer(analysis.STEM_TOKENIZER, analysis.stem_analyzer())
         self._index.register_tokenizer(analysis.PLAIN_TOKENIZER, analysis.plain_analyzer())
+        self._index.register_tokenizer(_STORED_ONLY, _no_tokens())
         # Manual reloads: a result list and its next page come from the same snapshot until
         # refresh() is called.
         self._index.config_reader(reload_policy="manual")
@@ -202,6 +205,11 @@ class EmbeddedBackend:
         return editions
 
 
+def _no_tokens() -> tantivy.TextAnalyzer:
+    """An analyzer that makes no token of any text (a regex that matches nothing)."""
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(r"[^\s\S]")).build()
+
+
 def _document(load: str, record: CodeRecord) -> tantivy.Document:
     key = record.key
     doc = tantivy.Document(
@@ -221,7 +229,7 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
     explained = analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)
     if explained:
         flat = (field.replace(_SEPARATOR, " ") for term in explained for field in term)
-        doc.add_bytes("explain", _SEPARATOR.join(flat).encode())
+        doc.add_text("explain", _SEPARATOR.join(flat))
     return doc
 
 
@@ -233,20 +241,19 @@ _SEPARATOR = "\x1f"
 
 
 class _StoredExplain:
-    """The terms of one hit's explain field, decoded when iterated (execute.Explain)."""
+    """The terms of one hit's explain field, cut out when iterated (execute.Explain)."""
 
     __slots__ = ("raw",)
 
-    def __init__(self, raw: bytes):
+    def __init__(self, raw: str):
         self.raw = raw
 
     def __iter__(self) -> Iterator[tuple[str, str, str]]:
         return _explain(self.raw)
 
 
-def _explain(raw: bytes) -> Iterator[tuple[str, str, str]]:
+def _explain(text: str) -> Iterator[tuple[str, str, str]]:
     """(term, path, stems) of an explain field, in order."""
-    text = raw.decode()
     find = text.find
     start = 0
     while start < len(text):

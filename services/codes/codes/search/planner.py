@@ -58,7 +58,7 @@ TERM_SCORE = 1.0  # reported score of an index-term hit (the segment is ordered 
 
 # Bumped whenever what the engines index changes (fields, analysis, rank): both engines store
 # it with the index and rebuild an index made for another version (see embedded.py, elastic.py).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _CODE_LIKE = re.compile(r"^[A-Za-z0-9]+(?:\.[A-Za-z0-9]*)?$")
 

@@ -483,14 +483,38 @@ def test_index_terms_the_title_already_holds_are_not_kept_to_explain_a_hit():
     }
     assert (
         embedded._document("ICD10CM", record).get_first("explain")
-        == b"cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
+        == "cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
     )
-    assert list(embedded._explain(b"a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == [
+    assert list(embedded._explain("a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == [
         ("a b", "", "a b"),
         ("c", "C - see A", "c"),
     ]
     record.lay_terms = record.lay_terms[:3]
     assert embedded._document("ICD10CM", record).get_first("explain") is None
+    with pytest.raises(ValueError, match="malformed explain field"):
+        list(embedded._explain("a b\x1f"))
+
+
+def test_the_explain_field_is_stored_not_searched(tmp_path):
+    record = CodeRecord(
+        system=CodeSystem.ICD10CM,
+        code="R59.9",
+        title="Enlarged lymph nodes, unspecified",
+        billable=True,
+        lay_terms=["glands swollen"],
+        lay_paths={"glands swollen": "Swollen - see Swelling, glands"},
+    )
+    assert embedded._no_tokens().analyze("glands swollen\x1fSwollen - see Swelling") == []
+    backend = embedded.EmbeddedBackend(tmp_path)
+    backend.replace_system("ICD10CM", "ed1", [record])
+    searcher = backend._searcher
+    assert searcher is not None and searcher.doc_freq("explain", "swollen") == 0
+    # read back with the hit, it explains the match
+    (hit,) = backend.search(SearchRequest(query="swollen glands")).hits
+    assert hit.highlight == (
+        "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"
+    )
+    backend.close()
 
 
 def test_highlight_memoises_words_per_search_and_escapes_between_them():
