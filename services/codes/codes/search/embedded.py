@@ -22,7 +22,7 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import tantivy
@@ -34,7 +34,7 @@ from medcode_contracts.errors import Conflict
 from ..domain import CodeRecord
 from . import analysis
 from .analysis import index_term_keys
-from .execute import Row, execute
+from .execute import FlatExplain, Row, execute, flat_explain
 from .planner import (
     CODE,
     FUZZY_SCORE,
@@ -85,7 +85,7 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
-    # A code's index terms that may explain a hit (see _explain), stored only (its tokenizer
+    # A code's index terms that may explain a hit (execute.flat_explain), stored only (its tokenizer
     # makes no token). Text, not bytes: tantivy reads a stored bytes value back byte by byte,
     # a text value in one copy, and every hit fetched carries this field.
     sb.add_text_field("explain", stored=True, tokenizer_name=_STORED_ONLY, index_option="basic")
@@ -228,44 +228,8 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
     doc.add_unsigned("term_rank", term_rank(key, record.billable))
     explained = analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)
     if explained:
-        flat = (field.replace(_SEPARATOR, " ") for term in explained for field in term)
-        doc.add_text("explain", _SEPARATOR.join(flat))
+        doc.add_text("explain", flat_explain(explained))
     return doc
-
-
-# The explain field: a code's analysis.explained_terms (three fields a term), flattened and
-# joined by _SEPARATOR (a control character no index term holds). The highlight reads the
-# terms in order only for the hits whose title does not explain the match, and mostly stops
-# at the first few: they are cut out of the field as they are read, not all at once.
-_SEPARATOR = "\x1f"
-
-
-class _StoredExplain:
-    """The terms of one hit's explain field, cut out when iterated (execute.Explain)."""
-
-    __slots__ = ("raw",)
-
-    def __init__(self, raw: str):
-        self.raw = raw
-
-    def __iter__(self) -> Iterator[tuple[str, str, str]]:
-        return _explain(self.raw)
-
-
-def _explain(text: str) -> Iterator[tuple[str, str, str]]:
-    """(term, path, stems) of an explain field, in order."""
-    find = text.find
-    start = 0
-    while start < len(text):
-        path = find(_SEPARATOR, start) + 1
-        stems = find(_SEPARATOR, path) + 1 if path else 0
-        if not stems:  # fewer than three fields: not written by _document
-            raise ValueError(f"malformed explain field: {text[start:][:80]!r}")
-        end = find(_SEPARATOR, stems)
-        if end < 0:
-            end = len(text)
-        yield text[start : path - 1], text[path : stems - 1], text[stems:end]
-        start = end + 1
 
 
 def _prefix_query(schema: tantivy.Schema, field: str, prefix: str) -> tantivy.Query:
@@ -321,7 +285,7 @@ class _Run:
                 billable=doc.get_first("billable"),
             )
             raw = doc.get_first("explain")
-            rows.append((float(score), summary, _StoredExplain(raw) if raw else ()))
+            rows.append((float(score), summary, FlatExplain(raw) if raw else ()))
         return rows
 
     # -- query building ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Protocol
 
@@ -26,6 +26,39 @@ from .planner import Plan, encode_cursor
 Explain = Iterable[Sequence[str]]
 
 Row = tuple[float, CodeSummary, Explain]
+
+# The flat form of an Explain, for an engine to store in one text field: the terms' fields,
+# three a term, joined by _FLAT_SEPARATOR (a control character no index term holds).
+_FLAT_SEPARATOR = "\x1f"
+
+
+def flat_explain(terms: Iterable[Sequence[str]]) -> str:
+    return _FLAT_SEPARATOR.join(field.replace(_FLAT_SEPARATOR, " ") for term in terms for field in term)
+
+
+class FlatExplain:
+    """An Explain in its flat form, cut into terms as it is iterated: the highlight mostly
+    stops at the first few, and its whole text tells at once whether any term can matter."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        text = self.text
+        find = text.find
+        start = 0
+        while start < len(text):
+            path = find(_FLAT_SEPARATOR, start) + 1
+            stems = find(_FLAT_SEPARATOR, path) + 1 if path else 0
+            if not stems:  # fewer than three fields: not made by flat_explain
+                raise ValueError(f"malformed flat explain: {text[start:][:80]!r}")
+            end = find(_FLAT_SEPARATOR, stems)
+            if end < 0:
+                end = len(text)
+            yield text[start : path - 1], text[path : stems - 1], text[stems:end]
+            start = end + 1
 
 
 class Engine(Protocol):
@@ -236,8 +269,11 @@ def highlight(
 
 def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], covered: int, explain: Explain) -> str:
     best: tuple[int, int, str, str] | None = None
-    # marker.needles: a cheap test that passes over most terms before their stems are split.
+    # marker.needles: a cheap test that passes over most terms before their stems are split
+    # (and, in one go, over every term of a flat Explain that holds none: typo matches).
     needles = marker.needles
+    if isinstance(explain, FlatExplain) and not any(needle in explain.text for needle in needles):
+        return marked
     for term, path, stems_text in explain:
         for needle in needles:
             if needle in stems_text:

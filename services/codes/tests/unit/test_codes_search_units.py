@@ -11,7 +11,7 @@ from codes.domain import CodeRecord, code_key
 from codes.search import elastic, embedded, synonyms
 from codes.search.analysis import index_term_key, index_term_keys, plain_words, stems
 from codes.search.embedded import code_order
-from codes.search.execute import _marked, _Marker, execute, highlight
+from codes.search.execute import FlatExplain, _marked, _Marker, execute, flat_explain, highlight
 from codes.search.planner import (
     CODE,
     MAX_TERM_KEYS,
@@ -444,6 +444,14 @@ def test_highlight_explains_a_match_by_the_index_term_that_holds_the_words():
     # the title holds every word: no explanation; no index term adds a word: none either
     assert highlight("Swollen glands", plan, explain=explain) == "<mark>Swollen</mark> <mark>glands</mark>"
     assert highlight("Something else", plan, explain=(("other", "", "other"),)) == "Something else"
+    # the flat form an engine stores explains alike; one that holds no word typed is passed over whole
+    flat = FlatExplain(flat_explain(explain))
+    assert list(flat) == list(explain)
+    assert highlight("Enlarged lymph nodes, unspecified", plan, explain=flat) == (
+        "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"
+    )
+    unrelated = FlatExplain(flat_explain([("other", "", "other"), ("broken", "", "broken")]))
+    assert highlight("Something else", plan, explain=unrelated) == "Something else"
     # a hit the query names by its code needs no explanation
     assert (
         highlight("Enlarged lymph nodes, unspecified", plan, explain=explain, code_hit=True)
@@ -485,14 +493,14 @@ def test_index_terms_the_title_already_holds_are_not_kept_to_explain_a_hit():
         embedded._document("ICD10CM", record).get_first("explain")
         == "cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
     )
-    assert list(embedded._explain("a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == [
+    assert list(FlatExplain("a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == [
         ("a b", "", "a b"),
         ("c", "C - see A", "c"),
     ]
     record.lay_terms = record.lay_terms[:3]
     assert embedded._document("ICD10CM", record).get_first("explain") is None
-    with pytest.raises(ValueError, match="malformed explain field"):
-        list(embedded._explain("a b\x1f"))
+    with pytest.raises(ValueError, match="malformed flat explain"):
+        list(FlatExplain("a b\x1f"))
 
 
 def test_the_explain_field_is_stored_not_searched(tmp_path):
