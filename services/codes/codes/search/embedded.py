@@ -159,7 +159,7 @@ class EmbeddedBackend:
         if self._searcher is None:
             raise RuntimeError("the search index is closed")
         run = _Run(self._schema, self._searcher)
-        return execute(make_plan(request, run.known), run)
+        return execute(make_plan(request, run.known, run.known_terms), run)
 
     def refresh(self) -> None:
         self._index.reload()
@@ -255,6 +255,9 @@ class _Run:
             or (w.prefix and bool(s.terms_with_prefix("words", w.plain, limit=1)))
             for w in words
         ]
+
+    def known_terms(self, keys: Sequence[str]) -> list[bool]:
+        return [self.searcher.doc_freq("index_terms", key) > 0 for key in keys]
 
     def system_counts(self, plan: Plan, segment: str) -> dict[str, int]:
         query = self._query(plan, segment, with_systems=False)

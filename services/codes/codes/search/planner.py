@@ -246,9 +246,16 @@ def _drop_known_typos(clauses: tuple[Clause, ...], lexicon: Lexicon) -> tuple[Cl
     )
 
 
-def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
+# Given index-term keys (term_key forms), says which ones some code in the index has. A key
+# none has cannot match: the plan leaves it out, and with no key left there is no term
+# segment to run (an engine that can tell cheaply spares a search and its counts).
+TermLexicon = Callable[[Sequence[str]], list[bool]]
+
+
+def make_plan(request: SearchRequest, lexicon: Lexicon | None = None, term_lexicon: TermLexicon | None = None) -> Plan:
     """The plan of a request; `lexicon` (the engine's dictionary) turns typo matching off
-    for the words it knows. BadRequest when the request cannot be searched."""
+    for the words it knows, `term_lexicon` drops the index-term keys no code has.
+    BadRequest when the request cannot be searched."""
     query = (request.query or "").strip()
     if not query:
         raise BadRequest("query must not be empty: type a code (e.g. K22.0) or words")
@@ -264,6 +271,9 @@ def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
     systems = None
     if request.systems:
         systems = tuple(sorted({CodeSystem(s).value for s in request.systems}))
+    term_keys = term_keys_of(clauses)
+    if term_lexicon is not None and term_keys:
+        term_keys = tuple(key for key, known in zip(term_keys, term_lexicon(term_keys), strict=True) if known)
     return Plan(
         query=query,
         code_prefix=prefix,
@@ -272,5 +282,5 @@ def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
         billable_only=request.billable_only,
         offset=offset,
         size=request.first,
-        term_keys=term_keys_of(clauses),
+        term_keys=term_keys,
     )

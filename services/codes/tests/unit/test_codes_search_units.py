@@ -268,6 +268,21 @@ def test_plan_term_keys_come_from_the_words_and_the_synonyms():
     assert plan("vitamin d deficiency").term_keys == ("d defici vitamin",)  # optional words too
 
 
+def test_plan_leaves_out_the_term_keys_no_code_has():
+    asked = []
+
+    def term_lexicon(keys):
+        asked.append(list(keys))
+        return [key == "failur heart" for key in keys]
+
+    chf = make_plan(SearchRequest(query="CHF"), None, term_lexicon)
+    assert asked == [["chf", "congest failur heart", "failur heart"]]
+    assert chf.term_keys == ("failur heart",) and chf.segments == (TERM, TEXT)
+    # no key left: no term segment to run
+    achal = make_plan(SearchRequest(query="achal"), None, term_lexicon)
+    assert achal.term_keys == () and achal.segments == (TEXT,)
+
+
 def test_plan_term_keys_are_bounded():
     keys = plan("CHF CHF CHF CHF").term_keys  # 3**4 combinations
     assert 0 < len(keys) <= MAX_TERM_KEYS
