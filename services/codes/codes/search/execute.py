@@ -161,14 +161,23 @@ class _Marker:
     """Decides which title words a plan matched, the way the engines matched them."""
 
     def __init__(self, plan: Plan):
-        words = plan.words()
-        self.stems = {w.stem for w in words}
-        self.prefixes = tuple(w.plain for w in words if w.prefix)
-        self.fuzzy = [(w.plain, w.fuzzy) for w in words if w.fuzzy]
-        self.stem_of = {w.plain: w.stem for w in words}
+        # One pass over the words (this runs on every search).
+        self.stems: set[str] = set()
+        self.stem_of: dict[str, str] = {}
+        prefix_stems: list[tuple[str, str]] = []
+        fuzzy: list[tuple[str, int]] = []
+        for w in plan.words():
+            self.stems.add(w.stem)
+            self.stem_of[w.plain] = w.stem
+            if w.prefix:
+                prefix_stems.append((w.plain, w.stem))
+            if w.fuzzy:
+                fuzzy.append((w.plain, w.fuzzy))
+        self.prefix_stems = prefix_stems
+        self.prefixes = tuple(plain for plain, _ in prefix_stems)
+        self.fuzzy = fuzzy
         # Per clause, the stem sets of its alternatives (one of them, all words, is a match).
         self.clause_stems = [[frozenset(w.stem for w in alt) for alt in clause.alternatives] for clause in plan.clauses]
-        self.prefix_stems = [(w.plain, w.stem) for w in words if w.prefix]
         # Every stem or typed prefix is a substring of the stems (joined by spaces) it matches.
         self.needles = tuple(self.stems) + self.prefixes
         # Word as written -> the stems it matches (None: none). A page's titles and terms
@@ -213,10 +222,23 @@ def _needs_escape(text: str) -> bool:
 _WORDS_SPLIT = re.compile(f"({WORD.pattern})")
 
 
+@lru_cache(maxsize=4096)
+def _cut(text: str) -> tuple[str, ...]:
+    """`text` cut at its words (odd positions), the text between them HTML-escaped (even
+    positions; words hold no character HTML escapes). Cached: the regex scan is the costliest
+    part of a highlight, and the titles and index terms of common hits recur from search to
+    search (as-you-type, paging, the same code reached by other words)."""
+    parts = _WORDS_SPLIT.split(text)
+    if _needs_escape(text):
+        parts[::2] = map(html.escape, parts[::2])
+    return tuple(parts)
+
+
 def _marked(text: str, marker: _Marker) -> tuple[str, set[str]]:
     """`text` HTML-escaped with the matched words in <mark>, and the stems of the plan it
-    matched. (Words hold no character HTML escapes: only the text between them is escaped.)"""
-    parts = _WORDS_SPLIT.split(text)
+    matched."""
+    parts = _cut(text)
+    marked: list[str] | None = None  # a copy of parts, made at the first match
     matched: set[str] = set()
     seen = marker.seen
     for i in range(1, len(parts), 2):
@@ -226,10 +248,10 @@ def _marked(text: str, marker: _Marker) -> tuple[str, set[str]]:
             found = marker.word(written)
         if isinstance(found, frozenset):  # None: matches nothing
             matched |= found
-            parts[i] = f"<mark>{written}</mark>"
-    if _needs_escape(text):
-        parts[::2] = map(html.escape, parts[::2])
-    return "".join(parts), matched
+            if marked is None:
+                marked = list(parts)
+            marked[i] = f"<mark>{written}</mark>"
+    return "".join(parts if marked is None else marked), matched
 
 
 def _covered(marker: _Marker, matched: set[str]) -> int:

@@ -548,3 +548,10 @@ def test_highlight_memoises_words_per_search_and_escapes_between_them():
         {"femur", "fractur"},
     )
     assert marker.seen["Fracture"] == frozenset({"fractur"}) and marker.seen["of"] is None
+    # the cut of a text is shared between searches (cached): marking one search's words leaves
+    # it as it was for the next
+    other = _Marker(make_plan(SearchRequest(query="hip")))
+    assert _marked('Fracture of "femur" & fracture <b>', other) == (
+        "Fracture of &quot;femur&quot; &amp; fracture &lt;b&gt;",
+        set(),
+    )
