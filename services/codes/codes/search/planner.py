@@ -23,14 +23,13 @@ segments before it (so totals, facets and pages add up exactly: no duplicates, n
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice, product
 
+from medcode_common.cursors import decode_position, encode_position
 from medcode_contracts.codes import CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
@@ -201,25 +200,23 @@ def term_rank(key: str, billable: bool) -> int:
     return ((0 if billable else 1) << 47) | (min(len(key), 15) << 43) | code_order(key)
 
 
+_CURSOR_TAG = "v1"
+
+
 @lru_cache(maxsize=1024)  # positions of the first pages, over and over
 def encode_cursor(position: int) -> str:
     """Opaque cursor of the hit at 1-based `position` in the result list."""
-    return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
+    return encode_position(_CURSOR_TAG, position)
 
 
 def decode_cursor(cursor: str) -> int:
     """The offset to continue after `cursor`; BadRequest when it is not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        version, _, number = raw.partition(":")
-        if version != "v1" or not number.isdigit():
-            raise ValueError(raw)
-        position = int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    position = decode_position(_CURSOR_TAG, cursor)
+    if position is None:
         raise BadRequest(
             f"after: {cursor[:40]!r} is not a valid cursor; pass the cursor (or endCursor) "
             "of a previous searchCodes result"
-        ) from None
+        )
     if position > MAX_OFFSET:
         raise BadRequest(f"after: the cursor is past the deepest page ({MAX_OFFSET} hits); refine the query instead")
     return position
