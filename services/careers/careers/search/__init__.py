@@ -8,13 +8,12 @@ Text is analysed here (analysis.py) for both engines, so both index the same ter
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from medcode_common.cursors import decode_position, encode_position
 from medcode_contracts.careers import Job, JobFilter, JobSort
 from medcode_contracts.errors import BadRequest
 
@@ -133,19 +132,15 @@ def make_query(
 
 def encode_cursor(position: int) -> str:
     """Opaque cursor of the hit at 1-based `position` in the result list."""
-    return base64.urlsafe_b64encode(f"jobs1:{position}".encode()).decode().rstrip("=")
+    return encode_position("jobs1", position)
 
 
 def decode_cursor(cursor: str) -> int:
     """The offset to continue after `cursor`; BadRequest when it is not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        version, _, number = raw.partition(":")
-        if version != "jobs1" or not number.isdigit() or len(number) > 9:
-            raise ValueError(raw)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadRequest("after: not a valid cursor (use an endCursor from a previous page)") from None
+    position = decode_position("jobs1", cursor, max_digits=9)
+    if position is None:
+        raise BadRequest("after: not a valid cursor (use an endCursor from a previous page)")
+    return position
 
 
 @runtime_checkable

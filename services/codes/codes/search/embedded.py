@@ -1,6 +1,6 @@
 """The embedded search engine: one tantivy index in-process, under DATA_DIR/search/tantivy.
 
-The index lives in a subdirectory named after planner.SCHEMA_VERSION (`v2/`). An index made
+The index lives in a subdirectory named after planner.SCHEMA_VERSION (`v5/`). An index made
 for another version (an older `vN/`, or the unversioned files of the first layout) is
 outdated: it is left alone (a process still running the old code may read it), this backend
 opens an empty index of its own version, so `indexed_editions()` is empty and the loader
@@ -22,7 +22,7 @@ import logging
 import re
 import shutil
 import threading
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import tantivy
@@ -34,7 +34,7 @@ from medcode_contracts.errors import Conflict
 from ..domain import CodeRecord
 from . import analysis
 from .analysis import index_term_keys
-from .execute import Explain, LazyExplain, Row, execute
+from .execute import FlatExplain, Row, execute, flat_explain
 from .planner import (
     CODE,
     FUZZY_SCORE,
@@ -57,6 +57,7 @@ KIND_CODE = "code"
 KIND_EDITION = "edition"
 WRITER_HEAP = 64_000_000  # bytes; tantivy flushes a segment when it is full: bounded memory
 _Occur = tantivy.Occur
+_STORED_ONLY = "medcode_stored_only"  # tokenizer of fields that are stored, not searched
 _VERSION_DIR = re.compile(r"^v\d+$")
 # Files tantivy keeps in an index directory (segments are named by a 32-hex uuid).
 _TANTIVY_FILE = re.compile(
@@ -84,9 +85,10 @@ def _schema() -> tantivy.Schema:
     sb.add_unsigned_field("term_rank", fast=True)
     sb.add_boolean_field("billable", stored=True, indexed=True)
     sb.add_text_field("edition", stored=True, tokenizer_name="raw", index_option="basic")
-    # A code's index terms that may explain a hit (see _explain), stored only. Read (decoded)
-    # only for the few hits whose title does not explain the match.
-    sb.add_bytes_field("explain", stored=True)
+    # A code's index terms that may explain a hit (execute.flat_explain), stored only (its tokenizer
+    # makes no token). Text, not bytes: tantivy reads a stored bytes value back byte by byte,
+    # a text value in one copy, and every hit fetched carries this field.
+    sb.add_text_field("explain", stored=True, tokenizer_name=_STORED_ONLY, index_option="basic")
     return sb.build()
 
 
@@ -114,6 +116,7 @@ class EmbeddedBackend:
             ) from exc
         self._index.register_tokenizer(analysis.STEM_TOKENIZER, analysis.stem_analyzer())
         self._index.register_tokenizer(analysis.PLAIN_TOKENIZER, analysis.plain_analyzer())
+        self._index.register_tokenizer(_STORED_ONLY, _no_tokens())
         # Manual reloads: a result list and its next page come from the same snapshot until
         # refresh() is called.
         self._index.config_reader(reload_policy="manual")
@@ -156,7 +159,7 @@ class EmbeddedBackend:
         if self._searcher is None:
             raise RuntimeError("the search index is closed")
         run = _Run(self._schema, self._searcher)
-        return execute(make_plan(request, run.known), run)
+        return execute(make_plan(request, run.known, run.known_terms), run)
 
     def refresh(self) -> None:
         self._index.reload()
@@ -202,6 +205,11 @@ class EmbeddedBackend:
         return editions
 
 
+def _no_tokens() -> tantivy.TextAnalyzer:
+    """An analyzer that makes no token of any text (a regex that matches nothing)."""
+    return tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex(r"[^\s\S]")).build()
+
+
 def _document(load: str, record: CodeRecord) -> tantivy.Document:
     key = record.key
     doc = tantivy.Document(
@@ -220,21 +228,8 @@ def _document(load: str, record: CodeRecord) -> tantivy.Document:
     doc.add_unsigned("term_rank", term_rank(key, record.billable))
     explained = analysis.explained_terms(record.lay_terms, record.lay_paths, record.title)
     if explained:
-        flat = (field.replace(_SEPARATOR, " ") for term in explained for field in term)
-        doc.add_bytes("explain", _SEPARATOR.join(flat).encode())
+        doc.add_text("explain", flat_explain(explained))
     return doc
-
-
-# The explain field: a code's analysis.explained_terms (three fields a term), flattened and
-# joined by _SEPARATOR (a control character no index term holds): one split reads it back,
-# several times faster than JSON. The highlight reads the terms once, in order, and mostly
-# stops at the first few.
-_SEPARATOR = "\x1f"
-
-
-def _explain(raw: bytes) -> Explain:
-    fields = iter(raw.decode().split(_SEPARATOR))
-    return zip(fields, fields, fields, strict=True)  # (term, path, stems), made as they are read
 
 
 def _prefix_query(schema: tantivy.Schema, field: str, prefix: str) -> tantivy.Query:
@@ -250,7 +245,6 @@ class _Run:
         self.schema = schema
         self.searcher = searcher
         self._queries: dict[tuple[str, bool], tantivy.Query] = {}
-        self._explains: dict[tuple[int, int], bytes] = {}  # explain field of the hits fetched
 
     def known(self, words: Sequence[Word]) -> list[bool]:
         s = self.searcher
@@ -261,6 +255,9 @@ class _Run:
             or (w.prefix and bool(s.terms_with_prefix("words", w.plain, limit=1)))
             for w in words
         ]
+
+    def known_terms(self, keys: Sequence[str]) -> list[bool]:
+        return [self.searcher.doc_freq("index_terms", key) > 0 for key in keys]
 
     def system_counts(self, plan: Plan, segment: str) -> dict[str, int]:
         query = self._query(plan, segment, with_systems=False)
@@ -291,17 +288,8 @@ class _Run:
                 billable=doc.get_first("billable"),
             )
             raw = doc.get_first("explain")
-            if raw:
-                key = (address.segment_ord, address.doc)
-                self._explains[key] = raw
-                rows.append((float(score), summary, LazyExplain(key, self.explain)))
-            else:
-                rows.append((float(score), summary, ()))
+            rows.append((float(score), summary, FlatExplain(raw) if raw else ()))
         return rows
-
-    def explain(self, keys: list[tuple[int, int]]) -> dict[Hashable, Explain]:
-        """The index terms of hits fetched by this run (by document address)."""
-        return {key: _explain(self._explains[key]) for key in keys}
 
     # -- query building ---------------------------------------------------------------------
 

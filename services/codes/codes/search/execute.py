@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Protocol
 
@@ -21,21 +20,40 @@ from .planner import Plan, encode_cursor
 
 # A hit as an engine returns it: score, the code, and the code's index terms with the index
 # path each comes from and their stems ((term, path or "", "stem stem"), ...), for the
-# highlight to explain the match (analysis.explained_terms); or a function that reads them,
-# called only when the title does not explain the match.
+# highlight to explain the match (analysis.explained_terms). An engine may hand over an
+# iterable that reads them only when iterated: the highlight reads them only for hits whose
+# title does not explain the match, and mostly stops at the first few.
 Explain = Iterable[Sequence[str]]
 
+Row = tuple[float, CodeSummary, Explain]
 
-@dataclass(frozen=True, slots=True)
-class LazyExplain:
-    """Index terms an engine reads only when needed: `source(keys)` -> {key: Explain}, for
-    all the hits of a page that need them at once (`key`: whatever the engine finds them by)."""
-
-    key: Hashable
-    source: Callable[[list], dict[Hashable, Explain]]
+# The flat form of an Explain, for an engine to store in one text field: the terms' fields,
+# three a term, joined by _FLAT_SEPARATOR (a control character no index term holds).
+_FLAT_SEPARATOR = "\x1f"
 
 
-Row = tuple[float, CodeSummary, Explain | LazyExplain]
+def flat_explain(terms: Iterable[Sequence[str]]) -> str:
+    return _FLAT_SEPARATOR.join(field.replace(_FLAT_SEPARATOR, " ") for term in terms for field in term)
+
+
+class FlatExplain:
+    """An Explain in its flat form, cut into terms as it is iterated: the highlight mostly
+    stops at the first few, and its whole text tells at once whether any term can matter."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __iter__(self) -> Iterator[tuple[str, str, str]]:
+        rest = self.text
+        while rest:
+            # one term off the front (a split is cheaper than three finds and slices)
+            fields = rest.split(_FLAT_SEPARATOR, 3)
+            if len(fields) < 3:  # not made by flat_explain
+                raise ValueError(f"malformed flat explain: {rest[:80]!r}")
+            yield fields[0], fields[1], fields[2]
+            rest = fields[3] if len(fields) == 4 else ""
 
 
 class Engine(Protocol):
@@ -97,28 +115,15 @@ def execute(plan: Plan, engine: Engine) -> SearchResult:
 
 def _result(plan: Plan, rows: list[Row], total: int, facets: dict[str, int]) -> SearchResult:
     marker = _Marker(plan)
-    # Titles first; the index terms of the hits whose title does not explain the match are
-    # then read in one batch per engine (LazyExplain) and the best one appended.
-    prepared = []
-    wanted: dict[Callable, list] = {}
-    for _, node, explain in rows:
-        if plan.code_prefix and code_key(node.code).startswith(plan.code_prefix):
-            explain = ()  # the query names this code: nothing to explain
-        marked, matched = _marked(node.title, marker)
-        covered = _covered(marker, matched) if explain else len(plan.clauses)
-        if covered >= len(plan.clauses):
-            explain = ()
-        elif isinstance(explain, LazyExplain):
-            wanted.setdefault(explain.source, []).append(explain.key)
-        prepared.append((marked, matched, covered, explain))
-    loaded: dict[Hashable, Explain] = {}
-    for source, keys in wanted.items():
-        loaded.update(source(keys))
+    clauses = len(plan.clauses)
     hits = []
-    for i, ((score, node, _), (marked, matched, covered, explain)) in enumerate(zip(rows, prepared), start=1):
-        if isinstance(explain, LazyExplain):
-            explain = loaded.get(explain.key, ())
-        text = _explained(plan, marker, marked, matched, covered, explain) if explain else marked
+    for i, (score, node, explain) in enumerate(rows, start=1):
+        text, matched = _marked(node.title, marker)
+        if explain and not (plan.code_prefix and code_key(node.code).startswith(plan.code_prefix)):
+            # (a code the query names needs nothing explained)
+            covered = _covered(marker, matched)
+            if covered < clauses:
+                text = _explained(plan, marker, text, matched, covered, explain)
         hits.append(SearchHit(cursor=encode_cursor(plan.offset + i), score=score, highlight=text, node=node))
     return SearchResult(
         total_count=total,
@@ -156,14 +161,23 @@ class _Marker:
     """Decides which title words a plan matched, the way the engines matched them."""
 
     def __init__(self, plan: Plan):
-        words = plan.words()
-        self.stems = {w.stem for w in words}
-        self.prefixes = tuple(w.plain for w in words if w.prefix)
-        self.fuzzy = [(w.plain, w.fuzzy) for w in words if w.fuzzy]
-        self.stem_of = {w.plain: w.stem for w in words}
+        # One pass over the words (this runs on every search).
+        self.stems: set[str] = set()
+        self.stem_of: dict[str, str] = {}
+        prefix_stems: list[tuple[str, str]] = []
+        fuzzy: list[tuple[str, int]] = []
+        for w in plan.words():
+            self.stems.add(w.stem)
+            self.stem_of[w.plain] = w.stem
+            if w.prefix:
+                prefix_stems.append((w.plain, w.stem))
+            if w.fuzzy:
+                fuzzy.append((w.plain, w.fuzzy))
+        self.prefix_stems = prefix_stems
+        self.prefixes = tuple(plain for plain, _ in prefix_stems)
+        self.fuzzy = fuzzy
         # Per clause, the stem sets of its alternatives (one of them, all words, is a match).
         self.clause_stems = [[frozenset(w.stem for w in alt) for alt in clause.alternatives] for clause in plan.clauses]
-        self.prefix_stems = [(w.plain, w.stem) for w in words if w.prefix]
         # Every stem or typed prefix is a substring of the stems (joined by spaces) it matches.
         self.needles = tuple(self.stems) + self.prefixes
         # Word as written -> the stems it matches (None: none). A page's titles and terms
@@ -199,33 +213,45 @@ class _Marker:
 _UNSEEN = object()
 
 
-_HTML_SPECIAL = re.compile(r"[&<>\"']")
+def _needs_escape(text: str) -> bool:
+    """Whether html.escape would change `text` (five substring tests: cheaper than a regex scan)."""
+    return "&" in text or "<" in text or ">" in text or '"' in text or "'" in text
+
+
+# analysis.WORD as a split pattern: text between words at even positions, words at odd ones.
+_WORDS_SPLIT = re.compile(f"({WORD.pattern})")
+
+
+@lru_cache(maxsize=4096)
+def _cut(text: str) -> tuple[str, ...]:
+    """`text` cut at its words (odd positions), the text between them HTML-escaped (even
+    positions; words hold no character HTML escapes). Cached: the regex scan is the costliest
+    part of a highlight, and the titles and index terms of common hits recur from search to
+    search (as-you-type, paging, the same code reached by other words)."""
+    parts = _WORDS_SPLIT.split(text)
+    if _needs_escape(text):
+        parts[::2] = map(html.escape, parts[::2])
+    return tuple(parts)
 
 
 def _marked(text: str, marker: _Marker) -> tuple[str, set[str]]:
     """`text` HTML-escaped with the matched words in <mark>, and the stems of the plan it
-    matched. (Words hold no character HTML escapes: only the text between them is escaped.)"""
-    escape = html.escape if _HTML_SPECIAL.search(text) else None
-    out: list[str] = []
+    matched."""
+    parts = _cut(text)
+    marked: list[str] | None = None  # a copy of parts, made at the first match
     matched: set[str] = set()
-    last = 0
     seen = marker.seen
-    for match in WORD.finditer(text):
-        written = match.group()
+    for i in range(1, len(parts), 2):
+        written = parts[i]
         found = seen.get(written, _UNSEEN)
         if found is _UNSEEN:
             found = marker.word(written)
-        if not isinstance(found, frozenset):  # None: matches nothing
-            continue
-        matched |= found
-        start, end = match.span()
-        between = text[last:start]
-        out.append(escape(between) if escape else between)
-        out.append(f"<mark>{text[start:end]}</mark>")
-        last = end
-    rest = text[last:]
-    out.append(escape(rest) if escape else rest)
-    return "".join(out), matched
+        if isinstance(found, frozenset):  # None: matches nothing
+            matched |= found
+            if marked is None:
+                marked = list(parts)
+            marked[i] = f"<mark>{written}</mark>"
+    return "".join(parts if marked is None else marked), matched
 
 
 def _covered(marker: _Marker, matched: set[str]) -> int:
@@ -234,7 +260,13 @@ def _covered(marker: _Marker, matched: set[str]) -> int:
     for plain, stem in marker.prefix_stems:
         if stem not in matched and any(m.startswith(plain) for m in matched):
             matched = matched | {stem}
-    return sum(1 for alternatives in marker.clause_stems if any(a <= matched for a in alternatives))
+    count = 0
+    for alternatives in marker.clause_stems:
+        for alternative in alternatives:
+            if alternative <= matched:
+                count += 1
+                break
+    return count
 
 
 def highlight(
@@ -258,8 +290,16 @@ def highlight(
 
 def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], covered: int, explain: Explain) -> str:
     best: tuple[int, int, str, str] | None = None
-    # marker.needles: a cheap test that passes over most terms before their stems are split.
+    # marker.needles: a cheap test that passes over most terms before their stems are split
+    # (and, in one go, over every term of a flat Explain that holds none: typo matches).
     needles = marker.needles
+    if isinstance(explain, FlatExplain):
+        text = explain.text
+        for needle in needles:
+            if needle in text:
+                break
+        else:
+            return marked
     for term, path, stems_text in explain:
         for needle in needles:
             if needle in stems_text:
@@ -280,4 +320,6 @@ def _explained(plan: Plan, marker: _Marker, marked: str, matched: set[str], cove
         return marked
     _, _, term, path = best
     term_marked, _ = _marked(term, marker)
-    return f"{marked} — {term_marked}" + (f" ({html.escape(path)})" if path else "")
+    if not path:
+        return f"{marked} — {term_marked}"
+    return f"{marked} — {term_marked} ({html.escape(path) if _needs_escape(path) else path})"

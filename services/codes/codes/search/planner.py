@@ -23,14 +23,13 @@ segments before it (so totals, facets and pages add up exactly: no duplicates, n
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import islice, product
 
+from medcode_common.cursors import decode_position, encode_position
 from medcode_contracts.codes import CodeSystem, SearchRequest
 from medcode_contracts.errors import BadRequest
 
@@ -58,7 +57,7 @@ TERM_SCORE = 1.0  # reported score of an index-term hit (the segment is ordered 
 
 # Bumped whenever what the engines index changes (fields, analysis, rank): both engines store
 # it with the index and rebuild an index made for another version (see embedded.py, elastic.py).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _CODE_LIKE = re.compile(r"^[A-Za-z0-9]+(?:\.[A-Za-z0-9]*)?$")
 
@@ -201,25 +200,23 @@ def term_rank(key: str, billable: bool) -> int:
     return ((0 if billable else 1) << 47) | (min(len(key), 15) << 43) | code_order(key)
 
 
+_CURSOR_TAG = "v1"
+
+
 @lru_cache(maxsize=1024)  # positions of the first pages, over and over
 def encode_cursor(position: int) -> str:
     """Opaque cursor of the hit at 1-based `position` in the result list."""
-    return base64.urlsafe_b64encode(f"v1:{position}".encode()).decode().rstrip("=")
+    return encode_position(_CURSOR_TAG, position)
 
 
 def decode_cursor(cursor: str) -> int:
     """The offset to continue after `cursor`; BadRequest when it is not one of ours."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        version, _, number = raw.partition(":")
-        if version != "v1" or not number.isdigit():
-            raise ValueError(raw)
-        position = int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    position = decode_position(_CURSOR_TAG, cursor)
+    if position is None:
         raise BadRequest(
             f"after: {cursor[:40]!r} is not a valid cursor; pass the cursor (or endCursor) "
             "of a previous searchCodes result"
-        ) from None
+        )
     if position > MAX_OFFSET:
         raise BadRequest(f"after: the cursor is past the deepest page ({MAX_OFFSET} hits); refine the query instead")
     return position
@@ -246,9 +243,16 @@ def _drop_known_typos(clauses: tuple[Clause, ...], lexicon: Lexicon) -> tuple[Cl
     )
 
 
-def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
+# Given index-term keys (term_key forms), says which ones some code in the index has. A key
+# none has cannot match: the plan leaves it out, and with no key left there is no term
+# segment to run (an engine that can tell cheaply spares a search and its counts).
+TermLexicon = Callable[[Sequence[str]], list[bool]]
+
+
+def make_plan(request: SearchRequest, lexicon: Lexicon | None = None, term_lexicon: TermLexicon | None = None) -> Plan:
     """The plan of a request; `lexicon` (the engine's dictionary) turns typo matching off
-    for the words it knows. BadRequest when the request cannot be searched."""
+    for the words it knows, `term_lexicon` drops the index-term keys no code has.
+    BadRequest when the request cannot be searched."""
     query = (request.query or "").strip()
     if not query:
         raise BadRequest("query must not be empty: type a code (e.g. K22.0) or words")
@@ -264,6 +268,9 @@ def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
     systems = None
     if request.systems:
         systems = tuple(sorted({CodeSystem(s).value for s in request.systems}))
+    term_keys = term_keys_of(clauses)
+    if term_lexicon is not None and term_keys:
+        term_keys = tuple(key for key, known in zip(term_keys, term_lexicon(term_keys), strict=True) if known)
     return Plan(
         query=query,
         code_prefix=prefix,
@@ -272,5 +279,5 @@ def make_plan(request: SearchRequest, lexicon: Lexicon | None = None) -> Plan:
         billable_only=request.billable_only,
         offset=offset,
         size=request.first,
-        term_keys=term_keys_of(clauses),
+        term_keys=term_keys,
     )

@@ -11,7 +11,7 @@ from codes.domain import CodeRecord, code_key
 from codes.search import elastic, embedded, synonyms
 from codes.search.analysis import index_term_key, index_term_keys, plain_words, stems
 from codes.search.embedded import code_order
-from codes.search.execute import _marked, _Marker, execute, highlight
+from codes.search.execute import FlatExplain, _marked, _Marker, execute, flat_explain, highlight
 from codes.search.planner import (
     CODE,
     MAX_TERM_KEYS,
@@ -268,6 +268,21 @@ def test_plan_term_keys_come_from_the_words_and_the_synonyms():
     assert plan("vitamin d deficiency").term_keys == ("d defici vitamin",)  # optional words too
 
 
+def test_plan_leaves_out_the_term_keys_no_code_has():
+    asked = []
+
+    def term_lexicon(keys):
+        asked.append(list(keys))
+        return [key == "failur heart" for key in keys]
+
+    chf = make_plan(SearchRequest(query="CHF"), None, term_lexicon)
+    assert asked == [["chf", "congest failur heart", "failur heart"]]
+    assert chf.term_keys == ("failur heart",) and chf.segments == (TERM, TEXT)
+    # no key left: no term segment to run
+    achal = make_plan(SearchRequest(query="achal"), None, term_lexicon)
+    assert achal.term_keys == () and achal.segments == (TEXT,)
+
+
 def test_plan_term_keys_are_bounded():
     keys = plan("CHF CHF CHF CHF").term_keys  # 3**4 combinations
     assert 0 < len(keys) <= MAX_TERM_KEYS
@@ -443,6 +458,14 @@ def test_highlight_explains_a_match_by_the_index_term_that_holds_the_words():
     # the title holds every word: no explanation; no index term adds a word: none either
     assert highlight("Swollen glands", plan, explain=explain) == "<mark>Swollen</mark> <mark>glands</mark>"
     assert highlight("Something else", plan, explain=(("other", "", "other"),)) == "Something else"
+    # the flat form an engine stores explains alike; one that holds no word typed is passed over whole
+    flat = FlatExplain(flat_explain(explain))
+    assert list(flat) == list(explain)
+    assert highlight("Enlarged lymph nodes, unspecified", plan, explain=flat) == (
+        "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"
+    )
+    unrelated = FlatExplain(flat_explain([("other", "", "other"), ("broken", "", "broken")]))
+    assert highlight("Something else", plan, explain=unrelated) == "Something else"
     # a hit the query names by its code needs no explanation
     assert (
         highlight("Enlarged lymph nodes, unspecified", plan, explain=explain, code_hit=True)
@@ -480,14 +503,38 @@ def test_index_terms_the_title_already_holds_are_not_kept_to_explain_a_hit():
     }
     assert (
         embedded._document("ICD10CM", record).get_first("explain")
-        == b"cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
+        == "cardiospasm\x1fCardiospasm - see Achalasia\x1fcardiospasm"
     )
-    assert list(embedded._explain(b"a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == [
+    assert list(FlatExplain("a b\x1f\x1fa b\x1fc\x1fC - see A\x1fc")) == [
         ("a b", "", "a b"),
         ("c", "C - see A", "c"),
     ]
     record.lay_terms = record.lay_terms[:3]
     assert embedded._document("ICD10CM", record).get_first("explain") is None
+    with pytest.raises(ValueError, match="malformed flat explain"):
+        list(FlatExplain("a b\x1f"))
+
+
+def test_the_explain_field_is_stored_not_searched(tmp_path):
+    record = CodeRecord(
+        system=CodeSystem.ICD10CM,
+        code="R59.9",
+        title="Enlarged lymph nodes, unspecified",
+        billable=True,
+        lay_terms=["glands swollen"],
+        lay_paths={"glands swollen": "Swollen - see Swelling, glands"},
+    )
+    assert embedded._no_tokens().analyze("glands swollen\x1fSwollen - see Swelling") == []
+    backend = embedded.EmbeddedBackend(tmp_path)
+    backend.replace_system("ICD10CM", "ed1", [record])
+    searcher = backend._searcher
+    assert searcher is not None and searcher.doc_freq("explain", "swollen") == 0
+    # read back with the hit, it explains the match
+    (hit,) = backend.search(SearchRequest(query="swollen glands")).hits
+    assert hit.highlight == (
+        "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"
+    )
+    backend.close()
 
 
 def test_highlight_memoises_words_per_search_and_escapes_between_them():
@@ -498,3 +545,10 @@ def test_highlight_memoises_words_per_search_and_escapes_between_them():
         {"femur", "fractur"},
     )
     assert marker.seen["Fracture"] == frozenset({"fractur"}) and marker.seen["of"] is None
+    # the cut of a text is shared between searches (cached): marking one search's words leaves
+    # it as it was for the next
+    other = _Marker(make_plan(SearchRequest(query="hip")))
+    assert _marked('Fracture of "femur" & fracture <b>', other) == (
+        "Fracture of &quot;femur&quot; &amp; fracture &lt;b&gt;",
+        set(),
+    )
