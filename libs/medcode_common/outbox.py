@@ -50,17 +50,23 @@ def _now() -> datetime:
 class Outbox:
     def __init__(self, table: sa.Table):
         self.table = table
+        self._insert = table.insert()  # built once: its compiled form is then cached
+        # Rows this process has added (committed or not): a request whose add() did not move
+        # it has nothing of its own to relay (see nameko_storage.EventRelay).
+        self.added = 0
 
     def add(self, conn: sa.Connection, event: Event) -> None:
         """Record `event` inside the caller's open transaction."""
+        self.added += 1
         conn.execute(
-            self.table.insert().values(
-                event_id=event.event_id,
-                source=event.SOURCE,
-                event_type=event.TYPE,
-                payload=json.dumps(event.payload()),
-                created_at=_now(),
-            )
+            self._insert,
+            {
+                "event_id": event.event_id,
+                "source": event.SOURCE,
+                "event_type": event.TYPE,
+                "payload": json.dumps(event.payload()),
+                "created_at": _now(),
+            },
         )
 
     def relay(self, engine: sa.Engine, publish: Callable[[str, str, dict], None], batch: int = 100) -> int:
