@@ -50,7 +50,15 @@ def _now() -> datetime:
 class Outbox:
     def __init__(self, table: sa.Table):
         self.table = table
-        self._insert = table.insert()  # built once: its compiled form is then cached
+        # Built once, run with parameters: their compiled forms then come from the cache.
+        self._insert = table.insert()
+        self._pending = (
+            sa.select(table.c.id, table.c.source, table.c.event_type, table.c.payload)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.id)
+            .limit(sa.bindparam("batch"))
+        )
+        self._mark_published = table.update().where(table.c.id == sa.bindparam("row_id"))
         # Rows this process has added (committed or not): a request whose add() did not move
         # it has nothing of its own to relay (see nameko_storage.EventRelay).
         self.added = 0
@@ -75,16 +83,11 @@ class Outbox:
         row stays pending."""
         sent = 0
         with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(self.table.c.id, self.table.c.source, self.table.c.event_type, self.table.c.payload)
-                .where(self.table.c.published_at.is_(None))
-                .order_by(self.table.c.id)
-                .limit(batch)
-            ).all()
+            rows = conn.execute(self._pending, {"batch": batch}).all()
         for row in rows:
             publish(row.source, row.event_type, json.loads(row.payload))
             with engine.begin() as conn:
-                conn.execute(self.table.update().where(self.table.c.id == row.id).values(published_at=_now()))
+                conn.execute(self._mark_published, {"row_id": row.id, "published_at": _now()})
             sent += 1
         return sent
 

@@ -110,22 +110,26 @@ _SET_IP_VIEWS = ip_days.update().where(ip_days.c.ip == sa.bindparam("at_ip"), ip
 # viewed in the counter's period (one row each; NULL when none), and its network's guest
 # views today (NULL without a row).
 _one_row = sa.select(sa.literal_column("1").label("one")).subquery("one_row")
-_VIEWS_SNAPSHOT = sa.select(
-    subjects.c.period_start,
-    subjects.c.views_used,
-    subjects.c.exhausted_notified,
-    views.c.resource,
-    sa.select(ip_days.c.guest_views).where(*_IP_DAY).scalar_subquery().label("ip_used"),
-).select_from(
-    _one_row.outerjoin(subjects, subjects.c.key == sa.bindparam("key")).outerjoin(
-        views,
-        sa.and_(
-            views.c.subject_key == subjects.c.key,
-            views.c.period_start == subjects.c.period_start,
-            views.c.resource.in_(sa.bindparam("resources", expanding=True)),
-        ),
+
+
+def _views_snapshot(asked: sa.ColumnElement[bool]) -> sa.Select:
+    return sa.select(
+        subjects.c.period_start,
+        subjects.c.views_used,
+        subjects.c.exhausted_notified,
+        views.c.resource,
+        sa.select(ip_days.c.guest_views).where(*_IP_DAY).scalar_subquery().label("ip_used"),
+    ).select_from(
+        _one_row.outerjoin(subjects, subjects.c.key == sa.bindparam("key")).outerjoin(
+            views,
+            sa.and_(views.c.subject_key == subjects.c.key, views.c.period_start == subjects.c.period_start, asked),
+        )
     )
-)
+
+
+_VIEWS_SNAPSHOT = _views_snapshot(views.c.resource.in_(sa.bindparam("resources", expanding=True)))
+# A page asks about one resource: `=` spares the expanding IN its per-call rewriting.
+_VIEW_SNAPSHOT = _views_snapshot(views.c.resource == sa.bindparam("resource"))
 
 
 def _ts(now: datetime) -> int:
@@ -262,9 +266,14 @@ class MeterStore:
         that leave no trace (a guest whose network is past its cap, a subject whose quota
         is used up and already told so). None when the locked path must decide (something
         would be granted or recorded, or the subject's period is over)."""
-        parameters = {"key": key, "resources": sorted(set(resources)), "ip": client_ip, "day": day}
+        asked = set(resources)
+        statement, parameters = (
+            (_VIEW_SNAPSHOT, {"resource": resources[0]})
+            if len(asked) == 1
+            else (_VIEWS_SNAPSHOT, {"resources": sorted(asked)})
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(_VIEWS_SNAPSHOT, parameters).all()
+            rows = conn.execute(statement, {"key": key, "ip": client_ip, "day": day, **parameters}).all()
         first = rows[0]
         if first.period_start is None:  # no counter row yet
             used, notified = 0, False
