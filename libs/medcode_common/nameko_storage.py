@@ -113,18 +113,24 @@ class Storage(DependencyProvider):
 
 
 class _Relay:
-    def __init__(self, relay, service: str):
+    def __init__(self, relay, service: str, outbox: Outbox):
         self._relay = relay
         self._service = service
+        self._outbox = outbox
+        self._added_before = outbox.added  # when the worker started
 
     def __call__(self) -> int:
         return self._relay()
 
     def after_commit(self) -> int:
-        """Publish what the request just committed, without waiting for the timer."""
+        """Publish what the request just committed, without waiting for the timer. A request
+        that added no outbox row (a read, a refusal) skips the relay's query: the rows of
+        other requests are theirs to relay, or the timer's."""
         if os.environ.get(CRASH_AFTER_COMMIT) == self._service:
             log.error("%s=%s: exiting after commit, before relaying", CRASH_AFTER_COMMIT, self._service)
             os._exit(CRASH_EXIT_STATUS)
+        if self._outbox.added == self._added_before:
+            return 0
         return self._relay()
 
 
@@ -156,4 +162,4 @@ class EventRelay(OutboxRelay):
             with self._turn:
                 return relay()
 
-        return _Relay(one_at_a_time, self.service)
+        return _Relay(one_at_a_time, self.service, self.outbox)

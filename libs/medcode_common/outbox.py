@@ -50,17 +50,31 @@ def _now() -> datetime:
 class Outbox:
     def __init__(self, table: sa.Table):
         self.table = table
+        # Built once, run with parameters: their compiled forms then come from the cache.
+        self._insert = table.insert()
+        self._pending = (
+            sa.select(table.c.id, table.c.source, table.c.event_type, table.c.payload)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.id)
+            .limit(sa.bindparam("batch"))
+        )
+        self._mark_published = table.update().where(table.c.id == sa.bindparam("row_id"))
+        # Rows this process has added (committed or not): a request whose add() did not move
+        # it has nothing of its own to relay (see nameko_storage.EventRelay).
+        self.added = 0
 
     def add(self, conn: sa.Connection, event: Event) -> None:
         """Record `event` inside the caller's open transaction."""
+        self.added += 1
         conn.execute(
-            self.table.insert().values(
-                event_id=event.event_id,
-                source=event.SOURCE,
-                event_type=event.TYPE,
-                payload=json.dumps(event.payload()),
-                created_at=_now(),
-            )
+            self._insert,
+            {
+                "event_id": event.event_id,
+                "source": event.SOURCE,
+                "event_type": event.TYPE,
+                "payload": json.dumps(event.payload()),
+                "created_at": _now(),
+            },
         )
 
     def relay(self, engine: sa.Engine, publish: Callable[[str, str, dict], None], batch: int = 100) -> int:
@@ -69,16 +83,11 @@ class Outbox:
         row stays pending."""
         sent = 0
         with engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(self.table.c.id, self.table.c.source, self.table.c.event_type, self.table.c.payload)
-                .where(self.table.c.published_at.is_(None))
-                .order_by(self.table.c.id)
-                .limit(batch)
-            ).all()
+            rows = conn.execute(self._pending, {"batch": batch}).all()
         for row in rows:
             publish(row.source, row.event_type, json.loads(row.payload))
             with engine.begin() as conn:
-                conn.execute(self.table.update().where(self.table.c.id == row.id).values(published_at=_now()))
+                conn.execute(self._mark_published, {"row_id": row.id, "published_at": _now()})
             sent += 1
         return sent
 

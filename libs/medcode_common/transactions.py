@@ -14,6 +14,7 @@ with SELECT ... FOR UPDATE (`lock_rows`), so only writers of the same rows wait.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -43,7 +44,13 @@ def lock_rows(statement: sa.Select) -> sa.Select:
 def insert_ignoring_duplicates(conn: sa.Connection, table: sa.Table, **values) -> bool:
     """INSERT that does nothing when a unique key already exists; True when a row was
     added. Unlike catching IntegrityError, this never aborts the surrounding transaction."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return conn.execute(_insert_ignoring_duplicates(conn.dialect.name, table), values).first() is not None
+
+
+@functools.cache
+def _insert_ignoring_duplicates(dialect_name: str, table: sa.Table) -> sa.Insert:
+    """Built once per table: the values go in as parameters, so the statement's compiled
+    form comes from SQLAlchemy's cache instead of being rebuilt and keyed on every call."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     # RETURNING rather than rowcount: drivers do not all report rowcount for this statement.
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    return conn.execute(statement.returning(sa.literal(1))).first() is not None
+    return dialect.insert(table).on_conflict_do_nothing().returning(sa.literal(1))

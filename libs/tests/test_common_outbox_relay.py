@@ -8,6 +8,7 @@ from nameko import config
 
 from medcode_common.db import make_engine
 from medcode_common.nameko_outbox import OutboxRelay
+from medcode_common.nameko_storage import EventRelay, dispose_engine
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
 from medcode_contracts.events import UserDeleted
 
@@ -64,6 +65,27 @@ def test_a_failed_publish_leaves_the_event_pending(store, rabbit_config):
     assert relay() == 0
     with engine.connect() as conn:
         assert outbox.pending(conn) == 1
+
+
+def test_after_commit_relays_only_when_the_request_added_an_event(store, rabbit_config):
+    engine, outbox, _ = store
+    with config.patch({"DATABASE_URL": str(engine.url)}):
+        events = EventRelay("t", outbox)
+        events.setup()
+        try:
+            with engine.begin() as conn:
+                outbox.add(conn, UserDeleted(user_id="u0"))  # before the request: the timer's to relay
+            reading = events.get_dependency(None)  # a request that writes nothing
+            assert reading.after_commit() == 0
+            with engine.connect() as conn:
+                assert outbox.pending(conn) == 1
+            writing = events.get_dependency(None)
+            with engine.begin() as conn:
+                outbox.add(conn, UserDeleted(user_id="u1"))
+            assert writing.after_commit() == 2  # its own event and the one pending before it
+            assert events.get_dependency(None)() == 0  # the timer: nothing left
+        finally:
+            dispose_engine("t")
 
 
 def test_inbox_claims_an_event_id_once(store):

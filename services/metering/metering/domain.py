@@ -177,6 +177,25 @@ def decide_view(*, seen: bool, used: int, limit: int | None, ip_used: int | None
     return Outcome.GRANTED
 
 
+def decide_views(
+    resources: list[str], *, seen: set[str], used: int, limit: int | None, ip_used: int | None, ip_cap: int | None
+) -> list[tuple[str, Outcome, int]]:
+    """Each resource's fate, in order, as (resource, outcome, views used after it): a
+    granted one counts (for the subject and its network) before the next is decided, and
+    a resource named twice is seen the second time."""
+    seen = set(seen)
+    fates = []
+    for resource in resources:
+        outcome = decide_view(seen=resource in seen, used=used, limit=limit, ip_used=ip_used, ip_cap=ip_cap)
+        if outcome is Outcome.GRANTED:
+            seen.add(resource)
+            used += 1
+            if ip_used is not None:
+                ip_used += 1
+        fates.append((resource, outcome, used))
+    return fates
+
+
 class Metering:
     """The use cases; `store` is a storage.MeterStore (atomic per subject)."""
 

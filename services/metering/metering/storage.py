@@ -22,7 +22,7 @@ from medcode_contracts import events
 from medcode_contracts.accounts import Plan
 from medcode_contracts.metering import ClaimDecision, Meter, QuestionDecision, ViewDecision
 
-from .domain import Outcome, Quotas, current_period_start, decide_view, remaining, subject_key, utc_day
+from .domain import Outcome, Quotas, current_period_start, decide_views, remaining, subject_key, utc_day
 
 PREFIX = "metering"
 SCHEMA = Schema.of("metering")  # metering.migrations, alembic_version_metering
@@ -90,6 +90,48 @@ sa.Index("ix_metering_ip_days_day", ip_days.c.day)
 sa.Index("ix_metering_inbox_received_at", inbox.table.c.received_at)
 
 
+# The statements of the hot paths, built once: executed with parameters, their compiled
+# forms come from SQLAlchemy's cache instead of being built and keyed again on every call.
+_LOCK_SUBJECT = lock_rows(sa.select(subjects).where(subjects.c.key == sa.bindparam("key")))
+_READ_SUBJECT = sa.select(subjects).where(subjects.c.key == sa.bindparam("key"))
+_SAVE_SUBJECT = subjects.update().where(subjects.c.key == sa.bindparam("subject"))
+_DELETE_SUBJECT = subjects.delete().where(subjects.c.key == sa.bindparam("key"))
+_SEEN_VIEWS = sa.select(views.c.resource).where(
+    views.c.subject_key == sa.bindparam("key"),
+    views.c.period_start == sa.bindparam("period_start"),
+    views.c.resource.in_(sa.bindparam("resources", expanding=True)),
+)
+_INSERT_VIEW = views.insert()
+_IP_DAY = (ip_days.c.ip == sa.bindparam("ip"), ip_days.c.day == sa.bindparam("day"))
+_LOCK_IP_VIEWS = lock_rows(sa.select(ip_days.c.guest_views).where(*_IP_DAY))
+_SET_IP_VIEWS = ip_days.update().where(ip_days.c.ip == sa.bindparam("at_ip"), ip_days.c.day == sa.bindparam("on_day"))
+# Everything a view decision reads, in one statement (so from one snapshot of the
+# database): the subject's counter row (NULLs when it has none), the asked resources it
+# viewed in the counter's period (one row each; NULL when none), and its network's guest
+# views today (NULL without a row).
+_one_row = sa.select(sa.literal_column("1").label("one")).subquery("one_row")
+
+
+def _views_snapshot(asked: sa.ColumnElement[bool]) -> sa.Select:
+    return sa.select(
+        subjects.c.period_start,
+        subjects.c.views_used,
+        subjects.c.exhausted_notified,
+        views.c.resource,
+        sa.select(ip_days.c.guest_views).where(*_IP_DAY).scalar_subquery().label("ip_used"),
+    ).select_from(
+        _one_row.outerjoin(subjects, subjects.c.key == sa.bindparam("key")).outerjoin(
+            views,
+            sa.and_(views.c.subject_key == subjects.c.key, views.c.period_start == subjects.c.period_start, asked),
+        )
+    )
+
+
+_VIEWS_SNAPSHOT = _views_snapshot(views.c.resource.in_(sa.bindparam("resources", expanding=True)))
+# A page asks about one resource: `=` spares the expanding IN its per-call rewriting.
+_VIEW_SNAPSHOT = _views_snapshot(views.c.resource == sa.bindparam("resource"))
+
+
 def _ts(now: datetime) -> int:
     return int(now.timestamp())
 
@@ -111,7 +153,7 @@ def _lock_subject(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _C
     created = insert_ignoring_duplicates(
         conn, subjects, key=key, period_start=now, views_used=0, questions_used=0, exhausted_notified=False
     )
-    row = conn.execute(lock_rows(sa.select(subjects).where(subjects.c.key == key))).one()
+    row = conn.execute(_LOCK_SUBJECT, {"key": key}).one()
     counter = _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified, created)
     start = current_period_start(counter.period_start, now, quotas.period_seconds)
     if start != counter.period_start:
@@ -124,19 +166,19 @@ def _lock_subject(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _C
 
 def _save(conn: sa.Connection, counter: _Counter) -> None:
     conn.execute(
-        subjects.update()
-        .where(subjects.c.key == counter.key)
-        .values(
-            period_start=counter.period_start,
-            views_used=counter.views_used,
-            questions_used=counter.questions_used,
-            exhausted_notified=counter.exhausted_notified,
-        )
+        _SAVE_SUBJECT,
+        {
+            "subject": counter.key,
+            "period_start": counter.period_start,
+            "views_used": counter.views_used,
+            "questions_used": counter.questions_used,
+            "exhausted_notified": counter.exhausted_notified,
+        },
     )
 
 
 def _read_counter(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _Counter | None:
-    row = conn.execute(sa.select(subjects).where(subjects.c.key == key)).first()
+    row = conn.execute(_READ_SUBJECT, {"key": key}).first()
     if row is None or current_period_start(row.period_start, now, quotas.period_seconds) != row.period_start:
         return None
     return _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified)
@@ -161,101 +203,116 @@ class MeterStore:
         limit = quotas.views[plan]
         key = subject_key(subject, plan)
         ip_cap = quotas.guest_ip_daily_cap if plan is Plan.GUEST and client_ip else None
-        already = self._all_seen(key, resources, ts, limit)
-        if already is not None:
-            return already
-        decisions: list[ViewDecision] = []
+        day = utc_day(ts)
+        unchanged = self._decide_from_snapshot(key, plan, resources, client_ip, day, ts, limit, ip_cap)
+        if unchanged is not None:
+            return unchanged
         with serialized_transaction(self.engine) as conn:
             counter = _lock_subject(conn, key, ts, quotas)
             seen = set(
                 conn.execute(
-                    sa.select(views.c.resource).where(
-                        views.c.subject_key == key,
-                        views.c.period_start == counter.period_start,
-                        views.c.resource.in_(sorted(set(resources))),
-                    )
+                    _SEEN_VIEWS,
+                    {"key": key, "period_start": counter.period_start, "resources": sorted(set(resources))},
                 ).scalars()
             )
-            ip_used = None  # read (and locked) only when a guest is about to get a new view
-            refused_by_quota = False
-            for resource in resources:
-                if ip_cap is not None and client_ip and ip_used is None and resource not in seen:
-                    ip_used = self._lock_ip_day(conn, client_ip, utc_day(ts))
-                outcome = decide_view(
-                    seen=resource in seen, used=counter.views_used, limit=limit, ip_used=ip_used, ip_cap=ip_cap
-                )
+            # The network's row is read (and locked) only when a guest may get a new view.
+            ip_used = None
+            if ip_cap is not None and client_ip and any(r not in seen for r in resources):
+                ip_used = self._lock_ip_day(conn, client_ip, day)
+            fates = decide_views(
+                resources, seen=seen, used=counter.views_used, limit=limit, ip_used=ip_used, ip_cap=ip_cap
+            )
+            for resource, outcome, used in fates:
                 if outcome is Outcome.GRANTED:
                     conn.execute(
-                        views.insert().values(
-                            subject_key=key, period_start=counter.period_start, resource=resource, viewed_at=ts
-                        )
+                        _INSERT_VIEW,
+                        {
+                            "subject_key": key,
+                            "period_start": counter.period_start,
+                            "resource": resource,
+                            "viewed_at": ts,
+                        },
                     )
-                    seen.add(resource)
-                    counter.views_used += 1
-                    if ip_used is not None:
-                        ip_used += 1
-                    outbox.add(
-                        conn,
-                        events.ViewRecorded(subject=subject, resource=resource, used=counter.views_used, limit=limit),
-                    )
-                if outcome in (Outcome.SEEN, Outcome.GRANTED):
-                    decisions.append(
-                        ViewDecision(
-                            resource=resource, granted=True, limit=limit, remaining=remaining(limit, counter.views_used)
-                        )
-                    )
-                    continue
-                refused_by_quota |= outcome is Outcome.QUOTA
-                reason = quotas.views_refusal(plan) if outcome is Outcome.QUOTA else quotas.ip_cap_refusal()
-                decisions.append(
-                    ViewDecision(resource=resource, granted=False, limit=limit, remaining=0, reason=reason)
-                )
+                    outbox.add(conn, events.ViewRecorded(subject=subject, resource=resource, used=used, limit=limit))
+            granted = sum(outcome is Outcome.GRANTED for _r, outcome, _u in fates)
+            counter.views_used += granted
+            decisions = self._view_decisions(fates, plan, limit)
             if counter.created and counter.views_used == 0:
                 # A refused newcomer (a cookie-less crawler past its network's cap, say)
                 # leaves no row behind: what is not granted is not remembered.
-                conn.execute(subjects.delete().where(subjects.c.key == key))
+                conn.execute(_DELETE_SUBJECT, {"key": key})
                 return decisions
-            if refused_by_quota and not counter.exhausted_notified:
+            if not counter.exhausted_notified and any(outcome is Outcome.QUOTA for _r, outcome, _u in fates):
                 counter.exhausted_notified = True
                 outbox.add(conn, events.QuotaExhausted(subject=subject, plan=plan.value, limit=limit or 0))
             _save(conn, counter)
             if ip_used is not None:
-                conn.execute(
-                    ip_days.update()
-                    .where(ip_days.c.ip == client_ip, ip_days.c.day == utc_day(ts))
-                    .values(guest_views=ip_used)
-                )
+                conn.execute(_SET_IP_VIEWS, {"at_ip": client_ip, "on_day": day, "guest_views": ip_used + granted})
         return decisions
 
-    def _all_seen(self, key: str, resources: list[str], ts: int, limit: int | None) -> list[ViewDecision] | None:
-        """Re-opening pages already viewed this period is the common case and changes
-        nothing: answer it from a plain read, without taking the subject's write lock.
-        None when any resource is new (or the period is over): then the locked path decides."""
-        wanted = set(resources)
+    def _decide_from_snapshot(
+        self,
+        key: str,
+        plan: Plan,
+        resources: list[str],
+        client_ip: str | None,
+        day: str,
+        ts: int,
+        limit: int | None,
+        ip_cap: int | None,
+    ) -> list[ViewDecision] | None:
+        """The decisions, from one plain read without the subject's write lock, when they
+        change nothing: pages already viewed this period (the common case), and refusals
+        that leave no trace (a guest whose network is past its cap, a subject whose quota
+        is used up and already told so). None when the locked path must decide (something
+        would be granted or recorded, or the subject's period is over)."""
+        asked = set(resources)
+        statement, parameters = (
+            (_VIEW_SNAPSHOT, {"resource": resources[0]})
+            if len(asked) == 1
+            else (_VIEWS_SNAPSHOT, {"resources": sorted(asked)})
+        )
         with self.engine.connect() as conn:
-            counter = _read_counter(conn, key, ts, self.quotas)
-            if counter is None:
+            rows = conn.execute(statement, {"key": key, "ip": client_ip, "day": day, **parameters}).all()
+        first = rows[0]
+        if first.period_start is None:  # no counter row yet
+            used, notified = 0, False
+        elif current_period_start(first.period_start, ts, self.quotas.period_seconds) != first.period_start:
+            return None  # the locked path starts the new period
+        else:
+            used, notified = first.views_used, first.exhausted_notified
+        seen = {row.resource for row in rows if row.resource is not None}
+        ip_used = None
+        if ip_cap is not None and any(r not in seen for r in resources):
+            if first.ip_used is None:
+                return None  # the locked path makes the network's row
+            ip_used = first.ip_used
+        fates = decide_views(resources, seen=seen, used=used, limit=limit, ip_used=ip_used, ip_cap=ip_cap)
+        for _resource, outcome, _used in fates:
+            if outcome is Outcome.GRANTED or (
+                outcome is Outcome.QUOTA and first.period_start is not None and not notified
+            ):
                 return None
-            seen = set(
-                conn.execute(
-                    sa.select(views.c.resource).where(
-                        views.c.subject_key == key,
-                        views.c.period_start == counter.period_start,
-                        views.c.resource.in_(sorted(wanted)),
-                    )
-                ).scalars()
-            )
-        if seen != wanted:
-            return None
-        left = remaining(limit, counter.views_used)
-        return [ViewDecision(resource=r, granted=True, limit=limit, remaining=left) for r in resources]
+        return self._view_decisions(fates, plan, limit)
+
+    def _view_decisions(
+        self, fates: list[tuple[str, Outcome, int]], plan: Plan, limit: int | None
+    ) -> list[ViewDecision]:
+        decisions = []
+        for resource, outcome, used in fates:
+            if outcome in (Outcome.SEEN, Outcome.GRANTED):
+                decisions.append(
+                    ViewDecision(resource=resource, granted=True, limit=limit, remaining=remaining(limit, used))
+                )
+                continue
+            reason = self.quotas.views_refusal(plan) if outcome is Outcome.QUOTA else self.quotas.ip_cap_refusal()
+            decisions.append(ViewDecision(resource=resource, granted=False, limit=limit, remaining=0, reason=reason))
+        return decisions
 
     @staticmethod
     def _lock_ip_day(conn: sa.Connection, ip: str, day: str) -> int:
         insert_ignoring_duplicates(conn, ip_days, ip=ip, day=day, guest_views=0)
-        return conn.execute(
-            lock_rows(sa.select(ip_days.c.guest_views).where(ip_days.c.ip == ip, ip_days.c.day == day))
-        ).scalar_one()
+        return conn.execute(_LOCK_IP_VIEWS, {"ip": ip, "day": day}).scalar_one()
 
     def get_meter(self, subject: str, plan: Plan, now: datetime) -> Meter:
         limit = self.quotas.views[plan]

@@ -5,7 +5,15 @@ import pytest
 from medcode_common.settings import ConfigError
 from medcode_contracts.accounts import Plan
 from metering.config import load_metering_settings
-from metering.domain import Outcome, Quotas, current_period_start, decide_view, remaining, subject_key
+from metering.domain import (
+    Outcome,
+    Quotas,
+    current_period_start,
+    decide_view,
+    decide_views,
+    remaining,
+    subject_key,
+)
 
 DAY = 86400
 
@@ -60,6 +68,21 @@ def test_periods_are_anchored_at_first_use_and_roll_over():
 )
 def test_view_decisions(kw, outcome):
     assert decide_view(**kw) is outcome
+
+
+def test_views_of_one_request_are_decided_in_order_each_counting_for_the_next():
+    fates = decide_views(["A", "B", "A", "C", "D"], seen={"B"}, used=3, limit=5, ip_used=8, ip_cap=10)
+    assert fates == [
+        ("A", Outcome.GRANTED, 4),
+        ("B", Outcome.SEEN, 4),
+        ("A", Outcome.SEEN, 4),  # named twice: counted once
+        ("C", Outcome.GRANTED, 5),  # the network's 10th view today
+        ("D", Outcome.QUOTA, 5),  # the quota is checked before the network's cap
+    ]
+    assert [o for _r, o, _u in decide_views(["A", "B"], seen=set(), used=0, limit=5, ip_used=9, ip_cap=10)] == [
+        Outcome.GRANTED,
+        Outcome.IP_CAP,
+    ]
 
 
 def test_guests_and_users_never_share_a_meter():

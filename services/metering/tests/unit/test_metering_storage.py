@@ -69,6 +69,59 @@ def test_reopening_seen_pages_is_answered_without_a_write(store, metering_engine
     assert store.get_meter("u1", Plan.FREE, T0).used == 3
 
 
+def _locked_path_only(store):
+    """The same store deciding everything under the subject's lock (as before the plain read)."""
+    locked = MeterStore(store.engine, store.quotas)
+    locked._decide_from_snapshot = lambda *args: None
+    return locked
+
+
+def _contents(engine):
+    tables = [storage.subjects, storage.views, storage.ip_days, storage.outbox.table]
+    with engine.connect() as conn:
+        return {t.name: sorted(map(tuple, conn.execute(sa.select(t)).all()), key=repr) for t in tables}
+
+
+def test_refusals_that_change_nothing_are_answered_from_a_plain_read_as_the_lock_would(store, metering_engine):
+    for i in range(10):  # the network's cap of new guest views today
+        store.check_views(f"g{i}", Plan.GUEST, ["A:1"], "9.9.9.9", T0)
+    for n in range(1, 8):  # a FREE user past the quota, told so once
+        store.check_views("u1", Plan.FREE, [f"A:{n}"], None, T0)
+    asks = [
+        ("new-guest", Plan.GUEST, ["A:1"], "9.9.9.9"),  # a cookie-less guest of a capped network
+        ("new-guest", Plan.GUEST, ["A:1", "A:2", "A:1"], "9.9.9.9"),
+        ("g1", Plan.GUEST, ["A:1", "A:2"], "9.9.9.9"),  # its one view seen, the next over quota
+        ("u1", Plan.FREE, ["A:3", "A:9", "A:1"], None),  # seen pages free, new ones refused
+    ]
+    store.check_views("g1", Plan.GUEST, ["A:2"], "9.9.9.9", T0)  # g1 told its quota is used up
+    locked = _locked_path_only(store)
+    statements = []
+    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for subject, plan, resources, ip in asks:
+        before = _contents(metering_engine)
+        statements.clear()
+        decisions = store.check_views(subject, plan, resources, ip, T0)
+        assert statements and all(sql.lstrip().upper().startswith("SELECT") for sql in statements), subject
+        assert decisions == locked.check_views(subject, plan, resources, ip, T0)
+        assert _contents(metering_engine) == before  # the locked path changed nothing either
+    assert [d.granted for d in store.check_views("u1", Plan.FREE, ["A:3", "A:9", "A:1"], None, T0)] == [
+        True,
+        False,
+        True,
+    ]
+
+
+def test_what_grants_or_tells_still_takes_the_locked_path(store, metering_engine):
+    statements = []
+    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    for n in range(1, 7):
+        store.check_views("u1", Plan.FREE, [f"A:{n}"], None, T0)
+    statements.clear()
+    assert granted(store.check_views("u1", Plan.FREE, ["A:7"], None, T0)) == [False]  # the first refusal
+    assert any(sql.lstrip().upper().startswith("INSERT") for sql in statements)
+    assert len(outbox(metering_engine, "quota_exhausted")) == 1
+
+
 def test_a_seen_page_in_a_new_period_is_a_new_view(store):
     store.check_views("u1", Plan.FREE, ["A:1"], None, T0)
     later = T0 + timedelta(days=31)
