@@ -16,7 +16,7 @@ need; as soon as a processor is added, requests go through the full middleware a
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware, asgi_getter
@@ -78,7 +78,7 @@ class RequestTracing:
         if spans_are_recorded(provider) or trace.get_current_span() is not trace.INVALID_SPAN:
             await self.full(scope, receive, send)
             return
-        parent = propagate.extract(scope, getter=asgi_getter)
+        parent = propagate.extract(cast(dict, scope), getter=asgi_getter)
         span = self.tracer(provider).start_span(scope["type"], context=parent, kind=SpanKind.SERVER)
         token = context.attach(trace.set_span_in_context(span, parent))
         try:

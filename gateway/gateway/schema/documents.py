@@ -30,10 +30,6 @@ class _Entry:
 _kept: OrderedDict[tuple, _Entry] = OrderedDict()
 
 
-def clear() -> None:
-    _kept.clear()
-
-
 class DocumentCache(SchemaExtension):
     """Give each request the document and validation errors of its query text, when kept.
     List it after the extensions that set parse options or validation rules (their

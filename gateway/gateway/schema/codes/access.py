@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
-from graphql import FieldNode, FragmentSpreadNode, SelectionNode
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode, SelectionNode
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import FieldExtension
 from strawberry.types.base import get_object_definition
@@ -118,8 +118,10 @@ def asks_to_spend(info: strawberry.Info) -> bool:
                 if fragment is None or fragment.directives:
                     return None
                 inner = walk(fragment.selection_set.selections)
-            else:  # an inline fragment: its fields are the page's own
+            elif isinstance(selection, InlineFragmentNode):  # its fields are the page's own
                 inner = walk(selection.selection_set.selections)
+            else:
+                return None
             if inner is None:
                 return None
             found |= inner
