@@ -28,7 +28,7 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -85,7 +85,12 @@ class Signer:
         return _b64(hmac.new(self._keys[purpose], message.encode(), hashlib.sha256).digest())
 
     def verify(self, purpose: str, message: str, signature: str) -> bool:
-        return hmac.compare_digest(self.sign(purpose, message).encode(), signature.encode("utf-8", "replace"))
+        return same_signature(self.sign(purpose, message), signature)
+
+
+def same_signature(expected: str, given: str) -> bool:
+    """In constant time: a timing difference must not tell how much of a forgery was right."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
 def new_guest_id() -> str:
@@ -186,10 +191,20 @@ class RequestAuth:
     client_ip: str
     csrf_header: str | None = None
     authorization_error: Unauthenticated | None = None  # a malformed Authorization header
+    # (token, its CSRF token): the HMAC once per request, not once per spending field.
+    _csrf_of: tuple[str, str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def cookie_authenticated(self) -> bool:
         return self.source is Source.COOKIE
+
+    def expected_csrf(self, signer: Signer) -> str | None:
+        """The CSRF token of this request's session token (None without one)."""
+        if self.token is None:
+            return None
+        if self._csrf_of is None or self._csrf_of[0] != self.token:  # a websocket may set its token later
+            self._csrf_of = (self.token, csrf_token(signer, self.token))
+        return self._csrf_of[1]
 
 
 def _cookie_expiry(expires_at: str) -> int:
@@ -267,16 +282,8 @@ class GatewayAuth:
             guest_id = new_guest_id()
             if _can_set_cookies(response):
                 self.set_guest_cookie(response, guest_id)
-        if (
-            source is Source.COOKIE
-            and token is not None
-            and _can_set_cookies(response)
-            and cookies.get(CSRF_COOKIE) != csrf_token(self.signer, token)
-        ):
-            # The web app lost (or never got) the CSRF cookie of its session: hand it again.
-            self._set_csrf_cookie(response, token, None)
         peer = request.client.host if request.client else None
-        return RequestAuth(
+        auth = RequestAuth(
             token=token,
             source=source,
             guest_id=guest_id,
@@ -284,6 +291,15 @@ class GatewayAuth:
             csrf_header=headers.get(CSRF_HEADER),
             authorization_error=authorization_error,
         )
+        if (
+            source is Source.COOKIE
+            and token is not None
+            and _can_set_cookies(response)
+            and cookies.get(CSRF_COOKIE) != auth.expected_csrf(self.signer)
+        ):
+            # The web app lost (or never got) the CSRF cookie of its session: hand it again.
+            self._set_csrf_cookie(response, token, None)
+        return auth
 
     def check_csrf(self, auth: RequestAuth) -> None:
         """Forbidden unless a cookie-authenticated request carries its CSRF token."""
@@ -292,9 +308,12 @@ class GatewayAuth:
 
     def csrf_ok(self, auth: RequestAuth) -> bool:
         """True unless the request is cookie-authenticated without its CSRF token."""
-        return not auth.cookie_authenticated or (
-            auth.token is not None and csrf_matches(self.signer, auth.token, auth.csrf_header)
-        )
+        if not auth.cookie_authenticated:
+            return True
+        expected, header = auth.expected_csrf(self.signer), auth.csrf_header
+        if expected is None or not header:
+            return False
+        return same_signature(expected, header)
 
     # -- cookies -------------------------------------------------------------------------
     def _set_cookie(self, response: Any, name: str, value: str, max_age: int | None, httponly: bool = True) -> None:

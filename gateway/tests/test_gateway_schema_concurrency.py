@@ -49,18 +49,50 @@ async def test_forty_interleaved_requests_keep_their_own_results_and_error_codes
             assert result.data["code"]["code"] == code.replace(".", "")  # the fake echoes the key
 
 
-async def test_the_same_query_is_validated_once_not_per_request():
-    """Per-request extensions must still share the validation cache (keyed by the rule
-    classes, which therefore must be the same objects on every request)."""
-    from strawberry.extensions.validation_cache import _get_validate_cache
+def count_validations(monkeypatch) -> list[str]:
+    """The query texts Strawberry validates from now on."""
+    import strawberry.schema.schema as strawberry_schema
 
+    validated: list[str] = []
+    validate = strawberry_schema.validate_document
+
+    def counting(schema, document, rules):
+        validated.append(document.loc.source.body)
+        return validate(schema, document, rules)
+
+    monkeypatch.setattr(strawberry_schema, "validate_document", counting)
+    return validated
+
+
+async def test_the_same_query_is_parsed_and_validated_once_not_per_request(monkeypatch):
+    """Per-request extensions must still share the document cache (keyed by the rule
+    classes, which therefore must be the same objects on every request)."""
     schema = build_schema()
-    cache = _get_validate_cache(256)
+    validated = count_validations(monkeypatch)
     query = "{ __typename }"
-    await schema.execute(query, context_value=Context(rpc=SlowRpc()))
-    before = cache.cache_info()
-    for _ in range(5):
+    for _ in range(6):
         result = await schema.execute(query, context_value=Context(rpc=SlowRpc()))
-        assert result.errors is None
-    after = cache.cache_info()
-    assert after.hits - before.hits == 5 and after.misses == before.misses
+        assert result.errors is None and result.data == {"__typename": "Query"}
+    assert validated.count(query) <= 1  # once, or never when an earlier test validated it already
+
+
+async def test_an_invalid_query_is_refused_every_time_and_a_broken_one_is_not_kept(monkeypatch):
+    schema = build_schema()
+    validated = count_validations(monkeypatch)
+    invalid = "{ code(system: ICD10CM, code: 1) { nope } }"
+    for _ in range(3):
+        result = await schema.execute(invalid, context_value=Context(rpc=SlowRpc()))
+        assert result.data is None and len(result.errors) == 2
+        assert {e.extensions["code"] for e in result.errors} == {"GRAPHQL_VALIDATION_FAILED"}
+    assert validated.count(invalid) == 1
+    for _ in range(2):
+        result = await schema.execute("{ code(", context_value=Context(rpc=SlowRpc()))
+        assert result.data is None and "Syntax Error" in result.errors[0].message
+
+
+async def test_a_query_valid_under_one_schema_is_checked_again_under_another():
+    query = "{ __schema { queryType { name } } }"
+    open_schema, closed_schema = build_schema(), build_schema(introspection=False)
+    assert (await open_schema.execute(query, context_value=Context(rpc=SlowRpc()))).errors is None
+    refused = await closed_schema.execute(query, context_value=Context(rpc=SlowRpc()))
+    assert refused.data is None and "introspection" in refused.errors[0].message.lower()

@@ -51,6 +51,19 @@ def test_a_token_is_checked_here_as_accounts_signs_it():
             sessions.verify(bad)
 
 
+def test_a_token_checked_before_still_expires_on_time(monkeypatch):
+    sessions = cache()
+    token = session_token(SECRET, "u-1", "s-1", ttl=60)
+    first = sessions.verify(token)
+    assert sessions.verify(token) == first  # its signature is not checked again
+    with pytest.raises(Unauthenticated):
+        sessions.verify(token[:-2] + "xx")  # a tampered copy is no known token
+    monkeypatch.setattr("gateway.sessions.time.time", lambda: first.expires_at + 1)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            sessions.verify(token)
+
+
 def test_kept_until_an_event_drops_it():
     sessions = cache()
     account = accounts.Account.model_validate(ACCOUNT)
@@ -270,3 +283,36 @@ async def test_an_unknown_code_is_metered_only_after_it_exists(schema, gateway_a
     assert {"codes.get_codes", "metering.check_views"} not in fake.together  # first sight: after the page
     caches.clear({"schema": "codes.edition_loaded/1"})  # a new edition: the code may be gone
     assert caches.code_pages.peek(("ICD10CM", "K220")) is None
+
+
+@pytest.mark.parametrize(
+    ("query", "early"),
+    [
+        (PAGE_QUERY, True),
+        ('{ code(system: ICD10CM, code: "K22.0") { ... on CodePage { access { granted } } } }', True),
+        ('{ code(system: ICD10CM, code: "K22.0") { ...Page } } fragment Page on CodePage { notes { includes } }', True),
+        ('{ code(system: ICD10CM, code: "K22.0") { ...Page } } fragment Page on CodePage { title }', False),
+        ('{ code(system: ICD10CM, code: "K22.0") { title billable } }', False),
+        ('{ code(system: ICD10CM, code: "K22.0") @include(if: true) { access { granted } } }', False),
+        (
+            '{ code(system: ICD10CM, code: "K22.0") { ...Page @include(if: true) } } '
+            "fragment Page on CodePage { access { granted } }",
+            False,
+        ),
+        (
+            '{ code(system: ICD10CM, code: "K22.0") { access { granted } } '
+            'code(system: ICD10CM, code: "K22.0") { title } }',
+            False,
+        ),  # two nodes of one field: wait for the page
+    ],
+)
+async def test_the_meter_is_asked_early_only_when_the_query_surely_spends(
+    schema, gateway_auth, monkeypatch, query, early
+):
+    from gateway.schema.codes import queries
+
+    asked: list[str] = []
+    monkeypatch.setattr(queries, "prefetch_access", lambda context, resource: asked.append(resource))
+    cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
+    data, errors = await run(schema, gateway_auth, query, rpc(), caches=holding_k22_0(), cookies=cookies)
+    assert errors == [] and asked == (["ICD10CM:K22.0"] if early else [])

@@ -9,9 +9,7 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -23,6 +21,7 @@ from .assistant import AssistantMutation, AssistantQuery, AssistantSubscription
 from .careers import CareersMutation, CareersQuery, CareersSubscription
 from .claims import ClaimsQuery
 from .codes.queries import CodesQuery
+from .documents import DocumentCache
 from .errors import ErrorCodes, log_unexpected
 
 Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
@@ -40,7 +39,7 @@ MAX_BATCH_OPERATIONS = 10
 
 
 # The depth and alias limits are validation rules. Their classes are built once here:
-# the validation cache is keyed by the rule classes, so a fresh class per request (what
+# the document cache is keyed by the rule classes, so a fresh class per request (what
 # a fresh QueryDepthLimiter makes) would miss the cache every time.
 LIMIT_RULES = (
     *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
@@ -69,15 +68,15 @@ def build_schema(introspection: bool = True) -> Schema:
         # Factories, not instances: Strawberry gives each request its own extension
         # objects, which hold that request's execution context. A shared instance lets
         # concurrent requests see each other's context (lost error codes, or worse).
-        # The parse and validation caches live at module level, shared all the same.
+        # The document cache lives at module level, shared all the same.
         extensions=[
             OperationMetrics,  # first: its time covers every other extension's work
             RequestLimits,
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-            # Parsing and validating the same document again costs more than running it.
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
             ErrorCodes,
             *([] if introspection else [DisableIntrospection]),
+            # Last: the limits above set the parse options and rules it is keyed by. Parsing
+            # and validating the same document again costs more than running it.
+            DocumentCache,
         ],
     )
