@@ -309,10 +309,21 @@ def expand_abbreviations(text: str) -> str:
     return " ".join(ABBREVIATIONS.get(word.lower(), word) for word in text.split())
 
 
+# Words a code title turns on ("Type 2 diabetes mellitus without complications" is not
+# "... with other specified complication"): kept in a code search, though stop words elsewhere.
+_TITLE_WORDS = frozenset({"with", "without"})
+
+
 def topic_words(text: str) -> str:
     """The content words of a question, for searching titles or documents."""
     words = re.findall(r"[A-Za-z][A-Za-z'-]+|\d+", text.lower())
     return " ".join(w for w in words if w not in _STOP and len(w) > 1)
+
+
+def _title_words(text: str) -> str:
+    """topic_words, keeping what a code title turns on: "with"/"without" and numbers ("type 2")."""
+    words = re.findall(r"[A-Za-z][A-Za-z'-]+|\d+", text.lower())
+    return " ".join(w for w in words if w in _TITLE_WORDS or w.isdigit() or (w not in _STOP and len(w) > 1))
 
 
 def search_phrase(text: str) -> str:
@@ -322,7 +333,7 @@ def search_phrase(text: str) -> str:
     )
     phrase = match.group(1) if match else text
     phrase = re.sub(r"[?!.]+$", "", phrase).strip()
-    return topic_words(phrase) or phrase
+    return _title_words(phrase) or phrase
 
 
 def understand(question: str, context: dict | None = None) -> Understanding:

@@ -3,7 +3,7 @@ intents, and follow-ups that lean on the conversation."""
 
 import pytest
 
-from assistant.understanding import find_codes, find_modifiers, find_units, to_context, understand
+from assistant.understanding import find_codes, find_modifiers, find_units, search_phrase, to_context, understand
 from medcode_contracts.assistant import Intent
 from medcode_contracts.codes import CodeSystem
 from medcode_contracts.coding_rules import Setting
@@ -84,3 +84,16 @@ def test_follow_ups_use_the_conversation():
 def test_the_context_holds_codes_and_intent_but_no_question_text():
     context = to_context(understand("my patient Jane Doe: can 20610 and 99213 be billed together?"))
     assert "Jane" not in str(context) and context["intent"] == "NCCI_PAIR"
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        # "without" and the "2" of "type 2" decide the code: E11.9, not E10.x or "with ... complication".
+        ("dx code for type 2 diabetes without complications", "type 2 diabetes without complications"),
+        ("What is the code for a femur fracture with routine healing?", "femur fracture with routine healing"),
+        ("code for the flu", "flu"),
+    ],
+)
+def test_a_code_search_keeps_the_words_a_title_turns_on(question, phrase):
+    assert search_phrase(question) == phrase
