@@ -116,9 +116,14 @@ def csrf_token(signer: Signer, session_token: str) -> str:
 
 
 def csrf_matches(signer: Signer, session_token: str, header: str | None) -> bool:
-    if not header:
+    return csrf_header_matches(csrf_token(signer, session_token), header)
+
+
+def csrf_header_matches(expected: str | None, header: str | None) -> bool:
+    """The request's CSRF header is the token its session expects (compared in constant time)."""
+    if not expected or not header:
         return False
-    return signer.verify("csrf", session_token, header)
+    return same_signature(expected, header)
 
 
 # -- credentials and addresses ---------------------------------------------------------
@@ -308,12 +313,7 @@ class GatewayAuth:
 
     def csrf_ok(self, auth: RequestAuth) -> bool:
         """True unless the request is cookie-authenticated without its CSRF token."""
-        if not auth.cookie_authenticated:
-            return True
-        expected, header = auth.expected_csrf(self.signer), auth.csrf_header
-        if expected is None or not header:
-            return False
-        return same_signature(expected, header)
+        return not auth.cookie_authenticated or csrf_header_matches(auth.expected_csrf(self.signer), auth.csrf_header)
 
     # -- cookies -------------------------------------------------------------------------
     def _set_cookie(self, response: Any, name: str, value: str, max_age: int | None, httponly: bool = True) -> None:
