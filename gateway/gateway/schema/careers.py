@@ -84,16 +84,7 @@ class JobFilter:
     posted_within_days: int | None = None
 
     def to_contract(self) -> contract.JobFilter:
-        return _request(
-            contract.JobFilter,
-            ("filter",),
-            query=self.query,
-            location=self.location,
-            remote=self.remote,
-            certifications=self.certifications,
-            min_salary=self.min_salary,
-            posted_within_days=self.posted_within_days,
-        )
+        return _request(contract.JobFilter, ("filter",), **field_values(self))
 
 
 def _filter(flt: JobFilter | None) -> contract.JobFilter:

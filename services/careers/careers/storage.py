@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
-from pydantic import BaseModel
 
+from medcode_common.fields import columns_from, fields_from
 from medcode_common.migrations import Schema
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
 from medcode_common.transactions import insert_ignoring_duplicates, serialized_transaction
@@ -118,30 +118,25 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
-def _fields(model: type[BaseModel], row, **converted) -> dict:
-    """The fields of `model` from the row's columns of the same names, `converted` instead
-    of the columns that are stored differently."""
-    columns = row._mapping
-    return {name: converted[name] if name in converted else columns[name] for name in model.model_fields}
-
-
 def _job(row) -> contract.Job:
     # Built without validation: the row was validated on the way in.
     return contract.Job.model_construct(
-        **_fields(contract.Job, row, certifications=json.loads(row.certifications), posted_at=_iso(row.posted_at))
+        **fields_from(contract.Job, row, certifications=json.loads(row.certifications), posted_at=_iso(row.posted_at))
     )
 
 
 def _application(row) -> contract.Application:
-    return contract.Application(**_fields(contract.Application, row, submitted_at=_iso(row.submitted_at)))
+    return contract.Application(**fields_from(contract.Application, row, submitted_at=_iso(row.submitted_at)))
 
 
 def _saved_search(row) -> contract.SavedSearch:
     return contract.SavedSearch(
-        id=row.id,
-        filter=contract.JobFilter.model_validate_json(row.filter),
-        alerts=row.alerts,
-        created_at=_iso(row.created_at),
+        **fields_from(
+            contract.SavedSearch,
+            row,
+            filter=contract.JobFilter.model_validate_json(row.filter),
+            created_at=_iso(row.created_at),
+        )
     )
 
 
@@ -183,7 +178,9 @@ class CareerStore:
         self, employer_id: str, job: contract.JobInput, expires_on: date, now: datetime, sample: bool = False
     ) -> contract.Job:
         job_id = str(uuid.uuid4())
-        values = job.model_dump(exclude={"expires_on"}) | dict(
+        values = columns_from(
+            jobs,
+            job,
             id=job_id,
             employer_id=employer_id,
             certifications=json.dumps(job.certifications),
@@ -279,19 +276,8 @@ class CareerStore:
     def insert_application(self, request: contract.ApplyRequest, now: datetime) -> contract.Application:
         application_id = str(uuid.uuid4())
         with serialized_transaction(self.engine) as conn:
-            added = insert_ignoring_duplicates(
-                conn,
-                applications,
-                id=application_id,
-                job_id=request.job_id,
-                applicant_id=request.applicant_id,
-                applicant_name=request.applicant_name,
-                applicant_email=request.applicant_email,
-                cover_letter=request.cover_letter,
-                resume_text=request.resume_text,
-                status="submitted",
-                submitted_at=now,
-            )
+            values = columns_from(applications, request, id=application_id, status="submitted", submitted_at=now)
+            added = insert_ignoring_duplicates(conn, applications, **values)
             if not added:
                 raise Conflict("You have already applied to this job: an application can be sent once.")
             outbox.add(
@@ -380,13 +366,7 @@ class CareerStore:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(saved_searches).where(saved_searches.c.alerts.is_(True))).all()
         return [
-            AlertSearch(
-                id=row.id,
-                user_id=row.user_id,
-                email=row.email,
-                filter=contract.JobFilter.model_validate_json(row.filter),
-                unsubscribe_token=row.unsubscribe_token,
-            )
+            AlertSearch(**fields_from(AlertSearch, row, filter=contract.JobFilter.model_validate_json(row.filter)))
             for row in rows
         ]
 
@@ -405,20 +385,8 @@ class CareerStore:
                 ).scalar()
                 if not still_on:
                     continue
-                queued += insert_ignoring_duplicates(
-                    conn,
-                    alerts,
-                    saved_search_id=alert.saved_search_id,
-                    job_id=job_id,
-                    user_id=alert.user_id,
-                    recipient=alert.recipient,
-                    subject=alert.subject,
-                    body=alert.body,
-                    unsubscribe_url=alert.unsubscribe_url,
-                    created_at=now,
-                    next_attempt_at=now,
-                    attempts=0,
-                )
+                values = columns_from(alerts, alert, job_id=job_id, created_at=now, next_attempt_at=now, attempts=0)
+                queued += insert_ignoring_duplicates(conn, alerts, **values)
         return queued
 
     def due_alerts(self, now: datetime, limit: int = 50) -> list[AlertMail]:
@@ -429,17 +397,7 @@ class CareerStore:
                 .order_by(alerts.c.id)
                 .limit(limit)
             ).all()
-        return [
-            AlertMail(
-                id=row.id,
-                recipient=row.recipient,
-                subject=row.subject,
-                body=row.body,
-                unsubscribe_url=row.unsubscribe_url,
-                attempts=row.attempts,
-            )
-            for row in rows
-        ]
+        return [AlertMail(**fields_from(AlertMail, row)) for row in rows]
 
     def claim_alert(self, alert_id: int, now: datetime, lease: timedelta) -> bool:
         """Take one due alert for sending (another sender then skips it until the lease ends)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from medcode_common.fields import columns_from
 from medcode_common.migrations import Schema
 from medcode_common.outbox import Outbox, outbox_table
 from medcode_contracts.codes import (
@@ -197,20 +198,10 @@ class CodeStore:
             previous = conn.execute(
                 sa.select(editions.c.id).where(editions.c.system == system, editions.c.is_current)
             ).scalar_one_or_none()
-            conn.execute(
-                editions.insert().values(
-                    id=edition_id,
-                    system=system,
-                    name=meta.name,
-                    effective_from=meta.effective_from,
-                    source=meta.source,
-                    source_url=meta.source_url,
-                    fingerprint=meta.fingerprint,
-                    counts={},
-                    loaded_at=_now(),
-                    is_current=False,
-                )
+            values = columns_from(
+                editions, meta, id=edition_id, system=system, counts={}, loaded_at=_now(), is_current=False
             )
+            conn.execute(editions.insert().values(**values))
             counts: Counter[str] = Counter()
             batch: list[dict] = []
             for record in records:

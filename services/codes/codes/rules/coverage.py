@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from medcode_common.fields import fields_from
 from medcode_contracts.coding_rules import (
     ClaimFinding,
     ClaimInput,
@@ -240,15 +241,7 @@ class DocumentIndex:
     def _document(self, number: int, matched: list[str]) -> CoverageDocument:
         row = self.documents[number]
         return CoverageDocument(
-            document_id=row.document_id,
-            document_type=row.document_type,
-            title=row.title,
-            contractor=row.contractor,
-            effective_date=row.effective,
-            version=row.version,
-            url=row.url,
-            matched=matched,
-            source=self.source,
+            **fields_from(CoverageDocument, row, effective_date=row.effective, matched=matched, source=self.source)
         )
 
 

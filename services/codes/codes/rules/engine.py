@@ -18,6 +18,7 @@ from datetime import date
 
 from cachetools import LRUCache
 
+from medcode_common.fields import fields_from
 from medcode_contracts.codes import CodeRef, CodeSystem
 from medcode_contracts.coding_rules import (
     CPT_LICENCE_NOTE,
@@ -321,18 +322,7 @@ class CodingRules:
                     target = CrosswalkTarget(system="ICD9CM", code=other, title="No ICD-9-CM equivalent")
                 else:
                     target = CrosswalkTarget(system="ICD9CM", code=format_icd9cm(other), title=titles.get(other))
-                crosswalks.append(
-                    Crosswalk(
-                        kind=r.kind,
-                        target=target,
-                        approximate=r.approximate,
-                        no_map=r.no_map,
-                        combination=r.combination,
-                        scenario=r.scenario,
-                        choice_list=r.choice_list,
-                        source=gem.label,
-                    )
-                )
+                crosswalks.append(Crosswalk(**fields_from(Crosswalk, r, target=target, source=gem.label)))
         index = snap.edition("INDEX")
         terms = self.store.lay_terms_for([index.id], [key]).get(key, []) if index else []
         coverage = Coverage()
