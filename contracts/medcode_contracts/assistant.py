@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 
 from .accounts import Plan
 from .codes import CodeSummary
-from .common import Model, stripped_not_blank
+from .common import Id, Model, stripped_not_blank
 
 SERVICE = "assistant"
 
@@ -62,7 +62,7 @@ class AskRequest(Model):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_LENGTH)
     conversation_id: str | None = Field(default=None, max_length=64)
     channel: Channel = Channel.WEB
-    subject: str = Field(min_length=1, max_length=100)  # whom the meter counts
+    subject: Id  # whom the meter counts
     plan: Plan
     user_id: str | None = Field(default=None, max_length=100)  # None: a guest
     client_ip: str | None = Field(default=None, max_length=64)
@@ -88,7 +88,7 @@ class Answer(Model):
 
 class GetConversationRequest(Model):
     conversation_id: str = Field(min_length=1, max_length=64)
-    subject: str = Field(min_length=1, max_length=100)
+    subject: Id
     user_id: str | None = Field(default=None, max_length=100)
 
 

@@ -21,7 +21,7 @@ from enum import Enum
 from pydantic import Field, field_validator, model_validator
 
 from .accounts import Role
-from .common import Model
+from .common import Id, Model
 
 SERVICE = "careers"
 
@@ -215,15 +215,15 @@ class JobFilter(Model):
 
 
 class PostJobRequest(Model):
-    employer_id: str = Field(min_length=1, max_length=100)
+    employer_id: Id
     employer_role: Role
     job: JobInput
     sample: bool = False
 
 
 class CloseJobRequest(Model):
-    employer_id: str = Field(min_length=1, max_length=100)
-    job_id: str = Field(min_length=1, max_length=100)
+    employer_id: Id
+    job_id: Id
 
 
 class GetJobsRequest(Model):
@@ -251,7 +251,7 @@ class JobSearchResult(Model):
 
 
 class MatchJobRequest(Model):
-    job_id: str = Field(min_length=1, max_length=100)
+    job_id: Id
     filters: list[JobFilter] = Field(max_length=MAX_FILTERS_PER_MATCH)
 
 
@@ -261,8 +261,8 @@ class MatchJobResult(Model):
 
 
 class ApplyRequest(Model):
-    job_id: str = Field(min_length=1, max_length=100)
-    applicant_id: str = Field(min_length=1, max_length=100)
+    job_id: Id
+    applicant_id: Id
     applicant_role: Role
     applicant_name: str = Field(max_length=200)
     applicant_email: str = Field(max_length=320)
@@ -291,16 +291,16 @@ class Application(Model):
 
 
 class ListApplicationsRequest(Model):
-    employer_id: str = Field(min_length=1, max_length=100)
+    employer_id: Id
     job_ids: list[str] = Field(max_length=MAX_PAGE_SIZE)
 
 
 class UserRequest(Model):
-    user_id: str = Field(min_length=1, max_length=100)
+    user_id: Id
 
 
 class SaveSearchRequest(Model):
-    user_id: str = Field(min_length=1, max_length=100)
+    user_id: Id
     email: str = Field(min_length=3, max_length=320)  # where alerts go
     filter: JobFilter
     alerts: bool = True
@@ -314,8 +314,8 @@ class SavedSearch(Model):
 
 
 class SetAlertsRequest(Model):
-    user_id: str = Field(min_length=1, max_length=100)
-    saved_search_id: str = Field(min_length=1, max_length=100)
+    user_id: Id
+    saved_search_id: Id
     alerts: bool
 
 
@@ -330,7 +330,7 @@ class CareerProfile(Model):
 
 
 class SetProfileRequest(Model):
-    user_id: str = Field(min_length=1, max_length=100)
+    user_id: Id
     certifications: list[str] = Field(max_length=len(CERTIFICATIONS))
     specialty: str | None = Field(default=None, max_length=80)
 

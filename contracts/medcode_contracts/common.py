@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 
 HEALTH = "health"  # every service answers this RPC with a Health payload
+
+# An id a caller passes (account, job, guest, saved search...): never empty, never huge.
+Id = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class Model(BaseModel):

@@ -15,18 +15,16 @@ null when unlimited.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field
 
 from .accounts import Plan
 from .codes import CodeSystem, canonical_code
-from .common import Model
+from .common import Id, Model
 
 SERVICE = "metering"
 
 MAX_RESOURCES = 200
-Resource = Annotated[str, Field(min_length=1, max_length=100)]  # "ICD10CM:K22.0"
+Resource = Id  # "ICD10CM:K22.0"
 
 
 def code_page_resource(system: CodeSystem | str, code: str) -> str:
@@ -54,7 +52,7 @@ class Events:
 
 
 class CheckViewsRequest(Model):
-    subject: str = Field(min_length=1, max_length=100)
+    subject: Id
     plan: Plan
     resources: list[Resource] = Field(min_length=1, max_length=MAX_RESOURCES)
     client_ip: str | None = Field(default=None, max_length=64)  # guests are capped per IP per day
@@ -69,7 +67,7 @@ class ViewDecision(Model):
 
 
 class MeterRequest(Model):
-    subject: str = Field(min_length=1, max_length=100)
+    subject: Id
     plan: Plan
     client_ip: str | None = Field(default=None, max_length=64)
 
@@ -96,5 +94,5 @@ class ClaimDecision(Model):
 
 
 class CarryOverRequest(Model):
-    guest_id: str = Field(min_length=1, max_length=100)
-    user_id: str = Field(min_length=1, max_length=100)
+    guest_id: Id
+    user_id: Id
