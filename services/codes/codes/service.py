@@ -6,6 +6,7 @@ return JSON primitives.
 
 from __future__ import annotations
 
+import eventlet
 from nameko.timer import timer
 
 from medcode_common.nameko_rpc import rpc
@@ -76,6 +77,13 @@ class CodesService(PlatformService):
         self.search.refresh()
         self.edition_events()
         self.rules.snapshot()  # a new rule edition's cache is built here, not in a user's request
+
+    @timer(interval=1)
+    def warm_claim_edits(self):
+        """The PTP edits of the codes claims named lately, into memory (CodingRules.warm_ptp):
+        loaded here, not in a claim's time."""
+        while self.rules.warm_ptp():
+            eventlet.sleep(0)  # requests waiting run between two batches
 
     # ---- coding rules (NCCI PTP, MUE, GEMs, lay terms, modifiers) -------------------------
     @rpc

@@ -91,6 +91,19 @@ def in_force(edit: EditFact, dos: date) -> bool:
     return edit.deleted is None or dos <= edit.deleted
 
 
+def _stricter(edit: EditFact, held: EditFact) -> bool:
+    """The lower modifier indicator; between rows of one indicator in force together (CMS
+    lists some pairs twice), one chosen by their fields, so the finding never depends on
+    the order the rows came in: one with a rationale, the first by rationale, the latest."""
+    if edit.modifier_indicator != held.modifier_indicator:
+        return edit.modifier_indicator < held.modifier_indicator
+
+    def rank(e: EditFact) -> tuple:
+        return (e.rationale is None, e.rationale or "", -(e.effective or date.min).toordinal(), e.deleted or date.max)
+
+    return rank(edit) < rank(held)
+
+
 def claim_codes(claim: ClaimInput) -> list[str]:
     """The distinct normalised codes of a claim, in line order."""
     return list(dict.fromkeys(code_key(line.code) for line in claim.lines))
@@ -147,7 +160,7 @@ def check_claim(claim: ClaimInput, facts: RuleFacts, today: date | None = None) 
         if in_force(edit, dos):
             pair = (edit.column1, edit.column2)
             held = strictest.get(pair)
-            if held is None or edit.modifier_indicator < held.modifier_indicator:
+            if held is None or _stricter(edit, held):
                 strictest[pair] = edit
     # From the few edits to their lines (not over all line pairs), in line-pair order.
     hits = sorted(

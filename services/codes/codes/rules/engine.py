@@ -4,15 +4,20 @@ modifiers, over the RulesStore, with a small in-process cache.
 The cache holds what is small and read on every claim (current editions, MUE values,
 which procedure codes exist); it is rebuilt when the set of current editions changes,
 which is checked at most every `refresh_seconds`. PTP edits (millions of rows) stay in the
-database: one indexed query per claim fetches the edits among the claim's codes.
-No nameko here.
+database; the edits of the procedure codes claims named lately are kept by column 1 code
+in a bounded LRU, so a new claim of such codes needs no query. A claim's codes not kept
+are looked up with one indexed query, then loaded into the LRU by warm_ptp (the service's
+timer), off the claim's own time. No nameko here.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -36,7 +41,17 @@ from medcode_contracts.coding_rules import (
 )
 
 from ..domain import code_key, format_icd9cm, format_icd10cm
-from .claim_check import CodeFact, MueFact, RuleFacts, check_claim, claim_codes, edits_from_rows, parse_claim
+from .claim_check import (
+    CodeFact,
+    EditFact,
+    MueFact,
+    RuleFacts,
+    check_claim,
+    claim_codes,
+    edits_from_rows,
+    in_force,
+    parse_claim,
+)
 from .coverage import CodeEditor, DocumentIndex, LabNcdFacts
 from .rows import CoverageDocumentRow, MceRow, NcdDiagnosisRow, NcdProcedureRow
 from .storage import EditionRow, RulesStore, rule_codes, rule_coverage_documents, rule_mue, rule_ncd_procedures
@@ -48,6 +63,24 @@ COVERAGE_DOCUMENTS_SHOWN = 10
 PTP_SETTINGS = (Setting.PRACTITIONER, Setting.OUTPATIENT_HOSPITAL)
 # Claims' PTP lookups remembered per snapshot: some 2 KB each at most.
 PAIR_LOOKUPS_KEPT = 2048
+# PTP rows kept by column 1 code per snapshot, some 170 bytes each: 40 k rows (a few
+# hundred codes; the table has 2.5 M rows over 12.8 k codes) are ~7 MB of the codes
+# process's 150 MB.
+PTP_ROWS_KEPT = 40_000
+# Codes loaded into it per warm_ptp call: one costs ~0.5 ms of CPU (200 rows), during
+# which an in-process SQLite blocks the process's other requests.
+PTP_CODES_WARMED = 8
+# Claim codes waiting for warm_ptp, at most.
+PTP_CODES_PENDING = 4096
+
+# (PTP edition id, setting, column 1 code)
+Column1Key = tuple[int, str, str]
+
+
+def _rows_kept(by_column2: dict[str, tuple[EditFact, ...]]) -> int:
+    """An entry's size in the LRU: its rows, and one for the entry itself (a code without
+    edits still costs its key)."""
+    return 1 + sum(map(len, by_column2.values()))
 
 
 @dataclass(slots=True)
@@ -60,15 +93,20 @@ class _Snapshot:
     ncd_procedures: list[NcdProcedureRow] = field(default_factory=list)
     # (PTP edition, setting, claim codes, date of service) -> its edits in force (CodingRules._edits_among)
     pairs: LRUCache = field(default_factory=lambda: LRUCache(maxsize=PAIR_LOOKUPS_KEPT))
+    # Column1Key -> {column 2 code: its edits, in every date}; sized in rows (_rows_kept).
+    column1: LRUCache = field(default_factory=lambda: LRUCache(maxsize=PTP_ROWS_KEPT, getsizeof=_rows_kept))
+    # Claim codes whose column1 entry warm_ptp is to load, oldest first.
+    pending: dict[Column1Key, None] = field(default_factory=dict)
 
     def edition(self, kind: str, setting: str | None = None) -> EditionRow | None:
         return self.editions.get((kind, setting))
 
 
 class CodingRules:
-    def __init__(self, store: RulesStore, refresh_seconds: float = 2.0):
+    def __init__(self, store: RulesStore, refresh_seconds: float = 2.0, ptp_rows_kept: int = PTP_ROWS_KEPT):
         self.store = store
         self.refresh_seconds = refresh_seconds
+        self.ptp_rows_kept = ptp_rows_kept
         self._snapshot: _Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -90,6 +128,7 @@ class CodingRules:
 
     def _build(self, key: tuple[int, ...], editions: list[EditionRow]) -> _Snapshot:
         snap = _Snapshot(key=key, editions={(e.kind, e.setting): e for e in editions})
+        snap.column1 = LRUCache(maxsize=self.ptp_rows_kept, getsizeof=_rows_kept)
         # Facts are frozen and most are alike (a few hundred distinct among 100 k): one shared
         # object each keeps the snapshot small in every codes process.
         shared: dict = {}
@@ -191,15 +230,76 @@ class CodingRules:
     def _edits_among(self, snap: _Snapshot, edition_id: int, setting: str, codes: list[str], on: date) -> list:
         """The edits in force on `on` among `codes`, remembered per snapshot: an edition's rows
         never change, and an office bills the same few code sets all day, so a repeat claim
-        skips the index lookup (most of a cold check's time)."""
+        skips even the column 1 lookups."""
         key = (edition_id, setting, tuple(codes), on)
         with self._lock:
             edits = snap.pairs.get(key)
         if edits is None:
-            edits = edits_from_rows(self.store.ptp_for_pairs(edition_id, setting, codes, on=on))
+            edits = self._edits_in_force(snap, edition_id, setting, codes, on)
             with self._lock:
                 snap.pairs[key] = edits
         return edits
+
+    def _edits_in_force(self, snap: _Snapshot, edition_id: int, setting: str, codes: list[str], on: date) -> list:
+        """Each pair's edits, both directions, are those of its two codes as column 1: from
+        the LRU for the codes it keeps, from one indexed query for the others (queued for
+        warm_ptp). The dates are applied as the query applies them (claim_check.in_force)."""
+        # A code no loaded file names is in no PTP row either (the PTP load lists its codes).
+        named = [c for c in codes if c in snap.codes]
+        if len(named) < 2:
+            return []
+        kept, missing = [], []
+        with self._lock:
+            for code in named:
+                by_column2 = snap.column1.get((edition_id, setting, code))
+                if by_column2 is None:
+                    missing.append(code)
+                else:
+                    kept.append(by_column2)
+        edits = [
+            edit for by_column2 in kept for second in named for edit in by_column2.get(second, ()) if in_force(edit, on)
+        ]
+        if missing:
+            edits += edits_from_rows(self.store.ptp_for_pairs(edition_id, setting, named, on=on, column1=missing))
+            with self._lock:
+                for code in missing:
+                    if len(snap.pending) >= PTP_CODES_PENDING:
+                        break
+                    snap.pending[(edition_id, setting, code)] = None
+        return edits
+
+    def warm_ptp(self, limit: int = PTP_CODES_WARMED) -> int:
+        """Load the edits of up to `limit` claim codes waiting for it into the LRU (one query
+        per PTP edition); the service calls this from a timer, not in a claim's time.
+        Returns how many codes were loaded."""
+        snap = self.snapshot()
+        with self._lock:
+            keys = list(itertools.islice(snap.pending, limit))
+            for key in keys:
+                del snap.pending[key]
+        wanted: dict[tuple[int, str], list[str]] = {}
+        for edition_id, setting, code in keys:
+            wanted.setdefault((edition_id, setting), []).append(code)
+        for (edition_id, setting), codes in wanted.items():
+            loaded: dict[str, dict[str, tuple[EditFact, ...]]] = {code: {} for code in codes}
+            for edit in edits_from_rows(self._shared_rows(self.store.ptp_of_column1(edition_id, setting, codes))):
+                by_column2 = loaded[edit.column1]
+                by_column2[edit.column2] = (*by_column2.get(edit.column2, ()), edit)
+            with self._lock:
+                for code, by_column2 in loaded.items():
+                    if _rows_kept(by_column2) <= snap.column1.maxsize:  # else never kept: always queried
+                        snap.column1[(edition_id, setting, code)] = by_column2
+        return len(keys)
+
+    @staticmethod
+    def _shared_rows(rows: list[tuple]) -> Iterator[tuple]:
+        """The rows with one object per distinct code, rationale (a dozen) and date (a few
+        hundred): a code is in thousands of rows, and a new object per row and field would
+        double an entry's size."""
+        intern, dates = sys.intern, {None: None}
+        for c1, c2, effective, deleted, indicator, rationale in rows:
+            effective, deleted = dates.setdefault(effective, effective), dates.setdefault(deleted, deleted)
+            yield intern(c1), intern(c2), effective, deleted, indicator, rationale and intern(rationale)
 
     # ---- code page sections ---------------------------------------------------------------
     def get_code_rules(self, request: GetCodeRulesRequest) -> list[CodeRules]:

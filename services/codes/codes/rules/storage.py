@@ -443,31 +443,57 @@ class RulesStore:
         return len(rows)
 
     # ---- reading -------------------------------------------------------------------------
-    def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str], on: date | None = None) -> list[tuple]:
+    def ptp_for_pairs(
+        self,
+        edition_id: int,
+        setting: str,
+        codes: list[str],
+        on: date | None = None,
+        column1: list[str] | None = None,
+    ) -> list[tuple]:
         """Every edit of the edition whose two codes are both among `codes` (one query for
         all pairs of a claim, both directions, through ix_rule_ptp_pair); with `on`, only the
-        edits in force on that date of service (claim_check.in_force, applied in SQL too).
+        edits in force on that date of service (claim_check.in_force, applied in SQL too);
+        with `column1`, only the edits whose column 1 code is one of those (the claim codes
+        whose own edits are not kept in memory, see CodingRules).
 
         Rows are (column1, column2, effective_from, deleted_on, modifier_indicator, rationale).
         The query goes to the driver as it is: on a claim check, SQLAlchemy's per-statement
         work costs several times the index lookup itself."""
-        if len(codes) < 2:
+        first = codes if column1 is None else column1
+        if len(codes) < 2 or not first:
             return []
-        sqlite = self.engine.dialect.name == "sqlite"
-        mark = "?" if sqlite else "%s"
-        codes_in = ", ".join([mark] * len(codes))
+        mark = self._mark()
         sql = (
-            f"SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale "
-            f"FROM rule_ptp_edits WHERE setting = {mark} AND column1 IN ({codes_in}) "
-            f"AND column2 IN ({codes_in}) AND edition_id = {mark}"
+            f"{_PTP_COLUMNS} WHERE setting = {mark} AND column1 IN ({', '.join([mark] * len(first))}) "
+            f"AND column2 IN ({', '.join([mark] * len(codes))}) AND edition_id = {mark}"
         )
-        params: list = [setting, *codes, *codes, edition_id]
+        params: list = [setting, *first, *codes, edition_id]
         if on is not None:
             sql += (
                 f" AND modifier_indicator <> 9 AND (effective_from IS NULL OR effective_from <= {mark})"
                 f" AND (deleted_on IS NULL OR deleted_on >= {mark})"
             )
             params += [on, on]
+        return self._ptp_rows(sql, params)
+
+    def ptp_of_column1(self, edition_id: int, setting: str, codes: list[str]) -> list[tuple]:
+        """Every edit of the edition whose column 1 code is one of `codes`, whatever its dates
+        (ix_rule_ptp_pair), ordered by column 1 and column 2: what CodingRules keeps in memory
+        per code. Rows as ptp_for_pairs's."""
+        if not codes:
+            return []
+        mark = self._mark()
+        sql = (
+            f"{_PTP_COLUMNS} WHERE setting = {mark} AND column1 IN ({', '.join([mark] * len(codes))}) "
+            f"AND edition_id = {mark} ORDER BY column1, column2"
+        )
+        return self._ptp_rows(sql, [setting, *codes, edition_id])
+
+    def _mark(self) -> str:
+        return "?" if self.engine.dialect.name == "sqlite" else "%s"
+
+    def _ptp_rows(self, sql: str, params: list) -> list[tuple]:
         connection = self.engine.raw_connection()
         try:
             cursor = connection.cursor()
@@ -476,7 +502,7 @@ class RulesStore:
             cursor.close()
         finally:
             connection.close()
-        if sqlite:  # dates are ISO text in SQLite: each distinct one is parsed once
+        if self.engine.dialect.name == "sqlite":  # dates are ISO text in SQLite: each distinct one is parsed once
             dates = _ISO_TEXT_DATES
             rows = [
                 (c1, c2, dates[effective], dates[deleted], indicator, rationale)
@@ -737,6 +763,7 @@ class _TextDates(dict):
 
 
 _ISO_TEXT_DATES = _TextDates()
+_PTP_COLUMNS = "SELECT column1, column2, effective_from, deleted_on, modifier_indicator, rationale FROM rule_ptp_edits"
 
 # PtpRow's fields by position, for C-level maps over a batch.
 _FIRST, _SECOND, _EFFECTIVE, _DELETED, _INDICATOR, _RATIONALE = (operator.itemgetter(i) for i in range(6))

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import time
 from itertools import islice
 
 import pytest
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcClient
 
+from codes.rules.provider import CodingRulesProvider
 from codes.rules.rule_files import load_rules
 from codes.service import CodesService
 from medcode_common.settings import load_settings
@@ -61,10 +63,19 @@ def test_check_claim_and_code_rules_over_amqp(rabbit_config, container_factory, 
         )
         modifier = getattr(codes, Rpc.GET_MODIFIER)({"code": "xs"})
         listed = getattr(codes, Rpc.LIST_MODIFIERS)()
+        # The service's timer loads the named codes' edits into memory; a claim reads them there.
+        [provider] = [d for d in container.extensions if isinstance(d, CodingRulesProvider)]
+        kept = provider.built.snapshot().column1
+        deadline = time.monotonic() + 10
+        while len(kept) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert {code for _, _, code in kept} == {"0001A", "0591T"}
+        again = check({"date_of_service": "2023-12-31", "lines": [{"code": "0591T"}, {"code": "0001A"}]})
     [finding] = [f for f in bundled["findings"] if f["kind"] == "PTP"]
     assert finding["codes"] == ["0001A", "0591T"] and finding["modifier_allowed"] is True
     assert PTP in finding["source"]
     assert bundled["clean"] is False
+    assert [(f["kind"], f["codes"], f["lines"]) for f in again["findings"]] == [("PTP", ["0001A", "0591T"], [2, 1])]
     assert [f["kind"] for f in bypassed["findings"]] == ["PTP_MODIFIER"] and bypassed["clean"] is True
     assert not [f for f in after["findings"] if f["kind"] == "PTP"]
     assert bad.value.exc_type == "BadRequest" and "at least one line" in bad.value.value

@@ -123,6 +123,21 @@ def test_indicator_9_is_no_edit_and_strictest_row_wins():
     assert finding.modifier_allowed is False
 
 
+def test_rows_of_one_indicator_for_a_pair_give_one_finding_whatever_their_order():
+    rows = [
+        EditFact("11042", "97597", None, None, 1, None),
+        EditFact("11042", "97597", date(2010, 1, 1), None, 1, "Misuse of column two code"),
+        EditFact("11042", "97597", date(2015, 1, 1), None, 1, "Misuse of column two code"),
+        EditFact("11042", "97597", date(2012, 1, 1), None, 1, "CPT Manual or CMS manual coding instruction"),
+    ]
+    claim = _claim(("11042", [], 1), ("97597", [], 1))
+    messages = {
+        check_claim(claim, _facts(order)).findings[0].message for order in (rows, rows[::-1], rows[1:] + rows[:1])
+    }
+    [message] = messages
+    assert message.endswith("Rationale: CPT Manual or CMS manual coding instruction.")
+
+
 def test_effective_and_deletion_dates_are_inclusive():
     edit = EditFact("11042", "97597", date(2022, 1, 1), date(2023, 12, 31), 0)
 
