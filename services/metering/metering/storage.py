@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from cachetools import LRUCache
 
 from medcode_common.migrations import Schema
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
@@ -184,15 +185,64 @@ def _read_counter(conn: sa.Connection, key: str, now: int, quotas: Quotas) -> _C
     return _Counter(row.key, row.period_start, row.views_used, row.questions_used, row.exhausted_notified)
 
 
+# Answers kept per process by FinalViews: at ~0.5 KB each, about 25 MB when full.
+FINAL_VIEWS_KEPT = 50_000
+
+
+class FinalViews:
+    """View answers that cannot change any more, kept in memory so a page opened again
+    costs no database read: a page the subject viewed in its current period (its row is
+    committed) is granted until the period ends, and its `remaining` is fixed once the plan
+    is unlimited (None) or the quota is used up (0; `views_used` only grows in a period).
+    Such an answer grants nothing new, so it can neither skip a record nor exceed a quota.
+
+    Keyed by (subject key, plan, resource): the plan sets the limit, so a plan change (an
+    upgrade, a downgrade) asks under another key, and an answer kept under a plan stays
+    right under it. An entry ends with the period it was recorded in. Only deleting the
+    subject's views inside a period (`forget_user`) would make one wrong: that clears the
+    cache and bumps `generation`, and an answer is kept only if no clear happened since
+    its request began reading (another worker may clear while this one waits for the
+    database). Another replica's forget_user is not seen here: the deleted user's session
+    is revoked with it, so its id sends no further pages to be recorded."""
+
+    def __init__(self, maxsize: int = FINAL_VIEWS_KEPT):
+        self._answers: LRUCache[tuple[str, Plan, str], tuple[int, ViewDecision]] = LRUCache(maxsize=maxsize)
+        self.generation = 0
+
+    def get(self, key: str, plan: Plan, resource: str, ts: int) -> ViewDecision | None:
+        kept = self._answers.get((key, plan, resource))
+        if kept is None:
+            return None
+        period_end, answer = kept
+        return answer if ts < period_end else None
+
+    def keep(
+        self, generation: int, key: str, plan: Plan, resources: list[str], limit: int | None, used: int, period_end: int
+    ) -> None:
+        """Keep the answer to each of `resources`, viewed in the period ending at
+        `period_end` with `used` views in all, when it is final and nothing was cleared
+        since `generation` was read."""
+        if generation != self.generation or (limit is not None and used < limit):
+            return
+        for resource in resources:
+            answer = ViewDecision(resource=resource, granted=True, limit=limit, remaining=remaining(limit, used))
+            self._answers[(key, plan, resource)] = (period_end, answer)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._answers.clear()
+
+
 class _Refused(Exception):
     def __init__(self, reason: str):
         self.reason = reason
 
 
 class MeterStore:
-    def __init__(self, engine: sa.Engine, quotas: Quotas):
+    def __init__(self, engine: sa.Engine, quotas: Quotas, final_views: FinalViews | None = None):
         self.engine = engine
         self.quotas = quotas
+        self.final_views = FinalViews() if final_views is None else final_views
 
     # -- code-page views ---------------------------------------------------------------
     def check_views(
@@ -203,8 +253,17 @@ class MeterStore:
         limit = quotas.views[plan]
         key = subject_key(subject, plan)
         ip_cap = quotas.guest_ip_daily_cap if plan is Plan.GUEST and client_ip else None
+        final_views, generation = self.final_views, self.final_views.generation
+        kept: list[ViewDecision] = []
+        for resource in resources:
+            answer = final_views.get(key, plan, resource, ts)
+            if answer is None:
+                break
+            kept.append(answer)
+        else:
+            return kept
         day = utc_day(ts)
-        unchanged = self._decide_from_snapshot(key, plan, resources, client_ip, day, ts, limit, ip_cap)
+        unchanged = self._decide_from_snapshot(key, plan, resources, client_ip, day, ts, limit, ip_cap, generation)
         if unchanged is not None:
             return unchanged
         with serialized_transaction(self.engine) as conn:
@@ -248,6 +307,16 @@ class MeterStore:
             _save(conn, counter)
             if ip_used is not None:
                 conn.execute(_SET_IP_VIEWS, {"at_ip": client_ip, "on_day": day, "guest_views": ip_used + granted})
+        # Committed: the pages seen or granted here are recorded in the counter's period.
+        final_views.keep(
+            generation,
+            key,
+            plan,
+            [resource for resource, outcome, _used in fates if outcome in (Outcome.SEEN, Outcome.GRANTED)],
+            limit,
+            counter.views_used,
+            counter.period_start + quotas.period_seconds,
+        )
         return decisions
 
     def _decide_from_snapshot(
@@ -260,6 +329,7 @@ class MeterStore:
         ts: int,
         limit: int | None,
         ip_cap: int | None,
+        generation: int,
     ) -> list[ViewDecision] | None:
         """The decisions, from one plain read without the subject's write lock, when they
         change nothing: pages already viewed this period (the common case), and refusals
@@ -293,6 +363,16 @@ class MeterStore:
                 outcome is Outcome.QUOTA and first.period_start is not None and not notified
             ):
                 return None
+        if first.period_start is not None:
+            self.final_views.keep(
+                generation,
+                key,
+                plan,
+                [resource for resource, outcome, _used in fates if outcome is Outcome.SEEN],
+                limit,
+                used,
+                first.period_start + self.quotas.period_seconds,
+            )
         return self._view_decisions(fates, plan, limit)
 
     def _view_decisions(
@@ -481,6 +561,10 @@ class MeterStore:
             conn.execute(views.delete().where(views.c.subject_key == key))
             conn.execute(carry_overs.delete().where(carry_overs.c.user_key == key))
             conn.execute(subjects.delete().where(subjects.c.key == key))
+            # Its pages are views no more (see FinalViews): cleared before the commit, so an
+            # answer read before it is not kept, and after, for one read in between.
+            self.final_views.clear()
+        self.final_views.clear()
         return True
 
     def mark_seen(self, event_id: str) -> bool:
