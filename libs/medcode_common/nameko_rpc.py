@@ -15,6 +15,8 @@ service's requests, replies and events are encoded by orjson with the same wire 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import sys
 import time
@@ -148,6 +150,19 @@ class Rpc(_NamekoRpc):
 
         self.max_deliveries = load_settings().EVENT_MAX_ATTEMPTS
         self._arrived: dict[int, float] = {}  # id(message) -> when it arrived, until it is answered
+
+    @functools.cached_property
+    def _signature(self) -> inspect.Signature:
+        return inspect.signature(getattr(self.container.service_cls, self.method_name))
+
+    def check_signature(self, args, kwargs):
+        """Nameko's check (IncorrectSignature, before a worker is spawned), with the method's
+        signature read once instead of by `inspect.getcallargs` on every request. A mismatch
+        is raised by Nameko's own check, so its message stays Nameko's."""
+        try:
+            self._signature.bind(None, *args, **kwargs)
+        except TypeError:
+            super().check_signature(args, kwargs)
 
     def handle_message(self, body, message):
         self._arrived[id(message)] = time.perf_counter()
