@@ -10,8 +10,10 @@ same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from cachetools import LRUCache
@@ -133,6 +135,37 @@ _VIEWS_SNAPSHOT = _views_snapshot(views.c.resource.in_(sa.bindparam("resources",
 _VIEW_SNAPSHOT = _views_snapshot(views.c.resource == sa.bindparam("resource"))
 
 
+class _SnapshotRow(NamedTuple):
+    period_start: int | None
+    views_used: int | None
+    exhausted_notified: bool | None
+    resource: str | None
+    ip_used: int | None
+
+
+class _PageSnapshotOnSqlite:
+    """_VIEW_SNAPSHOT (the one-page read of a code page's check) compiled once and run
+    straight on a pooled DB-API connection: SQLAlchemy's execution cost three quarters of
+    this read (about 37 against 9 µs here). One SELECT in the driver's autocommit mode is
+    one consistent read that opens no transaction and takes no write lock."""
+
+    def __init__(self, engine: sa.Engine):
+        compiled = _VIEW_SNAPSHOT.compile(dialect=engine.dialect)
+        self.engine, self.sql, self.names = engine, compiled.string, tuple(compiled.positiontup or ())
+
+    def __call__(self, parameters: dict) -> list[_SnapshotRow]:
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self.sql, [parameters[name] for name in self.names])
+                return [_SnapshotRow(*row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+
+
 def _ts(now: datetime) -> int:
     return int(now.timestamp())
 
@@ -243,6 +276,7 @@ class MeterStore:
         self.engine = engine
         self.quotas = quotas
         self.final_views = FinalViews() if final_views is None else final_views
+        self._page_snapshot = _PageSnapshotOnSqlite(engine) if engine.dialect.name == "sqlite" else None
 
     # -- code-page views ---------------------------------------------------------------
     def check_views(
@@ -337,20 +371,24 @@ class MeterStore:
         is used up and already told so). None when the locked path must decide (something
         would be granted or recorded, or the subject's period is over)."""
         asked = set(resources)
-        statement, parameters = (
-            (_VIEW_SNAPSHOT, {"resource": resources[0]})
-            if len(asked) == 1
-            else (_VIEWS_SNAPSHOT, {"resources": sorted(asked)})
-        )
-        with self.engine.connect() as conn:
-            rows = conn.execute(statement, {"key": key, "ip": client_ip, "day": day, **parameters}).all()
+        rows: Sequence[_SnapshotRow | sa.Row]
+        if len(asked) == 1 and self._page_snapshot is not None:
+            rows = self._page_snapshot({"key": key, "ip": client_ip, "day": day, "resource": resources[0]})
+        else:
+            statement, parameters = (
+                (_VIEW_SNAPSHOT, {"resource": resources[0]})
+                if len(asked) == 1
+                else (_VIEWS_SNAPSHOT, {"resources": sorted(asked)})
+            )
+            with self.engine.connect() as conn:
+                rows = conn.execute(statement, {"key": key, "ip": client_ip, "day": day, **parameters}).all()
         first = rows[0]
         if first.period_start is None:  # no counter row yet
             used, notified = 0, False
         elif current_period_start(first.period_start, ts, self.quotas.period_seconds) != first.period_start:
             return None  # the locked path starts the new period
         else:
-            used, notified = first.views_used, first.exhausted_notified
+            used, notified = first.views_used or 0, bool(first.exhausted_notified)
         seen = {row.resource for row in rows if row.resource is not None}
         ip_used = None
         if ip_cap is not None and any(r not in seen for r in resources):

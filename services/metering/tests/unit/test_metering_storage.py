@@ -40,6 +40,18 @@ def outbox(engine, kind=None):
     return [json.loads(r.payload) for r in rows if kind in (None, r.event_type)]
 
 
+def _sql_of(engine):
+    """Every SQL statement `engine` runs from now on, as the database gets it: on SQLite
+    from the driver's trace (the one-page read goes around SQLAlchemy's execution)."""
+    statements: list[str] = []
+    if engine.dialect.name == "sqlite":
+        engine.dispose()  # connections are made again, traced
+        sa.event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
+    else:
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    return statements
+
+
 def test_guest_gets_one_view_then_a_reason(store):
     first, second = store.check_views("g1", Plan.GUEST, ["ICD10CM:K22.0", "ICD10CM:A00.0"], "1.1.1.1", T0)
     assert (first.granted, first.remaining, first.limit) == (True, 0, 1)
@@ -58,8 +70,7 @@ def test_reopening_the_same_resource_costs_nothing(store):
 
 def test_reopening_seen_pages_is_answered_without_a_write(store, metering_engine):
     store.check_views("u1", Plan.FREE, ["A:1", "A:2"], None, T0)
-    statements = []
-    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = _sql_of(metering_engine)
     decisions = store.check_views("u1", Plan.FREE, ["A:2", "A:1"], None, T0)
     assert [(d.resource, d.granted, d.remaining) for d in decisions] == [("A:2", True, 4), ("A:1", True, 4)]
     assert statements and all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
@@ -95,8 +106,7 @@ def test_refusals_that_change_nothing_are_answered_from_a_plain_read_as_the_lock
     ]
     store.check_views("g1", Plan.GUEST, ["A:2"], "9.9.9.9", T0)  # g1 told its quota is used up
     locked = _locked_path_only(store)
-    statements = []
-    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = _sql_of(metering_engine)
     for subject, plan, resources, ip in asks:
         before = _contents(metering_engine)
         statements.clear()
@@ -112,8 +122,7 @@ def test_refusals_that_change_nothing_are_answered_from_a_plain_read_as_the_lock
 
 
 def test_what_grants_or_tells_still_takes_the_locked_path(store, metering_engine):
-    statements = []
-    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = _sql_of(metering_engine)
     for n in range(1, 7):
         store.check_views("u1", Plan.FREE, [f"A:{n}"], None, T0)
     statements.clear()
@@ -244,12 +253,6 @@ def test_twenty_concurrent_requests_from_two_processes_grant_exactly_one(store, 
 
 
 # -- answers kept in memory (FinalViews) -------------------------------------------------
-def _sql_of(engine):
-    statements: list[str] = []
-    sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    return statements
-
-
 def _only_reads(statements):
     return all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
 
