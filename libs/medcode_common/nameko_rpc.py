@@ -20,6 +20,7 @@ import inspect
 import logging
 import sys
 import time
+from typing import Any
 
 from kombu import Connection
 from kombu.pools import producers
@@ -150,6 +151,7 @@ class Rpc(_NamekoRpc):
 
         self.max_deliveries = load_settings().EVENT_MAX_ATTEMPTS
         self._arrived: dict[int, float] = {}  # id(message) -> when it arrived, until it is answered
+        self._timers: dict[str, Any] = {}  # outcome -> this method's RPC_REQUEST_SECONDS child
 
     @functools.cached_property
     def _signature(self) -> inspect.Signature:
@@ -178,9 +180,16 @@ class Rpc(_NamekoRpc):
         finally:
             arrived = self._arrived.pop(id(message), None)
             if arrived is not None:
-                RPC_REQUEST_SECONDS.labels(
-                    self.container.service_name, self.method_name, outcome(exc_info[1] if exc_info else None)
-                ).observe(time.perf_counter() - arrived)
+                self._timer(outcome(exc_info[1] if exc_info else None)).observe(time.perf_counter() - arrived)
+
+    def _timer(self, result: str):
+        """This method's histogram for one outcome, looked up once: `labels()` checks and
+        locks on every call, a dict lookup does not."""
+        timer = self._timers.get(result)
+        if timer is None:
+            timer = RPC_REQUEST_SECONDS.labels(self.container.service_name, self.method_name, result)
+            self._timers[result] = timer
+        return timer
 
     def _handle_message(self, body, message):
         from .dead_letters import DELIVERY_COUNT
