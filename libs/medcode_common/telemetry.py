@@ -88,3 +88,9 @@ def instrument_nameko(service_name: str) -> None:
         # The platform's own Rpc entrypoint (a subclass: adapters are looked up by exact type).
         entrypoint_adapters={"medcode_common.nameko_rpc.Rpc": "medcode_common.nameko_tracing.RpcSpanAdapter"},
     )
+    # Its wrapper of nameko's Publisher.publish only copies the publisher's options into the
+    # current span, the AMQP URI with its password among them (the outbox relay publishes
+    # inside requests): off. Trace context still travels with every RPC and event.
+    from nameko_opentelemetry import amqp
+
+    amqp.uninstrument()

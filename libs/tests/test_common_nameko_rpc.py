@@ -99,3 +99,22 @@ def test_no_attributes_are_collected_for_spans_that_go_nowhere(entrypoints, monk
     span = provider.get_tracer("t").start_span("probe.look_up")
     adapter.start_span(span, _worker_ctx(ours))
     adapter.end_span(span, _worker_ctx(ours), None, None)
+
+
+def test_service_tracing_uses_the_adapter_and_leaves_publishes_alone():
+    """In a process of its own: instrumenting patches nameko for the whole process."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from medcode_common.telemetry import instrument_nameko\n"
+        "instrument_nameko('probe')\n"
+        "import nameko.amqp.publish, nameko.containers\n"
+        "from nameko_opentelemetry import entrypoints\n"
+        "from medcode_common import nameko_rpc, nameko_tracing\n"
+        "assert entrypoints.adapter_types[nameko_rpc.Rpc] is nameko_tracing.RpcSpanAdapter\n"
+        "assert hasattr(nameko.containers.ServiceContainer._worker_setup, '__wrapped__')\n"
+        "assert not hasattr(nameko.amqp.publish.Publisher.publish, '__wrapped__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
