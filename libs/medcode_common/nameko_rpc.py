@@ -15,13 +15,23 @@ service's requests, replies and events are encoded by orjson with the same wire 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import sys
 import time
+from typing import Any
 
+from kombu import Connection
+from kombu.pools import producers
 from nameko import config
-from nameko.amqp.publish import Publisher
-from nameko.constants import AMQP_SSL_CONFIG_KEY, LOGIN_METHOD_CONFIG_KEY
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    DEFAULT_RETRY_POLICY,
+    DEFAULT_TRANSPORT_OPTIONS,
+    LOGIN_METHOD_CONFIG_KEY,
+    PERSISTENT,
+)
 from nameko.exceptions import UnserializableValueError, serialize
 from nameko.rpc import Responder as _NamekoResponder
 from nameko.rpc import Rpc as _NamekoRpc
@@ -36,11 +46,49 @@ log = logging.getLogger(__name__)
 codec.register_with_kombu()
 
 
+class ReplyPublisher:
+    """Publishes replies as Nameko's Publisher does (the same kombu producer pool, the same
+    message properties, a publish retried over a reconnect by DEFAULT_RETRY_POLICY), but with
+    the connection description and exchange made once per consumer instead of per reply.
+    Going around Publisher.publish also leaves out nameko-opentelemetry's wrapper of it, which
+    wrote the publisher's options, AMQP URI and password included, into the worker's span."""
+
+    def __init__(self, amqp_uri: str, ssl=None, login_method=None):
+        self.amqp_uri, self.ssl, self.login_method = amqp_uri, ssl, login_method
+        # Replies go without publisher confirms (see Responder).
+        options = {**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False}
+        self.producers = producers[Connection(amqp_uri, transport_options=options, ssl=ssl, login_method=login_method)]
+        self.exchange = get_rpc_exchange()
+
+    def publish(self, body: bytes, routing_key: str, correlation_id: str | None) -> None:
+        with self.producers.acquire(block=True) as producer:
+            producer.publish(
+                body,
+                exchange=self.exchange,
+                routing_key=routing_key,
+                correlation_id=correlation_id,
+                content_type=codec.CONTENT_TYPE,
+                content_encoding=codec.CONTENT_ENCODING,
+                headers={},
+                delivery_mode=PERSISTENT,
+                mandatory=False,
+                priority=0,
+                retry=True,
+                retry_policy=DEFAULT_RETRY_POLICY,
+            )
+
+
 class Responder(_NamekoResponder):
     """Nameko's reply, byte for byte the same message, at half the cost: Nameko encodes the
     result once to check it can be sent and again to send it; this encodes the reply once.
     Replies go without publisher confirms: a confirm makes the worker wait for the broker,
     and a reply the broker loses is a caller's timeout either way (requests keep theirs)."""
+
+    def __init__(
+        self, amqp_uri, exchange, message, ssl=None, login_method=None, publisher: ReplyPublisher | None = None
+    ):
+        super().__init__(amqp_uri, exchange, message, ssl=ssl, login_method=login_method)
+        self.publisher = publisher
 
     def send_response(self, result, exc_info):
         if self.message.properties.get("content_type") != codec.CONTENT_TYPE:
@@ -52,28 +100,29 @@ class Responder(_NamekoResponder):
             exc_info = sys.exc_info()
             result, error = None, serialize(UnserializableValueError(result))
             body = codec.dumps({"result": result, "error": error})
-        publisher = Publisher(self.amqp_uri, use_confirms=False, ssl=self.ssl, login_method=self.login_method)
-        publisher.publish(
-            body,
-            content_type=codec.CONTENT_TYPE,
-            content_encoding=codec.CONTENT_ENCODING,
-            exchange=self.exchange,
-            routing_key=self.message.properties["reply_to"],
-            correlation_id=self.message.properties.get("correlation_id"),
-        )
+        publisher = self.publisher or ReplyPublisher(self.amqp_uri, ssl=self.ssl, login_method=self.login_method)
+        publisher.publish(body, self.message.properties["reply_to"], self.message.properties.get("correlation_id"))
         return result, exc_info
 
 
 class RpcConsumer(_NamekoRpcConsumer):
-    """Nameko's RPC consumer, answering through Responder."""
+    """Nameko's RPC consumer, answering through Responder with one ReplyPublisher."""
+
+    def setup(self):
+        super().setup()
+        self.replies = ReplyPublisher(
+            self.amqp_uri, ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY)
+        )
 
     def handle_result(self, message, result, exc_info):
+        replies = self.replies
         responder = Responder(
-            self.amqp_uri,
-            get_rpc_exchange(),
+            replies.amqp_uri,
+            replies.exchange,
             message,
-            ssl=config.get(AMQP_SSL_CONFIG_KEY),
-            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+            ssl=replies.ssl,
+            login_method=replies.login_method,
+            publisher=replies,
         )
         result, exc_info = responder.send_response(result, exc_info)
         self.consumer.ack_message(message)
@@ -102,6 +151,20 @@ class Rpc(_NamekoRpc):
 
         self.max_deliveries = load_settings().EVENT_MAX_ATTEMPTS
         self._arrived: dict[int, float] = {}  # id(message) -> when it arrived, until it is answered
+        self._timers: dict[str, Any] = {}  # outcome -> this method's RPC_REQUEST_SECONDS child
+
+    @functools.cached_property
+    def _signature(self) -> inspect.Signature:
+        return inspect.signature(getattr(self.container.service_cls, self.method_name))
+
+    def check_signature(self, args, kwargs):
+        """Nameko's check (IncorrectSignature, before a worker is spawned), with the method's
+        signature read once instead of by `inspect.getcallargs` on every request. A mismatch
+        is raised by Nameko's own check, so its message stays Nameko's."""
+        try:
+            self._signature.bind(None, *args, **kwargs)
+        except TypeError:
+            super().check_signature(args, kwargs)
 
     def handle_message(self, body, message):
         self._arrived[id(message)] = time.perf_counter()
@@ -117,9 +180,16 @@ class Rpc(_NamekoRpc):
         finally:
             arrived = self._arrived.pop(id(message), None)
             if arrived is not None:
-                RPC_REQUEST_SECONDS.labels(
-                    self.container.service_name, self.method_name, outcome(exc_info[1] if exc_info else None)
-                ).observe(time.perf_counter() - arrived)
+                self._timer(outcome(exc_info[1] if exc_info else None)).observe(time.perf_counter() - arrived)
+
+    def _timer(self, result: str):
+        """This method's histogram for one outcome, looked up once: `labels()` checks and
+        locks on every call, a dict lookup does not."""
+        timer = self._timers.get(result)
+        if timer is None:
+            timer = RPC_REQUEST_SECONDS.labels(self.container.service_name, self.method_name, result)
+            self._timers[result] = timer
+        return timer
 
     def _handle_message(self, body, message):
         from .dead_letters import DELIVERY_COUNT

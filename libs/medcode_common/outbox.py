@@ -58,7 +58,7 @@ class Outbox:
             .order_by(table.c.id)
             .limit(sa.bindparam("batch"))
         )
-        self._mark_published = table.update().where(table.c.id == sa.bindparam("row_id"))
+        self._mark_published = table.update().where(table.c.id.in_(sa.bindparam("row_ids", expanding=True)))
         # Rows this process has added (committed or not): a request whose add() did not move
         # it has nothing of its own to relay (see nameko_storage.EventRelay).
         self.added = 0
@@ -80,16 +80,21 @@ class Outbox:
     def relay(self, engine: sa.Engine, publish: Callable[[str, str, dict], None], batch: int = 100) -> int:
         """Publish pending events in order; returns how many went out. `publish(source,
         event_type, payload)` must raise if the broker did not take the message, so the
-        row stays pending."""
-        sent = 0
+        row stays pending (with the rows after it; the ones before it are marked sent).
+        The published rows are marked in one UPDATE, not one transaction per row: a crash
+        before it only publishes them again, which consumers' inboxes drop."""
         with engine.connect() as conn:
             rows = conn.execute(self._pending, {"batch": batch}).all()
-        for row in rows:
-            publish(row.source, row.event_type, json.loads(row.payload))
-            with engine.begin() as conn:
-                conn.execute(self._mark_published, {"row_id": row.id, "published_at": _now()})
-            sent += 1
-        return sent
+        sent: list[int] = []
+        try:
+            for row in rows:
+                publish(row.source, row.event_type, json.loads(row.payload))
+                sent.append(row.id)
+        finally:
+            if sent:
+                with engine.begin() as conn:
+                    conn.execute(self._mark_published, {"row_ids": sent, "published_at": _now()})
+        return len(sent)
 
     def pending(self, conn: sa.Connection) -> int:
         return conn.execute(

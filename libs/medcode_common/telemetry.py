@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -45,6 +46,13 @@ def json_line(span: ReadableSpan) -> str:
     )
 
 
+def spans_are_recorded(provider: Any) -> bool:
+    """False only for the SDK's tracer provider without any span processor: its spans go nowhere.
+    (Anything else, a provider of another kind included, counts as recording.)"""
+    processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", None)
+    return processors is None or bool(processors)
+
+
 def configure_tracing(service_name: str) -> None:
     """Install the tracer provider once per process."""
     global _configured
@@ -73,4 +81,16 @@ def instrument_nameko(service_name: str) -> None:
     configure_tracing(service_name)
     from nameko_opentelemetry import NamekoInstrumentor
 
-    NamekoInstrumentor().instrument(send_headers=False, send_request_payloads=False, send_response_payloads=False)
+    NamekoInstrumentor().instrument(
+        send_headers=False,
+        send_request_payloads=False,
+        send_response_payloads=False,
+        # The platform's own Rpc entrypoint (a subclass: adapters are looked up by exact type).
+        entrypoint_adapters={"medcode_common.nameko_rpc.Rpc": "medcode_common.nameko_tracing.RpcSpanAdapter"},
+    )
+    # Its wrapper of nameko's Publisher.publish only copies the publisher's options into the
+    # current span, the AMQP URI with its password among them (the outbox relay publishes
+    # inside requests): off. Trace context still travels with every RPC and event.
+    from nameko_opentelemetry import amqp
+
+    amqp.uninstrument()

@@ -46,23 +46,19 @@ def test_kombu_json_is_the_codec_with_the_same_content_type():
 
 
 class FakePublisher:
-    sent: list = []
+    def __init__(self):
+        self.sent: list = []
 
-    def __init__(self, amqp_uri, **options):
-        self.options = options
-
-    def publish(self, payload, **kwargs):
-        FakePublisher.sent.append((self.options, payload, kwargs))
+    def publish(self, body, routing_key, correlation_id):
+        self.sent.append((body, routing_key, correlation_id))
 
 
 @pytest.fixture
-def responder(monkeypatch):
-    FakePublisher.sent = []
-    monkeypatch.setattr(nameko_rpc, "Publisher", FakePublisher)
+def responder():
     message = SimpleNamespace(
         properties={"content_type": "application/json", "reply_to": "r-key", "correlation_id": "c-id"}
     )
-    return nameko_rpc.Responder("amqp://", "nameko-rpc", message)
+    return nameko_rpc.Responder("amqp://", "nameko-rpc", message, publisher=FakePublisher())
 
 
 def test_a_reply_is_encoded_once_and_sent_without_a_confirm(responder, monkeypatch):
@@ -72,17 +68,18 @@ def test_a_reply_is_encoded_once_and_sent_without_a_confirm(responder, monkeypat
     result, exc_info = responder.send_response({"a": [1, 2]}, None)
     assert (result, exc_info) == ({"a": [1, 2]}, None)
     assert len(encoded) == 1
-    [(options, body, kwargs)] = FakePublisher.sent
-    assert options["use_confirms"] is False
+    [(body, routing_key, correlation_id)] = responder.publisher.sent
     assert json.loads(body) == {"result": {"a": [1, 2]}, "error": None}
-    assert kwargs["content_type"] == "application/json" and kwargs["content_encoding"] == "utf-8"
-    assert (kwargs["routing_key"], kwargs["correlation_id"], kwargs["exchange"]) == ("r-key", "c-id", "nameko-rpc")
+    assert (routing_key, correlation_id) == ("r-key", "c-id")
+    publisher = nameko_rpc.ReplyPublisher("amqp://guest:guest@127.0.0.1:5672/")
+    assert publisher.producers.connections.connection.transport_options["confirm_publish"] is False
+    assert publisher.exchange.name == "nameko-rpc"
 
 
 def test_an_error_reply_is_nameko_serialised(responder):
     error = ValueError("bad")
     responder.send_response(None, (ValueError, error, None))
-    body = json.loads(FakePublisher.sent[0][1])
+    body = json.loads(responder.publisher.sent[0][0])
     assert body == {
         "result": None,
         "error": {"exc_type": "ValueError", "exc_path": "builtins.ValueError", "exc_args": ["bad"], "value": "bad"},
@@ -92,5 +89,5 @@ def test_an_error_reply_is_nameko_serialised(responder):
 def test_an_unserialisable_result_is_nameko_s_error(responder):
     result, exc_info = responder.send_response({"x": object()}, None)
     assert result is None and exc_info[0] is TypeError
-    body = json.loads(FakePublisher.sent[0][1])
+    body = json.loads(responder.publisher.sent[0][0])
     assert body["result"] is None and body["error"]["exc_type"] == UnserializableValueError.__name__

@@ -95,3 +95,33 @@ def test_inbox_claims_an_event_id_once(store):
     with engine.begin() as conn:
         assert inbox.first_time(conn, "e1") is False
         assert inbox.first_time(conn, "e2") is True
+
+
+def test_a_relayed_batch_is_marked_in_one_update_and_a_failure_keeps_the_rest_pending(store):
+    engine, outbox, _ = store
+    with engine.begin() as conn:
+        for n in range(4):
+            outbox.add(conn, UserDeleted(user_id=f"u{n}"))
+    updates: list[str] = []
+    sa.event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda _c, _k, sql, *_a: updates.append(sql) if sql.lstrip().upper().startswith("UPDATE") else None,
+    )
+    published: list[str] = []
+
+    def publish_two_then_fail(source, event_type, payload):
+        if len(published) == 2:
+            raise ConnectionError("broker away")
+        published.append(payload["user_id"])
+
+    with pytest.raises(ConnectionError):
+        outbox.relay(engine, publish_two_then_fail)
+    assert published == ["u0", "u1"] and len(updates) == 1
+    with engine.connect() as conn:
+        assert outbox.pending(conn) == 2
+    updates.clear()
+    assert outbox.relay(engine, lambda source, event_type, payload: published.append(payload["user_id"])) == 2
+    assert published == ["u0", "u1", "u2", "u3"] and len(updates) == 1
+    with engine.connect() as conn:
+        assert outbox.pending(conn) == 0

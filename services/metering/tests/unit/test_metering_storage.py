@@ -40,6 +40,18 @@ def outbox(engine, kind=None):
     return [json.loads(r.payload) for r in rows if kind in (None, r.event_type)]
 
 
+def _sql_of(engine):
+    """Every SQL statement `engine` runs from now on, as the database gets it: on SQLite
+    from the driver's trace (the one-page read goes around SQLAlchemy's execution)."""
+    statements: list[str] = []
+    if engine.dialect.name == "sqlite":
+        engine.dispose()  # connections are made again, traced
+        sa.event.listen(engine, "connect", lambda dbapi, _record: dbapi.set_trace_callback(statements.append))
+    else:
+        sa.event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    return statements
+
+
 def test_guest_gets_one_view_then_a_reason(store):
     first, second = store.check_views("g1", Plan.GUEST, ["ICD10CM:K22.0", "ICD10CM:A00.0"], "1.1.1.1", T0)
     assert (first.granted, first.remaining, first.limit) == (True, 0, 1)
@@ -58,8 +70,7 @@ def test_reopening_the_same_resource_costs_nothing(store):
 
 def test_reopening_seen_pages_is_answered_without_a_write(store, metering_engine):
     store.check_views("u1", Plan.FREE, ["A:1", "A:2"], None, T0)
-    statements = []
-    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = _sql_of(metering_engine)
     decisions = store.check_views("u1", Plan.FREE, ["A:2", "A:1"], None, T0)
     assert [(d.resource, d.granted, d.remaining) for d in decisions] == [("A:2", True, 4), ("A:1", True, 4)]
     assert statements and all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
@@ -95,8 +106,7 @@ def test_refusals_that_change_nothing_are_answered_from_a_plain_read_as_the_lock
     ]
     store.check_views("g1", Plan.GUEST, ["A:2"], "9.9.9.9", T0)  # g1 told its quota is used up
     locked = _locked_path_only(store)
-    statements = []
-    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = _sql_of(metering_engine)
     for subject, plan, resources, ip in asks:
         before = _contents(metering_engine)
         statements.clear()
@@ -112,8 +122,7 @@ def test_refusals_that_change_nothing_are_answered_from_a_plain_read_as_the_lock
 
 
 def test_what_grants_or_tells_still_takes_the_locked_path(store, metering_engine):
-    statements = []
-    sa.event.listen(metering_engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements = _sql_of(metering_engine)
     for n in range(1, 7):
         store.check_views("u1", Plan.FREE, [f"A:{n}"], None, T0)
     statements.clear()
@@ -241,3 +250,79 @@ def test_twenty_concurrent_requests_from_two_processes_grant_exactly_one(store, 
     assert sum(len(json.loads(out)) for out in outputs) == 1
     with store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(storage.views)).scalar_one() == 1
+
+
+# -- answers kept in memory (FinalViews) -------------------------------------------------
+def _only_reads(statements):
+    return all(sql.lstrip().upper().startswith("SELECT") for sql in statements)
+
+
+def test_a_guest_reopening_its_page_costs_no_write_and_then_no_read(store, metering_engine):
+    store.check_views("g1", Plan.GUEST, ["A:1"], "1.1.1.1", T0)
+    statements = _sql_of(metering_engine)
+    other_replica = MeterStore(metering_engine, store.quotas)  # nothing kept in its memory
+    [decision] = other_replica.check_views("g1", Plan.GUEST, ["A:1"], "1.1.1.1", T0)
+    assert (decision.granted, decision.remaining, decision.limit) == (True, 0, 1)
+    assert statements and _only_reads(statements)
+    statements.clear()
+    for replica in (store, other_replica):  # the guest's quota is used up: the answer is final
+        assert replica.check_views("g1", Plan.GUEST, ["A:1"], "1.1.1.1", T0) == [decision]
+    assert statements == []
+
+
+def test_a_pro_page_opened_again_is_answered_from_memory_as_the_database_would(store, metering_engine):
+    store.check_views("u1", Plan.PRO, ["A:1", "A:2"], None, T0)
+    statements = _sql_of(metering_engine)
+    kept = store.check_views("u1", Plan.PRO, ["A:2", "A:1"], None, T0)
+    assert statements == []
+    assert kept == _locked_path_only(MeterStore(metering_engine, store.quotas)).check_views(
+        "u1", Plan.PRO, ["A:2", "A:1"], None, T0
+    )
+    assert [(d.granted, d.limit, d.remaining) for d in kept] == [(True, None, None)] * 2
+
+
+def test_an_answer_that_can_still_change_is_not_kept(store, metering_engine):
+    store.check_views("u1", Plan.FREE, ["A:1"], None, T0)
+    assert store.check_views("u1", Plan.FREE, ["A:1"], None, T0)[0].remaining == 5
+    store.check_views("u1", Plan.FREE, ["A:2"], None, T0)
+    assert store.check_views("u1", Plan.FREE, ["A:1"], None, T0)[0].remaining == 4  # not the 5 of before
+
+
+def test_a_plan_change_is_never_answered_with_the_other_plans_answer(store):
+    store.check_views("u1", Plan.PRO, ["A:1", "A:2", "A:3"], None, T0)  # kept as PRO answers
+    [as_free] = store.check_views("u1", Plan.FREE, ["A:1"], None, T0)  # downgraded
+    assert (as_free.granted, as_free.limit, as_free.remaining) == (True, 6, 3)
+    store.check_views("u1", Plan.FREE, ["B:1", "B:2", "B:3", "B:4"], None, T0)  # 6 used (one refused)
+    assert store.check_views("u1", Plan.FREE, ["A:1"], None, T0)[0].remaining == 0  # final now: kept
+    [as_pro] = store.check_views("u1", Plan.PRO, ["A:1"], None, T0)  # upgraded again
+    assert (as_pro.granted, as_pro.limit, as_pro.remaining) == (True, None, None)
+    assert granted(store.check_views("u1", Plan.FREE, ["B:4"], None, T0)) == [False]
+
+
+def test_a_kept_page_in_a_new_period_is_a_new_view(store, metering_engine):
+    store.check_views("u1", Plan.PRO, ["A:1"], None, T0)
+    store.check_views("u1", Plan.PRO, ["A:1"], None, T0)  # kept
+    later = T0 + timedelta(days=30)
+    assert granted(store.check_views("u1", Plan.PRO, ["A:1"], None, later)) == [True]
+    assert store.get_meter("u1", Plan.PRO, later).used == 1
+    assert [e["resource"] for e in outbox(metering_engine, "view_recorded")] == ["A:1", "A:1"]
+
+
+def test_a_deleted_users_pages_are_views_again(store, metering_engine):
+    store.check_views("u1", Plan.PRO, ["A:1"], None, T0)
+    store.check_views("u1", Plan.PRO, ["A:1"], None, T0)  # kept
+    store.forget_user("u1", event_id="e-1")
+    assert granted(store.check_views("u1", Plan.PRO, ["A:1"], None, T0)) == [True]
+    assert store.get_meter("u1", Plan.PRO, T0).used == 1  # recorded again, not answered from memory
+
+
+def test_an_answer_read_before_a_clear_is_not_kept():
+    final = storage.FinalViews(maxsize=2)
+    read_at = final.generation
+    final.clear()  # a forget_user while the request waited for the database
+    final.keep(read_at, "user:u1", Plan.PRO, ["A:1"], None, 1, period_end=100)
+    assert final.get("user:u1", Plan.PRO, "A:1", 0) is None
+    final.keep(final.generation, "user:u1", Plan.PRO, ["A:1", "A:2", "A:3"], None, 3, period_end=100)
+    assert final.get("user:u1", Plan.PRO, "A:1", 0) is None  # bounded: the oldest went
+    assert final.get("user:u1", Plan.PRO, "A:3", 99) is not None
+    assert final.get("user:u1", Plan.PRO, "A:3", 100) is None  # its period is over
