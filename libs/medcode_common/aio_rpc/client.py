@@ -266,8 +266,10 @@ class RpcClient:
             async with asyncio.timeout(timeout):
                 # Mandatory, under the channel's publisher confirms: an unroutable request
                 # comes back as PublishError (without confirms aiormq drops it silently).
+                # wait=False: the confirm comes after the write anyway, so waiting for the
+                # socket buffer to drain first only costs another wake-up.
                 await raw.basic_publish(
-                    body, exchange=RPC_EXCHANGE, routing_key=target, properties=properties, mandatory=True
+                    body, exchange=RPC_EXCHANGE, routing_key=target, properties=properties, mandatory=True, wait=False
                 )
                 reply = await future
         except TimeoutError:
