@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
@@ -101,7 +101,7 @@ class RpcClient:
         self._reply_queue: aio_pika.abc.AbstractQueue | None = None
         # The channel's aiormq channel, on which requests are published and replies arrive
         # (a new one after every reconnection, see _consume_replies).
-        self._raw: aiormq.abc.AbstractChannel | None = None
+        self._raw: aiormq.Channel | None = None
         self._consuming_on: aiormq.abc.AbstractChannel | None = None  # where the reply consumer is
         self._restoring: set[asyncio.Task] = set()
         # "service.method" -> number of requests published, for tests that check batching.
@@ -139,7 +139,8 @@ class RpcClient:
 
     async def _consume_replies(self) -> None:
         assert self._channel is not None
-        raw = await self._channel.get_underlay_channel()
+        # aiormq's own class: its basic_publish takes wait= (the abstract one does not say so).
+        raw = cast(aiormq.Channel, await self._channel.get_underlay_channel())
         raw.on_consumer_cancel_callbacks.add(self._on_consumer_cancel)
         if self._consuming_on is not raw:  # once per channel (a reopening and a restore may race)
             self._consuming_on = raw
