@@ -269,8 +269,8 @@ class GatewayAuth:
     # -- reading a request -------------------------------------------------------------
     def for_request(self, request: Any, response: Any = None) -> RequestAuth:
         """Reads the caller's credentials from `request` (a starlette Request or
-        WebSocket). A client without a valid guest cookie gets a new guest id, and the
-        cookie is set on `response` when there is one to set it on."""
+        WebSocket). A client without a valid guest cookie gets a new guest id, and, unless
+        it sends a session token, the cookie is set on `response` when there is one to set it on."""
         headers, cookies = request.headers, request.cookies
         authorization_error = None
         try:
@@ -285,7 +285,9 @@ class GatewayAuth:
         guest_id = read_guest_cookie(self.signer, cookies.get(GUEST_COOKIE))
         if guest_id is None:
             guest_id = new_guest_id()
-            if _can_set_cookies(response):
+            # A request with a session token is metered as its account: no cookie to sign
+            # and send (a dead token is cleared, and the next request is a guest's).
+            if token is None and _can_set_cookies(response):
                 self.set_guest_cookie(response, guest_id)
         peer = request.client.host if request.client else None
         auth = RequestAuth(

@@ -86,12 +86,20 @@ async def test_graphql_post_and_get(http, amqp_uri):
             },
         )
         assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
         assert response.json() == {"data": {"searchCodes": {"totalCount": 1, "edges": [{"node": {"code": "K22.0"}}]}}}
         headers = codes.received[-1].headers
         assert headers["nameko.call_id_stack"][0].startswith("gateway.searchCodes.")
 
     response = await http.get("/graphql", params={"query": "{ __typename }"})
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_body_that_is_not_json_is_a_bad_request(http):
+    response = await http.post(
+        "/graphql", content=b'{"query": "{ __typename }"', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
 
 
 async def test_graphiql_in_a_browser(http):

@@ -187,6 +187,23 @@ def test_a_known_guest_keeps_its_id_and_a_tampered_one_gets_a_new_one(gateway_au
     assert set_cookies(response)[GUEST_COOKIE][GUEST_COOKIE].value.startswith(auth.guest_id + ".")
 
 
+@pytest.mark.parametrize(
+    "headers, cookies",
+    [({"Authorization": "Bearer tok-b"}, {}), ({}, {SESSION_COOKIE: "tok-c"})],
+    ids=["bearer", "session cookie"],
+)
+def test_a_request_with_a_session_token_gets_no_guest_cookie(gateway_auth, headers, cookies):
+    response = Response()
+    auth = gateway_auth.for_request(make_request(headers, cookies), response)
+    assert auth.token is not None and len(auth.guest_id) == 32
+    assert GUEST_COOKIE not in set_cookies(response)
+
+    # A malformed Authorization header carries no token: a guest as any other.
+    response = Response()
+    gateway_auth.for_request(make_request({"Authorization": "Basic x"}), response)
+    assert GUEST_COOKIE in set_cookies(response)
+
+
 def test_bearer_wins_over_the_session_cookie(gateway_auth):
     auth = gateway_auth.for_request(
         make_request({"Authorization": "Bearer tok-b"}, {SESSION_COOKIE: "tok-c"}), Response()

@@ -67,6 +67,9 @@ async def test_result_and_wire_format(client, responder):
     assert message.content_type == "application/json"
     assert message.content_encoding == "utf-8"
     assert message.reply_to == client.reply_key
+    assert message.correlation_id and message.message_id  # the return of an unroutable call is matched by it
+    assert message.delivery_mode == aio_pika.DeliveryMode.NOT_PERSISTENT
+    assert message.expiration == 5.0  # the call's timeout: a request nobody took in time is dropped
     stack = message.headers["nameko.call_id_stack"]
     assert len(stack) == 1 and stack[0].startswith("gateway.echo.echo.")
     assert "nameko.traceparent" not in message.headers  # no active span
@@ -168,3 +171,19 @@ async def test_reconnects_after_the_broker_drops_the_connection(amqp_uri, respon
         assert result == {"n": 2}
         queues = {q["name"] for q in vhost.get("queues")}
         assert client.reply_queue_name in queues
+
+
+async def test_a_deleted_reply_queue_is_declared_again_without_a_reconnection(amqp_uri, responder, vhost):
+    async with RpcClient(amqp_uri, timeout=2) as client:
+        assert await client.call("echo", "echo", n=1) == {"n": 1}
+        vhost.delete_queue(client.reply_queue_name)  # the broker cancels the reply consumer
+
+        result = None
+        for _ in range(50):
+            try:
+                result = await client.call("echo", "echo", n=2, timeout=0.5)
+                break
+            except Unavailable:
+                await asyncio.sleep(0.1)
+        assert result == {"n": 2}
+        assert client.reply_queue_name in {q["name"] for q in vhost.get("queues")}

@@ -39,6 +39,13 @@ class ErrorCodes(MaskErrors):
     def __init__(self) -> None:
         super().__init__(error_message=MASKED_MESSAGE)
 
+    def _process_result(self, result: object) -> None:
+        # getattr, not MaskErrors' isinstance against a runtime-checkable Protocol, which
+        # inspects the class on every operation.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
         return [self._with_code(error) for error in errors]
 
