@@ -24,7 +24,7 @@ from opentelemetry.trace import Span, SpanKind
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from medcode_common.telemetry import configure_tracing
+from medcode_common.telemetry import configure_tracing, spans_are_recorded
 
 # Span attributes that carry the URL's query string: a GraphQL query sent by GET has its
 # variables there, and payloads are never recorded (medcode_common.telemetry).
@@ -44,13 +44,6 @@ def _without_query_string(span: Span, scope: dict[str, Any]) -> None:
             span.set_attribute(key, scope.get("path", ""))
     if "url.query" in attributes:
         span.set_attribute("url.query", "")
-
-
-def spans_are_recorded(provider: Any) -> bool:
-    """False only for the SDK's tracer provider without any span processor: its spans go nowhere.
-    (Anything else, a provider of another kind included, counts as recording.)"""
-    processors = getattr(getattr(provider, "_active_span_processor", None), "_span_processors", None)
-    return processors is None or bool(processors)
 
 
 class RequestTracing:
