@@ -65,7 +65,8 @@ def load_available(
     With `parallel` (and `rules`), a forked process does every database write (code sets,
     then rules, then CPT: SQLite has one writer) while this one builds the search index of
     each system as soon as its code set and index lay terms are in (it only reads the
-    database); a last sync catches what changed meanwhile."""
+    database); a last sync catches what changed meanwhile. On a SQLite file, a first load of
+    the PTP tables is written meanwhile by a third process (rules.rule_files.PtpStaging)."""
     wanted = [CodeSystem(s) for s in systems] if systems else list(IMPORTERS)
     unknown = [s.value for s in wanted if s not in IMPORTERS]
     if unknown:
