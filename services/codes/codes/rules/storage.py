@@ -464,7 +464,7 @@ class RulesStore:
                 for batch in _batches(rows, BATCH):
                     for table, values in writer(edition_id, setting, batch).items():
                         if values:
-                            counts[table.name] = counts.get(table.name, 0) + self._insert(conn, table, values)
+                            counts[table.name] = counts.get(table.name, 0) + insert_tuples(conn, table, values)
         return counts
 
     def _write_streamed(
@@ -490,9 +490,9 @@ class RulesStore:
                 noted.update(zip(itertools.repeat(None), map(_FIRST, batch), strict=False))
             if kind == "PTP" and sqlite:
                 values, literal = _sqlite_ptp_columns(batch, days, iso)
-                count += self._insert(conn, table, values, constants={**constants, **literal})
+                count += insert_tuples(conn, table, values, constants={**constants, **literal})
             else:
-                count += self._insert(conn, table, batch, constants=constants)
+                count += insert_tuples(conn, table, batch, constants=constants)
         counts = {table.name: count}
         # A code's last day: None when a row still in force names it, else its latest deletion.
         last_day: dict[str, date | None] = {}
@@ -500,41 +500,8 @@ class RulesStore:
             last_day[code] = day
         values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
         if values:
-            counts[rule_codes.name] = self._insert(conn, rule_codes, values)
+            counts[rule_codes.name] = insert_tuples(conn, rule_codes, values)
         return counts
-
-    def _insert(
-        self, conn, table: sa.Table, values: Iterable[tuple], constants: dict[str, int | str | None] | None = None
-    ) -> int:
-        """Bulk insert of positional tuples in the table's column order, without the columns
-        `constants` gives one value for all rows: COPY on PostgreSQL, executemany elsewhere.
-        Returns the number of rows."""
-        constants = constants or {}
-        given = list(constants)
-        columns = given + [c.name for c in table.columns if c.name not in constants]
-        prefix = tuple(constants.values())
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            count = 0
-            cursor = conn.connection.driver_connection.cursor()
-            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(prefix + tuple(row))
-                    count += 1
-            return count
-        if dialect == "sqlite":
-            # The constants are SQL literals, so each row goes to the driver as it is (and a
-            # NULL bound per row costs the driver an adapter lookup).
-            marks = ", ".join([_sql_literal(v) for v in prefix] + ["?"] * (len(columns) - len(prefix)))
-            cursor = conn.connection.driver_connection.cursor()
-            try:
-                cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values)
-                return cursor.rowcount
-            finally:
-                cursor.close()
-        rows = [dict(zip(columns, prefix + tuple(row), strict=True)) for row in values]
-        conn.execute(table.insert(), rows)
-        return len(rows)
 
     # ---- reading -------------------------------------------------------------------------
     def ptp_for_pairs(self, edition_id: int, setting: str, codes: list[str], on: date | None = None) -> list[tuple]:
@@ -811,6 +778,42 @@ def _sqlite_bulk_write(conn: sa.Connection) -> Iterator[None]:
         for name, value in kept.items():
             conn.exec_driver_sql(f"PRAGMA {name} = {value}")
         conn.commit()
+
+
+def insert_tuples(
+    conn: sa.Connection, table: sa.Table, values: Iterable[tuple], constants: dict[str, int | str | None] | None = None
+) -> int:
+    """Bulk insert of positional tuples in the table's column order, without the columns
+    `constants` gives one value for all rows: COPY on PostgreSQL, the driver's executemany
+    on SQLite (no per-row objects of SQLAlchemy's). Returns the number of rows."""
+    constants = constants or {}
+    given = list(constants)
+    columns = given + [c.name for c in table.columns if c.name not in constants]
+    prefix = tuple(constants.values())
+    dialect = conn.dialect.name
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a checked-out connection
+    if dialect == "postgresql":
+        count = 0
+        cursor = driver.cursor()
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(prefix + tuple(row))
+                count += 1
+        return count
+    if dialect == "sqlite":
+        # The constants are SQL literals, so each row goes to the driver as it is (and a
+        # NULL bound per row costs the driver an adapter lookup).
+        marks = ", ".join([_sql_literal(v) for v in prefix] + ["?"] * (len(columns) - len(prefix)))
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values)
+            return cursor.rowcount
+        finally:
+            cursor.close()
+    rows = [dict(zip(columns, prefix + tuple(row), strict=True)) for row in values]
+    conn.execute(table.insert(), rows)
+    return len(rows)
 
 
 class _IsoDates(dict):
