@@ -58,7 +58,8 @@ def load(
     parallel: Annotated[
         bool,
         typer.Option(
-            help="Write the database in a second process while this one builds the search index (with the rules)."
+            help="Write the database in a second process while this one builds the search index, and a first "
+            "load of the PTP tables in a third (with the rules)."
         ),
     ] = True,
 ) -> None:

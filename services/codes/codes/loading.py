@@ -13,6 +13,7 @@ to: the ICD-10-CM index entry is rebuilt when the lay-term edition changes too.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from medcode_contracts.codes import CodeSystem
 
 from .code_sets import cpt, hcpcs, icd10cm, icd10pcs
 from .domain import CodeRecord, EditionMeta
+from .forked import ForkedCall
 from .rules.storage import RulesStore
 from .storage import CodeStore, LoadReport
 
@@ -63,7 +65,8 @@ def load_available(
     With `parallel` (and `rules`), a forked process does every database write (code sets,
     then rules, then CPT: SQLite has one writer) while this one builds the search index of
     each system as soon as its code set and index lay terms are in (it only reads the
-    database); a last sync catches what changed meanwhile."""
+    database); a last sync catches what changed meanwhile. On a SQLite file, a first load of
+    the PTP tables is written meanwhile by a third process (rules.rule_files.PtpStaging)."""
     wanted = [CodeSystem(s) for s in systems] if systems else list(IMPORTERS)
     unknown = [s.value for s in wanted if s not in IMPORTERS]
     if unknown:
@@ -104,15 +107,29 @@ def load_available(
 
 
 def _write_all(
-    store: CodeStore, rules_store: RulesStore, settings, wanted: list[CodeSystem], show_progress: bool, rules: bool, say
+    store: CodeStore,
+    rules_store: RulesStore,
+    settings,
+    wanted: list[CodeSystem],
+    show_progress: bool,
+    rules: bool,
+    say,
+    stage: bool = False,
 ) -> list[LoadReport]:
-    """Every database write of a load, in dependency order: code sets, rules, CPT."""
-    reports = [load_system(store, system, settings.DATA_MIRROR, show_progress) for system in wanted]
-    if rules:
-        from .rules.rule_files import load_rules
+    """Every database write of a load, in dependency order: code sets, rules, CPT. With
+    `stage`, a first load of the PTP tables runs meanwhile in a process of its own
+    (rules.rule_files.PtpStaging)."""
+    from .rules.rule_files import PtpStaging, load_rules
 
-        load_rules(settings, show_progress=show_progress, store=rules_store, say=say)
-        reports.append(load_cpt(store, rules_store, show_progress))
+    staged = PtpStaging.start(settings, rules_store, show_progress) if rules and stage else None
+    try:
+        reports = [load_system(store, system, settings.DATA_MIRROR, show_progress) for system in wanted]
+        if rules:
+            load_rules(settings, show_progress=show_progress, store=rules_store, say=say, staged=staged)
+            reports.append(load_cpt(store, rules_store, show_progress))
+    finally:
+        if staged is not None:
+            staged.close()
     return reports
 
 
@@ -141,61 +158,25 @@ def _index_while_writing(
         pending = [s for s in pending if s not in ready]
 
 
-class _Writer:
+class _Writer(ForkedCall):
     """`_write_all` in a forked process; `result()` waits for it and returns its reports
     (or raises its error, MalformedRelease included)."""
 
     def __init__(self, settings, wanted: list[CodeSystem], show_progress: bool, say):
-        import multiprocessing
-        import tempfile
-
         self.wanted = wanted
-        self._outcome = Path(tempfile.mkstemp(prefix="codes-load-", suffix=".pickle")[1])
-        self._process = multiprocessing.get_context("fork").Process(
-            target=_write_in_child, args=(self._outcome, settings, wanted, show_progress, say), name="codes-load-writer"
-        )
-        self._process.start()
-
-    def running(self) -> bool:
-        return self._process.is_alive()
-
-    def result(self) -> list[LoadReport]:
-        import pickle
-
-        self._process.join()
-        try:
-            kind, value = pickle.loads(self._outcome.read_bytes())
-        except (OSError, EOFError, pickle.UnpicklingError):
-            raise RuntimeError(f"the load's writer process ended with exit code {self._process.exitcode}") from None
-        if kind == "error":
-            raise value
-        return value
-
-    def stop(self) -> None:
-        if self._process.is_alive():  # this side failed: do not leave the writer behind
-            self._process.terminate()
-            self._process.join()
-        self._outcome.unlink(missing_ok=True)
+        super().__init__(_write_in_child, settings, wanted, show_progress, say, name="codes-load-writer")
 
 
-def _write_in_child(outcome: Path, settings, wanted: list[CodeSystem], show_progress: bool, say) -> None:
-    import pickle
+def _write_in_child(settings, wanted: list[CodeSystem], show_progress: bool, say) -> list[LoadReport]:
+    import signal
 
+    # _Writer.stop's SIGTERM unwinds the stack, so the PTP staging process is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     engine = make_engine(settings.database_url("codes"))
     try:
-        result: tuple = (
-            "reports",
-            _write_all(CodeStore(engine), RulesStore(engine), settings, wanted, show_progress, True, say),
-        )
-    except Exception as exc:  # handed to the parent, which raises it
-        try:
-            pickle.dumps(exc)
-            result = ("error", exc)
-        except Exception:
-            result = ("error", RuntimeError(f"{type(exc).__name__}: {exc}"))
+        return _write_all(CodeStore(engine), RulesStore(engine), settings, wanted, show_progress, True, say, stage=True)
     finally:
         engine.dispose()
-    outcome.write_bytes(pickle.dumps(result))
 
 
 def read_pcs_definitions(mirror: Path | None):

@@ -36,6 +36,7 @@ from medcode_contracts.codes import (
 from medcode_contracts.events import EditionLoaded
 
 from .domain import CodeRecord, EditionMeta, code_key
+from .rules.storage import insert_tuples
 
 SCHEMA = Schema.of("codes")  # codes.migrations, alembic_version_codes (the coding rules' tables too)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -94,19 +95,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _row(edition_id: str, record: CodeRecord) -> dict:
+def _row(edition_id: str, record: CodeRecord) -> tuple:
+    """A codes_entries row, in the table's column order."""
     doc = {"parent": record.parent, "notes": record.notes, "lay_terms": record.lay_terms, "extra": record.extra}
-    return {
-        "edition_id": edition_id,
-        "system": CodeSystem(record.system).value,
-        "key": record.key,
-        "code": record.code,
-        "parent_key": code_key(record.parent) if record.parent else None,
-        "billable": record.billable,
-        "title": record.title,
-        "short_title": record.short_title,
-        "doc": json.dumps({k: v for k, v in doc.items() if v}, separators=(",", ":"), ensure_ascii=False),
-    }
+    return (
+        edition_id,
+        CodeSystem(record.system).value,
+        record.key,
+        record.code,
+        code_key(record.parent) if record.parent else None,
+        record.billable,
+        record.title,
+        record.short_title,
+        json.dumps({k: v for k, v in doc.items() if v}, separators=(",", ":"), ensure_ascii=False),
+    )
 
 
 def _record(row) -> CodeRecord:
@@ -203,10 +205,10 @@ class CodeStore:
             )
             conn.execute(editions.insert().values(**values))
             counts: Counter[str] = Counter()
-            batch: list[dict] = []
+            batch: list[tuple] = []
             for record in records:
                 batch.append(_row(edition_id, record))
-                counts[batch[-1]["system"]] += 1
+                counts[batch[-1][1]] += 1
                 counts["billable"] += record.billable
                 if len(batch) >= self.batch_size:
                     self._insert(conn, batch, progress)
@@ -254,8 +256,8 @@ class CodeStore:
             seconds=round(time.monotonic() - started, 2),
         )
 
-    def _insert(self, conn: sa.Connection, batch: list[dict], progress) -> None:
-        conn.execute(entries.insert(), batch)  # executemany
+    def _insert(self, conn: sa.Connection, batch: list[tuple], progress) -> None:
+        insert_tuples(conn, entries, batch)
         if progress is not None:
             progress(len(batch))
 

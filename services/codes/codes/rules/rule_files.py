@@ -25,6 +25,7 @@ import io
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from ..code_sets import icd9cm_titles, icd10cm_index, icd10pcs_index
 from ..code_sets.cpt_file import read_cpt_file
 from ..code_sets.hcpcs import read_hcpcs_codes
 from ..code_sets.hcpcs_modifiers import read_hcpcs_modifiers
+from ..forked import ForkedCall
 from ..release_files import MalformedRelease, Wrap
 from .gems import read_gem
 from .lab_ncd import read_ncd_diagnoses, read_ncd_procedures
@@ -180,6 +182,10 @@ def find_ptp_releases(folder: Path) -> dict[str, PtpRelease]:
     return {setting: release for setting, (_, release) in found.items()}
 
 
+def ptp_folder(mirror: Path) -> Path:
+    return Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
+
+
 def find_mue_files(folder: Path) -> dict[str, tuple[str, Path]]:
     found: dict[str, tuple[str, str, Path]] = {}
     if not folder.is_dir():
@@ -263,8 +269,10 @@ def load_rules(
     show_progress: bool = True,
     store: RulesStore | None = None,
     say: Callable[[str], None] | None = None,
+    staged: PtpStaging | None = None,
 ) -> list[RuleLoad]:
-    """Load every rule file found; returns what happened to each (also printed via `say`)."""
+    """Load every rule file found; returns what happened to each (also printed via `say`).
+    With `staged` (PtpStaging.start), its PTP editions come from the staging process."""
     say = say or (lambda line: print(line, flush=True))
     if store is None:
         from ..storage import CodeStore  # the codes DB's Alembic migrations (0001 + 0002 rules)
@@ -273,16 +281,18 @@ def load_rules(
         CodeStore(engine).migrate()
         store = RulesStore(engine)
     with store.bulk_load():  # a fresh database gets its indexes once, after the rows
-        return _load_all(settings, show_progress, store, say)
+        return _load_all(settings, show_progress, store, say, staged)
 
 
-def _load_all(settings: Settings, show_progress: bool, store: RulesStore, say: Callable[[str], None]) -> list[RuleLoad]:
+def _load_all(
+    settings: Settings, show_progress: bool, store: RulesStore, say: Callable[[str], None], staged: PtpStaging | None
+) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
     mirror = settings.DATA_MIRROR
     if mirror is None:
         loads.append(RuleLoad("ALL", None, "skipped", note="DATA_MIRROR is not set"))
     else:
-        loads.extend(_load_mirror(store, mirror, show_progress, say))
+        loads.extend(_load_mirror(store, mirror, show_progress, say, staged))
     icd9 = icd9cm_titles.find_icd9_titles()
     if icd9 is None:
         loads.append(
@@ -323,10 +333,12 @@ def _load_all(settings: Settings, show_progress: bool, store: RulesStore, say: C
         loads.append(
             _load_file(store, "CPT", f"AMA CPT ({cpt.name}, licensed)", cpt, read_cpt_file, show_progress, "CPT", say)
         )
+    if staged is not None:
+        loads.extend(staged.adopt(say))
     return loads
 
 
-def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleLoad]:
+def _load_mirror(store: RulesStore, mirror: Path, show: bool, say, staged: PtpStaging | None) -> list[RuleLoad]:
     loads: list[RuleLoad] = []
     # The index lay terms first: a parallel load indexes the code sets for search once they are in.
     index = _newest(mirror / "icd10cm_index", "ICD10CM_*_Index_flattened.csv*")
@@ -382,8 +394,9 @@ def _load_mirror(store: RulesStore, mirror: Path, show: bool, say) -> list[RuleL
             )
         )
         say(loads[-1].line())
-    ptp_folder = Path(os.environ.get("NCCI_PTP_DIR") or mirror / "ncci_ptp")
-    for setting, release in sorted(find_ptp_releases(ptp_folder).items()):
+    for setting, release in sorted(find_ptp_releases(ptp_folder(mirror)).items()):
+        if staged is not None and setting in staged.settings:
+            continue  # written by the staging process, adopted at the end
         loads.append(
             _load(store, "PTP", setting, release.name, release.parts, functools.partial(release.rows, show), say)
         )
@@ -474,3 +487,100 @@ def _load_coverage(store: RulesStore, mirror: Path, show: bool, say) -> list[Rul
             _load_file(store, "MCE", f"Medicare Code Editor {read_mce_version(mce)}", mce, read_mce, show, "MCE", say)
         )
     return loads
+
+
+# ---- the first PTP load, staged in a second process -------------------------------------------
+
+
+class PtpStaging:
+    """The first load of the PTP tables (4.3 M rows: half of a fresh load's writing) in a
+    second process, into a scratch SQLite file beside the database, while this process
+    writes the code sets and the other rules: SQLite has one writer per file. `adopt()`
+    then copies the staged rows in and makes their editions current in one transaction;
+    bulk_load builds the indexes after it. Only on SQLite and while rule_ptp_edits is empty
+    (a first load): a reload keeps the table's indexes for its readers and loads as before."""
+
+    @classmethod
+    def start(cls, settings: Settings, store: RulesStore, show: bool) -> PtpStaging | None:
+        """The staging of the PTP releases not loaded yet, started; None when there is none
+        to stage (or the database is not a SQLite file)."""
+        database = store.engine.url.database
+        if store.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return None
+        if settings.DATA_MIRROR is None or not store.ptp_table_is_empty():
+            return None
+        jobs = []
+        for setting, release in sorted(find_ptp_releases(ptp_folder(settings.DATA_MIRROR)).items()):
+            digest = fingerprint(release.parts, "PTP")
+            current = store.current_edition("PTP", setting)
+            if current is None or current.fingerprint != digest:
+                jobs.append((setting, release, digest))
+        return cls(store, Path(f"{database}.ptp-staging"), jobs, show) if jobs else None
+
+    def __init__(self, store: RulesStore, path: Path, jobs: list[tuple[str, PtpRelease, str]], show: bool):
+        self.store, self.path = store, path
+        self.settings = {setting for setting, _, _ in jobs}
+        path.unlink(missing_ok=True)  # left by a load that was killed
+        self.editions: dict[int, str] = {}
+        work = []
+        for setting, release, digest in jobs:
+            source = " + ".join(p.name for p in release.parts)
+            edition_id = store.reserve(
+                kind="PTP", setting=setting, name=release.name, source=source, fingerprint=digest
+            )
+            self.editions[edition_id] = setting
+            work.append((edition_id, setting, release))
+        tables = store.staging_tables_sql()
+        store.engine.dispose()  # no open SQLite connection goes through the fork
+        self._started = time.monotonic()
+        self._staging = ForkedCall(_stage_ptp, str(path), tables, work, show, name="codes-ptp-staging")
+
+    def adopt(self, say: Callable[[str], None]) -> list[RuleLoad]:
+        """Waits for the staging (raising its error: a malformed PTP file), then copies it in."""
+        counts = self._staging.result()
+        results = self.store.adopt_staged(
+            str(self.path),
+            {edition_id: ("PTP", setting, counts[edition_id]) for edition_id, setting in self.editions.items()},
+        )
+        seconds = time.monotonic() - self._started
+        loads = []
+        for result in results:
+            edition = result.edition
+            loads.append(
+                RuleLoad("PTP", edition.setting, "loaded", edition.name, edition.source, edition.counts, seconds)
+            )
+            say(loads[-1].line())
+        return loads
+
+    def close(self) -> None:
+        """Stops the staging process (if the load failed first), removes the scratch file and
+        marks editions not adopted as failed."""
+        self._staging.stop()
+        self.path.unlink(missing_ok=True)
+        self.store.release_reserved()
+
+
+def _stage_ptp(path: str, tables: list[str], work: list[tuple[int, str, PtpRelease]], show: bool) -> dict:
+    """The staging process: the PTP editions' rows (and the codes they name) into a scratch
+    file with the main database's own table definitions (no indexes: the main database
+    builds them once, after the copy)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{path}")
+
+    @sa.event.listens_for(engine, "connect")
+    def _scratch(dbapi_connection, _record):
+        dbapi_connection.execute("PRAGMA journal_mode=OFF")  # a scratch file: no journal written beside it
+
+    try:
+        with engine.begin() as conn:
+            for sql in tables:
+                conn.exec_driver_sql(sql)
+        store = RulesStore(engine)
+        counts = {
+            edition_id: store.write_staged(edition_id, "PTP", setting, release.rows(show))
+            for edition_id, setting, release in work
+        }
+        return counts
+    finally:
+        engine.dispose()

@@ -220,10 +220,12 @@ def _batches(rows: Iterable, size: int) -> Iterator[list]:
 
 
 class RulesStore:
-    """Loads and reads coding rules. Thread-safe: it holds only the engine."""
+    """Loads and reads coding rules. Thread-safe: it holds the engine (and, during a load,
+    the ids of the editions it stages elsewhere)."""
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self._reserved: set[int] = set()  # editions whose rows are being staged
 
     # ---- schema (tests without Alembic) -------------------------------------------------
     def create_schema(self) -> None:
@@ -290,20 +292,7 @@ class RulesStore:
             raise
         with self.engine.begin() as conn:
             # The switch: one short transaction, so readers see the old or the new edition.
-            conn.execute(
-                rule_editions.update()
-                .where(
-                    rule_editions.c.kind == kind,
-                    rule_editions.c.setting.is_(None) if setting is None else rule_editions.c.setting == setting,
-                    rule_editions.c.status == "current",
-                )
-                .values(status="replaced")
-            )
-            conn.execute(
-                rule_editions.update()
-                .where(rule_editions.c.id == edition_id)
-                .values(status="current", counts=json.dumps(counts), loaded_at=datetime.now(UTC))
-            )
+            self._make_current(conn, edition_id, kind, setting, counts)
         if previous is not None:
             self._delete_edition_rows(previous.id)
         seconds = (datetime.now(UTC) - started).total_seconds()
@@ -311,16 +300,121 @@ class RulesStore:
         assert current is not None  # the switch above made the new edition current
         return LoadResult(current, loaded=True, seconds=seconds)
 
+    @staticmethod
+    def _make_current(conn: sa.Connection, edition_id: int, kind: str, setting: str | None, counts: dict) -> None:
+        conn.execute(
+            rule_editions.update()
+            .where(
+                rule_editions.c.kind == kind,
+                rule_editions.c.setting.is_(None) if setting is None else rule_editions.c.setting == setting,
+                rule_editions.c.status == "current",
+            )
+            .values(status="replaced")
+        )
+        conn.execute(
+            rule_editions.update()
+            .where(rule_editions.c.id == edition_id)
+            .values(status="current", counts=json.dumps(counts), loaded_at=datetime.now(UTC))
+        )
+
+    # ---- PTP tables staged in a second SQLite file (codes.rules.rule_files.PtpStaging) ------
+    def reserve(self, *, kind: str, setting: str | None, name: str, source: str, fingerprint: str) -> int:
+        """A `loading` edition whose rows another process writes elsewhere (`adopt_staged`
+        brings them in); the purge of unfinished loads spares it while this store lives."""
+        with self.engine.begin() as conn:
+            edition_id = conn.execute(
+                rule_editions.insert()
+                .values(
+                    kind=kind,
+                    setting=setting,
+                    name=name,
+                    source=source,
+                    fingerprint=fingerprint,
+                    status="loading",
+                    counts="{}",
+                    loaded_at=datetime.now(UTC),
+                )
+                .returning(rule_editions.c.id)
+            ).scalar_one()
+        self._reserved.add(edition_id)
+        return edition_id
+
+    def release_reserved(self) -> None:
+        """Reserved editions not adopted (a staging that failed) are marked failed: the next
+        load purges them."""
+        if not self._reserved:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                rule_editions.update()
+                .where(rule_editions.c.id.in_(sorted(self._reserved)), rule_editions.c.status == "loading")
+                .values(status="failed")
+            )
+        self._reserved.clear()
+
+    def staging_tables_sql(self) -> list[str]:
+        """The CREATE TABLE statements of the tables a PTP staging file holds, exactly as this
+        database has them: SQLite copies rows between identical tables page-wise."""
+        with self.engine.connect() as conn:
+            found: dict[str, str] = dict(
+                conn.exec_driver_sql(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+                    (rule_ptp_edits.name, rule_codes.name),
+                ).all()
+            )
+        return [found[rule_ptp_edits.name], found[rule_codes.name]]
+
+    def ptp_table_is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.literal(1)).select_from(rule_ptp_edits).limit(1)).first() is None
+
+    def adopt_staged(
+        self, staging: str, editions: dict[int, tuple[str, str | None, dict[str, int]]]
+    ) -> list[LoadResult]:
+        """Copy a staging file's PTP rows (and the codes they name) into this database and make
+        their reserved editions (id -> kind, setting, counts) current, in one transaction.
+        Between identical tables, SQLite's transfer optimisation copies the rows as they are
+        stored, about 4x faster than inserting them; an index of the table (none inside
+        bulk_load) is kept up to date row by row."""
+        previous = [self.current_edition(kind, setting) for kind, setting, _ in editions.values()]
+        self._purge_unfinished()
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("ATTACH DATABASE ? AS staged", (staging,))
+            conn.commit()
+            try:
+                with _sqlite_bulk_write(conn), conn.begin(), _collector_paused():
+                    for table in (rule_ptp_edits, rule_codes):
+                        conn.exec_driver_sql(f"INSERT INTO main.{table.name} SELECT * FROM staged.{table.name}")
+                    for edition_id, (kind, setting, counts) in editions.items():
+                        self._make_current(conn, edition_id, kind, setting, counts)
+            finally:
+                conn.exec_driver_sql("DETACH DATABASE staged")
+                conn.commit()
+        self._reserved.difference_update(editions)
+        for edition in previous:
+            if edition is not None:
+                self._delete_edition_rows(edition.id)
+        results = []
+        for kind, setting, _ in editions.values():
+            current = self.current_edition(kind, setting)
+            assert current is not None  # made current above
+            results.append(LoadResult(current, loaded=True))
+        return results
+
+    def write_staged(self, edition_id: int, kind: str, setting: str | None, rows: Iterable) -> dict[str, int]:
+        """The rows of a reserved edition, written into this store's (staging) database."""
+        return self._write_rows(edition_id, kind, setting, rows)
+
     def _purge_unfinished(self) -> None:
         """Rows of loads that crashed (status loading/failed) are dead weight: drop them."""
         with self.engine.connect() as conn:
-            stale = (
-                conn.execute(
+            stale = [
+                edition_id
+                for edition_id in conn.execute(
                     sa.select(rule_editions.c.id).where(rule_editions.c.status.in_(("loading", "failed", "replaced")))
-                )
-                .scalars()
-                .all()
-            )
+                ).scalars()
+                if edition_id not in self._reserved
+            ]
         for edition_id in stale:
             self._delete_edition_rows(edition_id)
         if stale:
@@ -350,11 +444,11 @@ class RulesStore:
         finally:
             self.ensure_indexes()
 
-    def ensure_indexes(self) -> None:
+    def ensure_indexes(self, tables: Iterable[sa.Table] = ROW_TABLES) -> None:
         """Build the row tables' indexes that are missing (after bulk_load, or a load that
         crashed inside one)."""
         with self.engine.connect() as conn, _sqlite_bulk_write(conn), conn.begin():
-            for table in ROW_TABLES:
+            for table in tables:
                 for index in table.indexes:
                     index.create(conn, checkfirst=True)
 
@@ -370,7 +464,7 @@ class RulesStore:
                 for batch in _batches(rows, BATCH):
                     for table, values in writer(edition_id, setting, batch).items():
                         if values:
-                            counts[table.name] = counts.get(table.name, 0) + self._insert(conn, table, values)
+                            counts[table.name] = counts.get(table.name, 0) + insert_tuples(conn, table, values)
         return counts
 
     def _write_streamed(
@@ -396,9 +490,9 @@ class RulesStore:
                 noted.update(zip(itertools.repeat(None), map(_FIRST, batch), strict=False))
             if kind == "PTP" and sqlite:
                 values, literal = _sqlite_ptp_columns(batch, days, iso)
-                count += self._insert(conn, table, values, constants={**constants, **literal})
+                count += insert_tuples(conn, table, values, constants={**constants, **literal})
             else:
-                count += self._insert(conn, table, batch, constants=constants)
+                count += insert_tuples(conn, table, batch, constants=constants)
         counts = {table.name: count}
         # A code's last day: None when a row still in force names it, else its latest deletion.
         last_day: dict[str, date | None] = {}
@@ -406,41 +500,8 @@ class RulesStore:
             last_day[code] = day
         values = [(edition_id, code, procedure_system(code), None, last_day[code]) for code in sorted(last_day)]
         if values:
-            counts[rule_codes.name] = self._insert(conn, rule_codes, values)
+            counts[rule_codes.name] = insert_tuples(conn, rule_codes, values)
         return counts
-
-    def _insert(
-        self, conn, table: sa.Table, values: Iterable[tuple], constants: dict[str, int | str | None] | None = None
-    ) -> int:
-        """Bulk insert of positional tuples in the table's column order, without the columns
-        `constants` gives one value for all rows: COPY on PostgreSQL, executemany elsewhere.
-        Returns the number of rows."""
-        constants = constants or {}
-        given = list(constants)
-        columns = given + [c.name for c in table.columns if c.name not in constants]
-        prefix = tuple(constants.values())
-        dialect = self.engine.dialect.name
-        if dialect == "postgresql":
-            count = 0
-            cursor = conn.connection.driver_connection.cursor()
-            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in values:
-                    copy.write_row(prefix + tuple(row))
-                    count += 1
-            return count
-        if dialect == "sqlite":
-            # The constants are SQL literals, so each row goes to the driver as it is (and a
-            # NULL bound per row costs the driver an adapter lookup).
-            marks = ", ".join([_sql_literal(v) for v in prefix] + ["?"] * (len(columns) - len(prefix)))
-            cursor = conn.connection.driver_connection.cursor()
-            try:
-                cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values)
-                return cursor.rowcount
-            finally:
-                cursor.close()
-        rows = [dict(zip(columns, prefix + tuple(row), strict=True)) for row in values]
-        conn.execute(table.insert(), rows)
-        return len(rows)
 
     # ---- reading -------------------------------------------------------------------------
     def ptp_for_pairs(
@@ -743,6 +804,42 @@ def _sqlite_bulk_write(conn: sa.Connection) -> Iterator[None]:
         for name, value in kept.items():
             conn.exec_driver_sql(f"PRAGMA {name} = {value}")
         conn.commit()
+
+
+def insert_tuples(
+    conn: sa.Connection, table: sa.Table, values: Iterable[tuple], constants: dict[str, int | str | None] | None = None
+) -> int:
+    """Bulk insert of positional tuples in the table's column order, without the columns
+    `constants` gives one value for all rows: COPY on PostgreSQL, the driver's executemany
+    on SQLite (no per-row objects of SQLAlchemy's). Returns the number of rows."""
+    constants = constants or {}
+    given = list(constants)
+    columns = given + [c.name for c in table.columns if c.name not in constants]
+    prefix = tuple(constants.values())
+    dialect = conn.dialect.name
+    driver = conn.connection.driver_connection
+    assert driver is not None  # a checked-out connection
+    if dialect == "postgresql":
+        count = 0
+        cursor = driver.cursor()
+        with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(prefix + tuple(row))
+                count += 1
+        return count
+    if dialect == "sqlite":
+        # The constants are SQL literals, so each row goes to the driver as it is (and a
+        # NULL bound per row costs the driver an adapter lookup).
+        marks = ", ".join([_sql_literal(v) for v in prefix] + ["?"] * (len(columns) - len(prefix)))
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values)
+            return cursor.rowcount
+        finally:
+            cursor.close()
+    rows = [dict(zip(columns, prefix + tuple(row), strict=True)) for row in values]
+    conn.execute(table.insert(), rows)
+    return len(rows)
 
 
 class _IsoDates(dict):
