@@ -268,21 +268,7 @@ class RulesStore:
         if previous is not None and previous.fingerprint == fingerprint and not force:
             return LoadResult(previous, loaded=False)
         self._purge_unfinished()
-        with self.engine.begin() as conn:
-            edition_id = conn.execute(
-                rule_editions.insert()
-                .values(
-                    kind=kind,
-                    setting=setting,
-                    name=name,
-                    source=source,
-                    fingerprint=fingerprint,
-                    status="loading",
-                    counts="{}",
-                    loaded_at=started,
-                )
-                .returning(rule_editions.c.id)
-            ).scalar_one()
+        edition_id = self._insert_loading(kind, setting, name, source, fingerprint, started)
         try:
             counts = self._write_rows(edition_id, kind, setting, rows)
         except BaseException:
@@ -299,6 +285,26 @@ class RulesStore:
         current = self.current_edition(kind, setting)
         assert current is not None  # the switch above made the new edition current
         return LoadResult(current, loaded=True, seconds=seconds)
+
+    def _insert_loading(
+        self, kind: str, setting: str | None, name: str, source: str, fingerprint: str, at: datetime
+    ) -> int:
+        """A new edition row with status `loading` (not yet seen by readers); its id."""
+        with self.engine.begin() as conn:
+            return conn.execute(
+                rule_editions.insert()
+                .values(
+                    kind=kind,
+                    setting=setting,
+                    name=name,
+                    source=source,
+                    fingerprint=fingerprint,
+                    status="loading",
+                    counts="{}",
+                    loaded_at=at,
+                )
+                .returning(rule_editions.c.id)
+            ).scalar_one()
 
     @staticmethod
     def _make_current(conn: sa.Connection, edition_id: int, kind: str, setting: str | None, counts: dict) -> None:
@@ -321,21 +327,7 @@ class RulesStore:
     def reserve(self, *, kind: str, setting: str | None, name: str, source: str, fingerprint: str) -> int:
         """A `loading` edition whose rows another process writes elsewhere (`adopt_staged`
         brings them in); the purge of unfinished loads spares it while this store lives."""
-        with self.engine.begin() as conn:
-            edition_id = conn.execute(
-                rule_editions.insert()
-                .values(
-                    kind=kind,
-                    setting=setting,
-                    name=name,
-                    source=source,
-                    fingerprint=fingerprint,
-                    status="loading",
-                    counts="{}",
-                    loaded_at=datetime.now(UTC),
-                )
-                .returning(rule_editions.c.id)
-            ).scalar_one()
+        edition_id = self._insert_loading(kind, setting, name, source, fingerprint, datetime.now(UTC))
         self._reserved.add(edition_id)
         return edition_id
 
