@@ -1,9 +1,9 @@
 """Who is calling: session tokens, guest ids, CSRF and the client's address.
 
 - Session: `Authorization: Bearer <token>` (scripts, partners) or, for the web app, the
-  HttpOnly SameSite=Lax cookie `medcode_session` set by login/register. The token itself
-  is the accounts service's business (one `accounts.authenticate` per request, see
-  gateway.context.Context.account).
+  HttpOnly SameSite=Lax cookie `medcode_session` set by login/register. The token is the
+  accounts service's signed JWT; the gateway checks it itself and asks
+  `accounts.authenticate` only for a session it has not kept (gateway.sessions).
 - CSRF: a mutation authenticated by the session cookie must carry `X-CSRF-Token`, whose
   value the web app reads from the (not HttpOnly) cookie `medcode_csrf`. The token is an
   HMAC of the session token ("signed double submit"), so another site can neither read
