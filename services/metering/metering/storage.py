@@ -18,6 +18,7 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from cachetools import LRUCache
 
+from medcode_common.db import fetch_on_driver
 from medcode_common.migrations import Schema
 from medcode_common.outbox import Inbox, Outbox, inbox_table, outbox_table
 from medcode_common.transactions import insert_ignoring_duplicates, lock_rows, serialized_transaction
@@ -154,16 +155,8 @@ class _PageSnapshotOnSqlite:
         self.engine, self.sql, self.names = engine, compiled.string, tuple(compiled.positiontup or ())
 
     def __call__(self, parameters: dict) -> list[_SnapshotRow]:
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(self.sql, [parameters[name] for name in self.names])
-                return [_SnapshotRow(*row) for row in cursor.fetchall()]
-            finally:
-                cursor.close()
-        finally:
-            connection.close()
+        rows = fetch_on_driver(self.engine, self.sql, [parameters[name] for name in self.names])
+        return [_SnapshotRow(*row) for row in rows]
 
 
 def _ts(now: datetime) -> int:

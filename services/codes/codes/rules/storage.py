@@ -25,6 +25,8 @@ from itertools import islice
 import sqlalchemy as sa
 from sqlalchemy import Engine
 
+from medcode_common.db import fetch_on_driver
+
 from ..domain import LayTerm, ModifierRow, ProcedureCodeRow, procedure_system
 from .rows import CoverageDocumentRow, GemRow, MceRow, NcdDiagnosisRow, NcdProcedureRow, PtpRow
 
@@ -547,14 +549,7 @@ class RulesStore:
         return "?" if self.engine.dialect.name == "sqlite" else "%s"
 
     def _ptp_rows(self, sql: str, params: list) -> list[tuple]:
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(sql, params)
-            rows: list[tuple] = list(cursor.fetchall())
-            cursor.close()
-        finally:
-            connection.close()
+        rows = fetch_on_driver(self.engine, sql, params)
         if self.engine.dialect.name == "sqlite":  # dates are ISO text in SQLite: each distinct one is parsed once
             dates = _ISO_TEXT_DATES
             rows = [
