@@ -84,9 +84,7 @@ class Responder(_NamekoResponder):
     Replies go without publisher confirms: a confirm makes the worker wait for the broker,
     and a reply the broker loses is a caller's timeout either way (requests keep theirs)."""
 
-    def __init__(
-        self, amqp_uri, exchange, message, ssl=None, login_method=None, publisher: ReplyPublisher | None = None
-    ):
+    def __init__(self, amqp_uri, exchange, message, ssl=None, login_method=None, *, publisher: ReplyPublisher):
         super().__init__(amqp_uri, exchange, message, ssl=ssl, login_method=login_method)
         self.publisher = publisher
 
@@ -100,8 +98,7 @@ class Responder(_NamekoResponder):
             exc_info = sys.exc_info()
             result, error = None, serialize(UnserializableValueError(result))
             body = codec.dumps({"result": result, "error": error})
-        publisher = self.publisher or ReplyPublisher(self.amqp_uri, ssl=self.ssl, login_method=self.login_method)
-        publisher.publish(body, self.message.properties["reply_to"], self.message.properties.get("correlation_id"))
+        self.publisher.publish(body, self.message.properties["reply_to"], self.message.properties.get("correlation_id"))
         return result, exc_info
 
 
