@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
+
 from benchmarks.memory import cpu_seconds
 from benchmarks.run import distinct_queries
 
@@ -66,12 +68,10 @@ async def drive(amqp_uri: str, pid: int, queries: list[str], gap: float, profile
     from medcode_common.aio_rpc.client import RpcClient
 
     async with RpcClient(amqp_uri, timeout=30, caller="bench") as rpc:
-        for _ in range(60):  # the service is up once it answers
-            try:
+        # The service is up once it answers (until then its queue does not exist).
+        async for attempt in AsyncRetrying(stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True):
+            with attempt:
                 await rpc.call("codes", "health", timeout=2)
-                break
-            except Exception:  # noqa: BLE001 - not yet consuming
-                await asyncio.sleep(1)
         for query in queries[:WARM]:
             await rpc.call("codes", "search_codes", request={"query": query, "first": 10})
         spy = None
