@@ -87,14 +87,14 @@ def _rows_kept(by_column2: dict[str, tuple[EditFact, ...]]) -> int:
 class _Snapshot:
     key: tuple[int, ...]
     editions: dict[tuple[str, str | None], EditionRow]
+    # Column1Key -> {column 2 code: its edits, in every date}; sized in rows (_rows_kept).
+    column1: LRUCache
     mue: dict[str, dict[str, MueFact]] = field(default_factory=dict)  # setting -> code -> MUE
     codes: dict[str, list[CodeFact]] = field(default_factory=dict)  # code -> facts
     cpt_titles: dict[str, str] = field(default_factory=dict)
     ncd_procedures: list[NcdProcedureRow] = field(default_factory=list)
     # (PTP edition, setting, claim codes, date of service) -> its edits in force (CodingRules._edits_among)
     pairs: LRUCache = field(default_factory=lambda: LRUCache(maxsize=PAIR_LOOKUPS_KEPT))
-    # Column1Key -> {column 2 code: its edits, in every date}; sized in rows (_rows_kept).
-    column1: LRUCache = field(default_factory=lambda: LRUCache(maxsize=PTP_ROWS_KEPT, getsizeof=_rows_kept))
     # Claim codes whose column1 entry warm_ptp is to load, oldest first.
     pending: dict[Column1Key, None] = field(default_factory=dict)
 
@@ -127,8 +127,11 @@ class CodingRules:
             return self._snapshot
 
     def _build(self, key: tuple[int, ...], editions: list[EditionRow]) -> _Snapshot:
-        snap = _Snapshot(key=key, editions={(e.kind, e.setting): e for e in editions})
-        snap.column1 = LRUCache(maxsize=self.ptp_rows_kept, getsizeof=_rows_kept)
+        snap = _Snapshot(
+            key=key,
+            editions={(e.kind, e.setting): e for e in editions},
+            column1=LRUCache(maxsize=self.ptp_rows_kept, getsizeof=_rows_kept),
+        )
         # Facts are frozen and most are alike (a few hundred distinct among 100 k): one shared
         # object each keeps the snapshot small in every codes process.
         shared: dict = {}
