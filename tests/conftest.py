@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,11 +110,22 @@ class Stack:
             return
         for name in self.platform.dead():
             pytest.fail(f"{name} exited with {self.platform.children[name].returncode}:\n{self.log_tail(name)}")
+        not_ready: list[str] = []
         try:
-            last = httpx.get(f"{self.url}/readyz", timeout=5).text
-        except httpx.HTTPError as exc:
+            answer = httpx.get(f"{self.url}/readyz", timeout=5)
+            last = answer.text
+            not_ready = [name for name in answer.json().get("not_ready", []) if name in self.platform.children]
+        except (httpx.HTTPError, ValueError) as exc:
             last = repr(exc)
-        logs = "\n".join(f"--- {name}\n{self.log_tail(name, 10)}" for name in self.platform.children)
+        for name in not_ready:  # alive but silent: its stacks, into its log (medcode_common.runner)
+            os.kill(self.platform.children[name].pid, signal.SIGUSR1)
+        time.sleep(2 if not_ready else 0)
+        # The silent services first and at length, so a truncated report still shows them.
+        others = [name for name in self.platform.children if name not in not_ready]
+        logs = "\n".join(
+            [f"--- {name} (not ready)\n{self.log_tail(name, 80)}" for name in not_ready]
+            + [f"--- {name}\n{self.log_tail(name, 10)}" for name in others]
+        )
         pytest.fail(f"the stack was not ready within {timeout} s: {last}\n{logs}")
 
     def copy_code_data_from(self, other: Stack) -> None:

@@ -8,6 +8,7 @@ connection through it, which is what the service sees of a broker outage."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -186,3 +187,26 @@ def test_the_probe_command_reads_the_local_endpoint(tmp_path):
         [sys.executable, "-m", "medcode_common.probe", "sideways"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2
+
+
+def test_sigusr1_writes_the_stacks_to_the_log_and_the_service_keeps_serving(tmp_path):
+    """For a process that is alive but answers nothing: `kill -USR1` shows where it waits."""
+    health_port = free_port()
+    with TemporaryVhost("stacks") as vhost:
+        env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
+        env.update(AMQP_URI=vhost.amqp_uri, HEALTH_PORT=str(health_port), DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+        service = Platform(env=env, log_dir=tmp_path)
+        service.start("metering")
+        try:
+            wait_for_status(health_port, "/readyz", 200)
+            os.kill(service.children["metering"].pid, signal.SIGUSR1)
+            log = tmp_path / "metering.log"
+            poll = Retrying(stop=stop_after_delay(30), wait=wait_fixed(0.25), retry=retry_if_result(lambda t: not t))
+            poll(lambda: "--- green thread" in log.read_text() and "most recent call first" in log.read_text())
+            text = log.read_text()
+            assert "Current thread" in text or "Thread 0x" in text  # faulthandler: the OS threads
+            assert "nameko" in text.split("--- green thread", 1)[1]  # a green thread inside nameko
+            assert rpc_call(vhost.amqp_uri, "metering", "health")["status"] == "ok"
+            assert service.dead() == []
+        finally:
+            service.stop()

@@ -7,7 +7,8 @@ a one-line message naming it (exit status 2) before anything connects (the servi
 settings class: the ServiceSettings subclass in its package's `config` module, e.g.
 accounts.config.AccountsSettings), and that the process
 serves its own liveness and readiness on HEALTH_PORT (medcode_common.health). SIGTERM
-stops gracefully.
+stops gracefully. SIGUSR1 writes every thread's and green thread's stack to the log
+(`kill -USR1 <pid>`), for a process that is alive but answers nothing.
 """
 
 from __future__ import annotations
@@ -85,6 +86,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def dump_stacks_on(signum: int) -> None:
+    """On `signum`, the stacks of the OS threads at once (faulthandler, from C: also when a
+    C call such as a SQLite busy wait holds the process) and, once Python runs again, of
+    every green thread, which faulthandler does not see."""
+    import faulthandler
+    import gc
+    import signal
+    import traceback
+
+    import greenlet
+
+    def green_stacks(_signum, _frame):
+        for thread in (obj for obj in gc.get_objects() if isinstance(obj, greenlet.greenlet)):
+            if thread.gr_frame is not None:
+                stack = "".join(traceback.format_stack(thread.gr_frame))
+                print(f"--- green thread {thread!r}\n{stack}", file=sys.stderr)
+        sys.stderr.flush()
+
+    signal.signal(signum, green_stacks)
+    # After signal.signal, which would replace it; chain=True then also runs green_stacks.
+    faulthandler.register(signum, all_threads=True, chain=True)
+
+
 def run(target: str, amqp_uri: str, health_settings) -> None:
     """What `nameko run` does, plus the health endpoints in the same process."""
     import signal
@@ -101,6 +125,7 @@ def run(target: str, amqp_uri: str, health_settings) -> None:
     for service_cls in import_services(target):
         service_runner.add_service(service_cls)
     signal.signal(signal.SIGTERM, lambda signum, frame: eventlet.spawn_n(service_runner.stop))
+    dump_stacks_on(signal.SIGUSR1)
     service_runner.start()
     health.serve(service_runner, amqp_uri, health_settings)
     runnlet = eventlet.spawn(service_runner.wait)
