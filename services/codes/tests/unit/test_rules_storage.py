@@ -23,29 +23,16 @@ PRACTITIONER = "ncci_ptp/medicare_ptp_practitioner_v302r0_2024q3_noeffdate.csv.g
 SLICE = 30_000
 
 
-@pytest.fixture
-def store(database_url):
-    engine = make_engine(database_url)
-    CodeStore(engine).migrate()  # 0001_code_sets + 0002_coding_rules
-    yield RulesStore(engine)
-    engine.dispose()
-
-
-def load_ptp(store: RulesStore, edition: str, rows, setting: str = "practitioner"):
-    """A made-up PTP edition: `edition` is its name, source and fingerprint."""
-    return store.load(kind="PTP", setting=setting, name=edition, source=edition, fingerprint=edition, rows=rows)
-
-
-def _count(store, table, **where) -> int:
+def _count(rules_store, table, **where) -> int:
     query = sa.select(sa.func.count()).select_from(table)
     for column, value in where.items():
         query = query.where(table.c[column] == value)
-    with store.engine.connect() as conn:
+    with rules_store.engine.connect() as conn:
         return conn.execute(query).scalar_one()
 
 
-def test_migration_matches_the_store_tables(store):
-    inspector = sa.inspect(store.engine)
+def test_migration_matches_the_store_tables(rules_store):
+    inspector = sa.inspect(rules_store.engine)
     for table in metadata.sorted_tables:
         columns = {c["name"]: c for c in inspector.get_columns(table.name)}
         assert list(columns) == [c.name for c in table.columns], table.name
@@ -55,38 +42,38 @@ def test_migration_matches_the_store_tables(store):
         assert indexes == {i.name: [c.name for c in i.columns] for i in table.indexes}, table.name
 
 
-def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(store, data_mirror):
+def test_slice_loads_with_exact_counts_and_same_fingerprint_is_a_no_op(rules_store, data_mirror, load_ptp):
     rows = lambda: islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE)  # noqa: E731
-    first = load_ptp(store, "v30.2 slice", rows())
+    first = load_ptp("v30.2 slice", rows())
     assert first.loaded and first.edition.counts["rule_ptp_edits"] == SLICE
-    assert _count(store, rule_ptp_edits) == SLICE
-    again = load_ptp(store, "v30.2 slice", rows())
+    assert _count(rules_store, rule_ptp_edits) == SLICE
+    again = load_ptp("v30.2 slice", rows())
     assert not again.loaded and again.edition.id == first.edition.id
-    assert _count(store, rule_ptp_edits) == SLICE
+    assert _count(rules_store, rule_ptp_edits) == SLICE
 
 
-def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(store, data_mirror):
+def test_new_edition_replaces_the_old_one_and_a_failed_load_leaves_it_current(rules_store, data_mirror, load_ptp):
     path = data_mirror / PRACTITIONER
-    old = load_ptp(store, "old", islice(ncci_ptp.read_ptp(path), 1000))
-    new = load_ptp(store, "new", islice(ncci_ptp.read_ptp(path), 1000, 1500))
-    assert store.current_edition("PTP", "practitioner").id == new.edition.id != old.edition.id
-    assert _count(store, rule_ptp_edits) == 500
-    assert _count(store, rule_ptp_edits, edition_id=old.edition.id) == 0
+    old = load_ptp("old", islice(ncci_ptp.read_ptp(path), 1000))
+    new = load_ptp("new", islice(ncci_ptp.read_ptp(path), 1000, 1500))
+    assert rules_store.current_edition("PTP", "practitioner").id == new.edition.id != old.edition.id
+    assert _count(rules_store, rule_ptp_edits) == 500
+    assert _count(rules_store, rule_ptp_edits, edition_id=old.edition.id) == 0
 
     def broken():
         yield from islice(ncci_ptp.read_ptp(path), 700)
         raise MalformedRelease(path, 702, "simulated bad row")
 
     with pytest.raises(MalformedRelease, match="simulated"):
-        load_ptp(store, "bad", broken())
-    assert store.current_edition("PTP", "practitioner").id == new.edition.id
-    assert _count(store, rule_ptp_edits) == 500
+        load_ptp("bad", broken())
+    assert rules_store.current_edition("PTP", "practitioner").id == new.edition.id
+    assert _count(rules_store, rule_ptp_edits) == 500
     # other settings are separate editions
-    load_ptp(store, "op", islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10), setting="outpatient_hospital")
-    assert {e.setting for e in store.current_editions()} == {"practitioner", "outpatient_hospital"}
+    load_ptp("op", islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 10), setting="outpatient_hospital")
+    assert {e.setting for e in rules_store.current_editions()} == {"practitioner", "outpatient_hospital"}
 
 
-def test_small_rule_files_load_with_counts_equal_to_their_rows(store, data_mirror, tmp_path):
+def test_small_rule_files_load_with_counts_equal_to_their_rows(rules_store, data_mirror, tmp_path):
     """load_rules on a mirror holding everything but the big PTP tables (those are tested
     above in slices and below in full)."""
     mirror = tmp_path / "mirror"
@@ -107,7 +94,7 @@ def test_small_rule_files_load_with_counts_equal_to_their_rows(store, data_mirro
     lines: list[str] = []
     loads = {
         (load.kind, load.setting): load
-        for load in load_rules(settings, show_progress=False, store=store, say=lines.append)
+        for load in load_rules(settings, show_progress=False, store=rules_store, say=lines.append)
     }
     assert loads[("PTP", "practitioner")].counts["rule_ptp_edits"] == 2000
     assert loads[("MUE", "practitioner")].counts["rule_mue"] == 15_095
@@ -120,11 +107,11 @@ def test_small_rule_files_load_with_counts_equal_to_their_rows(store, data_mirro
     assert loads[("RVU", None)].status == "skipped"
     assert all(
         load.status == "unchanged"
-        for load in load_rules(settings, show_progress=False, store=store, say=lines.append)
+        for load in load_rules(settings, show_progress=False, store=rules_store, say=lines.append)
         if load.status != "skipped"
     )
 
-    rules = CodingRules(store)
+    rules = CodingRules(rules_store)
     from medcode_contracts.coding_rules import GetCodeRulesRequest
 
     cpt, icd = rules.get_code_rules(
@@ -145,9 +132,9 @@ def test_full_practitioner_table_loads_on_sqlite(tmp_path, data_mirror):
     """The whole 2.5 M-row release, once (SQLite; about 40 s here)."""
     engine = make_engine(f"sqlite:///{tmp_path / 'full.sqlite3'}")
     CodeStore(engine).migrate()
-    store = RulesStore(engine)
+    rules_store = RulesStore(engine)
     started = time.monotonic()
-    result = store.load(
+    result = rules_store.load(
         kind="PTP",
         setting="practitioner",
         name="v30.2",
@@ -157,32 +144,32 @@ def test_full_practitioner_table_loads_on_sqlite(tmp_path, data_mirror):
     )
     print(f"full PTP practitioner load: {time.monotonic() - started:.1f}s")
     assert result.edition.counts["rule_ptp_edits"] == 2_546_017
-    assert _count(store, rule_ptp_edits) == 2_546_017
+    assert _count(rules_store, rule_ptp_edits) == 2_546_017
     with engine.connect() as conn:
         active = conn.execute(
             sa.select(sa.func.count()).select_from(rule_ptp_edits).where(rule_ptp_edits.c.deleted_on.is_(None))
         ).scalar_one()
     assert active == 1_669_820  # SOURCES.md
-    check = CodingRules(store).check_claim(
+    check = CodingRules(rules_store).check_claim(
         {"date_of_service": "2024-08-01", "lines": [{"code": "20610"}, {"code": "99213"}]}
     )
     assert [f.codes for f in check.findings if f.kind.value == "PTP"] == [["20610", "99213"]]
 
 
-def _index_names(store) -> set[str]:
-    inspector = sa.inspect(store.engine)
+def _index_names(rules_store) -> set[str]:
+    inspector = sa.inspect(rules_store.engine)
     return {ix["name"] for ix in inspector.get_indexes(rule_ptp_edits.name)}
 
 
-def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(store, data_mirror):
+def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(rules_store, data_mirror):
     """Empty tables lose their indexes for the block and get them back at its end; the codes
     the PTP table names are derived with the last day each was in force."""
     expected = {ix.name for ix in rule_ptp_edits.indexes}
-    assert _index_names(store) == expected
+    assert _index_names(rules_store) == expected
     rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), SLICE))
-    with store.bulk_load():
-        assert _index_names(store) == set()
-        store.load(
+    with rules_store.bulk_load():
+        assert _index_names(rules_store) == set()
+        rules_store.load(
             kind="PTP",
             setting="practitioner",
             name="v30.2 slice",
@@ -190,8 +177,8 @@ def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(store, da
             fingerprint="bulk",
             rows=iter(rows),
         )
-    assert _index_names(store) == expected
-    assert _count(store, rule_ptp_edits) == SLICE
+    assert _index_names(rules_store) == expected
+    assert _count(rules_store, rule_ptp_edits) == SLICE
     last_day: dict = {}
     for row in rows:
         for code in (row.column1, row.column2):
@@ -199,49 +186,43 @@ def test_bulk_load_builds_the_indexes_after_the_rows_of_an_empty_table(store, da
                 last_day[code] = None
             else:
                 last_day[code] = max(row.deleted, last_day.get(code, row.deleted))
-    with store.engine.connect() as conn:
+    with rules_store.engine.connect() as conn:
         stored = {r.code: r.last_day for r in conn.execute(sa.select(rule_codes.c.code, rule_codes.c.last_day))}
     assert stored == last_day
 
 
-def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_after_a_failure(store, data_mirror):
+def test_bulk_load_keeps_the_indexes_of_a_table_being_read_and_rebuilds_them_after_a_failure(
+    rules_store, data_mirror, load_ptp
+):
     rows = list(islice(ncci_ptp.read_ptp(data_mirror / PRACTITIONER), 1000))
-    load_ptp(store, "a", rows)
-    with store.bulk_load():
-        assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}  # its readers need them
+    load_ptp("a", rows)
+    with rules_store.bulk_load():
+        assert _index_names(rules_store) == {ix.name for ix in rule_ptp_edits.indexes}  # its readers need them
 
     def broken():
         yield from rows[:10]
         raise MalformedRelease("broken.csv", 12, "simulated bad row")
 
-    with store.engine.begin() as conn:
+    with rules_store.engine.begin() as conn:
         conn.execute(rule_ptp_edits.delete())
         conn.execute(rule_codes.delete())
-    with pytest.raises(MalformedRelease), store.bulk_load():
-        load_ptp(store, "b", broken(), setting="outpatient_hospital")
-    assert _index_names(store) == {ix.name for ix in rule_ptp_edits.indexes}
-    assert _count(store, rule_ptp_edits, setting="outpatient_hospital") == 0
+    with pytest.raises(MalformedRelease), rules_store.bulk_load():
+        load_ptp("b", broken(), setting="outpatient_hospital")
+    assert _index_names(rules_store) == {ix.name for ix in rule_ptp_edits.indexes}
+    assert _count(rules_store, rule_ptp_edits, setting="outpatient_hospital") == 0
 
 
-def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(store):
-    """The store applies the dates and indicator 9 in its query; the verdicts are those of the
+def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(rules_store, load_ptp, synthetic_ptp):
+    """The rules_store applies the dates and indicator 9 in its query; the verdicts are those of the
     pure check over every edit of the pairs, on each side of every boundary."""
     from datetime import date, timedelta
 
     from codes.rules.claim_check import RuleFacts, check_claim, edits_from_rows, parse_claim
-    from codes.rules.rows import PtpRow
 
-    rows = [
-        PtpRow("11042", "97597", date(2024, 1, 1), None, 1, "Misuse of column two code"),
-        PtpRow("11042", "97597", date(2024, 4, 1), date(2024, 6, 30), 0, "stricter for a quarter"),
-        PtpRow("97597", "11042", None, date(2023, 12, 31), 0, "reverse, deleted"),
-        PtpRow("20610", "96372", date(2024, 7, 1), date(2024, 7, 1), 9, "no edit"),
-        PtpRow("20610", "99213", None, None, 1, "open-ended, no effective date"),
-        PtpRow("20610", "36415", date(2024, 10, 1), None, 0, "from Q4"),
-    ]
-    load_ptp(store, "synthetic", rows)
-    rules = CodingRules(store)
-    edition = store.current_edition("PTP", "practitioner")
+    rows = synthetic_ptp
+    load_ptp("synthetic", rows)
+    rules = CodingRules(rules_store)
+    edition = rules_store.current_edition("PTP", "practitioner")
     boundaries = {d for r in rows for d in (r.effective, r.deleted) if d} | {date(2020, 1, 1)}
     days = sorted({d + timedelta(days=k) for d in boundaries for k in (-1, 0, 1)})
     lines = [
@@ -253,7 +234,7 @@ def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(s
         {"code": "36415"},
     ]
     codes = ["11042", "97597", "20610", "96372", "99213", "36415"]
-    every_edit = edits_from_rows(store.ptp_for_pairs(edition.id, "practitioner", codes))
+    every_edit = edits_from_rows(rules_store.ptp_for_pairs(edition.id, "practitioner", codes))
     assert len(every_edit) == len(rows)
     for day in days:
         payload = {"date_of_service": day.isoformat(), "setting": "practitioner", "lines": lines}
@@ -274,7 +255,7 @@ def test_claim_check_fetches_the_edits_in_force_and_answers_as_with_every_edit(s
     assert ("PTP_MODIFIER", ["11042", "97597"]) in ptp and ("PTP", ["20610", "36415"]) in ptp
 
 
-def test_ptp_dates_are_stored_with_and_without_effective_dates_and_the_collector_is_given_back(store):
+def test_ptp_dates_are_stored_with_and_without_effective_dates_and_the_collector_is_given_back(rules_store):
     """A batch without effective dates writes that column as a NULL literal on SQLite, one
     with them binds each; the garbage collector is off during the write and on after it."""
     from datetime import date
@@ -290,19 +271,21 @@ def test_ptp_dates_are_stored_with_and_without_effective_dates_and_the_collector
 
     def stored(edition_id):
         t = rule_ptp_edits
-        with store.engine.connect() as conn:
+        with rules_store.engine.connect() as conn:
             return conn.execute(
                 sa.select(t.c.column2, t.c.effective_from, t.c.deleted_on)
                 .where(t.c.edition_id == edition_id)
                 .order_by(t.c.column2)
             ).all()
 
-    without = store.load(kind="PTP", setting="practitioner", name="a", source="a", fingerprint="a", rows=rows(None))
+    without = rules_store.load(
+        kind="PTP", setting="practitioner", name="a", source="a", fingerprint="a", rows=rows(None)
+    )
     assert [tuple(r) for r in stored(without.edition.id)] == [
         ("20610", None, None),
         ("36415", None, date(2024, 6, 30)),
     ]
-    dated = store.load(
+    dated = rules_store.load(
         kind="PTP", setting="practitioner", name="b", source="b", fingerprint="b", rows=rows(date(2020, 1, 1))
     )
     assert [tuple(r) for r in stored(dated.edition.id)] == [
