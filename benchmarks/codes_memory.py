@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -84,7 +85,8 @@ def workload(database: Path, bounds: Bounds, searches: int) -> Workload:
         current = [row[0] for row in connection.execute("SELECT id FROM codes_editions WHERE is_current")]
         marks = ",".join("?" * len(current))
         every = connection.execute(
-            f"SELECT system, code FROM codes_entries WHERE edition_id IN ({marks}) ORDER BY system, key", current
+            f"SELECT system, code, title FROM codes_entries WHERE edition_id IN ({marks}) ORDER BY system, key",
+            current,
         ).fetchall()
         # Each PTP code with its rows, in code order; enough codes to hold 1.5x the bound in rows.
         (ptp_edition,) = connection.execute(
@@ -98,12 +100,15 @@ def workload(database: Path, bounds: Bounds, searches: int) -> Workload:
     finally:
         connection.close()
     stride = max(1, len(every) // max(bounds.pages, 1))
-    refs = [{"system": system, "code": code} for system, code in every[::stride]][: bounds.pages]
+    refs = [{"system": system, "code": code} for system, code, _ in every[::stride]][: bounds.pages]
     random.Random(13).shuffle(refs)  # the systems mixed, as a coder's pages are
     pages = [refs[i : i + PAGES_PER_CALL] for i in range(0, len(refs), PAGES_PER_CALL)]
-    rules_refs = [{"system": system, "code": code} for system, code in every[:: max(1, len(every) // RULES_SECTIONS)]]
+    rules_refs = [
+        {"system": system, "code": code} for system, code, _ in every[:: max(1, len(every) // RULES_SECTIONS)]
+    ]
     rules = [rules_refs[i : i + 20] for i in range(0, len(rules_refs), 20)]
-    return Workload(pages, *claims(column1, bounds), rules, search_requests(searches))
+    vocabulary = sorted({word for _, _, title in every for word in re.findall(r"[a-z]{4,}", title.lower())})
+    return Workload(pages, *claims(column1, bounds), rules, search_requests(searches, vocabulary))
 
 
 def claims(column1: list[tuple[str, int]], bounds: Bounds) -> tuple[list[dict], list[dict]]:
@@ -138,14 +143,17 @@ def claims(column1: list[tuple[str, int]], bounds: Bounds) -> tuple[list[dict], 
     return naming, combinations
 
 
-def search_requests(count: int) -> list[dict]:
+def search_requests(count: int, vocabulary: list[str] = ()) -> list[dict]:  # type: ignore[assignment]
     """Distinct queries; every 4th also its second page, every 3rd also misspelt (two
-    letters swapped: the typo-tolerant path and its distance memo)."""
+    letters swapped: the typo-tolerant path and its distance memo); the last quarter, four
+    words of the titles' vocabulary each (spread over it), for the words' memo."""
     from benchmarks.run import distinct_queries
 
+    groups = count // 4 if vocabulary else 0
+    words = list(vocabulary[:: max(1, len(vocabulary) // max(groups * 4, 1))])[: groups * 4]
     found: list[dict] = []
     for n, query in enumerate(distinct_queries()):
-        if len(found) >= count:
+        if len(found) >= count - groups:
             break
         found.append({"query": query, "first": 10})
         if n % 4 == 0:
@@ -153,7 +161,9 @@ def search_requests(count: int) -> list[dict]:
         if n % 3 == 0 and len(query) > 5:
             i = len(query) // 2
             found.append({"query": query[: i - 1] + query[i] + query[i - 1] + query[i + 1 :], "first": 10})
-    return [_second_page(r) for r in found[:count]]
+    found = found[: count - groups]
+    found += [{"query": " ".join(words[i : i + 4]), "first": 10} for i in range(0, len(words), 4)]
+    return [_second_page(r) for r in found]
 
 
 def _second_page(request: dict) -> dict:

@@ -10,7 +10,7 @@ A page is kept as compressed JSON, not as its dict. Pages are small (1.8 KB of J
 average) and alike, so each is deflated against a preset dictionary: the JSON of the first
 TRAINING_PAGES pages this cache stores, joined (their field names, note headings, sources
 and common title words recur in every page). That makes a page some 250 bytes instead of
-750 with zlib alone (4.4 KB as a dict), so a full cache of 8,000 pages is ~4 MB of the codes
+750 with zlib alone (4.4 KB as a dict), so a full cache of 10,000 pages is ~5 MB of the codes
 process's 150 MB (issue 13); packing one costs ~0.1 ms and unpacking ~5 us, next to
 the milliseconds of its RPC. The pages stored before the dictionary exists stay deflated
 without it (their first byte says which).
@@ -66,7 +66,7 @@ class _Packer:
 
 
 class PageCache:
-    def __init__(self, maxsize: int = 8000, refresh_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, maxsize: int = 10000, refresh_seconds: float = 2.0, clock: Callable[[], float] = time.monotonic):
         self.maxsize, self.refresh_seconds, self.clock = maxsize, refresh_seconds, clock
         self._pages: LRUCache[Key, bytes | None] = LRUCache(maxsize=maxsize)
         self._packer = _Packer()
