@@ -193,6 +193,7 @@ async def fill(
 ) -> dict:
     """Run `work` against the codes service; {step: seconds} and its cache_usage() after."""
     from medcode_common.aio_rpc import RpcClient
+    from medcode_contracts import codes as codes_contract
 
     took: dict[str, float] = {}
     async with RpcClient(amqp_uri, timeout=60, caller="bench") as rpc:
@@ -218,7 +219,7 @@ async def fill(
             if after_step is not None:
                 after_step(name)
         try:
-            usage = await rpc.call("codes", "cache_usage")
+            usage = await rpc.call(codes_contract.SERVICE, codes_contract.Rpc.CACHE_USAGE)
         except Exception:  # noqa: BLE001 - a codes service from before the RPC: no counts
             usage = {}
     return {"seconds": took, "caches": usage}
