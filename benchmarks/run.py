@@ -14,7 +14,10 @@ run on the same machine, printed as a table and written to var/bench/latest.json
    (gateway, each service, RabbitMQ's beam.smp, wrk, the bench's own RPC client) used is
    read from /proc and divided by the requests: the profile under each row, in
    figures["cpu_ms_per_request"], and for each unmet goal under the table.
-4. RSS of every process again, idle after that load; then the stack stops.
+4. RSS of every process again, idle after that load; then every cache of the codes service
+   is filled to its bound through its RPC (benchmarks.codes_memory: code pages, claims'
+   PTP rows and lookups, rules sections, searches) and its RSS read once more: the "codes
+   RSS with every cache full" row; then the stack stops.
 5. In-process: search in the codes process's engine beside a plain tantivy query on the
    same index; the NCCI PTP load beside plain SQLite (benchmarks.load_bench); check_claim
    beside one indexed pair lookup (benchmarks.claim_bench); the per-query search section
@@ -44,7 +47,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks import claim_bench, load_bench, memory, report, rules_bench, search_bench, wrk
+from benchmarks import claim_bench, codes_memory, load_bench, memory, report, rules_bench, search_bench, wrk
 from gateway.testing import free_port
 from medcode_common.broker_admin import RABBIT_API, TemporaryVhost
 from medcode_common.launcher import Platform
@@ -364,6 +367,21 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
     return figures
 
 
+def fill_codes_caches(platform: Platform, amqp_uri: str, data_dir: Path, env: dict, figures: dict) -> dict | None:
+    """Every cache of the codes service filled to its bound (benchmarks.codes_memory), then
+    the codes process's RSS: {"rss", "anon", "file"} MB (None when it could not be filled)."""
+    database = data_dir / "codes.sqlite3"
+    if "codes" not in platform.children or not database.exists():
+        return None
+    # BENCH_SECONDS shortens the searches (the slowest step); the other bounds are filled whole.
+    work = codes_memory.workload(database, codes_memory.bounds_of(env), searches=int(min(2000, 250 * DURATION)))
+    result = asyncio.run(codes_memory.fill(amqp_uri, work))
+    figures["codes_cache_fill"] = result
+    filled = ", ".join(f"{name} {usage['entries']}/{usage['bound']}" for name, usage in result["caches"].items())
+    print(f"  codes caches filled in {sum(result['seconds'].values()):.0f} s: {filled}", flush=True)
+    return rss(platform, "with every codes cache full")["codes"]
+
+
 # -- in-process baselines ----------------------------------------------------------------
 def search_engine_figures(data_dir: Path, runs: int = 300) -> dict[str, float]:
     """The codes service's search (plan + engine + highlight + result models) beside a
@@ -493,6 +511,10 @@ def run(data_dir: Path, workdir: Path, seconds: float) -> tuple[dict, list[str]]
             loaded = rss(platform, "idle after the load")
             figures["rss_mb"] = {name: {"idle": idle[name]["rss"], "loaded": loaded[name]["rss"]} for name in idle}
             figures["rss_detail_mb"] = {name: {"idle": idle[name], "loaded": loaded[name]} for name in idle}
+            full = fill_codes_caches(platform, vhost.amqp_uri, data_dir, env, figures)
+            if full is not None:
+                figures["rss_mb"]["codes"]["full"] = full["rss"]
+                figures["rss_detail_mb"]["codes"]["full"] = full
         finally:
             platform.stop()
     print("in-process baselines...", flush=True)

@@ -44,6 +44,8 @@ FIGURES = {
     "first_run_ready_s": 75.0,
     "rss_mb": {"codes": {"idle": 120.0, "loaded": 160.0}, "gateway": {"idle": 90.0, "loaded": 100.0}},
 }
+# The codes service's caches filled to their bounds as well (benchmarks.codes_memory).
+FILLED = {**FIGURES, "rss_mb": {**FIGURES["rss_mb"], "codes": {"idle": 110.0, "loaded": 120.0, "full": 144.0}}}
 
 
 def by_path(rows: list[report.Row]) -> dict[str, report.Row]:
@@ -77,6 +79,40 @@ def test_every_row_of_the_table_with_its_ratio_and_verdict():
     assert rows["jobs search (c=8)"].holds is None  # no goal
     assert rows["RSS codes, idle after a full load"].holds is False
     assert rows["RSS gateway, idle after a full load"].holds is True
+
+
+def test_the_codes_rss_with_every_cache_full_has_its_row_held_to_the_goal():
+    rows = by_path(report.build_rows(FILLED))
+    full = rows["RSS codes with every cache full"]
+    assert (full.figure, full.baseline, full.holds) == (144.0, 120.0, True)
+    assert full.ratio == pytest.approx(1.2) and full.goal == "abs <= 150"
+    assert "RSS gateway with every cache full" not in rows  # only the processes the bench filled
+    over = {**FILLED, "rss_mb": {"codes": {"idle": 110.0, "loaded": 120.0, "full": 151.0}}}
+    assert by_path(report.build_rows(over))["RSS codes with every cache full"].holds is False
+    text = report.render(report.build_rows(FILLED))
+    assert (
+        "| RSS codes with every cache full | 144 MB | idle after a full load 120 MB | 1.20x | <= 150 MB | yes |" in text
+    )
+    document = json.loads(json.dumps(report.latest_json(FILLED, report.build_rows(FILLED), {})))
+    assert document["figures"]["rss_mb"]["codes"]["full"] == 144.0
+
+
+def test_the_codes_cache_fill_names_enough_ptp_rows_and_distinct_claims():
+    from benchmarks import codes_memory
+
+    bounds = codes_memory.Bounds(pages=10, ptp_rows=1000, claim_lookups=40)
+    column1 = [(f"{n:05d}", 10 + n % 50) for n in range(600)] + [("99999", 900)]
+    naming, combinations = codes_memory.claims(column1, bounds)
+    named = [line["code"] for claim in naming for line in claim["lines"]]
+    counts = dict(column1)
+    assert len(named) == len(set(named))  # each code once
+    assert sum(counts[code] + 1 for code in named) >= 1.5 * bounds.ptp_rows
+    assert "99999" not in named  # rows it would never be kept with
+    assert len(combinations) == 60  # 1.5x the lookups kept, each a different claim
+    assert len({tuple(line["code"] for line in claim["lines"]) for claim in combinations}) == 60
+    combined = {line["code"] for claim in combinations for line in claim["lines"]}
+    assert combined <= set(named) and sum(counts[code] + 1 for code in combined) <= 0.9 * bounds.ptp_rows
+    assert all(len(claim["lines"]) == codes_memory.CLAIM_LINES for claim in naming[:-1] + combinations)
 
 
 def test_a_figure_not_measured_still_has_its_row():

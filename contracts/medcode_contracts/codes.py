@@ -17,6 +17,9 @@ class Rpc:
     SEARCH_CODES = "search_codes"  # SearchRequest -> SearchResult
     GET_CODES = "get_codes"  # GetCodesRequest -> list[CodePage | None], in request order
     LIST_EDITIONS = "list_editions"  # -> list[EditionInfo]
+    # -> {cache: {"entries": int, "bound": int, "unit"?: str}}: how full each in-process
+    # cache of this codes process is (operators and `make bench`; not for the gateway)
+    CACHE_USAGE = "cache_usage"
 
 
 class Events:

@@ -207,3 +207,24 @@ def test_an_entry_point_with_a_bad_variable_prints_one_line_and_exits_2(monkeypa
     assert re.fullmatch(r"error: invalid configuration: DATABASE_URL='mysql://x/y': .*\n", capsys.readouterr().err)
     monkeypatch.delenv("DATABASE_URL")
     assert isinstance(settings_or_exit(lambda: read_settings(Settings)), Settings)
+
+
+def test_a_service_process_patches_eventlet_without_its_green_dns_resolver():
+    """dnspython (eventlet's green resolver) is ~7 MB of each service's memory; an operator
+    can still ask for it."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from medcode_common.runner import patch_eventlet; patch_eventlet(); "
+        "import socket, eventlet.patcher; "
+        "print(eventlet.patcher.is_monkey_patched('socket'), 'dns' in sys.modules)"
+    )
+    env = {name: value for name, value in os.environ.items() if name != "EVENTLET_NO_GREENDNS"}
+    plain = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert plain.stdout.split() == ["True", "False"]
+    asked = subprocess.run(
+        [sys.executable, "-c", probe], env={**env, "EVENTLET_NO_GREENDNS": "no"}, capture_output=True, text=True
+    )
+    assert asked.stdout.split() == ["True", "True"]

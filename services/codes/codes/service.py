@@ -67,6 +67,18 @@ class CodesService(PlatformService):
         return tuple(sorted(self.store.current_edition_ids().items())), self.rules.snapshot().key
 
     @rpc
+    def cache_usage(self) -> dict:
+        """{cache: {"entries", "bound"[, "unit"]}} of every bounded in-process cache: what the
+        bench checks it has filled (issue 13's memory goal holds with all of them full)."""
+        from .search import memo_usage
+
+        return {
+            "code_pages": {"entries": len(self.page_cache), "bound": self.page_cache.maxsize},
+            **self.rules.cache_usage(),
+            **memo_usage(),
+        }
+
+    @rpc
     def list_editions(self) -> list:
         return [e.model_dump(mode="json") for e in self.store.current_editions()]
 

@@ -61,12 +61,12 @@ NCD_DIAGNOSES_SHOWN = 50
 COVERAGE_DOCUMENTS_SHOWN = 10
 
 PTP_SETTINGS = (Setting.PRACTITIONER, Setting.OUTPATIENT_HOSPITAL)
-# Claims' PTP lookups remembered per snapshot: some 2 KB each at most.
-PAIR_LOOKUPS_KEPT = 2048
-# PTP rows kept by column 1 code per snapshot, some 170 bytes each: 40 k rows (a few
-# hundred codes; the table has 2.5 M rows over 12.8 k codes) are ~7 MB of the codes
-# process's 150 MB.
-PTP_ROWS_KEPT = 40_000
+# Claims' PTP lookups remembered per snapshot (the service: CODES_CLAIM_LOOKUPS_KEPT).
+PAIR_LOOKUPS_KEPT = 1024
+# PTP rows kept by column 1 code per snapshot, some 170 bytes each (the service:
+# CODES_PTP_ROWS_KEPT): 20 k rows (some 100 codes; the table has 2.5 M rows over 12.8 k
+# codes) are ~3.5 MB of the codes process's 150 MB.
+PTP_ROWS_KEPT = 20_000
 # Codes loaded into it per warm_ptp call: one costs ~0.5 ms of CPU (200 rows), during
 # which an in-process SQLite blocks the process's other requests.
 PTP_CODES_WARMED = 8
@@ -89,12 +89,12 @@ class _Snapshot:
     editions: dict[tuple[str, str | None], EditionRow]
     # Column1Key -> {column 2 code: its edits, in every date}; sized in rows (_rows_kept).
     column1: LRUCache
+    # (PTP edition, setting, claim codes, date of service) -> its edits in force (CodingRules._edits_among)
+    pairs: LRUCache
     mue: dict[str, dict[str, MueFact]] = field(default_factory=dict)  # setting -> code -> MUE
     codes: dict[str, list[CodeFact]] = field(default_factory=dict)  # code -> facts
     cpt_titles: dict[str, str] = field(default_factory=dict)
     ncd_procedures: list[NcdProcedureRow] = field(default_factory=list)
-    # (PTP edition, setting, claim codes, date of service) -> its edits in force (CodingRules._edits_among)
-    pairs: LRUCache = field(default_factory=lambda: LRUCache(maxsize=PAIR_LOOKUPS_KEPT))
     # Claim codes whose column1 entry warm_ptp is to load, oldest first.
     pending: dict[Column1Key, None] = field(default_factory=dict)
 
@@ -103,10 +103,17 @@ class _Snapshot:
 
 
 class CodingRules:
-    def __init__(self, store: RulesStore, refresh_seconds: float = 2.0, ptp_rows_kept: int = PTP_ROWS_KEPT):
+    def __init__(
+        self,
+        store: RulesStore,
+        refresh_seconds: float = 2.0,
+        ptp_rows_kept: int = PTP_ROWS_KEPT,
+        claim_lookups_kept: int = PAIR_LOOKUPS_KEPT,
+    ):
         self.store = store
         self.refresh_seconds = refresh_seconds
         self.ptp_rows_kept = ptp_rows_kept
+        self.claim_lookups_kept = claim_lookups_kept
         self._snapshot: _Snapshot | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -131,6 +138,7 @@ class CodingRules:
             key=key,
             editions={(e.kind, e.setting): e for e in editions},
             column1=LRUCache(maxsize=self.ptp_rows_kept, getsizeof=_rows_kept),
+            pairs=LRUCache(maxsize=self.claim_lookups_kept),
         )
         # Facts are frozen and most are alike (a few hundred distinct among 100 k): one shared
         # object each keeps the snapshot small in every codes process.
@@ -205,6 +213,17 @@ class CodingRules:
                 ]
                 self._document_index = (edition.id, DocumentIndex(edition.label, rows))
             return self._document_index[1]
+
+    def cache_usage(self) -> dict[str, dict]:
+        """How full each of this cache's bounded parts is (the codes service's cache_usage)."""
+        snap = self._snapshot
+        if snap is None:
+            return {}
+        return {
+            "ptp_rows": {"entries": int(snap.column1.currsize), "bound": int(snap.column1.maxsize), "unit": "rows"},
+            "claim_lookups": {"entries": len(snap.pairs), "bound": int(snap.pairs.maxsize)},
+            "ptp_codes_pending": {"entries": len(snap.pending), "bound": PTP_CODES_PENDING},
+        }
 
     # ---- claim check ----------------------------------------------------------------------
     def check_claim(self, payload, today: date | None = None) -> ClaimCheck:

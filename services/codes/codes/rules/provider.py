@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from medcode_common.nameko_storage import Storage
 
+from ..config import load_codes_settings
 from ..storage import SCHEMA
 from .engine import CodingRules
 from .storage import RulesStore
@@ -22,7 +23,15 @@ class CodingRulesProvider(Storage):
     schema = SCHEMA
 
     def build(self, engine) -> CodingRules:
-        rules = CodingRules(RulesStore(engine))
+        from ..dependencies import limit_sqlite_page_cache  # the nameko side, as this module
+
+        settings = load_codes_settings()
+        limit_sqlite_page_cache(engine, settings.CODES_SQLITE_CACHE_KIB)
+        rules = CodingRules(
+            RulesStore(engine),
+            ptp_rows_kept=settings.CODES_PTP_ROWS_KEPT,
+            claim_lookups_kept=settings.CODES_CLAIM_LOOKUPS_KEPT,
+        )
         try:
             # Build the cache before the first request: on a busy machine it takes seconds.
             rules.snapshot()

@@ -50,3 +50,22 @@ def make_backend(settings: Settings) -> SearchBackend:
     from .embedded import EmbeddedBackend
 
     return EmbeddedBackend(settings.DATA_DIR / "search" / "tantivy")
+
+
+def memo_usage() -> dict[str, dict]:
+    """How full each of the search code's memo tables (functools.lru_cache) is: they live
+    as long as the process, whichever backend answers."""
+    from . import analysis, execute, planner
+
+    memos = {
+        "search_analysed_words": analysis.analyse_word,
+        "search_analysed_terms": analysis.analyse_term,
+        "search_typo_distances": execute._within,
+        "search_cut_titles": execute._cut,
+        "search_cursors": planner.encode_cursor,
+    }
+    usage = {}
+    for name, memo in memos.items():
+        info = memo.cache_info()
+        usage[name] = {"entries": info.currsize, "bound": info.maxsize}
+    return usage

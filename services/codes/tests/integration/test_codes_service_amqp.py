@@ -107,3 +107,25 @@ def test_search_codes_over_amqp(rabbit_config, container_factory, loaded):
         by_code = codes.search_codes({"query": "j9035"})
     assert "J9035" in [hit["node"]["code"] for hit in result["hits"]]
     assert by_code["hits"][0]["node"]["code"] == "J9035"
+
+
+def test_cache_usage_counts_each_cache_against_its_bound(rabbit_config, container_factory, loaded, monkeypatch):
+    monkeypatch.setenv("CODES_PAGE_CACHE_SIZE", "2")
+    monkeypatch.setenv("CODES_SQLITE_CACHE_KIB", "256")
+    container = container_factory(CodesService)
+    container.start()
+    refs = [{"system": "HCPCS", "code": code} for code in ("J9035", "G0008", "A0021")]
+    with ServiceRpcClient(contract.SERVICE) as codes:
+        codes.get_codes({"refs": refs})
+        codes.search_codes({"query": "bevacizumab", "first": 5})
+        usage = codes.cache_usage()
+    assert usage["code_pages"] == {"entries": 2, "bound": 2}  # three pages asked, two kept
+    assert usage["search_analysed_words"]["entries"] > 0
+    assert {"ptp_rows", "claim_lookups", "search_typo_distances", "search_cut_titles"} <= set(usage)
+    for name, counted in usage.items():
+        assert counted["entries"] <= counted["bound"], name
+    # The process's SQLite connections keep at most CODES_SQLITE_CACHE_KIB of pages.
+    from medcode_common.nameko_storage import shared_engine
+
+    with shared_engine("codes").connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -256

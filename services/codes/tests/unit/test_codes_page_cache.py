@@ -85,3 +85,39 @@ def test_concurrent_workers_for_more_codes_than_the_cache_holds_get_their_pages(
     for thread in threads:
         thread.wait()  # re-raises a worker's KeyError
     assert len(cache) <= 8
+
+
+def test_pages_are_packed_against_a_dictionary_of_the_first_ones_and_read_back_whole():
+    from codes import page_cache
+
+    def page(n: int) -> dict:
+        return {
+            "system": "ICD10CM",
+            "code": f"K{n:03d}",
+            "title": f"Disease number {n} of the oesophagus",
+            "notes": {"includes": [f"note {n}", "a common note"]},
+            "children": [],
+            "billable": n % 2 == 0,
+        }
+
+    cache = PageCache(maxsize=100, clock=Clock())
+    keys = [("ICD10CM", f"K{n:03d}") for n in range(60)]
+    load = Loader()
+    cache.get_many(keys, lambda missing: [page(int(code[1:])) for _, code in missing], lambda: 1)
+    packed = cache._pages
+    before = [packed[key] for key in keys[: page_cache.TRAINING_PAGES]]
+    after = [packed[key] for key in keys[page_cache.TRAINING_PAGES :]]
+    assert {entry[:1] for entry in before} == {page_cache._PLAIN}
+    assert {entry[:1] for entry in after} == {page_cache._PRESET}
+    # Against the dictionary a page takes less than deflated alone.
+    assert max(map(len, after)) < min(map(len, before))
+    assert cache.get_many(keys, load, lambda: 1) == [page(n) for n in range(60)]
+    assert load.asked == []  # all of them read back from the cache
+
+
+def test_the_cache_never_holds_more_pages_than_its_bound():
+    cache, load = PageCache(maxsize=5, clock=Clock()), Loader()
+    for batch in range(4):
+        cache.get_many([("X", f"C{batch}{n}") for n in range(7)], load, lambda: 1)
+        assert len(cache) <= 5
+    assert len(cache) == 5

@@ -185,3 +185,26 @@ def test_the_store_reads_a_code_s_edits_as_column_1_with_every_date(rules_store,
         key=repr,
     )
     assert rules_store.ptp_for_pairs(edition, "practitioner", codes, column1=[]) == []
+
+
+def test_the_claims_lookups_kept_are_bounded_and_counted(rules_store, load_ptp, synthetic_ptp):
+    load_ptp("synthetic", synthetic_ptp)
+    rules = CodingRules(rules_store, ptp_rows_kept=3, claim_lookups_kept=2)
+    days = [date(2024, 5, 1) + timedelta(days=n) for n in range(5)]
+    for day in days:
+        rules.check_claim(claim(["11042", "97597", "20610"], day))
+    assert len(rules.snapshot().pairs) == 2  # one lookup per date of service, the last two kept
+    warm_all(rules)
+    usage = rules.cache_usage()
+    assert usage["claim_lookups"] == {"entries": 2, "bound": 2}
+    assert usage["ptp_rows"]["bound"] == 3 and usage["ptp_rows"]["entries"] <= 3
+    assert usage["ptp_codes_pending"]["entries"] == 0
+
+
+def test_the_service_s_bounds_are_its_settings(monkeypatch, rules_store):
+    from codes.rules.provider import CodingRulesProvider
+
+    monkeypatch.setenv("CODES_PTP_ROWS_KEPT", "123")
+    monkeypatch.setenv("CODES_CLAIM_LOOKUPS_KEPT", "7")
+    rules = CodingRulesProvider().build(rules_store.engine)
+    assert (rules.snapshot().column1.maxsize, rules.snapshot().pairs.maxsize) == (123, 7)
