@@ -1,10 +1,13 @@
-"""The RPC entrypoint every Nameko service of the platform uses instead of nameko's own:
+"""The RPC entrypoint and RPC client every Nameko service of the platform uses instead of
+nameko's own:
 
-    from medcode_common.nameko_rpc import rpc
+    from medcode_common.nameko_rpc import ServiceRpc, rpc
 
-    class CodesService:
+    class AssistantService:
+        codes_rpc = ServiceRpc("codes")
+
         @rpc
-        def get_code(self, request): ...
+        def ask(self, request): ...
 
 (A module of its own, apart from medcode_common.rpc, so the gateway's asyncio process never
 imports Nameko and eventlet.)
@@ -33,9 +36,11 @@ from nameko.constants import (
     PERSISTENT,
 )
 from nameko.exceptions import UnserializableValueError, serialize
+from nameko.rpc import ReplyListener as _NamekoReplyListener
 from nameko.rpc import Responder as _NamekoResponder
 from nameko.rpc import Rpc as _NamekoRpc
 from nameko.rpc import RpcConsumer as _NamekoRpcConsumer
+from nameko.rpc import ServiceRpc as _NamekoServiceRpc
 from nameko.rpc import get_rpc_exchange
 
 from . import codec
@@ -124,6 +129,31 @@ class RpcConsumer(_NamekoRpcConsumer):
         result, exc_info = responder.send_response(result, exc_info)
         self.consumer.ack_message(message)
         return result, exc_info
+
+
+class ReplyListener(_NamekoReplyListener):
+    """Nameko's reply listener, without its false alarm while the service starts.
+
+    On every connection Nameko checks that the reply queue still exists while calls wait for
+    replies (it expires 5 minutes after its consumer left, replies and all) and kills the
+    container if not. But Nameko starts a service's extensions all at once: an RPC entrypoint
+    may already run a worker (a request was waiting in the queue, e.g. after a crash) whose
+    call registered for its reply before this listener first connected and before the call's
+    publish declared the queue. The queue was then missing though nothing was lost, the
+    container died, and its start waited for ever for this listener: the assistant restarted
+    with mail waiting stayed up and answered nothing. Before the first connection no reply
+    can be lost (a call's publish declares the queue before it sends the request), so only a
+    reconnection checks."""
+
+    def check_for_lost_replies(self):
+        if self.consumer.ready.is_set():  # connected before: the queue may really have expired
+            super().check_for_lost_replies()
+
+
+class ServiceRpc(_NamekoServiceRpc):
+    """`nameko.rpc.ServiceRpc`, its replies received by the ReplyListener above."""
+
+    reply_listener = ReplyListener()
 
 
 class RequestKeepsFailing(Exception):

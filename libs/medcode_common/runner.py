@@ -119,6 +119,28 @@ def dump_stacks_on(signum: int) -> None:
     faulthandler.register(signum, all_threads=True, chain=True)
 
 
+def start_services(service_runner):
+    """`service_runner.start()`; returns the green thread that waits until the services stop.
+    Raises the error of a container that dies while it starts: Nameko's start would then
+    wait for ever for the dead container's extensions (a consumer whose thread died never
+    becomes ready), and the process would stay up answering nothing instead of exiting for
+    the launcher or Kubernetes to see and restart."""
+    import eventlet
+    from eventlet.queue import LightQueue
+
+    stopped = eventlet.spawn(service_runner.wait)
+    starting = eventlet.spawn(service_runner.start)
+    first_done = LightQueue()
+    stopped.link(first_done.put)
+    starting.link(first_done.put)
+    if first_done.get() is stopped:
+        starting.kill()
+        stopped.wait()  # the dead container's error (none when SIGTERM stopped the start)
+        return stopped
+    starting.wait()  # start's own error, if it raised
+    return stopped
+
+
 def run(target: str, amqp_uri: str, health_settings) -> None:
     """What `nameko run` does, plus the health endpoints in the same process."""
     import signal
@@ -136,9 +158,8 @@ def run(target: str, amqp_uri: str, health_settings) -> None:
         service_runner.add_service(service_cls)
     signal.signal(signal.SIGTERM, lambda signum, frame: eventlet.spawn_n(service_runner.stop))
     dump_stacks_on(signal.SIGUSR1)
-    service_runner.start()
+    runnlet = start_services(service_runner)
     health.serve(service_runner, amqp_uri, health_settings)
-    runnlet = eventlet.spawn(service_runner.wait)
     try:
         runnlet.wait()
     except KeyboardInterrupt:

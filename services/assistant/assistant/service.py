@@ -7,9 +7,8 @@ metering RPC proxies, relay the events the answer committed, return JSON primiti
 
 from __future__ import annotations
 
-from nameko.rpc import ServiceRpc
-
 from medcode_common.event_handlers import handle_event, parse_event
+from medcode_common.nameko_rpc import ServiceRpc
 from medcode_common.nameko_service import OutboxService, expected
 from medcode_common.rpc import parse_request
 from medcode_contracts import accounts, events
