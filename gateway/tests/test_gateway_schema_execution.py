@@ -46,7 +46,25 @@ def good(i: int) -> Leaf:
 
 
 @strawberry.type
+class Pair:
+    left: Leaf
+    right: Leaf | None = None
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def pairs(self) -> list[Pair]:
+        broken = good(2)
+        broken.name = None  # type: ignore[assignment]
+        return [Pair(left=good(0), right=good(1)), Pair(left=good(3)), Pair(left=good(4), right=broken)]
+
+    @strawberry.field
+    def broken_pair(self) -> Pair | None:
+        broken = good(2)
+        broken.count = None  # type: ignore[assignment]
+        return Pair(left=broken)
+
     @strawberry.field
     async def leaves(self) -> list[Leaf]:
         return [good(i) for i in range(3)]
@@ -77,6 +95,8 @@ QUERIES = [
     "{ brokenColour { name colour } }",
     "{ wrongCount { count name } }",
     "{ leaves { name @skip(if: true) count @include(if: false) ok } }",
+    "{ pairs { left { name later shout } right { name count colour later } } }",
+    "{ brokenPair { left { count name } right { name } } }",
 ]
 
 
@@ -112,6 +132,19 @@ def test_plain_leaves_take_the_short_way(monkeypatch):
     assert not errors and len(data["leaves"]) == 3
     # Only the fields with a resolver get a resolve info; name, score ... are read directly.
     assert infos == ["Query.leaves"] + ["Leaf.shout"] * 3
+    infos.clear()
+    data, errors = run(schema, "{ pairs { left { name shout } right { count } } }")
+    assert len(errors) == 0 and data["pairs"][1] == {"left": {"name": "n3", "shout": "N3"}, "right": None}
+    assert infos == ["Query.pairs"] + ["Leaf.shout"] * 3  # left and right are read directly too
+
+
+def test_errors_inside_plain_objects_are_located_and_propagate_as_usual():
+    data, errors = run(strawberry.Schema(query=Query, execution_context_class=Executor), QUERIES[-2])
+    assert data["pairs"][2] == {"left": {"name": "n4", "later": 5, "shout": "N4"}, "right": None}
+    assert errors == [("Cannot return null for non-nullable field Leaf.name.", ["pairs", 2, "right", "name"])]
+    data, errors = run(strawberry.Schema(query=Query, execution_context_class=Executor), QUERIES[-1])
+    assert data == {"brokenPair": None}  # left is non-null: the null reaches the nullable brokenPair
+    assert errors == [("Cannot return null for non-nullable field Leaf.count.", ["brokenPair", "left", "count"])]
 
 
 class Upper(SchemaExtension):

@@ -1,77 +1,105 @@
 """The executor the schema runs operations with: Strawberry's own, with a shorter way for
-the commonest field of all, a scalar or enum read straight off its object.
+the commonest fields of all, plain attributes of the object being answered.
 
-A search answers ~70 such fields (10 hits x score, highlight, system, code, title,
-billable): graphql-core builds a resolve info (14 values) and a path for each, and goes
-through its general value completion, about two thirds of the gateway's CPU for a search.
-A field whose resolver is Strawberry's basic one (no resolver, no extensions, no arguments)
-and whose type is a scalar or an enum needs none of it when its value is plain: read it
-and coerce it for output, as graphql-core would. Anything else (a null for a non-null
-field, an error, an awaitable, a value that does not coerce) takes graphql-core's own
-path, which produces exactly its usual answer and errors.
+A search answers ~70 fields (10 hits x score, highlight, node, system, code, title,
+billable), nearly all of them attributes: graphql-core builds a resolve info (14 values)
+for each, calls Strawberry's resolver chain (three calls to reach `getattr`) and goes
+through its general value completion, most of the gateway's CPU for a search.
+
+A *plain* field is one Strawberry resolves by reading the attribute (no resolver, no
+extensions, no permission classes, no arguments, the default `getattr`) whose type is a
+scalar or an enum, or an object type that needs no `is_type_of` check. Its value is read
+here and, when it is plain too (not null for a non-null field, no error, not awaitable, a
+leaf that coerces), completed as graphql-core would: a leaf coerced for output, an object
+by executing its own fields. Anything else takes graphql-core's path, which then gives
+exactly its usual answer and errors (tests compare both executors).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
-    GraphQLLeafType,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     Undefined,
     is_leaf_type,
+    is_object_type,
 )
 from graphql.pyutils import Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-
-# (resolve, leaf type, nullable) of a plain leaf field; None: the field takes the usual path.
-PlainLeaf = tuple[Any, GraphQLLeafType, bool]
-
-# Strawberry's resolver of a basic field (one without a resolver or extensions): it reads
-# the attribute and ignores the resolve info (strawberry.schema.schema_converter.from_resolver).
-BASIC_RESOLVER = "_get_basic_result"
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 
-def plain_leaf(field: GraphQLField) -> PlainLeaf | None:
+class PlainField(NamedTuple):
+    attribute: str  # the Python attribute the field reads
+    declared: GraphQLOutputType  # the field's type
+    type: GraphQLOutputType  # the same without its non-null wrapper
+    nullable: bool
+    leaf: bool  # a scalar or an enum; else an object type
+
+
+def plain_field(field: GraphQLField) -> PlainField | None:
     """How to read `field` on the short way, or None when it needs graphql-core's path."""
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
     resolve = field.resolve
-    if resolve is None or getattr(resolve, "__name__", None) != BASIC_RESOLVER or field.args:
+    if (
+        definition is None
+        or resolve is None
+        or getattr(resolve, "_is_default", False) is not True
+        or not definition.is_basic_field
+        or definition.default_resolver is not getattr
+        or field.args
+    ):
         return None
-    field_type = field.type
-    nullable = not isinstance(field_type, GraphQLNonNull)
-    leaf = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-    if not is_leaf_type(leaf):
-        return None
-    return resolve, leaf, nullable
+    nullable = not isinstance(field.type, GraphQLNonNull)
+    inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
+    if is_leaf_type(inner):
+        return PlainField(definition.python_name, field.type, inner, nullable, leaf=True)
+    if is_object_type(inner) and inner.is_type_of is None:
+        return PlainField(definition.python_name, field.type, inner, nullable, leaf=False)
+    return None
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, with plain leaf fields read on the short way (module doc)."""
+    """Strawberry's executor, with plain fields read on the short way (module doc)."""
 
-    # Per object type, its fields' PlainLeaf or None: the schema does not change while
-    # the process runs, so this is worked out once per type, not per field per request.
-    _plain_leaves: dict[GraphQLObjectType, dict[str, PlainLeaf | None]] = {}
+    # Per object type, its fields' PlainField or None: the schema does not change while the
+    # process runs, so this is worked out once per type, not per field per request.
+    _plain_fields: dict[GraphQLObjectType, dict[str, PlainField | None]] = {}
 
     def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
         """graphql-core's Executor.execute_fields (the same loop, the same handling of
-        awaitable fields), with a plain leaf's value read in place of execute_field."""
+        awaitable fields), with a plain field's value read in place of execute_field."""
         if self.middleware_manager is not None and self.middleware_manager.middlewares:
             # An extension wraps every resolver: each field goes through it.
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        leaves = self._plain_leaves.get(parent_type)
-        if leaves is None:
-            leaves = self._plain_leaves[parent_type] = {
-                name: plain_leaf(field) for name, field in parent_type.fields.items()
+        plain = self._plain_fields.get(parent_type)
+        if plain is None:
+            plain = self._plain_fields[parent_type] = {
+                name: plain_field(field) for name, field in parent_type.fields.items()
             }
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
             for response_name, field_details_list in grouped_field_set.items():
-                result = self._plain_value(leaves.get(field_details_list[0].node.name.value), source_value)
+                field = plain.get(field_details_list[0].node.name.value)
+                result = Undefined
+                if field is not None:
+                    if field.leaf:
+                        result = self._plain_leaf(field, source_value)
+                    else:
+                        result = self._plain_object(
+                            field,
+                            source_value,
+                            field_details_list,
+                            Path(path, response_name, parent_type.name),
+                            position_context,
+                        )
                 if result is Undefined:
                     result = self.execute_field(
                         parent_type,
@@ -82,8 +110,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     )
                     if result is Undefined:  # not a field of the type
                         continue
-                    if is_awaitable(result):
-                        awaitable_fields.append(response_name)
+                if is_awaitable(result):
+                    awaitable_fields.append(response_name)
                 results[response_name] = result
         except Exception:
             if awaitable_fields:
@@ -104,18 +132,51 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def _plain_value(self, leaf: PlainLeaf | None, source: Any) -> Any:
-        """The field's output value, or Undefined when graphql-core must complete it."""
-        if leaf is None:
-            return Undefined
-        resolve, leaf_type, nullable = leaf
+    def _plain_leaf(self, field: PlainField, source: Any) -> Any:
+        """A plain scalar or enum field's output value, or Undefined when graphql-core must
+        resolve and complete it."""
         try:
-            value = resolve(source, None)
+            value = getattr(source, field.attribute)
             if value is None:
-                return None if nullable else Undefined
+                return None if field.nullable else Undefined
             if isinstance(value, Exception) or self.is_awaitable(value):
                 return Undefined
-            coerced = leaf_type.coerce_output_value(value)
+            coerced = field.type.coerce_output_value(value)  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
             return Undefined
         return Undefined if coerced is None else coerced
+
+    def _plain_object(self, field: PlainField, source: Any, field_details_list, field_path: Path, position_context):
+        """A plain object field's completed value (or an awaitable of it), or Undefined when
+        graphql-core must resolve and complete it: its fields executed as graphql-core's
+        complete_object_value does, an error among them handled as execute_field does."""
+        try:
+            value = getattr(source, field.attribute)
+        except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
+            return Undefined
+        if value is None:
+            return None if field.nullable else Undefined
+        if isinstance(value, Exception) or self.is_awaitable(value):
+            return Undefined
+        try:
+            completed = self.collect_and_execute_subfields(
+                field.type,  # type: ignore[arg-type]
+                field_details_list,
+                field_path,
+                value,
+                position_context,
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field.declared, field_details_list, field_path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, field.declared, field_details_list, field_path)
+                return None
+
+        return await_completed()
