@@ -52,7 +52,29 @@ class Pair:
 
 
 @strawberry.type
+class Group:
+    members: list[Leaf]
+    maybe: list[Leaf | None] | None = None
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def groups(self) -> list[Group]:
+        broken = good(5)
+        broken.name = None  # type: ignore[assignment]
+        return [
+            Group(members=[good(0), good(1)], maybe=[None, good(2)]),
+            Group(members=[]),
+            Group(members=(good(3),), maybe=[good(4), broken]),  # type: ignore[arg-type]  # a tuple is a list too
+        ]
+
+    @strawberry.field
+    def broken_group(self) -> Group | None:
+        broken = good(6)
+        broken.name = None  # type: ignore[assignment]
+        return Group(members=[good(7), broken])
+
     @strawberry.field
     def pairs(self) -> list[Pair]:
         broken = good(2)
@@ -97,6 +119,9 @@ QUERIES = [
     "{ leaves { name @skip(if: true) count @include(if: false) ok } }",
     "{ pairs { left { name later shout } right { name count colour later } } }",
     "{ brokenPair { left { count name } right { name } } }",
+    "{ groups { members { name later } maybe { name count } } }",
+    "{ brokenGroup { members { count name } } }",
+    "{ groups { members @include(if: true) { name } maybe @skip(if: false) { count } } }",
 ]
 
 
@@ -136,13 +161,18 @@ def test_plain_leaves_take_the_short_way(monkeypatch):
     data, errors = run(schema, "{ pairs { left { name shout } right { count } } }")
     assert len(errors) == 0 and data["pairs"][1] == {"left": {"name": "n3", "shout": "N3"}, "right": None}
     assert infos == ["Query.pairs"] + ["Leaf.shout"] * 3  # left and right are read directly too
+    infos.clear()
+    data, errors = run(schema, "{ groups { members { shout } maybe { count } } }")
+    assert not errors and data["groups"][0]["maybe"] == [None, {"count": 2}]
+    assert infos == ["Query.groups"] + ["Leaf.shout"] * 3  # and the lists of members
 
 
 def test_errors_inside_plain_objects_are_located_and_propagate_as_usual():
-    data, errors = run(strawberry.Schema(query=Query, execution_context_class=Executor), QUERIES[-2])
+    schema = strawberry.Schema(query=Query, execution_context_class=Executor)
+    data, errors = run(schema, "{ pairs { left { name later shout } right { name count colour later } } }")
     assert data["pairs"][2] == {"left": {"name": "n4", "later": 5, "shout": "N4"}, "right": None}
     assert errors == [("Cannot return null for non-nullable field Leaf.name.", ["pairs", 2, "right", "name"])]
-    data, errors = run(strawberry.Schema(query=Query, execution_context_class=Executor), QUERIES[-1])
+    data, errors = run(schema, "{ brokenPair { left { count name } right { name } } }")
     assert data == {"brokenPair": None}  # left is non-null: the null reaches the nullable brokenPair
     assert errors == [("Cannot return null for non-nullable field Leaf.count.", ["brokenPair", "left", "count"])]
 
@@ -157,3 +187,13 @@ def test_an_extension_that_wraps_every_resolver_still_sees_every_field():
     schema = strawberry.Schema(query=Query, execution_context_class=Executor, extensions=[Upper])
     data, errors = run(schema, "{ leaves { name shout } }")
     assert not errors and data["leaves"][1] == {"name": "N1", "shout": "N1"}
+
+
+def test_errors_inside_plain_lists_are_located_and_propagate_as_usual():
+    schema = strawberry.Schema(query=Query, execution_context_class=Executor)
+    data, errors = run(schema, "{ groups { members { name later } maybe { name count } } }")
+    assert data["groups"][2]["maybe"] == [{"name": "n4", "count": 4}, None]  # items may be null
+    assert errors == [("Cannot return null for non-nullable field Leaf.name.", ["groups", 2, "maybe", 1, "name"])]
+    data, errors = run(schema, "{ brokenGroup { members { count name } } }")
+    assert data == {"brokenGroup": None}  # members' items and the list are non-null: up to brokenGroup
+    assert errors == [("Cannot return null for non-nullable field Leaf.name.", ["brokenGroup", "members", 1, "name"])]

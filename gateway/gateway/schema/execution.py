@@ -8,10 +8,11 @@ through its general value completion, most of the gateway's CPU for a search.
 
 A *plain* field is one Strawberry resolves by reading the attribute (no resolver, no
 extensions, no permission classes, no arguments, the default `getattr`) whose type is a
-scalar or an enum, or an object type that needs no `is_type_of` check. Its value is read
-here and, when it is plain too (not null for a non-null field, no error, not awaitable, a
-leaf that coerces), completed as graphql-core would: a leaf coerced for output, an object
-by executing its own fields. Anything else takes graphql-core's path, which then gives
+scalar or an enum, an object type that needs no `is_type_of` check, or a list of such
+objects. Its value is read here and, when it is plain too (not null for a non-null field,
+no error, not awaitable, a leaf that coerces, a list or tuple without a directive such as
+@stream on the field), completed as graphql-core would: a leaf coerced for output, an
+object by executing its own fields, a list item by item. Anything else takes graphql-core's path, which then gives
 exactly its usual answer and errors (tests compare both executors).
 """
 
@@ -21,6 +22,7 @@ from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
@@ -33,13 +35,21 @@ from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
+LEAF, OBJECT, LIST = "leaf", "object", "list"
+
 
 class PlainField(NamedTuple):
     attribute: str  # the Python attribute the field reads
     declared: GraphQLOutputType  # the field's type
-    type: GraphQLOutputType  # the same without its non-null wrapper
+    type: GraphQLOutputType  # the same without its non-null wrapper (LIST: the item's object type)
     nullable: bool
-    leaf: bool  # a scalar or an enum; else an object type
+    kind: str  # LEAF (a scalar or an enum), OBJECT or LIST (a list of objects)
+    item_declared: GraphQLOutputType | None = None  # LIST: the item type, with its non-null wrapper
+    item_nullable: bool = True
+
+
+def _plain_object_type(graphql_type: GraphQLOutputType) -> bool:
+    return is_object_type(graphql_type) and graphql_type.is_type_of is None  # type: ignore[union-attr]
 
 
 def plain_field(field: GraphQLField) -> PlainField | None:
@@ -58,9 +68,15 @@ def plain_field(field: GraphQLField) -> PlainField | None:
     nullable = not isinstance(field.type, GraphQLNonNull)
     inner = field.type.of_type if isinstance(field.type, GraphQLNonNull) else field.type
     if is_leaf_type(inner):
-        return PlainField(definition.python_name, field.type, inner, nullable, leaf=True)
-    if is_object_type(inner) and inner.is_type_of is None:
-        return PlainField(definition.python_name, field.type, inner, nullable, leaf=False)
+        return PlainField(definition.python_name, field.type, inner, nullable, LEAF)
+    if _plain_object_type(inner):
+        return PlainField(definition.python_name, field.type, inner, nullable, OBJECT)
+    if isinstance(inner, GraphQLList):
+        item = inner.of_type
+        item_nullable = not isinstance(item, GraphQLNonNull)
+        item_type = item.of_type if isinstance(item, GraphQLNonNull) else item
+        if _plain_object_type(item_type):
+            return PlainField(definition.python_name, field.type, item_type, nullable, LIST, item, item_nullable)
     return None
 
 
@@ -90,10 +106,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 field = plain.get(field_details_list[0].node.name.value)
                 result = Undefined
                 if field is not None:
-                    if field.leaf:
+                    if field.kind is LEAF:
                         result = self._plain_leaf(field, source_value)
                     else:
-                        result = self._plain_object(
+                        result = (self._plain_object if field.kind is OBJECT else self._plain_list)(
                             field,
                             source_value,
                             field_details_list,
@@ -180,3 +196,75 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 return None
 
         return await_completed()
+
+    def _plain_list(self, field: PlainField, source: Any, field_details_list, field_path: Path, position_context):
+        """A plain list-of-objects field's completed value (or an awaitable of it), or
+        Undefined when graphql-core must resolve and complete it (an item that is null
+        where it may not be, an error or an awaitable; a value that is not a list or
+        tuple; a directive on the field, which may be @stream): its items completed as
+        graphql-core's complete_iterable_value does, an error among them handled as
+        complete_list_item_value and execute_field do."""
+        try:
+            items = getattr(source, field.attribute)
+        except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
+            return Undefined
+        if items is None:
+            return None if field.nullable else Undefined
+        if type(items) is not list and type(items) is not tuple:
+            return Undefined
+        if field_details_list[0].node.directives:
+            return Undefined
+        is_awaitable = self.is_awaitable
+        for item in items:
+            if (item is None and not field.item_nullable) or isinstance(item, Exception) or is_awaitable(item):
+                return Undefined
+        item_declared = field.item_declared
+        completed: list[Any] = []
+        awaitable_indices: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                if item is None:
+                    completed.append(None)
+                    continue
+                item_path = field_path.add_key(index, None)
+                try:
+                    value = self.collect_and_execute_subfields(
+                        field.type,  # type: ignore[arg-type]
+                        field_details_list,
+                        item_path,
+                        item,
+                        position_context,
+                    )
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_declared, field_details_list, item_path)  # type: ignore[arg-type]
+                    value = None
+                if is_awaitable(value):
+                    value = self._await_item(value, item_declared, field_details_list, item_path)
+                    awaitable_indices.append(index)
+                completed.append(value)
+        except Exception as raw_error:
+            if awaitable_indices:
+                self.settle_in_background([completed[index] for index in awaitable_indices])
+            self.handle_field_error(raw_error, field.declared, field_details_list, field_path)
+            return None
+        if not awaitable_indices:
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                awaited = await gather_with_cancel(*(completed[index] for index in awaitable_indices))
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, field.declared, field_details_list, field_path)
+                return None
+            for index, value in zip(awaitable_indices, awaited, strict=True):
+                completed[index] = value
+            return completed
+
+        return await_completed()
+
+    async def _await_item(self, awaitable, item_declared, field_details_list, item_path: Path) -> Any:
+        try:
+            return await awaitable
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_declared, field_details_list, item_path)
+            return None
