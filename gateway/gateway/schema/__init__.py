@@ -23,6 +23,7 @@ from .claims import ClaimsQuery
 from .codes.queries import CodesQuery
 from .documents import DocumentCache
 from .errors import ErrorCodes, log_unexpected
+from .execution import Executor
 
 Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, AssistantMutation, CareersMutation))
@@ -65,6 +66,7 @@ def build_schema(introspection: bool = True) -> Schema:
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(batching_config={"max_operations": MAX_BATCH_OPERATIONS}),
+        execution_context_class=Executor,  # plain leaf fields on a shorter way (schema.execution)
         # Factories, not instances: Strawberry gives each request its own extension
         # objects, which hold that request's execution context. A shared instance lets
         # concurrent requests see each other's context (lost error codes, or worse).
