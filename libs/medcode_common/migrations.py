@@ -13,7 +13,7 @@ of them runs a migration and the others then find the schema current.
 A service's `migrations/env.py` is three lines: `from medcode_common.migrations import
 run_env; run_env()`.
 
-A long-running process (a service, the mail ingress) never imports Alembic: some 12 MB of
+A long-running process (a service, the mail ingress) never imports Alembic: some 9 MB of
 its memory for the rest of its life, for work done once at start (issue 13). It reads the
 version table and compares it with the head revisions stated in the migration scripts
 (`head_revisions`, no Alembic either); only when they differ does it run the upgrade, in
@@ -143,9 +143,13 @@ def head_revisions(package: str) -> frozenset[str] | None:
 
 def _literal_fields(source: str) -> dict[str, object] | None:
     """The module-level assignments of _SCRIPT_FIELDS in `source`; None when one of them is
-    not a literal."""
+    not a literal (or the script does not parse: Alembic says why)."""
     fields: dict[str, object] = {}
-    for node in ast.parse(source).body:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    for node in body:
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
         elif isinstance(node, ast.AnnAssign) and node.value is not None:
@@ -156,7 +160,7 @@ def _literal_fields(source: str) -> dict[str, object] | None:
             if isinstance(target, ast.Name) and target.id in _SCRIPT_FIELDS:
                 try:
                     fields[target.id] = ast.literal_eval(value)
-                except ValueError:
+                except (ValueError, TypeError, SyntaxError, RecursionError):
                     return None
     return fields
 

@@ -281,7 +281,13 @@ def test_the_heads_read_from_the_scripts_are_alembics(package):
 
 @pytest.mark.parametrize(
     "statement",
-    ['revision = "00" + "01"', 'depends_on = "0000"', 'branch_labels = ("probe",)', 'down_revision = "elsewhere"'],
+    [
+        'revision = "00" + "01"',
+        'depends_on = "0000"',
+        'branch_labels = ("probe",)',
+        'down_revision = "elsewhere"',
+        "def unfinished(:",
+    ],
 )
 def test_only_alembic_tells_the_heads_of_scripts_that_are_not_plain(probe, statement, database_url):
     """Then the check says "behind", and the migration (Alembic) decides."""
