@@ -3,25 +3,33 @@ liveness stays healthy, readiness says not ready, then recovers by itself.
 
 The shared RabbitMQ stays up (other test runs use it): the service reaches it through a
 TCP proxy of this test, and "stopping the broker" closes the proxy's port and every
-connection through it, which is what the service sees of a broker outage."""
+connection through it, which is what the service sees of a broker outage.
+
+Also what a service process holds once started: its schema migrated (in a child process),
+and no Alembic in its own memory."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from gateway.testing import free_port
 from medcode_common.broker_admin import TemporaryVhost
-from medcode_common.launcher import Platform
+from medcode_common.db import make_engine
+from medcode_common.launcher import SERVICES, Platform
+from medcode_common.migrations import Schema
 
 pytestmark = pytest.mark.rabbit
 
@@ -210,3 +218,77 @@ def test_sigusr1_writes_the_stacks_to_the_log_and_the_service_keeps_serving(tmp_
             assert service.dead() == []
         finally:
             service.stop()
+
+
+# The real runner, as the platform starts it, reporting at exit which modules of Alembic
+# (and of Mako, which only Alembic needs) its process imported: modules are never unloaded,
+# so that is all the process ever held.
+RUNNER_REPORTING_MODULES = textwrap.dedent("""
+    import atexit, json, os, runpy, sys
+
+    def report():
+        held = sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako"))
+        with open(os.environ["MODULES_REPORT"], "w") as out:
+            json.dump(held, out)
+
+    atexit.register(report)
+    sys.argv = ["medcode_common.runner", sys.argv[1]]
+    runpy.run_module("medcode_common.runner", run_name="__main__")
+""")
+
+
+def _start_reporting_runner(name: str, data_dir, amqp_uri: str, health_port: int) -> subprocess.Popen:
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL",)}
+    env.update(
+        AMQP_URI=amqp_uri,
+        HEALTH_PORT=str(health_port),
+        DATA_DIR=str(data_dir),
+        MODULES_REPORT=str(data_dir / "modules.json"),
+        PYTHONUNBUFFERED="1",
+    )
+    log = open(data_dir / f"{name}.log", "w")  # noqa: SIM115 - the child's, closed with the test's tmp dir
+    return subprocess.Popen(
+        [sys.executable, "-c", RUNNER_REPORTING_MODULES, SERVICES[name]], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_a_started_service_migrated_its_schema_and_holds_no_alembic(tmp_path, name):
+    """On a fresh data directory the service brings its schema to head (in a child process)
+    and answers; its own process never imported Alembic (issue 13: ~12 MB of each one)."""
+    health_port = free_port()
+    with TemporaryVhost("no-alembic") as vhost:
+        service = _start_reporting_runner(name, tmp_path, vhost.amqp_uri, health_port)
+        try:
+            wait_for_status(health_port, "/readyz", 200, timeout=120)
+            assert rpc_call(vhost.amqp_uri, name, "health")["status"] == "ok"
+        finally:
+            service.terminate()
+            service.wait(timeout=60)
+    assert service.returncode == 0, (tmp_path / f"{name}.log").read_text()
+    assert json.loads((tmp_path / "modules.json").read_text()) == []
+    engine = make_engine(f"sqlite:///{tmp_path / f'{name}.sqlite3'}")
+    try:
+        assert Schema.of(name).is_current(engine)
+    finally:
+        engine.dispose()
+
+
+def test_a_service_whose_migration_fails_exits_with_the_error_in_its_log(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'metering.sqlite3'}")
+    try:
+        with engine.begin() as conn:  # in the way of the first migration's table
+            conn.execute(sa.text("CREATE TABLE metering_subjects (key TEXT)"))
+    finally:
+        engine.dispose()
+    with TemporaryVhost("failed-migration") as vhost:
+        service = _start_reporting_runner("metering", tmp_path, vhost.amqp_uri, free_port())
+        try:
+            service.wait(timeout=120)
+        finally:
+            if service.poll() is None:
+                service.kill()
+    log = (tmp_path / "metering.log").read_text()
+    assert service.returncode not in (0, None), log
+    assert "MigrationError: migrating metering" in log
+    assert "table metering_subjects already exists" in log

@@ -68,13 +68,14 @@ def shared_engine(service: str) -> sa.Engine:
 
 def migrated_engine(schema: Schema) -> sa.Engine:
     """The process's engine for `schema.database`, its schema brought up to date once per
-    process (replicas take turns: medcode_common.migrations)."""
+    process: checked without Alembic, migrated in a child process when behind (replicas
+    take turns: medcode_common.migrations), so no service holds Alembic in memory."""
     url = database_url(schema.database)
     engine = shared_engine(schema.database)
     with _migrating:
         done = _migrated.setdefault(url, set())
         if schema.version_table not in done:
-            schema.upgrade(engine)
+            schema.migrate(engine, in_child=True)
             done.add(schema.version_table)
     return engine
 

@@ -1,14 +1,18 @@
 """The one way a service opens its database (medcode_common.migrations.Schema and
 medcode_common.nameko_storage.Storage), on SQLite and PostgreSQL: migrations under the
-lock, so replicas starting together never migrate at once, and one engine per process."""
+lock, so replicas starting together never migrate at once, one engine per process, and
+a service that never holds Alembic (the check at start reads the scripts' heads without
+it; the upgrade, when one is due, runs in a child process)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 from importlib import resources
+from pathlib import Path
 from unittest.mock import Mock
 
 import pytest
@@ -17,7 +21,7 @@ from nameko import config
 
 from medcode_common import nameko_storage
 from medcode_common.db import make_engine
-from medcode_common.migrations import Schema, _migration_lock
+from medcode_common.migrations import MigrationError, Schema, _migration_lock, alembic_config, head_revisions
 from medcode_common.nameko_storage import Storage
 
 PACKAGE = "wiring_probe"
@@ -35,6 +39,8 @@ down_revision = None
 
 def upgrade():
     time.sleep(float(__import__("os").environ.get("PROBE_MIGRATION_SECONDS", "0")))
+    if __import__("os").environ.get("PROBE_MIGRATION_FAILS"):
+        raise RuntimeError("probe migration failed on purpose")
     op.create_table("probe_things", sa.Column("id", sa.Integer, primary_key=True))
 
 
@@ -54,16 +60,36 @@ def probe(tmp_path, monkeypatch) -> Schema:
     (package / "migrations" / "env.py").write_text("from medcode_common.migrations import run_env\n\nrun_env()\n")
     (package / "migrations" / "script.py.mako").write_text("")
     (versions / "0001_things.py").write_text(MIGRATION)
+    for name in [name for name in sys.modules if name.split(".")[0] == PACKAGE]:  # an earlier test's probe
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(tmp_path / "src"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path / "src"), os.environ.get("PYTHONPATH", "")]))
     return Schema.of(PACKAGE)
 
 
-def _replica(url: str, seconds: float = 0.0) -> subprocess.Popen:
-    """A process that opens the probe's database as a starting service would."""
+SECOND_MIGRATION = """
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+
+
+def upgrade():
+    op.add_column("probe_things", sa.Column("name", sa.String(20)))
+
+
+def downgrade():
+    op.drop_column("probe_things", "name")
+"""
+
+
+def _replica(url: str, seconds: float = 0.0, in_child: bool = False) -> subprocess.Popen:
+    """A process that opens the probe's database as a command line (or, `in_child`, as a
+    starting service: the upgrade in a child of its own) would."""
     code = textwrap.dedent(f"""
         from medcode_common.migrations import Schema
-        Schema.of({PACKAGE!r}).open({url!r}).dispose()
+        Schema.of({PACKAGE!r}).open({url!r}, in_child={in_child!r}).dispose()
     """)
     env = dict(os.environ, PROBE_MIGRATION_SECONDS=str(seconds))
     return subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
@@ -88,8 +114,9 @@ def test_open_migrates_and_is_idempotent(probe, database_url):
     assert {"probe_things", "alembic_version_wiring_probe"} <= _tables(database_url)
 
 
-def test_replicas_starting_together_migrate_one_at_a_time(probe, database_url):
-    replicas = [_replica(database_url, seconds=0.5) for _ in range(3)]
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "in-child"])
+def test_replicas_starting_together_migrate_one_at_a_time(probe, database_url, in_child):
+    replicas = [_replica(database_url, seconds=0.5, in_child=in_child) for _ in range(3)]
     errors = [replica.communicate(timeout=120)[1] for replica in replicas]
     assert [replica.returncode for replica in replicas] == [0, 0, 0], errors
     engine = make_engine(database_url)
@@ -100,13 +127,14 @@ def test_replicas_starting_together_migrate_one_at_a_time(probe, database_url):
         engine.dispose()
 
 
-def test_a_replica_waits_for_the_lock_another_holds(probe, database_url):
+@pytest.mark.parametrize("in_child", [False, True], ids=["in-process", "in-child"])
+def test_a_replica_waits_for_the_lock_another_holds(probe, database_url, in_child):
     """While one process holds the migration lock, another starting service does not
     migrate: it waits, then finds its work to do once the lock is released."""
     engine = make_engine(database_url)
     try:
         with _migration_lock(engine, probe.version_table):
-            replica = _replica(database_url)
+            replica = _replica(database_url, in_child=in_child)
             with pytest.raises(subprocess.TimeoutExpired):
                 replica.wait(timeout=3)
             assert "probe_things" not in _tables(database_url)
@@ -129,14 +157,13 @@ class _ThingsProvider(Storage):
 
 def test_storage_providers_share_one_engine_and_migrate_once(probe, database_url, monkeypatch):
     """Two providers of one schema (codes' store and rules): one engine, one migration."""
-    upgrades = []
-    real_upgrade = Schema.upgrade
+    migrations = []
+    real_migrate = Schema.migrate
     monkeypatch.setattr(
         Schema,
-        "upgrade",
-        lambda self, engine, revision="head": (
-            upgrades.append(self.version_table),
-            real_upgrade(self, engine, revision),
+        "migrate",
+        lambda self, engine, in_child=False: (
+            migrations.append((self.version_table, in_child)) or real_migrate(self, engine, in_child)
         ),
     )
     with config.patch({"DATABASE_URL": database_url}):
@@ -144,7 +171,7 @@ def test_storage_providers_share_one_engine_and_migrate_once(probe, database_url
         first.setup()
         second.setup()
         try:
-            assert upgrades == [probe.version_table]
+            assert migrations == [(probe.version_table, True)]
             assert first.get_dependency(None) == ("things", first.engine)
             assert first.engine is second.engine is nameko_storage.shared_engine(PACKAGE)
             assert "probe_things" in _tables(database_url)
@@ -157,7 +184,121 @@ def test_storage_providers_share_one_engine_and_migrate_once(probe, database_url
         third.setup()
         third.stop()
     assert third.engine is not first.engine
-    assert upgrades == [probe.version_table] * 2
+    assert migrations == [(probe.version_table, True)] * 2
+
+
+def _without_alembic(monkeypatch) -> None:
+    """From here on, importing alembic (or mako, which only alembic needs) fails."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in ("alembic", "mako"):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "alembic", None)
+    monkeypatch.setitem(sys.modules, "mako", None)
+
+
+def test_a_current_schema_is_recognised_without_alembic(probe, database_url, monkeypatch):
+    engine = probe.open(database_url)
+    try:
+        _without_alembic(monkeypatch)
+        assert probe.is_current(engine)
+        assert probe.migrate(engine, in_child=True) is False
+    finally:
+        engine.dispose()
+
+
+def test_a_service_migrates_in_a_child_process_without_importing_alembic(probe, database_url, monkeypatch, caplog):
+    _without_alembic(monkeypatch)
+    engine = make_engine(database_url)
+    try:
+        assert not probe.is_current(engine)
+        with caplog.at_level(logging.INFO, logger="medcode_common.migrations"):
+            assert probe.migrate(engine, in_child=True) is True
+        assert probe.is_current(engine)
+        assert "probe_things" in _tables(database_url)
+        assert "Running upgrade  -> 0001" in caplog.text  # the child's output, in this process's log
+    finally:
+        engine.dispose()
+
+
+def test_a_new_migration_script_makes_the_schema_behind(probe, database_url):
+    engine = probe.open(database_url)
+    try:
+        versions = Path(str(resources.files(probe.migrations) / "versions"))
+        (versions / "0002_names.py").write_text(SECOND_MIGRATION)
+        assert head_revisions(probe.migrations) == {"0002"}
+        assert not probe.is_current(engine)
+        assert probe.migrate(engine, in_child=True) is True
+        assert probe.is_current(engine)
+        assert "name" in {column["name"] for column in sa.inspect(engine).get_columns("probe_things")}
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_migration_in_the_child_fails_the_start_with_its_error(probe, database_url, monkeypatch, caplog):
+    monkeypatch.setenv("PROBE_MIGRATION_FAILS", "1")
+    engine = make_engine(database_url)
+    try:
+        with caplog.at_level(logging.INFO, logger="medcode_common.migrations"):
+            with pytest.raises(MigrationError) as failed:
+                probe.migrate(engine, in_child=True)
+        assert "exited with status 1" in str(failed.value)
+        assert "RuntimeError: probe migration failed on purpose" in str(failed.value)
+        assert "RuntimeError: probe migration failed on purpose" in caplog.text
+        assert not probe.is_current(engine)
+    finally:
+        engine.dispose()
+
+
+def test_the_migration_command_line_says_what_it_needs(monkeypatch, capsys):
+    from medcode_common.migrations import main
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert main(["upgrade", "accounts.migrations"]) == 2
+    assert "usage:" in capsys.readouterr().err
+    assert main(["upgrade", "accounts.migrations", "alembic_version_accounts"]) == 2
+    assert "DATABASE_URL" in capsys.readouterr().err
+
+
+SERVICE_MIGRATIONS = [
+    "accounts.migrations",
+    "assistant.migrations",
+    "careers.migrations",
+    "codes.migrations",
+    "metering.migrations",
+    "mail_ingress.migrations",
+]
+
+
+@pytest.mark.parametrize("package", SERVICE_MIGRATIONS)
+def test_the_heads_read_from_the_scripts_are_alembics(package):
+    """The start-up check cannot drift from the migration scripts: it reads the heads
+    from them, and finds the ones Alembic finds."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(package, "unused"))
+    assert head_revisions(package) == set(script.get_heads())
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        'revision = "00" + "01"',
+        'depends_on = "0000"',
+        'branch_labels = ("probe",)',
+        'down_revision = "elsewhere"',
+        "def unfinished(:",
+    ],
+)
+def test_only_alembic_tells_the_heads_of_scripts_that_are_not_plain(probe, statement, database_url):
+    """Then the check says "behind", and the migration (Alembic) decides."""
+    script = resources.files(probe.migrations) / "versions" / "0001_things.py"
+    Path(str(script)).write_text(MIGRATION + "\n" + statement + "\n")
+    assert head_revisions(probe.migrations) is None
+    engine = make_engine(database_url)
+    try:
+        assert not probe.is_current(engine)
+    finally:
+        engine.dispose()
 
 
 def test_every_service_is_wired_by_the_same_provider():

@@ -20,7 +20,8 @@ log = logging.getLogger("mail_ingress")
 async def serve(settings) -> None:
     from medcode_common.aio_rpc import RpcClient  # the platform's asyncio Nameko RPC client
 
-    engine = await asyncio.to_thread(SCHEMA.open, settings.database_url(SCHEMA.database))
+    # Migrated in a child process: the listener runs for long and never needs Alembic again.
+    engine = await asyncio.to_thread(SCHEMA.open, settings.database_url(SCHEMA.database), in_child=True)
     store = MailStore(engine)
     rpc = RpcClient(settings.AMQP_URI, timeout=settings.RPC_TIMEOUT, caller="mail-ingress")
     await rpc.start()

@@ -145,9 +145,10 @@ class CodeStore:
 
     # -- schema -----------------------------------------------------------------------
     def migrate(self) -> None:
-        """Bring the schema to the latest Alembic revision, under the lock every service
-        takes (medcode_common.migrations), so the loader and replicas never migrate at once."""
-        SCHEMA.upgrade(self.engine)
+        """Bring the schema to the latest Alembic revision unless it is there already, under
+        the lock every service takes (medcode_common.migrations), so the loader and replicas
+        never migrate at once."""
+        SCHEMA.migrate(self.engine)
 
     # -- editions ---------------------------------------------------------------------
     def current_editions(self) -> list[EditionInfo]:
