@@ -22,11 +22,20 @@ CPT_TITLE = "CPT® code (the descriptor needs an AMA CPT licence)"
 
 def call_within(timeout: float, service: str, method, request):
     """`method(request)` of a Nameko RPC proxy, or Unavailable after `timeout` seconds
-    (Nameko's own RPC client waits for ever, and a stuck worker serves nobody)."""
-    import eventlet
+    (Nameko's own RPC client waits for ever, and a stuck worker serves nobody).
 
+    Only the wait for the reply is timed. The request is published first, outside the
+    timeout: a timeout that fired while py-amqp read the broker's publish confirmation would
+    leave the pooled connection in the middle of a frame (py-amqp puts a partly read frame
+    back only on socket.timeout), and the next publish on it would read garbage or a stale
+    confirmation. The publish ends by itself (kombu's retry policy is bounded)."""
+    import eventlet
+    from nameko.rpc import Client
+
+    # Nameko's proxy splits publish and wait; anything else (a test's fake) is one call.
+    pending = method.call_async(request) if isinstance(method, Client) else None
     with eventlet.Timeout(timeout, Unavailable(f"the {service} service did not answer within {timeout:g} s")):
-        return method(request)
+        return pending.result() if pending is not None else method(request)
 
 
 class CodesFacts:
