@@ -174,28 +174,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return None if field.nullable else Undefined
         if isinstance(value, Exception) or self.is_awaitable(value):
             return Undefined
-        try:
-            completed = self.collect_and_execute_subfields(
-                field.type,  # type: ignore[arg-type]
-                field_details_list,
-                field_path,
-                value,
-                position_context,
-            )
-        except Exception as raw_error:
-            self.handle_field_error(raw_error, field.declared, field_details_list, field_path)
-            return None
-        if not self.is_awaitable(completed):
-            return completed
-
-        async def await_completed() -> Any:
-            try:
-                return await completed
-            except Exception as raw_error:
-                self.handle_field_error(raw_error, field.declared, field_details_list, field_path)
-                return None
-
-        return await_completed()
+        return self._complete_object(
+            field.type, field.declared, field_details_list, field_path, value, position_context
+        )
 
     def _plain_list(self, field: PlainField, source: Any, field_details_list, field_path: Path, position_context):
         """A plain list-of-objects field's completed value (or an awaitable of it), or
@@ -227,19 +208,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     completed.append(None)
                     continue
                 item_path = field_path.add_key(index, None)
-                try:
-                    value = self.collect_and_execute_subfields(
-                        field.type,  # type: ignore[arg-type]
-                        field_details_list,
-                        item_path,
-                        item,
-                        position_context,
-                    )
-                except Exception as raw_error:
-                    self.handle_field_error(raw_error, item_declared, field_details_list, item_path)  # type: ignore[arg-type]
-                    value = None
+                value = self._complete_object(
+                    field.type,
+                    item_declared,  # type: ignore[arg-type]
+                    field_details_list,
+                    item_path,
+                    item,
+                    position_context,
+                )
                 if is_awaitable(value):
-                    value = self._await_item(value, item_declared, field_details_list, item_path)
                     awaitable_indices.append(index)
                 completed.append(value)
         except Exception as raw_error:
@@ -262,9 +239,26 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
         return await_completed()
 
-    async def _await_item(self, awaitable, item_declared, field_details_list, item_path: Path) -> Any:
+    def _complete_object(
+        self, object_type, declared: GraphQLOutputType, field_details_list, path: Path, value: Any, position_context
+    ):
+        """`value`'s fields executed as graphql-core's complete_object_value does (or an
+        awaitable of them), an error among them handled as execute_field and
+        complete_list_item_value do: null where `declared` allows it, raised on otherwise."""
+        try:
+            completed = self.collect_and_execute_subfields(
+                object_type, field_details_list, path, value, position_context
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, declared, field_details_list, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._awaited(completed, declared, field_details_list, path)
+        return completed
+
+    async def _awaited(self, awaitable, declared: GraphQLOutputType, field_details_list, path: Path) -> Any:
         try:
             return await awaitable
         except Exception as raw_error:
-            self.handle_field_error(raw_error, item_declared, field_details_list, item_path)
+            self.handle_field_error(raw_error, declared, field_details_list, path)
             return None
