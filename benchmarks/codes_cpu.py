@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import os
 import shutil
 import statistics
 import subprocess
@@ -26,8 +25,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from tenacity import AsyncRetrying, stop_after_delay, wait_fixed
-
+from benchmarks.codes_process import codes_service
 from benchmarks.memory import cpu_seconds
 from benchmarks.run import distinct_queries
 
@@ -68,10 +66,6 @@ async def drive(amqp_uri: str, pid: int, queries: list[str], gap: float, profile
     from medcode_common.aio_rpc.client import RpcClient
 
     async with RpcClient(amqp_uri, timeout=30, caller="bench") as rpc:
-        # The service is up once it answers (until then its queue does not exist).
-        async for attempt in AsyncRetrying(stop=stop_after_delay(60), wait=wait_fixed(1), reraise=True):
-            with attempt:
-                await rpc.call("codes", "health", timeout=2)
         for query in queries[:WARM]:
             await rpc.call("codes", "search_codes", request={"query": query, "first": 10})
         spy = None
@@ -125,25 +119,16 @@ def main() -> int:
     )
     args = parser.parse_args()
 
-    from medcode_common.broker_admin import TemporaryVhost
-    from medcode_common.launcher import SERVICES
-
     queries = distinct_queries()[: WARM + args.requests]
-    with tempfile.TemporaryDirectory(prefix="codes-cpu-") as tmp, TemporaryVhost("codes-cpu") as vhost:
-        env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(args.data_dir), HEALTH_PORT="0")
-        with open(Path(tmp) / "codes.log", "w") as log:
-            service = subprocess.Popen(
-                [sys.executable, "-m", "medcode_common.runner", SERVICES["codes"]],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    with (
+        tempfile.TemporaryDirectory(prefix="codes-cpu-") as tmp,
+        codes_service(args.data_dir, "codes-cpu") as (
+            service,
+            amqp_uri,
+        ),
+    ):
         profile = None if args.profile is None else Path(args.profile or Path(tmp) / "profile.raw")
-        try:
-            figures = asyncio.run(drive(vhost.amqp_uri, service.pid, queries, args.gap_ms / 1000, profile))
-        finally:
-            service.terminate()
-            service.wait(30)
+        figures = asyncio.run(drive(amqp_uri, service.pid, queries, args.gap_ms / 1000, profile))
         cpu = figures["cpu_ms_per_request"]
         print(
             f"codes service: {cpu:.3f} ms CPU per search_codes, p50 {figures['p50_ms']:.3f} ms, "

@@ -30,9 +30,7 @@ import os
 import random
 import re
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -232,10 +230,7 @@ def main() -> int:
     parser.add_argument("--searches", type=int, default=2000)
     args = parser.parse_args()
 
-    from tenacity import Retrying, stop_after_delay, wait_fixed
-
-    from medcode_common.broker_admin import TemporaryVhost
-    from medcode_common.launcher import SERVICES
+    from benchmarks.codes_process import codes_service
 
     bounds = bounds_of()
     work = workload(args.data_dir / "codes.sqlite3", bounds, args.searches)
@@ -244,15 +239,7 @@ def main() -> int:
         f"{len(work.searches)} searches",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="codes-memory-") as tmp, TemporaryVhost("codes-memory") as vhost:
-        env = dict(os.environ, AMQP_URI=vhost.amqp_uri, DATA_DIR=str(args.data_dir), HEALTH_PORT="0")
-        with open(Path(tmp) / "codes.log", "w") as log:
-            service = subprocess.Popen(
-                [sys.executable, "-m", "medcode_common.runner", SERVICES["codes"]],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+    with codes_service(args.data_dir, "codes-memory") as (service, amqp_uri):
 
         def show(when: str) -> None:
             time.sleep(2)
@@ -263,26 +250,12 @@ def main() -> int:
                 flush=True,
             )
 
-        try:
-            for attempt in Retrying(stop=stop_after_delay(90), wait=wait_fixed(1), reraise=True):
-                with attempt:
-                    asyncio.run(_health(vhost.amqp_uri))
-            show("start")
-            result = asyncio.run(fill(vhost.amqp_uri, work, show))
-        finally:
-            service.terminate()
-            service.wait(30)
+        show("start")
+        result = asyncio.run(fill(amqp_uri, work, show))
     print(f"  seconds per step: {result['seconds']}")
     for name, usage in result["caches"].items():
         print(f"  {name:32} {usage['entries']:>8} of {usage['bound']:>8} {usage.get('unit', 'entries')}")
     return 0
-
-
-async def _health(amqp_uri: str) -> None:
-    from medcode_common.aio_rpc import RpcClient
-
-    async with RpcClient(amqp_uri, timeout=2, caller="bench") as rpc:
-        await rpc.call("codes", "health")
 
 
 if __name__ == "__main__":
