@@ -177,33 +177,17 @@ def build_rows(figures: dict) -> list[Row]:
         )
     for name, rss in sorted(figures.get("rss_mb", {}).items()):
         idle, loaded = rss.get("idle"), rss.get("loaded")
-        rows.append(
-            Row(
-                f"RSS {name}, idle after a full load",
-                loaded,
-                "MB",
-                "idle right after start",
-                idle,
-                loaded / idle if loaded is not None and idle else None,
-                f"abs <= {RSS_GOAL_MB:g}",
-                _holds(f"abs <= {RSS_GOAL_MB:g}", loaded, None),
-            )
-        )
+        rows.append(_rss_row(f"RSS {name}, idle after a full load", loaded, "idle right after start", idle))
         if "full" in rss:
-            full = rss["full"]
-            rows.append(
-                Row(
-                    f"RSS {name} with every cache full",
-                    full,
-                    "MB",
-                    "idle after a full load",
-                    loaded,
-                    full / loaded if full is not None and loaded else None,
-                    f"abs <= {RSS_GOAL_MB:g}",
-                    _holds(f"abs <= {RSS_GOAL_MB:g}", full, None),
-                )
-            )
+            rows.append(_rss_row(f"RSS {name} with every cache full", rss["full"], "idle after a full load", loaded))
     return rows
+
+
+def _rss_row(path: str, rss: float | None, baseline_name: str, baseline: float | None) -> Row:
+    """A process's RSS against the memory goal, beside the RSS of an earlier state."""
+    goal = f"abs <= {RSS_GOAL_MB:g}"
+    ratio = rss / baseline if rss is not None and baseline else None
+    return Row(path, rss, "MB", baseline_name, baseline, ratio, goal, _holds(goal, rss, None))
 
 
 def _number(value: float | None, unit: str = "") -> str:
