@@ -10,7 +10,9 @@ run on the same machine, printed as a table and written to var/bench/latest.json
    as the web app sends them) and as a cookie-less guest, jobs, ask and checkClaim. The
    one bare RPC round trip (careers.health through the gateway's own RpcClient) is the only
    load from Python: wrk speaks HTTP, not AMQP; so is one bare RPC at c=8 (asyncio), the
-   floor any RPC-backed request has. Around each load, the CPU time every platform process
+   floor any RPC-backed request has. The c=1 rows held to a ratio to that round trip
+   (search, code page) are measured in 3 rounds, each beside its own bare RPC p50
+   (paired_c1_rows). Around each load, the CPU time every platform process
    (gateway, each service, RabbitMQ's beam.smp, wrk, the bench's own RPC client) used is
    read from /proc and divided by the requests: the profile under each row, in
    figures["cpu_ms_per_request"], and for each unmet goal under the table.
@@ -304,6 +306,55 @@ def warm_up(base_url: str, bodies: list[str], headers: dict[str, str] | None) ->
                 raise RuntimeError(f"benchmark request failed: {answer.status_code} {answer.text[:500]}")
 
 
+PAIRED_ROUNDS = 3
+
+
+def paired_c1_rows(
+    figures: dict,
+    profiles: dict,
+    base_url: str,
+    amqp_uri: str,
+    pids: dict[str, int],
+    seconds: float,
+    rows: dict[str, tuple[list[str], dict[str, str] | None, bool]],
+) -> None:
+    """The c=1 latency rows whose goal is a ratio to one bare RPC round trip, measured in
+    PAIRED_ROUNDS rounds of (bare RPC p50, then each row's p50 at c=1), each a slice of
+    `seconds`, so a noisy minute slows a row and its baseline alike. Each row keeps the
+    round with its median ratio: its p50 as figures[row], that round's bare RPC p50 as
+    figures[row + "_rpc_p50_ms"] (the row's baseline), and every round in
+    figures["paired_c1_rounds"]. A row's `split_rounds` gives each round its own share of
+    the bodies (distinct searches), else every round sends them all."""
+    slice_seconds = max(2.0, seconds / 2)
+    rounds: dict[str, list[dict]] = {row: [] for row in rows}
+    for bodies, headers, _ in rows.values():
+        warm_up(base_url, bodies, headers)
+    for number in range(PAIRED_ROUNDS):
+        rpc_p50 = asyncio.run(rpc_round_trip_p50_ms(amqp_uri, slice_seconds))
+        for row, (bodies, headers, split_rounds) in rows.items():
+            part = bodies[number::PAIRED_ROUNDS] if split_rounds else bodies
+            cpu = CpuUse(pids).start()
+            load = wrk.run(base_url, part, concurrency=1, seconds=slice_seconds, headers=headers)
+            profile = cpu.profile(load.requests, {"wrk": load.cpu_seconds})
+            rounds[row].append(
+                {"p50_ms": load.p50_ms, "rpc_p50_ms": rpc_p50, "ratio": load.p50_ms / rpc_p50, "profile": profile}
+            )
+            print(
+                f"  {row:36} round {number + 1}: p50 {load.p50_ms:6.2f} ms beside one bare RPC p50 "
+                f"{rpc_p50:.2f} ms = {load.p50_ms / rpc_p50:.2f}x ({load.requests} requests)",
+                flush=True,
+            )
+    for row, measured in rounds.items():
+        middle = report.median_round(measured)
+        figures[row] = round(middle["p50_ms"], 3)
+        figures[f"{row}_rpc_p50_ms"] = round(middle["rpc_p50_ms"], 3)
+        profiles[row] = middle["profile"]
+    figures["paired_c1_rounds"] = {
+        row: [{key: round(value, 3) for key, value in r.items() if key != "profile"} for r in measured]
+        for row, measured in rounds.items()
+    }
+
+
 def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: float, pids: dict[str, int]) -> dict:
     body = wrk.graphql_body
     fresh = [body(SEARCH, {"q": q}) for q in distinct_queries()]
@@ -355,11 +406,23 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
     # Distinct queries: warm-up requests would spend some, which is fine (7,000+ of them),
     # but the c=1 run must not start where the c=8 run already went through the cache.
     measure("search_distinct_c8_rps", fresh[: len(fresh) // 2], 8)
-    measure("search_distinct_c1_p50_ms", fresh[len(fresh) // 2 :], 1, unit="p50")
     measure("search_repeated_c8_rps", repeated, 8)
     measure("code_page_pro_c8_rps", pages, 8, member)
-    measure("code_page_pro_c1_p50_ms", pages, 1, member, unit="p50")
     measure("code_page_guest_c20_rps", pages, 20)
+    paired_c1_rows(
+        figures,
+        profiles,
+        base_url,
+        amqp_uri,
+        pids,
+        seconds,
+        {
+            # Distinct queries: the c=1 rounds must not start where the c=8 run already
+            # went through the cache, nor one round where another went (split_rounds).
+            "search_distinct_c1_p50_ms": (fresh[len(fresh) // 2 :], None, True),
+            "code_page_pro_c1_p50_ms": (pages, member, False),
+        },
+    )
     measure("jobs_c8_rps", jobs, 8)
     measure("ask_c1_p50_ms", asks, 1, member, unit="p50")
     measure("check_claim_graphql_c1_p50_ms", claims, 1, member, unit="p50")
