@@ -24,9 +24,11 @@ def _cooperate_with_eventlet() -> None:
     waiting.wait = waiting.wait_select
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, sqlite_cache_kib: int | None = None, **kwargs) -> Engine:
     """One engine per process; SQLite gets WAL and a busy timeout so readers never block
-    a writer and concurrent writers wait instead of failing."""
+    a writer and concurrent writers wait instead of failing. `sqlite_cache_kib` bounds the
+    database pages each SQLite connection keeps (SQLite's default is 2 MB a connection, and
+    the pool keeps several; the operating system's file cache holds the pages all the same)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -39,6 +41,8 @@ def make_engine(url: str, **kwargs) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            if sqlite_cache_kib is not None:
+                cursor.execute(f"PRAGMA cache_size = {-int(sqlite_cache_kib)}")
             cursor.close()
 
         return engine

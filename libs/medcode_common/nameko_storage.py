@@ -58,20 +58,23 @@ def database_url(service: str) -> str:
     return config.get("DATABASE_URL") or read_settings(DatabaseSettings, "database configuration").database_url(service)
 
 
-def shared_engine(service: str) -> sa.Engine:
+def shared_engine(service: str, **options) -> sa.Engine:
+    """The process's engine of `service`'s database, made by the first caller with its
+    `options` (medcode_common.db.make_engine's)."""
     url = database_url(service)
     engine = _engines.get(url)
     if engine is None:
-        engine = _engines[url] = make_engine(url)
+        engine = _engines[url] = make_engine(url, **options)
     return engine
 
 
-def migrated_engine(schema: Schema) -> sa.Engine:
-    """The process's engine for `schema.database`, its schema brought up to date once per
-    process: checked without Alembic, migrated in a child process when behind (replicas
-    take turns: medcode_common.migrations), so no service holds Alembic in memory."""
+def migrated_engine(schema: Schema, **options) -> sa.Engine:
+    """The process's engine for `schema.database` (shared_engine), its schema brought up
+    to date once per process: checked without Alembic, migrated in a child process when
+    behind (replicas take turns: medcode_common.migrations), so no service holds Alembic
+    in memory."""
     url = database_url(schema.database)
-    engine = shared_engine(schema.database)
+    engine = shared_engine(schema.database, **options)
     with _migrating:
         done = _migrated.setdefault(url, set())
         if schema.version_table not in done:
@@ -95,6 +98,11 @@ class Storage(DependencyProvider):
 
     schema: ClassVar[Schema]
 
+    def engine_options(self) -> dict[str, Any]:
+        """How the process's engine of the schema's database is made (make_engine's keyword
+        options), read at setup; the providers of one database must agree."""
+        return {}
+
     def build(self, engine: sa.Engine) -> Any:
         return engine
 
@@ -102,7 +110,7 @@ class Storage(DependencyProvider):
         """Release what `build` opened (an index, a cache); the engine is disposed after."""
 
     def setup(self) -> None:
-        self.engine = migrated_engine(self.schema)
+        self.engine = migrated_engine(self.schema, **self.engine_options())
         self.built = self.build(self.engine)
 
     def get_dependency(self, worker_ctx) -> Any:

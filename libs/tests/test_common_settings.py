@@ -228,3 +228,16 @@ def test_a_service_process_patches_eventlet_without_its_green_dns_resolver():
         [sys.executable, "-c", probe], env={**env, "EVENTLET_NO_GREENDNS": "no"}, capture_output=True, text=True
     )
     assert asked.stdout.split() == ["True", "True"]
+
+
+def test_an_sqlite_engine_bounds_each_connections_page_cache_when_asked(tmp_path):
+    bounded = make_engine(f"sqlite:///{tmp_path / 'bounded.sqlite3'}", sqlite_cache_kib=256)
+    default = make_engine(f"sqlite:///{tmp_path / 'default.sqlite3'}")
+    try:
+        with bounded.connect() as first, bounded.connect() as second:  # every pooled connection
+            assert [c.exec_driver_sql("PRAGMA cache_size").scalar_one() for c in (first, second)] == [-256, -256]
+        with default.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -2000  # SQLite's own
+    finally:
+        bounded.dispose()
+        default.dispose()

@@ -6,9 +6,8 @@ database (medcode_common.nameko_storage), like every service's."""
 
 from __future__ import annotations
 
-import weakref
+from typing import Any
 
-import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
 
 from medcode_common.nameko_storage import EventRelay, Storage
@@ -17,31 +16,21 @@ from .config import load_codes_settings
 from .page_cache import PageCache
 from .storage import OUTBOX, SCHEMA, CodeStore
 
-_LIMITED: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
 
-
-def limit_sqlite_page_cache(engine: sa.Engine, kib: int) -> None:
-    """Each SQLite connection of the engine keeps at most `kib` KiB of database pages
-    (SQLite's default is 2 MB a connection, and the pool keeps several: memory the process's
-    caches need more; the operating system's file cache holds the pages all the same)."""
-    if engine.dialect.name != "sqlite" or engine in _LIMITED:
-        return
-    _LIMITED.add(engine)
-
-    @sa.event.listens_for(engine, "connect")
-    def _page_cache(dbapi_connection, _record) -> None:
-        dbapi_connection.execute(f"PRAGMA cache_size = {-int(kib)}")
-
-    engine.pool.dispose()  # the connections opened before (migrations): opened again with the limit
-
-
-class CodeStoreProvider(Storage):
-    """The edition store (migrated to the latest schema at start)."""
+class CodesStorage(Storage):
+    """A provider on the codes database, whose SQLite connections keep at most
+    CODES_SQLITE_CACHE_KIB of pages: memory the process's own caches need more."""
 
     schema = SCHEMA
 
+    def engine_options(self) -> dict[str, Any]:
+        return {"sqlite_cache_kib": load_codes_settings().CODES_SQLITE_CACHE_KIB}
+
+
+class CodeStoreProvider(CodesStorage):
+    """The edition store (migrated to the latest schema at start)."""
+
     def build(self, engine) -> CodeStore:
-        limit_sqlite_page_cache(engine, load_codes_settings().CODES_SQLITE_CACHE_KIB)
         return CodeStore(engine)
 
 

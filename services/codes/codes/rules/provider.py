@@ -6,27 +6,20 @@ import logging
 
 import sqlalchemy as sa
 
-from medcode_common.nameko_storage import Storage
-
 from ..config import load_codes_settings
-from ..storage import SCHEMA
+from ..dependencies import CodesStorage
 from .engine import CodingRules
 from .storage import RulesStore
 
 log = logging.getLogger(__name__)
 
 
-class CodingRulesProvider(Storage):
+class CodingRulesProvider(CodesStorage):
     """One CodingRules (store + in-process cache) per container, on the process's engine of
     the codes database; the codes migrations (run once per process) make its tables."""
 
-    schema = SCHEMA
-
     def build(self, engine) -> CodingRules:
-        from ..dependencies import limit_sqlite_page_cache  # the nameko side, as this module
-
         settings = load_codes_settings()
-        limit_sqlite_page_cache(engine, settings.CODES_SQLITE_CACHE_KIB)
         rules = CodingRules(
             RulesStore(engine),
             ptp_rows_kept=settings.CODES_PTP_ROWS_KEPT,
