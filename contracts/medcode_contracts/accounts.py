@@ -41,6 +41,7 @@ class Rpc:
 class Events:
     USER_REGISTERED = "user_registered"
     PLAN_CHANGED = "plan_changed"
+    ROLE_CHANGED = "role_changed"
     USER_DELETED = "user_deleted"
     SESSION_REVOKED = "session_revoked"
 

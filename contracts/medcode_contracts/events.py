@@ -78,6 +78,17 @@ class PlanChanged(Event):
     new_plan: str
 
 
+class RoleChanged(Event):
+    """An account's role changed (`make admin`): whoever keeps the account (the gateway's
+    sessions) asks about it again."""
+
+    SOURCE = accounts.SERVICE
+    TYPE = accounts.Events.ROLE_CHANGED
+    user_id: str
+    old_role: str
+    new_role: str
+
+
 class UserDeleted(Event):
     SOURCE = accounts.SERVICE
     TYPE = "user_deleted"
@@ -167,6 +178,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     EditionLoaded,
     UserRegistered,
     PlanChanged,
+    RoleChanged,
     UserDeleted,
     ViewRecorded,
     QuotaExhausted,

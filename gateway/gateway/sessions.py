@@ -8,7 +8,8 @@ and is kept until the earliest of: the token's expiry, GATEWAY_SESSION_CACHE_SEC
 an event that says the session or its account changed:
 
 - `accounts.session_revoked` (logout) drops the session;
-- `accounts.plan_changed` and `accounts.user_deleted` drop every session of the user.
+- `accounts.plan_changed`, `accounts.role_changed` and `accounts.user_deleted` drop every
+  session of the user.
 
 Fail safe: the cache is trusted only while the events can reach this process. When the
 broker connection drops, everything kept is forgotten and every request asks accounts
@@ -141,7 +142,7 @@ class SessionCache:
             self.forget_session(event.session_id)
 
     def on_account_changed(self, payload: dict) -> None:
-        """plan_changed, user_deleted: every session of the user is asked about again."""
+        """plan_changed, role_changed, user_deleted: every session of the user is asked about again."""
         user_id = payload.get("user_id") if isinstance(payload, dict) else None
         if not isinstance(user_id, str):
             raise ValueError("the event names no user_id")
@@ -164,5 +165,6 @@ class SessionCache:
 SUBSCRIPTIONS = (
     (contract.SERVICE, contract.Events.SESSION_REVOKED, "on_session_revoked"),
     (contract.SERVICE, contract.Events.PLAN_CHANGED, "on_account_changed"),
+    (contract.SERVICE, contract.Events.ROLE_CHANGED, "on_account_changed"),
     (contract.SERVICE, contract.Events.USER_DELETED, "on_account_changed"),
 )

@@ -14,7 +14,7 @@ from gateway.auth import GUEST_COOKIE, GatewayAuth, guest_cookie_value
 from gateway.context import Context
 from gateway.edition_cache import EditionCaches
 from gateway.schema import build_schema
-from gateway.sessions import SessionCache
+from gateway.sessions import SUBSCRIPTIONS, SessionCache
 from gateway.settings import AuthSettings
 from gateway.testing import make_request, session_token
 from medcode_contracts import accounts, events
@@ -75,6 +75,22 @@ def test_kept_until_an_event_drops_it():
     assert sessions.get(one) is None and sessions.get(two) == account
     sessions.on_account_changed(events.PlanChanged(user_id="u-1", old_plan="FREE", new_plan="PRO").payload())
     assert sessions.get(two) is None and len(sessions) == 0
+
+
+def test_every_event_that_changes_a_kept_account_drops_its_sessions():
+    handlers = {(source, kind): handler for source, kind, handler in SUBSCRIPTIONS}
+    changes = [
+        events.PlanChanged(user_id="u-1", old_plan="FREE", new_plan="PRO"),
+        events.RoleChanged(user_id="u-1", old_role="MEMBER", new_role="ADMIN"),
+        events.UserDeleted(user_id="u-1"),
+    ]
+    account = accounts.Account.model_validate(ACCOUNT)
+    for event in changes:
+        sessions = cache()
+        claims = sessions.verify(session_token(SECRET, "u-1", "s-1"))
+        sessions.put(claims, account, sessions.epoch)
+        getattr(sessions, handlers[(event.SOURCE, event.TYPE)])(event.payload())
+        assert sessions.get(claims) is None, event.TYPE
 
 
 def test_an_answer_that_crossed_a_revocation_is_not_kept():

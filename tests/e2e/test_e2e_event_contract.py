@@ -21,6 +21,7 @@ SOURCES = ("accounts", "metering", "codes", "assistant", "careers")
 EXPECTED = {
     "accounts.user_registered/1",
     "accounts.plan_changed/1",
+    "accounts.role_changed/1",
     "accounts.user_deleted/1",
     "metering.view_recorded/1",
     "metering.quota_exhausted/1",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -85,6 +87,23 @@ def test_a_session_revoked_elsewhere_is_refused_within_the_event_latency(platfor
     assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     # And it stays refused: the gateway asks accounts again, which says no.
     assert gql(platform, VIEWER, headers=bearer)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_role_given_by_make_admin_is_seen_within_the_event_latency(platform):
+    """`make admin` writes the store from a process of its own: only its role_changed event
+    (relayed by the accounts service) tells the gateway, which kept the session as a MEMBER's."""
+    token, _ = register(platform)
+    bearer = {"Authorization": f"Bearer {token}"}
+    role = "{ viewer { account { role } } }"
+    assert gql(platform, role, headers=bearer)["data"]["viewer"]["account"]["role"] == "MEMBER"
+    email = gql(platform, "{ viewer { account { email } } }", headers=bearer)["data"]["viewer"]["account"]["email"]
+    subprocess.run(
+        [sys.executable, "-m", "accounts.cli", "make-admin", email], env=platform.env, check=True, capture_output=True
+    )
+    promoted_at = time.monotonic()
+    while gql(platform, role, headers=bearer)["data"]["viewer"]["account"]["role"] != "ADMIN":
+        assert time.monotonic() - promoted_at < EVENT_LATENCY + 2, "the gateway still keeps the MEMBER's session"
+        time.sleep(0.05)
 
 
 def test_a_logout_through_the_gateway_is_refused_at_once(platform):

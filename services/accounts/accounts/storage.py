@@ -166,10 +166,17 @@ class AccountStore:
         return _record(row)
 
     def set_role(self, email: str, role: Role) -> AccountRecord | None:
-        with self.engine.begin() as conn:
-            conn.execute(accounts.update().where(accounts.c.email == email).values(role=role.value))
-            row = conn.execute(sa.select(accounts).where(accounts.c.email == email)).first()
-        return _record(row) if row else None
+        """Changes the role and records `role_changed` (only when it really changes); the
+        accounts service relays it, from whichever process wrote it (the CLI)."""
+        with serialized_transaction(self.engine) as conn:
+            row = conn.execute(lock_rows(sa.select(accounts).where(accounts.c.email == email))).first()
+            if row is None:
+                return None
+            if row.role != role.value:
+                conn.execute(accounts.update().where(accounts.c.id == row.id).values(role=role.value))
+                outbox.add(conn, events.RoleChanged(user_id=row.id, old_role=row.role, new_role=role.value))
+            row = conn.execute(sa.select(accounts).where(accounts.c.id == row.id)).one()
+        return _record(row)
 
     def delete_account(self, account_id: str) -> bool:
         """Removes the account, its sessions and its failed-login counters, and records

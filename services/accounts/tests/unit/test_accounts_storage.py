@@ -12,6 +12,7 @@ from accounts import storage
 from accounts.config import load_accounts_settings
 from accounts.dependencies import build_accounts
 from accounts.domain import BAD_CREDENTIALS
+from medcode_contracts import events
 from medcode_contracts.accounts import LoginRequest, Plan, RegisterRequest, Role
 from medcode_contracts.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, Unauthenticated
 
@@ -183,6 +184,17 @@ def test_set_plan_needs_an_admin_and_records_plan_changed(accounts, accounts_eng
         accounts.set_plan(admin, "no-such-id", Plan.PRO)
     with pytest.raises(BadRequest):
         accounts.set_plan(admin, ann.account.id, Plan.GUEST)
+
+
+def test_make_admin_records_role_changed_once(accounts, accounts_engine):
+    ann = register(accounts)
+    assert accounts.make_admin(ann.account.email.upper()).role is Role.ADMIN
+    assert accounts.make_admin(ann.account.email).role is Role.ADMIN  # no change, no event
+    changes = [p for kind, p in outbox_events(accounts_engine) if kind == "role_changed"]
+    assert [(p["user_id"], p["old_role"], p["new_role"]) for p in changes] == [(ann.account.id, "MEMBER", "ADMIN")]
+    assert events.parse(changes[0]).TYPE == "role_changed"
+    with pytest.raises(NotFound):
+        accounts.make_admin("nobody@example.org")
 
 
 def test_get_account_shows_only_ones_own_account_unless_admin(accounts):
