@@ -219,7 +219,8 @@ def test_probes_ask_the_process_itself(overlay):
             assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
         elif name == "gateway":
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            # Its own readiness: a service down must not take every gateway pod away.
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz/gateway"
         elif name == "mail-ingress":
             assert container["livenessProbe"]["tcpSocket"] == {"port": "smtp"}
         # No probe calls across the cluster (an RPC another replica could answer).

@@ -2,7 +2,8 @@
 
 Routes: /graphql (GraphiQL in a browser; queries by POST or GET; subscriptions over
 websocket), /healthz (the process is alive), /readyz (every service answers its health
-RPC), /metrics (Prometheus: latency per GraphQL operation and per RPC, gateway.metrics),
+RPC: the platform is ready), /readyz/gateway (this process can take requests: the pods'
+readiness probe), /metrics (Prometheus: latency per GraphQL operation and per RPC, gateway.metrics),
 and the web app's pages and
 /static files (gateway.web).
 """
@@ -180,6 +181,13 @@ def create_app(
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    async def gateway_ready(request: Request) -> JSONResponse:
+        # The pods' readiness probe: this process can take requests (its broker connection
+        # and reply consumer are up). Not /readyz: one service down would make every gateway
+        # pod unready and take the whole API away, where its other fields still answer.
+        ready = rpc.consuming
+        return JSONResponse({"ready": ready}, status_code=200 if ready else 503)
+
     async def readyz(request: Request) -> JSONResponse:
         services = await check_services(rpc, min(ready_timeout, settings.RPC_TIMEOUT), limit_settings.error_details)
         not_ready = sorted(name for name, status in services.items() if status != "ok")
@@ -197,6 +205,7 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/readyz/gateway", gateway_ready),
             Route("/metrics", metrics_endpoint),
             *web.routes(graphiql=limit_settings.graphiql),
             Route("/careers/unsubscribe", unsubscribe_endpoint(rpc, settings.RPC_TIMEOUT), methods=["GET", "POST"]),

@@ -76,6 +76,13 @@ async def test_readyz_names_the_services_that_do_not_answer(http, amqp_uri):
             await service.stop()
 
 
+async def test_the_gateways_own_readiness_does_not_wait_for_the_services(http):
+    # The pods' probe (deploy/k8s): connected to the broker is ready, though no service answers.
+    assert (await http.get("/readyz")).status_code == 503
+    response = await http.get("/readyz/gateway")
+    assert response.status_code == 200 and response.json() == {"ready": True}
+
+
 async def test_graphql_post_and_get(http, amqp_uri):
     async with FakeService(amqp_uri, "codes", {"search_codes": search_codes}) as codes:
         response = await http.post(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from urllib.parse import urlsplit
 
 import aio_pika
 import pytest
@@ -171,6 +172,31 @@ async def test_reconnects_after_the_broker_drops_the_connection(amqp_uri, respon
         assert result == {"n": 2}
         queues = {q["name"] for q in vhost.get("queues")}
         assert client.reply_queue_name in queues
+
+
+async def test_consuming_says_whether_calls_can_go_out_while_the_broker_is_lost(amqp_uri, responder, vhost):
+    client = RpcClient(amqp_uri, timeout=2)
+    assert not client.consuming  # not started
+    user = urlsplit(amqp_uri).username or "guest"
+
+    async def until(condition, seconds: float = 15.0) -> None:
+        for _ in range(int(seconds / 0.1)):
+            if condition():
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError("the client's state did not change in time")
+
+    async with client:
+        assert client.consuming
+        vhost.admin.delete_vhost_permissions(vhost.name, user)  # reconnecting is refused...
+        vhost.close_connections()
+        await until(lambda: not client.consuming)
+        await asyncio.sleep(1.5)  # ...for several reconnection attempts
+        assert not client.consuming
+        vhost.admin.set_vhost_permissions(vhost.name, user)
+        await until(lambda: client.consuming)
+        assert await client.call("echo", "echo", n=3) == {"n": 3}
+    assert not client.consuming  # closed
 
 
 async def test_a_deleted_reply_queue_is_declared_again_without_a_reconnection(amqp_uri, responder, vhost):

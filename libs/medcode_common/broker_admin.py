@@ -59,6 +59,10 @@ class BrokerAdmin:
             json={"configure": configure, "write": write, "read": read},
         )
 
+    def delete_vhost_permissions(self, vhost: str, username: str) -> None:
+        """`username` may no longer open connections to `vhost` (tests of a lost broker)."""
+        self._request("DELETE", f"permissions/{_q(vhost)}/{_q(username)}")
+
     def delete_vhost(self, vhost: str) -> None:
         self._request("DELETE", f"vhosts/{_q(vhost)}")
 

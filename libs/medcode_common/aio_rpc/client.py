@@ -198,6 +198,19 @@ class RpcClient:
         return self._connection
 
     @property
+    def consuming(self) -> bool:
+        """True while requests can be published and their replies arrive: connected, with
+        the reply consumer on the live channel (False while a lost connection is restored)."""
+        raw = self._raw
+        return (
+            raw is not None
+            and not raw.is_closed
+            and self._consuming_on is raw
+            and self._connection is not None
+            and not self._connection.is_closed
+        )
+
+    @property
     def pending(self) -> int:
         """Calls waiting for a reply (0 when every timed-out call was cleaned up)."""
         return len(self._futures)
