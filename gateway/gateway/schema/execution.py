@@ -243,21 +243,19 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     def _plain_leaf(self, field: PlainField, source: Any) -> Any:
         """A plain scalar or enum field's output value, or Undefined when graphql-core must
         resolve and complete it."""
+        value = self._plain_value(field, source)
+        if value is None or value is Undefined:
+            return value
         try:
-            value = getattr(source, field.attribute)
-            if value is None:
-                return None if field.nullable else Undefined
-            if isinstance(value, Exception) or self.is_awaitable(value):
-                return Undefined
             coerced = field.type.coerce_output_value(value)  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
             return Undefined
         return Undefined if coerced is None else coerced
 
-    def _plain_object(self, field: PlainField, source: Any, field_details_list, field_path: Path, position_context):
-        """A plain object field's completed value (or an awaitable of it), or Undefined when
-        graphql-core must resolve and complete it: its fields executed as graphql-core's
-        complete_object_value does, an error among them handled as execute_field does."""
+    def _plain_value(self, field: PlainField, source: Any) -> Any:
+        """A plain field's value, None where it may be null, or Undefined
+        when graphql-core must resolve and complete it: reading it raised, it is null where
+        it may not be, an error or an awaitable."""
         try:
             value = getattr(source, field.attribute)
         except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
@@ -266,6 +264,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return None if field.nullable else Undefined
         if isinstance(value, Exception) or self.is_awaitable(value):
             return Undefined
+        return value
+
+    def _plain_object(self, field: PlainField, source: Any, field_details_list, field_path: Path, position_context):
+        """A plain object field's completed value (or an awaitable of it), or Undefined when
+        graphql-core must resolve and complete it: its fields executed as graphql-core's
+        complete_object_value does, an error among them handled as execute_field does."""
+        value = self._plain_value(field, source)
+        if value is None or value is Undefined:
+            return value
         return self._complete_object(
             field.type, field.declared, field_details_list, field_path, value, position_context
         )
@@ -277,12 +284,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         tuple; a directive on the field, which may be @stream): its items completed as
         graphql-core's complete_iterable_value does, an error among them handled as
         complete_list_item_value and execute_field do."""
-        try:
-            items = getattr(source, field.attribute)
-        except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
-            return Undefined
-        if items is None:
-            return None if field.nullable else Undefined
+        items = self._plain_value(field, source)
+        if items is None or items is Undefined:
+            return items
         if type(items) is not list and type(items) is not tuple:
             return Undefined
         if field_details_list[0].node.directives:
