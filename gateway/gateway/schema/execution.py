@@ -199,7 +199,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 result = Undefined
                 if field is not None:
                     if field.kind is LEAF:
-                        result = self._plain_leaf(field, source_value)
+                        result = self._plain_value(field, source_value)
                     else:
                         result = (self._plain_object if field.kind is OBJECT else self._plain_list)(
                             field,
@@ -240,31 +240,23 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def _plain_leaf(self, field: PlainField, source: Any) -> Any:
-        """A plain scalar or enum field's output value, or Undefined when graphql-core must
-        resolve and complete it."""
-        value = self._plain_value(field, source)
-        if value is None or value is Undefined:
-            return value
+    def _plain_value(self, field: PlainField, source: Any) -> Any:
+        """A plain field's value (a leaf's coerced for output, an object's or a list's as
+        read), None where it may be null, or Undefined when graphql-core must resolve and
+        complete it: reading or coercing it raised or gave null where it may not be, or
+        it is an error or an awaitable."""
         try:
+            value = getattr(source, field.attribute)
+            if value is None:
+                return None if field.nullable else Undefined
+            if isinstance(value, Exception) or self.is_awaitable(value):
+                return Undefined
+            if field.kind is not LEAF:
+                return value
             coerced = field.type.coerce_output_value(value)  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
             return Undefined
         return Undefined if coerced is None else coerced
-
-    def _plain_value(self, field: PlainField, source: Any) -> Any:
-        """A plain field's value, None where it may be null, or Undefined
-        when graphql-core must resolve and complete it: reading it raised, it is null where
-        it may not be, an error or an awaitable."""
-        try:
-            value = getattr(source, field.attribute)
-        except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
-            return Undefined
-        if value is None:
-            return None if field.nullable else Undefined
-        if isinstance(value, Exception) or self.is_awaitable(value):
-            return Undefined
-        return value
 
     def _plain_object(self, field: PlainField, source: Any, field_details_list, field_path: Path, position_context):
         """A plain object field's completed value (or an awaitable of it), or Undefined when
