@@ -30,11 +30,14 @@ from strawberry.extensions.context import (
 )
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
+FUNCTION = "function"  # a hook that is a plain function: wrapped Strawberry's way
+
 
 @functools.cache
-def generator_hook(extension_class: type[SchemaExtension], hook_name: str) -> tuple[Callable, bool] | None:
-    """The class's generator hook for a stage as a context manager factory taking the
-    extension, and whether it is async; None when the class has no generator hook for it."""
+def wrapped_hook(extension_class: type[SchemaExtension], hook_name: str) -> tuple[Callable, bool] | str | None:
+    """How the class's hook for a stage runs: None, the class has none; FUNCTION, it is a
+    plain function; else a context manager factory taking the extension, and whether it
+    is async."""
     hook = getattr(extension_class, hook_name)
     if hook is getattr(SchemaExtension, hook_name):
         return None
@@ -42,7 +45,7 @@ def generator_hook(extension_class: type[SchemaExtension], hook_name: str) -> tu
         return contextlib.contextmanager(hook), False
     if inspect.isasyncgenfunction(hook):
         return contextlib.asynccontextmanager(hook), True
-    return None
+    return FUNCTION
 
 
 class WrappedOnce(ExtensionContextManagerBase):
@@ -51,11 +54,11 @@ class WrappedOnce(ExtensionContextManagerBase):
     __slots__ = ()
 
     def get_hook(self, extension: SchemaExtension) -> WrappedHook | None:
-        wrapped = generator_hook(type(extension), self.HOOK_NAME)  # type: ignore[arg-type]  # a class is hashable
-        if wrapped is None:  # no hook, or a plain function: Strawberry's way
-            return super().get_hook(extension)
-        factory, is_async = wrapped
-        return WrappedHook(extension=extension, hook=functools.partial(factory, extension), is_async=is_async)
+        how = wrapped_hook(type(extension), self.HOOK_NAME)  # type: ignore[arg-type]  # a class is hashable
+        if isinstance(how, tuple):
+            factory, is_async = how
+            return WrappedHook(extension=extension, hook=functools.partial(factory, extension), is_async=is_async)
+        return None if how is None else super().get_hook(extension)  # none, or a plain function
 
 
 class OperationHooks(WrappedOnce, OperationContextManager):
