@@ -16,11 +16,11 @@ object by executing its own fields, a list item by item. Anything else takes gra
 exactly its usual answer and errors (tests compare both executors).
 
 The subfields of a selection (which fields an object's answer has, with their nodes)
-are collected by graphql-core once per request and object type. Where no variable can
-change them (no directive in the selection, so no @include, @skip or @defer, and no
-fragment with variables) they are the same for every request of the same parsed
-document, which the schema's document cache keeps: they are kept here too, with the
-operation, and dropped when it is.
+are collected by graphql-core for each selection and object type of each request. Where
+no variable can change them (no directive among the selection's fields and fragments, so
+no @include, @skip or @defer; no fragment with variables; nothing deferred above) they
+are the same for every run of the same parsed document, which the schema's document
+cache keeps: they are kept here too, with the operation, and dropped when it is freed.
 """
 
 from __future__ import annotations
