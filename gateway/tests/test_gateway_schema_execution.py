@@ -1,16 +1,22 @@
-"""gateway.schema.execution.Executor: plain leaf fields on a short way, with the same
-answers and errors as Strawberry's own executor."""
+"""gateway.schema.execution.Executor: plain fields on a short way and subfields kept
+across requests, with the same answers and errors as Strawberry's own executor."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 from enum import Enum
 
+import graphql.execution.executor as executor_module
 import pytest
 import strawberry
+from graphql import ExperimentalIncrementalExecutionResults, experimental_execute_incrementally, parse
+from graphql.execution.incremental import IncrementalExecutor
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 
-from gateway.schema.execution import Executor
+from gateway.schema.documents import DocumentCache
+from gateway.schema.execution import Executor, _kept_by_operation
 
 
 @strawberry.enum
@@ -197,3 +203,122 @@ def test_errors_inside_plain_lists_are_located_and_propagate_as_usual():
     data, errors = run(schema, "{ brokenGroup { members { count name } } }")
     assert data == {"brokenGroup": None}  # members' items and the list are non-null: up to brokenGroup
     assert errors == [("Cannot return null for non-nullable field Leaf.name.", ["brokenGroup", "members", 1, "name"])]
+
+
+# The same query text with each of its variables, run in turn: the subfields kept from one
+# run must never answer another whose variables select other fields.
+SAME_TEXT_OTHER_VARIABLES = [
+    (
+        "query($a: Boolean!, $b: Boolean!) { leaves { name @include(if: $a) count @skip(if: $b) ok } }",
+        [{"a": True, "b": False}, {"a": False, "b": True}, {"a": True, "b": True}, {"a": False, "b": False}],
+    ),
+    (
+        "query($a: Boolean!) { pairs { left { ... @include(if: $a) { name } count } right { name } } }",
+        [{"a": True}, {"a": False}, {"a": True}],
+    ),
+    (
+        "query($a: Boolean!) { groups { members { ...F @skip(if: $a) score } } } fragment F on Leaf { name colour }",
+        [{"a": False}, {"a": True}, {"a": False}],
+    ),
+    (
+        "query($a: Boolean!) { pairs { left @include(if: $a) { name } right { count } } }",
+        [{"a": True}, {"a": False}],
+    ),
+    (
+        "query($a: Boolean!) { pairs { ...P } } fragment P on Pair { left { name count @include(if: $a) } }",
+        [{"a": True}, {"a": False}, {"a": True}],
+    ),
+    (  # a directive inside a fragment or an inline fragment counts at the level they are spread
+        "query($a: Boolean!) { pairs { left { ...F } right { ... on Leaf { name @skip(if: $a) } } } }"
+        " fragment F on Leaf { name count @include(if: $a) }",
+        [{"a": True}, {"a": False}, {"a": True}],
+    ),
+    (  # a directive deep down: the levels above are kept, the one with it is not
+        "query($a: Boolean!) { groups { members { name count @include(if: $a) } maybe { name } } }",
+        [{"a": False}, {"a": True}],
+    ),
+    ("query($n: Int!) { leaves { times(n: $n) name } }", [{"n": 2}, {"n": 3}]),  # a variable in an argument
+    ("{ pairs { l: left { ...F n: name } r: right { ...F } } } fragment F on Leaf { name count colour }", [{}, {}]),
+    ("{ pairs { left { name } left { count shout } right { ... on Leaf { colour } } } }", [{}, {}]),
+    ("{ groups { members { name later } maybe { name count } } }", [{}, {}]),  # errors in plain lists
+    ("{ brokenGroup { members { count name } } pairs { right { name } } }", [{}, {}]),
+]
+
+
+def run_with(schema: strawberry.Schema, query: str, variables: dict) -> tuple:
+    result = asyncio.run(schema.execute(query, variable_values=variables))
+    return result.data, [(e.message, e.path) for e in result.errors or []]
+
+
+@pytest.mark.parametrize(("query", "variables"), SAME_TEXT_OTHER_VARIABLES)
+def test_a_document_run_again_answers_as_the_first_time(query, variables):
+    # The gateway's document cache gives every run of a text the same parsed document.
+    kept = strawberry.Schema(query=Query, execution_context_class=Executor, extensions=[DocumentCache])
+    reference = strawberry.Schema(query=Query)
+    for values in variables:
+        assert run_with(kept, query, values) == run_with(reference, query, values), values
+
+
+def count_collections(monkeypatch) -> list[str]:
+    """The types graphql-core collects subfields for, from now on."""
+    collected: list[str] = []
+    original = executor_module.collect_subfields
+
+    def counted(schema, fragments, variable_values, operation, return_type, *args):
+        collected.append(return_type.name)
+        return original(schema, fragments, variable_values, operation, return_type, *args)
+
+    monkeypatch.setattr(executor_module, "collect_subfields", counted)
+    return collected
+
+
+def test_subfields_are_collected_once_per_document_where_no_variable_can_change_them(monkeypatch):
+    schema = strawberry.Schema(query=Query, execution_context_class=Executor, extensions=[DocumentCache])
+    collected = count_collections(monkeypatch)
+    query = "{ pairs { left { name } right { ...F } } } fragment F on Leaf { count }"
+    first = run(schema, query)
+    assert collected == ["Pair", "Leaf", "Leaf"]  # once per request as usual: the first time
+    collected.clear()
+    assert run(schema, query) == first and collected == []  # then kept
+    query = "query($a: Boolean!) { pairs { left { name @include(if: $a) } right { count } } }"
+    run_with(schema, query, {"a": True})
+    collected.clear()
+    run_with(schema, query, {"a": False})
+    assert collected == ["Leaf"]  # left's, again; pairs' and right's are kept
+
+
+def test_kept_subfields_go_with_their_document():
+    schema = strawberry.Schema(query=Query, execution_context_class=Executor)  # a new document per run
+    query = "{ pairs { left { name } } }"
+    run(schema, query)
+    gc.collect()
+    before = len(_kept_by_operation)
+    for _ in range(5):
+        run(schema, query)
+    gc.collect()
+    assert len(_kept_by_operation) == before
+
+
+def test_deferred_fields_are_never_answered_from_kept_subfields():
+    schema = strawberry.Schema(
+        query=Query,
+        execution_context_class=Executor,
+        config=StrawberryConfig(enable_experimental_incremental_execution=True),
+    )
+    # One parsed document for every run, as the gateway's document cache gives.
+    document = parse("query($d: Boolean!) { pairs { ... @defer(if: $d) { left { name } } left { count } } }")
+
+    async def answers(executor_class, deferred: bool) -> list:
+        result = experimental_execute_incrementally(
+            schema._schema, document, variable_values={"d": deferred}, executor_class=executor_class
+        )
+        if not isinstance(result, ExperimentalIncrementalExecutionResults):
+            return [result.formatted]
+        return [result.initial_result.formatted] + [frame.formatted async for frame in result.subsequent_results]
+
+    async def compare() -> None:
+        for deferred in (False, True, False, True):
+            expected = await answers(IncrementalExecutor, deferred)
+            assert await answers(Executor, deferred) == expected, deferred
+
+    asyncio.run(compare())

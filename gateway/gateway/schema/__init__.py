@@ -24,6 +24,7 @@ from .codes.queries import CodesQuery
 from .documents import DocumentCache
 from .errors import ErrorCodes, log_unexpected
 from .execution import Executor
+from .hooks import ExtensionsRunner
 
 Query = merge_types("Query", (CodesQuery, ClaimsQuery, AccountsQuery, CareersQuery, AssistantQuery))
 Mutation = merge_types("Mutation", (AccountsMutation, AssistantMutation, CareersMutation))
@@ -57,6 +58,10 @@ class RequestLimits(AddValidationRules):
 class Schema(strawberry.Schema):
     def process_errors(self, errors, execution_context=None) -> None:
         log_unexpected(errors)
+
+    def create_extensions_runner(self, execution_context, extensions) -> ExtensionsRunner:
+        # The extensions' hooks wrapped once per class, not per request (schema.hooks).
+        return ExtensionsRunner(execution_context=execution_context, extensions=extensions)
 
 
 def build_schema(introspection: bool = True) -> Schema:

@@ -14,22 +14,35 @@ no error, not awaitable, a leaf that coerces, a list or tuple without a directiv
 @stream on the field), completed as graphql-core would: a leaf coerced for output, an
 object by executing its own fields, a list item by item. Anything else takes graphql-core's path, which then gives
 exactly its usual answer and errors (tests compare both executors).
+
+The subfields of a selection (which fields an object's answer has, with their nodes)
+are collected by graphql-core for each selection and object type of each request. Where
+no variable can change them (no directive among the selection's fields and fragments, so
+no @include, @skip or @defer; no fragment with variables; nothing deferred above) they
+are the same for every run of the same parsed document, which the schema's document
+cache keeps: they are kept here too, with the operation, and dropped when it is freed.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, NamedTuple
 
 from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    InlineFragmentNode,
+    OperationDefinitionNode,
     Undefined,
     is_leaf_type,
     is_object_type,
 )
+from graphql.execution.collect_fields import CollectedFields, FieldDetailsList, FragmentDetails
 from graphql.pyutils import Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
@@ -80,12 +93,91 @@ def plain_field(field: GraphQLField) -> PlainField | None:
     return None
 
 
+# Per operation (by id, with a weak reference to it), its kept subfields by return type
+# and field nodes; each entry keeps its field nodes alive, so their ids stay theirs.
+KeptSubfields = dict[tuple, tuple[tuple, CollectedFields]]
+_kept_by_operation: dict[int, tuple[weakref.ref, KeptSubfields]] = {}
+
+
+def kept_subfields(operation: OperationDefinitionNode) -> KeptSubfields:
+    """The subfields kept for `operation`, forgotten when the operation is freed. Nothing
+    kept refers back to the operation (a node refers only to its children and tokens)."""
+    key = id(operation)
+    kept = _kept_by_operation.get(key)
+    if kept is not None and kept[0]() is operation:
+        return kept[1]
+
+    def forget(ref: weakref.ref) -> None:
+        if key in _kept_by_operation and _kept_by_operation[key][0] is ref:
+            del _kept_by_operation[key]
+
+    subfields: KeptSubfields = {}
+    _kept_by_operation[key] = (weakref.ref(operation, forget), subfields)
+    return subfields
+
+
+def undeferred(field_details_list: FieldDetailsList) -> bool:
+    """Whether no field of the list is deferred or in a fragment with variables: then its
+    details are its node and nothing of the request's."""
+    return all(
+        details.defer_usage is None and details.fragment_variable_values is None for details in field_details_list
+    )
+
+
+def fixed_by_document(fragments: dict[str, FragmentDetails], nodes: tuple[FieldNode, ...]) -> bool:
+    """Whether the subfields graphql-core collects for these (undeferred) field nodes depend
+    on the document alone: no directive among the selections it visits (fields, inline
+    fragments, spreads and the fragments they spread) and no fragment with variables."""
+    pending = [node.selection_set for node in nodes if node.selection_set is not None]
+    visited: set[str] = set()
+    while pending:
+        for selection in pending.pop().selections:
+            if selection.directives:
+                return False
+            if isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in visited:
+                visited.add(selection.name.value)
+                fragment = fragments.get(selection.name.value)
+                if fragment is not None:
+                    if fragment.variable_signatures:
+                        return False
+                    pending.append(fragment.definition.selection_set)
+    return True
+
+
 class Executor(StrawberryGraphQLCoreExecutionContext):
     """Strawberry's executor, with plain fields read on the short way (module doc)."""
 
     # Per object type, its fields' PlainField or None: the schema does not change while the
     # process runs, so this is worked out once per type, not per field per request.
     _plain_fields: dict[GraphQLObjectType, dict[str, PlainField | None]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept_subfields = kept_subfields(self.operation)
+
+    def collect_subfields(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> CollectedFields:
+        """graphql-core's (memoised for the request), with the subfields the document alone
+        fixes kept across requests (module doc)."""
+        memo_key = (return_type, id(field_details_list))
+        memoised = self._relevant_sub_fields.get(memo_key)
+        if memoised is not None:  # another item of the same list
+            return memoised[1]
+        if not undeferred(field_details_list):
+            return super().collect_subfields(return_type, field_details_list)
+        nodes = tuple(details.node for details in field_details_list)
+        key = (return_type, *map(id, nodes))
+        kept = self._kept_subfields.get(key)
+        if kept is None:
+            collected = super().collect_subfields(return_type, field_details_list)
+            if fixed_by_document(self.fragments, nodes):
+                self._kept_subfields[key] = (nodes, collected)
+            return collected
+        self._relevant_sub_fields[memo_key] = (field_details_list, kept[1])
+        return kept[1]
 
     def execute_fields(self, parent_type, source_value, path, grouped_field_set, position_context):
         """graphql-core's Executor.execute_fields (the same loop, the same handling of
@@ -107,7 +199,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 result = Undefined
                 if field is not None:
                     if field.kind is LEAF:
-                        result = self._plain_leaf(field, source_value)
+                        result = self._plain_value(field, source_value)
                     else:
                         result = (self._plain_object if field.kind is OBJECT else self._plain_list)(
                             field,
@@ -148,15 +240,19 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
-    def _plain_leaf(self, field: PlainField, source: Any) -> Any:
-        """A plain scalar or enum field's output value, or Undefined when graphql-core must
-        resolve and complete it."""
+    def _plain_value(self, field: PlainField, source: Any) -> Any:
+        """A plain field's value (a leaf's coerced for output, an object's or a list's as
+        read), None where it may be null, or Undefined when graphql-core must resolve and
+        complete it: reading or coercing it raised or gave null where it may not be, or
+        it is an error or an awaitable."""
         try:
             value = getattr(source, field.attribute)
             if value is None:
                 return None if field.nullable else Undefined
             if isinstance(value, Exception) or self.is_awaitable(value):
                 return Undefined
+            if field.kind is not LEAF:
+                return value
             coerced = field.type.coerce_output_value(value)  # type: ignore[union-attr]
         except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
             return Undefined
@@ -166,14 +262,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         """A plain object field's completed value (or an awaitable of it), or Undefined when
         graphql-core must resolve and complete it: its fields executed as graphql-core's
         complete_object_value does, an error among them handled as execute_field does."""
-        try:
-            value = getattr(source, field.attribute)
-        except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
-            return Undefined
-        if value is None:
-            return None if field.nullable else Undefined
-        if isinstance(value, Exception) or self.is_awaitable(value):
-            return Undefined
+        value = self._plain_value(field, source)
+        if value is None or value is Undefined:
+            return value
         return self._complete_object(
             field.type, field.declared, field_details_list, field_path, value, position_context
         )
@@ -185,12 +276,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         tuple; a directive on the field, which may be @stream): its items completed as
         graphql-core's complete_iterable_value does, an error among them handled as
         complete_list_item_value and execute_field do."""
-        try:
-            items = getattr(source, field.attribute)
-        except Exception:  # noqa: BLE001 - graphql-core's path raises it again, located
-            return Undefined
-        if items is None:
-            return None if field.nullable else Undefined
+        items = self._plain_value(field, source)
+        if items is None or items is Undefined:
+            return items
         if type(items) is not list and type(items) is not tuple:
             return Undefined
         if field_details_list[0].node.directives:
