@@ -64,6 +64,13 @@ class RpcMethod(Generic[RequestT, ReplyT]):
 
 class Codes:
     SEARCH_CODES = RpcMethod(codes.SERVICE, codes.Rpc.SEARCH_CODES, codes.SearchRequest, codes.SearchResult)
+    SEARCH_CODES_MANY = RpcMethod(
+        codes.SERVICE,
+        codes.Rpc.SEARCH_CODES_MANY,
+        codes.SearchManyRequest,
+        list[codes.SearchOutcome],
+        batch="searches",
+    )
     GET_CODES = RpcMethod(
         codes.SERVICE, codes.Rpc.GET_CODES, codes.GetCodesRequest, list[codes.CodePage | None], batch="refs"
     )
