@@ -101,6 +101,13 @@ class Metering:
         list[metering.ViewDecision],
         batch="resources",
     )
+    CHECK_VIEWS_MANY = RpcMethod(
+        metering.SERVICE,
+        metering.Rpc.CHECK_VIEWS_MANY,
+        metering.CheckViewsManyRequest,
+        list[metering.CheckViewsOutcome],
+        batch="checks",
+    )
     GET_METER = RpcMethod(metering.SERVICE, metering.Rpc.GET_METER, metering.MeterRequest, metering.Meter)
     CHECK_QUESTIONS = RpcMethod(
         metering.SERVICE, metering.Rpc.CHECK_QUESTIONS, metering.MeterRequest, metering.QuestionDecision

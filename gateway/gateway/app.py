@@ -28,7 +28,7 @@ from strawberry.types.unset import UNSET
 from medcode_common.aio_rpc.coalescing import Coalescing
 from medcode_contracts import codes as codes_contract
 from medcode_contracts.common import NoArguments
-from medcode_contracts.rpc import HEALTH_OF, Codes
+from medcode_contracts.rpc import HEALTH_OF, Codes, Metering, RpcMethod
 from medcode_contracts.services import ALL_SERVICES
 
 from . import events, limits, web
@@ -47,7 +47,10 @@ from .telemetry import tracing_middleware
 log = logging.getLogger("gateway")
 
 # Methods whose calls from concurrent requests go as one batch call (medcode_common.aio_rpc.coalescing).
-COALESCED = {Codes.SEARCH_CODES: Codes.SEARCH_CODES_MANY}
+COALESCED: dict[RpcMethod, RpcMethod] = {
+    Codes.SEARCH_CODES: Codes.SEARCH_CODES_MANY,
+    Metering.CHECK_VIEWS: Metering.CHECK_VIEWS_MANY,
+}
 
 
 class GraphQLJSONResponse(Response):

@@ -153,3 +153,26 @@ async def test_other_methods_and_dict_requests_are_not_coalesced():
         *(coalescing.invoke(rpc, Codes.SEARCH_CODES, {"query": f"q{n}"}, timeout=2.0) for n in range(2))
     )
     assert rpc.calls == {"codes.search_codes": 2}  # a dict is checked by the plain call's own path
+
+
+async def test_a_batch_reply_that_answers_a_check_with_the_wrong_count_is_that_calls_bad_reply():
+    from medcode_common.aio_rpc.typed import BadReply
+    from medcode_contracts import metering
+    from medcode_contracts.rpc import Metering
+
+    def decide(resource: str) -> dict:
+        return {"resource": resource, "granted": True, "remaining": None, "limit": None, "reason": None}
+
+    def many(request: dict) -> list:  # the second check's second resource is left out
+        return [
+            {"result": [decide(r) for r in c["resources"]][: 1 if i else None]} for i, c in enumerate(request["checks"])
+        ]
+
+    rpc = RequestFakeRpc({"metering.check_views_many": many})
+    coalescing = Coalescing({Metering.CHECK_VIEWS: Metering.CHECK_VIEWS_MANY})
+    checks = [metering.CheckViewsRequest(subject=f"u{n}", plan="PRO", resources=["A:1", "A:2"]) for n in range(2)]
+    good, bad = await asyncio.gather(
+        *(coalescing.invoke(rpc, Metering.CHECK_VIEWS, check, timeout=2.0) for check in checks), return_exceptions=True
+    )
+    assert [d.resource for d in good] == ["A:1", "A:2"]
+    assert isinstance(bad, BadReply) and "1 items for 2 resources" in str(bad)

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from medcode_contracts.rpc import RpcMethod
 
 from .errors import deserialize
-from .typed import invoke
+from .typed import BadReply, invoke
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,11 @@ class Coalescer:
         for w, outcome in zip(part, outcomes, strict=True):
             if outcome.error is not None:
                 _settle(w.future, error=deserialize(outcome.error.model_dump()))
+                continue
+            expected = self.single.batch_size(w.request)  # check_views answers each resource
+            if expected is not None and len(outcome.result) != expected:
+                got = f"{len(outcome.result)} items for {expected} {self.single.batch}"
+                _settle(w.future, error=BadReply(f"{self.many.target} answered {got}"))
             else:
                 _settle(w.future, result=outcome.result)
 

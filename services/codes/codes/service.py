@@ -6,25 +6,19 @@ return JSON primitives.
 
 from __future__ import annotations
 
-import logging
-
 import eventlet
-from nameko.exceptions import serialize
 from nameko.timer import timer
 
 from medcode_common.nameko_rpc import rpc
 from medcode_common.nameko_service import PlatformService
-from medcode_common.rpc import parse_request
+from medcode_common.rpc import answer_each, parse_request
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules as rules_contract
-from medcode_contracts.errors import PlatformError
 
 from .dependencies import CodePageCache, CodeSearchIndex, CodeStoreProvider, EditionEvents, PcsDefinitionsProvider
 from .description import Sources, describe
 from .domain import code_key
 from .rules.provider import CodingRulesProvider
-
-log = logging.getLogger(__name__)
 
 
 class CodesService(PlatformService):
@@ -48,19 +42,10 @@ class CodesService(PlatformService):
     def search_codes_many(self, request: dict) -> list:
         """Concurrent clients' searches (the gateway coalesces them), each answered as
         search_codes would answer it alone: its result or its error, failing no other."""
-        parsed = parse_request(contract.SearchManyRequest, request)
-        return [self._search_outcome(search) for search in parsed.searches]
+        return answer_each(parse_request(contract.SearchManyRequest, request).searches, self._search)
 
     def _search(self, request: contract.SearchRequest) -> dict:
         return self.search.search(request).model_dump(mode="json")
-
-    def _search_outcome(self, request: contract.SearchRequest) -> dict:
-        try:
-            return {"result": self._search(request)}
-        except Exception as exc:  # noqa: BLE001 - the error is this search's answer alone
-            if not isinstance(exc, PlatformError):  # a fault, not the client's input: say so here
-                log.exception("search_codes_many: one search failed")
-            return {"error": serialize(exc)}
 
     @rpc
     def get_codes(self, request: dict) -> list:
