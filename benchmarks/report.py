@@ -286,7 +286,19 @@ def profile_text(profile: dict) -> str:
             text += f" (whole machine {profile['machine_cores_busy']:.2g})"
     if profile.get("cpu_bound_rps"):
         text += f"; CPU-bound at {_number(profile['cpu_bound_rps'])} req/s"
+    if profile.get("rpc_calls_per_request"):
+        calls = ", ".join(f"{target} {n:.2g}" for target, n in profile["rpc_calls_per_request"].items())
+        text += f"; RPCs per request: {calls}"
     return text
+
+
+def rpc_calls_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    """The gateway's RPC calls by "service.method" between two readings of its counters,
+    per request (fewer than one where concurrent requests' calls went as one batch call)."""
+    if not requests:
+        return {}
+    grown = {target: after[target] - before.get(target, 0.0) for target in after}
+    return {target: round(n / requests, 3) for target, n in sorted(grown.items()) if n > 0}
 
 
 def unmet_profiles(rows: list[Row], figures: dict) -> dict[str, dict]:

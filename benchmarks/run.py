@@ -309,6 +309,20 @@ def warm_up(base_url: str, bodies: list[str], headers: dict[str, str] | None) ->
 PAIRED_ROUNDS = 3
 
 
+def gateway_rpc_calls(base_url: str) -> dict[str, float]:
+    """The gateway's RPC calls so far by "service.method" (its /metrics latency histogram's counts)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    calls: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "gateway_rpc_duration_seconds_count":  # one sample per outcome
+                target = f"{sample.labels['service']}.{sample.labels['method']}"
+                calls[target] = calls.get(target, 0.0) + sample.value
+    return calls
+
+
 def paired_c1_rows(
     figures: dict,
     profiles: dict,
@@ -383,9 +397,13 @@ def http_figures(base_url: str, amqp_uri: str, member: dict[str, str], seconds: 
     ) -> None:
         if warm:
             warm_up(base_url, bodies, headers)
+        calls = gateway_rpc_calls(base_url)
         cpu = CpuUse(pids).start()
         load = wrk.run(base_url, bodies, concurrency=concurrency, seconds=seconds, headers=headers)
         profiles[name] = cpu.profile(load.requests, {"wrk": load.cpu_seconds})
+        profiles[name]["rpc_calls_per_request"] = report.rpc_calls_per_request(
+            calls, gateway_rpc_calls(base_url), load.requests
+        )
         figures[name] = round(load.rps if unit == "rps" else load.p50_ms, 3)
         print(
             f"  {name:36} {load.rps:9.1f} req/s  p50 {load.p50_ms:8.2f} ms  p99 {load.p99_ms:8.2f} ms  "

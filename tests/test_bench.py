@@ -130,6 +130,18 @@ def test_a_paired_row_reports_the_round_with_the_median_ratio_figure_and_baselin
     assert report.median_round(rounds[1:2]) is rounds[1]
 
 
+def test_rpc_calls_per_request_show_coalesced_calls_below_one():
+    before = {"codes.search_codes": 10.0, "careers.health": 3.0}
+    after = {"codes.search_codes": 30.0, "codes.search_codes_many": 20.0, "careers.health": 3.0}
+    per_request = report.rpc_calls_per_request(before, after, 100)
+    assert per_request == {"codes.search_codes": 0.2, "codes.search_codes_many": 0.2}  # nothing new: left out
+    profile = {**report.cpu_profile({"gateway": 1.0}, 100, 1.0), "rpc_calls_per_request": per_request}
+    assert report.profile_text(profile).endswith(
+        "; RPCs per request: codes.search_codes 0.2, codes.search_codes_many 0.2"
+    )
+    assert report.rpc_calls_per_request(before, after, 0) == {}
+
+
 def test_a_figure_not_measured_still_has_its_row():
     rows = by_path(report.build_rows({"search_distinct_c1_p50_ms_rpc_p50_ms": 5.0}))
     row = rows["searchCodes p50 at c=1"]
