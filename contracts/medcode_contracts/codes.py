@@ -7,7 +7,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from .common import Model
+from .common import ItemError, Model
 
 SERVICE = "codes"
 
@@ -15,6 +15,9 @@ SERVICE = "codes"
 class Rpc:
     HEALTH = "health"
     SEARCH_CODES = "search_codes"  # SearchRequest -> SearchResult
+    # SearchManyRequest -> list[SearchOutcome], in request order: several clients' searches
+    # in one call (the gateway coalesces concurrent ones), each answered on its own
+    SEARCH_CODES_MANY = "search_codes_many"
     GET_CODES = "get_codes"  # GetCodesRequest -> list[CodePage | None], in request order
     LIST_EDITIONS = "list_editions"  # -> list[EditionInfo]
     # -> {cache: {"entries": int, "bound": int, "unit"?: str}}: how full each in-process
@@ -90,6 +93,23 @@ class SearchResult(Model):
     has_next_page: bool
     end_cursor: str | None = None
     facets: list[SystemFacet]
+
+
+# Searches one search_codes_many call carries at most: a call answers them one after the
+# other, so a larger batch would hold its first searches' answers too long.
+MAX_SEARCHES_PER_CALL = 16
+
+
+class SearchManyRequest(Model):
+    searches: list[SearchRequest] = Field(min_length=1, max_length=MAX_SEARCHES_PER_CALL)
+
+
+class SearchOutcome(Model):
+    """One search of a SearchManyRequest: its result, or the error search_codes would have
+    raised for it alone (a cursor it cannot read, ...), which fails no other search."""
+
+    result: SearchResult | None = None
+    error: ItemError | None = None
 
 
 class CodeRef(Model):

@@ -32,6 +32,17 @@ class NoArguments(Model):
     so the wire call stays `health()`."""
 
 
+class ItemError(Model):
+    """One item's error in a batch reply, as Nameko serialises a raised exception (its
+    class's `module.Class` path, its arguments and text), so a caller turns it back into
+    the same class (medcode_contracts.errors.REGISTRY) as for a failed single call."""
+
+    exc_type: str
+    exc_path: str | None = None
+    exc_args: list = []
+    value: str = ""
+
+
 class Health(Model):
     service: str
     status: str = "ok"

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from .accounts import Plan
 from .codes import CodeSystem, canonical_code
-from .common import Id, Model
+from .common import Id, ItemError, Model
 
 SERVICE = "metering"
 
@@ -36,6 +36,9 @@ def code_page_resource(system: CodeSystem | str, code: str) -> str:
 class Rpc:
     HEALTH = "health"
     CHECK_VIEWS = "check_views"  # CheckViewsRequest -> list[ViewDecision], request order
+    # CheckViewsManyRequest -> list[CheckViewsOutcome], request order: several callers' checks
+    # in one call (the gateway coalesces concurrent ones), each decided as check_views would
+    CHECK_VIEWS_MANY = "check_views_many"
     GET_METER = "get_meter"  # MeterRequest -> Meter (counts nothing)
     CHECK_QUESTIONS = "check_questions"  # MeterRequest -> QuestionDecision (counts one when granted)
     # Right after `accounts.register` with a guest id, so the new account's meter is right at
@@ -64,6 +67,22 @@ class ViewDecision(Model):
     remaining: int | None = None  # after this decision; None = unlimited
     limit: int | None = None
     reason: str | None = None  # why not, and what to do; None when granted
+
+
+# Checks one check_views_many call carries at most (decided one after the other).
+MAX_CHECKS_PER_CALL = 16
+
+
+class CheckViewsManyRequest(Model):
+    checks: list[CheckViewsRequest] = Field(min_length=1, max_length=MAX_CHECKS_PER_CALL)
+
+
+class CheckViewsOutcome(Model):
+    """One check of a CheckViewsManyRequest: its decisions, or the error check_views would
+    have raised for it alone, which fails no other check."""
+
+    result: list[ViewDecision] | None = None
+    error: ItemError | None = None
 
 
 class MeterRequest(Model):

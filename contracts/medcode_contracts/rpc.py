@@ -64,6 +64,13 @@ class RpcMethod(Generic[RequestT, ReplyT]):
 
 class Codes:
     SEARCH_CODES = RpcMethod(codes.SERVICE, codes.Rpc.SEARCH_CODES, codes.SearchRequest, codes.SearchResult)
+    SEARCH_CODES_MANY = RpcMethod(
+        codes.SERVICE,
+        codes.Rpc.SEARCH_CODES_MANY,
+        codes.SearchManyRequest,
+        list[codes.SearchOutcome],
+        batch="searches",
+    )
     GET_CODES = RpcMethod(
         codes.SERVICE, codes.Rpc.GET_CODES, codes.GetCodesRequest, list[codes.CodePage | None], batch="refs"
     )
@@ -93,6 +100,13 @@ class Metering:
         metering.CheckViewsRequest,
         list[metering.ViewDecision],
         batch="resources",
+    )
+    CHECK_VIEWS_MANY = RpcMethod(
+        metering.SERVICE,
+        metering.Rpc.CHECK_VIEWS_MANY,
+        metering.CheckViewsManyRequest,
+        list[metering.CheckViewsOutcome],
+        batch="checks",
     )
     GET_METER = RpcMethod(metering.SERVICE, metering.Rpc.GET_METER, metering.MeterRequest, metering.Meter)
     CHECK_QUESTIONS = RpcMethod(

@@ -25,9 +25,10 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 from strawberry.types.unset import UNSET
 
+from medcode_common.aio_rpc.coalescing import Coalescing
 from medcode_contracts import codes as codes_contract
 from medcode_contracts.common import NoArguments
-from medcode_contracts.rpc import HEALTH_OF
+from medcode_contracts.rpc import HEALTH_OF, Codes, Metering, RpcMethod
 from medcode_contracts.services import ALL_SERVICES
 
 from . import events, limits, web
@@ -44,6 +45,12 @@ from .sessions import SessionCache
 from .telemetry import tracing_middleware
 
 log = logging.getLogger("gateway")
+
+# Methods whose calls from concurrent requests go as one batch call (medcode_common.aio_rpc.coalescing).
+COALESCED: dict[RpcMethod, RpcMethod] = {
+    Codes.SEARCH_CODES: Codes.SEARCH_CODES_MANY,
+    Metering.CHECK_VIEWS: Metering.CHECK_VIEWS_MANY,
+}
 
 
 class GraphQLJSONResponse(Response):
@@ -64,6 +71,7 @@ class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
         gateway_auth: GatewayAuth | None = None,
         caches: EditionCaches | None = None,
         sessions: SessionCache | None = None,
+        coalescing: Coalescing | None = None,
         **kwargs: Any,
     ):
         super().__init__(schema, **kwargs)
@@ -71,6 +79,7 @@ class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
         self.gateway_auth = gateway_auth or GatewayAuth(gateway_settings.load_auth())
         self.caches = caches
         self.sessions = sessions
+        self.coalescing = coalescing
 
     async def get_context(self, request, response) -> Context:
         # Reading the credentials costs no RPC; it also hands a new client its guest cookie.
@@ -82,6 +91,7 @@ class GraphQLApp(web.OfflineGraphiQL, GraphQL[Context, None]):
             gateway_auth=self.gateway_auth,
             caches=self.caches,
             sessions=self.sessions,
+            coalescing=self.coalescing,
         )
 
     def decode_json(self, data: str | bytes) -> object:
@@ -152,6 +162,7 @@ def create_app(
         gateway_auth,
         caches,
         sessions=sessions,
+        coalescing=Coalescing(COALESCED),
         graphql_ide="graphiql" if limit_settings.graphiql else None,
         allow_queries_via_get=True,
         allowed_origins=limit_settings.allowed_origins,

@@ -56,6 +56,9 @@ class Context:
     # per session. None (schema tests): every request asks accounts.
     sessions: Any = None
     connection_params: Any = None  # a websocket's connection_init payload (gateway.auth.connection_auth)
+    # medcode_common.aio_rpc.coalescing.Coalescing of the process: calls of concurrent
+    # requests sent as one batch call where a method has a batch twin. None: each its own.
+    coalescing: Any = None
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
     _account: asyncio.Future | None = None
 
@@ -68,8 +71,12 @@ class Context:
         timeout: float | None = None,
     ) -> ReplyT:
         """`method` (medcode_contracts.rpc) called with `request`, typed both ways, within
-        this request's RPC timeout unless `timeout` says otherwise (medcode_common.aio_rpc.typed.invoke)."""
-        return await invoke(self.rpc, method, request, timeout=self.rpc_timeout if timeout is None else timeout, op=op)
+        this request's RPC timeout unless `timeout` says otherwise (medcode_common.aio_rpc.typed.invoke);
+        coalesced with other requests' calls of it when the process does that (`coalescing`)."""
+        timeout = self.rpc_timeout if timeout is None else timeout
+        if self.coalescing is not None:
+            return await self.coalescing.invoke(self.rpc, method, request, timeout=timeout, op=op)
+        return await invoke(self.rpc, method, request, timeout=timeout, op=op)
 
     def loader(self, name: str, factory) -> DataLoader:
         """The request's DataLoader called `name`, made by `factory(self)` on first use."""

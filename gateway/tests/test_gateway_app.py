@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -100,6 +102,27 @@ async def test_graphql_post_and_get(http, amqp_uri):
 
     response = await http.get("/graphql", params={"query": "{ __typename }"})
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_concurrent_searches_reach_codes_as_one_call_each_with_its_own_answer(http, amqp_uri):
+    def answer(search: dict) -> dict:
+        return {**SEARCH_RESULT, "total_count": len(search["query"])}
+
+    async def one(kwargs):
+        return answer(kwargs["request"])
+
+    async def many(kwargs):
+        return [{"result": answer(search)} for search in kwargs["request"]["searches"]]
+
+    query = "query($q: String!) { searchCodes(query: $q) { totalCount } }"
+    words = ["a" * n for n in range(3, 9)]  # each its own query: the gateway's search cache misses
+    async with FakeService(amqp_uri, "codes", {"search_codes": one, "search_codes_many": many}) as codes:
+        answers = await asyncio.gather(
+            *(http.post("/graphql", json={"query": query, "variables": {"q": w}}) for w in words)
+        )
+        methods = [m.routing_key for m in codes.received]
+    assert [a.json() for a in answers] == [{"data": {"searchCodes": {"totalCount": len(w)}}} for w in words]
+    assert "codes.search_codes_many" in methods and len(methods) < len(words)
 
 
 async def test_a_body_that_is_not_json_is_a_bad_request(http):

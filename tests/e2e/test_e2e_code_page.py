@@ -211,3 +211,54 @@ def test_claim_check_applies_the_code_editor_to_the_diagnoses(code_sets):
     ).json()
     assert bad["data"] is None and bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "diagnoses" in bad["errors"][0]["message"]
+
+
+def test_concurrent_views_are_metered_in_coalesced_calls_each_on_its_own_meter(code_sets):
+    """Members' views that reach the gateway together go to metering as check_views_many
+    calls; each member's meter counts its own views only, as if each came alone."""
+    import asyncio
+
+    members = [
+        gql(
+            code_sets,
+            "mutation($i: RegisterInput!) { register(input: $i) { token } }",
+            {
+                "i": {
+                    "email": f"together-{uuid.uuid4().hex[:10]}@example.org",
+                    "password": "correct horse battery",
+                    "name": "Coalesced Viewer",
+                }
+            },
+        )["register"]["token"]
+        for _ in range(6)
+    ]
+    page = "query($c: String!) { code(system: ICD10CM, code: $c) { code access { granted remaining } } }"
+    codes = ["K22.0", "I50.9", "E11.9", "J44.1"]
+
+    async def together(code: str) -> list[dict]:
+        async with httpx.AsyncClient(base_url=code_sets.url, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post(
+                        "/graphql",
+                        json={"query": page, "variables": {"c": code}},
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    for token in members
+                )
+            )
+        return [a.json()["data"]["code"]["access"] for a in answers]
+
+    gql(code_sets, page, {"c": codes[0]}, token=members[0])  # the page in the gateway's cache: metered at once
+    before = code_sets.rpc_calls("metering.check_views_many")
+    remaining = None
+    for n, code in enumerate(codes):
+        accesses = asyncio.run(together(code))
+        assert all(a["granted"] for a in accesses), accesses
+        if n == 0:  # the first member saw this page already: free
+            remaining = accesses[1]["remaining"]
+            assert accesses[0]["remaining"] == remaining
+        else:
+            remaining -= 1
+        assert [a["remaining"] for a in accesses] == [remaining] * len(members), (code, accesses)
+    assert code_sets.rpc_calls("metering.check_views_many") > before, "no view was ever coalesced"

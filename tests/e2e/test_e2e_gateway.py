@@ -148,3 +148,58 @@ def test_codes_down_gives_unavailable_not_a_hang(stack):
         # A repeated search is still answered from the gateway's cache.
         body = stack.graphql(SEARCH, {"q": "achalasia"})
         assert not errors_of(body) and body["data"]["searchCodes"]["totalCount"] > 0
+
+
+def test_concurrent_searches_are_coalesced_and_each_gets_its_own_answer(code_sets):
+    """Searches that reach the gateway together go to codes as search_codes_many calls;
+    each answer is what codes' search_codes gives for that search alone, a refused one too."""
+    import asyncio
+
+    from gateway.rpc import RpcClient
+    from medcode_contracts.errors import BadRequest
+
+    words = ["achalasia", "heart failure", "femur fracture", "diabetes", "pneumonia", "asthma", "gout", "migraine"]
+
+    async def alone(rounds: list[list[dict]]) -> list[list]:
+        async with RpcClient(code_sets.env["AMQP_URI"], timeout=10, caller="e2e") as rpc:
+            answers: list[list] = []
+            for searches in rounds:
+                answers.append([])
+                for search in searches:
+                    try:
+                        answers[-1].append(await rpc.call("codes", "search_codes", request=search))
+                    except BadRequest as refused:
+                        answers[-1].append(refused)
+            return answers
+
+    async def together(searches: list[dict]) -> list[dict]:
+        async with httpx.AsyncClient(base_url=code_sets.url, timeout=30) as client:
+            answers = await asyncio.gather(
+                *(
+                    client.post("/graphql", json={"query": SEARCH, "variables": {"q": s["query"], **s["vars"]}})
+                    for s in searches
+                )
+            )
+        return [a.json() for a in answers]
+
+    sent: list[list[dict]] = []
+    answered: list[list[dict]] = []
+    before = code_sets.rpc_calls("codes.search_codes_many")
+    for round_number in range(6):  # until the requests once arrive in one turn of the gateway's loop
+        searches = [{"query": f"{w} coalesced {round_number}", "vars": {"first": 3}} for w in words]
+        searches[3]["vars"]["after"] = "bogus-cursor"  # refused by codes, for this search alone
+        sent.append(searches)
+        answered.append(asyncio.run(together(searches)))
+        if code_sets.rpc_calls("codes.search_codes_many") > before:
+            break
+    assert code_sets.rpc_calls("codes.search_codes_many") > before, "no search was ever coalesced"
+    direct = asyncio.run(alone([[{"query": s["query"], **s["vars"]} for s in searches] for searches in sent]))
+    for graphql, results in zip(answered, direct, strict=True):
+        for body, result in zip(graphql, results, strict=True):
+            if isinstance(result, BadRequest):
+                assert errors_of(body) == [("BAD_USER_INPUT", str(result))], body
+                continue
+            assert "errors" not in body, body
+            got = body["data"]["searchCodes"]
+            assert got["totalCount"] == result["total_count"]
+            assert [e["node"]["code"] for e in got["edges"]] == [h["node"]["code"] for h in result["hits"]]

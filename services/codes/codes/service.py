@@ -11,7 +11,7 @@ from nameko.timer import timer
 
 from medcode_common.nameko_rpc import rpc
 from medcode_common.nameko_service import PlatformService
-from medcode_common.rpc import parse_request
+from medcode_common.rpc import answer_each, parse_request
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules as rules_contract
 
@@ -36,8 +36,16 @@ class CodesService(PlatformService):
 
     @rpc
     def search_codes(self, request: dict) -> dict:
-        parsed = parse_request(contract.SearchRequest, request)
-        return self.search.search(parsed).model_dump(mode="json")
+        return self._search(parse_request(contract.SearchRequest, request))
+
+    @rpc
+    def search_codes_many(self, request: dict) -> list:
+        """Concurrent clients' searches (the gateway coalesces them), each answered as
+        search_codes would answer it alone: its result or its error, failing no other."""
+        return answer_each(parse_request(contract.SearchManyRequest, request).searches, self._search)
+
+    def _search(self, request: contract.SearchRequest) -> dict:
+        return self.search.search(request).model_dump(mode="json")
 
     @rpc
     def get_codes(self, request: dict) -> list:

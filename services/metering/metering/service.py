@@ -12,7 +12,7 @@ from nameko.timer import timer
 
 from medcode_common.event_handlers import handle_event, parse_event
 from medcode_common.nameko_service import OutboxService, expected
-from medcode_common.rpc import parse_request
+from medcode_common.rpc import answer_each, parse_request
 from medcode_contracts import accounts, events
 from medcode_contracts import metering as contract
 
@@ -31,9 +31,21 @@ class MeteringService(OutboxService):
 
     @expected
     def check_views(self, request: dict) -> list:
-        decisions = self.metering.check_views(parse_request(contract.CheckViewsRequest, request))
+        decisions = self._decide_views(parse_request(contract.CheckViewsRequest, request))
         self.events.after_commit()
-        return [d.model_dump(mode="json") for d in decisions]
+        return decisions
+
+    @expected
+    def check_views_many(self, request: dict) -> list:
+        """Concurrent callers' checks (the gateway coalesces them), each decided as
+        check_views would decide it alone (its own transaction): decisions or its error."""
+        checks = parse_request(contract.CheckViewsManyRequest, request).checks
+        outcomes = answer_each(checks, self._decide_views)
+        self.events.after_commit()
+        return outcomes
+
+    def _decide_views(self, check: contract.CheckViewsRequest) -> list:
+        return [d.model_dump(mode="json") for d in self.metering.check_views(check)]
 
     @expected
     def get_meter(self, request: dict) -> dict:

@@ -109,6 +109,34 @@ def test_search_codes_over_amqp(rabbit_config, container_factory, loaded):
     assert by_code["hits"][0]["node"]["code"] == "J9035"
 
 
+def test_search_codes_many_answers_each_search_as_search_codes_would(rabbit_config, container_factory, loaded):
+    container = container_factory(CodesService)
+    container.start()
+    searches = [
+        {"query": "bevacizumab", "systems": ["HCPCS"], "first": 5},
+        {"query": "j9035"},
+        {"query": "wheelchair", "first": 3, "after": "not a cursor"},  # this one alone is refused
+        {"query": "wheelchair", "first": 3},
+    ]
+    with ServiceRpcClient(contract.SERVICE) as codes:
+        outcomes = codes.search_codes_many({"searches": searches})
+        alone = [codes.search_codes(search) for search in (searches[0], searches[1], searches[3])]
+        from nameko.exceptions import RemoteError
+
+        with pytest.raises(RemoteError) as refused:
+            codes.search_codes(searches[2])
+        with pytest.raises(RemoteError) as empty:
+            codes.search_codes_many({"searches": []})
+    assert [o["result"] for o in (outcomes[0], outcomes[1], outcomes[3])] == alone
+    assert all(o.get("error") is None for o in (outcomes[0], outcomes[1], outcomes[3]))
+    error = outcomes[2]["error"]
+    assert outcomes[2].get("result") is None
+    assert (error["exc_type"], error["value"]) == (refused.value.exc_type, refused.value.value)
+    assert error["exc_path"] == "medcode_contracts.errors.BadRequest"
+    assert [contract.SearchOutcome.model_validate(o) for o in outcomes]  # within the contract
+    assert empty.value.exc_type == "BadRequest"
+
+
 def test_cache_usage_counts_each_cache_against_its_bound(rabbit_config, container_factory, loaded, monkeypatch):
     monkeypatch.setenv("CODES_PAGE_CACHE_SIZE", "2")
     monkeypatch.setenv("CODES_SQLITE_CACHE_KIB", "256")

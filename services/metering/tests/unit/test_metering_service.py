@@ -70,3 +70,46 @@ def test_a_malformed_event_is_unprocessable_so_it_is_parked_not_retried(service)
 
 def test_questions(service):
     assert service.check_questions({"subject": "u1", "plan": "FREE"})["granted"] is True
+
+
+def test_check_views_many_decides_each_check_as_check_views_would(service, tmp_path):
+    from medcode_common.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'alone.sqlite3'}")
+    storage.SCHEMA.upgrade(engine)
+    alone = worker_factory(
+        MeteringService,
+        metering=Metering(storage.MeterStore(engine, Quotas.from_settings(load_metering_settings()))),
+        events=Mock(),
+    )
+    checks = [
+        {"subject": "g1", "plan": "GUEST", "resources": ["A:1", "A:2"], "client_ip": "1.1.1.1"},
+        {"subject": "u1", "plan": "FREE", "resources": ["A:1"]},
+        {"subject": "g1", "plan": "GUEST", "resources": ["A:1"], "client_ip": "1.1.1.1"},  # seen by the first
+        {"subject": "u2", "plan": "PRO", "resources": ["A:3", "A:3"]},
+    ]
+    outcomes = service.check_views_many({"checks": checks})
+    assert [o["result"] for o in outcomes] == [alone.check_views(check) for check in checks]
+    assert all("error" not in o for o in outcomes)
+    service.events.after_commit.assert_called_once_with()  # one relay for the whole call
+    engine.dispose()
+
+
+def test_one_checks_error_fails_no_other_and_a_bad_batch_is_refused(service):
+    real = service.metering.check_views
+
+    def refuse_u2(check):
+        if check.subject == "u2":
+            raise BadRequest("u2 may not")
+        return real(check)
+
+    service.metering.check_views = refuse_u2
+    checks = [{"subject": s, "plan": "FREE", "resources": ["A:1"]} for s in ("u1", "u2", "u3")]
+    first, refused, third = service.check_views_many({"checks": checks})
+    assert first["result"][0]["granted"] and third["result"][0]["granted"]
+    assert refused["error"]["exc_path"] == "medcode_contracts.errors.BadRequest"
+    assert refused["error"]["exc_args"] == ["u2 may not"]
+    with pytest.raises(BadRequest, match="checks"):
+        service.check_views_many({"checks": []})
+    with pytest.raises(BadRequest, match="checks.0.plan"):
+        service.check_views_many({"checks": [{"subject": "u1", "plan": "GOLD", "resources": ["A:1"]}]})
