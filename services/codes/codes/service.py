@@ -37,7 +37,7 @@ class CodesService(PlatformService):
     @rpc
     def search_codes(self, request: dict) -> dict:
         parsed = parse_request(contract.SearchRequest, request)
-        return self.search.search(parsed).model_dump(mode="json")
+        return self.search.search(parsed)
 
     @rpc
     def get_codes(self, request: dict) -> list:

@@ -25,7 +25,7 @@ from codes.search.planner import (
     make_plan,
     term_rank,
 )
-from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest
+from medcode_contracts.codes import CodeSystem, SearchRequest, SearchResult
 from medcode_contracts.errors import BadRequest
 
 
@@ -240,7 +240,11 @@ def test_es_rows_from_a_response():
         }
     }
     ((score, node, explain),) = elastic.rows_of(response, TEXT)
-    assert (score, node.code, node.system, explain) == (3.5, "K22.0", CodeSystem.ICD10CM, ())
+    assert (score, node, explain) == (
+        3.5,
+        {"system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True},
+        (),
+    )
     response["hits"]["hits"][0]["_source"]["explain"] = {"terms": [["cardiospasm", "Cardiospasm", "cardiospasm"]]}
     assert elastic.rows_of(response, TEXT)[0][2] == (("cardiospasm", "Cardiospasm", "cardiospasm"),)
 
@@ -314,7 +318,7 @@ class _FakeEngine:
     def fetch(self, plan, segment, offset, limit):
         self.calls.append(("fetch", segment, offset, limit))
         return [
-            (1.0, CodeSummary(system=system, code=code, title=code, billable=True), ())
+            (1.0, {"system": system, "code": code, "title": code, "billable": True}, ())
             for system, code in self.segments.get(segment, [])[offset : offset + limit]
         ]
 
@@ -323,7 +327,7 @@ def _walk(query: str, engine: _FakeEngine, page: int) -> list[str]:
     seen: list[str] = []
     after = None
     while True:
-        result = execute(plan(query, first=page, after=after), engine)
+        result = SearchResult.model_validate(execute(plan(query, first=page, after=after), engine))
         assert result.total_count == 7
         assert sum(f.count for f in result.facets) == 7
         seen += [hit.node.code for hit in result.hits]
@@ -346,14 +350,14 @@ def test_pages_walk_the_segments_one_after_the_other(page):
 
 def test_a_first_page_holding_every_hit_needs_no_counting():
     engine = _FakeEngine({TERM: [("ICD10CM", "I10")], TEXT: [("ICD10CM", "I16.0")]})
-    result = execute(plan("hypertension", first=5), engine)
+    result = SearchResult.model_validate(execute(plan("hypertension", first=5), engine))
     assert [h.node.code for h in result.hits] == ["I10", "I16.0"] and result.total_count == 2
     assert [c[0] for c in engine.calls] == ["fetch", "fetch"]
 
 
 def test_a_full_first_page_is_fetched_once_then_counted():
     engine = _FakeEngine({TERM: [("ICD10CM", "I10")], TEXT: [("ICD10CM", c) for c in "ABCD"]})
-    result = execute(plan("hypertension", first=3), engine)
+    result = SearchResult.model_validate(execute(plan("hypertension", first=3), engine))
     assert [h.node.code for h in result.hits] == ["I10", "A", "B"]
     assert (result.total_count, result.has_next_page) == (5, True)
     assert engine.calls == [("fetch", TERM, 0, 3), ("fetch", TEXT, 0, 2), ("counts", TERM), ("counts", TEXT)]
@@ -530,8 +534,8 @@ def test_the_explain_field_is_stored_not_searched(tmp_path):
     searcher = backend._searcher
     assert searcher is not None and searcher.doc_freq("explain", "swollen") == 0
     # read back with the hit, it explains the match
-    (hit,) = backend.search(SearchRequest(query="swollen glands")).hits
-    assert hit.highlight == (
+    (hit,) = backend.search(SearchRequest(query="swollen glands"))["hits"]
+    assert hit["highlight"] == (
         "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"
     )
     backend.close()
