@@ -64,6 +64,8 @@ def memo_usage() -> dict[str, dict]:
         "search_typo_distances": execute._within,
         "search_cut_titles": execute._cut,
         "search_cursors": planner.encode_cursor,
+        "search_typed_words": planner._typed_word,
+        "search_exact_words": planner._exact_word,
     }
     usage = {}
     for name, memo in memos.items():

@@ -79,6 +79,26 @@ def test_lexicon_turns_typo_matching_off_for_known_words():
     assert [c.alternatives[0][0].fuzzy for c in p.clauses] == [0, 2]
 
 
+def test_a_word_typed_twice_is_known_in_both_places():
+    # the two clauses hold one shared Word object (planner._typed_word is memoised): the lexicon's
+    # answer must reach both, and a later plan's words must not see the change
+    known = plan("fracture fracture femur", lexicon=lambda words: [w.plain == "fracture" for w in words])
+    assert [(c.alternatives[0][0].plain, c.alternatives[0][0].fuzzy) for c in known.clauses] == [
+        ("fracture", 0),
+        ("fracture", 0),
+        ("femur", 1),
+    ]
+    assert [c.alternatives[0][0].fuzzy for c in plan("fracture fracture femur").clauses] == [2, 2, 1]
+
+
+def test_synonym_match_skips_words_that_start_no_term():
+    table = synonyms.parse("cpap machine\tcontinuous positive airway pressure device\nchf\tcongestive heart failure\n")
+    assert table.match(["cpap", "machine"], 0) == (2, (("continuous", "positive", "airway", "pressure", "device"),))
+    assert table.match(["cpap"], 0) is None  # starts a term, is none by itself
+    assert table.match(["acute", "chf"], 0) is None
+    assert table.match(["acute", "chf"], 1) == (1, (("congestive", "heart", "failure"),))
+
+
 def test_abbreviation_clause_is_the_abbreviation_or_an_expansion():
     (clause,) = plan("CHF").clauses
     assert [[w.stem for w in alt] for alt in clause.alternatives] == [
