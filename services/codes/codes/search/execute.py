@@ -66,8 +66,8 @@ class Engine(Protocol):
 
 def execute(plan: Plan, engine: Engine) -> dict:
     """The plan's SearchResult in its JSON form (what model_dump(mode="json") gives, keys in
-    the same order), built as plain data: the values come from our own index, and building
-    and dumping the contract's models cost more than the rest of the reply together."""
+    the same order), built as plain data: the values come from our own index, and validating
+    them into the contract's models, then dumping those, took a ninth of a search's CPU."""
     first_page: list[Row] | None = None
     if plan.offset == 0 and plan.systems is None:
         # A first page is the segments' first hits, one after the other. When every segment
