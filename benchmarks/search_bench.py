@@ -8,9 +8,10 @@ Each engine runs in a subprocess of its own (the baseline from `git archive` of 
 services/codes, libs and contracts, first on PYTHONPATH), builds its tantivy index in a
 temporary directory the way its `codes.cli load` would (baseline: ICD-10-CM with the
 Alphabetic Index lay terms; current: also the External Cause Index, the Table of Drugs, the
-PCS Index and Definitions), then times `search()` (plan + engine + highlight + result models).
-The two take turns per query, in rounds, so load from elsewhere on the machine hits both
-alike. Goal (issue 14): each query's p50 at most GOAL x the baseline's. Nothing is asserted.
+PCS Index and Definitions), then times `search()` (plan + engine + highlight + the reply: the
+baseline's a model, which its service then dumped; today's the JSON form itself). The two
+take turns per query, in rounds, so load from elsewhere on the machine hits both alike.
+Goal (issue 14): each query's p50 at most GOAL x the baseline's. Nothing is asserted.
 
 `measure(runs)` returns the rows (for benchmarks.run); without the baseline commit (a shallow
 clone) it says so and measures the current engine alone.
@@ -292,7 +293,8 @@ def serve(engine: str, mirror: Path, systems: str, index: Path) -> None:
     for line in sys.stdin:
         ask = json.loads(line)
         request = SearchRequest(query=ask["query"], first=ask["first"])
-        hits = backend.search(request).total_count
+        reply = backend.search(request)  # the baseline's a SearchResult, today's its JSON form
+        hits = reply["total_count"] if isinstance(reply, dict) else reply.total_count
         timings = []
         for _ in range(ask["runs"]):
             t0 = time.perf_counter()

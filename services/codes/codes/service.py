@@ -36,16 +36,13 @@ class CodesService(PlatformService):
 
     @rpc
     def search_codes(self, request: dict) -> dict:
-        return self._search(parse_request(contract.SearchRequest, request))
+        return self.search.search(parse_request(contract.SearchRequest, request))
 
     @rpc
     def search_codes_many(self, request: dict) -> list:
         """Concurrent clients' searches (the gateway coalesces them), each answered as
         search_codes would answer it alone: its result or its error, failing no other."""
-        return answer_each(parse_request(contract.SearchManyRequest, request).searches, self._search)
-
-    def _search(self, request: contract.SearchRequest) -> dict:
-        return self.search.search(request).model_dump(mode="json")
+        return answer_each(parse_request(contract.SearchManyRequest, request).searches, self.search.search)
 
     @rpc
     def get_codes(self, request: dict) -> list:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from medcode_contracts.codes import SearchRequest, SearchResult
+from medcode_contracts.codes import SearchRequest
 
 if TYPE_CHECKING:
     from medcode_common.settings import Settings
@@ -29,8 +29,9 @@ class SearchBackend(Protocol):
         see the old codes or the new ones, never a mix. Streams (bounded memory) and
         persists, so a restart keeps it. If `records` raises, the old codes stay."""
 
-    def search(self, request: SearchRequest) -> SearchResult:
-        """BadRequest (medcode_contracts.errors) for an empty query or a malformed cursor."""
+    def search(self, request: SearchRequest) -> dict:
+        """The SearchResult in its JSON form (as the RPC replies it; execute.execute).
+        BadRequest (medcode_contracts.errors) for an empty query or a malformed cursor."""
 
     def refresh(self) -> None:
         """See commits made since (by this or another process, e.g. the loader CLI)."""
@@ -63,6 +64,8 @@ def memo_usage() -> dict[str, dict]:
         "search_typo_distances": execute._within,
         "search_cut_titles": execute._cut,
         "search_cursors": planner.encode_cursor,
+        "search_typed_words": planner._typed_word,
+        "search_exact_words": planner._exact_word,
     }
     usage = {}
     for name, memo in memos.items():

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
+from medcode_contracts.codes import CodeSystem, SearchRequest
 from medcode_contracts.errors import Unavailable
 
 from ..domain import CodeRecord
@@ -234,7 +234,7 @@ def rows_of(response: dict, segment: str) -> list[Row]:
         rows.append(
             (
                 score,
-                CodeSummary(system=src["system"], code=src["code"], title=src["title"], billable=src["billable"]),
+                {"system": src["system"], "code": src["code"], "title": src["title"], "billable": src["billable"]},
                 tuple(tuple(pair) for pair in explain),
             )
         )
@@ -313,7 +313,7 @@ class ElasticBackend:
             for old in current:
                 self.client.indices.delete(index=old, ignore_unavailable=True)
 
-    def search(self, request: SearchRequest) -> SearchResult:
+    def search(self, request: SearchRequest) -> dict:
         with self._errors("search"):
             run = _Run(self.client, self.alias)
             return execute(make_plan(request, run.known), run)

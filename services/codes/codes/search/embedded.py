@@ -28,7 +28,7 @@ from pathlib import Path
 import tantivy
 
 from medcode_common.text_analysis import write_atomically
-from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest, SearchResult
+from medcode_contracts.codes import CodeSystem, SearchRequest
 from medcode_contracts.errors import Conflict
 
 from ..domain import CodeRecord
@@ -155,7 +155,7 @@ class EmbeddedBackend:
         self.refresh()
         self._delete_outdated()
 
-    def search(self, request: SearchRequest) -> SearchResult:
+    def search(self, request: SearchRequest) -> dict:
         if self._searcher is None:
             raise RuntimeError("the search index is closed")
         run = _Run(self._schema, self._searcher)
@@ -281,12 +281,12 @@ class _Run:
         rows: list[Row] = []
         for score, address in scored:
             doc = self.searcher.doc(address)
-            summary = CodeSummary(
-                system=doc.get_first("system"),
-                code=doc.get_first("code"),
-                title=doc.get_first("title"),
-                billable=doc.get_first("billable"),
-            )
+            summary = {
+                "system": doc.get_first("system"),
+                "code": doc.get_first("code"),
+                "title": doc.get_first("title"),
+                "billable": doc.get_first("billable"),
+            }
             raw = doc.get_first("explain")
             rows.append((float(score), summary, FlatExplain(raw) if raw else ()))
         return rows

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice, product
 
@@ -107,6 +107,9 @@ def fuzzy_distance(plain: str) -> int:
     return 1 if len(plain) >= MIN_FUZZY_LEN else 0
 
 
+# A query's words recur from one search to the next (as-you-type, paging, common words), and
+# a Word is immutable: one object serves them all. ~200 bytes an entry.
+@lru_cache(maxsize=4096)
 def _typed_word(plain: str, last: bool) -> Word:
     stem = analyse_word(plain)
     return Word(
@@ -117,6 +120,7 @@ def _typed_word(plain: str, last: bool) -> Word:
     )
 
 
+@lru_cache(maxsize=4096)
 def _exact_word(plain: str) -> Word:
     stem = analyse_word(plain)
     return Word(plain=plain, stem=stem[1] if stem else plain)
@@ -232,14 +236,17 @@ def _drop_known_typos(clauses: tuple[Clause, ...], lexicon: Lexicon) -> tuple[Cl
     candidates = [w for c in clauses for alt in c.alternatives for w in alt if w.fuzzy]
     if not candidates:
         return clauses
-    known = {w for w, is_known in zip(candidates, lexicon(candidates)) if is_known}
-    if not known:
+    # Keyed by identity: the candidates are the clauses' own objects, and a Word's hash is a
+    # Python call.
+    exact = {
+        id(w): Word(plain=w.plain, stem=w.stem, prefix=w.prefix)
+        for w, is_known in zip(candidates, lexicon(candidates))
+        if is_known
+    }
+    if not exact:
         return clauses
     return tuple(
-        Clause(
-            tuple(tuple(replace(w, fuzzy=0) if w in known else w for w in alt) for alt in c.alternatives), c.required
-        )
-        for c in clauses
+        Clause(tuple(tuple(exact.get(id(w), w) for w in alt) for alt in c.alternatives), c.required) for c in clauses
     )
 
 

@@ -5,7 +5,7 @@ surgeons say it: every row names the source of its equivalence in a third column
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from .analysis import STOPWORDS, plain_words
@@ -24,8 +24,14 @@ class Synonyms:
     entries: dict[tuple[str, ...], tuple[tuple[str, ...], ...]]
     longest: int
 
+    @cached_property
+    def _first_words(self) -> frozenset[str]:
+        return frozenset(term[0] for term in self.entries)
+
     def match(self, words: list[str], start: int) -> tuple[int, tuple[tuple[str, ...], ...]] | None:
         """The longest term starting at words[start]: (number of words, expansions)."""
+        if words[start] not in self._first_words:  # most words start no term
+            return None
         for length in range(min(self.longest, len(words) - start), 0, -1):
             expansions = self.entries.get(tuple(words[start : start + length]))
             if expansions:

@@ -21,7 +21,7 @@ from codes.search import make_backend
 from codes.storage import CodeStore
 from medcode_common.db import make_engine
 from medcode_common.settings import load_settings
-from medcode_contracts.codes import CodePage, CodeRef, Edition, SearchRequest
+from medcode_contracts.codes import CodePage, CodeRef, Edition, SearchRequest, SearchResult
 from medcode_contracts.coding_rules import CPT_LICENCE_NOTE, GetCodeRulesRequest
 
 FAKE_CPT = (
@@ -127,9 +127,9 @@ def test_licensed_cpt_file_gives_descriptors_pages_and_search_hits(settings, sto
     backend = make_backend(settings)
     try:
         assert sync_search_index(codes, backend, rules=rules) == ["CPT"]
-        by_word = backend.search(SearchRequest(query="zebrafinch"))
+        by_word = SearchResult.model_validate(backend.search(SearchRequest(query="zebrafinch")))
         assert [(h.node.system.value, h.node.code) for h in by_word.hits] == [("CPT", "99213")]
-        by_code = backend.search(SearchRequest(query="97597"))
+        by_code = SearchResult.model_validate(backend.search(SearchRequest(query="97597")))
         assert ("CPT", "97597") in [(h.node.system.value, h.node.code) for h in by_code.hits]
     finally:
         backend.close()

@@ -9,6 +9,7 @@ Alphabetic Index lay terms attached as codes.loading does.
 from __future__ import annotations
 
 import html
+import json
 import threading
 import time
 import uuid
@@ -23,7 +24,7 @@ from codes.search.elastic import ElasticBackend
 from codes.search.embedded import EmbeddedBackend
 from codes.search.planner import SCHEMA_VERSION
 from medcode_common.testing import ELASTICSEARCH_URL, elastic_or_skip
-from medcode_contracts.codes import CodeSystem, SearchRequest
+from medcode_contracts.codes import CodeSystem, SearchRequest, SearchResult
 from medcode_contracts.errors import BadRequest
 
 BACKENDS = ["embedded", pytest.param("elasticsearch", marks=pytest.mark.elasticsearch)]
@@ -67,8 +68,9 @@ def backend(request, data_mirror, tmp_path_factory):
         _drop_elastic(built)
 
 
-def search(backend, query: str, **options):
-    return backend.search(SearchRequest(query=query, **options))
+def search(backend, query: str, **options) -> SearchResult:
+    """The reply as its reader sees it: validating it checks it holds to the contract."""
+    return SearchResult.model_validate(backend.search(SearchRequest(query=query, **options)))
 
 
 def codes_of(result) -> list[str]:
@@ -641,3 +643,19 @@ def test_everyday_language_finds_the_accepted_codes(backend, capsys):
         )
     assert not set(ISSUE_QUERIES) & set(misses)
     assert recall >= 0.95 and share_first >= 0.7, (recall, share_first, misses)
+
+
+def test_the_reply_is_what_the_contract_models_dump(backend):
+    """A backend builds its reply as plain data (execute.execute): it must be, to the byte,
+    the JSON the contract's models give (types, key order, null cursor, facet order)."""
+    requests = [{"query": q, "first": 10} for q, _, _ in _everyday_queries()]
+    for query in ("K22.0", "j9035", "0DB64ZZ", "CHF", "achalazia", "femur fract", "<b>&", "zzzzqqq"):
+        requests += [
+            {"query": query},
+            {"query": query, "first": 3, "after": "djE6Mg"},
+            {"query": query, "systems": ["ICD10PCS", "HCPCS"], "billable_only": True},
+        ]
+    for request in requests:
+        reply = backend.search(SearchRequest(**request))
+        dumped = SearchResult.model_validate(reply).model_dump(mode="json")
+        assert json.dumps(reply) == json.dumps(dumped), request

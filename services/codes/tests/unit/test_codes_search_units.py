@@ -25,7 +25,7 @@ from codes.search.planner import (
     make_plan,
     term_rank,
 )
-from medcode_contracts.codes import CodeSummary, CodeSystem, SearchRequest
+from medcode_contracts.codes import CodeSystem, SearchRequest, SearchResult
 from medcode_contracts.errors import BadRequest
 
 
@@ -77,6 +77,26 @@ def test_single_letters_rank_but_do_not_filter():
 def test_lexicon_turns_typo_matching_off_for_known_words():
     p = plan("achalasia cardiospasmm", lexicon=lambda words: [w.plain == "achalasia" for w in words])
     assert [c.alternatives[0][0].fuzzy for c in p.clauses] == [0, 2]
+
+
+def test_a_word_typed_twice_is_known_in_both_places():
+    # the two clauses hold one shared Word object (planner._typed_word is memoised): the lexicon's
+    # answer must reach both, and a later plan's words must not see the change
+    known = plan("fracture fracture femur", lexicon=lambda words: [w.plain == "fracture" for w in words])
+    assert [(c.alternatives[0][0].plain, c.alternatives[0][0].fuzzy) for c in known.clauses] == [
+        ("fracture", 0),
+        ("fracture", 0),
+        ("femur", 1),
+    ]
+    assert [c.alternatives[0][0].fuzzy for c in plan("fracture fracture femur").clauses] == [2, 2, 1]
+
+
+def test_synonym_match_skips_words_that_start_no_term():
+    table = synonyms.parse("cpap machine\tcontinuous positive airway pressure device\nchf\tcongestive heart failure\n")
+    assert table.match(["cpap", "machine"], 0) == (2, (("continuous", "positive", "airway", "pressure", "device"),))
+    assert table.match(["cpap"], 0) is None  # starts a term, is none by itself
+    assert table.match(["acute", "chf"], 0) is None
+    assert table.match(["acute", "chf"], 1) == (1, (("congestive", "heart", "failure"),))
 
 
 def test_abbreviation_clause_is_the_abbreviation_or_an_expansion():
@@ -240,7 +260,11 @@ def test_es_rows_from_a_response():
         }
     }
     ((score, node, explain),) = elastic.rows_of(response, TEXT)
-    assert (score, node.code, node.system, explain) == (3.5, "K22.0", CodeSystem.ICD10CM, ())
+    assert (score, node, explain) == (
+        3.5,
+        {"system": "ICD10CM", "code": "K22.0", "title": "Achalasia of cardia", "billable": True},
+        (),
+    )
     response["hits"]["hits"][0]["_source"]["explain"] = {"terms": [["cardiospasm", "Cardiospasm", "cardiospasm"]]}
     assert elastic.rows_of(response, TEXT)[0][2] == (("cardiospasm", "Cardiospasm", "cardiospasm"),)
 
@@ -314,7 +338,7 @@ class _FakeEngine:
     def fetch(self, plan, segment, offset, limit):
         self.calls.append(("fetch", segment, offset, limit))
         return [
-            (1.0, CodeSummary(system=system, code=code, title=code, billable=True), ())
+            (1.0, {"system": system, "code": code, "title": code, "billable": True}, ())
             for system, code in self.segments.get(segment, [])[offset : offset + limit]
         ]
 
@@ -323,7 +347,7 @@ def _walk(query: str, engine: _FakeEngine, page: int) -> list[str]:
     seen: list[str] = []
     after = None
     while True:
-        result = execute(plan(query, first=page, after=after), engine)
+        result = SearchResult.model_validate(execute(plan(query, first=page, after=after), engine))
         assert result.total_count == 7
         assert sum(f.count for f in result.facets) == 7
         seen += [hit.node.code for hit in result.hits]
@@ -346,14 +370,14 @@ def test_pages_walk_the_segments_one_after_the_other(page):
 
 def test_a_first_page_holding_every_hit_needs_no_counting():
     engine = _FakeEngine({TERM: [("ICD10CM", "I10")], TEXT: [("ICD10CM", "I16.0")]})
-    result = execute(plan("hypertension", first=5), engine)
+    result = SearchResult.model_validate(execute(plan("hypertension", first=5), engine))
     assert [h.node.code for h in result.hits] == ["I10", "I16.0"] and result.total_count == 2
     assert [c[0] for c in engine.calls] == ["fetch", "fetch"]
 
 
 def test_a_full_first_page_is_fetched_once_then_counted():
     engine = _FakeEngine({TERM: [("ICD10CM", "I10")], TEXT: [("ICD10CM", c) for c in "ABCD"]})
-    result = execute(plan("hypertension", first=3), engine)
+    result = SearchResult.model_validate(execute(plan("hypertension", first=3), engine))
     assert [h.node.code for h in result.hits] == ["I10", "A", "B"]
     assert (result.total_count, result.has_next_page) == (5, True)
     assert engine.calls == [("fetch", TERM, 0, 3), ("fetch", TEXT, 0, 2), ("counts", TERM), ("counts", TEXT)]
@@ -530,8 +554,8 @@ def test_the_explain_field_is_stored_not_searched(tmp_path):
     searcher = backend._searcher
     assert searcher is not None and searcher.doc_freq("explain", "swollen") == 0
     # read back with the hit, it explains the match
-    (hit,) = backend.search(SearchRequest(query="swollen glands")).hits
-    assert hit.highlight == (
+    (hit,) = backend.search(SearchRequest(query="swollen glands"))["hits"]
+    assert hit["highlight"] == (
         "Enlarged lymph nodes, unspecified — <mark>glands</mark> <mark>swollen</mark> (Swollen - see Swelling, glands)"
     )
     backend.close()
