@@ -8,8 +8,9 @@ one batch call, each answered with its own result or its own error (a bad cursor
 search fails no other). A call alone in its turn goes as the plain call: a lone client
 (c=1) travels exactly as before, with no wait beyond one turn of the loop.
 
-The batch call carries the first caller's trace context (it is sent from its turn) and
-the shortest timeout among its callers.
+The batch call is made in a span of its own, a child of the first caller's span with a
+link to every caller's (so each request's trace leads to the service's work), and waits
+no longer than the shortest timeout among its callers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
 from pydantic import BaseModel
 
 from medcode_contracts.rpc import RpcMethod
@@ -28,6 +30,7 @@ from .errors import deserialize
 from .typed import BadReply, invoke
 
 log = logging.getLogger(__name__)
+_TRACER = trace.get_tracer(__name__)
 
 
 @dataclass
@@ -37,6 +40,7 @@ class _Waiting:
     future: asyncio.Future
     timeout: float | None
     op: str | None
+    span: trace.SpanContext  # the caller's, for the batch span's links
 
 
 class Coalescer:
@@ -58,7 +62,8 @@ class Coalescer:
     async def call(self, rpc: Any, request: BaseModel, *, timeout: float | None, op: str | None) -> Any:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._waiting.append(_Waiting(rpc, request, future, timeout, op))
+        caller = trace.get_current_span().get_span_context()
+        self._waiting.append(_Waiting(rpc, request, future, timeout, op, caller))
         if len(self._waiting) == 1:
             loop.call_soon(self._flush)  # after every callback of this turn: the calls they make join
         return await future
@@ -81,9 +86,13 @@ class Coalescer:
                 return
             timeouts = [w.timeout for w in part if w.timeout is not None]
             request = self.many.request(**{self.batch_field: [w.request for w in part]})
-            outcomes = await invoke(
-                part[0].rpc, self.many, request, timeout=min(timeouts) if timeouts else None, op=part[0].op
-            )
+            links = [trace.Link(w.span, {"coalesced.index": i}) for i, w in enumerate(part) if w.span.is_valid]
+            with _TRACER.start_as_current_span(
+                self.many.target, kind=trace.SpanKind.CLIENT, links=links, attributes={"coalesced.calls": len(part)}
+            ):
+                outcomes = await invoke(
+                    part[0].rpc, self.many, request, timeout=min(timeouts) if timeouts else None, op=part[0].op
+                )
         except asyncio.CancelledError:
             for w in part:
                 w.future.cancel()
