@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 
 import strawberry
 
@@ -91,7 +91,9 @@ class CodesQuery:
             return None
         await context.account()  # a bad token is an error, whatever fields are asked for
         if deciding is not None:
-            # Its fields wait for the decision anyway: waited for here, they read it at once.
-            await asyncio.wait((deciding,))
+            # Its fields wait for the decision anyway: waited for here, they read it at once
+            # (an error too: each field that reads the decision reports it).
+            with contextlib.suppress(Exception):
+                await deciding
         # Nothing is spent here: CodePage.access and the premium sections spend the view.
         return CodePage.from_contract(page)
