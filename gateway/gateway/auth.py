@@ -90,8 +90,7 @@ class Signer:
         self._keys = {
             purpose: hmac.new(master, purpose.encode(), hashlib.sha256).digest() for purpose in ("guest-id", "csrf")
         }
-
-        self._kept: dict[tuple[str, str], str] = {}
+        self._kept: dict[tuple[str, str], str] = {}  # sign_kept's
 
     def sign(self, purpose: str, message: str) -> str:
         return _b64(hmac.digest(self._keys[purpose], message.encode(), "sha256"))
