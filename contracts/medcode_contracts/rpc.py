@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
@@ -46,7 +47,7 @@ class RpcMethod(Generic[RequestT, ReplyT]):
     def target(self) -> str:
         return f"{self.service}.{self.name}"
 
-    @property
+    @cached_property  # asked for by each request's DataLoader
     def max_batch_size(self) -> int | None:
         """The most items one call may carry: the `max_length` of the request's batch
         field, so a caller's DataLoader splits where the service's model would refuse."""

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from starlette.responses import Response
 from strawberry.exceptions import ConnectionRejectionError
 
 from medcode_contracts.accounts import MAX_TOKEN_LENGTH
@@ -48,6 +49,9 @@ GUEST_COOKIE = "medcode_guest"
 CSRF_HEADER = "x-csrf-token"
 # Browsers cap a cookie's lifetime at 400 days anyway.
 GUEST_COOKIE_MAX_AGE = 400 * 86400
+# GatewayAuth._client_ip: how many client addresses, of X-Forwarded-For values how long.
+CLIENT_IPS_KEPT = 4096
+FORWARDED_LENGTH_KEPT = 256
 UNKNOWN_IP = "unknown"  # no peer address (some ASGI servers): all such guests share one cap
 
 BAD_AUTHORIZATION = "The Authorization header must be `Bearer <token>`."
@@ -65,6 +69,12 @@ class Source(str, Enum):
 
 
 # -- signatures --------------------------------------------------------------------------
+# Signer.sign_kept: how many, of messages how long (a session token is ~300 characters; a
+# longer one, say a made-up cookie, is signed each time instead of filling memory).
+SIGNATURES_KEPT = 4096
+SIGNED_LENGTH_KEPT = 512
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -80,9 +90,23 @@ class Signer:
         self._keys = {
             purpose: hmac.new(master, purpose.encode(), hashlib.sha256).digest() for purpose in ("guest-id", "csrf")
         }
+        self._kept: dict[tuple[str, str], str] = {}  # sign_kept's
 
     def sign(self, purpose: str, message: str) -> str:
-        return _b64(hmac.new(self._keys[purpose], message.encode(), hashlib.sha256).digest())
+        return _b64(hmac.digest(self._keys[purpose], message.encode(), "sha256"))
+
+    def sign_kept(self, purpose: str, message: str) -> str:
+        """sign(), remembered for the last SIGNATURES_KEPT messages (a session's CSRF token
+        is asked for on every request of the session; the signature is pure)."""
+        signature = self._kept.get((purpose, message))
+        if signature is None:
+            signature = self.sign(purpose, message)
+            if len(message) > SIGNED_LENGTH_KEPT:
+                return signature
+            if len(self._kept) >= SIGNATURES_KEPT:
+                del self._kept[next(iter(self._kept))]  # the oldest
+            self._kept[(purpose, message)] = signature
+        return signature
 
     def verify(self, purpose: str, message: str, signature: str) -> bool:
         return same_signature(self.sign(purpose, message), signature)
@@ -112,7 +136,7 @@ def read_guest_cookie(signer: Signer, value: str | None) -> str | None:
 
 
 def csrf_token(signer: Signer, session_token: str) -> str:
-    return signer.sign("csrf", session_token)
+    return signer.sign_kept("csrf", session_token)
 
 
 def csrf_matches(signer: Signer, session_token: str, header: str | None) -> bool:
@@ -232,6 +256,8 @@ class GatewayAuth:
         self.trusted_proxies = settings.trusted_proxies
         self.secure = settings.cookie_secure
         self._warned_untrusted_proxy = False
+        self._client_ips: dict[tuple[str | None, tuple[str, ...]], str] = {}
+        self._guest_cookie_around = self._guest_cookie_header_around()
 
     # -- the client's address ------------------------------------------------------------
     def client_address(self, scope: dict) -> str:
@@ -240,7 +266,21 @@ class GatewayAuth:
         peer = client[0] if client else None
         forwarded = [value.decode("latin-1") for key, value in scope.get("headers", ()) if key == b"x-forwarded-for"]
         self._notice_untrusted_proxy(peer, forwarded)
-        return client_ip(peer, forwarded, self.trusted_proxies)
+        return self._client_ip(peer, forwarded)
+
+    def _client_ip(self, peer: str | None, forwarded: list[str]) -> str:
+        """client_ip, remembered for the last CLIENT_IPS_KEPT (peer, X-Forwarded-For) pairs:
+        parsing the addresses again was a few percent of a page (and the rate limit asks too)."""
+        key = (peer, tuple(forwarded))
+        address = self._client_ips.get(key)
+        if address is None:
+            address = client_ip(peer, forwarded, self.trusted_proxies)
+            if sum(map(len, forwarded)) > FORWARDED_LENGTH_KEPT:
+                return address
+            if len(self._client_ips) >= CLIENT_IPS_KEPT:
+                del self._client_ips[next(iter(self._client_ips))]  # the oldest
+            self._client_ips[key] = address
+        return address
 
     def warn_if_untrusted_proxy_setup(self) -> None:
         """At start: production without trusted proxies counts every client behind an
@@ -294,7 +334,7 @@ class GatewayAuth:
             token=token,
             source=source,
             guest_id=guest_id,
-            client_ip=client_ip(peer, headers.getlist("x-forwarded-for"), self.trusted_proxies),
+            client_ip=self._client_ip(peer, headers.getlist("x-forwarded-for")),
             csrf_header=headers.get(CSRF_HEADER),
             authorization_error=authorization_error,
         )
@@ -325,7 +365,18 @@ class GatewayAuth:
         )
 
     def set_guest_cookie(self, response: Any, guest_id: str) -> None:
-        self._set_cookie(response, GUEST_COOKIE, guest_cookie_value(self.signer, guest_id), GUEST_COOKIE_MAX_AGE)
+        # Every cookie-less request sets one: Starlette's header, made once, around the value.
+        before, after = self._guest_cookie_around
+        value = guest_cookie_value(self.signer, guest_id).encode()
+        response.raw_headers.append((b"set-cookie", before + value + after))
+
+    def _guest_cookie_header_around(self) -> tuple[bytes, bytes]:
+        """The guest cookie's Set-Cookie header as Starlette writes it, before and after the
+        value (hex and base64url: a guest cookie's value is never quoted)."""
+        probe = Response()
+        self._set_cookie(probe, GUEST_COOKIE, "VALUE", GUEST_COOKIE_MAX_AGE)
+        before, _, after = probe.raw_headers[-1][1].partition(b"=VALUE")
+        return before + b"=", after
 
     def set_session(self, response: Any, token: str, expires_at: str) -> None:
         """After login or register: the HttpOnly session cookie and its CSRF cookie."""

@@ -10,6 +10,7 @@ from typing import Any
 from graphql import OperationType
 from strawberry.dataloader import DataLoader
 
+from medcode_common.session_tokens import SessionClaims
 from medcode_contracts import accounts as accounts_contract
 from medcode_contracts.accounts import Plan
 from medcode_contracts.errors import Unauthenticated
@@ -60,6 +61,9 @@ class Context:
     # requests sent as one batch call where a method has a batch twin. None: each its own.
     coalescing: Any = None
     _loaders: dict[str, DataLoader] = field(default_factory=dict)
+    # The request's decision about each code page's view, by metered resource
+    # (gateway.schema.codes.access.decided_access).
+    page_accesses: dict[str, asyncio.Future] = field(default_factory=dict)
     _account: asyncio.Future | None = None
 
     async def invoke(
@@ -106,7 +110,7 @@ class Context:
         if info is not None and info.operation.operation is OperationType.MUTATION:
             self.gateway_auth.check_csrf(auth)
         if self._account is None:
-            self._account = asyncio.ensure_future(self._authenticate())
+            self._account = self._start_authenticating()
         return await asyncio.shield(self._account)
 
     def prefetch_account(self) -> None:
@@ -116,8 +120,24 @@ class Context:
         auth = self.auth
         if auth is None or auth.token is None or auth.authorization_error is not None or self._account:
             return
-        self._account = asyncio.ensure_future(self._authenticate())
+        self._account = self._start_authenticating()
         self._account.add_done_callback(lambda task: task.cancelled() or task.exception())
+
+    def _start_authenticating(self) -> asyncio.Future:
+        """The check of the caller's token: answered at once when the token is bad or its
+        session is kept here (no task to run), else the task that asks accounts."""
+        sessions = self.sessions
+        claims = None
+        if sessions is not None:
+            try:
+                claims = sessions.verify(self.auth.token)
+            except Unauthenticated as exc:
+                self._drop_dead_cookie()
+                return _answered(exception=exc)
+            account = sessions.get(claims)
+            if account is not None:
+                return _answered(account)
+        return asyncio.ensure_future(self._ask_accounts(claims))
 
     async def require_account(self, info: Any = None) -> accounts_contract.Account:
         account = await self.account(info)
@@ -162,24 +182,32 @@ class Context:
         if self.sessions is not None:
             self.sessions.forget_user(user_id)
 
-    async def _authenticate(self) -> accounts_contract.Account:
+    async def _ask_accounts(self, claims: SessionClaims | None) -> accounts_contract.Account:
+        """accounts.authenticate for the token (`claims`: as verified here, its answer is
+        then kept; None: no session cache, every request asks)."""
+        sessions = self.sessions
+        epoch = sessions.epoch if sessions is not None else None
         try:
-            sessions = self.sessions
-            if sessions is None:
-                return await self.invoke(
-                    Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token), op="authenticate"
-                )
-            claims = sessions.verify(self.auth.token)
-            account = sessions.get(claims)
-            if account is None:
-                epoch = sessions.epoch
-                account = await self.invoke(
-                    Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token), op="authenticate"
-                )
-                sessions.put(claims, account, epoch)
-            return account
+            account = await self.invoke(
+                Accounts.AUTHENTICATE, accounts_contract.TokenRequest(token=self.auth.token), op="authenticate"
+            )
         except Unauthenticated:
-            if self.auth.cookie_authenticated and self.gateway_auth is not None:
-                # A dead session cookie: drop it, so the next request is a plain guest.
-                self.gateway_auth.clear_session(self.response)
+            self._drop_dead_cookie()
             raise
+        if claims is not None:
+            sessions.put(claims, account, epoch)
+        return account
+
+    def _drop_dead_cookie(self) -> None:
+        if self.auth.cookie_authenticated and self.gateway_auth is not None:
+            # A dead session cookie: drop it, so the next request is a plain guest.
+            self.gateway_auth.clear_session(self.response)
+
+
+def _answered(result: Any = None, exception: BaseException | None = None) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
+    return future

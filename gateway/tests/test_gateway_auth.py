@@ -3,9 +3,14 @@ behind proxies, and the auth settings."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import pytest
 from starlette.responses import Response
 
+from gateway import auth as auth_module
 from gateway.auth import (
     CSRF_COOKIE,
     GUEST_COOKIE,
@@ -60,6 +65,18 @@ def test_a_guest_signature_is_not_a_csrf_token(signer):
     assert not csrf_matches(signer, guest_id, signature)
 
 
+def test_a_kept_signature_is_the_signature(signer, monkeypatch):
+    """CSRF tokens are remembered per session token (bounded; a long message is not kept):
+    always the HMAC itself, never another message's."""
+    monkeypatch.setattr(auth_module, "SIGNATURES_KEPT", 2)
+    key = hmac.new(SECRET.encode(), b"csrf", hashlib.sha256).digest()
+    tokens = [f"tok-{i}" for i in range(5)] + ["t" * 600]
+    for token in tokens + tokens[::-1]:
+        expected = base64.urlsafe_b64encode(hmac.new(key, token.encode(), hashlib.sha256).digest()).rstrip(b"=")
+        assert csrf_token(signer, token) == expected.decode() == signer.sign("csrf", token)
+    assert len(signer._kept) == 2 and all(len(message) <= 512 for _, message in signer._kept)
+
+
 def test_csrf_token_belongs_to_its_session(signer):
     token = csrf_token(signer, "session-a")
     assert csrf_matches(signer, "session-a", token)
@@ -95,41 +112,63 @@ def test_malformed_authorization_is_unauthenticated(header):
 PROXIES = parse_networks("10.0.0.0/8, 127.0.0.1, ::1")
 
 
-@pytest.mark.parametrize(
-    "peer, forwarded, expected",
-    [
-        ("198.51.100.7", [], "198.51.100.7"),
-        # An untrusted peer cannot choose its address with the header.
-        ("198.51.100.7", ["203.0.113.9"], "198.51.100.7"),
-        # Behind a trusted proxy: the address the proxy saw.
-        ("127.0.0.1", ["203.0.113.9"], "203.0.113.9"),
-        # Whatever the client put left of it is ignored: the nearest untrusted hop counts.
-        ("127.0.0.1", ["1.1.1.1, 203.0.113.9"], "203.0.113.9"),
-        ("10.1.2.3", ["1.1.1.1, 203.0.113.9, 10.0.0.5"], "203.0.113.9"),
-        ("10.1.2.3", ["1.1.1.1", "203.0.113.9, 10.0.0.5"], "203.0.113.9"),  # several header lines
-        # Garbage stops the walk at the proxy that passed it on (a shared, stricter cap).
-        ("127.0.0.1", ["203.0.113.9, not-an-ip"], "127.0.0.1"),
-        ("127.0.0.1", ["203.0.113.9:4444"], "127.0.0.1"),
-        ("10.1.2.3", ["203.0.113.9, junk, 10.0.0.5"], "10.0.0.5"),
-        # Only proxies in the chain: the farthest one.
-        ("10.1.2.3", ["10.9.9.9, 10.0.0.5"], "10.9.9.9"),
-        ("127.0.0.1", [], "127.0.0.1"),
-        # IPv6 clients count by their /64: any address of it is one client.
-        ("::1", ["2001:DB8::0:1"], "2001:db8::/64"),
-        ("::1", ["2001:db8::ffff:1234:5678:9abc"], "2001:db8::/64"),
-        ("::1", ["2001:db8:0:1::1"], "2001:db8:0:1::/64"),
-        ("2001:db8:aa:bb:1:2:3:4", [], "2001:db8:aa:bb::/64"),
-        ("::ffff:198.51.100.7", [], "198.51.100.7"),
-        (None, ["203.0.113.9"], UNKNOWN_IP),
-        ("not-an-ip", [], UNKNOWN_IP),
-    ],
-)
+CLIENT_IPS = [
+    ("198.51.100.7", [], "198.51.100.7"),
+    # An untrusted peer cannot choose its address with the header.
+    ("198.51.100.7", ["203.0.113.9"], "198.51.100.7"),
+    # Behind a trusted proxy: the address the proxy saw.
+    ("127.0.0.1", ["203.0.113.9"], "203.0.113.9"),
+    # Whatever the client put left of it is ignored: the nearest untrusted hop counts.
+    ("127.0.0.1", ["1.1.1.1, 203.0.113.9"], "203.0.113.9"),
+    ("10.1.2.3", ["1.1.1.1, 203.0.113.9, 10.0.0.5"], "203.0.113.9"),
+    ("10.1.2.3", ["1.1.1.1", "203.0.113.9, 10.0.0.5"], "203.0.113.9"),  # several header lines
+    # Garbage stops the walk at the proxy that passed it on (a shared, stricter cap).
+    ("127.0.0.1", ["203.0.113.9, not-an-ip"], "127.0.0.1"),
+    ("127.0.0.1", ["203.0.113.9:4444"], "127.0.0.1"),
+    ("10.1.2.3", ["203.0.113.9, junk, 10.0.0.5"], "10.0.0.5"),
+    # Only proxies in the chain: the farthest one.
+    ("10.1.2.3", ["10.9.9.9, 10.0.0.5"], "10.9.9.9"),
+    ("127.0.0.1", [], "127.0.0.1"),
+    # IPv6 clients count by their /64: any address of it is one client.
+    ("::1", ["2001:DB8::0:1"], "2001:db8::/64"),
+    ("::1", ["2001:db8::ffff:1234:5678:9abc"], "2001:db8::/64"),
+    ("::1", ["2001:db8:0:1::1"], "2001:db8:0:1::/64"),
+    ("2001:db8:aa:bb:1:2:3:4", [], "2001:db8:aa:bb::/64"),
+    ("::ffff:198.51.100.7", [], "198.51.100.7"),
+    (None, ["203.0.113.9"], UNKNOWN_IP),
+    ("not-an-ip", [], UNKNOWN_IP),
+]
+
+
+@pytest.mark.parametrize("peer, forwarded, expected", CLIENT_IPS)
 def test_client_ip(peer, forwarded, expected):
     assert client_ip(peer, forwarded, PROXIES) == expected
 
 
 def test_without_trusted_proxies_the_header_is_ignored():
     assert client_ip("127.0.0.1", ["203.0.113.9"], ()) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("peer, forwarded, expected", CLIENT_IPS)
+def test_a_remembered_client_ip_is_the_one_client_ip_gives(peer, forwarded, expected):
+    """The gateway remembers the address of each (peer, X-Forwarded-For) it saw: asked
+    again, in any order, and past its bound, the same answers as client_ip."""
+    gateway_auth = GatewayAuth(
+        AuthSettings(GATEWAY_SECRET=SECRET, GATEWAY_TRUSTED_PROXIES="10.0.0.0/8, 127.0.0.1, ::1")
+    )
+    for _ in range(2):
+        assert gateway_auth._client_ip(peer, forwarded) == expected
+        assert gateway_auth._client_ip(peer, [", ".join(forwarded)] if forwarded else []) == expected
+
+
+def test_the_client_ips_kept_are_bounded(monkeypatch):
+    monkeypatch.setattr(auth_module, "CLIENT_IPS_KEPT", 3)
+    gateway_auth = GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET, GATEWAY_TRUSTED_PROXIES="127.0.0.1"))
+    for i in range(10):
+        assert gateway_auth._client_ip("127.0.0.1", [f"203.0.113.{i}"]) == f"203.0.113.{i}"
+    long_chain = ", ".join(["203.0.113.9"] * 100)  # past FORWARDED_LENGTH_KEPT: answered, not kept
+    assert gateway_auth._client_ip("127.0.0.1", [long_chain]) == "203.0.113.9"
+    assert len(gateway_auth._client_ips) == 3 and ("127.0.0.1", (long_chain,)) not in gateway_auth._client_ips
 
 
 # -- settings --------------------------------------------------------------------------
@@ -171,6 +210,24 @@ def test_a_new_client_gets_a_signed_httponly_guest_cookie(gateway_auth):
     assert read_guest_cookie(gateway_auth.signer, cookie.value) == auth.guest_id
     assert cookie["httponly"] and cookie["samesite"].lower() == "lax" and int(cookie["max-age"]) > 86400 * 300
     assert not cookie["secure"]  # development default: plain HTTP
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_the_guest_cookie_header_is_the_one_starlette_writes(secure):
+    gateway_auth = GatewayAuth(AuthSettings(GATEWAY_SECRET=SECRET, GATEWAY_COOKIE_SECURE=secure))
+    ours, starlettes = Response(), Response()
+    gateway_auth.set_guest_cookie(ours, "0123456789abcdef0123456789abcdef")
+    starlettes.set_cookie(
+        GUEST_COOKIE,
+        guest_cookie_value(gateway_auth.signer, "0123456789abcdef0123456789abcdef"),
+        max_age=400 * 86400,
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )
+    assert ours.raw_headers == starlettes.raw_headers
+    assert (b"; Secure" in ours.raw_headers[-1][1]) is secure
 
 
 def test_a_known_guest_keeps_its_id_and_a_tampered_one_gets_a_new_one(gateway_auth):

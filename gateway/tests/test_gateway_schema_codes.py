@@ -282,3 +282,19 @@ async def test_invalid_documents_get_a_code(schema):
     _, errors = await run(schema, '{ searchCodes(query: "x") { nope } }', FakeRpc({}))
     assert errors[0]["extensions"] == {"code": "GRAPHQL_VALIDATION_FAILED"}
     assert "nope" in errors[0]["message"]
+
+
+async def test_a_page_of_a_new_edition_is_shown_not_the_one_built_before(schema):
+    """CodePage objects are built once per contract page the edition cache holds: the
+    next edition's page (another contract page, the cache cleared) is built anew."""
+    from gateway.edition_cache import EditionCaches
+
+    caches, editions = EditionCaches(), iter(("Made-up edition 2026", "Made-up edition 2027"))
+    rpc = FakeRpc({"codes.get_codes": lambda kwargs: [page("ICD10CM", "K22.0", title=next(editions))]})
+    query = '{ code(system: ICD10CM, code: "K22.0") { title } }'
+    for expected in ("Made-up edition 2026", "Made-up edition 2026", "Made-up edition 2027"):
+        if rpc.calls["codes.get_codes"] and expected.endswith("2027"):
+            caches.clear({"schema": "codes.edition_loaded/1"})
+        result = await schema.execute(query, context_value=Context(rpc=rpc, caches=caches))
+        assert result.errors is None and result.data == {"code": {"title": expected}}
+    assert rpc.calls["codes.get_codes"] == 2

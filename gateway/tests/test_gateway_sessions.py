@@ -10,16 +10,16 @@ import pytest
 from starlette.responses import Response
 
 from gateway import testing
-from gateway.auth import GUEST_COOKIE, GatewayAuth, guest_cookie_value
+from gateway.auth import CSRF_HEADER, GUEST_COOKIE, SESSION_COOKIE, GatewayAuth, csrf_token, guest_cookie_value
 from gateway.context import Context
 from gateway.edition_cache import EditionCaches
 from gateway.schema import build_schema
 from gateway.sessions import SUBSCRIPTIONS, SessionCache
 from gateway.settings import AuthSettings
-from gateway.testing import make_request, session_token
+from gateway.testing import make_request, session_token, set_cookies
 from medcode_contracts import accounts, events
 from medcode_contracts import codes as codes_contract
-from medcode_contracts.errors import Unauthenticated
+from medcode_contracts.errors import BadRequest, Unauthenticated, Unavailable
 
 SECRET = "sessions-test-token-secret-" + "s" * 32
 GUEST = testing.GUEST_ID
@@ -137,9 +137,12 @@ def schema():
     return build_schema()
 
 
+AUTH = AuthSettings(GATEWAY_SECRET="sessions-gateway-secret-" + "g" * 32, TOKEN_SECRET=SECRET)
+
+
 @pytest.fixture(scope="module")
 def gateway_auth():
-    return GatewayAuth(AuthSettings(GATEWAY_SECRET="sessions-gateway-secret-" + "g" * 32, TOKEN_SECRET=SECRET))
+    return GatewayAuth(AUTH)
 
 
 class SlowRpc(testing.FakeRpc):
@@ -184,9 +187,21 @@ def holding_k22_0() -> EditionCaches:
     return caches
 
 
-async def run(schema, gateway_auth, query, fake, *, sessions=None, caches=None, headers=None, cookies=None):
-    response = Response()
-    request = make_request(headers, cookies)
+async def run(
+    schema,
+    gateway_auth,
+    query,
+    fake,
+    *,
+    sessions=None,
+    caches=None,
+    headers=None,
+    cookies=None,
+    method="POST",
+    response=None,
+):
+    response = response if response is not None else Response()
+    request = make_request(headers, cookies, method=method)
     context = Context(
         rpc=fake,
         request=request,
@@ -332,3 +347,86 @@ async def test_the_meter_is_asked_early_only_when_the_query_surely_spends(
     cookies = {GUEST_COOKIE: guest_cookie_value(gateway_auth.signer, GUEST)}
     data, errors = await run(schema, gateway_auth, query, rpc(), caches=holding_k22_0(), cookies=cookies)
     assert errors == [] and asked == (["ICD10CM:K22.0"] if early else [])
+
+
+def refuse(kwargs):
+    return [
+        {"resource": r, "granted": False, "remaining": 0, "limit": 3, "reason": "Guest views are used up."}
+        for r in kwargs["request"]["resources"]
+    ]
+
+
+METERS = {
+    "grants": {},
+    "refuses": {"metering.check_views": refuse},
+    "is away": {"metering.check_views": Unavailable("the metering service did not answer check_views within 5 s")},
+    "fails": {"metering.check_views": BadRequest("made-up: the meter refuses the request")},
+    "answers off contract": {"metering.check_views": [{"granted": "maybe"}]},
+}
+CALLERS = {
+    "member": {"headers": {"Authorization": f"Bearer {session_token(SECRET, 'u-1', 's-1')}"}},
+    "guest": {"cookies": {GUEST_COOKIE: guest_cookie_value(GatewayAuth(AUTH).signer, GUEST)}},
+    "expired token": {"headers": {"Authorization": f"Bearer {session_token(SECRET, 'u-1', 's-2', ttl=-1)}"}},
+    "GET": {"method": "GET"},
+}
+EVERY_SECTION = (
+    '{ code(system: ICD10CM, code: "K22.0") { title access { granted remaining reason } '
+    "layTerms notes { includes } parent { code } children { code } } }"
+)
+
+
+@pytest.mark.parametrize("meter", METERS)
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_a_cached_page_answers_as_a_page_from_the_codes_service(schema, gateway_auth, meter, caller):
+    """The page held here takes the short way (the meter asked at once, the code field waits
+    for its decision and the page's fields read it without a coroutine each): the same
+    answer, errors and RPCs as a page the codes service sends."""
+    answers = []
+    for caches in (EditionCaches(), holding_k22_0()):
+        sessions = cache()
+        fake = rpc(**METERS[meter])
+        data, errors = await run(
+            schema, gateway_auth, EVERY_SECTION, fake, sessions=sessions, caches=caches, **CALLERS[caller]
+        )
+        sent = [(name, kwargs) for name, kwargs in fake.requests if name != "codes.get_codes"]
+        answers.append((data, sorted(errors, key=lambda e: e["path"]), sent))
+    assert answers[0] == answers[1]
+    if meter == "grants" and caller in ("member", "guest"):
+        assert answers[1][0]["code"]["access"]["granted"] is True
+
+
+async def test_a_kept_session_is_refused_once_its_token_expires_or_it_is_revoked(schema, gateway_auth, monkeypatch):
+    """The session's account comes at once from what this process keeps (no RPC, no task),
+    but only for its live token: expired, it is refused without asking accounts; revoked,
+    accounts is asked again. Either way the dead session cookie is cleared."""
+    sessions, fake = cache(), rpc()
+    tokens = {s: session_token(SECRET, "u-1", s, ttl=60) for s in ("s-1", "s-2")}
+
+    async def page_with(session_id: str):
+        token, response = tokens[session_id], Response()
+        credentials = {
+            "cookies": {SESSION_COOKIE: token},
+            "headers": {CSRF_HEADER: csrf_token(gateway_auth.signer, token)},
+        }
+        data, errors = await run(
+            schema, gateway_auth, PAGE_QUERY, fake, sessions=sessions, caches=caches, response=response, **credentials
+        )
+        return data, errors, SESSION_COOKIE in set_cookies(response)
+
+    caches = holding_k22_0()
+    for session_id in ("s-1", "s-1", "s-2"):
+        data, errors, cleared = await page_with(session_id)
+        assert errors == [] and data["code"]["access"] == {"granted": True} and not cleared
+    assert fake.calls["accounts.authenticate"] == 2  # once per session
+
+    sessions.on_session_revoked(events.SessionRevoked(user_id="u-1", session_id="s-2", reason="logout").payload())
+    fake.answers["accounts.authenticate"] = Unauthenticated("Your session is invalid or has expired: log in again.")
+    data, errors, cleared = await page_with("s-2")
+    assert errors[0]["extensions"] == {"code": "UNAUTHENTICATED"} and data == {"code": None} and cleared
+    assert fake.calls["accounts.authenticate"] == 3
+
+    expires_at = sessions.verify(tokens["s-1"]).expires_at
+    monkeypatch.setattr("gateway.sessions.time.time", lambda: expires_at + 1)
+    data, errors, cleared = await page_with("s-1")
+    assert errors[0]["extensions"] == {"code": "UNAUTHENTICATED"} and data == {"code": None} and cleared
+    assert fake.calls["accounts.authenticate"] == 3 and fake.calls["metering.check_views"] == 3

@@ -12,15 +12,17 @@ request, since they share the context) goes through one DataLoader, so the reque
 metering once about each distinct code page it opens, in one `check_views` call per round
 of RPCs.
 
-One round for a page this process has seen before: the page is in the process's cache
-(gateway.edition_cache; no get_codes RPC), so the code exists and, when the query asks to
-spend, the meter is asked at once (`prefetch_access`). The cache never answers for the
-meter: every view that asks to spend is metered. A code this process does not hold is
-metered after the codes service has shown that it exists. The caller is the account behind
-the request's token, or else its signed guest id together with its client IP (guest views
-are capped per IP per day, so dropping the cookie does not reset the meter). Unknown codes
-never get here (the resolver returns null first), so they cost nothing; `searchCodes` is
-not metered at all.
+The decision about a page is made once per request (`decided_access`) and every field
+that spends reads it. One round for a page this process has seen before: the page is in
+the process's cache (gateway.edition_cache; no get_codes RPC), so the code exists and,
+when the query asks to spend, the meter is asked at once (`prefetch_access`) and the
+`code` field waits for its answer, so the page's own fields are read at once, with no
+coroutine each. The cache never answers for the meter: every view that asks to spend is
+metered. A code this process does not hold is metered after the codes service has shown
+that it exists. The caller is the account behind the request's token, or else its signed
+guest id together with its client IP (guest views are capped per IP per day, so dropping
+the cookie does not reset the meter). Unknown codes never get here (the resolver returns
+null first), so they cost nothing; `searchCodes` is not metered at all.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import strawberry
@@ -147,42 +149,57 @@ def view_decisions(context: Context) -> DataLoader[str, metering.ViewDecision]:
     return DataLoader(load_fn=load, max_batch_size=Metering.CHECK_VIEWS.max_batch_size)
 
 
-def prefetch_access(context: Context, resource: str) -> None:
+def decided_access(context: Context, resource: str) -> asyncio.Future[Access]:
+    """This request's one decision about the view of `resource`, started on first ask:
+    every field of the request that spends it reads the same decision."""
+    decided = context.page_accesses.get(resource)
+    if decided is None:
+        decided = context.page_accesses[resource] = asyncio.ensure_future(_decide(context, resource))
+        # Errors surface in the fields that read it; if none does, they are dropped quietly.
+        decided.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return decided
+
+
+def prefetch_access(context: Context, resource: str) -> asyncio.Future[Access] | None:
     """Ask the meter about `resource` now, while its page loads (a page the cache holds).
-    The decision waits in the request's DataLoader for check_access; errors surface there."""
-    if context.auth is None or context.spending_refusal() is not None:
-        return
-
-    async def decide() -> None:
-        await context.account()
-        await context.loader("view_decisions", view_decisions).load(resource)
-
-    task = asyncio.ensure_future(decide())
-    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    The decision waits for the page's fields (decided_access); errors surface there."""
+    if context.auth is None:
+        return None
+    return decided_access(context, resource)
 
 
 async def check_access(context: Context, page: contract.CodePage) -> Access:
     """The page's Access for this request's caller: spends its view, once per request
-    however many fields ask (the DataLoader keeps the decision)."""
+    however many fields ask."""
     if context.auth is None:
         return OPEN_ACCESS  # no HTTP request (in-process schema use): nobody to meter
+    return await asyncio.shield(decided_access(context, resource_of(page)))
+
+
+async def _decide(context: Context, resource: str) -> Access:
     await context.account()  # a bad token is an error, not a gated answer
     refusal = context.spending_refusal()
     if refusal is not None:  # a GET link, or a cookie without its CSRF proof: spend nothing
         return Access(granted=False, remaining=None, limit=None, reason=refusal)
     try:
-        decision = await context.loader("view_decisions", view_decisions).load(resource_of(page))
+        decision = await context.loader("view_decisions", view_decisions).load(resource)
     except Unavailable:
         # The descriptor is free to show; only the premium part waits for the meter.
         # Failing closed keeps the quota honest while metering is away.
-        log.warning("metering did not answer: %s shown without its premium sections", resource_of(page))
+        log.warning("metering did not answer: %s shown without its premium sections", resource)
         return METER_AWAY
     return Access.from_decision(decision)
 
 
-async def page_access(info: strawberry.Info, source: Any) -> Access:
-    """The Access of the CodePage `source` (it keeps its contract page as `contract_page`)."""
-    return await check_access(info.context, source.contract_page)
+def page_access(info: strawberry.Info, source: Any) -> Access | Awaitable[Access]:
+    """The Access of the CodePage `source` (it keeps its contract page as `contract_page`
+    and its metered resource as `resource`): at once when this request has decided it."""
+    decided = info.context.page_accesses.get(source.resource)
+    # An error takes the awaited way: each field reports it, as when the fields wait for the
+    # meter (raised at once by the non-null `access`, it would end its siblings unasked).
+    if decided is not None and decided.done() and not decided.cancelled() and decided.exception() is None:
+        return decided.result()
+    return check_access(info.context, source.contract_page)
 
 
 class PremiumSection(FieldExtension):
@@ -195,13 +212,23 @@ class PremiumSection(FieldExtension):
         self.check_arguments = check_arguments
 
     def resolve(self, next_, source: Any, info: strawberry.Info, **kwargs):
-        # A plain (sync) field: hand graphql-core the coroutine, it awaits it.
-        return self.resolve_async(next_, source, info, **kwargs)
+        # A plain (sync) field: its value at once when the view is decided (the code
+        # resolver waits for a decision it started early), else a coroutine graphql-core awaits.
+        if self.check_arguments is not None:
+            self.check_arguments(**kwargs)
+        access = page_access(info, source)
+        if isinstance(access, Access):
+            return next_(source, info, **kwargs) if access.granted else None
+        return self._resolve_when_decided(access, next_, source, info, **kwargs)
 
     async def resolve_async(self, next_, source: Any, info: strawberry.Info, **kwargs):
         if self.check_arguments is not None:
             self.check_arguments(**kwargs)
-        if not (await page_access(info, source)).granted:
+        access = page_access(info, source)
+        return await self._resolve_when_decided(access, next_, source, info, **kwargs)
+
+    async def _resolve_when_decided(self, access, next_, source: Any, info: strawberry.Info, **kwargs):
+        if not (access if isinstance(access, Access) else await access).granted:
             return None
         result = next_(source, info, **kwargs)
         return await result if inspect.isawaitable(result) else result

@@ -5,9 +5,10 @@ rules are the same for every caller until a new edition loads."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 from strawberry.dataloader import DataLoader
 
@@ -40,32 +41,38 @@ def _cache(context: Context, attribute: str) -> EditionCache | None:
     return getattr(context.caches, attribute) if context.caches is not None else None
 
 
-def code_pages(context: Context) -> DataLoader[CodeKey, contract.CodePage | None]:
-    cache = _cache(context, "code_pages")
+class CodePages(DataLoader[CodeKey, "contract.CodePage | None"]):
+    """A page the process's cache holds is loaded at once (an answered future: awaiting it
+    does not wait), the others in ONE get_codes RPC per round."""
 
-    async def load(keys: list[CodeKey]) -> list[contract.CodePage | None]:
-        found = {key: cache.get(key, _ABSENT) for key in keys} if cache is not None else {}
-        missing = [key for key in keys if found.get(key, _ABSENT) is _ABSENT]
-        if missing:
+    def __init__(self, context: Context):
+        self.process_cache = _cache(context, "code_pages")
+        cache = self.process_cache
+
+        async def load(keys: list[CodeKey]) -> list[contract.CodePage | None]:
             epoch = cache.epoch if cache is not None else None
-            pages = await context.invoke(Codes.GET_CODES, contract.GetCodesRequest(refs=_refs(missing)), op="code")
-            for key, page in zip(missing, pages):
-                found[key] = page
-                if cache is not None:
+            pages = await context.invoke(Codes.GET_CODES, contract.GetCodesRequest(refs=_refs(keys)), op="code")
+            if cache is not None:
+                for key, page in zip(keys, pages):
                     cache.put(key, page, epoch)  # None too: "no such code" is as static as a page
-        return [found[key] for key in keys]
+            return pages
 
-    return DataLoader(load_fn=load, max_batch_size=Codes.GET_CODES.max_batch_size)
+        super().__init__(load_fn=load, max_batch_size=Codes.GET_CODES.max_batch_size)
+
+    def load(self, key: CodeKey) -> asyncio.Future[contract.CodePage | None]:
+        cache = self.process_cache
+        if cache is not None and self.cache_map.get(key) is None:  # the first ask of this request
+            page = cache.get(key, _ABSENT)
+            if page is not _ABSENT:
+                self.prime(key, page)
+        return cast(asyncio.Future, super().load(key))  # DataLoader.load's awaitable is a future
 
 
-def load_code_page(context: Context, system: str, code: str):
-    return context.loader("code_pages", code_pages).load(code_key(system, code))
-
-
-def cached_code_page(context: Context, system: str, code: str) -> contract.CodePage | None:
-    """The page when this process holds it (so the code exists), without asking anybody."""
-    cache = _cache(context, "code_pages")
-    return cache.peek(code_key(system, code)) if cache is not None else None
+def load_code_page(context: Context, system: str, code: str) -> asyncio.Future[contract.CodePage | None]:
+    """The page, or None when there is no such code: already answered when the process's
+    cache holds it (so the code exists, or surely does not)."""
+    loader = cast(CodePages, context.loader("code_pages", CodePages))
+    return loader.load(code_key(system, code))
 
 
 # ---- coding rules (code-page premium sections) ----------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import strawberry
 
 from medcode_contracts import codes as contract
@@ -9,8 +11,8 @@ from medcode_contracts.errors import BadRequest
 from medcode_contracts.rpc import Codes
 
 from ..enums import CodeSystem
-from .access import asks_to_spend, prefetch_access, resource_of
-from .loaders import cached_code_page, code_key, load_code_page
+from .access import asks_to_spend, prefetch_access
+from .loaders import code_key, load_code_page
 from .types import CodePage, CodeSearchResult
 
 MAX_QUERY_LENGTH = 256
@@ -78,12 +80,20 @@ class CodesQuery:
             return None  # crosswalk targets only: no ICD-9-CM code pages exist
         context = info.context
         context.prefetch_account()  # the meter may need the caller: overlap the two RPCs
-        known = cached_code_page(context, system.value, code)
+        loading = load_code_page(context, system.value, code)
+        known = loading.result() if loading.done() else None
+        deciding = None
         if known is not None and asks_to_spend(info):
-            prefetch_access(context, resource_of(known))  # a page that exists: meter it while it loads
-        page = await load_code_page(context, system.value, code)
+            # A page the process holds, so it exists: meter it now, while the caller is checked.
+            deciding = prefetch_access(context, CodePage.from_contract(known).resource)
+        page = await loading
         if page is None:
             return None
-        await info.context.account()  # a bad token is an error, whatever fields are asked for
+        await context.account()  # a bad token is an error, whatever fields are asked for
+        if deciding is not None:
+            # Its fields wait for the decision anyway: waited for here, they read it at once
+            # (an error too: each field that reads the decision reports it).
+            with contextlib.suppress(Exception):
+                await deciding
         # Nothing is spent here: CodePage.access and the premium sections spend the view.
         return CodePage.from_contract(page)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from typing import cast
 
 import strawberry
 
@@ -14,7 +15,7 @@ from medcode_contracts.errors import BadRequest
 
 from ..common import PageInfo, copy_fields
 from ..enums import CodeSystem
-from .access import Access, page_access, premium_field
+from .access import Access, page_access, premium_field, resource_of
 from .loaders import load_code_rules
 
 __all__ = ["Access", "CodePage", "CodeSearchResult", "CodeSummary"]  # Access: claims shows it too
@@ -380,14 +381,16 @@ class CodePage:
         )
     )
     contract_page: strawberry.Private[contract.CodePage]
+    resource: strawberry.Private[str]  # the page's metered resource (access.resource_of)
 
     @strawberry.field(
         description="What the meter says about this page for the caller. Asking for it, or for "
         "any premium section, spends the page's view (once per request); the "
         "descriptor and the description alone spend nothing."
     )
-    async def access(self, info: strawberry.Info) -> Access:
-        return await page_access(info, self)
+    def access(self, info: strawberry.Info) -> Access:
+        # The Access itself once the request has decided, else an awaitable graphql-core awaits.
+        return cast(Access, page_access(info, self))
 
     # Premium sections (access.premium_field): null whenever access.granted is false.
     lay_terms: list[str] | None = premium_field()
@@ -443,15 +446,32 @@ class CodePage:
 
     @classmethod
     def from_contract(cls, page: contract.CodePage) -> CodePage:
-        """The whole page: the premium sections are withheld field by field (premium_field)."""
-        return copy_fields(
+        """The whole page: the premium sections are withheld field by field (premium_field).
+        Built once per contract page (the edition cache hands out the same one to every
+        request): it is only read, and what differs per request (its access) lives in the
+        request's context."""
+        built = _BUILT_PAGES.get(id(page))
+        if built is not None and built.contract_page is page:  # it keeps `page` alive: the id is its own
+            return built
+        built = copy_fields(
             cls,
             page,
             system=CodeSystem(page.system.value),
             edition=Edition.from_contract(page.edition),
             description=CodeDescription.from_contract(page.description),
             contract_page=page,
+            resource=resource_of(page),
             notes=CodeNotes.from_contract(page.notes),
             parent=CodeSummary.from_contract(page.parent) if page.parent else None,
             children=[CodeSummary.from_contract(c) for c in page.children],
         )
+        if len(_BUILT_PAGES) >= BUILT_PAGES_KEPT:
+            del _BUILT_PAGES[next(iter(_BUILT_PAGES))]  # the oldest
+        _BUILT_PAGES[id(page)] = built
+        return built
+
+
+# CodePage.from_contract's pages, by id() of their contract page. As many as the edition
+# cache holds by default; a page it dropped stays here until pushed out.
+BUILT_PAGES_KEPT = 4096
+_BUILT_PAGES: dict[int, CodePage] = {}
