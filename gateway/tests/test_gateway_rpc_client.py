@@ -155,6 +155,17 @@ async def test_not_started_client_is_unavailable():
         await RpcClient("amqp://guest:guest@127.0.0.1:5672/").call("echo", "echo")
 
 
+async def echo_once_answered(client, n: int, attempts: int = 50, timeout: float = 0.5, pause: float = 0.1):
+    """The echo of `n`, called again while the client or the echo service is still
+    reconnecting (Unavailable), at most `attempts` times; None when it never answers."""
+    for _ in range(attempts):
+        try:
+            return await client.call("echo", "echo", n=n, timeout=timeout)
+        except Unavailable:
+            await asyncio.sleep(pause)
+    return None
+
+
 async def test_reconnects_after_the_broker_drops_the_connection(amqp_uri, responder, vhost):
     async with RpcClient(amqp_uri, timeout=2) as client:
         assert await client.call("echo", "echo", n=1) == {"n": 1}
@@ -162,14 +173,8 @@ async def test_reconnects_after_the_broker_drops_the_connection(amqp_uri, respon
         vhost.delete_queue(client.reply_queue_name)
         assert vhost.close_connections() >= 1
 
-        result = None
-        for _ in range(100):  # the robust connection reconnects in the background
-            try:
-                result = await client.call("echo", "echo", n=2, timeout=1)
-                break
-            except Unavailable:
-                await asyncio.sleep(0.2)
-        assert result == {"n": 2}
+        # The robust connection reconnects in the background.
+        assert await echo_once_answered(client, n=2, attempts=100, timeout=1, pause=0.2) == {"n": 2}
         queues = {q["name"] for q in vhost.get("queues")}
         assert client.reply_queue_name in queues
 
@@ -195,14 +200,7 @@ async def test_consuming_says_whether_calls_can_go_out_while_the_broker_is_lost(
         assert not client.consuming
         vhost.admin.set_vhost_permissions(vhost.name, user)
         await until(lambda: client.consuming)
-        result = None
-        for _ in range(50):  # the echo service reconnects on its own time
-            try:
-                result = await client.call("echo", "echo", n=3, timeout=0.5)
-                break
-            except Unavailable:
-                await asyncio.sleep(0.1)
-        assert result == {"n": 3}
+        assert await echo_once_answered(client, n=3) == {"n": 3}  # the echo service reconnects on its own time
     assert not client.consuming  # closed
 
 
@@ -211,12 +209,5 @@ async def test_a_deleted_reply_queue_is_declared_again_without_a_reconnection(am
         assert await client.call("echo", "echo", n=1) == {"n": 1}
         vhost.delete_queue(client.reply_queue_name)  # the broker cancels the reply consumer
 
-        result = None
-        for _ in range(50):
-            try:
-                result = await client.call("echo", "echo", n=2, timeout=0.5)
-                break
-            except Unavailable:
-                await asyncio.sleep(0.1)
-        assert result == {"n": 2}
+        assert await echo_once_answered(client, n=2) == {"n": 2}
         assert client.reply_queue_name in {q["name"] for q in vhost.get("queues")}
