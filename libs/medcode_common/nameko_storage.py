@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import eventlet.semaphore
@@ -58,23 +59,34 @@ def database_url(service: str) -> str:
     return config.get("DATABASE_URL") or read_settings(DatabaseSettings, "database configuration").database_url(service)
 
 
-def shared_engine(service: str, **options) -> sa.Engine:
-    """The process's engine of `service`'s database, made by the first caller with its
-    `options` (medcode_common.db.make_engine's)."""
+# How a service's database engine is made (make_engine's keyword options, read when it is
+# made), by service: set when the service's dependencies module is imported, so whichever
+# provider or relay makes the process's engine first makes it alike.
+_engine_options: dict[str, Callable[[], dict[str, Any]]] = {}
+
+
+def make_engines_with(service: str, options: Callable[[], dict[str, Any]]) -> None:
+    """The process's engine of `service`'s database is made with `options()`."""
+    _engine_options[service] = options
+
+
+def shared_engine(service: str) -> sa.Engine:
+    """The process's engine of `service`'s database (made with its make_engines_with options)."""
     url = database_url(service)
     engine = _engines.get(url)
     if engine is None:
-        engine = _engines[url] = make_engine(url, **options)
+        options = _engine_options.get(service)
+        engine = _engines[url] = make_engine(url, **(options() if options else {}))
     return engine
 
 
-def migrated_engine(schema: Schema, **options) -> sa.Engine:
+def migrated_engine(schema: Schema) -> sa.Engine:
     """The process's engine for `schema.database` (shared_engine), its schema brought up
     to date once per process: checked without Alembic, migrated in a child process when
     behind (replicas take turns: medcode_common.migrations), so no service holds Alembic
     in memory."""
     url = database_url(schema.database)
-    engine = shared_engine(schema.database, **options)
+    engine = shared_engine(schema.database)
     with _migrating:
         done = _migrated.setdefault(url, set())
         if schema.version_table not in done:
@@ -98,11 +110,6 @@ class Storage(DependencyProvider):
 
     schema: ClassVar[Schema]
 
-    def engine_options(self) -> dict[str, Any]:
-        """How the process's engine of the schema's database is made (make_engine's keyword
-        options), read at setup; the providers of one database must agree."""
-        return {}
-
     def build(self, engine: sa.Engine) -> Any:
         return engine
 
@@ -110,7 +117,7 @@ class Storage(DependencyProvider):
         """Release what `build` opened (an index, a cache); the engine is disposed after."""
 
     def setup(self) -> None:
-        self.engine = migrated_engine(self.schema, **self.engine_options())
+        self.engine = migrated_engine(self.schema)
         self.built = self.build(self.engine)
 
     def get_dependency(self, worker_ctx) -> Any:

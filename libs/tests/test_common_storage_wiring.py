@@ -187,6 +187,33 @@ def test_storage_providers_share_one_engine_and_migrate_once(probe, database_url
     assert migrations == [(probe.version_table, True)] * 2
 
 
+def test_a_services_engine_is_made_with_its_options_whoever_makes_it_first(tmp_path, monkeypatch):
+    """Options are the database's, not a provider's: an outbox relay that makes the engine
+    before the storage providers (Nameko sets providers up in no fixed order) makes it alike."""
+    monkeypatch.setattr(nameko_storage, "_engine_options", {})
+    nameko_storage.make_engines_with("optioned", lambda: {"sqlite_cache_kib": 128})
+    with config.patch({"DATABASE_URL": f"sqlite:///{tmp_path / 'optioned.sqlite3'}"}):
+        try:
+            first = nameko_storage.shared_engine("optioned")  # as a relay would, with no options of its own
+            with first.connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -128
+            assert nameko_storage.shared_engine("optioned") is first
+        finally:
+            nameko_storage.dispose_engine("optioned")
+
+
+def test_the_codes_process_bounds_its_sqlite_page_cache_for_every_provider(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODES_SQLITE_CACHE_KIB", "192")
+    import codes.dependencies  # noqa: F401 - importing the service's providers declares the options
+
+    with config.patch({"DATABASE_URL": f"sqlite:///{tmp_path / 'codes.sqlite3'}"}):
+        try:
+            with nameko_storage.shared_engine("codes").connect() as conn:
+                assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -192
+        finally:
+            nameko_storage.dispose_engine("codes")
+
+
 def _without_alembic(monkeypatch) -> None:
     """From here on, importing alembic (or mako, which only alembic needs) fails."""
     for name in list(sys.modules):

@@ -6,29 +6,23 @@ database (medcode_common.nameko_storage), like every service's."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from nameko.extensions import DependencyProvider
 
-from medcode_common.nameko_storage import EventRelay, Storage
+from medcode_common.nameko_storage import EventRelay, Storage, make_engines_with
 
 from .config import load_codes_settings
 from .page_cache import PageCache
 from .storage import OUTBOX, SCHEMA, CodeStore
 
+# Each SQLite connection of the codes process keeps at most CODES_SQLITE_CACHE_KIB of pages:
+# memory the process's own caches need more (set here, at import, for every provider alike).
+make_engines_with(SCHEMA.database, lambda: {"sqlite_cache_kib": load_codes_settings().CODES_SQLITE_CACHE_KIB})
 
-class CodesStorage(Storage):
-    """A provider on the codes database, whose SQLite connections keep at most
-    CODES_SQLITE_CACHE_KIB of pages: memory the process's own caches need more."""
+
+class CodeStoreProvider(Storage):
+    """The edition store (migrated to the latest schema at start)."""
 
     schema = SCHEMA
-
-    def engine_options(self) -> dict[str, Any]:
-        return {"sqlite_cache_kib": load_codes_settings().CODES_SQLITE_CACHE_KIB}
-
-
-class CodeStoreProvider(CodesStorage):
-    """The edition store (migrated to the latest schema at start)."""
 
     def build(self, engine) -> CodeStore:
         return CodeStore(engine)

@@ -6,17 +6,21 @@ import logging
 
 import sqlalchemy as sa
 
+from medcode_common.nameko_storage import Storage
+
 from ..config import load_codes_settings
-from ..dependencies import CodesStorage
+from ..storage import SCHEMA
 from .engine import CodingRules
 from .storage import RulesStore
 
 log = logging.getLogger(__name__)
 
 
-class CodingRulesProvider(CodesStorage):
+class CodingRulesProvider(Storage):
     """One CodingRules (store + in-process cache) per container, on the process's engine of
     the codes database; the codes migrations (run once per process) make its tables."""
+
+    schema = SCHEMA
 
     def build(self, engine) -> CodingRules:
         settings = load_codes_settings()
