@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from cachetools import FIFOCache
 from starlette.responses import Response
 from strawberry.exceptions import ConnectionRejectionError
 
@@ -90,7 +91,7 @@ class Signer:
         self._keys = {
             purpose: hmac.new(master, purpose.encode(), hashlib.sha256).digest() for purpose in ("guest-id", "csrf")
         }
-        self._kept: dict[tuple[str, str], str] = {}  # sign_kept's
+        self._kept: FIFOCache[tuple[str, str], str] = FIFOCache(maxsize=SIGNATURES_KEPT)  # sign_kept's
 
     def sign(self, purpose: str, message: str) -> str:
         return _b64(hmac.digest(self._keys[purpose], message.encode(), "sha256"))
@@ -101,11 +102,8 @@ class Signer:
         signature = self._kept.get((purpose, message))
         if signature is None:
             signature = self.sign(purpose, message)
-            if len(message) > SIGNED_LENGTH_KEPT:
-                return signature
-            if len(self._kept) >= SIGNATURES_KEPT:
-                del self._kept[next(iter(self._kept))]  # the oldest
-            self._kept[(purpose, message)] = signature
+            if len(message) <= SIGNED_LENGTH_KEPT:
+                self._kept[(purpose, message)] = signature
         return signature
 
     def verify(self, purpose: str, message: str, signature: str) -> bool:
@@ -256,7 +254,7 @@ class GatewayAuth:
         self.trusted_proxies = settings.trusted_proxies
         self.secure = settings.cookie_secure
         self._warned_untrusted_proxy = False
-        self._client_ips: dict[tuple[str | None, tuple[str, ...]], str] = {}
+        self._client_ips: FIFOCache[tuple[str | None, tuple[str, ...]], str] = FIFOCache(maxsize=CLIENT_IPS_KEPT)
         self._guest_cookie_around = self._guest_cookie_header_around()
 
     # -- the client's address ------------------------------------------------------------
@@ -275,11 +273,8 @@ class GatewayAuth:
         address = self._client_ips.get(key)
         if address is None:
             address = client_ip(peer, forwarded, self.trusted_proxies)
-            if sum(map(len, forwarded)) > FORWARDED_LENGTH_KEPT:
-                return address
-            if len(self._client_ips) >= CLIENT_IPS_KEPT:
-                del self._client_ips[next(iter(self._client_ips))]  # the oldest
-            self._client_ips[key] = address
+            if sum(map(len, forwarded)) <= FORWARDED_LENGTH_KEPT:
+                self._client_ips[key] = address
         return address
 
     def warn_if_untrusted_proxy_setup(self) -> None:

@@ -8,6 +8,7 @@ from enum import Enum
 from typing import cast
 
 import strawberry
+from cachetools import FIFOCache
 
 from medcode_contracts import codes as contract
 from medcode_contracts import coding_rules
@@ -465,8 +466,6 @@ class CodePage:
             parent=CodeSummary.from_contract(page.parent) if page.parent else None,
             children=[CodeSummary.from_contract(c) for c in page.children],
         )
-        if len(_BUILT_PAGES) >= BUILT_PAGES_KEPT:
-            del _BUILT_PAGES[next(iter(_BUILT_PAGES))]  # the oldest
         _BUILT_PAGES[id(page)] = built
         return built
 
@@ -474,4 +473,4 @@ class CodePage:
 # CodePage.from_contract's pages, by id() of their contract page. As many as the edition
 # cache holds by default; a page it dropped stays here until pushed out.
 BUILT_PAGES_KEPT = 4096
-_BUILT_PAGES: dict[int, CodePage] = {}
+_BUILT_PAGES: FIFOCache[int, CodePage] = FIFOCache(maxsize=BUILT_PAGES_KEPT)
