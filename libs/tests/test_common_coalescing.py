@@ -9,6 +9,7 @@ import pytest
 
 from gateway.testing import RequestFakeRpc
 from medcode_common.aio_rpc.coalescing import Coalescing
+from medcode_common.rpc import answer_each
 from medcode_contracts import codes
 from medcode_contracts.errors import BadRequest, Unavailable
 from medcode_contracts.rpc import Codes
@@ -40,14 +41,7 @@ def search_one(request: dict) -> dict:
 
 
 def search_many(request: dict) -> list:
-    outcomes = []
-    for search in request["searches"]:
-        try:
-            outcomes.append({"result": search_one(search)})
-        except BadRequest as exc:
-            path = f"{BadRequest.__module__}.BadRequest"
-            outcomes.append({"error": {"exc_type": "BadRequest", "exc_path": path, "exc_args": [str(exc)]}})
-    return outcomes
+    return answer_each(request["searches"], search_one)  # as the codes service answers
 
 
 def fake_codes() -> RequestFakeRpc:

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 from medcode_contracts.rpc import RpcMethod
 
 from .errors import deserialize
-from .typed import BadReply, invoke
+from .typed import BadReply, check_batch_reply, invoke
 
 log = logging.getLogger(__name__)
 _TRACER = trace.get_tracer(__name__)
@@ -105,10 +105,10 @@ class Coalescer:
             if outcome.error is not None:
                 _settle(w.future, error=deserialize(outcome.error.model_dump()))
                 continue
-            expected = self.single.batch_size(w.request)  # check_views answers each resource
-            if expected is not None and len(outcome.result) != expected:
-                got = f"{len(outcome.result)} items for {expected} {self.single.batch}"
-                _settle(w.future, error=BadReply(f"{self.many.target} answered {got}"))
+            try:  # check_views answers each resource
+                check_batch_reply(self.single, w.request, outcome.result, answered_by=self.many.target)
+            except BadReply as bad:
+                _settle(w.future, error=bad)
             else:
                 _settle(w.future, result=outcome.result)
 

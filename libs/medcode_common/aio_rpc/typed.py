@@ -38,11 +38,18 @@ async def invoke(
         raise TypeError(f"{method.target} takes a {method.request.__name__}, not a {type(request).__name__}")
     arguments = {} if method.request is NoArguments else {"request": request.model_dump(mode="json")}
     answer = await rpc.call(method.service, method.name, timeout=timeout, op=op, **arguments)
-    expected = method.batch_size(request)
-    if expected is not None and (not isinstance(answer, list) or len(answer) != expected):
-        got = len(answer) if isinstance(answer, list) else type(answer).__name__
-        raise BadReply(f"{method.target} answered {got} items for {expected} {method.batch}")
+    check_batch_reply(method, request, answer)
     try:
         return method.parse_reply(answer)
     except ValidationError as exc:
         raise BadReply(f"{method.target} answered outside its contract at {first_error(exc, 'reply')}") from None
+
+
+def check_batch_reply(method: RpcMethod, request: BaseModel, answer: Any, answered_by: str | None = None) -> None:
+    """BadReply unless `answer` has one item per item of `request`'s batch field (no check
+    for a method without one). `answered_by`: the call that carried it, when not `method`
+    itself (a batch twin, medcode_common.aio_rpc.coalescing)."""
+    expected = method.batch_size(request)
+    if expected is not None and (not isinstance(answer, list) or len(answer) != expected):
+        got = len(answer) if isinstance(answer, list) else type(answer).__name__
+        raise BadReply(f"{answered_by or method.target} answered {got} items for {expected} {method.batch}")
